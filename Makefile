@@ -1,0 +1,109 @@
+# wacluster — see README.md. `make run` and `make test` start from a fresh
+# Debian 12 machine: they install what is missing, build, and go.
+
+VERSION  := 0.1.0
+CC       ?= cc
+PKGS     := libczmq libzmq msgpack libmariadb jansson
+CFLAGS_BASE := -std=gnu11 -O2 -g -Iinclude -Ibuild -DWA_VERSION=\"$(VERSION)\" \
+	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wsign-compare -Wformat=2 -Wno-format-nonliteral \
+	-Wundef -Wcast-align -fno-common
+SAN      ?=
+CFLAGS   += $(CFLAGS_BASE) $(SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDFLAGS  += $(SAN)
+
+BUILD    ?= build
+BIN      ?= bin
+PROGRAMS := wamaster wacore wagate wactl
+
+COMMON_SRC := $(wildcard src/common/*.c)
+COMMON_OBJ := $(COMMON_SRC:src/common/%.c=$(BUILD)/common/%.o) $(BUILD)/common/migrations.o
+LIB      := $(BUILD)/libwa.a
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
+
+.PHONY: all deps run start stop test unit integration asan memcheck bench-failover clean distclean help
+
+all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
+
+help:
+	@echo "make run        install what is missing, build, run a local cluster in the foreground"
+	@echo "make start      the same in the background; returns once the cluster is healthy"
+	@echo "make stop       stop what make start started"
+	@echo "make test       install, build, run every test (unit + integration)"
+	@echo "make asan       the tests under AddressSanitizer + UBSan"
+	@echo "make memcheck   the unit tests under valgrind"
+	@echo "make bench-failover   time Coreapp failover (docs/BENCHMARKS.md)"
+
+# The one list of packages. Installed only when something is missing.
+DEB_PACKAGES := build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
+	libmariadb-dev libjansson-dev mariadb-server-core mariadb-client-core libcmocka-dev \
+	valgrind nftables iproute2 libfaketime procps
+deps:
+	@scripts/deps.sh $(DEB_PACKAGES)
+
+$(BUILD)/common/%.o: src/common/%.c $(wildcard include/*.h) | $(BUILD)/common
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/common/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh | $(BUILD)/common
+	scripts/embed-migrations.sh $(MIGRATIONS) > $@
+
+$(BUILD)/common/migrations.o: $(BUILD)/common/migrations.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/%: src/%/*.c $(LIB) $(wildcard src/%/*.h) | $(BIN)
+	$(CC) $(CFLAGS) -Isrc/$* -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/common $(BUILD)/tests $(BIN):
+	mkdir -p $@
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/cluster.sh run
+
+start: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/cluster.sh start
+
+stop:
+	@scripts/cluster.sh stop
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-tests.sh all
+
+unit: all
+	@scripts/run-tests.sh unit
+
+integration: all
+	@scripts/run-tests.sh integration
+
+# Sanitized builds go to their own folders so they never mix with the normal one.
+asan: deps
+	@$(MAKE) --no-print-directory all BUILD=build-asan BIN=build-asan/bin \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    WA_BIN=build-asan/bin WA_TEST_BIN=build-asan/tests scripts/run-tests.sh all
+
+memcheck: deps
+	@$(MAKE) --no-print-directory all
+	@WA_MEMCHECK=1 scripts/run-tests.sh unit
+
+bench-failover: deps
+	@$(MAKE) --no-print-directory all
+	@bench/failover.sh
+
+clean:
+	rm -rf build build-asan bin
+
+distclean: clean
+	scripts/cluster.sh stop >/dev/null 2>&1 || true
+	rm -rf run

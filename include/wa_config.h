@@ -1,0 +1,79 @@
+/*  wa_config — the one validated table of settings.
+
+    Every key has a type, a default, bounds and, where the original client had
+    one, an environment variable. Values come from the built-in defaults, then
+    the config file, then the environment (the original's names win over the
+    file). A bad value is an error that names the key, the value and where it
+    came from; nothing is half-applied. */
+#ifndef WA_CONFIG_H
+#define WA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define WA_CONFIG_STR 256
+
+typedef struct {
+    //  database
+    char db_engine[16];             //  mysql | mariadb
+    char db_hostname[WA_CONFIG_STR];
+    int db_port;
+    char db_username[64];
+    char db_password[128];
+    char db_name[64];
+    int db_connect_timeout;         //  seconds
+    int db_statement_timeout;       //  seconds: a statement slower than this has failed
+    //  this node
+    bool master_node;               //  WA_MASTER_NODE: run as a Master
+    char hostname[WA_CONFIG_STR];   //  COREAPP_HOSTNAME: how peers reach this node
+    char external_hostname[WA_CONFIG_STR];
+    int ports[4];                   //  COREAPP_EXTERNAL_PORTS: api, bus, control, health
+    char bind_address[64];
+    //  cluster
+    int shards;
+    double lease_ttl;
+    double lease_renew_interval;
+    double lease_margin;
+    double shard_lease_ttl;
+    double shard_renew_interval;
+    double db_liveness_interval;
+    //  upstream (the messaging network, wagate locally)
+    char upstream_endpoint[WA_CONFIG_STR];
+    char upstream_control_endpoint[WA_CONFIG_STR];
+    char account[32];
+    double upstream_ping_interval;
+    double upstream_idle_timeout;
+    double upstream_login_timeout;
+    char wagate_ledger[WA_CONFIG_STR];
+    //  logging
+    char log_level[8];
+    bool log_syslog;
+    //  where the values came from (not a key)
+    char source[WA_CONFIG_STR];
+} wa_config_t;
+
+//  Fill with the built-in defaults.
+void wa_config_defaults (wa_config_t *self);
+//  Read key = value lines from path. On error returns -1 with a message in
+//  err ("FILE:LINE: key 'x': ..."), and self is left as it was.
+int wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errlen);
+//  Apply the environment variables named in the table (WA_DB_HOSTNAME, ...).
+int wa_config_load_env (wa_config_t *self, char *err, size_t errlen);
+//  Set one key from text, checking type and bounds.
+int wa_config_set (wa_config_t *self, const char *key, const char *value, char *err, size_t errlen);
+//  Checks that involve several keys (renew shorter than ttl, ...).
+int wa_config_check (const wa_config_t *self, char *err, size_t errlen);
+//  Print every key with its value and source as "key = value" lines.
+void wa_config_print (const wa_config_t *self, FILE *out);
+//  Print the keys, their env names, defaults and bounds (for --help).
+void wa_config_print_help (FILE *out);
+
+//  Defaults, file (explicit path, $WACLUSTER_CONF, ./run/cluster.conf or
+//  /etc/wacluster/wacluster.conf, the first that exists), environment, then
+//  the cross-key checks. Returns 0 or -1 with the message in err.
+int wa_config_load (wa_config_t *self, const char *path, char *err, size_t errlen);
+//  The file wa_config_load read, "" when none.
+const char *wa_config_source (const wa_config_t *self);
+
+#endif

@@ -1,0 +1,62 @@
+/*  wa_db — the database connection: prepared statements only, reconnection
+    with backoff, and the statement timeout that makes a hung database look
+    like a failed renewal instead of a hung node.
+
+    A wa_db_t is used by one thread at a time (the program's DB worker; wactl
+    uses it directly). Parameters are bound from a format string:
+        'i' int64_t   'u' uint64_t   'd' double   's' const char * (NULL = SQL NULL)
+    Result columns are fetched as text; the row accessors convert. */
+#ifndef WA_DB_H
+#define WA_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "wa_config.h"
+
+typedef struct wa_db_t wa_db_t;
+typedef struct wa_db_row_t wa_db_row_t;
+
+//  Called once per row; return non-zero to stop early.
+typedef int (wa_db_row_fn) (const wa_db_row_t *row, void *arg);
+
+//  Not connected yet. with_database false connects without selecting the
+//  schema (used once to create it).
+wa_db_t *wa_db_new (const wa_config_t *config);
+void wa_db_destroy (wa_db_t **self_p);
+
+//  Connect if not connected. Honours the backoff after a failure: returns -1
+//  at once while the backoff runs. 0 when connected.
+int wa_db_ensure (wa_db_t *self);
+bool wa_db_connected (wa_db_t *self);
+//  Close the connection (the next call reconnects).
+void wa_db_disconnect (wa_db_t *self);
+
+//  Execute a statement that returns no rows. Returns the number of rows it
+//  matched (CLIENT_FOUND_ROWS), or -1 on error (logged, and the connection
+//  dropped when the error means it is gone or timed out).
+int64_t wa_db_exec (wa_db_t *self, const char *sql, const char *fmt, ...);
+//  Execute a query and call fn for each row. Returns the row count or -1.
+int64_t wa_db_query (wa_db_t *self, const char *sql, wa_db_row_fn *fn, void *arg, const char *fmt, ...);
+//  LAST_INSERT_ID() of the last exec (also set by UPDATE ... LAST_INSERT_ID(x)).
+uint64_t wa_db_insert_id (wa_db_t *self);
+//  Text of the last error ("" when none) and its MySQL error number.
+const char *wa_db_error (wa_db_t *self);
+unsigned int wa_db_errno (wa_db_t *self);
+
+//  Row accessors; column index from 0. NULL reads as 0 / "".
+bool wa_db_row_null (const wa_db_row_t *row, int col);
+int64_t wa_db_row_int (const wa_db_row_t *row, int col);
+double wa_db_row_double (const wa_db_row_t *row, int col);
+const char *wa_db_row_str (const wa_db_row_t *row, int col);
+int wa_db_row_columns (const wa_db_row_t *row);
+
+//  Schema. Bootstrap creates the database and the tables needed to elect a
+//  Master (idempotent, safe when many nodes run it at once). Migrate applies
+//  the embedded migrations above the current version; only the primary
+//  Master calls it. 0 / -1.
+int wa_db_bootstrap (wa_db_t *self);
+int wa_db_migrate (wa_db_t *self);
+//  Current schema version, or -1 on error (0 when bootstrapped only).
+int wa_db_schema_version (wa_db_t *self);
+
+#endif

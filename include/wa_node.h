@@ -1,0 +1,101 @@
+/*  wa_node — what every cluster node has: its four ports, its row in
+    `nodes`, its liveness claim, and its audit events.
+
+    Ports (COREAPP_EXTERNAL_PORTS): +0 api (ROUTER), +1 bus (PUB), +2 control
+    (ROUTER), +3 health (REP). A port of 0 binds any free port; the ports
+    actually bound are what the node registers, so tests need no fixed ports.
+    The database jobs here run on the program's wa_dbworker. */
+#ifndef WA_NODE_H
+#define WA_NODE_H
+
+#include <czmq.h>
+#include "wa_codec.h"
+#include "wa_config.h"
+#include "wa_dbworker.h"
+
+#define WA_EVENT_QUEUE 32
+
+typedef struct {
+    wa_job_t job;
+    //  in
+    char kind[16];
+    char hostname[WA_CONFIG_STR];
+    char ports[32];
+    int pid;
+    int min_schema;             //  the schema version needed to register
+    //  out
+    uint64_t id;
+    int schema;                 //  the database's schema version seen
+} wa_register_job_t;
+
+typedef struct {
+    wa_job_t job;
+    uint64_t id;
+    char gateway_status[16];
+    bool stopping;              //  mark the node stopped
+} wa_liveness_job_t;
+
+typedef struct {
+    char kind[32];
+    int shard;                  //  -1: none
+    uint64_t epoch;
+    uint64_t subject;
+    char detail[200];
+} wa_event_t;
+
+typedef struct {
+    wa_job_t job;
+    uint64_t node;
+    int count;
+    wa_event_t events[WA_EVENT_QUEUE];
+} wa_event_job_t;
+
+typedef struct {
+    const wa_config_t *config;
+    const char *kind;           //  "master" or "coreapp"
+    uint64_t id;                //  0 until registered
+    int ports[4];
+    zsock_t *api;
+    zsock_t *bus;
+    zsock_t *control;
+    zsock_t *health;
+    const char *role;           //  for health replies and logs
+    uint64_t epoch;
+    zactor_t *db;
+    wa_register_job_t register_job;
+    wa_liveness_job_t liveness_job;
+    wa_event_job_t event_job;
+    wa_event_t pending[WA_EVENT_QUEUE];
+    int pending_count;
+    int dropped_events;
+} wa_node_t;
+
+//  Bind the four ports and start the DB worker. 0 / -1 (logged).
+int wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind);
+void wa_node_stop (wa_node_t *self);
+//  Submit registration (again after a failure); call until self->id != 0.
+void wa_node_register (wa_node_t *self, int min_schema);
+//  Claim liveness now (also carries the gateway status).
+void wa_node_liveness (wa_node_t *self, const char *gateway_status, bool stopping);
+//  Record an audit event: published on the bus at once, written to `events`
+//  by the DB worker when it can (queued, oldest dropped past WA_EVENT_QUEUE).
+void wa_node_event (wa_node_t *self, const char *kind, int shard, uint64_t epoch,
+                    uint64_t subject, const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
+//  Hand queued events to the worker if it is free.
+void wa_node_flush_events (wa_node_t *self);
+//  Handle a job the worker returned if it is one of the node's; true if so.
+bool wa_node_job_done (wa_node_t *self, wa_job_t *job);
+//  Submit job and wait for it (up to timeout_ms), handing any other job
+//  that completes meanwhile to wa_node_job_done. For shutdown. 0 / -1.
+int wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms);
+//  Answer one request on the control socket that every node understands
+//  (STATS_REQ with stats_json); anything else gets an ERROR.
+void wa_node_on_control (wa_node_t *self, const char *stats_json);
+//  Answer one request on the health socket (HEALTH: node, epoch, role).
+void wa_node_on_health (wa_node_t *self);
+//  Microseconds for a config value in seconds.
+#define WA_SEC(x) wa_clock_from_sec (x)
+
+enum { WA_JOB_REGISTER = 100, WA_JOB_LIVENESS, WA_JOB_EVENTS };
+
+#endif

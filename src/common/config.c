@@ -1,0 +1,426 @@
+/*  wa_config — see include/wa_config.h. One table: name, environment
+    variable, type, default, bounds, help. Defaults go through the same parser
+    as user input, so a default can never be out of bounds unnoticed. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include "wa_config.h"
+#include "wa_log.h"
+
+typedef enum { T_STR, T_INT, T_SEC, T_BOOL, T_PORTS, T_ENUM } key_type_t;
+
+typedef struct {
+    const char *name;
+    const char *env;            //  the original's variable, or NULL
+    key_type_t type;
+    size_t offset;
+    size_t size;                //  for strings: buffer size
+    const char *dflt;
+    double min, max;            //  numbers: bounds; strings: min/max length
+    const char *choices;        //  T_ENUM: "a|b|c"
+    const char *help;
+} key_t_;
+
+#define K(n, e, t, f, d, lo, hi, ch, h) \
+    { n, e, t, offsetof (wa_config_t, f), sizeof (((wa_config_t *) 0)->f), d, lo, hi, ch, h }
+
+static const key_t_ s_keys[] = {
+    K ("db_engine", "WA_DB_ENGINE", T_ENUM, db_engine, "mysql", 0, 0, "mysql|mariadb",
+       "database engine (MySQL 5.7+/8 or MariaDB 10.6+; both speak the same protocol)"),
+    K ("db_hostname", "WA_DB_HOSTNAME", T_STR, db_hostname, "127.0.0.1", 1, 253, NULL, "database host"),
+    K ("db_port", "WA_DB_PORT", T_INT, db_port, "3306", 1, 65535, NULL, "database TCP port"),
+    K ("db_username", "WA_DB_USERNAME", T_STR, db_username, "root", 1, 63, NULL, "database user"),
+    K ("db_password", "WA_DB_PASSWORD", T_STR, db_password, "", 0, 127, NULL, "database password"),
+    K ("db_name", "WA_DB_NAME", T_STR, db_name, "wacluster", 1, 63, NULL,
+       "database (schema) name; [A-Za-z0-9_] only"),
+    K ("db_connect_timeout", NULL, T_INT, db_connect_timeout, "3", 1, 60, NULL, "seconds to connect"),
+    K ("db_statement_timeout", NULL, T_INT, db_statement_timeout, "2", 1, 60, NULL,
+       "seconds before a statement counts as failed"),
+    K ("master_node", "WA_MASTER_NODE", T_BOOL, master_node, "0", 0, 0, NULL,
+       "1 makes wacore run as a Master (the original's single image)"),
+    K ("hostname", "COREAPP_HOSTNAME", T_STR, hostname, "127.0.0.1", 1, 253, NULL,
+       "host name other nodes use to reach this one"),
+    K ("external_hostname", "EXTERNAL_HOSTNAME", T_STR, external_hostname, "", 0, 253, NULL,
+       "this machine's host name, used when hostname is not set"),
+    K ("ports", "COREAPP_EXTERNAL_PORTS", T_PORTS, ports, "6250,6251,6252,6253", 0, 65535, NULL,
+       "four ports: api, bus, control, health (\"a,b,c,d\", \"a-d\", or 0 for any free port)"),
+    K ("bind_address", NULL, T_STR, bind_address, "*", 1, 63, NULL, "address to bind the four ports on"),
+    K ("shards", NULL, T_INT, shards, "1", 1, 32, NULL, "number of shards (fixed at first start)"),
+    K ("lease_ttl", NULL, T_SEC, lease_ttl, "10", 0.1, 3600, NULL, "master lease length, seconds"),
+    K ("lease_renew_interval", NULL, T_SEC, lease_renew_interval, "2", 0.02, 600, NULL,
+       "seconds between master lease renewals"),
+    K ("lease_margin", NULL, T_SEC, lease_margin, "1", 0.01, 600, NULL,
+       "a holder stops this many seconds before its lease can expire"),
+    K ("shard_lease_ttl", NULL, T_SEC, shard_lease_ttl, "10", 0.1, 3600, NULL, "shard lease length, seconds"),
+    K ("shard_renew_interval", NULL, T_SEC, shard_renew_interval, "2", 0.02, 600, NULL,
+       "seconds between shard lease renewals (and secondary polls)"),
+    K ("db_liveness_interval", NULL, T_SEC, db_liveness_interval, "60", 0.1, 3600, NULL,
+       "seconds between liveness claims; silent for twice this is unhealthy"),
+    K ("upstream_endpoint", NULL, T_STR, upstream_endpoint, "tcp://127.0.0.1:6300", 6, 255, NULL,
+       "ZeroMQ endpoint of the upstream network (wagate binds it)"),
+    K ("upstream_control_endpoint", NULL, T_STR, upstream_control_endpoint, "tcp://127.0.0.1:6301", 6, 255, NULL,
+       "wagate's control endpoint (stats)"),
+    K ("account", NULL, T_STR, account, "15550000000", 1, 32, NULL, "the business account (phone number)"),
+    K ("upstream_ping_interval", NULL, T_SEC, upstream_ping_interval, "1", 0.01, 60, NULL,
+       "seconds between session keepalives"),
+    K ("upstream_idle_timeout", NULL, T_SEC, upstream_idle_timeout, "3", 0.03, 600, NULL,
+       "upstream drops a session silent this long; a new primary waits this long past the old lease"),
+    K ("upstream_login_timeout", NULL, T_SEC, upstream_login_timeout, "3", 0.05, 60, NULL,
+       "seconds to wait for a login answer"),
+    K ("wagate_ledger", NULL, T_STR, wagate_ledger, "", 0, 255, NULL,
+       "wagate: file where sessions and overlaps are recorded as JSON lines"),
+    K ("log_level", "WA_LOG_LEVEL", T_ENUM, log_level, "info", 0, 0, "error|warn|info|debug", "log level"),
+    K ("log_syslog", NULL, T_BOOL, log_syslog, "0", 0, 0, NULL, "1 logs to syslog instead of stderr"),
+};
+#define NKEYS (sizeof s_keys / sizeof s_keys[0])
+
+static int
+s_fail (char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (err, errlen, fmt, args);
+    va_end (args);
+    return -1;
+}
+
+static const key_t_ *
+s_find (const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp (s_keys[i].name, name) == 0)
+            return &s_keys[i];
+    return NULL;
+}
+
+static int
+s_parse_long (const char *text, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol (text, &end, 10);
+    if (errno || end == text || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int
+s_parse_ports (const char *text, int ports[4])
+{
+    long v[4], a, b;
+    char buf[64];
+    if (strlen (text) >= sizeof buf)
+        return -1;
+    strcpy (buf, text);
+    char *dash = strchr (buf, '-');
+    if (strcmp (buf, "0") == 0) {
+        for (int i = 0; i < 4; i++) ports[i] = 0;
+        return 0;
+    }
+    if (dash) {
+        *dash = 0;
+        if (s_parse_long (buf, &a) || s_parse_long (dash + 1, &b) || b != a + 3)
+            return -1;
+        for (int i = 0; i < 4; i++) v[i] = a + i;
+    }
+    else {
+        char *save = NULL, *tok = strtok_r (buf, ",", &save);
+        int n = 0;
+        for (; tok && n < 4; tok = strtok_r (NULL, ",", &save))
+            if (s_parse_long (tok, &v[n++]))
+                return -1;
+        if (n != 4 || tok)
+            return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (v[i] < 1 || v[i] > 65535)
+            return -1;
+        for (int j = 0; j < i; j++)
+            if (v[j] == v[i])
+                return -1;
+        ports[i] = (int) v[i];
+    }
+    return 0;
+}
+
+static bool
+s_in_choices (const char *choices, const char *value)
+{
+    size_t n = strlen (value);
+    for (const char *p = choices; p; ) {
+        const char *bar = strchr (p, '|');
+        size_t len = bar ? (size_t) (bar - p) : strlen (p);
+        if (len == n && strncasecmp (p, value, n) == 0)
+            return true;
+        p = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
+static int
+s_apply (wa_config_t *self, const key_t_ *k, const char *value, char *err, size_t errlen)
+{
+    void *field = (char *) self + k->offset;
+    long lv;
+    switch (k->type) {
+        case T_STR: {
+            size_t len = strlen (value);
+            if (len < (size_t) k->min || len > (size_t) k->max || len >= k->size)
+                return s_fail (err, errlen, "key '%s': value '%s' must be %g to %g characters long",
+                               k->name, value, k->min, k->max);
+            for (const char *c = value; *c; c++)
+                if (iscntrl ((unsigned char) *c))
+                    return s_fail (err, errlen, "key '%s': value contains a control character", k->name);
+            if (strcmp (k->name, "db_name") == 0)
+                for (const char *c = value; *c; c++)
+                    if (!isalnum ((unsigned char) *c) && *c != '_')
+                        return s_fail (err, errlen, "key 'db_name': value '%s' may hold only letters, digits and '_'", value);
+            if (strcmp (k->name, "account") == 0)
+                for (const char *c = value; *c; c++)
+                    if (!isdigit ((unsigned char) *c))
+                        return s_fail (err, errlen, "key 'account': value '%s' must be a phone number (digits only)", value);
+            memcpy (field, value, len + 1);
+            return 0;
+        }
+        case T_ENUM:
+            if (!s_in_choices (k->choices, value) || strlen (value) >= k->size)
+                return s_fail (err, errlen, "key '%s': value '%s' is not one of %s", k->name, value, k->choices);
+            for (size_t i = 0; value[i]; i++)
+                ((char *) field)[i] = (char) tolower ((unsigned char) value[i]);
+            ((char *) field)[strlen (value)] = 0;
+            return 0;
+        case T_INT:
+            if (s_parse_long (value, &lv))
+                return s_fail (err, errlen, "key '%s': value '%s' is not a whole number", k->name, value);
+            if (lv < k->min || lv > k->max)
+                return s_fail (err, errlen, "key '%s': value '%s' is out of bounds (%g to %g)",
+                               k->name, value, k->min, k->max);
+            *(int *) field = (int) lv;
+            return 0;
+        case T_SEC: {
+            char *end;
+            errno = 0;
+            double d = strtod (value, &end);
+            if (errno || end == value || *end || !isfinite (d))
+                return s_fail (err, errlen, "key '%s': value '%s' is not a number of seconds", k->name, value);
+            if (d < k->min || d > k->max)
+                return s_fail (err, errlen, "key '%s': value '%s' is out of bounds (%g to %g seconds)",
+                               k->name, value, k->min, k->max);
+            *(double *) field = d;
+            return 0;
+        }
+        case T_BOOL:
+            if (!strcmp (value, "1") || !strcasecmp (value, "true") || !strcasecmp (value, "yes") || !strcasecmp (value, "on"))
+                *(bool *) field = true;
+            else
+            if (!strcmp (value, "0") || !strcasecmp (value, "false") || !strcasecmp (value, "no") || !strcasecmp (value, "off"))
+                *(bool *) field = false;
+            else
+                return s_fail (err, errlen, "key '%s': value '%s' is not a boolean (1/0, true/false, yes/no)", k->name, value);
+            return 0;
+        case T_PORTS:
+            if (s_parse_ports (value, (int *) field))
+                return s_fail (err, errlen, "key '%s': value '%s' is not four distinct ports "
+                               "(\"6250,6251,6252,6253\", \"6250-6253\" or \"0\")", k->name, value);
+            return 0;
+    }
+    return s_fail (err, errlen, "key '%s': unknown type", k->name);
+}
+
+int
+wa_config_set (wa_config_t *self, const char *key, const char *value, char *err, size_t errlen)
+{
+    const key_t_ *k = s_find (key);
+    if (!k)
+        return s_fail (err, errlen, "unknown key '%s'", key);
+    //  Parse into a copy: a bad value leaves self untouched.
+    wa_config_t copy = *self;
+    if (s_apply (&copy, k, value, err, errlen))
+        return -1;
+    *self = copy;
+    return 0;
+}
+
+void
+wa_config_defaults (wa_config_t *self)
+{
+    char err[256];
+    memset (self, 0, sizeof *self);
+    for (size_t i = 0; i < NKEYS; i++) {
+        int rc = s_apply (self, &s_keys[i], s_keys[i].dflt, err, sizeof err);
+        if (rc) {
+            fprintf (stderr, "wa_config: bad built-in default: %s\n", err);
+            abort ();
+        }
+    }
+}
+
+static char *
+s_trim (char *s)
+{
+    while (isspace ((unsigned char) *s))
+        s++;
+    char *end = s + strlen (s);
+    while (end > s && isspace ((unsigned char) end[-1]))
+        *--end = 0;
+    return s;
+}
+
+int
+wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errlen)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return s_fail (err, errlen, "%s: cannot open: %s", path, strerror (errno));
+    wa_config_t copy = *self;
+    char line[1024], why[512];
+    int lineno = 0, rc = 0;
+    while (fgets (line, sizeof line, file)) {
+        lineno++;
+        if (!strchr (line, '\n') && !feof (file)) {
+            rc = s_fail (err, errlen, "%s:%d: line longer than %zu characters", path, lineno, sizeof line - 2);
+            break;
+        }
+        char *text = s_trim (line);
+        if (*text == 0 || *text == '#')
+            continue;
+        char *eq = strchr (text, '=');
+        if (!eq) {
+            rc = s_fail (err, errlen, "%s:%d: expected 'key = value', got '%s'", path, lineno, text);
+            break;
+        }
+        *eq = 0;
+        char *key = s_trim (text), *value = s_trim (eq + 1);
+        size_t vlen = strlen (value);
+        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
+            value[vlen - 1] = 0;
+            value++;
+        }
+        if (wa_config_set (&copy, key, value, why, sizeof why)) {
+            rc = s_fail (err, errlen, "%s:%d: %s", path, lineno, why);
+            break;
+        }
+    }
+    if (rc == 0 && ferror (file))
+        rc = s_fail (err, errlen, "%s: read error", path);
+    fclose (file);
+    if (rc == 0) {
+        *self = copy;
+        snprintf (self->source, sizeof self->source, "%s", path);
+    }
+    return rc;
+}
+
+int
+wa_config_load_env (wa_config_t *self, char *err, size_t errlen)
+{
+    wa_config_t copy = *self;
+    char why[512];
+    for (size_t i = 0; i < NKEYS; i++) {
+        const char *value = s_keys[i].env ? getenv (s_keys[i].env) : NULL;
+        if (!value)
+            continue;
+        //  The original's db.env says MYSQL or PGSQL; we speak MySQL's protocol only.
+        if (s_apply (&copy, &s_keys[i], value, why, sizeof why))
+            return s_fail (err, errlen, "environment %s: %s", s_keys[i].env, why);
+    }
+    *self = copy;
+    return 0;
+}
+
+int
+wa_config_check (const wa_config_t *self, char *err, size_t errlen)
+{
+    if (self->lease_renew_interval + self->lease_margin >= self->lease_ttl)
+        return s_fail (err, errlen, "lease_renew_interval (%g) + lease_margin (%g) must be below lease_ttl (%g): "
+                       "otherwise a healthy primary Master would lose its lease between renewals",
+                       self->lease_renew_interval, self->lease_margin, self->lease_ttl);
+    if (self->shard_renew_interval + self->lease_margin >= self->shard_lease_ttl)
+        return s_fail (err, errlen, "shard_renew_interval (%g) + lease_margin (%g) must be below shard_lease_ttl (%g): "
+                       "otherwise a healthy primary Coreapp would drop its session between renewals",
+                       self->shard_renew_interval, self->lease_margin, self->shard_lease_ttl);
+    if (self->upstream_ping_interval * 2 > self->upstream_idle_timeout)
+        return s_fail (err, errlen, "upstream_ping_interval (%g) must be at most half of upstream_idle_timeout (%g)",
+                       self->upstream_ping_interval, self->upstream_idle_timeout);
+    return 0;
+}
+
+void
+wa_config_print (const wa_config_t *self, FILE *out)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const key_t_ *k = &s_keys[i];
+        const void *field = (const char *) self + k->offset;
+        fprintf (out, "%s = ", k->name);
+        switch (k->type) {
+            case T_STR:
+            case T_ENUM:
+                fprintf (out, "%s\n", strcmp (k->name, "db_password") == 0 && *(const char *) field
+                         ? "(set)" : (const char *) field);
+                break;
+            case T_INT:  fprintf (out, "%d\n", *(const int *) field); break;
+            case T_SEC:  fprintf (out, "%g\n", *(const double *) field); break;
+            case T_BOOL: fprintf (out, "%d\n", *(const bool *) field ? 1 : 0); break;
+            case T_PORTS: {
+                const int *p = field;
+                fprintf (out, "%d,%d,%d,%d\n", p[0], p[1], p[2], p[3]);
+                break;
+            }
+        }
+    }
+}
+
+void
+wa_config_print_help (FILE *out)
+{
+    fprintf (out, "Configuration keys (file: key = value; environment variables override the file):\n");
+    for (size_t i = 0; i < NKEYS; i++) {
+        const key_t_ *k = &s_keys[i];
+        char bounds[64] = "";
+        if (k->type == T_INT || k->type == T_SEC)
+            snprintf (bounds, sizeof bounds, " [%g..%g]", k->min, k->max);
+        else
+        if (k->type == T_ENUM)
+            snprintf (bounds, sizeof bounds, " [%s]", k->choices);
+        fprintf (out, "  %-26s %-24s default '%s'%s\n      %s\n", k->name,
+                 k->env ? k->env : "", k->dflt, bounds, k->help);
+    }
+}
+
+int
+wa_config_load (wa_config_t *self, const char *path, char *err, size_t errlen)
+{
+    wa_config_defaults (self);
+    if (!path)
+        path = getenv ("WACLUSTER_CONF");
+    if (!path) {
+        static const char *candidates[] = { "run/cluster.conf", "/etc/wacluster/wacluster.conf" };
+        for (size_t i = 0; i < 2 && !path; i++)
+            if (access (candidates[i], R_OK) == 0)
+                path = candidates[i];
+    }
+    if (path && wa_config_load_file (self, path, err, errlen))
+        return -1;
+    if (wa_config_load_env (self, err, errlen))
+        return -1;
+    //  EXTERNAL_HOSTNAME stands in for COREAPP_HOSTNAME when only it is given.
+    if (!getenv ("COREAPP_HOSTNAME") && *self->external_hostname && strcmp (self->hostname, "127.0.0.1") == 0)
+        snprintf (self->hostname, sizeof self->hostname, "%s", self->external_hostname);
+    if (wa_config_check (self, err, errlen))
+        return -1;
+    int level = wa_log_level_parse (self->log_level);
+    wa_log_set_level ((wa_log_level_t) (level < 0 ? WA_LOG_INFO : level));
+    return 0;
+}
+
+const char *
+wa_config_source (const wa_config_t *self)
+{
+    return self->source;
+}

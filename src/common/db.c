@@ -1,0 +1,513 @@
+/*  wa_db — see include/wa_db.h */
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include "wa_clock.h"
+#include "wa_db.h"
+#include "wa_log.h"
+#include "wa_migrations.h"
+
+#define STMT_CACHE 64
+#define MAX_PARAMS 16
+#define MAX_COLUMNS 24
+#define COLUMN_MAX 1024
+#define BACKOFF_MIN (100 * 1000)
+#define BACKOFF_MAX (1000 * 1000)
+
+typedef struct {
+    const char *sql;            //  the caller's string; its address is the key
+    MYSQL_STMT *stmt;
+} cached_t;
+
+struct wa_db_row_t {
+    int columns;
+    char text[MAX_COLUMNS][COLUMN_MAX];
+    unsigned long length[MAX_COLUMNS];
+    my_bool null[MAX_COLUMNS];
+    my_bool error[MAX_COLUMNS];
+};
+
+struct wa_db_t {
+    const wa_config_t *config;
+    MYSQL *mysql;
+    bool has_schema;            //  the database exists and is selected
+    cached_t cache[STMT_CACHE];
+    int cached;
+    wa_usec_t retry_at;         //  no connection attempt before this
+    wa_usec_t backoff;
+    uint64_t insert_id;
+    unsigned int last_errno;
+    char last_error[512];
+    wa_db_row_t row;
+};
+
+wa_db_t *
+wa_db_new (const wa_config_t *config)
+{
+    wa_db_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->config = config;
+    self->backoff = BACKOFF_MIN;
+    return self;
+}
+
+void
+wa_db_disconnect (wa_db_t *self)
+{
+    for (int i = 0; i < self->cached; i++)
+        mysql_stmt_close (self->cache[i].stmt);
+    self->cached = 0;
+    if (self->mysql)
+        mysql_close (self->mysql);
+    self->mysql = NULL;
+    self->has_schema = false;
+}
+
+void
+wa_db_destroy (wa_db_t **self_p)
+{
+    if (*self_p) {
+        wa_db_disconnect (*self_p);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_set_error (wa_db_t *self, unsigned int err, const char *text)
+{
+    self->last_errno = err;
+    snprintf (self->last_error, sizeof self->last_error, "%s", text);
+}
+
+//  Client-side errors (2000-2999) and a server going away mean the
+//  connection can no longer be trusted: a timed-out statement may still run.
+static bool
+s_connection_error (unsigned int err)
+{
+    return (err >= 2000 && err < 3000) || err == ER_SERVER_SHUTDOWN
+        || err == ER_CONNECTION_KILLED || err == ER_QUERY_INTERRUPTED;
+}
+
+static int
+s_select_schema (wa_db_t *self)
+{
+    if (mysql_select_db (self->mysql, self->config->db_name) == 0) {
+        self->has_schema = true;
+        return 0;
+    }
+    s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
+    return -1;
+}
+
+int
+wa_db_ensure (wa_db_t *self)
+{
+    if (self->mysql)
+        return self->has_schema ? 0 : s_select_schema (self);
+    wa_usec_t now = wa_clock_mono ();
+    if (now < self->retry_at)
+        return -1;
+    const wa_config_t *c = self->config;
+    self->mysql = mysql_init (NULL);
+    assert (self->mysql);
+    unsigned int connect_timeout = (unsigned int) c->db_connect_timeout;
+    unsigned int io_timeout = (unsigned int) c->db_statement_timeout;
+    my_bool off = 0;
+    mysql_options (self->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+    mysql_options (self->mysql, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+    mysql_options (self->mysql, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+    mysql_options (self->mysql, MYSQL_OPT_RECONNECT, &off);
+    mysql_options (self->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    //  Every session judges time in UTC, so NOW(6) means the same on all nodes.
+    mysql_options (self->mysql, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+    if (!mysql_real_connect (self->mysql, c->db_hostname, c->db_username, c->db_password,
+                             NULL, (unsigned int) c->db_port, NULL, CLIENT_FOUND_ROWS)) {
+        s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
+        mysql_close (self->mysql);
+        self->mysql = NULL;
+        self->retry_at = now + self->backoff;
+        self->backoff = self->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : self->backoff * 2;
+        return -1;
+    }
+    self->backoff = BACKOFF_MIN;
+    self->retry_at = 0;
+    return s_select_schema (self);
+}
+
+bool
+wa_db_connected (wa_db_t *self)
+{
+    return self->mysql != NULL;
+}
+
+static MYSQL_STMT *
+s_prepare (wa_db_t *self, const char *sql)
+{
+    for (int i = 0; i < self->cached; i++)
+        if (self->cache[i].sql == sql)
+            return self->cache[i].stmt;
+    MYSQL_STMT *stmt = mysql_stmt_init (self->mysql);
+    if (!stmt) {
+        s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
+        return NULL;
+    }
+    if (mysql_stmt_prepare (stmt, sql, strlen (sql))) {
+        s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
+        mysql_stmt_close (stmt);
+        return NULL;
+    }
+    //  Only statically allocated SQL is cached (the key is its address);
+    //  when the cache is full the oldest goes.
+    if (self->cached == STMT_CACHE) {
+        mysql_stmt_close (self->cache[0].stmt);
+        memmove (self->cache, self->cache + 1, sizeof self->cache[0] * (STMT_CACHE - 1));
+        self->cached--;
+    }
+    self->cache[self->cached].sql = sql;
+    self->cache[self->cached].stmt = stmt;
+    self->cached++;
+    return stmt;
+}
+
+static void
+s_forget (wa_db_t *self, MYSQL_STMT *stmt)
+{
+    for (int i = 0; i < self->cached; i++)
+        if (self->cache[i].stmt == stmt) {
+            mysql_stmt_close (stmt);
+            memmove (self->cache + i, self->cache + i + 1, sizeof self->cache[0] * (size_t) (self->cached - i - 1));
+            self->cached--;
+            return;
+        }
+}
+
+typedef union {
+    long long i;
+    unsigned long long u;
+    double d;
+} param_value_t;
+
+//  Runs the statement; on success the caller may fetch. Returns 0 / -1.
+static int
+s_execute (wa_db_t *self, const char *sql, MYSQL_STMT **stmt_p, const char *fmt, va_list args)
+{
+    self->last_errno = 0;
+    self->last_error[0] = 0;
+    if (wa_db_ensure (self)) {
+        if (!self->last_error[0])
+            s_set_error (self, CR_CONN_HOST_ERROR, "not connected (waiting to retry)");
+        return -1;
+    }
+    MYSQL_STMT *stmt = s_prepare (self, sql);
+    if (!stmt)
+        goto failed;
+    size_t nparams = strlen (fmt);
+    assert (nparams <= MAX_PARAMS);
+    if (nparams != mysql_stmt_param_count (stmt)) {
+        s_set_error (self, 0, "parameter count does not match the statement");
+        wa_error ("db: %s: %s", self->last_error, sql);
+        return -1;
+    }
+    MYSQL_BIND bind[MAX_PARAMS];
+    param_value_t values[MAX_PARAMS];
+    unsigned long lengths[MAX_PARAMS];
+    my_bool nulls[MAX_PARAMS];
+    memset (bind, 0, sizeof bind);
+    for (size_t i = 0; i < nparams; i++) {
+        nulls[i] = 0;
+        bind[i].is_null = &nulls[i];
+        switch (fmt[i]) {
+            case 'i':
+                values[i].i = va_arg (args, int64_t);
+                bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+                bind[i].buffer = &values[i].i;
+                break;
+            case 'u':
+                values[i].u = va_arg (args, uint64_t);
+                bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+                bind[i].is_unsigned = 1;
+                bind[i].buffer = &values[i].u;
+                break;
+            case 'd':
+                values[i].d = va_arg (args, double);
+                bind[i].buffer_type = MYSQL_TYPE_DOUBLE;
+                bind[i].buffer = &values[i].d;
+                break;
+            case 's': {
+                const char *s = va_arg (args, const char *);
+                bind[i].buffer_type = MYSQL_TYPE_STRING;
+                if (!s)
+                    nulls[i] = 1;
+                else {
+                    lengths[i] = strlen (s);
+                    bind[i].buffer = (void *) s;
+                    bind[i].buffer_length = lengths[i];
+                    bind[i].length = &lengths[i];
+                }
+                break;
+            }
+            default:
+                assert (!"bad parameter format");
+        }
+    }
+    if (nparams && mysql_stmt_bind_param (stmt, bind)) {
+        s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
+        goto failed;
+    }
+    if (mysql_stmt_execute (stmt)) {
+        s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
+        goto failed;
+    }
+    *stmt_p = stmt;
+    return 0;
+
+failed:
+    if (s_connection_error (self->last_errno))
+        wa_db_disconnect (self);
+    else
+    if (stmt && (self->last_errno == ER_NEED_REPREPARE || self->last_errno == ER_NO_SUCH_TABLE))
+        s_forget (self, stmt);
+    return -1;
+}
+
+int64_t
+wa_db_exec (wa_db_t *self, const char *sql, const char *fmt, ...)
+{
+    MYSQL_STMT *stmt = NULL;
+    va_list args;
+    va_start (args, fmt);
+    int rc = s_execute (self, sql, &stmt, fmt, args);
+    va_end (args);
+    if (rc)
+        return -1;
+    //  A statement that returns rows here would leave them unread; drain them.
+    if (mysql_stmt_field_count (stmt))
+        mysql_stmt_free_result (stmt);
+    self->insert_id = mysql_stmt_insert_id (stmt);
+    my_ulonglong affected = mysql_stmt_affected_rows (stmt);
+    return affected == (my_ulonglong) -1 ? 0 : (int64_t) affected;
+}
+
+int64_t
+wa_db_query (wa_db_t *self, const char *sql, wa_db_row_fn *fn, void *arg, const char *fmt, ...)
+{
+    MYSQL_STMT *stmt = NULL;
+    va_list args;
+    va_start (args, fmt);
+    int rc = s_execute (self, sql, &stmt, fmt, args);
+    va_end (args);
+    if (rc)
+        return -1;
+    wa_db_row_t *row = &self->row;
+    unsigned int columns = mysql_stmt_field_count (stmt);
+    assert (columns <= MAX_COLUMNS);
+    MYSQL_BIND bind[MAX_COLUMNS];
+    memset (bind, 0, sizeof bind);
+    row->columns = (int) columns;
+    for (unsigned int i = 0; i < columns; i++) {
+        bind[i].buffer_type = MYSQL_TYPE_STRING;
+        bind[i].buffer = row->text[i];
+        bind[i].buffer_length = COLUMN_MAX - 1;
+        bind[i].length = &row->length[i];
+        bind[i].is_null = &row->null[i];
+        bind[i].error = &row->error[i];
+    }
+    if (mysql_stmt_bind_result (stmt, bind)) {
+        s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
+        mysql_stmt_free_result (stmt);
+        return -1;
+    }
+    int64_t count = 0;
+    bool stopped = false;
+    while (true) {
+        int f = mysql_stmt_fetch (stmt);
+        if (f == MYSQL_NO_DATA)
+            break;
+        if (f == 1) {
+            s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
+            mysql_stmt_free_result (stmt);
+            if (s_connection_error (self->last_errno))
+                wa_db_disconnect (self);
+            return -1;
+        }
+        if (f == MYSQL_DATA_TRUNCATED) {
+            s_set_error (self, 0, "a column is longer than the client accepts");
+            mysql_stmt_free_result (stmt);
+            return -1;
+        }
+        for (unsigned int i = 0; i < columns; i++)
+            row->text[i][row->null[i] ? 0 : row->length[i]] = 0;
+        count++;
+        if (!stopped && fn && fn (row, arg))
+            stopped = true;
+    }
+    mysql_stmt_free_result (stmt);
+    return count;
+}
+
+uint64_t
+wa_db_insert_id (wa_db_t *self)
+{
+    return self->insert_id;
+}
+
+const char *
+wa_db_error (wa_db_t *self)
+{
+    return self->last_error;
+}
+
+unsigned int
+wa_db_errno (wa_db_t *self)
+{
+    return self->last_errno;
+}
+
+bool
+wa_db_row_null (const wa_db_row_t *row, int col)
+{
+    assert (col >= 0 && col < row->columns);
+    return row->null[col];
+}
+
+int64_t
+wa_db_row_int (const wa_db_row_t *row, int col)
+{
+    assert (col >= 0 && col < row->columns);
+    return row->null[col] ? 0 : strtoll (row->text[col], NULL, 10);
+}
+
+double
+wa_db_row_double (const wa_db_row_t *row, int col)
+{
+    assert (col >= 0 && col < row->columns);
+    return row->null[col] ? 0 : strtod (row->text[col], NULL);
+}
+
+const char *
+wa_db_row_str (const wa_db_row_t *row, int col)
+{
+    assert (col >= 0 && col < row->columns);
+    return row->null[col] ? "" : row->text[col];
+}
+
+int
+wa_db_row_columns (const wa_db_row_t *row)
+{
+    return row->columns;
+}
+
+//  Runs one migration's statements. Each is idempotent, so a migration cut
+//  short by a crash is simply run again. The statements are not static
+//  strings that live forever in the cache: they run once, so they are
+//  prepared, executed and closed here.
+static int
+s_run_statements (wa_db_t *self, const wa_migration_t *m)
+{
+    for (const char **sql = m->statements; *sql; sql++) {
+        MYSQL_STMT *stmt = mysql_stmt_init (self->mysql);
+        assert (stmt);
+        if (mysql_stmt_prepare (stmt, *sql, strlen (*sql)) || mysql_stmt_execute (stmt)) {
+            s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
+            mysql_stmt_close (stmt);
+            wa_error ("db: migration %s failed: %s", m->name, self->last_error);
+            if (s_connection_error (self->last_errno))
+                wa_db_disconnect (self);
+            return -1;
+        }
+        mysql_stmt_close (stmt);
+    }
+    return 0;
+}
+
+static const char *SQL_SET_VERSION =
+    "UPDATE schema_version SET version = ?, updated_at = NOW(6) WHERE id = 1 AND version = ?";
+
+int
+wa_db_bootstrap (wa_db_t *self)
+{
+    if (wa_db_ensure (self) == 0)
+        goto have_schema;
+    if (!self->mysql)
+        return -1;
+    if (self->last_errno != ER_BAD_DB_ERROR)
+        return -1;
+    //  The name is checked by the config ([A-Za-z0-9_]), so quoting it is safe;
+    //  an identifier cannot be a bound parameter.
+    char sql[160];
+    snprintf (sql, sizeof sql, "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4", self->config->db_name);
+    MYSQL_STMT *stmt = mysql_stmt_init (self->mysql);
+    assert (stmt);
+    if (mysql_stmt_prepare (stmt, sql, strlen (sql)) || mysql_stmt_execute (stmt)) {
+        s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
+        mysql_stmt_close (stmt);
+        if (s_connection_error (self->last_errno))
+            wa_db_disconnect (self);
+        return -1;
+    }
+    mysql_stmt_close (stmt);
+    wa_info ("db: created database '%s'", self->config->db_name);
+    if (s_select_schema (self))
+        return -1;
+have_schema:
+    if (s_run_statements (self, &wa_migrations[0]))
+        return -1;
+    if (wa_db_exec (self, SQL_SET_VERSION, "ii", (int64_t) 1, (int64_t) 0) < 0)
+        return -1;
+    return 0;
+}
+
+static int
+s_version_row (const wa_db_row_t *row, void *arg)
+{
+    *(int *) arg = (int) wa_db_row_int (row, 0);
+    return 0;
+}
+
+int
+wa_db_schema_version (wa_db_t *self)
+{
+    int version = -1;
+    int64_t rows = wa_db_query (self, "SELECT version FROM schema_version WHERE id = 1",
+                                s_version_row, &version, "");
+    if (rows < 0) {
+        //  No database or no table yet: nothing is installed.
+        if (self->last_errno == ER_NO_SUCH_TABLE || self->last_errno == ER_BAD_DB_ERROR)
+            return 0;
+        return -1;
+    }
+    return rows == 0 ? 0 : version;
+}
+
+int
+wa_db_migrate (wa_db_t *self)
+{
+    int version = wa_db_schema_version (self);
+    if (version < 0)
+        return -1;
+    if (version > wa_schema_version) {
+        s_set_error (self, 0, "the database's schema is newer than this build");
+        wa_error ("db: schema version %d is newer than this build's %d: upgrade this node",
+                  version, wa_schema_version);
+        return -1;
+    }
+    for (const wa_migration_t *m = wa_migrations; m->version; m++) {
+        if (m->version <= version)
+            continue;
+        wa_info ("db: applying migration %s", m->name);
+        if (s_run_statements (self, m))
+            return -1;
+        //  A compare-and-set: if another Master applied it meanwhile, fine.
+        if (wa_db_exec (self, SQL_SET_VERSION, "ii", (int64_t) m->version, (int64_t) m->version - 1) < 0)
+            return -1;
+        version = m->version;
+    }
+    return 0;
+}

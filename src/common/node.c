@@ -1,0 +1,302 @@
+/*  wa_node — see include/wa_node.h */
+#include <stdarg.h>
+#include <unistd.h>
+#include "wa_log.h"
+#include "wa_migrations.h"
+#include "wa_node.h"
+
+#ifndef WA_VERSION
+#define WA_VERSION "dev"
+#endif
+
+static int
+s_bind (zsock_t *sock, const char *address, int port)
+{
+    int rc = port ? zsock_bind (sock, "tcp://%s:%d", address, port)
+                  : zsock_bind (sock, "tcp://%s:*", address);
+    if (rc < 0)
+        wa_error ("cannot bind tcp://%s:%d: %s", address, port, zmq_strerror (zmq_errno ()));
+    return rc;
+}
+
+int
+wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind)
+{
+    memset (self, 0, sizeof *self);
+    self->config = config;
+    self->kind = kind;
+    self->role = "starting";
+    self->api = zsock_new (ZMQ_ROUTER);
+    self->bus = zsock_new (ZMQ_PUB);
+    self->control = zsock_new (ZMQ_ROUTER);
+    self->health = zsock_new (ZMQ_REP);
+    zsock_t *socks[4] = { self->api, self->bus, self->control, self->health };
+    for (int i = 0; i < 4; i++) {
+        zsock_set_linger (socks[i], 0);
+        int port = s_bind (socks[i], config->bind_address, config->ports[i]);
+        if (port < 0)
+            return -1;
+        self->ports[i] = port;
+    }
+    self->db = wa_dbworker_new (config);
+    self->register_job.job.kind = WA_JOB_REGISTER;
+    self->liveness_job.job.kind = WA_JOB_LIVENESS;
+    self->event_job.job.kind = WA_JOB_EVENTS;
+    return 0;
+}
+
+void
+wa_node_stop (wa_node_t *self)
+{
+    //  Destroying the worker waits for the job it is running (bounded by the
+    //  statement timeout); queued jobs are ours, so nothing leaks.
+    zactor_destroy (&self->db);
+    zsock_destroy (&self->api);
+    zsock_destroy (&self->bus);
+    zsock_destroy (&self->control);
+    zsock_destroy (&self->health);
+}
+
+static const char *SQL_REGISTER =
+    "INSERT INTO nodes (kind, hostname, ports, pid, version, started_at, last_seen, gateway_status) "
+    "VALUES (?, ?, ?, ?, ?, NOW(6), NOW(6), 'disconnected')";
+
+static void
+s_register_run (wa_job_t *job, wa_db_t *db)
+{
+    wa_register_job_t *self = (wa_register_job_t *) job;
+    self->schema = wa_db_schema_version (db);
+    if (self->schema < self->min_schema) {
+        job->rc = -1;
+        return;
+    }
+    if (wa_db_exec (db, SQL_REGISTER, "sssis", self->kind, self->hostname, self->ports,
+                    (int64_t) self->pid, WA_VERSION) != 1) {
+        wa_warn ("db: registration failed: %s", wa_db_error (db));
+        job->rc = -1;
+        return;
+    }
+    self->id = wa_db_insert_id (db);
+    job->rc = 0;
+}
+
+void
+wa_node_register (wa_node_t *self, int min_schema)
+{
+    wa_register_job_t *job = &self->register_job;
+    if (job->job.busy || self->id)
+        return;
+    job->min_schema = min_schema;
+    snprintf (job->kind, sizeof job->kind, "%s", self->kind);
+    snprintf (job->hostname, sizeof job->hostname, "%s", self->config->hostname);
+    snprintf (job->ports, sizeof job->ports, "%d,%d,%d,%d",
+              self->ports[0], self->ports[1], self->ports[2], self->ports[3]);
+    job->pid = getpid ();
+    job->job.run = s_register_run;
+    wa_dbworker_submit (self->db, &job->job);
+}
+
+static const char *SQL_LIVENESS =
+    "UPDATE nodes SET last_seen = NOW(6), gateway_status = ? WHERE id = ? AND stopped_at IS NULL";
+static const char *SQL_STOPPED =
+    "UPDATE nodes SET last_seen = NOW(6), gateway_status = ?, stopped_at = NOW(6) WHERE id = ?";
+
+static void
+s_liveness_run (wa_job_t *job, wa_db_t *db)
+{
+    wa_liveness_job_t *self = (wa_liveness_job_t *) job;
+    int64_t rows = wa_db_exec (db, self->stopping ? SQL_STOPPED : SQL_LIVENESS, "su",
+                               self->gateway_status, self->id);
+    job->rc = rows == 1 ? 0 : -1;
+    if (rows < 0)
+        wa_warn ("db: liveness claim failed: %s", wa_db_error (db));
+}
+
+void
+wa_node_liveness (wa_node_t *self, const char *gateway_status, bool stopping)
+{
+    wa_liveness_job_t *job = &self->liveness_job;
+    if (job->job.busy || !self->id)
+        return;
+    job->id = self->id;
+    job->stopping = stopping;
+    snprintf (job->gateway_status, sizeof job->gateway_status, "%s", gateway_status);
+    job->job.run = s_liveness_run;
+    wa_dbworker_submit (self->db, &job->job);
+}
+
+static const char *SQL_EVENT =
+    "INSERT INTO events (at, node_id, kind, shard, epoch, subject, detail) "
+    "VALUES (NOW(6), ?, ?, NULLIF(?, -1), ?, ?, ?)";
+
+static void
+s_events_run (wa_job_t *job, wa_db_t *db)
+{
+    wa_event_job_t *self = (wa_event_job_t *) job;
+    int written = 0;
+    for (; written < self->count; written++) {
+        wa_event_t *e = &self->events[written];
+        if (wa_db_exec (db, SQL_EVENT, "usiuus", self->node, e->kind, (int64_t) e->shard,
+                        e->epoch, e->subject, e->detail) != 1)
+            break;
+    }
+    //  What was not written goes back to the front of the queue.
+    job->rc = written;
+}
+
+void
+wa_node_event (wa_node_t *self, const char *kind, int shard, uint64_t epoch,
+               uint64_t subject, const char *fmt, ...)
+{
+    wa_event_t event;
+    memset (&event, 0, sizeof event);
+    snprintf (event.kind, sizeof event.kind, "%s", kind);
+    event.shard = shard;
+    event.epoch = epoch;
+    event.subject = subject;
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (event.detail, sizeof event.detail, fmt, args);
+    va_end (args);
+    wa_info ("event %s%s%.0d epoch %" PRIu64 ": %s", kind, shard >= 0 ? " shard " : "",
+             shard >= 0 ? shard : 0, epoch, event.detail);
+
+    wa_msg_t msg;
+    wa_msg_init (&msg, WA_MSG_EVENT);
+    msg.node = self->id;
+    msg.epoch = epoch;
+    msg.shard = shard < 0 ? UINT32_MAX : (uint32_t) shard;
+    char text[320];
+    snprintf (text, sizeof text, "%s %" PRIu64 " %s", kind, subject, event.detail);
+    wa_msg_set_text (&msg, text);
+    wa_codec_send (self->bus, NULL, &msg);
+
+    if (self->pending_count == WA_EVENT_QUEUE) {
+        memmove (self->pending, self->pending + 1, sizeof self->pending[0] * (WA_EVENT_QUEUE - 1));
+        self->pending_count--;
+        self->dropped_events++;
+    }
+    self->pending[self->pending_count++] = event;
+    wa_node_flush_events (self);
+}
+
+void
+wa_node_flush_events (wa_node_t *self)
+{
+    wa_event_job_t *job = &self->event_job;
+    if (job->job.busy || !self->id || self->pending_count == 0)
+        return;
+    job->node = self->id;
+    job->count = self->pending_count;
+    memcpy (job->events, self->pending, sizeof self->pending[0] * (size_t) self->pending_count);
+    self->pending_count = 0;
+    job->job.run = s_events_run;
+    wa_dbworker_submit (self->db, &job->job);
+}
+
+bool
+wa_node_job_done (wa_node_t *self, wa_job_t *job)
+{
+    if (job == &self->register_job.job) {
+        if (job->rc == 0) {
+            self->id = self->register_job.id;
+            wa_log_set_prefix ("%s %" PRIu64, self->kind, self->id);
+            wa_info ("registered as node %" PRIu64 " (ports %s)", self->id, self->register_job.ports);
+        }
+        else
+        if (self->register_job.schema >= 0 && self->register_job.schema < self->register_job.min_schema)
+            wa_info ("waiting for schema version %d (database has %d)", self->register_job.min_schema,
+                     self->register_job.schema);
+        return true;
+    }
+    if (job == &self->liveness_job.job)
+        return true;
+    if (job == &self->event_job.job) {
+        wa_event_job_t *ej = &self->event_job;
+        int unwritten = ej->count - job->rc;
+        if (unwritten > 0) {
+            //  Unwritten events go back in front of those queued since; past
+            //  the queue's size the oldest are dropped (and counted).
+            wa_event_t merged[2 * WA_EVENT_QUEUE];
+            memcpy (merged, ej->events + job->rc, sizeof merged[0] * (size_t) unwritten);
+            memcpy (merged + unwritten, self->pending, sizeof merged[0] * (size_t) self->pending_count);
+            int total = unwritten + self->pending_count;
+            int skip = total > WA_EVENT_QUEUE ? total - WA_EVENT_QUEUE : 0;
+            self->dropped_events += skip;
+            self->pending_count = total - skip;
+            memcpy (self->pending, merged + skip, sizeof merged[0] * (size_t) self->pending_count);
+        }
+        return true;
+    }
+    return false;
+}
+
+void
+wa_node_on_health (wa_node_t *self)
+{
+    wa_msg_t msg;
+    int why = 0;
+    int rc = wa_codec_recv (self->health, NULL, &msg, &why);
+    if (rc == -1)
+        return;
+    wa_msg_t reply;
+    if (rc == 0 && msg.type == WA_MSG_HEALTH_REQ) {
+        wa_msg_init (&reply, WA_MSG_HEALTH);
+        reply.node = self->id;
+        reply.epoch = self->epoch;
+        wa_msg_set_text (&reply, self->role);
+    }
+    else {
+        wa_msg_init (&reply, WA_MSG_ERROR);
+        reply.code = 400;
+        wa_msg_set_text (&reply, rc ? wa_codec_strerror (why) : "expected HEALTH_REQ");
+    }
+    //  REP must answer every request, even a malformed one, or it stalls.
+    wa_codec_send (self->health, NULL, &reply);
+}
+
+int
+wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms)
+{
+    if (wa_dbworker_submit (self->db, job))
+        return -1;
+    zpoller_t *poller = zpoller_new (self->db, NULL);
+    int64_t until = zclock_mono () + timeout_ms;
+    int rc = -1;
+    while (zclock_mono () < until) {
+        if (!zpoller_wait (poller, (int) (until - zclock_mono ())))
+            continue;
+        wa_job_t *done = wa_dbworker_recv (self->db);
+        if (done == job) {
+            rc = 0;
+            break;
+        }
+        if (done)
+            wa_node_job_done (self, done);
+    }
+    zpoller_destroy (&poller);
+    return rc;
+}
+
+void
+wa_node_on_control (wa_node_t *self, const char *stats_json)
+{
+    zframe_t *peer = NULL;
+    wa_msg_t msg;
+    int why = 0;
+    int rc = wa_codec_recv (self->control, &peer, &msg, &why);
+    if (rc == -1 || !peer)
+        return;
+    wa_msg_t reply;
+    if (rc == 0 && msg.type == WA_MSG_STATS_REQ) {
+        wa_msg_init (&reply, WA_MSG_STATS);
+        wa_msg_set_text (&reply, stats_json);
+    }
+    else {
+        wa_msg_init (&reply, WA_MSG_ERROR);
+        reply.code = 400;
+        wa_msg_set_text (&reply, rc ? wa_codec_strerror (why) : "unsupported request on the control port");
+    }
+    wa_codec_send (self->control, peer, &reply);
+    zframe_destroy (&peer);
+}

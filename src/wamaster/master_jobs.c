@@ -1,0 +1,240 @@
+/*  master_jobs — see master_jobs.h */
+#include "wa_log.h"
+#include "master_jobs.h"
+
+void
+master_bootstrap_run (wa_job_t *job, wa_db_t *db)
+{
+    job->rc = wa_db_bootstrap (db);
+    if (job->rc)
+        wa_warn ("db: bootstrap failed: %s", wa_db_error (db));
+}
+
+//  One statement takes or renews the lease, judged by the database's clock.
+//  Assignments run left to right, so epoch and acquired_at still see the old
+//  holder and expiry. The epoch grows on every takeover (including our own
+//  after a lapse) and comes back through LAST_INSERT_ID.
+static const char *SQL_LEASE =
+    "UPDATE master_lease SET "
+    "epoch = LAST_INSERT_ID(IF(holder = ? AND expires_at >= NOW(6), epoch, epoch + 1)), "
+    "acquired_at = IF(holder = ? AND expires_at >= NOW(6), acquired_at, NOW(6)), "
+    "holder = ?, "
+    "expires_at = NOW(6) + INTERVAL ? MICROSECOND "
+    "WHERE id = 1 AND (holder = ? OR expires_at < NOW(6))";
+static const char *SQL_LEASE_READ =
+    "SELECT holder, epoch FROM master_lease WHERE id = 1";
+
+static int
+s_lease_row (const wa_db_row_t *row, void *arg)
+{
+    lease_job_t *self = arg;
+    self->holder = (uint64_t) wa_db_row_int (row, 0);
+    self->epoch = (uint64_t) wa_db_row_int (row, 1);
+    return 0;
+}
+
+void
+master_lease_run (wa_job_t *job, wa_db_t *db)
+{
+    lease_job_t *self = (lease_job_t *) job;
+    self->previous_holder = 0;
+    if (!self->known_epoch) {
+        //  Who held it before, for the audit log; a stale read is harmless.
+        if (wa_db_query (db, SQL_LEASE_READ, s_lease_row, self, "") >= 0)
+            self->previous_holder = self->holder;
+    }
+    int64_t rows = wa_db_exec (db, SQL_LEASE, "uuuiu", self->node, self->node, self->node,
+                               (int64_t) self->ttl, self->node);
+    if (rows < 0) {
+        wa_warn ("db: lease renewal failed: %s", wa_db_error (db));
+        job->rc = -1;
+        return;
+    }
+    if (rows == 1) {
+        self->epoch = wa_db_insert_id (db);
+        self->holder = self->node;
+        job->rc = 1;
+        return;
+    }
+    if (wa_db_query (db, SQL_LEASE_READ, s_lease_row, self, "") < 0) {
+        job->rc = -1;
+        return;
+    }
+    job->rc = 0;
+}
+
+static const char *SQL_CLUSTER_INIT =
+    "INSERT IGNORE INTO cluster_info (id, shards, created_at) VALUES (1, ?, NOW(6))";
+static const char *SQL_CLUSTER_READ =
+    "SELECT shards FROM cluster_info WHERE id = 1";
+static const char *SQL_SHARD_INIT =
+    "INSERT IGNORE INTO shard_map (shard, expires_at, prev_expires_at) "
+    "VALUES (?, '1970-01-02 00:00:00', '1970-01-02 00:00:00')";
+
+static int
+s_int_row (const wa_db_row_t *row, void *arg)
+{
+    *(int *) arg = (int) wa_db_row_int (row, 0);
+    return 0;
+}
+
+static bool
+s_in_time (wa_usec_t deadline)
+{
+    return wa_clock_mono () < deadline;
+}
+
+void
+master_migrate_run (wa_job_t *job, wa_db_t *db)
+{
+    migrate_job_t *self = (migrate_job_t *) job;
+    job->rc = -1;
+    if (!s_in_time (self->deadline) || wa_db_migrate (db))
+        return;
+    if (!s_in_time (self->deadline) || wa_db_exec (db, SQL_CLUSTER_INIT, "i", (int64_t) self->shards) < 0)
+        return;
+    self->cluster_shards = 0;
+    if (wa_db_query (db, SQL_CLUSTER_READ, s_int_row, &self->cluster_shards, "") != 1)
+        return;
+    if (self->cluster_shards < 1 || self->cluster_shards > MASTER_MAX_SHARDS) {
+        wa_error ("db: cluster_info.shards is %d: outside 1..%d", self->cluster_shards, MASTER_MAX_SHARDS);
+        return;
+    }
+    for (int s = 0; s < self->cluster_shards; s++)
+        if (!s_in_time (self->deadline) || wa_db_exec (db, SQL_SHARD_INIT, "i", (int64_t) s) < 0)
+            return;
+    job->rc = 0;
+}
+
+//  The health of each shard's holder, judged by the database's clock.
+static const char *SQL_SHARDS =
+    "SELECT s.shard, s.node_id, s.epoch, s.expires_at > NOW(6), "
+    "n.id IS NOT NULL, n.stopped_at IS NULL, "
+    "n.last_seen > NOW(6) - INTERVAL ? MICROSECOND "
+    "FROM shard_map s LEFT JOIN nodes n ON n.id = s.node_id ORDER BY s.shard";
+
+//  A healthy Coreapp that holds no valid shard lease. The failing holder of
+//  the shard itself comes last: after a database outage it may be the only
+//  one left, and promoting it again under a new epoch is safe.
+static const char *SQL_CANDIDATE =
+    "SELECT n.id FROM nodes n WHERE n.kind = 'coreapp' AND n.stopped_at IS NULL "
+    "AND n.last_seen > NOW(6) - INTERVAL ? MICROSECOND "
+    "AND n.id NOT IN (SELECT node_id FROM shard_map WHERE expires_at > NOW(6) AND shard <> ?) "
+    "ORDER BY n.id = ? ASC, n.last_seen DESC LIMIT 1";
+
+//  Compare-and-set on the epoch, fenced by our master lease. The new
+//  holder's lease starts when the old one ends, and prev_expires_at keeps
+//  the old end: the new holder opens no session before it has passed.
+static const char *SQL_PROMOTE =
+    "UPDATE shard_map SET prev_node = node_id, prev_expires_at = expires_at, "
+    "node_id = ?, epoch = epoch + 1, "
+    "expires_at = GREATEST(expires_at, NOW(6)) + INTERVAL ? MICROSECOND, "
+    "promoted_at = NOW(6), promoted_by = ?, reason = ? "
+    "WHERE shard = ? AND epoch = ? AND "
+    "(SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
+    "AND expires_at > NOW(6)) = 1";
+
+typedef struct {
+    int shard;
+    uint64_t node;
+    uint64_t epoch;
+    bool lease_valid, exists, running, fresh;
+} shard_state_t;
+
+typedef struct {
+    int count;
+    shard_state_t shards[MASTER_MAX_SHARDS];
+} shard_list_t;
+
+static int
+s_shard_row (const wa_db_row_t *row, void *arg)
+{
+    shard_list_t *list = arg;
+    if (list->count == MASTER_MAX_SHARDS)
+        return 1;
+    shard_state_t *s = &list->shards[list->count++];
+    s->shard = (int) wa_db_row_int (row, 0);
+    s->node = (uint64_t) wa_db_row_int (row, 1);
+    s->epoch = (uint64_t) wa_db_row_int (row, 2);
+    s->lease_valid = wa_db_row_int (row, 3);
+    s->exists = wa_db_row_int (row, 4);
+    s->running = wa_db_row_int (row, 5);
+    s->fresh = wa_db_row_int (row, 6);
+    return 0;
+}
+
+static int
+s_id_row (const wa_db_row_t *row, void *arg)
+{
+    *(uint64_t *) arg = (uint64_t) wa_db_row_int (row, 0);
+    return 0;
+}
+
+static const char *
+s_unhealthy (const shard_state_t *s)
+{
+    if (s->node == 0)
+        return "no primary";
+    if (!s->exists)
+        return "holder unknown";
+    if (!s->running)
+        return "holder stopped";
+    if (!s->lease_valid)
+        return "shard lease expired";
+    if (!s->fresh)
+        return "holder silent (liveness)";
+    return NULL;
+}
+
+void
+master_monitor_run (wa_job_t *job, wa_db_t *db)
+{
+    monitor_job_t *self = (monitor_job_t *) job;
+    self->promotions = 0;
+    self->unserved = 0;
+    job->rc = -1;
+    shard_list_t list = { 0 };
+    if (!s_in_time (self->deadline)
+    ||  wa_db_query (db, SQL_SHARDS, s_shard_row, &list, "i", (int64_t) self->liveness_limit) < 0)
+        return;
+    for (int i = 0; i < list.count; i++) {
+        shard_state_t *s = &list.shards[i];
+        const char *why = s_unhealthy (s);
+        if (!why)
+            continue;
+        uint64_t candidate = 0;
+        if (wa_db_query (db, SQL_CANDIDATE, s_id_row, &candidate, "iiu", (int64_t) self->liveness_limit,
+                         (int64_t) s->shard, s->node) < 0)
+            return;
+        if (!candidate) {
+            self->unserved++;
+            continue;
+        }
+        if (!s_in_time (self->deadline))
+            return;
+        int64_t rows = wa_db_exec (db, SQL_PROMOTE, "uiusiuuu", candidate, (int64_t) self->shard_ttl,
+                                   self->node, why, (int64_t) s->shard, s->epoch, self->node, self->epoch);
+        if (rows < 0)
+            return;
+        if (rows == 1) {
+            promotion_t *p = &self->promoted[self->promotions++];
+            p->shard = s->shard;
+            p->node = candidate;
+            p->previous = s->node;
+            p->epoch = s->epoch + 1;
+            snprintf (p->reason, sizeof p->reason, "%s", why);
+        }
+    }
+    job->rc = 0;
+}
+
+static const char *SQL_RELEASE =
+    "UPDATE master_lease SET expires_at = NOW(6) WHERE id = 1 AND holder = ? AND epoch = ? "
+    "AND expires_at > NOW(6)";
+
+void
+master_release_run (wa_job_t *job, wa_db_t *db)
+{
+    release_job_t *self = (release_job_t *) job;
+    job->rc = wa_db_exec (db, SQL_RELEASE, "uu", self->node, self->epoch) == 1 ? 0 : -1;
+}

@@ -1,0 +1,72 @@
+/*  master_jobs — the Master's database work, run on its DB worker.
+    Every write a primary makes is fenced twice: locally (nothing is sent
+    after the lease deadline) and in the database (the statement matches
+    only while master_lease still names this holder and epoch, unexpired). */
+#ifndef MASTER_JOBS_H
+#define MASTER_JOBS_H
+
+#include "wa_dbworker.h"
+
+#define MASTER_MAX_SHARDS 32
+
+enum { JOB_BOOTSTRAP = 1, JOB_LEASE, JOB_MIGRATE, JOB_MONITOR, JOB_RELEASE };
+
+typedef struct {
+    wa_job_t job;
+} bootstrap_job_t;
+
+typedef struct {
+    wa_job_t job;
+    uint64_t node;
+    uint64_t known_epoch;       //  the epoch we believe we hold, 0 if none
+    wa_usec_t ttl;
+    //  out: rc 1 held, 0 held by another, -1 error
+    uint64_t epoch;             //  ours when held, else the holder's
+    uint64_t holder;            //  the holder when not ours
+    uint64_t previous_holder;   //  who held it before a takeover
+} lease_job_t;
+
+typedef struct {
+    wa_job_t job;
+    uint64_t node;
+    uint64_t epoch;
+    wa_usec_t deadline;         //  local lease deadline: no write after it
+    int shards;                 //  from config, used at creation only
+    //  out
+    int cluster_shards;
+} migrate_job_t;
+
+typedef struct {
+    int shard;
+    uint64_t node;
+    uint64_t previous;
+    uint64_t epoch;
+    char reason[64];
+} promotion_t;
+
+typedef struct {
+    wa_job_t job;
+    uint64_t node;
+    uint64_t epoch;
+    wa_usec_t deadline;
+    wa_usec_t liveness_limit;   //  a node silent this long is unhealthy
+    wa_usec_t shard_ttl;
+    //  out
+    int promotions;
+    promotion_t promoted[MASTER_MAX_SHARDS];
+    int unserved;               //  shards needing a primary with no candidate
+} monitor_job_t;
+
+typedef struct {
+    wa_job_t job;
+    uint64_t node;
+    uint64_t epoch;
+} release_job_t;
+
+void master_bootstrap_run (wa_job_t *job, wa_db_t *db);
+void master_lease_run (wa_job_t *job, wa_db_t *db);
+void master_migrate_run (wa_job_t *job, wa_db_t *db);
+void master_monitor_run (wa_job_t *job, wa_db_t *db);
+void master_release_run (wa_job_t *job, wa_db_t *db);
+
+#endif
