@@ -62,6 +62,9 @@ $(BIN)/%: src/%/*.c $(LIB) $(wildcard src/%/*.h) | $(BIN)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/test_referee: tests/unit/test_referee.c src/wagate/referee.c src/wagate/referee.h $(LIB) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
 $(BUILD)/common $(BUILD)/tests $(BIN):
 	mkdir -p $@
 

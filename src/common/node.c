@@ -158,8 +158,7 @@ wa_node_event (wa_node_t *self, const char *kind, int shard, uint64_t epoch,
     va_start (args, fmt);
     vsnprintf (event.detail, sizeof event.detail, fmt, args);
     va_end (args);
-    wa_info ("event %s%s%.0d epoch %" PRIu64 ": %s", kind, shard >= 0 ? " shard " : "",
-             shard >= 0 ? shard : 0, epoch, event.detail);
+    wa_info ("event %s (epoch %" PRIu64 "): %s", kind, epoch, event.detail);
 
     wa_msg_t msg;
     wa_msg_init (&msg, WA_MSG_EVENT);
@@ -200,7 +199,7 @@ wa_node_job_done (wa_node_t *self, wa_job_t *job)
     if (job == &self->register_job.job) {
         if (job->rc == 0) {
             self->id = self->register_job.id;
-            wa_log_set_prefix ("%s %" PRIu64, self->kind, self->id);
+            wa_log_set_prefix ("%s %" PRIu64 " %s", self->kind, self->id, self->role);
             wa_info ("registered as node %" PRIu64 " (ports %s)", self->id, self->register_job.ports);
         }
         else

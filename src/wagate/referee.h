@@ -59,6 +59,10 @@ typedef struct {
     referee_owner_t owner;
     uint64_t session;
     const char *reason;         //  "kicked" or "expired"
+    char account [REFEREE_ACCOUNT_MAX + 1];
+    uint32_t shard;
+    uint64_t node;
+    uint64_t epoch;
 } referee_gone_t;
 
 //  idle_timeout in usec; ledger may be NULL and stays the caller's.

@@ -1,0 +1,89 @@
+# Functions shared by scripts/cluster.sh and the integration tests: a private
+# MariaDB in a folder, and the cluster's processes with pid files and logs.
+# Source it; set RUN (the folder) and BIN (the binaries) first.
+
+# wait_for TIMEOUT_SECONDS COMMAND...: run COMMAND until it succeeds (polling
+# every 0.1 s); 1 when TIMEOUT passes first.
+wait_for() {
+    local timeout=$1; shift
+    local until=$(( $(date +%s%N) + ${timeout%.*} * 1000000000 ))
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(date +%s%N)" -lt "$until" ] || return 1
+        sleep 0.1
+    done
+}
+
+# free_port: a TCP port nothing listens on, from the ephemeral range.
+free_port() {
+    local port
+    while :; do
+        port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))
+        ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
+    done
+}
+
+pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+db_sql() { mariadb --no-defaults -S "$RUN/db/mariadb.sock" -uroot -N -B "$@"; }
+
+# db_start PORT: a private MariaDB under $RUN/db, nothing shared with a
+# system MySQL (--no-defaults: no /etc/mysql files; its own socket and port).
+db_start() {
+    local port=$1
+    mkdir -p "$RUN/db" "$RUN/logs"
+    if [ ! -d "$RUN/db/data/mysql" ]; then
+        mariadb-install-db --no-defaults --datadir="$RUN/db/data" --user="$(id -un)" \
+            --auth-root-authentication-method=normal --skip-test-db >"$RUN/logs/mariadb-install.log" 2>&1 \
+            || { echo "mariadb-install-db failed: see $RUN/logs/mariadb-install.log" >&2; return 1; }
+    fi
+    if ss -Htln "sport = :$port" | grep -q .; then
+        echo "port $port (the private MariaDB's) is already in use; set WA_RUN_DB_PORT to another" >&2
+        return 1
+    fi
+    mariadbd --no-defaults --datadir="$RUN/db/data" --socket="$RUN/db/mariadb.sock" \
+        --port="$port" --bind-address=127.0.0.1 --user="$(id -un)" \
+        --log-error="$RUN/logs/mariadb.log" --pid-file="$RUN/db/mariadb.pid" \
+        --innodb-buffer-pool-size=64M --max-connections=500 --skip-name-resolve \
+        --innodb-flush-log-at-trx-commit=2 >/dev/null 2>&1 &
+    echo $! > "$RUN/db/mariadbd.pid"
+    if ! wait_for 60 db_sql -e 'SELECT 1'; then
+        echo "the private MariaDB did not start: see $RUN/logs/mariadb.log" >&2
+        return 1
+    fi
+    # A user for the cluster over TCP (root is socket-only here).
+    db_sql -e "CREATE USER IF NOT EXISTS 'wacluster'@'127.0.0.1' IDENTIFIED BY 'wacluster';
+               GRANT ALL PRIVILEGES ON *.* TO 'wacluster'@'127.0.0.1';" || return 1
+}
+
+db_stop() {
+    local pid
+    pid=$(cat "$RUN/db/mariadbd.pid" 2>/dev/null) || return 0
+    if pid_alive "$pid"; then
+        kill -TERM "$pid"
+        wait_for 60 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
+    fi
+    rm -f "$RUN/db/mariadbd.pid"
+}
+
+# proc_start NAME COMMAND...: start in the background, log to
+# $RUN/logs/NAME.log, pid in $RUN/pids/NAME.pid.
+proc_start() {
+    local name=$1; shift
+    mkdir -p "$RUN/pids" "$RUN/logs"
+    "$@" >>"$RUN/logs/$name.log" 2>&1 &
+    echo $! > "$RUN/pids/$name.pid"
+}
+
+proc_pid() { cat "$RUN/pids/$1.pid" 2>/dev/null; }
+
+# proc_stop NAME: SIGTERM, wait for a clean exit, SIGKILL after 15 s.
+proc_stop() {
+    local pid
+    pid=$(proc_pid "$1") || return 0
+    if pid_alive "$pid"; then
+        kill -CONT "$pid" 2>/dev/null
+        kill -TERM "$pid" 2>/dev/null
+        wait_for 15 bash -c "! kill -0 $pid" || { echo "$1 did not stop; killing it" >&2; kill -KILL "$pid" 2>/dev/null; }
+    fi
+    rm -f "$RUN/pids/$1.pid"
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The local cluster of `make run` / `make start` / `make stop`: a private
+# MariaDB under ./run/, wagate, two Masters and two Coreapps on loopback.
+#   scripts/cluster.sh run     start, follow the logs; Ctrl-C stops everything
+#   scripts/cluster.sh start   start in the background, return once healthy
+#   scripts/cluster.sh stop    stop everything start/run started
+#   scripts/cluster.sh status  what runs
+# Environment: WA_RUN_DB_PORT (default 33306) for the private MariaDB.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN=${WA_RUN_DIR:-$PWD/run}
+BIN=${WA_BIN:-$PWD/bin}
+. scripts/cluster-lib.sh
+
+NODES="master1 master2 coreapp1 coreapp2"
+DB_PORT=${WA_RUN_DB_PORT:-33306}
+
+running() {
+    local name pid any=1
+    for name in mariadbd wagate $NODES; do
+        if [ "$name" = mariadbd ]; then pid=$(cat "$RUN/db/mariadbd.pid" 2>/dev/null || true)
+        else pid=$(proc_pid "$name" || true); fi
+        pid_alive "$pid" && { echo "$name $pid"; any=0; }
+    done
+    return $any
+}
+
+write_config() {
+    cat > "$RUN/cluster.conf" <<CONF
+# Written by scripts/cluster.sh for the local cluster; the tools read it when
+# run from the repository root. Every key: bin/wamaster --help.
+db_engine = mariadb
+db_hostname = 127.0.0.1
+db_port = $DB_PORT
+db_username = wacluster
+db_password = wacluster
+db_name = wacluster
+bind_address = 127.0.0.1
+hostname = 127.0.0.1
+upstream_endpoint = tcp://127.0.0.1:6300
+upstream_control_endpoint = tcp://127.0.0.1:6301
+wagate_ledger = $RUN/wagate-ledger.jsonl
+CONF
+}
+
+start() {
+    if procs=$(running); then
+        echo "A cluster is already running (from $RUN):"
+        echo "$procs" | sed 's/^/  /'
+        echo "Leaving it alone. 'make stop' stops it."
+        return 0
+    fi
+    mkdir -p "$RUN/logs" "$RUN/pids"
+    echo "Starting the private MariaDB on 127.0.0.1:$DB_PORT (data in $RUN/db) ..."
+    db_start "$DB_PORT"
+    write_config
+    export WACLUSTER_CONF="$RUN/cluster.conf"
+    proc_start wagate "$BIN/wagate"
+    COREAPP_EXTERNAL_PORTS=6254-6257 proc_start master1 "$BIN/wamaster"
+    COREAPP_EXTERNAL_PORTS=6258-6261 proc_start master2 "$BIN/wamaster"
+    COREAPP_EXTERNAL_PORTS=6250-6253 proc_start coreapp1 "$BIN/wacore"
+    COREAPP_EXTERNAL_PORTS=6262-6265 proc_start coreapp2 "$BIN/wacore"
+    echo "Started wagate, two Masters and two Coreapps; waiting until the cluster is healthy ..."
+    if ! "$BIN/wactl" wait --timeout 90; then
+        echo "The cluster did not become healthy; logs are in $RUN/logs/." >&2
+        return 1
+    fi
+    "$BIN/wactl" status
+    cat <<TXT
+
+The cluster runs. From this folder:
+  bin/wactl status          roles, the master lease and the shard map
+  bin/wactl events          the audit log (promotions, lease changes)
+  bin/wagate stats          the upstream referee: sessions and overlaps (must be 0)
+  make stop                 stop everything
+Logs: $RUN/logs/
+TXT
+}
+
+stop() {
+    local name
+    for name in coreapp1 coreapp2 master1 master2 wagate; do proc_stop "$name"; done
+    db_stop
+    echo "Stopped."
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) running || echo "Nothing runs from $RUN." ;;
+    run)
+        if running >/dev/null; then start; exit 0; fi
+        trap 'echo; echo "Stopping ..."; stop; exit 0' INT TERM
+        start
+        echo "Following the logs; Ctrl-C stops the cluster."
+        tail -n 0 -F "$RUN"/logs/{wagate,master1,master2,coreapp1,coreapp2}.log &
+        wait $!
+        ;;
+    *) echo "usage: $0 run|start|stop|status" >&2; exit 2 ;;
+esac

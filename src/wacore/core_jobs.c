@@ -1,0 +1,86 @@
+/*  core_jobs — see core_jobs.h */
+#include "wa_log.h"
+#include "core_jobs.h"
+
+//  A promotion is a shard_map row naming us with a lease still running.
+static const char *SQL_FIND =
+    "SELECT shard, epoch FROM shard_map WHERE node_id = ? AND expires_at > NOW(6) "
+    "ORDER BY shard LIMIT 1";
+//  Renewal matches only while the row still names us at our epoch: after a
+//  promotion of someone else it matches nothing, and we have lost the shard.
+static const char *SQL_RENEW =
+    "UPDATE shard_map SET expires_at = NOW(6) + INTERVAL ? MICROSECOND "
+    "WHERE shard = ? AND node_id = ? AND epoch = ?";
+//  Time left, by the database's clock, until the previous holder's lease
+//  has expired and its session has surely timed out at the gateway.
+static const char *SQL_WAIT =
+    "SELECT TIMESTAMPDIFF(MICROSECOND, NOW(6), prev_expires_at) + ? "
+    "FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ?";
+
+typedef struct {
+    bool found;
+    int shard;
+    uint64_t epoch;
+} found_t;
+
+static int
+s_found_row (const wa_db_row_t *row, void *arg)
+{
+    found_t *found = arg;
+    found->found = true;
+    found->shard = (int) wa_db_row_int (row, 0);
+    found->epoch = (uint64_t) wa_db_row_int (row, 1);
+    return 0;
+}
+
+static int
+s_wait_row (const wa_db_row_t *row, void *arg)
+{
+    *(int64_t *) arg = wa_db_row_int (row, 0);
+    return 0;
+}
+
+void
+core_shard_run (wa_job_t *job, wa_db_t *db)
+{
+    shard_job_t *self = (shard_job_t *) job;
+    job->rc = -1;
+    if (!self->holding) {
+        found_t found = { false, 0, 0 };
+        if (wa_db_query (db, SQL_FIND, s_found_row, &found, "u", self->node) < 0)
+            return;
+        if (!found.found) {
+            job->rc = 0;
+            return;
+        }
+        self->shard = found.shard;
+        self->epoch = found.epoch;
+    }
+    int64_t rows = wa_db_exec (db, SQL_RENEW, "iiuu", (int64_t) self->ttl, (int64_t) self->shard,
+                               self->node, self->epoch);
+    if (rows < 0) {
+        wa_warn ("db: shard lease renewal failed: %s", wa_db_error (db));
+        return;
+    }
+    if (rows == 0) {
+        job->rc = 0;
+        return;
+    }
+    int64_t wait = 0;
+    if (wa_db_query (db, SQL_WAIT, s_wait_row, &wait, "iiuu", (int64_t) self->idle,
+                     (int64_t) self->shard, self->node, self->epoch) != 1)
+        return;
+    self->login_wait = wait > 0 ? wait : 0;
+    job->rc = 1;
+}
+
+static const char *SQL_RELEASE =
+    "UPDATE shard_map SET expires_at = LEAST(expires_at, NOW(6)) "
+    "WHERE shard = ? AND node_id = ? AND epoch = ?";
+
+void
+core_release_run (wa_job_t *job, wa_db_t *db)
+{
+    release_job_t *self = (release_job_t *) job;
+    job->rc = wa_db_exec (db, SQL_RELEASE, "iuu", (int64_t) self->shard, self->node, self->epoch) == 1 ? 0 : -1;
+}

@@ -1,0 +1,440 @@
+/*  coreapp — see coreapp.h.
+
+    The rule this file exists to keep: the upstream session is open only
+    while wa_lease_valid (&self->lease) holds. Every path that sends upstream
+    checks it first, and a one-shot timer closes the session at the lease
+    deadline, so a Coreapp whose database is slow or gone drops the session
+    before its lease can expire in the database. A new holder opens its
+    session only once the database says the previous lease ended more than
+    the gateway's idle timeout ago. */
+#include "wa_lease.h"
+#include "wa_log.h"
+#include "wa_migrations.h"
+#include "wa_node.h"
+#include "coreapp.h"
+#include "core_jobs.h"
+#include "session.h"
+
+typedef struct {
+    const wa_config_t *config;
+    wa_node_t node;
+    zloop_t *loop;
+    wa_lease_t lease;           //  the shard lease as we know it
+    int shard;                  //  -1 while secondary
+    session_t session;
+    wa_usec_t login_at;         //  no login before this (database says)
+    int deadline_timer;
+    int login_timer;
+    shard_job_t shard_job;
+    release_job_t release_job;
+    uint64_t sessions_opened;
+    const char *gateway;        //  "connected" or "disconnected"
+} coreapp_t;
+
+static void s_try_login (coreapp_t *self);
+
+static void
+s_set_role (coreapp_t *self)
+{
+    self->node.role = self->shard >= 0 ? "primary_coreapp" : "secondary_coreapp";
+    self->node.epoch = self->shard >= 0 ? self->lease.epoch : 0;
+    wa_log_set_prefix ("coreapp %" PRIu64 " %s", self->node.id, self->node.role);
+}
+
+static void
+s_set_gateway (coreapp_t *self, const char *status)
+{
+    if (streq (self->gateway, status))
+        return;
+    self->gateway = status;
+    wa_node_liveness (&self->node, status, false);
+}
+
+static void
+s_close_session (coreapp_t *self, const char *why, bool confirmed_gone)
+{
+    if (self->session.state == SESSION_CLOSED)
+        return;
+    bool was_open = self->session.state == SESSION_OPEN;
+    uint64_t id = self->session.id;
+    session_close (&self->session, wa_clock_mono (), confirmed_gone);
+    if (self->session.sock == NULL && was_open)
+        wa_node_event (&self->node, "session_closed", (int) self->session.shard, self->session.epoch,
+                       self->node.id, "upstream session %" PRIu64 " closed: %s", id, why);
+    else
+        wa_info ("upstream login abandoned: %s", why);
+    s_set_gateway (self, "disconnected");
+}
+
+static void
+s_demote (coreapp_t *self, const char *why)
+{
+    if (self->shard < 0)
+        return;
+    s_close_session (self, why, false);
+    int shard = self->shard;
+    uint64_t epoch = self->lease.epoch;
+    wa_lease_lost (&self->lease);
+    self->shard = -1;
+    if (self->login_timer >= 0)
+        zloop_timer_end (self->loop, self->login_timer);
+    self->login_timer = -1;
+    s_set_role (self);
+    wa_node_event (&self->node, "demoted", shard, epoch, self->node.id,
+                   "coreapp %" PRIu64 " is no longer primary for shard %d: %s", self->node.id, shard, why);
+}
+
+//  True while we hold the shard lease by our own clock; closes everything
+//  the moment it is not.
+static bool
+s_holding (coreapp_t *self)
+{
+    if (self->shard >= 0 && !wa_lease_valid (&self->lease, wa_clock_mono ()))
+        s_demote (self, "shard lease deadline passed without a successful renewal");
+    return self->shard >= 0;
+}
+
+static int
+s_on_deadline (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coreapp_t *self = arg;
+    self->deadline_timer = -1;
+    s_holding (self);
+    return 0;
+}
+
+static void
+s_arm_deadline (coreapp_t *self)
+{
+    if (self->deadline_timer >= 0)
+        zloop_timer_end (self->loop, self->deadline_timer);
+    wa_usec_t left = wa_lease_remaining (&self->lease, wa_clock_mono ());
+    self->deadline_timer = zloop_timer (self->loop, (size_t) (left / 1000 + 1), 1, s_on_deadline, self);
+}
+
+static int
+s_on_login_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coreapp_t *self = arg;
+    self->login_timer = -1;
+    s_try_login (self);
+    return 0;
+}
+
+static int
+s_on_session (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    coreapp_t *self = arg;
+    zsock_t *sock = self->session.sock;
+    session_event_t event = session_on_message (&self->session, wa_clock_mono ());
+    if (self->session.sock != sock)
+        zloop_reader_end (self->loop, sock);
+    switch (event) {
+        case SESSION_EV_OPENED:
+            if (!s_holding (self)) {
+                s_close_session (self, "lease lost during login", false);
+                break;
+            }
+            self->sessions_opened++;
+            s_set_gateway (self, "connected");
+            wa_node_event (&self->node, "session_opened", self->shard, self->lease.epoch, self->node.id,
+                           "upstream session %" PRIu64 " opened for account %s shard %d",
+                           self->session.id, self->config->account, self->shard);
+            break;
+        case SESSION_EV_REFUSED:
+            zloop_reader_end (self->loop, sock);
+            s_set_gateway (self, "disconnected");
+            s_demote (self, "upstream refused our epoch as stale (a newer primary exists)");
+            break;
+        case SESSION_EV_GONE:
+            s_set_gateway (self, "disconnected");
+            wa_warn ("upstream closed the session: %s", self->session.last_reason);
+            s_try_login (self);
+            break;
+        case SESSION_EV_NONE:
+            break;
+    }
+    return 0;
+}
+
+static void
+s_try_login (coreapp_t *self)
+{
+    if (!s_holding (self) || self->session.state != SESSION_CLOSED)
+        return;
+    wa_usec_t now = wa_clock_mono ();
+    wa_usec_t when = self->login_at > self->session.quiet_until ? self->login_at : self->session.quiet_until;
+    if (now < when) {
+        if (self->login_timer < 0)
+            self->login_timer = zloop_timer (self->loop, (size_t) ((when - now) / 1000 + 1), 1,
+                                             s_on_login_timer, self);
+        return;
+    }
+    if (session_open (&self->session, self->node.id, (uint32_t) self->shard, self->lease.epoch, now))
+        return;
+    zloop_reader (self->loop, self->session.sock, s_on_session, self);
+    wa_info ("logging in upstream for shard %d with epoch %" PRIu64, self->shard, self->lease.epoch);
+}
+
+static void
+s_shard_done (coreapp_t *self)
+{
+    shard_job_t *job = &self->shard_job;
+    if (job->job.rc == 1) {
+        bool promoted = self->shard < 0;
+        wa_lease_renewed (&self->lease, job->job.sent_at, job->epoch);
+        if (!wa_lease_valid (&self->lease, wa_clock_mono ())) {
+            if (!promoted)
+                s_demote (self, "shard lease renewal answered after its deadline");
+            return;
+        }
+        if (promoted) {
+            self->shard = job->shard;
+            s_set_role (self);
+            wa_node_event (&self->node, "primary", job->shard, job->epoch, self->node.id,
+                           "coreapp %" PRIu64 " holds shard %d; login in %.3f s", self->node.id,
+                           job->shard, (double) job->login_wait / 1e6);
+        }
+        //  The wait is measured from when the database answered, which is
+        //  after it judged it: counting from now only adds margin.
+        self->login_at = wa_clock_mono () + job->login_wait;
+        s_arm_deadline (self);
+        s_try_login (self);
+    }
+    else
+    if (job->job.rc == 0 && job->holding && self->shard == job->shard)
+        s_demote (self, "the shard lease names another holder (taken over)");
+}
+
+static int
+s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    coreapp_t *self = arg;
+    wa_job_t *job = wa_dbworker_recv (self->node.db);
+    if (!job || wa_node_job_done (&self->node, job))
+        return 0;
+    if (job->kind == JOB_SHARD)
+        s_shard_done (self);
+    return 0;
+}
+
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coreapp_t *self = arg;
+    if (!self->node.id) {
+        wa_node_register (&self->node, wa_schema_version);
+        return 0;
+    }
+    shard_job_t *job = &self->shard_job;
+    if (!job->job.busy) {
+        job->node = self->node.id;
+        job->holding = s_holding (self);
+        job->shard = self->shard;
+        job->epoch = self->lease.epoch;
+        job->ttl = self->lease.ttl;
+        job->idle = WA_SEC (self->config->upstream_idle_timeout);
+        job->job.run = core_shard_run;
+        wa_dbworker_submit (self->node.db, &job->job);
+    }
+    wa_node_flush_events (&self->node);
+    return 0;
+}
+
+static int
+s_on_ping (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coreapp_t *self = arg;
+    if (!s_holding (self))
+        return 0;
+    wa_usec_t now = wa_clock_mono ();
+    wa_usec_t idle = WA_SEC (self->config->upstream_idle_timeout);
+    if (self->session.state == SESSION_LOGGING_IN
+    &&  now - self->session.login_sent_at > WA_SEC (self->config->upstream_login_timeout)) {
+        zloop_reader_end (self->loop, self->session.sock);
+        s_close_session (self, "no answer to login", false);
+        s_try_login (self);
+    }
+    else
+    if (self->session.state == SESSION_OPEN && now - self->session.last_pong > idle) {
+        zloop_reader_end (self->loop, self->session.sock);
+        s_close_session (self, "no keepalive answer within the idle timeout", false);
+        s_try_login (self);
+    }
+    else
+    if (self->session.state == SESSION_OPEN)
+        session_ping (&self->session, now);
+    return 0;
+}
+
+static int
+s_on_liveness (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coreapp_t *self = arg;
+    wa_node_liveness (&self->node, self->gateway, false);
+    return 0;
+}
+
+static int
+s_on_health (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    coreapp_t *self = arg;
+    wa_node_on_health (&self->node);
+    return 0;
+}
+
+static int
+s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    coreapp_t *self = arg;
+    char stats[320];
+    snprintf (stats, sizeof stats,
+              "{\"node\":%" PRIu64 ",\"kind\":\"coreapp\",\"role\":\"%s\",\"shard\":%d,\"epoch\":%" PRIu64
+              ",\"session\":\"%s\",\"sessions_opened\":%" PRIu64 "}",
+              self->node.id, self->node.role, self->shard, self->node.epoch,
+              session_state_name (self->session.state), self->sessions_opened);
+    wa_node_on_control (&self->node, stats);
+    return 0;
+}
+
+//  The API port belongs to the Webapp's requests (a later part of the
+//  system); until it is served, every request gets a clear error: 1018 when
+//  this Coreapp is not primary, 1011 (service not ready) otherwise.
+static int
+s_on_api (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    coreapp_t *self = arg;
+    zframe_t *peer = NULL;
+    wa_msg_t msg;
+    int why = 0;
+    int rc = wa_codec_recv (self->node.api, &peer, &msg, &why);
+    if (rc == -1 || !peer)
+        return 0;
+    wa_msg_t reply;
+    wa_msg_init (&reply, WA_MSG_ERROR);
+    if (rc == -2) {
+        reply.code = 400;
+        wa_msg_set_text (&reply, wa_codec_strerror (why));
+    }
+    else
+    if (!s_holding (self)) {
+        reply.code = 1018;
+        wa_msg_set_text (&reply, "Not a primary coreapp");
+    }
+    else {
+        reply.code = 1011;
+        wa_msg_set_text (&reply, "Service not ready: this Coreapp serves no API requests yet");
+    }
+    wa_codec_send (self->node.api, peer, &reply);
+    zframe_destroy (&peer);
+    return 0;
+}
+
+static void
+s_wait_jobs (coreapp_t *self, int timeout_ms)
+{
+    zpoller_t *poller = zpoller_new (self->node.db, NULL);
+    int64_t until = zclock_mono () + timeout_ms;
+    while ((self->shard_job.job.busy || self->node.liveness_job.job.busy || self->node.event_job.job.busy
+            || self->node.register_job.job.busy)
+           && zclock_mono () < until) {
+        if (zpoller_wait (poller, (int) (until - zclock_mono ()))) {
+            wa_job_t *job = wa_dbworker_recv (self->node.db);
+            if (job)
+                wa_node_job_done (&self->node, job);
+        }
+    }
+    zpoller_destroy (&poller);
+}
+
+static void
+s_shutdown (coreapp_t *self)
+{
+    int timeout = self->config->db_statement_timeout * 1000 + 500;
+    //  Session first, lease after: the lease may end only once the session has.
+    if (self->session.state != SESSION_CLOSED) {
+        zloop_reader_end (self->loop, self->session.sock);
+        s_close_session (self, "stopping", false);
+    }
+    s_wait_jobs (self, timeout);
+    if (s_holding (self)) {
+        release_job_t *job = &self->release_job;
+        job->node = self->node.id;
+        job->shard = self->shard;
+        job->epoch = self->lease.epoch;
+        job->job.kind = JOB_RELEASE;
+        job->job.run = core_release_run;
+        wa_node_run_sync (&self->node, &job->job, timeout);
+        s_demote (self, "stopping");
+    }
+    if (self->node.id) {
+        wa_node_flush_events (&self->node);
+        s_wait_jobs (self, timeout);
+        wa_node_liveness (&self->node, "disconnected", true);
+        wa_node_flush_events (&self->node);
+        s_wait_jobs (self, timeout);
+    }
+}
+
+int
+coreapp_run (const wa_config_t *config)
+{
+    coreapp_t *self = (coreapp_t *) zmalloc (sizeof (coreapp_t));
+    self->config = config;
+    self->shard = -1;
+    self->deadline_timer = -1;
+    self->login_timer = -1;
+    self->gateway = "disconnected";
+    wa_lease_init (&self->lease, WA_SEC (config->shard_lease_ttl), WA_SEC (config->lease_margin));
+    session_init (&self->session, config);
+    self->shard_job.job.kind = JOB_SHARD;
+    if (wa_node_start (&self->node, config, "coreapp")) {
+        wa_node_stop (&self->node);
+        free (self);
+        return 1;
+    }
+    s_set_role (self);
+    wa_info ("ready: api %d, bus %d, control %d, health %d; upstream %s; database %s:%d/%s",
+             self->node.ports[0], self->node.ports[1], self->node.ports[2], self->node.ports[3],
+             config->upstream_endpoint, config->db_hostname, config->db_port, config->db_name);
+
+    self->loop = zloop_new ();
+    zloop_reader (self->loop, (zsock_t *) self->node.db, s_on_db, self);
+    zloop_reader (self->loop, self->node.health, s_on_health, self);
+    zloop_reader (self->loop, self->node.control, s_on_control, self);
+    zloop_reader (self->loop, self->node.api, s_on_api, self);
+    size_t tick_ms = (size_t) (config->shard_renew_interval * 1000);
+    zloop_timer (self->loop, tick_ms ? tick_ms : 1, 0, s_on_tick, self);
+    size_t ping_ms = (size_t) (config->upstream_ping_interval * 1000);
+    zloop_timer (self->loop, ping_ms ? ping_ms : 1, 0, s_on_ping, self);
+    size_t live_ms = (size_t) (config->db_liveness_interval * 1000);
+    zloop_timer (self->loop, live_ms ? live_ms : 1, 0, s_on_liveness, self);
+    s_on_tick (self->loop, 0, self);
+    zloop_start (self->loop);
+    wa_info ("stopping");
+    s_shutdown (self);
+    zloop_destroy (&self->loop);
+    wa_node_stop (&self->node);
+    free (self);
+    return 0;
+}

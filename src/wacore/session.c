@@ -1,0 +1,141 @@
+/*  session — see session.h */
+#include "wa_log.h"
+#include "session.h"
+
+void
+session_init (session_t *self, const wa_config_t *config)
+{
+    memset (self, 0, sizeof *self);
+    self->config = config;
+}
+
+const char *
+session_state_name (session_state_t state)
+{
+    return state == SESSION_OPEN ? "open" : state == SESSION_LOGGING_IN ? "logging_in" : "closed";
+}
+
+bool
+session_may_login (const session_t *self, wa_usec_t now)
+{
+    return self->state == SESSION_CLOSED && now >= self->quiet_until;
+}
+
+static int
+s_send (session_t *self, wa_msg_t *msg, wa_usec_t now)
+{
+    if (wa_codec_send (self->sock, NULL, msg))
+        return -1;
+    self->last_sent = now;
+    return 0;
+}
+
+int
+session_open (session_t *self, uint64_t node, uint32_t shard, uint64_t epoch, wa_usec_t now)
+{
+    assert (self->state == SESSION_CLOSED);
+    self->sock = zsock_new (ZMQ_DEALER);
+    zsock_set_sndtimeo (self->sock, 0);
+    if (zsock_connect (self->sock, "%s", self->config->upstream_endpoint)) {
+        wa_error ("cannot connect to upstream %s", self->config->upstream_endpoint);
+        zsock_destroy (&self->sock);
+        return -1;
+    }
+    self->node = node;
+    self->shard = shard;
+    self->epoch = epoch;
+    self->id = 0;
+    wa_msg_t msg;
+    wa_msg_init (&msg, WA_MSG_LOGIN);
+    snprintf (msg.account, sizeof msg.account, "%s", self->config->account);
+    msg.shard = shard;
+    msg.node = node;
+    msg.epoch = epoch;
+    self->login_sent_at = now;
+    self->last_pong = now;
+    self->state = SESSION_LOGGING_IN;
+    //  Queued until the connection is up; the login timeout covers the rest.
+    s_send (self, &msg, now);
+    return 0;
+}
+
+void
+session_close (session_t *self, wa_usec_t now, bool confirmed_gone)
+{
+    if (self->state == SESSION_CLOSED)
+        return;
+    //  Only a LOGOUT may outlive the socket, and only briefly (far less than
+    //  the lease margin): nothing queued may reach the gateway late.
+    zsock_set_linger (self->sock, 0);
+    if (self->state == SESSION_OPEN && !confirmed_gone) {
+        zsock_set_linger (self->sock, 100);
+        wa_msg_t msg;
+        wa_msg_init (&msg, WA_MSG_LOGOUT);
+        msg.session = self->id;
+        s_send (self, &msg, now);
+    }
+    if (!confirmed_gone) {
+        wa_usec_t quiet = self->last_sent + wa_clock_from_sec (self->config->upstream_idle_timeout);
+        if (quiet > self->quiet_until)
+            self->quiet_until = quiet;
+    }
+    zsock_destroy (&self->sock);
+    self->state = SESSION_CLOSED;
+    self->id = 0;
+}
+
+int
+session_ping (session_t *self, wa_usec_t now)
+{
+    if (self->state != SESSION_OPEN)
+        return -1;
+    wa_msg_t msg;
+    wa_msg_init (&msg, WA_MSG_PING);
+    msg.session = self->id;
+    //  Microseconds since the login went out: lets the gateway tell when
+    //  this keepalive was sent, however long it spent in transit.
+    msg.seq = (uint64_t) (now - self->login_sent_at);
+    return s_send (self, &msg, now);
+}
+
+session_event_t
+session_on_message (session_t *self, wa_usec_t now)
+{
+    wa_msg_t msg;
+    int why = 0;
+    int rc = wa_codec_recv (self->sock, NULL, &msg, &why);
+    if (rc == -2) {
+        wa_warn ("upstream sent a malformed frame: %s", wa_codec_strerror (why));
+        return SESSION_EV_NONE;
+    }
+    if (rc)
+        return SESSION_EV_NONE;
+    switch (msg.type) {
+        case WA_MSG_LOGIN_OK:
+            if (self->state != SESSION_LOGGING_IN)
+                return SESSION_EV_NONE;
+            self->state = SESSION_OPEN;
+            self->id = msg.session;
+            self->last_pong = now;
+            return SESSION_EV_OPENED;
+        case WA_MSG_LOGIN_REFUSED:
+            snprintf (self->last_reason, sizeof self->last_reason, "%.120s", msg.text);
+            session_close (self, now, true);
+            return SESSION_EV_REFUSED;
+        case WA_MSG_PONG:
+            if (self->state == SESSION_OPEN && msg.session == self->id)
+                self->last_pong = now;
+            return SESSION_EV_NONE;
+        case WA_MSG_SESSION_GONE:
+            if (self->state != SESSION_OPEN || msg.session != self->id)
+                return SESSION_EV_NONE;
+            snprintf (self->last_reason, sizeof self->last_reason, "%.120s", msg.text);
+            session_close (self, now, true);
+            return SESSION_EV_GONE;
+        case WA_MSG_LOGOUT_OK:
+            return SESSION_EV_NONE;
+        default:
+            wa_warn ("upstream sent an unexpected %s", wa_codec_type_name (msg.type));
+            return SESSION_EV_NONE;
+    }
+}

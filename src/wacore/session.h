@@ -1,0 +1,54 @@
+/*  session — the one upstream session a primary Coreapp holds for its shard.
+
+    The session never decides on its own whether it may be open: the Coreapp
+    checks its shard lease before every call that sends. What the session
+    keeps is what the gateway may still believe: a session that ended
+    without the gateway confirming it may stay open there until the
+    gateway's idle timeout, so no new login goes out before then. */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <czmq.h>
+#include "wa_clock.h"
+#include "wa_codec.h"
+#include "wa_config.h"
+
+typedef enum { SESSION_CLOSED, SESSION_LOGGING_IN, SESSION_OPEN } session_state_t;
+
+typedef enum {
+    SESSION_EV_NONE,
+    SESSION_EV_OPENED,          //  login accepted
+    SESSION_EV_REFUSED,         //  login refused: a newer epoch exists
+    SESSION_EV_GONE,            //  the gateway closed it (expired, kicked)
+} session_event_t;
+
+typedef struct {
+    const wa_config_t *config;
+    zsock_t *sock;              //  NULL while closed
+    session_state_t state;
+    uint64_t id;
+    uint64_t node;
+    uint32_t shard;
+    uint64_t epoch;
+    wa_usec_t login_sent_at;
+    wa_usec_t last_pong;
+    wa_usec_t last_sent;
+    wa_usec_t quiet_until;      //  no login before this instant
+    char last_reason[128];
+} session_t;
+
+void session_init (session_t *self, const wa_config_t *config);
+//  Create the socket and send LOGIN. 0 / -1.
+int session_open (session_t *self, uint64_t node, uint32_t shard, uint64_t epoch, wa_usec_t now);
+//  Send LOGOUT when open, then drop the socket. Unless the gateway already
+//  said the session is gone, assume it may linger until the idle timeout.
+void session_close (session_t *self, wa_usec_t now, bool confirmed_gone);
+//  Send a keepalive. 0 / -1.
+int session_ping (session_t *self, wa_usec_t now);
+//  Read one message from the socket.
+session_event_t session_on_message (session_t *self, wa_usec_t now);
+//  May a login go out at now?
+bool session_may_login (const session_t *self, wa_usec_t now);
+const char *session_state_name (session_state_t state);
+
+#endif

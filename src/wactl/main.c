@@ -1,0 +1,62 @@
+/*  wactl — the operator's CLI. See wactl.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "wa_cli.h"
+#include "wactl.h"
+
+static const struct {
+    const char *name;
+    int (*run) (wactl_t *self, int argc, char **argv);
+} s_commands[] = {
+    { "status", wactl_status },
+    { "events", wactl_events },
+    { "wait", wactl_wait },
+    { "schema", wactl_schema },
+};
+
+static const wa_cli_t s_cli = {
+    .program = "wactl",
+    .summary = "the operator's CLI: cluster status, audit log, health, schema",
+    .usage =
+        "Commands:\n"
+        "  status [--json] [--all]     the master lease, the nodes with their roles and the\n"
+        "                              shard map; --all includes nodes stopped or down for\n"
+        "                              more than 10 minutes\n"
+        "  events [--json] [-n N] [--follow]\n"
+        "                              the audit log, oldest first: the last N events\n"
+        "                              (default 50); --follow prints new ones until Ctrl-C\n"
+        "                              (with --json, one JSON object per line)\n"
+        "  wait [--timeout SECONDS]    exit 0 once the cluster is healthy (a primary Master,\n"
+        "                              every shard on an up Coreapp connected upstream);\n"
+        "                              else after SECONDS (default 60) say what is missing\n"
+        "                              and exit 1\n"
+        "  schema [--json]             the database's schema version and the one this\n"
+        "                              build needs\n\n"
+        "Exit status: 0 done, 1 failed (database unreachable, no schema, not healthy),\n"
+        "2 bad usage. From the repository root, wactl finds the cluster 'make start'\n"
+        "started through ./run/cluster.conf.",
+    .takes_args = true,
+};
+
+int
+main (int argc, char **argv)
+{
+    wa_config_t config;
+    int first;
+    wa_cli_start (&s_cli, argc, argv, &config, &first);
+    if (first >= argc) {
+        fprintf (stderr, "wactl: no command given (status, events, wait, schema); try 'wactl --help'\n");
+        return 2;
+    }
+    const char *name = argv[first];
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
+        if (strcmp (name, s_commands[i].name) != 0)
+            continue;
+        wactl_t self = { .config = &config, .command = name };
+        int status = s_commands[i].run (&self, argc - first, argv + first);
+        wa_db_destroy (&self.db);
+        return status;
+    }
+    fprintf (stderr, "wactl: unknown command '%s'; try 'wactl --help'\n", name);
+    return 2;
+}

@@ -1,0 +1,379 @@
+/*  wactl status, wactl schema — what the cluster looks like now. The document
+    is built once as JSON; the human tables are drawn from it, so both say
+    the same thing. */
+#include <stdlib.h>
+#include <string.h>
+#include "wa_migrations.h"
+#include "wactl.h"
+
+static const char *SQL_DB_TIME =
+    "SELECT " WACTL_ISO ("NOW(6)");
+
+static const char *SQL_LEASE =
+    "SELECT holder, epoch, " WACTL_ISO ("expires_at") ", " WACTL_UNTIL ("expires_at") ","
+    " expires_at > NOW(6)"
+    " FROM master_lease WHERE id = 1";
+
+static const char *SQL_SHARDS =
+    "SELECT shard, node_id, epoch, " WACTL_ISO ("expires_at") ", " WACTL_UNTIL ("expires_at") ","
+    " expires_at > NOW(6), prev_node, " WACTL_ISO ("promoted_at") ", reason"
+    " FROM shard_map ORDER BY shard";
+
+//  Parameters: the liveness window twice, in microseconds. A node is hidden
+//  (without --all) once stopped, or down, for more than ten minutes.
+static const char *SQL_NODES =
+    "SELECT n.id, n.kind, n.hostname, n.ports, n.pid, n.version, " WACTL_ISO ("n.last_seen") ","
+    " " WACTL_AGE ("n.last_seen") ", n.gateway_status, " WACTL_STATE ("n") ","
+    " CASE WHEN n.stopped_at IS NOT NULL THEN n.stopped_at < NOW(6) - INTERVAL 10 MINUTE"
+    " ELSE TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) > ? + 600000000 END"
+    " FROM nodes n ORDER BY n.id";
+
+typedef struct {
+    json_t *nodes;
+    bool all;
+    int hidden;
+} nodes_arg_t;
+
+static json_t *
+s_text_or_null (const wa_db_row_t *row, int col)
+{
+    return wa_db_row_null (row, col) ? json_null () : json_string (wa_db_row_str (row, col));
+}
+
+static int
+s_db_time_row (const wa_db_row_t *row, void *arg)
+{
+    json_object_set_new (arg, "db_time", json_string (wa_db_row_str (row, 0)));
+    return 0;
+}
+
+static int
+s_lease_row (const wa_db_row_t *row, void *arg)
+{
+    json_t *lease = arg;
+    json_object_set_new (lease, "holder", json_integer (wa_db_row_int (row, 0)));
+    json_object_set_new (lease, "epoch", json_integer (wa_db_row_int (row, 1)));
+    json_object_set_new (lease, "expires_at", s_text_or_null (row, 2));
+    json_object_set_new (lease, "expires_in", json_real (wa_db_row_double (row, 3)));
+    json_object_set_new (lease, "valid", json_boolean (wa_db_row_int (row, 4)));
+    return 0;
+}
+
+static int
+s_shard_row (const wa_db_row_t *row, void *arg)
+{
+    json_t *shard = json_object ();
+    json_object_set_new (shard, "shard", json_integer (wa_db_row_int (row, 0)));
+    json_object_set_new (shard, "node", json_integer (wa_db_row_int (row, 1)));
+    json_object_set_new (shard, "epoch", json_integer (wa_db_row_int (row, 2)));
+    json_object_set_new (shard, "expires_at", s_text_or_null (row, 3));
+    json_object_set_new (shard, "expires_in", json_real (wa_db_row_double (row, 4)));
+    json_object_set_new (shard, "valid", json_boolean (wa_db_row_int (row, 5)));
+    json_object_set_new (shard, "prev_node", json_integer (wa_db_row_int (row, 6)));
+    json_object_set_new (shard, "promoted_at", s_text_or_null (row, 7));
+    json_object_set_new (shard, "reason", json_string (wa_db_row_str (row, 8)));
+    json_array_append_new (arg, shard);
+    return 0;
+}
+
+//  nodes.ports is "a,b,c,d"; whatever is missing reads as 0.
+static json_t *
+s_ports (const char *text)
+{
+    json_t *ports = json_array ();
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        long port = strtol (text, &end, 10);
+        json_array_append_new (ports, json_integer (end == text ? 0 : port));
+        text = *end ? end + 1 : end;
+    }
+    return ports;
+}
+
+static int
+s_node_row (const wa_db_row_t *row, void *arg)
+{
+    nodes_arg_t *ctx = arg;
+    if (wa_db_row_int (row, 10) && !ctx->all) {
+        ctx->hidden++;
+        return 0;
+    }
+    json_t *node = json_object ();
+    json_object_set_new (node, "id", json_integer (wa_db_row_int (row, 0)));
+    json_object_set_new (node, "kind", json_string (wa_db_row_str (row, 1)));
+    json_object_set_new (node, "host", json_string (wa_db_row_str (row, 2)));
+    json_object_set_new (node, "ports", s_ports (wa_db_row_str (row, 3)));
+    json_object_set_new (node, "pid", json_integer (wa_db_row_int (row, 4)));
+    json_object_set_new (node, "version", json_string (wa_db_row_str (row, 5)));
+    json_object_set_new (node, "role", json_null ());
+    json_object_set_new (node, "state", json_string (wa_db_row_str (row, 9)));
+    json_object_set_new (node, "last_seen", s_text_or_null (row, 6));
+    json_object_set_new (node, "last_seen_age", json_real (wa_db_row_double (row, 7)));
+    json_object_set_new (node, "gateway_status", json_string (wa_db_row_str (row, 8)));
+    //  Kept for the human table, which shows the ports as the node wrote them.
+    json_object_set_new (node, "ports_text", json_string (wa_db_row_str (row, 3)));
+    json_array_append_new (ctx->nodes, node);
+    return 0;
+}
+
+//  Roles follow from the lease and the shard map as read above (validity
+//  judged there by the database's clock), so the tables agree with each other.
+static const char *
+s_role (json_t *node, json_t *lease, json_t *shards)
+{
+    const char *kind = json_string_value (json_object_get (node, "kind"));
+    json_int_t id = json_integer_value (json_object_get (node, "id"));
+    if (strcmp (kind, "master") == 0) {
+        bool primary = json_is_true (json_object_get (lease, "valid"))
+                    && json_integer_value (json_object_get (lease, "holder")) == id;
+        return primary ? "primary_master" : "secondary_master";
+    }
+    if (strcmp (kind, "coreapp") == 0) {
+        size_t i;
+        json_t *shard;
+        json_array_foreach (shards, i, shard)
+            if (json_is_true (json_object_get (shard, "valid"))
+            &&  json_integer_value (json_object_get (shard, "node")) == id)
+                return "primary_coreapp";
+        return "secondary_coreapp";
+    }
+    return kind;
+}
+
+static const char *
+s_str (json_t *object, const char *key)
+{
+    const char *text = json_string_value (json_object_get (object, key));
+    return text ? text : "";
+}
+
+static long long
+s_int (json_t *object, const char *key)
+{
+    return (long long) json_integer_value (json_object_get (object, key));
+}
+
+static void
+s_print_lease (json_t *lease)
+{
+    char at[32], in[32];
+    wactl_table_t *table = wactl_table_new (5, "HOLDER", "EPOCH", "EXPIRES AT", "EXPIRES IN", "VALID");
+    if (s_int (lease, "holder"))
+        wactl_table_cell (table, "%lld", s_int (lease, "holder"));
+    else
+        wactl_table_cell (table, "none");
+    wactl_table_cell (table, "%lld", s_int (lease, "epoch"));
+    wactl_table_cell (table, "%s", wactl_human_time (s_str (lease, "expires_at"), at, sizeof at));
+    wactl_table_cell (table, "%s", wactl_human_seconds (json_real_value (json_object_get (lease, "expires_in")), in, sizeof in));
+    wactl_table_cell (table, "%s", json_is_true (json_object_get (lease, "valid")) ? "yes" : "no");
+    printf ("LEASE\n");
+    wactl_table_print (table, stdout);
+    wactl_table_destroy (&table);
+}
+
+static void
+s_print_nodes (json_t *nodes, int hidden)
+{
+    wactl_table_t *table = wactl_table_new (10, "ID", "KIND", "HOST", "PORTS", "PID", "VERSION",
+                                            "ROLE", "STATE", "LAST SEEN", "GATEWAY");
+    size_t i;
+    json_t *node;
+    json_array_foreach (nodes, i, node) {
+        char age[32];
+        wactl_table_cell (table, "%lld", s_int (node, "id"));
+        wactl_table_cell (table, "%s", s_str (node, "kind"));
+        wactl_table_cell (table, "%s", s_str (node, "host"));
+        wactl_table_cell (table, "%s", s_str (node, "ports_text"));
+        wactl_table_cell (table, "%lld", s_int (node, "pid"));
+        wactl_table_cell (table, "%s", s_str (node, "version"));
+        wactl_table_cell (table, "%s", s_str (node, "role"));
+        wactl_table_cell (table, "%s", s_str (node, "state"));
+        wactl_table_cell (table, "%s ago", wactl_human_seconds (json_real_value (json_object_get (node, "last_seen_age")), age, sizeof age));
+        wactl_table_cell (table, "%s", s_str (node, "gateway_status"));
+    }
+    printf ("\nNODES\n");
+    if (json_array_size (nodes))
+        wactl_table_print (table, stdout);
+    else
+        printf ("(none)\n");
+    if (hidden)
+        printf ("(%d node%s stopped or down for more than 10 minutes not shown; --all shows %s)\n",
+                hidden, hidden == 1 ? "" : "s", hidden == 1 ? "it" : "them");
+    wactl_table_destroy (&table);
+}
+
+static void
+s_print_shards (json_t *shards)
+{
+    wactl_table_t *table = wactl_table_new (9, "SHARD", "NODE", "EPOCH", "EXPIRES AT", "EXPIRES IN",
+                                            "VALID", "PREV NODE", "PROMOTED AT", "REASON");
+    size_t i;
+    json_t *shard;
+    json_array_foreach (shards, i, shard) {
+        char at[32], in[32], promoted[32];
+        wactl_table_cell (table, "%lld", s_int (shard, "shard"));
+        if (s_int (shard, "node"))
+            wactl_table_cell (table, "%lld", s_int (shard, "node"));
+        else
+            wactl_table_cell (table, "none");
+        wactl_table_cell (table, "%lld", s_int (shard, "epoch"));
+        wactl_table_cell (table, "%s", wactl_human_time (s_str (shard, "expires_at"), at, sizeof at));
+        wactl_table_cell (table, "%s", wactl_human_seconds (json_real_value (json_object_get (shard, "expires_in")), in, sizeof in));
+        wactl_table_cell (table, "%s", json_is_true (json_object_get (shard, "valid")) ? "yes" : "no");
+        if (s_int (shard, "prev_node"))
+            wactl_table_cell (table, "%lld", s_int (shard, "prev_node"));
+        else
+            wactl_table_cell (table, "-");
+        wactl_table_cell (table, "%s", wactl_human_time (s_str (shard, "promoted_at"), promoted, sizeof promoted));
+        wactl_table_cell (table, "%s", *s_str (shard, "reason") ? s_str (shard, "reason") : "-");
+    }
+    printf ("\nSHARDS\n");
+    if (json_array_size (shards))
+        wactl_table_print (table, stdout);
+    else
+        printf ("(none yet)\n");
+    wactl_table_destroy (&table);
+}
+
+static void
+s_print_human (wactl_t *self, json_t *status, int hidden)
+{
+    char now[32];
+    int version = (int) s_int (status, "schema_version");
+    printf ("cluster database '%s' at %s:%d, schema version %d", self->config->db_name,
+            self->config->db_hostname, self->config->db_port, version);
+    if (version != wa_schema_version)
+        printf (" (this build needs %d)", wa_schema_version);
+    printf (", database time %s UTC\n\n",
+            wactl_human_time (s_str (status, "db_time"), now, sizeof now));
+    s_print_lease (json_object_get (status, "lease"));
+    s_print_nodes (json_object_get (status, "nodes"), hidden);
+    s_print_shards (json_object_get (status, "shards"));
+}
+
+static int
+s_query_failed (wactl_t *self)
+{
+    return wactl_fail (self, "database error: %s", wa_db_error (self->db));
+}
+
+static int
+s_collect (wactl_t *self, int version, bool all, json_t *status, int *hidden)
+{
+    if (wa_db_query (self->db, SQL_DB_TIME, s_db_time_row, status, "") < 0)
+        return -1;
+    json_t *lease = json_pack ("{s:i,s:i,s:n,s:n,s:b}", "holder", 0, "epoch", 0,
+                               "expires_at", "expires_in", "valid", 0);
+    json_t *nodes = json_array ();
+    json_t *shards = json_array ();
+    json_object_set_new (status, "lease", lease);
+    json_object_set_new (status, "nodes", nodes);
+    json_object_set_new (status, "shards", shards);
+    if (wa_db_query (self->db, SQL_LEASE, s_lease_row, lease, "") < 0)
+        return -1;
+    //  Below version 2 the primary Master has not created the shard map yet.
+    if (version >= WACTL_SCHEMA_CLUSTER
+    &&  wa_db_query (self->db, SQL_SHARDS, s_shard_row, shards, "") < 0)
+        return -1;
+    nodes_arg_t ctx = { .nodes = nodes, .all = all };
+    int64_t window = wactl_liveness_window (self);
+    if (wa_db_query (self->db, SQL_NODES, s_node_row, &ctx, "ii", window, window) < 0)
+        return -1;
+    *hidden = ctx.hidden;
+    size_t i;
+    json_t *node;
+    json_array_foreach (nodes, i, node)
+        json_object_set_new (node, "role", json_string (s_role (node, lease, shards)));
+    return 0;
+}
+
+int
+wactl_status (wactl_t *self, int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "all", no_argument, NULL, 'a' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    bool all = false;
+    int opt;
+    wactl_options_start ();
+    while ((opt = wactl_option (self, argc, argv, ":jah", options)) != -1) {
+        switch (opt) {
+            case 'j': self->json = true; break;
+            case 'a': all = true; break;
+            case 'h': printf ("usage: wactl status [--json] [--all]\n"); return 0;
+            default: return 2;
+        }
+    }
+    if (wactl_no_more_args (self, argc, argv))
+        return 2;
+    if (wactl_connect (self))
+        return 1;
+    int version = wactl_require_schema (self);
+    if (version < 0)
+        return 1;
+    json_t *status = json_pack ("{s:i}", "schema_version", version);
+    int hidden = 0;
+    if (s_collect (self, version, all, status, &hidden)) {
+        json_decref (status);
+        return s_query_failed (self);
+    }
+    if (self->json) {
+        size_t i;
+        json_t *node;
+        json_array_foreach (json_object_get (status, "nodes"), i, node)
+            json_object_del (node, "ports_text");
+        wactl_print_json (status, false);
+    }
+    else
+        s_print_human (self, status, hidden);
+    json_decref (status);
+    return 0;
+}
+
+int
+wactl_schema (wactl_t *self, int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int opt;
+    wactl_options_start ();
+    while ((opt = wactl_option (self, argc, argv, ":jh", options)) != -1) {
+        switch (opt) {
+            case 'j': self->json = true; break;
+            case 'h': printf ("usage: wactl schema [--json]\n"); return 0;
+            default: return 2;
+        }
+    }
+    if (wactl_no_more_args (self, argc, argv))
+        return 2;
+    if (wactl_connect (self))
+        return 1;
+    int version = wa_db_schema_version (self->db);
+    if (version < 0)
+        return wactl_fail (self, "cannot read the schema version: %s", wa_db_error (self->db));
+    const char *verdict =
+        version == 0 ? "no schema yet: no Master has started"
+      : version < wa_schema_version ? "older than this build: the primary Master upgrades it"
+      : version > wa_schema_version ? "newer than this build: upgrade wactl"
+      : "up to date";
+    if (self->json) {
+        json_t *json = json_pack ("{s:s,s:i,s:i,s:s}", "database", self->config->db_name,
+                                  "schema_version", version, "build_needs", wa_schema_version,
+                                  "verdict", verdict);
+        wactl_print_json (json, false);
+        json_decref (json);
+    }
+    else {
+        printf ("database '%s' at %s:%d: schema version %d\n", self->config->db_name,
+                self->config->db_hostname, self->config->db_port, version);
+        printf ("this build needs:  schema version %d\n", wa_schema_version);
+        printf ("%s\n", verdict);
+    }
+    return 0;
+}

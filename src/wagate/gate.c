@@ -1,0 +1,405 @@
+/*  gate — see gate.h */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <czmq.h>
+#include <jansson.h>
+#include "wa_clock.h"
+#include "wa_codec.h"
+#include "wa_log.h"
+#include "gate.h"
+#include "referee.h"
+
+#define S_STATS_TIMEOUT_MSEC 3000
+#define S_SWEEP_MIN_MSEC 5
+
+struct _gate_t {
+    zsock_t *sessions;
+    zsock_t *control;
+    zloop_t *loop;
+    referee_t *referee;
+    FILE *ledger;
+    wa_msg_t *msg;              //  16 KB each: kept off the stack
+    wa_msg_t *reply;
+    wa_msg_t *notice;           //  SESSION_GONE to others, built beside a reply
+};
+
+static zsock_t *
+s_router_bind (const char *endpoint, const char *what)
+{
+    zsock_t *sock = zsock_new (ZMQ_ROUTER);
+    if (!sock) {
+        wa_error ("cannot create the %s socket", what);
+        return NULL;
+    }
+    if (zsock_bind (sock, "%s", endpoint) == -1) {
+        wa_error ("cannot bind the %s socket on %s: %s", what, endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+    }
+    return sock;
+}
+
+static void
+s_owner_set (referee_owner_t *owner, zframe_t *routing_id)
+{
+    size_t size = zframe_size (routing_id);
+    //  ZeroMQ routing ids are at most 255 bytes.
+    assert (size <= sizeof owner->data);
+    owner->size = size;
+    memcpy (owner->data, zframe_data (routing_id), size);
+}
+
+static void
+s_send_error (gate_t *self, zsock_t *sock, zframe_t *routing_id, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static void
+s_send_error (gate_t *self, zsock_t *sock, zframe_t *routing_id, const char *fmt, ...)
+{
+    char text [256];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (text, sizeof text, fmt, args);
+    va_end (args);
+    wa_msg_init (self->reply, WA_MSG_ERROR);
+    self->reply->code = 400;
+    wa_msg_set_text (self->reply, text);
+    wa_codec_send (sock, routing_id, self->reply);
+}
+
+//  Tell the owners of sessions the referee closed on its own.
+static void
+s_send_gone (gate_t *self)
+{
+    referee_gone_t gone;
+    while (referee_next_gone (self->referee, &gone)) {
+        wa_info ("session %" PRIu64 " of %s/%" PRIu32 " (node %" PRIu64 " epoch %" PRIu64 ") %s",
+                 gone.session, gone.account, gone.shard, gone.node, gone.epoch, gone.reason);
+        zframe_t *routing_id = zframe_new (gone.owner.data, gone.owner.size);
+        if (!routing_id)
+            continue;
+        wa_msg_init (self->notice, WA_MSG_SESSION_GONE);
+        self->notice->session = gone.session;
+        wa_msg_set_text (self->notice, gone.reason);
+        wa_codec_send (self->sessions, routing_id, self->notice);
+        zframe_destroy (&routing_id);
+    }
+}
+
+static void
+s_log_overlap (const referee_overlap_t *record)
+{
+    char since [48];
+    referee_format_time (record->old_since, 3, since, sizeof since);
+    wa_warn ("OVERLAP %s/%" PRIu32 ": node %" PRIu64 " epoch %" PRIu64 " logged in while session %"
+             PRIu64 " of node %" PRIu64 " epoch %" PRIu64 " (open since %s) was still open",
+             record->account, record->shard, record->new_node, record->new_epoch,
+             record->old_session, record->old_node, record->old_epoch, since);
+}
+
+static void
+s_handle_login (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
+{
+    const wa_msg_t *msg = self->msg;
+    referee_result_t result;
+    int rc = referee_login (self->referee, owner, msg->account, msg->shard, msg->node,
+                            msg->epoch, now, &result);
+    if (result.overlap)
+        s_log_overlap (&result.overlap_record);
+    //  Sessions closed to make room are told first: the old one ends before
+    //  the new one starts.
+    s_send_gone (self);
+    if (rc == 0) {
+        wa_info ("login %s/%" PRIu32 " node %" PRIu64 " epoch %" PRIu64 ": session %" PRIu64,
+                 msg->account, msg->shard, msg->node, msg->epoch, result.session);
+        wa_msg_init (self->reply, WA_MSG_LOGIN_OK);
+        self->reply->session = result.session;
+    }
+    else {
+        wa_info ("login %s/%" PRIu32 " node %" PRIu64 " refused: %s",
+                 msg->account, msg->shard, msg->node, result.text);
+        wa_msg_init (self->reply, WA_MSG_LOGIN_REFUSED);
+        self->reply->epoch = result.epoch;
+        wa_msg_set_text (self->reply, result.text);
+    }
+}
+
+static void
+s_handle_session_msg (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
+{
+    const wa_msg_t *msg = self->msg;
+    referee_result_t result;
+    int rc;
+    if (msg->type == WA_MSG_PING)
+        rc = referee_ping (self->referee, owner, msg->session, msg->seq, now, &result);
+    else
+        rc = referee_logout (self->referee, owner, msg->session, now, &result);
+    s_send_gone (self);
+    if (rc == 0 && msg->type == WA_MSG_PING) {
+        wa_msg_init (self->reply, WA_MSG_PONG);
+        self->reply->session = result.session;
+        self->reply->seq = result.seq;
+    }
+    else
+    if (rc == 0) {
+        wa_info ("logout: session %" PRIu64, result.session);
+        wa_msg_init (self->reply, WA_MSG_LOGOUT_OK);
+        self->reply->session = result.session;
+    }
+    else {
+        wa_debug ("%s for session %" PRIu64 ": gone (%s)",
+                  wa_codec_type_name (msg->type), msg->session, result.text);
+        wa_msg_init (self->reply, WA_MSG_SESSION_GONE);
+        self->reply->session = result.session;
+        wa_msg_set_text (self->reply, result.text);
+    }
+}
+
+//  Receives one message; 0 with *routing_id set, or -1 when there is
+//  nothing to handle (a malformed frame was counted and answered).
+static int
+s_recv (gate_t *self, zsock_t *sock, const char *what, zframe_t **routing_id)
+{
+    int why = 0;
+    int rc = wa_codec_recv (sock, routing_id, self->msg, &why);
+    if (rc == -2) {
+        referee_count_malformed (self->referee);
+        wa_debug ("malformed frame on the %s socket: %s", what, wa_codec_strerror (why));
+        if (*routing_id)
+            s_send_error (self, sock, *routing_id, "%s", wa_codec_strerror (why));
+    }
+    if (rc != 0)
+        zframe_destroy (routing_id);
+    return rc == 0? 0: -1;
+}
+
+static int
+s_sessions_readable (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) loop;
+    gate_t *self = (gate_t *) arg;
+    zframe_t *routing_id = NULL;
+    if (s_recv (self, sock, "sessions", &routing_id))
+        return 0;
+    referee_owner_t owner;
+    s_owner_set (&owner, routing_id);
+    wa_usec_t now = wa_clock_mono ();
+    switch (self->msg->type) {
+        case WA_MSG_LOGIN:
+            s_handle_login (self, &owner, now);
+            break;
+        case WA_MSG_PING:
+        case WA_MSG_LOGOUT:
+            s_handle_session_msg (self, &owner, now);
+            break;
+        default:
+            s_send_error (self, sock, routing_id, "unexpected %s on the sessions socket",
+                          wa_codec_type_name (self->msg->type));
+            zframe_destroy (&routing_id);
+            return 0;
+    }
+    wa_codec_send (sock, routing_id, self->reply);
+    zframe_destroy (&routing_id);
+    return 0;
+}
+
+static int
+s_control_readable (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) loop;
+    gate_t *self = (gate_t *) arg;
+    zframe_t *routing_id = NULL;
+    if (s_recv (self, sock, "control", &routing_id))
+        return 0;
+    if (self->msg->type == WA_MSG_STATS_REQ) {
+        char *json = referee_stats_json (self->referee, WA_TEXT_MAX);
+        wa_msg_init (self->reply, WA_MSG_STATS);
+        wa_msg_set_text (self->reply, json? json: "{}");
+        free (json);
+        wa_codec_send (sock, routing_id, self->reply);
+    }
+    else
+    if (self->msg->type == WA_MSG_HEALTH_REQ) {
+        wa_msg_init (self->reply, WA_MSG_HEALTH);
+        wa_msg_set_text (self->reply, "wagate");
+        wa_codec_send (sock, routing_id, self->reply);
+    }
+    else
+        s_send_error (self, sock, routing_id, "unexpected %s on the control socket",
+                      wa_codec_type_name (self->msg->type));
+    zframe_destroy (&routing_id);
+    return 0;
+}
+
+static int
+s_sweep (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    gate_t *self = (gate_t *) arg;
+    referee_expire (self->referee, wa_clock_mono ());
+    s_send_gone (self);
+    return 0;
+}
+
+gate_t *
+gate_new (const wa_config_t *config)
+{
+    assert (config);
+    gate_t *self = (gate_t *) zmalloc (sizeof (gate_t));
+    assert (self);
+    self->msg = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
+    self->reply = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
+    self->notice = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
+    assert (self->msg && self->reply && self->notice);
+    if (*config->wagate_ledger) {
+        self->ledger = fopen (config->wagate_ledger, "a");
+        if (!self->ledger) {
+            wa_error ("cannot open the ledger %s: %s", config->wagate_ledger, strerror (errno));
+            gate_destroy (&self);
+            return NULL;
+        }
+    }
+    wa_usec_t idle_timeout = wa_clock_from_sec (config->upstream_idle_timeout);
+    self->referee = referee_new (idle_timeout, self->ledger);
+    self->sessions = s_router_bind (config->upstream_endpoint, "sessions");
+    self->control = s_router_bind (config->upstream_control_endpoint, "control");
+    self->loop = zloop_new ();
+    if (!self->referee || !self->sessions || !self->control || !self->loop) {
+        gate_destroy (&self);
+        return NULL;
+    }
+    int sweep_msec = (int) (idle_timeout / 10 / 1000);
+    if (sweep_msec < S_SWEEP_MIN_MSEC)
+        sweep_msec = S_SWEEP_MIN_MSEC;
+    if (zloop_reader (self->loop, self->sessions, s_sessions_readable, self)
+    ||  zloop_reader (self->loop, self->control, s_control_readable, self)
+    ||  zloop_timer (self->loop, (size_t) sweep_msec, 0, s_sweep, self) == -1) {
+        wa_error ("cannot set up the reactor");
+        gate_destroy (&self);
+        return NULL;
+    }
+    wa_info ("ready: sessions on %s, control on %s, idle timeout %gs",
+             config->upstream_endpoint, config->upstream_control_endpoint,
+             config->upstream_idle_timeout);
+    return self;
+}
+
+void
+gate_destroy (gate_t **self_p)
+{
+    assert (self_p);
+    gate_t *self = *self_p;
+    if (self) {
+        zloop_destroy (&self->loop);
+        zsock_destroy (&self->sessions);
+        zsock_destroy (&self->control);
+        referee_destroy (&self->referee);
+        if (self->ledger)
+            fclose (self->ledger);
+        free (self->msg);
+        free (self->reply);
+        free (self->notice);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+gate_run (gate_t *self)
+{
+    assert (self);
+    //  zloop_start returns 0 when interrupted (SIGINT/SIGTERM, caught by
+    //  czmq) and -1 when a handler failed.
+    int rc = zloop_start (self->loop);
+    if (zsys_interrupted)
+        wa_info ("interrupted: %zu session(s) open, %zu overlap(s)",
+                 referee_open_count (self->referee), referee_overlap_count (self->referee));
+    return rc == 0 || zsys_interrupted? 0: -1;
+}
+
+static void
+s_print_summary (const char *endpoint, const char *text)
+{
+    json_error_t error;
+    json_t *root = json_loads (text, 0, &error);
+    if (!json_is_object (root)) {
+        printf ("%s\n", text);
+        json_decref (root);
+        return;
+    }
+    static const char *counters [] = {
+        "sessions", "open", "overlaps", "refused_stale_epoch", "expired", "kicked"
+    };
+    printf ("wagate at %s\n", endpoint);
+    for (size_t index = 0; index < sizeof counters / sizeof counters [0]; index++)
+        printf ("  %-20s %" JSON_INTEGER_FORMAT "\n", counters [index],
+                json_integer_value (json_object_get (root, counters [index])));
+    json_t *list = json_object_get (root, "overlap_list");
+    json_int_t total = json_integer_value (json_object_get (root, "overlaps"));
+    if (json_array_size (list) > 0 && (json_int_t) json_array_size (list) < total)
+        printf ("  last %zu of %" JSON_INTEGER_FORMAT " overlaps:\n", json_array_size (list), total);
+    size_t index;
+    json_t *entry;
+    json_array_foreach (list, index, entry) {
+        printf ("  overlap %s %s/%" JSON_INTEGER_FORMAT ": node %" JSON_INTEGER_FORMAT
+                " epoch %" JSON_INTEGER_FORMAT " (since %s) overlapped by node %"
+                JSON_INTEGER_FORMAT " epoch %" JSON_INTEGER_FORMAT "\n",
+                json_string_value (json_object_get (entry, "at")),
+                json_string_value (json_object_get (entry, "account")),
+                json_integer_value (json_object_get (entry, "shard")),
+                json_integer_value (json_object_get (entry, "old_node")),
+                json_integer_value (json_object_get (entry, "old_epoch")),
+                json_string_value (json_object_get (entry, "old_since")),
+                json_integer_value (json_object_get (entry, "new_node")),
+                json_integer_value (json_object_get (entry, "new_epoch")));
+    }
+    json_decref (root);
+}
+
+int
+gate_stats_command (const wa_config_t *config, bool json)
+{
+    assert (config);
+    const char *endpoint = config->upstream_control_endpoint;
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer || zsock_connect (dealer, "%s", endpoint) != 0) {
+        fprintf (stderr, "wagate stats: cannot connect to %s\n", endpoint);
+        zsock_destroy (&dealer);
+        return 1;
+    }
+    wa_msg_t *msg = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
+    assert (msg);
+    wa_msg_init (msg, WA_MSG_STATS_REQ);
+    int status = 1;
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    int why = 0;
+    if (wa_codec_send (dealer, NULL, msg))
+        fprintf (stderr, "wagate stats: cannot send to %s\n", endpoint);
+    else
+    if (!zpoller_wait (poller, S_STATS_TIMEOUT_MSEC) && zpoller_terminated (poller))
+        fprintf (stderr, "wagate stats: interrupted\n");
+    else
+    if (zpoller_expired (poller))
+        fprintf (stderr, "wagate stats: no answer from %s within 3 s (is wagate running?)\n", endpoint);
+    else
+    if (wa_codec_recv (dealer, NULL, msg, &why))
+        fprintf (stderr, "wagate stats: bad answer from %s: %s\n", endpoint, wa_codec_strerror (why));
+    else
+    if (msg->type != WA_MSG_STATS)
+        fprintf (stderr, "wagate stats: %s answered %s: %s\n", endpoint,
+                 wa_codec_type_name (msg->type), msg->text);
+    else {
+        if (json)
+            printf ("%s\n", msg->text);
+        else
+            s_print_summary (endpoint, msg->text);
+        status = 0;
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&dealer);
+    free (msg);
+    return status;
+}

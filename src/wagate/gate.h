@@ -1,0 +1,23 @@
+/*  gate — wagate's reactor: the sessions ROUTER (upstream_endpoint), the
+    control ROUTER (upstream_control_endpoint), the expiry timer, and the
+    client side of the control socket for `wagate stats`. The rules are in
+    referee. */
+#ifndef GATE_H
+#define GATE_H
+
+#include <stdbool.h>
+#include "wa_config.h"
+
+typedef struct _gate_t gate_t;
+
+//  Binds both sockets and opens the ledger; NULL (logged) on failure.
+gate_t *gate_new (const wa_config_t *config);
+void gate_destroy (gate_t **self_p);
+//  Serves until SIGINT/SIGTERM; 0, or -1 on a reactor failure.
+int gate_run (gate_t *self);
+
+//  `wagate stats`: asks the running wagate, prints its answer (JSON as is,
+//  or a summary). Returns the exit status.
+int gate_stats_command (const wa_config_t *config, bool json);
+
+#endif

@@ -1,0 +1,68 @@
+/*  wagate — the upstream messaging network, emulated locally, and the
+    referee of the one hard rule: it records every time two sessions of one
+    account and shard are open at once. */
+#include <stdio.h>
+#include <string.h>
+#include "wa_cli.h"
+#include "gate.h"
+
+static const wa_cli_t s_cli = {
+    .program = "wagate",
+    .summary = "local emulator of the upstream messaging network and referee of the one hard rule",
+    .usage =
+        "wagate plays \"the WhatsApp server\" for the cluster: Coreapps log in to it per\n"
+        "(account, shard) with their shard-lease epoch, ping, and log out. It refuses an\n"
+        "epoch lower than one it has seen, expires sessions idle longer than\n"
+        "upstream_idle_timeout, and counts an OVERLAP whenever a login arrives while the\n"
+        "same account and shard still has an open session (the real network would ban\n"
+        "the account). Every test asserts that the overlap count is 0.\n"
+        "\n"
+        "Commands:\n"
+        "  (none)          run: sessions on upstream_endpoint, stats on\n"
+        "                  upstream_control_endpoint, events appended to wagate_ledger\n"
+        "                  (JSON lines) when set; SIGINT/SIGTERM stop it\n"
+        "  stats [--json]  ask the running wagate (upstream_control_endpoint) for its\n"
+        "                  counters and overlaps; --json prints its JSON as is.\n"
+        "                  From the repository root it asks the wagate `make start` started",
+    .takes_args = true,
+};
+
+static int
+s_run (const wa_config_t *config)
+{
+    gate_t *gate = gate_new (config);
+    if (!gate)
+        return 1;
+    int rc = gate_run (gate);
+    gate_destroy (&gate);
+    return rc == 0? 0: 1;
+}
+
+static int
+s_stats (const wa_config_t *config, int argc, char **argv)
+{
+    bool json = false;
+    for (int index = 0; index < argc; index++) {
+        if (strcmp (argv [index], "--json") == 0)
+            json = true;
+        else {
+            fprintf (stderr, "wagate stats: unexpected argument '%s'; try 'wagate --help'\n", argv [index]);
+            return 2;
+        }
+    }
+    return gate_stats_command (config, json);
+}
+
+int
+main (int argc, char **argv)
+{
+    wa_config_t config;
+    int first = 0;
+    wa_cli_start (&s_cli, argc, argv, &config, &first);
+    if (first == argc)
+        return s_run (&config);
+    if (strcmp (argv [first], "stats") == 0)
+        return s_stats (&config, argc - first - 1, argv + first + 1);
+    fprintf (stderr, "wagate: unknown command '%s'; try 'wagate --help'\n", argv [first]);
+    return 2;
+}

@@ -1,0 +1,113 @@
+# Integration test helpers. A test script sources this, calls cluster_init,
+# starts what it needs, and asserts with check/fail. The runner provides
+# WA_TEST_DB_PORT and WA_TEST_DB_RUN (a private MariaDB it started) and BIN.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=${WA_BIN:-$ROOT/bin}
+RUN=${WA_TEST_DB_RUN:?run by scripts/run-tests.sh}
+. "$ROOT/scripts/cluster-lib.sh"
+
+TEST=$(basename "$0" .sh)
+T=$(mktemp -d "/tmp/wa-$TEST.XXXXXX")
+CONF=$T/cluster.conf
+DB=t_$(echo "$TEST" | tr -c 'a-z0-9_\n' _)_$$
+
+fail() { echo "FAIL $TEST: $*" >&2; dump_logs; exit 1; }
+check() { local what=$1; shift; "$@" || fail "$what"; }
+note() { echo "  $TEST: $*"; }
+
+dump_logs() {
+    local f
+    for f in "$T"/*.log; do
+        [ -f "$f" ] || continue
+        echo "---- $(basename "$f") (last 25 lines)" >&2
+        tail -n 25 "$f" >&2
+    done
+}
+
+# Processes this test started, stopped at exit whatever happens.
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        wait_for 15 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
+    done
+    db_sql -e "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
+    [ -n "${WA_KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+# cluster_init [key=value ...]: a config for this test with short timings
+# (through the same keys a user sets), its own database and wagate ports.
+cluster_init() {
+    GATE_PORT=$(free_port); CTL_PORT=$(free_port)
+    cat > "$CONF" <<CONF
+db_hostname = 127.0.0.1
+db_port = $WA_TEST_DB_PORT
+db_username = wacluster
+db_password = wacluster
+db_name = $DB
+db_connect_timeout = 1
+db_statement_timeout = 1
+bind_address = 127.0.0.1
+ports = 0
+lease_ttl = 2
+lease_renew_interval = 0.25
+lease_margin = 0.5
+shard_lease_ttl = 2
+shard_renew_interval = 0.25
+db_liveness_interval = 0.5
+upstream_endpoint = tcp://127.0.0.1:$GATE_PORT
+upstream_control_endpoint = tcp://127.0.0.1:$CTL_PORT
+upstream_ping_interval = 0.1
+upstream_idle_timeout = 0.6
+upstream_login_timeout = 1
+wagate_ledger = $T/ledger.jsonl
+CONF
+    local kv
+    for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}" >> "$CONF"; done
+}
+
+# start NAME PROGRAM: start bin/PROGRAM with this test's config.
+start() {
+    local name=$1 prog=$2
+    "$BIN/$prog" -c "$CONF" >>"$T/$name.log" 2>&1 &
+    PIDS+=($!)
+    eval "PID_$name=$!"
+}
+pid_of() { eval "echo \${PID_$1}"; }
+
+q() { db_sql "$DB" -e "$1"; }
+
+gate_stat() {   # gate_stat KEY: a number from wagate stats --json
+    "$BIN/wagate" -c "$CONF" stats --json | tr -d '\n ' | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2
+}
+overlaps_zero() { [ "$(gate_stat overlaps)" = 0 ]; }
+
+primary_master() { q "SELECT holder FROM master_lease WHERE id = 1 AND expires_at > NOW(6)"; }
+primary_coreapp() { q "SELECT node_id FROM shard_map WHERE shard = 0 AND expires_at > NOW(6)"; }
+node_pid() { q "SELECT pid FROM nodes WHERE id = $1"; }
+lease_epoch() { q "SELECT epoch FROM master_lease WHERE id = 1"; }
+shard_epoch() { q "SELECT epoch FROM shard_map WHERE shard = 0"; }
+# The coreapp node whose session wagate has open for shard 0, or nothing.
+gate_open_node() {
+    "$BIN/wagate" -c "$CONF" stats --json | tr -d '\n ' | grep -o '"open":{[^}]*}' | grep -o '"node":[0-9]*' | cut -d: -f2
+}
+healthy() { "$BIN/wactl" -c "$CONF" wait --timeout 0.1; }
+wait_healthy() { wait_for "${1:-30}" healthy || fail "cluster not healthy within ${1:-30}s: $("$BIN/wactl" -c "$CONF" wait --timeout 0.1 2>&1)"; }
+# standard cluster: wagate, two Masters, two Coreapps, healthy.
+standard_cluster() {
+    start gate wagate
+    wait_for 10 "$BIN/wagate" -c "$CONF" stats --json || fail "wagate did not start"
+    start m1 wamaster; start m2 wamaster
+    start c1 wacore; start c2 wacore
+    wait_healthy 30
+}
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# Predicates for wait_for.
+lease_taken_from() { local m; m=$(primary_master); [ -n "$m" ] && [ "$m" != "$1" ]; }
+gate_open_other() { local n; n=$(gate_open_node); [ -n "$n" ] && [ "$n" != "$1" ]; }
+gate_open_count() { [ "$(gate_stat open)" = "$1" ]; }
+db_clock_past() { [ "$(q "SELECT NOW(6) >= '$1'")" = 1 ]; }
+db_down() { ! db_sql -e 'SELECT 1' 2>/dev/null; }
