@@ -24,6 +24,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
+.SECONDEXPANSION:
 .PHONY: all deps run start stop test unit integration asan memcheck bench-failover clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
@@ -56,7 +57,7 @@ $(BUILD)/common/migrations.o: $(BUILD)/common/migrations.c
 $(LIB): $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/%: src/%/*.c $(LIB) $(wildcard src/%/*.h) | $(BIN)
+$(BIN)/%: src/%/*.c $(LIB) $$(wildcard src/$$*/*.h) | $(BIN)
 	$(CC) $(CFLAGS) -Isrc/$* -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests

@@ -41,7 +41,7 @@ typedef struct {
     //  upstream (the messaging network, wagate locally)
     char upstream_endpoint[WA_CONFIG_STR];
     char upstream_control_endpoint[WA_CONFIG_STR];
-    char account[32];
+    char account[33];
     double upstream_ping_interval;
     double upstream_idle_timeout;
     double upstream_login_timeout;

@@ -167,6 +167,9 @@ static int
 s_apply (wa_config_t *self, const key_t_ *k, const char *value, char *err, size_t errlen)
 {
     void *field = (char *) self + k->offset;
+    //  A secret never appears in an error message (they end up in logs).
+    if (strcmp (k->name, "db_password") == 0 && strlen (value) >= k->size)
+        return s_fail (err, errlen, "key 'db_password': value is longer than %g characters", k->max);
     long lv;
     switch (k->type) {
         case T_STR: {

@@ -259,7 +259,7 @@ s_session_close (referee_t *self, account_t *acct, const char *reason)
         s_gone_push (self, acct, reason);
 }
 
-//  Also for an open session of another owner: not this sender's business.
+//  "unknown" also for an open session of another owner: not the sender's business.
 static void
 s_result_gone (referee_t *self, uint64_t session, referee_result_t *result)
 {

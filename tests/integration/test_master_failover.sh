@@ -15,7 +15,8 @@ took=$(( $(now_ms) - t0 ))
 new=$(primary_master); new_epoch=$(lease_epoch)
 check "epoch grows by one on takeover ($epoch -> $new_epoch)" [ "$new_epoch" -eq $((epoch + 1)) ]
 check "takeover within ttl + renew + slack (took ${took} ms)" [ "$took" -le 4000 ]
-check "the audit log records the takeover" [ "$(q "SELECT COUNT(*) FROM events WHERE kind = 'lease_acquired' AND node_id = $new AND epoch = $new_epoch")" = 1 ]
+takeover_logged() { [ "$(q "SELECT COUNT(*) FROM events WHERE kind = 'lease_acquired' AND node_id = $new AND epoch = $new_epoch")" = 1 ]; }
+wait_for 5 takeover_logged || fail "the audit log does not record the takeover"
 wait_healthy 10
 check "0 overlaps at wagate" overlaps_zero
 note "master $old killed; master $new took the lease at epoch $new_epoch after ${took} ms"

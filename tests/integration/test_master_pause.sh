@@ -16,6 +16,8 @@ kill -CONT "$pid"
 # The old Master must notice it lost the lease (its log says so) ...
 wait_for 10 grep -q "stepping down as primary Master" "$T/m1.log" "$T/m2.log" \
     || fail "the resumed Master never stepped down"
+replaced() { local n; n=$(primary_coreapp); [ -n "$n" ] && [ "$n" != "$core" ]; }
+wait_for 20 replaced || fail "the killed Coreapp was not replaced"
 wait_healthy 20
 # ... and never have promoted anything or written as primary after resuming.
 check "no promotion by the paused Master after it resumed" \

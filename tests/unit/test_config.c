@@ -1,0 +1,1217 @@
+/*  Unit tests for wa_config: defaults, every type's bounds, error texts,
+    config files, the environment, the cross-key checks and printing. */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "wa_config.h"
+
+//  Every variable wa_config looks at; each test starts and ends without them.
+static const char *s_env_names [] = {
+    "WA_DB_HOSTNAME", "WA_DB_PORT", "WA_DB_USERNAME", "WA_DB_PASSWORD", "WA_DB_ENGINE",
+    "WA_DB_NAME", "WA_MASTER_NODE", "COREAPP_HOSTNAME", "COREAPP_EXTERNAL_PORTS",
+    "EXTERNAL_HOSTNAME", "WA_LOG_LEVEL", "WACLUSTER_CONF"
+};
+#define NENV (sizeof s_env_names / sizeof s_env_names [0])
+
+static void
+s_clear_env (void)
+{
+    for (size_t i = 0; i < NENV; i++)
+        unsetenv (s_env_names [i]);
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    s_clear_env ();
+    return 0;
+}
+
+//  Files this test made, removed in teardown even when an assertion failed.
+#define MAX_TMP 16
+static char s_tmp [MAX_TMP][64];
+static size_t s_ntmp;
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    s_clear_env ();
+    for (size_t i = 0; i < s_ntmp; i++)
+        unlink (s_tmp [i]);
+    s_ntmp = 0;
+    return 0;
+}
+
+//  Write text to a fresh file under /tmp; path must hold 64 bytes.
+static void
+s_write_tmp (char *path, const char *text)
+{
+    strcpy (path, "/tmp/wa_test_config_XXXXXX");
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    FILE *file = fdopen (fd, "w");
+    assert_non_null (file);
+    assert_int_equal (fputs (text, file) >= 0, 1);
+    assert_int_equal (fclose (file), 0);
+    assert_true (s_ntmp < MAX_TMP);
+    strcpy (s_tmp [s_ntmp++], path);
+}
+
+static void
+s_assert_contains (const char *text, const char *part)
+{
+    if (!strstr (text, part))
+        fail_msg ("expected '%s' in '%s'", part, text);
+}
+
+static void
+s_assert_lacks (const char *text, const char *part)
+{
+    if (strstr (text, part))
+        fail_msg ("did not expect '%s' in '%s'", part, text);
+}
+
+static bool
+s_close (double a, double b)
+{
+    return fabs (a - b) < 1e-9;
+}
+
+//  Field by field (struct padding is not part of the config).
+static void
+s_assert_config_equal (const wa_config_t *a, const wa_config_t *b)
+{
+    assert_string_equal (a->db_engine, b->db_engine);
+    assert_string_equal (a->db_hostname, b->db_hostname);
+    assert_int_equal (a->db_port, b->db_port);
+    assert_string_equal (a->db_username, b->db_username);
+    assert_string_equal (a->db_password, b->db_password);
+    assert_string_equal (a->db_name, b->db_name);
+    assert_int_equal (a->db_connect_timeout, b->db_connect_timeout);
+    assert_int_equal (a->db_statement_timeout, b->db_statement_timeout);
+    assert_int_equal (a->master_node, b->master_node);
+    assert_string_equal (a->hostname, b->hostname);
+    assert_string_equal (a->external_hostname, b->external_hostname);
+    assert_memory_equal (a->ports, b->ports, sizeof a->ports);
+    assert_string_equal (a->bind_address, b->bind_address);
+    assert_int_equal (a->shards, b->shards);
+    assert_true (a->lease_ttl == b->lease_ttl);
+    assert_true (a->lease_renew_interval == b->lease_renew_interval);
+    assert_true (a->lease_margin == b->lease_margin);
+    assert_true (a->shard_lease_ttl == b->shard_lease_ttl);
+    assert_true (a->shard_renew_interval == b->shard_renew_interval);
+    assert_true (a->db_liveness_interval == b->db_liveness_interval);
+    assert_string_equal (a->upstream_endpoint, b->upstream_endpoint);
+    assert_string_equal (a->upstream_control_endpoint, b->upstream_control_endpoint);
+    assert_string_equal (a->account, b->account);
+    assert_true (a->upstream_ping_interval == b->upstream_ping_interval);
+    assert_true (a->upstream_idle_timeout == b->upstream_idle_timeout);
+    assert_true (a->upstream_login_timeout == b->upstream_login_timeout);
+    assert_string_equal (a->wagate_ledger, b->wagate_ledger);
+    assert_string_equal (a->log_level, b->log_level);
+    assert_int_equal (a->log_syslog, b->log_syslog);
+    assert_string_equal (a->source, b->source);
+}
+
+//  Set key=value on a default config and expect success.
+static void
+s_accept (wa_config_t *config, const char *key, const char *value)
+{
+    char err [512] = "";
+    if (wa_config_set (config, key, value, err, sizeof err) != 0)
+        fail_msg ("%s = '%s' refused: %s", key, value, err);
+}
+
+//  Set key=value and expect a refusal naming the key and the value, with
+//  the config left byte for byte as it was.
+static void
+s_refuse (const char *key, const char *value)
+{
+    wa_config_t config, before;
+    wa_config_defaults (&config);
+    before = config;
+    char err [512] = "";
+    if (wa_config_set (&config, key, value, err, sizeof err) == 0)
+        fail_msg ("%s = '%s' accepted", key, value);
+    s_assert_contains (err, key);
+    //  A secret is never echoed (errors end up in logs); other values are.
+    if (strcmp (key, "db_password") == 0)
+        s_assert_lacks (err, value);
+    else
+    if (*value)
+        s_assert_contains (err, value);
+    s_assert_config_equal (&config, &before);
+}
+
+// --------------------------------------------------------------------------
+//  Defaults
+
+static void
+test_defaults (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_config_defaults (&config);
+    assert_string_equal (config.db_engine, "mysql");
+    assert_string_equal (config.db_hostname, "127.0.0.1");
+    assert_int_equal (config.db_port, 3306);
+    assert_string_equal (config.db_username, "root");
+    assert_string_equal (config.db_password, "");
+    assert_string_equal (config.db_name, "wacluster");
+    assert_int_equal (config.db_connect_timeout, 3);
+    assert_int_equal (config.db_statement_timeout, 2);
+    assert_false (config.master_node);
+    assert_string_equal (config.hostname, "127.0.0.1");
+    assert_string_equal (config.external_hostname, "");
+    assert_int_equal (config.ports [0], 6250);
+    assert_int_equal (config.ports [1], 6251);
+    assert_int_equal (config.ports [2], 6252);
+    assert_int_equal (config.ports [3], 6253);
+    assert_string_equal (config.bind_address, "*");
+    assert_int_equal (config.shards, 1);
+    assert_true (s_close (config.lease_ttl, 10));
+    assert_true (s_close (config.lease_renew_interval, 2));
+    assert_true (s_close (config.lease_margin, 1));
+    assert_true (s_close (config.shard_lease_ttl, 10));
+    assert_true (s_close (config.shard_renew_interval, 2));
+    assert_true (s_close (config.db_liveness_interval, 60));
+    assert_string_equal (config.upstream_endpoint, "tcp://127.0.0.1:6300");
+    assert_string_equal (config.upstream_control_endpoint, "tcp://127.0.0.1:6301");
+    assert_string_equal (config.account, "15550000000");
+    assert_true (s_close (config.upstream_ping_interval, 1));
+    assert_true (s_close (config.upstream_idle_timeout, 3));
+    assert_true (s_close (config.upstream_login_timeout, 3));
+    assert_string_equal (config.wagate_ledger, "");
+    assert_string_equal (config.log_level, "info");
+    assert_false (config.log_syslog);
+    assert_string_equal (wa_config_source (&config), "");
+
+    char err [512] = "";
+    assert_int_equal (wa_config_check (&config, err, sizeof err), 0);
+}
+
+//  The defaults survive a round trip through print + a config file and still
+//  pass the checks: every printed default is acceptable input.
+static void
+test_defaults_round_trip (void **state)
+{
+    (void) state;
+    wa_config_t config, loaded;
+    wa_config_defaults (&config);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    assert_non_null (out);
+    wa_config_print (&config, out);
+    assert_int_equal (fclose (out), 0);
+
+    char path [64];
+    s_write_tmp (path, text);
+    free (text);
+    char err [512] = "";
+    int rc = wa_config_load (&loaded, path, err, sizeof err);
+    unlink (path);
+    if (rc)
+        fail_msg ("printed defaults do not load: %s", err);
+    snprintf (config.source, sizeof config.source, "%s", path);
+    s_assert_config_equal (&loaded, &config);
+}
+
+//  An empty file changes nothing but the source.
+static void
+test_empty_file (void **state)
+{
+    (void) state;
+    wa_config_t config, defaults;
+    wa_config_defaults (&defaults);
+    char path [64];
+    s_write_tmp (path, "");
+    char err [512] = "";
+    int rc = wa_config_load (&config, path, err, sizeof err);
+    if (rc)
+        fail_msg ("%s", err);
+    assert_string_equal (wa_config_source (&config), path);
+    unlink (path);
+    defaults.source [0] = 0;
+    config.source [0] = 0;
+    s_assert_config_equal (&config, &defaults);
+}
+
+// --------------------------------------------------------------------------
+//  Types and bounds
+
+static void
+test_int_bounds (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_config_defaults (&config);
+    s_accept (&config, "db_port", "1");
+    assert_int_equal (config.db_port, 1);
+    s_accept (&config, "db_port", "65535");
+    assert_int_equal (config.db_port, 65535);
+    s_refuse ("db_port", "0");
+    s_refuse ("db_port", "65536");
+    s_refuse ("db_port", "-1");
+    s_refuse ("db_port", "3306x");
+    s_refuse ("db_port", "33.06");
+    s_refuse ("db_port", "99999999999999999999999");
+    s_refuse ("db_port", "");
+
+    s_accept (&config, "db_connect_timeout", "1");
+    assert_int_equal (config.db_connect_timeout, 1);
+    s_accept (&config, "db_connect_timeout", "60");
+    assert_int_equal (config.db_connect_timeout, 60);
+    s_refuse ("db_connect_timeout", "0");
+    s_refuse ("db_connect_timeout", "61");
+
+    s_accept (&config, "db_statement_timeout", "60");
+    s_refuse ("db_statement_timeout", "0");
+    s_refuse ("db_statement_timeout", "61");
+
+    s_accept (&config, "shards", "1");
+    s_accept (&config, "shards", "32");
+    assert_int_equal (config.shards, 32);
+    s_refuse ("shards", "0");
+    s_refuse ("shards", "33");
+}
+
+static void
+test_seconds_bounds (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_config_defaults (&config);
+    s_accept (&config, "lease_ttl", "0.25");
+    assert_true (s_close (config.lease_ttl, 0.25));
+    s_accept (&config, "lease_ttl", "0.1");
+    assert_true (s_close (config.lease_ttl, 0.1));
+    s_accept (&config, "lease_ttl", "3600");
+    assert_true (s_close (config.lease_ttl, 3600));
+    s_refuse ("lease_ttl", "0.09");
+    s_refuse ("lease_ttl", "3600.5");
+    s_refuse ("lease_ttl", "0");
+    s_refuse ("lease_ttl", "-1");
+
+    s_accept (&config, "lease_renew_interval", "0.02");
+    assert_true (s_close (config.lease_renew_interval, 0.02));
+    s_refuse ("lease_renew_interval", "0.019");
+    s_accept (&config, "lease_renew_interval", "600");
+    s_refuse ("lease_renew_interval", "600.01");
+
+    s_accept (&config, "lease_margin", "0.01");
+    assert_true (s_close (config.lease_margin, 0.01));
+    s_refuse ("lease_margin", "0.009");
+
+    s_accept (&config, "upstream_ping_interval", "0.01");
+    s_accept (&config, "upstream_ping_interval", "60");
+    s_refuse ("upstream_ping_interval", "0.005");
+    s_refuse ("upstream_ping_interval", "60.1");
+
+    s_accept (&config, "upstream_idle_timeout", "0.03");
+    s_refuse ("upstream_idle_timeout", "0.029");
+    s_accept (&config, "upstream_login_timeout", "0.05");
+    s_refuse ("upstream_login_timeout", "0.049");
+    s_accept (&config, "db_liveness_interval", "0.1");
+    s_refuse ("db_liveness_interval", "3601");
+    s_accept (&config, "shard_lease_ttl", "0.1");
+    s_refuse ("shard_lease_ttl", "0.05");
+    s_accept (&config, "shard_renew_interval", "0.02");
+    s_refuse ("shard_renew_interval", "0.01");
+
+    //  Not numbers of seconds
+    s_refuse ("lease_ttl", "10s");
+    s_refuse ("lease_ttl", "ten");
+    s_refuse ("lease_ttl", "nan");
+    s_refuse ("lease_ttl", "inf");
+    s_refuse ("lease_ttl", "1e999");
+    s_refuse ("lease_ttl", "");
+}
+
+static void
+test_bool_spellings (void **state)
+{
+    (void) state;
+    static const char *yes [] = { "1", "true", "TRUE", "True", "yes", "YES", "on", "On" };
+    static const char *no [] = { "0", "false", "FALSE", "no", "No", "off", "OFF" };
+    wa_config_t config;
+    wa_config_defaults (&config);
+    for (size_t i = 0; i < sizeof yes / sizeof yes [0]; i++) {
+        config.master_node = false;
+        s_accept (&config, "master_node", yes [i]);
+        assert_true (config.master_node);
+        config.log_syslog = false;
+        s_accept (&config, "log_syslog", yes [i]);
+        assert_true (config.log_syslog);
+    }
+    for (size_t i = 0; i < sizeof no / sizeof no [0]; i++) {
+        config.master_node = true;
+        s_accept (&config, "master_node", no [i]);
+        assert_false (config.master_node);
+    }
+    s_refuse ("master_node", "2");
+    s_refuse ("master_node", "-1");
+    s_refuse ("master_node", "y");
+    s_refuse ("master_node", "enabled");
+    s_refuse ("master_node", "truee");
+    s_refuse ("master_node", "");
+    s_refuse ("log_syslog", "maybe");
+}
+
+static void
+test_enum (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_config_defaults (&config);
+    s_accept (&config, "db_engine", "MYSQL");
+    assert_string_equal (config.db_engine, "mysql");
+    s_accept (&config, "db_engine", "MariaDB");
+    assert_string_equal (config.db_engine, "mariadb");
+    s_accept (&config, "db_engine", "mysql");
+    assert_string_equal (config.db_engine, "mysql");
+    s_refuse ("db_engine", "PGSQL");
+    s_refuse ("db_engine", "postgres");
+    s_refuse ("db_engine", "mysq");
+    s_refuse ("db_engine", "mysqll");
+    s_refuse ("db_engine", "mysql|mariadb");
+    s_refuse ("db_engine", "");
+
+    s_accept (&config, "log_level", "DEBUG");
+    assert_string_equal (config.log_level, "debug");
+    s_accept (&config, "log_level", "Error");
+    assert_string_equal (config.log_level, "error");
+    s_accept (&config, "log_level", "warn");
+    s_refuse ("log_level", "trace");
+    s_refuse ("log_level", "warning");
+}
+
+static void
+test_strings (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_config_defaults (&config);
+    char text [300];
+
+    //  hostname: 1..253 characters
+    memset (text, 'h', 253);
+    text [253] = 0;
+    s_accept (&config, "hostname", text);
+    assert_string_equal (config.hostname, text);
+    text [253] = 'h';
+    text [254] = 0;
+    s_refuse ("hostname", text);
+    s_refuse ("hostname", "");
+    s_refuse ("db_hostname", "");
+
+    //  username: 1..63
+    memset (text, 'u', 63);
+    text [63] = 0;
+    s_accept (&config, "db_username", text);
+    assert_string_equal (config.db_username, text);
+    text [63] = 'u';
+    text [64] = 0;
+    s_refuse ("db_username", text);
+
+    //  password: may be empty, at most 127
+    s_accept (&config, "db_password", "");
+    memset (text, 'p', 127);
+    text [127] = 0;
+    s_accept (&config, "db_password", text);
+    assert_string_equal (config.db_password, text);
+    text [127] = 'p';
+    text [128] = 0;
+    s_refuse ("db_password", text);
+
+    //  A control character is refused, and named as such.
+    {
+        wa_config_t before = config;
+        char err [512] = "";
+        assert_int_equal (wa_config_set (&config, "db_hostname", "db\nhost", err, sizeof err), -1);
+        s_assert_contains (err, "db_hostname");
+        s_assert_contains (err, "control");
+        s_assert_config_equal (&config, &before);
+    }
+
+    //  account: digits only
+    s_accept (&config, "account", "4915112345678");
+    assert_string_equal (config.account, "4915112345678");
+    memset (text, '1', 31);
+    text [31] = 0;
+    s_accept (&config, "account", text);
+    s_refuse ("account", "+4915112345678");
+    s_refuse ("account", "12ab");
+    s_refuse ("account", "");
+
+    //  Strings are stored verbatim, spaces included.
+    s_accept (&config, "db_password", "  two words ");
+    assert_string_equal (config.db_password, "  two words ");
+}
+
+//  db_name becomes an SQL identifier: [A-Za-z0-9_] only.
+static void
+test_db_name (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_config_defaults (&config);
+    s_accept (&config, "db_name", "wa_cluster_2");
+    assert_string_equal (config.db_name, "wa_cluster_2");
+    s_accept (&config, "db_name", "WA");
+    s_refuse ("db_name", "wa-cluster");
+    s_refuse ("db_name", "wa`cluster");
+    s_refuse ("db_name", "wa'cluster");
+    s_refuse ("db_name", "wa\"cluster");
+    s_refuse ("db_name", "wa cluster");
+    s_refuse ("db_name", "wa;drop");
+    s_refuse ("db_name", "wa.cluster");
+    s_refuse ("db_name", "");
+    char text [80];
+    memset (text, 'd', 64);
+    text [64] = 0;
+    s_refuse ("db_name", text);
+    text [63] = 0;
+    s_accept (&config, "db_name", text);
+}
+
+static void
+test_ports (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_config_defaults (&config);
+
+    s_accept (&config, "ports", "7000,7001,7002,7003");
+    s_accept (&config, "ports", "6250,6251,6252,6253");
+    assert_int_equal (config.ports [0], 6250);
+    assert_int_equal (config.ports [1], 6251);
+    assert_int_equal (config.ports [2], 6252);
+    assert_int_equal (config.ports [3], 6253);
+
+    s_accept (&config, "ports", "0");
+    for (int i = 0; i < 4; i++)
+        assert_int_equal (config.ports [i], 0);
+
+    s_accept (&config, "ports", "6250-6253");
+    for (int i = 0; i < 4; i++)
+        assert_int_equal (config.ports [i], 6250 + i);
+
+    //  Any order, any four distinct ports
+    s_accept (&config, "ports", "9,65535,1,4000");
+    assert_int_equal (config.ports [0], 9);
+    assert_int_equal (config.ports [1], 65535);
+    assert_int_equal (config.ports [2], 1);
+    assert_int_equal (config.ports [3], 4000);
+    s_accept (&config, "ports", "65532-65535");
+    assert_int_equal (config.ports [3], 65535);
+
+    s_refuse ("ports", "6250-6252");
+    s_refuse ("ports", "6250-6254");
+    s_refuse ("ports", "6253-6250");
+    s_refuse ("ports", "65533-65536");
+    s_refuse ("ports", "1,2,3");
+    s_refuse ("ports", "1,1,2,3");
+    s_refuse ("ports", "1,2,3,1");
+    s_refuse ("ports", "70000,1,2,3");
+    s_refuse ("ports", "0,1,2,3");
+    s_refuse ("ports", "0,0,0,0");
+    s_refuse ("ports", "a,b,c,d");
+    s_refuse ("ports", "1,2,3,4,5");
+    s_refuse ("ports", "1,2,3,x");
+    s_refuse ("ports", "6250");
+    s_refuse ("ports", "-6250");
+    s_refuse ("ports", "");
+}
+
+static void
+test_error_names_key_and_value (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_config_defaults (&config);
+    char err [512] = "";
+    assert_int_equal (wa_config_set (&config, "db_port", "70000", err, sizeof err), -1);
+    s_assert_contains (err, "db_port");
+    s_assert_contains (err, "70000");
+
+    err [0] = 0;
+    assert_int_equal (wa_config_set (&config, "lease_ttl", "0.05", err, sizeof err), -1);
+    s_assert_contains (err, "lease_ttl");
+    s_assert_contains (err, "0.05");
+
+    err [0] = 0;
+    assert_int_equal (wa_config_set (&config, "db_engine", "PGSQL", err, sizeof err), -1);
+    s_assert_contains (err, "db_engine");
+    s_assert_contains (err, "PGSQL");
+
+    err [0] = 0;
+    assert_int_equal (wa_config_set (&config, "no_such_key", "1", err, sizeof err), -1);
+    s_assert_contains (err, "no_such_key");
+
+    //  A short buffer is truncated, not overrun.
+    char tiny [8];
+    memset (tiny, 'x', sizeof tiny);
+    assert_int_equal (wa_config_set (&config, "db_port", "70000", tiny, sizeof tiny), -1);
+    assert_int_equal (strlen (tiny), sizeof tiny - 1);
+}
+
+//  A refused value leaves every byte of the config as it was.
+static void
+test_set_unchanged_on_error (void **state)
+{
+    (void) state;
+    static const char *bad [][2] = {
+        { "db_port", "0" }, { "db_port", "x" }, { "lease_ttl", "100000" },
+        { "master_node", "perhaps" }, { "db_engine", "pgsql" }, { "ports", "1,1,2,3" },
+        { "ports", "6250-6252" }, { "db_name", "a-b" }, { "hostname", "" },
+        { "unknown_key", "1" }, { "", "1" }
+    };
+    wa_config_t config, before;
+    wa_config_defaults (&config);
+    s_accept (&config, "db_port", "3307");
+    s_accept (&config, "ports", "7000-7003");
+    s_accept (&config, "master_node", "yes");
+    before = config;
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        char err [512] = "";
+        assert_int_equal (wa_config_set (&config, bad [i][0], bad [i][1], err, sizeof err), -1);
+        assert_true (strlen (err) > 0);
+        s_assert_config_equal (&config, &before);
+    }
+}
+
+// --------------------------------------------------------------------------
+//  Config files
+
+static void
+test_file_syntax (void **state)
+{
+    (void) state;
+    char path [64];
+    s_write_tmp (path,
+        "# a comment\n"
+        "\n"
+        "   \n"
+        "   # an indented comment\n"
+        "db_hostname = db.example.com\n"
+        "db_port=3307\n"
+        "  db_username   =   alice  \n"
+        "db_password = \"with spaces and = sign\"\n"
+        "db_name = \"quoted\"\n"
+        "\t lease_ttl\t=\t0.25 \n"
+        "lease_renew_interval = 0.1\n"
+        "lease_margin = 0.05\n"
+        "db_engine = MariaDB\n"
+        "master_node = yes\n"
+        "ports = 7000-7003\n"
+        "wagate_ledger = \"\"\n"
+        "# trailing comment without newline");
+    wa_config_t config;
+    wa_config_defaults (&config);
+    char err [512] = "";
+    int rc = wa_config_load_file (&config, path, err, sizeof err);
+    if (rc)
+        fail_msg ("%s", err);
+    assert_string_equal (config.db_hostname, "db.example.com");
+    assert_int_equal (config.db_port, 3307);
+    assert_string_equal (config.db_username, "alice");
+    assert_string_equal (config.db_password, "with spaces and = sign");
+    assert_string_equal (config.db_name, "quoted");
+    assert_true (s_close (config.lease_ttl, 0.25));
+    assert_true (s_close (config.lease_renew_interval, 0.1));
+    assert_true (s_close (config.lease_margin, 0.05));
+    assert_string_equal (config.db_engine, "mariadb");
+    assert_true (config.master_node);
+    assert_int_equal (config.ports [0], 7000);
+    assert_int_equal (config.ports [3], 7003);
+    assert_string_equal (config.wagate_ledger, "");
+    assert_string_equal (wa_config_source (&config), path);
+    //  Untouched keys keep their defaults
+    assert_int_equal (config.shards, 1);
+    assert_string_equal (config.hostname, "127.0.0.1");
+    unlink (path);
+}
+
+//  Windows line endings are trailing white space like any other.
+static void
+test_file_crlf (void **state)
+{
+    (void) state;
+    char path [64];
+    s_write_tmp (path, "db_port = 3308\r\ndb_name = crlf\r\n");
+    wa_config_t config;
+    wa_config_defaults (&config);
+    char err [512] = "";
+    int rc = wa_config_load_file (&config, path, err, sizeof err);
+    unlink (path);
+    if (rc)
+        fail_msg ("%s", err);
+    assert_int_equal (config.db_port, 3308);
+    assert_string_equal (config.db_name, "crlf");
+}
+
+//  Load path with a good first line and a bad line at lineno: the error
+//  names FILE:LINE and each part; the config stays as it was.
+static void
+s_file_error (const char *text, int lineno, const char *part1, const char *part2)
+{
+    char path [64];
+    s_write_tmp (path, text);
+    wa_config_t config, before;
+    wa_config_defaults (&config);
+    s_accept (&config, "shards", "3");
+    before = config;
+    char err [1024] = "";
+    assert_int_equal (wa_config_load_file (&config, path, err, sizeof err), -1);
+    char where [96];
+    snprintf (where, sizeof where, "%s:%d:", path, lineno);
+    s_assert_contains (err, where);
+    if (part1)
+        s_assert_contains (err, part1);
+    if (part2)
+        s_assert_contains (err, part2);
+    s_assert_config_equal (&config, &before);
+    unlink (path);
+}
+
+static void
+test_file_unknown_key (void **state)
+{
+    (void) state;
+    s_file_error ("# header\n"
+                  "db_port = 3309\n"
+                  "\n"
+                  "db_hots = db.example.com\n"
+                  "db_name = later\n", 4, "db_hots", NULL);
+}
+
+static void
+test_file_line_without_equals (void **state)
+{
+    (void) state;
+    s_file_error ("db_port = 3309\n"
+                  "# ok\n"
+                  "just some words\n", 3, "just some words", NULL);
+}
+
+static void
+test_file_bad_value (void **state)
+{
+    (void) state;
+    s_file_error ("db_port = 3309\n"
+                  "ports = 1,1,2,3\n", 2, "ports", "1,1,2,3");
+    s_file_error ("db_hostname = db\n"
+                  "db_name = \"x\"\n"
+                  "db_engine = PGSQL\n", 3, "db_engine", "PGSQL");
+    s_file_error ("lease_ttl = 0.01\n", 1, "lease_ttl", "0.01");
+    s_file_error ("db_name = my-db\n", 1, "db_name", "my-db");
+}
+
+static void
+test_file_missing (void **state)
+{
+    (void) state;
+    wa_config_t config, before;
+    wa_config_defaults (&config);
+    before = config;
+    char err [512] = "";
+    const char *path = "/tmp/wa_test_config_does_not_exist.conf";
+    unlink (path);
+    assert_int_equal (wa_config_load_file (&config, path, err, sizeof err), -1);
+    s_assert_contains (err, path);
+    s_assert_config_equal (&config, &before);
+
+    err [0] = 0;
+    assert_int_equal (wa_config_load (&config, path, err, sizeof err), -1);
+    s_assert_contains (err, path);
+}
+
+static void
+test_file_long_line (void **state)
+{
+    (void) state;
+    char text [2100];
+    strcpy (text, "db_port = 3309\ndb_password = ");
+    size_t len = strlen (text);
+    memset (text + len, 'p', 2000);
+    text [len + 2000] = '\n';
+    text [len + 2001] = 0;
+    s_file_error (text, 2, NULL, NULL);
+}
+
+// --------------------------------------------------------------------------
+//  wa_config_load: explicit path, environment, checks
+
+static void
+test_load_explicit_path (void **state)
+{
+    (void) state;
+    char path [64];
+    s_write_tmp (path,
+        "db_hostname = filehost\n"
+        "shards = 4\n"
+        "log_level = warn\n");
+    wa_config_t config;
+    char err [512] = "";
+    int rc = wa_config_load (&config, path, err, sizeof err);
+    if (rc)
+        fail_msg ("%s", err);
+    assert_string_equal (config.db_hostname, "filehost");
+    assert_int_equal (config.shards, 4);
+    assert_string_equal (config.log_level, "warn");
+    assert_string_equal (wa_config_source (&config), path);
+    //  Everything else is a default
+    assert_int_equal (config.db_port, 3306);
+
+    //  $WACLUSTER_CONF is used when no path is given; an explicit path wins.
+    char other [64];
+    s_write_tmp (other, "shards = 5\n");
+    setenv ("WACLUSTER_CONF", other, 1);
+    rc = wa_config_load (&config, NULL, err, sizeof err);
+    if (rc)
+        fail_msg ("%s", err);
+    assert_int_equal (config.shards, 5);
+    assert_string_equal (wa_config_source (&config), other);
+    rc = wa_config_load (&config, path, err, sizeof err);
+    if (rc)
+        fail_msg ("%s", err);
+    assert_int_equal (config.shards, 4);
+    unlink (path);
+    unlink (other);
+}
+
+static const char *s_env_file =
+    "db_hostname = filehost\n"
+    "db_port = 3307\n"
+    "db_username = fileuser\n"
+    "db_password = filepass\n"
+    "db_engine = mysql\n"
+    "db_name = filedb\n"
+    "master_node = 0\n"
+    "hostname = filenode\n"
+    "external_hostname = fileext\n"
+    "ports = 7000-7003\n";
+
+static void
+s_load (wa_config_t *config, const char *path)
+{
+    char err [512] = "";
+    if (wa_config_load (config, path, err, sizeof err))
+        fail_msg ("wa_config_load: %s", err);
+}
+
+static void
+test_env_overrides_file (void **state)
+{
+    (void) state;
+    char path [64];
+    s_write_tmp (path, s_env_file);
+    wa_config_t config;
+
+    //  Without the environment, the file
+    s_load (&config, path);
+    assert_string_equal (config.db_hostname, "filehost");
+    assert_int_equal (config.db_port, 3307);
+    assert_string_equal (config.db_username, "fileuser");
+    assert_string_equal (config.db_password, "filepass");
+    assert_string_equal (config.db_engine, "mysql");
+    assert_string_equal (config.db_name, "filedb");
+    assert_false (config.master_node);
+    assert_string_equal (config.hostname, "filenode");
+    assert_string_equal (config.external_hostname, "fileext");
+    assert_int_equal (config.ports [0], 7000);
+
+    //  Each variable on its own overrides its key, and only that key
+    setenv ("WA_DB_HOSTNAME", "envhost", 1);
+    s_load (&config, path);
+    assert_string_equal (config.db_hostname, "envhost");
+    assert_int_equal (config.db_port, 3307);
+    s_clear_env ();
+
+    setenv ("WA_DB_PORT", "3310", 1);
+    s_load (&config, path);
+    assert_int_equal (config.db_port, 3310);
+    assert_string_equal (config.db_hostname, "filehost");
+    s_clear_env ();
+
+    setenv ("WA_DB_USERNAME", "envuser", 1);
+    s_load (&config, path);
+    assert_string_equal (config.db_username, "envuser");
+    s_clear_env ();
+
+    setenv ("WA_DB_PASSWORD", "envpass", 1);
+    s_load (&config, path);
+    assert_string_equal (config.db_password, "envpass");
+    s_clear_env ();
+
+    //  An empty password in the environment still overrides
+    setenv ("WA_DB_PASSWORD", "", 1);
+    s_load (&config, path);
+    assert_string_equal (config.db_password, "");
+    s_clear_env ();
+
+    setenv ("WA_DB_ENGINE", "MARIADB", 1);
+    s_load (&config, path);
+    assert_string_equal (config.db_engine, "mariadb");
+    s_clear_env ();
+
+    setenv ("WA_DB_ENGINE", "MYSQL", 1);
+    s_load (&config, path);
+    assert_string_equal (config.db_engine, "mysql");
+    s_clear_env ();
+
+    setenv ("WA_DB_NAME", "envdb", 1);
+    s_load (&config, path);
+    assert_string_equal (config.db_name, "envdb");
+    s_clear_env ();
+
+    setenv ("WA_MASTER_NODE", "1", 1);
+    s_load (&config, path);
+    assert_true (config.master_node);
+    s_clear_env ();
+
+    setenv ("COREAPP_HOSTNAME", "envnode", 1);
+    s_load (&config, path);
+    assert_string_equal (config.hostname, "envnode");
+    s_clear_env ();
+
+    setenv ("COREAPP_EXTERNAL_PORTS", "8000,8001,8002,8003", 1);
+    s_load (&config, path);
+    assert_int_equal (config.ports [0], 8000);
+    assert_int_equal (config.ports [1], 8001);
+    assert_int_equal (config.ports [2], 8002);
+    assert_int_equal (config.ports [3], 8003);
+    s_clear_env ();
+
+    setenv ("COREAPP_EXTERNAL_PORTS", "0", 1);
+    s_load (&config, path);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal (config.ports [i], 0);
+    s_clear_env ();
+
+    setenv ("EXTERNAL_HOSTNAME", "envext", 1);
+    s_load (&config, path);
+    assert_string_equal (config.external_hostname, "envext");
+    //  The file set hostname, so EXTERNAL_HOSTNAME does not replace it
+    assert_string_equal (config.hostname, "filenode");
+    s_clear_env ();
+
+    //  All at once
+    setenv ("WA_DB_HOSTNAME", "h2", 1);
+    setenv ("WA_DB_PORT", "1234", 1);
+    setenv ("WA_DB_USERNAME", "u2", 1);
+    setenv ("WA_DB_PASSWORD", "p2", 1);
+    setenv ("WA_DB_ENGINE", "mariadb", 1);
+    setenv ("WA_MASTER_NODE", "true", 1);
+    setenv ("COREAPP_HOSTNAME", "n2", 1);
+    setenv ("COREAPP_EXTERNAL_PORTS", "9000-9003", 1);
+    setenv ("EXTERNAL_HOSTNAME", "e2", 1);
+    s_load (&config, path);
+    assert_string_equal (config.db_hostname, "h2");
+    assert_int_equal (config.db_port, 1234);
+    assert_string_equal (config.db_username, "u2");
+    assert_string_equal (config.db_password, "p2");
+    assert_string_equal (config.db_engine, "mariadb");
+    assert_true (config.master_node);
+    assert_string_equal (config.hostname, "n2");
+    assert_int_equal (config.ports [0], 9000);
+    assert_int_equal (config.ports [3], 9003);
+    assert_string_equal (config.external_hostname, "e2");
+    unlink (path);
+}
+
+//  EXTERNAL_HOSTNAME stands in for the hostname only when COREAPP_HOSTNAME
+//  is not set.
+static void
+test_env_external_hostname (void **state)
+{
+    (void) state;
+    char path [64];
+    s_write_tmp (path, "# no hostname here\n");
+    wa_config_t config;
+
+    setenv ("EXTERNAL_HOSTNAME", "ext.example.com", 1);
+    s_load (&config, path);
+    assert_string_equal (config.hostname, "ext.example.com");
+    assert_string_equal (config.external_hostname, "ext.example.com");
+
+    setenv ("COREAPP_HOSTNAME", "core.example.com", 1);
+    s_load (&config, path);
+    assert_string_equal (config.hostname, "core.example.com");
+    assert_string_equal (config.external_hostname, "ext.example.com");
+
+    //  COREAPP_HOSTNAME set to the default value still wins
+    setenv ("COREAPP_HOSTNAME", "127.0.0.1", 1);
+    s_load (&config, path);
+    assert_string_equal (config.hostname, "127.0.0.1");
+
+    //  Neither: the default
+    s_clear_env ();
+    s_load (&config, path);
+    assert_string_equal (config.hostname, "127.0.0.1");
+
+    //  wa_config_load_env alone does not do the substitution
+    wa_config_defaults (&config);
+    setenv ("EXTERNAL_HOSTNAME", "ext.example.com", 1);
+    char err [512] = "";
+    assert_int_equal (wa_config_load_env (&config, err, sizeof err), 0);
+    assert_string_equal (config.external_hostname, "ext.example.com");
+    assert_string_equal (config.hostname, "127.0.0.1");
+    unlink (path);
+}
+
+//  A bad value in the environment: an error naming the variable and the
+//  value, nothing applied.
+static void
+s_env_refused (const char *name, const char *value)
+{
+    wa_config_t config, before;
+    wa_config_defaults (&config);
+    before = config;
+    setenv ("WA_DB_HOSTNAME", "goodhost", 1);     //  a good one alongside
+    setenv (name, value, 1);
+    char err [512] = "";
+    if (wa_config_load_env (&config, err, sizeof err) == 0)
+        fail_msg ("%s=%s accepted", name, value);
+    s_assert_contains (err, name);
+    if (*value)
+        s_assert_contains (err, value);
+    s_assert_config_equal (&config, &before);
+
+    //  and wa_config_load fails the same way
+    char path [64];
+    s_write_tmp (path, "");
+    err [0] = 0;
+    assert_int_equal (wa_config_load (&config, path, err, sizeof err), -1);
+    s_assert_contains (err, name);
+    unlink (path);
+    s_clear_env ();
+}
+
+static void
+test_env_bad_value (void **state)
+{
+    (void) state;
+    s_env_refused ("WA_DB_PORT", "70000");
+    s_env_refused ("WA_DB_PORT", "abc");
+    s_env_refused ("WA_DB_ENGINE", "PGSQL");
+    s_env_refused ("WA_MASTER_NODE", "maybe");
+    s_env_refused ("COREAPP_EXTERNAL_PORTS", "6250-6252");
+    s_env_refused ("COREAPP_EXTERNAL_PORTS", "1,1,2,3");
+    s_env_refused ("WA_DB_NAME", "my-db");
+    s_env_refused ("COREAPP_HOSTNAME", "");
+    s_env_refused ("WA_DB_USERNAME", "");
+    s_env_refused ("WA_LOG_LEVEL", "loud");
+}
+
+static void
+s_check_refused (wa_config_t *config, const char *part1, const char *part2)
+{
+    char err [1024] = "";
+    assert_int_equal (wa_config_check (config, err, sizeof err), -1);
+    s_assert_contains (err, part1);
+    s_assert_contains (err, part2);
+}
+
+static void
+s_check_ok (wa_config_t *config)
+{
+    char err [1024] = "";
+    if (wa_config_check (config, err, sizeof err))
+        fail_msg ("refused: %s", err);
+}
+
+static void
+test_check (void **state)
+{
+    (void) state;
+    wa_config_t config;
+
+    //  Master lease: renew + margin must stay below ttl
+    wa_config_defaults (&config);
+    s_accept (&config, "lease_ttl", "3");
+    s_accept (&config, "lease_renew_interval", "2");
+    s_accept (&config, "lease_margin", "1");
+    s_accept (&config, "shard_lease_ttl", "10");
+    s_check_refused (&config, "lease_renew_interval", "lease_ttl");
+    s_accept (&config, "lease_ttl", "3.01");
+    s_check_ok (&config);
+    s_accept (&config, "lease_renew_interval", "5");
+    s_check_refused (&config, "lease_renew_interval", "lease_margin");
+    //  the reason is given
+    {
+        char err [1024] = "";
+        assert_int_equal (wa_config_check (&config, err, sizeof err), -1);
+        s_assert_contains (err, "lose its lease");
+    }
+
+    //  Shard lease: the same, with shard_renew_interval and shard_lease_ttl
+    wa_config_defaults (&config);
+    s_accept (&config, "shard_lease_ttl", "3");
+    s_accept (&config, "shard_renew_interval", "2");
+    s_accept (&config, "lease_margin", "1");
+    s_check_refused (&config, "shard_renew_interval", "shard_lease_ttl");
+    s_accept (&config, "shard_lease_ttl", "3.01");
+    s_check_ok (&config);
+    s_accept (&config, "lease_margin", "1.5");
+    s_check_refused (&config, "shard_renew_interval", "lease_margin");
+
+    //  Ping at most half the idle timeout
+    wa_config_defaults (&config);
+    s_accept (&config, "upstream_idle_timeout", "3");
+    s_accept (&config, "upstream_ping_interval", "1.5");
+    s_check_ok (&config);
+    s_accept (&config, "upstream_ping_interval", "1.51");
+    s_check_refused (&config, "upstream_ping_interval", "upstream_idle_timeout");
+    s_accept (&config, "upstream_ping_interval", "0.25");
+    s_accept (&config, "upstream_idle_timeout", "0.5");
+    s_check_ok (&config);
+    s_accept (&config, "upstream_idle_timeout", "0.49");
+    s_check_refused (&config, "upstream_ping_interval", "half");
+}
+
+//  wa_config_load runs the cross-key checks on what the file set.
+static void
+test_load_runs_check (void **state)
+{
+    (void) state;
+    char path [64];
+    s_write_tmp (path, "lease_ttl = 2\nlease_renew_interval = 1\nlease_margin = 1\n");
+    wa_config_t config;
+    char err [1024] = "";
+    assert_int_equal (wa_config_load (&config, path, err, sizeof err), -1);
+    s_assert_contains (err, "lease_ttl");
+    unlink (path);
+
+    s_write_tmp (path, "upstream_ping_interval = 2\n");
+    err [0] = 0;
+    assert_int_equal (wa_config_load (&config, path, err, sizeof err), -1);
+    s_assert_contains (err, "upstream_ping_interval");
+    unlink (path);
+
+    s_write_tmp (path, "lease_ttl = 2.5\nlease_renew_interval = 1\nlease_margin = 1\n"
+                       "shard_lease_ttl = 2.5\nshard_renew_interval = 1\n");
+    s_load (&config, path);
+    unlink (path);
+}
+
+// --------------------------------------------------------------------------
+//  Printing
+
+static char *
+s_print (const wa_config_t *config)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    assert_non_null (out);
+    wa_config_print (config, out);
+    assert_int_equal (fclose (out), 0);
+    assert_non_null (text);
+    return text;
+}
+
+static void
+test_print_hides_password (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_config_defaults (&config);
+    s_accept (&config, "db_password", "Sup3rS3cretPw");
+    s_accept (&config, "db_port", "3311");
+    s_accept (&config, "ports", "7000-7003");
+    s_accept (&config, "master_node", "yes");
+    s_accept (&config, "lease_ttl", "0.25");
+    char *text = s_print (&config);
+    s_assert_lacks (text, "Sup3rS3cretPw");
+    s_assert_lacks (text, "S3cret");
+    s_assert_contains (text, "db_password = (set)\n");
+    s_assert_contains (text, "db_port = 3311\n");
+    s_assert_contains (text, "ports = 7000,7001,7002,7003\n");
+    s_assert_contains (text, "master_node = 1\n");
+    s_assert_contains (text, "lease_ttl = 0.25\n");
+    s_assert_contains (text, "db_engine = mysql\n");
+    s_assert_contains (text, "db_hostname = 127.0.0.1\n");
+    free (text);
+
+    //  No password: printed empty, not "(set)"
+    wa_config_defaults (&config);
+    text = s_print (&config);
+    s_assert_contains (text, "db_password = \n");
+    free (text);
+
+    //  Nor when it came from the environment through wa_config_load
+    char path [64];
+    s_write_tmp (path, "");
+    setenv ("WA_DB_PASSWORD", "EnvS3cretPw", 1);
+    s_load (&config, path);
+    unlink (path);
+    text = s_print (&config);
+    s_assert_lacks (text, "EnvS3cretPw");
+    free (text);
+}
+
+static void
+test_print_help (void **state)
+{
+    (void) state;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    assert_non_null (out);
+    wa_config_print_help (out);
+    assert_int_equal (fclose (out), 0);
+    s_assert_contains (text, "db_engine");
+    s_assert_contains (text, "WA_DB_ENGINE");
+    s_assert_contains (text, "COREAPP_EXTERNAL_PORTS");
+    s_assert_contains (text, "EXTERNAL_HOSTNAME");
+    s_assert_contains (text, "[1..65535]");
+    s_assert_contains (text, "mysql|mariadb");
+    free (text);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_defaults, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_defaults_round_trip, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_empty_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_int_bounds, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_seconds_bounds, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bool_spellings, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_enum, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_strings, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_db_name, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_ports, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_error_names_key_and_value, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_set_unchanged_on_error, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_file_syntax, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_file_crlf, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_file_unknown_key, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_file_line_without_equals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_file_bad_value, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_file_missing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_file_long_line, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_load_explicit_path, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_env_overrides_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_env_external_hostname, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_env_bad_value, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_load_runs_check, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_print_hides_password, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_print_help, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
