@@ -94,8 +94,12 @@ integration: all
 asan: deps
 	@$(MAKE) --no-print-directory all BUILD=build-asan BIN=build-asan/bin \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    WA_BIN=build-asan/bin WA_TEST_BIN=build-asan/tests scripts/run-tests.sh all
+	@rm -rf build-asan/reports && mkdir -p build-asan/reports
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/build-asan/reports/asan \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/build-asan/reports/ubsan \
+	    WA_BIN=$(CURDIR)/build-asan/bin WA_TEST_BIN=build-asan/tests WA_SANITIZER_REPORTS=$(CURDIR)/build-asan/reports \
+	    scripts/run-tests.sh all
 
 memcheck: deps
 	@$(MAKE) --no-print-directory all

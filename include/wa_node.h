@@ -68,6 +68,9 @@ typedef struct {
     wa_event_t pending[WA_EVENT_QUEUE];
     int pending_count;
     int dropped_events;
+    bool liveness_again;        //  a claim was asked for while one ran
+    char gateway_want[16];
+    bool stopping_want;
 } wa_node_t;
 
 //  Bind the four ports and start the DB worker. 0 / -1 (logged).

@@ -62,6 +62,12 @@ case "${1:-all}" in
     all) run_unit; run_integration ;;
     *) echo "usage: $0 unit|integration|all" >&2; exit 2 ;;
 esac
+# Sanitizers write a report file per process that found something, also for
+# daemons whose exit status no test looks at.
+if [ -n "${WA_SANITIZER_REPORTS:-}" ] && [ -n "$(ls -A "$WA_SANITIZER_REPORTS" 2>/dev/null)" ]; then
+    failed=$((failed + 1)); failures+=("sanitizer reports in $WA_SANITIZER_REPORTS")
+    head -n 40 "$WA_SANITIZER_REPORTS"/* 
+fi
 echo
 [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed"

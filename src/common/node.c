@@ -59,7 +59,7 @@ wa_node_stop (wa_node_t *self)
 
 static const char *SQL_REGISTER =
     "INSERT INTO nodes (kind, hostname, ports, pid, version, started_at, last_seen, gateway_status) "
-    "VALUES (?, ?, ?, ?, ?, NOW(6), NOW(6), 'disconnected')";
+    "VALUES (?, ?, ?, ?, ?, NOW(6), NOW(6), IF(? = 'master', 'n/a', 'disconnected'))";
 
 static void
 s_register_run (wa_job_t *job, wa_db_t *db)
@@ -70,8 +70,8 @@ s_register_run (wa_job_t *job, wa_db_t *db)
         job->rc = -1;
         return;
     }
-    if (wa_db_exec (db, SQL_REGISTER, "sssis", self->kind, self->hostname, self->ports,
-                    (int64_t) self->pid, WA_VERSION) != 1) {
+    if (wa_db_exec (db, SQL_REGISTER, "sssiss", self->kind, self->hostname, self->ports,
+                    (int64_t) self->pid, WA_VERSION, self->kind) != 1) {
         wa_warn ("db: registration failed: %s", wa_db_error (db));
         job->rc = -1;
         return;
@@ -116,8 +116,15 @@ void
 wa_node_liveness (wa_node_t *self, const char *gateway_status, bool stopping)
 {
     wa_liveness_job_t *job = &self->liveness_job;
-    if (job->job.busy || !self->id)
+    if (!self->id)
         return;
+    if (job->job.busy) {
+        //  Claim again when this one is back, so a status change is not lost.
+        self->liveness_again = true;
+        snprintf (self->gateway_want, sizeof self->gateway_want, "%s", gateway_status);
+        self->stopping_want = stopping;
+        return;
+    }
     job->id = self->id;
     job->stopping = stopping;
     snprintf (job->gateway_status, sizeof job->gateway_status, "%s", gateway_status);
@@ -208,8 +215,15 @@ wa_node_job_done (wa_node_t *self, wa_job_t *job)
                      self->register_job.schema);
         return true;
     }
-    if (job == &self->liveness_job.job)
+    if (job == &self->liveness_job.job) {
+        if (self->liveness_again) {
+            self->liveness_again = false;
+            char status[16];
+            snprintf (status, sizeof status, "%s", self->gateway_want);
+            wa_node_liveness (self, status, self->stopping_want);
+        }
         return true;
+    }
     if (job == &self->event_job.job) {
         wa_event_job_t *ej = &self->event_job;
         int unwritten = ej->count - job->rc;
@@ -260,6 +274,8 @@ wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms)
     if (wa_dbworker_submit (self->db, job))
         return -1;
     zpoller_t *poller = zpoller_new (self->db, NULL);
+    //  Used at shutdown, after SIGTERM: the poller must not give up on it.
+    zpoller_set_nonstop (poller, true);
     int64_t until = zclock_mono () + timeout_ms;
     int rc = -1;
     while (zclock_mono () < until) {

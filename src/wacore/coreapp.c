@@ -57,8 +57,10 @@ s_close_session (coreapp_t *self, const char *why, bool confirmed_gone)
         return;
     bool was_open = self->session.state == SESSION_OPEN;
     uint64_t id = self->session.id;
+    //  The reactor must forget the socket before it is destroyed.
+    zloop_reader_end (self->loop, self->session.sock);
     session_close (&self->session, wa_clock_mono (), confirmed_gone);
-    if (self->session.sock == NULL && was_open)
+    if (was_open)
         wa_node_event (&self->node, "session_closed", (int) self->session.shard, self->session.epoch,
                        self->node.id, "upstream session %" PRIu64 " closed: %s", id, why);
     else
@@ -131,10 +133,7 @@ s_on_session (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     coreapp_t *self = arg;
-    zsock_t *sock = self->session.sock;
     session_event_t event = session_on_message (&self->session, wa_clock_mono ());
-    if (self->session.sock != sock)
-        zloop_reader_end (self->loop, sock);
     switch (event) {
         case SESSION_EV_OPENED:
             if (!s_holding (self)) {
@@ -148,13 +147,13 @@ s_on_session (zloop_t *loop, zsock_t *reader, void *arg)
                            self->session.id, self->config->account, self->shard);
             break;
         case SESSION_EV_REFUSED:
-            zloop_reader_end (self->loop, sock);
-            s_set_gateway (self, "disconnected");
+            wa_error ("upstream refused our login: %s", self->session.last_reason);
+            s_close_session (self, "login refused", true);
             s_demote (self, "upstream refused our epoch as stale (a newer primary exists)");
             break;
         case SESSION_EV_GONE:
-            s_set_gateway (self, "disconnected");
             wa_warn ("upstream closed the session: %s", self->session.last_reason);
+            s_close_session (self, "closed by upstream", true);
             s_try_login (self);
             break;
         case SESSION_EV_NONE:
@@ -263,13 +262,11 @@ s_on_ping (zloop_t *loop, int timer_id, void *arg)
     wa_usec_t idle = WA_SEC (self->config->upstream_idle_timeout);
     if (self->session.state == SESSION_LOGGING_IN
     &&  now - self->session.login_sent_at > WA_SEC (self->config->upstream_login_timeout)) {
-        zloop_reader_end (self->loop, self->session.sock);
         s_close_session (self, "no answer to login", false);
         s_try_login (self);
     }
     else
     if (self->session.state == SESSION_OPEN && now - self->session.last_pong > idle) {
-        zloop_reader_end (self->loop, self->session.sock);
         s_close_session (self, "no keepalive answer within the idle timeout", false);
         s_try_login (self);
     }
@@ -354,6 +351,8 @@ static void
 s_wait_jobs (coreapp_t *self, int timeout_ms)
 {
     zpoller_t *poller = zpoller_new (self->node.db, NULL);
+    //  Shutdown runs after SIGTERM: the poller must not give up on it.
+    zpoller_set_nonstop (poller, true);
     int64_t until = zclock_mono () + timeout_ms;
     while ((self->shard_job.job.busy || self->node.liveness_job.job.busy || self->node.event_job.job.busy
             || self->node.register_job.job.busy)
@@ -373,7 +372,6 @@ s_shutdown (coreapp_t *self)
     int timeout = self->config->db_statement_timeout * 1000 + 500;
     //  Session first, lease after: the lease may end only once the session has.
     if (self->session.state != SESSION_CLOSED) {
-        zloop_reader_end (self->loop, self->session.sock);
         s_close_session (self, "stopping", false);
     }
     s_wait_jobs (self, timeout);

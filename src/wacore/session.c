@@ -120,7 +120,6 @@ session_on_message (session_t *self, wa_usec_t now)
             return SESSION_EV_OPENED;
         case WA_MSG_LOGIN_REFUSED:
             snprintf (self->last_reason, sizeof self->last_reason, "%.120s", msg.text);
-            session_close (self, now, true);
             return SESSION_EV_REFUSED;
         case WA_MSG_PONG:
             if (self->state == SESSION_OPEN && msg.session == self->id)
@@ -130,7 +129,6 @@ session_on_message (session_t *self, wa_usec_t now)
             if (self->state != SESSION_OPEN || msg.session != self->id)
                 return SESSION_EV_NONE;
             snprintf (self->last_reason, sizeof self->last_reason, "%.120s", msg.text);
-            session_close (self, now, true);
             return SESSION_EV_GONE;
         case WA_MSG_LOGOUT_OK:
             return SESSION_EV_NONE;

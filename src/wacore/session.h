@@ -45,7 +45,8 @@ int session_open (session_t *self, uint64_t node, uint32_t shard, uint64_t epoch
 void session_close (session_t *self, wa_usec_t now, bool confirmed_gone);
 //  Send a keepalive. 0 / -1.
 int session_ping (session_t *self, wa_usec_t now);
-//  Read one message from the socket.
+//  Read one message from the socket. On REFUSED and GONE the caller closes
+//  the session (confirmed gone: the gateway said so).
 session_event_t session_on_message (session_t *self, wa_usec_t now);
 //  May a login go out at now?
 bool session_may_login (const session_t *self, wa_usec_t now);

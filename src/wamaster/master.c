@@ -276,22 +276,21 @@ s_shutdown (master_t *self)
         job->epoch = self->lease.epoch;
         job->job.kind = JOB_RELEASE;
         job->job.run = master_release_run;
-        int timeout = self->config->db_statement_timeout * 1000 + 500;
-        if (self->lease_job.job.busy || self->migrate_job.job.busy || self->monitor_job.job.busy) {
-            //  Let the running job finish so the release runs after it.
-            wa_node_run_sync (&self->node, &self->release_job.job, timeout);
-        }
+        //  Jobs queued before it run first; the worker keeps their order.
+        int timeout = 2 * (self->config->db_statement_timeout * 1000 + 500);
+        if (wa_node_run_sync (&self->node, &job->job, timeout) == 0 && job->job.rc == 0)
+            wa_node_event (&self->node, "lease_released", -1, self->lease.epoch, self->node.id,
+                           "master %" PRIu64 " stopped and released the lease", self->node.id);
         else
-            wa_node_run_sync (&self->node, &job->job, timeout);
+            wa_warn ("could not release the master lease; it lapses within lease_ttl");
         self->primary = false;
-        wa_node_event (&self->node, "lease_released", -1, self->lease.epoch, self->node.id,
-                       "master %" PRIu64 " stopped and released the lease", self->node.id);
     }
     if (self->node.id) {
         wa_node_flush_events (&self->node);
         wa_node_liveness (&self->node, "n/a", true);
         //  Wait for the liveness job (and any event write) to land.
         zpoller_t *poller = zpoller_new (self->node.db, NULL);
+        zpoller_set_nonstop (poller, true);
         int64_t until = zclock_mono () + self->config->db_statement_timeout * 1000 + 500;
         while ((self->node.liveness_job.job.busy || self->node.event_job.job.busy)
                && zclock_mono () < until) {
