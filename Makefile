@@ -45,26 +45,33 @@ DEB_PACKAGES := build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-de
 deps:
 	@scripts/deps.sh $(DEB_PACKAGES)
 
+# V=1 shows the full commands.
+Q := $(if $(V),,@)
+
 $(BUILD)/common/%.o: src/common/%.c $(wildcard include/*.h) | $(BUILD)/common
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/common/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh | $(BUILD)/common
 	scripts/embed-migrations.sh $(MIGRATIONS) > $@
 
 $(BUILD)/common/migrations.o: $(BUILD)/common/migrations.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(COMMON_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BIN)/%: src/%/*.c $(LIB) $$(wildcard src/$$*/*.h) | $(BIN)
-	$(CC) $(CFLAGS) -Isrc/$* -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/$* -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/test_referee: tests/unit/test_referee.c src/wagate/referee.c src/wagate/referee.h $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/common $(BUILD)/tests $(BIN):
 	mkdir -p $@
@@ -96,7 +103,7 @@ asan: deps
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 	@rm -rf build-asan/reports && mkdir -p build-asan/reports
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/build-asan/reports/asan \
-	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/build-asan/reports/ubsan \
 	    WA_BIN=$(CURDIR)/build-asan/bin WA_TEST_BIN=build-asan/tests WA_SANITIZER_REPORTS=$(CURDIR)/build-asan/reports \
 	    scripts/run-tests.sh all

@@ -64,9 +64,12 @@ case "${1:-all}" in
 esac
 # Sanitizers write a report file per process that found something, also for
 # daemons whose exit status no test looks at.
-if [ -n "${WA_SANITIZER_REPORTS:-}" ] && [ -n "$(ls -A "$WA_SANITIZER_REPORTS" 2>/dev/null)" ]; then
-    failed=$((failed + 1)); failures+=("sanitizer reports in $WA_SANITIZER_REPORTS")
-    head -n 40 "$WA_SANITIZER_REPORTS"/* 
+if [ -n "${WA_SANITIZER_REPORTS:-}" ]; then
+    reports=$(grep -l 'ERROR\|runtime error' "$WA_SANITIZER_REPORTS"/* 2>/dev/null)
+    if [ -n "$reports" ]; then
+        failed=$((failed + 1)); failures+=("sanitizer reports in $WA_SANITIZER_REPORTS")
+        head -n 40 $reports
+    fi
 fi
 echo
 [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
