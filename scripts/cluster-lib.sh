@@ -13,12 +13,15 @@ wait_for() {
     done
 }
 
-# free_port: a TCP port nothing listens on, from the ephemeral range.
+# free_port: a TCP port no socket uses, below the kernel's ephemeral range
+# (where outgoing connections take their local ports and could take ours).
 free_port() {
-    local port
+    local port low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$low" -gt 12000 ] || low=32768
     while :; do
-        port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))
-        ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
+        port=$(( 10000 + (RANDOM * 32768 + RANDOM) % (low - 10000) ))
+        ss -Htan "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
     done
 }
 
@@ -45,11 +48,18 @@ db_start() {
         --log-error="$RUN/logs/mariadb.log" --pid-file="$RUN/db/mariadb.pid" \
         --innodb-buffer-pool-size=64M --max-connections=500 --skip-name-resolve \
         --innodb-flush-log-at-trx-commit=2 >/dev/null 2>&1 &
-    echo $! > "$RUN/db/mariadbd.pid"
-    if ! wait_for 60 db_sql -e 'SELECT 1'; then
-        echo "the private MariaDB did not start: see $RUN/logs/mariadb.log" >&2
-        return 1
-    fi
+    local pid=$! i
+    echo "$pid" > "$RUN/db/mariadbd.pid"
+    # Poll until it answers, giving up at once if it exited (a taken port).
+    for ((i = 0; i < 600; i++)); do
+        db_sql -e 'SELECT 1' >/dev/null 2>&1 && break
+        if ! pid_alive "$pid"; then
+            echo "the private MariaDB exited at start: $(grep ERROR "$RUN/logs/mariadb.log" | tail -n 2)" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    [ "$i" -lt 600 ] || { echo "the private MariaDB did not answer within 60 s: see $RUN/logs/mariadb.log" >&2; return 1; }
     # A user for the cluster over TCP (root is socket-only here).
     db_sql -e "CREATE USER IF NOT EXISTS 'wacluster'@'127.0.0.1' IDENTIFIED BY 'wacluster';
                GRANT ALL PRIVILEGES ON *.* TO 'wacluster'@'127.0.0.1';" || return 1

@@ -33,9 +33,15 @@ run_unit() {
 run_integration() {
     local RUN; RUN=$(mktemp -d /tmp/wa-testdb.XXXXXX)
     . scripts/cluster-lib.sh
-    local port; port=$(free_port)
-    echo "starting a private MariaDB for the integration tests on 127.0.0.1:$port ($RUN)"
-    if ! db_start "$port"; then
+    local port tries=0
+    # Another program may take the port between the check and the bind: retry.
+    while port=$(free_port); echo "starting a private MariaDB for the integration tests on 127.0.0.1:$port ($RUN)"
+          ! db_start "$port"; do
+        db_stop
+        tries=$((tries + 1))
+        [ "$tries" -lt 3 ] || break
+    done
+    if [ "$tries" -ge 3 ]; then
         failed=$((failed + 1)); failures+=("integration/mariadb"); return
     fi
     export WA_TEST_DB_PORT=$port WA_TEST_DB_RUN=$RUN
