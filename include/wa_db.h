@@ -53,7 +53,8 @@ int wa_db_row_columns (const wa_db_row_t *row);
 //  Schema. Bootstrap creates the database and the tables needed to elect a
 //  Master (idempotent, safe when many nodes run it at once). Migrate applies
 //  the embedded migrations above the current version; only the primary
-//  Master calls it. 0 / -1.
+//  Master calls it. 0 / -1, or -2 when the database's schema is newer than
+//  this build (the node must be upgraded, not the database).
 int wa_db_bootstrap (wa_db_t *self);
 int wa_db_migrate (wa_db_t *self);
 //  Current schema version, or -1 on error (0 when bootstrapped only).

@@ -71,6 +71,7 @@ typedef struct {
     bool liveness_again;        //  a claim was asked for while one ran
     char gateway_want[16];
     bool stopping_want;
+    bool fatal;                 //  this build cannot run against this database
 } wa_node_t;
 
 //  Bind the four ports and start the DB worker. 0 / -1 (logged).
@@ -96,6 +97,13 @@ int wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms);
 void wa_node_on_control (wa_node_t *self, const char *stats_json);
 //  Answer one request on the health socket (HEALTH: node, epoch, role).
 void wa_node_on_health (wa_node_t *self);
+//  Wait (up to timeout_ms) until the node's own jobs and the NULL-terminated
+//  extra jobs are all back, handing each finished job to done (or to
+//  wa_node_job_done when done is NULL). For shutdown.
+typedef void (wa_job_done_fn) (wa_job_t *job, void *arg);
+void wa_node_wait_jobs (wa_node_t *self, wa_job_t **extra, int timeout_ms, wa_job_done_fn *done, void *arg);
+//  (Re)arm the one-shot timer *timer_id to fire after delay; -1 means none.
+void wa_timer_once (zloop_t *loop, int *timer_id, wa_usec_t delay, zloop_timer_fn handler, void *arg);
 //  Microseconds for a config value in seconds.
 #define WA_SEC(x) wa_clock_from_sec (x)
 

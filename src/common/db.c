@@ -494,9 +494,7 @@ wa_db_migrate (wa_db_t *self)
         return -1;
     if (version > wa_schema_version) {
         s_set_error (self, 0, "the database's schema is newer than this build");
-        wa_error ("db: schema version %d is newer than this build's %d: upgrade this node",
-                  version, wa_schema_version);
-        return -1;
+        return -2;
     }
     for (const wa_migration_t *m = wa_migrations; m->version; m++) {
         if (m->version <= version)

@@ -66,6 +66,10 @@ s_register_run (wa_job_t *job, wa_db_t *db)
 {
     wa_register_job_t *self = (wa_register_job_t *) job;
     self->schema = wa_db_schema_version (db);
+    if (self->schema > wa_schema_version) {
+        job->rc = -2;
+        return;
+    }
     if (self->schema < self->min_schema) {
         job->rc = -1;
         return;
@@ -210,6 +214,12 @@ wa_node_job_done (wa_node_t *self, wa_job_t *job)
             wa_info ("registered as node %" PRIu64 " (ports %s)", self->id, self->register_job.ports);
         }
         else
+        if (job->rc == -2) {
+            wa_error ("the database's schema version %d is newer than this build's %d: "
+                      "upgrade this node", self->register_job.schema, wa_schema_version);
+            self->fatal = true;
+        }
+        else
         if (self->register_job.schema >= 0 && self->register_job.schema < self->register_job.min_schema)
             wa_info ("waiting for schema version %d (database has %d)", self->register_job.min_schema,
                      self->register_job.schema);
@@ -273,24 +283,9 @@ wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms)
 {
     if (wa_dbworker_submit (self->db, job))
         return -1;
-    zpoller_t *poller = zpoller_new (self->db, NULL);
-    //  Used at shutdown, after SIGTERM: the poller must not give up on it.
-    zpoller_set_nonstop (poller, true);
-    int64_t until = zclock_mono () + timeout_ms;
-    int rc = -1;
-    while (zclock_mono () < until) {
-        if (!zpoller_wait (poller, (int) (until - zclock_mono ())))
-            continue;
-        wa_job_t *done = wa_dbworker_recv (self->db);
-        if (done == job) {
-            rc = 0;
-            break;
-        }
-        if (done)
-            wa_node_job_done (self, done);
-    }
-    zpoller_destroy (&poller);
-    return rc;
+    wa_job_t *extra[] = { job, NULL };
+    wa_node_wait_jobs (self, extra, timeout_ms, NULL, NULL);
+    return job->busy ? -1 : 0;
 }
 
 void
@@ -314,4 +309,45 @@ wa_node_on_control (wa_node_t *self, const char *stats_json)
     }
     wa_codec_send (self->control, peer, &reply);
     zframe_destroy (&peer);
+}
+
+static bool
+s_any_busy (wa_node_t *self, wa_job_t **extra)
+{
+    if (self->register_job.job.busy || self->liveness_job.job.busy || self->event_job.job.busy)
+        return true;
+    for (; extra && *extra; extra++)
+        if ((*extra)->busy)
+            return true;
+    return false;
+}
+
+void
+wa_node_wait_jobs (wa_node_t *self, wa_job_t **extra, int timeout_ms, wa_job_done_fn *done, void *arg)
+{
+    zpoller_t *poller = zpoller_new (self->db, NULL);
+    //  Used at shutdown, after SIGTERM: the poller must not give up on it.
+    zpoller_set_nonstop (poller, true);
+    int64_t until = zclock_mono () + timeout_ms;
+    while (s_any_busy (self, extra) && zclock_mono () < until) {
+        if (!zpoller_wait (poller, (int) (until - zclock_mono ())))
+            continue;
+        wa_job_t *job = wa_dbworker_recv (self->db);
+        if (job && done)
+            done (job, arg);
+        else
+        if (job)
+            wa_node_job_done (self, job);
+    }
+    zpoller_destroy (&poller);
+}
+
+void
+wa_timer_once (zloop_t *loop, int *timer_id, wa_usec_t delay, zloop_timer_fn handler, void *arg)
+{
+    if (*timer_id >= 0)
+        zloop_timer_end (loop, *timer_id);
+    //  Rounded up: firing a millisecond late is harmless, early is not.
+    size_t ms = delay > 0 ? (size_t) (delay / 1000 + 1) : 1;
+    *timer_id = zloop_timer (loop, ms, 1, handler, arg);
 }

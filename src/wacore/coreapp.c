@@ -107,15 +107,6 @@ s_on_deadline (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-static void
-s_arm_deadline (coreapp_t *self)
-{
-    if (self->deadline_timer >= 0)
-        zloop_timer_end (self->loop, self->deadline_timer);
-    wa_usec_t left = wa_lease_remaining (&self->lease, wa_clock_mono ());
-    self->deadline_timer = zloop_timer (self->loop, (size_t) (left / 1000 + 1), 1, s_on_deadline, self);
-}
-
 static int
 s_on_login_timer (zloop_t *loop, int timer_id, void *arg)
 {
@@ -171,8 +162,7 @@ s_try_login (coreapp_t *self)
     wa_usec_t when = self->login_at > self->session.quiet_until ? self->login_at : self->session.quiet_until;
     if (now < when) {
         if (self->login_timer < 0)
-            self->login_timer = zloop_timer (self->loop, (size_t) ((when - now) / 1000 + 1), 1,
-                                             s_on_login_timer, self);
+            wa_timer_once (self->loop, &self->login_timer, when - now, s_on_login_timer, self);
         return;
     }
     if (session_open (&self->session, self->node.id, (uint32_t) self->shard, self->lease.epoch, now))
@@ -203,7 +193,8 @@ s_shard_done (coreapp_t *self)
         //  The wait is measured from when the database answered, which is
         //  after it judged it: counting from now only adds margin.
         self->login_at = wa_clock_mono () + job->login_wait;
-        s_arm_deadline (self);
+        wa_timer_once (self->loop, &self->deadline_timer, wa_lease_remaining (&self->lease, wa_clock_mono ()),
+                       s_on_deadline, self);
         s_try_login (self);
     }
     else
@@ -231,6 +222,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     coreapp_t *self = arg;
+    if (self->node.fatal)
+        return -1;
     if (!self->node.id) {
         wa_node_register (&self->node, wa_schema_version);
         return 0;
@@ -350,20 +343,8 @@ s_on_api (zloop_t *loop, zsock_t *reader, void *arg)
 static void
 s_wait_jobs (coreapp_t *self, int timeout_ms)
 {
-    zpoller_t *poller = zpoller_new (self->node.db, NULL);
-    //  Shutdown runs after SIGTERM: the poller must not give up on it.
-    zpoller_set_nonstop (poller, true);
-    int64_t until = zclock_mono () + timeout_ms;
-    while ((self->shard_job.job.busy || self->node.liveness_job.job.busy || self->node.event_job.job.busy
-            || self->node.register_job.job.busy)
-           && zclock_mono () < until) {
-        if (zpoller_wait (poller, (int) (until - zclock_mono ()))) {
-            wa_job_t *job = wa_dbworker_recv (self->node.db);
-            if (job)
-                wa_node_job_done (&self->node, job);
-        }
-    }
-    zpoller_destroy (&poller);
+    wa_job_t *extra[] = { &self->shard_job.job, NULL };
+    wa_node_wait_jobs (&self->node, extra, timeout_ms, NULL, NULL);
 }
 
 static void
@@ -431,8 +412,9 @@ coreapp_run (const wa_config_t *config)
     zloop_start (self->loop);
     wa_info ("stopping");
     s_shutdown (self);
+    int rc = self->node.fatal ? 1 : 0;
     zloop_destroy (&self->loop);
     wa_node_stop (&self->node);
     free (self);
-    return 0;
+    return rc;
 }

@@ -78,15 +78,6 @@ s_on_deadline (zloop_t *loop, int timer_id, void *arg)
 }
 
 static void
-s_arm_deadline (master_t *self)
-{
-    if (self->deadline_timer >= 0)
-        zloop_timer_end (self->loop, self->deadline_timer);
-    wa_usec_t left = wa_lease_remaining (&self->lease, wa_clock_mono ());
-    self->deadline_timer = zloop_timer (self->loop, (size_t) (left / 1000 + 1), 1, s_on_deadline, self);
-}
-
-static void
 s_submit_primary_work (master_t *self)
 {
     if (!s_acting (self))
@@ -134,7 +125,8 @@ s_lease_done (master_t *self)
                            "master %" PRIu64 " holds the master lease (previous holder %" PRIu64 ")",
                            self->node.id, job->previous_holder);
         }
-        s_arm_deadline (self);
+        wa_timer_once (self->loop, &self->deadline_timer, wa_lease_remaining (&self->lease, wa_clock_mono ()),
+                       s_on_deadline, self);
         s_submit_primary_work (self);
     }
     else
@@ -163,6 +155,12 @@ s_job_done (master_t *self, wa_job_t *job)
             s_lease_done (self);
             break;
         case JOB_MIGRATE:
+            if (job->rc == -2) {
+                wa_error ("the database's schema is newer than this build's version %d: "
+                          "upgrade this node; stopping", wa_schema_version);
+                self->node.fatal = true;
+            }
+            else
             if (job->rc == 0 && s_acting (self)) {
                 self->migrated = true;
                 self->cluster_shards = self->migrate_job.cluster_shards;
@@ -192,6 +190,12 @@ s_job_done (master_t *self, wa_job_t *job)
     }
 }
 
+static void
+s_job_done_cb (wa_job_t *job, void *arg)
+{
+    s_job_done ((master_t *) arg, job);
+}
+
 static int
 s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -210,6 +214,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     master_t *self = arg;
+    if (self->node.fatal)
+        return -1;              //  ends the reactor; shutdown releases the lease
     s_acting (self);
     if (!self->bootstrapped) {
         self->bootstrap_job.job.run = master_bootstrap_run;
@@ -289,18 +295,8 @@ s_shutdown (master_t *self)
         wa_node_flush_events (&self->node);
         wa_node_liveness (&self->node, "n/a", true);
         //  Wait for the liveness job (and any event write) to land.
-        zpoller_t *poller = zpoller_new (self->node.db, NULL);
-        zpoller_set_nonstop (poller, true);
-        int64_t until = zclock_mono () + self->config->db_statement_timeout * 1000 + 500;
-        while ((self->node.liveness_job.job.busy || self->node.event_job.job.busy)
-               && zclock_mono () < until) {
-            if (zpoller_wait (poller, (int) (until - zclock_mono ()))) {
-                wa_job_t *job = wa_dbworker_recv (self->node.db);
-                if (job)
-                    s_job_done (self, job);
-            }
-        }
-        zpoller_destroy (&poller);
+        wa_node_wait_jobs (&self->node, NULL, self->config->db_statement_timeout * 1000 + 500,
+                           s_job_done_cb, self);
     }
 }
 
@@ -336,8 +332,9 @@ master_run (const wa_config_t *config)
     zloop_start (self->loop);
     wa_info ("stopping");
     s_shutdown (self);
+    int rc = self->node.fatal ? 1 : 0;
     zloop_destroy (&self->loop);
     wa_node_stop (&self->node);
     free (self);
-    return 0;
+    return rc;
 }

@@ -89,8 +89,13 @@ master_migrate_run (wa_job_t *job, wa_db_t *db)
 {
     migrate_job_t *self = (migrate_job_t *) job;
     job->rc = -1;
-    if (!s_in_time (self->deadline) || wa_db_migrate (db))
+    if (!s_in_time (self->deadline))
         return;
+    int rc = wa_db_migrate (db);
+    if (rc) {
+        job->rc = rc;
+        return;
+    }
     if (!s_in_time (self->deadline) || wa_db_exec (db, SQL_CLUSTER_INIT, "i", (int64_t) self->shards) < 0)
         return;
     self->cluster_shards = 0;
