@@ -43,7 +43,7 @@ db_start() {
         echo "port $port (the private MariaDB's) is already in use; set WA_RUN_DB_PORT to another" >&2
         return 1
     fi
-    mariadbd --no-defaults --datadir="$RUN/db/data" --socket="$RUN/db/mariadb.sock" \
+    setsid mariadbd --no-defaults --datadir="$RUN/db/data" --socket="$RUN/db/mariadb.sock" \
         --port="$port" --bind-address=127.0.0.1 --user="$(id -un)" \
         --log-error="$RUN/logs/mariadb.log" --pid-file="$RUN/db/mariadb.pid" \
         --innodb-buffer-pool-size=64M --max-connections=500 --skip-name-resolve \
@@ -80,7 +80,9 @@ db_stop() {
 proc_start() {
     local name=$1; shift
     mkdir -p "$RUN/pids" "$RUN/logs"
-    "$@" >>"$RUN/logs/$name.log" 2>&1 &
+    # A session of its own: a Ctrl-C at the terminal reaches only the script,
+    # which stops the nodes in order (Coreapps, Masters, wagate, database).
+    setsid "$@" >>"$RUN/logs/$name.log" 2>&1 &
     echo $! > "$RUN/pids/$name.pid"
 }
 
