@@ -26,6 +26,11 @@ static const uint32_t s_fields [WA_MSG_TYPE_MAX] = {
     [WA_MSG_HEALTH]         = WA_F_NODE | WA_F_EPOCH | WA_F_TEXT,
     [WA_MSG_EVENT]          = WA_F_SHARD | WA_F_NODE | WA_F_EPOCH | WA_F_TEXT,
     [WA_MSG_ERROR]          = WA_F_CODE | WA_F_TEXT,
+    [WA_MSG_HEARTBEAT]      = WA_F_NODE | WA_F_EPOCH | WA_F_SEQ | WA_F_TEXT,
+    [WA_MSG_HB_REPLY]       = WA_F_SHARD | WA_F_NODE | WA_F_EPOCH | WA_F_SEQ | WA_F_CODE | WA_F_TEXT,
+    [WA_MSG_REPORT]         = WA_F_NODE | WA_F_EPOCH | WA_F_TEXT,
+    [WA_MSG_SETTINGS]       = WA_F_EPOCH | WA_F_SEQ | WA_F_TEXT,
+    [WA_MSG_SETTINGS_CHANGED] = WA_F_TEXT,
 };
 
 static const char *s_names [WA_MSG_TYPE_MAX] = {
@@ -43,6 +48,11 @@ static const char *s_names [WA_MSG_TYPE_MAX] = {
     [WA_MSG_HEALTH]         = "HEALTH",
     [WA_MSG_EVENT]          = "EVENT",
     [WA_MSG_ERROR]          = "ERROR",
+    [WA_MSG_HEARTBEAT]      = "HEARTBEAT",
+    [WA_MSG_HB_REPLY]       = "HB_REPLY",
+    [WA_MSG_REPORT]         = "REPORT",
+    [WA_MSG_SETTINGS]       = "SETTINGS",
+    [WA_MSG_SETTINGS_CHANGED] = "SETTINGS_CHANGED",
 };
 
 static bool
