@@ -38,6 +38,11 @@ typedef struct {
     double shard_lease_ttl;
     double shard_renew_interval;
     double db_liveness_interval;
+    double heartbeat_interval;
+    double unhealthy_interval;
+    double promotion_holdoff;
+    int failover_limit;
+    double failover_window;
     //  upstream (the messaging network, wagate locally)
     char upstream_endpoint[WA_CONFIG_STR];
     char upstream_control_endpoint[WA_CONFIG_STR];
@@ -68,6 +73,17 @@ int wa_config_check (const wa_config_t *self, char *err, size_t errlen);
 void wa_config_print (const wa_config_t *self, FILE *out);
 //  Print the keys, their env names, defaults and bounds (for --help).
 void wa_config_print_help (FILE *out);
+
+//  Cluster settings: the keys that live in the database's `settings` table
+//  once a cluster exists, are changed with `wactl settings set`, and apply on
+//  every node without a restart. The config file only seeds them.
+bool wa_config_is_setting (const char *key);
+//  The i-th setting's name, NULL past the last.
+const char *wa_config_setting_name (int index);
+//  The value of key as text (what wa_config_set accepts). 0 / -1.
+int wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len);
+//  Copy every setting's value from source into self.
+void wa_config_copy_settings (wa_config_t *self, const wa_config_t *source);
 
 //  Defaults, file (explicit path, $WACLUSTER_CONF, ./run/cluster.conf or
 //  /etc/wacluster/wacluster.conf, the first that exists), environment, then

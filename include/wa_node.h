@@ -14,6 +14,7 @@
 #include "wa_dbworker.h"
 
 #define WA_EVENT_QUEUE 32
+#define WA_MONITORS_MAX 8
 
 typedef struct {
     wa_job_t job;
@@ -72,6 +73,9 @@ typedef struct {
     char gateway_want[16];
     bool stopping_want;
     bool fatal;                 //  this build cannot run against this database
+    zactor_t *monitors[WA_MONITORS_MAX];
+    const char *monitor_names[WA_MONITORS_MAX];
+    int monitor_count;
 } wa_node_t;
 
 //  Bind the four ports and start the DB worker. 0 / -1 (logged).
@@ -104,6 +108,13 @@ typedef void (wa_job_done_fn) (wa_job_t *job, void *arg);
 void wa_node_wait_jobs (wa_node_t *self, wa_job_t **extra, int timeout_ms, wa_job_done_fn *done, void *arg);
 //  (Re)arm the one-shot timer *timer_id to fire after delay; -1 means none.
 void wa_timer_once (zloop_t *loop, int *timer_id, wa_usec_t delay, zloop_timer_fn handler, void *arg);
+//  Watch sock's ZeroMQ events (connected, disconnected, accepted, ...) and
+//  publish each on the bus as an EVENT "socket 0 <EVENT> <endpoint> <name>",
+//  so a tap (watap) sees them. Monitors end with wa_node_stop.
+void wa_node_monitor (wa_node_t *self, zsock_t *sock, const char *name, zloop_t *loop);
+//  Publish on the bus only (no audit row): transitions a tap should see.
+void wa_node_publish (wa_node_t *self, const char *kind, int shard, uint64_t epoch,
+                      uint64_t subject, const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
 //  Microseconds for a config value in seconds.
 #define WA_SEC(x) wa_clock_from_sec (x)
 

@@ -61,6 +61,16 @@ static const key_t_ s_keys[] = {
        "seconds between shard lease renewals (and secondary polls)"),
     K ("db_liveness_interval", NULL, T_SEC, db_liveness_interval, "60", 0.1, 3600, NULL,
        "seconds between liveness claims; silent for twice this is unhealthy"),
+    K ("heartbeat_interval", NULL, T_SEC, heartbeat_interval, "5", 0.01, 3600, NULL,
+       "seconds between Master heartbeats on the bus"),
+    K ("unhealthy_interval", NULL, T_SEC, unhealthy_interval, "30", 0.02, 86400, NULL,
+       "a primary Coreapp silent to the primary and a secondary Master this long is replaced"),
+    K ("promotion_holdoff", NULL, T_SEC, promotion_holdoff, "60", 0, 86400, NULL,
+       "a Coreapp replaced as primary is not promoted again for this many seconds"),
+    K ("failover_limit", NULL, T_INT, failover_limit, "5", 1, 1000, NULL,
+       "at most this many promotions per shard within failover_window"),
+    K ("failover_window", NULL, T_SEC, failover_window, "300", 1, 86400, NULL,
+       "the window of failover_limit, seconds"),
     K ("upstream_endpoint", NULL, T_STR, upstream_endpoint, "tcp://127.0.0.1:6300", 6, 255, NULL,
        "ZeroMQ endpoint of the upstream network (wagate binds it)"),
     K ("upstream_control_endpoint", NULL, T_STR, upstream_control_endpoint, "tcp://127.0.0.1:6301", 6, 255, NULL,
@@ -78,6 +88,15 @@ static const key_t_ s_keys[] = {
     K ("log_syslog", NULL, T_BOOL, log_syslog, "0", 0, 0, NULL, "1 logs to syslog instead of stderr"),
 };
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
+
+static const char *s_settings[] = {
+    "heartbeat_interval", "unhealthy_interval", "db_liveness_interval",
+    "lease_ttl", "lease_renew_interval", "lease_margin",
+    "shard_lease_ttl", "shard_renew_interval",
+    "upstream_ping_interval", "upstream_idle_timeout", "upstream_login_timeout",
+    "promotion_holdoff", "failover_limit", "failover_window",
+    NULL
+};
 
 static int
 s_fail (char *err, size_t errlen, const char *fmt, ...)
@@ -348,6 +367,10 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
         return s_fail (err, errlen, "shard_renew_interval (%g) + lease_margin (%g) must be below shard_lease_ttl (%g): "
                        "otherwise a healthy primary Coreapp would drop its session between renewals",
                        self->shard_renew_interval, self->lease_margin, self->shard_lease_ttl);
+    if (self->unhealthy_interval < 2 * self->heartbeat_interval)
+        return s_fail (err, errlen, "unhealthy_interval (%g) must be at least two heartbeat_intervals (%g): "
+                       "otherwise one late heartbeat would replace a healthy primary",
+                       self->unhealthy_interval, self->heartbeat_interval);
     if (self->upstream_ping_interval * 2 > self->upstream_idle_timeout)
         return s_fail (err, errlen, "upstream_ping_interval (%g) must be at most half of upstream_idle_timeout (%g)",
                        self->upstream_ping_interval, self->upstream_idle_timeout);
@@ -426,4 +449,63 @@ const char *
 wa_config_source (const wa_config_t *self)
 {
     return self->source;
+}
+
+bool
+wa_config_is_setting (const char *key)
+{
+    for (int i = 0; s_settings[i]; i++)
+        if (strcmp (s_settings[i], key) == 0)
+            return true;
+    return false;
+}
+
+const char *
+wa_config_setting_name (int index)
+{
+    if (index < 0 || index >= (int) (sizeof s_settings / sizeof s_settings[0]))
+        return NULL;
+    return s_settings[index];
+}
+
+int
+wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len)
+{
+    const key_t_ *k = s_find (key);
+    if (!k)
+        return -1;
+    const void *field = (const char *) self + k->offset;
+    switch (k->type) {
+        case T_STR:
+        case T_ENUM:  snprintf (buf, len, "%s", (const char *) field); break;
+        case T_INT:   snprintf (buf, len, "%d", *(const int *) field); break;
+        case T_SEC:   snprintf (buf, len, "%.17g", *(const double *) field); break;
+        case T_BOOL:  snprintf (buf, len, "%d", *(const bool *) field ? 1 : 0); break;
+        case T_PORTS: {
+            const int *p = field;
+            snprintf (buf, len, "%d,%d,%d,%d", p[0], p[1], p[2], p[3]);
+            break;
+        }
+    }
+    //  Shortest text that reads back as the same double.
+    if (k->type == T_SEC) {
+        for (int precision = 1; precision <= 17; precision++) {
+            char probe[64];
+            snprintf (probe, sizeof probe, "%.*g", precision, *(const double *) field);
+            if (strtod (probe, NULL) == *(const double *) field) {
+                snprintf (buf, len, "%s", probe);
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+void
+wa_config_copy_settings (wa_config_t *self, const wa_config_t *source)
+{
+    for (int i = 0; s_settings[i]; i++) {
+        const key_t_ *k = s_find (s_settings[i]);
+        memcpy ((char *) self + k->offset, (const char *) source + k->offset, k->size);
+    }
 }

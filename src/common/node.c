@@ -48,6 +48,9 @@ wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind)
 void
 wa_node_stop (wa_node_t *self)
 {
+    for (int i = 0; i < self->monitor_count; i++)
+        zactor_destroy (&self->monitors[i]);
+    self->monitor_count = 0;
     //  Destroying the worker waits for the job it is running (bounded by the
     //  statement timeout); queued jobs are ours, so nothing leaks.
     zactor_destroy (&self->db);
@@ -155,6 +158,9 @@ s_events_run (wa_job_t *job, wa_db_t *db)
     job->rc = written;
 }
 
+static void s_publish (wa_node_t *self, const char *kind, int shard, uint64_t epoch, uint64_t subject,
+                       const char *detail);
+
 void
 wa_node_event (wa_node_t *self, const char *kind, int shard, uint64_t epoch,
                uint64_t subject, const char *fmt, ...)
@@ -171,15 +177,7 @@ wa_node_event (wa_node_t *self, const char *kind, int shard, uint64_t epoch,
     va_end (args);
     wa_info ("event %s (epoch %" PRIu64 "): %s", kind, epoch, event.detail);
 
-    wa_msg_t msg;
-    wa_msg_init (&msg, WA_MSG_EVENT);
-    msg.node = self->id;
-    msg.epoch = epoch;
-    msg.shard = shard < 0 ? UINT32_MAX : (uint32_t) shard;
-    char text[320];
-    snprintf (text, sizeof text, "%s %" PRIu64 " %s", kind, subject, event.detail);
-    wa_msg_set_text (&msg, text);
-    wa_codec_send (self->bus, NULL, &msg);
+    s_publish (self, kind, shard, epoch, subject, event.detail);
 
     if (self->pending_count == WA_EVENT_QUEUE) {
         memmove (self->pending, self->pending + 1, sizeof self->pending[0] * (WA_EVENT_QUEUE - 1));
@@ -350,4 +348,73 @@ wa_timer_once (zloop_t *loop, int *timer_id, wa_usec_t delay, zloop_timer_fn han
     //  Rounded up: firing a millisecond late is harmless, early is not.
     size_t ms = delay > 0 ? (size_t) (delay / 1000 + 1) : 1;
     *timer_id = zloop_timer (loop, ms, 1, handler, arg);
+}
+
+static void
+s_publish (wa_node_t *self, const char *kind, int shard, uint64_t epoch, uint64_t subject, const char *detail)
+{
+    wa_msg_t msg;
+    wa_msg_init (&msg, WA_MSG_EVENT);
+    msg.node = self->id;
+    msg.epoch = epoch;
+    msg.shard = shard < 0 ? UINT32_MAX : (uint32_t) shard;
+    char text[400];
+    snprintf (text, sizeof text, "%s %" PRIu64 " %s", kind, subject, detail);
+    wa_msg_set_text (&msg, text);
+    wa_codec_send (self->bus, NULL, &msg);
+}
+
+void
+wa_node_publish (wa_node_t *self, const char *kind, int shard, uint64_t epoch,
+                 uint64_t subject, const char *fmt, ...)
+{
+    char detail[300];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (detail, sizeof detail, fmt, args);
+    va_end (args);
+    s_publish (self, kind, shard, epoch, subject, detail);
+}
+
+static int
+s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    wa_node_t *self = arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    if (!msg)
+        return 0;
+    char *event = zmsg_popstr (msg);
+    char *value = zmsg_popstr (msg);
+    char *endpoint = zmsg_popstr (msg);
+    const char *name = "socket";
+    for (int i = 0; i < self->monitor_count; i++)
+        if ((zsock_t *) self->monitors[i] == reader)
+            name = self->monitor_names[i];
+    if (event) {
+        wa_debug ("socket %s: %s %s", name, event, endpoint ? endpoint : "");
+        wa_node_publish (self, "socket", -1, self->epoch, 0, "%s %s %s", event,
+                         endpoint && *endpoint ? endpoint : "-", name);
+    }
+    zstr_free (&event);
+    zstr_free (&value);
+    zstr_free (&endpoint);
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+void
+wa_node_monitor (wa_node_t *self, zsock_t *sock, const char *name, zloop_t *loop)
+{
+    if (self->monitor_count == WA_MONITORS_MAX)
+        return;
+    zactor_t *monitor = zactor_new (zmonitor, sock);
+    zstr_sendx (monitor, "LISTEN", "CONNECTED", "DISCONNECTED", "ACCEPTED", "CLOSED",
+                "CONNECT_RETRIED", "BIND_FAILED", "ACCEPT_FAILED", NULL);
+    zstr_send (monitor, "START");
+    zsock_wait (monitor);
+    self->monitors[self->monitor_count] = monitor;
+    self->monitor_names[self->monitor_count] = name;
+    self->monitor_count++;
+    zloop_reader (loop, (zsock_t *) monitor, s_on_monitor, self);
 }

@@ -1,0 +1,48 @@
+/*  wa_peers — this node's connections to the cluster's Masters: one SUB
+    socket connected to every Master's bus, and one DEALER per Master to
+    its control port. The set follows the `nodes` table (refreshed by a DB
+    job); connecting and sending never block, so the heartbeat path never
+    waits on the database or on a slow peer. */
+#ifndef WA_PEERS_H
+#define WA_PEERS_H
+
+#include <czmq.h>
+#include "wa_codec.h"
+#include "wa_dbworker.h"
+
+#define WA_PEERS_MAX 16
+
+typedef struct {
+    uint64_t id;
+    char bus[300];              //  tcp://host:port
+    char control[300];
+    zsock_t *dealer;            //  NULL in a list handed to wa_peers_set
+} wa_peer_t;
+
+typedef struct {
+    zsock_t *sub;
+    wa_peer_t peers[WA_PEERS_MAX];
+    int count;
+} wa_peers_t;
+
+//  The DB job listing the Masters that are up.
+typedef struct {
+    wa_job_t job;
+    wa_usec_t liveness_limit;
+    int count;
+    wa_peer_t masters[WA_PEERS_MAX];
+} wa_masters_job_t;
+
+void wa_peers_init (wa_peers_t *self);
+void wa_peers_destroy (wa_peers_t *self, zloop_t *loop);
+//  Make the set equal to list (skipping skip_id, this node): new peers are
+//  connected, gone ones dropped. Each new DEALER is registered with loop and
+//  handler when handler is not NULL.
+void wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_id,
+                   zloop_t *loop, zloop_reader_fn handler, void *arg);
+wa_peer_t *wa_peers_find (wa_peers_t *self, uint64_t id);
+//  Send to a peer's control port without blocking; -1 if unknown or full.
+int wa_peers_send (wa_peers_t *self, uint64_t id, const wa_msg_t *msg);
+void wa_masters_job_run (wa_job_t *job, wa_db_t *db);
+
+#endif

@@ -1,0 +1,126 @@
+/*  wa_peers — see include/wa_peers.h */
+#include <ctype.h>
+#include "wa_log.h"
+#include "wa_peers.h"
+
+void
+wa_peers_init (wa_peers_t *self)
+{
+    memset (self, 0, sizeof *self);
+    self->sub = zsock_new (ZMQ_SUB);
+    zsock_set_subscribe (self->sub, "");
+    zsock_set_linger (self->sub, 0);
+}
+
+static void
+s_drop (wa_peers_t *self, int index, zloop_t *loop)
+{
+    wa_peer_t *peer = &self->peers[index];
+    zsock_disconnect (self->sub, "%s", peer->bus);
+    if (loop)
+        zloop_reader_end (loop, peer->dealer);
+    zsock_destroy (&peer->dealer);
+    self->peers[index] = self->peers[--self->count];
+}
+
+void
+wa_peers_destroy (wa_peers_t *self, zloop_t *loop)
+{
+    while (self->count)
+        s_drop (self, self->count - 1, loop);
+    if (loop && self->sub)
+        zloop_reader_end (loop, self->sub);
+    zsock_destroy (&self->sub);
+}
+
+wa_peer_t *
+wa_peers_find (wa_peers_t *self, uint64_t id)
+{
+    for (int i = 0; i < self->count; i++)
+        if (self->peers[i].id == id)
+            return &self->peers[i];
+    return NULL;
+}
+
+void
+wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_id,
+              zloop_t *loop, zloop_reader_fn handler, void *arg)
+{
+    for (int i = self->count - 1; i >= 0; i--) {
+        bool keep = false;
+        for (int j = 0; j < count && !keep; j++)
+            keep = list[j].id == self->peers[i].id && streq (list[j].bus, self->peers[i].bus)
+                && streq (list[j].control, self->peers[i].control);
+        if (!keep) {
+            wa_info ("peer master %" PRIu64 " left (%s)", self->peers[i].id, self->peers[i].bus);
+            s_drop (self, i, loop);
+        }
+    }
+    for (int j = 0; j < count && self->count < WA_PEERS_MAX; j++) {
+        if (list[j].id == skip_id || wa_peers_find (self, list[j].id))
+            continue;
+        wa_peer_t *peer = &self->peers[self->count];
+        *peer = list[j];
+        peer->dealer = zsock_new (ZMQ_DEALER);
+        zsock_set_linger (peer->dealer, 0);
+        zsock_set_sndhwm (peer->dealer, 100);
+        zsock_set_sndtimeo (peer->dealer, 0);
+        //  A peer that is gone must not fill our queue with stale replies.
+        zsock_set_immediate (peer->dealer, 1);
+        if (zsock_connect (peer->dealer, "%s", peer->control) || zsock_connect (self->sub, "%s", peer->bus)) {
+            wa_warn ("cannot connect to master %" PRIu64 " at %s / %s", peer->id, peer->bus, peer->control);
+            zsock_destroy (&peer->dealer);
+            continue;
+        }
+        if (loop && handler)
+            zloop_reader (loop, peer->dealer, handler, arg);
+        self->count++;
+        wa_info ("peer master %" PRIu64 " joined (bus %s, control %s)", peer->id, peer->bus, peer->control);
+    }
+}
+
+int
+wa_peers_send (wa_peers_t *self, uint64_t id, const wa_msg_t *msg)
+{
+    wa_peer_t *peer = wa_peers_find (self, id);
+    if (!peer)
+        return -1;
+    return wa_codec_send (peer->dealer, NULL, msg);
+}
+
+static const char *SQL_MASTERS =
+    "SELECT id, hostname, ports FROM nodes WHERE kind = 'master' AND stopped_at IS NULL "
+    "AND last_seen > NOW(6) - INTERVAL ? MICROSECOND ORDER BY id";
+
+//  Rows come from the database: a host or port list that is not what a node
+//  writes is skipped, never used to build an endpoint.
+static int
+s_master_row (const wa_db_row_t *row, void *arg)
+{
+    wa_masters_job_t *self = arg;
+    if (self->count == WA_PEERS_MAX)
+        return 1;
+    const char *host = wa_db_row_str (row, 1);
+    for (const char *c = host; *c; c++)
+        if (!isalnum ((unsigned char) *c) && !strchr (".-:_[]", *c))
+            return 0;
+    int p[4];
+    char tail;
+    if (!*host || sscanf (wa_db_row_str (row, 2), "%d,%d,%d,%d%c", &p[0], &p[1], &p[2], &p[3], &tail) != 4
+    ||  p[1] < 1 || p[1] > 65535 || p[2] < 1 || p[2] > 65535)
+        return 0;
+    wa_peer_t *peer = &self->masters[self->count++];
+    memset (peer, 0, sizeof *peer);
+    peer->id = (uint64_t) wa_db_row_int (row, 0);
+    snprintf (peer->bus, sizeof peer->bus, "tcp://%s:%d", host, p[1]);
+    snprintf (peer->control, sizeof peer->control, "tcp://%s:%d", host, p[2]);
+    return 0;
+}
+
+void
+wa_masters_job_run (wa_job_t *job, wa_db_t *db)
+{
+    wa_masters_job_t *self = (wa_masters_job_t *) job;
+    self->count = 0;
+    job->rc = wa_db_query (db, SQL_MASTERS, s_master_row, self, "i", (int64_t) self->liveness_limit) < 0 ? -1 : 0;
+}
