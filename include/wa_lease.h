@@ -26,6 +26,9 @@ typedef struct {
 void wa_lease_init (wa_lease_t *self, wa_usec_t ttl, wa_usec_t margin);
 //  A renewal sent at sent_at succeeded with epoch.
 void wa_lease_renewed (wa_lease_t *self, wa_usec_t sent_at, uint64_t epoch);
+//  The same for a renewal that asked for ttl (the ttl setting may have
+//  changed since it was sent: the deadline follows what the database granted).
+void wa_lease_granted (wa_lease_t *self, wa_usec_t sent_at, wa_usec_t ttl, uint64_t epoch);
 //  The database said we no longer hold it (0 rows matched), or we let it go.
 void wa_lease_lost (wa_lease_t *self);
 //  True while we may act as holder at instant now. Marks the lease lost once

@@ -16,7 +16,13 @@ wa_lease_init (wa_lease_t *self, wa_usec_t ttl, wa_usec_t margin)
 void
 wa_lease_renewed (wa_lease_t *self, wa_usec_t sent_at, uint64_t epoch)
 {
-    wa_usec_t deadline = sent_at + self->ttl - self->margin;
+    wa_lease_granted (self, sent_at, self->ttl, epoch);
+}
+
+void
+wa_lease_granted (wa_lease_t *self, wa_usec_t sent_at, wa_usec_t ttl, uint64_t epoch)
+{
+    wa_usec_t deadline = sent_at + ttl - self->margin;
     //  Replies can come back out of order; an older send never shortens or
     //  extends past what a newer one granted.
     if (!self->held || epoch != self->epoch || deadline > self->deadline)

@@ -11,13 +11,23 @@
 #include "wa_log.h"
 #include "wa_migrations.h"
 #include "wa_node.h"
+#include "wa_peers.h"
+#include "wa_settings.h"
 #include "coreapp.h"
 #include "core_jobs.h"
 #include "session.h"
 
 typedef struct {
-    const wa_config_t *config;
+    const wa_config_t *config;  //  as started; the DB worker reads it
+    wa_config_t settings;       //  the live cluster settings
     wa_node_t node;
+    wa_peers_t peers;           //  the Masters: their heartbeats, our replies
+    int tick_timer;
+    int ping_timer;
+    int liveness_timer;
+    uint64_t heartbeats;
+    wa_masters_job_t masters_job;
+    wa_settings_job_t settings_job;
     zloop_t *loop;
     wa_lease_t lease;           //  the shard lease as we know it
     int shard;                  //  -1 while secondary
@@ -177,7 +187,7 @@ s_shard_done (coreapp_t *self)
     shard_job_t *job = &self->shard_job;
     if (job->job.rc == 1) {
         bool promoted = self->shard < 0;
-        wa_lease_renewed (&self->lease, job->job.sent_at, job->epoch);
+        wa_lease_granted (&self->lease, job->job.sent_at, job->ttl, job->epoch);
         if (!wa_lease_valid (&self->lease, wa_clock_mono ())) {
             if (!promoted)
                 s_demote (self, "shard lease renewal answered after its deadline");
@@ -202,6 +212,92 @@ s_shard_done (coreapp_t *self)
         s_demote (self, "the shard lease names another holder (taken over)");
 }
 
+static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
+static int s_on_ping (zloop_t *loop, int timer_id, void *arg);
+static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
+
+static void
+s_arm_timers (coreapp_t *self)
+{
+    const wa_config_t *s = &self->settings;
+    int *timers[] = { &self->tick_timer, &self->ping_timer, &self->liveness_timer };
+    for (int i = 0; i < 3; i++)
+        if (*timers[i] >= 0)
+            zloop_timer_end (self->loop, *timers[i]);
+    self->tick_timer = zloop_timer (self->loop, (size_t) (s->shard_renew_interval * 1000) ?: 1, 0, s_on_tick, self);
+    self->ping_timer = zloop_timer (self->loop, (size_t) (s->upstream_ping_interval * 1000) ?: 1, 0, s_on_ping, self);
+    self->liveness_timer = zloop_timer (self->loop, (size_t) (s->db_liveness_interval * 1000) ?: 1, 0,
+                                        s_on_liveness, self);
+}
+
+static void
+s_apply_settings (coreapp_t *self, const wa_config_t *next, const char *source)
+{
+    if (!wa_settings_differ (&self->settings, next))
+        return;
+    for (int i = 0; wa_config_setting_name (i); i++) {
+        char before[64], after[64];
+        wa_config_get (&self->settings, wa_config_setting_name (i), before, sizeof before);
+        wa_config_get (next, wa_config_setting_name (i), after, sizeof after);
+        if (strcmp (before, after))
+            wa_info ("setting %s: %s -> %s (%s)", wa_config_setting_name (i), before, after, source);
+    }
+    wa_config_copy_settings (&self->settings, next);
+    //  A held lease keeps the deadline it was granted; renewals use the new ttl.
+    self->lease.ttl = WA_SEC (self->settings.shard_lease_ttl);
+    self->lease.margin = WA_SEC (self->settings.lease_margin);
+    s_arm_timers (self);
+    wa_node_publish (&self->node, "settings_applied", self->shard, self->node.epoch, self->node.id,
+                     "heartbeat_interval %g unhealthy_interval %g (%s)", self->settings.heartbeat_interval,
+                     self->settings.unhealthy_interval, source);
+}
+
+static void
+s_load_settings (coreapp_t *self)
+{
+    wa_settings_job_t *job = &self->settings_job;
+    if (job->job.busy || !self->node.id)
+        return;
+    job->current = self->settings;
+    job->job.run = wa_settings_load_run;
+    wa_dbworker_submit (self->node.db, &job->job);
+}
+
+//  A Master's bus: heartbeats get a reply at once, settings are applied.
+static int
+s_on_masters (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    coreapp_t *self = arg;
+    wa_msg_t msg;
+    int why = 0;
+    if (wa_codec_recv (reader, NULL, &msg, &why))
+        return 0;
+    if (msg.type == WA_MSG_HEARTBEAT && self->node.id) {
+        self->heartbeats++;
+        bool holding = s_holding (self);
+        wa_msg_t reply;
+        wa_msg_init (&reply, WA_MSG_HB_REPLY);
+        reply.shard = holding ? (uint32_t) self->shard : UINT32_MAX;
+        reply.node = self->node.id;
+        reply.epoch = holding ? self->lease.epoch : 0;
+        reply.seq = msg.seq;
+        reply.code = self->session.state == SESSION_OPEN ? 1 : 0;
+        wa_msg_set_text (&reply, self->node.role);
+        wa_peers_send (&self->peers, msg.node, &reply);
+    }
+    else
+    if (msg.type == WA_MSG_SETTINGS) {
+        wa_config_t next;
+        char err[512];
+        if (wa_settings_from_json (msg.text, &self->settings, &next, err, sizeof err))
+            wa_warn ("settings broadcast refused: %s", err);
+        else
+            s_apply_settings (self, &next, "broadcast");
+    }
+    return 0;
+}
+
 static int
 s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -209,10 +305,24 @@ s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
     (void) reader;
     coreapp_t *self = arg;
     wa_job_t *job = wa_dbworker_recv (self->node.db);
-    if (!job || wa_node_job_done (&self->node, job))
+    if (!job)
         return 0;
+    if (wa_node_job_done (&self->node, job)) {
+        if (job == &self->node.register_job.job && self->node.id) {
+            s_set_role (self);
+            s_load_settings (self);
+        }
+        return 0;
+    }
     if (job->kind == JOB_SHARD)
         s_shard_done (self);
+    else
+    if (job == &self->settings_job.job && job->rc == 0)
+        s_apply_settings (self, &self->settings_job.result, "database");
+    else
+    if (job == &self->masters_job.job && job->rc == 0)
+        wa_peers_set (&self->peers, self->masters_job.masters, self->masters_job.count, 0,
+                      NULL, NULL, NULL);
     return 0;
 }
 
@@ -234,10 +344,15 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         job->holding = s_holding (self);
         job->shard = self->shard;
         job->epoch = self->lease.epoch;
-        job->ttl = self->lease.ttl;
-        job->idle = WA_SEC (self->config->upstream_idle_timeout);
+        job->ttl = WA_SEC (self->settings.shard_lease_ttl);
+        job->idle = WA_SEC (self->settings.upstream_idle_timeout);
         job->job.run = core_shard_run;
         wa_dbworker_submit (self->node.db, &job->job);
+    }
+    if (!self->masters_job.job.busy) {
+        self->masters_job.liveness_limit = 2 * WA_SEC (self->settings.db_liveness_interval);
+        self->masters_job.job.run = wa_masters_job_run;
+        wa_dbworker_submit (self->node.db, &self->masters_job.job);
     }
     wa_node_flush_events (&self->node);
     return 0;
@@ -252,9 +367,9 @@ s_on_ping (zloop_t *loop, int timer_id, void *arg)
     if (!s_holding (self))
         return 0;
     wa_usec_t now = wa_clock_mono ();
-    wa_usec_t idle = WA_SEC (self->config->upstream_idle_timeout);
+    wa_usec_t idle = WA_SEC (self->settings.upstream_idle_timeout);
     if (self->session.state == SESSION_LOGGING_IN
-    &&  now - self->session.login_sent_at > WA_SEC (self->config->upstream_login_timeout)) {
+    &&  now - self->session.login_sent_at > WA_SEC (self->settings.upstream_login_timeout)) {
         s_close_session (self, "no answer to login", false);
         s_try_login (self);
     }
@@ -276,6 +391,8 @@ s_on_liveness (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     coreapp_t *self = arg;
     wa_node_liveness (&self->node, self->gateway, false);
+    //  A settings broadcast we missed is in the database.
+    s_load_settings (self);
     return 0;
 }
 
@@ -295,12 +412,14 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     coreapp_t *self = arg;
-    char stats[320];
+    char stats[400];
     snprintf (stats, sizeof stats,
               "{\"node\":%" PRIu64 ",\"kind\":\"coreapp\",\"role\":\"%s\",\"shard\":%d,\"epoch\":%" PRIu64
-              ",\"session\":\"%s\",\"sessions_opened\":%" PRIu64 "}",
+              ",\"session\":\"%s\",\"sessions_opened\":%" PRIu64 ",\"heartbeats\":%" PRIu64
+              ",\"masters\":%d}",
               self->node.id, self->node.role, self->shard, self->node.epoch,
-              session_state_name (self->session.state), self->sessions_opened);
+              session_state_name (self->session.state), self->sessions_opened, self->heartbeats,
+              self->peers.count);
     wa_node_on_control (&self->node, stats);
     return 0;
 }
@@ -343,7 +462,7 @@ s_on_api (zloop_t *loop, zsock_t *reader, void *arg)
 static void
 s_wait_jobs (coreapp_t *self, int timeout_ms)
 {
-    wa_job_t *extra[] = { &self->shard_job.job, NULL };
+    wa_job_t *extra[] = { &self->shard_job.job, &self->masters_job.job, &self->settings_job.job, NULL };
     wa_node_wait_jobs (&self->node, extra, timeout_ms, NULL, NULL);
 }
 
@@ -380,15 +499,19 @@ coreapp_run (const wa_config_t *config)
 {
     coreapp_t *self = (coreapp_t *) zmalloc (sizeof (coreapp_t));
     self->config = config;
+    self->settings = *config;
+    self->tick_timer = self->ping_timer = self->liveness_timer = -1;
+    wa_peers_init (&self->peers);
     self->shard = -1;
     self->deadline_timer = -1;
     self->login_timer = -1;
     self->gateway = "disconnected";
     wa_lease_init (&self->lease, WA_SEC (config->shard_lease_ttl), WA_SEC (config->lease_margin));
-    session_init (&self->session, config);
+    session_init (&self->session, &self->settings);
     self->shard_job.job.kind = JOB_SHARD;
     if (wa_node_start (&self->node, config, "coreapp")) {
         wa_node_stop (&self->node);
+        wa_peers_destroy (&self->peers, NULL);
         free (self);
         return 1;
     }
@@ -402,17 +525,16 @@ coreapp_run (const wa_config_t *config)
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);
     zloop_reader (self->loop, self->node.api, s_on_api, self);
-    size_t tick_ms = (size_t) (config->shard_renew_interval * 1000);
-    zloop_timer (self->loop, tick_ms ? tick_ms : 1, 0, s_on_tick, self);
-    size_t ping_ms = (size_t) (config->upstream_ping_interval * 1000);
-    zloop_timer (self->loop, ping_ms ? ping_ms : 1, 0, s_on_ping, self);
-    size_t live_ms = (size_t) (config->db_liveness_interval * 1000);
-    zloop_timer (self->loop, live_ms ? live_ms : 1, 0, s_on_liveness, self);
+    zloop_reader (self->loop, self->peers.sub, s_on_masters, self);
+    wa_node_monitor (&self->node, self->peers.sub, "masters", self->loop);
+    wa_node_monitor (&self->node, self->node.api, "api", self->loop);
+    s_arm_timers (self);
     s_on_tick (self->loop, 0, self);
     zloop_start (self->loop);
     wa_info ("stopping");
     s_shutdown (self);
     int rc = self->node.fatal ? 1 : 0;
+    wa_peers_destroy (&self->peers, self->loop);
     zloop_destroy (&self->loop);
     wa_node_stop (&self->node);
     free (self);

@@ -12,16 +12,20 @@ static const struct {
     { "events", wactl_events },
     { "wait", wactl_wait },
     { "schema", wactl_schema },
+    { "settings", wactl_settings },
 };
 
 static const wa_cli_t s_cli = {
     .program = "wactl",
-    .summary = "the operator's CLI: cluster status, audit log, health, schema",
+    .summary = "the operator's CLI: cluster status, settings, audit log, health, schema",
     .usage =
         "Commands:\n"
-        "  status [--json] [--all]     the master lease, the nodes with their roles and the\n"
-        "                              shard map; --all includes nodes stopped or down for\n"
-        "                              more than 10 minutes\n"
+        "  status [--json] [--all]     the master lease, the nodes with their roles and\n"
+        "                              each Coreapp's heartbeat liveness as the primary\n"
+        "                              Master sees it (healthy, late, unhealthy, or unknown\n"
+        "                              when it has said nothing lately), and the shard map;\n"
+        "                              --all includes nodes stopped or down for more than\n"
+        "                              10 minutes\n"
         "  events [--json] [-n N] [--follow]\n"
         "                              the audit log, oldest first: the last N events\n"
         "                              (default 50); --follow prints new ones until Ctrl-C\n"
@@ -31,10 +35,18 @@ static const wa_cli_t s_cli = {
         "                              else after SECONDS (default 60) say what is missing\n"
         "                              and exit 1\n"
         "  schema [--json]             the database's schema version and the one this\n"
-        "                              build needs\n\n"
-        "Exit status: 0 done, 1 failed (database unreachable, no schema, not healthy),\n"
-        "2 bad usage. From the repository root, wactl finds the cluster 'make start'\n"
-        "started through ./run/cluster.conf.",
+        "                              build needs\n"
+        "  settings [--json]           every cluster setting: its value in the database (or\n"
+        "                              this wactl's config value, marked not stored), when\n"
+        "                              and by whom it was set; a stored value that does not\n"
+        "                              pass validation is marked invalid\n"
+        "  settings set KEY VALUE      check KEY = VALUE against every other setting, store\n"
+        "                              it, and have the primary Master broadcast it: every\n"
+        "                              node applies it without a restart ('wactl settings'\n"
+        "                              lists the keys; the config file only seeds them)\n\n"
+        "Exit status: 0 done, 1 failed (database unreachable, no schema, not healthy,\n"
+        "a setting refused), 2 bad usage. From the repository root, wactl finds the\n"
+        "cluster 'make start' started through ./run/cluster.conf.",
     .takes_args = true,
 };
 
@@ -45,7 +57,7 @@ main (int argc, char **argv)
     int first;
     wa_cli_start (&s_cli, argc, argv, &config, &first);
     if (first >= argc) {
-        fprintf (stderr, "wactl: no command given (status, events, wait, schema); try 'wactl --help'\n");
+        fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings); try 'wactl --help'\n");
         return 2;
     }
     const char *name = argv[first];

@@ -3,6 +3,7 @@
     the same thing. */
 #include <stdlib.h>
 #include <string.h>
+#include <mysqld_error.h>
 #include "wa_migrations.h"
 #include "wactl.h"
 
@@ -27,6 +28,17 @@ static const char *SQL_NODES =
     " CASE WHEN n.stopped_at IS NOT NULL THEN n.stopped_at < NOW(6) - INTERVAL 10 MINUTE"
     " ELSE TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) > ? + 600000000 END"
     " FROM nodes n ORDER BY n.id";
+
+//  The primary Master's view of each Coreapp (schema version 3). Parameter:
+//  the age in microseconds past which a row is too old to tell anything.
+static const char *SQL_HEALTH =
+    "SELECT node_id, state, reply_age_ms, votes, observers, " WACTL_AGE ("updated_at") ","
+    " TIMESTAMPDIFF(MICROSECOND, updated_at, NOW(6)) > ?"
+    " FROM node_health";
+
+//  A node_health row older than this many heartbeats (and seconds) is stale.
+#define HEALTH_STALE_BEATS 3
+#define HEALTH_STALE_MIN 2.0
 
 typedef struct {
     json_t *nodes;
@@ -116,6 +128,25 @@ s_node_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
+//  node_health rows by node id, as {"state", "reply_age", "votes",
+//  "observers", "updated_age"}, or {"stale": age} when too old.
+static int
+s_health_row (const wa_db_row_t *row, void *arg)
+{
+    json_t *entry;
+    if (wa_db_row_int (row, 6))
+        entry = json_pack ("{s:f}", "stale", wa_db_row_double (row, 5));
+    else
+        entry = json_pack ("{s:s,s:f,s:I,s:I,s:f}", "state", wa_db_row_str (row, 1),
+                           "reply_age", wa_db_row_double (row, 2) / 1000.0,
+                           "votes", (json_int_t) wa_db_row_int (row, 3),
+                           "observers", (json_int_t) wa_db_row_int (row, 4),
+                           "updated_age", wa_db_row_double (row, 5));
+    if (entry)
+        json_object_set_new (arg, wa_db_row_str (row, 0), entry);
+    return 0;
+}
+
 //  Roles follow from the lease and the shard map as read above (validity
 //  judged there by the database's clock), so the tables agree with each other.
 static const char *
@@ -171,11 +202,47 @@ s_print_lease (json_t *lease)
     wactl_table_destroy (&table);
 }
 
+//  "7.5s", "31s", "12m05s": short enough for a column.
+static const char *
+s_short_seconds (double seconds, char *buf, size_t size)
+{
+    if (seconds >= 0 && seconds < 10)
+        snprintf (buf, size, "%.1fs", seconds);
+    else
+    if (seconds >= 10 && seconds < 60)
+        snprintf (buf, size, "%.0fs", seconds);
+    else
+        wactl_human_seconds (seconds, buf, size);
+    return buf;
+}
+
+//  "healthy", "late 7.5s", "unhealthy 31s (2/1)": votes of the observers;
+//  "-" for a node that has none (a Master).
+static void
+s_liveness_cell (wactl_table_t *table, json_t *liveness)
+{
+    if (!json_is_object (liveness)) {
+        wactl_table_cell (table, "-");
+        return;
+    }
+    const char *state = s_str (liveness, "state");
+    char age[32];
+    s_short_seconds (json_number_value (json_object_get (liveness, "reply_age")), age, sizeof age);
+    if (strcmp (state, "late") == 0)
+        wactl_table_cell (table, "late %s", age);
+    else
+    if (strcmp (state, "unhealthy") == 0)
+        wactl_table_cell (table, "unhealthy %s (%lld/%lld)", age, s_int (liveness, "votes"),
+                          s_int (liveness, "observers"));
+    else
+        wactl_table_cell (table, "%s", *state ? state : "unknown");
+}
+
 static void
 s_print_nodes (json_t *nodes, int hidden)
 {
-    wactl_table_t *table = wactl_table_new (10, "ID", "KIND", "HOST", "PORTS", "PID", "VERSION",
-                                            "ROLE", "STATE", "LAST SEEN", "GATEWAY");
+    wactl_table_t *table = wactl_table_new (11, "ID", "KIND", "HOST", "PORTS", "PID", "VERSION",
+                                            "ROLE", "STATE", "LIVENESS", "LAST SEEN", "GATEWAY");
     size_t i;
     json_t *node;
     json_array_foreach (nodes, i, node) {
@@ -188,6 +255,7 @@ s_print_nodes (json_t *nodes, int hidden)
         wactl_table_cell (table, "%s", s_str (node, "version"));
         wactl_table_cell (table, "%s", s_str (node, "role"));
         wactl_table_cell (table, "%s", s_str (node, "state"));
+        s_liveness_cell (table, json_object_get (node, "liveness"));
         wactl_table_cell (table, "%s ago", wactl_human_seconds (json_real_value (json_object_get (node, "last_seen_age")), age, sizeof age));
         wactl_table_cell (table, "%s", s_str (node, "gateway_status"));
     }
@@ -257,6 +325,49 @@ s_query_failed (wactl_t *self)
     return wactl_fail (self, "database error: %s", wa_db_error (self->db));
 }
 
+//  The node_health rows by node id; none when the schema predates the table.
+//  A row is stale past HEALTH_STALE_BEATS heartbeats (the stored setting,
+//  else this wactl's configuration), and at least HEALTH_STALE_MIN seconds,
+//  by the database's clock. NULL on a database error.
+static json_t *
+s_collect_health (wactl_t *self)
+{
+    bool missing;
+    json_t *stored = wactl_settings_read (self, &missing);
+    if (!stored)
+        return NULL;
+    wa_config_t effective = *self->config;
+    wactl_settings_apply (&effective, stored, NULL, false);
+    json_decref (stored);
+    double stale = HEALTH_STALE_BEATS * effective.heartbeat_interval;
+    if (stale < HEALTH_STALE_MIN)
+        stale = HEALTH_STALE_MIN;
+    json_t *health = json_object ();
+    if (wa_db_query (self->db, SQL_HEALTH, s_health_row, health, "i", wa_clock_from_sec (stale)) < 0
+    &&  wa_db_errno (self->db) != ER_NO_SUCH_TABLE) {
+        json_decref (health);
+        return NULL;
+    }
+    return health;
+}
+
+//  A Coreapp's liveness, "unknown" when the primary Master has not written
+//  a recent row for it; null for a node that answers no heartbeats.
+static json_t *
+s_liveness (json_t *node, json_t *health)
+{
+    if (strcmp (s_str (node, "kind"), "coreapp") != 0)
+        return json_null ();
+    char id[32];
+    snprintf (id, sizeof id, "%lld", s_int (node, "id"));
+    json_t *row = json_object_get (health, id);
+    if (row && json_object_get (row, "state"))
+        return json_deep_copy (row);
+    json_t *age = json_object_get (row, "stale");
+    return json_pack ("{s:s,s:n,s:n,s:n,s:O}", "state", "unknown", "reply_age", "votes", "observers",
+                      "updated_age", age ? age : json_null ());
+}
+
 static int
 s_collect (wactl_t *self, int version, bool all, json_t *status, int *hidden)
 {
@@ -280,10 +391,16 @@ s_collect (wactl_t *self, int version, bool all, json_t *status, int *hidden)
     if (wa_db_query (self->db, SQL_NODES, s_node_row, &ctx, "ii", window, window) < 0)
         return -1;
     *hidden = ctx.hidden;
+    json_t *health = s_collect_health (self);
+    if (!health)
+        return -1;
     size_t i;
     json_t *node;
-    json_array_foreach (nodes, i, node)
+    json_array_foreach (nodes, i, node) {
         json_object_set_new (node, "role", json_string (s_role (node, lease, shards)));
+        json_object_set_new (node, "liveness", s_liveness (node, health));
+    }
+    json_decref (health);
     return 0;
 }
 

@@ -41,6 +41,17 @@ int wactl_status (wactl_t *self, int argc, char **argv);
 int wactl_events (wactl_t *self, int argc, char **argv);
 int wactl_wait (wactl_t *self, int argc, char **argv);
 int wactl_schema (wactl_t *self, int argc, char **argv);
+int wactl_settings (wactl_t *self, int argc, char **argv);
+
+//  The settings table as a JSON object: name -> {"value", "updated_at",
+//  "updated_by"}, as stored (not validated). A schema older than the table
+//  reads as none stored, with *missing set. NULL on a database error.
+json_t *wactl_settings_read (wactl_t *self, bool *missing);
+//  The stored text of a setting, NULL when none is stored.
+const char *wactl_settings_value (json_t *stored, const char *name);
+//  Overlays config with every stored setting that passes validation (but
+//  skip, when not NULL). With warn, an invalid one is noted on stderr.
+void wactl_settings_apply (wa_config_t *config, json_t *stored, const char *skip, bool warn);
 
 //  Connects. On failure prints "cannot reach the database at HOST:PORT: ..."
 //  (as {"error": ...} in JSON mode) and returns -1.

@@ -4,31 +4,69 @@
     node's DB worker and comes back as finished jobs. The master acts as
     primary only while wa_lease_valid says so, and the deadline is re-checked
     by a one-shot timer, so a Master whose renewals hang steps down on time
-    even though its DB worker is stuck. */
+    even though its DB worker is stuck.
+
+    Heartbeats go out on the bus from their own timer and replies are taken
+    from the control socket as they come: neither ever waits on the database.
+    The verdict of the seed's rule (watch.h) makes the primary run the same
+    fenced compare-and-set promotion as DB-based monitoring. */
 #include "wa_lease.h"
 #include "wa_log.h"
 #include "wa_migrations.h"
 #include "wa_node.h"
+#include "wa_peers.h"
+#include "wa_settings.h"
 #include "master.h"
 #include "master_jobs.h"
+#include "watch.h"
+
+#define FAILOVER_HISTORY 64
 
 typedef struct {
-    const wa_config_t *config;
+    const wa_config_t *config;  //  as started; the DB worker reads it
+    wa_config_t settings;       //  the live cluster settings
     wa_node_t node;
     zloop_t *loop;
     wa_lease_t lease;
     bool primary;
     bool bootstrapped;
     bool migrated;
+    bool seeded;
     int cluster_shards;
+    uint64_t lease_holder;      //  the holder the database named last
     int deadline_timer;
+    int tick_timer;
+    int liveness_timer;
+    int heartbeat_timer;
+    uint64_t heartbeat_seq;
+    uint64_t settings_seq;
     uint64_t promotions;
+    watch_t watch;
+    wa_peers_t peers;
+    int nholders;
+    uint64_t holders[MASTER_MAX_SHARDS];
+    int nforce;                 //  holders dead by heartbeats, awaiting replacement
+    uint64_t force[MASTER_MAX_SHARDS];
+    bool monitor_again;
+    wa_usec_t health_written;
+    zframe_t *settings_asker;   //  a tool waiting for the broadcast
+    wa_usec_t failovers[MASTER_MAX_SHARDS][FAILOVER_HISTORY];
+    int nfailovers[MASTER_MAX_SHARDS];
+    wa_usec_t limit_logged[MASTER_MAX_SHARDS];
     bootstrap_job_t bootstrap_job;
     lease_job_t lease_job;
     migrate_job_t migrate_job;
     monitor_job_t monitor_job;
     release_job_t release_job;
+    health_job_t health_job;
+    wa_masters_job_t masters_job;
+    wa_settings_job_t settings_job;
+    wa_settings_seed_job_t seed_job;
 } master_t;
+
+static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
+static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
+static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
 
 static void
 s_set_role (master_t *self, const char *role)
@@ -45,17 +83,15 @@ s_step_down (master_t *self, const char *why)
         return;
     self->primary = false;
     self->migrated = false;
+    self->seeded = false;
+    self->nforce = 0;
     wa_warn ("stepping down as primary Master (epoch %" PRIu64 "): %s", self->lease.epoch, why);
+    uint64_t epoch = self->lease.epoch;
     wa_lease_lost (&self->lease);
     s_set_role (self, "secondary_master");
     //  Only on the bus: a Master that lost its lease writes nothing more.
-    wa_msg_t msg;
-    wa_msg_init (&msg, WA_MSG_EVENT);
-    msg.node = self->node.id;
-    msg.epoch = self->lease_job.epoch;
-    msg.shard = UINT32_MAX;
-    wa_msg_set_text (&msg, "lease_lost");
-    wa_codec_send (self->node.bus, NULL, &msg);
+    wa_node_publish (&self->node, "lease_lost", -1, epoch, self->node.id, "master %" PRIu64
+                     " stepped down: %s", self->node.id, why);
 }
 
 static bool
@@ -78,6 +114,123 @@ s_on_deadline (zloop_t *loop, int timer_id, void *arg)
 }
 
 static void
+s_arm_timers (master_t *self)
+{
+    const wa_config_t *s = &self->settings;
+    if (self->tick_timer >= 0)
+        zloop_timer_end (self->loop, self->tick_timer);
+    self->tick_timer = zloop_timer (self->loop, (size_t) (s->lease_renew_interval * 1000) ?: 1, 0, s_on_tick, self);
+    if (self->liveness_timer >= 0)
+        zloop_timer_end (self->loop, self->liveness_timer);
+    self->liveness_timer = zloop_timer (self->loop, (size_t) (s->db_liveness_interval * 1000) ?: 1, 0,
+                                        s_on_liveness, self);
+    if (self->heartbeat_timer >= 0)
+        zloop_timer_end (self->loop, self->heartbeat_timer);
+    self->heartbeat_timer = zloop_timer (self->loop, (size_t) (s->heartbeat_interval * 1000) ?: 1, 0,
+                                         s_on_heartbeat, self);
+}
+
+static void
+s_apply_settings (master_t *self, const wa_config_t *next, const char *source)
+{
+    if (!wa_settings_differ (&self->settings, next))
+        return;
+    for (int i = 0; wa_config_setting_name (i); i++) {
+        char before[64], after[64];
+        wa_config_get (&self->settings, wa_config_setting_name (i), before, sizeof before);
+        wa_config_get (next, wa_config_setting_name (i), after, sizeof after);
+        if (strcmp (before, after))
+            wa_info ("setting %s: %s -> %s (%s)", wa_config_setting_name (i), before, after, source);
+    }
+    wa_config_copy_settings (&self->settings, next);
+    //  A held lease keeps the deadline it was granted; new renewals use the new ttl.
+    self->lease.ttl = WA_SEC (self->settings.lease_ttl);
+    self->lease.margin = WA_SEC (self->settings.lease_margin);
+    s_arm_timers (self);
+    wa_node_publish (&self->node, "settings_applied", -1, self->node.epoch, self->node.id,
+                     "heartbeat_interval %g unhealthy_interval %g (%s)", self->settings.heartbeat_interval,
+                     self->settings.unhealthy_interval, source);
+}
+
+static void
+s_broadcast_settings (master_t *self)
+{
+    wa_msg_t msg;
+    wa_msg_init (&msg, WA_MSG_SETTINGS);
+    msg.epoch = self->lease.epoch;
+    msg.seq = ++self->settings_seq;
+    char json[2048];
+    if (wa_settings_to_json (&self->settings, json, sizeof json))
+        return;
+    wa_msg_set_text (&msg, json);
+    wa_codec_send (self->node.bus, NULL, &msg);
+    if (self->settings_asker) {
+        wa_codec_send (self->node.control, self->settings_asker, &msg);
+        zframe_destroy (&self->settings_asker);
+    }
+}
+
+static void
+s_load_settings (master_t *self)
+{
+    wa_settings_job_t *job = &self->settings_job;
+    if (job->job.busy || !self->node.id)
+        return;
+    job->current = self->settings;
+    job->job.run = wa_settings_load_run;
+    wa_dbworker_submit (self->node.db, &job->job);
+}
+
+//  How many promotions a shard may still have in the failover window.
+static uint32_t
+s_blocked_shards (master_t *self, wa_usec_t now)
+{
+    uint32_t blocked = 0;
+    wa_usec_t window = WA_SEC (self->settings.failover_window);
+    for (int s = 0; s < MASTER_MAX_SHARDS; s++) {
+        int recent = 0;
+        for (int i = 0; i < self->nfailovers[s]; i++)
+            if (now - self->failovers[s][i] < window)
+                recent++;
+        if (recent >= self->settings.failover_limit)
+            blocked |= 1u << s;
+    }
+    return blocked;
+}
+
+static void
+s_submit_monitor (master_t *self)
+{
+    monitor_job_t *job = &self->monitor_job;
+    if (job->job.busy) {
+        self->monitor_again = true;
+        return;
+    }
+    self->monitor_again = false;
+    wa_usec_t now = wa_clock_mono ();
+    job->node = self->node.id;
+    job->epoch = self->lease.epoch;
+    job->deadline = self->lease.deadline;
+    job->liveness_limit = 2 * WA_SEC (self->settings.db_liveness_interval);
+    job->shard_ttl = WA_SEC (self->settings.shard_lease_ttl);
+    job->holdoff = WA_SEC (self->settings.promotion_holdoff);
+    job->nforce = self->nforce;
+    memcpy (job->force, self->force, sizeof self->force[0] * (size_t) self->nforce);
+    snprintf (job->force_reason, sizeof job->force_reason,
+              "no heartbeat reply to the primary and a secondary Master for %g s",
+              self->settings.unhealthy_interval);
+    //  A Coreapp that does not answer our heartbeats is no candidate.
+    wa_usec_t hb = WA_SEC (self->settings.heartbeat_interval), unhealthy = WA_SEC (self->settings.unhealthy_interval);
+    job->nexclude = 0;
+    for (int i = 0; i < self->watch.count && job->nexclude < MASTER_MAX_NODES; i++)
+        if (watch_state (&self->watch, self->watch.nodes[i].node, now, hb, unhealthy) == WATCH_UNHEALTHY)
+            job->exclude[job->nexclude++] = self->watch.nodes[i].node;
+    job->blocked = s_blocked_shards (self, now);
+    job->job.run = master_monitor_run;
+    wa_dbworker_submit (self->node.db, &job->job);
+}
+
+static void
 s_submit_primary_work (master_t *self)
 {
     if (!s_acting (self))
@@ -92,14 +245,12 @@ s_submit_primary_work (master_t *self)
         wa_dbworker_submit (self->node.db, &job->job);
         return;
     }
-    monitor_job_t *job = &self->monitor_job;
-    job->node = self->node.id;
-    job->epoch = self->lease.epoch;
-    job->deadline = self->lease.deadline;
-    job->liveness_limit = 2 * WA_SEC (self->config->db_liveness_interval);
-    job->shard_ttl = WA_SEC (self->config->shard_lease_ttl);
-    job->job.run = master_monitor_run;
-    wa_dbworker_submit (self->node.db, &job->job);
+    if (!self->seeded && !self->seed_job.job.busy) {
+        self->seed_job.seed = *self->config;
+        self->seed_job.job.run = wa_settings_seed_run;
+        wa_dbworker_submit (self->node.db, &self->seed_job.job);
+    }
+    s_submit_monitor (self);
 }
 
 static void
@@ -108,7 +259,8 @@ s_lease_done (master_t *self)
     lease_job_t *job = &self->lease_job;
     if (job->job.rc == 1) {
         bool takeover = !self->primary || job->epoch != self->lease.epoch;
-        wa_lease_renewed (&self->lease, job->job.sent_at, job->epoch);
+        self->lease_holder = self->node.id;
+        wa_lease_granted (&self->lease, job->job.sent_at, job->ttl, job->epoch);
         if (!wa_lease_valid (&self->lease, wa_clock_mono ())) {
             //  The answer came too late to act on; the next renewal will tell.
             s_step_down (self, "lease renewal answered after its deadline");
@@ -116,6 +268,10 @@ s_lease_done (master_t *self)
         }
         if (takeover) {
             self->primary = true;
+            self->nforce = 0;
+            //  Replies to us from before count; nodes we never heard from
+            //  get a full unhealthy_interval from now.
+            watch_rebase (&self->watch, wa_clock_mono ());
             s_set_role (self, "primary_master");
             if (job->previous_holder && job->previous_holder != self->node.id)
                 wa_node_event (&self->node, "lease_lost", -1, job->epoch - 1, job->previous_holder,
@@ -131,6 +287,7 @@ s_lease_done (master_t *self)
     }
     else
     if (job->job.rc == 0) {
+        self->lease_holder = job->holder;
         if (self->primary)
             s_step_down (self, "the database names another holder");
         else
@@ -140,10 +297,70 @@ s_lease_done (master_t *self)
 }
 
 static void
+s_record_failover (master_t *self, int shard, wa_usec_t now)
+{
+    if (shard < 0 || shard >= MASTER_MAX_SHARDS)
+        return;
+    if (self->nfailovers[shard] == FAILOVER_HISTORY) {
+        memmove (self->failovers[shard], self->failovers[shard] + 1, sizeof (wa_usec_t) * (FAILOVER_HISTORY - 1));
+        self->nfailovers[shard]--;
+    }
+    self->failovers[shard][self->nfailovers[shard]++] = now;
+}
+
+static void
+s_monitor_done (master_t *self)
+{
+    monitor_job_t *m = &self->monitor_job;
+    wa_usec_t now = wa_clock_mono ();
+    if (m->job.rc == 0) {
+        self->nholders = m->shards;
+        memcpy (self->holders, m->holders, sizeof m->holders[0] * (size_t) m->shards);
+        //  Track every live Coreapp, so one that never answers counts as silent.
+        watch_forget_others (&self->watch, m->coreapps, m->ncoreapps);
+        for (int i = 0; i < m->ncoreapps; i++)
+            watch_track (&self->watch, m->coreapps[i], now);
+        //  A forced replacement is done once its node holds no shard.
+        for (int i = self->nforce - 1; i >= 0; i--) {
+            bool holds = false;
+            for (int s = 0; s < m->shards; s++)
+                holds = holds || m->holders[s] == self->force[i];
+            if (!holds)
+                self->force[i] = self->force[--self->nforce];
+        }
+    }
+    for (int i = 0; i < m->promotions; i++) {
+        promotion_t *p = &m->promoted[i];
+        self->promotions++;
+        s_record_failover (self, p->shard, now);
+        wa_node_event (&self->node, "promoted", p->shard, p->epoch, p->node,
+                       "coreapp %" PRIu64 " promoted for shard %d (was %" PRIu64 "): %s",
+                       p->node, p->shard, p->previous, p->reason);
+    }
+    for (int s = 0; s < MASTER_MAX_SHARDS; s++)
+        if ((m->limited & (1u << s))
+        &&  (self->limit_logged[s] == 0 || now - self->limit_logged[s] > WA_SEC (self->settings.failover_window))) {
+            self->limit_logged[s] = now;
+            wa_node_event (&self->node, "failover_rate_limited", s, self->lease.epoch, 0,
+                           "shard %d needs a new primary but had %d failovers within %g s; waiting", s,
+                           self->settings.failover_limit, self->settings.failover_window);
+        }
+    if (m->unserved)
+        wa_warn ("%d shard(s) need a primary Coreapp and no healthy secondary is available", m->unserved);
+    if (self->monitor_again && s_acting (self))
+        s_submit_monitor (self);
+}
+
+static void
 s_job_done (master_t *self, wa_job_t *job)
 {
-    if (wa_node_job_done (&self->node, job))
+    if (wa_node_job_done (&self->node, job)) {
+        if (job == &self->node.register_job.job && self->node.id) {
+            s_set_role (self, self->node.role);
+            s_load_settings (self);
+        }
         return;
+    }
     switch (job->kind) {
         case JOB_BOOTSTRAP:
             if (job->rc == 0 && !self->bootstrapped) {
@@ -171,20 +388,35 @@ s_job_done (master_t *self, wa_job_t *job)
                 s_submit_primary_work (self);
             }
             break;
-        case JOB_MONITOR: {
-            monitor_job_t *m = &self->monitor_job;
-            for (int i = 0; i < m->promotions; i++) {
-                promotion_t *p = &m->promoted[i];
-                self->promotions++;
-                wa_node_event (&self->node, "promoted", p->shard, p->epoch, p->node,
-                               "coreapp %" PRIu64 " promoted for shard %d (was %" PRIu64 "): %s",
-                               p->node, p->shard, p->previous, p->reason);
+        case JOB_SEED:
+            if (job->rc == 0) {
+                self->seeded = true;
+                s_load_settings (self);
             }
-            if (m->unserved)
-                wa_warn ("%d shard(s) need a primary Coreapp and no healthy secondary is available",
-                         m->unserved);
             break;
-        }
+        case JOB_MONITOR:
+            s_monitor_done (self);
+            break;
+        case JOB_SETTINGS:
+            if (job->rc == 0)
+                s_apply_settings (self, &self->settings_job.result, "database");
+            if (self->settings_asker && s_acting (self))
+                s_broadcast_settings (self);
+            else
+            if (self->settings_asker) {
+                wa_msg_t reply;
+                wa_msg_init (&reply, WA_MSG_ERROR);
+                reply.code = 1017;
+                wa_msg_set_text (&reply, "Not a primary master");
+                wa_codec_send (self->node.control, self->settings_asker, &reply);
+                zframe_destroy (&self->settings_asker);
+            }
+            break;
+        case JOB_MASTERS:
+            if (job->rc == 0)
+                wa_peers_set (&self->peers, self->masters_job.masters, self->masters_job.count,
+                              self->node.id, NULL, NULL, NULL);
+            break;
         default:
             break;
     }
@@ -224,14 +456,20 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     else
     if (!self->node.id)
         wa_node_register (&self->node, 1);
-    else
-    if (!self->lease_job.job.busy) {
-        lease_job_t *job = &self->lease_job;
-        job->node = self->node.id;
-        job->known_epoch = self->primary ? self->lease.epoch : 0;
-        job->ttl = self->lease.ttl;
-        job->job.run = master_lease_run;
-        wa_dbworker_submit (self->node.db, &job->job);
+    else {
+        if (!self->lease_job.job.busy) {
+            lease_job_t *job = &self->lease_job;
+            job->node = self->node.id;
+            job->known_epoch = self->primary ? self->lease.epoch : 0;
+            job->ttl = WA_SEC (self->settings.lease_ttl);
+            job->job.run = master_lease_run;
+            wa_dbworker_submit (self->node.db, &job->job);
+        }
+        if (!self->masters_job.job.busy) {
+            self->masters_job.liveness_limit = 2 * WA_SEC (self->settings.db_liveness_interval);
+            self->masters_job.job.run = wa_masters_job_run;
+            wa_dbworker_submit (self->node.db, &self->masters_job.job);
+        }
     }
     wa_node_flush_events (&self->node);
     return 0;
@@ -244,6 +482,101 @@ s_on_liveness (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     master_t *self = arg;
     wa_node_liveness (&self->node, "n/a", false);
+    //  A broadcast we missed is in the database.
+    s_load_settings (self);
+    return 0;
+}
+
+//  The primary's view: staged liveness of each Coreapp, the seed's rule
+//  for each shard holder, and (at most twice a second) the view in the
+//  database for wactl.
+static void
+s_judge (master_t *self, wa_usec_t now)
+{
+    wa_usec_t hb = WA_SEC (self->settings.heartbeat_interval);
+    wa_usec_t unhealthy = WA_SEC (self->settings.unhealthy_interval);
+    bool changed = false;
+    for (int i = 0; i < self->watch.count; i++) {
+        watch_node_t *n = &self->watch.nodes[i];
+        watch_state_t state = watch_state (&self->watch, n->node, now, hb, unhealthy);
+        if (state != n->reported) {
+            int observers = 0;
+            int votes = watch_votes (&self->watch, n->node, now, hb, unhealthy, &observers);
+            wa_log (state == WATCH_HEALTHY ? WA_LOG_INFO : WA_LOG_WARN,
+                    "coreapp %" PRIu64 " is %s (last reply %.3f s ago; unhealthy for %d of %d secondary Masters)",
+                    n->node, watch_state_name (state), (double) watch_age (&self->watch, n->node, now) / 1e6,
+                    votes, observers);
+            wa_node_publish (&self->node, "liveness", -1, self->lease.epoch, n->node, "%s %.3f",
+                             watch_state_name (state), (double) watch_age (&self->watch, n->node, now) / 1e6);
+            n->reported = state;
+            changed = true;
+        }
+    }
+    for (int s = 0; s < self->nholders; s++) {
+        uint64_t holder = self->holders[s];
+        if (!holder || !watch_dead (&self->watch, holder, now, hb, unhealthy))
+            continue;
+        bool known = false;
+        for (int i = 0; i < self->nforce; i++)
+            known = known || self->force[i] == holder;
+        if (known || self->nforce == MASTER_MAX_SHARDS)
+            continue;
+        int observers = 0;
+        int votes = watch_votes (&self->watch, holder, now, hb, unhealthy, &observers);
+        wa_warn ("primary coreapp %" PRIu64 " of shard %d is unhealthy: no reply to us for %.3f s, "
+                 "nor to %d of %d secondary Masters; replacing it", holder, s,
+                 (double) watch_age (&self->watch, holder, now) / 1e6, votes, observers);
+        self->force[self->nforce++] = holder;
+        s_submit_monitor (self);
+    }
+    if ((changed || now - self->health_written > 500 * 1000) && !self->health_job.job.busy) {
+        health_job_t *job = &self->health_job;
+        job->count = 0;
+        for (int i = 0; i < self->watch.count && job->count < MASTER_MAX_NODES; i++) {
+            uint64_t node = self->watch.nodes[i].node;
+            health_row_t *r = &job->rows[job->count++];
+            r->node = node;
+            snprintf (r->state, sizeof r->state, "%s",
+                      watch_state_name (watch_state (&self->watch, node, now, hb, unhealthy)));
+            r->age_ms = watch_age (&self->watch, node, now) / 1000;
+            r->votes = watch_votes (&self->watch, node, now, hb, unhealthy, &r->observers);
+        }
+        job->job.run = master_health_run;
+        wa_dbworker_submit (self->node.db, &job->job);
+        self->health_written = now;
+    }
+}
+
+static int
+s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    master_t *self = arg;
+    if (!self->node.id)
+        return 0;
+    wa_usec_t now = wa_clock_mono ();
+    bool primary = s_acting (self);
+    wa_msg_t msg;
+    wa_msg_init (&msg, WA_MSG_HEARTBEAT);
+    msg.node = self->node.id;
+    msg.epoch = primary ? self->lease.epoch : 0;
+    msg.seq = ++self->heartbeat_seq;
+    wa_msg_set_text (&msg, self->node.role);
+    wa_codec_send (self->node.bus, NULL, &msg);
+    if (primary)
+        s_judge (self, now);
+    else
+    if (self->lease_holder && self->lease_holder != self->node.id) {
+        wa_msg_t report;
+        wa_msg_init (&report, WA_MSG_REPORT);
+        report.node = self->node.id;
+        char text[WA_TEXT_MAX];
+        if (watch_report_text (&self->watch, now, text, sizeof text) == 0) {
+            wa_msg_set_text (&report, text);
+            wa_peers_send (&self->peers, self->lease_holder, &report);
+        }
+    }
     return 0;
 }
 
@@ -257,18 +590,91 @@ s_on_health (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+static void
+s_reply_error (master_t *self, zframe_t *peer, uint32_t code, const char *text)
+{
+    wa_msg_t reply;
+    wa_msg_init (&reply, WA_MSG_ERROR);
+    reply.code = code;
+    wa_msg_set_text (&reply, text);
+    wa_codec_send (self->node.control, peer, &reply);
+}
+
 static int
 s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
     master_t *self = arg;
-    char stats[256];
-    snprintf (stats, sizeof stats,
-              "{\"node\":%" PRIu64 ",\"kind\":\"master\",\"role\":\"%s\",\"epoch\":%" PRIu64
-              ",\"promotions\":%" PRIu64 "}",
-              self->node.id, self->node.role, self->node.epoch, self->promotions);
-    wa_node_on_control (&self->node, stats);
+    zframe_t *peer = NULL;
+    wa_msg_t msg;
+    int why = 0;
+    int rc = wa_codec_recv (self->node.control, &peer, &msg, &why);
+    if (rc == -1 || !peer)
+        return 0;
+    wa_usec_t now = wa_clock_mono ();
+    if (rc == -2)
+        s_reply_error (self, peer, 400, wa_codec_strerror (why));
+    else
+    switch (msg.type) {
+        case WA_MSG_HB_REPLY:
+            if (msg.node == 0)
+                break;
+            watch_reply (&self->watch, msg.node, msg.shard, msg.epoch, streq (msg.text, "primary_coreapp"),
+                         msg.code == 1, now);
+            //  Republished for taps; replies never wait for anything.
+            wa_codec_send (self->node.bus, NULL, &msg);
+            break;
+        case WA_MSG_REPORT:
+            if (s_acting (self) && watch_report (&self->watch, msg.node, msg.text, now))
+                wa_warn ("malformed report from master %" PRIu64 ": ignored", msg.node);
+            break;
+        case WA_MSG_SETTINGS_CHANGED:
+            if (!s_acting (self))
+                s_reply_error (self, peer, 1017, "Not a primary master");
+            else {
+                zframe_destroy (&self->settings_asker);
+                self->settings_asker = zframe_dup (peer);
+                s_load_settings (self);
+            }
+            break;
+        case WA_MSG_STATS_REQ: {
+            char stats[320];
+            snprintf (stats, sizeof stats,
+                      "{\"node\":%" PRIu64 ",\"kind\":\"master\",\"role\":\"%s\",\"epoch\":%" PRIu64
+                      ",\"promotions\":%" PRIu64 ",\"heartbeats\":%" PRIu64 ",\"watched\":%d}",
+                      self->node.id, self->node.role, self->node.epoch, self->promotions,
+                      self->heartbeat_seq, self->watch.count);
+            wa_msg_t reply;
+            wa_msg_init (&reply, WA_MSG_STATS);
+            wa_msg_set_text (&reply, stats);
+            wa_codec_send (self->node.control, peer, &reply);
+            break;
+        }
+        default:
+            s_reply_error (self, peer, 400, "unsupported request on a Master's control port");
+            break;
+    }
+    zframe_destroy (&peer);
+    return 0;
+}
+
+//  Other Masters' buses: the primary's settings broadcasts.
+static int
+s_on_peers (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    master_t *self = arg;
+    wa_msg_t msg;
+    int why = 0;
+    if (wa_codec_recv (reader, NULL, &msg, &why) || msg.type != WA_MSG_SETTINGS)
+        return 0;
+    wa_config_t next;
+    char err[512];
+    if (wa_settings_from_json (msg.text, &self->settings, &next, err, sizeof err))
+        wa_warn ("settings broadcast refused: %s", err);
+    else
+        s_apply_settings (self, &next, "broadcast");
     return 0;
 }
 
@@ -294,8 +700,10 @@ s_shutdown (master_t *self)
     if (self->node.id) {
         wa_node_flush_events (&self->node);
         wa_node_liveness (&self->node, "n/a", true);
-        //  Wait for the liveness job (and any event write) to land.
-        wa_node_wait_jobs (&self->node, NULL, self->config->db_statement_timeout * 1000 + 500,
+        wa_job_t *extra[] = { &self->lease_job.job, &self->monitor_job.job, &self->migrate_job.job,
+                              &self->health_job.job, &self->masters_job.job, &self->settings_job.job,
+                              &self->seed_job.job, NULL };
+        wa_node_wait_jobs (&self->node, extra, self->config->db_statement_timeout * 1000 + 500,
                            s_job_done_cb, self);
     }
 }
@@ -305,14 +713,22 @@ master_run (const wa_config_t *config)
 {
     master_t *self = (master_t *) zmalloc (sizeof (master_t));
     self->config = config;
-    self->deadline_timer = -1;
+    self->settings = *config;
+    self->deadline_timer = self->tick_timer = self->liveness_timer = self->heartbeat_timer = -1;
     wa_lease_init (&self->lease, WA_SEC (config->lease_ttl), WA_SEC (config->lease_margin));
     self->bootstrap_job.job.kind = JOB_BOOTSTRAP;
     self->lease_job.job.kind = JOB_LEASE;
     self->migrate_job.job.kind = JOB_MIGRATE;
     self->monitor_job.job.kind = JOB_MONITOR;
+    self->health_job.job.kind = JOB_HEALTH;
+    self->masters_job.job.kind = JOB_MASTERS;
+    self->settings_job.job.kind = JOB_SETTINGS;
+    self->seed_job.job.kind = JOB_SEED;
+    watch_init (&self->watch, wa_clock_mono ());
+    wa_peers_init (&self->peers);
     if (wa_node_start (&self->node, config, "master")) {
         wa_node_stop (&self->node);
+        wa_peers_destroy (&self->peers, NULL);
         free (self);
         return 1;
     }
@@ -324,15 +740,17 @@ master_run (const wa_config_t *config)
     zloop_reader (self->loop, (zsock_t *) self->node.db, s_on_db, self);
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);
-    size_t tick_ms = (size_t) (config->lease_renew_interval * 1000);
-    zloop_timer (self->loop, tick_ms ? tick_ms : 1, 0, s_on_tick, self);
-    size_t live_ms = (size_t) (config->db_liveness_interval * 1000);
-    zloop_timer (self->loop, live_ms ? live_ms : 1, 0, s_on_liveness, self);
+    zloop_reader (self->loop, self->peers.sub, s_on_peers, self);
+    wa_node_monitor (&self->node, self->node.bus, "bus", self->loop);
+    wa_node_monitor (&self->node, self->node.control, "control", self->loop);
+    s_arm_timers (self);
     s_on_tick (self->loop, 0, self);
     zloop_start (self->loop);
     wa_info ("stopping");
     s_shutdown (self);
     int rc = self->node.fatal ? 1 : 0;
+    zframe_destroy (&self->settings_asker);
+    wa_peers_destroy (&self->peers, self->loop);
     zloop_destroy (&self->loop);
     wa_node_stop (&self->node);
     free (self);

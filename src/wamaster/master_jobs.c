@@ -125,7 +125,15 @@ static const char *SQL_CANDIDATE =
     "SELECT n.id FROM nodes n WHERE n.kind = 'coreapp' AND n.stopped_at IS NULL "
     "AND n.last_seen > NOW(6) - INTERVAL ? MICROSECOND "
     "AND n.id NOT IN (SELECT node_id FROM shard_map WHERE expires_at > NOW(6) AND shard <> ?) "
-    "ORDER BY n.id = ? ASC, n.last_seen DESC LIMIT 1";
+    "AND n.id NOT IN (SELECT node_id FROM node_health WHERE demoted_at > NOW(6) - INTERVAL ? MICROSECOND) "
+    "ORDER BY n.id = ? ASC, n.last_seen DESC LIMIT 8";
+//  Starts the hold-off of a replaced primary.
+static const char *SQL_DEMOTED =
+    "INSERT INTO node_health (node_id, demoted_at, updated_at) VALUES (?, NOW(6), NOW(6)) "
+    "ON DUPLICATE KEY UPDATE demoted_at = NOW(6)";
+static const char *SQL_COREAPPS =
+    "SELECT id FROM nodes WHERE kind = 'coreapp' AND stopped_at IS NULL "
+    "AND last_seen > NOW(6) - INTERVAL ? MICROSECOND ORDER BY id LIMIT 64";
 
 //  Compare-and-set on the epoch, fenced by our master lease. The new
 //  holder's lease starts when the old one ends, and prev_expires_at keeps
@@ -168,16 +176,35 @@ s_shard_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
+typedef struct {
+    int count;
+    uint64_t ids[MASTER_MAX_NODES];
+} id_list_t;
+
 static int
-s_id_row (const wa_db_row_t *row, void *arg)
+s_ids_row (const wa_db_row_t *row, void *arg)
 {
-    *(uint64_t *) arg = (uint64_t) wa_db_row_int (row, 0);
+    id_list_t *list = arg;
+    if (list->count == MASTER_MAX_NODES)
+        return 1;
+    list->ids[list->count++] = (uint64_t) wa_db_row_int (row, 0);
     return 0;
 }
 
-static const char *
-s_unhealthy (const shard_state_t *s)
+static bool
+s_listed (const uint64_t *ids, int count, uint64_t id)
 {
+    for (int i = 0; i < count; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+static const char *
+s_unhealthy (const monitor_job_t *job, const shard_state_t *s)
+{
+    if (s->node && s->lease_valid && s_listed (job->force, job->nforce, s->node))
+        return job->force_reason;
     if (s->node == 0)
         return "no primary";
     if (!s->exists)
@@ -202,15 +229,27 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
     if (!s_in_time (self->deadline)
     ||  wa_db_query (db, SQL_SHARDS, s_shard_row, &list, "i", (int64_t) self->liveness_limit) < 0)
         return;
+    self->limited = 0;
+    self->shards = list.count;
     for (int i = 0; i < list.count; i++) {
         shard_state_t *s = &list.shards[i];
-        const char *why = s_unhealthy (s);
+        self->holders[i] = s->lease_valid ? s->node : 0;
+        const char *why = s_unhealthy (self, s);
         if (!why)
             continue;
-        uint64_t candidate = 0;
-        if (wa_db_query (db, SQL_CANDIDATE, s_id_row, &candidate, "iiu", (int64_t) self->liveness_limit,
-                         (int64_t) s->shard, s->node) < 0)
+        if (s->shard >= 0 && s->shard < 32 && (self->blocked & (1u << s->shard))) {
+            self->limited |= 1u << s->shard;
+            continue;
+        }
+        id_list_t found = { 0 };
+        if (wa_db_query (db, SQL_CANDIDATE, s_ids_row, &found, "iiiu", (int64_t) self->liveness_limit,
+                         (int64_t) s->shard, (int64_t) self->holdoff, s->node) < 0)
             return;
+        uint64_t candidate = 0;
+        for (int c = 0; c < found.count && !candidate; c++)
+            if (!s_listed (self->exclude, self->nexclude, found.ids[c])
+            &&  !(found.ids[c] == s->node && s_listed (self->force, self->nforce, s->node)))
+                candidate = found.ids[c];
         if (!candidate) {
             self->unserved++;
             continue;
@@ -222,6 +261,9 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
         if (rows < 0)
             return;
         if (rows == 1) {
+            self->holders[i] = candidate;
+            if (s->node && s->node != candidate)
+                wa_db_exec (db, SQL_DEMOTED, "u", s->node);
             promotion_t *p = &self->promoted[self->promotions++];
             p->shard = s->shard;
             p->node = candidate;
@@ -230,7 +272,33 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
             snprintf (p->reason, sizeof p->reason, "%s", why);
         }
     }
+    id_list_t alive = { 0 };
+    if (wa_db_query (db, SQL_COREAPPS, s_ids_row, &alive, "i", (int64_t) self->liveness_limit) < 0)
+        return;
+    self->ncoreapps = alive.count;
+    memcpy (self->coreapps, alive.ids, sizeof alive.ids[0] * (size_t) alive.count);
     job->rc = 0;
+}
+
+static const char *SQL_HEALTH =
+    "INSERT INTO node_health (node_id, state, reply_age_ms, votes, observers, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE state = VALUES(state), "
+    "reply_age_ms = VALUES(reply_age_ms), votes = VALUES(votes), observers = VALUES(observers), "
+    "updated_at = NOW(6)";
+
+void
+master_health_run (wa_job_t *job, wa_db_t *db)
+{
+    health_job_t *self = (health_job_t *) job;
+    job->rc = 0;
+    for (int i = 0; i < self->count; i++) {
+        health_row_t *r = &self->rows[i];
+        if (wa_db_exec (db, SQL_HEALTH, "usiii", r->node, r->state, r->age_ms,
+                        (int64_t) r->votes, (int64_t) r->observers) < 0) {
+            job->rc = -1;
+            return;
+        }
+    }
 }
 
 static const char *SQL_RELEASE =

@@ -8,8 +8,10 @@
 #include "wa_dbworker.h"
 
 #define MASTER_MAX_SHARDS 32
+#define MASTER_MAX_NODES 64
 
-enum { JOB_BOOTSTRAP = 1, JOB_LEASE, JOB_MIGRATE, JOB_MONITOR, JOB_RELEASE };
+enum { JOB_BOOTSTRAP = 1, JOB_LEASE, JOB_MIGRATE, JOB_MONITOR, JOB_RELEASE, JOB_HEALTH,
+       JOB_MASTERS, JOB_SETTINGS, JOB_SEED };
 
 typedef struct {
     wa_job_t job;
@@ -41,7 +43,7 @@ typedef struct {
     uint64_t node;
     uint64_t previous;
     uint64_t epoch;
-    char reason[64];
+    char reason[96];
 } promotion_t;
 
 typedef struct {
@@ -51,11 +53,37 @@ typedef struct {
     wa_usec_t deadline;
     wa_usec_t liveness_limit;   //  a node silent this long is unhealthy
     wa_usec_t shard_ttl;
+    wa_usec_t holdoff;          //  a replaced primary is no candidate this long
+    int nforce;                 //  holders dead by the heartbeat rule
+    uint64_t force[MASTER_MAX_SHARDS];
+    char force_reason[96];
+    int nexclude;               //  candidates not to pick (unhealthy by heartbeats)
+    uint64_t exclude[MASTER_MAX_NODES];
+    uint32_t blocked;           //  shards whose failovers are rate-limited (bit per shard)
     //  out
     int promotions;
     promotion_t promoted[MASTER_MAX_SHARDS];
     int unserved;               //  shards needing a primary with no candidate
+    uint32_t limited;           //  shards that needed a promotion but are blocked
+    int shards;
+    uint64_t holders[MASTER_MAX_SHARDS];    //  node per shard (0: none) after the run
+    int ncoreapps;
+    uint64_t coreapps[MASTER_MAX_NODES];    //  Coreapps alive by their liveness claim
 } monitor_job_t;
+
+typedef struct {
+    uint64_t node;
+    char state[16];
+    int64_t age_ms;
+    int votes;
+    int observers;
+} health_row_t;
+
+typedef struct {
+    wa_job_t job;
+    int count;
+    health_row_t rows[MASTER_MAX_NODES];
+} health_job_t;
 
 typedef struct {
     wa_job_t job;
@@ -68,5 +96,6 @@ void master_lease_run (wa_job_t *job, wa_db_t *db);
 void master_migrate_run (wa_job_t *job, wa_db_t *db);
 void master_monitor_run (wa_job_t *job, wa_db_t *db);
 void master_release_run (wa_job_t *job, wa_db_t *db);
+void master_health_run (wa_job_t *job, wa_db_t *db);
 
 #endif

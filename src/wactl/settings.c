@@ -1,0 +1,399 @@
+/*  wactl settings — the cluster settings as the database holds them, and
+    `wactl settings set KEY VALUE`: checked against every other stored
+    setting, stored in one statement, then broadcast by the primary Master.
+
+    Values read from the database are input like any other: each is checked
+    with the same table as the config file before it is shown as valid or
+    used to judge a change. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <czmq.h>
+#include <mysqld_error.h>
+#include "wa_codec.h"
+#include "wactl.h"
+
+//  How long the primary Master has to answer a SETTINGS_CHANGED.
+#define NOTIFY_TIMEOUT_MSEC 2000
+//  How long a `settings set` waits for another one to finish.
+#define LOCK_TIMEOUT_SEC 5
+
+static const char *SQL_SETTINGS =
+    "SELECT name, value, " WACTL_ISO ("updated_at") ", updated_by FROM settings ORDER BY name";
+
+//  Parameters: name, value, updated_by.
+static const char *SQL_STORE =
+    "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, NOW(6), ?)"
+    " ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6), updated_by = VALUES(updated_by)";
+
+//  Two `settings set` at once could each pass the cross-key checks against
+//  the other's old value and store a combination no node accepts: the check
+//  and the store run under a named lock (held by the connection, so a wactl
+//  that dies releases it). Parameters: the name, and the timeout in seconds.
+static const char *SQL_LOCK = "SELECT GET_LOCK(?, ?)";
+static const char *SQL_UNLOCK = "SELECT RELEASE_LOCK(?)";
+
+//  The primary Master, as its lease says by the database's clock.
+static const char *SQL_PRIMARY =
+    "SELECT l.holder, n.hostname, n.ports FROM master_lease l JOIN nodes n ON n.id = l.holder"
+    " WHERE l.id = 1 AND l.expires_at > NOW(6) AND n.kind = 'master'";
+
+typedef struct {
+    bool found;
+    long long id;
+    char host[WA_CONFIG_STR];
+    int port;                   //  its control ROUTER, 0 when not known
+} primary_t;
+
+static int
+s_setting_row (const wa_db_row_t *row, void *arg)
+{
+    //  NULL only for text that is not UTF-8, which a utf8mb4 column cannot hold.
+    json_t *entry = json_pack ("{s:s,s:s,s:s}", "value", wa_db_row_str (row, 1),
+                               "updated_at", wa_db_row_str (row, 2),
+                               "updated_by", wa_db_row_str (row, 3));
+    if (entry)
+        json_object_set_new (arg, wa_db_row_str (row, 0), entry);
+    return 0;
+}
+
+json_t *
+wactl_settings_read (wactl_t *self, bool *missing)
+{
+    json_t *stored = json_object ();
+    *missing = false;
+    if (wa_db_query (self->db, SQL_SETTINGS, s_setting_row, stored, "") >= 0)
+        return stored;
+    //  A schema older than the settings table has none stored.
+    if (wa_db_errno (self->db) == ER_NO_SUCH_TABLE) {
+        *missing = true;
+        return stored;
+    }
+    json_decref (stored);
+    return NULL;
+}
+
+const char *
+wactl_settings_value (json_t *stored, const char *name)
+{
+    return json_string_value (json_object_get (json_object_get (stored, name), "value"));
+}
+
+void
+wactl_settings_apply (wa_config_t *config, json_t *stored, const char *skip, bool warn)
+{
+    const char *name;
+    for (int i = 0; (name = wa_config_setting_name (i)); i++) {
+        const char *value = wactl_settings_value (stored, name);
+        if (!value || (skip && strcmp (name, skip) == 0))
+            continue;
+        char err[512];
+        if (wa_config_set (config, name, value, err, sizeof err) && warn)
+            fprintf (stderr, "wactl: note: the stored %s is invalid, so this check uses the "
+                     "config's value instead: %s\n", name, err);
+    }
+}
+
+//  The reason without the "key 'name': " that the table's row already says.
+static const char *
+s_reason (const char *name, const char *err)
+{
+    char prefix[96];
+    snprintf (prefix, sizeof prefix, "key '%s': ", name);
+    size_t len = strlen (prefix);
+    return strncmp (err, prefix, len) == 0 ? err + len : err;
+}
+
+static void
+s_print_human (json_t *doc, bool missing, int version)
+{
+    wactl_table_t *table = wactl_table_new (4, "NAME", "VALUE", "UPDATED AT", "BY");
+    size_t i;
+    json_t *item;
+    json_array_foreach (json_object_get (doc, "settings"), i, item) {
+        const char *name = json_string_value (json_object_get (item, "name"));
+        const char *value = json_string_value (json_object_get (item, "value"));
+        const char *invalid = json_string_value (json_object_get (item, "invalid"));
+        const char *at = json_string_value (json_object_get (item, "updated_at"));
+        const char *by = json_string_value (json_object_get (item, "updated_by"));
+        char when[32];
+        wactl_table_cell (table, "%s", name);
+        if (!json_is_true (json_object_get (item, "stored")))
+            wactl_table_cell (table, "%s (not stored: config value)", value);
+        else
+        if (invalid)
+            wactl_table_cell (table, "%s (invalid: %s)", value, s_reason (name, invalid));
+        else
+            wactl_table_cell (table, "%s", value);
+        wactl_table_cell (table, "%s", wactl_human_time (at, when, sizeof when));
+        wactl_table_cell (table, "%s", by && *by ? by : "-");
+    }
+    wactl_table_print (table, stdout);
+    wactl_table_destroy (&table);
+    if (missing)
+        printf ("(schema version %d has no settings table yet: every value is this wactl's "
+                "configuration until the primary Master upgrades it)\n", version);
+    const char *combination = json_string_value (json_object_get (doc, "invalid_combination"));
+    if (combination)
+        printf ("invalid combination: %s\n", combination);
+}
+
+static int
+s_list (wactl_t *self)
+{
+    if (wactl_connect (self))
+        return 1;
+    int version = wactl_require_schema (self);
+    if (version < 0)
+        return 1;
+    bool missing;
+    json_t *stored = wactl_settings_read (self, &missing);
+    if (!stored)
+        return wactl_fail (self, "database error: %s", wa_db_error (self->db));
+    json_t *list = json_array ();
+    //  What a node with this configuration runs: its values overlaid with
+    //  every valid stored one.
+    wa_config_t effective = *self->config;
+    const char *name;
+    for (int i = 0; (name = wa_config_setting_name (i)); i++) {
+        json_t *row = json_object_get (stored, name);
+        json_t *item;
+        if (row) {
+            const char *value = wactl_settings_value (stored, name);
+            char err[512];
+            wa_config_t probe = *self->config;
+            bool valid = wa_config_set (&probe, name, value, err, sizeof err) == 0;
+            if (valid)
+                wa_config_set (&effective, name, value, err, sizeof err);
+            item = json_pack ("{s:s,s:s,s:b,s:O,s:O,s:o}", "name", name, "value", value,
+                              "stored", 1, "updated_at", json_object_get (row, "updated_at"),
+                              "updated_by", json_object_get (row, "updated_by"),
+                              "invalid", valid ? json_null () : json_string (err));
+        }
+        else {
+            char value[64];
+            wa_config_get (self->config, name, value, sizeof value);
+            item = json_pack ("{s:s,s:s,s:b,s:n,s:n,s:n}", "name", name, "value", value,
+                              "stored", 0, "updated_at", "updated_by", "invalid");
+        }
+        json_array_append_new (list, item);
+    }
+    json_decref (stored);
+    char why[768];
+    json_t *doc = json_pack ("{s:o,s:o}", "settings", list, "invalid_combination",
+                             wa_config_check (&effective, why, sizeof why) ? json_string (why) : json_null ());
+    if (self->json)
+        wactl_print_json (doc, false);
+    else
+        s_print_human (doc, missing, version);
+    json_decref (doc);
+    return 0;
+}
+
+static int
+s_int_row (const wa_db_row_t *row, void *arg)
+{
+    *(int64_t *) arg = wa_db_row_int (row, 0);
+    return 0;
+}
+
+static int
+s_primary_row (const wa_db_row_t *row, void *arg)
+{
+    primary_t *primary = arg;
+    primary->found = true;
+    primary->id = (long long) wa_db_row_int (row, 0);
+    snprintf (primary->host, sizeof primary->host, "%s", wa_db_row_str (row, 1));
+    //  nodes.ports is "api,bus,control,health".
+    const char *text = wa_db_row_str (row, 2);
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        long port = strtol (text, &end, 10);
+        if (i == 2)
+            primary->port = end != text && port > 0 && port <= 65535 ? (int) port : 0;
+        else
+        if (*end != ',')
+            break;
+        text = end + 1;
+    }
+    return 0;
+}
+
+//  Asks the primary Master to re-read the settings and broadcast them.
+//  0 when it answered SETTINGS (its id in *master), else -1 and why.
+static int
+s_notify (wactl_t *self, const char *key, long long *master, char *why, size_t whylen)
+{
+    primary_t primary = { .found = false };
+    if (wa_db_query (self->db, SQL_PRIMARY, s_primary_row, &primary, "") < 0) {
+        snprintf (why, whylen, "cannot read the master lease: %s", wa_db_error (self->db));
+        return -1;
+    }
+    if (!primary.found) {
+        snprintf (why, whylen, "no Master holds a valid lease");
+        return -1;
+    }
+    *master = primary.id;
+    if (!primary.port) {
+        snprintf (why, whylen, "primary Master %lld has not registered its control port", primary.id);
+        return -1;
+    }
+    bool ipv6 = strchr (primary.host, ':') != NULL;
+    char endpoint[WA_CONFIG_STR + 16];
+    snprintf (endpoint, sizeof endpoint, ipv6 ? "tcp://[%s]:%d" : "tcp://%s:%d", primary.host, primary.port);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer) {
+        snprintf (why, whylen, "cannot create a socket");
+        return -1;
+    }
+    zsock_set_linger (dealer, 0);
+    if (ipv6)
+        zsock_set_ipv6 (dealer, 1);
+    wa_msg_t *msg = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
+    assert (msg);
+    wa_msg_init (msg, WA_MSG_SETTINGS_CHANGED);
+    wa_msg_set_text (msg, key);
+    zpoller_t *poller = NULL;
+    int why_code = 0, rc = -1;
+    if (zsock_connect (dealer, "%s", endpoint) != 0)
+        snprintf (why, whylen, "cannot connect to %s", endpoint);
+    else
+    if (wa_codec_send (dealer, NULL, msg))
+        snprintf (why, whylen, "cannot send to %s", endpoint);
+    else
+    if (!(poller = zpoller_new (dealer, NULL)) || !zpoller_wait (poller, NOTIFY_TIMEOUT_MSEC))
+        snprintf (why, whylen, "primary Master %lld (%s) %s", primary.id, endpoint,
+                  poller && zpoller_terminated (poller) ? "was interrupted waiting for an answer"
+                                                        : "did not answer within 2 s");
+    else
+    if (wa_codec_recv (dealer, NULL, msg, &why_code))
+        snprintf (why, whylen, "primary Master %lld sent a bad answer: %s", primary.id,
+                  wa_codec_strerror (why_code));
+    else
+    if (msg->type != WA_MSG_SETTINGS)
+        snprintf (why, whylen, "primary Master %lld answered %s: %.200s", primary.id,
+                  wa_codec_type_name (msg->type), msg->text);
+    else
+        rc = 0;
+    zpoller_destroy (&poller);
+    zsock_destroy (&dealer);
+    free (msg);
+    return rc;
+}
+
+//  "wactl@host", within settings.updated_by's 64 characters.
+static void
+s_updated_by (char *buf, size_t size)
+{
+    char host[256];
+    if (gethostname (host, sizeof host) != 0)
+        snprintf (host, sizeof host, "unknown");
+    host[sizeof host - 1] = 0;
+    snprintf (buf, size, "wactl@%.57s", host);
+}
+
+//  Under the lock: the candidate is this wactl's configuration, every
+//  stored setting, then key = text; stored as its canonical text when it
+//  passes every check. 0, or the exit status after reporting why.
+static int
+s_check_and_store (wactl_t *self, int version, const char *key, const char *text,
+                   wa_config_t *candidate, char *canonical, size_t size)
+{
+    bool missing;
+    json_t *stored = wactl_settings_read (self, &missing);
+    if (!stored)
+        return wactl_fail (self, "database error: %s", wa_db_error (self->db));
+    if (missing) {
+        json_decref (stored);
+        return wactl_fail (self, "the cluster's database '%s' has schema version %d: no settings "
+                           "table until the primary Master upgrades it", self->config->db_name, version);
+    }
+    wactl_settings_apply (candidate, stored, key, true);
+    json_decref (stored);
+    char err[768];
+    if (wa_config_set (candidate, key, text, err, sizeof err)
+    ||  wa_config_check (candidate, err, sizeof err))
+        return wactl_fail (self, "%s = %s refused, nothing changed: %s", key, text, err);
+    wa_config_get (candidate, key, canonical, size);
+    char by[64 + 1];
+    s_updated_by (by, sizeof by);
+    if (wa_db_exec (self->db, SQL_STORE, "sss", key, canonical, by) < 0)
+        return wactl_fail (self, "cannot store %s = %s: %s", key, canonical, wa_db_error (self->db));
+    return 0;
+}
+
+static int
+s_set (wactl_t *self, const char *key, const char *text)
+{
+    if (!wa_config_is_setting (key))
+        return wactl_fail (self, "'%s' is not a cluster setting; see wactl settings", key);
+    if (wactl_connect (self))
+        return 1;
+    int version = wactl_require_schema (self);
+    if (version < 0)
+        return 1;
+    //  GET_LOCK names are server-wide (and at most 64 characters): one per
+    //  cluster database, two whose long names differ only at the end share it.
+    char lock[65];
+    snprintf (lock, sizeof lock, "wa_settings.%.52s", self->config->db_name);
+    int64_t locked = 0;
+    if (wa_db_query (self->db, SQL_LOCK, s_int_row, &locked, "si", lock, (int64_t) LOCK_TIMEOUT_SEC) < 0)
+        return wactl_fail (self, "database error: %s", wa_db_error (self->db));
+    if (locked != 1)
+        return wactl_fail (self, "another 'wactl settings set' held the settings for %d s; nothing "
+                           "changed, try again", LOCK_TIMEOUT_SEC);
+    wa_config_t candidate = *self->config;
+    char canonical[WA_CONFIG_STR];
+    int status = s_check_and_store (self, version, key, text, &candidate, canonical, sizeof canonical);
+    //  A failure here changes nothing: the lock ends with the connection.
+    wa_db_query (self->db, SQL_UNLOCK, NULL, NULL, "s", lock);
+    if (status)
+        return status;
+    long long master = 0;
+    char why[512];
+    if (s_notify (self, key, &master, why, sizeof why) == 0)
+        printf ("%s = %s (stored); broadcast to the cluster by primary Master %lld\n", key, canonical, master);
+    else {
+        printf ("%s = %s (stored); no primary Master answered: nodes apply it from the database "
+                "within db_liveness_interval (%g s)\n", key, canonical, candidate.db_liveness_interval);
+        fprintf (stderr, "wactl: note: %s\n", why);
+    }
+    return 0;
+}
+
+int
+wactl_settings (wactl_t *self, int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int opt;
+    wactl_options_start ();
+    //  '+': options end at "set", so a VALUE such as -1 is a value.
+    while ((opt = wactl_option (self, argc, argv, "+:jh", options)) != -1) {
+        switch (opt) {
+            case 'j': self->json = true; break;
+            case 'h': printf ("usage: wactl settings [--json]\n"
+                              "       wactl settings set KEY VALUE\n"); return 0;
+            default: return 2;
+        }
+    }
+    if (optind < argc && strcmp (argv[optind], "set") == 0) {
+        self->command = "settings set";
+        if (self->json)
+            return wactl_usage_error (self, "--json is for the listing; try 'wactl --help'");
+        int first = optind + 1;
+        if (first < argc && strcmp (argv[first], "--") == 0)
+            first++;
+        if (argc - first != 2)
+            return wactl_usage_error (self, "expected KEY VALUE; try 'wactl --help'");
+        return s_set (self, argv[first], argv[first + 1]);
+    }
+    if (optind < argc)
+        return wactl_usage_error (self, "unknown command '%s' (there is 'set'); try 'wactl --help'",
+                                  argv[optind]);
+    return s_list (self);
+}
