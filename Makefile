@@ -15,7 +15,7 @@ LDFLAGS  += $(SAN)
 
 BUILD    ?= build
 BIN      ?= bin
-PROGRAMS := wamaster wacore wagate wactl
+PROGRAMS := wamaster wacore wagate wactl watap
 
 COMMON_SRC := $(wildcard src/common/*.c)
 COMMON_OBJ := $(COMMON_SRC:src/common/%.c=$(BUILD)/common/%.o) $(BUILD)/common/migrations.o
@@ -76,6 +76,10 @@ $(BUILD)/tests/test_watch: tests/unit/test_watch.c src/wamaster/watch.c src/wama
 $(BUILD)/tests/test_referee: tests/unit/test_referee.c src/wagate/referee.c src/wagate/referee.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/test_watap_format: tests/unit/test_watap_format.c src/watap/format.c src/watap/format.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/watap -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/common $(BUILD)/tests $(BIN):
 	mkdir -p $@

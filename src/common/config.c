@@ -487,11 +487,12 @@ wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len)
             break;
         }
     }
-    //  Shortest text that reads back as the same double.
+    //  The shortest plain decimal that reads back as the same double
+    //  ("30", "0.25"), never an exponent.
     if (k->type == T_SEC) {
-        for (int precision = 1; precision <= 17; precision++) {
+        for (int decimals = 0; decimals <= 9; decimals++) {
             char probe[64];
-            snprintf (probe, sizeof probe, "%.*g", precision, *(const double *) field);
+            snprintf (probe, sizeof probe, "%.*f", decimals, *(const double *) field);
             if (strtod (probe, NULL) == *(const double *) field) {
                 snprintf (buf, len, "%s", probe);
                 break;

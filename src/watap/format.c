@@ -216,7 +216,8 @@ static void
 s_put_event (out_t *out, const tap_item_t *item)
 {
     bool any = false;
-    if (item->subject) {
+    //  A node's events about itself (its sockets, its lease) need no subject.
+    if (item->subject && item->subject != item->node) {
         s_put (out, "subject %" PRIu64, item->subject);
         any = true;
     }
