@@ -25,7 +25,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
 .SECONDEXPANSION:
-.PHONY: all deps run start stop test unit integration asan memcheck bench-failover clean distclean help
+.PHONY: all deps run start stop test unit integration asan memcheck bench-failover bench-failover-defaults clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
 
@@ -36,7 +36,8 @@ help:
 	@echo "make test       install, build, run every test (unit + integration)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"
 	@echo "make memcheck   the unit tests under valgrind"
-	@echo "make bench-failover   time Coreapp failover (docs/BENCHMARKS.md)"
+	@echo "make bench-failover   time Coreapp failover, DB-based and heartbeat modes (docs/BENCHMARKS.md)"
+	@echo "make bench-failover-defaults   the same with every setting at its default (slow)"
 
 # The one list of packages. Installed only when something is missing.
 DEB_PACKAGES := build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
@@ -122,7 +123,13 @@ memcheck: deps
 
 bench-failover: deps
 	@$(MAKE) --no-print-directory all
-	@bench/failover.sh
+	@WA_BENCH_MODE=db bench/failover.sh
+	@WA_BENCH_MODE=heartbeat bench/failover.sh
+
+# One slow run with every setting at its default (a failover takes ~35 s).
+bench-failover-defaults: deps
+	@$(MAKE) --no-print-directory all
+	@WA_BENCH_MODE=defaults WA_BENCH_ROUNDS=$${WA_BENCH_ROUNDS:-3} bench/failover.sh
 
 clean:
 	rm -rf build build-asan bin

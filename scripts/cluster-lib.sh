@@ -29,10 +29,12 @@ pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
 db_sql() { mariadb --no-defaults -S "$RUN/db/mariadb.sock" -uroot -N -B "$@"; }
 
-# db_start PORT: a private MariaDB under $RUN/db, nothing shared with a
+# db_start PORT [BIND]: a private MariaDB under $RUN/db, nothing shared with a
 # system MySQL (--no-defaults: no /etc/mysql files; its own socket and port).
+# BIND is its --bind-address, 127.0.0.1 unless given (MariaDB 10.11 takes a
+# comma-separated list, e.g. "127.0.0.1,10.77.3.1").
 db_start() {
-    local port=$1
+    local port=$1 bind=${2:-127.0.0.1}
     mkdir -p "$RUN/db" "$RUN/logs"
     if [ ! -d "$RUN/db/data/mysql" ]; then
         mariadb-install-db --no-defaults --datadir="$RUN/db/data" --user="$(id -un)" \
@@ -44,7 +46,7 @@ db_start() {
         return 1
     fi
     setsid mariadbd --no-defaults --datadir="$RUN/db/data" --socket="$RUN/db/mariadb.sock" \
-        --port="$port" --bind-address=127.0.0.1 --user="$(id -un)" \
+        --port="$port" --bind-address="$bind" --user="$(id -un)" \
         --log-error="$RUN/logs/mariadb.log" --pid-file="$RUN/db/mariadb.pid" \
         --innodb-buffer-pool-size=64M --max-connections=500 --skip-name-resolve \
         --innodb-flush-log-at-trx-commit=2 >/dev/null 2>&1 &

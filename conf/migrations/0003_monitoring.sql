@@ -21,3 +21,5 @@ CREATE TABLE IF NOT EXISTS node_health (
     demoted_at DATETIME(6) NULL,
     updated_at DATETIME(6) NOT NULL
 ) ENGINE=InnoDB;
+-- Promotion reasons name the rule that fired; 64 characters were too few.
+ALTER TABLE shard_map MODIFY reason VARCHAR(255) NOT NULL DEFAULT '';

@@ -217,7 +217,7 @@ s_submit_monitor (master_t *self)
     job->nforce = self->nforce;
     memcpy (job->force, self->force, sizeof self->force[0] * (size_t) self->nforce);
     snprintf (job->force_reason, sizeof job->force_reason,
-              "no heartbeat reply to the primary and a secondary Master for %g s",
+              "no heartbeat reply to the primary and a secondary Master for %g s (unhealthy_interval)",
               self->settings.unhealthy_interval);
     //  A Coreapp that does not answer our heartbeats is no candidate.
     wa_usec_t hb = WA_SEC (self->settings.heartbeat_interval), unhealthy = WA_SEC (self->settings.unhealthy_interval);

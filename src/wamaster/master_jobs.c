@@ -250,6 +250,8 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
             if (!s_listed (self->exclude, self->nexclude, found.ids[c])
             &&  !(found.ids[c] == s->node && s_listed (self->force, self->nforce, s->node)))
                 candidate = found.ids[c];
+        wa_debug ("monitor: shard %d holder %" PRIu64 " needs replacing (%s); %d candidate(s), chose %" PRIu64,
+                  s->shard, s->node, why, found.count, candidate);
         if (!candidate) {
             self->unserved++;
             continue;
@@ -258,8 +260,13 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
             return;
         int64_t rows = wa_db_exec (db, SQL_PROMOTE, "uiusiuuu", candidate, (int64_t) self->shard_ttl,
                                    self->node, why, (int64_t) s->shard, s->epoch, self->node, self->epoch);
-        if (rows < 0)
+        if (rows < 0) {
+            wa_warn ("db: promotion for shard %d failed: %s", s->shard, wa_db_error (db));
             return;
+        }
+        if (rows == 0)
+            wa_debug ("monitor: shard %d moved on (epoch %" PRIu64 ") or our lease ended: no promotion",
+                      s->shard, s->epoch);
         if (rows == 1) {
             self->holders[i] = candidate;
             if (s->node && s->node != candidate)

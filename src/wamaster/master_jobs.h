@@ -43,7 +43,7 @@ typedef struct {
     uint64_t node;
     uint64_t previous;
     uint64_t epoch;
-    char reason[96];
+    char reason[160];
 } promotion_t;
 
 typedef struct {
@@ -56,7 +56,7 @@ typedef struct {
     wa_usec_t holdoff;          //  a replaced primary is no candidate this long
     int nforce;                 //  holders dead by the heartbeat rule
     uint64_t force[MASTER_MAX_SHARDS];
-    char force_reason[96];
+    char force_reason[160];
     int nexclude;               //  candidates not to pick (unhealthy by heartbeats)
     uint64_t exclude[MASTER_MAX_NODES];
     uint32_t blocked;           //  shards whose failovers are rate-limited (bit per shard)
