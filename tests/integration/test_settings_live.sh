@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# A settings change reaches every node without a restart and changes the
+# heartbeat rate seen on the bus (counted with watap).
+. "$(dirname "$0")/lib.sh"
+cluster_init heartbeat_interval=1 unhealthy_interval=5
+standard_cluster
+primary=$(primary_master)
+bus=$(q "SELECT SUBSTRING_INDEX(SUBSTRING_INDEX(ports, ',', 2), ',', -1) FROM nodes WHERE id = $primary")
+beats() {   # heartbeats the primary Master publishes in 2 s
+    "$BIN/watap" -c "$CONF" --json --all --kind heartbeat --timeout 2 "tcp://127.0.0.1:$bus" 2>/dev/null \
+        | grep -c '"kind": *"heartbeat"'
+}
+before=$(beats)
+check "about 2 heartbeats in 2 s at heartbeat_interval 1 (saw $before)" [ "$before" -ge 1 ] && [ "$before" -le 3 ]
+out=$("$BIN/wactl" -c "$CONF" settings set heartbeat_interval 0.1 2>&1) || fail "settings set failed: $out"
+check "wactl says the primary Master broadcast it ($out)" grep -q "broadcast to the cluster by primary Master $primary" <<<"$out"
+applied() { grep -q "setting heartbeat_interval: 1 -> 0.1" "$T/$1.log"; }
+for n in m1 m2 c1 c2; do
+    wait_for 5 applied "$n" || fail "$n did not apply the new heartbeat_interval"
+done
+after=$(beats)
+check "about 20 heartbeats in 2 s at heartbeat_interval 0.1 (saw $after)" [ "$after" -ge 12 ] && [ "$after" -le 24 ]
+check "the change is stored" bash -c "'$BIN/wactl' -c '$CONF' settings --json | tr -d ' \\n' | grep -q '\"name\":\"heartbeat_interval\",\"value\":\"0.1\"'"
+# A refused combination changes nothing anywhere.
+"$BIN/wactl" -c "$CONF" settings set unhealthy_interval 0.15 >/dev/null 2>&1 && fail "unhealthy_interval 0.15 < 2 x 0.1 was accepted"
+check "no node applied the refused value" bash -c "! grep -q 'setting unhealthy_interval' $T/m1.log $T/m2.log $T/c1.log $T/c2.log"
+check "0 overlaps at wagate" overlaps_zero
+note "heartbeat_interval 1 -> 0.1 applied by all four nodes: $before -> $after heartbeats in 2 s"
