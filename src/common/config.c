@@ -79,7 +79,8 @@ static const key_t_ s_keys[] = {
     K ("upstream_ping_interval", NULL, T_SEC, upstream_ping_interval, "1", 0.01, 60, NULL,
        "seconds between session keepalives"),
     K ("upstream_idle_timeout", NULL, T_SEC, upstream_idle_timeout, "3", 0.03, 600, NULL,
-       "upstream drops a session silent this long; a new primary waits this long past the old lease"),
+       "upstream drops a session silent this long; a new primary waits this long past the old lease. "
+       "A property of the upstream, not a cluster setting: every node and wagate must have the same"),
     K ("upstream_login_timeout", NULL, T_SEC, upstream_login_timeout, "3", 0.05, 60, NULL,
        "seconds to wait for a login answer"),
     K ("wagate_ledger", NULL, T_STR, wagate_ledger, "", 0, 255, NULL,
@@ -93,7 +94,7 @@ static const char *s_settings[] = {
     "heartbeat_interval", "unhealthy_interval", "db_liveness_interval",
     "lease_ttl", "lease_renew_interval", "lease_margin",
     "shard_lease_ttl", "shard_renew_interval",
-    "upstream_ping_interval", "upstream_idle_timeout", "upstream_login_timeout",
+    "upstream_ping_interval", "upstream_login_timeout",
     "promotion_holdoff", "failover_limit", "failover_window",
     NULL
 };

@@ -135,12 +135,19 @@ s_apply_settings (master_t *self, const wa_config_t *next, const char *source)
 {
     if (!wa_settings_differ (&self->settings, next))
         return;
+    char changed[400] = "";
+    size_t used = 0;
     for (int i = 0; wa_config_setting_name (i); i++) {
         char before[64], after[64];
         wa_config_get (&self->settings, wa_config_setting_name (i), before, sizeof before);
         wa_config_get (next, wa_config_setting_name (i), after, sizeof after);
-        if (strcmp (before, after))
-            wa_info ("setting %s: %s -> %s (%s)", wa_config_setting_name (i), before, after, source);
+        if (strcmp (before, after) == 0)
+            continue;
+        wa_info ("setting %s: %s -> %s (%s)", wa_config_setting_name (i), before, after, source);
+        int n = snprintf (changed + used, sizeof changed - used, "%s%s=%s", used ? " " : "",
+                          wa_config_setting_name (i), after);
+        if (n > 0 && (size_t) n < sizeof changed - used)
+            used += (size_t) n;
     }
     wa_config_copy_settings (&self->settings, next);
     //  A held lease keeps the deadline it was granted; new renewals use the new ttl.
@@ -148,8 +155,7 @@ s_apply_settings (master_t *self, const wa_config_t *next, const char *source)
     self->lease.margin = WA_SEC (self->settings.lease_margin);
     s_arm_timers (self);
     wa_node_publish (&self->node, "settings_applied", -1, self->node.epoch, self->node.id,
-                     "heartbeat_interval %g unhealthy_interval %g (%s)", self->settings.heartbeat_interval,
-                     self->settings.unhealthy_interval, source);
+                     "%s (%s)", changed, source);
 }
 
 static void
@@ -502,10 +508,16 @@ s_judge (master_t *self, wa_usec_t now)
         if (state != n->reported) {
             int observers = 0;
             int votes = watch_votes (&self->watch, n->node, now, hb, unhealthy, &observers);
+            char since[64];
+            if (n->last)
+                snprintf (since, sizeof since, "last reply %.3f s ago",
+                          (double) watch_age (&self->watch, n->node, now) / 1e6);
+            else
+                snprintf (since, sizeof since, "no reply in the %.3f s we have been watching",
+                          (double) watch_age (&self->watch, n->node, now) / 1e6);
             wa_log (state == WATCH_HEALTHY ? WA_LOG_INFO : WA_LOG_WARN,
-                    "coreapp %" PRIu64 " is %s (last reply %.3f s ago; unhealthy for %d of %d secondary Masters)",
-                    n->node, watch_state_name (state), (double) watch_age (&self->watch, n->node, now) / 1e6,
-                    votes, observers);
+                    "coreapp %" PRIu64 " is %s (%s; unhealthy for %d of %d secondary Masters)",
+                    n->node, watch_state_name (state), since, votes, observers);
             wa_node_publish (&self->node, "liveness", -1, self->lease.epoch, n->node, "%s %.3f",
                              watch_state_name (state), (double) watch_age (&self->watch, n->node, now) / 1e6);
             n->reported = state;

@@ -247,13 +247,14 @@ s_on_message (tap_t *self, bus_t *bus)
 {
     const wa_msg_t *msg = self->msg;
     //  A bus given on the command line is named by what it carries: only a
-    //  Master beats on its own bus, and a node publishes its own events.
-    if (msg->type == WA_MSG_HEARTBEAT && msg->node) {
+    //  Master beats on its own bus, and a node publishes its own events. The
+    //  database names the others.
+    if (!bus->from_db && msg->type == WA_MSG_HEARTBEAT && msg->node) {
         bus->node = msg->node;
         snprintf (bus->kind, sizeof bus->kind, "master");
     }
     else
-    if (msg->type == WA_MSG_EVENT && msg->node && !bus->node)
+    if (!bus->from_db && msg->type == WA_MSG_EVENT && msg->node && !bus->node)
         bus->node = msg->node;
 
     if (!self->options.all && msg->type == WA_MSG_HEARTBEAT) {
@@ -460,12 +461,10 @@ s_refreshed (tap_t *self, const refresh_job_t *job)
         const found_t *found = &job->nodes[i];
         bus_t *bus = s_bus_find (self, found->endpoint);
         if (bus && bus->node != found->id) {
-            char was[ENDPOINT_MAX + 64];
-            s_bus_name (bus, was, sizeof was);
+            fprintf (stderr, "watap: %s is now %s %" PRIu64 " (was %s %" PRIu64 ")\n", found->endpoint,
+                     found->kind, found->id, bus->kind, bus->node);
             bus->node = found->id;
             snprintf (bus->kind, sizeof bus->kind, "%s", found->kind);
-            fprintf (stderr, "watap: %s is now %s %" PRIu64 " (was %s)\n", found->endpoint, found->kind,
-                     found->id, was);
         }
         if (bus)
             bus->seen = true;

@@ -84,7 +84,12 @@ netns_init() {
         return 1
     fi
     NETNS_K=$k NETNS_NET=10.77.$k NETNS_GW=10.77.$k.1
+    # The bridge's MAC is set explicitly (to the random one it was made with):
+    # otherwise it follows the lowest MAC among its ports, and changes when a
+    # namespace joins, leaving the others' ARP entries for NETNS_GW pointing at
+    # an address the bridge no longer accepts (their traffic to it then stalls).
     ip link add "$NETNS_BR" type bridge \
+        && ip link set "$NETNS_BR" address "$(cat "/sys/class/net/$NETNS_BR/address")" \
         && { sysctl -qw "net.ipv6.conf.$NETNS_BR.disable_ipv6=1" 2>/dev/null; true; } \
         && ip addr add "$NETNS_GW/24" dev "$NETNS_BR" \
         && ip link set "$NETNS_BR" up

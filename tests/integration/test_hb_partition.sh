@@ -35,23 +35,28 @@ cluster_init heartbeat_interval=$HB unhealthy_interval=$UNHEALTHY shard_lease_tt
 sed -i -e "s|^db_hostname = .*|db_hostname = $NETNS_GW|" -e "s|^db_port = .*|db_port = $DB_PORT|" \
        -e "s|tcp://127\.0\.0\.1:|tcp://$NETNS_GW:|" "$CONF"
 
-# node NAME N PROGRAM: PROGRAM in its own namespace at 10.77.K.N, binding
-# there and registering that address for the others.
-node() {
-    local name=$1 n=$2 prog=$3 ip
+# One namespace per node at 10.77.K.N, and a config binding there (the
+# address it registers comes from COREAPP_HOSTNAME).
+n=2
+for name in m1 m2 c1 c2; do
     netns_add "$name" "$n" || fail "cannot make the namespace of $name"
-    ip=$(netns_ip "$name")
-    sed "s|^bind_address = .*|bind_address = $ip|" "$CONF" > "$T/$name.conf"
-    netns_start "$name" "$name" env COREAPP_HOSTNAME="$ip" "$BIN/$prog" -c "$T/$name.conf"
+    sed "s|^bind_address = .*|bind_address = $(netns_ip "$name")|" "$CONF" > "$T/$name.conf"
+    n=$((n + 1))
+done
+node() {    # node NAME PROGRAM
+    netns_start "$1" "$1" env COREAPP_HOSTNAME="$(netns_ip "$1")" "$BIN/$2" -c "$T/$1.conf"
 }
 
 start gate wagate
 wait_for 10 "$BIN/wagate" -c "$CONF" stats --json || fail "wagate did not start"
-node m1 2 wamaster
-node m2 3 wamaster
-node c1 4 wacore
-node c2 5 wacore
+node m1 wamaster
+node m2 wamaster
+node c1 wacore
+node c2 wacore
 wait_healthy 30
+# Nothing failed while the cluster came up: one promotion, for the empty shard.
+check "the cluster came up without replacing a Coreapp; promotions so far: $(q "SELECT GROUP_CONCAT(detail SEPARATOR ' / ') FROM events WHERE kind = 'promoted'")" \
+    [ "$(q "SELECT COUNT(*) FROM events WHERE kind = 'promoted'")" = 1 ]
 
 host_of() { q "SELECT hostname FROM nodes WHERE id = $1"; }
 name_of() { netns_name_of "$(host_of "$1")"; }
