@@ -173,6 +173,8 @@ s_source_order (const void *a, const void *b)
 static void
 s_summarise (tap_t *self, sources_t *sources, tap_type_t type)
 {
+    if (sources->size == 0)
+        return;
     wa_usec_t now = wa_clock_mono ();
     wa_usec_t wall = s_wall_now ();
     qsort (sources->items, sources->size, sizeof *sources->items, s_source_order);
@@ -572,8 +574,10 @@ tap_new (const wa_config_t *config, const tap_options_t *options)
         zloop_reader (self->loop, (zsock_t *) self->db, s_on_db, self);
         zloop_timer (self->loop, REFRESH_MSEC, 0, s_on_refresh, self);
     }
-    if (!options->all)
-        zloop_timer (self->loop, SUMMARY_MSEC, 0, s_on_summary, self);
+    //  Also with --all, when there is nothing to summarise: zloop sees a
+    //  signal only when its poll returns, and this bounds how long that takes
+    //  when the signal lands just before the poll.
+    zloop_timer (self->loop, SUMMARY_MSEC, 0, s_on_summary, self);
     if (options->timeout > 0) {
         double msec = ceil (options->timeout * 1000);
         zloop_timer (self->loop, msec < 1 ? 1 : (size_t) msec, 1, s_on_timeout, self);
