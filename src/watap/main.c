@@ -14,8 +14,8 @@ static const wa_cli_t s_cli = {
     .program = "watap",
     .summary = "the ZeroMQ monitoring tap: a live feed of the cluster's buses",
     .usage =
-        "Usage: watap [options] [--json] [--all] [--node ID]... [--kind KIND]...\n"
-        "             [--count N] [--timeout SECONDS] [ENDPOINT...]\n"
+        "  watap [options] [--json] [--all] [--node ID]... [--kind KIND]...\n"
+        "        [--count N] [--timeout SECONDS] [ENDPOINT...]\n"
         "\n"
         "Subscribes to the bus (PUB) of every node and prints what it carries, one line\n"
         "per item: \"HH:MM:SS.mmm  node N  KIND  details\". With ENDPOINTs\n"
