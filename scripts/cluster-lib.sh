@@ -37,7 +37,9 @@ db_start() {
     local port=$1 bind=${2:-127.0.0.1}
     mkdir -p "$RUN/db" "$RUN/logs"
     if [ ! -d "$RUN/db/data/mysql" ]; then
-        mariadb-install-db --no-defaults --datadir="$RUN/db/data" --user="$(id -un)" \
+        # Its own tmpdir: concurrent installs must not share temporary tables.
+        mkdir -p "$RUN/db/tmp"
+        mariadb-install-db --no-defaults --datadir="$RUN/db/data" --user="$(id -un)" --tmpdir="$RUN/db/tmp" \
             --auth-root-authentication-method=normal --skip-test-db >"$RUN/logs/mariadb-install.log" 2>&1 \
             || { echo "mariadb-install-db failed: see $RUN/logs/mariadb-install.log" >&2; return 1; }
     fi
@@ -45,7 +47,8 @@ db_start() {
         echo "port $port (the private MariaDB's) is already in use; set WA_RUN_DB_PORT to another" >&2
         return 1
     fi
-    setsid mariadbd --no-defaults --datadir="$RUN/db/data" --socket="$RUN/db/mariadb.sock" \
+    mkdir -p "$RUN/db/tmp"
+    setsid mariadbd --no-defaults --datadir="$RUN/db/data" --socket="$RUN/db/mariadb.sock" --tmpdir="$RUN/db/tmp" \
         --port="$port" --bind-address="$bind" --user="$(id -un)" \
         --log-error="$RUN/logs/mariadb.log" --pid-file="$RUN/db/mariadb.pid" \
         --innodb-buffer-pool-size=64M --max-connections=500 --skip-name-resolve \

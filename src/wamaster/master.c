@@ -524,6 +524,12 @@ s_judge (master_t *self, wa_usec_t now)
             changed = true;
         }
     }
+    //  A holder that answers again is no longer to be replaced.
+    for (int i = self->nforce - 1; i >= 0; i--)
+        if (!watch_dead (&self->watch, self->force[i], now, hb, unhealthy)) {
+            wa_info ("coreapp %" PRIu64 " answers again: no longer replacing it", self->force[i]);
+            self->force[i] = self->force[--self->nforce];
+        }
     for (int s = 0; s < self->nholders; s++) {
         uint64_t holder = self->holders[s];
         if (!holder || !watch_dead (&self->watch, holder, now, hb, unhealthy))

@@ -54,11 +54,23 @@ s_add (watch_t *self, uint64_t node)
     return entry;
 }
 
+//  A node we start tracking now has been silent to us for no time yet: its
+//  age counts from the later of the baseline and now.
+static watch_node_t *
+s_add_at (watch_t *self, uint64_t node, wa_usec_t now)
+{
+    bool known = s_find (self, node) != NULL;
+    watch_node_t *entry = s_add (self, node);
+    if (!known)
+        entry->since = now;
+    return entry;
+}
+
 void
 watch_reply (watch_t *self, uint64_t node, uint32_t shard, uint64_t epoch, bool primary,
              bool connected, wa_usec_t now)
 {
-    watch_node_t *entry = s_add (self, node);
+    watch_node_t *entry = s_add_at (self, node, now);
     if (now > entry->last)
         entry->last = now;
     entry->shard = shard;
@@ -70,8 +82,7 @@ watch_reply (watch_t *self, uint64_t node, uint32_t shard, uint64_t epoch, bool 
 void
 watch_track (watch_t *self, uint64_t node, wa_usec_t now)
 {
-    (void) now;
-    s_add (self, node);
+    s_add_at (self, node, now);
 }
 
 void
@@ -140,7 +151,12 @@ wa_usec_t
 watch_age (const watch_t *self, uint64_t node, wa_usec_t now)
 {
     const watch_node_t *entry = watch_find (self, node);
-    wa_usec_t since = entry && entry->last ? entry->last : self->baseline;
+    wa_usec_t since = self->baseline;
+    if (entry && entry->last)
+        since = entry->last;
+    else
+    if (entry && entry->since > since)
+        since = entry->since;
     return now > since ? now - since : 0;
 }
 

@@ -26,7 +26,8 @@ typedef enum { WATCH_HEALTHY, WATCH_LATE, WATCH_UNHEALTHY } watch_state_t;
 
 typedef struct {
     uint64_t node;
-    wa_usec_t last;             //  last reply (our clock)
+    wa_usec_t last;             //  last reply (our clock), 0 before the first
+    wa_usec_t since;            //  when we started expecting replies from it
     uint32_t shard;             //  UINT32_MAX when not primary
     uint64_t epoch;
     bool primary;

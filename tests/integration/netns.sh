@@ -37,7 +37,7 @@ NETNS_TABLE=wacut
 NETNS_NAMES=()
 NETNS_EXIT_HOOKS=()
 NETNS_PREV_EXIT=
-declare -A NETNS_NUM=()
+declare -gA NETNS_NUM=()
 
 netns__skip() { echo "skip: $*"; exit 0; }
 

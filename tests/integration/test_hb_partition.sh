@@ -14,7 +14,7 @@ netns_init
 # Timings (seconds). The database-based monitoring stays out of the way: the
 # database is reachable from every namespace all along.
 HB=0.2 UNHEALTHY=1.0
-HOLD_US=3000000                 # 3 x unhealthy_interval, by the database's clock
+HOLD_US=$(awk "BEGIN { print int(3 * $UNHEALTHY * 1000000) }")   # 3 x unhealthy_interval
 
 # Our own MariaDB, reachable on the bridge: the runner's listens on loopback only.
 RUN=$(mktemp -d "/tmp/wa-$TEST-db.XXXXXX")
@@ -75,7 +75,7 @@ liveness_is() { [ "$(liveness "$1")" = "$2" ]; }
 # In the primary's view: unhealthy, while the secondary still sees it healthy.
 unhealthy_to_primary_only() { liveness_is "$1" "unhealthy 0 1"; }
 # Healthy to the primary, unhealthy to the secondary.
-unhealthy_to_secondary_only() { local l; l=$(liveness "$1"); [ "${l% *}" != "unhealthy 0" ] && [ "${l#* }" = "1 1" ]; }
+unhealthy_to_secondary_only() { local l; l=$(liveness "$1"); [ "${l%% *}" != unhealthy ] && [ "${l#* }" = "1 1" ]; }
 healthy_to_both() { liveness_is "$1" "healthy 0 1"; }
 promotions() { q "SELECT COUNT(*) FROM events WHERE kind = 'promoted'"; }
 
@@ -132,6 +132,8 @@ check "the primary Master is still $pm" [ "$(primary_master)" = "$pm" ]
 
 # (b) cut off from every Master; the database and wagate are still reachable.
 epoch=$(shard_epoch); old_session=$(gate_open_session)
+demotions() { grep -c "is no longer primary for shard 0" "$T/$pc_name.log" || true; }
+demoted_before=$(demotions)
 check "wagate has coreapp $pc's session open before the cut" [ "$(gate_open_node)" = "$pc" ]
 cut_at=$(q "SELECT NOW(6)")
 for m in $pm $sm; do netns_cut "$pc_name" "$(host_of "$m")" || fail "cannot cut $pc_name off from master $m"; done
@@ -146,7 +148,7 @@ reason=$(q "SELECT detail FROM events WHERE kind = 'promoted' AND shard = 0 AND 
 check "cut from every Master: a 'promoted' event for coreapp $new at epoch $((epoch + 1))" [ -n "$reason" ]
 check "cut from every Master: the promotion names the heartbeats or an expired lease ('$reason')" \
     grep -Eq 'heartbeat|lease expired' <<< "$reason"
-wait_for 10 grep -q "is no longer primary for shard 0" "$T/$pc_name.log" \
+wait_for 10 eval '[ "$(demotions)" -gt "$demoted_before" ]' \
     || fail "cut from every Master: coreapp $pc did not log that it is no longer primary for shard 0"
 check "cut from every Master: wagate's open session is the new primary's (open node '$(gate_open_node)')" \
     [ "$(gate_open_node)" = "$new" ]

@@ -139,6 +139,24 @@ test_report_text_round_trip (void **state)
 }
 
 static void
+test_new_node_counts_from_when_first_tracked (void **state)
+{
+    (void) state;
+    watch_t w;
+    watch_init (&w, 0);
+    //  A Coreapp that appears 10 s after we started watching is not 10 s silent.
+    watch_track (&w, 7, S (10));
+    assert_int_equal (watch_state (&w, 7, S (10.1), HB, UNHEALTHY), WATCH_HEALTHY);
+    assert_int_equal (watch_state (&w, 7, S (10.5), HB, UNHEALTHY), WATCH_UNHEALTHY);
+    //  Tracking it again does not restart its clock.
+    watch_track (&w, 7, S (20));
+    assert_int_equal (watch_state (&w, 7, S (20), HB, UNHEALTHY), WATCH_UNHEALTHY);
+    //  First heard through a reply: the same.
+    watch_reply (&w, 8, 0, 0, false, false, S (30));
+    assert_int_equal (watch_state (&w, 8, S (30.1), HB, UNHEALTHY), WATCH_HEALTHY);
+}
+
+static void
 test_forget (void **state)
 {
     (void) state;
@@ -165,6 +183,7 @@ main (void)
         cmocka_unit_test (test_unknown_node_counts_from_reporter_baseline),
         cmocka_unit_test (test_malformed_reports_change_nothing),
         cmocka_unit_test (test_report_text_round_trip),
+        cmocka_unit_test (test_new_node_counts_from_when_first_tracked),
         cmocka_unit_test (test_forget),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
