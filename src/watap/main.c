@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "wa_cli.h"
+#include "wa_log.h"
 #include "tap.h"
 
 static const wa_cli_t s_cli = {
@@ -34,7 +35,8 @@ static const wa_cli_t s_cli = {
         "                     detail, and per kind role, seq, coreapp, connected,\n"
         "                     settings; summaries are heartbeat_summary and\n"
         "                     reply_summary (with count and seconds)\n"
-        "  --all              print every heartbeat and reply instead of summaries\n"
+        "  --all, -v          print every heartbeat and reply instead of summaries\n"
+        "                     (-v also logs the tap itself at debug level)\n"
         "  --node ID          only items from or about node ID (repeatable)\n"
         "  --kind KIND        only items of that kind, as printed (repeatable);\n"
         "                     heartbeat and reply include their summaries\n"
@@ -176,6 +178,10 @@ main (int argc, char **argv)
 
     tap_options_t options = { .endpoints = argv + first_endpoint, .endpoint_count = argc - first_endpoint };
     s_apply (&options, own, own_count);
+    //  -v, as for every program, logs at debug level; for a tap it also
+    //  means every heartbeat and reply, not their summaries.
+    if (wa_log_threshold == WA_LOG_DEBUG)
+        options.all = true;
     free (own);
     free (shared);
     for (int i = 0; i < options.endpoint_count; i++)
