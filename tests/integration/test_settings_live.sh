@@ -24,5 +24,18 @@ check "the change is stored" bash -c "'$BIN/wactl' -c '$CONF' settings --json | 
 # A refused combination changes nothing anywhere.
 "$BIN/wactl" -c "$CONF" settings set unhealthy_interval 0.15 >/dev/null 2>&1 && fail "unhealthy_interval 0.15 < 2 x 0.1 was accepted"
 check "no node applied the refused value" bash -c "! grep -q 'setting unhealthy_interval' $T/m1.log $T/m2.log $T/c1.log $T/c2.log"
+# A change nobody broadcasts (written straight to the table) is picked up
+# from the database within one db_liveness_interval (0.5 s here).
+q "UPDATE settings SET value = '0.2', updated_by = 'test' WHERE name = 'heartbeat_interval'"
+from_db() { grep -q "setting heartbeat_interval: 0.1 -> 0.2 (database)" "$T/$1.log"; }
+for n in m1 m2 c1 c2; do
+    wait_for 3 from_db "$n" || fail "$n did not pick the change up from the database"
+done
+# A bad row is refused by every node and changes nothing.
+q "UPDATE settings SET value = 'soon' WHERE name = 'unhealthy_interval'"
+refused() { grep -q "stored value refused, keeping the current one: key 'unhealthy_interval': value 'soon'" "$T/$1.log"; }
+for n in m1 m2 c1 c2; do
+    wait_for 3 refused "$n" || fail "$n did not refuse the bad stored value"
+done
 check "0 overlaps at wagate" overlaps_zero
 note "heartbeat_interval 1 -> 0.1 applied by all four nodes: $before -> $after heartbeats in 2 s"
