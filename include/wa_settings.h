@@ -32,6 +32,10 @@ int wa_settings_to_json (const wa_config_t *config, char *buf, size_t len);
 //  Overlay the JSON object on current into out; 0, or -1 with err set.
 int wa_settings_from_json (const char *json, const wa_config_t *current, wa_config_t *out,
                            char *err, size_t errlen);
+//  Log each setting that differs between before and after ("setting x:
+//  a -> b (source)") and write "x=b y=c" into buf. Returns how many differ.
+int wa_settings_changes (const wa_config_t *before, const wa_config_t *after, const char *source,
+                         char *buf, size_t len);
 //  True when a and b differ in any setting.
 bool wa_settings_differ (const wa_config_t *a, const wa_config_t *b);
 

@@ -130,3 +130,26 @@ wa_settings_differ (const wa_config_t *a, const wa_config_t *b)
     }
     return false;
 }
+
+int
+wa_settings_changes (const wa_config_t *before, const wa_config_t *after, const char *source,
+                     char *buf, size_t len)
+{
+    int count = 0;
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; wa_config_setting_name (i); i++) {
+        const char *name = wa_config_setting_name (i);
+        char old_value[64], new_value[64];
+        wa_config_get (before, name, old_value, sizeof old_value);
+        wa_config_get (after, name, new_value, sizeof new_value);
+        if (strcmp (old_value, new_value) == 0)
+            continue;
+        count++;
+        wa_info ("setting %s: %s -> %s (%s)", name, old_value, new_value, source);
+        int n = snprintf (buf + used, len - used, "%s%s=%s", used ? " " : "", name, new_value);
+        if (n > 0 && (size_t) n < len - used)
+            used += (size_t) n;
+    }
+    return count;
+}

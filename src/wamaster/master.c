@@ -133,22 +133,9 @@ s_arm_timers (master_t *self)
 static void
 s_apply_settings (master_t *self, const wa_config_t *next, const char *source)
 {
-    if (!wa_settings_differ (&self->settings, next))
+    char changed[400];
+    if (wa_settings_changes (&self->settings, next, source, changed, sizeof changed) == 0)
         return;
-    char changed[400] = "";
-    size_t used = 0;
-    for (int i = 0; wa_config_setting_name (i); i++) {
-        char before[64], after[64];
-        wa_config_get (&self->settings, wa_config_setting_name (i), before, sizeof before);
-        wa_config_get (next, wa_config_setting_name (i), after, sizeof after);
-        if (strcmp (before, after) == 0)
-            continue;
-        wa_info ("setting %s: %s -> %s (%s)", wa_config_setting_name (i), before, after, source);
-        int n = snprintf (changed + used, sizeof changed - used, "%s%s=%s", used ? " " : "",
-                          wa_config_setting_name (i), after);
-        if (n > 0 && (size_t) n < sizeof changed - used)
-            used += (size_t) n;
-    }
     wa_config_copy_settings (&self->settings, next);
     //  A held lease keeps the deadline it was granted; new renewals use the new ttl.
     self->lease.ttl = WA_SEC (self->settings.lease_ttl);
