@@ -19,8 +19,7 @@ typedef struct wa_db_row_t wa_db_row_t;
 //  Called once per row; return non-zero to stop early.
 typedef int (wa_db_row_fn) (const wa_db_row_t *row, void *arg);
 
-//  Not connected yet. with_database false connects without selecting the
-//  schema (used once to create it).
+//  Not connected yet: the first call that needs the database connects.
 wa_db_t *wa_db_new (const wa_config_t *config);
 void wa_db_destroy (wa_db_t **self_p);
 
@@ -32,8 +31,8 @@ bool wa_db_connected (wa_db_t *self);
 void wa_db_disconnect (wa_db_t *self);
 
 //  Execute a statement that returns no rows. Returns the number of rows it
-//  matched (CLIENT_FOUND_ROWS), or -1 on error (logged, and the connection
-//  dropped when the error means it is gone or timed out).
+//  matched (CLIENT_FOUND_ROWS), or -1 on error (wa_db_error tells which; the
+//  connection is dropped when the error means it is gone or timed out).
 int64_t wa_db_exec (wa_db_t *self, const char *sql, const char *fmt, ...);
 //  Execute a query and call fn for each row. Returns the row count or -1.
 int64_t wa_db_query (wa_db_t *self, const char *sql, wa_db_row_fn *fn, void *arg, const char *fmt, ...);

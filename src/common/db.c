@@ -44,6 +44,7 @@ struct wa_db_t {
     uint64_t insert_id;
     unsigned int last_errno;
     char last_error[512];
+    char connect_error[256];    //  why the last connection attempt failed
     wa_db_row_t row;
 };
 
@@ -130,6 +131,7 @@ wa_db_ensure (wa_db_t *self)
     if (!mysql_real_connect (self->mysql, c->db_hostname, c->db_username, c->db_password,
                              NULL, (unsigned int) c->db_port, NULL, CLIENT_FOUND_ROWS)) {
         s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
+        snprintf (self->connect_error, sizeof self->connect_error, "%s", mysql_error (self->mysql));
         mysql_close (self->mysql);
         self->mysql = NULL;
         self->retry_at = now + self->backoff;
@@ -201,8 +203,12 @@ s_execute (wa_db_t *self, const char *sql, MYSQL_STMT **stmt_p, const char *fmt,
     self->last_errno = 0;
     self->last_error[0] = 0;
     if (wa_db_ensure (self)) {
+        //  While the backoff runs, keep the reason of the last failure.
         if (!self->last_error[0])
-            s_set_error (self, CR_CONN_HOST_ERROR, "not connected (waiting to retry)");
+            snprintf (self->last_error, sizeof self->last_error, "not connected (retrying after: %s)",
+                      self->connect_error[0] ? self->connect_error : "no attempt yet");
+        if (!self->last_errno)
+            self->last_errno = CR_CONN_HOST_ERROR;
         return -1;
     }
     MYSQL_STMT *stmt = s_prepare (self, sql);
