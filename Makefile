@@ -3,7 +3,7 @@
 
 VERSION  := 0.1.0
 CC       ?= cc
-PKGS     := libczmq libzmq msgpack libmariadb jansson
+PKGS     := libczmq libzmq msgpack libmariadb jansson libmicrohttpd libsodium
 CFLAGS_BASE := -std=gnu11 -O2 -g -Iinclude -Ibuild -DWA_VERSION=\"$(VERSION)\" \
 	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wsign-compare -Wformat=2 -Wno-format-nonliteral \
@@ -15,7 +15,7 @@ LDFLAGS  += $(SAN)
 
 BUILD    ?= build
 BIN      ?= bin
-PROGRAMS := wamaster wacore wagate wactl watap
+PROGRAMS := wamaster wacore wagate wactl watap waweb
 
 COMMON_SRC := $(wildcard src/common/*.c)
 COMMON_OBJ := $(COMMON_SRC:src/common/%.c=$(BUILD)/common/%.o) $(BUILD)/common/migrations.o
@@ -42,7 +42,7 @@ help:
 # The one list of packages. Installed only when something is missing.
 DEB_PACKAGES := build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
 	libmariadb-dev libjansson-dev mariadb-server-core mariadb-client-core libcmocka-dev \
-	valgrind nftables iproute2 libfaketime procps
+	valgrind nftables iproute2 libfaketime procps libmicrohttpd-dev libsodium-dev curl openssl
 deps:
 	@scripts/deps.sh $(DEB_PACKAGES)
 
@@ -81,6 +81,13 @@ $(BUILD)/tests/test_referee: tests/unit/test_referee.c src/wagate/referee.c src/
 $(BUILD)/tests/test_watap_format: tests/unit/test_watap_format.c src/watap/format.c src/watap/format.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/watap -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# The pure parts of waweb (no reactor, no HTTP server).
+WAWEB_PURE := src/waweb/envelope.c src/waweb/auth.c src/waweb/route.c src/waweb/input.c \
+	src/waweb/ratelimit.c src/waweb/tokencache.c
+$(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard src/waweb/*.h) $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/waweb -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/common $(BUILD)/tests $(BIN):
 	mkdir -p $@

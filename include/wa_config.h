@@ -56,6 +56,15 @@ typedef struct {
     bool log_syslog;
     //  where the values came from (not a key)
     char source[WA_CONFIG_STR];
+    //  the Webapp (waweb): the HTTP API
+    int webapp_port;                //  WEBAPP_EXTERNAL_PORTS; 0 = any free port
+    char webapp_bind[64];           //  "*" = every IPv4 address
+    char webapp_tls_cert[WA_CONFIG_STR];    //  PEM file; with the key: HTTPS
+    char webapp_tls_key[WA_CONFIG_STR];
+    int webapp_max_body;            //  bytes; a larger request body gets 413
+    int token_ttl;                  //  seconds a login token stays valid
+    int login_failures_limit;       //  failed logins per client address ...
+    double login_failures_window;   //  ... within this many seconds, then 429
 } wa_config_t;
 
 //  Fill with the built-in defaults.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local cluster of `make run` / `make start` / `make stop`: a private
-# MariaDB under ./run/, wagate, two Masters and two Coreapps on loopback.
+# MariaDB under ./run/, wagate, two Masters, two Coreapps and a Webapp (the
+# HTTP API on 127.0.0.1:9090) on loopback.
 #   scripts/cluster.sh run     start, follow the logs; Ctrl-C stops everything
 #   scripts/cluster.sh start   start in the background, return once healthy
 #   scripts/cluster.sh stop    stop everything start/run started
@@ -12,7 +13,8 @@ RUN=${WA_RUN_DIR:-$PWD/run}
 BIN=${WA_BIN:-$PWD/bin}
 . scripts/cluster-lib.sh
 
-NODES="master1 master2 coreapp1 coreapp2"
+NODES="master1 master2 coreapp1 coreapp2 webapp1"
+WEB_PORT=9090
 DB_PORT=${WA_RUN_DB_PORT:-33306}
 
 running() {
@@ -40,6 +42,8 @@ hostname = 127.0.0.1
 upstream_endpoint = tcp://127.0.0.1:6300
 upstream_control_endpoint = tcp://127.0.0.1:6301
 wagate_ledger = $RUN/wagate-ledger.jsonl
+webapp_bind = 127.0.0.1
+webapp_port = $WEB_PORT
 CONF
 }
 
@@ -65,10 +69,24 @@ start() {
         echo "The cluster did not become healthy; logs are in $RUN/logs/." >&2
         return 1
     fi
+    # Its readiness line, in what this start appends to the log.
+    local seen; seen=$(wc -l < "$RUN/logs/webapp1.log" 2>/dev/null || echo 0)
+    proc_start webapp1 "$BIN/waweb"
+    if ! wait_for 30 bash -c "tail -n +$((seen + 1)) '$RUN/logs/webapp1.log' | grep -q 'ready: serving'"; then
+        echo "The Webapp did not start; see $RUN/logs/webapp1.log." >&2
+        return 1
+    fi
     "$BIN/wactl" status
     cat <<TXT
 
-The cluster runs. From this folder:
+The cluster runs, with its HTTP API on http://127.0.0.1:$WEB_PORT. Log in (the
+first login of admin/secret must set a new password: 8-64 characters with an
+upper and a lower case letter, a digit and a special character):
+  curl -s -u admin:secret -X POST http://127.0.0.1:$WEB_PORT/v1/users/login -H 'Content-Type: application/json' -d '{"new_password":"Wacluster-2024!"}'
+then, with the token it prints (later logins: -u 'admin:Wacluster-2024!', no body):
+  curl -s -H 'Authorization: Bearer TOKEN' http://127.0.0.1:$WEB_PORT/v1/health
+
+From this folder:
   bin/wactl status          roles, the master lease and the shard map
   bin/wactl events          the audit log (promotions, lease changes)
   bin/wagate stats          the upstream referee: sessions and overlaps (must be 0)
@@ -79,7 +97,7 @@ TXT
 
 stop() {
     local name
-    for name in coreapp1 coreapp2 master1 master2 wagate; do proc_stop "$name"; done
+    for name in webapp1 coreapp1 coreapp2 master1 master2 wagate; do proc_stop "$name"; done
     db_stop
     echo "Stopped."
 }
@@ -93,7 +111,7 @@ case "${1:-}" in
         trap 'echo; echo "Stopping ..."; stop; exit 0' INT TERM
         start
         echo "Following the logs; Ctrl-C stops the cluster."
-        tail -n 0 -F "$RUN"/logs/{wagate,master1,master2,coreapp1,coreapp2}.log &
+        tail -n 0 -F "$RUN"/logs/{wagate,master1,master2,coreapp1,coreapp2,webapp1}.log &
         wait $!
         ;;
     *) echo "usage: $0 run|start|stop|status" >&2; exit 2 ;;

@@ -87,6 +87,22 @@ static const key_t_ s_keys[] = {
        "wagate: file where sessions and overlaps are recorded as JSON lines"),
     K ("log_level", "WA_LOG_LEVEL", T_ENUM, log_level, "info", 0, 0, "error|warn|info|debug", "log level"),
     K ("log_syslog", NULL, T_BOOL, log_syslog, "0", 0, 0, NULL, "1 logs to syslog instead of stderr"),
+    K ("webapp_port", "WEBAPP_EXTERNAL_PORTS", T_INT, webapp_port, "9090", 0, 65535, NULL,
+       "waweb: the HTTP API's TCP port (0: any free port, logged)"),
+    K ("webapp_bind", NULL, T_STR, webapp_bind, "*", 1, 63, NULL,
+       "waweb: address to listen on (\"*\": every IPv4 address)"),
+    K ("webapp_tls_cert", NULL, T_STR, webapp_tls_cert, "", 0, 255, NULL,
+       "waweb: PEM certificate file; with webapp_tls_key the API speaks HTTPS"),
+    K ("webapp_tls_key", NULL, T_STR, webapp_tls_key, "", 0, 255, NULL,
+       "waweb: PEM private key file of webapp_tls_cert"),
+    K ("webapp_max_body", NULL, T_INT, webapp_max_body, "1048576", 1024, 104857600, NULL,
+       "waweb: largest request body in bytes; a larger one gets 413"),
+    K ("token_ttl", NULL, T_INT, token_ttl, "604800", 1, 31536000, NULL,
+       "waweb: seconds a login token stays valid"),
+    K ("login_failures_limit", NULL, T_INT, login_failures_limit, "10", 1, 1000000, NULL,
+       "waweb: failed logins allowed per client address within login_failures_window"),
+    K ("login_failures_window", NULL, T_SEC, login_failures_window, "60", 0.1, 86400, NULL,
+       "waweb: the window of login_failures_limit, seconds"),
 };
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
 

@@ -1,10 +1,19 @@
 /*  wa_dbworker — see include/wa_dbworker.h */
+#include <pthread.h>
+#include <signal.h>
 #include "wa_dbworker.h"
 #include "wa_log.h"
 
 static void
 s_worker (zsock_t *pipe, void *args)
 {
+    //  SIGINT and SIGTERM are for the reactor's thread: delivered here they
+    //  would wake no poll, and the program would notice them late.
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
     const wa_config_t *config = args;
     wa_db_t *db = wa_db_new (config);
     zsock_signal (pipe, 0);

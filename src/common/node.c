@@ -51,8 +51,9 @@ wa_node_stop (wa_node_t *self)
     for (int i = 0; i < self->monitor_count; i++)
         zactor_destroy (&self->monitors[i]);
     self->monitor_count = 0;
-    //  Destroying the worker waits for the job it is running (bounded by the
-    //  statement timeout); queued jobs are ours, so nothing leaks.
+    //  Destroying the worker lets it run the jobs queued before the stop
+    //  (each bounded by the statement timeout: the daemons queue at most a
+    //  few); the jobs are ours, so nothing leaks.
     zactor_destroy (&self->db);
     zsock_destroy (&self->api);
     zsock_destroy (&self->bus);

@@ -366,10 +366,12 @@ s_bus_drop (tap_t *self, bus_t *bus, const char *why)
 static const char *SQL_LIVENESS =
     "SELECT value FROM settings WHERE name = 'db_liveness_interval'";
 
-//  Takes the liveness window in microseconds.
+//  Takes the liveness window in microseconds. Webapps (kind 'webapp')
+//  register their HTTP port only: they have no bus to follow.
 static const char *SQL_NODES =
     "SELECT id, kind, hostname, ports FROM nodes"
-    " WHERE stopped_at IS NULL AND TIMESTAMPDIFF(MICROSECOND, last_seen, NOW(6)) <= ?"
+    " WHERE kind IN ('master', 'coreapp') AND stopped_at IS NULL"
+    " AND TIMESTAMPDIFF(MICROSECOND, last_seen, NOW(6)) <= ?"
     " ORDER BY id";
 
 static int

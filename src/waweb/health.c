@@ -1,0 +1,60 @@
+/*  health — GET /v1/health in the cluster form: one entry per Master and
+    Coreapp that is up (not stopped, seen within twice db_liveness_interval),
+    keyed "<hostname>:<node id>", with its role and gateway status. Roles
+    come from the leases judged by the database's clock, as wactl status
+    computes them: the holder of a valid master lease is primary_master, the
+    holder of a valid shard lease primary_coreapp. Only the primary Master,
+    and a primary Coreapp whose upstream session is open, are "connected". */
+#include "web.h"
+
+static const char *SQL_HEALTH =
+    "SELECT n.id, n.kind, n.hostname, n.gateway_status,"
+    " COALESCE(l.holder = n.id AND l.expires_at > NOW(6), 0),"
+    " EXISTS (SELECT 1 FROM shard_map s WHERE s.node_id = n.id AND s.expires_at > NOW(6))"
+    " FROM nodes n LEFT JOIN master_lease l ON l.id = 1"
+    " WHERE n.kind IN ('master', 'coreapp') AND n.stopped_at IS NULL"
+    " AND TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) <= ?"
+    " ORDER BY n.id";
+
+static int
+s_node_row (const wa_db_row_t *row, void *arg)
+{
+    web_req_t *req = arg;
+    bool master = streq (wa_db_row_str (row, 1), "master");
+    bool primary = wa_db_row_int (row, master ? 4 : 5) != 0;
+    const char *role = master ? (primary ? "primary_master" : "secondary_master")
+                              : (primary ? "primary_coreapp" : "secondary_coreapp");
+    bool connected = primary && (master || streq (wa_db_row_str (row, 3), "connected"));
+    char key[300];
+    snprintf (key, sizeof key, "%s:%s", wa_db_row_str (row, 2), wa_db_row_str (row, 0));
+    json_object_set_new (req->result, key, json_pack ("{s:s,s:s}", "gateway_status",
+                                                      connected ? "connected" : "disconnected", "role", role));
+    return 0;
+}
+
+static void
+s_health_run (wa_job_t *job, wa_db_t *db)
+{
+    web_req_t *req = web_req_of_db (job);
+    req->result = json_object ();
+    job->rc = wa_db_query (db, SQL_HEALTH, s_node_row, req, "i", req->ttl) < 0 ? -1 : 0;
+}
+
+static void
+s_health_done (web_t *self, web_req_t *req)
+{
+    if (req->db_job.rc) {
+        web_fail (self, req, 0, API_DATABASE, "cannot read the cluster's nodes");
+        return;
+    }
+    json_t *response = envelope_new ();
+    json_object_set (response, "health", req->result);
+    web_reply (self, req, 200, response);
+}
+
+void
+health_get (web_t *self, web_req_t *req)
+{
+    req->ttl = WA_SEC (2 * web_settings (self)->db_liveness_interval);
+    web_db (self, req, s_health_run, s_health_done);
+}

@@ -1,0 +1,82 @@
+/*  route — see route.h */
+#include <stdio.h>
+#include <string.h>
+#include "route.h"
+
+typedef struct {
+    const char *method;
+    const char *pattern;        //  "{}" stands for one non-empty segment
+    route_id_t id;
+    route_auth_t auth;
+} route_def_t;
+
+//  Fixed paths before patterns: /v1/users/login is not a user's name.
+static const route_def_t s_routes[] = {
+    { "POST", "/v1/users/login", ROUTE_LOGIN, ROUTE_AUTH_BASIC },
+    { "POST", "/v1/users/logout", ROUTE_LOGOUT, ROUTE_AUTH_BEARER },
+    { "POST", "/v1/users", ROUTE_USER_CREATE, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/users/{}", ROUTE_USER_GET, ROUTE_AUTH_SELF },
+    { "PUT", "/v1/users/{}", ROUTE_USER_UPDATE, ROUTE_AUTH_SELF },
+    { "DELETE", "/v1/users/{}", ROUTE_USER_DELETE, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/health", ROUTE_HEALTH, ROUTE_AUTH_BEARER },
+};
+#define NROUTES (sizeof s_routes / sizeof s_routes[0])
+
+//  Does path fit pattern? The {} segment goes to param.
+static int
+s_fits (const char *pattern, const char *path, char *param, size_t size)
+{
+    const char *hole = strstr (pattern, "{}");
+    if (!hole)
+        return strcmp (pattern, path) == 0;
+    size_t head = (size_t) (hole - pattern);
+    if (strncmp (pattern, path, head) != 0)
+        return 0;
+    const char *segment = path + head;
+    const char *end = strchr (segment, '/');
+    size_t len = end ? (size_t) (end - segment) : strlen (segment);
+    if (len == 0 || strcmp (hole + 2, end ? end : "") != 0)
+        return 0;
+    //  Too long for any name: still this route, with no name (the handler
+    //  says 404), never a truncated one that could name someone else.
+    if (len < size)
+        snprintf (param, size, "%.*s", (int) len, segment);
+    return 1;
+}
+
+//  Is a fixed route's path equal to path? Then a pattern must not take it.
+static int
+s_fixed_path (const char *path)
+{
+    for (size_t i = 0; i < NROUTES; i++)
+        if (!strstr (s_routes[i].pattern, "{}") && strcmp (s_routes[i].pattern, path) == 0)
+            return 1;
+    return 0;
+}
+
+int
+route_match (const char *method, const char *path, route_t *route)
+{
+    memset (route, 0, sizeof *route);
+    int fixed = s_fixed_path (path);
+    int path_known = 0;
+    for (size_t i = 0; i < NROUTES; i++) {
+        const route_def_t *def = &s_routes[i];
+        char param[ROUTE_PARAM_MAX] = "";
+        if (fixed && strstr (def->pattern, "{}"))
+            continue;
+        if (!s_fits (def->pattern, path, param, sizeof param))
+            continue;
+        path_known = 1;
+        if (strcmp (def->method, method) == 0) {
+            route->allow[0] = 0;
+            route->id = def->id;
+            route->auth = def->auth;
+            snprintf (route->param, sizeof route->param, "%s", param);
+            return 0;
+        }
+        size_t used = strlen (route->allow);
+        snprintf (route->allow + used, sizeof route->allow - used, "%s%s", used ? ", " : "", def->method);
+    }
+    return path_known ? 405 : 404;
+}

@@ -1,0 +1,42 @@
+/*  route — the API's paths as one table: method and path pattern to an
+    endpoint, with the authentication each needs. Matching is pure, so the
+    table is unit-tested and new endpoints (messages, settings, stats) are
+    one line each. */
+#ifndef WAWEB_ROUTE_H
+#define WAWEB_ROUTE_H
+
+#include <stddef.h>
+
+typedef enum {
+    ROUTE_NONE = 0,
+    ROUTE_LOGIN,
+    ROUTE_LOGOUT,
+    ROUTE_USER_CREATE,
+    ROUTE_USER_GET,
+    ROUTE_USER_UPDATE,
+    ROUTE_USER_DELETE,
+    ROUTE_HEALTH,
+} route_id_t;
+
+typedef enum {
+    ROUTE_AUTH_BASIC,           //  login: username and password
+    ROUTE_AUTH_BEARER,          //  any valid token
+    ROUTE_AUTH_SELF,            //  a token of an ADMIN, or of the user named in the path
+    ROUTE_AUTH_ADMIN,           //  a token of an ADMIN
+} route_auth_t;
+
+#define ROUTE_PARAM_MAX 128
+
+typedef struct {
+    route_id_t id;
+    route_auth_t auth;
+    char param[ROUTE_PARAM_MAX];    //  the path's {name} segment, "" when none
+    char allow[64];                 //  405: the methods the path takes ("GET, PUT")
+} route_t;
+
+//  Match method and path (no query string). 0 with *route filled; 404 when
+//  no pattern matches the path; 405 when one does but not with this method
+//  (route->allow lists those that do).
+int route_match (const char *method, const char *path, route_t *route);
+
+#endif

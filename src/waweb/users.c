@@ -1,0 +1,478 @@
+/*  users — the users and tokens endpoints: login, logout, and creating,
+    reading, changing and deleting users. Each is a chain of steps: checks
+    on the reactor, then database and hash jobs, then the answer. */
+#include <ctype.h>
+#include <math.h>
+#include "wa_log.h"
+#include "input.h"
+#include "web.h"
+
+#define OPSLIMIT crypto_pwhash_OPSLIMIT_INTERACTIVE
+#define MEMLIMIT crypto_pwhash_MEMLIMIT_INTERACTIVE
+
+static const char *SQL_USER =
+    "SELECT password_hash, role, must_change FROM users WHERE username = ?";
+static const char *SQL_SET_PASSWORD =
+    "UPDATE users SET password_hash = ?, must_change = 0, updated_at = NOW(6) WHERE username = ?";
+static const char *SQL_INSERT_TOKEN =
+    "INSERT INTO tokens (token_hash, username, role, expires_at, created_at)"
+    " VALUES (?, ?, ?, NOW(6) + INTERVAL ? SECOND, NOW(6))";
+static const char *SQL_TOKEN_EXPIRES =
+    "SELECT DATE_FORMAT(expires_at, '%Y-%m-%d %H:%i:%s+00:00') FROM tokens WHERE token_hash = ?";
+static const char *SQL_REVOKE =
+    "UPDATE tokens SET revoked_at = NOW(6) WHERE token_hash = ? AND revoked_at IS NULL";
+static const char *SQL_INSERT_USER =
+    "INSERT IGNORE INTO users (username, password_hash, role, must_change, created_at, updated_at)"
+    " VALUES (?, ?, ?, 0, NOW(6), NOW(6))";
+//  Deleting is serialized cluster-wide by a named lock, so two Webapps
+//  cannot each delete one of the last two ADMINs.
+static const char *SQL_LOCK = "SELECT GET_LOCK(?, ?)";
+static const char *SQL_UNLOCK = "SELECT RELEASE_LOCK(?)";
+static const char *SQL_ROLE_AND_ADMINS =
+    "SELECT role, (SELECT COUNT(*) FROM users WHERE role = 'ADMIN') FROM users WHERE username = ?";
+static const char *SQL_DELETE_USER = "DELETE FROM users WHERE username = ?";
+static const char *SQL_REVOKE_USER =
+    "UPDATE tokens SET revoked_at = NOW(6) WHERE username = ? AND revoked_at IS NULL";
+
+static json_t *
+s_users (const char *username, const char *role)
+{
+    json_t *response = envelope_new ();
+    json_t *user = json_pack ("{s:s}", "username", username);
+    if (role)
+        json_object_set_new (user, "role", json_string (role));
+    json_object_set_new (response, "users", json_pack ("[o]", user));
+    return response;
+}
+
+//  --------------------------------------------------------------------------
+//  Jobs
+
+static int
+s_user_row (const wa_db_row_t *row, void *arg)
+{
+    web_req_t *req = arg;
+    req->found = true;
+    snprintf (req->stored_hash, sizeof req->stored_hash, "%s", wa_db_row_str (row, 0));
+    snprintf (req->role, sizeof req->role, "%s", wa_db_row_str (row, 1));
+    req->must_change = wa_db_row_int (row, 2) != 0;
+    return 0;
+}
+
+static void
+s_user_run (wa_job_t *job, wa_db_t *db)
+{
+    web_req_t *req = web_req_of_db (job);
+    req->found = false;
+    job->rc = wa_db_query (db, SQL_USER, s_user_row, req, "s", req->username) < 0 ? -1 : 0;
+}
+
+void
+users_hash_run (wa_job_t *job, wa_db_t *db)
+{
+    (void) db;
+    web_req_t *req = web_req_of_hash (job);
+    job->rc = crypto_pwhash_str (req->new_hash, req->password, strlen (req->password), OPSLIMIT, MEMLIMIT);
+}
+
+//  Checks the password against the stored hash (a stand-in when there is no
+//  such user, so an unknown name costs the same time as a wrong password),
+//  then hashes the new password if one is to be set.
+static void
+s_verify_run (wa_job_t *job, wa_db_t *db)
+{
+    (void) db;
+    web_req_t *req = web_req_of_hash (job);
+    bool match = crypto_pwhash_str_verify (req->stored_hash, req->password, strlen (req->password)) == 0;
+    req->verified = req->found && match;
+    job->rc = 0;
+    if (req->verified && req->new_password[0])
+        job->rc = crypto_pwhash_str (req->new_hash, req->new_password, strlen (req->new_password),
+                                     OPSLIMIT, MEMLIMIT);
+}
+
+static int
+s_expires_row (const wa_db_row_t *row, void *arg)
+{
+    web_req_t *req = arg;
+    snprintf (req->expires, sizeof req->expires, "%s", wa_db_row_str (row, 0));
+    return 0;
+}
+
+static void
+s_issue_run (wa_job_t *job, wa_db_t *db)
+{
+    web_req_t *req = web_req_of_db (job);
+    job->rc = -1;
+    if (req->new_password[0]
+    &&  wa_db_exec (db, SQL_SET_PASSWORD, "ss", req->new_hash, req->username) != 1)
+        return;
+    if (wa_db_exec (db, SQL_INSERT_TOKEN, "sssi", req->token_hash, req->username, req->role, req->ttl) != 1)
+        return;
+    if (wa_db_query (db, SQL_TOKEN_EXPIRES, s_expires_row, req, "s", req->token_hash) != 1)
+        return;
+    job->rc = 0;
+}
+
+static void
+s_revoke_run (wa_job_t *job, wa_db_t *db)
+{
+    web_req_t *req = web_req_of_db (job);
+    job->rc = wa_db_exec (db, SQL_REVOKE, "s", req->token_hash) < 0 ? -1 : 0;
+}
+
+static void
+s_insert_run (wa_job_t *job, wa_db_t *db)
+{
+    web_req_t *req = web_req_of_db (job);
+    int64_t rows = wa_db_exec (db, SQL_INSERT_USER, "sss", req->username, req->new_hash, req->role);
+    job->rc = rows < 0 ? -1 : 0;
+    req->found = rows == 0;         //  it existed already
+}
+
+static void
+s_set_password_run (wa_job_t *job, wa_db_t *db)
+{
+    web_req_t *req = web_req_of_db (job);
+    int64_t rows = wa_db_exec (db, SQL_SET_PASSWORD, "ss", req->new_hash, req->username);
+    job->rc = rows < 0 ? -1 : 0;
+    req->found = rows == 1;
+}
+
+static int
+s_int_row (const wa_db_row_t *row, void *arg)
+{
+    *(int64_t *) arg = wa_db_row_int (row, 0);
+    return 0;
+}
+
+static int
+s_role_row (const wa_db_row_t *row, void *arg)
+{
+    web_req_t *req = arg;
+    req->found = true;
+    snprintf (req->role, sizeof req->role, "%s", wa_db_row_str (row, 0));
+    req->admins = (int) wa_db_row_int (row, 1);
+    return 0;
+}
+
+//  Out: found (the user existed), verified (it was deleted).
+static void
+s_delete_run (wa_job_t *job, wa_db_t *db)
+{
+    web_req_t *req = web_req_of_db (job);
+    req->found = req->verified = false;
+    job->rc = -1;
+    int64_t locked = 0;
+    if (wa_db_query (db, SQL_LOCK, s_int_row, &locked, "si", req->lock_name, (int64_t) 1) != 1 || locked != 1)
+        return;
+    if (wa_db_query (db, SQL_ROLE_AND_ADMINS, s_role_row, req, "s", req->username) >= 0) {
+        if (!req->found || (streq (req->role, "ADMIN") && req->admins <= 1))
+            job->rc = 0;
+        else
+        if (wa_db_exec (db, SQL_DELETE_USER, "s", req->username) >= 0
+        &&  wa_db_exec (db, SQL_REVOKE_USER, "s", req->username) >= 0) {
+            req->verified = true;
+            job->rc = 0;
+        }
+    }
+    //  A connection that failed has dropped the lock with it.
+    int64_t released = 0;
+    wa_db_query (db, SQL_UNLOCK, s_int_row, &released, "s", req->lock_name);
+}
+
+//  --------------------------------------------------------------------------
+//  POST /v1/users/login
+
+static void
+s_login_issued (web_t *self, web_req_t *req)
+{
+    if (req->db_job.rc) {
+        web_fail (self, req, 0, API_DATABASE, "cannot store the token");
+        return;
+    }
+    json_t *response = envelope_new ();
+    json_object_set_new (response, "users", json_pack ("[{s:s,s:s}]", "token", req->token,
+                                                       "expires_after", req->expires));
+    sodium_memzero (req->token, sizeof req->token);
+    wa_info ("login: '%s' from %s%s", req->username, req->http.client,
+             req->new_password[0] ? " (password changed)" : "");
+    web_reply (self, req, 200, response);
+}
+
+static void
+s_login_verified (web_t *self, web_req_t *req)
+{
+    if (!req->verified) {
+        web_login_failed (self, req);
+        wa_info ("login failed: '%s' from %s", req->username, req->http.client);
+        web_fail (self, req, 401, API_ACCESS_DENIED, "wrong username or password");
+        return;
+    }
+    if (req->hash_job.rc) {
+        web_fail (self, req, 0, API_INTERNAL, "cannot hash the new password");
+        return;
+    }
+    if (req->must_change && !req->new_password[0]) {
+        web_fail (self, req, 0, API_PASSWORD_CHANGE, "the password of '%s' must be changed: log in again "
+                  "with the body {\"new_password\": \"...\"}", req->username);
+        return;
+    }
+    web_login_succeeded (self, req);
+    auth_token_new (req->token);
+    auth_token_hash (req->token, req->token_hash);
+    req->ttl = web_config (self)->token_ttl;
+    web_db (self, req, s_issue_run, s_login_issued);
+}
+
+static void
+s_login_found (web_t *self, web_req_t *req)
+{
+    if (req->db_job.rc) {
+        web_fail (self, req, 0, API_DATABASE, "cannot read the user");
+        return;
+    }
+    if (!req->found)
+        snprintf (req->stored_hash, sizeof req->stored_hash, "%s", web_default_hash (self));
+    web_hash (self, req, s_verify_run, s_login_verified);
+}
+
+void
+users_login (web_t *self, web_req_t *req)
+{
+    double retry = 0;
+    if (web_login_blocked (self, req, &retry)) {
+        web_fail (self, req, 0, API_TOO_MANY, "too many failed logins from %s: try again in %.0f s",
+                  req->http.client, ceil (retry));
+        return;
+    }
+    if (auth_basic_parse (req->http.authorization, req->username, sizeof req->username,
+                          req->password, sizeof req->password)) {
+        web_login_failed (self, req);
+        web_fail (self, req, 401, API_ACCESS_DENIED,
+                  "login takes the header 'Authorization: Basic base64(username:password)'");
+        return;
+    }
+    char why[200];
+    int code = input_string (req->input, "new_password", false, req->new_password,
+                             sizeof req->new_password, why, sizeof why);
+    if (code) {
+        web_fail (self, req, 0, code, "%s", why);
+        return;
+    }
+    const char *problem = req->new_password[0] ? auth_password_problem (req->new_password) : NULL;
+    if (problem) {
+        web_fail (self, req, 0, API_INVALID, "'new_password' %s", problem);
+        return;
+    }
+    web_db (self, req, s_user_run, s_login_found);
+}
+
+//  --------------------------------------------------------------------------
+//  POST /v1/users/logout
+
+static void
+s_logged_out (web_t *self, web_req_t *req)
+{
+    if (req->db_job.rc) {
+        web_fail (self, req, 0, API_DATABASE, "cannot revoke the token");
+        return;
+    }
+    wa_info ("logout: '%s'", req->caller);
+    web_reply (self, req, 200, NULL);
+}
+
+void
+users_logout (web_t *self, web_req_t *req)
+{
+    web_forget_token (self, req->token_hash);
+    web_db (self, req, s_revoke_run, s_logged_out);
+}
+
+//  --------------------------------------------------------------------------
+//  POST /v1/users, PUT /v1/users/{name}
+
+//  The password field of the body into req->password, checked. 0 / -1
+//  (answered).
+static int
+s_take_password (web_t *self, web_req_t *req)
+{
+    char why[200];
+    int code = input_string (req->input, "password", true, req->password, sizeof req->password,
+                             why, sizeof why);
+    if (code) {
+        web_fail (self, req, 0, code, "%s", why);
+        return -1;
+    }
+    const char *problem = auth_password_problem (req->password);
+    if (problem) {
+        web_fail (self, req, 0, API_INVALID, "'password' %s", problem);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_created (web_t *self, web_req_t *req)
+{
+    if (req->db_job.rc) {
+        web_fail (self, req, 0, API_DATABASE, "cannot store the user");
+        return;
+    }
+    if (req->found) {
+        web_fail (self, req, 409, API_INVALID, "user '%s' already exists", req->username);
+        return;
+    }
+    wa_info ("user '%s' (%s) created by '%s'", req->username, req->role, req->caller);
+    web_reply (self, req, 201, s_users (req->username, req->role));
+}
+
+static void
+s_create_hashed (web_t *self, web_req_t *req)
+{
+    if (req->hash_job.rc) {
+        web_fail (self, req, 0, API_INTERNAL, "cannot hash the password");
+        return;
+    }
+    web_db (self, req, s_insert_run, s_created);
+}
+
+void
+users_create (web_t *self, web_req_t *req)
+{
+    if (!req->input) {
+        web_fail (self, req, 0, API_MISSING, "the body must be a JSON object with 'username' and 'password'");
+        return;
+    }
+    char why[200];
+    int code = input_string (req->input, "username", true, req->username, sizeof req->username, why, sizeof why);
+    if (code == 0 && !auth_username_valid (req->username)) {
+        code = API_INVALID;
+        snprintf (why, sizeof why, "'username' must be 4 to 32 characters of A-Z, a-z, 0-9, '.', '_' and '-'");
+    }
+    if (code) {
+        web_fail (self, req, 0, code, "%s", why);
+        return;
+    }
+    if (s_take_password (self, req))
+        return;
+    char role[16];
+    code = input_string (req->input, "role", false, role, sizeof role, why, sizeof why);
+    for (char *c = role; *c; c++)
+        *c = (char) toupper ((unsigned char) *c);
+    if (code == 0 && *role && !streq (role, "ADMIN") && !streq (role, "USER")) {
+        code = API_INVALID;
+        snprintf (why, sizeof why, "'role' must be ADMIN or USER");
+    }
+    if (code) {
+        web_fail (self, req, 0, code, "%s", why);
+        return;
+    }
+    snprintf (req->role, sizeof req->role, "%s", *role ? role : "USER");
+    web_hash (self, req, users_hash_run, s_create_hashed);
+}
+
+static void
+s_updated (web_t *self, web_req_t *req)
+{
+    if (req->db_job.rc) {
+        web_fail (self, req, 0, API_DATABASE, "cannot store the password");
+        return;
+    }
+    if (!req->found) {
+        web_fail (self, req, 0, API_NOT_FOUND, "no user '%s'", req->username);
+        return;
+    }
+    wa_info ("password of '%s' changed by '%s'", req->username, req->caller);
+    web_reply (self, req, 200, s_users (req->username, NULL));
+}
+
+static void
+s_update_hashed (web_t *self, web_req_t *req)
+{
+    if (req->hash_job.rc) {
+        web_fail (self, req, 0, API_INTERNAL, "cannot hash the password");
+        return;
+    }
+    web_db (self, req, s_set_password_run, s_updated);
+}
+
+//  The user named in the path into req->username; 0, or -1 (answered 404).
+static int
+s_take_name (web_t *self, web_req_t *req)
+{
+    if (!auth_username_valid (req->route.param)) {
+        web_fail (self, req, 0, API_NOT_FOUND, "no user '%.40s'", req->route.param);
+        return -1;
+    }
+    snprintf (req->username, sizeof req->username, "%.32s", req->route.param);
+    return 0;
+}
+
+void
+users_update (web_t *self, web_req_t *req)
+{
+    if (s_take_name (self, req))
+        return;
+    if (!req->input) {
+        web_fail (self, req, 0, API_MISSING, "the body must be a JSON object with 'password'");
+        return;
+    }
+    if (s_take_password (self, req))
+        return;
+    web_hash (self, req, users_hash_run, s_update_hashed);
+}
+
+//  --------------------------------------------------------------------------
+//  GET and DELETE /v1/users/{name}
+
+static void
+s_got (web_t *self, web_req_t *req)
+{
+    if (req->db_job.rc) {
+        web_fail (self, req, 0, API_DATABASE, "cannot read the user");
+        return;
+    }
+    if (!req->found) {
+        web_fail (self, req, 0, API_NOT_FOUND, "no user '%s'", req->username);
+        return;
+    }
+    web_reply (self, req, 200, s_users (req->username, req->role));
+}
+
+void
+users_get (web_t *self, web_req_t *req)
+{
+    if (s_take_name (self, req) == 0)
+        web_db (self, req, s_user_run, s_got);
+}
+
+static void
+s_deleted (web_t *self, web_req_t *req)
+{
+    if (req->db_job.rc) {
+        web_fail (self, req, 0, API_DATABASE, "cannot delete the user");
+        return;
+    }
+    if (!req->found) {
+        web_fail (self, req, 0, API_NOT_FOUND, "no user '%s'", req->username);
+        return;
+    }
+    if (!req->verified) {
+        web_fail (self, req, 0, API_INVALID, "'%s' is the last ADMIN: create another ADMIN first",
+                  req->username);
+        return;
+    }
+    web_forget_user (self, req->username);
+    wa_info ("user '%s' deleted by '%s'", req->username, req->caller);
+    web_reply (self, req, 200, NULL);
+}
+
+void
+users_delete (web_t *self, web_req_t *req)
+{
+    if (s_take_name (self, req))
+        return;
+    snprintf (req->lock_name, sizeof req->lock_name, "%.50s.users", web_config (self)->db_name);
+    web_db (self, req, s_delete_run, s_deleted);
+}

@@ -1,0 +1,715 @@
+/*  web — see web.h */
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <unistd.h>
+#include "wa_log.h"
+#include "wa_migrations.h"
+#include "wa_settings.h"
+#include "input.h"
+#include "ratelimit.h"
+#include "tokencache.h"
+#include "web.h"
+
+#ifndef WA_VERSION
+#define WA_VERSION "dev"
+#endif
+
+//  Jobs queued per worker before requests get 1016: bounded latency, and a
+//  bounded wait at shutdown (a worker runs what is queued before it ends).
+#define DB_JOBS_MAX 256
+#define HASH_JOBS_MAX 16
+//  How long this Webapp trusts what it learnt about a token. A logout on
+//  this Webapp drops the entry at once; on another Webapp it sets revoked_at,
+//  which this one reads at its next lookup, so every Webapp honours a logout
+//  (or a deleted user) within TOKEN_CACHE_TTL.
+#define TOKEN_CACHE_TTL (2 * WA_USEC_PER_SEC)
+#define PURGE_INTERVAL_MS 10000
+//  At shutdown: how long to wait for requests MHD is still handing over.
+#define DRAIN_MS 2000
+
+enum { JOB_REQ_DB = 1, JOB_REQ_HASH, JOB_REGISTER, JOB_LIVENESS, JOB_SETTINGS, JOB_SEED, JOB_ADMIN_HASH };
+
+typedef struct {
+    wa_job_t job;
+    char hostname[WA_CONFIG_STR];
+    char ports[16];
+    int pid;
+    uint64_t id;                //  out
+    int schema;                 //  out: the database's version
+} register_job_t;
+
+typedef struct {
+    wa_job_t job;
+    uint64_t id;
+    bool stopping;
+} liveness_job_t;
+
+typedef struct {
+    wa_job_t job;
+    char hash[crypto_pwhash_STRBYTES];
+} admin_job_t;
+
+struct web_t {
+    const wa_config_t *config;
+    wa_config_t settings;       //  the live cluster settings
+    zloop_t *loop;
+    http_server_t *http;
+    zsock_t *requests;
+    zactor_t *db;
+    zactor_t *hasher;
+    zlistx_t *pending;          //  requests handed over and not answered
+    int db_jobs;                //  queued or running
+    int hash_jobs;
+    ratelimit_t *failures;
+    tokencache_t *tokens;
+    uint64_t id;                //  our node id once registered
+    int schema_seen;            //  the version last logged while waiting
+    bool fatal;
+    bool seeded;
+    bool ready;
+    int tick_timer;
+    int liveness_timer;
+    register_job_t register_job;
+    liveness_job_t liveness_job;
+    wa_settings_job_t settings_job;
+    admin_job_t admin_job;
+    wa_job_t seed_job;
+};
+
+web_req_t *
+web_req_of_db (wa_job_t *job)
+{
+    return (web_req_t *) ((char *) job - offsetof (web_req_t, db_job));
+}
+
+web_req_t *
+web_req_of_hash (wa_job_t *job)
+{
+    return (web_req_t *) ((char *) job - offsetof (web_req_t, hash_job));
+}
+
+const wa_config_t *
+web_config (web_t *self)
+{
+    return self->config;
+}
+
+const wa_config_t *
+web_settings (web_t *self)
+{
+    return &self->settings;
+}
+
+const char *
+web_default_hash (web_t *self)
+{
+    return self->admin_job.hash;
+}
+
+void
+web_forget_token (web_t *self, const char *token_hash)
+{
+    tokencache_forget (self->tokens, token_hash);
+}
+
+void
+web_forget_user (web_t *self, const char *username)
+{
+    tokencache_forget_user (self->tokens, username);
+}
+
+bool
+web_login_blocked (web_t *self, web_req_t *req, double *retry_after)
+{
+    wa_usec_t left = 0;
+    bool blocked = ratelimit_blocked (self->failures, req->http.client, wa_clock_mono (), &left);
+    *retry_after = (double) left / 1e6;
+    return blocked;
+}
+
+void
+web_login_failed (web_t *self, web_req_t *req)
+{
+    ratelimit_fail (self->failures, req->http.client, wa_clock_mono ());
+}
+
+void
+web_login_succeeded (web_t *self, web_req_t *req)
+{
+    ratelimit_forget (self->failures, req->http.client);
+}
+
+//  --------------------------------------------------------------------------
+//  Answers
+
+void
+web_reply (web_t *self, web_req_t *req, int status, json_t *response)
+{
+    if (!response)
+        response = envelope_new ();
+    if (status == 0)
+        status = envelope_code (response) ? envelope_status (envelope_code (response)) : 200;
+    size_t len;
+    char *body = envelope_dump (response, &len);
+    json_decref (response);
+    json_decref (req->input);
+    req->input = NULL;
+    json_decref (req->result);
+    req->result = NULL;
+    sodium_memzero (req->password, sizeof req->password);
+    sodium_memzero (req->new_password, sizeof req->new_password);
+    zlistx_delete (self->pending, req->handle);
+    wa_debug ("%s %s -> %d", req->http.method, req->http.path, status);
+    http_respond (&req->http, status, body, len, req->route.allow);
+}
+
+void
+web_fail (web_t *self, web_req_t *req, int status, int code, const char *fmt, ...)
+{
+    char details[400];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (details, sizeof details, fmt, args);
+    va_end (args);
+    web_reply (self, req, status ? status : envelope_status (code), envelope_error (code, "%s", details));
+}
+
+void
+web_db (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next)
+{
+    if (self->db_jobs >= DB_JOBS_MAX) {
+        web_fail (self, req, 0, API_OVERLOADED, "too many requests wait for the database");
+        return;
+    }
+    req->db_job.kind = JOB_REQ_DB;
+    req->db_job.run = run;
+    req->next = next;
+    if (wa_dbworker_submit (self->db, &req->db_job) == 0)
+        self->db_jobs++;
+    else
+        web_fail (self, req, 0, API_INTERNAL, "the database worker refused the job");
+}
+
+void
+web_hash (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next)
+{
+    if (self->hash_jobs >= HASH_JOBS_MAX) {
+        web_fail (self, req, 0, API_OVERLOADED, "too many password checks are waiting");
+        return;
+    }
+    req->hash_job.kind = JOB_REQ_HASH;
+    req->hash_job.run = run;
+    req->next = next;
+    if (wa_dbworker_submit (self->hasher, &req->hash_job) == 0)
+        self->hash_jobs++;
+    else
+        web_fail (self, req, 0, API_INTERNAL, "the hash worker refused the job");
+}
+
+//  --------------------------------------------------------------------------
+//  Authentication and dispatch
+
+static const char *SQL_TOKEN =
+    "SELECT t.username, u.role, TIMESTAMPDIFF(MICROSECOND, NOW(6), t.expires_at)"
+    " FROM tokens t JOIN users u ON u.username = t.username"
+    " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND t.expires_at > NOW(6)";
+
+static int
+s_token_row (const wa_db_row_t *row, void *arg)
+{
+    web_req_t *req = arg;
+    req->found = true;
+    snprintf (req->caller, sizeof req->caller, "%s", wa_db_row_str (row, 0));
+    snprintf (req->caller_role, sizeof req->caller_role, "%s", wa_db_row_str (row, 1));
+    req->remaining = wa_db_row_int (row, 2);
+    return 0;
+}
+
+static void
+s_token_run (wa_job_t *job, wa_db_t *db)
+{
+    web_req_t *req = web_req_of_db (job);
+    req->found = false;
+    job->rc = wa_db_query (db, SQL_TOKEN, s_token_row, req, "s", req->token_hash) < 0 ? -1 : 0;
+}
+
+static void
+s_dispatch (web_t *self, web_req_t *req)
+{
+    bool admin = streq (req->caller_role, "ADMIN");
+    if (req->route.auth == ROUTE_AUTH_ADMIN && !admin) {
+        web_fail (self, req, 403, API_ACCESS_DENIED, "this needs the ADMIN role");
+        return;
+    }
+    if (req->route.auth == ROUTE_AUTH_SELF && !admin && !streq (req->caller, req->route.param)) {
+        web_fail (self, req, 403, API_ACCESS_DENIED, "a USER may only see or change itself");
+        return;
+    }
+    switch (req->route.id) {
+        case ROUTE_LOGOUT: users_logout (self, req); break;
+        case ROUTE_USER_CREATE: users_create (self, req); break;
+        case ROUTE_USER_GET: users_get (self, req); break;
+        case ROUTE_USER_UPDATE: users_update (self, req); break;
+        case ROUTE_USER_DELETE: users_delete (self, req); break;
+        case ROUTE_HEALTH: health_get (self, req); break;
+        default: web_fail (self, req, 0, API_INTERNAL, "no handler for this route"); break;
+    }
+}
+
+static void
+s_token_looked_up (web_t *self, web_req_t *req)
+{
+    if (req->db_job.rc) {
+        web_fail (self, req, 0, API_DATABASE, "cannot check the token now");
+        return;
+    }
+    if (!req->found) {
+        web_fail (self, req, 401, API_ACCESS_DENIED, "the token is not valid: unknown, expired or revoked");
+        return;
+    }
+    wa_usec_t keep = req->remaining < TOKEN_CACHE_TTL ? req->remaining : TOKEN_CACHE_TTL;
+    tokencache_put (self->tokens, req->token_hash, req->caller, req->caller_role, wa_clock_mono () + keep);
+    s_dispatch (self, req);
+}
+
+static void
+s_authenticate (web_t *self, web_req_t *req)
+{
+    char token[AUTH_TOKEN_LEN + 2];
+    if (!req->http.authorization) {
+        web_fail (self, req, 401, API_ACCESS_DENIED, "missing the header 'Authorization: Bearer <token>'");
+        return;
+    }
+    if (auth_bearer_parse (req->http.authorization, token, sizeof token)
+    ||  strlen (token) != AUTH_TOKEN_LEN) {
+        web_fail (self, req, 401, API_ACCESS_DENIED, "the Authorization header holds no valid bearer token");
+        return;
+    }
+    auth_token_hash (token, req->token_hash);
+    const tokencache_entry_t *known = tokencache_get (self->tokens, req->token_hash, wa_clock_mono ());
+    if (known) {
+        snprintf (req->caller, sizeof req->caller, "%s", known->username);
+        snprintf (req->caller_role, sizeof req->caller_role, "%s", known->role);
+        s_dispatch (self, req);
+        return;
+    }
+    web_db (self, req, s_token_run, s_token_looked_up);
+}
+
+static void
+s_start (web_t *self, web_req_t *req)
+{
+    req->handle = zlistx_add_end (self->pending, req);
+    int rc = route_match (req->http.method, req->http.path, &req->route);
+    if (rc == 404) {
+        web_fail (self, req, 0, API_NOT_FOUND, "no such path: %.200s", req->http.path);
+        return;
+    }
+    if (rc == 405) {
+        web_fail (self, req, 405, API_NOT_FOUND, "%s is not allowed on %.200s; allowed: %s",
+                  req->http.method, req->http.path, req->route.allow);
+        return;
+    }
+    if (!self->ready) {
+        web_fail (self, req, 0, API_NOT_READY, "waweb is starting: waiting for the database "
+                  "(schema version %d)", wa_schema_version);
+        return;
+    }
+    char why[300];
+    int code = input_parse (req->http.body, req->http.body_len, &req->input, why, sizeof why);
+    if (code) {
+        web_fail (self, req, 0, code, "%s", why);
+        return;
+    }
+    if (req->route.auth == ROUTE_AUTH_BASIC)
+        users_login (self, req);
+    else
+        s_authenticate (self, req);
+}
+
+static int
+s_on_requests (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    web_t *self = arg;
+    //  Drain in bounded batches, so timers and workers get their turn.
+    for (int i = 0; i < 1000; i++) {
+        http_req_t *req = http_server_recv (self->http, reader);
+        if (!req)
+            break;
+        s_start (self, (web_req_t *) req);
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The node: registration, liveness, settings, the default admin
+
+static const char *SQL_REGISTER =
+    "INSERT INTO nodes (kind, hostname, ports, pid, version, started_at, last_seen, gateway_status) "
+    "VALUES ('webapp', ?, ?, ?, ?, NOW(6), NOW(6), 'n/a')";
+
+static void
+s_register_run (wa_job_t *job, wa_db_t *db)
+{
+    register_job_t *self = (register_job_t *) job;
+    self->schema = wa_db_schema_version (db);
+    if (self->schema > wa_schema_version) {
+        job->rc = -2;
+        return;
+    }
+    if (self->schema < wa_schema_version) {
+        job->rc = -1;
+        return;
+    }
+    if (wa_db_exec (db, SQL_REGISTER, "ssis", self->hostname, self->ports, (int64_t) self->pid,
+                    WA_VERSION) != 1) {
+        wa_warn ("db: registration failed: %s", wa_db_error (db));
+        job->rc = -1;
+        return;
+    }
+    self->id = wa_db_insert_id (db);
+    job->rc = 0;
+}
+
+static const char *SQL_LIVENESS =
+    "UPDATE nodes SET last_seen = NOW(6) WHERE id = ? AND stopped_at IS NULL";
+static const char *SQL_STOPPED =
+    "UPDATE nodes SET last_seen = NOW(6), stopped_at = NOW(6) WHERE id = ?";
+
+static void
+s_liveness_run (wa_job_t *job, wa_db_t *db)
+{
+    liveness_job_t *self = (liveness_job_t *) job;
+    job->rc = wa_db_exec (db, self->stopping ? SQL_STOPPED : SQL_LIVENESS, "u", self->id) == 1 ? 0 : -1;
+}
+
+//  The default admin, only into an empty table: several Webapps starting at
+//  once insert one row between them (the primary key), and an installation
+//  whose admin was renamed or deleted does not get it back.
+static const char *SQL_SEED_ADMIN =
+    "INSERT IGNORE INTO users (username, password_hash, role, must_change, created_at, updated_at)"
+    " SELECT 'admin', ?, 'ADMIN', 1, NOW(6), NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM users)";
+
+static void
+s_seed_run (wa_job_t *job, wa_db_t *db)
+{
+    web_t *self = (web_t *) ((char *) job - offsetof (web_t, seed_job));
+    int64_t rows = wa_db_exec (db, SQL_SEED_ADMIN, "s", self->admin_job.hash);
+    job->rc = rows < 0 ? -1 : (int) rows;
+}
+
+static void
+s_admin_hash_run (wa_job_t *job, wa_db_t *db)
+{
+    (void) db;
+    admin_job_t *self = (admin_job_t *) job;
+    job->rc = crypto_pwhash_str (self->hash, "secret", 6, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                 crypto_pwhash_MEMLIMIT_INTERACTIVE);
+}
+
+static void
+s_set_prefix (web_t *self)
+{
+    wa_log_set_prefix ("webapp %" PRIu64, self->id);
+}
+
+static void
+s_progress (web_t *self)
+{
+    if (self->fatal || self->ready)
+        return;
+    if (!self->id && !self->register_job.job.busy) {
+        snprintf (self->register_job.hostname, sizeof self->register_job.hostname, "%s", self->config->hostname);
+        snprintf (self->register_job.ports, sizeof self->register_job.ports, "%d", http_server_port (self->http));
+        self->register_job.pid = getpid ();
+        self->register_job.job.run = s_register_run;
+        wa_dbworker_submit (self->db, &self->register_job.job);
+    }
+    if (self->id && !self->seeded && !self->seed_job.busy && !self->admin_job.job.busy
+    &&  self->admin_job.job.rc == 0) {
+        self->seed_job.run = s_seed_run;
+        wa_dbworker_submit (self->db, &self->seed_job);
+    }
+}
+
+static void
+s_load_settings (web_t *self)
+{
+    if (self->settings_job.job.busy || !self->id)
+        return;
+    self->settings_job.current = self->settings;
+    self->settings_job.job.run = wa_settings_load_run;
+    wa_dbworker_submit (self->db, &self->settings_job.job);
+}
+
+static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
+static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
+
+static void
+s_arm_timers (web_t *self)
+{
+    if (self->tick_timer >= 0)
+        zloop_timer_end (self->loop, self->tick_timer);
+    if (self->liveness_timer >= 0)
+        zloop_timer_end (self->loop, self->liveness_timer);
+    self->tick_timer = zloop_timer (self->loop, (size_t) (self->settings.shard_renew_interval * 1000) ?: 1, 0,
+                                    s_on_tick, self);
+    self->liveness_timer = zloop_timer (self->loop, (size_t) (self->settings.db_liveness_interval * 1000) ?: 1,
+                                        0, s_on_liveness, self);
+}
+
+static void
+s_node_job_done (web_t *self, wa_job_t *job)
+{
+    if (job == &self->register_job.job) {
+        if (job->rc == 0) {
+            self->id = self->register_job.id;
+            s_set_prefix (self);
+            wa_info ("registered as node %" PRIu64 " (port %s)", self->id, self->register_job.ports);
+            s_load_settings (self);
+        }
+        else
+        if (job->rc == -2) {
+            wa_error ("the database's schema version %d is newer than this build's %d: upgrade this node",
+                      self->register_job.schema, wa_schema_version);
+            self->fatal = true;
+        }
+        else
+        if (self->register_job.schema >= 0 && self->register_job.schema != self->schema_seen) {
+            self->schema_seen = self->register_job.schema;
+            wa_info ("waiting for schema version %d (database has %d)", wa_schema_version,
+                     self->register_job.schema);
+        }
+    }
+    else
+    if (job == &self->seed_job) {
+        if (job->rc >= 0) {
+            self->seeded = true;
+            self->ready = true;
+            if (job->rc == 1)
+                wa_info ("created the default user 'admin' (password 'secret', to be changed at first login)");
+            wa_info ("ready: serving the API on %s://%s:%d", http_server_tls (self->http) ? "https" : "http",
+                     self->config->webapp_bind, http_server_port (self->http));
+        }
+    }
+    else
+    if (job == &self->admin_job.job) {
+        if (job->rc) {
+            wa_error ("cannot hash the default password (out of memory?)");
+            self->fatal = true;
+        }
+    }
+    else
+    if (job == &self->settings_job.job && job->rc == 0) {
+        char changed[400];
+        if (wa_settings_changes (&self->settings, &self->settings_job.result, "database", changed,
+                                 sizeof changed)) {
+            wa_config_copy_settings (&self->settings, &self->settings_job.result);
+            s_arm_timers (self);
+        }
+    }
+    //  A success may unblock the next step; a failure waits for the tick.
+    if (job->rc == 0 && (job == &self->register_job.job || job == &self->admin_job.job))
+        s_progress (self);
+}
+
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    web_t *self = arg;
+    if (self->fatal)
+        return -1;
+    s_progress (self);
+    return 0;
+}
+
+static int
+s_on_liveness (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    web_t *self = arg;
+    if (self->id && !self->liveness_job.job.busy) {
+        self->liveness_job.id = self->id;
+        self->liveness_job.stopping = false;
+        self->liveness_job.job.run = s_liveness_run;
+        wa_dbworker_submit (self->db, &self->liveness_job.job);
+    }
+    s_load_settings (self);
+    return 0;
+}
+
+static int
+s_on_purge (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    web_t *self = arg;
+    wa_usec_t now = wa_clock_mono ();
+    ratelimit_purge (self->failures, now);
+    tokencache_purge (self->tokens, now);
+    return 0;
+}
+
+//  A worker gave a job back: a request's next step, or the node's own.
+static int
+s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    web_t *self = arg;
+    wa_job_t *job = wa_dbworker_recv ((zactor_t *) reader);
+    if (!job)
+        return 0;
+    if (job->kind == JOB_REQ_DB || job->kind == JOB_REQ_HASH) {
+        web_req_t *req;
+        if (job->kind == JOB_REQ_DB) {
+            self->db_jobs--;
+            req = web_req_of_db (job);
+        }
+        else {
+            self->hash_jobs--;
+            req = web_req_of_hash (job);
+        }
+        req->next (self, req);
+    }
+    else
+        s_node_job_done (self, job);
+    return self->fatal ? -1 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Start and stop
+
+static zactor_t *
+s_worker_new (const wa_config_t *config)
+{
+    //  Signals belong to the reactor's thread (its zloop sees them at once).
+    sigset_t block, old;
+    sigemptyset (&block);
+    sigaddset (&block, SIGINT);
+    sigaddset (&block, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &block, &old);
+    zactor_t *worker = wa_dbworker_new (config);
+    pthread_sigmask (SIG_SETMASK, &old, NULL);
+    return worker;
+}
+
+//  The last liveness claim marks the node stopped; other jobs that come
+//  back meanwhile are dropped (their requests get 503 below).
+static void
+s_mark_stopped (web_t *self)
+{
+    if (!self->id)
+        return;
+    int timeout = self->config->db_statement_timeout * 1000 + 500;
+    zpoller_t *poller = zpoller_new (self->db, NULL);
+    zpoller_set_nonstop (poller, true);
+    int64_t until = zclock_mono () + timeout;
+    bool submitted = false;
+    while (zclock_mono () < until) {
+        if (!submitted && !self->liveness_job.job.busy) {
+            self->liveness_job.id = self->id;
+            self->liveness_job.stopping = true;
+            self->liveness_job.job.run = s_liveness_run;
+            wa_dbworker_submit (self->db, &self->liveness_job.job);
+            submitted = true;
+        }
+        if (submitted && !self->liveness_job.job.busy)
+            break;
+        if (zpoller_wait (poller, (int) (until - zclock_mono ())))
+            wa_dbworker_recv (self->db);
+    }
+    zpoller_destroy (&poller);
+}
+
+static void
+s_shutdown (web_t *self)
+{
+    s_mark_stopped (self);
+    //  No job runs past this point, so no worker touches a request again.
+    zactor_destroy (&self->hasher);
+    zactor_destroy (&self->db);
+    http_server_stop_handover (self->http);
+    int64_t until = zclock_mono () + DRAIN_MS;
+    while (true) {
+        web_req_t *req;
+        while ((req = zlistx_first (self->pending)))
+            web_fail (self, req, 503, API_NOT_READY, "the server is shutting down");
+        req = (web_req_t *) http_server_recv (self->http, self->requests);
+        if (req) {
+            req->handle = zlistx_add_end (self->pending, req);
+            continue;
+        }
+        if (http_server_waiting (self->http) == 0 || zclock_mono () > until)
+            break;
+        zsock_t *sock = self->requests;
+        zpoller_t *poller = zpoller_new (sock, NULL);
+        zpoller_set_nonstop (poller, true);
+        zpoller_wait (poller, 50);
+        zpoller_destroy (&poller);
+    }
+    if (http_server_waiting (self->http))
+        wa_error ("%d requests were never handed over; leaving without stopping the HTTP server",
+                  http_server_waiting (self->http));
+    else
+        http_server_destroy (&self->http);
+    zsock_destroy (&self->requests);
+}
+
+int
+web_run (const wa_config_t *config)
+{
+    if (sodium_init () < 0) {
+        wa_error ("libsodium cannot start");
+        return 1;
+    }
+    web_t *self = (web_t *) zmalloc (sizeof (web_t));
+    self->config = config;
+    self->settings = *config;
+    self->tick_timer = self->liveness_timer = -1;
+    self->schema_seen = -1;
+    self->register_job.job.kind = JOB_REGISTER;
+    self->liveness_job.job.kind = JOB_LIVENESS;
+    self->settings_job.job.kind = JOB_SETTINGS;
+    self->seed_job.kind = JOB_SEED;
+    self->admin_job.job.kind = JOB_ADMIN_HASH;
+    char err[512];
+    self->http = http_server_new (config, sizeof (web_req_t), &self->requests, err, sizeof err);
+    if (!self->http) {
+        wa_error ("%s", err);
+        free (self);
+        return 1;
+    }
+    wa_info ("listening on %s://%s:%d; database %s:%d/%s", http_server_tls (self->http) ? "https" : "http",
+             config->webapp_bind, http_server_port (self->http), config->db_hostname, config->db_port,
+             config->db_name);
+    self->db = s_worker_new (config);
+    self->hasher = s_worker_new (config);
+    self->pending = zlistx_new ();
+    self->failures = ratelimit_new (config->login_failures_limit, WA_SEC (config->login_failures_window));
+    self->tokens = tokencache_new ();
+    self->admin_job.job.run = s_admin_hash_run;
+    wa_dbworker_submit (self->hasher, &self->admin_job.job);
+
+    self->loop = zloop_new ();
+    zloop_reader (self->loop, self->requests, s_on_requests, self);
+    zloop_reader (self->loop, (zsock_t *) self->db, s_on_worker, self);
+    zloop_reader (self->loop, (zsock_t *) self->hasher, s_on_worker, self);
+    zloop_timer (self->loop, PURGE_INTERVAL_MS, 0, s_on_purge, self);
+    s_arm_timers (self);
+    s_progress (self);
+    zloop_start (self->loop);
+    wa_info ("stopping");
+    s_shutdown (self);
+    int rc = self->fatal ? 1 : 0;
+    zloop_destroy (&self->loop);
+    zlistx_destroy (&self->pending);
+    ratelimit_destroy (&self->failures);
+    tokencache_destroy (&self->tokens);
+    free (self);
+    return rc;
+}

@@ -1,0 +1,100 @@
+/*  web — waweb's reactor and what its endpoints share.
+
+    Threads: MHD's polling thread (http.h) reads requests and hands them
+    over; this reactor (a zloop) owns every piece of state: it routes,
+    authenticates, runs each request's database work on the DB worker
+    (wa_dbworker) and its password hashing on a second worker of the same
+    kind, so that a burst of logins (each Argon2id hash takes tens of
+    milliseconds and 64 MiB) never delays a token check. Each request is a
+    small state machine: an endpoint submits a job with the step to run
+    when the job comes back, and the last step answers with web_reply. */
+#ifndef WAWEB_WEB_H
+#define WAWEB_WEB_H
+
+#include <czmq.h>
+#include <jansson.h>
+#include <sodium.h>
+#include "wa_config.h"
+#include "wa_dbworker.h"
+#include "wa_node.h"
+#include "auth.h"
+#include "envelope.h"
+#include "http.h"
+#include "route.h"
+
+typedef struct web_t web_t;
+typedef struct web_req_t web_req_t;
+typedef void (web_step_fn) (web_t *self, web_req_t *req);
+
+struct web_req_t {
+    http_req_t http;            //  first: the HTTP server allocates web_req_t
+    route_t route;
+    json_t *input;              //  the parsed body (NULL when empty)
+    void *handle;               //  in the reactor's list of requests
+    wa_job_t db_job;            //  on the DB worker
+    wa_job_t hash_job;          //  on the hash worker
+    web_step_fn *next;          //  runs when the job comes back
+    //  the caller, once authenticated
+    char token_hash[AUTH_TOKEN_HASH_LEN + 1];
+    char caller[40];
+    char caller_role[8];
+    //  the endpoints' data (in for the jobs, out from them)
+    char username[AUTH_USERNAME_MAX + 1];
+    char password[AUTH_PASSWORD_MAX + 1];
+    char new_password[AUTH_PASSWORD_MAX + 1];
+    char role[16];
+    char stored_hash[crypto_pwhash_STRBYTES];
+    char new_hash[crypto_pwhash_STRBYTES];
+    char token[AUTH_TOKEN_LEN + 1];
+    char expires[40];
+    char lock_name[64];
+    bool found;
+    bool verified;
+    bool must_change;
+    int admins;
+    int64_t ttl;                //  seconds (tokens) or microseconds (health window)
+    int64_t remaining;          //  microseconds a token has left
+    json_t *result;             //  built by a job
+};
+
+//  The request a job belongs to.
+web_req_t *web_req_of_db (wa_job_t *job);
+web_req_t *web_req_of_hash (wa_job_t *job);
+
+//  The reactor's state the endpoints read.
+const wa_config_t *web_config (web_t *self);
+const wa_config_t *web_settings (web_t *self);
+const char *web_default_hash (web_t *self);     //  Argon2id of "secret"
+void web_forget_token (web_t *self, const char *token_hash);
+void web_forget_user (web_t *self, const char *username);
+//  Failed logins of the request's client address.
+bool web_login_blocked (web_t *self, web_req_t *req, double *retry_after);
+void web_login_failed (web_t *self, web_req_t *req);
+void web_login_succeeded (web_t *self, web_req_t *req);
+
+//  Answer: status (0: the table's, for an error) and the response object
+//  (taken; NULL for a bare envelope). Ends the request.
+void web_reply (web_t *self, web_req_t *req, int status, json_t *response);
+//  Answer an error: code, its details; status 0 means the table's.
+void web_fail (web_t *self, web_req_t *req, int status, int code, const char *fmt, ...)
+    __attribute__ ((format (printf, 5, 6)));
+//  Run job on the DB worker, then next. Answers 1016 when too many wait.
+void web_db (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next);
+//  The same on the hash worker (run gets no database).
+void web_hash (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next);
+
+//  Endpoints (users.c, health.c).
+void users_login (web_t *self, web_req_t *req);
+void users_logout (web_t *self, web_req_t *req);
+void users_create (web_t *self, web_req_t *req);
+void users_get (web_t *self, web_req_t *req);
+void users_update (web_t *self, web_req_t *req);
+void users_delete (web_t *self, web_req_t *req);
+void health_get (web_t *self, web_req_t *req);
+//  The password hash jobs (users.c), also used at start for the admin.
+void users_hash_run (wa_job_t *job, wa_db_t *db);
+
+//  Run waweb until SIGINT/SIGTERM; the exit status.
+int web_run (const wa_config_t *config);
+
+#endif

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# waweb: users and tokens, the error envelope for every kind of bad input,
+# tokens shared between two Webapps (and their revocation), and the cluster
+# form of GET /v1/health.
+. "$(dirname "$0")/lib.sh"
+
+WEB1=$(free_port); WEB2=$(free_port)
+cluster_init webapp_bind=127.0.0.1 login_failures_limit=3 login_failures_window=30
+# The second Webapp issues short-lived tokens, to see one expire.
+{ cat "$CONF"; echo "token_ttl = 2"; echo "webapp_port = $WEB2"; } > "$T/web2.conf"
+
+start gate wagate
+wait_for 10 "$BIN/wagate" -c "$CONF" stats --json || fail "wagate did not start"
+start m1 wamaster; start c1 wacore
+wait_healthy 30
+WEBAPP_EXTERNAL_PORTS=$WEB1 start w1 waweb
+"$BIN/waweb" -c "$T/web2.conf" >>"$T/w2.log" 2>&1 & PIDS+=($!); PID_w2=$!
+wait_for 30 grep -q "ready: serving" "$T/w1.log" || fail "waweb 1 not ready"
+
+# api PORT METHOD PATH [curl args]: the HTTP status; the body in $T/body.
+api() {
+    local port=$1 method=$2 path=$3; shift 3
+    curl -s -o "$T/body" -w '%{http_code}' -X "$method" "http://127.0.0.1:$port$path" "$@"
+}
+body() { cat "$T/body"; }
+# expect WHAT STATUS CODE|- PORT METHOD PATH [curl args]: status, the meta,
+# and errors[0].code (or no errors at all for -).
+expect() {
+    local what=$1 status=$2 code=$3; shift 3
+    local got; got=$(api "$@")
+    [ "$got" = "$status" ] || fail "$what: HTTP $got, expected $status: $(body)"
+    grep -q '"meta":{"version":"[^"]*","api_status":"stable"}' "$T/body" || fail "$what: no meta: $(body)"
+    if [ "$code" = - ]; then
+        ! grep -q '"errors"' "$T/body" || fail "$what: unexpected errors: $(body)"
+    else
+        grep -q "\"errors\":\[{\"code\":$code,\"title\":\"[^\"]*\",\"details\":\"" "$T/body" \
+            || fail "$what: expected error $code: $(body)"
+    fi
+}
+token() { grep -o '"token":"[^"]*"' "$T/body" | cut -d'"' -f4; }
+bearer() { echo "Authorization: Bearer $1"; }
+JSON='Content-Type: application/json'
+ADMIN_PW='Adm1n-Passw0rd!'
+ALICE_PW='Al1ce-Passw0rd'
+
+note "login"
+expect "admin's first login" 401 1024 "$WEB1" POST /v1/users/login -u admin:secret
+expect "a wrong password" 401 1005 "$WEB1" POST /v1/users/login -u admin:wrong
+expect "an unknown user" 401 1005 "$WEB1" POST /v1/users/login -u nobody:secret
+expect "a weak new password" 400 1009 "$WEB1" POST /v1/users/login -u admin:secret -H "$JSON" -d '{"new_password":"password"}'
+expect "new_password not a string" 400 1009 "$WEB1" POST /v1/users/login -u admin:secret -H "$JSON" -d '{"new_password":5}'
+expect "login with new_password" 200 - "$WEB1" POST /v1/users/login -u admin:secret -H "$JSON" -d "{\"new_password\":\"$ADMIN_PW\"}"
+ADMIN=$(token)
+[ ${#ADMIN} = 43 ] || fail "token: $(body)"
+grep -q '"expires_after":"[0-9]\{4\}-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]+00:00"' "$T/body" \
+    || fail "expires_after: $(body)"
+expect "the old password is gone" 401 1005 "$WEB1" POST /v1/users/login -u admin:secret
+expect "login with the new one" 200 - "$WEB1" POST /v1/users/login -u "admin:$ADMIN_PW"
+expect "no Basic credentials" 401 1005 "$WEB1" POST /v1/users/login
+expect "garbage Basic credentials" 401 1005 "$WEB1" POST /v1/users/login -H 'Authorization: Basic !!!'
+[ "$(q "SELECT COUNT(*) FROM tokens WHERE token_hash = '$ADMIN'")" = 0 ] || fail "a token is stored in clear"
+
+note "users"
+expect "create alice" 201 - "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" -H "$JSON" -d "{\"username\":\"alice\",\"password\":\"$ALICE_PW\"}"
+grep -q '"users":\[{"username":"alice","role":"USER"}\]' "$T/body" || fail "create: $(body)"
+expect "create alice again" 409 1009 "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" -H "$JSON" -d "{\"username\":\"alice\",\"password\":\"$ALICE_PW\"}"
+expect "a short username" 400 1009 "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" -d "{\"username\":\"al\",\"password\":\"$ALICE_PW\"}"
+expect "a bad role" 400 1009 "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" -d "{\"username\":\"bobby\",\"password\":\"$ALICE_PW\",\"role\":\"ROOT\"}"
+expect "alice logs in" 200 - "$WEB1" POST /v1/users/login -u "alice:$ALICE_PW"
+ALICE=$(token)
+expect "a USER cannot create users" 403 1005 "$WEB1" POST /v1/users -H "$(bearer "$ALICE")" -d "{\"username\":\"bobby\",\"password\":\"$ALICE_PW\"}"
+expect "a USER cannot delete users" 403 1005 "$WEB1" DELETE /v1/users/admin -H "$(bearer "$ALICE")"
+expect "a USER reads itself" 200 - "$WEB1" GET /v1/users/alice -H "$(bearer "$ALICE")"
+grep -q '"role":"USER"' "$T/body" || fail "GET alice: $(body)"
+expect "a USER cannot read another" 403 1005 "$WEB1" GET /v1/users/admin -H "$(bearer "$ALICE")"
+expect "an ADMIN reads anyone" 200 - "$WEB1" GET /v1/users/alice -H "$(bearer "$ADMIN")"
+expect "an unknown user" 404 1006 "$WEB1" GET /v1/users/nobody -H "$(bearer "$ADMIN")"
+expect "alice changes her password" 200 - "$WEB1" PUT /v1/users/alice -H "$(bearer "$ALICE")" -d '{"password":"N3w-Passw0rd"}'
+expect "the new one works" 200 - "$WEB1" POST /v1/users/login -u 'alice:N3w-Passw0rd'
+expect "a weak password" 400 1009 "$WEB1" PUT /v1/users/alice -H "$(bearer "$ADMIN")" -d '{"password":"abcdefgh1"}'
+expect "the last ADMIN stays" 400 1009 "$WEB1" DELETE /v1/users/admin -H "$(bearer "$ADMIN")"
+expect "create an ADMIN" 201 - "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" -d "{\"username\":\"root2\",\"password\":\"$ALICE_PW\",\"role\":\"admin\"}"
+grep -q '"role":"ADMIN"' "$T/body" || fail "create ADMIN: $(body)"
+expect "delete alice" 200 - "$WEB1" DELETE /v1/users/alice -H "$(bearer "$ADMIN")"
+expect "alice's token died with her" 401 1005 "$WEB1" GET /v1/users/alice -H "$(bearer "$ALICE")"
+expect "alice is gone" 404 1006 "$WEB1" GET /v1/users/alice -H "$(bearer "$ADMIN")"
+
+note "bad input"
+for bad in '{"username":' '[1,2]' '"text"' '{"username":"bobby","username":"x"}' $'\xff\xfe'; do
+    expect "malformed body $bad" 400 1009 "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" --data-binary "$bad"
+done
+expect "username not a string" 400 1009 "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" -d '{"username":5,"password":"x"}'
+expect "password missing" 400 1008 "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" -d '{"username":"bobby"}'
+expect "no body" 400 1008 "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")"
+head -c 2000000 /dev/zero | tr '\0' a > "$T/huge"
+expect "a huge body" 413 1009 "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" --data-binary @"$T/huge"
+expect "a huge chunked body" 413 1009 "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" -H 'Transfer-Encoding: chunked' --data-binary @"$T/huge"
+expect "an unknown path" 404 1006 "$WEB1" GET /v1/nothing -H "$(bearer "$ADMIN")"
+expect "an unknown path, no token" 404 1006 "$WEB1" GET /
+expect "a wrong method" 405 1006 "$WEB1" DELETE /v1/health -H "$(bearer "$ADMIN")"
+curl -s -D - -o /dev/null -X PATCH "http://127.0.0.1:$WEB1/v1/users/login" | grep -qi '^Allow: POST' || fail "405 without Allow"
+expect "no Authorization" 401 1005 "$WEB1" GET /v1/health
+expect "a garbage token" 401 1005 "$WEB1" GET /v1/health -H 'Authorization: Bearer xyz'
+expect "a well-formed unknown token" 401 1005 "$WEB1" GET /v1/health -H "$(bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA)"
+expect "Basic where Bearer is due" 401 1005 "$WEB1" GET /v1/health -u "admin:$ADMIN_PW"
+expect "a nasty path" 404 1006 "$WEB1" GET "/v1/users/%00%ff/../x" -H "$(bearer "$ADMIN")"
+
+note "health"
+expect "health" 200 - "$WEB1" GET /v1/health -H "$(bearer "$ADMIN")"
+M1=$(q "SELECT id FROM nodes WHERE kind = 'master' AND pid = $PID_m1")
+C1=$(q "SELECT id FROM nodes WHERE kind = 'coreapp' AND pid = $PID_c1")
+grep -q "\"127.0.0.1:$M1\":{\"gateway_status\":\"connected\",\"role\":\"primary_master\"}" "$T/body" || fail "health (master $M1): $(body)"
+grep -q "\"127.0.0.1:$C1\":{\"gateway_status\":\"connected\",\"role\":\"primary_coreapp\"}" "$T/body" || fail "health (coreapp $C1): $(body)"
+start c2 wacore
+wait_for 10 bash -c "[ \"\$(curl -s -H '$(bearer "$ADMIN")' http://127.0.0.1:$WEB1/v1/health | grep -o secondary_coreapp)\" ]" \
+    || fail "health does not list the second Coreapp: $(body)"
+check "wactl status lists the Webapps" bash -c "'$BIN/wactl' -c '$CONF' status | grep -q webapp"
+
+note "two Webapps share tokens"
+wait_for 30 grep -q "ready: serving" "$T/w2.log" || fail "waweb 2 not ready"
+expect "a token from Webapp 1 on Webapp 2" 200 - "$WEB2" GET /v1/users/admin -H "$(bearer "$ADMIN")"
+expect "Webapp 1 caches it" 200 - "$WEB1" GET /v1/users/admin -H "$(bearer "$ADMIN")"
+expect "logout on Webapp 2" 200 - "$WEB2" POST /v1/users/logout -H "$(bearer "$ADMIN")"
+expect "revoked on Webapp 2" 401 1005 "$WEB2" GET /v1/users/admin -H "$(bearer "$ADMIN")"
+revoked_on_1() { [ "$(api "$WEB1" GET /v1/users/admin -H "$(bearer "$ADMIN")")" = 401 ]; }
+wait_for 4 revoked_on_1 || fail "Webapp 1 still takes a revoked token"
+expect "a short-lived token" 200 - "$WEB2" POST /v1/users/login -u "admin:$ADMIN_PW"
+SHORT=$(token)
+expect "it works at first" 200 - "$WEB1" GET /v1/health -H "$(bearer "$SHORT")"
+expired() { [ "$(api "$WEB1" GET /v1/health -H "$(bearer "$SHORT")")" = 401 ]; }
+wait_for 6 expired || fail "an expired token still works"
+
+note "rate limit"
+expect "login" 200 - "$WEB1" POST /v1/users/login -u "admin:$ADMIN_PW"
+for i in 1 2 3; do expect "failure $i" 401 1005 "$WEB1" POST /v1/users/login -u admin:wrong; done
+expect "blocked" 429 1015 "$WEB1" POST /v1/users/login -u "admin:$ADMIN_PW"
+expect "the other Webapp counts its own" 200 - "$WEB2" POST /v1/users/login -u "admin:$ADMIN_PW"
+
+note "clean stop"
+W1=$(q "SELECT id FROM nodes WHERE kind = 'webapp' AND pid = $PID_w1")
+kill -TERM "$PID_w1"
+wait "$PID_w1" || fail "waweb exited with $?"
+[ "$(q "SELECT stopped_at IS NOT NULL FROM nodes WHERE id = $W1")" = 1 ] || fail "not marked stopped"
+check "overlaps 0" overlaps_zero
+note "users, tokens, bad input, health, shared and revoked tokens, rate limit: all as expected"
