@@ -38,6 +38,12 @@ typedef enum {
     WA_MSG_REPORT,              //  secondary → primary master control: node epoch text ("coreapp:age_ms ...")
     WA_MSG_SETTINGS,            //  master bus: epoch seq text (JSON object of every setting)
     WA_MSG_SETTINGS_CHANGED,    //  tool → primary master control: text (key); re-read and broadcast
+    WA_MSG_SEND,                //  coreapp → upstream: session seq text (JSON {"id","to","type","body"})
+    WA_MSG_SEND_ACK,            //  upstream → coreapp: session seq code (0 new, 1 duplicate, 2 refused) text (id or reason)
+    WA_MSG_QUERY,               //  coreapp → upstream: session text (message id): did you receive it?
+    WA_MSG_QUERY_REPLY,         //  upstream → coreapp: session code (1 received, 0 not) text (message id)
+    WA_MSG_API_REQ,             //  webapp → coreapp/master api: seq text (JSON request)
+    WA_MSG_API_REP,             //  coreapp/master → webapp: seq code (HTTP status) text (JSON response)
     WA_MSG_TYPE_MAX
 } wa_msg_type_t;
 

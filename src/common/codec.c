@@ -31,6 +31,12 @@ static const uint32_t s_fields [WA_MSG_TYPE_MAX] = {
     [WA_MSG_REPORT]         = WA_F_NODE | WA_F_EPOCH | WA_F_TEXT,
     [WA_MSG_SETTINGS]       = WA_F_EPOCH | WA_F_SEQ | WA_F_TEXT,
     [WA_MSG_SETTINGS_CHANGED] = WA_F_TEXT,
+    [WA_MSG_SEND]           = WA_F_SESSION | WA_F_SEQ | WA_F_TEXT,
+    [WA_MSG_SEND_ACK]       = WA_F_SESSION | WA_F_SEQ | WA_F_CODE | WA_F_TEXT,
+    [WA_MSG_QUERY]          = WA_F_SESSION | WA_F_TEXT,
+    [WA_MSG_QUERY_REPLY]    = WA_F_SESSION | WA_F_CODE | WA_F_TEXT,
+    [WA_MSG_API_REQ]        = WA_F_SEQ | WA_F_TEXT,
+    [WA_MSG_API_REP]        = WA_F_SEQ | WA_F_CODE | WA_F_TEXT,
 };
 
 static const char *s_names [WA_MSG_TYPE_MAX] = {
@@ -53,6 +59,12 @@ static const char *s_names [WA_MSG_TYPE_MAX] = {
     [WA_MSG_REPORT]         = "REPORT",
     [WA_MSG_SETTINGS]       = "SETTINGS",
     [WA_MSG_SETTINGS_CHANGED] = "SETTINGS_CHANGED",
+    [WA_MSG_SEND]           = "SEND",
+    [WA_MSG_SEND_ACK]       = "SEND_ACK",
+    [WA_MSG_QUERY]          = "QUERY",
+    [WA_MSG_QUERY_REPLY]    = "QUERY_REPLY",
+    [WA_MSG_API_REQ]        = "API_REQ",
+    [WA_MSG_API_REP]        = "API_REP",
 };
 
 static bool
