@@ -126,6 +126,17 @@ s_handle_login (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
     }
 }
 
+//  The sender's session is gone (or not its own).
+static void
+s_reply_gone (gate_t *self, const referee_result_t *result)
+{
+    wa_debug ("%s for session %" PRIu64 ": gone (%s)",
+              wa_codec_type_name (self->msg->type), self->msg->session, result->text);
+    wa_msg_init (self->reply, WA_MSG_SESSION_GONE);
+    self->reply->session = result->session;
+    wa_msg_set_text (self->reply, result->text);
+}
+
 static void
 s_handle_session_msg (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
 {
@@ -148,13 +159,69 @@ s_handle_session_msg (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
         wa_msg_init (self->reply, WA_MSG_LOGOUT_OK);
         self->reply->session = result.session;
     }
-    else {
-        wa_debug ("%s for session %" PRIu64 ": gone (%s)",
-                  wa_codec_type_name (msg->type), msg->session, result.text);
-        wa_msg_init (self->reply, WA_MSG_SESSION_GONE);
-        self->reply->session = result.session;
-        wa_msg_set_text (self->reply, result.text);
+    else
+        s_reply_gone (self, &result);
+}
+
+static void
+s_log_duplicate (const referee_duplicate_t *record)
+{
+    char first_at [48], again_at [48];
+    referee_format_time (record->first.at, 3, first_at, sizeof first_at);
+    referee_format_time (record->again.at, 3, again_at, sizeof again_at);
+    wa_warn ("DUPLICATE message %s: first from %s/%" PRIu32 " node %" PRIu64 " epoch %" PRIu64
+             " session %" PRIu64 " at %s, again from %s/%" PRIu32 " node %" PRIu64 " epoch %"
+             PRIu64 " session %" PRIu64 " at %s", record->id,
+             record->first.account, record->first.shard, record->first.node, record->first.epoch,
+             record->first.session, first_at,
+             record->again.account, record->again.shard, record->again.node, record->again.epoch,
+             record->again.session, again_at);
+}
+
+//  SEND → SEND_ACK (0 new, 1 duplicate, 2 refused) or SESSION_GONE.
+static void
+s_handle_send (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
+{
+    const wa_msg_t *msg = self->msg;
+    referee_result_t result;
+    int rc = referee_send (self->referee, owner, msg->session, msg->seq, msg->text, now, &result);
+    s_send_gone (self);
+    if (rc == -1) {
+        s_reply_gone (self, &result);
+        return;
     }
+    if (rc == REFEREE_SEND_DUPLICATE)
+        s_log_duplicate (&result.duplicate_record);
+    else
+    if (rc == REFEREE_SEND_REFUSED)
+        wa_info ("message refused on session %" PRIu64 ": %s", msg->session, result.text);
+    wa_msg_init (self->reply, WA_MSG_SEND_ACK);
+    self->reply->session = result.session;
+    self->reply->seq = result.seq;
+    self->reply->code = result.code;
+    wa_msg_set_text (self->reply, result.text);
+}
+
+//  QUERY → QUERY_REPLY (1 received, 0 not) or SESSION_GONE.
+static void
+s_handle_query (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
+{
+    const wa_msg_t *msg = self->msg;
+    referee_result_t result;
+    int rc = referee_query (self->referee, owner, msg->session, msg->text, now, &result);
+    s_send_gone (self);
+    if (rc == -1) {
+        s_reply_gone (self, &result);
+        return;
+    }
+    if (rc == 1)
+        wa_warn ("query on session %" PRIu64 " for an invalid message id (%s): answered 0",
+                 msg->session, result.text);
+    wa_msg_init (self->reply, WA_MSG_QUERY_REPLY);
+    self->reply->session = result.session;
+    self->reply->code = result.code;
+    //  The id as asked, even one too long for the referee's result.
+    wa_msg_set_text (self->reply, msg->text);
 }
 
 //  Receives one message; 0 with *routing_id set, or -1 when there is
@@ -193,6 +260,12 @@ s_sessions_readable (zloop_t *loop, zsock_t *sock, void *arg)
         case WA_MSG_PING:
         case WA_MSG_LOGOUT:
             s_handle_session_msg (self, &owner, now);
+            break;
+        case WA_MSG_SEND:
+            s_handle_send (self, &owner, now);
+            break;
+        case WA_MSG_QUERY:
+            s_handle_query (self, &owner, now);
             break;
         default:
             s_send_error (self, sock, routing_id, "unexpected %s on the sessions socket",
@@ -331,7 +404,8 @@ s_print_summary (const char *endpoint, const char *text)
         return;
     }
     static const char *counters [] = {
-        "sessions", "open", "overlaps", "refused_stale_epoch", "expired", "kicked"
+        "sessions", "open", "overlaps", "refused_stale_epoch", "expired", "kicked",
+        "messages", "duplicates"
     };
     printf ("wagate at %s\n", endpoint);
     for (size_t index = 0; index < sizeof counters / sizeof counters [0]; index++)
@@ -355,6 +429,26 @@ s_print_summary (const char *endpoint, const char *text)
                 json_string_value (json_object_get (entry, "old_since")),
                 json_integer_value (json_object_get (entry, "new_node")),
                 json_integer_value (json_object_get (entry, "new_epoch")));
+    }
+    list = json_object_get (root, "duplicate_list");
+    total = json_integer_value (json_object_get (root, "duplicates"));
+    if (json_array_size (list) > 0 && (json_int_t) json_array_size (list) < total)
+        printf ("  last %zu of %" JSON_INTEGER_FORMAT " duplicates:\n", json_array_size (list), total);
+    json_array_foreach (list, index, entry) {
+        json_t *first = json_object_get (entry, "first");
+        json_t *again = json_object_get (entry, "again");
+        printf ("  duplicate %s: node %" JSON_INTEGER_FORMAT " epoch %" JSON_INTEGER_FORMAT
+                " session %" JSON_INTEGER_FORMAT " at %s, again node %" JSON_INTEGER_FORMAT
+                " epoch %" JSON_INTEGER_FORMAT " session %" JSON_INTEGER_FORMAT " at %s\n",
+                json_string_value (json_object_get (entry, "id")),
+                json_integer_value (json_object_get (first, "node")),
+                json_integer_value (json_object_get (first, "epoch")),
+                json_integer_value (json_object_get (first, "session")),
+                json_string_value (json_object_get (first, "at")),
+                json_integer_value (json_object_get (again, "node")),
+                json_integer_value (json_object_get (again, "epoch")),
+                json_integer_value (json_object_get (again, "session")),
+                json_string_value (json_object_get (again, "at")));
     }
     json_decref (root);
 }

@@ -11,18 +11,21 @@ static const wa_cli_t s_cli = {
     .summary = "local emulator of the upstream messaging network and referee of the one hard rule",
     .usage =
         "wagate plays \"the WhatsApp server\" for the cluster: Coreapps log in to it per\n"
-        "(account, shard) with their shard-lease epoch, ping, and log out. It refuses an\n"
-        "epoch lower than one it has seen, expires sessions idle longer than\n"
-        "upstream_idle_timeout, and counts an OVERLAP whenever a login arrives while the\n"
-        "same account and shard still has an open session (the real network would ban\n"
-        "the account). Every test asserts that the overlap count is 0.\n"
+        "(account, shard) with their shard-lease epoch, ping, send messages and log out.\n"
+        "It refuses an epoch lower than one it has seen, expires sessions idle longer\n"
+        "than upstream_idle_timeout, and counts an OVERLAP whenever a login arrives while\n"
+        "the same account and shard still has an open session (the real network would\n"
+        "ban the account). It records every message id it receives, counts a DUPLICATE\n"
+        "when an id arrives again (from any session of any node), and answers whether\n"
+        "an id arrived. Every test asserts that overlaps and duplicates are 0.\n"
         "\n"
         "Commands:\n"
         "  (none)          run: sessions on upstream_endpoint, stats on\n"
         "                  upstream_control_endpoint, events appended to wagate_ledger\n"
         "                  (JSON lines) when set; SIGINT/SIGTERM stop it\n"
         "  stats [--json]  ask the running wagate (upstream_control_endpoint) for its\n"
-        "                  counters and overlaps; --json prints its JSON as is.\n"
+        "                  counters, overlaps and duplicates; --json prints its JSON\n"
+        "                  as is.\n"
         "                  From the repository root it asks the wagate `make start` started",
     .takes_args = true,
 };

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <czmq.h>
 #include <jansson.h>
 #include "referee.h"
 
@@ -34,6 +35,29 @@ typedef struct {
     const char *reason;
 } closed_t;
 
+//  What every session was, indexed by session id - 1 (ids are issued in
+//  order from 1): what a duplicate reports about an earlier arrival.
+typedef struct {
+    uint32_t account;           //  index into accounts, which only grows
+    uint64_t node;
+    uint64_t epoch;
+} session_info_t;
+
+//  One received message id: kept small, there may be millions (referee.h).
+//  The hash table's key points into it.
+typedef struct {
+    wa_usec_t at;               //  wall clock, first arrival
+    uint64_t session;
+    char id [];
+} message_t;
+
+//  A SEND's JSON, validated.
+typedef struct {
+    char id [REFEREE_MESSAGE_ID_MAX + 1];
+    char to [REFEREE_MESSAGE_TO_MAX + 1];
+    char type [16];
+} message_fields_t;
+
 struct _referee_t {
     wa_usec_t idle_timeout;
     FILE *ledger;
@@ -45,6 +69,11 @@ struct _referee_t {
     size_t closed_next;
     referee_overlap_t overlaps [REFEREE_OVERLAPS_KEPT];
     size_t overlaps_next;
+    session_info_t *session_info;
+    size_t session_info_cap;    //  entries in use: next_session - 1
+    zhashx_t *messages;         //  id → message_t
+    referee_duplicate_t duplicates [REFEREE_DUPLICATES_KEPT];
+    size_t duplicates_next;
     referee_gone_t *gone;       //  queue of owners to tell, drained by the caller
     size_t gone_head;
     size_t gone_count;
@@ -57,6 +86,9 @@ struct _referee_t {
     uint64_t kicked;
     uint64_t logouts;
     uint64_t malformed;
+    uint64_t duplicate_total;
+    uint64_t refused_messages;
+    uint64_t queries;
 };
 
 //  Wall-clock stamps only label records; the rules run on `now`.
@@ -97,6 +129,26 @@ s_uint_json (uint64_t value)
     return json_integer ((json_int_t) value);
 }
 
+//  FNV-1a: zhashx's default hash is weak on ids that differ in a few
+//  characters.
+static size_t
+s_id_hash (const void *key)
+{
+    uint64_t hash = 14695981039346656037ULL;
+    for (const unsigned char *byte = (const unsigned char *) key; *byte; byte++) {
+        hash ^= *byte;
+        hash *= 1099511628211ULL;
+    }
+    return (size_t) hash;
+}
+
+static void
+s_message_destroy (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
 referee_t *
 referee_new (wa_usec_t idle_timeout, FILE *ledger)
 {
@@ -107,6 +159,16 @@ referee_new (wa_usec_t idle_timeout, FILE *ledger)
     self->idle_timeout = idle_timeout;
     self->ledger = ledger;
     self->next_session = 1;
+    self->messages = zhashx_new ();
+    if (!self->messages) {
+        free (self);
+        return NULL;
+    }
+    //  The key is the record's own id: no copy, nothing to free but the record.
+    zhashx_set_key_duplicator (self->messages, NULL);
+    zhashx_set_key_destructor (self->messages, NULL);
+    zhashx_set_key_hasher (self->messages, s_id_hash);
+    zhashx_set_destructor (self->messages, s_message_destroy);
     return self;
 }
 
@@ -116,8 +178,10 @@ referee_destroy (referee_t **self_p)
     assert (self_p);
     referee_t *self = *self_p;
     if (self) {
+        zhashx_destroy (&self->messages);
         free (self->accounts);
         free (self->gone);
+        free (self->session_info);
         free (self);
         *self_p = NULL;
     }
@@ -351,6 +415,17 @@ referee_login (referee_t *self, const referee_owner_t *owner, const char *accoun
             return -1;
         }
     }
+    //  Room to remember the session, before anything changes.
+    if (self->next_session > self->session_info_cap) {
+        size_t cap = self->session_info_cap? self->session_info_cap * 2: 64;
+        session_info_t *info = (session_info_t *) realloc (self->session_info, cap * sizeof (session_info_t));
+        if (!info) {
+            snprintf (result->text, sizeof result->text, "out of memory");
+            return -1;
+        }
+        self->session_info = info;
+        self->session_info_cap = cap;
+    }
     //  One connection holds one session: a second login on it replaces the
     //  first (when that is the same key, the overlap below records it).
     for (size_t index = 0; index < self->accounts_count; index++) {
@@ -359,6 +434,10 @@ referee_login (referee_t *self, const referee_owner_t *owner, const char *accoun
             s_session_close (self, other, "kicked");
     }
     uint64_t id = self->next_session++;
+    session_info_t *info = &self->session_info [id - 1];
+    info->account = (uint32_t) (acct - self->accounts);
+    info->node = node;
+    info->epoch = epoch;
     if (acct->session.open) {
         s_overlap_record (self, acct, node, epoch, id, result);
         s_session_close (self, acct, "kicked");
@@ -428,6 +507,271 @@ referee_logout (referee_t *self, const referee_owner_t *owner, uint64_t session,
     return 0;
 }
 
+//  The session the owner sends on, expired sessions closed first; NULL
+//  (result filled in as for a ping) when it is gone or another's. Its
+//  arrival is activity: a message carries no send time.
+static account_t *
+s_session_active (referee_t *self, const referee_owner_t *owner, uint64_t session,
+                  wa_usec_t now, referee_result_t *result)
+{
+    referee_expire (self, now);
+    account_t *acct = s_session_find (self, session);
+    if (!acct || !s_owner_equal (&acct->session.owner, owner)) {
+        s_result_gone (self, session, result);
+        return NULL;
+    }
+    //  Only a PING, dated by when it was sent, keeps a session alive: a
+    //  SEND or QUERY that waited in a queue would stretch the session past
+    //  the moment the next primary counts on (its holder pings anyway).
+    result->session = session;
+    return acct;
+}
+
+//  NULL when valid, else why not.
+static const char *
+s_id_check (const char *id, size_t len)
+{
+    if (len == 0 || len > REFEREE_MESSAGE_ID_MAX)
+        return "id must be 1 to 64 characters";
+    for (size_t index = 0; index < len; index++) {
+        char c = id [index];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+        ||    c == '_' || c == '-'))
+            return "id may hold only A-Z a-z 0-9 _ -";
+    }
+    return NULL;
+}
+
+static const char *
+s_to_check (const char *to, size_t len)
+{
+    if (len == 0 || len > REFEREE_MESSAGE_TO_MAX)
+        return "to must be 1 to 20 digits";
+    for (size_t index = 0; index < len; index++)
+        if (to [index] < '0' || to [index] > '9')
+            return "to must be 1 to 20 digits";
+    return NULL;
+}
+
+//  A string member's value and length, or NULL when absent or not a string.
+static const char *
+s_member_string (json_t *root, const char *key, size_t *len)
+{
+    json_t *value = json_object_get (root, key);
+    if (!json_is_string (value))
+        return NULL;
+    *len = json_string_length (value);
+    return json_string_value (value);
+}
+
+//  0 and fields filled in, or -1 with why.
+static int
+s_message_parse (const char *text, message_fields_t *fields, char *why, size_t why_size)
+{
+    static const char *types [] = { "text", "image", "document", "audio", "video", "template" };
+    json_error_t error;
+    json_t *root = json_loads (text, JSON_REJECT_DUPLICATES, &error);
+    const char *reason = NULL;
+    if (!root) {
+        snprintf (why, why_size, "invalid JSON: %.60s", error.text);
+        return -1;
+    }
+    size_t id_len = 0, to_len = 0, type_len = 0;
+    const char *id = NULL, *to = NULL, *type = NULL;
+    json_t *body = json_object_get (root, "body");
+    if (!json_is_object (root))
+        reason = "not a JSON object";
+    else
+    if (!(id = s_member_string (root, "id", &id_len)))
+        reason = "id missing or not a string";
+    else
+    if ((reason = s_id_check (id, id_len)))
+        ;
+    else
+    if (!(to = s_member_string (root, "to", &to_len)))
+        reason = "to missing or not a string";
+    else
+    if ((reason = s_to_check (to, to_len)))
+        ;
+    else
+    if (!(type = s_member_string (root, "type", &type_len)))
+        reason = "type missing or not a string";
+    else {
+        reason = "unknown type";
+        for (size_t index = 0; index < sizeof types / sizeof types [0]; index++)
+            if (strcmp (type, types [index]) == 0 && type_len == strlen (types [index]))
+                reason = NULL;
+        if (reason)
+            ;
+        else
+        if (strcmp (type, "text") == 0) {
+            if (!json_is_string (body))
+                reason = "body missing or not a string";
+            else
+            if (json_string_length (body) > REFEREE_MESSAGE_BODY_MAX)
+                reason = "body longer than 4096 bytes";
+        }
+        else
+        if (!json_is_string (body) && !json_is_object (body))
+            reason = "body missing or neither a string nor an object";
+    }
+    if (reason)
+        snprintf (why, why_size, "%s", reason);
+    else {
+        memcpy (fields->id, id, id_len + 1);
+        memcpy (fields->to, to, to_len + 1);
+        snprintf (fields->type, sizeof fields->type, "%s", type);
+    }
+    json_decref (root);
+    return reason? -1: 0;
+}
+
+static void
+s_arrival_set (referee_t *self, referee_arrival_t *arrival, uint64_t session, wa_usec_t at)
+{
+    const session_info_t *info = &self->session_info [session - 1];
+    const account_t *acct = &self->accounts [info->account];
+    memcpy (arrival->account, acct->account, sizeof arrival->account);
+    arrival->shard = acct->shard;
+    arrival->node = info->node;
+    arrival->epoch = info->epoch;
+    arrival->session = session;
+    arrival->at = at;
+}
+
+static json_t *
+s_arrival_json (const referee_arrival_t *arrival)
+{
+    json_t *entry = json_object ();
+    json_object_set_new (entry, "account", json_string (arrival->account));
+    json_object_set_new (entry, "shard", json_integer (arrival->shard));
+    json_object_set_new (entry, "node", s_uint_json (arrival->node));
+    json_object_set_new (entry, "epoch", s_uint_json (arrival->epoch));
+    json_object_set_new (entry, "session", s_uint_json (arrival->session));
+    json_object_set_new (entry, "at", s_time_json (arrival->at, 3));
+    return entry;
+}
+
+static void
+s_duplicate_record (referee_t *self, account_t *acct, const message_t *first,
+                    const message_fields_t *fields, uint64_t session, wa_usec_t at,
+                    referee_result_t *result)
+{
+    referee_duplicate_t *record = &self->duplicates [self->duplicates_next];
+    self->duplicates_next = (self->duplicates_next + 1) % REFEREE_DUPLICATES_KEPT;
+    self->duplicate_total++;
+    memset (record, 0, sizeof (referee_duplicate_t));
+    snprintf (record->id, sizeof record->id, "%s", fields->id);
+    s_arrival_set (self, &record->first, first->session, first->at);
+    s_arrival_set (self, &record->again, session, at);
+    result->duplicate = true;
+    result->duplicate_record = *record;
+
+    json_t *extra = json_object ();
+    json_object_set_new (extra, "id", json_string (fields->id));
+    json_object_set_new (extra, "to", json_string (fields->to));
+    json_object_set_new (extra, "type", json_string (fields->type));
+    json_object_set_new (extra, "first", s_arrival_json (&record->first));
+    s_ledger (self, "duplicate", acct, acct->session.node, acct->session.epoch, session, extra);
+}
+
+int
+referee_send (referee_t *self, const referee_owner_t *owner, uint64_t session,
+              uint64_t seq, const char *text, wa_usec_t now, referee_result_t *result)
+{
+    assert (self);
+    assert (owner);
+    assert (text);
+    assert (result);
+    memset (result, 0, sizeof (referee_result_t));
+    account_t *acct = s_session_active (self, owner, session, now, result);
+    if (!acct)
+        return -1;
+    result->seq = seq;
+    message_fields_t fields;
+    if (s_message_parse (text, &fields, result->text, sizeof result->text)) {
+        self->refused_messages++;
+        result->code = REFEREE_SEND_REFUSED;
+        return REFEREE_SEND_REFUSED;
+    }
+    wa_usec_t at = s_wall_now ();
+    message_t *first = (message_t *) zhashx_lookup (self->messages, fields.id);
+    if (first) {
+        s_duplicate_record (self, acct, first, &fields, session, at, result);
+        result->code = REFEREE_SEND_DUPLICATE;
+    }
+    else {
+        size_t id_size = strlen (fields.id) + 1;
+        message_t *message = (message_t *) malloc (sizeof (message_t) + id_size);
+        if (message) {
+            message->at = at;
+            message->session = session;
+            memcpy (message->id, fields.id, id_size);
+        }
+        if (!message || zhashx_insert (self->messages, message->id, message)) {
+            //  Out of memory. Nothing recorded: the sender sees a refusal
+            //  rather than an id being forgotten.
+            free (message);
+            self->refused_messages++;
+            snprintf (result->text, sizeof result->text, "out of memory");
+            result->code = REFEREE_SEND_REFUSED;
+            return REFEREE_SEND_REFUSED;
+        }
+        json_t *extra = json_object ();
+        json_object_set_new (extra, "id", json_string (fields.id));
+        json_object_set_new (extra, "to", json_string (fields.to));
+        json_object_set_new (extra, "type", json_string (fields.type));
+        s_ledger (self, "message", acct, acct->session.node, acct->session.epoch, session, extra);
+        result->code = REFEREE_SEND_NEW;
+    }
+    snprintf (result->text, sizeof result->text, "%s", fields.id);
+    return (int) result->code;
+}
+
+int
+referee_query (referee_t *self, const referee_owner_t *owner, uint64_t session,
+               const char *id, wa_usec_t now, referee_result_t *result)
+{
+    assert (self);
+    assert (owner);
+    assert (id);
+    assert (result);
+    memset (result, 0, sizeof (referee_result_t));
+    if (!s_session_active (self, owner, session, now, result))
+        return -1;
+    self->queries++;
+    const char *why = s_id_check (id, strlen (id));
+    if (why) {
+        snprintf (result->text, sizeof result->text, "%s", why);
+        return 1;
+    }
+    result->code = zhashx_lookup (self->messages, id)? 1: 0;
+    snprintf (result->text, sizeof result->text, "%s", id);
+    return 0;
+}
+
+bool
+referee_message_known (referee_t *self, const char *id)
+{
+    assert (self);
+    assert (id);
+    return zhashx_lookup (self->messages, id) != NULL;
+}
+
+size_t
+referee_message_count (referee_t *self)
+{
+    assert (self);
+    return zhashx_size (self->messages);
+}
+
+size_t
+referee_duplicate_count (referee_t *self)
+{
+    assert (self);
+    return (size_t) self->duplicate_total;
+}
+
 void
 referee_count_malformed (referee_t *self)
 {
@@ -471,6 +815,16 @@ s_overlap_json (const referee_overlap_t *record)
 }
 
 static json_t *
+s_duplicate_json (const referee_duplicate_t *record)
+{
+    json_t *entry = json_object ();
+    json_object_set_new (entry, "id", json_string (record->id));
+    json_object_set_new (entry, "first", s_arrival_json (&record->first));
+    json_object_set_new (entry, "again", s_arrival_json (&record->again));
+    return entry;
+}
+
+static json_t *
 s_account_json (const account_t *acct)
 {
     json_t *entry = json_object ();
@@ -502,6 +856,10 @@ referee_stats_json (referee_t *self, size_t max_len)
     json_object_set_new (root, "kicked", s_uint_json (self->kicked));
     json_object_set_new (root, "logouts", s_uint_json (self->logouts));
     json_object_set_new (root, "malformed", s_uint_json (self->malformed));
+    json_object_set_new (root, "messages", s_uint_json (zhashx_size (self->messages)));
+    json_object_set_new (root, "duplicates", s_uint_json (self->duplicate_total));
+    json_object_set_new (root, "refused_messages", s_uint_json (self->refused_messages));
+    json_object_set_new (root, "queries", s_uint_json (self->queries));
 
     json_t *list = json_array ();
     size_t kept = self->overlap_total < REFEREE_OVERLAPS_KEPT?
@@ -511,20 +869,51 @@ referee_stats_json (referee_t *self, size_t max_len)
         json_array_append_new (list, s_overlap_json (&self->overlaps [(first + index) % REFEREE_OVERLAPS_KEPT]));
     json_object_set_new (root, "overlap_list", list);
 
+    json_t *duplicates = json_array ();
+    kept = self->duplicate_total < REFEREE_DUPLICATES_KEPT?
+           (size_t) self->duplicate_total: REFEREE_DUPLICATES_KEPT;
+    first = (self->duplicates_next + REFEREE_DUPLICATES_KEPT - kept) % REFEREE_DUPLICATES_KEPT;
+    for (size_t index = 0; index < kept; index++)
+        json_array_append_new (duplicates, s_duplicate_json (&self->duplicates [(first + index) % REFEREE_DUPLICATES_KEPT]));
+    json_object_set_new (root, "duplicate_list", duplicates);
+
     json_t *accounts = json_array ();
     for (size_t index = 0; index < self->accounts_count; index++)
         json_array_append_new (accounts, s_account_json (&self->accounts [index]));
     json_object_set_new (root, "accounts", accounts);
 
-    //  The counters always fit; the lists give way, oldest overlaps first.
+    //  The counters always fit; the lists give way: the oldest entries of
+    //  the longer of the overlap and duplicate lists, then the session
+    //  table from its end. Entries are dropped by their size, so that a
+    //  large excess costs a few dumps, not one per entry.
     char *text = json_dumps (root, JSON_COMPACT);
     while (text && strlen (text) > max_len
-    &&    (json_array_size (list) > 0 || json_array_size (accounts) > 0)) {
+    &&    (json_array_size (list) > 0 || json_array_size (duplicates) > 0
+    ||     json_array_size (accounts) > 0)) {
+        size_t excess = strlen (text) - max_len;
         free (text);
-        if (json_array_size (list) > 0)
-            json_array_remove (list, 0);
-        else
-            json_array_remove (accounts, json_array_size (accounts) - 1);
+        size_t dropped = 0;
+        while (dropped < excess) {
+            json_t *from;
+            size_t index = 0;
+            if (json_array_size (duplicates) > 0
+            &&  json_array_size (duplicates) >= json_array_size (list))
+                from = duplicates;
+            else
+            if (json_array_size (list) > 0)
+                from = list;
+            else
+            if (json_array_size (accounts) > 0) {
+                from = accounts;
+                index = json_array_size (accounts) - 1;
+            }
+            else
+                break;
+            char *entry = json_dumps (json_array_get (from, index), JSON_COMPACT);
+            dropped += (entry? strlen (entry): 0) + 1;      //  and its comma
+            free (entry);
+            json_array_remove (from, index);
+        }
         text = json_dumps (root, JSON_COMPACT);
     }
     json_decref (root);

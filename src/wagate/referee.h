@@ -9,7 +9,23 @@
     Pure: no sockets, no clock reads for the rules (time comes in as `now`,
     on the monotonic clock), no I/O but the optional ledger, one JSON line
     per event. The owner of a session is the client's routing id, kept as
-    opaque bytes. */
+    opaque bytes.
+
+    Messages: a SEND on an open session of its owner carries a JSON message
+    {"id","to","type","body"}. Every id ever received is kept (no cap, no
+    eviction: this is a test referee) so that a second arrival of an id, from
+    any session of any node, is counted as a DUPLICATE and recorded beside
+    the first. A QUERY asks whether an id was received, so that a new primary
+    resends only what never arrived.
+
+    Memory per id (glibc malloc, 64-bit): the czmq zhashx item, 48 B; the
+    record, 16 B + the id + its NUL, + 8 B malloc header, rounded up to 16 B
+    (64 B for ids of up to 39 characters, 96 B for 64); its bucket slot,
+    8 B at a load of 37-75 %, so 11-21 B. About 125 B for a 36-character
+    UUID: 1,000,000 ids took 112 MB of heap plus the bucket array (131 MB
+    peak RSS for the whole process). What a duplicate needs to know about the
+    first arrival's session (account, shard, node, epoch) is kept once per
+    session, not per id. */
 #ifndef REFEREE_H
 #define REFEREE_H
 
@@ -22,6 +38,15 @@
 #define REFEREE_ACCOUNT_MAX 32
 #define REFEREE_OWNER_MAX 256
 #define REFEREE_OVERLAPS_KEPT 100
+#define REFEREE_DUPLICATES_KEPT 100
+#define REFEREE_MESSAGE_ID_MAX 64       //  [A-Za-z0-9_-]
+#define REFEREE_MESSAGE_TO_MAX 20       //  digits
+#define REFEREE_MESSAGE_BODY_MAX 4096   //  bytes, a text message's body
+
+//  SEND_ACK codes (the referee_send return values)
+#define REFEREE_SEND_NEW 0
+#define REFEREE_SEND_DUPLICATE 1
+#define REFEREE_SEND_REFUSED 2
 
 typedef struct _referee_t referee_t;
 
@@ -43,14 +68,33 @@ typedef struct {
     wa_usec_t at;               //  wall clock
 } referee_overlap_t;
 
+//  One side of a duplicate: the session a message id arrived on.
+typedef struct {
+    char account [REFEREE_ACCOUNT_MAX + 1];
+    uint32_t shard;
+    uint64_t node;
+    uint64_t epoch;
+    uint64_t session;
+    wa_usec_t at;               //  wall clock, when it arrived
+} referee_arrival_t;
+
+typedef struct {
+    char id [REFEREE_MESSAGE_ID_MAX + 1];
+    referee_arrival_t first;    //  the arrival that was counted
+    referee_arrival_t again;    //  this one, counted as a duplicate
+} referee_duplicate_t;
+
 //  What a call decided, for the reply to the sender.
 typedef struct {
     uint64_t session;           //  the session opened, or the one asked about
     uint64_t epoch;             //  refused login: the highest epoch seen
-    uint64_t seq;               //  ping: echoed
-    char text [96];             //  refused or gone: why
+    uint64_t seq;               //  ping and send: echoed
+    uint32_t code;              //  send: SEND_ACK code; query: QUERY_REPLY code
+    char text [96];             //  refused or gone: why; send and query: the id
     bool overlap;               //  login: it overlapped an open session
     referee_overlap_t overlap_record;
+    bool duplicate;             //  send: the id had been received before
+    referee_duplicate_t duplicate_record;
 } referee_result_t;
 
 //  A session the referee closed on its own (kicked or expired) whose owner
@@ -79,6 +123,25 @@ int referee_ping (referee_t *self, const referee_owner_t *owner, uint64_t sessio
 //  0: logged out; -1: session gone.
 int referee_logout (referee_t *self, const referee_owner_t *owner, uint64_t session,
                     wa_usec_t now, referee_result_t *result);
+//  A message on an open session of the owner; its arrival is activity.
+//  text is the JSON message. REFEREE_SEND_NEW (recorded and counted; text
+//  is the id), REFEREE_SEND_DUPLICATE (the id was received before, by any
+//  session: counted and recorded as a duplicate, result->duplicate_record;
+//  text is the id), REFEREE_SEND_REFUSED (invalid; text is why; nothing
+//  recorded), or -1: session gone, as for a ping (nothing recorded).
+int referee_send (referee_t *self, const referee_owner_t *owner, uint64_t session,
+                  uint64_t seq, const char *text, wa_usec_t now, referee_result_t *result);
+//  Whether a message id was received, from anyone, asked on an open session
+//  of the owner (its arrival is activity). 0: result->code is 1 (received)
+//  or 0, result->text the id; 1: the id is invalid, result->code 0 and
+//  result->text why; -1: session gone.
+int referee_query (referee_t *self, const referee_owner_t *owner, uint64_t session,
+                   const char *id, wa_usec_t now, referee_result_t *result);
+//  Whether an id was received (for tests and tools; no session needed).
+bool referee_message_known (referee_t *self, const char *id);
+//  Distinct ids received, and arrivals of an id already received.
+size_t referee_message_count (referee_t *self);
+size_t referee_duplicate_count (referee_t *self);
 //  Close every session idle longer than the timeout as of now; how many.
 size_t referee_expire (referee_t *self, wa_usec_t now);
 //  Takes the next closed session whose owner is to be told; false when none.
@@ -87,8 +150,9 @@ bool referee_next_gone (referee_t *self, referee_gone_t *gone);
 void referee_count_malformed (referee_t *self);
 size_t referee_open_count (referee_t *self);
 size_t referee_overlap_count (referee_t *self);
-//  Counters, overlap list and session table as JSON of at most max_len
-//  bytes (oldest overlap entries dropped to fit). Caller frees.
+//  Counters, overlap and duplicate lists and session table as JSON of at
+//  most max_len bytes (to fit, the oldest entries of the longer list go
+//  first, then the session table from its end). Caller frees.
 char *referee_stats_json (referee_t *self, size_t max_len);
 //  "2026-01-02T03:04:05.678Z" (decimals 3) or with 6 decimals.
 void referee_format_time (wa_usec_t wall, int decimals, char *buf, size_t size);

@@ -1,4 +1,5 @@
-/*  Unit tests for wagate's referee: the session rules on a fake clock. */
+/*  Unit tests for wagate's referee: the session rules and the message
+    record (ids, duplicates, queries) on a fake clock. */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -357,6 +358,524 @@ test_stats_fit (void **state)
     json_decref (root);
 }
 
+//  --------------------------------------------------------------------------
+//  Messages: SEND and QUERY
+
+#define TO "15551234567"
+
+//  A valid SEND text for id.
+static const char *
+s_message (const char *id)
+{
+    static char text [256];
+    snprintf (text, sizeof text, "{\"id\":\"%s\",\"to\":\"" TO "\",\"type\":\"text\",\"body\":\"hello\"}", id);
+    return text;
+}
+
+static int
+s_send (referee_t *referee, const referee_owner_t *owner, uint64_t session, const char *id,
+        wa_usec_t now, referee_result_t *result)
+{
+    return referee_send (referee, owner, session, 7, s_message (id), now, result);
+}
+
+static void
+test_message_counted_once (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    uint64_t session = s_login (referee, &s_alice, 0, 1, 1, SEC (0));
+    assert_false (referee_message_known (referee, "m-1"));
+    assert_int_equal (referee_send (referee, &s_alice, session, 42, s_message ("m-1"), SEC (1), &result),
+                      REFEREE_SEND_NEW);
+    assert_int_equal (result.code, 0);
+    assert_int_equal (result.session, session);
+    assert_int_equal (result.seq, 42);
+    assert_string_equal (result.text, "m-1");
+    assert_false (result.duplicate);
+    assert_true (referee_message_known (referee, "m-1"));
+    assert_int_equal (referee_message_count (referee), 1);
+    assert_int_equal (referee_duplicate_count (referee), 0);
+    //  another id is another message
+    assert_int_equal (s_send (referee, &s_alice, session, "m_2", SEC (1), &result), REFEREE_SEND_NEW);
+    assert_int_equal (referee_message_count (referee), 2);
+    assert_int_equal (s_counter (referee, "messages"), 2);
+    assert_int_equal (s_counter (referee, "duplicates"), 0);
+    //  ids are case-sensitive
+    assert_int_equal (s_send (referee, &s_alice, session, "M-1", SEC (1), &result), REFEREE_SEND_NEW);
+    assert_int_equal (referee_message_count (referee), 3);
+}
+
+static void
+test_duplicate_same_session (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    uint64_t session = s_login (referee, &s_alice, 0, 11, 4, SEC (0));
+    assert_int_equal (s_send (referee, &s_alice, session, "m1", SEC (1), &result), REFEREE_SEND_NEW);
+    assert_int_equal (referee_send (referee, &s_alice, session, 8, s_message ("m1"), SEC (2), &result),
+                      REFEREE_SEND_DUPLICATE);
+    assert_int_equal (result.code, 1);
+    assert_int_equal (result.seq, 8);
+    assert_string_equal (result.text, "m1");
+    assert_true (result.duplicate);
+    const referee_duplicate_t *record = &result.duplicate_record;
+    assert_string_equal (record->id, "m1");
+    assert_string_equal (record->first.account, ACCOUNT);
+    assert_int_equal (record->first.node, 11);
+    assert_int_equal (record->first.epoch, 4);
+    assert_int_equal (record->first.session, session);
+    assert_int_equal (record->again.node, 11);
+    assert_int_equal (record->again.session, session);
+    assert_true (record->first.at > 0 && record->again.at >= record->first.at);
+    assert_int_equal (referee_message_count (referee), 1);
+    assert_int_equal (referee_duplicate_count (referee), 1);
+    //  each further arrival counts
+    assert_int_equal (s_send (referee, &s_alice, session, "m1", SEC (2), &result), REFEREE_SEND_DUPLICATE);
+    assert_int_equal (referee_duplicate_count (referee), 2);
+    assert_int_equal (referee_message_count (referee), 1);
+    assert_int_equal (referee_overlap_count (referee), 0);
+}
+
+static void
+test_duplicate_across_failover (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    uint64_t old = s_login (referee, &s_alice, 3, 1, 1, SEC (0));
+    assert_int_equal (s_send (referee, &s_alice, old, "sent-before", SEC (1), &result), REFEREE_SEND_NEW);
+    //  node 1 dies; its session expires; node 2 takes over with a higher epoch
+    uint64_t new = s_login (referee, &s_bob, 3, 2, 2, SEC (1) + IDLE + 1);
+    assert_int_equal (referee_overlap_count (referee), 0);
+    //  the new primary asks before resending: the first arrived, the second not
+    assert_int_equal (referee_query (referee, &s_bob, new, "sent-before", SEC (5), &result), 0);
+    assert_int_equal (result.code, 1);
+    assert_string_equal (result.text, "sent-before");
+    assert_int_equal (result.session, new);
+    assert_int_equal (referee_query (referee, &s_bob, new, "never-sent", SEC (5), &result), 0);
+    assert_int_equal (result.code, 0);
+    assert_int_equal (s_send (referee, &s_bob, new, "never-sent", SEC (5), &result), REFEREE_SEND_NEW);
+    //  had it resent the first anyway, that is a duplicate with both sides
+    assert_int_equal (s_send (referee, &s_bob, new, "sent-before", SEC (5), &result), REFEREE_SEND_DUPLICATE);
+    const referee_duplicate_t *record = &result.duplicate_record;
+    assert_int_equal (record->first.node, 1);
+    assert_int_equal (record->first.epoch, 1);
+    assert_int_equal (record->first.session, old);
+    assert_int_equal (record->first.shard, 3);
+    assert_int_equal (record->again.node, 2);
+    assert_int_equal (record->again.epoch, 2);
+    assert_int_equal (record->again.session, new);
+    assert_int_equal (record->again.shard, 3);
+    //  from another account and shard too: ids are global
+    uint64_t other = 0;
+    assert_int_equal (referee_login (referee, &s_carol, "15559999999", 0, 5, 1, SEC (5), &result), 0);
+    other = result.session;
+    assert_int_equal (s_send (referee, &s_carol, other, "never-sent", SEC (5), &result), REFEREE_SEND_DUPLICATE);
+    assert_string_equal (result.duplicate_record.first.account, ACCOUNT);
+    assert_string_equal (result.duplicate_record.again.account, "15559999999");
+    assert_int_equal (result.duplicate_record.first.node, 2);
+    assert_int_equal (result.duplicate_record.again.node, 5);
+    assert_int_equal (referee_message_count (referee), 2);
+    assert_int_equal (referee_duplicate_count (referee), 2);
+
+    json_t *root = s_stats (referee);
+    assert_int_equal (json_integer_value (json_object_get (root, "messages")), 2);
+    assert_int_equal (json_integer_value (json_object_get (root, "duplicates")), 2);
+    assert_int_equal (json_integer_value (json_object_get (root, "queries")), 2);
+    json_t *list = json_object_get (root, "duplicate_list");
+    assert_int_equal (json_array_size (list), 2);
+    json_t *entry = json_array_get (list, 0);
+    assert_string_equal (json_string_value (json_object_get (entry, "id")), "sent-before");
+    json_t *first = json_object_get (entry, "first");
+    json_t *again = json_object_get (entry, "again");
+    assert_int_equal (json_integer_value (json_object_get (first, "node")), 1);
+    assert_int_equal (json_integer_value (json_object_get (first, "epoch")), 1);
+    assert_int_equal (json_integer_value (json_object_get (first, "session")), old);
+    assert_string_equal (json_string_value (json_object_get (first, "account")), ACCOUNT);
+    assert_int_equal (json_integer_value (json_object_get (first, "shard")), 3);
+    assert_non_null (json_string_value (json_object_get (first, "at")));
+    assert_int_equal (json_integer_value (json_object_get (again, "node")), 2);
+    assert_int_equal (json_integer_value (json_object_get (again, "epoch")), 2);
+    assert_int_equal (json_integer_value (json_object_get (again, "session")), new);
+    assert_non_null (json_string_value (json_object_get (again, "at")));
+    entry = json_array_get (list, 1);
+    assert_string_equal (json_string_value (json_object_get (entry, "id")), "never-sent");
+    json_decref (root);
+}
+
+static void
+test_send_on_gone_session (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    uint64_t session = s_login (referee, &s_alice, 0, 1, 1, SEC (0));
+    //  arrives after the idle timeout, before any sweep
+    assert_int_equal (s_send (referee, &s_alice, session, "late", SEC (3) + 1, &result), -1);
+    assert_int_equal (result.session, session);
+    assert_string_equal (result.text, "expired");
+    assert_false (result.duplicate);
+    assert_int_equal (referee_query (referee, &s_alice, session, "late", SEC (4), &result), -1);
+    assert_string_equal (result.text, "expired");
+    //  never issued
+    assert_int_equal (s_send (referee, &s_alice, 999, "unknown", SEC (4), &result), -1);
+    assert_string_equal (result.text, "unknown");
+    //  another connection's session
+    uint64_t bobs = s_login (referee, &s_bob, 0, 2, 2, SEC (4));
+    assert_int_equal (s_send (referee, &s_alice, bobs, "stolen", SEC (4), &result), -1);
+    assert_string_equal (result.text, "unknown");
+    assert_int_equal (referee_query (referee, &s_alice, bobs, "stolen", SEC (4), &result), -1);
+    //  logged out
+    assert_int_equal (referee_logout (referee, &s_bob, bobs, SEC (5), &result), 0);
+    assert_int_equal (s_send (referee, &s_bob, bobs, "after", SEC (5), &result), -1);
+    assert_string_equal (result.text, "logged out");
+    //  kicked by an overlapping login
+    uint64_t kicked = s_login (referee, &s_alice, 0, 1, 3, SEC (6));
+    s_login (referee, &s_carol, 0, 3, 3, SEC (6));
+    assert_int_equal (s_send (referee, &s_alice, kicked, "kicked", SEC (6), &result), -1);
+    assert_string_equal (result.text, "kicked");
+
+    assert_false (referee_message_known (referee, "late"));
+    assert_false (referee_message_known (referee, "stolen"));
+    assert_int_equal (referee_message_count (referee), 0);
+    assert_int_equal (referee_duplicate_count (referee), 0);
+    assert_int_equal (s_counter (referee, "messages"), 0);
+    assert_int_equal (s_counter (referee, "refused_messages"), 0);
+    assert_int_equal (s_counter (referee, "queries"), 0);
+}
+
+static void
+test_send_refused (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    uint64_t session = s_login (referee, &s_alice, 0, 1, 1, SEC (0));
+    assert_int_equal (s_send (referee, &s_alice, session, "known", SEC (0), &result), REFEREE_SEND_NEW);
+
+    char long_id [80], long_body [4200], text [4400];
+    memset (long_id, 'a', 65);
+    long_id [65] = 0;
+    memset (long_body, 'b', 4097);
+    long_body [4097] = 0;
+    const char *bad [] = {
+        "",
+        "not json",
+        "{\"id\":\"x1\",\"to\":\"1\",\"type\":\"text\",\"body\":\"hi\"",
+        "[\"x1\"]",
+        "{\"id\":\"x1\",\"to\":\"1\",\"type\":\"text\",\"body\":\"hi\"} trailing",
+        "{\"to\":\"" TO "\",\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":\"\",\"to\":\"" TO "\",\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":17,\"to\":\"" TO "\",\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":\"has space\",\"to\":\"" TO "\",\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":\"dot.ted\",\"to\":\"" TO "\",\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":\"caf\\u00e9\",\"to\":\"" TO "\",\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":\"nul\\u0000\",\"to\":\"" TO "\",\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":\"x1\",\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":\"x1\",\"to\":\"\",\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":\"x1\",\"to\":\"+15551234567\",\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":\"x1\",\"to\":\"123456789012345678901\",\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":\"x1\",\"to\":15551234567,\"type\":\"text\",\"body\":\"hi\"}",
+        "{\"id\":\"x1\",\"to\":\"" TO "\",\"body\":\"hi\"}",
+        "{\"id\":\"x1\",\"to\":\"" TO "\",\"type\":\"sticker\",\"body\":\"hi\"}",
+        "{\"id\":\"x1\",\"to\":\"" TO "\",\"type\":\"TEXT\",\"body\":\"hi\"}",
+        "{\"id\":\"x1\",\"to\":\"" TO "\",\"type\":\"text\"}",
+        "{\"id\":\"x1\",\"to\":\"" TO "\",\"type\":\"text\",\"body\":{\"text\":\"hi\"}}",
+        "{\"id\":\"x1\",\"to\":\"" TO "\",\"type\":\"text\",\"body\":null}",
+        "{\"id\":\"x1\",\"to\":\"" TO "\",\"type\":\"image\",\"body\":42}",
+        "{\"id\":\"x1\",\"id\":\"x2\",\"to\":\"" TO "\",\"type\":\"text\",\"body\":\"hi\"}",
+        //  an invalid message with a known id is refused, not a duplicate
+        "{\"id\":\"known\",\"to\":\"" TO "\",\"type\":\"text\"}",
+        NULL,                   //  id too long
+        NULL,                   //  body too long
+    };
+    size_t count = sizeof bad / sizeof bad [0];
+    for (size_t index = 0; index < count; index++) {
+        const char *message = bad [index];
+        if (!message && index == count - 2) {
+            snprintf (text, sizeof text, "{\"id\":\"%s\",\"to\":\"" TO "\",\"type\":\"text\",\"body\":\"hi\"}", long_id);
+            message = text;
+        }
+        else
+        if (!message) {
+            snprintf (text, sizeof text, "{\"id\":\"x1\",\"to\":\"" TO "\",\"type\":\"text\",\"body\":\"%s\"}", long_body);
+            message = text;
+        }
+        int rc = referee_send (referee, &s_alice, session, index, message, SEC (1), &result);
+        if (rc != REFEREE_SEND_REFUSED)
+            fail_msg ("accepted: %s", message);
+        assert_int_equal (result.code, 2);
+        assert_int_equal (result.seq, index);
+        assert_int_equal (result.session, session);
+        assert_true (strlen (result.text) > 0);
+        assert_false (result.duplicate);
+    }
+    assert_int_equal (referee_message_count (referee), 1);
+    assert_int_equal (referee_duplicate_count (referee), 0);
+    assert_false (referee_message_known (referee, "x1"));
+    assert_false (referee_message_known (referee, "x2"));
+    assert_int_equal (s_counter (referee, "refused_messages"), count);
+    assert_int_equal (s_counter (referee, "messages"), 1);
+    assert_int_equal (s_counter (referee, "duplicates"), 0);
+    //  why, for a few
+    referee_send (referee, &s_alice, session, 0, "{\"id\":\"a b\",\"to\":\"1\",\"type\":\"text\",\"body\":\"\"}", SEC (1), &result);
+    assert_string_equal (result.text, "id may hold only A-Z a-z 0-9 _ -");
+    referee_send (referee, &s_alice, session, 0, "{\"id\":\"ab\",\"to\":\"1x\",\"type\":\"text\",\"body\":\"\"}", SEC (1), &result);
+    assert_string_equal (result.text, "to must be 1 to 20 digits");
+    referee_send (referee, &s_alice, session, 0, "nope", SEC (1), &result);
+    assert_non_null (strstr (result.text, "invalid JSON"));
+    //  the session is still open and usable
+    assert_int_equal (referee_open_count (referee), 1);
+
+    //  the limits themselves are fine
+    long_id [64] = 0;
+    long_body [4096] = 0;
+    snprintf (text, sizeof text, "{\"id\":\"%s\",\"to\":\"12345678901234567890\",\"type\":\"text\",\"body\":\"%s\"}",
+              long_id, long_body);
+    assert_int_equal (referee_send (referee, &s_alice, session, 0, text, SEC (1), &result), REFEREE_SEND_NEW);
+    assert_string_equal (result.text, long_id);
+    const char *good [] = {
+        "{\"id\":\"A-z_09\",\"to\":\"1\",\"type\":\"text\",\"body\":\"\"}",
+        "{\"id\":\"img\",\"to\":\"1\",\"type\":\"image\",\"body\":{\"link\":\"https://x/y.png\"}}",
+        "{\"id\":\"doc\",\"to\":\"1\",\"type\":\"document\",\"body\":\"ref\"}",
+        "{\"id\":\"aud\",\"to\":\"1\",\"type\":\"audio\",\"body\":{}}",
+        "{\"id\":\"vid\",\"to\":\"1\",\"type\":\"video\",\"body\":{}}",
+        "{\"id\":\"tpl\",\"to\":\"1\",\"type\":\"template\",\"body\":{\"name\":\"hello\"}}",
+        "{\"id\":\"utf\",\"to\":\"1\",\"type\":\"text\",\"body\":\"h\\u00e9llo \\ud83d\\ude00\",\"extra\":1}",
+    };
+    for (size_t index = 0; index < sizeof good / sizeof good [0]; index++)
+        if (referee_send (referee, &s_alice, session, 0, good [index], SEC (1), &result) != REFEREE_SEND_NEW)
+            fail_msg ("refused (%s): %s", result.text, good [index]);
+    assert_int_equal (referee_message_count (referee), 2 + sizeof good / sizeof good [0]);
+}
+
+static void
+test_query (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    uint64_t session = s_login (referee, &s_alice, 0, 1, 1, SEC (0));
+    assert_int_equal (referee_query (referee, &s_alice, session, "q1", SEC (0), &result), 0);
+    assert_int_equal (result.code, 0);
+    assert_string_equal (result.text, "q1");
+    assert_int_equal (s_send (referee, &s_alice, session, "q1", SEC (0), &result), REFEREE_SEND_NEW);
+    assert_int_equal (referee_query (referee, &s_alice, session, "q1", SEC (0), &result), 0);
+    assert_int_equal (result.code, 1);
+    assert_string_equal (result.text, "q1");
+    //  a query records nothing and counts no duplicate
+    assert_int_equal (referee_query (referee, &s_alice, session, "q1", SEC (0), &result), 0);
+    assert_int_equal (referee_message_count (referee), 1);
+    assert_int_equal (referee_duplicate_count (referee), 0);
+    //  invalid ids: 0, with why
+    const char *invalid [] = { "", "has space", "q1\"", "0123456789012345678901234567890123456789012345678901234567890123456789" };
+    for (size_t index = 0; index < sizeof invalid / sizeof invalid [0]; index++) {
+        assert_int_equal (referee_query (referee, &s_alice, session, invalid [index], SEC (0), &result), 1);
+        assert_int_equal (result.code, 0);
+        assert_int_equal (result.session, session);
+        assert_true (strlen (result.text) > 0);
+    }
+    assert_int_equal (s_counter (referee, "queries"), 3 + 4);
+    assert_int_equal (referee_message_count (referee), 1);
+}
+
+static void
+test_send_and_query_are_not_activity (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    uint64_t sender = s_login (referee, &s_alice, 0, 1, 1, SEC (0));
+    uint64_t asker = s_login (referee, &s_bob, 1, 2, 1, SEC (0));
+    assert_int_equal (s_send (referee, &s_alice, sender, "a1", SEC (2), &result), REFEREE_SEND_NEW);
+    assert_int_equal (referee_query (referee, &s_bob, asker, "a1", SEC (2.5), &result), 0);
+    //  Only pings, dated by their send time, keep a session alive: a SEND or
+    //  QUERY that sat in a queue must not stretch it. Both expire idle after
+    //  their logins.
+    assert_int_equal (referee_expire (referee, SEC (3)), 0);
+    assert_int_equal (referee_expire (referee, SEC (3) + 1), 2);
+    uint64_t refused = s_login (referee, &s_carol, 2, 3, 1, SEC (10));
+    assert_int_equal (referee_send (referee, &s_carol, refused, 0, "{}", SEC (12), &result), REFEREE_SEND_REFUSED);
+    assert_int_equal (referee_expire (referee, SEC (13)), 0);
+    assert_int_equal (referee_expire (referee, SEC (13) + 1), 1);
+}
+
+//  100,000 ids in, each found, each counted once; correctness, not speed.
+static void
+test_many_ids (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    uint64_t session = s_login (referee, &s_alice, 0, 1, 1, SEC (0));
+    const size_t count = 100000;
+    char id [64];
+    for (size_t index = 0; index < count; index++) {
+        //  UUID-like and similar to each other
+        snprintf (id, sizeof id, "0b5f%04zx-1c2d-4e5f-8a9b-%012zx", index % 7, index);
+        if (s_send (referee, &s_alice, session, id, SEC (0), &result) != REFEREE_SEND_NEW)
+            fail_msg ("%s: not new (%d: %s)", id, result.code, result.text);
+    }
+    assert_int_equal (referee_message_count (referee), count);
+    for (size_t index = 0; index < count; index++) {
+        snprintf (id, sizeof id, "0b5f%04zx-1c2d-4e5f-8a9b-%012zx", index % 7, index);
+        if (!referee_message_known (referee, id))
+            fail_msg ("%s: lost", id);
+        snprintf (id, sizeof id, "0b5f%04zx-1c2d-4e5f-8a9b-%012zx", (index + 1) % 7, index);
+        if (referee_message_known (referee, id))
+            fail_msg ("%s: never sent, yet known", id);
+    }
+    for (size_t index = 0; index < count; index += 1000) {
+        snprintf (id, sizeof id, "0b5f%04zx-1c2d-4e5f-8a9b-%012zx", index % 7, index);
+        assert_int_equal (s_send (referee, &s_alice, session, id, SEC (0), &result), REFEREE_SEND_DUPLICATE);
+        assert_int_equal (referee_query (referee, &s_alice, session, id, SEC (0), &result), 0);
+        assert_int_equal (result.code, 1);
+    }
+    assert_int_equal (referee_message_count (referee), count);
+    assert_int_equal (referee_duplicate_count (referee), count / 1000);
+    json_t *root = s_stats (referee);
+    assert_int_equal (json_integer_value (json_object_get (root, "messages")), count);
+    assert_int_equal (json_integer_value (json_object_get (root, "duplicates")), count / 1000);
+    //  the newest 100 duplicates are listed, trimmed to fit
+    json_t *list = json_object_get (root, "duplicate_list");
+    assert_true (json_array_size (list) > 0 && json_array_size (list) <= 100);
+    snprintf (id, sizeof id, "0b5f%04zx-1c2d-4e5f-8a9b-%012zx", (count - 1000) % 7, count - 1000);
+    json_t *last = json_array_get (list, json_array_size (list) - 1);
+    assert_string_equal (json_string_value (json_object_get (last, "id")), id);
+    json_decref (root);
+}
+
+static void
+test_stats_keys_and_fit (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    //  every key, from the start
+    json_t *root = s_stats (referee);
+    const char *keys [] = {
+        "sessions", "open", "overlaps", "refused_stale_epoch", "expired", "kicked", "logouts",
+        "malformed", "messages", "duplicates", "refused_messages", "queries"
+    };
+    for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++) {
+        json_t *value = json_object_get (root, keys [index]);
+        if (!json_is_integer (value) || json_integer_value (value) != 0)
+            fail_msg ("%s missing or not 0", keys [index]);
+    }
+    assert_true (json_is_array (json_object_get (root, "overlap_list")));
+    assert_true (json_is_array (json_object_get (root, "duplicate_list")));
+    assert_true (json_is_array (json_object_get (root, "accounts")));
+    json_decref (root);
+
+    //  150 overlaps, 150 duplicates: both lists give way, the newest stay
+    for (uint64_t epoch = 1; epoch <= 150; epoch++)
+        s_login (referee, epoch % 2? &s_alice: &s_bob, 0, epoch, epoch, SEC (0));
+    uint64_t session = s_login (referee, &s_carol, 1, 7, 1, SEC (0));
+    char id [32];
+    for (int index = 0; index < 150; index++) {
+        snprintf (id, sizeof id, "dup-%d", index);
+        s_send (referee, &s_carol, session, id, SEC (0), &result);
+        assert_int_equal (s_send (referee, &s_carol, session, id, SEC (0), &result), REFEREE_SEND_DUPLICATE);
+    }
+    char *text = referee_stats_json (referee, 16384);
+    assert_non_null (text);
+    assert_true (strlen (text) <= 16384);
+    json_error_t error;
+    root = json_loads (text, 0, &error);
+    free (text);
+    assert_non_null (root);
+    assert_int_equal (json_integer_value (json_object_get (root, "overlaps")), 149);
+    assert_int_equal (json_integer_value (json_object_get (root, "messages")), 150);
+    assert_int_equal (json_integer_value (json_object_get (root, "duplicates")), 150);
+    json_t *overlaps = json_object_get (root, "overlap_list");
+    json_t *duplicates = json_object_get (root, "duplicate_list");
+    assert_true (json_array_size (overlaps) > 0 && json_array_size (overlaps) < 100);
+    assert_true (json_array_size (duplicates) > 0 && json_array_size (duplicates) < 100);
+    //  trimmed evenly
+    size_t a = json_array_size (overlaps), b = json_array_size (duplicates);
+    assert_true (a > b? a - b <= 1: b - a <= 1);
+    json_t *last = json_array_get (duplicates, json_array_size (duplicates) - 1);
+    assert_string_equal (json_string_value (json_object_get (last, "id")), "dup-149");
+    last = json_array_get (overlaps, json_array_size (overlaps) - 1);
+    assert_int_equal (json_integer_value (json_object_get (last, "new_epoch")), 150);
+    //  the session table stays when the lists make room
+    assert_int_equal (json_array_size (json_object_get (root, "accounts")), 2);
+    json_decref (root);
+
+    //  the last 100 are kept when there is room
+    text = referee_stats_json (referee, 1 << 20);
+    root = json_loads (text, 0, &error);
+    free (text);
+    duplicates = json_object_get (root, "duplicate_list");
+    assert_int_equal (json_array_size (duplicates), 100);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (duplicates, 0), "id")), "dup-50");
+    json_decref (root);
+
+    //  a tiny budget leaves the counters
+    text = referee_stats_json (referee, 100);
+    root = json_loads (text, 0, &error);
+    free (text);
+    assert_non_null (root);
+    assert_int_equal (json_array_size (json_object_get (root, "duplicate_list")), 0);
+    assert_int_equal (json_array_size (json_object_get (root, "overlap_list")), 0);
+    assert_int_equal (json_array_size (json_object_get (root, "accounts")), 0);
+    assert_int_equal (json_integer_value (json_object_get (root, "duplicates")), 150);
+    json_decref (root);
+}
+
+static void
+test_ledger_message_lines (void **state)
+{
+    (void) state;
+    char *buffer = NULL;
+    size_t size = 0;
+    FILE *ledger = open_memstream (&buffer, &size);
+    assert_non_null (ledger);
+    referee_t *referee = referee_new (IDLE, ledger);
+    referee_result_t result;
+    uint64_t old = s_login (referee, &s_alice, 2, 1, 1, SEC (0));
+    s_send (referee, &s_alice, old, "L1", SEC (0), &result);
+    referee_send (referee, &s_alice, old, 0, "{\"id\":\"L2\"}", SEC (0), &result);      //  refused
+    s_send (referee, &s_alice, 999, "L3", SEC (0), &result);                            //  gone
+    referee_query (referee, &s_alice, old, "L1", SEC (0), &result);
+    uint64_t new = s_login (referee, &s_bob, 2, 2, 2, SEC (1) + IDLE);
+    s_send (referee, &s_bob, new, "L1", SEC (5), &result);
+    referee_destroy (&referee);
+    fclose (ledger);
+
+    const char *expected [] = { "login", "message", "expired", "login", "duplicate" };
+    size_t count = 0;
+    char *saveptr = NULL;
+    for (char *line = strtok_r (buffer, "\n", &saveptr); line; line = strtok_r (NULL, "\n", &saveptr)) {
+        json_error_t error;
+        json_t *entry = json_loads (line, 0, &error);
+        assert_non_null (entry);
+        assert_true (count < sizeof expected / sizeof expected [0]);
+        const char *event = json_string_value (json_object_get (entry, "event"));
+        assert_string_equal (event, expected [count]);
+        assert_string_equal (json_string_value (json_object_get (entry, "account")), ACCOUNT);
+        assert_int_equal (json_integer_value (json_object_get (entry, "shard")), 2);
+        if (strcmp (event, "message") == 0) {
+            assert_string_equal (json_string_value (json_object_get (entry, "id")), "L1");
+            assert_string_equal (json_string_value (json_object_get (entry, "to")), TO);
+            assert_string_equal (json_string_value (json_object_get (entry, "type")), "text");
+            assert_int_equal (json_integer_value (json_object_get (entry, "node")), 1);
+            assert_int_equal (json_integer_value (json_object_get (entry, "epoch")), 1);
+            assert_int_equal (json_integer_value (json_object_get (entry, "session")), old);
+        }
+        if (strcmp (event, "duplicate") == 0) {
+            assert_string_equal (json_string_value (json_object_get (entry, "id")), "L1");
+            assert_string_equal (json_string_value (json_object_get (entry, "to")), TO);
+            assert_int_equal (json_integer_value (json_object_get (entry, "node")), 2);
+            assert_int_equal (json_integer_value (json_object_get (entry, "epoch")), 2);
+            assert_int_equal (json_integer_value (json_object_get (entry, "session")), new);
+            json_t *first = json_object_get (entry, "first");
+            assert_int_equal (json_integer_value (json_object_get (first, "node")), 1);
+            assert_int_equal (json_integer_value (json_object_get (first, "epoch")), 1);
+            assert_int_equal (json_integer_value (json_object_get (first, "session")), old);
+            assert_non_null (json_string_value (json_object_get (first, "at")));
+        }
+        json_decref (entry);
+        count++;
+    }
+    assert_int_equal (count, sizeof expected / sizeof expected [0]);
+    free (buffer);
+}
+
 int
 main (void)
 {
@@ -370,6 +889,16 @@ main (void)
         cmocka_unit_test_setup_teardown (test_keys_do_not_interfere, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_ledger_lines, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stats_fit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_message_counted_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_duplicate_same_session, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_duplicate_across_failover, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_send_on_gone_session, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_send_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_query, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_send_and_query_are_not_activity, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_many_ids, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_stats_keys_and_fit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_ledger_message_lines, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
