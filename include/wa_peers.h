@@ -44,5 +44,8 @@ wa_peer_t *wa_peers_find (wa_peers_t *self, uint64_t id);
 //  Send to a peer's control port without blocking; -1 if unknown or full.
 int wa_peers_send (wa_peers_t *self, uint64_t id, const wa_msg_t *msg);
 void wa_masters_job_run (wa_job_t *job, wa_db_t *db);
+//  List the Masters again (up: liveness within 2 × db_liveness_interval),
+//  unless the last listing is still running.
+void wa_masters_job_submit (wa_masters_job_t *job, zactor_t *db, double db_liveness_interval);
 
 #endif

@@ -124,3 +124,13 @@ wa_masters_job_run (wa_job_t *job, wa_db_t *db)
     self->count = 0;
     job->rc = wa_db_query (db, SQL_MASTERS, s_master_row, self, "i", (int64_t) self->liveness_limit) < 0 ? -1 : 0;
 }
+
+void
+wa_masters_job_submit (wa_masters_job_t *job, zactor_t *db, double db_liveness_interval)
+{
+    if (job->job.busy)
+        return;
+    job->liveness_limit = 2 * wa_clock_from_sec (db_liveness_interval);
+    job->job.run = wa_masters_job_run;
+    wa_dbworker_submit (db, &job->job);
+}

@@ -458,11 +458,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             job->job.run = master_lease_run;
             wa_dbworker_submit (self->node.db, &job->job);
         }
-        if (!self->masters_job.job.busy) {
-            self->masters_job.liveness_limit = 2 * WA_SEC (self->settings.db_liveness_interval);
-            self->masters_job.job.run = wa_masters_job_run;
-            wa_dbworker_submit (self->node.db, &self->masters_job.job);
-        }
+        wa_masters_job_submit (&self->masters_job, self->node.db, self->settings.db_liveness_interval);
     }
     wa_node_flush_events (&self->node);
     return 0;

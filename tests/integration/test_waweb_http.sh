@@ -53,7 +53,9 @@ for i in $(seq 1 60); do
     curl -s -o /dev/null -m 20 -X POST -u "admin:wrong$i" "http://127.0.0.1:$P1/v1/users/login" &
     CURLS+=($!)
 done
-sleep 0.3
+# Wait until requests are connected and in flight, not for a fixed time.
+in_flight() { [ "$(ss -Htn state established "( dport = :$P1 )" | wc -l)" -ge 1 ]; }
+wait_for 10 in_flight || fail "the logins never got in flight"
 W1=$(q "SELECT id FROM nodes WHERE kind = 'webapp' AND pid = $PID_w1")
 t0=$(now_ms)
 kill -TERM "$PID_w1"
