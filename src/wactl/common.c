@@ -65,6 +65,14 @@ wactl_require_schema (wactl_t *self)
                     self->config->db_name);
         return -1;
     }
+    //  The cluster's stored settings, not this wactl's config file, say how
+    //  old a liveness claim may be: judge the nodes as the Masters do.
+    bool missing;
+    json_t *stored = wactl_settings_read (self, &missing);
+    if (stored) {
+        wactl_settings_apply (self->config, stored, NULL, false);
+        json_decref (stored);
+    }
     return version;
 }
 

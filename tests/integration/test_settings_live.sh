@@ -37,5 +37,11 @@ refused() { grep -q "stored value refused, keeping the current one: key 'unhealt
 for n in m1 m2 c1 c2; do
     wait_for 3 refused "$n" || fail "$n did not refuse the bad stored value"
 done
+# wactl judges nodes with the cluster's stored db_liveness_interval, not
+# its own config file's 0.5 s: with claims every 5 s, every node is up.
+q "UPDATE settings SET value = '5' WHERE name = 'unhealthy_interval'"
+"$BIN/wactl" -c "$CONF" settings set db_liveness_interval 5 >/dev/null || fail "db_liveness_interval 5 refused"
+until_db=$(q "SELECT NOW(6) + INTERVAL 2 SECOND"); wait_for 5 db_clock_past "$until_db"
+check "every node is up by the stored interval" bash -c "! '$BIN/wactl' -c '$CONF' status --json | tr -d ' \\n' | grep -q '\"state\":\"down\"'"
 check "0 overlaps at wagate" overlaps_zero
 note "heartbeat_interval 1 -> 0.1 applied by all four nodes: $before -> $after heartbeats in 2 s"
