@@ -108,6 +108,8 @@ typedef void (wa_job_done_fn) (wa_job_t *job, void *arg);
 void wa_node_wait_jobs (wa_node_t *self, wa_job_t **extra, int timeout_ms, wa_job_done_fn *done, void *arg);
 //  (Re)arm the one-shot timer *timer_id to fire after delay; -1 means none.
 void wa_timer_once (zloop_t *loop, int *timer_id, wa_usec_t delay, zloop_timer_fn handler, void *arg);
+//  (Re)arm the repeating timer *timer_id with a period in seconds (a setting).
+void wa_timer_every (zloop_t *loop, int *timer_id, double seconds, zloop_timer_fn handler, void *arg);
 //  Watch sock's ZeroMQ events (connected, disconnected, accepted, ...) and
 //  publish each on the bus as an EVENT "socket 0 <EVENT> <endpoint> <name>",
 //  so a tap (watap) sees them. Monitors end with wa_node_stop.

@@ -419,3 +419,12 @@ wa_node_monitor (wa_node_t *self, zsock_t *sock, const char *name, zloop_t *loop
     self->monitor_count++;
     zloop_reader (loop, (zsock_t *) monitor, s_on_monitor, self);
 }
+
+void
+wa_timer_every (zloop_t *loop, int *timer_id, double seconds, zloop_timer_fn handler, void *arg)
+{
+    if (*timer_id >= 0)
+        zloop_timer_end (loop, *timer_id);
+    size_t ms = (size_t) (seconds * 1000);
+    *timer_id = zloop_timer (loop, ms ? ms : 1, 0, handler, arg);
+}

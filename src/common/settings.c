@@ -153,3 +153,13 @@ wa_settings_changes (const wa_config_t *before, const wa_config_t *after, const 
     }
     return count;
 }
+
+void
+wa_settings_load (wa_settings_job_t *job, zactor_t *db, const wa_config_t *current)
+{
+    if (job->job.busy)
+        return;
+    job->current = *current;
+    job->job.run = wa_settings_load_run;
+    wa_dbworker_submit (db, &job->job);
+}

@@ -220,14 +220,9 @@ static void
 s_arm_timers (coreapp_t *self)
 {
     const wa_config_t *s = &self->settings;
-    int *timers[] = { &self->tick_timer, &self->ping_timer, &self->liveness_timer };
-    for (int i = 0; i < 3; i++)
-        if (*timers[i] >= 0)
-            zloop_timer_end (self->loop, *timers[i]);
-    self->tick_timer = zloop_timer (self->loop, (size_t) (s->shard_renew_interval * 1000) ?: 1, 0, s_on_tick, self);
-    self->ping_timer = zloop_timer (self->loop, (size_t) (s->upstream_ping_interval * 1000) ?: 1, 0, s_on_ping, self);
-    self->liveness_timer = zloop_timer (self->loop, (size_t) (s->db_liveness_interval * 1000) ?: 1, 0,
-                                        s_on_liveness, self);
+    wa_timer_every (self->loop, &self->tick_timer, s->shard_renew_interval, s_on_tick, self);
+    wa_timer_every (self->loop, &self->ping_timer, s->upstream_ping_interval, s_on_ping, self);
+    wa_timer_every (self->loop, &self->liveness_timer, s->db_liveness_interval, s_on_liveness, self);
 }
 
 static void
@@ -248,12 +243,8 @@ s_apply_settings (coreapp_t *self, const wa_config_t *next, const char *source)
 static void
 s_load_settings (coreapp_t *self)
 {
-    wa_settings_job_t *job = &self->settings_job;
-    if (job->job.busy || !self->node.id)
-        return;
-    job->current = self->settings;
-    job->job.run = wa_settings_load_run;
-    wa_dbworker_submit (self->node.db, &job->job);
+    if (self->node.id)
+        wa_settings_load (&self->settings_job, self->node.db, &self->settings);
 }
 
 //  A Master's bus: heartbeats get a reply at once, settings are applied.

@@ -117,17 +117,9 @@ static void
 s_arm_timers (master_t *self)
 {
     const wa_config_t *s = &self->settings;
-    if (self->tick_timer >= 0)
-        zloop_timer_end (self->loop, self->tick_timer);
-    self->tick_timer = zloop_timer (self->loop, (size_t) (s->lease_renew_interval * 1000) ?: 1, 0, s_on_tick, self);
-    if (self->liveness_timer >= 0)
-        zloop_timer_end (self->loop, self->liveness_timer);
-    self->liveness_timer = zloop_timer (self->loop, (size_t) (s->db_liveness_interval * 1000) ?: 1, 0,
-                                        s_on_liveness, self);
-    if (self->heartbeat_timer >= 0)
-        zloop_timer_end (self->loop, self->heartbeat_timer);
-    self->heartbeat_timer = zloop_timer (self->loop, (size_t) (s->heartbeat_interval * 1000) ?: 1, 0,
-                                         s_on_heartbeat, self);
+    wa_timer_every (self->loop, &self->tick_timer, s->lease_renew_interval, s_on_tick, self);
+    wa_timer_every (self->loop, &self->liveness_timer, s->db_liveness_interval, s_on_liveness, self);
+    wa_timer_every (self->loop, &self->heartbeat_timer, s->heartbeat_interval, s_on_heartbeat, self);
 }
 
 static void
@@ -166,12 +158,8 @@ s_broadcast_settings (master_t *self)
 static void
 s_load_settings (master_t *self)
 {
-    wa_settings_job_t *job = &self->settings_job;
-    if (job->job.busy || !self->node.id)
-        return;
-    job->current = self->settings;
-    job->job.run = wa_settings_load_run;
-    wa_dbworker_submit (self->node.db, &job->job);
+    if (self->node.id)
+        wa_settings_load (&self->settings_job, self->node.db, &self->settings);
 }
 
 //  How many promotions a shard may still have in the failover window.
