@@ -38,11 +38,12 @@ help:
 	@echo "make memcheck   the unit tests under valgrind"
 	@echo "make bench-failover   time Coreapp failover, DB-based and heartbeat modes (docs/BENCHMARKS.md)"
 	@echo "make bench-failover-defaults   the same with every setting at its default (slow)"
+	@echo "make bench-api  POST /v1/messages through the full path, and the bare anchor (docs/BENCHMARKS.md)"
 
 # The one list of packages. Installed only when something is missing.
 DEB_PACKAGES := build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
 	libmariadb-dev libjansson-dev mariadb-server-core mariadb-client-core libcmocka-dev \
-	valgrind nftables iproute2 libfaketime procps libmicrohttpd-dev libsodium-dev curl openssl
+	valgrind nftables iproute2 libfaketime procps libmicrohttpd-dev libsodium-dev curl openssl wrk
 deps:
 	@scripts/deps.sh $(DEB_PACKAGES)
 
@@ -145,3 +146,20 @@ clean:
 distclean: clean
 	scripts/cluster.sh stop >/dev/null 2>&1 || true
 	rm -rf run
+
+# --------------------------------------------------------------------------
+# make bench-api: POST /v1/messages through the full path (waweb -> wacore ->
+# outbox -> wagate), then the bare anchor, with wrk (bench/api.sh). The anchor
+# is waweb's HTTP layer plus one API_REQ over a DEALER to a ROUTER echo.
+.PHONY: bench-api anchor
+ANCHOR := $(BUILD)/bench/wa-anchor
+ANCHOR_SRC := bench/anchor/anchor.c src/waweb/http.c src/waweb/envelope.c
+anchor: $(ANCHOR)
+$(ANCHOR): $(ANCHOR_SRC) src/waweb/http.h src/waweb/envelope.h $(wildcard include/*.h) $(LIB) | $(BUILD)/bench
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/waweb -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS)
+$(BUILD)/bench:
+	mkdir -p $@
+bench-api: deps
+	@$(MAKE) --no-print-directory all $(ANCHOR)
+	@WA_ANCHOR=$(CURDIR)/$(ANCHOR) bench/api.sh

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# make bench-api: POST /v1/messages under load, twice, with wrk and
+# bench/messages.lua (a different number each time, a bearer token):
+#   1. the full path: a private cluster in a temp folder (its own MariaDB,
+#      wagate, two Masters, two Coreapps, one Webapp, every port free), so
+#      each message goes waweb -> wacore -> outbox committed -> wagate;
+#   2. the bare anchor (bench/anchor/anchor.c): waweb's HTTP layer and one
+#      API_REQ per request over a DEALER to a ROUTER echo, nothing else.
+# Prints req/s, p50, p99 and errors for both, their ratio, the CPU each
+# process used, and wagate's messages, duplicates and overlaps (must be 0).
+#   WA_BENCH_SECONDS (20)  WA_BENCH_CONNECTIONS (64)  WA_BENCH_THREADS (2, wrk's)
+#   WA_BENCH_ONLY=full|anchor   one of the two runs
+#   WA_BENCH_PERF=DIR      perf record (cpu-clock, call graphs) of the cluster's
+#                          processes during the full-path run; reports in DIR
+#   WA_BENCH_KEEP=1        keep the temp folder (logs, wrk output)
+#   WA_ANCHOR              the anchor binary (default build/bench/wa-anchor)
+# Exit status 1 when a run cannot start, a request failed, or wagate counted
+# a duplicate or an overlap. The targets are reported, not enforced.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${WA_BENCH_SECONDS:-20}
+CONNS=${WA_BENCH_CONNECTIONS:-64}
+THREADS=${WA_BENCH_THREADS:-2}
+ONLY=${WA_BENCH_ONLY:-}
+ANCHOR=${WA_ANCHOR:-$PWD/build/bench/wa-anchor}
+BIN=$PWD/bin
+PASSWORD='Wacluster-2024!'
+case "$ONLY" in ''|full|anchor) ;; *) echo "bench-api: WA_BENCH_ONLY is full or anchor, not '$ONLY'" >&2; exit 2 ;; esac
+for v in "$DURATION" "$CONNS" "$THREADS"; do
+    [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "bench-api: WA_BENCH_SECONDS, _CONNECTIONS and _THREADS are positive integers, not '$v'" >&2; exit 2; }
+done
+command -v wrk >/dev/null || { echo "bench-api: wrk is not installed (make deps, or apt-get install wrk)" >&2; exit 1; }
+[ "$ONLY" = anchor ] || [ -x "$BIN/waweb" ] || { echo "bench-api: $BIN/waweb is missing; run make all" >&2; exit 1; }
+[ "$ONLY" = full ] || [ -x "$ANCHOR" ] || { echo "bench-api: $ANCHOR is missing; run make anchor" >&2; exit 1; }
+if [ -n "${WA_BENCH_PERF:-}" ]; then
+    command -v perf >/dev/null || { echo "bench-api: WA_BENCH_PERF needs perf (linux-perf)" >&2; exit 1; }
+    mkdir -p "$WA_BENCH_PERF"; WA_BENCH_PERF=$(cd "$WA_BENCH_PERF" && pwd)
+fi
+
+RUN=$(mktemp -d /tmp/wa-bench-api.XXXXXX)
+. scripts/cluster-lib.sh
+CONF=$RUN/bench.conf
+NAMES="webapp1 coreapp1 coreapp2 master1 master2 wagate anchor echo"
+PERF_PID=
+stop_all() {
+    local name
+    for name in $NAMES; do proc_stop "$name"; done
+    db_stop
+}
+cleanup() {
+    trap - EXIT INT TERM
+    if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null || true; wait "$PERF_PID" 2>/dev/null || true; fi
+    stop_all
+    if [ -n "${WA_BENCH_KEEP:-}" ]; then echo "bench-api: kept $RUN"; else rm -rf "$RUN"; fi
+}
+trap cleanup EXIT
+trap 'echo; echo "bench-api: interrupted; stopping" >&2; exit 130' INT TERM
+
+die() { echo "bench-api: $*" >&2; exit 1; }
+
+# CPU time (user + system, every thread) of a process in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Busy ticks of the whole machine.
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+HZ=$(getconf CLK_TCK)
+pid_of() { if [ "$1" = mariadbd ]; then cat "$RUN/db/mariadbd.pid" 2>/dev/null; else proc_pid "$1"; fi; }
+
+# cpu_begin NAME...: note the CPU time of these processes and the machine.
+declare -A CPU0
+cpu_begin() {
+    local name
+    CPU_NAMES="$*"
+    for name in "$@"; do CPU0[$name]=$(cpu_ticks "$(pid_of "$name")"); done
+    CPU0[_machine]=$(machine_ticks)
+}
+# cpu_end SECONDS: one line per process: CPU seconds used and the share of
+# one core over SECONDS, then what is left (wrk, the kernel's work outside
+# these processes) and the machine's total.
+cpu_end() {
+    local seconds=$1 name used sum=0 total
+    for name in $CPU_NAMES; do
+        used=$(( $(cpu_ticks "$(pid_of "$name")") - ${CPU0[$name]} ))
+        sum=$((sum + used))
+        cpu_line "$name" "$used" "$seconds"
+    done
+    total=$(( $(machine_ticks) - ${CPU0[_machine]} ))
+    cpu_line "rest (wrk)" "$((total - sum))" "$seconds"
+    cpu_line "machine" "$total" "$seconds"
+}
+cpu_line() {
+    awk -v n="$1" -v t="$2" -v hz="$HZ" -v s="$3" \
+        'BEGIN { printf "    %-10s %6.1f CPU-s  %5.1f %% of one core\n", n, t / hz, 100 * t / hz / s }'
+}
+
+# post URL [TOKEN]: one message; prints the status, the body goes to $RUN/post.json.
+post() {
+    curl -sS -o "$RUN/post.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        ${2:+-H "Authorization: Bearer $2"} \
+        -d '{"to":"15550000001","type":"text","recipient_type":"individual","text":{"body":"bench"}}' \
+        "$1/v1/messages" 2>/dev/null || echo 000
+}
+post_created() { [ "$(post "$@")" = 201 ]; }
+
+# run_wrk LABEL URL: the load; wrk's output into $RUN/LABEL.txt, the
+# WA_BENCH line of bench/messages.lua into RESULT[LABEL].
+declare -A RESULT
+run_wrk() {
+    local label=$1 url=$2
+    echo "  wrk -t$THREADS -c$CONNS -d${DURATION}s --latency -s bench/messages.lua $url"
+    WA_BENCH_TOKEN=${TOKEN:-} wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
+        -s bench/messages.lua "$url" > "$RUN/$label.txt" 2>&1 || die "wrk failed: $(tail -n 3 "$RUN/$label.txt")"
+    sed -n '/Latency Distribution/,/requests in/p' "$RUN/$label.txt" | sed 's/^/  /'
+    RESULT[$label]=$(grep '^WA_BENCH ' "$RUN/$label.txt") || die "wrk printed no WA_BENCH line (see $RUN/$label.txt)"
+}
+field() { tr ' ' '\n' <<<"${RESULT[$1]:-}" | sed -n "s/^$2=//p"; }
+
+gate_stats() { "$BIN/wagate" -c "$CONF" stats --json | tr -d '\n '; }
+gate_count() { gate_stats | grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
+gate_has() { [ "$(gate_count messages)" -ge "$1" ]; }
+
+FAILED=0
+TOKEN=
+
+# --------------------------------------------------------------------------
+# 1. The full path
+full_path() {
+    local dbport gate ctl web
+    dbport=$(free_port); gate=$(free_port); ctl=$(free_port); web=$(free_port)
+    echo "Starting a private cluster in $RUN (MariaDB on $dbport, waweb on $web) ..."
+    db_start "$dbport" >/dev/null
+    cat > "$CONF" <<CONF
+db_engine = mariadb
+db_hostname = 127.0.0.1
+db_port = $dbport
+db_username = wacluster
+db_password = wacluster
+db_name = bench
+bind_address = 127.0.0.1
+hostname = 127.0.0.1
+ports = 0
+upstream_endpoint = tcp://127.0.0.1:$gate
+upstream_control_endpoint = tcp://127.0.0.1:$ctl
+wagate_ledger = $RUN/wagate-ledger.jsonl
+webapp_bind = 127.0.0.1
+webapp_port = $web
+CONF
+    proc_start wagate "$BIN/wagate" -c "$CONF"
+    wait_for 10 "$BIN/wagate" -c "$CONF" stats --json || die "wagate did not start: $(tail -n 3 "$RUN/logs/wagate.log")"
+    proc_start master1 "$BIN/wamaster" -c "$CONF"
+    proc_start master2 "$BIN/wamaster" -c "$CONF"
+    proc_start coreapp1 "$BIN/wacore" -c "$CONF"
+    proc_start coreapp2 "$BIN/wacore" -c "$CONF"
+    "$BIN/wactl" -c "$CONF" wait --timeout 90 >/dev/null || die "the cluster did not become healthy; logs in $RUN/logs (WA_BENCH_KEEP=1 keeps them)"
+    proc_start webapp1 "$BIN/waweb" -c "$CONF"
+    wait_for 30 grep -q 'ready: serving' "$RUN/logs/webapp1.log" \
+        || die "waweb did not start: $(tail -n 3 "$RUN/logs/webapp1.log")"
+    local url=http://127.0.0.1:$web answer
+    answer=$(curl -sS -u admin:secret -X POST -H 'Content-Type: application/json' \
+        -d "{\"new_password\":\"$PASSWORD\"}" "$url/v1/users/login") || die "login: curl failed"
+    TOKEN=$(grep -o '"token":"[^"]*"' <<<"$answer" | cut -d'"' -f4)
+    [ -n "$TOKEN" ] || die "login gave no token: $answer"
+    # The Webapp may need a moment to reach the primary Coreapps.
+    if ! wait_for 30 post_created "$url" "$TOKEN"; then
+        die "POST /v1/messages on the cluster answers $(post "$url" "$TOKEN"), not 201: $(cat "$RUN/post.json")"
+    fi
+    echo "Cluster healthy; POST /v1/messages answers 201. Full path: $DURATION s at $CONNS connections ..."
+    local before; before=$(gate_count messages)
+    local pids
+    if [ -n "${WA_BENCH_PERF:-}" ]; then
+        pids=$(for n in webapp1 coreapp1 coreapp2 wagate; do proc_pid "$n"; done | paste -sd,)
+        pids="$pids,$(cat "$RUN/db/mariadbd.pid")"
+        perf record -e cpu-clock -F 999 -g -o "$WA_BENCH_PERF/full.data" -p "$pids" >"$WA_BENCH_PERF/record.log" 2>&1 &
+        PERF_PID=$!
+    fi
+    cpu_begin webapp1 coreapp1 coreapp2 master1 master2 wagate mariadbd
+    run_wrk full "$url"
+    echo "  CPU during the run:"
+    cpu_end "$DURATION"
+    if [ -n "$PERF_PID" ]; then
+        kill -INT "$PERF_PID" 2>/dev/null || true
+        wait "$PERF_PID" 2>/dev/null || true
+        PERF_PID=
+        perf report -i "$WA_BENCH_PERF/full.data" --no-children --sort comm,dso,sym --stdio \
+            > "$WA_BENCH_PERF/full-flat.txt" 2>/dev/null || true
+        perf report -i "$WA_BENCH_PERF/full.data" --no-children --sort comm --stdio \
+            > "$WA_BENCH_PERF/full-comm.txt" 2>/dev/null || true
+        echo "  perf: $WA_BENCH_PERF/full.data, reports full-flat.txt and full-comm.txt"
+    fi
+    # Every accepted message reaches wagate once: wait (up to 60 s) for the
+    # 201s of the run on top of what wagate had before it.
+    local accepted; accepted=$(field full ok)
+    wait_for 60 gate_has "$((before + accepted))" || true
+    local messages duplicates overlaps
+    messages=$(gate_count messages); duplicates=$(gate_count duplicates); overlaps=$(gate_count overlaps)
+    GATE_LINE="wagate after the full path: messages $messages (before the run $before, 201s during it $accepted), duplicates $duplicates, overlaps $overlaps"
+    echo "  $GATE_LINE"
+    [ "$duplicates" = 0 ] && [ "$overlaps" = 0 ] || { echo "bench-api: wagate counted duplicates or overlaps" >&2; FAILED=1; }
+    echo "Stopping the cluster ..."
+    stop_all
+}
+
+# --------------------------------------------------------------------------
+# 2. The anchor
+anchor() {
+    local eport web
+    eport=$(free_port); web=$(free_port)
+    echo "Starting the anchor on 127.0.0.1:$web, its echo on 127.0.0.1:$eport ..."
+    proc_start echo "$ANCHOR" echo "tcp://127.0.0.1:$eport"
+    wait_for 10 grep -q '^ready' "$RUN/logs/echo.log" || die "the echo did not start: $(tail -n 3 "$RUN/logs/echo.log")"
+    proc_start anchor "$ANCHOR" -p "$web" -e "tcp://127.0.0.1:$eport"
+    wait_for 10 grep -q '^ready' "$RUN/logs/anchor.log" || die "the anchor did not start: $(tail -n 3 "$RUN/logs/anchor.log")"
+    local url=http://127.0.0.1:$web
+    wait_for 10 post_created "$url" "${TOKEN:-}" \
+        || die "POST /v1/messages on the anchor answers $(post "$url" "${TOKEN:-}"): $(cat "$RUN/post.json")"
+    echo "Anchor: $DURATION s at $CONNS connections ..."
+    cpu_begin anchor echo
+    run_wrk anchor "$url"
+    echo "  CPU during the run:"
+    cpu_end "$DURATION"
+    proc_stop anchor; proc_stop echo
+}
+
+[ "$ONLY" = anchor ] || full_path
+[ "$ONLY" = full ] || anchor
+
+# --------------------------------------------------------------------------
+# The table
+echo
+echo "bench-api: POST /v1/messages, wrk -t$THREADS -c$CONNS -d${DURATION}s; $(nproc) × $(lscpu | sed -n 's/^Model name: *//p'); $(date -u '+%Y-%m-%d %H:%M UTC')"
+printf '  %-12s %10s %10s %10s %10s %10s %14s\n' "" "requests" "req/s" "p50" "p99" "non-2xx" "socket errors"
+for label in full anchor; do
+    [ -n "${RESULT[$label]:-}" ] || continue
+    name=$([ "$label" = full ] && echo "full path" || echo "anchor")
+    printf '  %-12s %10s %10s %7.2f ms %7.2f ms %10s %14s\n' "$name" "$(field "$label" requests)" "$(field "$label" rps)" \
+        "$(awk -v u="$(field "$label" p50_us)" 'BEGIN { print u / 1000 }')" \
+        "$(awk -v u="$(field "$label" p99_us)" 'BEGIN { print u / 1000 }')" \
+        "$(field "$label" non2xx)" "$(field "$label" socket_errors)"
+    [ "$(field "$label" non2xx)" = 0 ] && [ "$(field "$label" socket_errors)" = 0 ] || FAILED=1
+    [ "$(field "$label" non2xx)" = 0 ] || echo "    statuses: $(field "$label" statuses)"
+done
+if [ -n "${RESULT[full]:-}" ] && [ -n "${RESULT[anchor]:-}" ]; then
+    awk -v f="$(field full rps)" -v a="$(field anchor rps)" 'BEGIN { printf "  full / anchor: %.1f %%\n", 100 * f / a }'
+fi
+[ -z "${GATE_LINE:-}" ] || echo "  $GATE_LINE"
+if [ -n "${RESULT[full]:-}" ]; then
+    awk -v f="$(field full rps)" -v p="$(field full p99_us)" -v a="$(field anchor rps)" 'BEGIN {
+        printf "  targets: >= 20000 req/s: %s; p99 <= 10 ms: %s", (f >= 20000 ? "met" : "missed"), (p <= 10000 ? "met" : "missed")
+        if (a != "") printf "; >= 30 %% of the anchor: %s", (f >= 0.3 * a ? "met" : "missed")
+        printf "\n" }'
+fi
+exit "$FAILED"
