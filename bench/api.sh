@@ -99,7 +99,18 @@ post() {
         -d '{"to":"15550000001","type":"text","recipient_type":"individual","text":{"body":"bench"}}' \
         "$1/v1/messages" 2>/dev/null || echo 000
 }
-post_created() { [ "$(post "$@")" = 201 ]; }
+# Answered, for good or bad: anything but a 5xx (not ready yet) or no answer.
+post_settled() { local code; code=$(post "$@"); [ "$code" != 000 ] && [ "${code:0:1}" != 5 ]; }
+# wait_post URL TOKEN: 0 once one POST answers 201, polling for up to 30 s
+# while the answer is a 5xx; else says what the last answer was.
+wait_post() {
+    local code
+    wait_for 30 post_settled "$@" || true
+    code=$(post "$@")
+    [ "$code" = 201 ] && return 0
+    echo "POST /v1/messages answers $code, not 201: $(cat "$RUN/post.json")"
+    return 1
+}
 
 # run_wrk LABEL URL: the load; wrk's output into $RUN/LABEL.txt, the
 # WA_BENCH line of bench/messages.lua into RESULT[LABEL].
@@ -111,6 +122,9 @@ run_wrk() {
         -s bench/messages.lua "$url" > "$RUN/$label.txt" 2>&1 || die "wrk failed: $(tail -n 3 "$RUN/$label.txt")"
     sed -n '/Latency Distribution/,/requests in/p' "$RUN/$label.txt" | sed 's/^/  /'
     RESULT[$label]=$(grep '^WA_BENCH ' "$RUN/$label.txt") || die "wrk printed no WA_BENCH line (see $RUN/$label.txt)"
+    # wrk ends early on Ctrl-C (and exits 0): no figures then.
+    awk -v s="$(field "$label" seconds)" -v d="$DURATION" 'BEGIN { exit !(s >= d - 0.5) }' \
+        || die "wrk stopped after $(field "$label" seconds) s of $DURATION (interrupted?)"
 }
 field() { tr ' ' '\n' <<<"${RESULT[$1]:-}" | sed -n "s/^$2=//p"; }
 
@@ -160,9 +174,8 @@ CONF
     TOKEN=$(grep -o '"token":"[^"]*"' <<<"$answer" | cut -d'"' -f4)
     [ -n "$TOKEN" ] || die "login gave no token: $answer"
     # The Webapp may need a moment to reach the primary Coreapps.
-    if ! wait_for 30 post_created "$url" "$TOKEN"; then
-        die "POST /v1/messages on the cluster answers $(post "$url" "$TOKEN"), not 201: $(cat "$RUN/post.json")"
-    fi
+    local why
+    why=$(wait_post "$url" "$TOKEN") || die "the full path does not work: $why"
     echo "Cluster healthy; POST /v1/messages answers 201. Full path: $DURATION s at $CONNS connections ..."
     local before; before=$(gate_count messages)
     local pids
@@ -175,7 +188,7 @@ CONF
     cpu_begin webapp1 coreapp1 coreapp2 master1 master2 wagate mariadbd
     run_wrk full "$url"
     echo "  CPU during the run:"
-    cpu_end "$DURATION"
+    cpu_end "$(field full seconds)"
     if [ -n "$PERF_PID" ]; then
         kill -INT "$PERF_PID" 2>/dev/null || true
         wait "$PERF_PID" 2>/dev/null || true
@@ -210,13 +223,13 @@ anchor() {
     proc_start anchor "$ANCHOR" -p "$web" -e "tcp://127.0.0.1:$eport"
     wait_for 10 grep -q '^ready' "$RUN/logs/anchor.log" || die "the anchor did not start: $(tail -n 3 "$RUN/logs/anchor.log")"
     local url=http://127.0.0.1:$web
-    wait_for 10 post_created "$url" "${TOKEN:-}" \
-        || die "POST /v1/messages on the anchor answers $(post "$url" "${TOKEN:-}"): $(cat "$RUN/post.json")"
+    local why
+    why=$(wait_post "$url" "${TOKEN:-}") || die "the anchor does not work: $why"
     echo "Anchor: $DURATION s at $CONNS connections ..."
     cpu_begin anchor echo
     run_wrk anchor "$url"
     echo "  CPU during the run:"
-    cpu_end "$DURATION"
+    cpu_end "$(field anchor seconds)"
     proc_stop anchor; proc_stop echo
 }
 
