@@ -62,6 +62,8 @@ typedef struct {
     char webapp_tls_cert[WA_CONFIG_STR];    //  PEM file; with the key: HTTPS
     char webapp_tls_key[WA_CONFIG_STR];
     int webapp_max_body;            //  bytes; a larger request body gets 413
+    double request_deadline;        //  a forwarded request is retried this long
+    double request_attempt_timeout; //  one attempt waits this long for its answer
     int token_ttl;                  //  seconds a login token stays valid
     int login_failures_limit;       //  failed logins per client address ...
     double login_failures_window;   //  ... within this many seconds, then 429

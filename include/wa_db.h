@@ -34,6 +34,15 @@ void wa_db_disconnect (wa_db_t *self);
 //  matched (CLIENT_FOUND_ROWS), or -1 on error (wa_db_error tells which; the
 //  connection is dropped when the error means it is gone or timed out).
 int64_t wa_db_exec (wa_db_t *self, const char *sql, const char *fmt, ...);
+//  Execute sql once per parameter row, rows rows (up to 4096) in one round
+//  trip (MariaDB array binding). cols[i] is an array of rows values of the
+//  type fmt[i] names: int64_t, uint64_t, double, or const char * (not NULL).
+//  Returns the rows affected in all, or -1.
+int64_t wa_db_exec_bulk (wa_db_t *self, const char *sql, const char *fmt, unsigned int rows,
+                         const void *const *cols);
+//  "START TRANSACTION", "COMMIT" or "ROLLBACK". 0 / -1. A lost connection
+//  rolls back by itself; after any failure inside a transaction, ROLLBACK.
+int wa_db_transaction (wa_db_t *self, const char *verb);
 //  Execute a query and call fn for each row. Returns the row count or -1.
 int64_t wa_db_query (wa_db_t *self, const char *sql, wa_db_row_fn *fn, void *arg, const char *fmt, ...);
 //  LAST_INSERT_ID() of the last exec (also set by UPDATE ... LAST_INSERT_ID(x)).

@@ -14,7 +14,8 @@
 
 typedef struct {
     uint64_t id;
-    char bus[300];              //  tcp://host:port
+    char api[300];              //  tcp://host:port
+    char bus[300];
     char control[300];
     zsock_t *dealer;            //  NULL in a list handed to wa_peers_set
 } wa_peer_t;
@@ -44,6 +45,10 @@ wa_peer_t *wa_peers_find (wa_peers_t *self, uint64_t id);
 //  Send to a peer's control port without blocking; -1 if unknown or full.
 int wa_peers_send (wa_peers_t *self, uint64_t id, const wa_msg_t *msg);
 void wa_masters_job_run (wa_job_t *job, wa_db_t *db);
+//  The endpoint of port index (0 api, 1 bus, 2 control, 3 health) of a
+//  node from its `nodes` row, as "tcp://host:port". -1 when the row holds
+//  something a node does not write (never used to build an endpoint).
+int wa_peers_endpoint (const char *host, const char *ports, int index, char *out, size_t size);
 //  List the Masters again (up: liveness within 2 × db_liveness_interval),
 //  unless the last listing is still running.
 void wa_masters_job_submit (wa_masters_job_t *job, zactor_t *db, double db_liveness_interval);

@@ -97,6 +97,11 @@ static const key_t_ s_keys[] = {
        "waweb: PEM private key file of webapp_tls_cert"),
     K ("webapp_max_body", NULL, T_INT, webapp_max_body, "1048576", 1024, 104857600, NULL,
        "waweb: largest request body in bytes; a larger one gets 413"),
+    K ("request_deadline", NULL, T_SEC, request_deadline, "45", 0.1, 3600, NULL,
+       "waweb: seconds a request forwarded to a Coreapp is retried (with the same idempotency key) "
+       "before the client gets an error"),
+    K ("request_attempt_timeout", NULL, T_SEC, request_attempt_timeout, "2", 0.05, 600, NULL,
+       "waweb: seconds to wait for one Coreapp's answer before trying again (same key)"),
     K ("token_ttl", NULL, T_INT, token_ttl, "604800", 1, 31536000, NULL,
        "waweb: seconds a login token stays valid"),
     K ("login_failures_limit", NULL, T_INT, login_failures_limit, "10", 1, 1000000, NULL,
@@ -112,6 +117,7 @@ static const char *s_settings[] = {
     "shard_lease_ttl", "shard_renew_interval",
     "upstream_ping_interval", "upstream_login_timeout",
     "promotion_holdoff", "failover_limit", "failover_window",
+    "request_deadline", "request_attempt_timeout",
     NULL
 };
 
@@ -391,6 +397,9 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
     if (self->upstream_ping_interval * 2 > self->upstream_idle_timeout)
         return s_fail (err, errlen, "upstream_ping_interval (%g) must be at most half of upstream_idle_timeout (%g)",
                        self->upstream_ping_interval, self->upstream_idle_timeout);
+    if (self->request_attempt_timeout > self->request_deadline)
+        return s_fail (err, errlen, "request_attempt_timeout (%g) must be at most request_deadline (%g)",
+                       self->request_attempt_timeout, self->request_deadline);
     return 0;
 }
 

@@ -15,8 +15,9 @@
 
 #define STMT_CACHE 64
 #define MAX_PARAMS 16
+#define BULK_MAX 4096
 #define MAX_COLUMNS 24
-#define COLUMN_MAX 1024
+#define COLUMN_MAX 8192         //  an outbox payload (4096-byte body, escaped) fits
 #define BACKOFF_MIN (100 * 1000)
 #define BACKOFF_MAX (1000 * 1000)
 
@@ -196,21 +197,41 @@ typedef union {
     double d;
 } param_value_t;
 
+//  After a failed statement: a lost connection is dropped (the next call
+//  reconnects), a statement the server no longer knows is prepared again.
+static void
+s_failed (wa_db_t *self, MYSQL_STMT *stmt)
+{
+    if (s_connection_error (self->last_errno))
+        wa_db_disconnect (self);
+    else
+    if (stmt && (self->last_errno == ER_NEED_REPREPARE || self->last_errno == ER_NO_SUCH_TABLE))
+        s_forget (self, stmt);
+}
+
+//  Connected, or the reason why not in last_error. 0 / -1.
+static int
+s_ready (wa_db_t *self)
+{
+    self->last_errno = 0;
+    self->last_error[0] = 0;
+    if (wa_db_ensure (self) == 0)
+        return 0;
+    //  While the backoff runs, keep the reason of the last failure.
+    if (!self->last_error[0])
+        snprintf (self->last_error, sizeof self->last_error, "not connected (retrying after: %s)",
+                  self->connect_error[0] ? self->connect_error : "no attempt yet");
+    if (!self->last_errno)
+        self->last_errno = CR_CONN_HOST_ERROR;
+    return -1;
+}
+
 //  Runs the statement; on success the caller may fetch. Returns 0 / -1.
 static int
 s_execute (wa_db_t *self, const char *sql, MYSQL_STMT **stmt_p, const char *fmt, va_list args)
 {
-    self->last_errno = 0;
-    self->last_error[0] = 0;
-    if (wa_db_ensure (self)) {
-        //  While the backoff runs, keep the reason of the last failure.
-        if (!self->last_error[0])
-            snprintf (self->last_error, sizeof self->last_error, "not connected (retrying after: %s)",
-                      self->connect_error[0] ? self->connect_error : "no attempt yet");
-        if (!self->last_errno)
-            self->last_errno = CR_CONN_HOST_ERROR;
+    if (s_ready (self))
         return -1;
-    }
     MYSQL_STMT *stmt = s_prepare (self, sql);
     if (!stmt)
         goto failed;
@@ -275,11 +296,7 @@ s_execute (wa_db_t *self, const char *sql, MYSQL_STMT **stmt_p, const char *fmt,
     return 0;
 
 failed:
-    if (s_connection_error (self->last_errno))
-        wa_db_disconnect (self);
-    else
-    if (stmt && (self->last_errno == ER_NEED_REPREPARE || self->last_errno == ER_NO_SUCH_TABLE))
-        s_forget (self, stmt);
+    s_failed (self, stmt);
     return -1;
 }
 
@@ -299,6 +316,88 @@ wa_db_exec (wa_db_t *self, const char *sql, const char *fmt, ...)
     self->insert_id = mysql_stmt_insert_id (stmt);
     my_ulonglong affected = mysql_stmt_affected_rows (stmt);
     return affected == (my_ulonglong) -1 ? 0 : (int64_t) affected;
+}
+
+int64_t
+wa_db_exec_bulk (wa_db_t *self, const char *sql, const char *fmt, unsigned int rows, const void *const *cols)
+{
+    assert (rows > 0 && rows <= BULK_MAX);
+    if (s_ready (self))
+        return -1;
+    MYSQL_STMT *stmt = s_prepare (self, sql);
+    if (!stmt) {
+        s_failed (self, NULL);
+        return -1;
+    }
+    size_t nparams = strlen (fmt);
+    assert (nparams <= MAX_PARAMS);
+    if (nparams != mysql_stmt_param_count (stmt)) {
+        s_set_error (self, 0, "parameter count does not match the statement");
+        wa_error ("db: %s: %s", self->last_error, sql);
+        return -1;
+    }
+    //  Column-wise array binding: each parameter's buffer is an array of
+    //  rows values (strings: an array of pointers with their lengths).
+    MYSQL_BIND bind[MAX_PARAMS];
+    unsigned long *lengths[MAX_PARAMS] = { NULL };
+    memset (bind, 0, sizeof bind);
+    int rc = 0;
+    for (size_t i = 0; i < nparams; i++) {
+        bind[i].buffer = (void *) cols[i];
+        switch (fmt[i]) {
+            case 'i': bind[i].buffer_type = MYSQL_TYPE_LONGLONG; break;
+            case 'u': bind[i].buffer_type = MYSQL_TYPE_LONGLONG; bind[i].is_unsigned = 1; break;
+            case 'd': bind[i].buffer_type = MYSQL_TYPE_DOUBLE; break;
+            case 's': {
+                const char *const *strings = cols[i];
+                bind[i].buffer_type = MYSQL_TYPE_STRING;
+                lengths[i] = malloc (sizeof (unsigned long) * rows);
+                assert (lengths[i]);
+                for (unsigned int r = 0; r < rows; r++) {
+                    assert (strings[r]);
+                    lengths[i][r] = strlen (strings[r]);
+                }
+                bind[i].length = lengths[i];
+                break;
+            }
+            default:
+                assert (!"bad parameter format");
+        }
+    }
+    unsigned int size = rows;
+    if (mysql_stmt_attr_set (stmt, STMT_ATTR_ARRAY_SIZE, &size)
+    ||  mysql_stmt_bind_param (stmt, bind)
+    ||  mysql_stmt_execute (stmt)) {
+        s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
+        rc = -1;
+    }
+    //  The statement is cached: back to single rows for its next user.
+    size = 0;
+    mysql_stmt_attr_set (stmt, STMT_ATTR_ARRAY_SIZE, &size);
+    for (size_t i = 0; i < nparams; i++)
+        free (lengths[i]);
+    if (rc) {
+        s_failed (self, stmt);
+        return -1;
+    }
+    self->insert_id = mysql_stmt_insert_id (stmt);
+    my_ulonglong affected = mysql_stmt_affected_rows (stmt);
+    return affected == (my_ulonglong) -1 ? 0 : (int64_t) affected;
+}
+
+int
+wa_db_transaction (wa_db_t *self, const char *verb)
+{
+    assert (strcmp (verb, "START TRANSACTION") == 0 || strcmp (verb, "COMMIT") == 0
+    ||      strcmp (verb, "ROLLBACK") == 0);
+    if (s_ready (self))
+        return -1;
+    if (mysql_query (self->mysql, verb)) {
+        s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
+        s_failed (self, NULL);
+        return -1;
+    }
+    return 0;
 }
 
 int64_t

@@ -92,6 +92,22 @@ static const char *SQL_MASTERS =
     "SELECT id, hostname, ports FROM nodes WHERE kind = 'master' AND stopped_at IS NULL "
     "AND last_seen > NOW(6) - INTERVAL ? MICROSECOND ORDER BY id";
 
+int
+wa_peers_endpoint (const char *host, const char *ports, int index, char *out, size_t size)
+{
+    for (const char *c = host; *c; c++)
+        if (!isalnum ((unsigned char) *c) && !strchr (".-:_[]", *c))
+            return -1;
+    int p[4];
+    char tail;
+    if (!*host || strlen (host) > 255 || index < 0 || index > 3
+    ||  sscanf (ports, "%d,%d,%d,%d%c", &p[0], &p[1], &p[2], &p[3], &tail) != 4
+    ||  p[index] < 1 || p[index] > 65535)
+        return -1;
+    snprintf (out, size, "tcp://%s:%d", host, p[index]);
+    return 0;
+}
+
 //  Rows come from the database: a host or port list that is not what a node
 //  writes is skipped, never used to build an endpoint.
 static int
@@ -101,19 +117,15 @@ s_master_row (const wa_db_row_t *row, void *arg)
     if (self->count == WA_PEERS_MAX)
         return 1;
     const char *host = wa_db_row_str (row, 1);
-    for (const char *c = host; *c; c++)
-        if (!isalnum ((unsigned char) *c) && !strchr (".-:_[]", *c))
-            return 0;
-    int p[4];
-    char tail;
-    if (!*host || sscanf (wa_db_row_str (row, 2), "%d,%d,%d,%d%c", &p[0], &p[1], &p[2], &p[3], &tail) != 4
-    ||  p[1] < 1 || p[1] > 65535 || p[2] < 1 || p[2] > 65535)
-        return 0;
-    wa_peer_t *peer = &self->masters[self->count++];
+    const char *ports = wa_db_row_str (row, 2);
+    wa_peer_t *peer = &self->masters[self->count];
     memset (peer, 0, sizeof *peer);
+    if (wa_peers_endpoint (host, ports, 0, peer->api, sizeof peer->api)
+    ||  wa_peers_endpoint (host, ports, 1, peer->bus, sizeof peer->bus)
+    ||  wa_peers_endpoint (host, ports, 2, peer->control, sizeof peer->control))
+        return 0;
     peer->id = (uint64_t) wa_db_row_int (row, 0);
-    snprintf (peer->bus, sizeof peer->bus, "tcp://%s:%d", host, p[1]);
-    snprintf (peer->control, sizeof peer->control, "tcp://%s:%d", host, p[2]);
+    self->count++;
     return 0;
 }
 

@@ -7,6 +7,8 @@
     before its lease can expire in the database. A new holder opens its
     session only once the database says the previous lease ended more than
     the gateway's idle timeout ago. */
+#include <stdarg.h>
+#include <sodium.h>
 #include "wa_lease.h"
 #include "wa_log.h"
 #include "wa_migrations.h"
@@ -16,6 +18,8 @@
 #include "coreapp.h"
 #include "core_jobs.h"
 #include "session.h"
+#include "outbox.h"
+#include "wa_message.h"
 
 typedef struct {
     const wa_config_t *config;  //  as started; the DB worker reads it
@@ -39,9 +43,16 @@ typedef struct {
     release_job_t release_job;
     uint64_t sessions_opened;
     const char *gateway;        //  "connected" or "disconnected"
+    outbox_t *outbox;           //  the messages of the shard we hold
+    int outbox_timer;
+    wa_msg_t msg;               //  the message being handled (large)
+    wa_msg_t reply;
+    uint64_t api_requests;
+    uint64_t api_refused;       //  bad frames or requests
 } coreapp_t;
 
 static void s_try_login (coreapp_t *self);
+static void s_on_session_message (coreapp_t *self);
 
 static void
 s_set_role (coreapp_t *self)
@@ -70,6 +81,7 @@ s_close_session (coreapp_t *self, const char *why, bool confirmed_gone)
     //  The reactor must forget the socket before it is destroyed.
     zloop_reader_end (self->loop, self->session.sock);
     session_close (&self->session, wa_clock_mono (), confirmed_gone);
+    outbox_session (self->outbox, false);
     if (was_open)
         wa_node_event (&self->node, "session_closed", (int) self->session.shard, self->session.epoch,
                        self->node.id, "upstream session %" PRIu64 " closed: %s", id, why);
@@ -88,6 +100,7 @@ s_demote (coreapp_t *self, const char *why)
     uint64_t epoch = self->lease.epoch;
     wa_lease_lost (&self->lease);
     self->shard = -1;
+    outbox_hold (self->outbox, -1, self->node.id, 0);
     if (self->login_timer >= 0)
         zloop_timer_end (self->loop, self->login_timer);
     self->login_timer = -1;
@@ -134,7 +147,17 @@ s_on_session (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     coreapp_t *self = arg;
-    session_event_t event = session_on_message (&self->session, wa_clock_mono ());
+    //  Drain what is there (acknowledgements come in thousands), within
+    //  bounds so timers get their turn.
+    for (int i = 0; i < 1000 && self->session.sock && (zsock_events (self->session.sock) & ZMQ_POLLIN); i++)
+        s_on_session_message (self);
+    return 0;
+}
+
+static void
+s_on_session_message (coreapp_t *self)
+{
+    session_event_t event = session_on_message (&self->session, wa_clock_mono (), &self->msg);
     switch (event) {
         case SESSION_EV_OPENED:
             if (!s_holding (self)) {
@@ -143,6 +166,7 @@ s_on_session (zloop_t *loop, zsock_t *reader, void *arg)
             }
             self->sessions_opened++;
             s_set_gateway (self, "connected");
+            outbox_session (self->outbox, true);
             wa_node_event (&self->node, "session_opened", self->shard, self->lease.epoch, self->node.id,
                            "upstream session %" PRIu64 " opened for account %s shard %d",
                            self->session.id, self->config->account, self->shard);
@@ -157,10 +181,15 @@ s_on_session (zloop_t *loop, zsock_t *reader, void *arg)
             s_close_session (self, "closed by upstream", true);
             s_try_login (self);
             break;
+        case SESSION_EV_SEND_ACK:
+            outbox_on_ack (self->outbox, self->msg.seq, (int) self->msg.code, self->msg.text);
+            break;
+        case SESSION_EV_QUERY_REPLY:
+            outbox_on_query_reply (self->outbox, self->msg.code == 1, self->msg.text);
+            break;
         case SESSION_EV_NONE:
             break;
     }
-    return 0;
 }
 
 static void
@@ -195,6 +224,7 @@ s_shard_done (coreapp_t *self)
         }
         if (promoted) {
             self->shard = job->shard;
+            outbox_hold (self->outbox, job->shard, self->node.id, job->epoch);
             s_set_role (self);
             wa_node_event (&self->node, "primary", job->shard, job->epoch, self->node.id,
                            "coreapp %" PRIu64 " holds shard %d; login in %.3f s", self->node.id,
@@ -392,50 +422,159 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     coreapp_t *self = arg;
-    char stats[400];
+    char stats[1000];
+    outbox_stats_t o = outbox_stats (self->outbox);
     snprintf (stats, sizeof stats,
               "{\"node\":%" PRIu64 ",\"kind\":\"coreapp\",\"role\":\"%s\",\"shard\":%d,\"epoch\":%" PRIu64
               ",\"session\":\"%s\",\"sessions_opened\":%" PRIu64 ",\"heartbeats\":%" PRIu64
-              ",\"masters\":%d}",
+              ",\"masters\":%d,\"api_requests\":%" PRIu64 ",\"api_refused\":%" PRIu64
+              ",\"outbox\":{\"accepted\":%" PRIu64 ",\"retried\":%" PRIu64 ",\"sent\":%" PRIu64
+              ",\"acked\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"refused\":%" PRIu64
+              ",\"queried\":%" PRIu64 ",\"found\":%" PRIu64 ",\"batches\":%" PRIu64
+              ",\"depth\":%zu,\"waiting\":%zu}}",
               self->node.id, self->node.role, self->shard, self->node.epoch,
               session_state_name (self->session.state), self->sessions_opened, self->heartbeats,
-              self->peers.count);
+              self->peers.count, self->api_requests, self->api_refused, o.accepted, o.retried, o.sent,
+              o.acked, o.duplicates, o.refused, o.queried, o.found, o.batches, o.depth, o.waiting);
     wa_node_on_control (&self->node, stats);
     return 0;
 }
 
-//  The API port belongs to the Webapp's requests (a later part of the
-//  system); until it is served, every request gets a clear error: 1018 when
-//  this Coreapp is not primary, 1011 (service not ready) otherwise.
+//  The API port: the Webapps' requests (API_REQ, a JSON object naming its
+//  op), each answered with an API_REP carrying an HTTP status and a JSON
+//  object. Nothing here waits: a message goes to the outbox, which answers
+//  once its row is committed.
+static void
+s_api_reply (void *arg, zframe_t **peer, uint64_t seq, int status, const char *json)
+{
+    coreapp_t *self = arg;
+    wa_msg_t *reply = &self->reply;
+    wa_msg_init (reply, WA_MSG_API_REP);
+    reply->seq = seq;
+    reply->code = (uint32_t) status;
+    wa_msg_set_text (reply, json);
+    wa_codec_send (self->node.api, *peer, reply);
+    zframe_destroy (peer);
+}
+
+static void
+s_api_error (coreapp_t *self, zframe_t **peer, uint64_t seq, int status, int code, const char *fmt, ...)
+    __attribute__ ((format (printf, 6, 7)));
+
+static void
+s_api_error (coreapp_t *self, zframe_t **peer, uint64_t seq, int status, int code, const char *fmt, ...)
+{
+    char details[300];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (details, sizeof details, fmt, args);
+    va_end (args);
+    json_t *body = json_pack ("{s:[{s:i, s:s}]}", "errors", "code", code, "details", details);
+    char *text = json_dumps (body, JSON_COMPACT);
+    s_api_reply (self, peer, seq, status, text);
+    free (text);
+    json_decref (body);
+    self->api_refused++;
+}
+
+static int
+s_api_send_op (void *arg, uint64_t seq, const char *payload)
+{
+    coreapp_t *self = arg;
+    if (!s_holding (self))
+        return -1;
+    return session_send (&self->session, seq, payload, wa_clock_mono ());
+}
+
+static int
+s_api_query_op (void *arg, const char *id)
+{
+    coreapp_t *self = arg;
+    if (!s_holding (self))
+        return -1;
+    return session_query (&self->session, id, wa_clock_mono ());
+}
+
+static void
+s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
+{
+    json_error_t error;
+    json_t *root = json_loadb (msg->text, msg->text_len, JSON_REJECT_DUPLICATES, &error);
+    const char *op = root ? json_string_value (json_object_get (root, "op")) : NULL;
+    if (!root || !op)
+        s_api_error (self, peer, msg->seq, 400, 1009, "the request is not a JSON object with an 'op'");
+    else
+    if (streq (op, "send")) {
+        const char *key = json_string_value (json_object_get (root, "key"));
+        json_t *shard = json_object_get (root, "shard");
+        wa_message_t message;
+        char why[200];
+        int code;
+        if (!key || !wa_message_key_valid (key))
+            s_api_error (self, peer, msg->seq, 400, 1009, "'key' must be an idempotency key");
+        else
+        if ((code = wa_message_check (json_object_get (root, "message"), &message, why, sizeof why)))
+            s_api_error (self, peer, msg->seq, 400, code, "%s", why);
+        else
+        if (!s_holding (self))
+            s_api_error (self, peer, msg->seq, 500, 1018, "coreapp %" PRIu64 " is not primary", self->node.id);
+        else
+        if (!json_is_integer (shard) || json_integer_value (shard) != self->shard)
+            s_api_error (self, peer, msg->seq, 500, 1018, "coreapp %" PRIu64 " holds shard %d, not this one",
+                         self->node.id, self->shard);
+        else
+            outbox_accept (self->outbox, peer, msg->seq, key, &message);
+    }
+    else
+        s_api_error (self, peer, msg->seq, 400, 1006, "unknown op '%.40s'", op);
+    json_decref (root);
+}
+
 static int
 s_on_api (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
     coreapp_t *self = arg;
-    zframe_t *peer = NULL;
-    wa_msg_t msg;
-    int why = 0;
-    int rc = wa_codec_recv (self->node.api, &peer, &msg, &why);
-    if (rc == -1 || !peer)
-        return 0;
-    wa_msg_t reply;
-    wa_msg_init (&reply, WA_MSG_ERROR);
-    if (rc == -2) {
-        reply.code = 400;
-        wa_msg_set_text (&reply, wa_codec_strerror (why));
+    for (int i = 0; i < 1000 && (zsock_events (self->node.api) & ZMQ_POLLIN); i++) {
+        zframe_t *peer = NULL;
+        int why = 0;
+        int rc = wa_codec_recv (self->node.api, &peer, &self->msg, &why);
+        if (rc == -1 || !peer) {
+            zframe_destroy (&peer);
+            continue;
+        }
+        self->api_requests++;
+        if (rc == -2)
+            s_api_error (self, &peer, 0, 400, 1009, "malformed frame: %s", wa_codec_strerror (why));
+        else
+        if (self->msg.type != WA_MSG_API_REQ)
+            s_api_error (self, &peer, self->msg.seq, 400, 1009, "unexpected %s on the API port",
+                         wa_codec_type_name (self->msg.type));
+        else
+            s_api_request (self, &peer, &self->msg);
+        zframe_destroy (&peer);
     }
-    else
-    if (!s_holding (self)) {
-        reply.code = 1018;
-        wa_msg_set_text (&reply, "Not a primary coreapp");
-    }
-    else {
-        reply.code = 1011;
-        wa_msg_set_text (&reply, "Service not ready: this Coreapp serves no API requests yet");
-    }
-    wa_codec_send (self->node.api, peer, &reply);
-    zframe_destroy (&peer);
+    return 0;
+}
+
+static int
+s_on_outbox (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    coreapp_t *self = arg;
+    outbox_on_worker (self->outbox);
+    return 0;
+}
+
+static int
+s_on_outbox_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coreapp_t *self = arg;
+    outbox_tick (self->outbox);
     return 0;
 }
 
@@ -454,6 +593,9 @@ s_shutdown (coreapp_t *self)
     if (self->session.state != SESSION_CLOSED) {
         s_close_session (self, "stopping", false);
     }
+    //  Requests that wait get 1011 (the Webapp retries them elsewhere);
+    //  inserts and acknowledgements under way are finished.
+    outbox_drain (self->outbox, timeout);
     s_wait_jobs (self, timeout);
     if (s_holding (self)) {
         release_job_t *job = &self->release_job;
@@ -477,6 +619,10 @@ s_shutdown (coreapp_t *self)
 int
 coreapp_run (const wa_config_t *config)
 {
+    if (sodium_init () < 0) {
+        wa_error ("libsodium cannot start");
+        return 1;
+    }
     coreapp_t *self = (coreapp_t *) zmalloc (sizeof (coreapp_t));
     self->config = config;
     self->settings = *config;
@@ -489,6 +635,7 @@ coreapp_run (const wa_config_t *config)
     wa_lease_init (&self->lease, WA_SEC (config->shard_lease_ttl), WA_SEC (config->lease_margin));
     session_init (&self->session, &self->settings);
     self->shard_job.job.kind = JOB_SHARD;
+    self->outbox_timer = -1;
     if (wa_node_start (&self->node, config, "coreapp")) {
         wa_node_stop (&self->node);
         wa_peers_destroy (&self->peers, NULL);
@@ -500,8 +647,12 @@ coreapp_run (const wa_config_t *config)
              self->node.ports[0], self->node.ports[1], self->node.ports[2], self->node.ports[3],
              config->upstream_endpoint, config->db_hostname, config->db_port, config->db_name);
 
+    outbox_io_t io = { s_api_reply, s_api_send_op, s_api_query_op };
+    self->outbox = outbox_new (config, io, self);
     self->loop = zloop_new ();
     zloop_reader (self->loop, (zsock_t *) self->node.db, s_on_db, self);
+    zloop_reader (self->loop, (zsock_t *) outbox_worker (self->outbox), s_on_outbox, self);
+    wa_timer_every (self->loop, &self->outbox_timer, 0.1, s_on_outbox_tick, self);
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);
     zloop_reader (self->loop, self->node.api, s_on_api, self);
@@ -516,6 +667,7 @@ coreapp_run (const wa_config_t *config)
     int rc = self->node.fatal ? 1 : 0;
     wa_peers_destroy (&self->peers, self->loop);
     zloop_destroy (&self->loop);
+    outbox_destroy (&self->outbox);
     wa_node_stop (&self->node);
     free (self);
     return rc;

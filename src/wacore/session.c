@@ -98,42 +98,71 @@ session_ping (session_t *self, wa_usec_t now)
     return s_send (self, &msg, now);
 }
 
-session_event_t
-session_on_message (session_t *self, wa_usec_t now)
+int
+session_send (session_t *self, uint64_t seq, const char *payload, wa_usec_t now)
 {
-    wa_msg_t msg;
+    if (self->state != SESSION_OPEN)
+        return -1;
+    wa_msg_t *msg = &self->out;
+    wa_msg_init (msg, WA_MSG_SEND);
+    msg->session = self->id;
+    msg->seq = seq;
+    wa_msg_set_text (msg, payload);
+    return s_send (self, msg, now);
+}
+
+int
+session_query (session_t *self, const char *id, wa_usec_t now)
+{
+    if (self->state != SESSION_OPEN)
+        return -1;
+    wa_msg_t *msg = &self->out;
+    wa_msg_init (msg, WA_MSG_QUERY);
+    msg->session = self->id;
+    wa_msg_set_text (msg, id);
+    return s_send (self, msg, now);
+}
+
+session_event_t
+session_on_message (session_t *self, wa_usec_t now, wa_msg_t *out)
+{
+    wa_msg_t *msg = out;
     int why = 0;
-    int rc = wa_codec_recv (self->sock, NULL, &msg, &why);
+    int rc = wa_codec_recv (self->sock, NULL, msg, &why);
     if (rc == -2) {
         wa_warn ("upstream sent a malformed frame: %s", wa_codec_strerror (why));
         return SESSION_EV_NONE;
     }
     if (rc)
         return SESSION_EV_NONE;
-    switch (msg.type) {
+    switch (msg->type) {
         case WA_MSG_LOGIN_OK:
             if (self->state != SESSION_LOGGING_IN)
                 return SESSION_EV_NONE;
             self->state = SESSION_OPEN;
-            self->id = msg.session;
+            self->id = msg->session;
             self->last_pong = now;
             return SESSION_EV_OPENED;
         case WA_MSG_LOGIN_REFUSED:
-            snprintf (self->last_reason, sizeof self->last_reason, "%.120s", msg.text);
+            snprintf (self->last_reason, sizeof self->last_reason, "%.120s", msg->text);
             return SESSION_EV_REFUSED;
         case WA_MSG_PONG:
-            if (self->state == SESSION_OPEN && msg.session == self->id)
+            if (self->state == SESSION_OPEN && msg->session == self->id)
                 self->last_pong = now;
             return SESSION_EV_NONE;
         case WA_MSG_SESSION_GONE:
-            if (self->state != SESSION_OPEN || msg.session != self->id)
+            if (self->state != SESSION_OPEN || msg->session != self->id)
                 return SESSION_EV_NONE;
-            snprintf (self->last_reason, sizeof self->last_reason, "%.120s", msg.text);
+            snprintf (self->last_reason, sizeof self->last_reason, "%.120s", msg->text);
             return SESSION_EV_GONE;
         case WA_MSG_LOGOUT_OK:
             return SESSION_EV_NONE;
+        case WA_MSG_SEND_ACK:
+            return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_SEND_ACK : SESSION_EV_NONE;
+        case WA_MSG_QUERY_REPLY:
+            return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_QUERY_REPLY : SESSION_EV_NONE;
         default:
-            wa_warn ("upstream sent an unexpected %s", wa_codec_type_name (msg.type));
+            wa_warn ("upstream sent an unexpected %s", wa_codec_type_name (msg->type));
             return SESSION_EV_NONE;
     }
 }

@@ -20,6 +20,8 @@ typedef enum {
     SESSION_EV_OPENED,          //  login accepted
     SESSION_EV_REFUSED,         //  login refused: a newer epoch exists
     SESSION_EV_GONE,            //  the gateway closed it (expired, kicked)
+    SESSION_EV_SEND_ACK,        //  a SEND answered: msg seq, code, text
+    SESSION_EV_QUERY_REPLY,     //  a QUERY answered: msg code, text (the id)
 } session_event_t;
 
 typedef struct {
@@ -35,6 +37,7 @@ typedef struct {
     wa_usec_t last_sent;
     wa_usec_t quiet_until;      //  no login before this instant
     char last_reason[128];
+    wa_msg_t out;               //  the message being sent (large: not on the stack)
 } session_t;
 
 void session_init (session_t *self, const wa_config_t *config);
@@ -45,9 +48,14 @@ int session_open (session_t *self, uint64_t node, uint32_t shard, uint64_t epoch
 void session_close (session_t *self, wa_usec_t now, bool confirmed_gone);
 //  Send a keepalive. 0 / -1.
 int session_ping (session_t *self, wa_usec_t now);
-//  Read one message from the socket. On REFUSED and GONE the caller closes
-//  the session (confirmed gone: the gateway said so).
-session_event_t session_on_message (session_t *self, wa_usec_t now);
+//  A message (JSON for the upstream) tagged seq / a question about an id,
+//  on the open session, without waiting. 0 / -1 (not open, or the socket
+//  is full: try again later).
+int session_send (session_t *self, uint64_t seq, const char *payload, wa_usec_t now);
+int session_query (session_t *self, const char *id, wa_usec_t now);
+//  Read one message from the socket into *msg. On REFUSED and GONE the
+//  caller closes the session (confirmed gone: the gateway said so).
+session_event_t session_on_message (session_t *self, wa_usec_t now, wa_msg_t *msg);
 //  May a login go out at now?
 bool session_may_login (const session_t *self, wa_usec_t now);
 const char *session_state_name (session_state_t state);

@@ -114,6 +114,9 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
                                                         MHD_HTTP_HEADER_AUTHORIZATION);
         if (auth)
             req->authorization = s_strdup (auth);
+        const char *key = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Idempotency-Key");
+        if (key)
+            req->idempotency_key = s_strdup (key);
         s_client_address (connection, req->client, sizeof req->client);
         //  A declared length over the limit is refused before the body comes.
         const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
@@ -198,6 +201,7 @@ s_on_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
     assert (req->state != REQ_HANDED);
     free (req->path);
     free (req->authorization);
+    free (req->idempotency_key);
     free (req->body);
     free (req->response);
     free (req);

@@ -24,6 +24,7 @@ typedef struct {
     char method[12];
     char *path;                 //  without the query string
     char *authorization;        //  the header, NULL when absent
+    char *idempotency_key;      //  the Idempotency-Key header, NULL when absent
     char client[64];            //  the peer's address, without its port
     char *body;                 //  NUL-terminated, NULL when empty
     size_t body_len;

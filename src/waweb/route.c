@@ -19,6 +19,7 @@ static const route_def_t s_routes[] = {
     { "PUT", "/v1/users/{}", ROUTE_USER_UPDATE, ROUTE_AUTH_SELF },
     { "DELETE", "/v1/users/{}", ROUTE_USER_DELETE, ROUTE_AUTH_ADMIN },
     { "GET", "/v1/health", ROUTE_HEALTH, ROUTE_AUTH_BEARER },
+    { "POST", "/v1/messages", ROUTE_MESSAGES, ROUTE_AUTH_BEARER },
 };
 #define NROUTES (sizeof s_routes / sizeof s_routes[0])
 

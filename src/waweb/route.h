@@ -16,6 +16,7 @@ typedef enum {
     ROUTE_USER_UPDATE,
     ROUTE_USER_DELETE,
     ROUTE_HEALTH,
+    ROUTE_MESSAGES,
 } route_id_t;
 
 typedef enum {

@@ -9,6 +9,7 @@
 #include "input.h"
 #include "ratelimit.h"
 #include "tokencache.h"
+#include "coreapps.h"
 #include "web.h"
 
 #ifndef WA_VERSION
@@ -75,6 +76,7 @@ struct web_t {
     wa_settings_job_t settings_job;
     admin_job_t admin_job;
     wa_job_t seed_job;
+    coreapps_t *coreapps;       //  the primary Coreapps and what goes to them
 };
 
 web_req_t *
@@ -208,6 +210,48 @@ web_hash (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_
 }
 
 //  --------------------------------------------------------------------------
+//  Forwarding to the Coreapps
+
+int
+web_shards (web_t *self)
+{
+    return coreapps_shards (self->coreapps);
+}
+
+void
+web_forward (web_t *self, web_req_t *req, int shard)
+{
+    coreapps_forward (self->coreapps, req, shard);
+}
+
+//  A forwarded request's answer: the Coreapp's, in the envelope; or, when
+//  no attempt succeeded before the deadline, what the last one met.
+static void
+s_forwarded (web_t *self, web_req_t *req, int status, json_t *response)
+{
+    if (!response) {
+        web_fail (self, req, 503, API_NOT_READY, "no primary Coreapp accepted the request within "
+                  "request_deadline (%g s); last attempt: %s", self->settings.request_deadline,
+                  req->fwd_last_why[0] ? req->fwd_last_why : "none");
+        return;
+    }
+    json_t *errors = json_object_get (response, "errors");
+    if (errors) {
+        json_t *first = json_array_get (errors, 0);
+        int code = (int) json_integer_value (json_object_get (first, "code"));
+        const char *details = json_string_value (json_object_get (first, "details"));
+        json_t *envelope = envelope_error (code ? code : API_GENERIC, "%s", details ? details : "");
+        json_decref (response);
+        web_reply (self, req, status >= 400 && status <= 599 ? status : 0, envelope);
+        return;
+    }
+    json_t *envelope = envelope_new ();
+    json_object_update (envelope, response);
+    json_decref (response);
+    web_reply (self, req, status >= 200 && status <= 299 ? status : 200, envelope);
+}
+
+//  --------------------------------------------------------------------------
 //  Authentication and dispatch
 
 static const char *SQL_TOKEN =
@@ -253,6 +297,7 @@ s_dispatch (web_t *self, web_req_t *req)
         case ROUTE_USER_UPDATE: users_update (self, req); break;
         case ROUTE_USER_DELETE: users_delete (self, req); break;
         case ROUTE_HEALTH: health_get (self, req); break;
+        case ROUTE_MESSAGES: messages_send (self, req); break;
         default: web_fail (self, req, 0, API_INTERNAL, "no handler for this route"); break;
     }
 }
@@ -564,6 +609,8 @@ s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
     wa_job_t *job = wa_dbworker_recv ((zactor_t *) reader);
     if (!job)
         return 0;
+    if (coreapps_job_done (self->coreapps, job))
+        return 0;
     if (job->kind == JOB_REQ_DB || job->kind == JOB_REQ_HASH) {
         web_req_t *req;
         if (job->kind == JOB_REQ_DB) {
@@ -629,10 +676,14 @@ s_mark_stopped (web_t *self)
 static void
 s_shutdown (web_t *self)
 {
+    //  Forwarded requests are answered 503 (a client may retry them with
+    //  the same Idempotency-Key); the Coreapps' late answers are dropped.
+    coreapps_abandon (self->coreapps);
     s_mark_stopped (self);
     //  No job runs past this point, so no worker touches a request again.
     zactor_destroy (&self->hasher);
     zactor_destroy (&self->db);
+    coreapps_destroy (&self->coreapps);     //  its jobs ran on the worker
     http_server_stop_handover (self->http);
     int64_t until = zclock_mono () + DRAIN_MS;
     while (true) {
@@ -696,6 +747,7 @@ web_run (const wa_config_t *config)
     wa_dbworker_submit (self->hasher, &self->admin_job.job);
 
     self->loop = zloop_new ();
+    self->coreapps = coreapps_new (self, self->loop, self->db, &self->settings, s_forwarded);
     zloop_reader (self->loop, self->requests, s_on_requests, self);
     zloop_reader (self->loop, (zsock_t *) self->db, s_on_worker, self);
     zloop_reader (self->loop, (zsock_t *) self->hasher, s_on_worker, self);

@@ -55,6 +55,18 @@ struct web_req_t {
     int64_t ttl;                //  seconds (tokens) or microseconds (health window)
     int64_t remaining;          //  microseconds a token has left
     json_t *result;             //  built by a job
+    //  forwarded to a Coreapp (coreapps.h)
+    char *fwd_text;             //  the API_REQ's JSON
+    int fwd_shard;
+    uint64_t fwd_seq;           //  of the attempt in flight, 0 when none
+    uint64_t fwd_node;          //  where it went
+    wa_usec_t fwd_deadline;     //  the request's
+    wa_usec_t fwd_until;        //  the attempt's
+    wa_usec_t fwd_retry_at;     //  a parked request's next try
+    int fwd_attempts;
+    int fwd_last_code;          //  why the last attempt failed (for the final error)
+    char fwd_last_why[120];
+    void *fwd_handle;           //  in the parked list
 };
 
 //  The request a job belongs to.
@@ -83,7 +95,12 @@ void web_db (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), w
 //  The same on the hash worker (run gets no database).
 void web_hash (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next);
 
-//  Endpoints (users.c, health.c).
+//  The cluster's shard count (0 until known), and forwarding req (its
+//  fwd_text set) to the primary Coreapp of shard; its answer ends req.
+int web_shards (web_t *self);
+void web_forward (web_t *self, web_req_t *req, int shard);
+
+//  Endpoints (users.c, health.c, messages.c).
 void users_login (web_t *self, web_req_t *req);
 void users_logout (web_t *self, web_req_t *req);
 void users_create (web_t *self, web_req_t *req);
@@ -91,6 +108,7 @@ void users_get (web_t *self, web_req_t *req);
 void users_update (web_t *self, web_req_t *req);
 void users_delete (web_t *self, web_req_t *req);
 void health_get (web_t *self, web_req_t *req);
+void messages_send (web_t *self, web_req_t *req);
 //  The password hash jobs (users.c), also used at start for the admin.
 void users_hash_run (wa_job_t *job, wa_db_t *db);
 

@@ -1,0 +1,693 @@
+/*  outbox — see outbox.h */
+#include <sodium.h>
+#include "wa_dbworker.h"
+#include "wa_log.h"
+#include "outbox.h"
+
+#define OUTBOX_BATCH 512        //  requests per insert transaction
+#define WAITING_MAX 8192        //  requests waiting for an insert, then 1016
+#define MEMORY_MAX 100000       //  unacknowledged messages held, then 1016
+#define WINDOW 1000             //  SENDs and QUERYs unanswered at once
+#define MARK_BATCH 2048
+#define LOAD_PAGE 256
+#define ID_MAX 40               //  the outbox.id column
+
+typedef enum { E_UNSENT, E_SENT, E_QUERY, E_QUERIED } estate_t;
+
+typedef struct {
+    char id[ID_MAX + 1];
+    char *payload;
+    estate_t state;
+    uint64_t seq;               //  of the SEND in flight
+    void *action;               //  handle in the action list, NULL when none
+} entry_t;
+
+typedef struct {
+    zframe_t *peer;
+    uint64_t seq;
+    char id[WA_MESSAGE_ID_LEN + 1];
+    char key[WA_MESSAGE_KEY_MAX + 1];
+    char to[WA_MESSAGE_TO_MAX + 1];
+    char *payload;
+} accept_t;
+
+typedef struct {
+    char id[ID_MAX + 1];
+    const char *status;         //  "sent" or "refused"
+} mark_t;
+
+typedef struct {
+    wa_job_t job;
+    int shard;
+    uint64_t node;
+    uint64_t epoch;
+    uint64_t batch;
+    unsigned int count;
+    accept_t *rows[OUTBOX_BATCH];
+    const char *ids[OUTBOX_BATCH];
+    const char *keys[OUTBOX_BATCH];
+    int64_t shards[OUTBOX_BATCH];
+    uint64_t epochs[OUTBOX_BATCH];
+    uint64_t batches[OUTBOX_BATCH];
+    const char *tos[OUTBOX_BATCH];
+    const char *payloads[OUTBOX_BATCH];
+    bool inserted[OUTBOX_BATCH];
+    int result;                 //  0 committed, 1 fenced off, -1 database error
+    bool ambiguous;             //  the error came after the insert ran
+    char error[200];
+} insert_job_t;
+
+typedef struct {
+    wa_job_t job;
+    unsigned int count;
+    mark_t *rows[MARK_BATCH];
+    const char *ids[MARK_BATCH];
+    const char *statuses[MARK_BATCH];
+} mark_job_t;
+
+typedef struct {
+    wa_job_t job;
+    int shard;
+    uint64_t after;
+    uint64_t generation;
+    unsigned int count;
+    uint64_t seqs[LOAD_PAGE];
+    char ids[LOAD_PAGE][ID_MAX + 1];
+    char *payloads[LOAD_PAGE];
+} load_job_t;
+
+struct outbox_t {
+    const wa_config_t *config;
+    outbox_io_t io;
+    void *arg;
+    zactor_t *db;
+    int shard;                  //  -1 while not holding
+    uint64_t node;
+    uint64_t epoch;
+    uint64_t generation;        //  changes with the hold and each session
+    bool open;
+    zhashx_t *entries;          //  id → entry_t (owned)
+    zhashx_t *by_seq;           //  SEND seq → entry_t
+    zlistx_t *actions;          //  entries to SEND or QUERY, in order
+    zlistx_t *waiting;          //  accept_t waiting for an insert
+    zlistx_t *marks;            //  mark_t waiting to be written
+    size_t outstanding;         //  SENDs + QUERYs unanswered
+    uint64_t next_seq;
+    bool reconcile;             //  a reconciliation is wanted or running
+    bool reconcile_again;       //  start over when this one ends
+    uint64_t load_after;
+    insert_job_t insert;
+    mark_job_t mark;
+    load_job_t load;
+    outbox_stats_t stats;
+};
+
+static const char *SQL_FENCE =
+    "SELECT 1 FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ? AND expires_at > NOW(6) "
+    "LOCK IN SHARE MODE";
+static const char *SQL_INSERT =
+    "INSERT IGNORE INTO outbox (id, idem_key, shard, epoch, batch, recipient, payload, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, NOW(6))";
+static const char *SQL_NEW =
+    "SELECT id FROM outbox WHERE shard = ? AND status = 'pending' AND batch = ?";
+static const char *SQL_MARK =
+    "UPDATE outbox SET status = ?, sent_at = NOW(6) WHERE id = ? AND status = 'pending'";
+static const char *SQL_LOAD =
+    "SELECT seq, id, payload FROM outbox WHERE shard = ? AND status = 'pending' AND seq > ? "
+    "ORDER BY seq LIMIT 256";
+
+//  --------------------------------------------------------------------------
+//  The jobs (on the outbox's DB worker)
+
+static int
+s_new_row (const wa_db_row_t *row, void *arg)
+{
+    insert_job_t *self = arg;
+    const char *id = wa_db_row_str (row, 0);
+    for (unsigned int i = 0; i < self->count; i++)
+        if (!self->inserted[i] && streq (self->ids[i], id)) {
+            self->inserted[i] = true;
+            break;
+        }
+    return 0;
+}
+
+static void
+s_insert_run (wa_job_t *job, wa_db_t *db)
+{
+    insert_job_t *self = (insert_job_t *) job;
+    memset (self->inserted, 0, sizeof self->inserted);
+    self->result = -1;
+    self->ambiguous = false;
+    self->error[0] = 0;
+    if (wa_db_transaction (db, "START TRANSACTION"))
+        goto failed;
+    int64_t holding = wa_db_query (db, SQL_FENCE, NULL, NULL, "iuu", (int64_t) self->shard, self->node,
+                                   self->epoch);
+    if (holding < 0)
+        goto rollback;
+    if (holding == 0) {
+        self->result = 1;
+        wa_db_transaction (db, "ROLLBACK");
+        return;
+    }
+    const void *cols[] = { self->ids, self->keys, self->shards, self->epochs, self->batches, self->tos,
+                           self->payloads };
+    int64_t rows = wa_db_exec_bulk (db, SQL_INSERT, "ssiuuss", self->count, cols);
+    if (rows < 0)
+        goto rollback;
+    if ((unsigned int) rows == self->count)
+        memset (self->inserted, 1, sizeof self->inserted[0] * self->count);
+    else
+    if (rows > 0
+    &&  wa_db_query (db, SQL_NEW, s_new_row, self, "iu", (int64_t) self->shard, self->batch) < 0)
+        goto rollback;
+    self->ambiguous = true;
+    if (wa_db_transaction (db, "COMMIT"))
+        goto failed;
+    self->result = 0;
+    return;
+rollback:
+    snprintf (self->error, sizeof self->error, "%s", wa_db_error (db));
+    wa_db_transaction (db, "ROLLBACK");
+    return;
+failed:
+    snprintf (self->error, sizeof self->error, "%s", wa_db_error (db));
+}
+
+static void
+s_mark_run (wa_job_t *job, wa_db_t *db)
+{
+    mark_job_t *self = (mark_job_t *) job;
+    const void *cols[] = { self->statuses, self->ids };
+    job->rc = wa_db_exec_bulk (db, SQL_MARK, "ss", self->count, cols) < 0 ? -1 : 0;
+    if (job->rc)
+        wa_warn ("db: cannot mark %u messages sent (will retry): %s", self->count, wa_db_error (db));
+}
+
+static int
+s_load_row (const wa_db_row_t *row, void *arg)
+{
+    load_job_t *self = arg;
+    const char *id = wa_db_row_str (row, 1);
+    if (self->count == LOAD_PAGE || strlen (id) > ID_MAX)
+        return 0;
+    self->seqs[self->count] = (uint64_t) wa_db_row_int (row, 0);
+    snprintf (self->ids[self->count], sizeof self->ids[0], "%s", id);
+    self->payloads[self->count] = strdup (wa_db_row_str (row, 2));
+    self->count++;
+    return 0;
+}
+
+static void
+s_load_run (wa_job_t *job, wa_db_t *db)
+{
+    load_job_t *self = (load_job_t *) job;
+    self->count = 0;
+    job->rc = wa_db_query (db, SQL_LOAD, s_load_row, self, "iu", (int64_t) self->shard, self->after) < 0 ? -1 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Memory
+
+static void
+s_entry_destroy (void **item)
+{
+    entry_t *entry = *item;
+    free (entry->payload);
+    free (entry);
+    *item = NULL;
+}
+
+static size_t
+s_seq_hash (const void *key)
+{
+    return (size_t) (uintptr_t) key;
+}
+
+static int
+s_seq_compare (const void *a, const void *b)
+{
+    return (uintptr_t) a < (uintptr_t) b ? -1 : (uintptr_t) a > (uintptr_t) b;
+}
+
+static void
+s_act (outbox_t *self, entry_t *entry, estate_t state)
+{
+    entry->state = state;
+    if (!entry->action)
+        entry->action = zlistx_add_end (self->actions, entry);
+}
+
+static void
+s_forget (outbox_t *self, entry_t *entry)
+{
+    if (entry->action)
+        zlistx_delete (self->actions, entry->action);
+    if (entry->state == E_SENT)
+        zhashx_delete (self->by_seq, (void *) (uintptr_t) entry->seq);
+    zhashx_delete (self->entries, entry->id);
+}
+
+static void
+s_mark (outbox_t *self, const char *id, const char *status)
+{
+    mark_t *mark = (mark_t *) zmalloc (sizeof (mark_t));
+    snprintf (mark->id, sizeof mark->id, "%s", id);
+    mark->status = status;
+    zlistx_add_end (self->marks, mark);
+}
+
+static void
+s_reply_error (outbox_t *self, zframe_t **peer, uint64_t seq, int status, int code, const char *details)
+{
+    json_t *body = json_pack ("{s:[{s:i, s:s}]}", "errors", "code", code, "details", details);
+    char *text = json_dumps (body, JSON_COMPACT);
+    self->io.reply (self->arg, peer, seq, status, text);
+    free (text);
+    json_decref (body);
+}
+
+static void
+s_accept_destroy (accept_t **accept_p)
+{
+    accept_t *accept = *accept_p;
+    zframe_destroy (&accept->peer);
+    free (accept->payload);
+    free (accept);
+    *accept_p = NULL;
+}
+
+static void
+s_answer_waiting (outbox_t *self, int status, int code, const char *details)
+{
+    accept_t *accept;
+    while ((accept = zlistx_first (self->waiting))) {
+        zlistx_detach_cur (self->waiting);
+        s_reply_error (self, &accept->peer, accept->seq, status, code, details);
+        s_accept_destroy (&accept);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Moving things along
+
+static void
+s_pump (outbox_t *self)
+{
+    if (!self->open)
+        return;
+    entry_t *entry;
+    while (self->outstanding < WINDOW && (entry = zlistx_first (self->actions))) {
+        if (entry->state == E_UNSENT) {
+            uint64_t seq = ++self->next_seq;
+            if (self->io.send (self->arg, seq, entry->payload))
+                break;
+            entry->state = E_SENT;
+            entry->seq = seq;
+            zhashx_insert (self->by_seq, (void *) (uintptr_t) seq, entry);
+            self->stats.sent++;
+        }
+        else {
+            if (self->io.query (self->arg, entry->id))
+                break;
+            entry->state = E_QUERIED;
+            self->stats.queried++;
+        }
+        zlistx_delete (self->actions, entry->action);
+        entry->action = NULL;
+        self->outstanding++;
+    }
+}
+
+static void
+s_insert_submit (outbox_t *self)
+{
+    insert_job_t *job = &self->insert;
+    if (job->job.busy || self->shard < 0 || zlistx_size (self->waiting) == 0)
+        return;
+    job->shard = self->shard;
+    job->node = self->node;
+    job->epoch = self->epoch;
+    randombytes_buf (&job->batch, sizeof job->batch);
+    job->count = 0;
+    accept_t *accept;
+    while (job->count < OUTBOX_BATCH && (accept = zlistx_first (self->waiting))) {
+        zlistx_detach_cur (self->waiting);
+        unsigned int i = job->count++;
+        job->rows[i] = accept;
+        job->ids[i] = accept->id;
+        job->keys[i] = accept->key;
+        job->shards[i] = self->shard;
+        job->epochs[i] = self->epoch;
+        job->batches[i] = job->batch;
+        job->tos[i] = accept->to;
+        job->payloads[i] = accept->payload;
+    }
+    job->job.run = s_insert_run;
+    wa_dbworker_submit (self->db, &job->job);
+}
+
+static void
+s_mark_submit (outbox_t *self)
+{
+    mark_job_t *job = &self->mark;
+    if (job->job.busy || zlistx_size (self->marks) == 0)
+        return;
+    job->count = 0;
+    mark_t *mark;
+    while (job->count < MARK_BATCH && (mark = zlistx_first (self->marks))) {
+        zlistx_detach_cur (self->marks);
+        job->rows[job->count] = mark;
+        job->ids[job->count] = mark->id;
+        job->statuses[job->count] = mark->status;
+        job->count++;
+    }
+    job->job.run = s_mark_run;
+    wa_dbworker_submit (self->db, &job->job);
+}
+
+static void
+s_load_submit (outbox_t *self)
+{
+    load_job_t *job = &self->load;
+    if (job->job.busy || !self->reconcile || !self->open || self->shard < 0
+    ||  zhashx_size (self->entries) >= MEMORY_MAX)
+        return;
+    job->shard = self->shard;
+    job->after = self->load_after;
+    job->generation = self->generation;
+    job->job.run = s_load_run;
+    wa_dbworker_submit (self->db, &job->job);
+}
+
+static void
+s_insert_done (outbox_t *self)
+{
+    insert_job_t *job = &self->insert;
+    self->stats.batches++;
+    bool current = self->shard == job->shard && self->epoch == job->epoch;
+    for (unsigned int i = 0; i < job->count; i++) {
+        accept_t *accept = job->rows[i];
+        if (job->result == 0) {
+            char text[128];
+            snprintf (text, sizeof text, "{\"messages\":[{\"id\":\"%s\"}]}", accept->id);
+            self->io.reply (self->arg, &accept->peer, accept->seq, 201, text);
+            if (!job->inserted[i])
+                self->stats.retried++;
+            else {
+                self->stats.accepted++;
+                if (current && !zhashx_lookup (self->entries, accept->id)) {
+                    entry_t *entry = (entry_t *) zmalloc (sizeof (entry_t));
+                    memcpy (entry->id, accept->id, sizeof accept->id);
+                    entry->payload = accept->payload;
+                    accept->payload = NULL;
+                    zhashx_insert (self->entries, entry->id, entry);
+                    s_act (self, entry, E_UNSENT);
+                }
+            }
+        }
+        else
+        if (job->result == 1)
+            s_reply_error (self, &accept->peer, accept->seq, 500, 1018,
+                           "this Coreapp no longer holds the message's shard");
+        else
+            s_reply_error (self, &accept->peer, accept->seq, 500, 1023, job->error);
+        s_accept_destroy (&job->rows[i]);
+    }
+    if (job->result == 1 && current)
+        wa_warn ("outbox: the shard_map row no longer names us at epoch %" PRIu64 "; %u requests refused",
+                 job->epoch, job->count);
+    //  A failed COMMIT may have committed: its rows are found by asking.
+    if (job->result == -1) {
+        wa_warn ("outbox: insert of %u messages failed: %s", job->count, job->error);
+        if (job->ambiguous && current) {
+            self->reconcile_again = self->reconcile;
+            self->reconcile = true;
+        }
+    }
+    job->count = 0;
+}
+
+static void
+s_load_done (outbox_t *self)
+{
+    load_job_t *job = &self->load;
+    bool current = job->job.rc == 0 && job->generation == self->generation;
+    for (unsigned int i = 0; i < job->count; i++) {
+        if (current && !zhashx_lookup (self->entries, job->ids[i])) {
+            entry_t *entry = (entry_t *) zmalloc (sizeof (entry_t));
+            memcpy (entry->id, job->ids[i], sizeof entry->id);
+            entry->payload = job->payloads[i];
+            job->payloads[i] = NULL;
+            zhashx_insert (self->entries, entry->id, entry);
+            s_act (self, entry, E_QUERY);
+        }
+        free (job->payloads[i]);
+        job->payloads[i] = NULL;
+    }
+    if (!current)
+        return;                 //  tick tries again if still wanted
+    if (job->count == LOAD_PAGE)
+        self->load_after = job->seqs[LOAD_PAGE - 1];
+    else
+    if (self->reconcile_again) {
+        self->reconcile_again = false;
+        self->load_after = 0;
+    }
+    else {
+        self->reconcile = false;
+        wa_info ("outbox: reconciled shard %d: %zu messages to ask the upstream about",
+                 self->shard, zlistx_size (self->actions));
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  API
+
+outbox_t *
+outbox_new (const wa_config_t *config, outbox_io_t io, void *arg)
+{
+    outbox_t *self = (outbox_t *) zmalloc (sizeof (outbox_t));
+    self->config = config;
+    self->io = io;
+    self->arg = arg;
+    self->shard = -1;
+    self->db = wa_dbworker_new (config);
+    self->entries = zhashx_new ();
+    zhashx_set_destructor (self->entries, s_entry_destroy);
+    self->by_seq = zhashx_new ();
+    zhashx_set_key_hasher (self->by_seq, s_seq_hash);
+    zhashx_set_key_comparator (self->by_seq, s_seq_compare);
+    zhashx_set_key_duplicator (self->by_seq, NULL);
+    zhashx_set_key_destructor (self->by_seq, NULL);
+    self->actions = zlistx_new ();
+    self->waiting = zlistx_new ();
+    self->marks = zlistx_new ();
+    zlistx_set_destructor (self->marks, (zlistx_destructor_fn *) zstr_free);
+    return self;
+}
+
+void
+outbox_destroy (outbox_t **self_p)
+{
+    outbox_t *self = *self_p;
+    if (!self)
+        return;
+    //  No job runs once the worker is gone.
+    zactor_destroy (&self->db);
+    accept_t *accept;
+    while ((accept = zlistx_first (self->waiting))) {
+        zlistx_detach_cur (self->waiting);
+        s_accept_destroy (&accept);
+    }
+    for (unsigned int i = 0; i < self->insert.count; i++)
+        s_accept_destroy (&self->insert.rows[i]);
+    for (unsigned int i = 0; i < self->mark.count && self->mark.job.busy; i++)
+        free (self->mark.rows[i]);
+    for (unsigned int i = 0; i < self->load.count; i++)
+        free (self->load.payloads[i]);
+    zlistx_destroy (&self->waiting);
+    zlistx_destroy (&self->marks);
+    zlistx_destroy (&self->actions);
+    zhashx_destroy (&self->by_seq);
+    zhashx_destroy (&self->entries);
+    free (self);
+    *self_p = NULL;
+}
+
+zactor_t *
+outbox_worker (outbox_t *self)
+{
+    return self->db;
+}
+
+void
+outbox_on_worker (outbox_t *self)
+{
+    wa_job_t *job = wa_dbworker_recv (self->db);
+    if (job == &self->insert.job)
+        s_insert_done (self);
+    else
+    if (job == &self->mark.job) {
+        for (unsigned int i = 0; i < self->mark.count; i++) {
+            if (job->rc)            //  back in the queue, tried again later
+                zlistx_add_end (self->marks, self->mark.rows[i]);
+            else
+                free (self->mark.rows[i]);
+        }
+        self->mark.count = 0;
+        if (job->rc)
+            return;
+    }
+    else
+    if (job == &self->load.job)
+        s_load_done (self);
+    else
+        return;
+    outbox_tick (self);
+}
+
+void
+outbox_hold (outbox_t *self, int shard, uint64_t node, uint64_t epoch)
+{
+    if (shard == self->shard && epoch == self->epoch)
+        return;
+    self->generation++;
+    zlistx_purge (self->actions);
+    zhashx_purge (self->by_seq);
+    zhashx_purge (self->entries);
+    self->outstanding = 0;
+    self->reconcile = false;
+    self->reconcile_again = false;
+    self->shard = shard;
+    self->node = node;
+    self->epoch = epoch;
+    if (shard < 0)
+        s_answer_waiting (self, 500, 1018, "this Coreapp no longer holds the message's shard");
+}
+
+void
+outbox_session (outbox_t *self, bool open)
+{
+    if (open == self->open)
+        return;
+    self->open = open;
+    self->generation++;
+    if (!open) {
+        //  What went out on the ended session may or may not have arrived.
+        zhashx_purge (self->by_seq);
+        self->outstanding = 0;
+        for (entry_t *entry = zhashx_first (self->entries); entry; entry = zhashx_next (self->entries))
+            if (entry->state == E_SENT || entry->state == E_QUERIED)
+                s_act (self, entry, E_QUERY);
+        return;
+    }
+    self->reconcile = true;
+    self->reconcile_again = false;
+    self->load_after = 0;
+    outbox_tick (self);
+}
+
+void
+outbox_accept (outbox_t *self, zframe_t **peer, uint64_t seq, const char *key, const wa_message_t *msg)
+{
+    if (self->shard < 0) {
+        s_reply_error (self, peer, seq, 500, 1018, "this Coreapp holds no shard");
+        return;
+    }
+    if (zlistx_size (self->waiting) >= WAITING_MAX || zhashx_size (self->entries) >= MEMORY_MAX) {
+        s_reply_error (self, peer, seq, 503, 1016, "too many messages wait for the database or the upstream");
+        return;
+    }
+    accept_t *accept = (accept_t *) zmalloc (sizeof (accept_t));
+    accept->peer = *peer;
+    *peer = NULL;
+    accept->seq = seq;
+    snprintf (accept->key, sizeof accept->key, "%s", key);
+    snprintf (accept->to, sizeof accept->to, "%s", msg->to);
+    wa_message_id (key, accept->id);
+    accept->payload = wa_message_upstream (msg, accept->id);
+    if (!accept->payload) {
+        s_reply_error (self, &accept->peer, seq, 500, 1014, "out of memory");
+        s_accept_destroy (&accept);
+        return;
+    }
+    zlistx_add_end (self->waiting, accept);
+    s_insert_submit (self);
+}
+
+void
+outbox_on_ack (outbox_t *self, uint64_t seq, int code, const char *text)
+{
+    entry_t *entry = zhashx_lookup (self->by_seq, (void *) (uintptr_t) seq);
+    if (!entry)
+        return;
+    zhashx_delete (self->by_seq, (void *) (uintptr_t) seq);
+    entry->state = E_QUERIED;   //  no longer in by_seq
+    self->outstanding--;
+    self->stats.acked++;
+    if (code == 1) {
+        self->stats.duplicates++;
+        wa_error ("outbox: the upstream already had message %s (a duplicate send)", entry->id);
+    }
+    if (code == 2) {
+        self->stats.refused++;
+        wa_warn ("outbox: the upstream refused message %s: %s", entry->id, text);
+    }
+    s_mark (self, entry->id, code == 2 ? "refused" : "sent");
+    s_forget (self, entry);
+    outbox_tick (self);
+}
+
+void
+outbox_on_query_reply (outbox_t *self, int received, const char *id)
+{
+    entry_t *entry = zhashx_lookup (self->entries, id);
+    if (!entry || entry->state != E_QUERIED || entry->action)
+        return;
+    self->outstanding--;
+    if (received) {
+        self->stats.found++;
+        s_mark (self, entry->id, "sent");
+        s_forget (self, entry);
+    }
+    else
+        s_act (self, entry, E_UNSENT);
+    outbox_tick (self);
+}
+
+void
+outbox_tick (outbox_t *self)
+{
+    s_insert_submit (self);
+    s_mark_submit (self);
+    s_load_submit (self);
+    s_pump (self);
+}
+
+void
+outbox_drain (outbox_t *self, int timeout_ms)
+{
+    s_answer_waiting (self, 503, 1011, "the Coreapp is stopping");
+    int64_t until = zclock_mono () + timeout_ms;
+    zpoller_t *poller = zpoller_new (self->db, NULL);
+    zpoller_set_nonstop (poller, true);
+    while (zclock_mono () < until
+       &&  (self->insert.job.busy || self->mark.job.busy || self->load.job.busy
+        ||  zlistx_size (self->marks))) {
+        s_mark_submit (self);
+        if (zpoller_wait (poller, (int) (until - zclock_mono ())))
+            outbox_on_worker (self);
+    }
+    zpoller_destroy (&poller);
+}
+
+outbox_stats_t
+outbox_stats (outbox_t *self)
+{
+    outbox_stats_t stats = self->stats;
+    stats.depth = zhashx_size (self->entries);
+    stats.waiting = zlistx_size (self->waiting);
+    return stats;
+}

@@ -1,0 +1,469 @@
+/*  coreapps — see coreapps.h */
+#include "wa_log.h"
+#include "wa_peers.h"
+#include "coreapps.h"
+
+#define SHARDS_MAX 64
+#define SWEEP_MS 20
+#define LINKS_MAX 64
+//  A parked request tries again after this long (a failed send, an error
+//  the Coreapp says may pass), growing to RETRY_MAX.
+#define RETRY_MIN (20 * 1000)
+#define RETRY_MAX (500 * 1000)
+
+enum { JOB_MAP = 200, JOB_MASTERS };
+
+typedef struct {
+    uint64_t node;
+    uint64_t epoch;
+    char endpoint[300];
+} shard_entry_t;
+
+typedef struct {
+    wa_job_t job;
+    int shards;                 //  out
+    shard_entry_t map[SHARDS_MAX];
+} map_job_t;
+
+typedef struct {
+    uint64_t node;
+    char endpoint[300];
+    zsock_t *dealer;
+} link_t;
+
+struct coreapps_t {
+    web_t *web;
+    zloop_t *loop;
+    zactor_t *db;
+    const wa_config_t *settings;
+    coreapps_done_fn *done;
+    int shards;
+    shard_entry_t map[SHARDS_MAX];
+    zhashx_t *links;            //  node → link_t
+    zhashx_t *in_flight;        //  seq → web_req_t
+    zlistx_t *parked;           //  web_req_t waiting to be (re)sent
+    uint64_t next_seq;
+    map_job_t map_job;
+    bool refresh_again;
+    wa_peers_t masters;         //  their buses: promotion notices
+    wa_masters_job_t masters_job;
+    int sweep_timer;
+    int refresh_timer;
+    wa_msg_t msg;
+    coreapps_stats_t stats;
+};
+
+static const char *SQL_SHARDS = "SELECT shards FROM cluster_info WHERE id = 1";
+static const char *SQL_MAP =
+    "SELECT s.shard, s.node_id, s.epoch, n.hostname, n.ports FROM shard_map s "
+    "JOIN nodes n ON n.id = s.node_id WHERE s.expires_at > NOW(6) AND n.stopped_at IS NULL";
+
+static int
+s_shards_row (const wa_db_row_t *row, void *arg)
+{
+    map_job_t *self = arg;
+    int64_t shards = wa_db_row_int (row, 0);
+    self->shards = shards >= 1 && shards <= SHARDS_MAX ? (int) shards : 0;
+    return 0;
+}
+
+static int
+s_map_row (const wa_db_row_t *row, void *arg)
+{
+    map_job_t *self = arg;
+    int64_t shard = wa_db_row_int (row, 0);
+    if (shard < 0 || shard >= SHARDS_MAX)
+        return 0;
+    shard_entry_t *entry = &self->map[shard];
+    if (wa_peers_endpoint (wa_db_row_str (row, 3), wa_db_row_str (row, 4), 0, entry->endpoint,
+                           sizeof entry->endpoint))
+        return 0;
+    entry->node = (uint64_t) wa_db_row_int (row, 1);
+    entry->epoch = (uint64_t) wa_db_row_int (row, 2);
+    return 0;
+}
+
+static void
+s_map_run (wa_job_t *job, wa_db_t *db)
+{
+    map_job_t *self = (map_job_t *) job;
+    memset (self->map, 0, sizeof self->map);
+    self->shards = 0;
+    job->rc = -1;
+    if (wa_db_query (db, SQL_SHARDS, s_shards_row, self, "") < 0
+    ||  wa_db_query (db, SQL_MAP, s_map_row, self, "") < 0)
+        return;
+    job->rc = 0;
+}
+
+//  --------------------------------------------------------------------------
+
+static size_t
+s_u64_hash (const void *key)
+{
+    return (size_t) (uintptr_t) key;
+}
+
+static int
+s_u64_compare (const void *a, const void *b)
+{
+    return (uintptr_t) a < (uintptr_t) b ? -1 : (uintptr_t) a > (uintptr_t) b;
+}
+
+static zhashx_t *
+s_u64_hash_new (void)
+{
+    zhashx_t *hash = zhashx_new ();
+    zhashx_set_key_hasher (hash, s_u64_hash);
+    zhashx_set_key_comparator (hash, s_u64_compare);
+    zhashx_set_key_duplicator (hash, NULL);
+    zhashx_set_key_destructor (hash, NULL);
+    return hash;
+}
+
+static void s_park (coreapps_t *self, web_req_t *req, int code, const char *why, bool at_once);
+
+static int
+s_on_reply (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    coreapps_t *self = arg;
+    for (int i = 0; i < 1000 && (zsock_events (reader) & ZMQ_POLLIN); i++) {
+        int why = 0;
+        int rc = wa_codec_recv (reader, NULL, &self->msg, &why);
+        if (rc == -2)
+            wa_warn ("a Coreapp sent a malformed frame: %s", wa_codec_strerror (why));
+        if (rc || self->msg.type != WA_MSG_API_REP)
+            continue;
+        web_req_t *req = zhashx_lookup (self->in_flight, (void *) (uintptr_t) self->msg.seq);
+        if (!req)
+            continue;           //  an attempt given up on: its retry answers
+        zhashx_delete (self->in_flight, (void *) (uintptr_t) self->msg.seq);
+        req->fwd_seq = 0;
+        json_error_t error;
+        json_t *response = json_loadb (self->msg.text, self->msg.text_len, 0, &error);
+        if (!json_is_object (response)) {
+            json_decref (response);
+            s_park (self, req, API_INTERNAL, "a Coreapp answered something that is not JSON", false);
+            continue;
+        }
+        //  Errors that another attempt may not meet: not primary (the map is
+        //  old), not ready, database trouble. Anything else is the answer.
+        json_t *first = json_array_get (json_object_get (response, "errors"), 0);
+        int code = (int) json_integer_value (json_object_get (first, "code"));
+        if (code == API_NOT_PRIMARY_COREAPP || code == API_NOT_READY || code == API_DATABASE) {
+            char reason[120];
+            snprintf (reason, sizeof reason, "coreapp %" PRIu64 ": %.90s", req->fwd_node,
+                      json_string_value (json_object_get (first, "details")) ?: "");
+            json_decref (response);
+            if (code == API_NOT_PRIMARY_COREAPP)
+                coreapps_refresh (self);
+            s_park (self, req, code, reason, code == API_NOT_PRIMARY_COREAPP);
+            continue;
+        }
+        self->stats.answered++;
+        free (req->fwd_text);
+        req->fwd_text = NULL;
+        self->done (self->web, req, (int) self->msg.code, response);
+    }
+    return 0;
+}
+
+static link_t *
+s_link (coreapps_t *self, const shard_entry_t *entry)
+{
+    link_t *link = zhashx_lookup (self->links, (void *) (uintptr_t) entry->node);
+    if (link && streq (link->endpoint, entry->endpoint))
+        return link;
+    if (link) {
+        zloop_reader_end (self->loop, link->dealer);
+        zhashx_delete (self->links, (void *) (uintptr_t) entry->node);
+    }
+    link = (link_t *) zmalloc (sizeof (link_t));
+    link->node = entry->node;
+    snprintf (link->endpoint, sizeof link->endpoint, "%s", entry->endpoint);
+    link->dealer = zsock_new (ZMQ_DEALER);
+    zsock_set_immediate (link->dealer, 1);
+    zsock_set_sndtimeo (link->dealer, 0);
+    zsock_set_linger (link->dealer, 0);
+    zsock_set_sndhwm (link->dealer, 10000);
+    zsock_set_rcvhwm (link->dealer, 10000);
+    if (zsock_connect (link->dealer, "%s", link->endpoint)) {
+        wa_warn ("cannot connect to coreapp %" PRIu64 " at %s", link->node, link->endpoint);
+        zsock_destroy (&link->dealer);
+        free (link);
+        return NULL;
+    }
+    zloop_reader (self->loop, link->dealer, s_on_reply, self);
+    zhashx_insert (self->links, (void *) (uintptr_t) link->node, link);
+    return link;
+}
+
+static void
+s_link_destroy (void **item)
+{
+    link_t *link = *item;
+    zsock_destroy (&link->dealer);
+    free (link);
+    *item = NULL;
+}
+
+//  One attempt: to the shard's primary as the map knows it. Parked when
+//  there is none or it cannot take the request now.
+static void
+s_send (coreapps_t *self, web_req_t *req)
+{
+    wa_usec_t now = wa_clock_mono ();
+    const shard_entry_t *entry = req->fwd_shard < self->shards ? &self->map[req->fwd_shard] : NULL;
+    if (!entry || !entry->node) {
+        s_park (self, req, API_NOT_PRIMARY_COREAPP, "no primary Coreapp for the shard", false);
+        return;
+    }
+    link_t *link = s_link (self, entry);
+    if (!link) {
+        s_park (self, req, API_NOT_PRIMARY_COREAPP, "cannot connect to the shard's primary", false);
+        return;
+    }
+    wa_msg_init (&self->msg, WA_MSG_API_REQ);
+    self->msg.seq = ++self->next_seq;
+    wa_msg_set_text (&self->msg, req->fwd_text);
+    if (wa_codec_send (link->dealer, NULL, &self->msg)) {
+        s_park (self, req, API_NOT_PRIMARY_COREAPP, "the shard's primary is not connected", false);
+        return;
+    }
+    self->stats.forwarded++;
+    if (req->fwd_attempts++)
+        self->stats.retries++;
+    req->fwd_seq = self->msg.seq;
+    req->fwd_node = entry->node;
+    wa_usec_t attempt = wa_clock_from_sec (self->settings->request_attempt_timeout);
+    req->fwd_until = now + attempt < req->fwd_deadline ? now + attempt : req->fwd_deadline;
+    zhashx_insert (self->in_flight, (void *) (uintptr_t) req->fwd_seq, req);
+}
+
+//  Wait, then try again: at once (the map changed) or after a backoff.
+static void
+s_park (coreapps_t *self, web_req_t *req, int code, const char *why, bool at_once)
+{
+    req->fwd_last_code = code;
+    snprintf (req->fwd_last_why, sizeof req->fwd_last_why, "%s", why);
+    int step = req->fwd_attempts < 5 ? req->fwd_attempts : 5;
+    wa_usec_t backoff = RETRY_MIN << step;
+    req->fwd_retry_at = wa_clock_mono () + (at_once ? 0 : (backoff < RETRY_MAX ? backoff : RETRY_MAX));
+    if (!req->fwd_handle)
+        req->fwd_handle = zlistx_add_end (self->parked, req);
+}
+
+static void
+s_expire (coreapps_t *self, web_req_t *req)
+{
+    self->stats.expired++;
+    free (req->fwd_text);
+    req->fwd_text = NULL;
+    self->done (self->web, req, 0, NULL);
+}
+
+static int
+s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coreapps_t *self = arg;
+    wa_usec_t now = wa_clock_mono ();
+    //  Attempts without an answer in time: the Coreapp may be gone.
+    zlistx_t *late = NULL;
+    for (web_req_t *req = zhashx_first (self->in_flight); req; req = zhashx_next (self->in_flight))
+        if (now >= req->fwd_until) {
+            if (!late)
+                late = zlistx_new ();
+            zlistx_add_end (late, req);
+        }
+    if (late) {
+        for (web_req_t *req = zlistx_first (late); req; req = zlistx_next (late)) {
+            zhashx_delete (self->in_flight, (void *) (uintptr_t) req->fwd_seq);
+            req->fwd_seq = 0;
+            char why[120];
+            snprintf (why, sizeof why, "coreapp %" PRIu64 " did not answer within %g s", req->fwd_node,
+                      self->settings->request_attempt_timeout);
+            s_park (self, req, API_NOT_READY, why, true);
+        }
+        zlistx_destroy (&late);
+        coreapps_refresh (self);
+    }
+    web_req_t *req = zlistx_first (self->parked);
+    while (req) {
+        web_req_t *next = zlistx_next (self->parked);
+        if (now >= req->fwd_deadline || now >= req->fwd_retry_at) {
+            zlistx_delete (self->parked, req->fwd_handle);
+            req->fwd_handle = NULL;
+            if (now >= req->fwd_deadline)
+                s_expire (self, req);
+            else
+                s_send (self, req);
+        }
+        req = next;
+    }
+    return 0;
+}
+
+static void
+s_refresh_submit (coreapps_t *self)
+{
+    if (self->map_job.job.busy) {
+        self->refresh_again = true;
+        return;
+    }
+    self->refresh_again = false;
+    self->map_job.job.kind = JOB_MAP;
+    self->map_job.job.run = s_map_run;
+    wa_dbworker_submit (self->db, &self->map_job.job);
+}
+
+static int
+s_on_refresh (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coreapps_t *self = arg;
+    s_refresh_submit (self);
+    self->masters_job.job.kind = JOB_MASTERS;
+    wa_masters_job_submit (&self->masters_job, self->db, self->settings->db_liveness_interval);
+    wa_timer_every (self->loop, &self->refresh_timer, self->settings->shard_renew_interval, s_on_refresh, self);
+    return 0;
+}
+
+//  A Master's bus: a promotion means the map changed.
+static int
+s_on_bus (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    coreapps_t *self = arg;
+    for (int i = 0; i < 1000 && (zsock_events (reader) & ZMQ_POLLIN); i++) {
+        if (wa_codec_recv (reader, NULL, &self->msg, NULL))
+            continue;
+        if (self->msg.type == WA_MSG_EVENT && strncmp (self->msg.text, "promoted ", 9) == 0)
+            coreapps_refresh (self);
+    }
+    return 0;
+}
+
+coreapps_t *
+coreapps_new (web_t *web, zloop_t *loop, zactor_t *db, const wa_config_t *settings, coreapps_done_fn *done)
+{
+    coreapps_t *self = (coreapps_t *) zmalloc (sizeof (coreapps_t));
+    self->web = web;
+    self->loop = loop;
+    self->db = db;
+    self->settings = settings;
+    self->done = done;
+    self->links = s_u64_hash_new ();
+    zhashx_set_destructor (self->links, s_link_destroy);
+    self->in_flight = s_u64_hash_new ();
+    self->parked = zlistx_new ();
+    self->sweep_timer = zloop_timer (loop, SWEEP_MS, 0, s_on_sweep, self);
+    self->refresh_timer = -1;
+    wa_peers_init (&self->masters);
+    zloop_reader (loop, self->masters.sub, s_on_bus, self);
+    s_on_refresh (loop, 0, self);
+    return self;
+}
+
+void
+coreapps_destroy (coreapps_t **self_p)
+{
+    coreapps_t *self = *self_p;
+    if (!self)
+        return;
+    for (link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links))
+        zloop_reader_end (self->loop, link->dealer);
+    zhashx_destroy (&self->links);
+    zhashx_destroy (&self->in_flight);
+    zlistx_destroy (&self->parked);
+    zloop_timer_end (self->loop, self->sweep_timer);
+    if (self->refresh_timer >= 0)
+        zloop_timer_end (self->loop, self->refresh_timer);
+    wa_peers_destroy (&self->masters, self->loop);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+coreapps_forward (coreapps_t *self, web_req_t *req, int shard)
+{
+    req->fwd_shard = shard;
+    req->fwd_attempts = 0;
+    req->fwd_seq = 0;
+    req->fwd_handle = NULL;
+    req->fwd_deadline = wa_clock_mono () + wa_clock_from_sec (self->settings->request_deadline);
+    s_send (self, req);
+}
+
+int
+coreapps_shards (coreapps_t *self)
+{
+    return self->shards;
+}
+
+void
+coreapps_refresh (coreapps_t *self)
+{
+    self->stats.map_refreshes++;
+    s_refresh_submit (self);
+}
+
+bool
+coreapps_job_done (coreapps_t *self, wa_job_t *job)
+{
+    if (job == &self->masters_job.job) {
+        if (job->rc == 0)
+            wa_peers_set (&self->masters, self->masters_job.masters, self->masters_job.count, 0, NULL, NULL, NULL);
+        return true;
+    }
+    if (job != &self->map_job.job)
+        return false;
+    if (job->rc == 0 && self->map_job.shards > 0) {
+        bool changed = self->shards != self->map_job.shards;
+        for (int s = 0; s < self->map_job.shards; s++)
+            if (self->map[s].node != self->map_job.map[s].node || self->map[s].epoch != self->map_job.map[s].epoch)
+                changed = true;
+        if (changed) {
+            for (int s = 0; s < self->map_job.shards; s++)
+                if (self->map[s].node != self->map_job.map[s].node)
+                    wa_info ("shard %d: primary coreapp %" PRIu64 " (epoch %" PRIu64 ")", s,
+                             self->map_job.map[s].node, self->map_job.map[s].epoch);
+            self->shards = self->map_job.shards;
+            memcpy (self->map, self->map_job.map, sizeof self->map);
+            //  Whoever waits for a primary tries the new one now.
+            for (web_req_t *req = zlistx_first (self->parked); req; req = zlistx_next (self->parked))
+                req->fwd_retry_at = 0;
+        }
+    }
+    if (self->refresh_again)
+        s_refresh_submit (self);
+    return true;
+}
+
+void
+coreapps_abandon (coreapps_t *self)
+{
+    web_req_t *req;
+    while ((req = zlistx_first (self->parked))) {
+        zlistx_delete (self->parked, req->fwd_handle);
+        req->fwd_handle = NULL;
+        s_expire (self, req);
+    }
+    while ((req = zhashx_first (self->in_flight))) {
+        zhashx_delete (self->in_flight, (void *) (uintptr_t) req->fwd_seq);
+        req->fwd_seq = 0;
+        s_expire (self, req);
+    }
+}
+
+coreapps_stats_t
+coreapps_stats (coreapps_t *self)
+{
+    coreapps_stats_t stats = self->stats;
+    stats.in_flight = zhashx_size (self->in_flight);
+    stats.parked = zlistx_size (self->parked);
+    return stats;
+}

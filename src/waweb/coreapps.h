@@ -1,0 +1,51 @@
+/*  coreapps — the Webapp's view of the primary Coreapps, and the requests
+    it forwards to them.
+
+    The shard map (shard → node, epoch, API endpoint) is cached from the
+    database and read again when a Master announces a promotion on its bus,
+    when a Coreapp answers 1018 (not primary), when an attempt gets no
+    answer in time, and every shard_renew_interval. Each primary Coreapp
+    has one DEALER (ZMQ_IMMEDIATE: nothing queues for a Coreapp that is not
+    connected). A forwarded request carries its idempotency key, so it is
+    retried — on the new primary after a failover — until its deadline
+    (request_deadline) without risk of being accepted twice: the client
+    sees latency, not an error. */
+#ifndef WAWEB_COREAPPS_H
+#define WAWEB_COREAPPS_H
+
+#include "web.h"
+
+typedef struct coreapps_t coreapps_t;
+
+//  The answer to a forwarded request: the Coreapp's HTTP status and its
+//  JSON object (taken; a payload or {"errors":[...]}), or status 0 with
+//  response NULL when the deadline passed (code and why say what failed).
+typedef void (coreapps_done_fn) (web_t *web, web_req_t *req, int status, json_t *response);
+
+typedef struct {
+    uint64_t forwarded;         //  attempts sent
+    uint64_t retries;           //  attempts after the first
+    uint64_t answered;
+    uint64_t expired;           //  deadline passed
+    uint64_t map_refreshes;
+    size_t in_flight;
+    size_t parked;
+} coreapps_stats_t;
+
+coreapps_t *coreapps_new (web_t *web, zloop_t *loop, zactor_t *db, const wa_config_t *settings,
+                          coreapps_done_fn *done);
+void coreapps_destroy (coreapps_t **self_p);
+//  Forward req (its fwd_text set) to the primary of shard.
+void coreapps_forward (coreapps_t *self, web_req_t *req, int shard);
+//  The cluster's shard count, 0 until the map was read.
+int coreapps_shards (coreapps_t *self);
+//  A DB job came back: true if it was ours.
+bool coreapps_job_done (coreapps_t *self, wa_job_t *job);
+//  Read the map again now (or as soon as the running read ends).
+void coreapps_refresh (coreapps_t *self);
+//  Every request still forwarded or parked, taken back (shutdown): done
+//  is called for each with status 0.
+void coreapps_abandon (coreapps_t *self);
+coreapps_stats_t coreapps_stats (coreapps_t *self);
+
+#endif
