@@ -314,6 +314,7 @@ s_sweep (zloop_t *loop, int timer_id, void *arg)
     gate_t *self = (gate_t *) arg;
     referee_expire (self->referee, wa_clock_mono ());
     s_send_gone (self);
+    referee_flush (self->referee);
     return 0;
 }
 

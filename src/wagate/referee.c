@@ -234,7 +234,10 @@ s_session_find (referee_t *self, uint64_t session)
 }
 
 //  One JSON line per event; flushed so that a crash loses nothing already
-//  decided. extra (may be NULL) is merged in and released.
+//  decided — except message lines, which come by thousands a second: they
+//  are flushed by referee_flush (wagate's sweep, every few milliseconds)
+//  and by the next session event. extra (may be NULL) is merged in and
+//  released.
 static void
 s_ledger (referee_t *self, const char *event, const account_t *acct, uint64_t node,
           uint64_t epoch, uint64_t session, json_t *extra)
@@ -258,7 +261,8 @@ s_ledger (referee_t *self, const char *event, const account_t *acct, uint64_t no
     char *text = json_dumps (line, JSON_COMPACT);
     if (text) {
         fprintf (self->ledger, "%s\n", text);
-        fflush (self->ledger);
+        if (strcmp (event, "message") != 0)
+            fflush (self->ledger);
         free (text);
     }
     json_decref (line);
@@ -748,6 +752,14 @@ referee_query (referee_t *self, const referee_owner_t *owner, uint64_t session,
     result->code = zhashx_lookup (self->messages, id)? 1: 0;
     snprintf (result->text, sizeof result->text, "%s", id);
     return 0;
+}
+
+void
+referee_flush (referee_t *self)
+{
+    assert (self);
+    if (self->ledger)
+        fflush (self->ledger);
 }
 
 bool

@@ -138,6 +138,8 @@ int referee_send (referee_t *self, const referee_owner_t *owner, uint64_t sessio
 int referee_query (referee_t *self, const referee_owner_t *owner, uint64_t session,
                    const char *id, wa_usec_t now, referee_result_t *result);
 //  Whether an id was received (for tests and tools; no session needed).
+//  Write out buffered ledger lines.
+void referee_flush (referee_t *self);
 bool referee_message_known (referee_t *self, const char *id);
 //  Distinct ids received, and arrivals of an id already received.
 size_t referee_message_count (referee_t *self);

@@ -104,6 +104,42 @@ standard_cluster() {
     start c1 wacore; start c2 wacore
     wait_healthy 30
 }
+# The HTTP API.
+# api PORT METHOD PATH [curl args]: the HTTP status; the body in $T/body.
+api() {
+    local port=$1 method=$2 path=$3; shift 3
+    curl -s -o "$T/body" -w '%{http_code}' -X "$method" "http://127.0.0.1:$port$path" "$@"
+}
+body() { cat "$T/body"; }
+# expect WHAT STATUS CODE|- PORT METHOD PATH [curl args]: status, the meta,
+# and errors[0].code (or no errors at all for -).
+expect() {
+    local what=$1 status=$2 code=$3; shift 3
+    local got; got=$(api "$@")
+    [ "$got" = "$status" ] || fail "$what: HTTP $got, expected $status: $(body)"
+    grep -q '"meta":{"version":"[^"]*","api_status":"stable"}' "$T/body" || fail "$what: no meta: $(body)"
+    if [ "$code" = - ]; then
+        ! grep -q '"errors"' "$T/body" || fail "$what: unexpected errors: $(body)"
+    else
+        grep -q "\"errors\":\[{\"code\":$code,\"title\":\"[^\"]*\",\"details\":\"" "$T/body" \
+            || fail "$what: expected error $code: $(body)"
+    fi
+}
+token() { grep -o '"token":"[^"]*"' "$T/body" | cut -d'"' -f4; }
+# admin_token PORT: a token of admin (whose first login sets the password).
+ADMIN_PASSWORD='Wacluster-2024!'
+admin_token() {
+    local port=$1 got
+    got=$(api "$port" POST /v1/users/login -u "admin:$ADMIN_PASSWORD")
+    [ "$got" = 200 ] || got=$(api "$port" POST /v1/users/login -u admin:secret -d "{\"new_password\":\"$ADMIN_PASSWORD\"}")
+    [ "$got" = 200 ] || fail "admin login: HTTP $got: $(body)"
+    token
+}
+# web_start NAME PORT: a Webapp on PORT with this test's config, ready.
+web_start() {
+    WEBAPP_EXTERNAL_PORTS=$2 start "$1" waweb
+    wait_for 30 grep -q "ready: serving" "$T/$1.log" || fail "waweb $1 not ready"
+}
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # Predicates for wait_for.
 lease_taken_from() { local m; m=$(primary_master); [ -n "$m" ] && [ "$m" != "$1" ]; }

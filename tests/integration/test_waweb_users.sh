@@ -17,27 +17,6 @@ WEBAPP_EXTERNAL_PORTS=$WEB1 start w1 waweb
 "$BIN/waweb" -c "$T/web2.conf" >>"$T/w2.log" 2>&1 & PIDS+=($!); PID_w2=$!
 wait_for 30 grep -q "ready: serving" "$T/w1.log" || fail "waweb 1 not ready"
 
-# api PORT METHOD PATH [curl args]: the HTTP status; the body in $T/body.
-api() {
-    local port=$1 method=$2 path=$3; shift 3
-    curl -s -o "$T/body" -w '%{http_code}' -X "$method" "http://127.0.0.1:$port$path" "$@"
-}
-body() { cat "$T/body"; }
-# expect WHAT STATUS CODE|- PORT METHOD PATH [curl args]: status, the meta,
-# and errors[0].code (or no errors at all for -).
-expect() {
-    local what=$1 status=$2 code=$3; shift 3
-    local got; got=$(api "$@")
-    [ "$got" = "$status" ] || fail "$what: HTTP $got, expected $status: $(body)"
-    grep -q '"meta":{"version":"[^"]*","api_status":"stable"}' "$T/body" || fail "$what: no meta: $(body)"
-    if [ "$code" = - ]; then
-        ! grep -q '"errors"' "$T/body" || fail "$what: unexpected errors: $(body)"
-    else
-        grep -q "\"errors\":\[{\"code\":$code,\"title\":\"[^\"]*\",\"details\":\"" "$T/body" \
-            || fail "$what: expected error $code: $(body)"
-    fi
-}
-token() { grep -o '"token":"[^"]*"' "$T/body" | cut -d'"' -f4; }
 bearer() { echo "Authorization: Bearer $1"; }
 JSON='Content-Type: application/json'
 ADMIN_PW='Adm1n-Passw0rd!'
