@@ -23,6 +23,7 @@ typedef struct {
     wa_job_t job;
     int shards;                 //  out
     shard_entry_t map[SHARDS_MAX];
+    shard_entry_t master;       //  the primary Master (node 0: none)
 } map_job_t;
 
 typedef struct {
@@ -39,6 +40,7 @@ struct coreapps_t {
     coreapps_done_fn *done;
     int shards;
     shard_entry_t map[SHARDS_MAX];
+    shard_entry_t master;
     zhashx_t *links;            //  node → link_t
     zhashx_t *in_flight;        //  seq → web_req_t
     zlistx_t *parked;           //  web_req_t waiting to be (re)sent
@@ -57,6 +59,23 @@ static const char *SQL_SHARDS = "SELECT shards FROM cluster_info WHERE id = 1";
 static const char *SQL_MAP =
     "SELECT s.shard, s.node_id, s.epoch, n.hostname, n.ports FROM shard_map s "
     "JOIN nodes n ON n.id = s.node_id WHERE s.expires_at > NOW(6) AND n.stopped_at IS NULL";
+
+static const char *SQL_MASTER =
+    "SELECT m.holder, m.epoch, n.hostname, n.ports FROM master_lease m JOIN nodes n ON n.id = m.holder "
+    "WHERE m.id = 1 AND m.expires_at > NOW(6)";
+
+static int
+s_master_row (const wa_db_row_t *row, void *arg)
+{
+    map_job_t *self = arg;
+    shard_entry_t *entry = &self->master;
+    if (wa_peers_endpoint (wa_db_row_str (row, 2), wa_db_row_str (row, 3), 0, entry->endpoint,
+                           sizeof entry->endpoint))
+        return 0;
+    entry->node = (uint64_t) wa_db_row_int (row, 0);
+    entry->epoch = (uint64_t) wa_db_row_int (row, 1);
+    return 0;
+}
 
 static int
 s_shards_row (const wa_db_row_t *row, void *arg)
@@ -88,10 +107,12 @@ s_map_run (wa_job_t *job, wa_db_t *db)
 {
     map_job_t *self = (map_job_t *) job;
     memset (self->map, 0, sizeof self->map);
+    memset (&self->master, 0, sizeof self->master);
     self->shards = 0;
     job->rc = -1;
     if (wa_db_query (db, SQL_SHARDS, s_shards_row, self, "") < 0
-    ||  wa_db_query (db, SQL_MAP, s_map_row, self, "") < 0)
+    ||  wa_db_query (db, SQL_MAP, s_map_row, self, "") < 0
+    ||  wa_db_query (db, SQL_MASTER, s_master_row, self, "") < 0)
         return;
     job->rc = 0;
 }
@@ -151,14 +172,15 @@ s_on_reply (zloop_t *loop, zsock_t *reader, void *arg)
         //  old), not ready, database trouble. Anything else is the answer.
         json_t *first = json_array_get (json_object_get (response, "errors"), 0);
         int code = (int) json_integer_value (json_object_get (first, "code"));
-        if (code == API_NOT_PRIMARY_COREAPP || code == API_NOT_READY || code == API_DATABASE) {
+        bool moved = code == API_NOT_PRIMARY_COREAPP || code == API_NOT_PRIMARY_MASTER;
+        if (moved || code == API_NOT_READY || code == API_DATABASE) {
             char reason[120];
-            snprintf (reason, sizeof reason, "coreapp %" PRIu64 ": %.90s", req->fwd_node,
-                      json_string_value (json_object_get (first, "details")) ?: "");
+            snprintf (reason, sizeof reason, "%s %" PRIu64 ": %.90s", req->fwd_shard < 0 ? "master" : "coreapp",
+                      req->fwd_node, json_string_value (json_object_get (first, "details")) ?: "");
             json_decref (response);
-            if (code == API_NOT_PRIMARY_COREAPP)
+            if (moved)
                 coreapps_refresh (self);
-            s_park (self, req, code, reason, code == API_NOT_PRIMARY_COREAPP);
+            s_park (self, req, code, reason, moved);
             continue;
         }
         self->stats.answered++;
@@ -214,21 +236,25 @@ static void
 s_send (coreapps_t *self, web_req_t *req)
 {
     wa_usec_t now = wa_clock_mono ();
-    const shard_entry_t *entry = req->fwd_shard < self->shards ? &self->map[req->fwd_shard] : NULL;
+    bool master = req->fwd_shard == COREAPPS_MASTER;
+    int missing = master ? API_NOT_PRIMARY_MASTER : API_NOT_PRIMARY_COREAPP;
+    const shard_entry_t *entry = master ? &self->master
+                               : req->fwd_shard >= 0 && req->fwd_shard < self->shards ? &self->map[req->fwd_shard]
+                               : NULL;
     if (!entry || !entry->node) {
-        s_park (self, req, API_NOT_PRIMARY_COREAPP, "no primary Coreapp for the shard", false);
+        s_park (self, req, missing, master ? "no primary Master" : "no primary Coreapp for the shard", false);
         return;
     }
     link_t *link = s_link (self, entry);
     if (!link) {
-        s_park (self, req, API_NOT_PRIMARY_COREAPP, "cannot connect to the shard's primary", false);
+        s_park (self, req, missing, "cannot connect to the primary", false);
         return;
     }
     wa_msg_init (&self->msg, WA_MSG_API_REQ);
     self->msg.seq = ++self->next_seq;
     wa_msg_set_text (&self->msg, req->fwd_text);
     if (wa_codec_send (link->dealer, NULL, &self->msg)) {
-        s_park (self, req, API_NOT_PRIMARY_COREAPP, "the shard's primary is not connected", false);
+        s_park (self, req, missing, "the primary is not connected", false);
         return;
     }
     self->stats.forwarded++;
@@ -283,7 +309,8 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
             zhashx_delete (self->in_flight, (void *) (uintptr_t) req->fwd_seq);
             req->fwd_seq = 0;
             char why[120];
-            snprintf (why, sizeof why, "coreapp %" PRIu64 " did not answer within %g s", req->fwd_node,
+            snprintf (why, sizeof why, "%s %" PRIu64 " did not answer within %g s",
+                      req->fwd_shard < 0 ? "master" : "coreapp", req->fwd_node,
                       self->settings->request_attempt_timeout);
             s_park (self, req, API_NOT_READY, why, true);
         }
@@ -341,7 +368,8 @@ s_on_bus (zloop_t *loop, zsock_t *reader, void *arg)
     for (int i = 0; i < 1000 && (zsock_events (reader) & ZMQ_POLLIN); i++) {
         if (wa_codec_recv (reader, NULL, &self->msg, NULL))
             continue;
-        if (self->msg.type == WA_MSG_EVENT && strncmp (self->msg.text, "promoted ", 9) == 0)
+        if (self->msg.type == WA_MSG_EVENT && (strncmp (self->msg.text, "promoted ", 9) == 0
+                                           || strncmp (self->msg.text, "lease_acquired ", 15) == 0))
             coreapps_refresh (self);
     }
     return 0;
@@ -422,7 +450,10 @@ coreapps_job_done (coreapps_t *self, wa_job_t *job)
     if (job != &self->map_job.job)
         return false;
     if (job->rc == 0 && self->map_job.shards > 0) {
-        bool changed = self->shards != self->map_job.shards;
+        bool changed = self->shards != self->map_job.shards || self->master.node != self->map_job.master.node;
+        if (self->master.node != self->map_job.master.node)
+            wa_info ("primary master %" PRIu64, self->map_job.master.node);
+        self->master = self->map_job.master;
         for (int s = 0; s < self->map_job.shards; s++)
             if (self->map[s].node != self->map_job.map[s].node || self->map[s].epoch != self->map_job.map[s].epoch)
                 changed = true;

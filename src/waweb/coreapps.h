@@ -35,7 +35,9 @@ typedef struct {
 coreapps_t *coreapps_new (web_t *web, zloop_t *loop, zactor_t *db, const wa_config_t *settings,
                           coreapps_done_fn *done);
 void coreapps_destroy (coreapps_t **self_p);
-//  Forward req (its fwd_text set) to the primary of shard.
+//  Forward req (its fwd_text set) to the primary of shard, or with shard
+//  COREAPPS_MASTER to the primary Master.
+#define COREAPPS_MASTER (-1)
 void coreapps_forward (coreapps_t *self, web_req_t *req, int shard);
 //  The cluster's shard count, 0 until the map was read.
 int coreapps_shards (coreapps_t *self);

@@ -20,6 +20,9 @@ static const route_def_t s_routes[] = {
     { "DELETE", "/v1/users/{}", ROUTE_USER_DELETE, ROUTE_AUTH_ADMIN },
     { "GET", "/v1/health", ROUTE_HEALTH, ROUTE_AUTH_BEARER },
     { "POST", "/v1/messages", ROUTE_MESSAGES, ROUTE_AUTH_BEARER },
+    { "GET", "/v1/settings/application", ROUTE_SETTINGS_GET, ROUTE_AUTH_ADMIN },
+    { "PATCH", "/v1/settings/application", ROUTE_SETTINGS_PATCH, ROUTE_AUTH_ADMIN },
+    { "DELETE", "/v1/settings/application", ROUTE_SETTINGS_DELETE, ROUTE_AUTH_ADMIN },
 };
 #define NROUTES (sizeof s_routes / sizeof s_routes[0])
 

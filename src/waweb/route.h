@@ -17,6 +17,9 @@ typedef enum {
     ROUTE_USER_DELETE,
     ROUTE_HEALTH,
     ROUTE_MESSAGES,
+    ROUTE_SETTINGS_GET,
+    ROUTE_SETTINGS_PATCH,
+    ROUTE_SETTINGS_DELETE,
 } route_id_t;
 
 typedef enum {

@@ -230,8 +230,10 @@ static void
 s_forwarded (web_t *self, web_req_t *req, int status, json_t *response)
 {
     if (!response) {
-        web_fail (self, req, 503, API_NOT_READY, "no primary Coreapp accepted the request within "
-                  "request_deadline (%g s); last attempt: %s", self->settings.request_deadline,
+        bool master = req->fwd_shard == COREAPPS_MASTER;
+        web_fail (self, req, master ? 500 : 503, master ? API_NOT_PRIMARY_MASTER : API_NOT_READY,
+                  "no primary %s answered within request_deadline (%g s); last attempt: %s",
+                  master ? "Master" : "Coreapp", self->settings.request_deadline,
                   req->fwd_last_why[0] ? req->fwd_last_why : "none");
         return;
     }
@@ -298,6 +300,9 @@ s_dispatch (web_t *self, web_req_t *req)
         case ROUTE_USER_DELETE: users_delete (self, req); break;
         case ROUTE_HEALTH: health_get (self, req); break;
         case ROUTE_MESSAGES: messages_send (self, req); break;
+        case ROUTE_SETTINGS_GET:
+        case ROUTE_SETTINGS_PATCH:
+        case ROUTE_SETTINGS_DELETE: settings_application (self, req); break;
         default: web_fail (self, req, 0, API_INTERNAL, "no handler for this route"); break;
     }
 }

@@ -100,7 +100,7 @@ void web_hash (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *),
 int web_shards (web_t *self);
 void web_forward (web_t *self, web_req_t *req, int shard);
 
-//  Endpoints (users.c, health.c, messages.c).
+//  Endpoints (users.c, health.c, messages.c, settings.c).
 void users_login (web_t *self, web_req_t *req);
 void users_logout (web_t *self, web_req_t *req);
 void users_create (web_t *self, web_req_t *req);
@@ -109,6 +109,7 @@ void users_update (web_t *self, web_req_t *req);
 void users_delete (web_t *self, web_req_t *req);
 void health_get (web_t *self, web_req_t *req);
 void messages_send (web_t *self, web_req_t *req);
+void settings_application (web_t *self, web_req_t *req);
 //  The password hash jobs (users.c), also used at start for the admin.
 void users_hash_run (wa_job_t *job, wa_db_t *db);
 
