@@ -1,19 +1,25 @@
 /*  health — GET /v1/health in the cluster form: one entry per Master and
-    Coreapp that is up (not stopped, seen within twice db_liveness_interval),
-    keyed "<hostname>:<node id>", with its role and gateway status. Roles
+    Coreapp that has not stopped (and was seen within the last hour), keyed
+    "<hostname>:<node id>", with its role and gateway status. A node the
+    cluster cannot reach — silent for more than twice db_liveness_interval,
+    or judged unhealthy by the primary Master's heartbeat rule — gets an
+    entry with "errors" instead, saying since when and why. Roles
     come from the leases judged by the database's clock, as wactl status
     computes them: the holder of a valid master lease is primary_master, the
     holder of a valid shard lease primary_coreapp. Only the primary Master,
     and a primary Coreapp whose upstream session is open, are "connected". */
 #include "web.h"
 
+#define HORIZON "3600000000"   //  microseconds: nodes silent longer are left out
+
 static const char *SQL_HEALTH =
     "SELECT n.id, n.kind, n.hostname, n.gateway_status,"
     " COALESCE(l.holder = n.id AND l.expires_at > NOW(6), 0),"
-    " EXISTS (SELECT 1 FROM shard_map s WHERE s.node_id = n.id AND s.expires_at > NOW(6))"
-    " FROM nodes n LEFT JOIN master_lease l ON l.id = 1"
+    " EXISTS (SELECT 1 FROM shard_map s WHERE s.node_id = n.id AND s.expires_at > NOW(6)),"
+    " TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)), COALESCE(h.state, '')"
+    " FROM nodes n LEFT JOIN master_lease l ON l.id = 1 LEFT JOIN node_health h ON h.node_id = n.id"
     " WHERE n.kind IN ('master', 'coreapp') AND n.stopped_at IS NULL"
-    " AND TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) <= ?"
+    " AND TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) <= " HORIZON
     " ORDER BY n.id";
 
 static int
@@ -27,8 +33,24 @@ s_node_row (const wa_db_row_t *row, void *arg)
     bool connected = primary && (master || streq (wa_db_row_str (row, 3), "connected"));
     char key[300];
     snprintf (key, sizeof key, "%s:%s", wa_db_row_str (row, 2), wa_db_row_str (row, 0));
-    json_object_set_new (req->result, key, json_pack ("{s:s,s:s}", "gateway_status",
-                                                      connected ? "connected" : "disconnected", "role", role));
+    int64_t silent = wa_db_row_int (row, 6);
+    const char *judged = wa_db_row_str (row, 7);
+    char details[200] = "";
+    if (silent > req->ttl)
+        snprintf (details, sizeof details, "%s %s has not claimed liveness for %.1f s (the limit is %.1f s)",
+                  master ? "master" : "coreapp", wa_db_row_str (row, 0), (double) silent / 1e6,
+                  (double) req->ttl / 1e6);
+    else
+    if (streq (judged, "unhealthy"))
+        snprintf (details, sizeof details, "coreapp %s does not answer the Masters' heartbeats",
+                  wa_db_row_str (row, 0));
+    if (*details)
+        json_object_set_new (req->result, key, json_pack ("{s:[{s:i,s:s,s:s}]}", "errors", "code", API_NOT_READY,
+                                                          "title", envelope_title (API_NOT_READY),
+                                                          "details", details));
+    else
+        json_object_set_new (req->result, key, json_pack ("{s:s,s:s}", "gateway_status",
+                                                          connected ? "connected" : "disconnected", "role", role));
     return 0;
 }
 
@@ -37,7 +59,7 @@ s_health_run (wa_job_t *job, wa_db_t *db)
 {
     web_req_t *req = web_req_of_db (job);
     req->result = json_object ();
-    job->rc = wa_db_query (db, SQL_HEALTH, s_node_row, req, "i", req->ttl) < 0 ? -1 : 0;
+    job->rc = wa_db_query (db, SQL_HEALTH, s_node_row, req, "") < 0 ? -1 : 0;
 }
 
 static void

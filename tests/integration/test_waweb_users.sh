@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # waweb: users and tokens, the error envelope for every kind of bad input,
 # tokens shared between two Webapps (and their revocation), and the cluster
-# form of GET /v1/health.
+# form of GET /v1/health (an unreachable node's entry holds errors).
 . "$(dirname "$0")/lib.sh"
 
 WEB1=$(free_port); WEB2=$(free_port)
@@ -93,6 +93,14 @@ grep -q "\"127.0.0.1:$C1\":{\"gateway_status\":\"connected\",\"role\":\"primary_
 start c2 wacore
 wait_for 10 bash -c "[ \"\$(curl -s -H '$(bearer "$ADMIN")' http://127.0.0.1:$WEB1/v1/health | grep -o secondary_coreapp)\" ]" \
     || fail "health does not list the second Coreapp: $(body)"
+C2=$(q "SELECT id FROM nodes WHERE kind = 'coreapp' AND pid = $PID_c2")
+kill -KILL "$PID_c2"
+c2_unreachable() {
+    curl -s -H "$(bearer "$ADMIN")" "http://127.0.0.1:$WEB1/v1/health" > "$T/health"
+    grep -q "\"127.0.0.1:$C2\":{\"errors\":\[{\"code\":1011,\"title\":\"Service not ready\",\"details\":\"coreapp $C2 has not claimed liveness" "$T/health"
+}
+wait_for 10 c2_unreachable || fail "a killed Coreapp has no errors entry: $(cat "$T/health")"
+grep -q "\"127.0.0.1:$C1\":{\"gateway_status\":\"connected\"" "$T/health" || fail "health lost the primary: $(cat "$T/health")"
 check "wactl status lists the Webapps" bash -c "'$BIN/wactl' -c '$CONF' status | grep -q webapp"
 
 note "two Webapps share tokens"
@@ -105,8 +113,8 @@ revoked_on_1() { [ "$(api "$WEB1" GET /v1/users/admin -H "$(bearer "$ADMIN")")" 
 wait_for 4 revoked_on_1 || fail "Webapp 1 still takes a revoked token"
 expect "a short-lived token" 200 - "$WEB2" POST /v1/users/login -u "admin:$ADMIN_PW"
 SHORT=$(token)
-expect "it works at first" 200 - "$WEB1" GET /v1/health -H "$(bearer "$SHORT")"
-expired() { [ "$(api "$WEB1" GET /v1/health -H "$(bearer "$SHORT")")" = 401 ]; }
+expect "it works at first" 200 - "$WEB1" GET /v1/users/admin -H "$(bearer "$SHORT")"
+expired() { [ "$(api "$WEB1" GET /v1/users/admin -H "$(bearer "$SHORT")")" = 401 ]; }
 wait_for 6 expired || fail "an expired token still works"
 
 note "rate limit"
