@@ -3,7 +3,7 @@
 
 VERSION  := 0.1.0
 CC       ?= cc
-PKGS     := libczmq libzmq msgpack libmariadb jansson libmicrohttpd libsodium zlib
+PKGS     := libczmq libzmq msgpack libmariadb jansson libmicrohttpd libsodium zlib libcurl
 CFLAGS_BASE := -std=gnu11 -O2 -g -Iinclude -Ibuild -DWA_VERSION=\"$(VERSION)\" \
 	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wsign-compare -Wformat=2 -Wno-format-nonliteral \
@@ -15,7 +15,7 @@ LDFLAGS  += $(SAN)
 
 BUILD    ?= build
 BIN      ?= bin
-PROGRAMS := wamaster wacore wagate wactl watap waweb
+PROGRAMS := wamaster wacore wagate wactl watap waweb waload
 
 COMMON_SRC := $(wildcard src/common/*.c)
 COMMON_OBJ := $(COMMON_SRC:src/common/%.c=$(BUILD)/common/%.o) $(BUILD)/common/migrations.o
@@ -43,7 +43,8 @@ help:
 # The one list of packages. Installed only when something is missing.
 DEB_PACKAGES := build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
 	libmariadb-dev libjansson-dev mariadb-server-core mariadb-client-core libcmocka-dev \
-	valgrind nftables iproute2 libfaketime procps libmicrohttpd-dev libsodium-dev zlib1g-dev curl openssl wrk
+	valgrind nftables iproute2 libfaketime procps libmicrohttpd-dev libsodium-dev zlib1g-dev curl openssl wrk \
+	libcurl4-openssl-dev
 deps:
 	@scripts/deps.sh $(DEB_PACKAGES)
 
@@ -89,6 +90,11 @@ WAWEB_PURE := src/waweb/envelope.c src/waweb/auth.c src/waweb/route.c src/waweb/
 $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard src/waweb/*.h) $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/waweb -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# The pure parts of waload (no libcurl, no clock).
+$(BUILD)/tests/test_waload_%: tests/unit/test_waload_%.c src/waload/load.c src/waload/load.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/waload -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/common $(BUILD)/tests $(BIN):
 	mkdir -p $@
