@@ -9,6 +9,8 @@
 # Prints req/s, p50, p99 and errors for both, their ratio, the CPU each
 # process used, and wagate's messages, duplicates and overlaps (must be 0).
 #   WA_BENCH_SECONDS (20)  WA_BENCH_CONNECTIONS (64)  WA_BENCH_THREADS (2, wrk's)
+#   WA_BENCH_SHARDS (1, as make run)  shards of the cluster: with 2, each
+#                          Coreapp is primary for one
 #   WA_BENCH_ONLY=full|anchor   one of the two runs
 #   WA_BENCH_PERF=DIR      perf record (cpu-clock, call graphs) of the cluster's
 #                          processes during the full-path run; reports in DIR
@@ -21,13 +23,14 @@ cd "$(dirname "$0")/.."
 DURATION=${WA_BENCH_SECONDS:-20}
 CONNS=${WA_BENCH_CONNECTIONS:-64}
 THREADS=${WA_BENCH_THREADS:-2}
+SHARDS=${WA_BENCH_SHARDS:-1}
 ONLY=${WA_BENCH_ONLY:-}
 ANCHOR=${WA_ANCHOR:-$PWD/build/bench/wa-anchor}
 BIN=$PWD/bin
 PASSWORD='Wacluster-2024!'
 case "$ONLY" in ''|full|anchor) ;; *) echo "bench-api: WA_BENCH_ONLY is full or anchor, not '$ONLY'" >&2; exit 2 ;; esac
-for v in "$DURATION" "$CONNS" "$THREADS"; do
-    [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "bench-api: WA_BENCH_SECONDS, _CONNECTIONS and _THREADS are positive integers, not '$v'" >&2; exit 2; }
+for v in "$DURATION" "$CONNS" "$THREADS" "$SHARDS"; do
+    [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "bench-api: WA_BENCH_SECONDS, _CONNECTIONS, _THREADS and _SHARDS are positive integers, not '$v'" >&2; exit 2; }
 done
 command -v wrk >/dev/null || { echo "bench-api: wrk is not installed (make deps, or apt-get install wrk)" >&2; exit 1; }
 [ "$ONLY" = anchor ] || [ -x "$BIN/waweb" ] || { echo "bench-api: $BIN/waweb is missing; run make all" >&2; exit 1; }
@@ -140,7 +143,7 @@ TOKEN=
 full_path() {
     local dbport gate ctl web
     dbport=$(free_port); gate=$(free_port); ctl=$(free_port); web=$(free_port)
-    echo "Starting a private cluster in $RUN (MariaDB on $dbport, waweb on $web) ..."
+    echo "Starting a private cluster in $RUN ($SHARDS shard(s); MariaDB on $dbport, waweb on $web) ..."
     db_start "$dbport" >/dev/null
     cat > "$CONF" <<CONF
 db_engine = mariadb
@@ -157,6 +160,7 @@ upstream_control_endpoint = tcp://127.0.0.1:$ctl
 wagate_ledger = $RUN/wagate-ledger.jsonl
 webapp_bind = 127.0.0.1
 webapp_port = $web
+shards = $SHARDS
 CONF
     proc_start wagate "$BIN/wagate" -c "$CONF"
     wait_for 10 "$BIN/wagate" -c "$CONF" stats --json || die "wagate did not start: $(tail -n 3 "$RUN/logs/wagate.log")"
@@ -205,7 +209,7 @@ CONF
     wait_for 60 gate_has "$((before + accepted))" || true
     local messages duplicates overlaps
     messages=$(gate_count messages); duplicates=$(gate_count duplicates); overlaps=$(gate_count overlaps)
-    GATE_LINE="wagate after the full path: messages $messages (before the run $before, 201s during it $accepted), duplicates $duplicates, overlaps $overlaps"
+    GATE_LINE="wagate after the full path: messages $messages (before the run $before, 201s during it $accepted, + those in flight when wrk stopped), duplicates $duplicates, overlaps $overlaps"
     echo "  $GATE_LINE"
     [ "$duplicates" = 0 ] && [ "$overlaps" = 0 ] || { echo "bench-api: wagate counted duplicates or overlaps" >&2; FAILED=1; }
     echo "Stopping the cluster ..."
@@ -239,7 +243,7 @@ anchor() {
 # --------------------------------------------------------------------------
 # The table
 echo
-echo "bench-api: POST /v1/messages, wrk -t$THREADS -c$CONNS -d${DURATION}s; $(nproc) × $(lscpu | sed -n 's/^Model name: *//p'); $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "bench-api: POST /v1/messages, wrk -t$THREADS -c$CONNS -d${DURATION}s, $SHARDS shard(s); $(nproc) × $(lscpu | sed -n 's/^Model name: *//p'); $(date -u '+%Y-%m-%d %H:%M UTC')"
 printf '  %-12s %10s %10s %10s %10s %10s %14s\n' "" "requests" "req/s" "p50" "p99" "non-2xx" "socket errors"
 for label in full anchor; do
     [ -n "${RESULT[$label]:-}" ] || continue
