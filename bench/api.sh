@@ -68,28 +68,52 @@ machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 HZ=$(getconf CLK_TCK)
 pid_of() { if [ "$1" = mariadbd ]; then cat "$RUN/db/mariadbd.pid" 2>/dev/null; else proc_pid "$1"; fi; }
 
+# CPU ticks of this script's finished children (wrk, above all), into
+# CHILDREN. `times` must run in this shell, not in a $(...) subshell.
+children_ticks() {
+    times > "$RUN/times"
+    CHILDREN=$(awk -v hz="$HZ" 'NR == 2 { gsub(/[ms]/, " "); print int(($1 * 60 + $2 + $3 * 60 + $4) * hz) }' "$RUN/times")
+}
+
 # cpu_begin NAME...: note the CPU time of these processes and the machine.
 declare -A CPU0
 cpu_begin() {
     local name
     CPU_NAMES="$*"
     for name in "$@"; do CPU0[$name]=$(cpu_ticks "$(pid_of "$name")"); done
+    children_ticks; CPU0[_children]=$CHILDREN
     CPU0[_machine]=$(machine_ticks)
 }
 # cpu_end SECONDS: one line per process: CPU seconds used and the share of
-# one core over SECONDS, then what is left (wrk, the kernel's work outside
-# these processes) and the machine's total.
+# one core over SECONDS; then wrk; then the rest (the kernel's network work
+# not charged to a process, and anything else running on the machine); then
+# the machine's total.
 cpu_end() {
-    local seconds=$1 name used sum=0 total
+    local seconds=$1 name used sum=0 total wrk
     for name in $CPU_NAMES; do
         used=$(( $(cpu_ticks "$(pid_of "$name")") - ${CPU0[$name]} ))
         sum=$((sum + used))
         cpu_line "$name" "$used" "$seconds"
     done
     total=$(( $(machine_ticks) - ${CPU0[_machine]} ))
-    cpu_line "rest (wrk)" "$((total - sum))" "$seconds"
+    children_ticks; wrk=$((CHILDREN - ${CPU0[_children]}))
+    cpu_line "wrk" "$wrk" "$seconds"
+    cpu_line "rest" "$((total - sum - wrk))" "$seconds"
     cpu_line "machine" "$total" "$seconds"
 }
+# idle_check: the machine's load over one second before a run; other work
+# running makes the figures worth less, so say so.
+idle_check() {
+    local t0 busy
+    t0=$(machine_ticks)
+    sleep 1     # the measuring interval
+    busy=$(( $(machine_ticks) - t0 ))
+    if [ $((busy * 100 / HZ)) -gt 15 ]; then
+        echo "  WARNING: the machine was $((busy * 100 / HZ)) % busy (of one core) just before this run: other work runs, the figures are not clean"
+        LOADED=1
+    fi
+}
+LOADED=
 cpu_line() {
     awk -v n="$1" -v t="$2" -v hz="$HZ" -v s="$3" \
         'BEGIN { printf "    %-10s %6.1f CPU-s  %5.1f %% of one core\n", n, t / hz, 100 * t / hz / s }'
@@ -189,6 +213,7 @@ CONF
         perf record -e cpu-clock -F 999 -g -o "$WA_BENCH_PERF/full.data" -p "$pids" >"$WA_BENCH_PERF/record.log" 2>&1 &
         PERF_PID=$!
     fi
+    idle_check
     cpu_begin webapp1 coreapp1 coreapp2 master1 master2 wagate mariadbd
     run_wrk full "$url"
     echo "  CPU during the run:"
@@ -230,6 +255,7 @@ anchor() {
     local why
     why=$(wait_post "$url" "${TOKEN:-}") || die "the anchor does not work: $why"
     echo "Anchor: $DURATION s at $CONNS connections ..."
+    idle_check
     cpu_begin anchor echo
     run_wrk anchor "$url"
     echo "  CPU during the run:"
@@ -259,6 +285,7 @@ if [ -n "${RESULT[full]:-}" ] && [ -n "${RESULT[anchor]:-}" ]; then
     awk -v f="$(field full rps)" -v a="$(field anchor rps)" 'BEGIN { printf "  full / anchor: %.1f %%\n", 100 * f / a }'
 fi
 [ -z "${GATE_LINE:-}" ] || echo "  $GATE_LINE"
+[ -z "$LOADED" ] || echo "  WARNING: other work ran on the machine during a run (see above): the figures are not clean"
 if [ -n "${RESULT[full]:-}" ]; then
     awk -v f="$(field full rps)" -v p="$(field full p99_us)" -v a="$(field anchor rps)" 'BEGIN {
         printf "  targets: >= 20000 req/s: %s; p99 <= 10 ms: %s", (f >= 20000 ? "met" : "missed"), (p <= 10000 ? "met" : "missed")
