@@ -16,6 +16,7 @@
 #include "wa_node.h"
 #include "wa_peers.h"
 #include "wa_settings.h"
+#include "api.h"
 #include "master.h"
 #include "master_jobs.h"
 #include "watch.h"
@@ -50,6 +51,9 @@ typedef struct {
     bool monitor_again;
     wa_usec_t health_written;
     zframe_t *settings_asker;   //  a tool waiting for the broadcast
+    bool settings_broadcast;    //  the API stored settings: broadcast once re-read
+    bool settings_again;        //  read the table again when the running read ends
+    api_t *api;                 //  the API port (api.h)
     wa_usec_t failovers[MASTER_MAX_SHARDS][FAILOVER_HISTORY];
     int nfailovers[MASTER_MAX_SHARDS];
     wa_usec_t limit_logged[MASTER_MAX_SHARDS];
@@ -158,8 +162,37 @@ s_broadcast_settings (master_t *self)
 static void
 s_load_settings (master_t *self)
 {
-    if (self->node.id)
+    if (!self->node.id)
+        return;
+    //  A read under way may predate what was just stored: read again after it.
+    if (self->settings_job.job.busy)
+        self->settings_again = true;
+    else
         wa_settings_load (&self->settings_job, self->node.db, &self->settings);
+}
+
+//  The API's hooks (api.h).
+static bool
+s_api_primary (void *arg, api_lease_t *lease)
+{
+    master_t *self = arg;
+    bool primary = s_acting (self);
+    lease->node = self->node.id;
+    lease->role = self->node.role;
+    lease->epoch = self->lease.epoch;
+    lease->deadline = self->lease.deadline;
+    lease->ready = primary && self->migrated && self->seeded;
+    return primary;
+}
+
+//  Settings stored through the API: the path of a SETTINGS_CHANGED from
+//  wactl, re-read from the table, applied, broadcast.
+static void
+s_api_stored (void *arg)
+{
+    master_t *self = arg;
+    self->settings_broadcast = true;
+    s_load_settings (self);
 }
 
 //  How many promotions a shard may still have in the failover window.
@@ -335,6 +368,8 @@ s_monitor_done (master_t *self)
 static void
 s_job_done (master_t *self, wa_job_t *job)
 {
+    if (api_job_done (self->api, job))
+        return;
     if (wa_node_job_done (&self->node, job)) {
         if (job == &self->node.register_job.job && self->node.id) {
             s_set_role (self, self->node.role);
@@ -381,9 +416,16 @@ s_job_done (master_t *self, wa_job_t *job)
         case JOB_SETTINGS:
             if (job->rc == 0)
                 s_apply_settings (self, &self->settings_job.result, "database");
-            if (self->settings_asker && s_acting (self))
+            if (self->settings_again) {
+                //  Broadcast what the next read finds, not this older one.
+                self->settings_again = false;
+                s_load_settings (self);
+                break;
+            }
+            if ((self->settings_asker || self->settings_broadcast) && s_acting (self))
                 s_broadcast_settings (self);
-            else
+            self->settings_broadcast = false;
+            //  The broadcast answered a tool that asked; else it learns why not.
             if (self->settings_asker) {
                 wa_msg_t reply;
                 wa_msg_init (&reply, WA_MSG_ERROR);
@@ -628,12 +670,14 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
             }
             break;
         case WA_MSG_STATS_REQ: {
-            char stats[320];
+            char stats[800];
+            char db[400];
+            wa_dbworker_stats_json (db, sizeof db);
             snprintf (stats, sizeof stats,
                       "{\"node\":%" PRIu64 ",\"kind\":\"master\",\"role\":\"%s\",\"epoch\":%" PRIu64
-                      ",\"promotions\":%" PRIu64 ",\"heartbeats\":%" PRIu64 ",\"watched\":%d}",
+                      ",\"promotions\":%" PRIu64 ",\"heartbeats\":%" PRIu64 ",\"watched\":%d,\"db\":%s}",
                       self->node.id, self->node.role, self->node.epoch, self->promotions,
-                      self->heartbeat_seq, self->watch.count);
+                      self->heartbeat_seq, self->watch.count, db);
             wa_msg_t reply;
             wa_msg_init (&reply, WA_MSG_STATS);
             wa_msg_set_text (&reply, stats);
@@ -670,6 +714,8 @@ s_on_peers (zloop_t *loop, zsock_t *reader, void *arg)
 static void
 s_shutdown (master_t *self)
 {
+    //  Requests waiting for their turn go to the next primary.
+    api_stop (self->api, false);
     if (s_acting (self)) {
         //  Hand the lease back so a secondary takes over at once, not after ttl.
         release_job_t *job = &self->release_job;
@@ -691,10 +737,12 @@ s_shutdown (master_t *self)
         wa_node_liveness (&self->node, "n/a", true);
         wa_job_t *extra[] = { &self->lease_job.job, &self->monitor_job.job, &self->migrate_job.job,
                               &self->health_job.job, &self->masters_job.job, &self->settings_job.job,
-                              &self->seed_job.job, NULL };
+                              &self->seed_job.job, api_running_job (self->api), NULL };
         wa_node_wait_jobs (&self->node, extra, self->config->db_statement_timeout * 1000 + 500,
                            s_job_done_cb, self);
     }
+    //  One still unanswered (its job late, or taken back while releasing).
+    api_stop (self->api, true);
 }
 
 int
@@ -732,6 +780,8 @@ master_run (const wa_config_t *config)
     zloop_reader (self->loop, self->peers.sub, s_on_peers, self);
     wa_node_monitor (&self->node, self->node.bus, "bus", self->loop);
     wa_node_monitor (&self->node, self->node.control, "control", self->loop);
+    api_hooks_t hooks = { .arg = self, .primary = s_api_primary, .stored = s_api_stored };
+    self->api = api_new (self->loop, self->node.api, self->node.db, &self->settings, &hooks);
     s_arm_timers (self);
     s_on_tick (self->loop, 0, self);
     zloop_start (self->loop);
@@ -742,6 +792,7 @@ master_run (const wa_config_t *config)
     wa_peers_destroy (&self->peers, self->loop);
     zloop_destroy (&self->loop);
     wa_node_stop (&self->node);
+    api_destroy (&self->api);
     free (self);
     return rc;
 }

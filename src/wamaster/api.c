@@ -1,0 +1,706 @@
+/*  api — see api.h */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include "wa_codec.h"
+#include "wa_log.h"
+#include "wa_node.h"
+#include "api.h"
+
+//  Requests accepted and not yet answered; past this, 503 (1016).
+#define API_SLOTS 32
+//  Bit i of a mask is the i-th setting (wa_config_setting_name).
+#define API_SETTINGS_MAX 64
+//  A change finding the settings lock taken (a `wactl settings set` under
+//  way) tries again after LOCK_RETRY, for up to LOCK_WAIT, then gets 1023.
+//  GET_LOCK itself never waits: a wait inside the worker would hold up the
+//  lease renewals queued behind it.
+#define LOCK_RETRY (50 * 1000)
+#define LOCK_WAIT (1000 * 1000)
+//  Requests answered 1017 are logged at most this often.
+#define NOT_PRIMARY_LOG_EVERY (1000 * 1000)
+
+//  Error codes (the Webapp's table, src/waweb/envelope.h).
+enum {
+    CODE_MISSING = 1008, CODE_INVALID = 1009, CODE_NOT_READY = 1011, CODE_INTERNAL = 1014,
+    CODE_OVERLOADED = 1016, CODE_NOT_PRIMARY = 1017, CODE_DATABASE = 1023
+};
+
+typedef enum { OP_GET, OP_PATCH, OP_RESET } api_op_t;
+static const char *s_op_names[] = { "settings_get", "settings_patch", "settings_reset" };
+
+//  What a job's run says.
+enum { RC_OK = 0, RC_DATABASE = -1, RC_LOCKED = 1, RC_INVALID = 2, RC_NOT_PRIMARY = 3 };
+
+typedef struct {
+    wa_job_t job;
+    //  in
+    api_op_t op;
+    wa_config_t base;           //  the live settings: for a setting the table lacks or holds invalid
+    wa_config_t changes;        //  PATCH: base with the values sent (each checked)
+    uint64_t changed;           //  PATCH: the settings sent
+    char lock[65];
+    char by[65];                //  settings.updated_by
+    uint64_t node;
+    uint64_t epoch;
+    wa_usec_t deadline;
+    //  out
+    wa_config_t result;         //  the settings as stored (after the change)
+    char error[900];
+} api_job_t;
+
+typedef enum { SLOT_FREE, SLOT_QUEUED, SLOT_RUNNING } slot_state_t;
+
+typedef struct {
+    api_job_t job;
+    slot_state_t state;
+    zframe_t *peer;
+    uint64_t seq;
+    uint64_t order;             //  first come, first run
+    wa_usec_t not_before;       //  waiting for the lock: not run before this
+    wa_usec_t locked_since;     //  0, or when the lock was first found taken
+} slot_t;
+
+struct api_t {
+    zloop_t *loop;
+    zsock_t *sock;
+    zactor_t *db;
+    const wa_config_t *settings;
+    api_hooks_t hooks;
+    slot_t slots[API_SLOTS];
+    slot_t *running;
+    uint64_t next_order;
+    int timer;
+    wa_msg_t msg;               //  received, then reused for replies
+    uint64_t not_primary;       //  answered 1017 since the last log line
+    wa_usec_t not_primary_logged;
+};
+
+static const char *SQL_LOCK = "SELECT GET_LOCK(?, 0)";
+static const char *SQL_UNLOCK = "SELECT RELEASE_LOCK(?)";
+static const char *SQL_SETTINGS = "SELECT name, value FROM settings";
+//  Holds a shared lock on the lease row until COMMIT: no other Master can
+//  take the lease over while the change is being stored.
+static const char *SQL_FENCE =
+    "SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
+    "AND expires_at > NOW(6) LOCK IN SHARE MODE";
+//  As `wactl settings set` stores a setting. Parameters: name, value, updated_by.
+static const char *SQL_STORE =
+    "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, NOW(6), ?)"
+    " ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6), updated_by = VALUES(updated_by)";
+
+//  --------------------------------------------------------------------------
+//  The DB worker's side
+
+static int
+s_int_row (const wa_db_row_t *row, void *arg)
+{
+    *(int64_t *) arg = wa_db_row_int (row, 0);
+    return 0;
+}
+
+//  A stored value the checks refuse is left out: the node keeps its own
+//  value for it, as every node does (wa_settings_load_run).
+static int
+s_setting_row (const wa_db_row_t *row, void *arg)
+{
+    const char *name = wa_db_row_str (row, 0);
+    char err[512];
+    if (wa_config_is_setting (name))
+        (void) wa_config_set (arg, name, wa_db_row_str (row, 1), err, sizeof err);
+    return 0;
+}
+
+static int
+s_failed (api_job_t *self, wa_db_t *db, const char *what, bool rollback)
+{
+    snprintf (self->error, sizeof self->error, "%s: %s", what, wa_db_error (db));
+    if (rollback)
+        wa_db_transaction (db, "ROLLBACK");
+    return RC_DATABASE;
+}
+
+static bool
+s_in_time (const api_job_t *self)
+{
+    return wa_clock_mono () < self->deadline;
+}
+
+//  Under the settings lock: the stored settings, the change over them,
+//  the checks, then every changed row in one transaction fenced by the lease.
+static int
+s_run_locked (api_job_t *self, wa_db_t *db)
+{
+    if (wa_db_query (db, SQL_SETTINGS, s_setting_row, &self->result, "") < 0)
+        return s_failed (self, db, "cannot read the settings", false);
+    if (self->op == OP_GET)
+        return RC_OK;
+    if (self->op == OP_RESET) {
+        wa_config_t defaults;
+        wa_config_defaults (&defaults);
+        wa_config_copy_settings (&self->result, &defaults);
+        self->changed = 0;
+        for (int i = 0; wa_config_setting_name (i) && i < API_SETTINGS_MAX; i++)
+            self->changed |= (uint64_t) 1 << i;
+    }
+    char value[WA_CONFIG_STR], err[768];
+    for (int i = 0; wa_config_setting_name (i) && i < API_SETTINGS_MAX; i++) {
+        if (self->op != OP_PATCH || !(self->changed & ((uint64_t) 1 << i)))
+            continue;
+        const char *name = wa_config_setting_name (i);
+        wa_config_get (&self->changes, name, value, sizeof value);
+        if (wa_config_set (&self->result, name, value, err, sizeof err)) {
+            snprintf (self->error, sizeof self->error, "%s", err);
+            return RC_INVALID;
+        }
+    }
+    if (wa_config_check (&self->result, err, sizeof err)) {
+        snprintf (self->error, sizeof self->error, "%s, so nothing was changed: %s",
+                  self->op == OP_RESET ? "the built-in defaults would be refused with this "
+                                         "Master's configuration" : "the settings would be refused", err);
+        return RC_INVALID;
+    }
+    if (!s_in_time (self)) {
+        snprintf (self->error, sizeof self->error, "master %" PRIu64 "'s lease deadline passed; nothing "
+                  "was changed", self->node);
+        return RC_NOT_PRIMARY;
+    }
+    if (wa_db_transaction (db, "START TRANSACTION"))
+        return s_failed (self, db, "cannot start a transaction", false);
+    int64_t holds = 0;
+    if (wa_db_query (db, SQL_FENCE, s_int_row, &holds, "uu", self->node, self->epoch) < 0)
+        return s_failed (self, db, "cannot read the master lease", true);
+    if (holds != 1) {
+        wa_db_transaction (db, "ROLLBACK");
+        snprintf (self->error, sizeof self->error, "master %" PRIu64 " no longer holds the master lease "
+                  "(epoch %" PRIu64 "); nothing was changed", self->node, self->epoch);
+        return RC_NOT_PRIMARY;
+    }
+    for (int i = 0; wa_config_setting_name (i) && i < API_SETTINGS_MAX; i++) {
+        if (!(self->changed & ((uint64_t) 1 << i)))
+            continue;
+        const char *name = wa_config_setting_name (i);
+        wa_config_get (&self->result, name, value, sizeof value);
+        if (wa_db_exec (db, SQL_STORE, "sss", name, value, self->by) < 0)
+            return s_failed (self, db, "cannot store the settings", true);
+    }
+    if (wa_db_transaction (db, "COMMIT"))
+        return s_failed (self, db, "cannot commit the settings", false);
+    return RC_OK;
+}
+
+static void
+s_run (wa_job_t *job, wa_db_t *db)
+{
+    api_job_t *self = (api_job_t *) job;
+    self->error[0] = 0;
+    self->result = self->base;
+    if (self->op == OP_GET) {
+        job->rc = s_run_locked (self, db);
+        return;
+    }
+    //  The lock of `wactl settings set` (src/wactl/settings.c: the same name).
+    int64_t locked = 0;
+    if (wa_db_query (db, SQL_LOCK, s_int_row, &locked, "s", self->lock) < 0) {
+        job->rc = s_failed (self, db, "cannot take the settings lock", false);
+        return;
+    }
+    if (locked != 1) {
+        job->rc = RC_LOCKED;
+        return;
+    }
+    job->rc = s_run_locked (self, db);
+    //  A lock left held would stop every later change: without its release,
+    //  the connection goes, and the lock with it.
+    int64_t released = 0;
+    if (wa_db_query (db, SQL_UNLOCK, s_int_row, &released, "s", self->lock) < 0 || released != 1)
+        wa_db_disconnect (db);
+}
+
+//  --------------------------------------------------------------------------
+//  Answers
+
+static void
+s_reply (api_t *self, zframe_t *peer, uint64_t seq, int status, json_t *body)
+{
+    char *text = body ? json_dumps (body, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION (15)) : NULL;
+    wa_msg_init (&self->msg, WA_MSG_API_REP);
+    self->msg.seq = seq;
+    if (!text || strlen (text) > WA_TEXT_MAX) {
+        //  Never silent: an answer the Webapp can read.
+        self->msg.code = 500;
+        wa_msg_set_text (&self->msg, "{\"errors\":[{\"code\":1014,\"details\":\"the answer could not be encoded\"}]}");
+    }
+    else {
+        self->msg.code = (uint32_t) status;
+        wa_msg_set_text (&self->msg, text);
+    }
+    free (text);
+    if (wa_codec_send (self->sock, peer, &self->msg))
+        wa_warn ("api: could not send the answer to request %" PRIu64, seq);
+}
+
+static void
+s_error (api_t *self, zframe_t *peer, uint64_t seq, int status, int code, const char *fmt, ...)
+    __attribute__ ((format (printf, 6, 7)));
+
+static void
+s_error (api_t *self, zframe_t *peer, uint64_t seq, int status, int code, const char *fmt, ...)
+{
+    char details[1024];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (details, sizeof details, fmt, args);
+    va_end (args);
+    //  Details may quote the request: json_string refuses text that is not UTF-8.
+    json_t *text = json_string (details);
+    if (!text)
+        text = json_string ("(details not valid UTF-8)");
+    json_t *body = json_pack ("{s:[{s:i,s:o}]}", "errors", "code", code, "details", text);
+    s_reply (self, peer, seq, status, body);
+    json_decref (body);
+}
+
+static void
+s_not_primary (api_t *self, zframe_t *peer, uint64_t seq, const api_lease_t *lease, const char *op)
+{
+    s_error (self, peer, seq, 500, CODE_NOT_PRIMARY, "master %" PRIu64 " is not the primary Master (%s)",
+             lease->node, lease->role ? lease->role : "secondary_master");
+    //  A Webapp asks a secondary when its view of the lease is old: worth a
+    //  line, not one per retry.
+    self->not_primary++;
+    wa_usec_t now = wa_clock_mono ();
+    if (!self->not_primary_logged || now - self->not_primary_logged >= NOT_PRIMARY_LOG_EVERY) {
+        wa_info ("api: not the primary Master: answered 1017 to %" PRIu64 " request(s) (last: %s)",
+                 self->not_primary, op);
+        self->not_primary = 0;
+        self->not_primary_logged = now;
+    }
+}
+
+//  A setting's canonical text as JSON: a number when it reads as one.
+static json_t *
+s_json_value (const char *text)
+{
+    if (*text == '-' || isdigit ((unsigned char) *text)) {
+        char *end;
+        errno = 0;
+        long long whole = strtoll (text, &end, 10);
+        if (*end == 0 && errno == 0)
+            return json_integer (whole);
+        double real = strtod (text, &end);
+        if (*end == 0 && isfinite (real))
+            return json_real (real);
+    }
+    return json_string (text);
+}
+
+//  {"settings":{"application":{name: value, ...}}}
+static json_t *
+s_settings_body (const wa_config_t *settings)
+{
+    json_t *application = json_object ();
+    const char *name;
+    for (int i = 0; (name = wa_config_setting_name (i)); i++) {
+        char value[WA_CONFIG_STR];
+        wa_config_get (settings, name, value, sizeof value);
+        json_object_set_new (application, name, s_json_value (value));
+    }
+    return json_pack ("{s:{s:o}}", "settings", "application", application);
+}
+
+//  --------------------------------------------------------------------------
+//  Requests
+
+static void
+s_free (slot_t *slot)
+{
+    zframe_destroy (&slot->peer);
+    slot->state = SLOT_FREE;
+    slot->locked_since = 0;
+}
+
+static int s_on_timer (zloop_t *loop, int timer_id, void *arg);
+
+//  Hand the next request to the DB worker, unless one is there already.
+static void
+s_pump (api_t *self)
+{
+    while (!self->running) {
+        wa_usec_t now = wa_clock_mono ();
+        slot_t *next = NULL;
+        wa_usec_t wake = 0;
+        for (int i = 0; i < API_SLOTS; i++) {
+            slot_t *slot = &self->slots[i];
+            if (slot->state != SLOT_QUEUED)
+                continue;
+            if (slot->not_before > now) {
+                if (!wake || slot->not_before < wake)
+                    wake = slot->not_before;
+            }
+            else
+            if (!next || slot->order < next->order)
+                next = slot;
+        }
+        if (!next) {
+            if (wake)
+                wa_timer_once (self->loop, &self->timer, wake - now, s_on_timer, self);
+            return;
+        }
+        api_job_t *job = &next->job;
+        api_lease_t lease = { 0 };
+        if (!self->hooks.primary (self->hooks.arg, &lease)) {
+            s_not_primary (self, next->peer, next->seq, &lease, s_op_names[job->op]);
+            s_free (next);
+            continue;
+        }
+        job->base = *self->settings;
+        job->node = lease.node;
+        job->epoch = lease.epoch;
+        job->deadline = lease.deadline;
+        job->job.kind = API_JOB_KIND;
+        job->job.run = s_run;
+        if (wa_dbworker_submit (self->db, &job->job)) {
+            s_error (self, next->peer, next->seq, 500, CODE_INTERNAL, "the Master's database worker refused the job");
+            s_free (next);
+            continue;
+        }
+        next->state = SLOT_RUNNING;
+        self->running = next;
+    }
+}
+
+static int
+s_on_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    api_t *self = arg;
+    self->timer = -1;
+    s_pump (self);
+    return 0;
+}
+
+//  The value of a PATCH's key as the text wa_config_set reads, or NULL.
+static const char *
+s_value_text (json_t *value, char *buf, size_t size)
+{
+    if (json_is_string (value))
+        return json_string_value (value);
+    if (json_is_integer (value)) {
+        snprintf (buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value (value));
+        return buf;
+    }
+    if (json_is_real (value)) {
+        //  The shortest text that reads back as the same number.
+        double real = json_real_value (value);
+        for (int digits = 1; digits <= 17; digits++) {
+            snprintf (buf, size, "%.*g", digits, real);
+            if (strtod (buf, NULL) == real)
+                break;
+        }
+        return buf;
+    }
+    return NULL;
+}
+
+static const char *
+s_type_name (json_t *value)
+{
+    switch (json_typeof (value)) {
+        case JSON_OBJECT: return "an object";
+        case JSON_ARRAY: return "an array";
+        case JSON_TRUE:
+        case JSON_FALSE: return "a boolean";
+        case JSON_NULL: return "null";
+        default: return "that";
+    }
+}
+
+//  Checks a PATCH's changes, each on its own, into job. 0, or -1 answered.
+static int
+s_check_changes (api_t *self, slot_t *slot, json_t *changes)
+{
+    api_job_t *job = &slot->job;
+    if (!changes)
+        return s_error (self, slot->peer, slot->seq, 400, CODE_MISSING, "'changes' is missing: the settings "
+                        "to change, e.g. {\"heartbeat_interval\": 5}"), -1;
+    if (!json_is_object (changes) || json_object_size (changes) == 0)
+        return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "the changes must be a JSON object "
+                        "naming at least one setting, e.g. {\"heartbeat_interval\": 5}"), -1;
+    job->changes = *self->settings;
+    job->changed = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach (changes, key, value) {
+        int index = -1;
+        for (int i = 0; wa_config_setting_name (i); i++)
+            if (streq (wa_config_setting_name (i), key))
+                index = i;
+        char text[64], err[768];
+        if (index < 0) {
+            bool config_key = wa_config_get (self->settings, key, text, sizeof text) == 0;
+            if (config_key)
+                s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%.64s' is not a cluster setting: "
+                         "it is a key of each node's configuration file", key);
+            else
+                s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "unknown setting '%.64s'", key);
+            return -1;
+        }
+        if (index >= API_SETTINGS_MAX)
+            return s_error (self, slot->peer, slot->seq, 500, CODE_INTERNAL, "too many settings"), -1;
+        const char *input = s_value_text (value, text, sizeof text);
+        if (!input)
+            return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%s' must be a number or a "
+                            "string, not %s", key, s_type_name (value)), -1;
+        if (wa_config_set (&job->changes, key, input, err, sizeof err))
+            return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "%s", err), -1;
+        job->changed |= (uint64_t) 1 << index;
+    }
+    return 0;
+}
+
+//  One API_REQ: answered at once, or queued for the DB worker.
+static void
+s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
+{
+    json_error_t error;
+    json_t *root = json_loadb (msg->text, msg->text_len, JSON_REJECT_DUPLICATES, &error);
+    const char *op = json_string_value (json_object_get (root, "op"));
+    int kind = -1;
+    for (int i = 0; op && i < (int) (sizeof s_op_names / sizeof s_op_names[0]); i++)
+        if (streq (op, s_op_names[i]))
+            kind = i;
+    if (!json_is_object (root) || !op)
+        s_error (self, peer, msg->seq, 400, CODE_INVALID, "the request is not a JSON object with an 'op'");
+    else
+    if (kind < 0)
+        s_error (self, peer, msg->seq, 400, CODE_INVALID, "unknown op '%.40s' for a Master", op);
+    else {
+        const char *by = json_string_value (json_object_get (root, "by"));
+        slot_t *slot = NULL;
+        for (int i = 0; i < API_SLOTS && !slot; i++)
+            if (self->slots[i].state == SLOT_FREE)
+                slot = &self->slots[i];
+        api_lease_t lease = { 0 };
+        if (kind != OP_GET && (!by || !*by))
+            s_error (self, peer, msg->seq, 400, CODE_MISSING, "'by' is missing: the user making the change");
+        else
+        if (!slot)
+            s_error (self, peer, msg->seq, 503, CODE_OVERLOADED, "%d settings requests are waiting already",
+                     API_SLOTS);
+        else {
+            slot->peer = zframe_dup (peer);
+            slot->seq = msg->seq;
+            slot->job.op = (api_op_t) kind;
+            if (kind == OP_PATCH && s_check_changes (self, slot, json_object_get (root, "changes")))
+                zframe_destroy (&slot->peer);
+            else
+            if (!self->hooks.primary (self->hooks.arg, &lease)) {
+                s_not_primary (self, peer, msg->seq, &lease, op);
+                zframe_destroy (&slot->peer);
+            }
+            else
+            if (!lease.ready) {
+                s_error (self, peer, msg->seq, 503, CODE_NOT_READY, "master %" PRIu64 " is primary but still "
+                         "preparing the database (schema, settings)", lease.node);
+                zframe_destroy (&slot->peer);
+            }
+            else {
+                api_job_t *job = &slot->job;
+                //  "api:NAME" in settings.updated_by (64 characters).
+                snprintf (job->by, sizeof job->by, "api:%.60s", by ? by : "");
+                for (char *c = job->by; *c; c++)
+                    if (!isprint ((unsigned char) *c))
+                        *c = '?';
+                //  GET_LOCK names are server-wide: one per cluster database,
+                //  as wactl names it.
+                snprintf (job->lock, sizeof job->lock, "wa_settings.%.52s", self->settings->db_name);
+                slot->order = ++self->next_order;
+                slot->not_before = 0;
+                slot->locked_since = 0;
+                slot->state = SLOT_QUEUED;
+                s_pump (self);
+            }
+        }
+    }
+    json_decref (root);
+}
+
+static int
+s_on_socket (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    api_t *self = arg;
+    //  Bounded: other sockets and timers get their turn.
+    for (int i = 0; i < 1000 && (zsock_events (self->sock) & ZMQ_POLLIN); i++) {
+        zframe_t *peer = NULL;
+        int why = 0;
+        int rc = wa_codec_recv (self->sock, &peer, &self->msg, &why);
+        if (rc == -1 || !peer) {
+            zframe_destroy (&peer);
+            continue;
+        }
+        if (rc == -2)
+            s_error (self, peer, 0, 400, CODE_INVALID, "malformed frame: %s", wa_codec_strerror (why));
+        else
+        if (self->msg.type != WA_MSG_API_REQ)
+            s_error (self, peer, self->msg.seq, 400, CODE_INVALID, "unexpected %s on a Master's API port",
+                     wa_codec_type_name (self->msg.type));
+        else {
+            //  The reply reuses msg: the request is copied out first.
+            wa_msg_t *request = (wa_msg_t *) malloc (sizeof (wa_msg_t));
+            if (request) {
+                *request = self->msg;
+                s_request (self, peer, request);
+                free (request);
+            }
+            else
+                s_error (self, peer, self->msg.seq, 500, CODE_INTERNAL, "out of memory");
+        }
+        zframe_destroy (&peer);
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+s_log_change (const slot_t *slot)
+{
+    const api_job_t *job = &slot->job;
+    char changed[1024] = "";
+    size_t used = 0;
+    for (int i = 0; wa_config_setting_name (i) && i < API_SETTINGS_MAX; i++) {
+        if (!(job->changed & ((uint64_t) 1 << i)))
+            continue;
+        char value[WA_CONFIG_STR];
+        wa_config_get (&job->result, wa_config_setting_name (i), value, sizeof value);
+        int n = snprintf (changed + used, sizeof changed - used, "%s%s=%s", used ? " " : "",
+                          wa_config_setting_name (i), value);
+        if (n > 0 && (size_t) n < sizeof changed - used)
+            used += (size_t) n;
+    }
+    if (job->op == OP_RESET)
+        wa_info ("api: %s reset every setting to its default: stored; broadcasting", job->by + 4);
+    else
+        wa_info ("api: %s changed %s: stored; broadcasting", job->by + 4, changed);
+}
+
+bool
+api_job_done (api_t *self, wa_job_t *job)
+{
+    if (!self || job->kind != API_JOB_KIND)
+        return false;
+    slot_t *slot = NULL;
+    for (int i = 0; i < API_SLOTS && !slot; i++)
+        if (job == &self->slots[i].job.job)
+            slot = &self->slots[i];
+    if (!slot)
+        return false;
+    if (self->running == slot)
+        self->running = NULL;
+    if (slot->state != SLOT_RUNNING) {
+        //  Answered already (stopping).
+        s_pump (self);
+        return true;
+    }
+    api_job_t *api_job = &slot->job;
+    wa_usec_t now = wa_clock_mono ();
+    switch (job->rc) {
+        case RC_OK: {
+            json_t *body = s_settings_body (&api_job->result);
+            s_reply (self, slot->peer, slot->seq, 200, body);
+            json_decref (body);
+            if (api_job->op != OP_GET) {
+                s_log_change (slot);
+                self->hooks.stored (self->hooks.arg);
+            }
+            s_free (slot);
+            break;
+        }
+        case RC_LOCKED:
+            if (!slot->locked_since)
+                slot->locked_since = now;
+            if (now - slot->locked_since >= LOCK_WAIT) {
+                s_error (self, slot->peer, slot->seq, 500, CODE_DATABASE, "the settings stayed locked by "
+                         "another change (wactl settings set?) for %g s; nothing was changed",
+                         (double) LOCK_WAIT / 1e6);
+                s_free (slot);
+            }
+            else {
+                slot->state = SLOT_QUEUED;
+                slot->not_before = now + LOCK_RETRY;
+            }
+            break;
+        case RC_INVALID:
+            s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "%s", api_job->error);
+            s_free (slot);
+            break;
+        case RC_NOT_PRIMARY:
+            s_error (self, slot->peer, slot->seq, 500, CODE_NOT_PRIMARY, "%s", api_job->error);
+            s_free (slot);
+            break;
+        default:
+            wa_warn ("api: %s failed: %s", s_op_names[api_job->op], api_job->error);
+            s_error (self, slot->peer, slot->seq, 500, CODE_DATABASE, "%s", api_job->error);
+            s_free (slot);
+            break;
+    }
+    s_pump (self);
+    return true;
+}
+
+api_t *
+api_new (zloop_t *loop, zsock_t *sock, zactor_t *db, const wa_config_t *settings, const api_hooks_t *hooks)
+{
+    api_t *self = (api_t *) zmalloc (sizeof (api_t));
+    self->loop = loop;
+    self->sock = sock;
+    self->db = db;
+    self->settings = settings;
+    self->hooks = *hooks;
+    self->timer = -1;
+    zloop_reader (loop, sock, s_on_socket, self);
+    return self;
+}
+
+wa_job_t *
+api_running_job (api_t *self)
+{
+    return self && self->running ? &self->running->job.job : NULL;
+}
+
+void
+api_stop (api_t *self, bool running)
+{
+    if (!self)
+        return;
+    if (self->timer >= 0)
+        zloop_timer_end (self->loop, self->timer);
+    self->timer = -1;
+    for (int i = 0; i < API_SLOTS; i++) {
+        slot_t *slot = &self->slots[i];
+        if (slot->state == SLOT_QUEUED || (running && slot->state == SLOT_RUNNING)) {
+            //  The job of a running one may still come back: it is ignored.
+            s_error (self, slot->peer, slot->seq, 500, CODE_NOT_PRIMARY, "the Master is stopping");
+            zframe_destroy (&slot->peer);
+            slot->state = SLOT_FREE;
+        }
+    }
+}
+
+void
+api_destroy (api_t **self_p)
+{
+    api_t *self = *self_p;
+    if (!self)
+        return;
+    for (int i = 0; i < API_SLOTS; i++)
+        zframe_destroy (&self->slots[i].peer);
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,64 @@
+/*  api — the Master's API port (+0, a ROUTER): the requests a Webapp
+    forwards to the primary Master (API_REQ {seq, text}: a JSON object
+    naming its "op"), each answered exactly once with an API_REP {seq, code
+    = HTTP status, text = a JSON object: the payload, or {"errors":[{"code",
+    "details"}]}}.
+
+    Ops (the Webapp has checked that the caller is an ADMIN):
+      settings_get                    the cluster settings as the table holds them
+      settings_patch {changes, by}    change the settings sent, all or nothing
+      settings_reset {by}             every setting back to its built-in default
+
+    A Master that is not primary answers 1017 at once, so the Webapp looks
+    for the primary again. The reactor never waits on the database: each
+    request becomes a job on the Master's DB worker, one at a time, so a
+    burst of requests never holds up a lease renewal for long. A change is
+    checked and stored under the same named lock as `wactl settings set`,
+    in a transaction fenced by the master lease, then broadcast the way a
+    SETTINGS_CHANGED from wactl is (the hooks' stored). */
+#ifndef WAMASTER_API_H
+#define WAMASTER_API_H
+
+#include <czmq.h>
+#include "wa_config.h"
+#include "wa_dbworker.h"
+
+//  The kind of the API's jobs (apart from master_jobs.h's and wa_node's).
+#define API_JOB_KIND 300
+
+typedef struct api_t api_t;
+
+//  What the Master tells about itself when a request needs the primary.
+typedef struct {
+    uint64_t node;              //  this Master's id (also when not primary)
+    const char *role;
+    uint64_t epoch;             //  of the master lease held
+    wa_usec_t deadline;         //  local lease deadline: no write after it
+    bool ready;                 //  schema migrated and settings seeded
+} api_lease_t;
+
+typedef struct {
+    void *arg;
+    //  True while this Master holds the master lease (the deadline checked
+    //  now); fills lease either way.
+    bool (*primary) (void *arg, api_lease_t *lease);
+    //  Settings were stored: re-read the table, apply and broadcast them.
+    void (*stored) (void *arg);
+} api_hooks_t;
+
+//  Serve sock (the node's api ROUTER) on loop. settings are the Master's
+//  live ones (config keys included): read at each request, never kept.
+api_t *api_new (zloop_t *loop, zsock_t *sock, zactor_t *db, const wa_config_t *settings,
+                const api_hooks_t *hooks);
+//  Once the loop and the DB worker are gone (a job may point into it).
+void api_destroy (api_t **self_p);
+//  A job came back from the DB worker: true if it was the API's (answered).
+bool api_job_done (api_t *self, wa_job_t *job);
+//  The API's job the DB worker holds, NULL when none (for shutdown).
+wa_job_t *api_running_job (api_t *self);
+//  Stopping: every request waiting for its turn gets 1017 (the Webapp
+//  tries the next primary); with running, also the one the worker holds,
+//  whose job is then ignored.
+void api_stop (api_t *self, bool running);
+
+#endif
