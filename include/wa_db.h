@@ -34,6 +34,16 @@ void wa_db_disconnect (wa_db_t *self);
 //  matched (CLIENT_FOUND_ROWS), or -1 on error (wa_db_error tells which; the
 //  connection is dropped when the error means it is gone or timed out).
 int64_t wa_db_exec (wa_db_t *self, const char *sql, const char *fmt, ...);
+//  This process's database counters, over every connection.
+typedef struct {
+    uint64_t statements;        //  executed or tried (also while not connected)
+    uint64_t errors;            //  statements that failed
+    uint64_t connects;          //  connections made
+    uint64_t connect_failures;
+    uint64_t disconnects;       //  connections lost (an error that ended one)
+} wa_db_stats_t;
+wa_db_stats_t wa_db_stats (void);
+
 //  Execute sql once per parameter row, rows rows (up to 4096) in one round
 //  trip (MariaDB array binding). cols[i] is an array of rows values of the
 //  type fmt[i] names: int64_t, uint64_t, double, or const char * (not NULL).

@@ -28,4 +28,16 @@ int wa_dbworker_submit (zactor_t *worker, wa_job_t *job);
 //  Take a finished job from the worker's pipe (call when it is readable).
 wa_job_t *wa_dbworker_recv (zactor_t *worker);
 
+//  The jobs that came back to this program (from every worker), as counted
+//  by wa_dbworker_recv on the reactor's thread.
+typedef struct {
+    uint64_t jobs;
+    uint64_t failed;            //  rc < 0
+    uint64_t total_us;          //  submit to return
+    uint64_t max_us;
+} wa_dbworker_stats_t;
+wa_dbworker_stats_t wa_dbworker_stats (void);
+//  Those and wa_db_stats as a JSON object; snprintf's return.
+int wa_dbworker_stats_json (char *buf, size_t size);
+
 #endif

@@ -21,6 +21,14 @@
 #define BACKOFF_MIN (100 * 1000)
 #define BACKOFF_MAX (1000 * 1000)
 
+//  The process's database counters: written by the DB workers' threads,
+//  read by the reactor (stats), hence atomic.
+static _Atomic uint64_t s_statements;
+static _Atomic uint64_t s_errors;
+static _Atomic uint64_t s_connects;
+static _Atomic uint64_t s_connect_failures;
+static _Atomic uint64_t s_disconnects;
+
 typedef struct {
     const char *sql;            //  the caller's string; its address is the key
     MYSQL_STMT *stmt;
@@ -132,6 +140,7 @@ wa_db_ensure (wa_db_t *self)
     if (!mysql_real_connect (self->mysql, c->db_hostname, c->db_username, c->db_password,
                              NULL, (unsigned int) c->db_port, NULL, CLIENT_FOUND_ROWS)) {
         s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
+        s_connect_failures++;
         snprintf (self->connect_error, sizeof self->connect_error, "%s", mysql_error (self->mysql));
         mysql_close (self->mysql);
         self->mysql = NULL;
@@ -141,6 +150,7 @@ wa_db_ensure (wa_db_t *self)
     }
     self->backoff = BACKOFF_MIN;
     self->retry_at = 0;
+    s_connects++;
     return s_select_schema (self);
 }
 
@@ -202,6 +212,9 @@ typedef union {
 static void
 s_failed (wa_db_t *self, MYSQL_STMT *stmt)
 {
+    s_errors++;
+    if (s_connection_error (self->last_errno))
+        s_disconnects++;
     if (s_connection_error (self->last_errno))
         wa_db_disconnect (self);
     else
@@ -213,6 +226,7 @@ s_failed (wa_db_t *self, MYSQL_STMT *stmt)
 static int
 s_ready (wa_db_t *self)
 {
+    s_statements++;
     self->last_errno = 0;
     self->last_error[0] = 0;
     if (wa_db_ensure (self) == 0)
@@ -316,6 +330,13 @@ wa_db_exec (wa_db_t *self, const char *sql, const char *fmt, ...)
     self->insert_id = mysql_stmt_insert_id (stmt);
     my_ulonglong affected = mysql_stmt_affected_rows (stmt);
     return affected == (my_ulonglong) -1 ? 0 : (int64_t) affected;
+}
+
+wa_db_stats_t
+wa_db_stats (void)
+{
+    wa_db_stats_t stats = { s_statements, s_errors, s_connects, s_connect_failures, s_disconnects };
+    return stats;
 }
 
 int64_t

@@ -62,6 +62,9 @@ wa_dbworker_submit (zactor_t *worker, wa_job_t *job)
     return zmsg_send (&msg, worker);
 }
 
+//  Counted where jobs come back: on the program's reactor thread.
+static wa_dbworker_stats_t s_stats;
+
 wa_job_t *
 wa_dbworker_recv (zactor_t *worker)
 {
@@ -69,7 +72,35 @@ wa_dbworker_recv (zactor_t *worker)
     if (zsock_recv (worker, "p", &ptr))
         return NULL;
     wa_job_t *job = ptr;
-    if (job)
+    if (job) {
         job->busy = false;
+        wa_usec_t took = wa_clock_mono () - job->sent_at;
+        s_stats.jobs++;
+        if (job->rc < 0)
+            s_stats.failed++;
+        s_stats.total_us += (uint64_t) took;
+        if ((uint64_t) took > s_stats.max_us)
+            s_stats.max_us = (uint64_t) took;
+    }
     return job;
+}
+
+wa_dbworker_stats_t
+wa_dbworker_stats (void)
+{
+    return s_stats;
+}
+
+int
+wa_dbworker_stats_json (char *buf, size_t size)
+{
+    wa_db_stats_t db = wa_db_stats ();
+    wa_dbworker_stats_t jobs = s_stats;
+    return snprintf (buf, size,
+                     "{\"statements\":%" PRIu64 ",\"statement_errors\":%" PRIu64 ",\"connects\":%" PRIu64
+                     ",\"connect_failures\":%" PRIu64 ",\"disconnects\":%" PRIu64 ",\"jobs\":%" PRIu64
+                     ",\"jobs_failed\":%" PRIu64 ",\"job_ms_mean\":%.3f,\"job_ms_max\":%.3f}",
+                     db.statements, db.errors, db.connects, db.connect_failures, db.disconnects, jobs.jobs,
+                     jobs.failed, jobs.jobs ? (double) jobs.total_us / (double) jobs.jobs / 1000.0 : 0.0,
+                     (double) jobs.max_us / 1000.0);
 }

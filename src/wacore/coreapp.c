@@ -422,7 +422,9 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     coreapp_t *self = arg;
-    char stats[1000];
+    char stats[1400];
+    char db[400];
+    wa_dbworker_stats_json (db, sizeof db);
     outbox_stats_t o = outbox_stats (self->outbox);
     snprintf (stats, sizeof stats,
               "{\"node\":%" PRIu64 ",\"kind\":\"coreapp\",\"role\":\"%s\",\"shard\":%d,\"epoch\":%" PRIu64
@@ -431,11 +433,11 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
               ",\"outbox\":{\"accepted\":%" PRIu64 ",\"retried\":%" PRIu64 ",\"sent\":%" PRIu64
               ",\"acked\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"refused\":%" PRIu64
               ",\"queried\":%" PRIu64 ",\"found\":%" PRIu64 ",\"batches\":%" PRIu64
-              ",\"depth\":%zu,\"waiting\":%zu}}",
+              ",\"depth\":%zu,\"waiting\":%zu},\"db\":%s}",
               self->node.id, self->node.role, self->shard, self->node.epoch,
               session_state_name (self->session.state), self->sessions_opened, self->heartbeats,
               self->peers.count, self->api_requests, self->api_refused, o.accepted, o.retried, o.sent,
-              o.acked, o.duplicates, o.refused, o.queried, o.found, o.batches, o.depth, o.waiting);
+              o.acked, o.duplicates, o.refused, o.queried, o.found, o.batches, o.depth, o.waiting, db);
     wa_node_on_control (&self->node, stats);
     return 0;
 }

@@ -36,19 +36,26 @@ struct http_server_t {
 };
 
 static enum MHD_Result
-s_queue (struct MHD_Connection *connection, int status, char *body, size_t len, const char *allow)
+s_queue_typed (struct MHD_Connection *connection, int status, char *body, size_t len, const char *allow,
+               const char *type)
 {
     struct MHD_Response *response = MHD_create_response_from_buffer (len, body, MHD_RESPMEM_MUST_FREE);
     if (!response) {
         free (body);
         return MHD_NO;
     }
-    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (allow && *allow)
         MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, allow);
     enum MHD_Result rc = MHD_queue_response (connection, (unsigned int) status, response);
     MHD_destroy_response (response);
     return rc;
+}
+
+static enum MHD_Result
+s_queue (struct MHD_Connection *connection, int status, char *body, size_t len, const char *allow)
+{
+    return s_queue_typed (connection, status, body, len, allow, "application/json");
 }
 
 static char *
@@ -114,6 +121,9 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
                                                         MHD_HTTP_HEADER_AUTHORIZATION);
         if (auth)
             req->authorization = s_strdup (auth);
+        const char *format = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "format");
+        if (format)
+            req->format = s_strdup (format);
         const char *key = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Idempotency-Key");
         if (key)
             req->idempotency_key = s_strdup (key);
@@ -155,7 +165,8 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
             return MHD_YES;         //  queued at the first call already
         char *body = req->response;
         req->response = NULL;
-        return s_queue (connection, req->status, body, req->response_len, req->allow);
+        return s_queue_typed (connection, req->status, body, req->response_len, req->allow,
+                              req->content_type ? req->content_type : "application/json");
     }
     if (req->state == REQ_HANDED)
         return MHD_YES;
@@ -202,6 +213,7 @@ s_on_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
     free (req->path);
     free (req->authorization);
     free (req->idempotency_key);
+    free (req->format);
     free (req->body);
     free (req->response);
     free (req);

@@ -25,6 +25,8 @@ typedef struct {
     char *path;                 //  without the query string
     char *authorization;        //  the header, NULL when absent
     char *idempotency_key;      //  the Idempotency-Key header, NULL when absent
+    char *format;               //  the query's format=..., NULL when absent
+    const char *content_type;   //  of the response: set before http_respond (NULL: JSON)
     char client[64];            //  the peer's address, without its port
     char *body;                 //  NUL-terminated, NULL when empty
     size_t body_len;

@@ -23,6 +23,9 @@ static const route_def_t s_routes[] = {
     { "GET", "/v1/settings/application", ROUTE_SETTINGS_GET, ROUTE_AUTH_ADMIN },
     { "PATCH", "/v1/settings/application", ROUTE_SETTINGS_PATCH, ROUTE_AUTH_ADMIN },
     { "DELETE", "/v1/settings/application", ROUTE_SETTINGS_DELETE, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/stats/app", ROUTE_STATS_APP, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/stats/db", ROUTE_STATS_DB, ROUTE_AUTH_ADMIN },
+    { "GET", "/metrics", ROUTE_METRICS, ROUTE_AUTH_BEARER },
 };
 #define NROUTES (sizeof s_routes / sizeof s_routes[0])
 
@@ -83,4 +86,18 @@ route_match (const char *method, const char *path, route_t *route)
         snprintf (route->allow + used, sizeof route->allow - used, "%s%s", used ? ", " : "", def->method);
     }
     return path_known ? 405 : 404;
+}
+
+const char *
+route_name (route_id_t id)
+{
+    static const char *names[ROUTE_COUNT] = {
+        [ROUTE_NONE] = "none", [ROUTE_LOGIN] = "login", [ROUTE_LOGOUT] = "logout",
+        [ROUTE_USER_CREATE] = "user_create", [ROUTE_USER_GET] = "user_get", [ROUTE_USER_UPDATE] = "user_update",
+        [ROUTE_USER_DELETE] = "user_delete", [ROUTE_HEALTH] = "health", [ROUTE_MESSAGES] = "messages",
+        [ROUTE_SETTINGS_GET] = "settings_get", [ROUTE_SETTINGS_PATCH] = "settings_patch",
+        [ROUTE_SETTINGS_DELETE] = "settings_delete", [ROUTE_STATS_APP] = "stats_app",
+        [ROUTE_STATS_DB] = "stats_db", [ROUTE_METRICS] = "metrics",
+    };
+    return id < ROUTE_COUNT && names[id] ? names[id] : "none";
 }

@@ -20,6 +20,10 @@ typedef enum {
     ROUTE_SETTINGS_GET,
     ROUTE_SETTINGS_PATCH,
     ROUTE_SETTINGS_DELETE,
+    ROUTE_STATS_APP,
+    ROUTE_STATS_DB,
+    ROUTE_METRICS,
+    ROUTE_COUNT
 } route_id_t;
 
 typedef enum {
@@ -42,5 +46,7 @@ typedef struct {
 //  no pattern matches the path; 405 when one does but not with this method
 //  (route->allow lists those that do).
 int route_match (const char *method, const char *path, route_t *route);
+//  A route's name for logs and metrics ("none" for ROUTE_NONE).
+const char *route_name (route_id_t id);
 
 #endif

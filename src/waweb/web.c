@@ -77,6 +77,8 @@ struct web_t {
     admin_job_t admin_job;
     wa_job_t seed_job;
     coreapps_t *coreapps;       //  the primary Coreapps and what goes to them
+    metrics_t *metrics;
+    uint64_t requests_seen;
 };
 
 web_req_t *
@@ -161,9 +163,74 @@ web_reply (web_t *self, web_req_t *req, int status, json_t *response)
     req->result = NULL;
     sodium_memzero (req->password, sizeof req->password);
     sodium_memzero (req->new_password, sizeof req->new_password);
+    web_reply_text (self, req, status, body, len, NULL);
+}
+
+void
+web_reply_text (web_t *self, web_req_t *req, int status, char *body, size_t len, const char *type)
+{
+    if (req->extra_free)
+        req->extra_free (req->extra);
+    else
+        free (req->extra);
+    req->extra = NULL;
+    req->extra_free = NULL;
     zlistx_delete (self->pending, req->handle);
+    metrics_request (self->metrics, route_name (req->route.id), status, wa_clock_mono () - req->started);
     wa_debug ("%s %s -> %d", req->http.method, req->http.path, status);
+    req->http.content_type = type;
     http_respond (&req->http, status, body, len, req->route.allow);
+}
+
+metrics_t *
+web_metrics (web_t *self)
+{
+    return self->metrics;
+}
+
+void
+web_forward_stats (web_t *self, metrics_forward_t *out)
+{
+    coreapps_stats_t stats = coreapps_stats (self->coreapps);
+    out->forwarded = stats.forwarded;
+    out->retries = stats.retries;
+    out->answered = stats.answered;
+    out->expired = stats.expired;
+    out->map_refreshes = stats.map_refreshes;
+    out->in_flight = stats.in_flight;
+    out->parked = stats.parked;
+}
+
+zloop_t *
+web_loop (web_t *self)
+{
+    return self->loop;
+}
+
+uint64_t
+web_node_id (web_t *self)
+{
+    return self->id;
+}
+
+json_t *
+web_own_stats (web_t *self)
+{
+    coreapps_stats_t f = coreapps_stats (self->coreapps);
+    char db[400];
+    wa_dbworker_stats_json (db, sizeof db);
+    json_t *stats = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+                               "node", (json_int_t) self->id, "kind", "webapp", "role", "webapp",
+                               "requests", (json_int_t) self->requests_seen,
+                               "pending", (json_int_t) zlistx_size (self->pending),
+                               "forward", "attempts", (json_int_t) f.forwarded, "retries", (json_int_t) f.retries,
+                               "answered", (json_int_t) f.answered, "expired", (json_int_t) f.expired,
+                               "map_reads", (json_int_t) f.map_refreshes, "in_flight", (json_int_t) f.in_flight,
+                               "parked", (json_int_t) f.parked);
+    json_t *dbstats = json_loads (db, 0, NULL);
+    if (dbstats)
+        json_object_set_new (stats, "db", dbstats);
+    return stats;
 }
 
 void
@@ -303,6 +370,9 @@ s_dispatch (web_t *self, web_req_t *req)
         case ROUTE_SETTINGS_GET:
         case ROUTE_SETTINGS_PATCH:
         case ROUTE_SETTINGS_DELETE: settings_application (self, req); break;
+        case ROUTE_STATS_APP:
+        case ROUTE_STATS_DB: stats_get (self, req); break;
+        case ROUTE_METRICS: metrics_get (self, req); break;
         default: web_fail (self, req, 0, API_INTERNAL, "no handler for this route"); break;
     }
 }
@@ -350,6 +420,8 @@ s_authenticate (web_t *self, web_req_t *req)
 static void
 s_start (web_t *self, web_req_t *req)
 {
+    req->started = wa_clock_mono ();
+    self->requests_seen++;
     req->handle = zlistx_add_end (self->pending, req);
     int rc = route_match (req->http.method, req->http.path, &req->route);
     if (rc == 404) {
@@ -697,6 +769,7 @@ s_shutdown (web_t *self)
             web_fail (self, req, 503, API_NOT_READY, "the server is shutting down");
         req = (web_req_t *) http_server_recv (self->http, self->requests);
         if (req) {
+            req->started = wa_clock_mono ();
             req->handle = zlistx_add_end (self->pending, req);
             continue;
         }
@@ -748,6 +821,7 @@ web_run (const wa_config_t *config)
     self->pending = zlistx_new ();
     self->failures = ratelimit_new (config->login_failures_limit, WA_SEC (config->login_failures_window));
     self->tokens = tokencache_new ();
+    self->metrics = metrics_new ();
     self->admin_job.job.run = s_admin_hash_run;
     wa_dbworker_submit (self->hasher, &self->admin_job.job);
 
@@ -767,6 +841,7 @@ web_run (const wa_config_t *config)
     zlistx_destroy (&self->pending);
     ratelimit_destroy (&self->failures);
     tokencache_destroy (&self->tokens);
+    metrics_destroy (&self->metrics);
     free (self);
     return rc;
 }

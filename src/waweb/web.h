@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "envelope.h"
 #include "http.h"
+#include "metrics.h"
 #include "route.h"
 
 typedef struct web_t web_t;
@@ -67,6 +68,9 @@ struct web_req_t {
     int fwd_last_code;          //  why the last attempt failed (for the final error)
     char fwd_last_why[120];
     void *fwd_handle;           //  in the parked list
+    wa_usec_t started;          //  when the reactor got it
+    void *extra;                //  an endpoint's own state, freed with the request
+    void (*extra_free) (void *extra);   //  by this (free when NULL)
 };
 
 //  The request a job belongs to.
@@ -87,6 +91,8 @@ void web_login_succeeded (web_t *self, web_req_t *req);
 //  Answer: status (0: the table's, for an error) and the response object
 //  (taken; NULL for a bare envelope). Ends the request.
 void web_reply (web_t *self, web_req_t *req, int status, json_t *response);
+//  Answer with a body that is not JSON (taken, malloc'd) of content type.
+void web_reply_text (web_t *self, web_req_t *req, int status, char *body, size_t len, const char *type);
 //  Answer an error: code, its details; status 0 means the table's.
 void web_fail (web_t *self, web_req_t *req, int status, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 5, 6)));
@@ -100,7 +106,7 @@ void web_hash (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *),
 int web_shards (web_t *self);
 void web_forward (web_t *self, web_req_t *req, int shard);
 
-//  Endpoints (users.c, health.c, messages.c, settings.c).
+//  Endpoints (users.c, health.c, messages.c, settings.c, stats.c).
 void users_login (web_t *self, web_req_t *req);
 void users_logout (web_t *self, web_req_t *req);
 void users_create (web_t *self, web_req_t *req);
@@ -110,6 +116,15 @@ void users_delete (web_t *self, web_req_t *req);
 void health_get (web_t *self, web_req_t *req);
 void messages_send (web_t *self, web_req_t *req);
 void settings_application (web_t *self, web_req_t *req);
+void stats_get (web_t *self, web_req_t *req);
+void metrics_get (web_t *self, web_req_t *req);
+//  What the metrics endpoint reads (web.c owns it).
+metrics_t *web_metrics (web_t *self);
+void web_forward_stats (web_t *self, metrics_forward_t *out);
+zloop_t *web_loop (web_t *self);
+//  This Webapp's node id and its stats as a JSON object (stats.c).
+uint64_t web_node_id (web_t *self);
+json_t *web_own_stats (web_t *self);
 //  The password hash jobs (users.c), also used at start for the admin.
 void users_hash_run (wa_job_t *job, wa_db_t *db);
 
