@@ -93,10 +93,12 @@ waload_usage (FILE *out)
         "  -V, --version          print the version\n"
         "\n"
         "The summary (stdout): requests, 201s with an id, 2xx, the other answers by\n"
-        "STATUS/CODE (\"503/1011\"; \"-\" when the answer has no error code), transport\n"
-        "errors by kind, ids given twice, req/s, latency p50/p90/p99/max of the answered\n"
-        "requests, and the longest gap: the longest stretch of the run, from its first\n"
-        "request to its last answer, in which no request was answered 201.\n"
+        "STATUS/CODE (\"503/1011\"; CODE is \"-\" for JSON without an error code, \"no\n"
+        "id\" for a 2xx without messages[0].id, \"not JSON\", \"too large\" past 64 KiB),\n"
+        "transport errors by kind, ids given twice (to different requests), req/s, the\n"
+        "latency p50/p90/p99/max of the answered requests, and the longest gap: the\n"
+        "longest stretch of the run, from its first request to its last answer, in\n"
+        "which no request was answered 201 with an id.\n"
         "\n"
         "SIGINT or SIGTERM: stop sending, wait for the requests in flight (each at most\n"
         "--timeout), print the summary. A second one stops waiting: the requests still\n"
@@ -422,7 +424,7 @@ waload_answer_parse (long status, const char *body, size_t len, bool truncated, 
     memset (answer, 0, sizeof *answer);
     char snippet[100];
     if (truncated) {
-        snprintf (answer->label, sizeof answer->label, "%ld/-", status);
+        snprintf (answer->label, sizeof answer->label, "%ld/too large", status);
         snprintf (answer->error, sizeof answer->error, "HTTP %ld: an answer larger than %d bytes",
                   status, WALOAD_BODY_MAX);
         return;
@@ -430,7 +432,7 @@ waload_answer_parse (long status, const char *body, size_t len, bool truncated, 
     json_t *root = s_load (body, len);
     if (!root) {
         s_snippet (body, len, snippet, sizeof snippet);
-        snprintf (answer->label, sizeof answer->label, "%ld/-", status);
+        snprintf (answer->label, sizeof answer->label, "%ld/not JSON", status);
         snprintf (answer->error, sizeof answer->error, "HTTP %ld: not a JSON object: %s", status, snippet);
         return;
     }

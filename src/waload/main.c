@@ -456,7 +456,7 @@ s_run (load_t *self)
         if (sending && self->in_flight < opts->concurrency && (!opts->count || self->next_n <= opts->count)
             && (opts->rate <= 0 || (double) (self->next_n - 1) / opts->rate <= now))
             wait = 0;
-        if (wait > 0 && !s_signals) {
+        if (wait > 0) {
             int ms = (int) ceil (wait * 1000);
             curl_multi_poll (self->multi, NULL, 0, ms, NULL);
         }
