@@ -54,6 +54,7 @@ struct wa_db_t {
     unsigned int last_errno;
     char last_error[512];
     char connect_error[256];    //  why the last connection attempt failed
+    bool warned_timeouts;
     wa_db_row_t row;
 };
 
@@ -151,6 +152,21 @@ wa_db_ensure (wa_db_t *self)
     self->backoff = BACKOFF_MIN;
     self->retry_at = 0;
     s_connects++;
+    //  No session may hold locks for long: a node paused (SIGSTOP) or cut
+    //  off in the middle of a transaction would otherwise block every
+    //  writer of the rows it locked — a promotion among them — for hours.
+    //  The server ends such a session after the statement timeout; and no
+    //  statement waits for a lock longer than that.
+    char sql[160];
+    unsigned int limit = io_timeout > 0 ? io_timeout : 1;
+    snprintf (sql, sizeof sql, "SET SESSION idle_transaction_timeout = %u, innodb_lock_wait_timeout = %u",
+              limit, limit);
+    if (mysql_query (self->mysql, sql)) {
+        if (!self->warned_timeouts)
+            wa_warn ("db: cannot bound idle transactions (%s): a paused node could hold locks longer",
+                     mysql_error (self->mysql));
+        self->warned_timeouts = true;
+    }
     return s_select_schema (self);
 }
 
