@@ -115,8 +115,9 @@ void
 wa_msg_init (wa_msg_t *self, wa_msg_type_t type)
 {
     assert (self);
-    memset (self, 0, sizeof (*self));
-    self->type = (uint8_t) type;
+    //  Field by field: clearing the whole text buffer (16 KiB) for every
+    //  message was a measurable share of a Coreapp's time.
+    s_clear (self, (uint8_t) type);
 }
 
 void
