@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,8 @@ typedef struct {
     char messages_url[WALOAD_URL_MAX + 32];
     CURLM *multi;
     slot_t *slots;
+    slot_t **idle;              //  a stack of the slots not in flight
+    int nidle;
     int in_flight;
     FILE *record;
     char *record_buffer;
@@ -201,10 +204,12 @@ static int
 s_slots_new (load_t *self)
 {
     self->slots = calloc ((size_t) self->opts.concurrency, sizeof (slot_t));
-    if (!self->slots)
+    self->idle = calloc ((size_t) self->opts.concurrency, sizeof (slot_t *));
+    if (!self->slots || !self->idle)
         return -1;
-    for (int i = 0; i < self->opts.concurrency; i++) {
+    for (int i = self->opts.concurrency - 1; i >= 0; i--) {
         slot_t *slot = &self->slots[i];
+        self->idle[self->nidle++] = slot;
         slot->easy = curl_easy_init ();
         if (!slot->easy || s_easy_setup (slot->easy, &self->opts))
             return -1;
@@ -223,6 +228,8 @@ s_slots_new (load_t *self)
 static void
 s_slots_destroy (load_t *self)
 {
+    free (self->idle);
+    self->idle = NULL;
     if (!self->slots)
         return;
     for (int i = 0; i < self->opts.concurrency; i++) {
@@ -240,10 +247,7 @@ s_slots_destroy (load_t *self)
 static slot_t *
 s_free_slot (load_t *self)
 {
-    for (int i = 0; i < self->opts.concurrency; i++)
-        if (!self->slots[i].busy)
-            return &self->slots[i];
-    return NULL;
+    return self->nidle > 0 ? self->idle[self->nidle - 1] : NULL;
 }
 
 static int
@@ -277,6 +281,7 @@ s_send (load_t *self, slot_t *slot, double now)
     if (curl_multi_add_handle (self->multi, slot->easy) != CURLM_OK)
         return -1;
     slot->busy = true;
+    self->nidle--;                      //  it was the top of the stack
     self->in_flight++;
     self->next_n++;
     self->sent++;
@@ -329,6 +334,7 @@ s_finish (load_t *self, slot_t *slot, CURLcode result, bool aborted)
     waload_stats_add (&self->stats, slot->sent, done, status, &answer, label);
     curl_multi_remove_handle (self->multi, slot->easy);
     slot->busy = false;
+    self->idle[self->nidle++] = slot;
     self->in_flight--;
 }
 
@@ -493,6 +499,22 @@ s_signals_on (void)
     signal (SIGPIPE, SIG_IGN);
 }
 
+//  One descriptor per connection: raise the soft limit towards the hard one
+//  when the connections may need more.
+static void
+s_raise_fd_limit (int concurrency)
+{
+    struct rlimit limit;
+    rlim_t need = (rlim_t) concurrency + 64;
+    if (getrlimit (RLIMIT_NOFILE, &limit) || limit.rlim_cur >= need)
+        return;
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY || limit.rlim_max > need ? need : limit.rlim_max;
+    setrlimit (RLIMIT_NOFILE, &limit);
+    if (limit.rlim_cur < need)
+        fprintf (stderr, "waload: warning: at most %llu open files (ulimit -n): %d connections may not fit\n",
+                 (unsigned long long) limit.rlim_cur, concurrency);
+}
+
 static void
 s_destroy (load_t *self)
 {
@@ -527,6 +549,7 @@ main (int argc, char **argv)
     snprintf (self.messages_url, sizeof self.messages_url, "%s/v1/messages", opts->url);
     waload_stats_init (&self.stats);
     s_signals_on ();
+    s_raise_fd_limit (opts->concurrency);
 
     if (opts->record) {
         self.record = fopen (opts->record, "w");
