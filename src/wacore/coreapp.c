@@ -268,6 +268,10 @@ s_apply_settings (coreapp_t *self, const wa_config_t *next, const char *source)
     s_arm_timers (self);
     wa_node_publish (&self->node, "settings_applied", self->shard, self->node.epoch, self->node.id,
                      "%s (%s)", changed, source);
+    //  The timers run from now: with a longer renewal period (several timings
+    //  changed at once, as the API allows) a lease granted under the old ttl
+    //  could run out before the next renewal. Renew at once, under the new ttl.
+    s_on_tick (self->loop, 0, self);
 }
 
 static void
@@ -328,8 +332,12 @@ s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
         }
         return 0;
     }
-    if (job->kind == JOB_SHARD)
+    if (job->kind == JOB_SHARD) {
         s_shard_done (self);
+        //  Granted for a ttl the settings no longer have: renew under the new one now.
+        if (job->rc == 1 && self->shard_job.ttl != WA_SEC (self->settings.shard_lease_ttl))
+            s_on_tick (self->loop, 0, self);
+    }
     else
     if (job == &self->settings_job.job && job->rc == 0)
         s_apply_settings (self, &self->settings_job.result, "database");

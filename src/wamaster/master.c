@@ -139,6 +139,11 @@ s_apply_settings (master_t *self, const wa_config_t *next, const char *source)
     s_arm_timers (self);
     wa_node_publish (&self->node, "settings_applied", -1, self->node.epoch, self->node.id,
                      "%s (%s)", changed, source);
+    //  The timers run from now: a longer renewal period (several timings
+    //  changed at once, as an API change or reset can) would leave a lease
+    //  granted under the old ttl to run out before the next renewal. Renew
+    //  at once, under the new ttl (s_lease_done: again if one was under way).
+    s_on_tick (self->loop, 0, self);
 }
 
 static void
@@ -268,7 +273,7 @@ s_submit_primary_work (master_t *self)
 }
 
 static void
-s_lease_done (master_t *self)
+s_lease_result (master_t *self)
 {
     lease_job_t *job = &self->lease_job;
     if (job->job.rc == 1) {
@@ -308,6 +313,15 @@ s_lease_done (master_t *self)
             wa_debug ("lease held by %" PRIu64 " (epoch %" PRIu64 ")", job->holder, job->epoch);
     }
     //  rc -1: the renewal failed; the deadline timer decides.
+}
+
+static void
+s_lease_done (master_t *self)
+{
+    s_lease_result (self);
+    //  Granted for a ttl the settings no longer have: renew under the new one now.
+    if (self->lease_job.job.rc == 1 && self->lease_job.ttl != WA_SEC (self->settings.lease_ttl))
+        s_on_tick (self->loop, 0, self);
 }
 
 static void
