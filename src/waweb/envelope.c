@@ -90,7 +90,8 @@ envelope_code (const json_t *response)
 char *
 envelope_dump (const json_t *response, size_t *len)
 {
-    char *text = response ? json_dumps (response, JSON_COMPACT) : NULL;
+    //  15 significant digits: a setting of 0.1 reads 0.1, not 0.10000000000000001.
+    char *text = response ? json_dumps (response, JSON_COMPACT | JSON_REAL_PRECISION (15)) : NULL;
     if (!text)
         text = strdup ("{\"meta\":{\"version\":\"" WA_VERSION "\",\"api_status\":\"stable\"},"
                        "\"errors\":[{\"code\":1014,\"title\":\"Internal error\",\"details\":\"\"}]}");
