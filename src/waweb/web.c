@@ -26,10 +26,14 @@
 //  (or a deleted user) within TOKEN_CACHE_TTL.
 #define TOKEN_CACHE_TTL (2 * WA_USEC_PER_SEC)
 #define PURGE_INTERVAL_MS 10000
+//  Token rows that expired or were revoked this long ago are deleted (they
+//  can no longer match a request), a bounded number per purge.
+#define TOKENS_PURGE_EVERY 60           //  purges: every 10 minutes
 //  At shutdown: how long to wait for requests MHD is still handing over.
 #define DRAIN_MS 2000
 
-enum { JOB_REQ_DB = 1, JOB_REQ_HASH, JOB_REGISTER, JOB_LIVENESS, JOB_SETTINGS, JOB_SEED, JOB_ADMIN_HASH };
+enum { JOB_REQ_DB = 1, JOB_REQ_HASH, JOB_REGISTER, JOB_LIVENESS, JOB_SETTINGS, JOB_SEED, JOB_ADMIN_HASH,
+       JOB_TOKENS_PURGE };
 
 typedef struct {
     wa_job_t job;
@@ -76,6 +80,8 @@ struct web_t {
     wa_settings_job_t settings_job;
     admin_job_t admin_job;
     wa_job_t seed_job;
+    wa_job_t tokens_purge_job;
+    int purges;
     coreapps_t *coreapps;       //  the primary Coreapps and what goes to them
     metrics_t *metrics;
     uint64_t requests_seen;
@@ -665,6 +671,19 @@ s_on_liveness (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+static const char *SQL_TOKENS_PURGE =
+    "DELETE FROM tokens WHERE expires_at < NOW(6) - INTERVAL 1 HOUR"
+    " OR revoked_at < NOW(6) - INTERVAL 1 HOUR LIMIT 10000";
+
+static void
+s_tokens_purge_run (wa_job_t *job, wa_db_t *db)
+{
+    int64_t rows = wa_db_exec (db, SQL_TOKENS_PURGE, "");
+    job->rc = rows < 0 ? -1 : 0;
+    if (rows > 0)
+        wa_info ("deleted %" PRId64 " expired or revoked tokens", rows);
+}
+
 static int
 s_on_purge (zloop_t *loop, int timer_id, void *arg)
 {
@@ -674,6 +693,11 @@ s_on_purge (zloop_t *loop, int timer_id, void *arg)
     wa_usec_t now = wa_clock_mono ();
     ratelimit_purge (self->failures, now);
     tokencache_purge (self->tokens, now);
+    if (self->ready && self->purges++ % TOKENS_PURGE_EVERY == 0 && !self->tokens_purge_job.busy) {
+        self->tokens_purge_job.kind = JOB_TOKENS_PURGE;
+        self->tokens_purge_job.run = s_tokens_purge_run;
+        wa_dbworker_submit (self->db, &self->tokens_purge_job);
+    }
     return 0;
 }
 

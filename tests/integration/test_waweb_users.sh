@@ -13,6 +13,10 @@ start gate wagate
 wait_for 10 "$BIN/wagate" -c "$CONF" stats --json || fail "wagate did not start"
 start m1 wamaster; start c1 wacore
 wait_healthy 30
+# Stale token rows (expired, revoked) that a Webapp's purge must delete.
+q "INSERT INTO tokens VALUES (REPEAT('a', 64), 'gone', 'USER', NOW(6) - INTERVAL 2 HOUR, NULL, NOW(6) - INTERVAL 9 DAY),
+   (REPEAT('b', 64), 'gone', 'USER', NOW(6) + INTERVAL 1 DAY, NOW(6) - INTERVAL 2 HOUR, NOW(6) - INTERVAL 1 DAY),
+   (REPEAT('c', 64), 'kept', 'USER', NOW(6) - INTERVAL 1 MINUTE, NULL, NOW(6) - INTERVAL 7 DAY)"
 WEBAPP_EXTERNAL_PORTS=$WEB1 start w1 waweb
 "$BIN/waweb" -c "$T/web2.conf" >>"$T/w2.log" 2>&1 & PIDS+=($!); PID_w2=$!
 wait_for 30 grep -q "ready: serving" "$T/w1.log" || fail "waweb 1 not ready"
@@ -129,4 +133,6 @@ kill -TERM "$PID_w1"
 wait "$PID_w1" || fail "waweb exited with $?"
 [ "$(q "SELECT stopped_at IS NOT NULL FROM nodes WHERE id = $W1")" = 1 ] || fail "not marked stopped"
 check "overlaps 0" overlaps_zero
+stale_gone() { [ "$(q "SELECT GROUP_CONCAT(username) FROM tokens WHERE token_hash IN (REPEAT('a', 64), REPEAT('b', 64), REPEAT('c', 64))")" = kept ]; }
+wait_for 20 stale_gone || fail "stale tokens not purged: $(q "SELECT username, expires_at, revoked_at FROM tokens WHERE username IN ('gone', 'kept')")"
 note "users, tokens, bad input, health, shared and revoked tokens, rate limit: all as expected"
