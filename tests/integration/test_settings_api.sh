@@ -122,6 +122,20 @@ bad "a good key beside a bad one" 1009 "key 'failover_limit': value '0' is out o
 [ "$(grep -c "api: admin changed" "$T"/m?.log | awk -F: '{ s += $2 } END { print s }')" = 1 ] \
     || fail "a refused change was logged as made"
 
+note "a change waits for the lock of 'wactl settings set' (here held by another client)"
+lock="wa_settings.$DB"
+db_sql -e "SELECT GET_LOCK('$lock', 10), SLEEP(2), RELEASE_LOCK('$lock')" >/dev/null &
+HOLDER=$!
+lock_held() { [ "$(q "SELECT IS_USED_LOCK('$lock') IS NOT NULL")" = 1 ]; }
+wait_for 5 lock_held || fail "the test could not take the settings lock"
+t0=$(now_ms)
+expect "PATCH while locked" 200 - "$WEB" PATCH $S "${AUTH[@]}" -d '{"failover_limit":6}'
+took=$(( $(now_ms) - t0 ))
+wait "$HOLDER"
+[ "$took" -ge 1000 ] || fail "the PATCH did not wait for the lock (answered after $took ms)"
+[ "$(stored failover_limit)" = 6 ] || fail "failover_limit: stored $(stored failover_limit)"
+snapshot=$(table)
+
 note "a USER: 403"
 expect "create a USER" 201 - "$WEB" POST /v1/users "${AUTH[@]}" -d '{"username":"alice","password":"Al1ce-Passw0rd"}'
 expect "the USER logs in" 200 - "$WEB" POST /v1/users/login -u 'alice:Al1ce-Passw0rd'
@@ -167,8 +181,7 @@ curl -s -o "$T/late.body" -w '%{http_code}' -X PATCH "http://127.0.0.1:$WEB$S" "
     -d '{"failover_window":200}' > "$T/late.status" &
 LATE=$!
 wait_for 10 lease_taken_from "$primary" || fail "no Master took the lease over"
-kill -KILL "$ppid"
-wait "$ppid" 2>/dev/null || true
+{ kill -KILL "$ppid"; wait "$ppid"; } 2>/dev/null || true
 wait "$LATE"
 took=$(( $(now_ms) - t0 ))
 [ "$(cat "$T/late.status")" = 200 ] || fail "the PATCH across a failover: HTTP $(cat "$T/late.status"): $(cat "$T/late.body")"
@@ -178,8 +191,7 @@ note "answered by master $(primary_master) after $took ms"
 
 note "no Master at all: 500 1017 once request_deadline (6 s) has passed"
 ppid=$(node_pid "$(primary_master)")
-kill -KILL "$ppid"
-wait "$ppid" 2>/dev/null || true
+{ kill -KILL "$ppid"; wait "$ppid"; } 2>/dev/null || true
 wait_for 10 no_primary || fail "the master lease did not expire"
 t0=$(now_ms)
 expect "no Master" 500 1017 "$WEB" GET $S "${AUTH[@]}"
