@@ -44,6 +44,13 @@ typedef enum {
     WA_MSG_QUERY_REPLY,         //  upstream → coreapp: session code (1 received, 0 not) text (message id)
     WA_MSG_API_REQ,             //  webapp → coreapp/master api: seq text (JSON request)
     WA_MSG_API_REP,             //  coreapp/master → webapp: seq code (HTTP status) text (JSON response)
+    WA_MSG_UP_EVENT,            //  upstream → coreapp: session seq text (JSON: a status or an inbound message)
+    WA_MSG_UP_EVENT_ACK,        //  coreapp → upstream: session seq (that event is persisted)
+    WA_MSG_CONTACTS,            //  coreapp → upstream: session seq text (JSON {"contacts":[...]})
+    WA_MSG_CONTACTS_REPLY,      //  upstream → coreapp: session seq text (JSON {"contacts":[{"input","status","wa_id"}]})
+    WA_MSG_UNREGISTERED,        //  upstream → coreapp: text: the account is not registered (no session)
+    WA_MSG_CONTROL,             //  tool/master → upstream control: text (JSON {"op": ...})
+    WA_MSG_CONTROL_REPLY,       //  upstream control → tool/master: code (HTTP status) text (JSON)
     WA_MSG_TYPE_MAX
 } wa_msg_type_t;
 

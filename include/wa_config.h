@@ -51,6 +51,19 @@ typedef struct {
     double upstream_idle_timeout;
     double upstream_login_timeout;
     char wagate_ledger[WA_CONFIG_STR];
+    //  wagate playing the network
+    double wagate_status_delay;     //  between sent, delivered, read
+    char wagate_fail_digits[11];    //  recipients ending so: status failed
+    char wagate_invalid_digits[11]; //  contacts ending so: invalid
+    double wagate_inbound_rate;     //  generated per second, 0: none
+    bool wagate_registered;         //  the account starts registered
+    //  callbacks (webhooks) and media
+    char webhooks_url[WA_CONFIG_STR];
+    int webhooks_max_concurrent_requests;
+    int callback_backoff_delay_ms;
+    int max_callback_backoff_delay_ms;
+    bool sent_status;
+    char media_dir[WA_CONFIG_STR];
     //  logging
     char log_level[8];
     bool log_syslog;

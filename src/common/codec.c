@@ -37,6 +37,13 @@ static const uint32_t s_fields [WA_MSG_TYPE_MAX] = {
     [WA_MSG_QUERY_REPLY]    = WA_F_SESSION | WA_F_CODE | WA_F_TEXT,
     [WA_MSG_API_REQ]        = WA_F_SEQ | WA_F_TEXT,
     [WA_MSG_API_REP]        = WA_F_SEQ | WA_F_CODE | WA_F_TEXT,
+    [WA_MSG_UP_EVENT]       = WA_F_SESSION | WA_F_SEQ | WA_F_TEXT,
+    [WA_MSG_UP_EVENT_ACK]   = WA_F_SESSION | WA_F_SEQ,
+    [WA_MSG_CONTACTS]       = WA_F_SESSION | WA_F_SEQ | WA_F_TEXT,
+    [WA_MSG_CONTACTS_REPLY] = WA_F_SESSION | WA_F_SEQ | WA_F_TEXT,
+    [WA_MSG_UNREGISTERED]   = WA_F_TEXT,
+    [WA_MSG_CONTROL]        = WA_F_TEXT,
+    [WA_MSG_CONTROL_REPLY]  = WA_F_CODE | WA_F_TEXT,
 };
 
 static const char *s_names [WA_MSG_TYPE_MAX] = {
@@ -65,6 +72,13 @@ static const char *s_names [WA_MSG_TYPE_MAX] = {
     [WA_MSG_QUERY_REPLY]    = "QUERY_REPLY",
     [WA_MSG_API_REQ]        = "API_REQ",
     [WA_MSG_API_REP]        = "API_REP",
+    [WA_MSG_UP_EVENT]       = "UP_EVENT",
+    [WA_MSG_UP_EVENT_ACK]   = "UP_EVENT_ACK",
+    [WA_MSG_CONTACTS]       = "CONTACTS",
+    [WA_MSG_CONTACTS_REPLY] = "CONTACTS_REPLY",
+    [WA_MSG_UNREGISTERED]   = "UNREGISTERED",
+    [WA_MSG_CONTROL]        = "CONTROL",
+    [WA_MSG_CONTROL_REPLY]  = "CONTROL_REPLY",
 };
 
 static bool

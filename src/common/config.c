@@ -85,8 +85,30 @@ static const key_t_ s_keys[] = {
        "seconds to wait for a login answer"),
     K ("wagate_ledger", NULL, T_STR, wagate_ledger, "", 0, 255, NULL,
        "wagate: file where sessions and overlaps are recorded as JSON lines"),
+    K ("wagate_status_delay", NULL, T_SEC, wagate_status_delay, "0.2", 0, 3600, NULL,
+       "wagate: seconds between a message's statuses (sent, then delivered, then read)"),
+    K ("wagate_fail_digits", NULL, T_STR, wagate_fail_digits, "0", 0, 10, NULL,
+       "wagate: a message to a number ending in one of these digits gets the status failed"),
+    K ("wagate_invalid_digits", NULL, T_STR, wagate_invalid_digits, "9", 0, 10, NULL,
+       "wagate: a contact check of a number ending in one of these digits answers invalid"),
+    K ("wagate_inbound_rate", NULL, T_SEC, wagate_inbound_rate, "0", 0, 100000, NULL,
+       "wagate: inbound messages generated per second (0: only those injected)"),
+    K ("wagate_registered", NULL, T_BOOL, wagate_registered, "1", 0, 0, NULL,
+       "wagate: 1 starts with the account registered; 0 requires POST /v1/account and verify first"),
     K ("log_level", "WA_LOG_LEVEL", T_ENUM, log_level, "info", 0, 0, "error|warn|info|debug", "log level"),
     K ("log_syslog", NULL, T_BOOL, log_syslog, "0", 0, 0, NULL, "1 logs to syslog instead of stderr"),
+    K ("webhooks_url", NULL, T_STR, webhooks_url, "", 0, 255, NULL,
+       "where the primary Coreapps POST statuses and inbound messages (http:// or https://; empty: none)"),
+    K ("webhooks_max_concurrent_requests", NULL, T_INT, webhooks_max_concurrent_requests, "12", 1, 1000, NULL,
+       "webhook POSTs in flight at once, per primary Coreapp"),
+    K ("callback_backoff_delay_ms", NULL, T_INT, callback_backoff_delay_ms, "3000", 1, 3600000, NULL,
+       "a failed webhook POST waits this many milliseconds more at each retry"),
+    K ("max_callback_backoff_delay_ms", NULL, T_INT, max_callback_backoff_delay_ms, "900000", 1, 86400000, NULL,
+       "the longest wait between webhook retries, milliseconds"),
+    K ("sent_status", NULL, T_BOOL, sent_status, "0", 0, 0, NULL,
+       "1 also POSTs the status sent (delivered, read and failed always go)"),
+    K ("media_dir", NULL, T_STR, media_dir, "/usr/local/wamedia", 1, 255, NULL,
+       "the media folder, shared by every Webapp and Coreapp (NFS across hosts)"),
     K ("webapp_port", "WEBAPP_EXTERNAL_PORTS", T_INT, webapp_port, "9090", 0, 65535, NULL,
        "waweb: the HTTP API's TCP port (0: any free port, logged)"),
     K ("webapp_bind", NULL, T_STR, webapp_bind, "*", 1, 63, NULL,
@@ -118,6 +140,8 @@ static const char *s_settings[] = {
     "upstream_ping_interval", "upstream_login_timeout",
     "promotion_holdoff", "failover_limit", "failover_window",
     "request_deadline", "request_attempt_timeout",
+    "webhooks_url", "webhooks_max_concurrent_requests", "callback_backoff_delay_ms",
+    "max_callback_backoff_delay_ms", "sent_status",
     NULL
 };
 
@@ -397,6 +421,22 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
     if (self->upstream_ping_interval * 2 > self->upstream_idle_timeout)
         return s_fail (err, errlen, "upstream_ping_interval (%g) must be at most half of upstream_idle_timeout (%g)",
                        self->upstream_ping_interval, self->upstream_idle_timeout);
+    if (*self->webhooks_url && strncmp (self->webhooks_url, "http://", 7) != 0
+    &&  strncmp (self->webhooks_url, "https://", 8) != 0)
+        return s_fail (err, errlen, "webhooks_url (%s) must start with http:// or https:// (or be empty)",
+                       self->webhooks_url);
+    for (const char *c = self->webhooks_url; *c; c++)
+        if (*c <= ' ' || *c > '~')
+            return s_fail (err, errlen, "webhooks_url may hold only printable characters without spaces");
+    if (self->max_callback_backoff_delay_ms < self->callback_backoff_delay_ms)
+        return s_fail (err, errlen, "max_callback_backoff_delay_ms (%d) must be at least callback_backoff_delay_ms (%d)",
+                       self->max_callback_backoff_delay_ms, self->callback_backoff_delay_ms);
+    for (const char *c = self->wagate_fail_digits; *c; c++)
+        if (*c < '0' || *c > '9')
+            return s_fail (err, errlen, "wagate_fail_digits (%s) may hold only digits", self->wagate_fail_digits);
+    for (const char *c = self->wagate_invalid_digits; *c; c++)
+        if (*c < '0' || *c > '9')
+            return s_fail (err, errlen, "wagate_invalid_digits (%s) may hold only digits", self->wagate_invalid_digits);
     if (self->request_attempt_timeout > self->request_deadline)
         return s_fail (err, errlen, "request_attempt_timeout (%g) must be at most request_deadline (%g)",
                        self->request_attempt_timeout, self->request_deadline);

@@ -26,6 +26,14 @@ static const route_def_t s_routes[] = {
     { "GET", "/v1/stats/app", ROUTE_STATS_APP, ROUTE_AUTH_ADMIN },
     { "GET", "/v1/stats/db", ROUTE_STATS_DB, ROUTE_AUTH_ADMIN },
     { "GET", "/metrics", ROUTE_METRICS, ROUTE_AUTH_BEARER },
+    { "POST", "/v1/contacts", ROUTE_CONTACTS, ROUTE_AUTH_BEARER },
+    { "POST", "/v1/media", ROUTE_MEDIA_UPLOAD, ROUTE_AUTH_BEARER },
+    { "GET", "/v1/media/{}", ROUTE_MEDIA_GET, ROUTE_AUTH_BEARER },
+    { "DELETE", "/v1/media/{}", ROUTE_MEDIA_DELETE, ROUTE_AUTH_BEARER },
+    { "POST", "/v1/account", ROUTE_ACCOUNT, ROUTE_AUTH_ADMIN },
+    { "POST", "/v1/account/verify", ROUTE_ACCOUNT_VERIFY, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/account/shards", ROUTE_SHARDS_GET, ROUTE_AUTH_ADMIN },
+    { "POST", "/v1/account/shards", ROUTE_SHARDS_SET, ROUTE_AUTH_ADMIN },
 };
 #define NROUTES (sizeof s_routes / sizeof s_routes[0])
 
@@ -97,7 +105,11 @@ route_name (route_id_t id)
         [ROUTE_USER_DELETE] = "user_delete", [ROUTE_HEALTH] = "health", [ROUTE_MESSAGES] = "messages",
         [ROUTE_SETTINGS_GET] = "settings_get", [ROUTE_SETTINGS_PATCH] = "settings_patch",
         [ROUTE_SETTINGS_DELETE] = "settings_delete", [ROUTE_STATS_APP] = "stats_app",
-        [ROUTE_STATS_DB] = "stats_db", [ROUTE_METRICS] = "metrics",
+        [ROUTE_STATS_DB] = "stats_db", [ROUTE_METRICS] = "metrics", [ROUTE_CONTACTS] = "contacts",
+        [ROUTE_MEDIA_UPLOAD] = "media_upload", [ROUTE_MEDIA_GET] = "media_get",
+        [ROUTE_MEDIA_DELETE] = "media_delete", [ROUTE_ACCOUNT] = "account",
+        [ROUTE_ACCOUNT_VERIFY] = "account_verify", [ROUTE_SHARDS_GET] = "shards_get",
+        [ROUTE_SHARDS_SET] = "shards_set",
     };
     return id < ROUTE_COUNT && names[id] ? names[id] : "none";
 }

@@ -379,6 +379,14 @@ s_dispatch (web_t *self, web_req_t *req)
         case ROUTE_STATS_APP:
         case ROUTE_STATS_DB: stats_get (self, req); break;
         case ROUTE_METRICS: metrics_get (self, req); break;
+        case ROUTE_CONTACTS: contacts_check (self, req); break;
+        case ROUTE_MEDIA_UPLOAD:
+        case ROUTE_MEDIA_GET:
+        case ROUTE_MEDIA_DELETE: media_request (self, req); break;
+        case ROUTE_ACCOUNT:
+        case ROUTE_ACCOUNT_VERIFY:
+        case ROUTE_SHARDS_GET:
+        case ROUTE_SHARDS_SET: account_request (self, req); break;
         default: web_fail (self, req, 0, API_INTERNAL, "no handler for this route"); break;
     }
 }

@@ -118,6 +118,9 @@ void messages_send (web_t *self, web_req_t *req);
 void settings_application (web_t *self, web_req_t *req);
 void stats_get (web_t *self, web_req_t *req);
 void metrics_get (web_t *self, web_req_t *req);
+void contacts_check (web_t *self, web_req_t *req);     //  contacts.c
+void media_request (web_t *self, web_req_t *req);      //  media.c: upload, get, delete
+void account_request (web_t *self, web_req_t *req);    //  account.c: registration and shards
 //  What the metrics endpoint reads (web.c owns it).
 metrics_t *web_metrics (web_t *self);
 void web_forward_stats (web_t *self, metrics_forward_t *out);
