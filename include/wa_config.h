@@ -104,6 +104,9 @@ void wa_config_print_help (FILE *out);
 bool wa_config_is_setting (const char *key);
 //  The i-th setting's name, NULL past the last.
 const char *wa_config_setting_name (int index);
+//  The type of key's value: "seconds", "integer", "boolean", "string",
+//  "choice" (one of a list) or "ports"; NULL for an unknown key.
+const char *wa_config_type (const char *key);
 //  The value of key as text (what wa_config_set accepts). 0 / -1.
 int wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len);
 //  Copy every setting's value from source into self.

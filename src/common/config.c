@@ -534,6 +534,23 @@ wa_config_setting_name (int index)
     return s_settings[index];
 }
 
+const char *
+wa_config_type (const char *key)
+{
+    const key_t_ *k = s_find (key);
+    if (!k)
+        return NULL;
+    switch (k->type) {
+        case T_SEC:   return "seconds";
+        case T_INT:   return "integer";
+        case T_BOOL:  return "boolean";
+        case T_ENUM:  return "choice";
+        case T_PORTS: return "ports";
+        case T_STR:   break;
+    }
+    return "string";
+}
+
 int
 wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len)
 {
