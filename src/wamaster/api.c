@@ -280,11 +280,28 @@ s_not_primary (api_t *self, zframe_t *peer, uint64_t seq, const api_lease_t *lea
     }
 }
 
-//  A setting's canonical text as JSON: a number when it reads as one.
-static json_t *
-s_json_value (const char *text)
+static bool
+s_is_number (const char *name)
 {
-    if (*text == '-' || isdigit ((unsigned char) *text)) {
+    const char *type = wa_config_type (name);
+    return type && (streq (type, "seconds") || streq (type, "integer"));
+}
+
+static bool
+s_is_boolean (const char *name)
+{
+    const char *type = wa_config_type (name);
+    return type && streq (type, "boolean");
+}
+
+//  A setting's canonical text as JSON of its type: a number (whole ones
+//  as integers), true or false, or a string.
+static json_t *
+s_json_value (const char *name, const char *text)
+{
+    if (s_is_boolean (name))
+        return json_boolean (streq (text, "1"));
+    if (s_is_number (name)) {
         char *end;
         errno = 0;
         long long whole = strtoll (text, &end, 10);
@@ -306,7 +323,7 @@ s_settings_body (const wa_config_t *settings)
     for (int i = 0; (name = wa_config_setting_name (i)); i++) {
         char value[WA_CONFIG_STR];
         wa_config_get (settings, name, value, sizeof value);
-        json_object_set_new (application, name, s_json_value (value));
+        json_object_set_new (application, name, s_json_value (name, value));
     }
     return json_pack ("{s:{s:o}}", "settings", "application", application);
 }
@@ -383,12 +400,19 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  The value of a PATCH's key as the text wa_config_set reads, or NULL.
+//  The value of a PATCH's key as the text wa_config_set reads, or NULL
+//  when its JSON type does not fit the setting's: a number (or a string
+//  holding one) for a duration or a count, true or false (or what the
+//  config file accepts: 1, "on", ...) for a boolean, a string for a string.
 static const char *
-s_value_text (json_t *value, char *buf, size_t size)
+s_value_text (const char *name, json_t *value, char *buf, size_t size)
 {
+    if (json_is_boolean (value))
+        return s_is_boolean (name) ? (json_is_true (value) ? "1" : "0") : NULL;
     if (json_is_string (value))
         return json_string_value (value);
+    if (!s_is_number (name) && !s_is_boolean (name))
+        return NULL;
     if (json_is_integer (value)) {
         snprintf (buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value (value));
         return buf;
@@ -415,6 +439,9 @@ s_type_name (json_t *value)
         case JSON_TRUE:
         case JSON_FALSE: return "a boolean";
         case JSON_NULL: return "null";
+        case JSON_STRING: return "a string";
+        case JSON_INTEGER:
+        case JSON_REAL: return "a number";
         default: return "that";
     }
 }
@@ -451,10 +478,11 @@ s_check_changes (api_t *self, slot_t *slot, json_t *changes)
         }
         if (index >= API_SETTINGS_MAX)
             return s_error (self, slot->peer, slot->seq, 500, CODE_INTERNAL, "too many settings"), -1;
-        const char *input = s_value_text (value, text, sizeof text);
+        const char *input = s_value_text (key, value, text, sizeof text);
         if (!input)
-            return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%s' must be a number or a "
-                            "string, not %s", key, s_type_name (value)), -1;
+            return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%s' must be %s, not %s", key,
+                            s_is_number (key) ? "a number" : s_is_boolean (key) ? "true or false" : "a string",
+                            s_type_name (value)), -1;
         if (wa_config_set (&job->changes, key, input, err, sizeof err))
             return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "%s", err), -1;
         job->changed |= (uint64_t) 1 << index;
