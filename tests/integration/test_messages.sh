@@ -2,7 +2,7 @@
 # POST /v1/messages end to end: 201 with an id, the outbox row marked sent,
 # the message at wagate once; a retried Idempotency-Key keeps its id and is
 # not sent again; every kind of bad input answered with the envelope and
-# nothing stored; with no primary Coreapp the request waits up to
+# nothing stored; 2000 requests in flight at once on a few threads; with no primary Coreapp the request waits up to
 # request_deadline, is then refused 503, and a Coreapp that comes back
 # within the deadline serves it.
 . "$(dirname "$0")/lib.sh"
@@ -74,6 +74,20 @@ expect "bad token" 401 1005 "$WEB" POST /v1/messages -H "Authorization: Bearer $
 expect "wrong method" 405 1006 "$WEB" GET /v1/messages "${AUTH[@]}"
 [ "$(rows)" = 2 ] || fail "bad input stored rows: $(rows)"
 
+note "two thousand requests in flight at once, on a few threads"
+"$BIN/waload" --url "http://127.0.0.1:$WEB" --token "$TOKEN" --concurrency 2000 --count 6000 --timeout 60 \
+    --json > "$T/many.json" 2> "$T/many.err" &
+MANY=$!
+threads() { awk '/^Threads:/ {print $2}' "/proc/$PID_w1/status"; }
+connections() { ss -Htn state established "( sport = :$WEB )" | wc -l; }
+busy() { [ "$(connections)" -ge 1500 ]; }
+wait_for 30 busy || fail "the connections never piled up: $(connections)"
+peak_threads=$(threads)
+rc=0; wait "$MANY" || rc=$?
+[ "$rc" = 0 ] || fail "with 2000 in flight: $(cat "$T/many.json" "$T/many.err")"
+[ "$peak_threads" -le 8 ] || fail "waweb ran $peak_threads threads with 2000 requests in flight"
+note "6000 requests, 2000 at a time, all 201; waweb on $peak_threads threads"
+
 note "no primary Coreapp: the request waits request_deadline, then 503"
 kill -KILL "$PID_c1" "$PID_c2"
 wait "$PID_c1" "$PID_c2" 2>/dev/null || true
@@ -90,6 +104,6 @@ LATE=$!
 start c3 wacore
 wait "$LATE"
 [ "$(cat "$T/late.status")" = 201 ] || fail "waiting request: HTTP $(cat "$T/late.status"): $(cat "$T/late.body")"
-wait_for 10 gate_messages_are 3 || fail "wagate messages $(gate_stat messages)"
+wait_for 10 gate_messages_are 6003 || fail "wagate messages $(gate_stat messages)"
 [ "$(gate_stat duplicates)" = 0 ] && overlaps_zero || fail "duplicates $(gate_stat duplicates), overlaps $(gate_stat overlaps)"
 note "201 with an id, once upstream, idempotent retries, bad input refused, deadline kept: as expected"
