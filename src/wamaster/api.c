@@ -565,14 +565,19 @@ s_on_socket (zloop_t *loop, zsock_t *reader, void *arg)
     api_t *self = arg;
     //  Bounded: other sockets and timers get their turn.
     for (int i = 0; i < 1000 && (zsock_events (self->sock) & ZMQ_POLLIN); i++) {
-        zframe_t *peer = NULL;
-        int why = 0;
-        int rc = wa_codec_recv (self->sock, &peer, &self->msg, &why);
-        if (rc == -1 || !peer) {
-            zframe_destroy (&peer);
+        //  Decoded here rather than by wa_codec_recv, which drops the sender
+        //  of a malformed frame: it gets an answer too.
+        zmsg_t *raw = zmsg_recv (self->sock);
+        if (!raw)
             continue;
-        }
-        if (rc == -2)
+        zframe_t *peer = zmsg_pop (raw);
+        int why = WA_CODEC_EMALFORMED;
+        if (peer && zmsg_size (raw) == 1)
+            why = wa_codec_decode (zframe_data (zmsg_first (raw)), zframe_size (zmsg_first (raw)), &self->msg);
+        zmsg_destroy (&raw);
+        if (!peer)
+            continue;
+        if (why != WA_CODEC_OK)
             s_error (self, peer, 0, 400, CODE_INVALID, "malformed frame: %s", wa_codec_strerror (why));
         else
         if (self->msg.type != WA_MSG_API_REQ)

@@ -1,0 +1,269 @@
+/*  The Master's API port (src/wamaster/api.c) without a database: every
+    request that can be answered on the reactor is answered there, exactly
+    once, with the right status and code — malformed frames and JSON,
+    unknown ops, bad changes, a secondary Master (1017 at once), a primary
+    still preparing (1011) — and settings go out as JSON of their types. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+//  The module's static functions are tested too.
+#include "../../src/wamaster/api.c"
+
+typedef struct {
+    bool primary;
+    bool ready;
+    int stored;
+} fake_master_t;
+
+static bool
+s_fake_primary (void *arg, api_lease_t *lease)
+{
+    fake_master_t *master = arg;
+    lease->node = 7;
+    lease->role = master->primary ? "primary_master" : "secondary_master";
+    lease->epoch = 3;
+    lease->deadline = wa_clock_mono () + 10 * 1000 * 1000;
+    lease->ready = master->primary && master->ready;
+    return master->primary;
+}
+
+static void
+s_fake_stored (void *arg)
+{
+    ((fake_master_t *) arg)->stored++;
+}
+
+typedef struct {
+    zloop_t *loop;
+    zsock_t *router;
+    zsock_t *dealer;
+    wa_config_t settings;
+    fake_master_t master;
+    api_t *api;
+    wa_msg_t msg;
+} fixture_t;
+
+static int
+s_setup (void **state)
+{
+    static int instance;
+    fixture_t *f = (fixture_t *) zmalloc (sizeof (fixture_t));
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "inproc://api-test-%d", ++instance);
+    f->loop = zloop_new ();
+    f->router = zsock_new_router (endpoint);
+    f->dealer = zsock_new_dealer (endpoint);
+    assert_non_null (f->router);
+    assert_non_null (f->dealer);
+    wa_config_defaults (&f->settings);
+    api_hooks_t hooks = { .arg = &f->master, .primary = s_fake_primary, .stored = s_fake_stored };
+    //  No DB worker: nothing here may reach one.
+    f->api = api_new (f->loop, f->router, NULL, &f->settings, &hooks);
+    *state = f;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    fixture_t *f = *state;
+    api_destroy (&f->api);
+    zloop_destroy (&f->loop);
+    zsock_destroy (&f->dealer);
+    zsock_destroy (&f->router);
+    free (f);
+    return 0;
+}
+
+//  Let the API read what the dealer sent, then take its one answer.
+static void
+s_serve (fixture_t *f)
+{
+    zpoller_t *poller = zpoller_new (f->router, NULL);
+    assert_ptr_equal (zpoller_wait (poller, 2000), f->router);
+    zpoller_destroy (&poller);
+    s_on_socket (f->loop, f->router, f->api);
+}
+
+static void
+s_answer (fixture_t *f, uint64_t seq, uint32_t status, int code, const char *details)
+{
+    zpoller_t *poller = zpoller_new (f->dealer, NULL);
+    assert_ptr_equal (zpoller_wait (poller, 2000), f->dealer);
+    assert_int_equal (wa_codec_recv (f->dealer, NULL, &f->msg, NULL), 0);
+    assert_int_equal (f->msg.type, WA_MSG_API_REP);
+    assert_int_equal (f->msg.seq, seq);
+    assert_int_equal (f->msg.code, status);
+    json_t *body = json_loads (f->msg.text, 0, NULL);
+    assert_non_null (body);
+    json_t *first = json_array_get (json_object_get (body, "errors"), 0);
+    assert_int_equal (json_integer_value (json_object_get (first, "code")), code);
+    const char *text = json_string_value (json_object_get (first, "details"));
+    assert_non_null (text);
+    if (!strstr (text, details))
+        fail_msg ("details '%s' do not hold '%s'", text, details);
+    json_decref (body);
+    //  Exactly one answer.
+    assert_null (zpoller_wait (poller, 20));
+    zpoller_destroy (&poller);
+}
+
+static void
+t_send (fixture_t *f, uint64_t seq, const char *json)
+{
+    wa_msg_init (&f->msg, WA_MSG_API_REQ);
+    f->msg.seq = seq;
+    wa_msg_set_text (&f->msg, json);
+    assert_int_equal (wa_codec_send (f->dealer, NULL, &f->msg), 0);
+    s_serve (f);
+}
+
+static void
+s_expect (fixture_t *f, const char *json, uint32_t status, int code, const char *details)
+{
+    static uint64_t seq = 100;
+    t_send (f, ++seq, json);
+    s_answer (f, seq, status, code, details);
+}
+
+static void
+test_malformed_frames (void **state)
+{
+    fixture_t *f = *state;
+    zstr_send (f->dealer, "not msgpack");
+    s_serve (f);
+    s_answer (f, 0, 400, 1009, "malformed frame");
+    wa_msg_init (&f->msg, WA_MSG_STATS_REQ);
+    assert_int_equal (wa_codec_send (f->dealer, NULL, &f->msg), 0);
+    s_serve (f);
+    s_answer (f, 0, 400, 1009, "unexpected STATS_REQ");
+}
+
+static void
+test_malformed_requests (void **state)
+{
+    fixture_t *f = *state;
+    f->master.primary = f->master.ready = true;
+    s_expect (f, "not json", 400, 1009, "not a JSON object with an 'op'");
+    s_expect (f, "[1,2]", 400, 1009, "not a JSON object with an 'op'");
+    s_expect (f, "{\"op\":5}", 400, 1009, "not a JSON object with an 'op'");
+    s_expect (f, "{\"op\":\"settings_get\",\"op\":\"x\"}", 400, 1009, "not a JSON object");
+    s_expect (f, "{\"op\":\"send\"}", 400, 1009, "unknown op 'send'");
+    s_expect (f, "{\"op\":\"settings_reset\"}", 400, 1008, "'by' is missing");
+    s_expect (f, "{\"op\":\"settings_patch\",\"by\":\"\",\"changes\":{\"heartbeat_interval\":1}}", 400, 1008,
+              "'by' is missing");
+}
+
+static void
+test_bad_changes (void **state)
+{
+    fixture_t *f = *state;
+    f->master.primary = f->master.ready = true;
+    const char *head = "{\"op\":\"settings_patch\",\"by\":\"admin\"";
+    char json[512];
+#define PATCH(changes) (snprintf (json, sizeof json, "%s%s}", head, changes), json)
+    s_expect (f, PATCH (""), 400, 1008, "'changes' is missing");
+    s_expect (f, PATCH (",\"changes\":[1]"), 400, 1009, "must be a JSON object");
+    s_expect (f, PATCH (",\"changes\":{}"), 400, 1009, "must be a JSON object");
+    s_expect (f, PATCH (",\"changes\":{\"frobnicate\":1}"), 400, 1009, "unknown setting 'frobnicate'");
+    s_expect (f, PATCH (",\"changes\":{\"upstream_idle_timeout\":1}"), 400, 1009,
+              "'upstream_idle_timeout' is not a cluster setting");
+    s_expect (f, PATCH (",\"changes\":{\"heartbeat_interval\":true}"), 400, 1009,
+              "'heartbeat_interval' must be a number, not a boolean");
+    s_expect (f, PATCH (",\"changes\":{\"heartbeat_interval\":[]}"), 400, 1009, "not an array");
+    s_expect (f, PATCH (",\"changes\":{\"heartbeat_interval\":\"soon\"}"), 400, 1009,
+              "key 'heartbeat_interval': value 'soon'");
+    s_expect (f, PATCH (",\"changes\":{\"heartbeat_interval\":0.001}"), 400, 1009,
+              "key 'heartbeat_interval': value '0.001' is out of bounds");
+    s_expect (f, PATCH (",\"changes\":{\"promotion_holdoff\":5,\"failover_limit\":0}"), 400, 1009,
+              "key 'failover_limit': value '0'");
+#undef PATCH
+    assert_int_equal (f->master.stored, 0);
+}
+
+static void
+test_not_primary_at_once (void **state)
+{
+    fixture_t *f = *state;
+    f->master.primary = false;
+    s_expect (f, "{\"op\":\"settings_get\"}", 500, 1017, "master 7 is not the primary Master (secondary_master)");
+    s_expect (f, "{\"op\":\"settings_reset\",\"by\":\"admin\"}", 500, 1017, "is not the primary Master");
+    s_expect (f, "{\"op\":\"settings_patch\",\"by\":\"admin\",\"changes\":{\"heartbeat_interval\":1}}", 500, 1017,
+              "is not the primary Master");
+    //  A primary still migrating or seeding: the Webapp retries 1011.
+    f->master.primary = true;
+    f->master.ready = false;
+    s_expect (f, "{\"op\":\"settings_get\"}", 503, 1011, "still preparing the database");
+    assert_int_equal (f->master.stored, 0);
+}
+
+static void
+test_settings_as_json (void **state)
+{
+    (void) state;
+    wa_config_t settings;
+    wa_config_defaults (&settings);
+    char err[256];
+    assert_int_equal (wa_config_set (&settings, "heartbeat_interval", "0.1", err, sizeof err), 0);
+    json_t *body = s_settings_body (&settings);
+    json_t *application = json_object_get (json_object_get (body, "settings"), "application");
+    assert_non_null (application);
+    int count = 0;
+    while (wa_config_setting_name (count))
+        count++;
+    assert_int_equal ((int) json_object_size (application), count);
+    assert_true (json_is_real (json_object_get (application, "heartbeat_interval")));
+    assert_true (json_is_integer (json_object_get (application, "unhealthy_interval")));
+    assert_int_equal (json_integer_value (json_object_get (application, "failover_limit")), 5);
+    assert_null (json_object_get (application, "upstream_idle_timeout"));
+    const char *name;
+    for (int i = 0; (name = wa_config_setting_name (i)); i++) {
+        json_t *value = json_object_get (application, name);
+        if (streq (wa_config_type (name), "boolean"))
+            assert_true (json_is_boolean (value));
+        else
+        if (streq (wa_config_type (name), "string"))
+            assert_true (json_is_string (value));
+        else
+            assert_true (json_is_number (value));
+    }
+    //  As the Webapp writes it: 0.1, not 0.10000000000000001.
+    char *text = json_dumps (application, JSON_COMPACT | JSON_REAL_PRECISION (15));
+    assert_non_null (strstr (text, "\"heartbeat_interval\":0.1,"));
+    free (text);
+    json_decref (body);
+}
+
+static void
+test_value_text (void **state)
+{
+    (void) state;
+    char buf[64];
+    json_t *real = json_real (0.1), *whole = json_integer (30), *yes = json_true (), *text = json_string ("2.5");
+    assert_string_equal (s_value_text ("heartbeat_interval", real, buf, sizeof buf), "0.1");
+    assert_string_equal (s_value_text ("unhealthy_interval", whole, buf, sizeof buf), "30");
+    assert_string_equal (s_value_text ("unhealthy_interval", text, buf, sizeof buf), "2.5");
+    assert_null (s_value_text ("unhealthy_interval", yes, buf, sizeof buf));
+    json_decref (real);
+    json_decref (whole);
+    json_decref (yes);
+    json_decref (text);
+}
+
+int
+main (void)
+{
+    wa_log_set_level (WA_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_malformed_frames, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_malformed_requests, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_changes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_not_primary_at_once, s_setup, s_teardown),
+        cmocka_unit_test (test_settings_as_json),
+        cmocka_unit_test (test_value_text),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
