@@ -373,6 +373,13 @@ s_pump (api_t *self)
             s_free (next);
             continue;
         }
+        if (!lease.ready) {
+            //  The lease was lost and taken again meanwhile: migrating again.
+            s_error (self, next->peer, next->seq, 503, CODE_NOT_READY, "master %" PRIu64 " is primary but "
+                     "still preparing the database (schema, settings)", lease.node);
+            s_free (next);
+            continue;
+        }
         job->base = *self->settings;
         job->node = lease.node;
         job->epoch = lease.epoch;
