@@ -63,6 +63,7 @@ typedef struct {
     int callback_backoff_delay_ms;
     int max_callback_backoff_delay_ms;
     bool sent_status;
+    int callbacks_queue_max;        //  pending callbacks per shard, then events wait upstream
     char media_dir[WA_CONFIG_STR];
     //  logging
     char log_level[8];

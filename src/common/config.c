@@ -107,6 +107,9 @@ static const key_t_ s_keys[] = {
        "the longest wait between webhook retries, milliseconds"),
     K ("sent_status", NULL, T_BOOL, sent_status, "0", 0, 0, NULL,
        "1 also POSTs the status sent (delivered, read and failed always go)"),
+    K ("callbacks_queue_max", NULL, T_INT, callbacks_queue_max, "100000", 1, 10000000, NULL,
+       "pending callbacks per shard (as the original: 100000); when full the primary Coreapp stops "
+       "acknowledging new events, which wait upstream"),
     K ("media_dir", NULL, T_STR, media_dir, "/usr/local/wamedia", 1, 255, NULL,
        "the media folder, shared by every Webapp and Coreapp (NFS across hosts)"),
     K ("webapp_port", "WEBAPP_EXTERNAL_PORTS", T_INT, webapp_port, "9090", 0, 65535, NULL,

@@ -11,9 +11,11 @@
 #include "wa_log.h"
 #include "gate.h"
 #include "referee.h"
+#include "events.h"
 
 #define S_STATS_TIMEOUT_MSEC 3000
 #define S_SWEEP_MIN_MSEC 5
+#define S_EVENTS_TICK_MSEC 10
 
 struct _gate_t {
     zsock_t *sessions;
@@ -24,6 +26,8 @@ struct _gate_t {
     wa_msg_t *msg;              //  16 KB each: kept off the stack
     wa_msg_t *reply;
     wa_msg_t *notice;           //  SESSION_GONE to others, built beside a reply
+    events_t *events;           //  statuses and inbound messages (events.h)
+    wa_msg_t *event_out;        //  an UP_EVENT being sent
 };
 
 static zsock_t *
@@ -34,6 +38,10 @@ s_router_bind (const char *endpoint, const char *what)
         wa_error ("cannot create the %s socket", what);
         return NULL;
     }
+    //  A new session gets every unacknowledged event at once (up to
+    //  EVENTS_WINDOW per key): past the default high-water mark a ROUTER
+    //  would drop them silently.
+    zsock_set_sndhwm (sock, 0);
     if (zsock_bind (sock, "%s", endpoint) == -1) {
         wa_error ("cannot bind the %s socket on %s: %s", what, endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
@@ -178,6 +186,81 @@ s_log_duplicate (const referee_duplicate_t *record)
              record->again.session, again_at);
 }
 
+//  A new message: the network will report its statuses (events.h).
+static void
+s_message_events (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
+{
+    referee_result_t result;
+    char account [REFEREE_ACCOUNT_MAX + 1];
+    uint32_t shard;
+    if (referee_session_key (self->referee, owner, self->msg->session, now, &result, account,
+                             sizeof account, &shard))
+        return;
+    json_t *root = json_loadb (self->msg->text, self->msg->text_len, 0, NULL);
+    const char *id = json_string_value (json_object_get (root, "id"));
+    const char *to = json_string_value (json_object_get (root, "to"));
+    if (id && to && events_message (self->events, account, shard, id, to, now))
+        wa_warn ("no statuses for message %s: %" PRIu64 " events wait for an acknowledgement",
+                 id, events_stats (self->events).pending);
+    json_decref (root);
+}
+
+//  UP_EVENT_ACK: the Coreapp stored that event. Nothing is answered unless
+//  the session is gone.
+static void
+s_handle_event_ack (gate_t *self, zsock_t *sock, zframe_t *routing_id, const referee_owner_t *owner,
+                    wa_usec_t now)
+{
+    referee_result_t result;
+    char account [REFEREE_ACCOUNT_MAX + 1];
+    uint32_t shard;
+    int rc = referee_session_key (self->referee, owner, self->msg->session, now, &result, account,
+                                  sizeof account, &shard);
+    s_send_gone (self);
+    if (rc) {
+        s_reply_gone (self, &result);
+        wa_codec_send (sock, routing_id, self->reply);
+    }
+    else
+    if (events_ack (self->events, account, shard, self->msg->session, self->msg->seq, now))
+        wa_debug ("acknowledgement of no pending event: %s/%" PRIu32 " seq %" PRIu64,
+                  account, shard, self->msg->seq);
+}
+
+static int
+s_event_lookup (void *arg, const char *account, uint32_t shard, uint64_t *session)
+{
+    gate_t *self = (gate_t *) arg;
+    return referee_open_session (self->referee, account, shard, session, NULL);
+}
+
+static int
+s_event_send (void *arg, const char *account, uint32_t shard, uint64_t session, uint64_t seq,
+              const char *text)
+{
+    gate_t *self = (gate_t *) arg;
+    uint64_t open = 0;
+    referee_owner_t owner;
+    if (referee_open_session (self->referee, account, shard, &open, &owner) || open != session)
+        return -1;
+    zframe_t *routing_id = zframe_new (owner.data, owner.size);
+    if (!routing_id)
+        return -1;
+    wa_msg_init (self->event_out, WA_MSG_UP_EVENT);
+    self->event_out->session = session;
+    self->event_out->seq = seq;
+    wa_msg_set_text (self->event_out, text);
+    int rc = wa_codec_send (self->sessions, routing_id, self->event_out);
+    zframe_destroy (&routing_id);
+    return rc;
+}
+
+static void
+s_events_pump (gate_t *self)
+{
+    events_pump (self->events, s_event_lookup, s_event_send, self, wa_clock_mono ());
+}
+
 //  SEND → SEND_ACK (0 new, 1 duplicate, 2 refused) or SESSION_GONE.
 static void
 s_handle_send (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
@@ -190,6 +273,8 @@ s_handle_send (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
         s_reply_gone (self, &result);
         return;
     }
+    if (rc == REFEREE_SEND_NEW)
+        s_message_events (self, owner, now);
     if (rc == REFEREE_SEND_DUPLICATE)
         s_log_duplicate (&result.duplicate_record);
     else
@@ -253,6 +338,11 @@ s_sessions_readable (zloop_t *loop, zsock_t *sock, void *arg)
     referee_owner_t owner;
     s_owner_set (&owner, routing_id);
     wa_usec_t now = wa_clock_mono ();
+    if (self->msg->type == WA_MSG_UP_EVENT_ACK) {
+        s_handle_event_ack (self, sock, routing_id, &owner, now);
+        zframe_destroy (&routing_id);
+        return 0;
+    }
     switch (self->msg->type) {
         case WA_MSG_LOGIN:
             s_handle_login (self, &owner, now);
@@ -275,7 +365,56 @@ s_sessions_readable (zloop_t *loop, zsock_t *sock, void *arg)
     }
     wa_codec_send (sock, routing_id, self->reply);
     zframe_destroy (&routing_id);
+    //  A new session gets what waits; a new message has its first status.
+    if (self->msg->type == WA_MSG_LOGIN || self->msg->type == WA_MSG_SEND)
+        s_events_pump (self);
     return 0;
+}
+
+static void
+s_control_reply (gate_t *self, zsock_t *sock, zframe_t *routing_id, uint32_t code, json_t *body)
+{
+    char *text = json_dumps (body, JSON_COMPACT);
+    wa_msg_init (self->reply, WA_MSG_CONTROL_REPLY);
+    self->reply->code = code;
+    wa_msg_set_text (self->reply, text? text: "{}");
+    wa_codec_send (sock, routing_id, self->reply);
+    free (text);
+    json_decref (body);
+}
+
+//  CONTROL {"op":"inject","from","text"[,"name"]}: an inbound message.
+static void
+s_handle_control (gate_t *self, zsock_t *sock, zframe_t *routing_id)
+{
+    json_error_t error;
+    json_t *root = json_loadb (self->msg->text, self->msg->text_len, JSON_REJECT_DUPLICATES, &error);
+    const char *op = json_string_value (json_object_get (root, "op"));
+    if (!json_is_object (root) || !op)
+        s_control_reply (self, sock, routing_id, 400,
+                         json_pack ("{s:s}", "error", "the request must be a JSON object with an 'op'"));
+    else
+    if (streq (op, "inject")) {
+        json_t *name = json_object_get (root, "name");
+        char id [EVENTS_ID_MAX + 1], why [160];
+        int rc = -1;
+        if (name && !json_is_string (name))
+            snprintf (why, sizeof why, "'name' must be a string");
+        else
+            rc = events_inject (self->events, json_string_value (json_object_get (root, "from")),
+                                json_string_value (name), json_string_value (json_object_get (root, "text")),
+                                id, why, sizeof why);
+        if (rc == 0) {
+            wa_info ("inbound message %s injected", id);
+            s_control_reply (self, sock, routing_id, 200, json_pack ("{s:s}", "event_id", id));
+            s_events_pump (self);
+        }
+        else
+            s_control_reply (self, sock, routing_id, rc == -2? 503: 400, json_pack ("{s:s}", "error", why));
+    }
+    else
+        s_control_reply (self, sock, routing_id, 400, json_pack ("{s:s}", "error", "unknown op"));
+    json_decref (root);
 }
 
 static int
@@ -287,10 +426,18 @@ s_control_readable (zloop_t *loop, zsock_t *sock, void *arg)
     if (s_recv (self, sock, "control", &routing_id))
         return 0;
     if (self->msg->type == WA_MSG_STATS_REQ) {
-        char *json = referee_stats_json (self->referee, WA_TEXT_MAX);
+        char *json = referee_stats_json (self->referee, WA_TEXT_MAX - 512);
+        char *events = events_stats_json (self->events);
         wa_msg_init (self->reply, WA_MSG_STATS);
-        wa_msg_set_text (self->reply, json? json: "{}");
+        if (json && events && strlen (json) > 2 && json [strlen (json) - 1] == '}') {
+            char *both = zsys_sprintf ("%.*s,\"events\":%s}", (int) strlen (json) - 1, json, events);
+            wa_msg_set_text (self->reply, both? both: json);
+            zstr_free (&both);
+        }
+        else
+            wa_msg_set_text (self->reply, json? json: "{}");
         free (json);
+        free (events);
         wa_codec_send (sock, routing_id, self->reply);
     }
     else
@@ -300,9 +447,27 @@ s_control_readable (zloop_t *loop, zsock_t *sock, void *arg)
         wa_codec_send (sock, routing_id, self->reply);
     }
     else
+    if (self->msg->type == WA_MSG_CONTROL)
+        s_handle_control (self, sock, routing_id);
+    else
         s_send_error (self, sock, routing_id, "unexpected %s on the control socket",
                       wa_codec_type_name (self->msg->type));
     zframe_destroy (&routing_id);
+    return 0;
+}
+
+//  Statuses and inbound messages that are due, and what may go now.
+static int
+s_events_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    gate_t *self = (gate_t *) arg;
+    wa_usec_t now = wa_clock_mono ();
+    events_tick (self->events, now);
+    s_events_pump (self);
+    if (self->ledger)
+        fflush (self->ledger);
     return 0;
 }
 
@@ -327,7 +492,8 @@ gate_new (const wa_config_t *config)
     self->msg = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
     self->reply = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
     self->notice = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
-    assert (self->msg && self->reply && self->notice);
+    self->event_out = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
+    assert (self->msg && self->reply && self->notice && self->event_out);
     if (*config->wagate_ledger) {
         self->ledger = fopen (config->wagate_ledger, "a");
         if (!self->ledger) {
@@ -338,10 +504,22 @@ gate_new (const wa_config_t *config)
     }
     wa_usec_t idle_timeout = wa_clock_from_sec (config->upstream_idle_timeout);
     self->referee = referee_new (idle_timeout, self->ledger);
+    events_config_t events = {
+        .status_delay = wa_clock_from_sec (config->wagate_status_delay),
+        .fail_digits = config->wagate_fail_digits,
+        .inbound_rate = config->wagate_inbound_rate,
+        .shards = config->shards,
+        .account = config->account,
+        .ledger = self->ledger,
+    };
+    struct timespec started;
+    clock_gettime (CLOCK_REALTIME, &started);
+    events.wall_start = (wa_usec_t) started.tv_sec * WA_USEC_PER_SEC + started.tv_nsec / 1000;
+    self->events = events_new (&events, wa_clock_mono ());
     self->sessions = s_router_bind (config->upstream_endpoint, "sessions");
     self->control = s_router_bind (config->upstream_control_endpoint, "control");
     self->loop = zloop_new ();
-    if (!self->referee || !self->sessions || !self->control || !self->loop) {
+    if (!self->referee || !self->events || !self->sessions || !self->control || !self->loop) {
         gate_destroy (&self);
         return NULL;
     }
@@ -350,7 +528,8 @@ gate_new (const wa_config_t *config)
         sweep_msec = S_SWEEP_MIN_MSEC;
     if (zloop_reader (self->loop, self->sessions, s_sessions_readable, self)
     ||  zloop_reader (self->loop, self->control, s_control_readable, self)
-    ||  zloop_timer (self->loop, (size_t) sweep_msec, 0, s_sweep, self) == -1) {
+    ||  zloop_timer (self->loop, (size_t) sweep_msec, 0, s_sweep, self) == -1
+    ||  zloop_timer (self->loop, S_EVENTS_TICK_MSEC, 0, s_events_tick, self) == -1) {
         wa_error ("cannot set up the reactor");
         gate_destroy (&self);
         return NULL;
@@ -358,6 +537,9 @@ gate_new (const wa_config_t *config)
     wa_info ("ready: sessions on %s, control on %s, idle timeout %gs",
              config->upstream_endpoint, config->upstream_control_endpoint,
              config->upstream_idle_timeout);
+    wa_info ("events: statuses %gs apart, failed for numbers ending in [%s], %g inbound messages/s, "
+             "%d shard(s)", config->wagate_status_delay, config->wagate_fail_digits,
+             config->wagate_inbound_rate, config->shards);
     return self;
 }
 
@@ -371,11 +553,13 @@ gate_destroy (gate_t **self_p)
         zsock_destroy (&self->sessions);
         zsock_destroy (&self->control);
         referee_destroy (&self->referee);
+        events_destroy (&self->events);
         if (self->ledger)
             fclose (self->ledger);
         free (self->msg);
         free (self->reply);
         free (self->notice);
+        free (self->event_out);
         free (self);
         *self_p = NULL;
     }
@@ -412,6 +596,13 @@ s_print_summary (const char *endpoint, const char *text)
     for (size_t index = 0; index < sizeof counters / sizeof counters [0]; index++)
         printf ("  %-20s %" JSON_INTEGER_FORMAT "\n", counters [index],
                 json_integer_value (json_object_get (root, counters [index])));
+    json_t *events = json_object_get (root, "events");
+    if (json_is_object (events)) {
+        static const char *names [] = { "emitted", "acked", "pending", "resent", "dropped" };
+        for (size_t index = 0; index < sizeof names / sizeof names [0]; index++)
+            printf ("  events_%-13s %" JSON_INTEGER_FORMAT "\n", names [index],
+                    json_integer_value (json_object_get (events, names [index])));
+    }
     json_t *list = json_object_get (root, "overlap_list");
     json_int_t total = json_integer_value (json_object_get (root, "overlaps"));
     if (json_array_size (list) > 0 && (json_int_t) json_array_size (list) < total)
@@ -491,6 +682,64 @@ gate_stats_command (const wa_config_t *config, bool json)
             printf ("%s\n", msg->text);
         else
             s_print_summary (endpoint, msg->text);
+        status = 0;
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&dealer);
+    free (msg);
+    return status;
+}
+
+int
+gate_inject_command (const wa_config_t *config, const char *from, const char *text, const char *name)
+{
+    assert (config);
+    const char *endpoint = config->upstream_control_endpoint;
+    json_t *request = json_pack ("{s:s, s:s?, s:s?}", "op", "inject", "from", from, "text", text);
+    if (request && name)
+        json_object_set_new (request, "name", json_string (name));
+    char *body = request? json_dumps (request, JSON_COMPACT): NULL;
+    json_decref (request);
+    if (!body || strlen (body) > WA_TEXT_MAX) {
+        fprintf (stderr, "wagate inject: the text is not UTF-8, or too long\n");
+        free (body);
+        return 2;
+    }
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer || zsock_connect (dealer, "%s", endpoint) != 0) {
+        fprintf (stderr, "wagate inject: cannot connect to %s\n", endpoint);
+        zsock_destroy (&dealer);
+        free (body);
+        return 1;
+    }
+    wa_msg_t *msg = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
+    assert (msg);
+    wa_msg_init (msg, WA_MSG_CONTROL);
+    wa_msg_set_text (msg, body);
+    free (body);
+    int status = 1;
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    int why = 0;
+    if (wa_codec_send (dealer, NULL, msg))
+        fprintf (stderr, "wagate inject: cannot send to %s\n", endpoint);
+    else
+    if (!zpoller_wait (poller, S_STATS_TIMEOUT_MSEC) && zpoller_terminated (poller))
+        fprintf (stderr, "wagate inject: interrupted\n");
+    else
+    if (zpoller_expired (poller))
+        fprintf (stderr, "wagate inject: no answer from %s within 3 s (is wagate running?)\n", endpoint);
+    else
+    if (wa_codec_recv (dealer, NULL, msg, &why))
+        fprintf (stderr, "wagate inject: bad answer from %s: %s\n", endpoint, wa_codec_strerror (why));
+    else
+    if (msg->type != WA_MSG_CONTROL_REPLY)
+        fprintf (stderr, "wagate inject: %s answered %s: %s\n", endpoint, wa_codec_type_name (msg->type),
+                 msg->text);
+    else
+    if (msg->code != 200)
+        fprintf (stderr, "wagate inject: refused (%" PRIu32 "): %s\n", msg->code, msg->text);
+    else {
+        printf ("%s\n", msg->text);
         status = 0;
     }
     zpoller_destroy (&poller);

@@ -20,4 +20,9 @@ int gate_run (gate_t *self);
 //  or a summary). Returns the exit status.
 int gate_stats_command (const wa_config_t *config, bool json);
 
+//  `wagate inject`: an inbound message from a customer (name may be
+//  NULL), through the running wagate's control socket. Prints the answer
+//  ({"event_id": ...}); returns the exit status.
+int gate_inject_command (const wa_config_t *config, const char *from, const char *text, const char *name);
+
 #endif

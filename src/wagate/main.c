@@ -19,6 +19,14 @@ static const wa_cli_t s_cli = {
         "when an id arrives again (from any session of any node), and answers whether\n"
         "an id arrived. Every test asserts that overlaps and duplicates are 0.\n"
         "\n"
+        "It also plays the network's side of a conversation: for every new message it\n"
+        "reports the statuses sent, delivered and read (wagate_status_delay apart), or\n"
+        "failed for a recipient ending in one of wagate_fail_digits, and it sends inbound\n"
+        "messages from customers (injected, or wagate_inbound_rate per second), each as\n"
+        "an event on the open session of its shard. Every event is kept, and sent again\n"
+        "on the next session, until the Coreapp acknowledges it; the ledger records\n"
+        "each event (up_event) and each acknowledgement (up_event_ack).\n"
+        "\n"
         "Commands:\n"
         "  (none)          run: sessions on upstream_endpoint, stats on\n"
         "                  upstream_control_endpoint, events appended to wagate_ledger\n"
@@ -26,7 +34,13 @@ static const wa_cli_t s_cli = {
         "  stats [--json]  ask the running wagate (upstream_control_endpoint) for its\n"
         "                  counters, overlaps and duplicates; --json prints its JSON\n"
         "                  as is.\n"
-        "                  From the repository root it asks the wagate `make start` started",
+        "                  From the repository root it asks the wagate `make start` started\n"
+        "  inject --from NUMBER --text TEXT [--name NAME]\n"
+        "                  an inbound message from the customer NUMBER (1 to 20 digits;\n"
+        "                  TEXT up to 4096 bytes, NAME the profile name, default\n"
+        "                  \"Customer\" and the number's last four digits), through the\n"
+        "                  running wagate's control endpoint; prints {\"event_id\": ...}\n"
+        "                  (the message's id)",
     .takes_args = true,
 };
 
@@ -56,6 +70,28 @@ s_stats (const wa_config_t *config, int argc, char **argv)
     return gate_stats_command (config, json);
 }
 
+static int
+s_inject (const wa_config_t *config, int argc, char **argv)
+{
+    const char *from = NULL, *text = NULL, *name = NULL;
+    for (int index = 0; index < argc; index++) {
+        const char **value = strcmp (argv [index], "--from") == 0? &from:
+                             strcmp (argv [index], "--text") == 0? &text:
+                             strcmp (argv [index], "--name") == 0? &name: NULL;
+        if (!value || index + 1 == argc) {
+            fprintf (stderr, "wagate inject: %s '%s'; try 'wagate --help'\n",
+                     value? "missing the value of": "unexpected argument", argv [index]);
+            return 2;
+        }
+        *value = argv [++index];
+    }
+    if (!from || !text) {
+        fprintf (stderr, "wagate inject: --from NUMBER and --text TEXT are required\n");
+        return 2;
+    }
+    return gate_inject_command (config, from, text, name);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -66,6 +102,8 @@ main (int argc, char **argv)
         return s_run (&config);
     if (strcmp (argv [first], "stats") == 0)
         return s_stats (&config, argc - first - 1, argv + first + 1);
+    if (strcmp (argv [first], "inject") == 0)
+        return s_inject (&config, argc - first - 1, argv + first + 1);
     fprintf (stderr, "wagate: unknown command '%s'; try 'wagate --help'\n", argv [first]);
     return 2;
 }

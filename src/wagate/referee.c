@@ -931,3 +931,39 @@ referee_stats_json (referee_t *self, size_t max_len)
     json_decref (root);
     return text;
 }
+
+//  --------------------------------------------------------------------------
+//  For the events (events.c): which session a key has open, and which key
+//  a session belongs to.
+
+int
+referee_open_session (referee_t *self, const char *account, uint32_t shard, uint64_t *session,
+                      referee_owner_t *owner)
+{
+    assert (self);
+    assert (account);
+    account_t *acct = s_account_find (self, account, shard);
+    if (!acct || !acct->session.open)
+        return -1;
+    if (session)
+        *session = acct->session.id;
+    if (owner)
+        *owner = acct->session.owner;
+    return 0;
+}
+
+int
+referee_session_key (referee_t *self, const referee_owner_t *owner, uint64_t session, wa_usec_t now,
+                     referee_result_t *result, char *account, size_t account_size, uint32_t *shard)
+{
+    assert (self);
+    assert (owner);
+    assert (result);
+    memset (result, 0, sizeof (referee_result_t));
+    account_t *acct = s_session_active (self, owner, session, now, result);
+    if (!acct)
+        return -1;
+    snprintf (account, account_size, "%s", acct->account);
+    *shard = acct->shard;
+    return 0;
+}

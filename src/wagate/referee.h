@@ -156,6 +156,14 @@ size_t referee_overlap_count (referee_t *self);
 //  most max_len bytes (to fit, the oldest entries of the longer list go
 //  first, then the session table from its end). Caller frees.
 char *referee_stats_json (referee_t *self, size_t max_len);
+//  For the events: the open session of (account, shard) and its owner.
+//  0, or -1 when none is open.
+int referee_open_session (referee_t *self, const char *account, uint32_t shard, uint64_t *session,
+                          referee_owner_t *owner);
+//  The key of an open session of the owner (expired sessions closed
+//  first; not activity). 0, or -1 with result filled in as for a ping.
+int referee_session_key (referee_t *self, const referee_owner_t *owner, uint64_t session, wa_usec_t now,
+                         referee_result_t *result, char *account, size_t account_size, uint32_t *shard);
 //  "2026-01-02T03:04:05.678Z" (decimals 3) or with 6 decimals.
 void referee_format_time (wa_usec_t wall, int decimals, char *buf, size_t size);
 

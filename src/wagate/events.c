@@ -1,0 +1,544 @@
+/*  events — see events.h */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include "wa_message.h"
+#include "events.h"
+
+#define S_KEYS_MAX 256                  //  (account, shard) keys
+#define S_ACCOUNT_MAX 32
+#define S_MESSAGE_ID_MAX 64
+#define S_TO_MAX 20
+#define S_INBOUND_POOL 100
+#define S_INBOUND_PER_TICK 10000        //  a late tick does not flood
+
+typedef struct {
+    uint64_t seq;
+    bool acked;
+    char id[EVENTS_ID_MAX + 1];
+    char *text;                 //  the UP_EVENT JSON; freed once acknowledged
+} event_t;
+
+//  One (account, shard): its pending events in seq order, in a ring.
+typedef struct {
+    char account[S_ACCOUNT_MAX + 1];
+    uint32_t shard;
+    uint64_t next_seq;
+    event_t **ring;
+    size_t head;
+    size_t count;
+    size_t cap;
+    size_t next_send;           //  offset from head of the next to send
+    uint64_t session;           //  the session the first next_send went on
+    wa_usec_t progress;         //  last acknowledgement, or start of sending
+} queue_t;
+
+//  A status to emit later: "delivered", then "read".
+typedef struct sched_s {
+    struct sched_s *next;
+    wa_usec_t due;
+    size_t key;
+    int stage;                  //  1 delivered, 2 read
+    char id[S_MESSAGE_ID_MAX + 1];
+    char to[S_TO_MAX + 1];
+} sched_t;
+
+typedef struct {
+    sched_t *first;
+    sched_t *last;
+} fifo_t;
+
+struct _events_t {
+    events_config_t config;
+    char fail_digits[16];
+    char account[S_ACCOUNT_MAX + 1];
+    char prefix[24];            //  "w" + start time in hex
+    uint64_t counter;
+    queue_t *keys[S_KEYS_MAX];
+    size_t nkeys;
+    fifo_t stages[2];           //  due for delivered, due for read
+    wa_usec_t last_tick;
+    double credit;              //  inbound messages owed to the rate
+    uint64_t generated;
+    events_stats_t stats;
+};
+
+static wa_usec_t
+s_wall_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (wa_usec_t) ts.tv_sec * WA_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+events_t *
+events_new (const events_config_t *config, wa_usec_t now)
+{
+    assert (config);
+    assert (config->shards >= 1);
+    events_t *self = (events_t *) calloc (1, sizeof (events_t));
+    if (!self)
+        return NULL;
+    self->config = *config;
+    snprintf (self->fail_digits, sizeof self->fail_digits, "%s", config->fail_digits? config->fail_digits: "");
+    snprintf (self->account, sizeof self->account, "%s", config->account? config->account: "");
+    self->config.fail_digits = self->fail_digits;
+    self->config.account = self->account;
+    snprintf (self->prefix, sizeof self->prefix, "w%" PRIx64, (uint64_t) config->wall_start);
+    self->last_tick = now;
+    return self;
+}
+
+static void
+s_queue_destroy (queue_t *queue)
+{
+    for (size_t index = 0; index < queue->count; index++) {
+        event_t *event = queue->ring [(queue->head + index) % queue->cap];
+        free (event->text);
+        free (event);
+    }
+    free (queue->ring);
+    free (queue);
+}
+
+void
+events_destroy (events_t **self_p)
+{
+    assert (self_p);
+    events_t *self = *self_p;
+    if (self) {
+        for (size_t index = 0; index < self->nkeys; index++)
+            s_queue_destroy (self->keys [index]);
+        for (int stage = 0; stage < 2; stage++)
+            while (self->stages [stage].first) {
+                sched_t *next = self->stages [stage].first->next;
+                free (self->stages [stage].first);
+                self->stages [stage].first = next;
+            }
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  The key's queue, created when new; SIZE_MAX when there is no room.
+static size_t
+s_key (events_t *self, const char *account, uint32_t shard)
+{
+    for (size_t index = 0; index < self->nkeys; index++)
+        if (self->keys [index]->shard == shard && strcmp (self->keys [index]->account, account) == 0)
+            return index;
+    if (self->nkeys == S_KEYS_MAX || strlen (account) > S_ACCOUNT_MAX)
+        return SIZE_MAX;
+    queue_t *queue = (queue_t *) calloc (1, sizeof (queue_t));
+    if (!queue)
+        return SIZE_MAX;
+    snprintf (queue->account, sizeof queue->account, "%s", account);
+    queue->shard = shard;
+    queue->next_seq = 1;
+    self->keys [self->nkeys] = queue;
+    return self->nkeys++;
+}
+
+static event_t *
+s_at (queue_t *queue, size_t offset)
+{
+    return queue->ring [(queue->head + offset) % queue->cap];
+}
+
+static int
+s_push (queue_t *queue, event_t *event)
+{
+    if (queue->count == queue->cap) {
+        size_t cap = queue->cap? queue->cap * 2: 64;
+        event_t **ring = (event_t **) malloc (cap * sizeof (event_t *));
+        if (!ring)
+            return -1;
+        for (size_t index = 0; index < queue->count; index++)
+            ring [index] = s_at (queue, index);
+        free (queue->ring);
+        queue->ring = ring;
+        queue->cap = cap;
+        queue->head = 0;
+    }
+    queue->ring [(queue->head + queue->count) % queue->cap] = event;
+    queue->count++;
+    return 0;
+}
+
+static json_t *
+s_wall_json (wa_usec_t wall)
+{
+    return json_real ((double) wall / 1e6);
+}
+
+static void
+s_ledger_write (events_t *self, json_t *line)
+{
+    if (self->config.ledger) {
+        char *text = json_dumps (line, JSON_COMPACT | JSON_REAL_PRECISION (17));
+        if (text) {
+            fprintf (self->config.ledger, "%s\n", text);
+            free (text);
+        }
+    }
+    json_decref (line);
+}
+
+//  "2026-01-02T03:04:05.678901Z", as the referee's lines.
+static json_t *
+s_iso_json (wa_usec_t wall)
+{
+    time_t secs = (time_t) (wall / WA_USEC_PER_SEC);
+    struct tm tm;
+    gmtime_r (&secs, &tm);
+    char stamp [32], buf [48];
+    strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf (buf, sizeof buf, "%s.%06ldZ", stamp, (long) (wall % WA_USEC_PER_SEC));
+    return json_string (buf);
+}
+
+//  Queue one event of the key; payload is taken. The ledger line gets
+//  the extra fields (taken). 0 / -1.
+static int
+s_emit (events_t *self, size_t key, const char *kind, const char *conversation, json_t *payload,
+        json_t *extra, char *id_out)
+{
+    queue_t *queue = self->keys [key];
+    wa_usec_t wall = s_wall_now ();
+    event_t *event = (event_t *) calloc (1, sizeof (event_t));
+    json_t *root = json_object ();
+    int rc = -1;
+    if (!event || !root || !payload)
+        goto done;
+    snprintf (event->id, sizeof event->id, "%s-%" PRIu64, self->prefix, ++self->counter);
+    //  An inbound message's id is its event id.
+    json_t *messages = json_object_get (payload, "messages");
+    if (json_is_array (messages))
+        json_object_set_new (json_array_get (messages, 0), "id", json_string (event->id));
+    json_object_set_new (root, "event_id", json_string (event->id));
+    json_object_set (root, "payload", payload);
+    event->text = json_dumps (root, JSON_COMPACT);
+    if (!event->text || strlen (event->text) > EVENTS_TEXT_MAX)
+        goto done;
+    event->seq = queue->next_seq;
+    if (s_push (queue, event))
+        goto done;
+    queue->next_seq++;
+    self->stats.emitted++;
+    self->stats.pending++;
+    if (id_out)
+        memcpy (id_out, event->id, sizeof event->id);
+    json_t *line = json_object ();
+    json_object_set_new (line, "at", s_iso_json (wall));
+    json_object_set_new (line, "t", s_wall_json (wall));
+    json_object_set_new (line, "event", json_string ("up_event"));
+    json_object_set_new (line, "account", json_string (queue->account));
+    json_object_set_new (line, "shard", json_integer (queue->shard));
+    json_object_set_new (line, "seq", json_integer ((json_int_t) event->seq));
+    json_object_set_new (line, "event_id", json_string (event->id));
+    json_object_set_new (line, "kind", json_string (kind));
+    json_object_set_new (line, "conversation", json_string (conversation));
+    if (extra)
+        json_object_update (line, extra);
+    s_ledger_write (self, line);
+    event = NULL;
+    rc = 0;
+done:
+    if (event) {
+        free (event->text);
+        free (event);
+    }
+    json_decref (root);
+    json_decref (payload);
+    json_decref (extra);
+    return rc;
+}
+
+static void
+s_timestamp (char *buf, size_t size)
+{
+    snprintf (buf, size, "%" PRId64, (int64_t) (s_wall_now () / WA_USEC_PER_SEC));
+}
+
+static int
+s_status (events_t *self, size_t key, const char *id, const char *to, const char *status)
+{
+    if (self->stats.pending >= EVENTS_PENDING_MAX) {
+        self->stats.dropped++;
+        return -1;
+    }
+    char timestamp [24];
+    s_timestamp (timestamp, sizeof timestamp);
+    json_t *payload = json_pack ("{s:[{s:s, s:s, s:s, s:s}]}", "statuses", "id", id, "recipient_id", to,
+                                 "status", status, "timestamp", timestamp);
+    json_t *extra = json_pack ("{s:s, s:s}", "id", id, "status", status);
+    int rc = s_emit (self, key, "status", to, payload, extra, NULL);
+    if (rc == 0)
+        self->stats.statuses++;
+    else
+        self->stats.dropped++;
+    return rc;
+}
+
+static bool
+s_digits (const char *text, size_t max)
+{
+    size_t len = strlen (text);
+    return len >= 1 && len <= max && strspn (text, "0123456789") == len;
+}
+
+static void
+s_schedule (events_t *self, int stage, size_t key, const char *id, const char *to, wa_usec_t due)
+{
+    sched_t *entry = (sched_t *) calloc (1, sizeof (sched_t));
+    if (!entry) {
+        self->stats.dropped++;
+        return;
+    }
+    entry->due = due;
+    entry->key = key;
+    entry->stage = stage;
+    snprintf (entry->id, sizeof entry->id, "%s", id);
+    snprintf (entry->to, sizeof entry->to, "%s", to);
+    //  One delay for every message: each stage's list stays in due order.
+    fifo_t *fifo = &self->stages [stage - 1];
+    if (fifo->last)
+        fifo->last->next = entry;
+    else
+        fifo->first = entry;
+    fifo->last = entry;
+    self->stats.scheduled++;
+}
+
+int
+events_message (events_t *self, const char *account, uint32_t shard, const char *id,
+                const char *to, wa_usec_t now)
+{
+    assert (self);
+    assert (account && id && to);
+    if (strlen (id) > S_MESSAGE_ID_MAX || !s_digits (to, S_TO_MAX))
+        return -1;
+    size_t key = s_key (self, account, shard);
+    if (key == SIZE_MAX)
+        return -1;
+    char last = to [strlen (to) - 1];
+    if (strchr (self->fail_digits, last))
+        return s_status (self, key, id, to, "failed");
+    if (s_status (self, key, id, to, "sent"))
+        return -1;
+    s_schedule (self, 1, key, id, to, now + self->config.status_delay);
+    return 0;
+}
+
+static int
+s_inbound (events_t *self, const char *from, const char *name, const char *text, char *id)
+{
+    size_t key = s_key (self, self->account, (uint32_t) wa_message_shard (from, self->config.shards));
+    if (key == SIZE_MAX)
+        return -1;
+    char timestamp [24], profile [EVENTS_NAME_MAX + 1];
+    s_timestamp (timestamp, sizeof timestamp);
+    if (name)
+        snprintf (profile, sizeof profile, "%s", name);
+    else {
+        size_t len = strlen (from);
+        snprintf (profile, sizeof profile, "Customer %s", len > 4? from + len - 4: from);
+    }
+    //  The id is set by s_emit (the event id).
+    json_t *payload = json_pack ("{s:[{s:{s:s}, s:s}], s:[{s:s, s:s, s:s, s:s, s:{s:s}}]}",
+                                 "contacts", "profile", "name", profile, "wa_id", from,
+                                 "messages", "from", from, "id", "", "timestamp", timestamp,
+                                 "type", "text", "text", "body", text);
+    json_t *extra = json_pack ("{s:s}", "from", from);
+    char event_id [EVENTS_ID_MAX + 1];
+    int rc = s_emit (self, key, "message", from, payload, extra, event_id);
+    if (rc == 0) {
+        self->stats.inbound++;
+        if (id)
+            memcpy (id, event_id, sizeof event_id);
+    }
+    return rc;
+}
+
+int
+events_inject (events_t *self, const char *from, const char *name, const char *text,
+               char *id, char *why, size_t why_size)
+{
+    assert (self);
+    assert (why);
+    if (!from || !s_digits (from, S_TO_MAX)) {
+        snprintf (why, why_size, "'from' must be 1 to 20 digits");
+        return -1;
+    }
+    if (!text || !*text || strlen (text) > EVENTS_BODY_MAX) {
+        snprintf (why, why_size, "'text' must be 1 to %d bytes", EVENTS_BODY_MAX);
+        return -1;
+    }
+    if (name && (!*name || strlen (name) > EVENTS_NAME_MAX)) {
+        snprintf (why, why_size, "'name' must be 1 to %d bytes", EVENTS_NAME_MAX);
+        return -1;
+    }
+    if (self->stats.pending >= EVENTS_PENDING_MAX) {
+        snprintf (why, why_size, "%d events wait for an acknowledgement already", EVENTS_PENDING_MAX);
+        return -2;
+    }
+    if (s_inbound (self, from, name, text, id)) {
+        snprintf (why, why_size, "the event is too large once encoded (over %d bytes), or no memory",
+                  EVENTS_TEXT_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+void
+events_tick (events_t *self, wa_usec_t now)
+{
+    assert (self);
+    for (int stage = 1; stage <= 2; stage++) {
+        fifo_t *fifo = &self->stages [stage - 1];
+        while (fifo->first && fifo->first->due <= now) {
+            sched_t *entry = fifo->first;
+            fifo->first = entry->next;
+            if (!fifo->first)
+                fifo->last = NULL;
+            self->stats.scheduled--;
+            if (s_status (self, entry->key, entry->id, entry->to, stage == 1? "delivered": "read") == 0
+            &&  stage == 1) {
+                //  From its own due time, so a late tick does not add up.
+                entry->next = NULL;
+                s_schedule (self, 2, entry->key, entry->id, entry->to, entry->due + self->config.status_delay);
+            }
+            free (entry);
+        }
+    }
+    if (self->config.inbound_rate > 0 && now > self->last_tick) {
+        self->credit += self->config.inbound_rate * (double) (now - self->last_tick) / 1e6;
+        int made = 0;
+        while (self->credit >= 1 && made < S_INBOUND_PER_TICK
+           &&  self->stats.pending < EVENTS_PENDING_MAX) {
+            char from [24], text [64];
+            uint64_t n = ++self->generated;
+            snprintf (from, sizeof from, "%" PRIu64, (uint64_t) 16505550000ULL + n % S_INBOUND_POOL);
+            snprintf (text, sizeof text, "inbound message %" PRIu64, n);
+            s_inbound (self, from, NULL, text, NULL);
+            self->credit -= 1;
+            made++;
+        }
+        //  Owed beyond a tick's worth (a stall, or full): not made up later.
+        if (self->credit > 1)
+            self->credit = 1;
+    }
+    self->last_tick = now;
+}
+
+void
+events_pump (events_t *self, events_lookup_fn *lookup, events_send_fn *send, void *arg, wa_usec_t now)
+{
+    assert (self);
+    for (size_t key = 0; key < self->nkeys; key++) {
+        queue_t *queue = self->keys [key];
+        if (queue->count == 0)
+            continue;
+        uint64_t session = 0;
+        if (lookup (arg, queue->account, queue->shard, &session) || !session)
+            continue;
+        if (session != queue->session || (queue->next_send > 0 && now - queue->progress > EVENTS_RESEND_AFTER)) {
+            //  A new session, or nothing acknowledged for long: everything
+            //  unacknowledged goes again, in order.
+            for (size_t offset = 0; offset < queue->next_send; offset++)
+                if (!s_at (queue, offset)->acked)
+                    self->stats.resent++;
+            queue->next_send = 0;
+            queue->session = session;
+            queue->progress = now;
+        }
+        if (queue->next_send == 0)
+            queue->progress = now;
+        while (queue->next_send < queue->count && queue->next_send < EVENTS_WINDOW) {
+            event_t *event = s_at (queue, queue->next_send);
+            if (!event->acked) {
+                if (send (arg, queue->account, queue->shard, session, event->seq, event->text))
+                    break;
+                self->stats.sent++;
+            }
+            queue->next_send++;
+        }
+    }
+}
+
+int
+events_ack (events_t *self, const char *account, uint32_t shard, uint64_t session, uint64_t seq,
+            wa_usec_t now)
+{
+    assert (self);
+    queue_t *queue = NULL;
+    for (size_t index = 0; index < self->nkeys; index++)
+        if (self->keys [index]->shard == shard && strcmp (self->keys [index]->account, account) == 0)
+            queue = self->keys [index];
+    if (!queue || queue->count == 0 || seq < s_at (queue, 0)->seq
+    ||  seq - s_at (queue, 0)->seq >= queue->count) {
+        self->stats.ack_unknown++;
+        return -1;
+    }
+    event_t *event = s_at (queue, (size_t) (seq - s_at (queue, 0)->seq));
+    assert (event->seq == seq);
+    if (event->acked) {
+        self->stats.ack_unknown++;
+        return -1;
+    }
+    event->acked = true;
+    free (event->text);
+    event->text = NULL;
+    self->stats.acked++;
+    self->stats.pending--;
+    queue->progress = now;
+    if (self->config.ledger) {
+        wa_usec_t wall = s_wall_now ();
+        json_t *line = json_object ();
+        json_object_set_new (line, "at", s_iso_json (wall));
+        json_object_set_new (line, "t", s_wall_json (wall));
+        json_object_set_new (line, "event", json_string ("up_event_ack"));
+        json_object_set_new (line, "account", json_string (queue->account));
+        json_object_set_new (line, "shard", json_integer (queue->shard));
+        json_object_set_new (line, "session", json_integer ((json_int_t) session));
+        json_object_set_new (line, "seq", json_integer ((json_int_t) seq));
+        json_object_set_new (line, "event_id", json_string (event->id));
+        s_ledger_write (self, line);
+    }
+    //  Acknowledged events leave from the head, in order.
+    while (queue->count > 0 && s_at (queue, 0)->acked) {
+        free (s_at (queue, 0));
+        queue->head = (queue->head + 1) % queue->cap;
+        queue->count--;
+        if (queue->next_send > 0)
+            queue->next_send--;
+    }
+    return 0;
+}
+
+events_stats_t
+events_stats (events_t *self)
+{
+    assert (self);
+    return self->stats;
+}
+
+char *
+events_stats_json (events_t *self)
+{
+    assert (self);
+    events_stats_t s = self->stats;
+    json_t *root = json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                              "emitted", (json_int_t) s.emitted, "statuses", (json_int_t) s.statuses,
+                              "inbound", (json_int_t) s.inbound, "acked", (json_int_t) s.acked,
+                              "pending", (json_int_t) s.pending, "sent", (json_int_t) s.sent,
+                              "resent", (json_int_t) s.resent, "dropped", (json_int_t) s.dropped,
+                              "ack_unknown", (json_int_t) s.ack_unknown,
+                              "scheduled", (json_int_t) s.scheduled);
+    char *text = root? json_dumps (root, JSON_COMPACT): NULL;
+    json_decref (root);
+    return text;
+}
