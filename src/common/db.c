@@ -256,22 +256,36 @@ s_ready (wa_db_t *self)
     return -1;
 }
 
-//  Runs the statement; on success the caller may fetch. Returns 0 / -1.
-static int
-s_execute (wa_db_t *self, const char *sql, MYSQL_STMT **stmt_p, const char *fmt, va_list args)
+//  Connected, the statement prepared, and fmt's parameter count the
+//  statement's: the statement, or NULL (the reason in last_error).
+static MYSQL_STMT *
+s_statement (wa_db_t *self, const char *sql, const char *fmt)
 {
     if (s_ready (self))
-        return -1;
+        return NULL;
     MYSQL_STMT *stmt = s_prepare (self, sql);
-    if (!stmt)
-        goto failed;
+    if (!stmt) {
+        s_failed (self, NULL);
+        return NULL;
+    }
     size_t nparams = strlen (fmt);
     assert (nparams <= MAX_PARAMS);
     if (nparams != mysql_stmt_param_count (stmt)) {
         s_set_error (self, 0, "parameter count does not match the statement");
         wa_error ("db: %s: %s", self->last_error, sql);
-        return -1;
+        return NULL;
     }
+    return stmt;
+}
+
+//  Runs the statement; on success the caller may fetch. Returns 0 / -1.
+static int
+s_execute (wa_db_t *self, const char *sql, MYSQL_STMT **stmt_p, const char *fmt, va_list args)
+{
+    MYSQL_STMT *stmt = s_statement (self, sql, fmt);
+    if (!stmt)
+        return -1;
+    size_t nparams = strlen (fmt);
     MYSQL_BIND bind[MAX_PARAMS];
     param_value_t values[MAX_PARAMS];
     unsigned long lengths[MAX_PARAMS];
@@ -359,20 +373,10 @@ int64_t
 wa_db_exec_bulk (wa_db_t *self, const char *sql, const char *fmt, unsigned int rows, const void *const *cols)
 {
     assert (rows > 0 && rows <= BULK_MAX);
-    if (s_ready (self))
+    MYSQL_STMT *stmt = s_statement (self, sql, fmt);
+    if (!stmt)
         return -1;
-    MYSQL_STMT *stmt = s_prepare (self, sql);
-    if (!stmt) {
-        s_failed (self, NULL);
-        return -1;
-    }
     size_t nparams = strlen (fmt);
-    assert (nparams <= MAX_PARAMS);
-    if (nparams != mysql_stmt_param_count (stmt)) {
-        s_set_error (self, 0, "parameter count does not match the statement");
-        wa_error ("db: %s: %s", self->last_error, sql);
-        return -1;
-    }
     //  Column-wise array binding: each parameter's buffer is an array of
     //  rows values (strings: an array of pointers with their lengths).
     MYSQL_BIND bind[MAX_PARAMS];

@@ -1,6 +1,7 @@
 /*  coreapps — see coreapps.h */
 #include "wa_log.h"
 #include "wa_peers.h"
+#include "wa_u64hash.h"
 #include "coreapps.h"
 
 #define SHARDS_MAX 64
@@ -119,29 +120,6 @@ s_map_run (wa_job_t *job, wa_db_t *db)
 
 //  --------------------------------------------------------------------------
 
-static size_t
-s_u64_hash (const void *key)
-{
-    return (size_t) (uintptr_t) key;
-}
-
-static int
-s_u64_compare (const void *a, const void *b)
-{
-    return (uintptr_t) a < (uintptr_t) b ? -1 : (uintptr_t) a > (uintptr_t) b;
-}
-
-static zhashx_t *
-s_u64_hash_new (void)
-{
-    zhashx_t *hash = zhashx_new ();
-    zhashx_set_key_hasher (hash, s_u64_hash);
-    zhashx_set_key_comparator (hash, s_u64_compare);
-    zhashx_set_key_duplicator (hash, NULL);
-    zhashx_set_key_destructor (hash, NULL);
-    return hash;
-}
-
 static void s_park (coreapps_t *self, web_req_t *req, int code, const char *why, bool at_once);
 
 static int
@@ -156,10 +134,10 @@ s_on_reply (zloop_t *loop, zsock_t *reader, void *arg)
             wa_warn ("a Coreapp sent a malformed frame: %s", wa_codec_strerror (why));
         if (rc || self->msg.type != WA_MSG_API_REP)
             continue;
-        web_req_t *req = zhashx_lookup (self->in_flight, (void *) (uintptr_t) self->msg.seq);
+        web_req_t *req = zhashx_lookup (self->in_flight, WA_U64_KEY (self->msg.seq));
         if (!req)
             continue;           //  an attempt given up on: its retry answers
-        zhashx_delete (self->in_flight, (void *) (uintptr_t) self->msg.seq);
+        zhashx_delete (self->in_flight, WA_U64_KEY (self->msg.seq));
         req->fwd_seq = 0;
         json_error_t error;
         json_t *response = json_loadb (self->msg.text, self->msg.text_len, 0, &error);
@@ -194,12 +172,12 @@ s_on_reply (zloop_t *loop, zsock_t *reader, void *arg)
 static link_t *
 s_link (coreapps_t *self, const shard_entry_t *entry)
 {
-    link_t *link = zhashx_lookup (self->links, (void *) (uintptr_t) entry->node);
+    link_t *link = zhashx_lookup (self->links, WA_U64_KEY (entry->node));
     if (link && streq (link->endpoint, entry->endpoint))
         return link;
     if (link) {
         zloop_reader_end (self->loop, link->dealer);
-        zhashx_delete (self->links, (void *) (uintptr_t) entry->node);
+        zhashx_delete (self->links, WA_U64_KEY (entry->node));
     }
     link = (link_t *) zmalloc (sizeof (link_t));
     link->node = entry->node;
@@ -217,7 +195,7 @@ s_link (coreapps_t *self, const shard_entry_t *entry)
         return NULL;
     }
     zloop_reader (self->loop, link->dealer, s_on_reply, self);
-    zhashx_insert (self->links, (void *) (uintptr_t) link->node, link);
+    zhashx_insert (self->links, WA_U64_KEY (link->node), link);
     return link;
 }
 
@@ -264,7 +242,7 @@ s_send (coreapps_t *self, web_req_t *req)
     req->fwd_node = entry->node;
     wa_usec_t attempt = wa_clock_from_sec (self->settings->request_attempt_timeout);
     req->fwd_until = now + attempt < req->fwd_deadline ? now + attempt : req->fwd_deadline;
-    zhashx_insert (self->in_flight, (void *) (uintptr_t) req->fwd_seq, req);
+    zhashx_insert (self->in_flight, WA_U64_KEY (req->fwd_seq), req);
 }
 
 //  Wait, then try again: at once (the map changed) or after a backoff.
@@ -306,7 +284,7 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
         }
     if (late) {
         for (web_req_t *req = zlistx_first (late); req; req = zlistx_next (late)) {
-            zhashx_delete (self->in_flight, (void *) (uintptr_t) req->fwd_seq);
+            zhashx_delete (self->in_flight, WA_U64_KEY (req->fwd_seq));
             req->fwd_seq = 0;
             char why[120];
             snprintf (why, sizeof why, "%s %" PRIu64 " did not answer within %g s",
@@ -384,9 +362,9 @@ coreapps_new (web_t *web, zloop_t *loop, zactor_t *db, const wa_config_t *settin
     self->db = db;
     self->settings = settings;
     self->done = done;
-    self->links = s_u64_hash_new ();
+    self->links = wa_u64hash_new ();
     zhashx_set_destructor (self->links, s_link_destroy);
-    self->in_flight = s_u64_hash_new ();
+    self->in_flight = wa_u64hash_new ();
     self->parked = zlistx_new ();
     self->sweep_timer = zloop_timer (loop, SWEEP_MS, 0, s_on_sweep, self);
     self->refresh_timer = -1;
@@ -484,7 +462,7 @@ coreapps_abandon (coreapps_t *self)
         s_expire (self, req);
     }
     while ((req = zhashx_first (self->in_flight))) {
-        zhashx_delete (self->in_flight, (void *) (uintptr_t) req->fwd_seq);
+        zhashx_delete (self->in_flight, WA_U64_KEY (req->fwd_seq));
         req->fwd_seq = 0;
         s_expire (self, req);
     }

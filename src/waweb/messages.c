@@ -76,14 +76,5 @@ messages_send (web_t *self, web_req_t *req)
     int shard = wa_message_shard (msg.to, shards);
     json_t *request = json_pack ("{s:s, s:s, s:i, s:O}", "op", "send", "key", key, "shard", shard,
                                  "message", req->input);
-    req->fwd_text = request ? json_dumps (request, JSON_COMPACT) : NULL;
-    json_decref (request);
-    if (!req->fwd_text || strlen (req->fwd_text) > WA_TEXT_MAX) {
-        web_fail (self, req, 0, req->fwd_text ? API_INVALID : API_INTERNAL,
-                  req->fwd_text ? "the message is too large" : "out of memory");
-        free (req->fwd_text);
-        req->fwd_text = NULL;
-        return;
-    }
-    web_forward (self, req, shard);
+    web_forward (self, req, shard, request);
 }

@@ -29,14 +29,5 @@ settings_application (web_t *self, web_req_t *req)
         default:
             break;
     }
-    req->fwd_text = request ? json_dumps (request, JSON_COMPACT) : NULL;
-    json_decref (request);
-    if (!req->fwd_text || strlen (req->fwd_text) > WA_TEXT_MAX) {
-        web_fail (self, req, 0, req->fwd_text ? API_INVALID : API_INTERNAL,
-                  req->fwd_text ? "the request is too large" : "out of memory");
-        free (req->fwd_text);
-        req->fwd_text = NULL;
-        return;
-    }
-    web_forward (self, req, COREAPPS_MASTER);
+    web_forward (self, req, COREAPPS_MASTER, request);
 }

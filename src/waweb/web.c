@@ -292,8 +292,17 @@ web_shards (web_t *self)
 }
 
 void
-web_forward (web_t *self, web_req_t *req, int shard)
+web_forward (web_t *self, web_req_t *req, int shard, json_t *request)
 {
+    req->fwd_text = request ? json_dumps (request, JSON_COMPACT) : NULL;
+    json_decref (request);
+    if (!req->fwd_text || strlen (req->fwd_text) > WA_TEXT_MAX) {
+        web_fail (self, req, 0, req->fwd_text ? API_INVALID : API_INTERNAL,
+                  req->fwd_text ? "the request is too large" : "out of memory");
+        free (req->fwd_text);
+        req->fwd_text = NULL;
+        return;
+    }
     coreapps_forward (self->coreapps, req, shard);
 }
 

@@ -101,10 +101,12 @@ void web_db (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), w
 //  The same on the hash worker (run gets no database).
 void web_hash (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next);
 
-//  The cluster's shard count (0 until known), and forwarding req (its
-//  fwd_text set) to the primary Coreapp of shard; its answer ends req.
+//  The cluster's shard count (0 until known), and forwarding req to the
+//  primary Coreapp of shard (or with shard -1, COREAPPS_MASTER, to the
+//  primary Master): request (taken) is the API_REQ's JSON; its answer, or a
+//  clear error, ends req.
 int web_shards (web_t *self);
-void web_forward (web_t *self, web_req_t *req, int shard);
+void web_forward (web_t *self, web_req_t *req, int shard, json_t *request);
 
 //  Endpoints (users.c, health.c, messages.c, settings.c, stats.c).
 void users_login (web_t *self, web_req_t *req);
