@@ -2,6 +2,7 @@
 #include <sodium.h>
 #include "wa_dbworker.h"
 #include "wa_log.h"
+#include "wa_u64hash.h"
 #include "outbox.h"
 
 #define OUTBOX_BATCH 512        //  requests per insert transaction
@@ -219,18 +220,6 @@ s_entry_destroy (void **item)
     *item = NULL;
 }
 
-static size_t
-s_seq_hash (const void *key)
-{
-    return (size_t) (uintptr_t) key;
-}
-
-static int
-s_seq_compare (const void *a, const void *b)
-{
-    return (uintptr_t) a < (uintptr_t) b ? -1 : (uintptr_t) a > (uintptr_t) b;
-}
-
 static void
 s_act (outbox_t *self, entry_t *entry, estate_t state)
 {
@@ -245,7 +234,7 @@ s_forget (outbox_t *self, entry_t *entry)
     if (entry->action)
         zlistx_delete (self->actions, entry->action);
     if (entry->state == E_SENT)
-        zhashx_delete (self->by_seq, (void *) (uintptr_t) entry->seq);
+        zhashx_delete (self->by_seq, WA_U64_KEY (entry->seq));
     zhashx_delete (self->entries, entry->id);
 }
 
@@ -305,7 +294,7 @@ s_pump (outbox_t *self)
                 break;
             entry->state = E_SENT;
             entry->seq = seq;
-            zhashx_insert (self->by_seq, (void *) (uintptr_t) seq, entry);
+            zhashx_insert (self->by_seq, WA_U64_KEY (seq), entry);
             self->stats.sent++;
         }
         else {
@@ -476,11 +465,7 @@ outbox_new (const wa_config_t *config, outbox_io_t io, void *arg)
     self->db = wa_dbworker_new (config);
     self->entries = zhashx_new ();
     zhashx_set_destructor (self->entries, s_entry_destroy);
-    self->by_seq = zhashx_new ();
-    zhashx_set_key_hasher (self->by_seq, s_seq_hash);
-    zhashx_set_key_comparator (self->by_seq, s_seq_compare);
-    zhashx_set_key_duplicator (self->by_seq, NULL);
-    zhashx_set_key_destructor (self->by_seq, NULL);
+    self->by_seq = wa_u64hash_new ();
     self->actions = zlistx_new ();
     self->waiting = zlistx_new ();
     self->marks = zlistx_new ();
@@ -620,10 +605,10 @@ outbox_accept (outbox_t *self, zframe_t **peer, uint64_t seq, const char *key, c
 void
 outbox_on_ack (outbox_t *self, uint64_t seq, int code, const char *text)
 {
-    entry_t *entry = zhashx_lookup (self->by_seq, (void *) (uintptr_t) seq);
+    entry_t *entry = zhashx_lookup (self->by_seq, WA_U64_KEY (seq));
     if (!entry)
         return;
-    zhashx_delete (self->by_seq, (void *) (uintptr_t) seq);
+    zhashx_delete (self->by_seq, WA_U64_KEY (seq));
     entry->state = E_QUERIED;   //  no longer in by_seq
     self->outstanding--;
     self->stats.acked++;
