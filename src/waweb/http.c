@@ -2,10 +2,14 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <microhttpd.h>
 #include <sodium.h>
 #include "wa_log.h"
@@ -19,6 +23,20 @@
 #define IDLE_TIMEOUT 60
 //  Requests handed over and not yet read by the reactor; past this: 503.
 #define HANDOVER_MAX 50000
+//  Uploads streaming in at once: each may put up to HTTP_UPLOAD_MAX on disk
+//  before its credentials are checked. Past this: 503.
+#define UPLOADS_MAX 64
+//  An upload past HTTP_UPLOAD_MAX without a declared length is read on and
+//  thrown away, so that the client gets its 413; past this much more, the
+//  connection is closed instead.
+#define UPLOAD_DISCARD_MAX HTTP_UPLOAD_MAX
+
+//  An upload's state while its body streams in.
+typedef struct {
+    crypto_hash_sha256_state hash;
+    uint64_t discarded;         //  bytes read past the limit or after a failure
+    int error;                  //  errno of a failed create or write, 0 when none
+} upload_t;
 
 enum { REQ_READING = 0, REQ_HANDED, REQ_ANSWERED };
 
@@ -33,6 +51,8 @@ struct http_server_t {
     char *key;
     atomic_int waiting;         //  handed over, not yet answered
     atomic_bool stopping;
+    char upload_dir[PATH_MAX];  //  where uploads stream to
+    atomic_int uploads;         //  streaming in now
 };
 
 static enum MHD_Result
@@ -75,6 +95,100 @@ s_queue_error (struct MHD_Connection *connection, int status, int code, const ch
     return s_queue (connection, status, body, len, NULL);
 }
 
+static char *
+s_strdup (const char *text)
+{
+    char *copy = strdup (text);
+    assert (copy);
+    return copy;
+}
+
+//  The file an upload streams to (and the upload's counter) when the request
+//  ends or the body is refused: closed, removed.
+static void
+s_upload_drop (http_req_t *req)
+{
+    if (req->upload_fd >= 0)
+        close (req->upload_fd);
+    req->upload_fd = -1;
+    if (req->upload_path) {
+        if (unlink (req->upload_path) && errno != ENOENT)
+            wa_warn ("http: cannot remove '%s': %s", req->upload_path, strerror (errno));
+        free (req->upload_path);
+        req->upload_path = NULL;
+    }
+}
+
+static enum MHD_Result
+s_queue_file (struct MHD_Connection *connection, int status, int fd, uint64_t size, const char *type)
+{
+    struct MHD_Response *response = MHD_create_response_from_fd64 (size, fd);
+    if (!response) {
+        close (fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    //  Stored bytes are served as the type they were stored with, never sniffed.
+    MHD_add_response_header (response, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result rc = MHD_queue_response (connection, (unsigned int) status, response);
+    MHD_destroy_response (response);
+    return rc;
+}
+
+//  A piece of an upload's body: to its file and its hash. MHD_NO closes
+//  the connection.
+static enum MHD_Result
+s_upload_data (http_server_t *self, http_req_t *req, const char *data, size_t size)
+{
+    upload_t *upload = req->upload_state;
+    if (!upload)
+        return MHD_YES;         //  answered at the headers already
+    if (req->too_big || upload->error) {
+        upload->discarded += size;
+        return upload->discarded > UPLOAD_DISCARD_MAX ? MHD_NO : MHD_YES;
+    }
+    if (req->upload_size + size > HTTP_UPLOAD_MAX) {
+        req->too_big = true;
+        upload->discarded = size;
+        s_upload_drop (req);
+        return MHD_YES;
+    }
+    if (!req->upload_path) {
+        char path[PATH_MAX + 32];
+        snprintf (path, sizeof path, "%s/upload-XXXXXX", self->upload_dir);
+        int fd = mkstemp (path);
+        if (fd < 0) {
+            upload->error = errno;
+            upload->discarded = size;
+            wa_warn ("http: cannot create an upload file in '%s': %s", self->upload_dir, strerror (errno));
+            return MHD_YES;
+        }
+        fcntl (fd, F_SETFD, FD_CLOEXEC);
+        fchmod (fd, 0640);
+        req->upload_fd = fd;
+        req->upload_path = s_strdup (path);
+    }
+    const char *next = data;
+    size_t left = size;
+    while (left) {
+        ssize_t written = write (req->upload_fd, next, left);
+        if (written < 0 && errno == EINTR)
+            continue;
+        if (written <= 0) {
+            upload->error = written < 0 ? errno : EIO;
+            upload->discarded = left;
+            wa_warn ("http: cannot write '%s': %s", req->upload_path, strerror (upload->error));
+            s_upload_drop (req);
+            return MHD_YES;
+        }
+        next += written;
+        left -= (size_t) written;
+    }
+    crypto_hash_sha256_update (&upload->hash, (const unsigned char *) data, size);
+    req->upload_size += size;
+    return MHD_YES;
+}
+
 static void
 s_client_address (struct MHD_Connection *connection, char *buf, size_t size)
 {
@@ -89,14 +203,6 @@ s_client_address (struct MHD_Connection *connection, char *buf, size_t size)
     else
     if (sa->sa_family == AF_INET6)
         inet_ntop (AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf, (socklen_t) size);
-}
-
-static char *
-s_strdup (const char *text)
-{
-    char *copy = strdup (text);
-    assert (copy);
-    return copy;
 }
 
 //  MHD calls this for the headers, for each piece of the body, once more at
@@ -115,6 +221,10 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
         *con_cls = req;
         req->server = self;
         req->connection = connection;
+        req->upload_fd = -1;
+        req->response_fd = -1;
+        req->upload = streq (method, MHD_HTTP_METHOD_POST) && streq (url, HTTP_UPLOAD_PATH);
+        uint64_t limit = req->upload ? HTTP_UPLOAD_MAX : self->max_body;
         snprintf (req->method, sizeof req->method, "%s", method);
         req->path = s_strdup (url);
         const char *auth = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
@@ -131,14 +241,35 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
         //  A declared length over the limit is refused before the body comes.
         const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
                                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (length && strtoull (length, NULL, 10) > self->max_body) {
+        if (length && strtoull (length, NULL, 10) > limit) {
             req->too_big = true;
             req->state = REQ_ANSWERED;
             char details[96];
-            snprintf (details, sizeof details, "the request body is larger than %zu bytes", self->max_body);
+            snprintf (details, sizeof details, "the request body is larger than %" PRIu64 " bytes", limit);
             return s_queue_error (connection, 413, API_INVALID, details);
         }
+        if (req->upload) {
+            const char *type = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                            MHD_HTTP_HEADER_CONTENT_TYPE);
+            if (type)
+                req->upload_type = s_strdup (type);
+            req->upload_counted = true;
+            if (atomic_fetch_add (&self->uploads, 1) >= UPLOADS_MAX) {
+                req->state = REQ_ANSWERED;
+                return s_queue_error (connection, 503, API_OVERLOADED, "too many uploads at once: try again later");
+            }
+            upload_t *upload = calloc (1, sizeof *upload);
+            if (!upload)
+                return MHD_NO;
+            crypto_hash_sha256_init (&upload->hash);
+            req->upload_state = upload;
+        }
         return MHD_YES;
+    }
+    if (*upload_data_size && req->upload) {
+        enum MHD_Result rc = s_upload_data (self, req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return rc;
     }
     if (*upload_data_size) {
         //  A chunked body over the limit: read on, keep nothing, refuse at the end.
@@ -161,6 +292,13 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
         return MHD_YES;
     }
     if (req->state == REQ_ANSWERED) {
+        if (req->response_fd >= 0) {
+            int fd = req->response_fd;
+            req->response_fd = -1;
+            free (req->response);
+            req->response = NULL;
+            return s_queue_file (connection, req->status, fd, req->response_size, req->response_type);
+        }
         if (!req->response)
             return MHD_YES;         //  queued at the first call already
         char *body = req->response;
@@ -172,9 +310,25 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
         return MHD_YES;
     if (req->too_big) {
         char details[96];
-        snprintf (details, sizeof details, "the request body is larger than %zu bytes", self->max_body);
+        snprintf (details, sizeof details, "the request body is larger than %" PRIu64 " bytes",
+                  req->upload ? HTTP_UPLOAD_MAX : (uint64_t) self->max_body);
         req->state = REQ_ANSWERED;
         return s_queue_error (connection, 413, API_INVALID, details);
+    }
+    upload_t *upload = req->upload_state;
+    if (upload) {
+        req->upload_state = NULL;
+        int error = upload->error;
+        unsigned char hash[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256_final (&upload->hash, hash);
+        sodium_bin2hex (req->upload_sha256, sizeof req->upload_sha256, hash, sizeof hash);
+        free (upload);
+        if (error) {
+            char details[160];
+            snprintf (details, sizeof details, "cannot store the upload: %s", strerror (error));
+            req->state = REQ_ANSWERED;
+            return s_queue_error (connection, 500, API_INTERNAL, details);
+        }
     }
     //  Counted before the flag is read: the reactor, which sets the flag
     //  and then waits for the count to reach 0, cannot miss this request.
@@ -201,7 +355,6 @@ static void
 s_on_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
                 enum MHD_RequestTerminationCode toe)
 {
-    (void) cls;
     (void) connection;
     (void) toe;
     http_req_t *req = *con_cls;
@@ -210,6 +363,14 @@ s_on_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
     //  Never while the reactor holds it: the server stops only once every
     //  handed-over request has been answered.
     assert (req->state != REQ_HANDED);
+    http_server_t *self = cls;
+    if (req->upload_counted)
+        atomic_fetch_sub (&self->uploads, 1);
+    s_upload_drop (req);
+    free (req->upload_state);
+    free (req->upload_type);
+    if (req->response_fd >= 0)
+        close (req->response_fd);
     free (req->path);
     free (req->authorization);
     free (req->idempotency_key);
@@ -277,6 +438,7 @@ http_server_new (const wa_config_t *config, size_t req_size, zsock_t **requests,
     assert (self);
     self->req_size = req_size;
     self->max_body = (size_t) config->webapp_max_body;
+    snprintf (self->upload_dir, sizeof self->upload_dir, "%s/%s", config->media_dir, HTTP_UPLOAD_DIR);
     self->tls = *config->webapp_tls_cert != 0;
     if (self->tls) {
         if (!MHD_is_feature_supported (MHD_FEATURE_TLS)) {
@@ -401,6 +563,17 @@ http_respond (http_req_t *req, int status, char *body, size_t len, const char *a
     atomic_fetch_sub (&server->waiting, 1);
     //  From here MHD's thread owns req (and may free it at once).
     MHD_resume_connection (connection);
+}
+
+void
+http_req_send_file (http_req_t *req, int fd, uint64_t size, const char *type)
+{
+    assert (req->state == REQ_HANDED && fd >= 0);
+    if (req->response_fd >= 0)
+        close (req->response_fd);
+    req->response_fd = fd;
+    req->response_size = size;
+    snprintf (req->response_type, sizeof req->response_type, "%s", type);
 }
 
 void

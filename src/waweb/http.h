@@ -9,7 +9,15 @@
     Ownership: the server allocates each request (req_size bytes, zeroed, so
     the application can put its own state after the http_req_t) and frees it
     when MHD is done with the connection. Between the handover and
-    http_respond the reactor alone touches it. */
+    http_respond the reactor alone touches it.
+
+    Uploads: a POST to HTTP_UPLOAD_PATH is never held in memory. Its body
+    streams to a temporary file in <media_dir>/HTTP_UPLOAD_DIR (the file
+    system the media live on, so moving it into place is an atomic rename),
+    hashed with SHA-256 on the way, up to HTTP_UPLOAD_MAX bytes (413 past
+    it: a declared Content-Length before the body is read). The request is
+    then handed over with the file open, its size and its hash; the file is
+    removed when the request ends unless the reactor took it. */
 #ifndef WAWEB_HTTP_H
 #define WAWEB_HTTP_H
 
@@ -18,6 +26,10 @@
 #include "wa_config.h"
 
 typedef struct http_server_t http_server_t;
+
+#define HTTP_UPLOAD_PATH "/v1/media"
+#define HTTP_UPLOAD_DIR ".uploads"                      //  in media_dir
+#define HTTP_UPLOAD_MAX ((uint64_t) 100 * 1024 * 1024)  //  bytes
 
 typedef struct {
     //  Filled by the MHD thread before the handover; read-only after.
@@ -30,6 +42,16 @@ typedef struct {
     char client[64];            //  the peer's address, without its port
     char *body;                 //  NUL-terminated, NULL when empty
     size_t body_len;
+    //  A streamed upload (a POST to HTTP_UPLOAD_PATH; body stays NULL).
+    bool upload;
+    char *upload_type;          //  its Content-Type header, NULL when absent
+    char *upload_path;          //  the file holding the body, NULL when the body was empty.
+                                //  Removed when the request ends: a reactor (or its
+                                //  worker) that moves the file sets the new path, one
+                                //  that keeps it sets NULL (and frees the string).
+    int upload_fd;              //  open on it (written, not yet synced), -1 once closed
+    uint64_t upload_size;
+    char upload_sha256[65];     //  hex
     //  Private to the server.
     http_server_t *server;
     void *connection;
@@ -39,6 +61,11 @@ typedef struct {
     size_t response_len;
     char allow[64];
     bool too_big;
+    int response_fd;            //  a file to send instead of response (http_req_send_file)
+    uint64_t response_size;
+    char response_type[128];
+    void *upload_state;         //  while the body streams in
+    bool upload_counted;
 } http_req_t;
 
 //  Starts MHD on config's webapp_port / webapp_bind (HTTPS with
@@ -55,6 +82,9 @@ http_req_t *http_server_recv (http_server_t *self, zsock_t *requests);
 //  Answer req: status, a JSON body (taken, malloc'd), and for 405 the Allow
 //  header (or NULL). After this the reactor must not touch req.
 void http_respond (http_req_t *req, int status, char *body, size_t len, const char *allow);
+//  Make the next http_respond send size bytes of the file open on fd (taken:
+//  closed once sent, or when the request ends) as type, instead of a body.
+void http_req_send_file (http_req_t *req, int fd, uint64_t size, const char *type);
 //  Shutdown, step 1: from now on the handler answers 503 itself instead of
 //  handing requests over. Returns how many handed-over requests still wait
 //  for http_respond (keep answering until 0, then destroy).
