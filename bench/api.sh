@@ -100,6 +100,11 @@ cpu_end() {
     cpu_line "wrk" "$wrk" "$seconds"
     cpu_line "rest" "$((total - sum - wrk))" "$seconds"
     cpu_line "machine" "$total" "$seconds"
+    # On an idle machine the rest stays well under 30 % of one core.
+    if awk -v r="$((total - sum - wrk))" -v hz="$HZ" -v s="$seconds" 'BEGIN { exit !(r / hz / s > 0.3) }'; then
+        echo "  WARNING: the rest is over 30 % of one core: other work ran during this run, the figures are not clean"
+        LOADED=1
+    fi
 }
 # idle_check: the machine's load over one second before a run; other work
 # running makes the figures worth less, so say so.
@@ -108,7 +113,7 @@ idle_check() {
     t0=$(machine_ticks)
     sleep 1     # the measuring interval
     busy=$(( $(machine_ticks) - t0 ))
-    if [ $((busy * 100 / HZ)) -gt 15 ]; then
+    if [ $((busy * 100 / HZ)) -gt 30 ]; then
         echo "  WARNING: the machine was $((busy * 100 / HZ)) % busy (of one core) just before this run: other work runs, the figures are not clean"
         LOADED=1
     fi
