@@ -15,7 +15,7 @@ LDFLAGS  += $(SAN)
 
 BUILD    ?= build
 BIN      ?= bin
-PROGRAMS := wamaster wacore wagate wactl watap waweb waload
+PROGRAMS := wamaster wacore wagate wactl watap waweb waload wacheck wadelay
 
 COMMON_SRC := $(wildcard src/common/*.c)
 COMMON_OBJ := $(COMMON_SRC:src/common/%.c=$(BUILD)/common/%.o) $(BUILD)/common/migrations.o
@@ -98,6 +98,11 @@ $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard 
 $(BUILD)/tests/test_waload_%: tests/unit/test_waload_%.c src/waload/load.c src/waload/load.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/waload -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# The pure logic of wacheck (no files).
+$(BUILD)/tests/test_wacheck_%: tests/unit/test_wacheck_%.c src/wacheck/check.c src/wacheck/check.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wacheck -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/common $(BUILD)/tests $(BIN):
 	mkdir -p $@
