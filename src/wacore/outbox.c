@@ -12,6 +12,7 @@
 #define MARK_BATCH 2048
 #define LOAD_PAGE 256
 #define ID_MAX 40               //  the outbox.id column
+#define MEDIA_BATCH 64          //  media ids looked up per job
 
 typedef enum { E_UNSENT, E_SENT, E_QUERY, E_QUERIED } estate_t;
 
@@ -30,6 +31,8 @@ typedef struct {
     char key[WA_MESSAGE_KEY_MAX + 1];
     char to[WA_MESSAGE_TO_MAX + 1];
     char *payload;
+    char media_id[WA_MEDIA_ID_LEN + 1];     //  a media message's, "" for text
+    char type[12];                          //  the message's type
 } accept_t;
 
 typedef struct {
@@ -77,6 +80,19 @@ typedef struct {
     char *payloads[LOAD_PAGE];
 } load_job_t;
 
+//  Media messages wait for this before the insert: the media id must name a
+//  stored file of a type the message can carry. The media table is the
+//  proof (the Webapp inserts a row only once its file is in place), read on
+//  this worker: the reactor never waits on the shared file system.
+typedef struct {
+    wa_job_t job;
+    unsigned int count;
+    unsigned int current;
+    accept_t *rows[MEDIA_BATCH];
+    bool found[MEDIA_BATCH];
+    char types[MEDIA_BATCH][128];
+} media_job_t;
+
 struct outbox_t {
     const wa_config_t *config;
     outbox_io_t io;
@@ -91,6 +107,7 @@ struct outbox_t {
     zhashx_t *by_seq;           //  SEND seq → entry_t
     zlistx_t *actions;          //  entries to SEND or QUERY, in order
     zlistx_t *waiting;          //  accept_t waiting for an insert
+    zlistx_t *checking;         //  accept_t waiting for their media to be looked up
     zlistx_t *marks;            //  mark_t waiting to be written
     size_t outstanding;         //  SENDs + QUERYs unanswered
     uint64_t next_seq;
@@ -100,6 +117,7 @@ struct outbox_t {
     insert_job_t insert;
     mark_job_t mark;
     load_job_t load;
+    media_job_t media;
     outbox_stats_t stats;
 };
 
@@ -116,6 +134,7 @@ static const char *SQL_MARK =
 static const char *SQL_LOAD =
     "SELECT seq, id, payload FROM outbox WHERE shard = ? AND status = 'pending' AND seq > ? "
     "ORDER BY seq LIMIT 256";
+static const char *SQL_MEDIA = "SELECT mime_type FROM media WHERE id = ?";
 
 //  --------------------------------------------------------------------------
 //  The jobs (on the outbox's DB worker)
@@ -208,6 +227,29 @@ s_load_run (wa_job_t *job, wa_db_t *db)
     job->rc = wa_db_query (db, SQL_LOAD, s_load_row, self, "iu", (int64_t) self->shard, self->after) < 0 ? -1 : 0;
 }
 
+static int
+s_media_row (const wa_db_row_t *row, void *arg)
+{
+    media_job_t *self = arg;
+    self->found[self->current] = true;
+    snprintf (self->types[self->current], sizeof self->types[0], "%s", wa_db_row_str (row, 0));
+    return 0;
+}
+
+static void
+s_media_run (wa_job_t *job, wa_db_t *db)
+{
+    media_job_t *self = (media_job_t *) job;
+    job->rc = 0;
+    for (self->current = 0; self->current < self->count; self->current++) {
+        self->found[self->current] = false;
+        if (wa_db_query (db, SQL_MEDIA, s_media_row, self, "s", self->rows[self->current]->media_id) < 0) {
+            job->rc = -1;
+            return;
+        }
+    }
+}
+
 //  --------------------------------------------------------------------------
 //  Memory
 
@@ -273,6 +315,11 @@ s_answer_waiting (outbox_t *self, int status, int code, const char *details)
     accept_t *accept;
     while ((accept = zlistx_first (self->waiting))) {
         zlistx_detach_cur (self->waiting);
+        s_reply_error (self, &accept->peer, accept->seq, status, code, details);
+        s_accept_destroy (&accept);
+    }
+    while ((accept = zlistx_first (self->checking))) {
+        zlistx_detach_cur (self->checking);
         s_reply_error (self, &accept->peer, accept->seq, status, code, details);
         s_accept_destroy (&accept);
     }
@@ -368,6 +415,56 @@ s_load_submit (outbox_t *self)
     job->generation = self->generation;
     job->job.run = s_load_run;
     wa_dbworker_submit (self->db, &job->job);
+}
+
+static void
+s_media_submit (outbox_t *self)
+{
+    media_job_t *job = &self->media;
+    if (job->job.busy || self->shard < 0 || zlistx_size (self->checking) == 0)
+        return;
+    job->count = 0;
+    accept_t *accept;
+    while (job->count < MEDIA_BATCH && (accept = zlistx_first (self->checking))) {
+        zlistx_detach_cur (self->checking);
+        job->rows[job->count++] = accept;
+    }
+    job->job.run = s_media_run;
+    wa_dbworker_submit (self->db, &job->job);
+}
+
+static void
+s_media_done (outbox_t *self)
+{
+    media_job_t *job = &self->media;
+    for (unsigned int i = 0; i < job->count; i++) {
+        accept_t *accept = job->rows[i];
+        char details[300];
+        if (job->job.rc)
+            s_reply_error (self, &accept->peer, accept->seq, 500, 1023, "cannot look up the media now");
+        else
+        if (!job->found[i]) {
+            snprintf (details, sizeof details, "no media with id '%s'", accept->media_id);
+            s_reply_error (self, &accept->peer, accept->seq, 404, 1006, details);
+        }
+        else
+        if (!wa_media_fits (accept->type, job->types[i])) {
+            snprintf (details, sizeof details, "media '%s' is %s, which a%s %s message cannot carry (image: "
+                      "image/jpeg or image/png; audio: audio/*; video: video/*; document: any)",
+                      accept->media_id, job->types[i], strchr ("aeiou", accept->type[0]) ? "n" : "", accept->type);
+            s_reply_error (self, &accept->peer, accept->seq, 400, 1009, details);
+        }
+        else
+        if (self->shard < 0)
+            s_reply_error (self, &accept->peer, accept->seq, 500, 1018,
+                           "this Coreapp no longer holds the message's shard");
+        else {
+            zlistx_add_end (self->waiting, accept);
+            continue;
+        }
+        s_accept_destroy (&job->rows[i]);
+    }
+    job->count = 0;
 }
 
 static void
@@ -468,6 +565,7 @@ outbox_new (const wa_config_t *config, outbox_io_t io, void *arg)
     self->by_seq = wa_u64hash_new ();
     self->actions = zlistx_new ();
     self->waiting = zlistx_new ();
+    self->checking = zlistx_new ();
     self->marks = zlistx_new ();
     zlistx_set_destructor (self->marks, (zlistx_destructor_fn *) zstr_free);
     return self;
@@ -486,6 +584,12 @@ outbox_destroy (outbox_t **self_p)
         zlistx_detach_cur (self->waiting);
         s_accept_destroy (&accept);
     }
+    while ((accept = zlistx_first (self->checking))) {
+        zlistx_detach_cur (self->checking);
+        s_accept_destroy (&accept);
+    }
+    for (unsigned int i = 0; i < self->media.count; i++)
+        s_accept_destroy (&self->media.rows[i]);
     for (unsigned int i = 0; i < self->insert.count; i++)
         s_accept_destroy (&self->insert.rows[i]);
     for (unsigned int i = 0; i < self->mark.count && self->mark.job.busy; i++)
@@ -493,6 +597,7 @@ outbox_destroy (outbox_t **self_p)
     for (unsigned int i = 0; i < self->load.count; i++)
         free (self->load.payloads[i]);
     zlistx_destroy (&self->waiting);
+    zlistx_destroy (&self->checking);
     zlistx_destroy (&self->marks);
     zlistx_destroy (&self->actions);
     zhashx_destroy (&self->by_seq);
@@ -528,6 +633,9 @@ outbox_on_worker (outbox_t *self)
     else
     if (job == &self->load.job)
         s_load_done (self);
+    else
+    if (job == &self->media.job)
+        s_media_done (self);
     else
         return;
     outbox_tick (self);
@@ -581,7 +689,8 @@ outbox_accept (outbox_t *self, zframe_t **peer, uint64_t seq, const char *key, c
         s_reply_error (self, peer, seq, 500, 1018, "this Coreapp holds no shard");
         return;
     }
-    if (zlistx_size (self->waiting) >= WAITING_MAX || zhashx_size (self->entries) >= MEMORY_MAX) {
+    if (zlistx_size (self->waiting) + zlistx_size (self->checking) >= WAITING_MAX
+    ||  zhashx_size (self->entries) >= MEMORY_MAX) {
         s_reply_error (self, peer, seq, 503, 1016, "too many messages wait for the database or the upstream");
         return;
     }
@@ -596,6 +705,13 @@ outbox_accept (outbox_t *self, zframe_t **peer, uint64_t seq, const char *key, c
     if (!accept->payload) {
         s_reply_error (self, &accept->peer, seq, 500, 1014, "out of memory");
         s_accept_destroy (&accept);
+        return;
+    }
+    if (msg->media_id) {
+        snprintf (accept->media_id, sizeof accept->media_id, "%s", msg->media_id);
+        snprintf (accept->type, sizeof accept->type, "%s", msg->type);
+        zlistx_add_end (self->checking, accept);
+        s_media_submit (self);
         return;
     }
     zlistx_add_end (self->waiting, accept);
@@ -645,6 +761,7 @@ outbox_on_query_reply (outbox_t *self, int received, const char *id)
 void
 outbox_tick (outbox_t *self)
 {
+    s_media_submit (self);
     s_insert_submit (self);
     s_mark_submit (self);
     s_load_submit (self);
@@ -659,7 +776,7 @@ outbox_drain (outbox_t *self, int timeout_ms)
     zpoller_t *poller = zpoller_new (self->db, NULL);
     zpoller_set_nonstop (poller, true);
     while (zclock_mono () < until
-       &&  (self->insert.job.busy || self->mark.job.busy || self->load.job.busy
+       &&  (self->insert.job.busy || self->mark.job.busy || self->load.job.busy || self->media.job.busy
         ||  zlistx_size (self->marks))) {
         s_mark_submit (self);
         if (zpoller_wait (poller, (int) (until - zclock_mono ())))
