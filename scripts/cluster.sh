@@ -44,6 +44,7 @@ upstream_control_endpoint = tcp://127.0.0.1:6301
 wagate_ledger = $RUN/wagate-ledger.jsonl
 webapp_bind = 127.0.0.1
 webapp_port = $WEB_PORT
+media_dir = $RUN/media
 CONF
 }
 
@@ -54,7 +55,7 @@ start() {
         echo "Leaving it alone. 'make stop' stops it."
         return 0
     fi
-    mkdir -p "$RUN/logs" "$RUN/pids"
+    mkdir -p "$RUN/logs" "$RUN/pids" "$RUN/media"
     echo "Starting the private MariaDB on 127.0.0.1:$DB_PORT (data in $RUN/db) ..."
     db_start "$DB_PORT"
     write_config

@@ -2,6 +2,8 @@
     routing to the Coreapps comes next). */
 #include <sys/resource.h>
 #include "wa_cli.h"
+#include "wa_log.h"
+#include "media.h"
 #include "web.h"
 
 int
@@ -23,6 +25,11 @@ main (int argc, char **argv)
     if (getrlimit (RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
         files.rlim_cur = files.rlim_max;
         setrlimit (RLIMIT_NOFILE, &files);
+    }
+    char err[600];
+    if (media_dir_prepare (&config, err, sizeof err)) {
+        wa_error ("%s", err);
+        return 1;
     }
     return web_run (&config);
 }

@@ -39,9 +39,11 @@ cleanup() {
 trap cleanup EXIT
 
 # cluster_init [key=value ...]: a config for this test with short timings
-# (through the same keys a user sets), its own database and wagate ports.
+# (through the same keys a user sets), its own database, wagate ports and
+# media folder ($T/media).
 cluster_init() {
     GATE_PORT=$(free_port); CTL_PORT=$(free_port)
+    mkdir -p "$T/media"
     cat > "$CONF" <<CONF
 db_hostname = 127.0.0.1
 db_port = $WA_TEST_DB_PORT
@@ -64,6 +66,7 @@ upstream_ping_interval = 0.1
 upstream_idle_timeout = 0.6
 upstream_login_timeout = 1
 wagate_ledger = $T/ledger.jsonl
+media_dir = $T/media
 CONF
     local kv
     for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}" >> "$CONF"; done
