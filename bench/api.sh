@@ -174,6 +174,7 @@ full_path() {
     dbport=$(free_port); gate=$(free_port); ctl=$(free_port); web=$(free_port)
     echo "Starting a private cluster in $RUN ($SHARDS shard(s); MariaDB on $dbport, waweb on $web) ..."
     db_start "$dbport" >/dev/null
+    mkdir -p "$RUN/media"
     cat > "$CONF" <<CONF
 db_engine = mariadb
 db_hostname = 127.0.0.1
@@ -190,6 +191,7 @@ wagate_ledger = $RUN/wagate-ledger.jsonl
 webapp_bind = 127.0.0.1
 webapp_port = $web
 shards = $SHARDS
+media_dir = $RUN/media
 CONF
     proc_start wagate "$BIN/wagate" -c "$CONF"
     wait_for 10 "$BIN/wagate" -c "$CONF" stats --json || die "wagate did not start: $(tail -n 3 "$RUN/logs/wagate.log")"
