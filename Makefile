@@ -15,7 +15,7 @@ LDFLAGS  += $(SAN)
 
 BUILD    ?= build
 BIN      ?= bin
-PROGRAMS := wamaster wacore wagate wactl watap waweb waload wacheck wadelay
+PROGRAMS := wamaster wacore wagate wactl watap waweb waload wacheck wadelay wahook
 
 COMMON_SRC := $(wildcard src/common/*.c)
 COMMON_OBJ := $(COMMON_SRC:src/common/%.c=$(BUILD)/common/%.o) $(BUILD)/common/migrations.o
@@ -43,7 +43,7 @@ help:
 # The one list of packages. Installed only when something is missing.
 DEB_PACKAGES := build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
 	libmariadb-dev libjansson-dev mariadb-server-core mariadb-client-core libcmocka-dev \
-	valgrind nftables iproute2 libfaketime procps libmicrohttpd-dev libsodium-dev zlib1g-dev curl openssl wrk \
+	valgrind nftables iproute2 libfaketime procps libmicrohttpd-dev libsodium-dev zlib1g-dev curl openssl wrk jq \
 	libcurl4-openssl-dev
 deps:
 	@scripts/deps.sh $(DEB_PACKAGES)
@@ -98,6 +98,14 @@ $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard 
 $(BUILD)/tests/test_waload_%: tests/unit/test_waload_%.c src/waload/load.c src/waload/load.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/waload -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# The pure parts of the Coreapp's callbacks and of wagate's events.
+$(BUILD)/tests/test_callbacks: tests/unit/test_callbacks.c src/wacore/cbqueue.c src/wacore/cbevent.c src/wacore/cbqueue.h src/wacore/cbevent.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wacore -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+$(BUILD)/tests/test_wagate_events: tests/unit/test_wagate_events.c src/wagate/events.c src/wagate/events.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # The pure logic of wacheck (no files).
 $(BUILD)/tests/test_wacheck_%: tests/unit/test_wacheck_%.c src/wacheck/check.c src/wacheck/check.h $(LIB) | $(BUILD)/tests

@@ -19,6 +19,7 @@
 #include "core_jobs.h"
 #include "session.h"
 #include "outbox.h"
+#include "callbacks.h"
 #include "wa_message.h"
 
 typedef struct {
@@ -44,6 +45,7 @@ typedef struct {
     uint64_t sessions_opened;
     const char *gateway;        //  "connected" or "disconnected"
     outbox_t *outbox;           //  the messages of the shard we hold
+    callbacks_t *callbacks;     //  its statuses and inbound messages, to the webhook
     int outbox_timer;
     wa_msg_t msg;               //  the message being handled (large)
     wa_msg_t reply;
@@ -82,6 +84,7 @@ s_close_session (coreapp_t *self, const char *why, bool confirmed_gone)
     zloop_reader_end (self->loop, self->session.sock);
     session_close (&self->session, wa_clock_mono (), confirmed_gone);
     outbox_session (self->outbox, false);
+    callbacks_session (self->callbacks, 0);
     if (was_open)
         wa_node_event (&self->node, "session_closed", (int) self->session.shard, self->session.epoch,
                        self->node.id, "upstream session %" PRIu64 " closed: %s", id, why);
@@ -101,6 +104,7 @@ s_demote (coreapp_t *self, const char *why)
     wa_lease_lost (&self->lease);
     self->shard = -1;
     outbox_hold (self->outbox, -1, self->node.id, 0);
+    callbacks_hold (self->callbacks, -1, self->node.id, 0);
     if (self->login_timer >= 0)
         zloop_timer_end (self->loop, self->login_timer);
     self->login_timer = -1;
@@ -167,6 +171,7 @@ s_on_session_message (coreapp_t *self)
             self->sessions_opened++;
             s_set_gateway (self, "connected");
             outbox_session (self->outbox, true);
+            callbacks_session (self->callbacks, self->session.id);
             wa_node_event (&self->node, "session_opened", self->shard, self->lease.epoch, self->node.id,
                            "upstream session %" PRIu64 " opened for account %s shard %d",
                            self->session.id, self->config->account, self->shard);
@@ -186,6 +191,10 @@ s_on_session_message (coreapp_t *self)
             break;
         case SESSION_EV_QUERY_REPLY:
             outbox_on_query_reply (self->outbox, self->msg.code == 1, self->msg.text);
+            break;
+        case SESSION_EV_UP_EVENT:
+            callbacks_on_event (self->callbacks, self->msg.session, self->msg.seq, self->msg.text,
+                                self->msg.text_len);
             break;
         case SESSION_EV_NONE:
             break;
@@ -225,6 +234,7 @@ s_shard_done (coreapp_t *self)
         if (promoted) {
             self->shard = job->shard;
             outbox_hold (self->outbox, job->shard, self->node.id, job->epoch);
+            callbacks_hold (self->callbacks, job->shard, self->node.id, job->epoch);
             s_set_role (self);
             wa_node_event (&self->node, "primary", job->shard, job->epoch, self->node.id,
                            "coreapp %" PRIu64 " holds shard %d; login in %.3f s", self->node.id,
@@ -266,6 +276,7 @@ s_apply_settings (coreapp_t *self, const wa_config_t *next, const char *source)
     self->lease.ttl = WA_SEC (self->settings.shard_lease_ttl);
     self->lease.margin = WA_SEC (self->settings.lease_margin);
     s_arm_timers (self);
+    callbacks_settings (self->callbacks);
     wa_node_publish (&self->node, "settings_applied", self->shard, self->node.epoch, self->node.id,
                      "%s (%s)", changed, source);
     //  The timers run from now: with a longer renewal period (several timings
@@ -430,9 +441,11 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     coreapp_t *self = arg;
-    char stats[1400];
+    char stats[2048];
     char db[400];
+    char callbacks[512];
     wa_dbworker_stats_json (db, sizeof db);
+    callbacks_stats_json (self->callbacks, callbacks, sizeof callbacks);
     outbox_stats_t o = outbox_stats (self->outbox);
     snprintf (stats, sizeof stats,
               "{\"node\":%" PRIu64 ",\"kind\":\"coreapp\",\"role\":\"%s\",\"shard\":%d,\"epoch\":%" PRIu64
@@ -441,11 +454,12 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
               ",\"outbox\":{\"accepted\":%" PRIu64 ",\"retried\":%" PRIu64 ",\"sent\":%" PRIu64
               ",\"acked\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"refused\":%" PRIu64
               ",\"queried\":%" PRIu64 ",\"found\":%" PRIu64 ",\"batches\":%" PRIu64
-              ",\"depth\":%zu,\"waiting\":%zu},\"db\":%s}",
+              ",\"depth\":%zu,\"waiting\":%zu},\"callbacks\":%s,\"db\":%s}",
               self->node.id, self->node.role, self->shard, self->node.epoch,
               session_state_name (self->session.state), self->sessions_opened, self->heartbeats,
               self->peers.count, self->api_requests, self->api_refused, o.accepted, o.retried, o.sent,
-              o.acked, o.duplicates, o.refused, o.queried, o.found, o.batches, o.depth, o.waiting, db);
+              o.acked, o.duplicates, o.refused, o.queried, o.found, o.batches, o.depth, o.waiting, callbacks,
+              db);
     wa_node_on_control (&self->node, stats);
     return 0;
 }
@@ -503,6 +517,22 @@ s_api_query_op (void *arg, const char *id)
     if (!s_holding (self))
         return -1;
     return session_query (&self->session, id, wa_clock_mono ());
+}
+
+//  The callbacks acknowledge a stored event on the session it came on.
+static int
+s_callbacks_ack (void *arg, uint64_t session, uint64_t seq)
+{
+    coreapp_t *self = arg;
+    if (!s_holding (self) || self->session.state != SESSION_OPEN || self->session.id != session)
+        return -1;
+    return session_event_ack (&self->session, seq, wa_clock_mono ());
+}
+
+static bool
+s_callbacks_holding (void *arg)
+{
+    return s_holding ((coreapp_t *) arg);
 }
 
 static void
@@ -606,6 +636,7 @@ s_shutdown (coreapp_t *self)
     //  Requests that wait get 1011 (the Webapp retries them elsewhere);
     //  inserts and acknowledgements under way are finished.
     outbox_drain (self->outbox, timeout);
+    callbacks_drain (self->callbacks, timeout);
     s_wait_jobs (self, timeout);
     if (s_holding (self)) {
         release_job_t *job = &self->release_job;
@@ -660,6 +691,16 @@ coreapp_run (const wa_config_t *config)
     outbox_io_t io = { s_api_reply, s_api_send_op, s_api_query_op };
     self->outbox = outbox_new (config, io, self);
     self->loop = zloop_new ();
+    callbacks_io_t callbacks_io = { s_callbacks_ack, s_callbacks_holding };
+    self->callbacks = callbacks_new (config, &self->settings, callbacks_io, self, self->loop);
+    if (!self->callbacks) {
+        zloop_destroy (&self->loop);
+        outbox_destroy (&self->outbox);
+        wa_node_stop (&self->node);
+        wa_peers_destroy (&self->peers, NULL);
+        free (self);
+        return 1;
+    }
     zloop_reader (self->loop, (zsock_t *) self->node.db, s_on_db, self);
     zloop_reader (self->loop, (zsock_t *) outbox_worker (self->outbox), s_on_outbox, self);
     wa_timer_every (self->loop, &self->outbox_timer, 0.1, s_on_outbox_tick, self);
@@ -676,6 +717,7 @@ coreapp_run (const wa_config_t *config)
     s_shutdown (self);
     int rc = self->node.fatal ? 1 : 0;
     wa_peers_destroy (&self->peers, self->loop);
+    callbacks_destroy (&self->callbacks);
     zloop_destroy (&self->loop);
     outbox_destroy (&self->outbox);
     wa_node_stop (&self->node);

@@ -123,6 +123,18 @@ session_query (session_t *self, const char *id, wa_usec_t now)
     return s_send (self, msg, now);
 }
 
+int
+session_event_ack (session_t *self, uint64_t seq, wa_usec_t now)
+{
+    if (self->state != SESSION_OPEN)
+        return -1;
+    wa_msg_t *msg = &self->out;
+    wa_msg_init (msg, WA_MSG_UP_EVENT_ACK);
+    msg->session = self->id;
+    msg->seq = seq;
+    return s_send (self, msg, now);
+}
+
 session_event_t
 session_on_message (session_t *self, wa_usec_t now, wa_msg_t *out)
 {
@@ -161,6 +173,8 @@ session_on_message (session_t *self, wa_usec_t now, wa_msg_t *out)
             return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_SEND_ACK : SESSION_EV_NONE;
         case WA_MSG_QUERY_REPLY:
             return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_QUERY_REPLY : SESSION_EV_NONE;
+        case WA_MSG_UP_EVENT:
+            return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_UP_EVENT : SESSION_EV_NONE;
         default:
             wa_warn ("upstream sent an unexpected %s", wa_codec_type_name (msg->type));
             return SESSION_EV_NONE;

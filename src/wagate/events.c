@@ -234,7 +234,7 @@ s_emit (events_t *self, size_t key, const char *kind, const char *conversation, 
     json_t *line = json_object ();
     json_object_set_new (line, "at", s_iso_json (wall));
     json_object_set_new (line, "t", s_wall_json (wall));
-    json_object_set_new (line, "event", json_string ("up_event"));
+    json_object_set_new (line, "event", json_string ("emitted"));
     json_object_set_new (line, "account", json_string (queue->account));
     json_object_set_new (line, "shard", json_integer (queue->shard));
     json_object_set_new (line, "seq", json_integer ((json_int_t) event->seq));
@@ -243,6 +243,9 @@ s_emit (events_t *self, size_t key, const char *kind, const char *conversation, 
     json_object_set_new (line, "conversation", json_string (conversation));
     if (extra)
         json_object_update (line, extra);
+    //  What the webhook will show: an inbound message's id is its event id.
+    if (strcmp (kind, "message") == 0)
+        json_object_set_new (line, "id", json_string (event->id));
     s_ledger_write (self, line);
     event = NULL;
     rc = 0;
@@ -500,7 +503,7 @@ events_ack (events_t *self, const char *account, uint32_t shard, uint64_t sessio
         json_t *line = json_object ();
         json_object_set_new (line, "at", s_iso_json (wall));
         json_object_set_new (line, "t", s_wall_json (wall));
-        json_object_set_new (line, "event", json_string ("up_event_ack"));
+        json_object_set_new (line, "event", json_string ("event_ack"));
         json_object_set_new (line, "account", json_string (queue->account));
         json_object_set_new (line, "shard", json_integer (queue->shard));
         json_object_set_new (line, "session", json_integer ((json_int_t) session));

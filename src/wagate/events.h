@@ -28,8 +28,9 @@
     generated at inbound_rate per second from a pool of 100 numbers.
 
     Every emitted event and every acknowledgement is a line of the ledger
-    ("up_event", "up_event_ack"), so a checker can prove that every event
-    reached the webhook. Pure: time comes in as arguments, sockets stay
+    ("emitted": kind, conversation, event_id, and id and status as the
+    webhook will show them; "event_ack"), so a checker (wacheck, or a test)
+    can prove that every event reached the webhook. Pure: time comes in as arguments, sockets stay
     with the caller. */
 #ifndef EVENTS_H
 #define EVENTS_H

@@ -25,7 +25,7 @@ static const wa_cli_t s_cli = {
         "messages from customers (injected, or wagate_inbound_rate per second), each as\n"
         "an event on the open session of its shard. Every event is kept, and sent again\n"
         "on the next session, until the Coreapp acknowledges it; the ledger records\n"
-        "each event (up_event) and each acknowledgement (up_event_ack).\n"
+        "each event (emitted) and each acknowledgement (event_ack).\n"
         "\n"
         "Commands:\n"
         "  (none)          run: sessions on upstream_endpoint, stats on\n"

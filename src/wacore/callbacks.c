@@ -1,0 +1,954 @@
+/*  callbacks — see callbacks.h */
+#include <inttypes.h>
+#include "wa_dbworker.h"
+#include "wa_log.h"
+#include "wa_node.h"
+#include "callbacks.h"
+#include "cbevent.h"
+#include "cbqueue.h"
+#include "webhook.h"
+
+#define STORE_BATCH 512         //  events per insert transaction
+#define LOAD_PAGE 256
+#define MARK_BATCH 1024
+#define ACKS_MAX 100000         //  acknowledgements waiting for room on the socket
+#define RECOUNT_USEC (5 * WA_USEC_PER_SEC)
+#define TICK_SEC 0.1
+
+//  An event received, waiting to be stored.
+typedef struct {
+    uint64_t session;
+    uint64_t seq;
+    cbevent_t event;
+} incoming_t;
+
+//  A row's outcome, waiting to be written.
+typedef struct {
+    char event_id[CBQUEUE_EVENT_ID_MAX + 1];
+    const char *status;         //  "delivered", "skipped", "rejected"; NULL: a failed attempt
+    int64_t attempts;           //  added to the row's count
+    char error[WEBHOOK_ERROR_MAX + 1];
+    int shard;
+} mark_t;
+
+typedef struct {
+    uint64_t session;
+    uint64_t seq;
+} ack_t;
+
+//  A POST in flight.
+typedef struct {
+    uint64_t token;
+    uint64_t generation;
+    cbentry_t *entry;           //  valid while generation is current
+    char event_id[CBQUEUE_EVENT_ID_MAX + 1];
+    int shard;
+} flight_t;
+
+typedef struct {
+    wa_job_t job;
+    int shard;
+    uint64_t node;
+    uint64_t epoch;
+    unsigned int count;
+    incoming_t *rows[STORE_BATCH];
+    const char *ids[STORE_BATCH];
+    int64_t shards[STORE_BATCH];
+    const char *kinds[STORE_BATCH];
+    const char *conversations[STORE_BATCH];
+    const char *payloads[STORE_BATCH];
+    int result;                 //  0 committed, 1 fenced off, -1 database error
+    int64_t inserted;
+    char error[200];
+} store_job_t;
+
+typedef struct {
+    wa_job_t job;
+    int shard;
+    uint64_t after;
+    uint64_t generation;
+    unsigned int count;         //  rows read
+    uint64_t last_seq;
+    cbentry_t *entries[LOAD_PAGE];      //  NULL for a row that failed the checks
+    char ids[LOAD_PAGE][CBQUEUE_EVENT_ID_MAX + 1];
+    char why[LOAD_PAGE][120];
+} load_job_t;
+
+typedef struct {
+    wa_job_t job;
+    int shard;
+    unsigned int done_count;
+    unsigned int fail_count;
+    mark_t *rows[MARK_BATCH];
+    const char *done_statuses[MARK_BATCH];
+    int64_t done_attempts[MARK_BATCH];
+    const char *done_ids[MARK_BATCH];
+    const char *fail_errors[MARK_BATCH];
+    const char *fail_ids[MARK_BATCH];
+    int64_t marked;
+} mark_job_t;
+
+typedef struct {
+    wa_job_t job;
+    int shard;
+    uint64_t generation;
+    int64_t pending;
+} count_job_t;
+
+struct callbacks_t {
+    const wa_config_t *config;
+    const wa_config_t *settings;
+    callbacks_io_t io;
+    void *arg;
+    zloop_t *loop;
+    zactor_t *db;
+    zactor_t *webhook;
+    int tick_timer;
+    int due_timer;
+    wa_usec_t armed_due;        //  what due_timer fires for
+    int shard;                  //  -1 while not holding
+    uint64_t node;
+    uint64_t epoch;
+    uint64_t generation;        //  changes with each hold
+    uint64_t session;           //  the open session, 0 when none
+    //  storing
+    zlistx_t *incoming;         //  incoming_t, in arrival order
+    zhashx_t *incoming_ids;     //  event_id → incoming_t
+    zlistx_t *acks;             //  ack_t that found the socket full
+    int64_t pending;            //  pending rows of the shard, -1 unknown
+    wa_usec_t counted_at;
+    bool full;
+    //  delivering
+    cbqueue_t *queue;
+    uint64_t load_after;        //  seq of the last row read
+    bool caught_up;             //  the last page was short
+    bool load_more;             //  rows were stored since the last read began
+    zhashx_t *flights;          //  token → flight_t
+    uint64_t next_token;
+    zlistx_t *marks;            //  mark_t
+    bool failing;               //  the last POST failed (for the log)
+    uint64_t failures_in_row;
+    store_job_t store;
+    load_job_t load;
+    mark_job_t mark;
+    count_job_t count;
+    callbacks_stats_t stats;
+};
+
+static const char *SQL_FENCE =
+    "SELECT 1 FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ? AND expires_at > NOW(6) "
+    "LOCK IN SHARE MODE";
+static const char *SQL_INSERT =
+    "INSERT IGNORE INTO callbacks (event_id, shard, kind, conversation, payload, created_at) "
+    "VALUES (?, ?, ?, ?, ?, NOW(6))";
+static const char *SQL_COUNT =
+    "SELECT COUNT(*) FROM callbacks WHERE shard = ? AND status = 'pending'";
+static const char *SQL_LOAD =
+    "SELECT seq, event_id, payload, attempts FROM callbacks WHERE shard = ? AND status = 'pending' "
+    "AND seq > ? ORDER BY seq LIMIT 256";
+static const char *SQL_DONE =
+    "UPDATE callbacks SET status = ?, attempts = attempts + ?, delivered_at = NOW(6) "
+    "WHERE event_id = ? AND status = 'pending'";
+static const char *SQL_FAIL =
+    "UPDATE callbacks SET attempts = attempts + 1, last_error = ? WHERE event_id = ?";
+
+static void s_pump (callbacks_t *self);
+static void s_tick (callbacks_t *self);
+
+//  --------------------------------------------------------------------------
+//  The jobs (on the callbacks' DB worker)
+
+static void
+s_store_run (wa_job_t *job, wa_db_t *db)
+{
+    store_job_t *self = (store_job_t *) job;
+    self->result = -1;
+    self->inserted = 0;
+    self->error[0] = 0;
+    if (wa_db_transaction (db, "START TRANSACTION"))
+        goto failed;
+    int64_t holding = wa_db_query (db, SQL_FENCE, NULL, NULL, "iuu", (int64_t) self->shard, self->node,
+                                   self->epoch);
+    if (holding < 0)
+        goto rollback;
+    if (holding == 0) {
+        self->result = 1;
+        wa_db_transaction (db, "ROLLBACK");
+        return;
+    }
+    const void *cols[] = { self->ids, self->shards, self->kinds, self->conversations, self->payloads };
+    int64_t rows = wa_db_exec_bulk (db, SQL_INSERT, "sisss", self->count, cols);
+    if (rows < 0)
+        goto rollback;
+    if (wa_db_transaction (db, "COMMIT"))
+        goto failed;
+    self->inserted = rows;
+    self->result = 0;
+    return;
+rollback:
+    snprintf (self->error, sizeof self->error, "%s", wa_db_error (db));
+    wa_db_transaction (db, "ROLLBACK");
+    return;
+failed:
+    snprintf (self->error, sizeof self->error, "%s", wa_db_error (db));
+}
+
+static int
+s_load_row (const wa_db_row_t *row, void *arg)
+{
+    load_job_t *self = arg;
+    if (self->count == LOAD_PAGE)
+        return 1;
+    unsigned int i = self->count++;
+    self->last_seq = (uint64_t) wa_db_row_int (row, 0);
+    snprintf (self->ids[i], sizeof self->ids[i], "%s", wa_db_row_str (row, 1));
+    self->entries[i] = NULL;
+    self->why[i][0] = 0;
+    cbevent_t event;
+    if (cbevent_check_payload (wa_db_row_str (row, 2), wa_db_row_str (row, 1), &event, self->why[i],
+                               sizeof self->why[i]))
+        return 0;
+    cbentry_t *entry = (cbentry_t *) calloc (1, sizeof (cbentry_t));
+    if (!entry) {
+        free (event.payload);
+        snprintf (self->why[i], sizeof self->why[i], "out of memory");
+        return 0;
+    }
+    entry->seq = self->last_seq;
+    memcpy (entry->event_id, event.event_id, sizeof entry->event_id);
+    snprintf (entry->kind, sizeof entry->kind, "%s", event.kind);
+    memcpy (entry->conversation, event.conversation, sizeof entry->conversation);
+    entry->sent_status = event.sent_status;
+    entry->payload = event.payload;
+    int64_t attempts = wa_db_row_int (row, 3);
+    entry->attempts = attempts < 0 ? 0 : attempts > 1000000 ? 1000000 : (int) attempts;
+    self->entries[i] = entry;
+    return 0;
+}
+
+static void
+s_load_run (wa_job_t *job, wa_db_t *db)
+{
+    load_job_t *self = (load_job_t *) job;
+    self->count = 0;
+    self->last_seq = self->after;
+    job->rc = wa_db_query (db, SQL_LOAD, s_load_row, self, "iu", (int64_t) self->shard, self->after) < 0 ? -1 : 0;
+    if (job->rc)
+        wa_warn ("db: cannot read pending callbacks (will retry): %s", wa_db_error (db));
+}
+
+static void
+s_mark_run (wa_job_t *job, wa_db_t *db)
+{
+    mark_job_t *self = (mark_job_t *) job;
+    self->marked = 0;
+    job->rc = 0;
+    if (self->done_count) {
+        const void *cols[] = { self->done_statuses, self->done_attempts, self->done_ids };
+        self->marked = wa_db_exec_bulk (db, SQL_DONE, "sis", self->done_count, cols);
+        if (self->marked < 0)
+            job->rc = -1;
+    }
+    if (job->rc == 0 && self->fail_count) {
+        const void *cols[] = { self->fail_errors, self->fail_ids };
+        if (wa_db_exec_bulk (db, SQL_FAIL, "ss", self->fail_count, cols) < 0)
+            job->rc = -1;
+    }
+    if (job->rc)
+        wa_warn ("db: cannot record %u callback outcomes (will retry): %s", self->done_count + self->fail_count,
+                 wa_db_error (db));
+}
+
+static int
+s_count_row (const wa_db_row_t *row, void *arg)
+{
+    count_job_t *self = arg;
+    self->pending = wa_db_row_int (row, 0);
+    return 0;
+}
+
+static void
+s_count_run (wa_job_t *job, wa_db_t *db)
+{
+    count_job_t *self = (count_job_t *) job;
+    self->pending = -1;
+    job->rc = wa_db_query (db, SQL_COUNT, s_count_row, self, "i", (int64_t) self->shard) < 0 ? -1 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Memory
+
+static void
+s_incoming_free (incoming_t **incoming_p)
+{
+    incoming_t *incoming = *incoming_p;
+    if (incoming) {
+        free (incoming->event.payload);
+        free (incoming);
+        *incoming_p = NULL;
+    }
+}
+
+static void
+s_incoming_purge (callbacks_t *self)
+{
+    incoming_t *incoming;
+    zhashx_purge (self->incoming_ids);
+    while ((incoming = zlistx_first (self->incoming))) {
+        zlistx_detach_cur (self->incoming);
+        s_incoming_free (&incoming);
+    }
+}
+
+static void
+s_mark (callbacks_t *self, const char *event_id, int shard, const char *status, int64_t attempts,
+        const char *error)
+{
+    mark_t *mark = (mark_t *) zmalloc (sizeof (mark_t));
+    snprintf (mark->event_id, sizeof mark->event_id, "%s", event_id);
+    mark->status = status;
+    mark->attempts = attempts;
+    mark->shard = shard;
+    snprintf (mark->error, sizeof mark->error, "%s", error ? error : "");
+    zlistx_add_end (self->marks, mark);
+}
+
+static size_t
+s_token_hash (const void *key)
+{
+    return (size_t) (uintptr_t) key;
+}
+
+static int
+s_token_compare (const void *a, const void *b)
+{
+    return (uintptr_t) a < (uintptr_t) b ? -1 : (uintptr_t) a > (uintptr_t) b;
+}
+
+static void
+s_flight_destroy (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Storing and acknowledging
+
+static bool
+s_holding (callbacks_t *self)
+{
+    return self->shard >= 0 && self->io.holding (self->arg) && self->shard >= 0;
+}
+
+static void
+s_ack (callbacks_t *self, uint64_t session, uint64_t seq)
+{
+    if (session != self->session || session == 0)
+        return;                 //  the upstream sends it again on the new session
+    if (self->io.ack (self->arg, session, seq) == 0)
+        self->stats.acked++;
+    else
+    if (zlistx_size (self->acks) < ACKS_MAX) {
+        ack_t *ack = (ack_t *) zmalloc (sizeof (ack_t));
+        ack->session = session;
+        ack->seq = seq;
+        zlistx_add_end (self->acks, ack);
+    }
+}
+
+static void
+s_acks_retry (callbacks_t *self)
+{
+    ack_t *ack;
+    while ((ack = zlistx_first (self->acks))) {
+        if (ack->session == self->session && self->session
+        &&  self->io.ack (self->arg, ack->session, ack->seq))
+            break;
+        if (ack->session == self->session && self->session)
+            self->stats.acked++;
+        zlistx_detach_cur (self->acks);
+        free (ack);
+    }
+}
+
+//  Full when the shard's pending rows reach the bound: log once per episode.
+static void
+s_set_full (callbacks_t *self, bool full)
+{
+    if (full == self->full)
+        return;
+    self->full = full;
+    if (full) {
+        self->stats.full_episodes++;
+        wa_warn ("callbacks queue full (%d): events wait upstream until the webhook catches up",
+                 self->settings->callbacks_queue_max);
+    }
+    else
+        wa_info ("callbacks queue has room again (%" PRId64 " of %d pending): storing and acknowledging events",
+                 self->pending, self->settings->callbacks_queue_max);
+}
+
+static void
+s_store_submit (callbacks_t *self)
+{
+    store_job_t *job = &self->store;
+    if (self->shard < 0 || self->pending < 0)
+        return;
+    int64_t room = (int64_t) self->settings->callbacks_queue_max - self->pending;
+    s_set_full (self, room <= 0);
+    if (job->job.busy || room <= 0 || zlistx_size (self->incoming) == 0)
+        return;
+    job->shard = self->shard;
+    job->node = self->node;
+    job->epoch = self->epoch;
+    job->count = 0;
+    incoming_t *incoming;
+    while (job->count < STORE_BATCH && (int64_t) job->count < room
+       &&  (incoming = zlistx_first (self->incoming))) {
+        zlistx_detach_cur (self->incoming);
+        zhashx_delete (self->incoming_ids, incoming->event.event_id);
+        unsigned int i = job->count++;
+        job->rows[i] = incoming;
+        job->ids[i] = incoming->event.event_id;
+        job->shards[i] = self->shard;
+        job->kinds[i] = incoming->event.kind;
+        job->conversations[i] = incoming->event.conversation;
+        job->payloads[i] = incoming->event.payload;
+    }
+    job->job.run = s_store_run;
+    wa_dbworker_submit (self->db, &job->job);
+}
+
+static void
+s_store_done (callbacks_t *self)
+{
+    store_job_t *job = &self->store;
+    bool current = job->shard == self->shard && job->epoch == self->epoch;
+    if (job->result == 0) {
+        self->stats.stored += (uint64_t) job->inserted;
+        if (current) {
+            if (self->pending >= 0)
+                self->pending += job->inserted;
+            if (job->inserted > 0)
+                self->load_more = true;
+            for (unsigned int i = 0; i < job->count; i++)
+                s_ack (self, job->rows[i]->session, job->rows[i]->seq);
+        }
+    }
+    else
+    if (job->result == 1) {
+        if (current)
+            wa_warn ("callbacks: the shard_map row no longer names us at epoch %" PRIu64 "; %u events not stored",
+                     job->epoch, job->count);
+    }
+    else {
+        wa_warn ("callbacks: storing %u events failed (will retry): %s", job->count, job->error);
+        //  Back at the head, in their order (an ambiguous COMMIT is harmless:
+        //  the event ids are unique).
+        if (current) {
+            for (unsigned int i = job->count; i-- > 0;) {
+                incoming_t *incoming = job->rows[i];
+                if (zhashx_lookup (self->incoming_ids, incoming->event.event_id))
+                    continue;
+                zlistx_add_start (self->incoming, incoming);
+                zhashx_insert (self->incoming_ids, incoming->event.event_id, incoming);
+                job->rows[i] = NULL;
+            }
+        }
+    }
+    for (unsigned int i = 0; i < job->count; i++)
+        s_incoming_free (&job->rows[i]);
+    job->count = 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Reading back and delivering
+
+static void
+s_load_submit (callbacks_t *self)
+{
+    load_job_t *job = &self->load;
+    if (job->job.busy || self->shard < 0 || (self->caught_up && !self->load_more)
+    ||  cbqueue_size (self->queue) >= CALLBACKS_MEMORY_MAX)
+        return;
+    self->load_more = false;
+    job->shard = self->shard;
+    job->after = self->load_after;
+    job->generation = self->generation;
+    job->job.run = s_load_run;
+    wa_dbworker_submit (self->db, &job->job);
+}
+
+static void
+s_load_done (callbacks_t *self)
+{
+    load_job_t *job = &self->load;
+    bool current = job->job.rc == 0 && job->generation == self->generation;
+    for (unsigned int i = 0; i < job->count; i++) {
+        if (!current) {
+            if (job->entries[i]) {
+                free (job->entries[i]->payload);
+                free (job->entries[i]);
+            }
+        }
+        else
+        if (job->entries[i])
+            cbqueue_add (self->queue, job->entries[i]);
+        else {
+            wa_warn ("callbacks: row %s is not a valid event (%s): marked rejected", job->ids[i], job->why[i]);
+            if (cbevent_id_valid (job->ids[i]))
+                s_mark (self, job->ids[i], self->shard, "rejected", 0, NULL);
+        }
+        job->entries[i] = NULL;
+    }
+    if (!current) {
+        if (job->job.rc)
+            self->load_more = true;     //  try again
+        return;
+    }
+    self->load_after = job->last_seq;
+    self->caught_up = job->count < LOAD_PAGE;
+}
+
+static void
+s_mark_submit (callbacks_t *self)
+{
+    mark_job_t *job = &self->mark;
+    if (job->job.busy || zlistx_size (self->marks) == 0)
+        return;
+    job->done_count = job->fail_count = 0;
+    mark_t *mark = zlistx_first (self->marks);
+    job->shard = mark->shard;
+    unsigned int n = 0;
+    while (n < MARK_BATCH && (mark = zlistx_first (self->marks)) && mark->shard == job->shard) {
+        zlistx_detach_cur (self->marks);
+        job->rows[n++] = mark;
+        if (mark->status) {
+            job->done_statuses[job->done_count] = mark->status;
+            job->done_attempts[job->done_count] = mark->attempts;
+            job->done_ids[job->done_count++] = mark->event_id;
+        }
+        else {
+            job->fail_errors[job->fail_count] = mark->error;
+            job->fail_ids[job->fail_count++] = mark->event_id;
+        }
+    }
+    job->job.run = s_mark_run;
+    wa_dbworker_submit (self->db, &job->job);
+}
+
+static void
+s_mark_done (callbacks_t *self)
+{
+    mark_job_t *job = &self->mark;
+    unsigned int n = job->done_count + job->fail_count;
+    for (unsigned int i = n; i-- > 0;) {
+        if (job->job.rc)        //  back at the head, tried again later
+            zlistx_add_start (self->marks, job->rows[i]);
+        else
+            free (job->rows[i]);
+        job->rows[i] = NULL;
+    }
+    if (job->job.rc == 0 && job->shard == self->shard && self->pending >= 0) {
+        self->pending -= job->marked;
+        if (self->pending < 0)
+            self->pending = 0;
+    }
+    job->done_count = job->fail_count = 0;
+}
+
+static void
+s_count_submit (callbacks_t *self)
+{
+    count_job_t *job = &self->count;
+    if (job->job.busy || self->shard < 0)
+        return;
+    if (self->pending >= 0 && wa_clock_mono () - self->counted_at < RECOUNT_USEC)
+        return;
+    job->shard = self->shard;
+    job->generation = self->generation;
+    job->job.run = s_count_run;
+    self->counted_at = wa_clock_mono ();
+    wa_dbworker_submit (self->db, &job->job);
+}
+
+static void
+s_count_done (callbacks_t *self)
+{
+    count_job_t *job = &self->count;
+    //  The worker runs jobs in order: every store and mark that came back
+    //  before this count is in it, none that comes back after.
+    if (job->job.rc == 0 && job->generation == self->generation && job->pending >= 0) {
+        bool first = self->pending < 0;
+        self->pending = job->pending;
+        if (first)
+            wa_info ("callbacks: shard %d has %" PRId64 " pending callbacks", self->shard, self->pending);
+    }
+    else
+    if (job->job.rc)
+        self->counted_at = 0;
+}
+
+static int
+s_on_due (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    callbacks_t *self = arg;
+    self->due_timer = -1;
+    s_pump (self);
+    return 0;
+}
+
+static void
+s_pump (callbacks_t *self)
+{
+    if (!s_holding (self) || !*self->settings->webhooks_url)
+        return;
+    wa_usec_t now = wa_clock_mono ();
+    size_t limit = (size_t) self->settings->webhooks_max_concurrent_requests;
+    while (zhashx_size (self->flights) < limit) {
+        cbentry_t *entry = cbqueue_next (self->queue, now);
+        if (!entry)
+            break;
+        if (entry->sent_status && !self->settings->sent_status) {
+            s_mark (self, entry->event_id, self->shard, "skipped", 0, NULL);
+            self->stats.skipped++;
+            cbqueue_done (self->queue, entry, true, 0);
+            continue;
+        }
+        flight_t *flight = (flight_t *) zmalloc (sizeof (flight_t));
+        flight->token = ++self->next_token;
+        flight->generation = self->generation;
+        flight->entry = entry;
+        flight->shard = self->shard;
+        memcpy (flight->event_id, entry->event_id, sizeof flight->event_id);
+        if (webhook_post (self->webhook, flight->token, self->settings->webhooks_url, entry->payload)) {
+            free (flight);
+            cbqueue_done (self->queue, entry, false, now + WA_USEC_PER_SEC);
+            break;
+        }
+        zhashx_insert (self->flights, (void *) (uintptr_t) flight->token, flight);
+    }
+    //  A retry that comes due while every slot is taken waits for a slot
+    //  (each outcome pumps again), not for a timer.
+    wa_usec_t due = cbqueue_next_due (self->queue);
+    if (due >= 0 && zhashx_size (self->flights) < limit && (self->due_timer < 0 || due != self->armed_due)) {
+        self->armed_due = due;
+        wa_timer_once (self->loop, &self->due_timer, due > now ? due - now : 1000, s_on_due, self);
+    }
+}
+
+static void
+s_on_outcome (callbacks_t *self, uint64_t token, int status, const char *error)
+{
+    flight_t *flight = zhashx_lookup (self->flights, (void *) (uintptr_t) token);
+    if (!flight)
+        return;
+    bool delivered = status >= 200 && status <= 299;
+    bool current = flight->generation == self->generation;
+    if (delivered) {
+        self->stats.delivered++;
+        s_mark (self, flight->event_id, flight->shard, "delivered", 1, NULL);
+        if (self->failing)
+            wa_info ("webhook: delivering again after %" PRIu64 " failed attempts", self->failures_in_row);
+        self->failing = false;
+        self->failures_in_row = 0;
+    }
+    else {
+        self->stats.failed_attempts++;
+        self->failures_in_row++;
+        s_mark (self, flight->event_id, flight->shard, NULL, 1, error);
+        if (!self->failing)
+            wa_warn ("webhook: POST to %s failed: %s; retrying with a backoff of %d ms per attempt (at most %d ms)",
+                     self->settings->webhooks_url, error, self->settings->callback_backoff_delay_ms,
+                     self->settings->max_callback_backoff_delay_ms);
+        self->failing = true;
+    }
+    if (current && flight->entry) {
+        wa_usec_t retry_at = wa_clock_mono ();
+        if (!delivered)
+            retry_at += 1000 * cbqueue_backoff_ms (flight->entry->attempts + 1,
+                                                   self->settings->callback_backoff_delay_ms,
+                                                   self->settings->max_callback_backoff_delay_ms);
+        cbqueue_done (self->queue, flight->entry, delivered, retry_at);
+    }
+    zhashx_delete (self->flights, (void *) (uintptr_t) token);
+}
+
+//  --------------------------------------------------------------------------
+//  The reactor's side
+
+static int
+s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    callbacks_t *self = arg;
+    wa_job_t *job = wa_dbworker_recv (self->db);
+    if (job == &self->store.job)
+        s_store_done (self);
+    else
+    if (job == &self->load.job)
+        s_load_done (self);
+    else
+    if (job == &self->mark.job)
+        s_mark_done (self);
+    else
+    if (job == &self->count.job)
+        s_count_done (self);
+    else
+        return 0;
+    s_tick (self);
+    return 0;
+}
+
+static int
+s_on_webhook (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    callbacks_t *self = arg;
+    uint64_t token;
+    int status;
+    char error[WEBHOOK_ERROR_MAX + 1];
+    for (int i = 0; i < 1000 && (zsock_events (self->webhook) & ZMQ_POLLIN); i++)
+        if (webhook_recv (self->webhook, &token, &status, error) == 0)
+            s_on_outcome (self, token, status, error);
+    s_tick (self);
+    return 0;
+}
+
+static void
+s_tick (callbacks_t *self)
+{
+    s_acks_retry (self);
+    s_count_submit (self);
+    s_store_submit (self);
+    s_mark_submit (self);
+    s_load_submit (self);
+    s_pump (self);
+}
+
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_tick ((callbacks_t *) arg);
+    return 0;
+}
+
+callbacks_t *
+callbacks_new (const wa_config_t *config, const wa_config_t *settings, callbacks_io_t io, void *arg,
+               zloop_t *loop)
+{
+    callbacks_t *self = (callbacks_t *) zmalloc (sizeof (callbacks_t));
+    self->config = config;
+    self->settings = settings;
+    self->io = io;
+    self->arg = arg;
+    self->loop = loop;
+    self->shard = -1;
+    self->pending = -1;
+    self->tick_timer = self->due_timer = -1;
+    self->db = wa_dbworker_new (config);
+    self->webhook = webhook_new ();
+    self->queue = cbqueue_new ();
+    self->incoming = zlistx_new ();
+    self->incoming_ids = zhashx_new ();
+    zhashx_set_key_duplicator (self->incoming_ids, NULL);
+    zhashx_set_key_destructor (self->incoming_ids, NULL);
+    self->acks = zlistx_new ();
+    zlistx_set_destructor (self->acks, (zlistx_destructor_fn *) zstr_free);
+    self->marks = zlistx_new ();
+    zlistx_set_destructor (self->marks, (zlistx_destructor_fn *) zstr_free);
+    self->flights = zhashx_new ();
+    zhashx_set_key_hasher (self->flights, s_token_hash);
+    zhashx_set_key_comparator (self->flights, s_token_compare);
+    zhashx_set_key_duplicator (self->flights, NULL);
+    zhashx_set_key_destructor (self->flights, NULL);
+    zhashx_set_destructor (self->flights, s_flight_destroy);
+    if (!self->db || !self->webhook) {
+        wa_error ("callbacks: cannot start the %s", self->db ? "webhook sender (libcurl)" : "DB worker");
+        callbacks_destroy (&self);
+        return NULL;
+    }
+    zloop_reader (loop, (zsock_t *) self->db, s_on_worker, self);
+    zloop_reader (loop, (zsock_t *) self->webhook, s_on_webhook, self);
+    wa_timer_every (loop, &self->tick_timer, TICK_SEC, s_on_tick, self);
+    return self;
+}
+
+void
+callbacks_destroy (callbacks_t **self_p)
+{
+    callbacks_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->loop) {
+        if (self->db)
+            zloop_reader_end (self->loop, (zsock_t *) self->db);
+        if (self->webhook)
+            zloop_reader_end (self->loop, (zsock_t *) self->webhook);
+        if (self->tick_timer >= 0)
+            zloop_timer_end (self->loop, self->tick_timer);
+        if (self->due_timer >= 0)
+            zloop_timer_end (self->loop, self->due_timer);
+    }
+    //  No job runs and no answer comes once the actors are gone.
+    zactor_destroy (&self->webhook);
+    zactor_destroy (&self->db);
+    s_incoming_purge (self);
+    for (unsigned int i = 0; i < self->store.count; i++)
+        s_incoming_free (&self->store.rows[i]);
+    for (unsigned int i = 0; i < self->load.count; i++)
+        if (self->load.entries[i]) {
+            free (self->load.entries[i]->payload);
+            free (self->load.entries[i]);
+        }
+    if (self->mark.job.busy)
+        for (unsigned int i = 0; i < self->mark.done_count + self->mark.fail_count; i++)
+            free (self->mark.rows[i]);
+    zlistx_destroy (&self->incoming);
+    zhashx_destroy (&self->incoming_ids);
+    zlistx_destroy (&self->acks);
+    zlistx_destroy (&self->marks);
+    zhashx_destroy (&self->flights);
+    cbqueue_destroy (&self->queue);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+callbacks_hold (callbacks_t *self, int shard, uint64_t node, uint64_t epoch)
+{
+    if (shard == self->shard && epoch == self->epoch)
+        return;
+    //  Stop at once: nothing more goes out for the shard we held. POSTs in
+    //  flight finish; their outcomes are still written.
+    self->generation++;
+    cbqueue_purge (self->queue);
+    s_incoming_purge (self);
+    zlistx_purge (self->acks);
+    self->shard = shard;
+    self->node = node;
+    self->epoch = epoch;
+    self->pending = -1;
+    self->counted_at = 0;
+    self->full = false;
+    self->load_after = 0;
+    self->caught_up = false;
+    self->load_more = false;
+    if (self->due_timer >= 0)
+        zloop_timer_end (self->loop, self->due_timer);
+    self->due_timer = -1;
+    if (shard >= 0) {
+        wa_info ("callbacks: delivering the pending callbacks of shard %d%s", shard,
+                 *self->settings->webhooks_url ? "" : " once webhooks_url is set");
+        s_tick (self);
+    }
+}
+
+void
+callbacks_session (callbacks_t *self, uint64_t session)
+{
+    self->session = session;
+    if (!session)
+        zlistx_purge (self->acks);
+}
+
+void
+callbacks_on_event (callbacks_t *self, uint64_t session, uint64_t seq, const char *text, size_t len)
+{
+    self->stats.received++;
+    if (self->shard < 0 || session != self->session)
+        return;
+    char why[160];
+    incoming_t *incoming = (incoming_t *) zmalloc (sizeof (incoming_t));
+    if (cbevent_parse (text, len, &incoming->event, why, sizeof why)) {
+        self->stats.rejected++;
+        wa_warn ("callbacks: event seq %" PRIu64 " rejected (acknowledged and dropped): %s", seq, why);
+        s_incoming_free (&incoming);
+        s_ack (self, session, seq);
+        return;
+    }
+    incoming->session = session;
+    incoming->seq = seq;
+    //  Sent again (a new session, or a resend): the newest copy answers.
+    incoming_t *known = zhashx_lookup (self->incoming_ids, incoming->event.event_id);
+    if (known) {
+        known->session = session;
+        known->seq = seq;
+        s_incoming_free (&incoming);
+        return;
+    }
+    if (zlistx_size (self->incoming) >= CALLBACKS_INCOMING_MAX) {
+        s_incoming_free (&incoming);       //  not acknowledged: sent again later
+        return;
+    }
+    zlistx_add_end (self->incoming, incoming);
+    zhashx_insert (self->incoming_ids, incoming->event.event_id, incoming);
+    s_store_submit (self);
+}
+
+void
+callbacks_settings (callbacks_t *self)
+{
+    s_tick (self);
+}
+
+void
+callbacks_drain (callbacks_t *self, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    zpoller_t *poller = zpoller_new (self->db, NULL);
+    zpoller_set_nonstop (poller, true);
+    while (zclock_mono () < until
+       &&  (self->store.job.busy || self->mark.job.busy || self->load.job.busy || self->count.job.busy
+        ||  zlistx_size (self->marks))) {
+        s_mark_submit (self);
+        if (zpoller_wait (poller, (int) (until - zclock_mono ()))) {
+            wa_job_t *job = wa_dbworker_recv (self->db);
+            if (job == &self->store.job)
+                s_store_done (self);
+            else
+            if (job == &self->load.job)
+                s_load_done (self);
+            else
+            if (job == &self->mark.job)
+                s_mark_done (self);
+            else
+            if (job == &self->count.job)
+                s_count_done (self);
+        }
+    }
+    zpoller_destroy (&poller);
+}
+
+callbacks_stats_t
+callbacks_stats (callbacks_t *self)
+{
+    callbacks_stats_t stats = self->stats;
+    stats.pending = self->pending;
+    stats.loaded = cbqueue_size (self->queue);
+    stats.in_flight = zhashx_size (self->flights);
+    stats.incoming = zlistx_size (self->incoming);
+    stats.full = self->full;
+    return stats;
+}
+
+int
+callbacks_stats_json (callbacks_t *self, char *buf, size_t size)
+{
+    callbacks_stats_t s = callbacks_stats (self);
+    return snprintf (buf, size,
+                     "{\"pending\":%" PRId64 ",\"delivered\":%" PRIu64 ",\"failed_attempts\":%" PRIu64
+                     ",\"in_flight\":%zu,\"full\":%s,\"received\":%" PRIu64 ",\"rejected\":%" PRIu64
+                     ",\"stored\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"skipped\":%" PRIu64
+                     ",\"full_episodes\":%" PRIu64 ",\"loaded\":%zu,\"incoming\":%zu,\"queue_max\":%d}",
+                     s.pending, s.delivered, s.failed_attempts, s.in_flight, s.full ? "true" : "false",
+                     s.received, s.rejected, s.stored, s.acked, s.skipped, s.full_episodes, s.loaded,
+                     s.incoming, self->settings->callbacks_queue_max);
+}

@@ -1,0 +1,28 @@
+/*  webhook — the actor that POSTs callbacks with libcurl's multi interface,
+    so that no HTTP request, DNS lookup or TLS handshake ever runs on the
+    reactor's thread.
+
+    The reactor sends POST requests over the actor's pipe; the actor runs
+    them all at once (the reactor decides how many are in flight) in one
+    curl_multi_poll loop that also watches the pipe, keeps connections
+    alive between requests, and answers each with its outcome: the HTTP
+    status (0 when there was none) and, unless 2xx, why. No redirects;
+    http and https only; WEBHOOK_TIMEOUT_MS per request. */
+#ifndef WACORE_WEBHOOK_H
+#define WACORE_WEBHOOK_H
+
+#include <czmq.h>
+
+#define WEBHOOK_TIMEOUT_MS 10000
+#define WEBHOOK_CONNECT_TIMEOUT_MS 5000
+#define WEBHOOK_ERROR_MAX 200
+
+//  Starts the actor (calls curl_global_init once). NULL on failure.
+zactor_t *webhook_new (void);
+//  Hand a POST over; token comes back with its outcome. 0 / -1.
+int webhook_post (zactor_t *self, uint64_t token, const char *url, const char *body);
+//  Read one outcome (call when the actor is readable). 0 with token,
+//  status and error (WEBHOOK_ERROR_MAX + 1 bytes) set; -1 when none.
+int webhook_recv (zactor_t *self, uint64_t *token, int *status, char *error);
+
+#endif

@@ -1,0 +1,291 @@
+/*  wahook — a webhook receiver for tests and demos: it answers every POST
+    and appends it, with its arrival time, as one JSON line to a file. It
+    can be told to fail (answer 500) for a while, to see the cluster's
+    retries and backoff. libmicrohttpd with one internal thread: requests
+    are handled one at a time, so the file needs no lock. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+
+#define BODY_MAX (1024 * 1024)
+
+typedef struct {
+    FILE *out;
+    const char *path;
+    double fail_until;          //  unix seconds; answer fail_status before it
+    int fail_status;
+    uint64_t received;
+    uint64_t failed;
+} hook_t;
+
+typedef struct {
+    char *body;
+    size_t len;
+    bool too_big;
+} request_t;
+
+static hook_t s_hook;
+
+static double
+s_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static enum MHD_Result
+s_answer (struct MHD_Connection *connection, unsigned int status, json_t *body)
+{
+    char *text = json_dumps (body, JSON_COMPACT);
+    json_decref (body);
+    if (!text)
+        return MHD_NO;
+    size_t len = strlen (text);
+    text[len] = 0;
+    struct MHD_Response *response = MHD_create_response_from_buffer (len, text, MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        free (text);
+        return MHD_NO;
+    }
+    MHD_add_response_header (response, "Content-Type", "application/json");
+    enum MHD_Result rc = MHD_queue_response (connection, status, response);
+    MHD_destroy_response (response);
+    return rc;
+}
+
+//  One line: {"at":UNIX_S,"status":N,"path":"...","body":JSON or text}.
+static void
+s_record (const char *url, unsigned int status, const request_t *request, double at)
+{
+    json_t *line = json_object ();
+    json_object_set_new (line, "at", json_real (at));
+    json_object_set_new (line, "status", json_integer (status));
+    json_object_set_new (line, "path", json_string (url));
+    json_t *body = request->body ? json_loadb (request->body, request->len, 0, NULL) : NULL;
+    if (!body && request->body)
+        body = json_stringn (request->body, request->len);     //  NULL unless UTF-8
+    json_object_set_new (line, "body", body ? body : json_null ());
+    char *text = json_dumps (line, JSON_COMPACT | JSON_REAL_PRECISION (17));
+    if (text) {
+        fprintf (s_hook.out, "%s\n", text);
+        fflush (s_hook.out);
+        free (text);
+    }
+    json_decref (line);
+}
+
+static enum MHD_Result
+s_access (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+          const char *version, const char *upload_data, size_t *upload_data_size, void **state)
+{
+    (void) cls;
+    (void) version;
+    request_t *request = *state;
+    if (!request) {
+        request = calloc (1, sizeof (request_t));
+        if (!request)
+            return MHD_NO;
+        *state = request;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (request->len + *upload_data_size > BODY_MAX)
+            request->too_big = true;
+        else {
+            char *body = realloc (request->body, request->len + *upload_data_size + 1);
+            if (!body)
+                return MHD_NO;
+            memcpy (body + request->len, upload_data, *upload_data_size);
+            request->body = body;
+            request->len += *upload_data_size;
+            body[request->len] = 0;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    double now = s_now ();
+    if (strcmp (url, "/stats") == 0 && strcmp (method, "GET") == 0)
+        return s_answer (connection, MHD_HTTP_OK,
+                         json_pack ("{s:I, s:I, s:f, s:b}", "received", (json_int_t) s_hook.received,
+                                    "failed", (json_int_t) s_hook.failed, "fail_until", s_hook.fail_until,
+                                    "failing", now < s_hook.fail_until));
+    if (strcmp (method, "POST") != 0)
+        return s_answer (connection, MHD_HTTP_METHOD_NOT_ALLOWED, json_pack ("{s:s}", "error", "POST only"));
+    if (strcmp (url, "/fail") == 0) {
+        const char *seconds = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "seconds");
+        char *end = NULL;
+        double value = seconds ? strtod (seconds, &end) : -1;
+        if (!seconds || end == seconds || *end || !(value >= 0 && value <= 86400 * 365))
+            return s_answer (connection, MHD_HTTP_BAD_REQUEST,
+                             json_pack ("{s:s}", "error", "POST /fail?seconds=N (0 to stop failing)"));
+        s_hook.fail_until = value > 0 ? now + value : 0;
+        fprintf (stderr, "wahook: %s\n", value > 0 ? "failing" : "answering 200 again");
+        return s_answer (connection, MHD_HTTP_OK, json_pack ("{s:f}", "fail_until", s_hook.fail_until));
+    }
+    if (request->too_big)
+        return s_answer (connection, 413, json_pack ("{s:s}", "error", "body over 1 MiB"));
+    unsigned int status = now < s_hook.fail_until ? (unsigned int) s_hook.fail_status : MHD_HTTP_OK;
+    s_hook.received++;
+    if (status != MHD_HTTP_OK)
+        s_hook.failed++;
+    s_record (url, status, request, now);
+    return s_answer (connection, status, json_object ());
+}
+
+static void
+s_completed (void *cls, struct MHD_Connection *connection, void **state, enum MHD_RequestTerminationCode why)
+{
+    (void) cls;
+    (void) connection;
+    (void) why;
+    request_t *request = *state;
+    if (request) {
+        free (request->body);
+        free (request);
+        *state = NULL;
+    }
+}
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+             "wahook " WA_VERSION " — a webhook receiver for tests and demos\n\n"
+             "Usage: wahook [options]\n\n"
+             "Answers every POST with 200 and {} and appends it to the output file as one\n"
+             "JSON line: {\"at\":UNIX_SECONDS,\"status\":HTTP_STATUS,\"path\":\"...\",\"body\":...}\n"
+             "(the body as JSON, or as a string when it is not JSON). While told to fail, it\n"
+             "answers --fail-status instead (and records that status), so the cluster's\n"
+             "retries show with their times.\n\n"
+             "Options:\n"
+             "  -p, --port N           TCP port (default 9091; 0: any free port, printed)\n"
+             "  -b, --bind ADDR        IPv4 address to listen on (default 127.0.0.1)\n"
+             "  -o, --out FILE         append the lines here (default webhooks.jsonl; - for stdout)\n"
+             "  -f, --fail-until S     fail until unix time S (fractions allowed)\n"
+             "      --fail-status N    the status while failing (default 500; 400 to 599)\n"
+             "  -h, --help             this text\n"
+             "  -V, --version          print the version\n\n"
+             "Control, while it runs:\n"
+             "  POST /fail?seconds=N   fail for N seconds from now (0: stop failing)\n"
+             "  GET /stats             {\"received\",\"failed\",\"fail_until\",\"failing\"}\n\n"
+             "Once listening it prints \"wahook: listening on http://ADDR:PORT/ ...\" to\n"
+             "stderr. SIGINT or SIGTERM stops it.\n");
+}
+
+static int
+s_number (const char *text, double min, double max, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double value = strtod (text, &end);
+    if (errno || end == text || *end || !(value >= min && value <= max))
+        return -1;
+    *out = value;
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "port", required_argument, NULL, 'p' },
+        { "bind", required_argument, NULL, 'b' },
+        { "out", required_argument, NULL, 'o' },
+        { "fail-until", required_argument, NULL, 'f' },
+        { "fail-status", required_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 }
+    };
+    double port = 9091, value;
+    const char *bind = "127.0.0.1";
+    s_hook.path = "webhooks.jsonl";
+    s_hook.fail_status = 500;
+    int opt;
+    while ((opt = getopt_long (argc, argv, "p:b:o:f:hV", options, NULL)) != -1) {
+        switch (opt) {
+            case 'p':
+                if (s_number (optarg, 0, 65535, &port) || port != (int) port) {
+                    fprintf (stderr, "wahook: --port must be 0 to 65535\n");
+                    return 2;
+                }
+                break;
+            case 'b': bind = optarg; break;
+            case 'o': s_hook.path = optarg; break;
+            case 'f':
+                if (s_number (optarg, 0, 1e12, &s_hook.fail_until)) {
+                    fprintf (stderr, "wahook: --fail-until must be a unix time in seconds\n");
+                    return 2;
+                }
+                break;
+            case 's':
+                if (s_number (optarg, 400, 599, &value) || value != (int) value) {
+                    fprintf (stderr, "wahook: --fail-status must be 400 to 599\n");
+                    return 2;
+                }
+                s_hook.fail_status = (int) value;
+                break;
+            case 'h': s_usage (stdout); return 0;
+            case 'V': printf ("wahook %s\n", WA_VERSION); return 0;
+            default:
+                fprintf (stderr, "wahook: try 'wahook --help'\n");
+                return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "wahook: unexpected argument '%s'; try 'wahook --help'\n", argv[optind]);
+        return 2;
+    }
+    struct sockaddr_in address;
+    memset (&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_port = htons ((uint16_t) port);
+    if (inet_pton (AF_INET, bind, &address.sin_addr) != 1) {
+        fprintf (stderr, "wahook: --bind must be an IPv4 address, not '%s'\n", bind);
+        return 2;
+    }
+    s_hook.out = strcmp (s_hook.path, "-") == 0 ? stdout : fopen (s_hook.path, "a");
+    if (!s_hook.out) {
+        fprintf (stderr, "wahook: cannot open %s: %s\n", s_hook.path, strerror (errno));
+        return 1;
+    }
+    //  The signals wait for sigwait below, in this thread only.
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+    struct MHD_Daemon *daemon = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO,
+                                                  0, NULL, NULL, s_access, NULL,
+                                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
+                                                  MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,
+                                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 60,
+                                                  MHD_OPTION_END);
+    if (!daemon) {
+        fprintf (stderr, "wahook: cannot listen on %s:%d (in use?)\n", bind, (int) port);
+        return 1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (daemon, MHD_DAEMON_INFO_BIND_PORT);
+    fprintf (stderr, "wahook: listening on http://%s:%u/, recording to %s%s\n", bind,
+             info ? (unsigned int) info->port : (unsigned int) port, s_hook.path,
+             s_hook.fail_until > s_now () ? " (failing for now)" : "");
+    int signal = 0;
+    sigwait (&signals, &signal);
+    MHD_stop_daemon (daemon);
+    fprintf (stderr, "wahook: stopped after %" PRIu64 " POSTs (%" PRIu64 " answered %d)\n", s_hook.received,
+             s_hook.failed, s_hook.fail_status);
+    if (s_hook.out != stdout)
+        fclose (s_hook.out);
+    return 0;
+}
