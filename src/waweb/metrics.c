@@ -186,6 +186,10 @@ metrics_render (metrics_t *self, const metrics_cluster_t *cluster, const metrics
         for (int i = 0; i < cluster->shards; i++)
             s_put (&buf, "wacluster_outbox_pending{shard=\"%d\"} %" PRIu64 "\n", cluster->shard[i].shard,
                    cluster->shard[i].pending);
+        s_head (&buf, "wacluster_callbacks_pending", "gauge", "statuses and inbound messages not yet delivered to the webhook");
+        for (int i = 0; i < cluster->shards; i++)
+            s_put (&buf, "wacluster_callbacks_pending{shard=\"%d\"} %" PRIu64 "\n", cluster->shard[i].shard,
+                   cluster->shard[i].callbacks);
         s_head (&buf, "wacluster_node_liveness_age_seconds", "gauge", "seconds since each node's last liveness claim");
         for (int i = 0; i < cluster->nodes; i++)
             s_put (&buf, "wacluster_node_liveness_age_seconds{node=\"%" PRIu64 "\",kind=\"%s\"} %.3f\n",
@@ -210,7 +214,8 @@ static const char *SQL_LEASE =
 static const char *SQL_SHARDS =
     "SELECT s.shard, s.epoch, IF(s.expires_at > NOW(6), s.node_id, 0),"
     " (SELECT COUNT(*) FROM events e WHERE e.kind = 'promoted' AND e.shard = s.shard),"
-    " (SELECT COUNT(*) FROM outbox o WHERE o.shard = s.shard AND o.status = 'pending')"
+    " (SELECT COUNT(*) FROM outbox o WHERE o.shard = s.shard AND o.status = 'pending'),"
+    " (SELECT COUNT(*) FROM callbacks c WHERE c.shard = s.shard AND c.status = 'pending')"
     " FROM shard_map s ORDER BY s.shard";
 static const char *SQL_NODES =
     "SELECT n.id, n.kind, TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)),"
@@ -239,6 +244,7 @@ s_shard_row (const wa_db_row_t *row, void *arg)
     cluster->shard[i].node = (uint64_t) wa_db_row_int (row, 2);
     cluster->shard[i].promotions = (uint64_t) wa_db_row_int (row, 3);
     cluster->shard[i].pending = (uint64_t) wa_db_row_int (row, 4);
+    cluster->shard[i].callbacks = (uint64_t) wa_db_row_int (row, 5);
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /*  metrics — GET /metrics?format=prometheus: this Webapp's request counts
     and latency histograms per route, its forwarding to the Coreapps, and
     the cluster as the database records it (lease epochs, promotions and
-    failovers, heartbeat lateness, liveness ages, outbox depth), in the
+    failovers, heartbeat lateness, liveness ages, outbox and callbacks
+    depth), in the
     Prometheus text format (version 0.0.4).
 
     The counting and the rendering are pure (unit-tested); the cluster part
@@ -30,6 +31,7 @@ typedef struct {
         uint64_t node;          //  0 when the lease expired
         uint64_t promotions;
         uint64_t pending;       //  outbox rows not yet acknowledged upstream
+        uint64_t callbacks;     //  callbacks rows not yet delivered to the webhook
     } shard[METRICS_SHARDS_MAX];
     int nodes;
     struct {
