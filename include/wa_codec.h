@@ -107,7 +107,8 @@ int wa_codec_send (zsock_t *sock, zframe_t *routing_id, const wa_msg_t *self);
 //  Receive one message: 0 ok, -1 interrupted or nothing, -2 malformed (the
 //  frame is dropped; *why gets the decode code when why is not NULL).
 //  With routing_id not NULL, the first frame is taken as the sender's id and
-//  returned there (caller destroys it).
+//  returned there, with -2 too, so a malformed request can be answered
+//  (caller destroys it; NULL when the message had no frames to take).
 int wa_codec_recv (zsock_t *sock, zframe_t **routing_id, wa_msg_t *self, int *why);
 
 #endif

@@ -481,6 +481,9 @@ wa_codec_recv (zsock_t *sock, zframe_t **routing_id, wa_msg_t *self, int *why)
     if (!msg)
         return -1;
     zframe_t *id = routing_id? zmsg_pop (msg): NULL;
+    //  A lone frame was no sender's id: nothing came after it.
+    if (id && zmsg_size (msg) == 0)
+        zframe_destroy (&id);
     int rc = WA_CODEC_EMALFORMED;
     if (zmsg_size (msg) == 1 && (id || !routing_id)) {
         zframe_t *frame = zmsg_first (msg);
@@ -491,11 +494,8 @@ wa_codec_recv (zsock_t *sock, zframe_t **routing_id, wa_msg_t *self, int *why)
     zmsg_destroy (&msg);
     if (why)
         *why = rc;
-    if (rc) {
-        zframe_destroy (&id);
-        return -2;
-    }
+    //  The sender comes back also with a malformed frame, so it can be told.
     if (routing_id)
         *routing_id = id;
-    return 0;
+    return rc ? -2 : 0;
 }
