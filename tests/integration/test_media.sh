@@ -102,6 +102,12 @@ expect "chunked over 100 MiB" 413 1009 "$WEB" POST /v1/media "${AUTH[@]}" -H 'Co
     -H 'Transfer-Encoding: chunked' -T - < "$T/huge"
 grep -q "larger than 104857600 bytes" "$T/body" || fail "413 without the limit: $(body)"
 rm -f "$T/huge"
+# A client that goes away in the middle of its upload.
+curl -s -o /dev/null --limit-rate 200K "${AUTH[@]}" -H 'Content-Type: video/mp4' -T "$T/big" -X POST "$URL/v1/media" &
+SLOW=$!
+upload_growing() { [ -n "$(find "$MEDIA/.uploads" -name 'upload-*' -size +100k)" ]; }
+wait_for 20 upload_growing || fail "the slow upload never reached the uploads folder"
+kill "$SLOW"; wait "$SLOW" 2>/dev/null || true
 wait_for 10 uploads_empty || fail "uploads left behind: $(ls -A "$MEDIA/.uploads")"
 [ "$(rows)" = "$before" ] || fail "a refused upload stored a row"
 [ "$(find "$MEDIA" -maxdepth 1 -type f | wc -l)" = "$before" ] || fail "files: $(ls "$MEDIA")"
