@@ -88,7 +88,7 @@ $(BUILD)/tests/test_watap_format: tests/unit/test_watap_format.c src/watap/forma
 	$(Q)$(CC) $(CFLAGS) -Isrc/watap -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # The pure parts of waweb (no reactor, no HTTP server).
-WAWEB_PURE := src/waweb/envelope.c src/waweb/auth.c src/waweb/route.c src/waweb/input.c \
+WAWEB_PURE := src/waweb/envelope.c src/waweb/auth.c src/waweb/route.c src/waweb/input.c src/waweb/metrics.c \
 	src/waweb/ratelimit.c src/waweb/tokencache.c
 $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard src/waweb/*.h) $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
