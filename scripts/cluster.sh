@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local cluster of `make run` / `make start` / `make stop`: a private
 # MariaDB under ./run/, wagate, two Masters, two Coreapps and a Webapp (the
-# HTTP API on 127.0.0.1:9090) on loopback.
+# HTTP API on 127.0.0.1:9090) on loopback, and a webhook receiver (wahook on
+# 127.0.0.1:9091, recording to ./run/webhooks.jsonl) the callbacks go to.
 #   scripts/cluster.sh run     start, follow the logs; Ctrl-C stops everything
 #   scripts/cluster.sh start   start in the background, return once healthy
 #   scripts/cluster.sh stop    stop everything start/run started
@@ -15,11 +16,13 @@ BIN=${WA_BIN:-$PWD/bin}
 
 NODES="master1 master2 coreapp1 coreapp2 webapp1"
 WEB_PORT=9090
+HOOK_PORT=9091
+HOOK_URL=http://127.0.0.1:$HOOK_PORT/webhook
 DB_PORT=${WA_RUN_DB_PORT:-33306}
 
 running() {
     local name pid any=1
-    for name in mariadbd wagate $NODES; do
+    for name in mariadbd wagate wahook $NODES; do
         if [ "$name" = mariadbd ]; then pid=$(cat "$RUN/db/mariadbd.pid" 2>/dev/null || true)
         else pid=$(proc_pid "$name" || true); fi
         pid_alive "$pid" && { echo "$name $pid"; any=0; }
@@ -45,6 +48,8 @@ wagate_ledger = $RUN/wagate-ledger.jsonl
 webapp_bind = 127.0.0.1
 webapp_port = $WEB_PORT
 media_dir = $RUN/media
+# Seeds the cluster setting: statuses and inbound messages go to wahook.
+webhooks_url = $HOOK_URL
 CONF
 }
 
@@ -60,6 +65,11 @@ start() {
     db_start "$DB_PORT"
     write_config
     export WACLUSTER_CONF="$RUN/cluster.conf"
+    proc_start wahook "$BIN/wahook" --port "$HOOK_PORT" --out "$RUN/webhooks.jsonl"
+    if ! wait_for 10 grep -q "listening on http://127.0.0.1:$HOOK_PORT/" "$RUN/logs/wahook.log"; then
+        echo "The webhook receiver did not start (is port $HOOK_PORT taken?); see $RUN/logs/wahook.log." >&2
+        return 1
+    fi
     proc_start wagate "$BIN/wagate"
     COREAPP_EXTERNAL_PORTS=6254-6257 proc_start master1 "$BIN/wamaster"
     COREAPP_EXTERNAL_PORTS=6258-6261 proc_start master2 "$BIN/wamaster"
@@ -77,6 +87,10 @@ start() {
         echo "The Webapp did not start; see $RUN/logs/webapp1.log." >&2
         return 1
     fi
+    # A database from an earlier version was seeded with no URL: point it here.
+    if [ "$(db_sql wacluster -e "SELECT CONCAT(value, '|', updated_by) FROM settings WHERE name = 'webhooks_url'")" = "|seed" ]; then
+        "$BIN/wactl" settings set webhooks_url "$HOOK_URL" > /dev/null || true
+    fi
     "$BIN/wactl" status
     cat <<TXT
 
@@ -91,6 +105,12 @@ From this folder:
   bin/wactl status          roles, the master lease and the shard map
   bin/wactl events          the audit log (promotions, lease changes)
   bin/wagate stats          the upstream referee: sessions and overlaps (must be 0)
+  bin/wagate inject --from 16505551234 --text hello
+                            an inbound message from a customer; it reaches the
+                            webhook (webhooks_url, here wahook) as a callback
+  tail -f $RUN/webhooks.jsonl
+                            the callbacks as they arrive: statuses of every
+                            message you send (POST /v1/messages), inbound messages
   make stop                 stop everything
 Logs: $RUN/logs/
 TXT
@@ -98,7 +118,7 @@ TXT
 
 stop() {
     local name
-    for name in webapp1 coreapp1 coreapp2 master1 master2 wagate; do proc_stop "$name"; done
+    for name in webapp1 coreapp1 coreapp2 master1 master2 wagate wahook; do proc_stop "$name"; done
     db_stop
     echo "Stopped."
 }
@@ -112,7 +132,7 @@ case "${1:-}" in
         trap 'echo; echo "Stopping ..."; stop; exit 0' INT TERM
         start
         echo "Following the logs; Ctrl-C stops the cluster."
-        tail -n 0 -F "$RUN"/logs/{wagate,master1,master2,coreapp1,coreapp2,webapp1}.log &
+        tail -n 0 -F "$RUN"/logs/{wagate,master1,master2,coreapp1,coreapp2,webapp1}.log "$RUN/webhooks.jsonl" &
         wait $!
         ;;
     *) echo "usage: $0 run|start|stop|status" >&2; exit 2 ;;
