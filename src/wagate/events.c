@@ -396,6 +396,17 @@ events_inject (events_t *self, const char *from, const char *name, const char *t
     return 0;
 }
 
+int
+events_set_rate (events_t *self, double rate)
+{
+    assert (self);
+    if (!(rate >= 0 && rate <= 100000))
+        return -1;
+    self->config.inbound_rate = rate;
+    self->credit = 0;
+    return 0;
+}
+
 void
 events_tick (events_t *self, wa_usec_t now)
 {

@@ -94,6 +94,9 @@ int events_message (events_t *self, const char *account, uint32_t shard, const c
 //  name may be NULL ("Customer NNNN").
 int events_inject (events_t *self, const char *from, const char *name, const char *text,
                    char *id, char *why, size_t why_size);
+//  Change the rate of generated inbound messages (0 to 100000 per second).
+//  0 / -1 (out of bounds).
+int events_set_rate (events_t *self, double rate);
 //  Emit what is due, and generate inbound messages at the rate.
 void events_tick (events_t *self, wa_usec_t now);
 //  Send what may go now on each key's open session.

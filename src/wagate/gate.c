@@ -383,7 +383,8 @@ s_control_reply (gate_t *self, zsock_t *sock, zframe_t *routing_id, uint32_t cod
     json_decref (body);
 }
 
-//  CONTROL {"op":"inject","from","text"[,"name"]}: an inbound message.
+//  CONTROL {"op":"inject","from","text"[,"name"]}: an inbound message;
+//  {"op":"inbound_rate","rate":N}: generate N inbound messages per second.
 static void
 s_handle_control (gate_t *self, zsock_t *sock, zframe_t *routing_id)
 {
@@ -411,6 +412,17 @@ s_handle_control (gate_t *self, zsock_t *sock, zframe_t *routing_id)
         }
         else
             s_control_reply (self, sock, routing_id, rc == -2? 503: 400, json_pack ("{s:s}", "error", why));
+    }
+    else
+    if (streq (op, "inbound_rate")) {
+        json_t *rate = json_object_get (root, "rate");
+        if (json_is_number (rate) && events_set_rate (self->events, json_number_value (rate)) == 0) {
+            wa_info ("inbound messages: %g per second", json_number_value (rate));
+            s_control_reply (self, sock, routing_id, 200, json_pack ("{s:f}", "rate", json_number_value (rate)));
+        }
+        else
+            s_control_reply (self, sock, routing_id, 400,
+                             json_pack ("{s:s}", "error", "'rate' must be a number from 0 to 100000"));
     }
     else
         s_control_reply (self, sock, routing_id, 400, json_pack ("{s:s}", "error", "unknown op"));
@@ -690,24 +702,21 @@ gate_stats_command (const wa_config_t *config, bool json)
     return status;
 }
 
-int
-gate_inject_command (const wa_config_t *config, const char *from, const char *text, const char *name)
+//  A CONTROL request (taken) to the running wagate; prints the answer.
+static int
+s_control_command (const wa_config_t *config, const char *what, json_t *request)
 {
-    assert (config);
     const char *endpoint = config->upstream_control_endpoint;
-    json_t *request = json_pack ("{s:s, s:s?, s:s?}", "op", "inject", "from", from, "text", text);
-    if (request && name)
-        json_object_set_new (request, "name", json_string (name));
     char *body = request? json_dumps (request, JSON_COMPACT): NULL;
     json_decref (request);
     if (!body || strlen (body) > WA_TEXT_MAX) {
-        fprintf (stderr, "wagate inject: the text is not UTF-8, or too long\n");
+        fprintf (stderr, "wagate %s: the text is not UTF-8, or too long\n", what);
         free (body);
         return 2;
     }
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     if (!dealer || zsock_connect (dealer, "%s", endpoint) != 0) {
-        fprintf (stderr, "wagate inject: cannot connect to %s\n", endpoint);
+        fprintf (stderr, "wagate %s: cannot connect to %s\n", what, endpoint);
         zsock_destroy (&dealer);
         free (body);
         return 1;
@@ -721,23 +730,23 @@ gate_inject_command (const wa_config_t *config, const char *from, const char *te
     zpoller_t *poller = zpoller_new (dealer, NULL);
     int why = 0;
     if (wa_codec_send (dealer, NULL, msg))
-        fprintf (stderr, "wagate inject: cannot send to %s\n", endpoint);
+        fprintf (stderr, "wagate %s: cannot send to %s\n", what, endpoint);
     else
     if (!zpoller_wait (poller, S_STATS_TIMEOUT_MSEC) && zpoller_terminated (poller))
-        fprintf (stderr, "wagate inject: interrupted\n");
+        fprintf (stderr, "wagate %s: interrupted\n", what);
     else
     if (zpoller_expired (poller))
-        fprintf (stderr, "wagate inject: no answer from %s within 3 s (is wagate running?)\n", endpoint);
+        fprintf (stderr, "wagate %s: no answer from %s within 3 s (is wagate running?)\n", what, endpoint);
     else
     if (wa_codec_recv (dealer, NULL, msg, &why))
-        fprintf (stderr, "wagate inject: bad answer from %s: %s\n", endpoint, wa_codec_strerror (why));
+        fprintf (stderr, "wagate %s: bad answer from %s: %s\n", what, endpoint, wa_codec_strerror (why));
     else
     if (msg->type != WA_MSG_CONTROL_REPLY)
-        fprintf (stderr, "wagate inject: %s answered %s: %s\n", endpoint, wa_codec_type_name (msg->type),
+        fprintf (stderr, "wagate %s: %s answered %s: %s\n", what, endpoint, wa_codec_type_name (msg->type),
                  msg->text);
     else
     if (msg->code != 200)
-        fprintf (stderr, "wagate inject: refused (%" PRIu32 "): %s\n", msg->code, msg->text);
+        fprintf (stderr, "wagate %s: refused (%" PRIu32 "): %s\n", what, msg->code, msg->text);
     else {
         printf ("%s\n", msg->text);
         status = 0;
@@ -746,4 +755,21 @@ gate_inject_command (const wa_config_t *config, const char *from, const char *te
     zsock_destroy (&dealer);
     free (msg);
     return status;
+}
+
+int
+gate_inject_command (const wa_config_t *config, const char *from, const char *text, const char *name)
+{
+    assert (config);
+    json_t *request = json_pack ("{s:s, s:s?, s:s?}", "op", "inject", "from", from, "text", text);
+    if (request && name)
+        json_object_set_new (request, "name", json_string (name));
+    return s_control_command (config, "inject", request);
+}
+
+int
+gate_rate_command (const wa_config_t *config, double rate)
+{
+    assert (config);
+    return s_control_command (config, "inbound-rate", json_pack ("{s:s, s:f}", "op", "inbound_rate", "rate", rate));
 }

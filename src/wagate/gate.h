@@ -24,5 +24,7 @@ int gate_stats_command (const wa_config_t *config, bool json);
 //  NULL), through the running wagate's control socket. Prints the answer
 //  ({"event_id": ...}); returns the exit status.
 int gate_inject_command (const wa_config_t *config, const char *from, const char *text, const char *name);
+//  `wagate inbound-rate N`: generate N inbound messages per second from now.
+int gate_rate_command (const wa_config_t *config, double rate);
 
 #endif

@@ -2,6 +2,7 @@
     referee of the one hard rule: it records every time two sessions of one
     account and shard are open at once. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "wa_cli.h"
 #include "gate.h"
@@ -40,7 +41,10 @@ static const wa_cli_t s_cli = {
         "                  TEXT up to 4096 bytes, NAME the profile name, default\n"
         "                  \"Customer\" and the number's last four digits), through the\n"
         "                  running wagate's control endpoint; prints {\"event_id\": ...}\n"
-        "                  (the message's id)",
+        "                  (the message's id)\n"
+        "  inbound-rate N  have the running wagate generate N inbound messages per second\n"
+        "                  from now on (0 to 100000, fractions allowed; 0 stops), from a pool\n"
+        "                  of 100 customers; wagate_inbound_rate is the rate at start",
     .takes_args = true,
 };
 
@@ -92,6 +96,18 @@ s_inject (const wa_config_t *config, int argc, char **argv)
     return gate_inject_command (config, from, text, name);
 }
 
+static int
+s_rate (const wa_config_t *config, int argc, char **argv)
+{
+    char *end = NULL;
+    double rate = argc == 1? strtod (argv [0], &end): -1;
+    if (argc != 1 || end == argv [0] || *end || !(rate >= 0 && rate <= 100000)) {
+        fprintf (stderr, "wagate inbound-rate: one number from 0 to 100000 is needed; try 'wagate --help'\n");
+        return 2;
+    }
+    return gate_rate_command (config, rate);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -104,6 +120,8 @@ main (int argc, char **argv)
         return s_stats (&config, argc - first - 1, argv + first + 1);
     if (strcmp (argv [first], "inject") == 0)
         return s_inject (&config, argc - first - 1, argv + first + 1);
+    if (strcmp (argv [first], "inbound-rate") == 0)
+        return s_rate (&config, argc - first - 1, argv + first + 1);
     fprintf (stderr, "wagate: unknown command '%s'; try 'wagate --help'\n", argv [first]);
     return 2;
 }

@@ -290,6 +290,17 @@ test_inject_and_generate (void **state)
         events_tick (events, SEC (ms / 1000.0));
     events_stats_t stats = events_stats (events);
     assert_true (stats.inbound >= 2 + 149 && stats.inbound <= 2 + 151);
+    //  The rate changes live; 0 stops.
+    assert_int_equal (events_set_rate (events, -1), -1);
+    assert_int_equal (events_set_rate (events, 100001), -1);
+    assert_int_equal (events_set_rate (events, 0), 0);
+    for (int ms = 1510; ms <= 2000; ms += 10)
+        events_tick (events, SEC (ms / 1000.0));
+    assert_int_equal (events_stats (events).inbound, stats.inbound);
+    assert_int_equal (events_set_rate (events, 1000), 0);
+    for (int ms = 2010; ms <= 3000; ms += 10)
+        events_tick (events, SEC (ms / 1000.0));
+    assert_true (events_stats (events).inbound >= stats.inbound + 990);
     events_destroy (&events);
     free (fake);
 }
