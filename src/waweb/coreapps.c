@@ -295,19 +295,26 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
         zlistx_destroy (&late);
         coreapps_refresh (self);
     }
-    web_req_t *req = zlistx_first (self->parked);
-    while (req) {
-        web_req_t *next = zlistx_next (self->parked);
+    //  The due ones first, then act: sending may park a request again,
+    //  which changes the list (and its cursor) under a running walk.
+    zlistx_t *due = NULL;
+    for (web_req_t *req = zlistx_first (self->parked); req; req = zlistx_next (self->parked))
         if (now >= req->fwd_deadline || now >= req->fwd_retry_at) {
-            zlistx_delete (self->parked, req->fwd_handle);
-            req->fwd_handle = NULL;
-            if (now >= req->fwd_deadline)
-                s_expire (self, req);
-            else
-                s_send (self, req);
+            if (!due)
+                due = zlistx_new ();
+            zlistx_add_end (due, req);
         }
-        req = next;
+    if (!due)
+        return 0;
+    for (web_req_t *req = zlistx_first (due); req; req = zlistx_next (due)) {
+        zlistx_delete (self->parked, req->fwd_handle);
+        req->fwd_handle = NULL;
+        if (now >= req->fwd_deadline)
+            s_expire (self, req);
+        else
+            s_send (self, req);
     }
+    zlistx_destroy (&due);
     return 0;
 }
 
