@@ -1,6 +1,7 @@
 /*  wa_db — see include/wa_db.h */
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,9 +59,22 @@ struct wa_db_t {
     wa_db_row_t row;
 };
 
+static pthread_once_t s_library_once = PTHREAD_ONCE_INIT;
+
+static void
+s_library_init (void)
+{
+    if (mysql_library_init (0, NULL, NULL))
+        wa_error ("db: the MariaDB client library cannot start");
+}
+
 wa_db_t *
 wa_db_new (const wa_config_t *config)
 {
+    //  The client library's global state (and OpenSSL's under it) must be
+    //  set up once, before any thread calls mysql_init: the DB workers
+    //  start at the same time.
+    pthread_once (&s_library_once, s_library_init);
     wa_db_t *self = calloc (1, sizeof *self);
     assert (self);
     self->config = config;
