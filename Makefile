@@ -39,6 +39,7 @@ help:
 	@echo "make bench-failover   time Coreapp failover, DB-based and heartbeat modes (docs/BENCHMARKS.md)"
 	@echo "make bench-failover-defaults   the same with every setting at its default (slow)"
 	@echo "make bench-api  POST /v1/messages through the full path, and the bare anchor (docs/BENCHMARKS.md)"
+	@echo "make bench-webhooks   inbound messages from wagate through the cluster to a webhook: events/s, latency"
 
 # The one list of packages. Installed only when something is missing.
 DEB_PACKAGES := build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
@@ -185,3 +186,12 @@ $(BUILD)/bench:
 bench-api: deps
 	@$(MAKE) --no-print-directory all $(ANCHOR)
 	@WA_ANCHOR=$(CURDIR)/$(ANCHOR) bench/api.sh
+
+# --------------------------------------------------------------------------
+# make bench-webhooks: a sustained rate of inbound messages from wagate through
+# the primary Coreapp (stored, acknowledged, POSTed) to wahook; events/s and
+# emit -> receive latency per rate (bench/webhooks.sh; docs/BENCHMARKS.md).
+.PHONY: bench-webhooks
+bench-webhooks: deps
+	@$(MAKE) --no-print-directory all
+	@bench/webhooks.sh
