@@ -14,6 +14,7 @@
 #define ACKS_MAX 100000         //  acknowledgements waiting for room on the socket
 #define RECOUNT_USEC (5 * WA_USEC_PER_SEC)
 #define TICK_SEC 0.1
+#define DB_WARN_USEC (5 * WA_USEC_PER_SEC)
 
 //  An event received, waiting to be stored.
 typedef struct {
@@ -69,6 +70,7 @@ typedef struct {
     uint64_t generation;
     unsigned int count;         //  rows read
     uint64_t last_seq;
+    char error[200];
     cbentry_t *entries[LOAD_PAGE];      //  NULL for a row that failed the checks
     char ids[LOAD_PAGE][CBQUEUE_EVENT_ID_MAX + 1];
     char why[LOAD_PAGE][120];
@@ -86,6 +88,7 @@ typedef struct {
     const char *fail_errors[MARK_BATCH];
     const char *fail_ids[MARK_BATCH];
     int64_t marked;
+    char error[200];
 } mark_job_t;
 
 typedef struct {
@@ -126,6 +129,8 @@ struct callbacks_t {
     zhashx_t *flights;          //  token → flight_t
     uint64_t next_token;
     zlistx_t *marks;            //  mark_t
+    wa_usec_t warned_at;        //  database warnings: one per DB_WARN_USEC
+    uint64_t unwarned;          //  failures not logged since
     bool failing;               //  the last POST failed (for the log)
     uint64_t failures_in_row;
     store_job_t store;
@@ -153,6 +158,7 @@ static const char *SQL_FAIL =
     "UPDATE callbacks SET attempts = attempts + 1, last_error = ? WHERE event_id = ?";
 
 static void s_pump (callbacks_t *self);
+static void s_db_warn (callbacks_t *self, const char *what, const char *error);
 static void s_tick (callbacks_t *self);
 
 //  --------------------------------------------------------------------------
@@ -233,8 +239,7 @@ s_load_run (wa_job_t *job, wa_db_t *db)
     self->count = 0;
     self->last_seq = self->after;
     job->rc = wa_db_query (db, SQL_LOAD, s_load_row, self, "iu", (int64_t) self->shard, self->after) < 0 ? -1 : 0;
-    if (job->rc)
-        wa_warn ("db: cannot read pending callbacks (will retry): %s", wa_db_error (db));
+    snprintf (self->error, sizeof self->error, "%s", job->rc ? wa_db_error (db) : "");
 }
 
 static void
@@ -254,9 +259,7 @@ s_mark_run (wa_job_t *job, wa_db_t *db)
         if (wa_db_exec_bulk (db, SQL_FAIL, "ss", self->fail_count, cols) < 0)
             job->rc = -1;
     }
-    if (job->rc)
-        wa_warn ("db: cannot record %u callback outcomes (will retry): %s", self->done_count + self->fail_count,
-                 wa_db_error (db));
+    snprintf (self->error, sizeof self->error, "%s", job->rc ? wa_db_error (db) : "");
 }
 
 static int
@@ -330,6 +333,21 @@ s_flight_destroy (void **item)
 {
     free (*item);
     *item = NULL;
+}
+
+//  A database that fails fails every retry (each tick): one line per
+//  DB_WARN_USEC, with how many went unsaid.
+static void
+s_db_warn (callbacks_t *self, const char *what, const char *error)
+{
+    wa_usec_t now = wa_clock_mono ();
+    if (self->warned_at && now - self->warned_at < DB_WARN_USEC) {
+        self->unwarned++;
+        return;
+    }
+    wa_warn ("callbacks: %s failed (will retry): %s%s", what, error, self->unwarned ? " (and earlier failures)" : "");
+    self->warned_at = now;
+    self->unwarned = 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -443,7 +461,7 @@ s_store_done (callbacks_t *self)
                      job->epoch, job->count);
     }
     else {
-        wa_warn ("callbacks: storing %u events failed (will retry): %s", job->count, job->error);
+        s_db_warn (self, "storing events", job->error);
         //  Back at the head, in their order (an ambiguous COMMIT is harmless:
         //  the event ids are unique).
         if (current) {
@@ -502,6 +520,8 @@ s_load_done (callbacks_t *self)
         }
         job->entries[i] = NULL;
     }
+    if (job->job.rc)
+        s_db_warn (self, "reading pending callbacks", job->error);
     if (!current) {
         if (job->job.rc)
             self->load_more = true;     //  try again
@@ -550,6 +570,8 @@ s_mark_done (callbacks_t *self)
             free (job->rows[i]);
         job->rows[i] = NULL;
     }
+    if (job->job.rc)
+        s_db_warn (self, "recording callback outcomes", job->error);
     if (job->job.rc == 0 && job->shard == self->shard && self->pending >= 0) {
         self->pending -= job->marked;
         if (self->pending < 0)
@@ -902,14 +924,25 @@ callbacks_settings (callbacks_t *self)
 void
 callbacks_drain (callbacks_t *self, int timeout_ms)
 {
+    //  POSTs in flight finish and their outcomes are written, so that a
+    //  planned stop sends nothing twice; nothing new starts.
     int64_t until = zclock_mono () + timeout_ms;
-    zpoller_t *poller = zpoller_new (self->db, NULL);
+    zpoller_t *poller = zpoller_new (self->db, self->webhook, NULL);
     zpoller_set_nonstop (poller, true);
     while (zclock_mono () < until
        &&  (self->store.job.busy || self->mark.job.busy || self->load.job.busy || self->count.job.busy
-        ||  zlistx_size (self->marks))) {
+        ||  zlistx_size (self->marks) || zhashx_size (self->flights))) {
         s_mark_submit (self);
-        if (zpoller_wait (poller, (int) (until - zclock_mono ()))) {
+        void *which = zpoller_wait (poller, (int) (until - zclock_mono ()));
+        if (which == self->webhook) {
+            uint64_t token;
+            int status;
+            char error[WEBHOOK_ERROR_MAX + 1];
+            if (webhook_recv (self->webhook, &token, &status, error) == 0)
+                s_on_outcome (self, token, status, error);
+        }
+        else
+        if (which) {
             wa_job_t *job = wa_dbworker_recv (self->db);
             if (job == &self->store.job)
                 s_store_done (self);
