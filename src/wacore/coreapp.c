@@ -20,6 +20,7 @@
 #include "session.h"
 #include "outbox.h"
 #include "callbacks.h"
+#include "contacts.h"
 #include "wa_message.h"
 
 typedef struct {
@@ -43,9 +44,11 @@ typedef struct {
     shard_job_t shard_job;
     release_job_t release_job;
     uint64_t sessions_opened;
-    const char *gateway;        //  "connected" or "disconnected"
+    const char *gateway;        //  "connected", "disconnected" or "unregistered"
     outbox_t *outbox;           //  the messages of the shard we hold
     callbacks_t *callbacks;     //  its statuses and inbound messages, to the webhook
+    contacts_t *contacts;       //  contact checks, asked upstream and cached
+    wa_usec_t relogin_at;       //  unregistered: no login before this
     int outbox_timer;
     wa_msg_t msg;               //  the message being handled (large)
     wa_msg_t reply;
@@ -55,6 +58,7 @@ typedef struct {
 
 static void s_try_login (coreapp_t *self);
 static void s_on_session_message (coreapp_t *self);
+static void s_unregistered (coreapp_t *self);
 
 static void
 s_set_role (coreapp_t *self)
@@ -85,6 +89,7 @@ s_close_session (coreapp_t *self, const char *why, bool confirmed_gone)
     session_close (&self->session, wa_clock_mono (), confirmed_gone);
     outbox_session (self->outbox, false);
     callbacks_session (self->callbacks, 0);
+    contacts_session_closed (self->contacts);
     if (was_open)
         wa_node_event (&self->node, "session_closed", (int) self->session.shard, self->session.epoch,
                        self->node.id, "upstream session %" PRIu64 " closed: %s", id, why);
@@ -105,6 +110,7 @@ s_demote (coreapp_t *self, const char *why)
     self->shard = -1;
     outbox_hold (self->outbox, -1, self->node.id, 0);
     callbacks_hold (self->callbacks, -1, self->node.id, 0);
+    contacts_demoted (self->contacts);
     if (self->login_timer >= 0)
         zloop_timer_end (self->loop, self->login_timer);
     self->login_timer = -1;
@@ -196,9 +202,34 @@ s_on_session_message (coreapp_t *self)
             callbacks_on_event (self->callbacks, self->msg.session, self->msg.seq, self->msg.text,
                                 self->msg.text_len);
             break;
+        case SESSION_EV_CONTACTS_REPLY:
+            contacts_on_reply (self->contacts, self->msg.seq, self->msg.text, self->msg.text_len);
+            break;
+        case SESSION_EV_UNREGISTERED:
+            s_unregistered (self);
+            break;
         case SESSION_EV_NONE:
             break;
     }
+}
+
+//  The upstream says the account is not registered: no session was opened,
+//  so nothing lingers there. The shard stays ours (nothing is wrong with
+//  this Coreapp); the login is tried again every upstream_login_timeout,
+//  and succeeds once the account is registered (POST /v1/account/verify).
+static void
+s_unregistered (coreapp_t *self)
+{
+    wa_usec_t now = wa_clock_mono ();
+    zloop_reader_end (self->loop, self->session.sock);
+    session_close (&self->session, now, true);
+    if (!streq (self->gateway, "unregistered"))
+        wa_node_event (&self->node, "unregistered", self->shard, self->lease.epoch, self->node.id,
+                       "the upstream refused the login of shard %d: %s; trying again every %g s",
+                       self->shard, self->session.last_reason, self->settings.upstream_login_timeout);
+    s_set_gateway (self, "unregistered");
+    self->relogin_at = now + WA_SEC (self->settings.upstream_login_timeout);
+    s_try_login (self);
 }
 
 static void
@@ -208,6 +239,8 @@ s_try_login (coreapp_t *self)
         return;
     wa_usec_t now = wa_clock_mono ();
     wa_usec_t when = self->login_at > self->session.quiet_until ? self->login_at : self->session.quiet_until;
+    if (self->relogin_at > when)
+        when = self->relogin_at;
     if (now < when) {
         if (self->login_timer < 0)
             wa_timer_once (self->loop, &self->login_timer, when - now, s_on_login_timer, self);
@@ -441,11 +474,13 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     coreapp_t *self = arg;
-    char stats[2048];
+    char stats[3072];
     char db[400];
     char callbacks[512];
+    char contacts[256];
     wa_dbworker_stats_json (db, sizeof db);
     callbacks_stats_json (self->callbacks, callbacks, sizeof callbacks);
+    contacts_stats_json (self->contacts, contacts, sizeof contacts);
     outbox_stats_t o = outbox_stats (self->outbox);
     snprintf (stats, sizeof stats,
               "{\"node\":%" PRIu64 ",\"kind\":\"coreapp\",\"role\":\"%s\",\"shard\":%d,\"epoch\":%" PRIu64
@@ -454,12 +489,12 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
               ",\"outbox\":{\"accepted\":%" PRIu64 ",\"retried\":%" PRIu64 ",\"sent\":%" PRIu64
               ",\"acked\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"refused\":%" PRIu64
               ",\"queried\":%" PRIu64 ",\"found\":%" PRIu64 ",\"batches\":%" PRIu64
-              ",\"depth\":%zu,\"waiting\":%zu},\"callbacks\":%s,\"db\":%s}",
+              ",\"depth\":%zu,\"waiting\":%zu},\"callbacks\":%s,\"contacts\":%s,\"db\":%s}",
               self->node.id, self->node.role, self->shard, self->node.epoch,
               session_state_name (self->session.state), self->sessions_opened, self->heartbeats,
               self->peers.count, self->api_requests, self->api_refused, o.accepted, o.retried, o.sent,
               o.acked, o.duplicates, o.refused, o.queried, o.found, o.batches, o.depth, o.waiting, callbacks,
-              db);
+              contacts, db);
     wa_node_on_control (&self->node, stats);
     return 0;
 }
@@ -535,6 +570,26 @@ s_callbacks_holding (void *arg)
     return s_holding ((coreapp_t *) arg);
 }
 
+//  Why the upstream session cannot take a request now, NULL when it can.
+static const char *
+s_session_unavailable (coreapp_t *self)
+{
+    if (self->session.state == SESSION_OPEN)
+        return NULL;
+    if (streq (self->gateway, "unregistered"))
+        return "the account is not registered upstream: POST /v1/account, then /v1/account/verify";
+    return "the upstream session is not open yet";
+}
+
+static int
+s_contacts_ask (void *arg, uint64_t seq, const char *payload)
+{
+    coreapp_t *self = arg;
+    if (!s_holding (self))
+        return -1;
+    return session_contacts (&self->session, seq, payload, wa_clock_mono ());
+}
+
 static void
 s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
 {
@@ -564,6 +619,13 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
                          self->node.id, self->shard);
         else
             outbox_accept (self->outbox, peer, msg->seq, key, &message);
+    }
+    else
+    if (streq (op, "contacts")) {
+        if (!s_holding (self))
+            s_api_error (self, peer, msg->seq, 500, 1018, "coreapp %" PRIu64 " is not primary", self->node.id);
+        else
+            contacts_request (self->contacts, peer, msg->seq, root, s_session_unavailable (self));
     }
     else
         s_api_error (self, peer, msg->seq, 400, 1006, "unknown op '%.40s'", op);
@@ -648,6 +710,7 @@ s_shutdown (coreapp_t *self)
         wa_node_run_sync (&self->node, &job->job, timeout);
         s_demote (self, "stopping");
     }
+    contacts_destroy (&self->contacts);
     if (self->node.id) {
         wa_node_flush_events (&self->node);
         s_wait_jobs (self, timeout);
@@ -701,6 +764,8 @@ coreapp_run (const wa_config_t *config)
         free (self);
         return 1;
     }
+    contacts_io_t contacts_io = { s_api_reply, s_contacts_ask };
+    self->contacts = contacts_new (&self->settings, contacts_io, self, self->loop);
     zloop_reader (self->loop, (zsock_t *) self->node.db, s_on_db, self);
     zloop_reader (self->loop, (zsock_t *) outbox_worker (self->outbox), s_on_outbox, self);
     wa_timer_every (self->loop, &self->outbox_timer, 0.1, s_on_outbox_tick, self);

@@ -135,6 +135,19 @@ session_event_ack (session_t *self, uint64_t seq, wa_usec_t now)
     return s_send (self, msg, now);
 }
 
+int
+session_contacts (session_t *self, uint64_t seq, const char *payload, wa_usec_t now)
+{
+    if (self->state != SESSION_OPEN)
+        return -1;
+    wa_msg_t *msg = &self->out;
+    wa_msg_init (msg, WA_MSG_CONTACTS);
+    msg->session = self->id;
+    msg->seq = seq;
+    wa_msg_set_text (msg, payload);
+    return s_send (self, msg, now);
+}
+
 session_event_t
 session_on_message (session_t *self, wa_usec_t now, wa_msg_t *out)
 {
@@ -175,6 +188,14 @@ session_on_message (session_t *self, wa_usec_t now, wa_msg_t *out)
             return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_QUERY_REPLY : SESSION_EV_NONE;
         case WA_MSG_UP_EVENT:
             return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_UP_EVENT : SESSION_EV_NONE;
+        case WA_MSG_CONTACTS_REPLY:
+            return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_CONTACTS_REPLY
+                                                                            : SESSION_EV_NONE;
+        case WA_MSG_UNREGISTERED:
+            if (self->state != SESSION_LOGGING_IN)
+                return SESSION_EV_NONE;
+            snprintf (self->last_reason, sizeof self->last_reason, "%.120s", msg->text);
+            return SESSION_EV_UNREGISTERED;
         default:
             wa_warn ("upstream sent an unexpected %s", wa_codec_type_name (msg->type));
             return SESSION_EV_NONE;

@@ -23,6 +23,8 @@ typedef enum {
     SESSION_EV_SEND_ACK,        //  a SEND answered: msg seq, code, text
     SESSION_EV_QUERY_REPLY,     //  a QUERY answered: msg code, text (the id)
     SESSION_EV_UP_EVENT,        //  a status or inbound message: msg seq, text
+    SESSION_EV_CONTACTS_REPLY,  //  a contact check answered: msg seq, text
+    SESSION_EV_UNREGISTERED,    //  login answered: the account is not registered (no session)
 } session_event_t;
 
 typedef struct {
@@ -56,6 +58,8 @@ int session_send (session_t *self, uint64_t seq, const char *payload, wa_usec_t 
 int session_query (session_t *self, const char *id, wa_usec_t now);
 //  UP_EVENT_ACK: the event seq is stored. 0 / -1 (not open, or full).
 int session_event_ack (session_t *self, uint64_t seq, wa_usec_t now);
+//  CONTACTS: a contact check ({"contacts":[...]}) tagged seq. 0 / -1.
+int session_contacts (session_t *self, uint64_t seq, const char *payload, wa_usec_t now);
 //  Read one message from the socket into *msg. On REFUSED and GONE the
 //  caller closes the session (confirmed gone: the gateway said so).
 session_event_t session_on_message (session_t *self, wa_usec_t now, wa_msg_t *msg);

@@ -12,6 +12,7 @@
 #include "gate.h"
 #include "referee.h"
 #include "events.h"
+#include "account.h"
 
 #define S_STATS_TIMEOUT_MSEC 3000
 #define S_SWEEP_MIN_MSEC 5
@@ -28,6 +29,8 @@ struct _gate_t {
     wa_msg_t *notice;           //  SESSION_GONE to others, built beside a reply
     events_t *events;           //  statuses and inbound messages (events.h)
     wa_msg_t *event_out;        //  an UP_EVENT being sent
+    account_t *account;         //  registration and contact checks (account.h)
+    uint64_t unregistered_logins;
 };
 
 static zsock_t *
@@ -309,6 +312,48 @@ s_handle_query (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
     wa_msg_set_text (self->reply, msg->text);
 }
 
+//  While the account is not registered no session opens: UNREGISTERED.
+static void
+s_handle_unregistered_login (gate_t *self)
+{
+    if (self->unregistered_logins++ == 0)
+        wa_info ("login %s/%" PRIu32 " node %" PRIu64 ": the account is not registered (logged once)",
+                 self->msg->account, self->msg->shard, self->msg->node);
+    wa_msg_init (self->reply, WA_MSG_UNREGISTERED);
+    wa_msg_set_text (self->reply, "the account is not registered: request a code, then verify it");
+}
+
+//  CONTACTS → CONTACTS_REPLY, on an open session of its owner (not activity).
+static void
+s_handle_contacts (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
+{
+    referee_result_t result;
+    char account [REFEREE_ACCOUNT_MAX + 1], why [160];
+    uint32_t shard;
+    int rc = referee_session_key (self->referee, owner, self->msg->session, now, &result, account,
+                                  sizeof account, &shard);
+    s_send_gone (self);
+    if (rc) {
+        s_reply_gone (self, &result);
+        return;
+    }
+    char *answer = account_contacts (self->account, self->msg->text, self->msg->text_len, why, sizeof why);
+    wa_msg_init (self->reply, WA_MSG_CONTACTS_REPLY);
+    self->reply->session = self->msg->session;
+    self->reply->seq = self->msg->seq;
+    if (!answer) {
+        wa_warn ("contact check on session %" PRIu64 " refused: %s", self->msg->session, why);
+        json_t *error = json_pack ("{s:s}", "error", why);
+        char *text = error ? json_dumps (error, JSON_COMPACT) : NULL;
+        wa_msg_set_text (self->reply, text ? text : "{}");
+        free (text);
+        json_decref (error);
+        return;
+    }
+    wa_msg_set_text (self->reply, answer);
+    free (answer);
+}
+
 //  Receives one message; 0 with *routing_id set, or -1 when there is
 //  nothing to handle (a malformed frame was counted and answered).
 static int
@@ -345,7 +390,13 @@ s_sessions_readable (zloop_t *loop, zsock_t *sock, void *arg)
     }
     switch (self->msg->type) {
         case WA_MSG_LOGIN:
-            s_handle_login (self, &owner, now);
+            if (account_registered (self->account))
+                s_handle_login (self, &owner, now);
+            else
+                s_handle_unregistered_login (self);
+            break;
+        case WA_MSG_CONTACTS:
+            s_handle_contacts (self, &owner, now);
             break;
         case WA_MSG_PING:
         case WA_MSG_LOGOUT:
@@ -424,8 +475,14 @@ s_handle_control (gate_t *self, zsock_t *sock, zframe_t *routing_id)
             s_control_reply (self, sock, routing_id, 400,
                              json_pack ("{s:s}", "error", "'rate' must be a number from 0 to 100000"));
     }
-    else
-        s_control_reply (self, sock, routing_id, 400, json_pack ("{s:s}", "error", "unknown op"));
+    else {
+        int status = 400;
+        json_t *reply = NULL;
+        if (account_control (self->account, op, root, &status, &reply))
+            s_control_reply (self, sock, routing_id, (uint32_t) status, reply);
+        else
+            s_control_reply (self, sock, routing_id, 400, json_pack ("{s:s}", "error", "unknown op"));
+    }
     json_decref (root);
 }
 
@@ -528,10 +585,11 @@ gate_new (const wa_config_t *config)
     clock_gettime (CLOCK_REALTIME, &started);
     events.wall_start = (wa_usec_t) started.tv_sec * WA_USEC_PER_SEC + started.tv_nsec / 1000;
     self->events = events_new (&events, wa_clock_mono ());
+    self->account = account_new (config->wagate_registered, config->wagate_invalid_digits);
     self->sessions = s_router_bind (config->upstream_endpoint, "sessions");
     self->control = s_router_bind (config->upstream_control_endpoint, "control");
     self->loop = zloop_new ();
-    if (!self->referee || !self->events || !self->sessions || !self->control || !self->loop) {
+    if (!self->referee || !self->events || !self->account || !self->sessions || !self->control || !self->loop) {
         gate_destroy (&self);
         return NULL;
     }
@@ -552,6 +610,9 @@ gate_new (const wa_config_t *config)
     wa_info ("events: statuses %gs apart, failed for numbers ending in [%s], %g inbound messages/s, "
              "%d shard(s)", config->wagate_status_delay, config->wagate_fail_digits,
              config->wagate_inbound_rate, config->shards);
+    wa_info ("account: %s; contacts ending in [%s] are invalid", config->wagate_registered ? "registered"
+             : "not registered: POST /v1/account, then /v1/account/verify with `wagate code`",
+             config->wagate_invalid_digits);
     return self;
 }
 
@@ -566,6 +627,7 @@ gate_destroy (gate_t **self_p)
         zsock_destroy (&self->control);
         referee_destroy (&self->referee);
         events_destroy (&self->events);
+        account_destroy (&self->account);
         if (self->ledger)
             fclose (self->ledger);
         free (self->msg);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "wa_cli.h"
 #include "gate.h"
+#include "account.h"
 
 static const wa_cli_t s_cli = {
     .program = "wagate",
@@ -44,7 +45,11 @@ static const wa_cli_t s_cli = {
         "                  (the message's id)\n"
         "  inbound-rate N  have the running wagate generate N inbound messages per second\n"
         "                  from now on (0 to 100000, fractions allowed; 0 stops), from a pool\n"
-        "                  of 100 customers; wagate_inbound_rate is the rate at start",
+        "                  of 100 customers; wagate_inbound_rate is the rate at start\n"
+        "  code            print the registration code the running wagate \"sent\" for\n"
+        "                  POST /v1/account (exit 1 when none is pending); with\n"
+        "                  wagate_registered = 0 the account is not registered until\n"
+        "                  POST /v1/account/verify gives it that code",
     .takes_args = true,
 };
 
@@ -118,6 +123,8 @@ main (int argc, char **argv)
         return s_run (&config);
     if (strcmp (argv [first], "stats") == 0)
         return s_stats (&config, argc - first - 1, argv + first + 1);
+    if (strcmp (argv [first], "code") == 0 && argc == first + 1)
+        return account_code_command (&config);
     if (strcmp (argv [first], "inject") == 0)
         return s_inject (&config, argc - first - 1, argv + first + 1);
     if (strcmp (argv [first], "inbound-rate") == 0)
