@@ -289,13 +289,20 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
 static int s_on_ping (zloop_t *loop, int timer_id, void *arg);
 static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
 
+//  At start (was NULL), every timer; after a settings change, only those
+//  whose period changed. Re-arming a timer restarts its period: changes
+//  coming faster than a period would starve it, and the node would stop
+//  claiming liveness (tests/chaos, settings-churn).
 static void
-s_arm_timers (coreapp_t *self)
+s_arm_timers (coreapp_t *self, const wa_config_t *was)
 {
     const wa_config_t *s = &self->settings;
-    wa_timer_every (self->loop, &self->tick_timer, s->shard_renew_interval, s_on_tick, self);
-    wa_timer_every (self->loop, &self->ping_timer, s->upstream_ping_interval, s_on_ping, self);
-    wa_timer_every (self->loop, &self->liveness_timer, s->db_liveness_interval, s_on_liveness, self);
+    if (!was || was->shard_renew_interval != s->shard_renew_interval)
+        wa_timer_every (self->loop, &self->tick_timer, s->shard_renew_interval, s_on_tick, self);
+    if (!was || was->upstream_ping_interval != s->upstream_ping_interval)
+        wa_timer_every (self->loop, &self->ping_timer, s->upstream_ping_interval, s_on_ping, self);
+    if (!was || was->db_liveness_interval != s->db_liveness_interval)
+        wa_timer_every (self->loop, &self->liveness_timer, s->db_liveness_interval, s_on_liveness, self);
 }
 
 static void
@@ -304,11 +311,12 @@ s_apply_settings (coreapp_t *self, const wa_config_t *next, const char *source)
     char changed[400];
     if (wa_settings_changes (&self->settings, next, source, changed, sizeof changed) == 0)
         return;
+    wa_config_t was = self->settings;
     wa_config_copy_settings (&self->settings, next);
     //  A held lease keeps the deadline it was granted; renewals use the new ttl.
     self->lease.ttl = WA_SEC (self->settings.shard_lease_ttl);
     self->lease.margin = WA_SEC (self->settings.lease_margin);
-    s_arm_timers (self);
+    s_arm_timers (self, &was);
     callbacks_settings (self->callbacks);
     wa_node_publish (&self->node, "settings_applied", self->shard, self->node.epoch, self->node.id,
                      "%s (%s)", changed, source);
@@ -775,7 +783,7 @@ coreapp_run (const wa_config_t *config)
     zloop_reader (self->loop, self->peers.sub, s_on_masters, self);
     wa_node_monitor (&self->node, self->peers.sub, "masters", self->loop);
     wa_node_monitor (&self->node, self->node.api, "api", self->loop);
-    s_arm_timers (self);
+    s_arm_timers (self, NULL);
     s_on_tick (self->loop, 0, self);
     zloop_start (self->loop);
     wa_info ("stopping");

@@ -117,13 +117,20 @@ s_on_deadline (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  At start (was NULL), every timer; after a settings change, only those
+//  whose period changed. Re-arming a timer restarts its period: changes
+//  coming faster than a period would starve it, and the node would stop
+//  claiming liveness and heartbeating (tests/chaos, settings-churn).
 static void
-s_arm_timers (master_t *self)
+s_arm_timers (master_t *self, const wa_config_t *was)
 {
     const wa_config_t *s = &self->settings;
-    wa_timer_every (self->loop, &self->tick_timer, s->lease_renew_interval, s_on_tick, self);
-    wa_timer_every (self->loop, &self->liveness_timer, s->db_liveness_interval, s_on_liveness, self);
-    wa_timer_every (self->loop, &self->heartbeat_timer, s->heartbeat_interval, s_on_heartbeat, self);
+    if (!was || was->lease_renew_interval != s->lease_renew_interval)
+        wa_timer_every (self->loop, &self->tick_timer, s->lease_renew_interval, s_on_tick, self);
+    if (!was || was->db_liveness_interval != s->db_liveness_interval)
+        wa_timer_every (self->loop, &self->liveness_timer, s->db_liveness_interval, s_on_liveness, self);
+    if (!was || was->heartbeat_interval != s->heartbeat_interval)
+        wa_timer_every (self->loop, &self->heartbeat_timer, s->heartbeat_interval, s_on_heartbeat, self);
 }
 
 static void
@@ -132,11 +139,12 @@ s_apply_settings (master_t *self, const wa_config_t *next, const char *source)
     char changed[400];
     if (wa_settings_changes (&self->settings, next, source, changed, sizeof changed) == 0)
         return;
+    wa_config_t was = self->settings;
     wa_config_copy_settings (&self->settings, next);
     //  A held lease keeps the deadline it was granted; new renewals use the new ttl.
     self->lease.ttl = WA_SEC (self->settings.lease_ttl);
     self->lease.margin = WA_SEC (self->settings.lease_margin);
-    s_arm_timers (self);
+    s_arm_timers (self, &was);
     wa_node_publish (&self->node, "settings_applied", -1, self->node.epoch, self->node.id,
                      "%s (%s)", changed, source);
     //  The timers run from now: a longer renewal period (several timings
@@ -796,7 +804,7 @@ master_run (const wa_config_t *config)
     wa_node_monitor (&self->node, self->node.control, "control", self->loop);
     api_hooks_t hooks = { .arg = self, .primary = s_api_primary, .stored = s_api_stored };
     self->api = api_new (self->loop, self->node.api, self->node.db, &self->settings, &hooks);
-    s_arm_timers (self);
+    s_arm_timers (self, NULL);
     s_on_tick (self->loop, 0, self);
     zloop_start (self->loop);
     wa_info ("stopping");

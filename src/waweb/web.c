@@ -592,17 +592,16 @@ s_load_settings (web_t *self)
 static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
 static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
 
+//  At start (was NULL), both timers; after a settings change, only those
+//  whose period changed: re-arming restarts a period, and changes coming
+//  faster than it would starve it.
 static void
-s_arm_timers (web_t *self)
+s_arm_timers (web_t *self, const wa_config_t *was)
 {
-    if (self->tick_timer >= 0)
-        zloop_timer_end (self->loop, self->tick_timer);
-    if (self->liveness_timer >= 0)
-        zloop_timer_end (self->loop, self->liveness_timer);
-    self->tick_timer = zloop_timer (self->loop, (size_t) (self->settings.shard_renew_interval * 1000) ?: 1, 0,
-                                    s_on_tick, self);
-    self->liveness_timer = zloop_timer (self->loop, (size_t) (self->settings.db_liveness_interval * 1000) ?: 1,
-                                        0, s_on_liveness, self);
+    if (!was || was->shard_renew_interval != self->settings.shard_renew_interval)
+        wa_timer_every (self->loop, &self->tick_timer, self->settings.shard_renew_interval, s_on_tick, self);
+    if (!was || was->db_liveness_interval != self->settings.db_liveness_interval)
+        wa_timer_every (self->loop, &self->liveness_timer, self->settings.db_liveness_interval, s_on_liveness, self);
 }
 
 static void
@@ -651,8 +650,9 @@ s_node_job_done (web_t *self, wa_job_t *job)
         char changed[400];
         if (wa_settings_changes (&self->settings, &self->settings_job.result, "database", changed,
                                  sizeof changed)) {
+            wa_config_t was = self->settings;
             wa_config_copy_settings (&self->settings, &self->settings_job.result);
-            s_arm_timers (self);
+            s_arm_timers (self, &was);
         }
     }
     //  A success may unblock the next step; a failure waits for the tick.
@@ -872,7 +872,7 @@ web_run (const wa_config_t *config)
     zloop_reader (self->loop, (zsock_t *) self->db, s_on_worker, self);
     zloop_reader (self->loop, (zsock_t *) self->hasher, s_on_worker, self);
     zloop_timer (self->loop, PURGE_INTERVAL_MS, 0, s_on_purge, self);
-    s_arm_timers (self);
+    s_arm_timers (self, NULL);
     s_progress (self);
     zloop_start (self->loop);
     wa_info ("stopping");
