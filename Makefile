@@ -25,7 +25,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
 .SECONDEXPANSION:
-.PHONY: all deps run start stop test unit integration asan memcheck bench-failover bench-failover-defaults clean distclean help
+.PHONY: all deps run start stop test unit integration asan memcheck bench-failover bench-failover-defaults chaos chaos-clean clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
 
@@ -39,6 +39,8 @@ help:
 	@echo "make bench-failover   time Coreapp failover, DB-based and heartbeat modes (docs/BENCHMARKS.md)"
 	@echo "make bench-failover-defaults   the same with every setting at its default (slow)"
 	@echo "make bench-api  POST /v1/messages through the full path, and the bare anchor (docs/BENCHMARKS.md)"
+	@echo "make chaos      the multi-host fault-injection suite and a randomized nemesis (docs/RELIABILITY.md; root)"
+	@echo "make chaos-clean  remove what an interrupted make chaos left (its namespaces and processes)"
 	@echo "make bench-webhooks   inbound messages from wagate through the cluster to a webhook: events/s, latency"
 
 # The one list of packages. Installed only when something is missing.
@@ -156,6 +158,15 @@ bench-failover: deps
 	@$(MAKE) --no-print-directory all
 	@WA_BENCH_MODE=db bench/failover.sh
 	@WA_BENCH_MODE=heartbeat bench/failover.sh
+
+# The multi-host fault-injection suite (docs/RELIABILITY.md): every scenario,
+# then CHAOS_MINUTES (10) of randomized faults with CHAOS_SEED; under 30 min.
+chaos: deps
+	@$(MAKE) --no-print-directory all
+	@tests/chaos/chaos.sh --nemesis $${CHAOS_MINUTES:-10} $${CHAOS_SEED:+--seed $$CHAOS_SEED}
+
+chaos-clean:
+	@bash -c '. tests/chaos/topology.sh && topo_clean_stale'
 
 # One slower run with every setting at its default (a crash failover takes ~12 s:
 # the 10 s shard lease + the 3 s idle timeout; the heartbeat rule needs 30 s).

@@ -492,6 +492,12 @@ check_hook_line (check_t *self, const char *line)
         return -1;
     }
     json_t *body = json_object_get (root, "body");
+    json_t *status = json_object_get (root, "status");
+    if (body && json_is_integer (status)
+    && (json_integer_value (status) < 200 || json_integer_value (status) > 299)) {
+        json_decref (root);     //  the receiver refused it: not delivered
+        return 0;
+    }
     json_t *parsed = NULL;
     if (json_is_string (body))              //  the body as it came, as text
         body = parsed = s_parse_object (json_string_value (body));

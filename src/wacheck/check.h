@@ -7,8 +7,9 @@
       and answered;
     - wagate's ledger: one JSON object per upstream event (login, logout,
       expired, kicked, refused, overlap, message, duplicate, emitted);
-    - the webhook receiver's log: one JSON object per POST it received,
-      the body under "body" and the arrival time under "at";
+    - the webhook receiver's log (wahook --out): one JSON object per POST
+      it received, {"at","status","path","body"}; a POST it answered with
+      an error status (while told to fail) delivered nothing;
 
     and joins them into the numbers of one scenario (check_result_t):
     overlapping sessions (recomputed from the session lines, and wagate's

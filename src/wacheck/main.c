@@ -42,6 +42,8 @@ s_usage (FILE *out)
         "      --failovers-min N  ... at least N\n"
         "      --failovers-max N  ... at most N\n"
         "      --min-ok N         ... at least N requests answered 201\n"
+        "      --fail WHY         fail with this reason too (what the suite saw go wrong,\n"
+        "                         such as a cluster that did not recover)\n"
         "      --row FILE         append the result as a Markdown table row to FILE\n"
         "  -h, --help             this text\n"
         "\n"
@@ -100,10 +102,11 @@ main (int argc, char **argv)
         { "failovers-max", required_argument, NULL, 3 },
         { "min-ok", required_argument, NULL, 4 },
         { "row", required_argument, NULL, 5 },
+        { "fail", required_argument, NULL, 6 },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    const char *record = NULL, *ledger = NULL, *hooks = NULL, *name = "run", *row = NULL;
+    const char *record = NULL, *ledger = NULL, *hooks = NULL, *name = "run", *row = NULL, *fail = NULL;
     double since = 0, until = 0, fo_min = -1, fo_max = -1, min_ok = -1;
     int opt;
     while ((opt = getopt_long (argc, argv, ":r:l:H:s:u:n:h", options, NULL)) != -1) {
@@ -114,6 +117,7 @@ main (int argc, char **argv)
             case 'H': hooks = optarg; break;
             case 'n': name = optarg; break;
             case 5: row = optarg; break;
+            case 6: fail = optarg; break;
             case 'h': s_usage (stdout); return 0;
             case 's': case 'u': case 1: case 2: case 3: case 4:
                 if (s_number (optarg, &value)) {
@@ -182,6 +186,8 @@ main (int argc, char **argv)
         WHY ("; fewer than %.0f requests answered 201", min_ok);
     if (r.requests == 0)
         WHY ("; the record is empty");
+    if (fail)
+        WHY ("; %s", fail);
     bool pass = len == 0;
 
     char callbacks [64];

@@ -340,12 +340,15 @@ test_callbacks (void **state)
 
     //  The log: "delivered" lost, "read" before "sent".
     assert_int_equal (check_hook_line (check,
-        "{\"at\":1.0,\"body\":{\"statuses\":[{\"id\":\"gBEa\",\"status\":\"read\",\"recipient_id\":\"1631\"}]}}"), 0);
+        "{\"at\":1.0,\"status\":200,\"body\":{\"statuses\":[{\"id\":\"gBEa\",\"status\":\"read\",\"recipient_id\":\"1631\"}]}}"), 0);
     assert_int_equal (check_hook_line (check,
         "{\"at\":\"" T0 "02.000Z\",\"body\":\"{\\\"messages\\\":[{\\\"id\\\":\\\"in1\\\",\\\"from\\\":\\\"1777\\\"}]}\"}"), 0);
     assert_int_equal (check_hook_line (check,
         "{\"statuses\":[{\"id\":\"gBEa\",\"status\":\"sent\",\"recipient_id\":\"1631\"}]}"), 0);
     assert_int_equal (check_hook_line (check, "not json"), -1);
+    //  Refused by the receiver (told to fail): not delivered.
+    assert_int_equal (check_hook_line (check,
+        "{\"at\":3.0,\"status\":500,\"path\":\"/\",\"body\":{\"statuses\":[{\"id\":\"gBEa\",\"status\":\"delivered\"}]}}"), 0);
     check_result (check, &r);
     assert_true (r.callbacks_checked);
     assert_int_equal (r.callbacks_lost, 1);

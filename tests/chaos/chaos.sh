@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# The multi-host fault-injection suite (docs/RELIABILITY.md): each node on
+# its own network host, faults made by nftables, signals, restarts,
+# libfaketime and a delaying relay, a client sending messages all along,
+# and after each scenario one line from the independent checker (wacheck).
+#
+#   tests/chaos/chaos.sh [--short] [--only NAME[,NAME...]] [--nemesis MINUTES]
+#                        [--seed N] [--list]
+#
+#   --short        the handful of scenarios make test runs (about 3 minutes)
+#   --only         these scenarios (see --list)
+#   --nemesis M    then M minutes of randomized faults (0: none; the full suite's
+#                  default is $CHAOS_MINUTES or 10)
+#   --seed N       the nemesis's seed ($CHAOS_SEED; printed, to replay a run)
+#
+# Needs root. Everything it makes (namespaces wach<pid>-*) is removed at the
+# end, also when a scenario fails or the run is interrupted; a run that was
+# killed is cleaned by the next one or by make chaos-clean. The summary table
+# goes to build/chaos/summary.md (and the run's folder, kept on failure or
+# with WA_KEEP=1).
+. "$(dirname "$0")/lib.sh"
+
+SHORT=0 ONLY= LIST=0 MINUTES=
+SEED=${CHAOS_SEED:-$(( $(date +%s) % 100000 ))}
+while [ $# -gt 0 ]; do
+    case $1 in
+        --short) SHORT=1 ;;
+        --only) ONLY=$2; shift ;;
+        --nemesis) MINUTES=$2; shift ;;
+        --seed) SEED=$2; shift ;;
+        --list) LIST=1 ;;
+        *) echo "usage: $0 [--short] [--only NAME,...] [--nemesis MINUTES] [--seed N] [--list]" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+# ---------------------------------------------------------------- scenarios
+# Each begins the load, makes its fault, waits for what must follow (by a
+# condition, with a generous bound), and ends: everything restored, then
+# the checker's line. Expectations on failovers are only those the fault
+# makes certain; every scenario must keep every invariant.
+
+# (1) kill -9 the primary Coreapp: another takes the shard, once.
+s_coreapp_kill9() {
+    scenario_begin coreapp-kill9
+    local h n; h=$(shard_host 0 || true); n=$(shard_holder 0 || true)
+    say "kill -9 the primary Coreapp of shard 0 ($h, node $n)"
+    node_kill "$h"
+    wait_for 30 gate_moved 0 "$n" || scenario_fail "no other Coreapp logged in for shard 0 within 30 s"
+    scenario_end --failovers 1
+}
+
+# (2) kill -9 the primary Master: the other takes the lease; no Coreapp moves.
+s_master_kill9() {
+    scenario_begin master-kill9
+    local h; h=$(master_host || true)
+    say "kill -9 the primary Master ($h)"
+    node_kill "$h"
+    wait_for 30 lease_moved "$h" || scenario_fail "the other Master did not take the lease within 30 s"
+    scenario_end --failovers 0
+}
+
+# db_wait_clock SECONDS: until the database's clock is SECONDS further on.
+db_wait_clock() {
+    local until; until=$(q "SELECT NOW(6) + INTERVAL $(awk "BEGIN { print int($1 * 1000000) }") MICROSECOND" || true)
+    [ -n "$until" ] || return 1
+    wait_for $(( ${1%.*} + 30 )) eval "[ \"\$(q \"SELECT NOW(6) >= '$until'\")\" = 1 ]"
+}
+
+# (3) SIGSTOP the primary Master past its lease: the other takes over; once
+# resumed, the old one must not act (it would be fenced anyway); no
+# Coreapp moves.
+s_master_sigstop() {
+    scenario_begin master-sigstop
+    local h; h=$(master_host || true)
+    say "SIGSTOP the primary Master ($h) until the other holds the lease, and a lease longer"
+    node_signal "$h" STOP
+    wait_for 30 lease_moved "$h" || scenario_fail "the other Master did not take the lease within 30 s"
+    db_wait_clock 3 || true
+    node_signal "$h" CONT
+    scenario_end --failovers 0
+}
+
+# (4a) SIGSTOP the primary Coreapp for less than unhealthy_interval and its
+# lease: nobody replaces it.
+s_coreapp_pause_short() {
+    scenario_begin coreapp-pause-short
+    local h; h=$(shard_host 0 || true)
+    say "SIGSTOP the primary Coreapp of shard 0 ($h) for 0.5 s (unhealthy_interval 1.5 s, lease 3 s)"
+    node_signal "$h" STOP
+    sleep 0.5           # the fault's length, not a wait for anything
+    node_signal "$h" CONT
+    wait_served 30 || true
+    scenario_end --failovers 0
+}
+
+# (4b) SIGSTOP the primary Coreapp past its lease: replaced, and no overlap
+# when it resumes.
+s_coreapp_pause_long() {
+    scenario_begin coreapp-pause-long
+    local h n; h=$(shard_host 0 || true); n=$(shard_holder 0 || true)
+    say "SIGSTOP the primary Coreapp of shard 0 ($h, node $n) until another has logged in for it"
+    node_signal "$h" STOP
+    wait_for 30 gate_moved 0 "$n" || scenario_fail "no other Coreapp logged in for shard 0 within 30 s"
+    node_signal "$h" CONT
+    scenario_end --failovers 1
+}
+
+# (5) the primary Master cut off from the database only: it steps down, the
+# other takes the lease; no Coreapp moves.
+s_master_db_partition() {
+    scenario_begin master-db-partition
+    local h; h=$(master_host || true)
+    say "cut the primary Master ($h) off from the database"
+    topo_cut "$h" "$(topo_ip db)"
+    wait_for 30 lease_moved "$h" || scenario_fail "the other Master did not take the lease within 30 s"
+    db_wait_clock 3 || true
+    scenario_end --failovers 0
+}
+
+# (6) the primary Coreapp cut off from every Master, not from the database
+# or wagate: the heartbeat rule replaces it; it steps down at its next
+# renewal, and the new primary waits out its lease.
+s_coreapp_masters_partition() {
+    scenario_begin coreapp-masters-partition
+    local h n m; h=$(shard_host 0 || true); n=$(shard_holder 0 || true)
+    say "cut the primary Coreapp of shard 0 ($h, node $n) off from both Masters"
+    for m in m1 m2; do topo_cut "$h" "$(topo_ip "$m")"; done
+    wait_for 30 gate_moved 0 "$n" || scenario_fail "no other Coreapp logged in for shard 0 within 30 s"
+    scenario_end --failovers 1
+}
+
+# (7a) heartbeats reach the primary Coreapp, its replies do not: the
+# connections to the Masters' control ports carry nothing out.
+s_oneway_replies() {
+    scenario_begin oneway-replies
+    local h n m; h=$(shard_host 0 || true); n=$(shard_holder 0 || true)
+    say "drop what the primary Coreapp of shard 0 ($h, node $n) sends to the Masters' control ports"
+    for m in m1 m2; do topo_cut_port "$h" "$(topo_ip "$m")" 6252 out; done
+    wait_for 30 gate_moved 0 "$n" || scenario_fail "no other Coreapp logged in for shard 0 within 30 s"
+    scenario_end --failovers 1
+}
+
+# (7b) the reverse: its replies could go, but no heartbeat reaches it.
+s_oneway_heartbeats() {
+    scenario_begin oneway-heartbeats
+    local h n m; h=$(shard_host 0 || true); n=$(shard_holder 0 || true)
+    say "drop what the Masters' buses send to the primary Coreapp of shard 0 ($h, node $n)"
+    for m in m1 m2; do topo_cut_port "$h" "$(topo_ip "$m")" 6251 in; done
+    wait_for 30 gate_moved 0 "$n" || scenario_fail "no other Coreapp logged in for shard 0 within 30 s"
+    scenario_end --failovers 1
+}
+
+# (8) MariaDB restarted while every node renews.
+s_db_restart() {
+    scenario_begin db-restart
+    say "restart MariaDB (SIGTERM, then start again)"
+    chaos_db_stop
+    chaos_db_start || scenario_fail "MariaDB did not start again"
+    scenario_end
+}
+
+# (9a) 30 % packet loss between every Coreapp and both Masters, 15 s.
+s_bus_loss() {
+    scenario_begin bus-loss
+    local c m
+    say "30 % loss both ways between every Coreapp and both Masters for 15 s"
+    for c in c1 c2 c3; do for m in m1 m2; do topo_loss "$c" "$(topo_ip "$m")" 30; done; done
+    sleep 15            # the fault's length
+    scenario_end
+}
+
+# (9b) the bus delayed: 100 to 400 ms on every Coreapp's bus for 15 s
+# (connections reordered against each other), then 3 s on the primary's
+# (more than unhealthy_interval): its replies come too late, it is replaced.
+s_bus_delay() {
+    scenario_begin bus-delay
+    local c h n
+    say "every Coreapp's bus delayed 100-400 ms for 15 s"
+    for c in c1 c2 c3; do echo "100 300" > "$T/delay.$c"; done
+    sleep 15            # the fault's length
+    for c in c1 c2 c3; do echo 0 > "$T/delay.$c"; done
+    h=$(shard_host 0 || true); n=$(shard_holder 0 || true)
+    say "the bus of the primary Coreapp of shard 0 ($h, node $n) delayed 3 s"
+    echo 3000 > "$T/delay.$h"
+    wait_for 30 gate_moved 0 "$n" || scenario_fail "no other Coreapp logged in for shard 0 within 30 s"
+    scenario_end --failovers 1
+}
+
+# (10) every node killed at once (the database keeps their leases, rows and
+# outbox: stale state) and started again; then the primary Coreapp of each
+# shard in turn killed and restarted, three times: each kill moves its
+# shard once, nothing flaps.
+s_cluster_restart() {
+    scenario_begin cluster-restart
+    local h round s n
+    say "kill -9 every Master, Coreapp and the Webapp at once, then start them all again"
+    for h in m1 m2 c1 c2 c3 web; do node_kill "$h"; done
+    for h in m1 m2 c1 c2 c3 web; do node_start "$h"; done
+    wait_for 60 healthy || scenario_fail "not healthy within 60 s of the restart"
+    wait_served 60 || scenario_fail "not serving within 60 s of the restart"
+    for round in 1 2 3; do
+        s=$(( round % SHARDS ))
+        h=$(shard_host "$s" || true); n=$(shard_holder "$s" || true)
+        say "failover $round: kill -9 the primary Coreapp of shard $s ($h, node $n), then start it again"
+        node_kill "$h"
+        wait_for 30 gate_moved "$s" "$n" || scenario_fail "failover $round: no other Coreapp logged in for shard $s"
+        node_start "$h"
+        wait_for 60 healthy || scenario_fail "failover $round: not healthy again"
+        wait_served 60 || true
+    done
+    # The restart gives each shard a new node (SHARDS), then one per kill.
+    scenario_end --failovers $(( SHARDS + 3 ))
+}
+
+# clock_offset_seen HOST OFFSET: HOST's clock, as its own log shows it, is
+# OFFSET seconds (within a minute) from the real one. Every node logs the
+# settings change it applies, stamped by its clock: one change a second
+# until the line shows it (libfaketime reads the offset file every second).
+clock_offset_seen() {
+    local h=$1 want=$2 value stamp try off
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        value=$(( $(date +%s%N) / 1000000 % 900 + 61 ))      # a fresh value each time
+        wactl settings set failover_window "$value" >/dev/null 2>&1 || return 1
+        if wait_for 5 grep -q "setting failover_window: [0-9.]* -> $value " "$T/logs/$h.log"; then
+            stamp=$(grep "setting failover_window: [0-9.]* -> $value " "$T/logs/$h.log" | tail -1 | cut -d' ' -f1)
+            off=$(( $(date -d "$stamp" +%s) - $(date +%s) ))
+            [ $(( off - want )) -gt 60 ] || [ $(( want - off )) -gt 60 ] || return 0
+        fi
+        sleep 1         # the pace of the changes
+    done
+    return 1
+}
+
+# (11) wall-clock steps of single processes: the primary Coreapp of shard 0
+# an hour ahead, the primary Master an hour behind, the Webapp a day ahead;
+# then each stepped back. Leases are judged by the database's clock and
+# local CLOCK_MONOTONIC deadlines: nothing may move.
+s_clock_steps() {
+    scenario_begin clock-steps
+    local c m
+    c=$(shard_host 0 || true); m=$(master_host || true)
+    say "wall clocks: $c +1 h, $m -1 h, web +1 day (libfaketime, CLOCK_MONOTONIC untouched)"
+    echo "+3600" > "$T/clock/$c"; echo "-3600" > "$T/clock/$m"; echo "+86400" > "$T/clock/web"
+    clock_offset_seen "$c" 3600 || scenario_fail "the step of $c's clock did not show in its log"
+    clock_offset_seen "$m" -3600 || scenario_fail "the step of $m's clock did not show in its log"
+    wait_served 30 || true
+    say "and back: $c -1 h, $m +1 h, web -1 day"
+    echo "+0" > "$T/clock/$c"; echo "+0" > "$T/clock/$m"; echo "+0" > "$T/clock/web"
+    clock_offset_seen "$c" 0 || scenario_fail "the step back of $c's clock did not show in its log"
+    wait_served 30 || true
+    wactl settings set failover_window 60 >/dev/null 2>&1 || true
+    scenario_end --failovers 0
+}
+
+# (12) a setting changed every 0.3 s for 15 s, faster than
+# db_liveness_interval (an operator's or a tool's churn): every node keeps
+# claiming liveness and heartbeating, the cluster stays healthy (wactl
+# wait, after each change), nothing moves.
+s_settings_churn() {
+    scenario_begin settings-churn
+    say "change a cluster setting every 0.3 s for 15 s"
+    local end=$(( $(date +%s) + 15 )) value=61 changes=0 unhealthy=0
+    while [ "$(date +%s)" -lt "$end" ]; do
+        wactl settings set failover_window "$value" >/dev/null 2>&1 || true
+        value=$(( value % 100 + 61 )); changes=$((changes + 1))
+        healthy || unhealthy=$((unhealthy + 1))
+        sleep 0.3       # the churn's pace
+    done
+    wactl settings set failover_window 60 >/dev/null 2>&1 || true
+    [ "$unhealthy" = 0 ] || scenario_fail "unhealthy after $unhealthy of $changes changes: $(wactl wait --timeout 0.1 2>&1 | tail -n +2 | tr '\n' ' ')"
+    scenario_end --failovers 0
+}
+
+# ---------------------------------------------------------------- the nemesis
+
+# One random fault at a time, held 1 to 8 s, healed, and every few faults
+# everything restored; the load runs throughout and the checker judges the
+# whole stretch. The seed replays the choices (not the timings).
+NEMESIS_FAULTS=(coreapp-kill9 coreapp-stop master-kill9 master-stop partition oneway loss delay
+                db-restart db-kill9 clock web-restart hook-fail)
+nemesis() {
+    local minutes=$1 end fault h h2 n hold undo log=$T/scenarios/nemesis/faults.log count=0
+    RANDOM=$SEED
+    scenario_begin nemesis
+    say "randomized faults for $minutes minutes, seed $SEED (faults in $log)"
+    end=$(( $(date +%s) + minutes * 60 ))
+    pick() { local a=("$@"); echo "${a[RANDOM % ${#a[@]}]}"; }
+    while [ "$(date +%s)" -lt "$end" ]; do
+        fault=$(pick "${NEMESIS_FAULTS[@]}")
+        hold=$(( RANDOM % 8 + 1 ))
+        undo=
+        case $fault in
+            coreapp-kill9) h=$(pick c1 c2 c3); node_kill "$h"; undo="node_start $h" ;;
+            coreapp-stop) h=$(pick c1 c2 c3); node_signal "$h" STOP; undo="node_signal $h CONT" ;;
+            master-kill9) h=$(pick m1 m2); node_kill "$h"; undo="node_start $h" ;;
+            master-stop) h=$(pick m1 m2); node_signal "$h" STOP; undo="node_signal $h CONT" ;;
+            partition)
+                h=$(pick m1 m2 c1 c2 c3 web); h2=$(pick db gate m1 m2 c1 c2 c3 client)
+                [ "$h" != "$h2" ] || h2=db
+                topo_cut "$h" "$(topo_ip "$h2")"; fault="partition $h/$h2"; undo="topo_heal $h" ;;
+            oneway)
+                h=$(pick m1 m2 c1 c2 c3 web); h2=$(pick db gate m1 m2 c1 c2 c3); n=$(pick in out)
+                [ "$h" != "$h2" ] || h2=db
+                topo_cut "$h" "$(topo_ip "$h2")" "$n"; fault="oneway $h/$h2 $n"; undo="topo_heal $h" ;;
+            loss)
+                h=$(pick m1 m2 c1 c2 c3 web); h2=$(pick db gate m1 m2 c1 c2 c3); n=$(( RANDOM % 40 + 10 ))
+                [ "$h" != "$h2" ] || h2=db
+                topo_loss "$h" "$(topo_ip "$h2")" "$n"; fault="loss $h/$h2 $n%"; undo="topo_heal $h" ;;
+            delay)
+                h=$(pick c1 c2 c3); n=$(( RANDOM % 3000 ))
+                echo "$n $(( RANDOM % 500 ))" > "$T/delay.$h"; fault="delay $h ${n}ms"; undo="echo 0 > $T/delay.$h" ;;
+            db-restart) chaos_db_stop; chaos_db_start || true; hold=0 ;;
+            db-kill9) chaos_db_kill; undo="chaos_db_start" ;;
+            clock)
+                h=$(pick m1 m2 c1 c2 c3 web); n=$(pick +3600 -3600 +86400 -600 +30)
+                echo "$n" > "$T/clock/$h"; fault="clock $h $n"; undo="echo +0 > $T/clock/$h" ;;
+            web-restart) node_kill web; node_start web; hold=0 ;;
+            hook-fail) hook_fail "$hold" || true ;;
+        esac
+        count=$((count + 1))
+        echo "$(date -u +%FT%T.%3NZ) $fault ${hold}s" >> "$log"
+        sleep "$hold"   # the fault's length
+        [ -z "$undo" ] || eval "$undo" || true
+        # Every third fault, everything back and serving before the next.
+        if [ $(( count % 3 )) = 0 ]; then chaos_restore || scenario_fail "not recovered after fault $count ($fault)"; fi
+    done
+    say "$count faults"
+    # Failovers: whatever the faults made; every invariant must hold.
+    scenario_end
+}
+
+# ---------------------------------------------------------------- the run
+
+ALL=(coreapp-kill9 master-kill9 master-sigstop coreapp-pause-short coreapp-pause-long master-db-partition
+     coreapp-masters-partition oneway-replies oneway-heartbeats db-restart bus-loss bus-delay cluster-restart
+     clock-steps settings-churn)
+SHORT_SET=(coreapp-kill9 master-sigstop coreapp-masters-partition db-restart clock-steps)
+if [ "$LIST" = 1 ]; then printf '%s\n' "${ALL[@]}" nemesis; exit 0; fi
+# The nemesis runs after the scenarios: for --nemesis M, for the full suite
+# (CHAOS_MINUTES, default 10), or when --only names it (1 minute).
+if [ -n "$ONLY" ]; then IFS=, read -r -a SET <<< "$ONLY"
+    [[ " ${SET[*]} " != *" nemesis "* ]] || MINUTES=${MINUTES:-${CHAOS_MINUTES:-1}}
+elif [ "$SHORT" = 1 ]; then SET=("${SHORT_SET[@]}")
+else SET=("${ALL[@]}"); MINUTES=${MINUTES:-${CHAOS_MINUTES:-10}}; fi
+MINUTES=${MINUTES:-0}
+
+FAILED=()
+STARTED=$(now_s)
+finish() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    chaos_down
+    if [ "$(wc -l < "$SUMMARY" 2>/dev/null || echo 0)" -gt 2 ]; then
+        mkdir -p "$ROOT/build/chaos"
+        cp "$SUMMARY" "$ROOT/build/chaos/summary.md"
+        echo
+        cat "$SUMMARY"
+        echo
+        say "summary in build/chaos/summary.md; $(elapsed "$STARTED") s in all"
+    fi
+    if [ ${#FAILED[@]} -gt 0 ] || [ "$rc" != 0 ]; then
+        [ ${#FAILED[@]} = 0 ] || say "FAILED: ${FAILED[*]}"
+        say "logs kept in $T"
+        [ "$rc" != 0 ] || rc=1
+    elif [ -z "${WA_KEEP:-}" ]; then
+        rm -rf "$T"
+    fi
+    exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+summary_header
+chaos_up
+say "cluster up after $(elapsed "$STARTED") s: shard 0 on $(shard_host 0), shard 1 on $(shard_host 1), primary Master $(master_host)"
+for name in "${SET[@]}"; do
+    [ "$name" = nemesis ] && continue
+    fn=s_${name//-/_}
+    declare -F "$fn" >/dev/null || { say "no scenario '$name' (see --list)"; exit 2; }
+    "$fn"
+done
+[ "$MINUTES" = 0 ] || nemesis "$MINUTES"
