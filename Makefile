@@ -75,8 +75,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
-# test_wamaster_api includes src/wamaster/api.c (its static functions too).
-$(BUILD)/tests/test_wamaster_api: src/wamaster/api.c src/wamaster/api.h
+# test_wamaster_api includes src/wamaster/api.c (its static functions too) and gatelink.c.
+$(BUILD)/tests/test_wamaster_api: src/wamaster/api.c src/wamaster/api.h src/wamaster/gatelink.c src/wamaster/gatelink.h
 
 $(BUILD)/tests/test_watch: tests/unit/test_watch.c src/wamaster/watch.c src/wamaster/watch.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")

@@ -4,10 +4,12 @@
 #include <math.h>
 #include <stdarg.h>
 #include <jansson.h>
+#include "wa_account.h"
 #include "wa_codec.h"
 #include "wa_log.h"
 #include "wa_node.h"
 #include "api.h"
+#include "gatelink.h"
 
 //  Requests accepted and not yet answered; past this, 503 (1016).
 #define API_SLOTS 32
@@ -21,15 +23,39 @@
 #define LOCK_WAIT (1000 * 1000)
 //  Requests answered 1017 are logged at most this often.
 #define NOT_PRIMARY_LOG_EVERY (1000 * 1000)
+//  The account row follows the upstream's registration state: asked for
+//  at once when this Master becomes primary, then every
+//  db_liveness_interval, or after SYNC_RETRY when the upstream did not
+//  answer. SYNC_POLL is how often the timer looks.
+#define SYNC_POLL 0.2
+#define SYNC_RETRY (1000 * 1000)
+//  The upstream answers within this share of request_attempt_timeout, so
+//  the Webapp hears why before it gives the attempt up.
+#define UPSTREAM_TIMEOUT_SHARE 0.5
 
 //  Error codes (the Webapp's table, src/waweb/envelope.h).
 enum {
-    CODE_MISSING = 1008, CODE_INVALID = 1009, CODE_NOT_READY = 1011, CODE_INTERNAL = 1014,
+    CODE_NOT_FOUND = 1006, CODE_MISSING = 1008, CODE_INVALID = 1009, CODE_NOT_READY = 1011, CODE_INTERNAL = 1014,
     CODE_OVERLOADED = 1016, CODE_NOT_PRIMARY = 1017, CODE_DATABASE = 1023
 };
 
-typedef enum { OP_GET, OP_PATCH, OP_RESET } api_op_t;
-static const char *s_op_names[] = { "settings_get", "settings_patch", "settings_reset" };
+//  OP_SYNC is the Master's own (the account row), not a request.
+typedef enum { OP_GET, OP_PATCH, OP_RESET, OP_SHARDS_GET, OP_SHARDS_SET, OP_REGISTER, OP_VERIFY, OP_SYNC } api_op_t;
+static const char *s_op_names[] = { "settings_get", "settings_patch", "settings_reset", "shards_get",
+                                    "shards_set", "register", "verify", "sync" };
+#define OPS_REQUESTED OP_SYNC
+
+//  Settings the original's answer nests, as object.member (the Webapp
+//  shows {"webhooks": {"url": ...}}; the table keeps webhooks_url).
+static const struct {
+    const char *name;
+    const char *object;
+    const char *member;
+} s_nested[] = {
+    { "webhooks_url", "webhooks", "url" },
+    { "webhooks_max_concurrent_requests", "webhooks", "max_concurrent_requests" },
+};
+#define NESTED (sizeof s_nested / sizeof s_nested[0])
 
 //  What a job's run says.
 enum { RC_OK = 0, RC_DATABASE = -1, RC_LOCKED = 1, RC_INVALID = 2, RC_NOT_PRIMARY = 3 };
@@ -46,14 +72,26 @@ typedef struct {
     uint64_t node;
     uint64_t epoch;
     wa_usec_t deadline;
+    //  the account ops: shards_set's request; the row to store (register,
+    //  verify, sync: "" keeps what the row holds) and the answer's status
+    wa_shards_request_t shards_request;
+    char cc[WA_ACCOUNT_CC_MAX + 1];
+    char phone_number[WA_ACCOUNT_NUMBER_MAX + 1];
+    char vname[WA_ACCOUNT_VNAME_MAX + 1];
+    char state[16];
+    int status;
     //  out
     wa_config_t result;         //  the settings as stored (after the change)
+    int shards;                 //  cluster_info's
     char error[900];
 } api_job_t;
 
-typedef enum { SLOT_FREE, SLOT_QUEUED, SLOT_RUNNING } slot_state_t;
+//  SLOT_UPSTREAM: waiting for the upstream (gatelink), before its job.
+typedef enum { SLOT_FREE, SLOT_UPSTREAM, SLOT_QUEUED, SLOT_RUNNING } slot_state_t;
 
-typedef struct {
+typedef struct slot_t slot_t;
+struct slot_t {
+    api_t *api;
     api_job_t job;
     slot_state_t state;
     zframe_t *peer;
@@ -61,7 +99,7 @@ typedef struct {
     uint64_t order;             //  first come, first run
     wa_usec_t not_before;       //  waiting for the lock: not run before this
     wa_usec_t locked_since;     //  0, or when the lock was first found taken
-} slot_t;
+};
 
 struct api_t {
     zloop_t *loop;
@@ -76,6 +114,13 @@ struct api_t {
     wa_msg_t msg;               //  received, then reused for replies
     uint64_t not_primary;       //  answered 1017 since the last log line
     wa_usec_t not_primary_logged;
+    gatelink_t *gate;           //  the upstream's control socket
+    int sync_timer;
+    bool syncing;
+    uint64_t synced_epoch;      //  the lease under which the row was last written
+    char synced_state[16];      //  what it says
+    wa_usec_t next_sync;
+    bool sync_failing;          //  logged once per episode
 };
 
 static const char *SQL_LOCK = "SELECT GET_LOCK(?, 0)";
@@ -90,6 +135,14 @@ static const char *SQL_FENCE =
 static const char *SQL_STORE =
     "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, NOW(6), ?)"
     " ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6), updated_by = VALUES(updated_by)";
+static const char *SQL_SHARDS = "SELECT shards FROM cluster_info WHERE id = 1";
+static const char *SQL_ACCOUNT = "SELECT cc, phone_number, state FROM account WHERE id = 1";
+//  Parameters: cc, phone_number, state, vname; an empty one keeps the row's.
+static const char *SQL_ACCOUNT_STORE =
+    "INSERT INTO account (id, cc, phone_number, state, vname, updated_at) VALUES (1, ?, ?, ?, ?, NOW(6))"
+    " ON DUPLICATE KEY UPDATE cc = IF(VALUES(cc) = '', cc, VALUES(cc)),"
+    " phone_number = IF(VALUES(phone_number) = '', phone_number, VALUES(phone_number)),"
+    " state = VALUES(state), vname = IF(VALUES(vname) = '', vname, VALUES(vname)), updated_at = NOW(6)";
 
 //  --------------------------------------------------------------------------
 //  The DB worker's side
@@ -191,11 +244,91 @@ s_run_locked (api_job_t *self, wa_db_t *db)
     return RC_OK;
 }
 
+typedef struct {
+    char cc[WA_ACCOUNT_CC_MAX + 1];
+    char phone_number[WA_ACCOUNT_NUMBER_MAX + 1];
+    char state[16];
+} account_row_t;
+
+static int
+s_account_row (const wa_db_row_t *row, void *arg)
+{
+    account_row_t *account = arg;
+    snprintf (account->cc, sizeof account->cc, "%s", wa_db_row_str (row, 0));
+    snprintf (account->phone_number, sizeof account->phone_number, "%s", wa_db_row_str (row, 1));
+    snprintf (account->state, sizeof account->state, "%s", wa_db_row_str (row, 2));
+    return 0;
+}
+
+//  The shard count is fixed when the cluster is created (cluster_info):
+//  asking for the count it has is fine, any other is refused.
+static int
+s_run_shards (api_job_t *self, wa_db_t *db)
+{
+    int64_t shards = 0;
+    if (wa_db_query (db, SQL_SHARDS, s_int_row, &shards, "") < 0)
+        return s_failed (self, db, "cannot read the shard count", false);
+    self->shards = (int) shards;
+    if (self->op == OP_SHARDS_GET)
+        return RC_OK;
+    account_row_t account = { "", "", "" };
+    if (wa_db_query (db, SQL_ACCOUNT, s_account_row, &account, "") < 0)
+        return s_failed (self, db, "cannot read the account", false);
+    const wa_shards_request_t *request = &self->shards_request;
+    if (*account.cc && (!streq (account.cc, request->cc) || !streq (account.phone_number, request->phone_number))) {
+        snprintf (self->error, sizeof self->error, "+%s %s is not this cluster's account (+%s %s)", request->cc,
+                  request->phone_number, account.cc, account.phone_number);
+        return RC_INVALID;
+    }
+    if (request->shards != self->shards) {
+        snprintf (self->error, sizeof self->error, "this cluster has %d shard(s), fixed when it was created: "
+                  "changing the shard count of a running cluster is not supported: create the cluster with "
+                  "shards = %d", self->shards, request->shards);
+        return RC_INVALID;
+    }
+    return RC_OK;
+}
+
+//  The account row, in a transaction fenced by the master lease.
+static int
+s_run_account (api_job_t *self, wa_db_t *db)
+{
+    if (!s_in_time (self)) {
+        snprintf (self->error, sizeof self->error, "master %" PRIu64 "'s lease deadline passed; the account "
+                  "was not stored", self->node);
+        return RC_NOT_PRIMARY;
+    }
+    if (wa_db_transaction (db, "START TRANSACTION"))
+        return s_failed (self, db, "cannot start a transaction", false);
+    int64_t holds = 0;
+    if (wa_db_query (db, SQL_FENCE, s_int_row, &holds, "uu", self->node, self->epoch) < 0)
+        return s_failed (self, db, "cannot read the master lease", true);
+    if (holds != 1) {
+        wa_db_transaction (db, "ROLLBACK");
+        snprintf (self->error, sizeof self->error, "master %" PRIu64 " no longer holds the master lease "
+                  "(epoch %" PRIu64 "); the account was not stored", self->node, self->epoch);
+        return RC_NOT_PRIMARY;
+    }
+    if (wa_db_exec (db, SQL_ACCOUNT_STORE, "ssss", self->cc, self->phone_number, self->state, self->vname) < 0)
+        return s_failed (self, db, "cannot store the account", true);
+    if (wa_db_transaction (db, "COMMIT"))
+        return s_failed (self, db, "cannot commit the account", false);
+    return RC_OK;
+}
+
 static void
 s_run (wa_job_t *job, wa_db_t *db)
 {
     api_job_t *self = (api_job_t *) job;
     self->error[0] = 0;
+    if (self->op == OP_SHARDS_GET || self->op == OP_SHARDS_SET) {
+        job->rc = s_run_shards (self, db);
+        return;
+    }
+    if (self->op == OP_REGISTER || self->op == OP_VERIFY || self->op == OP_SYNC) {
+        job->rc = s_run_account (self, db);
+        return;
+    }
     self->result = self->base;
     if (self->op == OP_GET) {
         job->rc = s_run_locked (self, db);
@@ -225,6 +358,8 @@ s_run (wa_job_t *job, wa_db_t *db)
 static void
 s_reply (api_t *self, zframe_t *peer, uint64_t seq, int status, json_t *body)
 {
+    if (!peer)
+        return;                 //  the Master's own request (the account sync)
     char *text = body ? json_dumps (body, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION (15)) : NULL;
     wa_msg_init (&self->msg, WA_MSG_API_REP);
     self->msg.seq = seq;
@@ -314,7 +449,7 @@ s_json_value (const char *name, const char *text)
     return json_string (text);
 }
 
-//  {"settings":{"application":{name: value, ...}}}
+//  {"settings":{"application":{name: value, ..., "webhooks":{"url": ...}}}}
 static json_t *
 s_settings_body (const wa_config_t *settings)
 {
@@ -323,7 +458,18 @@ s_settings_body (const wa_config_t *settings)
     for (int i = 0; (name = wa_config_setting_name (i)); i++) {
         char value[WA_CONFIG_STR];
         wa_config_get (settings, name, value, sizeof value);
-        json_object_set_new (application, name, s_json_value (name, value));
+        json_t *into = application;
+        const char *key = name;
+        for (size_t n = 0; n < NESTED; n++)
+            if (streq (s_nested[n].name, name)) {
+                into = json_object_get (application, s_nested[n].object);
+                if (!into) {
+                    into = json_object ();
+                    json_object_set_new (application, s_nested[n].object, into);
+                }
+                key = s_nested[n].member;
+            }
+        json_object_set_new (into, key, s_json_value (name, value));
     }
     return json_pack ("{s:{s:o}}", "settings", "application", application);
 }
@@ -334,6 +480,10 @@ s_settings_body (const wa_config_t *settings)
 static void
 s_free (slot_t *slot)
 {
+    if (slot->state == SLOT_UPSTREAM)
+        gatelink_cancel (slot->api->gate, slot);
+    if (slot->job.op == OP_SYNC)
+        slot->api->syncing = false;
     zframe_destroy (&slot->peer);
     slot->state = SLOT_FREE;
     slot->locked_since = 0;
@@ -369,7 +519,8 @@ s_pump (api_t *self)
         api_job_t *job = &next->job;
         api_lease_t lease = { 0 };
         if (!self->hooks.primary (self->hooks.arg, &lease)) {
-            s_not_primary (self, next->peer, next->seq, &lease, s_op_names[job->op]);
+            if (next->peer)
+                s_not_primary (self, next->peer, next->seq, &lease, s_op_names[job->op]);
             s_free (next);
             continue;
         }
@@ -453,7 +604,45 @@ s_type_name (json_t *value)
     }
 }
 
-//  Checks a PATCH's changes, each on its own, into job. 0, or -1 answered.
+//  One key of a PATCH (label: as the client named it), checked into job.
+//  0, or -1 answered.
+static int
+s_check_change (api_t *self, slot_t *slot, const char *key, const char *label, json_t *value)
+{
+    api_job_t *job = &slot->job;
+    int index = -1;
+    for (int i = 0; wa_config_setting_name (i); i++)
+        if (streq (wa_config_setting_name (i), key))
+            index = i;
+    char text[64], err[768];
+    if (index < 0) {
+        bool config_key = wa_config_get (self->settings, key, text, sizeof text) == 0;
+        if (config_key)
+            s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%.64s' is not a cluster setting: "
+                     "it is a key of each node's configuration file", label);
+        else
+            s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "unknown setting '%.64s'", label);
+        return -1;
+    }
+    if (index >= API_SETTINGS_MAX)
+        return s_error (self, slot->peer, slot->seq, 500, CODE_INTERNAL, "too many settings"), -1;
+    if (job->changed & ((uint64_t) 1 << index))
+        return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%.64s' names a setting given already "
+                        "(as %s)", label, key), -1;
+    const char *input = s_value_text (key, value, text, sizeof text);
+    if (!input)
+        return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%s' must be %s, not %s", label,
+                        s_is_number (key) ? "a number" : s_is_boolean (key) ? "true or false" : "a string",
+                        s_type_name (value)), -1;
+    if (wa_config_set (&job->changes, key, input, err, sizeof err))
+        return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "%s", err), -1;
+    job->changed |= (uint64_t) 1 << index;
+    return 0;
+}
+
+//  Checks a PATCH's changes, each on its own, into job: flat names, and
+//  the nested form the GET answers with ({"webhooks": {"url": ...}}).
+//  0, or -1 answered.
 static int
 s_check_changes (api_t *self, slot_t *slot, json_t *changes)
 {
@@ -469,35 +658,98 @@ s_check_changes (api_t *self, slot_t *slot, json_t *changes)
     const char *key;
     json_t *value;
     json_object_foreach (changes, key, value) {
-        int index = -1;
-        for (int i = 0; wa_config_setting_name (i); i++)
-            if (streq (wa_config_setting_name (i), key))
-                index = i;
-        char text[64], err[768];
-        if (index < 0) {
-            bool config_key = wa_config_get (self->settings, key, text, sizeof text) == 0;
-            if (config_key)
-                s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%.64s' is not a cluster setting: "
-                         "it is a key of each node's configuration file", key);
-            else
-                s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "unknown setting '%.64s'", key);
-            return -1;
+        const char *object = NULL;
+        for (size_t n = 0; n < NESTED && !object; n++)
+            if (streq (s_nested[n].object, key))
+                object = s_nested[n].object;
+        if (!object) {
+            if (s_check_change (self, slot, key, key, value))
+                return -1;
+            continue;
         }
-        if (index >= API_SETTINGS_MAX)
-            return s_error (self, slot->peer, slot->seq, 500, CODE_INTERNAL, "too many settings"), -1;
-        const char *input = s_value_text (key, value, text, sizeof text);
-        if (!input)
-            return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%s' must be %s, not %s", key,
-                            s_is_number (key) ? "a number" : s_is_boolean (key) ? "true or false" : "a string",
-                            s_type_name (value)), -1;
-        if (wa_config_set (&job->changes, key, input, err, sizeof err))
-            return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "%s", err), -1;
-        job->changed |= (uint64_t) 1 << index;
+        if (!json_is_object (value) || json_object_size (value) == 0)
+            return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%s' must be an object naming "
+                            "at least one of its settings, e.g. {\"url\": \"https://...\"}", key), -1;
+        const char *member;
+        json_t *inner;
+        json_object_foreach (value, member, inner) {
+            char label[160];
+            snprintf (label, sizeof label, "%s.%.64s", object, member);
+            const char *name = NULL;
+            for (size_t n = 0; n < NESTED; n++)
+                if (streq (s_nested[n].object, object) && streq (s_nested[n].member, member))
+                    name = s_nested[n].name;
+            if (!name)
+                return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "unknown setting '%s'", label), -1;
+            if (s_check_change (self, slot, name, label, inner))
+                return -1;
+        }
     }
     return 0;
 }
 
-//  One API_REQ: answered at once, or queued for the DB worker.
+static wa_usec_t
+s_upstream_timeout (api_t *self)
+{
+    double seconds = UPSTREAM_TIMEOUT_SHARE * self->settings->request_attempt_timeout;
+    return wa_clock_from_sec (seconds < 0.05 ? 0.05 : seconds);
+}
+
+static void s_on_upstream (void *arg, int status, json_t *reply, const char *why);
+
+//  Checks an account request into its slot's job, and builds what goes
+//  upstream (register, verify; NULL for the others). 0, or -1 answered.
+static int
+s_check_account (api_t *self, slot_t *slot, json_t *root, json_t **upstream)
+{
+    api_job_t *job = &slot->job;
+    char why[400];
+    int code = 0;
+    *upstream = NULL;
+    job->cc[0] = job->phone_number[0] = job->vname[0] = job->state[0] = 0;
+    job->status = 0;
+    if (job->op == OP_SHARDS_SET)
+        code = wa_account_shards_check (root, &job->shards_request, why, sizeof why);
+    else
+    if (job->op == OP_REGISTER) {
+        wa_registration_t reg;
+        code = wa_account_register_check (root, &reg, why, sizeof why);
+        if (!code) {
+            snprintf (job->cc, sizeof job->cc, "%s", reg.cc);
+            snprintf (job->phone_number, sizeof job->phone_number, "%s", reg.phone_number);
+            snprintf (job->vname, sizeof job->vname, "%s", reg.vname);
+            *upstream = json_pack ("{s:s, s:s, s:s, s:s, s:s}", "op", "register", "cc", reg.cc, "phone_number",
+                                   reg.phone_number, "method", reg.method, "cert", reg.cert);
+            if (*upstream && *reg.pin)
+                json_object_set_new (*upstream, "pin", json_string (reg.pin));
+        }
+    }
+    else
+    if (job->op == OP_VERIFY) {
+        char digits[WA_ACCOUNT_CODE_LEN + 1];
+        code = wa_account_verify_check (root, digits, why, sizeof why);
+        if (!code)
+            *upstream = json_pack ("{s:s, s:s}", "op", "verify", "code", digits);
+    }
+    if (code)
+        return s_error (self, slot->peer, slot->seq, 400, code, "%s", why), -1;
+    if ((job->op == OP_REGISTER || job->op == OP_VERIFY) && !*upstream)
+        return s_error (self, slot->peer, slot->seq, 500, CODE_INTERNAL, "out of memory"), -1;
+    return 0;
+}
+
+//  Queue a slot for the DB worker.
+static void
+s_queue (api_t *self, slot_t *slot)
+{
+    slot->order = ++self->next_order;
+    slot->not_before = 0;
+    slot->locked_since = 0;
+    slot->state = SLOT_QUEUED;
+    s_pump (self);
+}
+
+//  One API_REQ: answered at once, or queued for the upstream or the DB worker.
 static void
 s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
 {
@@ -505,7 +757,7 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
     json_t *root = json_loadb (msg->text, msg->text_len, JSON_REJECT_DUPLICATES, &error);
     const char *op = json_string_value (json_object_get (root, "op"));
     int kind = -1;
-    for (int i = 0; op && i < (int) (sizeof s_op_names / sizeof s_op_names[0]); i++)
+    for (int i = 0; op && i < OPS_REQUESTED; i++)
         if (streq (op, s_op_names[i]))
             kind = i;
     if (!json_is_object (root) || !op)
@@ -515,22 +767,26 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
         s_error (self, peer, msg->seq, 400, CODE_INVALID, "unknown op '%.40s' for a Master", op);
     else {
         const char *by = json_string_value (json_object_get (root, "by"));
+        bool reads = kind == OP_GET || kind == OP_SHARDS_GET;
         slot_t *slot = NULL;
         for (int i = 0; i < API_SLOTS && !slot; i++)
             if (self->slots[i].state == SLOT_FREE)
                 slot = &self->slots[i];
         api_lease_t lease = { 0 };
-        if (kind != OP_GET && (!by || !*by))
+        json_t *upstream = NULL;
+        if (!reads && (!by || !*by))
             s_error (self, peer, msg->seq, 400, CODE_MISSING, "'by' is missing: the user making the change");
         else
         if (!slot)
-            s_error (self, peer, msg->seq, 503, CODE_OVERLOADED, "%d settings requests are waiting already",
-                     API_SLOTS);
+            s_error (self, peer, msg->seq, 503, CODE_OVERLOADED, "%d requests are waiting already", API_SLOTS);
         else {
             slot->peer = zframe_dup (peer);
             slot->seq = msg->seq;
             slot->job.op = (api_op_t) kind;
             if (kind == OP_PATCH && s_check_changes (self, slot, json_object_get (root, "changes")))
+                zframe_destroy (&slot->peer);
+            else
+            if (kind >= OP_SHARDS_GET && s_check_account (self, slot, root, &upstream))
                 zframe_destroy (&slot->peer);
             else
             if (!self->hooks.primary (self->hooks.arg, &lease)) {
@@ -553,15 +809,131 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
                 //  GET_LOCK names are server-wide: one per cluster database,
                 //  as wactl names it.
                 snprintf (job->lock, sizeof job->lock, "wa_settings.%.52s", self->settings->db_name);
-                slot->order = ++self->next_order;
-                slot->not_before = 0;
-                slot->locked_since = 0;
-                slot->state = SLOT_QUEUED;
-                s_pump (self);
+                if (upstream) {
+                    slot->state = SLOT_UPSTREAM;
+                    if (gatelink_ask (self->gate, upstream, s_upstream_timeout (self), s_on_upstream, slot)) {
+                        slot->state = SLOT_QUEUED;  //  nothing to cancel
+                        s_error (self, peer, msg->seq, 503, CODE_OVERLOADED, "%d requests wait for the upstream "
+                                 "already", GATELINK_QUEUE_MAX);
+                        s_free (slot);
+                    }
+                    upstream = NULL;
+                }
+                else
+                    s_queue (self, slot);
             }
         }
+        json_decref (upstream);
     }
     json_decref (root);
+}
+
+//  The account sync could not learn the upstream's state: try again soon.
+static void
+s_sync_failed (api_t *self, const char *why)
+{
+    self->next_sync = wa_clock_mono () + SYNC_RETRY;
+    if (!self->sync_failing)
+        wa_warn ("api: cannot learn the account's registration state: %s; trying again every %g s", why,
+                 (double) SYNC_RETRY / 1e6);
+    self->sync_failing = true;
+}
+
+//  The upstream answered (or not) a register, a verify or the sync's
+//  question: what it said goes to the account row, then to the client.
+static void
+s_on_upstream (void *arg, int status, json_t *reply, const char *why)
+{
+    slot_t *slot = arg;
+    api_t *self = slot->api;
+    api_job_t *job = &slot->job;
+    slot->state = SLOT_QUEUED;          //  no longer the link's: nothing to cancel
+    const char *error = json_string_value (json_object_get (reply, "error"));
+    if (job->op == OP_SYNC) {
+        const char *state = json_string_value (json_object_get (reply, "state"));
+        if (status != 200 || !state || strlen (state) >= sizeof job->state) {
+            s_sync_failed (self, why ? why : error ? error : "the upstream's answer has no state");
+            s_free (slot);
+        }
+        else {
+            if (self->sync_failing)
+                wa_info ("api: the upstream answers again: the account is %s", state);
+            self->sync_failing = false;
+            snprintf (job->state, sizeof job->state, "%s", state);
+            snprintf (job->cc, sizeof job->cc, "%s", json_string_value (json_object_get (reply, "cc")) ?: "");
+            snprintf (job->phone_number, sizeof job->phone_number, "%s",
+                      json_string_value (json_object_get (reply, "phone_number")) ?: "");
+            snprintf (job->vname, sizeof job->vname, "%s", json_string_value (json_object_get (reply, "vname")) ?: "");
+            api_lease_t lease = { 0 };
+            self->hooks.primary (self->hooks.arg, &lease);
+            if (lease.epoch == self->synced_epoch && streq (state, self->synced_state)) {
+                self->next_sync = wa_clock_mono () + wa_clock_from_sec (self->settings->db_liveness_interval);
+                s_free (slot);
+            }
+            else
+                s_queue (self, slot);
+        }
+    }
+    else
+    if (status == 0) {
+        wa_warn ("api: %s: %s", s_op_names[job->op], why ? why : "no answer from the upstream");
+        s_error (self, slot->peer, slot->seq, 503, CODE_NOT_READY, "%s", why ? why : "no answer from the upstream");
+        s_free (slot);
+    }
+    else
+    if (status >= 400 && status <= 499) {
+        s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "%s", error ? error : "refused by the upstream");
+        s_free (slot);
+    }
+    else
+    if ((job->op == OP_REGISTER && (status == 201 || status == 202)) || (job->op == OP_VERIFY && status == 201)) {
+        job->status = status;
+        snprintf (job->state, sizeof job->state, "%s", status == 202 ? "pending" : "registered");
+        s_queue (self, slot);
+    }
+    else {
+        s_error (self, slot->peer, slot->seq, 500, CODE_INTERNAL, "the upstream answered %s with status %d",
+                 s_op_names[job->op], status);
+        s_free (slot);
+    }
+    json_decref (reply);
+}
+
+//  The primary keeps the account row as the upstream says it is: at once
+//  under a new lease, then every db_liveness_interval.
+static int
+s_on_sync (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    api_t *self = arg;
+    if (self->syncing)
+        return 0;
+    api_lease_t lease = { 0 };
+    if (!self->hooks.primary (self->hooks.arg, &lease) || !lease.ready)
+        return 0;
+    if (lease.epoch == self->synced_epoch && wa_clock_mono () < self->next_sync)
+        return 0;
+    slot_t *slot = NULL;
+    for (int i = 0; i < API_SLOTS && !slot; i++)
+        if (self->slots[i].state == SLOT_FREE)
+            slot = &self->slots[i];
+    if (!slot)
+        return 0;
+    slot->peer = NULL;
+    slot->seq = 0;
+    slot->job.op = OP_SYNC;
+    slot->job.status = 0;
+    snprintf (slot->job.by, sizeof slot->job.by, "sync");
+    slot->state = SLOT_UPSTREAM;
+    self->syncing = true;
+    if (gatelink_ask (self->gate, json_pack ("{s:s}", "op", "registration"), s_upstream_timeout (self),
+                      s_on_upstream, slot)) {
+        slot->state = SLOT_QUEUED;
+        s_sync_failed (self, "the upstream's queue is full");
+        s_free (slot);
+    }
+    return 0;
 }
 
 static int
@@ -630,6 +1002,44 @@ s_log_change (const slot_t *slot)
         wa_info ("api: %s changed %s: stored; broadcasting", job->by + 4, changed);
 }
 
+//  An account op's answer, once its row is stored (or its count read).
+static void
+s_account_done (api_t *self, slot_t *slot)
+{
+    api_job_t *job = &slot->job;
+    json_t *body = NULL;
+    int status = 200;
+    switch (job->op) {
+        case OP_SHARDS_GET:
+            body = json_pack ("{s:{s:i}}", "account", "shards", job->shards);
+            break;
+        case OP_SHARDS_SET:
+            status = 201;
+            body = json_object ();
+            break;
+        case OP_REGISTER:
+            status = job->status;
+            body = status == 202 ? json_pack ("{s:[{s:s}]}", "account", "vname", job->vname) : json_object ();
+            wa_info ("api: %s asked to register +%s %s: %s", job->by + 4, job->cc, job->phone_number,
+                     status == 202 ? "a code was sent; verify it" : "registered already");
+            break;
+        case OP_VERIFY:
+            status = 201;
+            body = json_object ();
+            wa_info ("api: %s verified the registration: the account is registered", job->by + 4);
+            break;
+        default:
+            return;
+    }
+    if (job->op == OP_REGISTER || job->op == OP_VERIFY) {
+        //  The row says what the upstream said: the sync need not write it again.
+        self->synced_epoch = job->epoch;
+        snprintf (self->synced_state, sizeof self->synced_state, "%s", job->state);
+    }
+    s_reply (self, slot->peer, slot->seq, status, body);
+    json_decref (body);
+}
+
 bool
 api_job_done (api_t *self, wa_job_t *job)
 {
@@ -650,18 +1060,33 @@ api_job_done (api_t *self, wa_job_t *job)
     }
     api_job_t *api_job = &slot->job;
     wa_usec_t now = wa_clock_mono ();
+    if (api_job->op == OP_SYNC) {
+        if (job->rc == RC_OK) {
+            self->synced_epoch = api_job->epoch;
+            snprintf (self->synced_state, sizeof self->synced_state, "%s", api_job->state);
+            self->next_sync = now + wa_clock_from_sec (self->settings->db_liveness_interval);
+            wa_info ("api: the account is %s (upstream), stored", api_job->state);
+        }
+        else
+            s_sync_failed (self, api_job->error);
+        s_free (slot);
+        s_pump (self);
+        return true;
+    }
     switch (job->rc) {
-        case RC_OK: {
-            json_t *body = s_settings_body (&api_job->result);
-            s_reply (self, slot->peer, slot->seq, 200, body);
-            json_decref (body);
-            if (api_job->op != OP_GET) {
+        case RC_OK:
+            s_account_done (self, slot);
+            if (api_job->op == OP_GET || api_job->op == OP_PATCH || api_job->op == OP_RESET) {
+                json_t *body = s_settings_body (&api_job->result);
+                s_reply (self, slot->peer, slot->seq, 200, body);
+                json_decref (body);
+            }
+            if (api_job->op == OP_PATCH || api_job->op == OP_RESET) {
                 s_log_change (slot);
                 self->hooks.stored (self->hooks.arg);
             }
             s_free (slot);
             break;
-        }
         case RC_LOCKED:
             if (!slot->locked_since)
                 slot->locked_since = now;
@@ -704,7 +1129,14 @@ api_new (zloop_t *loop, zsock_t *sock, zactor_t *db, const wa_config_t *settings
     self->settings = settings;
     self->hooks = *hooks;
     self->timer = -1;
+    self->sync_timer = -1;
+    for (int i = 0; i < API_SLOTS; i++)
+        self->slots[i].api = self;
+    self->gate = gatelink_new (loop, settings->upstream_control_endpoint);
     zloop_reader (loop, sock, s_on_socket, self);
+    //  Without a DB worker (the unit test) there is no row to keep.
+    if (db)
+        wa_timer_every (loop, &self->sync_timer, SYNC_POLL, s_on_sync, self);
     return self;
 }
 
@@ -722,11 +1154,19 @@ api_stop (api_t *self, bool running)
     if (self->timer >= 0)
         zloop_timer_end (self->loop, self->timer);
     self->timer = -1;
+    if (self->sync_timer >= 0)
+        zloop_timer_end (self->loop, self->sync_timer);
+    self->sync_timer = -1;
     for (int i = 0; i < API_SLOTS; i++) {
         slot_t *slot = &self->slots[i];
-        if (slot->state == SLOT_QUEUED || (running && slot->state == SLOT_RUNNING)) {
+        if (slot->state == SLOT_QUEUED || slot->state == SLOT_UPSTREAM
+        ||  (running && slot->state == SLOT_RUNNING)) {
             //  The job of a running one may still come back: it is ignored.
             s_error (self, slot->peer, slot->seq, 500, CODE_NOT_PRIMARY, "the Master is stopping");
+            if (slot->state == SLOT_UPSTREAM)
+                gatelink_cancel (self->gate, slot);
+            if (slot->job.op == OP_SYNC)
+                self->syncing = false;
             zframe_destroy (&slot->peer);
             slot->state = SLOT_FREE;
         }
@@ -741,6 +1181,7 @@ api_destroy (api_t **self_p)
         return;
     for (int i = 0; i < API_SLOTS; i++)
         zframe_destroy (&self->slots[i].peer);
+    gatelink_destroy (&self->gate);
     free (self);
     *self_p = NULL;
 }

@@ -6,8 +6,27 @@
 
     Ops (the Webapp has checked that the caller is an ADMIN):
       settings_get                    the cluster settings as the table holds them
+                                      (webhooks_* nested as {"webhooks": {...}})
       settings_patch {changes, by}    change the settings sent, all or nothing
+                                      (flat names, or nested as settings_get shows them)
       settings_reset {by}             every setting back to its built-in default
+      shards_get                      200 {"account":{"shards"}} from cluster_info
+      shards_set {cc, phone_number, shards[, pin], by}
+                                      201 when shards is the count the cluster has,
+                                      else 400: it is fixed when the cluster is created
+      register {cc, phone_number, method, cert[, pin], by}
+                                      asked upstream; 202 {"account":[{"vname"}]} when a
+                                      code was sent, 201 when registered already
+      verify {code, by}               asked upstream; 201 once registered
+
+    register and verify go to the upstream's control socket (gatelink.h),
+    never blocking the reactor; what it says is stored in the `account`
+    row, fenced by the master lease like the settings, before the answer.
+    An upstream that does not answer within half of
+    request_attempt_timeout gets the request 1011 (the Webapp retries).
+    The primary also keeps the row as the upstream says it is (op
+    "registration"): at once under a new lease, then every
+    db_liveness_interval; GET /v1/health reads it.
 
     A Master that is not primary answers 1017 at once, so the Webapp looks
     for the primary again. The reactor never waits on the database: each

@@ -7,7 +7,12 @@
     come from the leases judged by the database's clock, as wactl status
     computes them: the holder of a valid master lease is primary_master, the
     holder of a valid shard lease primary_coreapp. Only the primary Master,
-    and a primary Coreapp whose upstream session is open, are "connected". */
+    and a primary Coreapp whose upstream session is open, are "connected".
+    While the account is not registered they are "unregistered" instead: a
+    primary Coreapp whose login the upstream answered so (its
+    gateway_status), and the primary Master while the `account` row, which
+    it keeps as the upstream says, is not "registered" (no row: a cluster
+    whose Master has not asked yet, taken as registered). */
 #include "web.h"
 
 #define HORIZON "3600000000"   //  microseconds: nodes silent longer are left out
@@ -16,7 +21,8 @@ static const char *SQL_HEALTH =
     "SELECT n.id, n.kind, n.hostname, n.gateway_status,"
     " COALESCE(l.holder = n.id AND l.expires_at > NOW(6), 0),"
     " EXISTS (SELECT 1 FROM shard_map s WHERE s.node_id = n.id AND s.expires_at > NOW(6)),"
-    " TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)), COALESCE(h.state, '')"
+    " TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)), COALESCE(h.state, ''),"
+    " COALESCE((SELECT a.state FROM account a WHERE a.id = 1), 'registered')"
     " FROM nodes n LEFT JOIN master_lease l ON l.id = 1 LEFT JOIN node_health h ON h.node_id = n.id"
     " WHERE n.kind IN ('master', 'coreapp') AND n.stopped_at IS NULL"
     " AND TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) <= " HORIZON
@@ -30,7 +36,10 @@ s_node_row (const wa_db_row_t *row, void *arg)
     bool primary = wa_db_row_int (row, master ? 4 : 5) != 0;
     const char *role = master ? (primary ? "primary_master" : "secondary_master")
                               : (primary ? "primary_coreapp" : "secondary_coreapp");
-    bool connected = primary && (master || streq (wa_db_row_str (row, 3), "connected"));
+    const char *gateway = wa_db_row_str (row, 3);
+    bool unregistered = primary && (master ? !streq (wa_db_row_str (row, 8), "registered")
+                                           : streq (gateway, "unregistered"));
+    bool connected = primary && !unregistered && (master || streq (gateway, "connected"));
     char key[300];
     snprintf (key, sizeof key, "%s:%s", wa_db_row_str (row, 2), wa_db_row_str (row, 0));
     int64_t silent = wa_db_row_int (row, 6);
@@ -50,7 +59,8 @@ s_node_row (const wa_db_row_t *row, void *arg)
                                                           "details", details));
     else
         json_object_set_new (req->result, key, json_pack ("{s:s,s:s}", "gateway_status",
-                                                          connected ? "connected" : "disconnected", "role", role));
+                                                          unregistered ? "unregistered"
+                                                          : connected ? "connected" : "disconnected", "role", role));
     return 0;
 }
 

@@ -1,8 +1,10 @@
 /*  The Master's API port (src/wamaster/api.c) without a database: every
     request that can be answered on the reactor is answered there, exactly
     once, with the right status and code — malformed frames and JSON,
-    unknown ops, bad changes, a secondary Master (1017 at once), a primary
-    still preparing (1011) — and settings go out as JSON of their types. */
+    unknown ops, bad changes (flat and nested), bad account requests, a
+    secondary Master (1017 at once), a primary still preparing (1011), the
+    upstream refusing, silent or unreachable (a fake wagate) — and settings
+    go out as JSON of their types, the webhooks nested as the original. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +13,7 @@
 #include <cmocka.h>
 //  The module's static functions are tested too.
 #include "../../src/wamaster/api.c"
+#include "../../src/wamaster/gatelink.c"
 
 typedef struct {
     bool primary;
@@ -44,6 +47,7 @@ typedef struct {
     fake_master_t master;
     api_t *api;
     wa_msg_t msg;
+    char gate_endpoint[64];
 } fixture_t;
 
 static int
@@ -59,6 +63,11 @@ s_setup (void **state)
     assert_non_null (f->router);
     assert_non_null (f->dealer);
     wa_config_defaults (&f->settings);
+    //  The upstream's control socket: a fake wagate binds it when a test needs one.
+    snprintf (f->gate_endpoint, sizeof f->gate_endpoint, "inproc://api-test-gate-%d", instance);
+    snprintf (f->settings.upstream_control_endpoint, sizeof f->settings.upstream_control_endpoint, "%s",
+              f->gate_endpoint);
+    f->settings.request_attempt_timeout = 0.4;      //  the upstream gets 0.2 s
     api_hooks_t hooks = { .arg = &f->master, .primary = s_fake_primary, .stored = s_fake_stored };
     //  No DB worker: nothing here may reach one.
     f->api = api_new (f->loop, f->router, NULL, &f->settings, &hooks);
@@ -214,7 +223,13 @@ test_settings_as_json (void **state)
     int count = 0;
     while (wa_config_setting_name (count))
         count++;
-    assert_int_equal ((int) json_object_size (application), count);
+    //  webhooks_url and webhooks_max_concurrent_requests are one object.
+    assert_int_equal ((int) json_object_size (application), count - 1);
+    json_t *webhooks = json_object_get (application, "webhooks");
+    assert_true (json_is_string (json_object_get (webhooks, "url")));
+    assert_int_equal (json_integer_value (json_object_get (webhooks, "max_concurrent_requests")), 12);
+    assert_int_equal ((int) json_object_size (webhooks), 2);
+    assert_null (json_object_get (application, "webhooks_url"));
     assert_true (json_is_real (json_object_get (application, "heartbeat_interval")));
     assert_true (json_is_integer (json_object_get (application, "unhealthy_interval")));
     assert_int_equal (json_integer_value (json_object_get (application, "failover_limit")), 5);
@@ -222,6 +237,8 @@ test_settings_as_json (void **state)
     const char *name;
     for (int i = 0; (name = wa_config_setting_name (i)); i++) {
         json_t *value = json_object_get (application, name);
+        if (strncmp (name, "webhooks_", 9) == 0)
+            value = json_object_get (webhooks, name + 9);
         if (streq (wa_config_type (name), "boolean"))
             assert_true (json_is_boolean (value));
         else
@@ -253,6 +270,165 @@ test_value_text (void **state)
     json_decref (text);
 }
 
+static void
+test_nested_changes (void **state)
+{
+    fixture_t *f = *state;
+    f->master.primary = f->master.ready = true;
+    const char *head = "{\"op\":\"settings_patch\",\"by\":\"admin\"";
+    char json[512];
+#define PATCH(changes) (snprintf (json, sizeof json, "%s%s}", head, changes), json)
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"url\":5}}"), 400, 1009,
+              "'webhooks.url' must be a string, not a number");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"max_concurrent_requests\":\"many\"}}"), 400, 1009,
+              "key 'webhooks_max_concurrent_requests': value 'many'");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"retries\":1}}"), 400, 1009,
+              "unknown setting 'webhooks.retries'");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":\"http://x\"}"), 400, 1009, "'webhooks' must be an object");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{}}"), 400, 1009, "'webhooks' must be an object");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"url\":\"http://127.0.0.1:1/a\"},"
+                        "\"webhooks_url\":\"http://127.0.0.1:1/b\"}"), 400, 1009,
+              "'webhooks_url' names a setting given already");
+#undef PATCH
+    assert_int_equal (f->master.stored, 0);
+}
+
+#define CERT "QWNtZSBTaG9w"         //  base64 of "Acme Shop"
+
+static void
+test_account_input (void **state)
+{
+    fixture_t *f = *state;
+    f->master.primary = f->master.ready = true;
+    s_expect (f, "{\"op\":\"register\",\"cc\":\"1\",\"phone_number\":\"6315551234\",\"method\":\"sms\","
+              "\"cert\":\"" CERT "\"}", 400, 1008, "'by' is missing");
+    s_expect (f, "{\"op\":\"register\",\"by\":\"admin\"}", 400, 1008, "'cc' is missing");
+    s_expect (f, "{\"op\":\"register\",\"by\":\"admin\",\"cc\":1}", 400, 1009, "'cc' must be a string");
+    s_expect (f, "{\"op\":\"register\",\"by\":\"admin\",\"cc\":\"0\"}", 400, 1009, "'cc' must be a country");
+    s_expect (f, "{\"op\":\"register\",\"by\":\"admin\",\"cc\":\"1\",\"phone_number\":\"631555123456789\"}", 400,
+              1009, "'phone_number' must be");
+    s_expect (f, "{\"op\":\"register\",\"by\":\"admin\",\"cc\":\"1\",\"phone_number\":\"6315551234\","
+              "\"method\":\"fax\"}", 400, 1009, "'method' must be");
+    s_expect (f, "{\"op\":\"register\",\"by\":\"admin\",\"cc\":\"1\",\"phone_number\":\"6315551234\","
+              "\"method\":\"sms\",\"cert\":\"%%%%\"}", 400, 1009, "'cert' must be");
+    s_expect (f, "{\"op\":\"register\",\"by\":\"admin\",\"cc\":\"1\",\"phone_number\":\"6315551234\","
+              "\"method\":\"sms\",\"cert\":\"" CERT "\",\"pin\":\"12\"}", 400, 1009, "'pin' must be");
+    s_expect (f, "{\"op\":\"verify\",\"by\":\"admin\"}", 400, 1008, "'code' is missing");
+    s_expect (f, "{\"op\":\"verify\",\"by\":\"admin\",\"code\":\"12345\"}", 400, 1009, "'code' must be");
+    s_expect (f, "{\"op\":\"shards_set\",\"by\":\"admin\",\"cc\":\"1\",\"phone_number\":\"6315551234\","
+              "\"shards\":3}", 400, 1009, "'shards' must be one of");
+    s_expect (f, "{\"op\":\"shards_set\",\"by\":\"admin\",\"cc\":\"1\",\"phone_number\":\"6315551234\"}",
+              400, 1008, "'shards' is missing");
+    f->master.primary = false;
+    s_expect (f, "{\"op\":\"shards_get\"}", 500, 1017, "is not the primary Master");
+    s_expect (f, "{\"op\":\"verify\",\"by\":\"admin\",\"code\":\"123-456\"}", 500, 1017,
+              "is not the primary Master");
+}
+
+//  Run the reactor for ms (the upstream's timeout fires on it).
+static int
+s_end_loop (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    (void) arg;
+    return -1;
+}
+
+static void
+s_run_loop (fixture_t *f, int ms)
+{
+    zloop_timer (f->loop, (size_t) ms, 1, s_end_loop, NULL);
+    zloop_start (f->loop);
+}
+
+//  The fake wagate takes one CONTROL: its JSON (the caller frees) and sender.
+static json_t *
+s_gate_take (zsock_t *gate, zframe_t **sender)
+{
+    zpoller_t *poller = zpoller_new (gate, NULL);
+    assert_ptr_equal (zpoller_wait (poller, 2000), gate);
+    zpoller_destroy (&poller);
+    wa_msg_t msg;
+    assert_int_equal (wa_codec_recv (gate, sender, &msg, NULL), 0);
+    assert_int_equal (msg.type, WA_MSG_CONTROL);
+    json_t *request = json_loads (msg.text, 0, NULL);
+    assert_non_null (request);
+    return request;
+}
+
+static void
+s_gate_answer (zsock_t *gate, zframe_t *sender, uint32_t status, json_t *body)
+{
+    char *text = json_dumps (body, JSON_COMPACT);
+    wa_msg_t msg;
+    wa_msg_init (&msg, WA_MSG_CONTROL_REPLY);
+    msg.code = status;
+    wa_msg_set_text (&msg, text);
+    assert_int_equal (wa_codec_send (gate, sender, &msg), 0);
+    free (text);
+    json_decref (body);
+}
+
+//  The API's link to the upstream, connected to endpoint instead (the loop
+//  lives on, so it must forget the old socket first).
+static void
+s_gatelink_replace (fixture_t *f, const char *endpoint)
+{
+    zloop_reader_end (f->loop, f->api->gate->dealer);
+    gatelink_destroy (&f->api->gate);
+    f->api->gate = gatelink_new (f->loop, endpoint);
+}
+
+static void
+test_upstream (void **state)
+{
+    fixture_t *f = *state;
+    f->master.primary = f->master.ready = true;
+    //  Nobody listening (port 1 over TCP: an inproc connect would queue):
+    //  the request cannot go, and the Webapp may retry.
+    s_gatelink_replace (f, "tcp://127.0.0.1:1");
+    s_expect (f, "{\"op\":\"verify\",\"by\":\"admin\",\"code\":\"123456\"}", 503, 1011,
+              "cannot reach the upstream's control endpoint tcp://127.0.0.1:1");
+    zsock_t *gate = zsock_new_router (f->gate_endpoint);
+    assert_non_null (gate);
+    s_gatelink_replace (f, f->gate_endpoint);
+
+    //  Refused upstream: 400 with the upstream's reason.
+    t_send (f, 501, "{\"op\":\"register\",\"by\":\"admin\",\"cc\":\"1\",\"phone_number\":\"6315551234\","
+            "\"method\":\"voice\",\"cert\":\"" CERT "\",\"pin\":\"123456\"}");
+    zframe_t *sender = NULL;
+    json_t *request = s_gate_take (gate, &sender);
+    assert_string_equal (json_string_value (json_object_get (request, "op")), "register");
+    assert_string_equal (json_string_value (json_object_get (request, "method")), "voice");
+    assert_string_equal (json_string_value (json_object_get (request, "pin")), "123456");
+    assert_null (json_object_get (request, "by"));
+    json_t *id = json_object_get (request, "id");
+    assert_true (json_is_integer (id));
+    s_gate_answer (gate, sender, 400, json_pack ("{s:s, s:O}", "error", "the account is registered as +44 1",
+                                                 "id", id));
+    s_run_loop (f, 50);
+    s_answer (f, 501, 400, 1009, "the account is registered as +44 1");
+    json_decref (request);
+    zframe_destroy (&sender);
+
+    //  Silent upstream: 1011 after its timeout; the late answer is dropped.
+    t_send (f, 502, "{\"op\":\"verify\",\"by\":\"admin\",\"code\":\"123456\"}");
+    request = s_gate_take (gate, &sender);
+    assert_string_equal (json_string_value (json_object_get (request, "code")), "123456");
+    s_run_loop (f, 400);
+    s_answer (f, 502, 503, 1011, "did not answer within 0.2 s");
+    s_gate_answer (gate, sender, 201, json_pack ("{s:O}", "id", json_object_get (request, "id")));
+    s_run_loop (f, 50);
+    zpoller_t *poller = zpoller_new (f->dealer, NULL);
+    assert_null (zpoller_wait (poller, 50));
+    zpoller_destroy (&poller);
+    json_decref (request);
+    zframe_destroy (&sender);
+    assert_int_equal (f->master.stored, 0);
+    zsock_destroy (&gate);
+}
+
 int
 main (void)
 {
@@ -264,6 +440,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_not_primary_at_once, s_setup, s_teardown),
         cmocka_unit_test (test_settings_as_json),
         cmocka_unit_test (test_value_text),
+        cmocka_unit_test_setup_teardown (test_nested_changes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_account_input, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_upstream, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
