@@ -7,7 +7,10 @@
 # a USER gets 403; a secondary Master answers 1017 at once and the request
 # goes on to the primary, also across a frozen then killed primary; with no
 # Master the request ends with 500 1017 after request_deadline; DELETE puts
-# every setting back to its built-in default.
+# every setting back to its built-in default. The webhook settings come
+# nested as the original's ({"webhooks": {"url", "max_concurrent_requests"}},
+# stored as webhooks_url and webhooks_max_concurrent_requests); PATCH takes
+# them nested or flat.
 . "$(dirname "$0")/lib.sh"
 
 WEB=$(free_port)
@@ -24,9 +27,16 @@ SETTINGS=$(q "SELECT name FROM settings ORDER BY name")
 stored() { q "SELECT value FROM settings WHERE name = '$1'"; }
 # Every row as name=value@updated_by, to see that nothing changed.
 table() { q "SELECT GROUP_CONCAT(name, '=', value, '@', updated_by ORDER BY name SEPARATOR ' ') FROM settings"; }
-# value NAME [FILE]: the setting's JSON value in an answer.
-value() { grep -o "\"$1\":[^,}]*" "${2:-$T/body}" | head -1 | cut -d: -f2-; }
-application() { grep -o '"settings":{"application":{[^}]*}}' "$T/body"; }
+# value NAME [FILE]: the setting's JSON value in an answer (webhooks_X
+# from the nested webhooks.X).
+value() {
+    local path=".$1"
+    case "$1" in webhooks_*) path=".webhooks.${1#webhooks_}" ;; esac
+    jq -c ".settings.application$path" "${2:-$T/body}"
+}
+application() { jq -ce '.settings.application | objects' "$T/body"; }
+# How many settings an answer holds (nested ones counted one each).
+answered() { jq '[.settings.application | .. | scalars] | length' "$T/body"; }
 # same JSON TEXT: an answer's JSON value is the setting's canonical text:
 # the same number, true for 1 and false for 0, or the same string.
 same() {
@@ -56,8 +66,7 @@ note "GET: every cluster setting, as the table holds it, numbers as JSON numbers
 q "UPDATE settings SET value = '61', updated_by = 'test' WHERE name = 'promotion_holdoff'"
 expect "GET" 200 - "$WEB" GET $S "${AUTH[@]}"
 [ -n "$(application)" ] || fail "GET: not {\"settings\":{\"application\":{...}}}: $(body)"
-[ "$(application | grep -o '"[a-z_]*":' | wc -l)" = "$(( $(wc -w <<<"$SETTINGS") + 2 ))" ] \
-    || fail "GET: expected the $(wc -w <<<"$SETTINGS") settings: $(body)"
+[ "$(answered)" = "$(wc -w <<<"$SETTINGS")" ] || fail "GET: expected the $(wc -w <<<"$SETTINGS") settings: $(body)"
 for name in $SETTINGS; do
     same "$(value "$name")" "$(stored "$name")" || fail "GET: $name is $(value "$name"), stored $(stored "$name"): $(body)"
 done
@@ -77,7 +86,7 @@ others=$(table | tr ' ' '\n' | grep -v '^heartbeat_interval=\|^unhealthy_interva
 expect "PATCH" 200 - "$WEB" PATCH $S "${AUTH[@]}" -d '{"heartbeat_interval":0.25,"unhealthy_interval":"5"}'
 [ "$(value heartbeat_interval)" = 0.25 ] && [ "$(value unhealthy_interval)" = 5 ] && [ "$(value promotion_holdoff)" = 61 ] \
     || fail "PATCH answers the new settings: $(body)"
-[ "$(application | grep -o '"[a-z_]*":' | wc -l)" = "$(( $(wc -w <<<"$SETTINGS") + 2 ))" ] || fail "PATCH: not the GET shape: $(body)"
+[ "$(answered)" = "$(wc -w <<<"$SETTINGS")" ] || fail "PATCH: not the GET shape: $(body)"
 [ "$(stored heartbeat_interval)" = 0.25 ] && [ "$(stored unhealthy_interval)" = 5 ] \
     || fail "stored: $(stored heartbeat_interval) $(stored unhealthy_interval)"
 [ "$(q "SELECT COUNT(*) FROM settings WHERE updated_by = 'api:admin'")" = 2 ] || fail "updated_by: $(table)"
@@ -107,6 +116,24 @@ if grep -qx sent_status <<<"$SETTINGS"; then
     [ "$(value sent_status)" = false ] && [ "$(stored sent_status)" = 0 ] || fail "sent_status off: $(body)"
 fi
 
+if grep -qx webhooks_url <<<"$SETTINGS"; then
+    note "the webhook settings: nested as the original's, taken nested or flat"
+    expect "GET" 200 - "$WEB" GET $S "${AUTH[@]}"
+    [ "$(jq -c '.settings.application.webhooks | keys' "$T/body")" = '["max_concurrent_requests","url"]' ] \
+        || fail "GET: webhooks not nested: $(body)"
+    jq -e '.settings.application | has("webhooks_url") or has("webhooks_max_concurrent_requests")' "$T/body" \
+        >/dev/null && fail "GET: the flat names too: $(body)"
+    expect "PATCH nested" 200 - "$WEB" PATCH $S "${AUTH[@]}" \
+        -d '{"webhooks":{"url":"http://127.0.0.1:1/hook","max_concurrent_requests":5}}'
+    [ "$(jq -c .settings.application.webhooks "$T/body")" = '{"max_concurrent_requests":5,"url":"http://127.0.0.1:1/hook"}' ] \
+        || fail "PATCH nested answered $(body)"
+    [ "$(stored webhooks_url)" = http://127.0.0.1:1/hook ] && [ "$(stored webhooks_max_concurrent_requests)" = 5 ] \
+        || fail "PATCH nested stored $(stored webhooks_url) $(stored webhooks_max_concurrent_requests)"
+    expect "PATCH flat" 200 - "$WEB" PATCH $S "${AUTH[@]}" -d '{"webhooks_url":""}'
+    [ "$(value webhooks_url)" = '""' ] && [ "$(value webhooks_max_concurrent_requests)" = 5 ] && [ "$(stored webhooks_url)" = "" ] \
+        || fail "PATCH flat: $(body)"
+fi
+
 note "bad input: 400 with its code and the key named; nothing stored"
 snapshot=$(table)
 changes_logged() { cat "$T"/m?.log | grep -c "api: admin changed" || true; }
@@ -133,6 +160,13 @@ if grep -qx sent_status <<<"$SETTINGS"; then
 fi
 if grep -qx webhooks_url <<<"$SETTINGS"; then
     bad "a number for a string" 1009 "'webhooks_url' must be a string, not a number" -d '{"webhooks_url":5}'
+    bad "nested, a number for a string" 1009 "'webhooks.url' must be a string, not a number" -d '{"webhooks":{"url":5}}'
+    bad "nested, out of bounds" 1009 "key 'webhooks_max_concurrent_requests': value '0' is out of bounds" \
+        -d '{"webhooks":{"max_concurrent_requests":0}}'
+    bad "nested, unknown" 1009 "unknown setting 'webhooks.retries'" -d '{"webhooks":{"retries":3}}'
+    bad "nested, not an object" 1009 "'webhooks' must be an object" -d '{"webhooks":"http://127.0.0.1:1/hook"}'
+    bad "nested and flat" 1009 "'webhooks_url' names a setting given already" \
+        -d '{"webhooks":{"url":"http://127.0.0.1:1/a"},"webhooks_url":"http://127.0.0.1:1/b"}'
 fi
 bad "not a number" 1009 "key 'heartbeat_interval': value 'fast' is not a number of seconds" -d '{"heartbeat_interval":"fast"}'
 bad "zero" 1009 "key 'heartbeat_interval': value '0' is out of bounds" -d '{"heartbeat_interval":0}'
