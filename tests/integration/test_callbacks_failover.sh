@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Callbacks (I4) across a failover: while waload sends messages (each gets
 # its statuses) and wagate generates inbound messages, the primary Coreapp
-# is killed -9. The new primary delivers what the old one left (rows stored
-# but not delivered, or delivered but not marked) and stores what wagate
-# sends again (events not acknowledged). Every event in wagate's ledger up
-# to a cut after the failover reaches the receiver at least once, first
-# arrivals in order per conversation, and no two sessions overlapped.
+# is killed -9, while the receiver fails for a few seconds so that the old
+# primary holds stored, acknowledged, undelivered events. The new primary
+# delivers what the old one left (rows stored but not delivered, or
+# delivered but not marked) and stores what wagate sends again (events not
+# acknowledged). Every event in wagate's ledger up to a cut after the
+# failover reaches the receiver at least once, among them events the old
+# primary acknowledged; first arrivals in order per conversation; no two
+# sessions overlapped.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/callbacks_lib.sh"
 
@@ -24,8 +27,14 @@ PIDS+=($LOAD)
 received_at_least() { [ "$(received_keys | wc -l)" -ge "$1" ]; }
 wait_for 60 received_at_least 300 || fail "the stream did not get going: $(received_keys | wc -l) events received"
 
+note "the receiver fails for 4 s: the primary piles up stored, acknowledged events"
+hook_fail 4
+piled_up() { [ "$(primary_callbacks pending)" -ge 50 ]; }
+wait_for 10 piled_up || fail "no pending callbacks at the primary: $(primary_callbacks pending)"
 P=$(primary_coreapp)
-note "kill -9 the primary Coreapp ($P) in the middle of the stream"
+OLD_SESSION=$("$BIN/wagate" -c "$CONF" stats --json | jq '.accounts[0].open.session')
+note "kill -9 the primary Coreapp ($P, $(primary_callbacks pending) callbacks pending) in the middle of the stream"
+KILL_AT=$(date +%s.%N)
 PPID_=$(node_pid "$P")
 { kill -KILL "$PPID_"; wait "$PPID_"; } 2>/dev/null || true
 BEFORE=$(received_keys | wc -l)
@@ -59,11 +68,22 @@ jq -r 'select(.event == "emitted" and .kind == "status") | .id' "$T/ledger.cut" 
 [ -z "$(comm -23 "$T/answered" "$T/with_status")" ] \
     || fail "messages with no status: $(comm -23 "$T/answered" "$T/with_status" | head -3)"
 [ -z "$(out_of_order)" ] || fail "first arrivals out of order: $(out_of_order | head -3)"
+
+note "events the old primary stored and acknowledged, delivered by the new one"
+jq -r --argjson s "$OLD_SESSION" 'select(.event == "event_ack" and .session == $s) | .event_id' "$T/ledger.cut" \
+    | sort -u > "$T/acked_old"
+jq -r 'select(.event == "emitted") | "\(.event_id) " + (if .kind == "status" then "s:\(.id):\(.status)" else "m:\(.id)" end)' \
+    "$T/ledger.cut" | sort -k1,1 > "$T/key_of"
+jq -r 'select(.status == 200) | .at as $at | .body | (((.statuses // [])[] | "s:\(.id):\(.status)"), ((.messages // [])[] | "m:\(.id)")) + " \($at)"' \
+    "$HOOKS" | awk '!seen[$1]++' | awk -v k="$KILL_AT" '$2 > k { print $1 }' | sort > "$T/after_kill"
+LEFT=$(join "$T/acked_old" "$T/key_of" | awk '{ print $2 }' | sort | comm -12 - "$T/after_kill" | wc -l)
+[ "$LEFT" -ge 1 ] || fail "no event acknowledged by the old primary was delivered after the kill"
 overlaps_zero || fail "overlaps: $(gate_stat overlaps)"
 jq -r 'select(.status == 200) | .body | ((.statuses // [])[] | "s:\(.id):\(.status)"), ((.messages // [])[] | "m:\(.id)")' \
     "$HOOKS" > "$T/posts"
 POSTS=$(wc -l < "$T/posts")
 TWICE=$(( POSTS - $(sort -u "$T/posts" | wc -l) ))
 RESENT=$("$BIN/wagate" -c "$CONF" stats --json | jq .events.resent)
-note "$EMITTED events ($STATUSES statuses of $ANSWERED messages, $INBOUND inbound) all received;" \
+note "$EMITTED events ($STATUSES statuses of $ANSWERED messages, $INBOUND inbound) all received," \
+     "$LEFT of them stored by the old primary and delivered by the new;" \
      "$TWICE POSTed twice across the failover; wagate sent $RESENT again"
