@@ -77,6 +77,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 
 # test_wamaster_api includes src/wamaster/api.c (its static functions too) and gatelink.c.
 $(BUILD)/tests/test_wamaster_api: src/wamaster/api.c src/wamaster/api.h src/wamaster/gatelink.c src/wamaster/gatelink.h
+# test_wagate_account includes src/wagate/account.c.
+$(BUILD)/tests/test_wagate_account: src/wagate/account.c src/wagate/account.h
 
 $(BUILD)/tests/test_watch: tests/unit/test_watch.c src/wamaster/watch.c src/wamaster/watch.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
