@@ -1,8 +1,10 @@
 /*  wahook — a webhook receiver for tests and demos: it answers every POST
     and appends it, with its arrival time, as one JSON line to a file. It
     can be told to fail (answer 500) for a while, to see the cluster's
-    retries and backoff. libmicrohttpd with one internal thread: requests
-    are handled one at a time, so the file needs no lock. */
+    retries and backoff, or to answer slowly, to see how many POSTs the
+    cluster has in flight at once. libmicrohttpd with a thread per
+    connection (a slow answer holds only its own); one lock guards the file
+    and the counters. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -24,8 +27,12 @@ typedef struct {
     const char *path;
     double fail_until;          //  unix seconds; answer fail_status before it
     int fail_status;
+    int delay_ms;               //  each POST is answered this much later
     uint64_t received;
     uint64_t failed;
+    int in_flight;              //  POSTs being answered now
+    int max_in_flight;          //  the most at once since the last reset
+    pthread_mutex_t lock;
 } hook_t;
 
 typedef struct {
@@ -34,7 +41,7 @@ typedef struct {
     bool too_big;
 } request_t;
 
-static hook_t s_hook;
+static hook_t s_hook = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static double
 s_now (void)
@@ -115,11 +122,15 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         return MHD_YES;
     }
     double now = s_now ();
-    if (strcmp (url, "/stats") == 0 && strcmp (method, "GET") == 0)
-        return s_answer (connection, MHD_HTTP_OK,
-                         json_pack ("{s:I, s:I, s:f, s:b}", "received", (json_int_t) s_hook.received,
-                                    "failed", (json_int_t) s_hook.failed, "fail_until", s_hook.fail_until,
-                                    "failing", now < s_hook.fail_until));
+    if (strcmp (url, "/stats") == 0 && strcmp (method, "GET") == 0) {
+        pthread_mutex_lock (&s_hook.lock);
+        json_t *stats = json_pack ("{s:I, s:I, s:f, s:b, s:i, s:i, s:i}", "received", (json_int_t) s_hook.received,
+                                   "failed", (json_int_t) s_hook.failed, "fail_until", s_hook.fail_until,
+                                   "failing", now < s_hook.fail_until, "delay_ms", s_hook.delay_ms,
+                                   "in_flight", s_hook.in_flight, "max_in_flight", s_hook.max_in_flight);
+        pthread_mutex_unlock (&s_hook.lock);
+        return s_answer (connection, MHD_HTTP_OK, stats);
+    }
     if (strcmp (method, "POST") != 0)
         return s_answer (connection, MHD_HTTP_METHOD_NOT_ALLOWED, json_pack ("{s:s}", "error", "POST only"));
     if (strcmp (url, "/fail") == 0) {
@@ -129,17 +140,43 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         if (!seconds || end == seconds || *end || !(value >= 0 && value <= 86400 * 365))
             return s_answer (connection, MHD_HTTP_BAD_REQUEST,
                              json_pack ("{s:s}", "error", "POST /fail?seconds=N (0 to stop failing)"));
+        pthread_mutex_lock (&s_hook.lock);
         s_hook.fail_until = value > 0 ? now + value : 0;
+        double until = s_hook.fail_until;
+        pthread_mutex_unlock (&s_hook.lock);
         fprintf (stderr, "wahook: %s\n", value > 0 ? "failing" : "answering 200 again");
-        return s_answer (connection, MHD_HTTP_OK, json_pack ("{s:f}", "fail_until", s_hook.fail_until));
+        return s_answer (connection, MHD_HTTP_OK, json_pack ("{s:f}", "fail_until", until));
+    }
+    if (strcmp (url, "/delay") == 0) {
+        const char *ms = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "ms");
+        char *end = NULL;
+        long value = ms ? strtol (ms, &end, 10) : -1;
+        if (!ms || end == ms || *end || value < 0 || value > 60000)
+            return s_answer (connection, MHD_HTTP_BAD_REQUEST,
+                             json_pack ("{s:s}", "error", "POST /delay?ms=N (0 to 60000; resets max_in_flight)"));
+        pthread_mutex_lock (&s_hook.lock);
+        s_hook.delay_ms = (int) value;
+        s_hook.max_in_flight = s_hook.in_flight;
+        pthread_mutex_unlock (&s_hook.lock);
+        return s_answer (connection, MHD_HTTP_OK, json_pack ("{s:i}", "delay_ms", (int) value));
     }
     if (request->too_big)
         return s_answer (connection, 413, json_pack ("{s:s}", "error", "body over 1 MiB"));
+    pthread_mutex_lock (&s_hook.lock);
     unsigned int status = now < s_hook.fail_until ? (unsigned int) s_hook.fail_status : MHD_HTTP_OK;
     s_hook.received++;
     if (status != MHD_HTTP_OK)
         s_hook.failed++;
     s_record (url, status, request, now);
+    int delay_ms = s_hook.delay_ms;
+    if (++s_hook.in_flight > s_hook.max_in_flight)
+        s_hook.max_in_flight = s_hook.in_flight;
+    pthread_mutex_unlock (&s_hook.lock);
+    if (delay_ms > 0)
+        usleep ((useconds_t) delay_ms * 1000);
+    pthread_mutex_lock (&s_hook.lock);
+    s_hook.in_flight--;
+    pthread_mutex_unlock (&s_hook.lock);
     return s_answer (connection, status, json_object ());
 }
 
@@ -178,7 +215,11 @@ s_usage (FILE *out)
              "  -V, --version          print the version\n\n"
              "Control, while it runs:\n"
              "  POST /fail?seconds=N   fail for N seconds from now (0: stop failing)\n"
-             "  GET /stats             {\"received\",\"failed\",\"fail_until\",\"failing\"}\n\n"
+             "  POST /delay?ms=N       answer every POST N ms late (0 to 60000; 0: at once);\n"
+             "                         also restarts the count of max_in_flight\n"
+             "  GET /stats             {\"received\",\"failed\",\"fail_until\",\"failing\",\n"
+             "                         \"delay_ms\",\"in_flight\",\"max_in_flight\"}: max_in_flight is\n"
+             "                         the most POSTs it was answering at once\n\n"
              "Once listening it prints \"wahook: listening on http://ADDR:PORT/ ...\" to\n"
              "stderr. SIGINT or SIGTERM stops it.\n");
 }
@@ -266,7 +307,8 @@ main (int argc, char **argv)
     sigaddset (&signals, SIGINT);
     sigaddset (&signals, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
-    struct MHD_Daemon *daemon = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO,
+    struct MHD_Daemon *daemon = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION
+                                                  | MHD_USE_AUTO,
                                                   0, NULL, NULL, s_access, NULL,
                                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
                                                   MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,

@@ -4,7 +4,9 @@
 # max_callback_backoff_delay_ms (1000 ms), as the receiver's own timestamps
 # show; a conversation's next event is not POSTed, not even tried, before
 # its previous one was answered 200; once the receiver answers again every
-# event arrives, in order per conversation.
+# event arrives, in order per conversation. Then, with a receiver that answers
+# slowly, webhooks_max_concurrent_requests (set live to 3) bounds the POSTs
+# in flight: the receiver sees 3 at once, never more.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/callbacks_lib.sh"
 
@@ -67,5 +69,15 @@ all_delivered() { [ "$(q "SELECT COUNT(*) FROM callbacks WHERE status <> 'delive
 wait_for 10 all_delivered || fail "rows: $(q "SELECT status, COUNT(*) FROM callbacks GROUP BY status")"
 grep -q "webhook: POST to $HOOK_URL failed: HTTP 500" "$T"/c*.log || fail "no log line for the failing webhook"
 grep -q "webhook: delivering again" "$T"/c*.log || fail "no log line for the recovery"
+
+note "webhooks_max_concurrent_requests 3, live; a receiver answering in 300 ms"
+"$BIN/wactl" -c "$CONF" settings set webhooks_max_concurrent_requests 3 > /dev/null || fail "wactl settings set"
+applied() { grep -q "setting webhooks_max_concurrent_requests" "$T/c1.log" "$T/c2.log"; }
+wait_for 10 applied || fail "the Coreapps did not apply webhooks_max_concurrent_requests"
+curl -s -o /dev/null -X POST "http://127.0.0.1:$HOOK_PORT/delay?ms=300"
+for i in $(seq 10 21); do inject "165055500$i" "c$i" > /dev/null; done
+wait_for 30 all_received 18 || fail "$(missing_count) events missing with a slow receiver"
+hook_stat() { curl -s "http://127.0.0.1:$HOOK_PORT/stats" | jq ".$1"; }
+[ "$(hook_stat max_in_flight)" = 3 ] || fail "the receiver saw $(hook_stat max_in_flight) POSTs at once, expected 3"
 overlaps_zero || fail "overlaps: $(gate_stat overlaps)"
-note "$failed failed attempts of the first event, then all $(emitted_keys | wc -l) events delivered"
+note "$failed failed attempts of the first event, then all $(emitted_keys | wc -l) events delivered, 3 at a time"
