@@ -12,11 +12,27 @@ wa_peers_init (wa_peers_t *self)
     zsock_set_linger (self->sub, 0);
 }
 
+//  Whether a peer other than the one at skip (-1: none) has this bus. A
+//  Master restarted on the same host and ports has the same endpoints as
+//  its previous incarnation, whose row stays up for a while: the SUB socket
+//  holds one connection per endpoint, and zmq_disconnect ends every
+//  connection to it, so it must stay while any peer uses it (tests/chaos,
+//  cluster-restart).
+static bool
+s_bus_shared (const wa_peers_t *self, const char *bus, int skip)
+{
+    for (int i = 0; i < self->count; i++)
+        if (i != skip && streq (self->peers[i].bus, bus))
+            return true;
+    return false;
+}
+
 static void
 s_drop (wa_peers_t *self, int index, zloop_t *loop)
 {
     wa_peer_t *peer = &self->peers[index];
-    zsock_disconnect (self->sub, "%s", peer->bus);
+    if (!s_bus_shared (self, peer->bus, index))
+        zsock_disconnect (self->sub, "%s", peer->bus);
     if (loop)
         zloop_reader_end (loop, peer->dealer);
     zsock_destroy (&peer->dealer);
@@ -67,7 +83,8 @@ wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_
         zsock_set_sndtimeo (peer->dealer, 0);
         //  A peer that is gone must not fill our queue with stale replies.
         zsock_set_immediate (peer->dealer, 1);
-        if (zsock_connect (peer->dealer, "%s", peer->control) || zsock_connect (self->sub, "%s", peer->bus)) {
+        if (zsock_connect (peer->dealer, "%s", peer->control)
+        ||  (!s_bus_shared (self, peer->bus, self->count) && zsock_connect (self->sub, "%s", peer->bus))) {
             wa_warn ("cannot connect to master %" PRIu64 " at %s / %s", peer->id, peer->bus, peer->control);
             zsock_destroy (&peer->dealer);
             continue;
