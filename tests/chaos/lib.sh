@@ -192,6 +192,24 @@ gate_open_node() {
 gate_open_shards() { gate_stats | grep -o '"shard":[0-9]*,"highest_epoch":[0-9]*,"open":{' | wc -l; }
 
 healthy() { wactl wait --timeout 0.1 >/dev/null 2>&1; }
+# Monitoring whole again: the three Coreapps up, each healthy in the primary
+# Master's heartbeat view, reported by the secondary Master and unhealthy to
+# none (node_health, written by the primary Master at its heartbeats). A
+# fault that left a Master deaf to a Coreapp shows here, long before it
+# costs a failover.
+monitoring_whole() {
+    [ "$(q "SELECT COUNT(*) FROM nodes n JOIN node_health h ON h.node_id = n.id
+            WHERE n.kind = 'coreapp' AND n.stopped_at IS NULL AND n.last_seen > NOW(6) - INTERVAL 2 SECOND
+              AND h.state = 'healthy' AND h.votes = 0 AND h.observers >= 1
+              AND h.updated_at > NOW(6) - INTERVAL 2 SECOND")" = 3 ] \
+    && [ "$(q "SELECT COUNT(*) FROM nodes WHERE kind = 'coreapp' AND stopped_at IS NULL
+               AND last_seen > NOW(6) - INTERVAL 2 SECOND")" = 3 ]
+}
+monitoring_state() {
+    q "SELECT CONCAT(n.id, ':', COALESCE(h.state, '-'), '/', COALESCE(h.votes, '-'), '/', COALESCE(h.observers, '-'))
+       FROM nodes n LEFT JOIN node_health h ON h.node_id = n.id
+       WHERE n.kind = 'coreapp' AND n.stopped_at IS NULL AND n.last_seen > NOW(6) - INTERVAL 2 SECOND" | tr '\n' ' '
+}
 
 # Who is who, from the database (the suite's own bookkeeping; the checker
 # uses none of it).
@@ -202,6 +220,8 @@ master_host() {
     local n; n=$(q "SELECT holder FROM master_lease WHERE id = 1 AND expires_at > NOW(6)")
     [ -n "$n" ] && host_of_node "$n"
 }
+master_node() { q "SELECT holder FROM master_lease WHERE id = 1 AND expires_at > NOW(6)"; }
+lease_moved_from() { local n; n=$(master_node); [ -n "$n" ] && [ "$n" != "$1" ]; }
 other_master() { [ "$1" = m1 ] && echo m2 || echo m1; }
 # A Coreapp host that holds no shard.
 spare_coreapp() {
@@ -247,6 +267,7 @@ chaos_up() {
     node_start web
     wait_for 30 grep -q "ready: serving" "$T/logs/web.log" || { say "the Webapp is not ready"; exit 1; }
     TOKEN=$(login) || { say "cannot log in to the Webapp"; exit 1; }
+    wait_for 60 monitoring_whole || { say "monitoring not whole (coreapp:state/votes/observers $(monitoring_state))"; exit 1; }
 }
 
 # A token of admin, from the client's host (the first login sets the password).
@@ -275,6 +296,7 @@ chaos_restore() {
     kill -0 "$HOOK_PID" 2>/dev/null || hook_start || true
     hook_fail 0 || true
     wait_for 60 healthy || { say "not healthy 60 s after restoring: $(wactl wait --timeout 0.1 2>&1 | tr '\n' ' ')"; return 1; }
+    wait_for 60 monitoring_whole || { say "monitoring not whole 60 s after restoring (coreapp:state/votes/observers $(monitoring_state))"; return 1; }
     wait_served 60 || { say "not serving 60 s after restoring (sessions open: $(gate_open_shards))"; return 1; }
 }
 

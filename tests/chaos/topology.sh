@@ -19,7 +19,8 @@
 #                                drop HOST's TCP to ADDR:PORT (out) or from ADDR's
 #                                source port PORT (in): one way of one connection
 #   topo_loss HOST ADDR PCT      drop PCT % of HOST's packets to and from ADDR, at random
-#   topo_heal HOST               undo every cut and loss of HOST
+#   topo_dup HOST ADDR PCT       send PCT % of HOST's packets to ADDR twice, at random
+#   topo_heal HOST               undo every cut, loss and duplication of HOST
 #   topo_redirect HOST ADDR PORT... LOCAL
 #                                send HOST's TCP to ADDR:PORT to 127.0.0.1:LOCAL (a
 #                                wadelay relay there), except the relay's own (mark)
@@ -112,6 +113,9 @@ table inet wachaos {
 table ip wachaos_nat {
     chain output { type nat hook output priority -100; policy accept; meta mark $CHAOS_MARK return; }
 }
+table ip wachaos_dup {
+    chain output { type filter hook output priority 10; policy accept; }
+}
 NFT
     done
 }
@@ -154,10 +158,18 @@ topo_loss() {
         && topo__nft "$h" add rule inet wachaos loss_in ip saddr "$addr" numgen random mod 100 "<" "$pct" drop
 }
 
+# Each packet to ADDR sent twice with probability PCT % (nftables "dup").
+topo_dup() {
+    local h=$1 addr=$2 pct=$3
+    topo__nft "$h" add rule ip wachaos_dup output ip daddr "$addr" numgen random mod 100 "<" "$pct" \
+        dup to "$addr" device eth0
+}
+
 topo_heal() {
     local h=$1 set chain
     for set in cut_out cut_in cut_out_port cut_in_port; do topo__nft "$h" flush set inet wachaos "$set" || return 1; done
     for chain in loss_out loss_in; do topo__nft "$h" flush chain inet wachaos "$chain" || return 1; done
+    topo__nft "$h" flush chain ip wachaos_dup output
 }
 
 topo_redirect() {
@@ -168,5 +180,6 @@ topo_redirect() {
 
 # What HOST drops now, for messages.
 topo_faults() {
-    topo__nft "$1" list table inet wachaos 2>/dev/null | grep -E 'elements|numgen' | sed 's/^[[:space:]]*//' | tr '\n' ';'
+    { topo__nft "$1" list table inet wachaos; topo__nft "$1" list table ip wachaos_dup; } 2>/dev/null \
+        | grep -E 'elements|numgen' | sed 's/^[[:space:]]*//' | tr '\n' ';'
 }
