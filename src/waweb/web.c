@@ -312,10 +312,15 @@ static void
 s_forwarded (web_t *self, web_req_t *req, int status, json_t *response)
 {
     if (!response) {
+        //  What the last attempt met: no primary Master is 1017; no primary
+        //  Coreapp, or one not ready, 1011; a database error 1023.
         bool master = req->fwd_shard == COREAPPS_MASTER;
-        web_fail (self, req, master ? 500 : 503, master ? API_NOT_PRIMARY_MASTER : API_NOT_READY,
-                  "no primary %s answered within request_deadline (%g s); last attempt: %s",
-                  master ? "Master" : "Coreapp", self->settings.request_deadline,
+        int code = req->fwd_last_code;
+        if (code == 0 || code == API_NOT_PRIMARY_COREAPP || (code == API_NOT_PRIMARY_MASTER && !master))
+            code = API_NOT_READY;
+        web_fail (self, req, code == API_NOT_READY ? 503 : 0, code,
+                  "no %s accepted the request within request_deadline (%g s); last attempt: %s",
+                  master ? "primary Master" : "primary Coreapp", self->settings.request_deadline,
                   req->fwd_last_why[0] ? req->fwd_last_why : "none");
         return;
     }

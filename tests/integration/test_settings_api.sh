@@ -258,7 +258,7 @@ t0=$(now_ms)
 expect "no Master" 500 1017 "$WEB" GET $S "${AUTH[@]}"
 took=$(( $(now_ms) - t0 ))
 [ "$took" -ge 5500 ] && [ "$took" -lt 10000 ] || fail "answered after $took ms, request_deadline is 6 s"
-grep -q "no primary Master answered within request_deadline" "$T/body" || fail "the error does not say why: $(body)"
+grep -q "no primary Master accepted the request within request_deadline" "$T/body" || fail "the error does not say why: $(body)"
 
 note "DELETE: every setting back to its built-in default, stored, broadcast, applied"
 start m3 wamaster
