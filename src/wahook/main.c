@@ -2,9 +2,10 @@
     and appends it, with its arrival time, as one JSON line to a file. It
     can be told to fail (answer 500) for a while, to see the cluster's
     retries and backoff, or to answer slowly, to see how many POSTs the
-    cluster has in flight at once. libmicrohttpd with a thread per
-    connection (a slow answer holds only its own); one lock guards the file
-    and the counters. */
+    cluster has in flight at once. libmicrohttpd with one polling thread;
+    a slow answer is a suspended connection that a second thread resumes
+    when its time comes, so it holds nothing else up. One lock guards what
+    both threads touch. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -33,15 +33,27 @@ typedef struct {
     int in_flight;              //  POSTs being answered now
     int max_in_flight;          //  the most at once since the last reset
     pthread_mutex_t lock;
+    pthread_cond_t wake;        //  the resumer has something new to wait for
+    struct delayed_s *delayed;  //  suspended connections, by due time
+    bool stopping;
 } hook_t;
+
+//  A connection whose answer waits.
+typedef struct delayed_s {
+    struct delayed_s *next;
+    double due;
+    struct MHD_Connection *connection;
+} delayed_t;
 
 typedef struct {
     char *body;
     size_t len;
     bool too_big;
+    bool suspended;             //  answered late: status waits here
+    unsigned int status;
 } request_t;
 
-static hook_t s_hook = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static hook_t s_hook = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
 static double
 s_now (void)
@@ -121,6 +133,8 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (request->suspended)     //  resumed: its time has come
+        return s_answer (connection, request->status, json_object ());
     double now = s_now ();
     if (strcmp (url, "/stats") == 0 && strcmp (method, "GET") == 0) {
         pthread_mutex_lock (&s_hook.lock);
@@ -168,16 +182,64 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
     if (status != MHD_HTTP_OK)
         s_hook.failed++;
     s_record (url, status, request, now);
-    int delay_ms = s_hook.delay_ms;
     if (++s_hook.in_flight > s_hook.max_in_flight)
         s_hook.max_in_flight = s_hook.in_flight;
-    pthread_mutex_unlock (&s_hook.lock);
-    if (delay_ms > 0)
-        usleep ((useconds_t) delay_ms * 1000);
-    pthread_mutex_lock (&s_hook.lock);
+    delayed_t *delayed = s_hook.delay_ms > 0 && !s_hook.stopping ? calloc (1, sizeof (delayed_t)) : NULL;
+    if (delayed) {
+        //  Answered when the resumer wakes it; in due order (one delay for all).
+        delayed->due = now + s_hook.delay_ms / 1000.0;
+        delayed->connection = connection;
+        delayed_t **last = &s_hook.delayed;
+        while (*last && (*last)->due <= delayed->due)
+            last = &(*last)->next;
+        delayed->next = *last;
+        *last = delayed;
+        request->suspended = true;
+        request->status = status;
+        MHD_suspend_connection (connection);
+        pthread_cond_signal (&s_hook.wake);
+        pthread_mutex_unlock (&s_hook.lock);
+        return MHD_YES;
+    }
     s_hook.in_flight--;
     pthread_mutex_unlock (&s_hook.lock);
     return s_answer (connection, status, json_object ());
+}
+
+//  The second thread: resumes each suspended connection at its time (all of
+//  them when stopping).
+static void *
+s_resumer (void *arg)
+{
+    (void) arg;
+    pthread_mutex_lock (&s_hook.lock);
+    while (true) {
+        delayed_t *first = s_hook.delayed;
+        if (!first && s_hook.stopping)
+            break;
+        double now = s_now ();
+        if (first && (first->due <= now || s_hook.stopping)) {
+            s_hook.delayed = first->next;
+            s_hook.in_flight--;
+            //  Not under our lock: libmicrohttpd takes its own.
+            pthread_mutex_unlock (&s_hook.lock);
+            MHD_resume_connection (first->connection);
+            free (first);
+            pthread_mutex_lock (&s_hook.lock);
+            continue;
+        }
+        if (!first)
+            pthread_cond_wait (&s_hook.wake, &s_hook.lock);
+        else {
+            struct timespec until;
+            double due = first->due;
+            until.tv_sec = (time_t) due;
+            until.tv_nsec = (long) ((due - (double) until.tv_sec) * 1e9);
+            pthread_cond_timedwait (&s_hook.wake, &s_hook.lock, &until);
+        }
+    }
+    pthread_mutex_unlock (&s_hook.lock);
+    return NULL;
 }
 
 static void
@@ -307,8 +369,8 @@ main (int argc, char **argv)
     sigaddset (&signals, SIGINT);
     sigaddset (&signals, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
-    struct MHD_Daemon *daemon = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION
-                                                  | MHD_USE_AUTO,
+    struct MHD_Daemon *daemon = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO
+                                                  | MHD_ALLOW_SUSPEND_RESUME,
                                                   0, NULL, NULL, s_access, NULL,
                                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
                                                   MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,
@@ -322,8 +384,20 @@ main (int argc, char **argv)
     fprintf (stderr, "wahook: listening on http://%s:%u/, recording to %s%s\n", bind,
              info ? (unsigned int) info->port : (unsigned int) port, s_hook.path,
              s_hook.fail_until > s_now () ? " (failing for now)" : "");
+    pthread_t resumer;
+    if (pthread_create (&resumer, NULL, s_resumer, NULL)) {
+        fprintf (stderr, "wahook: cannot start a thread\n");
+        MHD_stop_daemon (daemon);
+        return 1;
+    }
     int signal = 0;
     sigwait (&signals, &signal);
+    //  Every suspended connection must be resumed before the daemon stops.
+    pthread_mutex_lock (&s_hook.lock);
+    s_hook.stopping = true;
+    pthread_cond_signal (&s_hook.wake);
+    pthread_mutex_unlock (&s_hook.lock);
+    pthread_join (resumer, NULL);
     MHD_stop_daemon (daemon);
     fprintf (stderr, "wahook: stopped after %" PRIu64 " POSTs (%" PRIu64 " answered %d)\n", s_hook.received,
              s_hook.failed, s_hook.fail_status);
