@@ -7,7 +7,7 @@
 #   tests/chaos/chaos.sh [--short] [--only NAME[,NAME...]] [--nemesis MINUTES]
 #                        [--seed N] [--list]
 #
-#   --short        the handful of scenarios make test runs (about 3 minutes)
+#   --short        the handful of scenarios make test runs (about 2 minutes)
 #   --only         these scenarios (see --list)
 #   --nemesis M    then M minutes of randomized faults (0: none; the full suite's
 #                  default is $CHAOS_MINUTES or 10)
@@ -16,8 +16,8 @@
 # Needs root. Everything it makes (namespaces wach<pid>-*) is removed at the
 # end, also when a scenario fails or the run is interrupted; a run that was
 # killed is cleaned by the next one or by make chaos-clean. The summary table
-# goes to build/chaos/summary.md (and the run's folder, kept on failure or
-# with WA_KEEP=1).
+# goes to build/chaos/summary.md (summary-short.md for --short) and the run's
+# folder (kept on failure or with WA_KEEP=1).
 . "$(dirname "$0")/lib.sh"
 
 SHORT=0 ONLY= LIST=0 MINUTES=
@@ -348,7 +348,7 @@ nemesis() {
 ALL=(coreapp-kill9 master-kill9 master-sigstop coreapp-pause-short coreapp-pause-long master-db-partition
      coreapp-masters-partition oneway-replies oneway-heartbeats db-restart bus-loss bus-delay cluster-restart
      clock-steps settings-churn)
-SHORT_SET=(coreapp-kill9 master-sigstop coreapp-masters-partition db-restart clock-steps)
+SHORT_SET=(coreapp-kill9 master-kill9 master-sigstop coreapp-masters-partition db-restart clock-steps settings-churn)
 if [ "$LIST" = 1 ]; then printf '%s\n' "${ALL[@]}" nemesis; exit 0; fi
 # The nemesis runs after the scenarios: for --nemesis M, for the full suite
 # (CHAOS_MINUTES, default 10), or when --only names it (1 minute).
@@ -360,17 +360,19 @@ MINUTES=${MINUTES:-0}
 
 FAILED=()
 STARTED=$(now_s)
+SUMMARY_NAME=summary.md
+[ "$SHORT" = 0 ] || SUMMARY_NAME=summary-short.md
 finish() {
     local rc=$?
     trap - EXIT INT TERM HUP
     chaos_down
-    if [ "$(wc -l < "$SUMMARY" 2>/dev/null || echo 0)" -gt 2 ]; then
+    if summary_write "$SUMMARY"; then
         mkdir -p "$ROOT/build/chaos"
-        cp "$SUMMARY" "$ROOT/build/chaos/summary.md"
+        cp "$SUMMARY" "$ROOT/build/chaos/$SUMMARY_NAME"
         echo
         cat "$SUMMARY"
         echo
-        say "summary in build/chaos/summary.md; $(elapsed "$STARTED") s in all"
+        say "summary in build/chaos/$SUMMARY_NAME"
     fi
     if [ ${#FAILED[@]} -gt 0 ] || [ "$rc" != 0 ]; then
         [ ${#FAILED[@]} = 0 ] || say "FAILED: ${FAILED[*]}"
@@ -386,7 +388,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-summary_header
+CHAOS_WHAT="scenarios: ${SET[*]}"
+[ "$MINUTES" = 0 ] || CHAOS_WHAT="$CHAOS_WHAT; nemesis $MINUTES min, seed $SEED"
 chaos_up
 say "cluster up after $(elapsed "$STARTED") s: shard 0 on $(shard_host 0), shard 1 on $(shard_host 1), primary Master $(master_host)"
 for name in "${SET[@]}"; do

@@ -38,8 +38,9 @@ declare -gA PID=()          # host -> pid of the node it runs
 declare -gA RELAY=()        # Coreapp host -> pid of its wadelay
 ALL_PIDS=()                 # every process started here, for the cleanup
 
-say() { echo "chaos: $*"; }
 now_s() { date +%s.%N; }
+CHAOS_T0=$(now_s)
+say() { echo "chaos: [$(awk -v a="$CHAOS_T0" -v b="$(now_s)" 'BEGIN { printf "%6.1f", b - a }')] $*"; }
 elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # ---------------------------------------------------------------- the cluster
@@ -367,7 +368,7 @@ scenario_end() {
         sleep 0.5       # what is on its way arrives: read the ledger again
     done
     local rc=0
-    "$BIN/wacheck" "${args[@]}" --row "$SUMMARY" > "$S_DIR/result" 2>> "$S_DIR/wacheck.err" || rc=$?
+    "$BIN/wacheck" "${args[@]}" --row "$SUMMARY_ROWS" > "$S_DIR/result" 2>> "$S_DIR/wacheck.err" || rc=$?
     cat "$S_DIR/result"
     sort -u "$S_DIR/wacheck.err" | sed 's/^/    /'
     [ "$rc" = 0 ] || FAILED+=("$S_NAME")
@@ -377,9 +378,21 @@ scenario_end() {
 # the scenario fails with this reason.
 scenario_fail() { say "$S_NAME: $*"; S_FAIL="${S_FAIL:+$S_FAIL; }$*"; }
 
-summary_header() {
+# The summary: what ran where, then the table of the result rows
+# (wacheck --row appends them to $SUMMARY_ROWS).
+SUMMARY_ROWS=$T/summary.rows
+summary_write() {
+    local out=$1 rows
+    rows=$(wc -l < "$SUMMARY_ROWS" 2>/dev/null || echo 0)
+    [ "$rows" -gt 0 ] || return 1
     {
+        echo "Chaos suite run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(hostname): $(nproc) CPUs" \
+             "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))," \
+             "kernel $(uname -r), build $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?');" \
+             "$CHAOS_WHAT, $(elapsed "$STARTED") s in all."
+        echo
         echo "| scenario | result | overlaps (wagate) | lost | duplicates (wagate) | callbacks lost | longest unavailability | failovers | 201s | failed requests | why |"
         echo "|---|---|---|---|---|---|---|---|---|---|---|"
-    } > "$SUMMARY"
+        cat "$SUMMARY_ROWS"
+    } > "$out"
 }
