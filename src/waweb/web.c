@@ -64,6 +64,7 @@ struct web_t {
     zactor_t *db;
     zactor_t *hasher;
     zlistx_t *pending;          //  requests handed over and not answered
+    zhashx_t *lookups;          //  token hash → requests waiting for its lookup
     int db_jobs;                //  queued or running
     int hash_jobs;
     ratelimit_t *failures;
@@ -405,8 +406,33 @@ s_dispatch (web_t *self, web_req_t *req)
     }
 }
 
+static void s_token_result (web_t *self, web_req_t *req);
+
+//  One lookup per token at a time: a burst of requests with a token not in
+//  the cache (thousands at once after it expired) waits for the first one's
+//  answer instead of filling the database queue.
 static void
 s_token_looked_up (web_t *self, web_req_t *req)
+{
+    //  The hash has no destructor: the list is ours once out of it.
+    zlistx_t *waiting = zhashx_lookup (self->lookups, req->token_hash);
+    zhashx_delete (self->lookups, req->token_hash);
+    s_token_result (self, req);
+    web_req_t *other;
+    while (waiting && (other = zlistx_first (waiting))) {
+        zlistx_detach_cur (waiting);
+        other->db_job.rc = req->db_job.rc;
+        other->found = req->found;
+        other->remaining = req->remaining;
+        memcpy (other->caller, req->caller, sizeof other->caller);
+        memcpy (other->caller_role, req->caller_role, sizeof other->caller_role);
+        s_token_result (self, other);
+    }
+    zlistx_destroy (&waiting);
+}
+
+static void
+s_token_result (web_t *self, web_req_t *req)
 {
     if (req->db_job.rc) {
         web_fail (self, req, 0, API_DATABASE, "cannot check the token now");
@@ -442,7 +468,21 @@ s_authenticate (web_t *self, web_req_t *req)
         s_dispatch (self, req);
         return;
     }
+    zlistx_t *waiting = zhashx_lookup (self->lookups, req->token_hash);
+    if (waiting) {
+        zlistx_add_end (waiting, req);
+        return;
+    }
+    char hash[AUTH_TOKEN_HASH_LEN + 1];
+    memcpy (hash, req->token_hash, sizeof hash);
+    zhashx_insert (self->lookups, hash, zlistx_new ());
+    int before = self->db_jobs;
     web_db (self, req, s_token_run, s_token_looked_up);
+    if (self->db_jobs == before) {          //  refused (and answered): nobody waits
+        zlistx_t *none = zhashx_lookup (self->lookups, hash);
+        zhashx_delete (self->lookups, hash);
+        zlistx_destroy (&none);
+    }
 }
 
 static void
@@ -865,6 +905,7 @@ web_run (const wa_config_t *config)
     self->db = s_worker_new (config);
     self->hasher = s_worker_new (config);
     self->pending = zlistx_new ();
+    self->lookups = zhashx_new ();
     self->failures = ratelimit_new (config->login_failures_limit, WA_SEC (config->login_failures_window));
     self->tokens = tokencache_new ();
     self->metrics = metrics_new ();
@@ -884,6 +925,9 @@ web_run (const wa_config_t *config)
     s_shutdown (self);
     int rc = self->fatal ? 1 : 0;
     zloop_destroy (&self->loop);
+    for (zlistx_t *waiting = zhashx_first (self->lookups); waiting; waiting = zhashx_next (self->lookups))
+        zlistx_destroy (&waiting);
+    zhashx_destroy (&self->lookups);
     zlistx_destroy (&self->pending);
     ratelimit_destroy (&self->failures);
     tokencache_destroy (&self->tokens);
