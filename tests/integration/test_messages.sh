@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 WEB=$(free_port)
-cluster_init webapp_bind=127.0.0.1 request_deadline=3 request_attempt_timeout=0.5
+cluster_init webapp_bind=127.0.0.1
 standard_cluster
 web_start w1 "$WEB"
 TOKEN=$(admin_token "$WEB")
@@ -91,6 +91,11 @@ rc=0; wait "$MANY" || rc=$?
 note "6000 requests, 2000 at a time, all 201; waweb on $peak_threads threads"
 
 note "no primary Coreapp: the request waits request_deadline, then 503"
+# A short deadline, set the way an operator would; the Webapp reads it from
+# the database within db_liveness_interval.
+"$BIN/wactl" -c "$CONF" settings set request_attempt_timeout 0.5 >/dev/null || fail "wactl settings set"
+"$BIN/wactl" -c "$CONF" settings set request_deadline 3 >/dev/null || fail "wactl settings set"
+wait_for 10 grep -q "setting request_deadline: 45 -> 3" "$T/w1.log" || fail "the Webapp did not take the new deadline"
 kill -KILL "$PID_c1" "$PID_c2"
 wait "$PID_c1" "$PID_c2" 2>/dev/null || true
 wait_for 10 no_primary || fail "the shard lease did not expire"
