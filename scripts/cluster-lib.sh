@@ -47,6 +47,14 @@ db_start() {
         echo "port $port (the private MariaDB's) is already in use; set WA_RUN_DB_PORT to another" >&2
         return 1
     fi
+    # A MariaDB stopped moments ago leaves its closed connections in
+    # TIME-WAIT on the port for up to a minute, and mariadbd will not bind
+    # it until they are gone (make stop; make start).
+    if ss -Htan state time-wait "sport = :$port" | grep -q .; then
+        echo "waiting for the old connections on port $port to time out (up to a minute) ..."
+        wait_for 70 bash -c "! ss -Htan state time-wait 'sport = :$port' | grep -q ." \
+            || { echo "port $port stays busy; set WA_RUN_DB_PORT to another" >&2; return 1; }
+    fi
     mkdir -p "$RUN/db/tmp"
     setsid mariadbd --no-defaults --datadir="$RUN/db/data" --socket="$RUN/db/mariadb.sock" --tmpdir="$RUN/db/tmp" \
         --port="$port" --bind-address="$bind" --user="$(id -un)" \
