@@ -14,7 +14,7 @@ mkdir -p "$T/logs" "$T/clock" "$T/scenarios" "$T/bin"
 snapshot_bins() {
     local try p
     for try in 1 2 3 4 5 6 7 8 9 10; do
-        [ "$try" = 1 ] || sleep 1       # a build under way finishes
+        [ "$try" = 1 ] || sleep 1       # retry: a build under way finishes
         cp -p "${WA_BIN:-$ROOT/bin}"/* "$T/bin/"
         for p in wamaster wacore wagate wactl waweb waload wacheck wadelay wahook; do
             "$T/bin/$p" --help >/dev/null 2>&1 || continue 2
@@ -367,7 +367,7 @@ scenario_end() {
         out=$("$BIN/wacheck" "${args[@]}" 2> "$S_DIR/wacheck.err") && break
         [ "$(date +%s)" -lt "$deadline" ] || break
         echo "$out" | grep -Eq 'FAILED: (messages lost|callbacks lost|messages lost; callbacks lost)$' || break
-        sleep 0.5       # what is on its way arrives: read the ledger again
+        sleep 0.5       # poll interval: what is on its way arrives; read the ledger again
     done
     local rc=0
     "$BIN/wacheck" "${args[@]}" --row "$SUMMARY_ROWS" > "$S_DIR/result" 2>> "$S_DIR/wacheck.err" || rc=$?
