@@ -183,6 +183,32 @@ s_in_time (const api_job_t *self)
 
 //  Under the settings lock: the stored settings, the change over them,
 //  the checks, then every changed row in one transaction fenced by the lease.
+//  Starts a transaction that holds a shared lock on the master lease row
+//  and has checked that this Master still holds it (and that its own
+//  deadline has not passed): every write the API makes is fenced so. 0, or
+//  an RC_ code with self->error saying what happened ("...; outcome").
+static int
+s_fenced_begin (api_job_t *self, wa_db_t *db, const char *outcome)
+{
+    if (!s_in_time (self)) {
+        snprintf (self->error, sizeof self->error, "master %" PRIu64 "'s lease deadline passed; %s",
+                  self->node, outcome);
+        return RC_NOT_PRIMARY;
+    }
+    if (wa_db_transaction (db, "START TRANSACTION"))
+        return s_failed (self, db, "cannot start a transaction", false);
+    int64_t holds = 0;
+    if (wa_db_query (db, SQL_FENCE, s_int_row, &holds, "uu", self->node, self->epoch) < 0)
+        return s_failed (self, db, "cannot read the master lease", true);
+    if (holds != 1) {
+        wa_db_transaction (db, "ROLLBACK");
+        snprintf (self->error, sizeof self->error, "master %" PRIu64 " no longer holds the master lease "
+                  "(epoch %" PRIu64 "); %s", self->node, self->epoch, outcome);
+        return RC_NOT_PRIMARY;
+    }
+    return 0;
+}
+
 static int
 s_run_locked (api_job_t *self, wa_db_t *db)
 {
@@ -215,22 +241,9 @@ s_run_locked (api_job_t *self, wa_db_t *db)
                                          "Master's configuration" : "the settings would be refused", err);
         return RC_INVALID;
     }
-    if (!s_in_time (self)) {
-        snprintf (self->error, sizeof self->error, "master %" PRIu64 "'s lease deadline passed; nothing "
-                  "was changed", self->node);
-        return RC_NOT_PRIMARY;
-    }
-    if (wa_db_transaction (db, "START TRANSACTION"))
-        return s_failed (self, db, "cannot start a transaction", false);
-    int64_t holds = 0;
-    if (wa_db_query (db, SQL_FENCE, s_int_row, &holds, "uu", self->node, self->epoch) < 0)
-        return s_failed (self, db, "cannot read the master lease", true);
-    if (holds != 1) {
-        wa_db_transaction (db, "ROLLBACK");
-        snprintf (self->error, sizeof self->error, "master %" PRIu64 " no longer holds the master lease "
-                  "(epoch %" PRIu64 "); nothing was changed", self->node, self->epoch);
-        return RC_NOT_PRIMARY;
-    }
+    int rc = s_fenced_begin (self, db, "nothing was changed");
+    if (rc)
+        return rc;
     for (int i = 0; wa_config_setting_name (i) && i < API_SETTINGS_MAX; i++) {
         if (!(self->changed & ((uint64_t) 1 << i)))
             continue;
@@ -293,22 +306,9 @@ s_run_shards (api_job_t *self, wa_db_t *db)
 static int
 s_run_account (api_job_t *self, wa_db_t *db)
 {
-    if (!s_in_time (self)) {
-        snprintf (self->error, sizeof self->error, "master %" PRIu64 "'s lease deadline passed; the account "
-                  "was not stored", self->node);
-        return RC_NOT_PRIMARY;
-    }
-    if (wa_db_transaction (db, "START TRANSACTION"))
-        return s_failed (self, db, "cannot start a transaction", false);
-    int64_t holds = 0;
-    if (wa_db_query (db, SQL_FENCE, s_int_row, &holds, "uu", self->node, self->epoch) < 0)
-        return s_failed (self, db, "cannot read the master lease", true);
-    if (holds != 1) {
-        wa_db_transaction (db, "ROLLBACK");
-        snprintf (self->error, sizeof self->error, "master %" PRIu64 " no longer holds the master lease "
-                  "(epoch %" PRIu64 "); the account was not stored", self->node, self->epoch);
-        return RC_NOT_PRIMARY;
-    }
+    int rc = s_fenced_begin (self, db, "the account was not stored");
+    if (rc)
+        return rc;
     if (wa_db_exec (db, SQL_ACCOUNT_STORE, "ssss", self->cc, self->phone_number, self->state, self->vname) < 0)
         return s_failed (self, db, "cannot store the account", true);
     if (wa_db_transaction (db, "COMMIT"))
