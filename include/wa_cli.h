@@ -23,5 +23,10 @@ typedef struct {
 //  *first the index of the first non-option; otherwise exits the process
 //  (0 for --help/--version/-n ok, 1 for a check that failed, 2 for bad usage).
 int wa_cli_start (const wa_cli_t *cli, int argc, char **argv, wa_config_t *config, int *first);
+//  A daemon's last word, for main's return: logs "stopped (exit status rc)"
+//  once every wa_actor thread has been joined; with threads still running
+//  it logs how many as an error and returns 1 (a shutdown that does not
+//  wait for its own threads is a bug, whatever rc was).
+int wa_cli_exit (int rc);
 
 #endif

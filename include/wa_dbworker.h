@@ -9,6 +9,7 @@
 #define WA_DBWORKER_H
 
 #include <czmq.h>
+#include "wa_actor.h"
 #include "wa_clock.h"
 #include "wa_db.h"
 
@@ -22,11 +23,13 @@ struct wa_job_t {
 };
 
 //  Start the worker with its own connection built from config.
-zactor_t *wa_dbworker_new (const wa_config_t *config);
+wa_actor_t *wa_dbworker_new (const wa_config_t *config);
 //  Hand a job over (marks it busy, stamps sent_at). -1 when already busy.
-int wa_dbworker_submit (zactor_t *worker, wa_job_t *job);
+int wa_dbworker_submit (wa_actor_t *worker, wa_job_t *job);
 //  Take a finished job from the worker's pipe (call when it is readable).
-wa_job_t *wa_dbworker_recv (zactor_t *worker);
+wa_job_t *wa_dbworker_recv (wa_actor_t *worker);
+//  The same from the pipe a zloop reader was given.
+wa_job_t *wa_dbworker_recv_from (zsock_t *pipe);
 
 //  The jobs that came back to this program (from every worker), as counted
 //  by wa_dbworker_recv on the reactor's thread.

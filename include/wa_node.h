@@ -62,7 +62,7 @@ typedef struct {
     zsock_t *health;
     const char *role;           //  for health replies and logs
     uint64_t epoch;
-    zactor_t *db;
+    wa_actor_t *db;
     wa_register_job_t register_job;
     wa_liveness_job_t liveness_job;
     wa_event_job_t event_job;
@@ -73,7 +73,7 @@ typedef struct {
     char gateway_want[16];
     bool stopping_want;
     bool fatal;                 //  this build cannot run against this database
-    zactor_t *monitors[WA_MONITORS_MAX];
+    wa_actor_t *monitors[WA_MONITORS_MAX];
     const char *monitor_names[WA_MONITORS_MAX];
     int monitor_count;
 } wa_node_t;

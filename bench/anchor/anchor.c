@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <czmq.h>
+#include "wa_actor.h"
 #include "wa_codec.h"
 #include "wa_config.h"
 #include "wa_log.h"
@@ -279,7 +280,7 @@ main (int argc, char **argv)
     anchor_t *self = zmalloc (sizeof *self);
     self->slots = calloc (SLOTS, sizeof *self->slots);
     assert (self->slots);
-    zactor_t *echo_actor = NULL;
+    wa_actor_t *echo_actor = NULL;
     char endpoint[64];
     if (echo)
         snprintf (endpoint, sizeof endpoint, "%s", echo);
@@ -290,15 +291,15 @@ main (int argc, char **argv)
         sigaddset (&block, SIGINT);
         sigaddset (&block, SIGTERM);
         pthread_sigmask (SIG_BLOCK, &block, &old);
-        echo_actor = zactor_new (s_echo_actor, NULL);
+        echo_actor = wa_actor_new (s_echo_actor, NULL);
         pthread_sigmask (SIG_SETMASK, &old, NULL);
-        char *port = zstr_recv (echo_actor);
+        char *port = zstr_recv (wa_actor_sock (echo_actor));
         snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%s", port ? port : "0");
         int bound = port ? atoi (port) : 0;
         zstr_free (&port);
         if (bound <= 0) {
             fprintf (stderr, "wa-anchor: the echo cannot bind tcp://127.0.0.1:*\n");
-            zactor_destroy (&echo_actor);
+            wa_actor_destroy (&echo_actor);
             return 1;
         }
     }
@@ -348,7 +349,7 @@ main (int argc, char **argv)
         http_server_destroy (&self->http);
     zsock_destroy (&self->requests);
     zsock_destroy (&self->dealer);
-    zactor_destroy (&echo_actor);
+    wa_actor_destroy (&echo_actor);
     free (self->slots);
     free (self);
     return 0;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "wa_actor.h"
 #include "wa_cli.h"
 #include "wa_log.h"
 
@@ -75,4 +76,16 @@ wa_cli_start (const wa_cli_t *cli, int argc, char **argv, wa_config_t *config, i
     }
     *first = optind;
     return 0;
+}
+
+int
+wa_cli_exit (int rc)
+{
+    int live = wa_actor_live ();
+    if (live) {
+        wa_error ("%d of its own threads still run at exit (exit status %d)", live, rc);
+        return 1;
+    }
+    wa_info ("stopped (exit status %d)", rc);
+    return rc;
 }

@@ -42,14 +42,14 @@ s_worker (zsock_t *pipe, void *args)
     wa_db_destroy (&db);
 }
 
-zactor_t *
+wa_actor_t *
 wa_dbworker_new (const wa_config_t *config)
 {
-    return zactor_new (s_worker, (void *) config);
+    return wa_actor_new (s_worker, (void *) config);
 }
 
 int
-wa_dbworker_submit (zactor_t *worker, wa_job_t *job)
+wa_dbworker_submit (wa_actor_t *worker, wa_job_t *job)
 {
     if (job->busy)
         return -1;
@@ -59,17 +59,23 @@ wa_dbworker_submit (zactor_t *worker, wa_job_t *job)
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "JOB");
     zmsg_addmem (msg, &job, sizeof job);
-    return zmsg_send (&msg, worker);
+    return zmsg_send (&msg, wa_actor_sock (worker));
 }
 
 //  Counted where jobs come back: on the program's reactor thread.
 static wa_dbworker_stats_t s_stats;
 
 wa_job_t *
-wa_dbworker_recv (zactor_t *worker)
+wa_dbworker_recv (wa_actor_t *worker)
+{
+    return wa_dbworker_recv_from (wa_actor_sock (worker));
+}
+
+wa_job_t *
+wa_dbworker_recv_from (zsock_t *pipe)
 {
     void *ptr = NULL;
-    if (zsock_recv (worker, "p", &ptr))
+    if (zsock_recv (pipe, "p", &ptr))
         return NULL;
     wa_job_t *job = ptr;
     if (job) {

@@ -49,12 +49,12 @@ void
 wa_node_stop (wa_node_t *self)
 {
     for (int i = 0; i < self->monitor_count; i++)
-        zactor_destroy (&self->monitors[i]);
+        wa_actor_destroy (&self->monitors[i]);
     self->monitor_count = 0;
     //  Destroying the worker lets it run the jobs queued before the stop
     //  (each bounded by the statement timeout: the daemons queue at most a
     //  few); the jobs are ours, so nothing leaks.
-    zactor_destroy (&self->db);
+    wa_actor_destroy (&self->db);
     zsock_destroy (&self->api);
     zsock_destroy (&self->bus);
     zsock_destroy (&self->control);
@@ -324,7 +324,7 @@ s_any_busy (wa_node_t *self, wa_job_t **extra)
 void
 wa_node_wait_jobs (wa_node_t *self, wa_job_t **extra, int timeout_ms, wa_job_done_fn *done, void *arg)
 {
-    zpoller_t *poller = zpoller_new (self->db, NULL);
+    zpoller_t *poller = zpoller_new (wa_actor_sock (self->db), NULL);
     //  Used at shutdown, after SIGTERM: the poller must not give up on it.
     zpoller_set_nonstop (poller, true);
     int64_t until = zclock_mono () + timeout_ms;
@@ -390,7 +390,7 @@ s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
     char *endpoint = zmsg_popstr (msg);
     const char *name = "socket";
     for (int i = 0; i < self->monitor_count; i++)
-        if ((zsock_t *) self->monitors[i] == reader)
+        if (wa_actor_sock (self->monitors[i]) == reader)
             name = self->monitor_names[i];
     if (event) {
         wa_debug ("socket %s: %s %s", name, event, endpoint ? endpoint : "");
@@ -409,15 +409,15 @@ wa_node_monitor (wa_node_t *self, zsock_t *sock, const char *name, zloop_t *loop
 {
     if (self->monitor_count == WA_MONITORS_MAX)
         return;
-    zactor_t *monitor = zactor_new (zmonitor, sock);
-    zstr_sendx (monitor, "LISTEN", "CONNECTED", "DISCONNECTED", "ACCEPTED", "CLOSED",
+    wa_actor_t *monitor = wa_actor_new (zmonitor, sock);
+    zstr_sendx (wa_actor_sock (monitor), "LISTEN", "CONNECTED", "DISCONNECTED", "ACCEPTED", "CLOSED",
                 "CONNECT_RETRIED", "BIND_FAILED", "ACCEPT_FAILED", NULL);
-    zstr_send (monitor, "START");
-    zsock_wait (monitor);
+    zstr_send (wa_actor_sock (monitor), "START");
+    zsock_wait (wa_actor_sock (monitor));
     self->monitors[self->monitor_count] = monitor;
     self->monitor_names[self->monitor_count] = name;
     self->monitor_count++;
-    zloop_reader (loop, (zsock_t *) monitor, s_on_monitor, self);
+    zloop_reader (loop, wa_actor_sock (monitor), s_on_monitor, self);
 }
 
 void

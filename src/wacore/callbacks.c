@@ -104,8 +104,8 @@ struct callbacks_t {
     callbacks_io_t io;
     void *arg;
     zloop_t *loop;
-    zactor_t *db;
-    zactor_t *webhook;
+    wa_actor_t *db;
+    wa_actor_t *webhook;
     int tick_timer;
     int due_timer;
     wa_usec_t armed_due;        //  what due_timer fires for
@@ -735,7 +735,7 @@ s_on_webhook (zloop_t *loop, zsock_t *reader, void *arg)
     uint64_t token;
     int status;
     char error[WEBHOOK_ERROR_MAX + 1];
-    for (int i = 0; i < 1000 && (zsock_events (self->webhook) & ZMQ_POLLIN); i++)
+    for (int i = 0; i < 1000 && (zsock_events (wa_actor_sock (self->webhook)) & ZMQ_POLLIN); i++)
         if (webhook_recv (self->webhook, &token, &status, error) == 0)
             s_on_outcome (self, token, status, error);
     s_tick (self);
@@ -797,8 +797,8 @@ callbacks_new (const wa_config_t *config, const wa_config_t *settings, callbacks
         callbacks_destroy (&self);
         return NULL;
     }
-    zloop_reader (loop, (zsock_t *) self->db, s_on_worker, self);
-    zloop_reader (loop, (zsock_t *) self->webhook, s_on_webhook, self);
+    zloop_reader (loop, wa_actor_sock (self->db), s_on_worker, self);
+    zloop_reader (loop, wa_actor_sock (self->webhook), s_on_webhook, self);
     wa_timer_every (loop, &self->tick_timer, TICK_SEC, s_on_tick, self);
     return self;
 }
@@ -811,17 +811,17 @@ callbacks_destroy (callbacks_t **self_p)
         return;
     if (self->loop) {
         if (self->db)
-            zloop_reader_end (self->loop, (zsock_t *) self->db);
+            zloop_reader_end (self->loop, wa_actor_sock (self->db));
         if (self->webhook)
-            zloop_reader_end (self->loop, (zsock_t *) self->webhook);
+            zloop_reader_end (self->loop, wa_actor_sock (self->webhook));
         if (self->tick_timer >= 0)
             zloop_timer_end (self->loop, self->tick_timer);
         if (self->due_timer >= 0)
             zloop_timer_end (self->loop, self->due_timer);
     }
     //  No job runs and no answer comes once the actors are gone.
-    zactor_destroy (&self->webhook);
-    zactor_destroy (&self->db);
+    wa_actor_destroy (&self->webhook);
+    wa_actor_destroy (&self->db);
     s_incoming_purge (self);
     for (unsigned int i = 0; i < self->store.count; i++)
         s_incoming_free (&self->store.rows[i]);
@@ -927,7 +927,7 @@ callbacks_drain (callbacks_t *self, int timeout_ms)
     //  POSTs in flight finish and their outcomes are written, so that a
     //  planned stop sends nothing twice; nothing new starts.
     int64_t until = zclock_mono () + timeout_ms;
-    zpoller_t *poller = zpoller_new (self->db, self->webhook, NULL);
+    zpoller_t *poller = zpoller_new (wa_actor_sock (self->db), wa_actor_sock (self->webhook), NULL);
     zpoller_set_nonstop (poller, true);
     while (zclock_mono () < until
        &&  (self->store.job.busy || self->mark.job.busy || self->load.job.busy || self->count.job.busy

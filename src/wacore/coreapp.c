@@ -774,8 +774,8 @@ coreapp_run (const wa_config_t *config)
     }
     contacts_io_t contacts_io = { s_api_reply, s_contacts_ask };
     self->contacts = contacts_new (&self->settings, contacts_io, self, self->loop);
-    zloop_reader (self->loop, (zsock_t *) self->node.db, s_on_db, self);
-    zloop_reader (self->loop, (zsock_t *) outbox_worker (self->outbox), s_on_outbox, self);
+    zloop_reader (self->loop, wa_actor_sock (self->node.db), s_on_db, self);
+    zloop_reader (self->loop, wa_actor_sock (outbox_worker (self->outbox)), s_on_outbox, self);
     wa_timer_every (self->loop, &self->outbox_timer, 0.1, s_on_outbox_tick, self);
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);

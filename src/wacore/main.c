@@ -31,5 +31,5 @@ main (int argc, char **argv)
         fprintf (stderr, "wacore: WA_MASTER_NODE=1 but cannot run %s: %s\n", path, strerror (errno));
         return 1;
     }
-    return coreapp_run (&config);
+    return wa_cli_exit (coreapp_run (&config));
 }

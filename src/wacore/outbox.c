@@ -97,7 +97,7 @@ struct outbox_t {
     const wa_config_t *config;
     outbox_io_t io;
     void *arg;
-    zactor_t *db;
+    wa_actor_t *db;
     int shard;                  //  -1 while not holding
     uint64_t node;
     uint64_t epoch;
@@ -593,7 +593,7 @@ outbox_destroy (outbox_t **self_p)
     if (!self)
         return;
     //  No job runs once the worker is gone.
-    zactor_destroy (&self->db);
+    wa_actor_destroy (&self->db);
     accept_t *accept;
     while ((accept = zlistx_first (self->waiting))) {
         zlistx_detach_cur (self->waiting);
@@ -621,7 +621,7 @@ outbox_destroy (outbox_t **self_p)
     *self_p = NULL;
 }
 
-zactor_t *
+wa_actor_t *
 outbox_worker (outbox_t *self)
 {
     return self->db;
@@ -788,7 +788,7 @@ outbox_drain (outbox_t *self, int timeout_ms)
 {
     s_answer_waiting (self, 503, 1011, "the Coreapp is stopping");
     int64_t until = zclock_mono () + timeout_ms;
-    zpoller_t *poller = zpoller_new (self->db, NULL);
+    zpoller_t *poller = zpoller_new (wa_actor_sock (self->db), NULL);
     zpoller_set_nonstop (poller, true);
     while (zclock_mono () < until
        &&  (self->insert.job.busy || self->mark.job.busy || self->load.job.busy || self->media.job.busy

@@ -56,7 +56,7 @@ typedef struct {
 outbox_t *outbox_new (const wa_config_t *config, outbox_io_t io, void *arg);
 void outbox_destroy (outbox_t **self_p);
 //  The DB worker, for the reactor to read (then call outbox_on_worker).
-zactor_t *outbox_worker (outbox_t *self);
+wa_actor_t *outbox_worker (outbox_t *self);
 void outbox_on_worker (outbox_t *self);
 
 //  This Coreapp now holds shard at epoch (node is our id); -1 shard: no

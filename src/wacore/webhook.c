@@ -177,7 +177,7 @@ s_actor (zsock_t *pipe, void *args)
     curl_multi_cleanup (multi);
 }
 
-zactor_t *
+wa_actor_t *
 webhook_new (void)
 {
     static bool initialised;
@@ -186,25 +186,25 @@ webhook_new (void)
             return NULL;
         initialised = true;
     }
-    return zactor_new (s_actor, NULL);
+    return wa_actor_new (s_actor, NULL);
 }
 
 int
-webhook_post (zactor_t *self, uint64_t token, const char *url, const char *body)
+webhook_post (wa_actor_t *self, uint64_t token, const char *url, const char *body)
 {
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "POST");
     zmsg_addmem (msg, &token, sizeof token);
     zmsg_addstr (msg, url);
     zmsg_addstr (msg, body);
-    return zmsg_send (&msg, self);
+    return zmsg_send (&msg, wa_actor_sock (self));
 }
 
 int
-webhook_recv (zactor_t *self, uint64_t *token, int *status, char *error)
+webhook_recv (wa_actor_t *self, uint64_t *token, int *status, char *error)
 {
     char *text = NULL;
-    if (zsock_recv (self, "8is", token, status, &text))
+    if (zsock_recv (wa_actor_sock (self), "8is", token, status, &text))
         return -1;
     snprintf (error, WEBHOOK_ERROR_MAX + 1, "%s", text ? text : "");
     zstr_free (&text);

@@ -12,17 +12,18 @@
 #define WACORE_WEBHOOK_H
 
 #include <czmq.h>
+#include "wa_actor.h"
 
 #define WEBHOOK_TIMEOUT_MS 10000
 #define WEBHOOK_CONNECT_TIMEOUT_MS 5000
 #define WEBHOOK_ERROR_MAX 200
 
 //  Starts the actor (calls curl_global_init once). NULL on failure.
-zactor_t *webhook_new (void);
+wa_actor_t *webhook_new (void);
 //  Hand a POST over; token comes back with its outcome. 0 / -1.
-int webhook_post (zactor_t *self, uint64_t token, const char *url, const char *body);
+int webhook_post (wa_actor_t *self, uint64_t token, const char *url, const char *body);
 //  Read one outcome (call when the actor is readable). 0 with token,
 //  status and error (WEBHOOK_ERROR_MAX + 1 bytes) set; -1 when none.
-int webhook_recv (zactor_t *self, uint64_t *token, int *status, char *error);
+int webhook_recv (wa_actor_t *self, uint64_t *token, int *status, char *error);
 
 #endif

@@ -104,7 +104,7 @@ struct slot_t {
 struct api_t {
     zloop_t *loop;
     zsock_t *sock;
-    zactor_t *db;
+    wa_actor_t *db;
     const wa_config_t *settings;
     api_hooks_t hooks;
     slot_t slots[API_SLOTS];
@@ -1120,7 +1120,7 @@ api_job_done (api_t *self, wa_job_t *job)
 }
 
 api_t *
-api_new (zloop_t *loop, zsock_t *sock, zactor_t *db, const wa_config_t *settings, const api_hooks_t *hooks)
+api_new (zloop_t *loop, zsock_t *sock, wa_actor_t *db, const wa_config_t *settings, const api_hooks_t *hooks)
 {
     api_t *self = (api_t *) zmalloc (sizeof (api_t));
     self->loop = loop;

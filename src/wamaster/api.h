@@ -67,7 +67,7 @@ typedef struct {
 
 //  Serve sock (the node's api ROUTER) on loop. settings are the Master's
 //  live ones (config keys included): read at each request, never kept.
-api_t *api_new (zloop_t *loop, zsock_t *sock, zactor_t *db, const wa_config_t *settings,
+api_t *api_new (zloop_t *loop, zsock_t *sock, wa_actor_t *db, const wa_config_t *settings,
                 const api_hooks_t *hooks);
 //  Once the loop and the DB worker are gone (a job may point into it).
 void api_destroy (api_t **self_p);

@@ -16,5 +16,5 @@ main (int argc, char **argv)
     wa_config_t config;
     int first;
     wa_cli_start (&cli, argc, argv, &config, &first);
-    return master_run (&config);
+    return wa_cli_exit (master_run (&config));
 }

@@ -796,7 +796,7 @@ master_run (const wa_config_t *config)
              self->node.ports[2], self->node.ports[3], config->db_hostname, config->db_port, config->db_name);
 
     self->loop = zloop_new ();
-    zloop_reader (self->loop, (zsock_t *) self->node.db, s_on_db, self);
+    zloop_reader (self->loop, wa_actor_sock (self->node.db), s_on_db, self);
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);
     zloop_reader (self->loop, self->peers.sub, s_on_peers, self);

@@ -32,7 +32,7 @@ typedef struct {
     size_t parked;
 } coreapps_stats_t;
 
-coreapps_t *coreapps_new (web_t *web, zloop_t *loop, zactor_t *db, const wa_config_t *settings,
+coreapps_t *coreapps_new (web_t *web, zloop_t *loop, wa_actor_t *db, const wa_config_t *settings,
                           coreapps_done_fn *done);
 void coreapps_destroy (coreapps_t **self_p);
 //  Forward req (its fwd_text set) to the primary of shard, or with shard

@@ -31,5 +31,5 @@ main (int argc, char **argv)
         wa_error ("%s", err);
         return 1;
     }
-    return web_run (&config);
+    return wa_cli_exit (web_run (&config));
 }

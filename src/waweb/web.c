@@ -61,8 +61,8 @@ struct web_t {
     zloop_t *loop;
     http_server_t *http;
     zsock_t *requests;
-    zactor_t *db;
-    zactor_t *hasher;
+    wa_actor_t *db;
+    wa_actor_t *hasher;
     zlistx_t *pending;          //  requests handed over and not answered
     zhashx_t *lookups;          //  token hash → requests waiting for its lookup
     int db_jobs;                //  queued or running
@@ -769,7 +769,7 @@ s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     web_t *self = arg;
-    wa_job_t *job = wa_dbworker_recv ((zactor_t *) reader);
+    wa_job_t *job = wa_dbworker_recv_from (reader);
     if (!job)
         return 0;
     if (coreapps_job_done (self->coreapps, job))
@@ -794,7 +794,7 @@ s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
 //  --------------------------------------------------------------------------
 //  Start and stop
 
-static zactor_t *
+static wa_actor_t *
 s_worker_new (const wa_config_t *config)
 {
     //  Signals belong to the reactor's thread (its zloop sees them at once).
@@ -803,7 +803,7 @@ s_worker_new (const wa_config_t *config)
     sigaddset (&block, SIGINT);
     sigaddset (&block, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &block, &old);
-    zactor_t *worker = wa_dbworker_new (config);
+    wa_actor_t *worker = wa_dbworker_new (config);
     pthread_sigmask (SIG_SETMASK, &old, NULL);
     return worker;
 }
@@ -816,7 +816,7 @@ s_mark_stopped (web_t *self)
     if (!self->id)
         return;
     int timeout = self->config->db_statement_timeout * 1000 + 500;
-    zpoller_t *poller = zpoller_new (self->db, NULL);
+    zpoller_t *poller = zpoller_new (wa_actor_sock (self->db), NULL);
     zpoller_set_nonstop (poller, true);
     int64_t until = zclock_mono () + timeout;
     bool submitted = false;
@@ -844,8 +844,8 @@ s_shutdown (web_t *self)
     coreapps_abandon (self->coreapps);
     s_mark_stopped (self);
     //  No job runs past this point, so no worker touches a request again.
-    zactor_destroy (&self->hasher);
-    zactor_destroy (&self->db);
+    wa_actor_destroy (&self->hasher);
+    wa_actor_destroy (&self->db);
     coreapps_destroy (&self->coreapps);     //  its jobs ran on the worker
     http_server_stop_handover (self->http);
     int64_t until = zclock_mono () + DRAIN_MS;
@@ -915,8 +915,8 @@ web_run (const wa_config_t *config)
     self->loop = zloop_new ();
     self->coreapps = coreapps_new (self, self->loop, self->db, &self->settings, s_forwarded);
     zloop_reader (self->loop, self->requests, s_on_requests, self);
-    zloop_reader (self->loop, (zsock_t *) self->db, s_on_worker, self);
-    zloop_reader (self->loop, (zsock_t *) self->hasher, s_on_worker, self);
+    zloop_reader (self->loop, wa_actor_sock (self->db), s_on_worker, self);
+    zloop_reader (self->loop, wa_actor_sock (self->hasher), s_on_worker, self);
     zloop_timer (self->loop, PURGE_INTERVAL_MS, 0, s_on_purge, self);
     s_arm_timers (self, NULL);
     s_progress (self);
