@@ -15,6 +15,7 @@
 #define RECOUNT_USEC (5 * WA_USEC_PER_SEC)
 #define TICK_SEC 0.1
 #define DB_WARN_USEC (5 * WA_USEC_PER_SEC)
+#define STORE_RETRY_USEC (WA_USEC_PER_SEC / 10)   //  after a store refused or failed
 
 //  An event received, waiting to be stored.
 typedef struct {
@@ -119,6 +120,8 @@ struct callbacks_t {
     zhashx_t *incoming_ids;     //  event_id → incoming_t
     zlistx_t *acks;             //  ack_t that found the socket full
     int64_t pending;            //  pending rows of the shard, -1 unknown
+    wa_usec_t store_after;      //  no store before (a retry's pause)
+    bool fenced;                //  the last store was refused by its fence
     wa_usec_t counted_at;
     bool full;
     //  delivering
@@ -411,7 +414,7 @@ static void
 s_store_submit (callbacks_t *self)
 {
     store_job_t *job = &self->store;
-    if (self->shard < 0 || self->pending < 0)
+    if (self->shard < 0 || self->pending < 0 || wa_clock_mono () < self->store_after)
         return;
     int64_t room = (int64_t) self->settings->callbacks_queue_max - self->pending;
     s_set_full (self, room <= 0);
@@ -445,6 +448,10 @@ s_store_done (callbacks_t *self)
     bool current = job->shard == self->shard && job->epoch == self->epoch;
     if (job->result == 0) {
         self->stats.stored += (uint64_t) job->inserted;
+        if (self->fenced && current)
+            wa_info ("callbacks: storing events again (the fence lets us through at epoch %" PRIu64 ")",
+                     job->epoch);
+        self->fenced = false;
         if (current) {
             if (self->pending >= 0)
                 self->pending += job->inserted;
@@ -454,16 +461,25 @@ s_store_done (callbacks_t *self)
                 s_ack (self, job->rows[i]->session, job->rows[i]->seq);
         }
     }
-    else
-    if (job->result == 1) {
-        if (current)
-            wa_warn ("callbacks: the shard_map row no longer names us at epoch %" PRIu64 "; %u events not stored",
-                     job->epoch, job->count);
-    }
     else {
-        s_db_warn (self, "storing events", job->error);
-        //  Back at the head, in their order (an ambiguous COMMIT is harmless:
-        //  the event ids are unique).
+        //  Refused by the fence (the shard_map row does not name us at our
+        //  epoch with a lease in force, by the database's clock) or failed:
+        //  the events stay ours, back at the head in their order, until we
+        //  store them or lose the shard (then the session closes and the
+        //  upstream sends them to the next primary). Never acknowledged
+        //  unstored, never dropped while the session is open.
+        if (job->result == 1) {
+            self->stats.fenced++;
+            if (current && !self->fenced)
+                wa_warn ("callbacks: storing %u events was refused: the shard_map row does not name us "
+                         "at epoch %" PRIu64 " by the database's clock; kept, retried while we hold the shard",
+                         job->count, job->epoch);
+            self->fenced = current;
+        }
+        else
+            s_db_warn (self, "storing events", job->error);
+        self->store_after = wa_clock_mono () + STORE_RETRY_USEC;
+        //  (An ambiguous COMMIT is harmless: the event ids are unique.)
         if (current) {
             for (unsigned int i = job->count; i-- > 0;) {
                 incoming_t *incoming = job->rows[i];
@@ -980,8 +996,8 @@ callbacks_stats_json (callbacks_t *self, char *buf, size_t size)
                      "{\"pending\":%" PRId64 ",\"delivered\":%" PRIu64 ",\"failed_attempts\":%" PRIu64
                      ",\"in_flight\":%zu,\"full\":%s,\"received\":%" PRIu64 ",\"rejected\":%" PRIu64
                      ",\"stored\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"skipped\":%" PRIu64
-                     ",\"full_episodes\":%" PRIu64 ",\"loaded\":%zu,\"incoming\":%zu,\"queue_max\":%d}",
+                     ",\"full_episodes\":%" PRIu64 ",\"fenced\":%" PRIu64 ",\"loaded\":%zu,\"incoming\":%zu,\"queue_max\":%d}",
                      s.pending, s.delivered, s.failed_attempts, s.in_flight, s.full ? "true" : "false",
-                     s.received, s.rejected, s.stored, s.acked, s.skipped, s.full_episodes, s.loaded,
+                     s.received, s.rejected, s.stored, s.acked, s.skipped, s.full_episodes, s.fenced, s.loaded,
                      s.incoming, self->settings->callbacks_queue_max);
 }

@@ -58,6 +58,7 @@ typedef struct {
     uint64_t skipped;           //  statuses "sent" not POSTed (sent_status off)
     uint64_t failed_attempts;   //  POSTs that failed
     uint64_t full_episodes;     //  times the queue filled up
+    uint64_t fenced;            //  stores refused by their fence (events kept, retried)
     int64_t pending;            //  rows pending for the shard, -1 unknown
     size_t loaded;              //  of those, in memory
     size_t in_flight;           //  POSTs
