@@ -18,6 +18,7 @@
 typedef struct {
     uint64_t seq;
     bool acked;
+    wa_usec_t sent_at;          //  last sent (on any session)
     char id[EVENTS_ID_MAX + 1];
     char *text;                 //  the UP_EVENT JSON; freed once acknowledged
 } event_t;
@@ -33,7 +34,7 @@ typedef struct {
     size_t cap;
     size_t next_send;           //  offset from head of the next to send
     uint64_t session;           //  the session the first next_send went on
-    wa_usec_t progress;         //  last acknowledgement, or start of sending
+    wa_usec_t resend_check;     //  no sent event is due again before; 0: none out
 } queue_t;
 
 //  A status to emit later: "delivered", then "read".
@@ -448,6 +449,34 @@ events_tick (events_t *self, wa_usec_t now)
     self->last_tick = now;
 }
 
+//  Each event sent and not acknowledged for EVENTS_RESEND_AFTER goes again
+//  on the same session, whatever happened to the others (a network with
+//  at-least-once delivery: a frame the receiver dropped is not lost). Sets
+//  the time of the next one due.
+static void
+s_resend_due (events_t *self, queue_t *queue, events_send_fn *send, void *arg, wa_usec_t now)
+{
+    wa_usec_t next = 0;
+    for (size_t offset = 0; offset < queue->next_send; offset++) {
+        event_t *event = s_at (queue, offset);
+        if (event->acked)
+            continue;
+        if (now - event->sent_at >= EVENTS_RESEND_AFTER) {
+            if (send (arg, queue->account, queue->shard, queue->session, event->seq, event->text)) {
+                next = now;             //  the socket is full: on the next pump
+                break;
+            }
+            self->stats.sent++;
+            self->stats.resent++;
+            event->sent_at = now;
+        }
+        wa_usec_t due = event->sent_at + EVENTS_RESEND_AFTER;
+        if (!next || due < next)
+            next = due;
+    }
+    queue->resend_check = next;
+}
+
 void
 events_pump (events_t *self, events_lookup_fn *lookup, events_send_fn *send, void *arg, wa_usec_t now)
 {
@@ -459,24 +488,26 @@ events_pump (events_t *self, events_lookup_fn *lookup, events_send_fn *send, voi
         uint64_t session = 0;
         if (lookup (arg, queue->account, queue->shard, &session) || !session)
             continue;
-        if (session != queue->session || (queue->next_send > 0 && now - queue->progress > EVENTS_RESEND_AFTER)) {
-            //  A new session, or nothing acknowledged for long: everything
-            //  unacknowledged goes again, in order.
+        if (session != queue->session) {
+            //  A new session: everything unacknowledged goes again, in order.
             for (size_t offset = 0; offset < queue->next_send; offset++)
                 if (!s_at (queue, offset)->acked)
                     self->stats.resent++;
             queue->next_send = 0;
             queue->session = session;
-            queue->progress = now;
+            queue->resend_check = 0;
         }
-        if (queue->next_send == 0)
-            queue->progress = now;
+        if (queue->resend_check && now >= queue->resend_check)
+            s_resend_due (self, queue, send, arg, now);
         while (queue->next_send < queue->count && queue->next_send < EVENTS_WINDOW) {
             event_t *event = s_at (queue, queue->next_send);
             if (!event->acked) {
                 if (send (arg, queue->account, queue->shard, session, event->seq, event->text))
                     break;
                 self->stats.sent++;
+                event->sent_at = now;
+                if (!queue->resend_check)
+                    queue->resend_check = now + EVENTS_RESEND_AFTER;
             }
             queue->next_send++;
         }
@@ -484,8 +515,7 @@ events_pump (events_t *self, events_lookup_fn *lookup, events_send_fn *send, voi
 }
 
 int
-events_ack (events_t *self, const char *account, uint32_t shard, uint64_t session, uint64_t seq,
-            wa_usec_t now)
+events_ack (events_t *self, const char *account, uint32_t shard, uint64_t session, uint64_t seq)
 {
     assert (self);
     queue_t *queue = NULL;
@@ -508,7 +538,6 @@ events_ack (events_t *self, const char *account, uint32_t shard, uint64_t sessio
     event->text = NULL;
     self->stats.acked++;
     self->stats.pending--;
-    queue->progress = now;
     if (self->config.ledger) {
         wa_usec_t wall = s_wall_now ();
         json_t *line = json_object ();

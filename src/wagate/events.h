@@ -7,9 +7,10 @@
     time in hex + "-" + a counter) and a seq, numbered per (account, shard),
     and is kept until the Coreapp acknowledges it (UP_EVENT_ACK with that
     seq), which it does only once the event is stored. On a new session of
-    the key every unacknowledged event is sent again, in order; so is
-    everything unacknowledged when no acknowledgement has come for
-    EVENTS_RESEND_AFTER (a frame lost on a reconnect). At most
+    the key every unacknowledged event is sent again, in order; and each
+    event sent and not acknowledged for EVENTS_RESEND_AFTER is sent again on
+    the same session, whatever happened to the others (a frame lost on a
+    reconnect, an event the Coreapp could not store). At most
     EVENTS_WINDOW events per key are out unacknowledged. Delivery is at
     least once: the Coreapp stores each event id once.
 
@@ -104,8 +105,7 @@ void events_pump (events_t *self, events_lookup_fn *lookup, events_send_fn *send
                   wa_usec_t now);
 //  An acknowledgement from an open session of (account, shard). 0 when
 //  it acknowledged a pending event, -1 when none has that seq.
-int events_ack (events_t *self, const char *account, uint32_t shard, uint64_t session, uint64_t seq,
-                wa_usec_t now);
+int events_ack (events_t *self, const char *account, uint32_t shard, uint64_t session, uint64_t seq);
 events_stats_t events_stats (events_t *self);
 //  The counters as a JSON object (caller frees).
 char *events_stats_json (events_t *self);

@@ -225,7 +225,7 @@ s_handle_event_ack (gate_t *self, zsock_t *sock, zframe_t *routing_id, const ref
         wa_codec_send (sock, routing_id, self->reply);
     }
     else
-    if (events_ack (self->events, account, shard, self->msg->session, self->msg->seq, now))
+    if (events_ack (self->events, account, shard, self->msg->session, self->msg->seq))
         wa_debug ("acknowledgement of no pending event: %s/%" PRIu32 " seq %" PRIu64,
                   account, shard, self->msg->seq);
 }

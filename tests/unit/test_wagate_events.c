@@ -143,6 +143,66 @@ test_failed_recipients (void **state)
     free (fake);
 }
 
+//  At-least-once per event: an event the receiver never acknowledged goes
+//  again EVENTS_RESEND_AFTER after it was sent, on the same session, even
+//  while later events are being acknowledged (issue 18), and again after as
+//  long until it is; acknowledged events never go again.
+static void
+test_resend_per_event (void **state)
+{
+    (void) state;
+    fake_t *fake = calloc (1, sizeof (fake_t));
+    fake->refuse_after = -1;
+    fake->session = 1;
+    events_t *events = s_new (0, 0, NULL);
+    char id[EVENTS_ID_MAX + 1], why[160];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (events_inject (events, "16505551234", NULL, "hi", id, why, sizeof why), 0);
+    int shard = wa_message_shard ("16505551234", 4);
+    events_pump (events, s_lookup, s_send, fake, 0);
+    assert_int_equal (fake->sent, 3);
+    //  Seq 1 is lost; 2 and 3 are acknowledged, and more keep coming and
+    //  being acknowledged: the queue as a whole never looks stuck.
+    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 2), 0);
+    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 3), 0);
+    wa_usec_t half = EVENTS_RESEND_AFTER / 2;
+    assert_int_equal (events_inject (events, "16505551234", NULL, "later", id, why, sizeof why), 0);
+    events_pump (events, s_lookup, s_send, fake, half);
+    assert_int_equal (fake->sent, 4);
+    assert_int_equal (fake->seqs[3], 4);
+    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 4), 0);
+    events_pump (events, s_lookup, s_send, fake, EVENTS_RESEND_AFTER - 1);
+    assert_int_equal (fake->sent, 4);
+    //  Seq 1's time has come: it alone goes again.
+    events_pump (events, s_lookup, s_send, fake, EVENTS_RESEND_AFTER);
+    assert_int_equal (fake->sent, 5);
+    assert_int_equal (fake->seqs[4], 1);
+    assert_int_equal (events_stats (events).resent, 1);
+    events_pump (events, s_lookup, s_send, fake, EVENTS_RESEND_AFTER + half);
+    assert_int_equal (fake->sent, 5);
+    //  Lost again: again after as long.
+    events_pump (events, s_lookup, s_send, fake, 2 * EVENTS_RESEND_AFTER);
+    assert_int_equal (fake->sent, 6);
+    assert_int_equal (fake->seqs[5], 1);
+    //  A socket that takes nothing now: tried on the next pump.
+    fake->refuse_after = fake->sent;
+    events_pump (events, s_lookup, s_send, fake, 3 * EVENTS_RESEND_AFTER);
+    assert_int_equal (fake->sent, 6);
+    fake->refuse_after = -1;
+    events_pump (events, s_lookup, s_send, fake, 3 * EVENTS_RESEND_AFTER + 1);
+    assert_int_equal (fake->sent, 7);
+    assert_int_equal (fake->seqs[6], 1);
+    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 1), 0);
+    events_stats_t stats = events_stats (events);
+    assert_int_equal (stats.pending, 0);
+    assert_int_equal (stats.resent, 3);
+    assert_int_equal (stats.acked, 4);
+    events_pump (events, s_lookup, s_send, fake, 10 * EVENTS_RESEND_AFTER);
+    assert_int_equal (fake->sent, 7);
+    events_destroy (&events);
+    free (fake);
+}
+
 static void
 test_ack_and_resend (void **state)
 {
@@ -161,11 +221,11 @@ test_ack_and_resend (void **state)
     events_pump (events, s_lookup, s_send, fake, 0);
     assert_int_equal (fake->sent, 5);
     //  Acknowledged out of order; the rest goes again on a new session.
-    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 2, 0), 0);
-    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 4, 0), 0);
-    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 4, 0), -1);     //  again
-    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 9, 0), -1);     //  never sent
-    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) (shard + 1), 1, 1, 0), -1);
+    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 2), 0);
+    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 4), 0);
+    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 4), -1);     //  again
+    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, 9), -1);     //  never sent
+    assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) (shard + 1), 1, 1), -1);
     fake->session = 2;
     events_pump (events, s_lookup, s_send, fake, SEC (1));
     assert_int_equal (fake->sent, 8);
@@ -183,7 +243,7 @@ test_ack_and_resend (void **state)
     events_pump (events, s_lookup, s_send, fake, SEC (1) + EVENTS_RESEND_AFTER + 1);
     assert_int_equal (fake->sent, 11);
     for (uint64_t seq = 1; seq <= 5; seq += 2)
-        assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 2, seq, 0), 0);
+        assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 2, seq), 0);
     assert_int_equal (events_stats (events).pending, 0);
     events_pump (events, s_lookup, s_send, fake, SEC (100));
     assert_int_equal (fake->sent, 11);
@@ -236,7 +296,7 @@ test_window_and_full_socket (void **state)
     assert_int_equal (fake->sent, EVENTS_WINDOW);
     int shard = wa_message_shard ("16505551234", 4);
     for (uint64_t seq = 1; seq <= 50; seq++)
-        assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, seq, 0), 0);
+        assert_int_equal (events_ack (events, ACCOUNT, (uint32_t) shard, 1, seq), 0);
     events_pump (events, s_lookup, s_send, fake, 0);
     assert_int_equal (fake->sent, EVENTS_WINDOW + 50);
     assert_int_equal (fake->seqs[EVENTS_WINDOW + 49], EVENTS_WINDOW + 50);
@@ -312,6 +372,7 @@ main (void)
         cmocka_unit_test (test_statuses_in_order),
         cmocka_unit_test (test_failed_recipients),
         cmocka_unit_test (test_ack_and_resend),
+        cmocka_unit_test (test_resend_per_event),
         cmocka_unit_test (test_window_and_full_socket),
         cmocka_unit_test (test_inject_and_generate),
     };
