@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "wa_clockwatch.h"
 #include "wa_config.h"
 
 typedef struct wa_db_t wa_db_t;
@@ -75,6 +76,9 @@ int wa_db_row_columns (const wa_db_row_t *row);
 //  this build (the node must be upgraded, not the database).
 int wa_db_bootstrap (wa_db_t *self);
 int wa_db_migrate (wa_db_t *self);
+//  Read the database's clock (wa_clockwatch): NOW(6) and the monotonic
+//  times around the statement. 0 / -1 (reading->db then 0).
+int wa_db_read_clock (wa_db_t *self, wa_clockread_t *reading);
 //  Current schema version, or -1 on error (0 when bootstrapped only).
 int wa_db_schema_version (wa_db_t *self);
 

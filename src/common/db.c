@@ -631,6 +631,26 @@ s_version_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
+static int
+s_clock_row (const wa_db_row_t *row, void *arg)
+{
+    ((wa_clockread_t *) arg)->db = wa_db_row_int (row, 0);
+    return 0;
+}
+
+int
+wa_db_read_clock (wa_db_t *self, wa_clockread_t *reading)
+{
+    reading->db = 0;
+    reading->sent = wa_clock_mono ();
+    if (wa_db_query (self, "SELECT " WA_CLOCKWATCH_NOW_SQL, s_clock_row, reading, "") != 1) {
+        reading->db = 0;
+        return -1;
+    }
+    reading->received = wa_clock_mono ();
+    return 0;
+}
+
 int
 wa_db_schema_version (wa_db_t *self)
 {

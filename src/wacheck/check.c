@@ -46,6 +46,7 @@ typedef struct {
 typedef struct {
     char *match;                //  "s:<id>:<status>" or "m:<id>"
     char *conversation;         //  "" when the ledger does not say
+    double at;                  //  when the upstream emitted it
 } emitted_t;
 
 struct _check_t {
@@ -53,12 +54,14 @@ struct _check_t {
     zhashx_t *keys;             //  "account/shard" → upkey_t
     zhashx_t *messages;         //  id → msg_t
     zhashx_t *answered;         //  id → the request key it was answered to
-    zhashx_t *hooks;            //  match → (arrival index + 1) as a pointer-sized integer
+    zhashx_t *hooks;            //  match → its first accepted POST's index (from 1), as a pointer-sized integer
     req_t *reqs;
     size_t reqs_count, reqs_cap;
     emitted_t *emitted;
     size_t emitted_count, emitted_cap;
     uint64_t hook_index;
+    double *hook_times;         //  arrival time per hook index (index - 1), -1 when unknown
+    size_t hook_times_cap;
     bool hooks_present;
     uint64_t ledger_line;
     uint32_t shards_seen [64];  //  bit set of the shards the ledger names (up to 2048)
@@ -114,6 +117,7 @@ check_destroy (check_t **self_p)
         free (self->emitted [index].conversation);
     }
     free (self->emitted);
+    free (self->hook_times);
     free (self);
     *self_p = NULL;
 }
@@ -340,6 +344,7 @@ s_emitted (check_t *self, json_t *root, double at)
     if (!conversation)
         conversation = s_string_member (item, "from");
     emitted_t *entry = &self->emitted [self->emitted_count++];
+    entry->at = at;
     entry->match = match;
     entry->conversation = strdup (conversation? conversation: "");
 }
@@ -474,7 +479,7 @@ s_hook_item (check_t *self, json_t *item, const char *kind)
     if (!match)
         return;
     if (!zhashx_lookup (self->hooks, match))
-        zhashx_insert (self->hooks, match, (void *) (uintptr_t) (self->hook_index + 1));
+        zhashx_insert (self->hooks, match, (void *) (uintptr_t) self->hook_index);      //  from 1
     free (match);
 }
 
@@ -511,6 +516,16 @@ check_hook_line (check_t *self, const char *line)
         return -1;
     }
     self->hook_index++;
+    if (self->hook_index > self->hook_times_cap) {
+        size_t cap = self->hook_times_cap? self->hook_times_cap * 2: 1024;
+        double *grown = (double *) realloc (self->hook_times, cap * sizeof (double));
+        if (grown) {
+            self->hook_times = grown;
+            self->hook_times_cap = cap;
+        }
+    }
+    if (self->hook_index <= self->hook_times_cap)
+        self->hook_times [self->hook_index - 1] = s_time_member (root, "at");
     size_t index;
     json_t *item;
     json_array_foreach (json_object_get (body, "statuses"), index, item)
@@ -624,6 +639,13 @@ s_callbacks (check_t *self, check_result_t *r)
                        *event->conversation? event->conversation: "?");
             continue;
         }
+        double posted = arrival <= self->hook_times_cap? self->hook_times [arrival - 1]: -1;
+        if (posted >= 0 && posted - event->at > r->callback_delay) {
+            r->callback_delay = posted - event->at;
+            snprintf (r->callback_delay_example, CHECK_EXAMPLE_MAX,
+                      "%s (conversation %s) was first POSTed %.3f s after the upstream emitted it",
+                      event->match, *event->conversation? event->conversation: "?", r->callback_delay);
+        }
         if (!*event->conversation)
             continue;
         uintptr_t before = (uintptr_t) zhashx_lookup (latest, event->conversation);
@@ -671,6 +693,12 @@ check_result (check_t *self, check_result_t *result)
             continue;
         }
         r->delivered++;
+        if (msg->first_at - req->done_at > r->message_delay) {
+            r->message_delay = msg->first_at - req->done_at;
+            snprintf (r->message_delay_example, CHECK_EXAMPLE_MAX,
+                      "id %s (request %s) reached the upstream %.3f s after its 201", req->id, req->key,
+                      r->message_delay);
+        }
         if (msg->arrivals > 1) {
             r->duplicates += msg->arrivals - 1;
             s_example (r->duplicate_example, "id %s (request %s) reached the upstream %" PRIu32 " times",

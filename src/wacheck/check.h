@@ -14,8 +14,9 @@
     and joins them into the numbers of one scenario (check_result_t):
     overlapping sessions (recomputed from the session lines, and wagate's
     own count beside it), messages answered 201 that never reached the
-    upstream, duplicates, lost callbacks, the longest unavailability, and
-    failovers. No clock, no files: main.c feeds the lines. */
+    upstream, duplicates, lost callbacks, the longest unavailability,
+    failovers, and the longest delivery delays (201 to the upstream, and
+    emission upstream to the webhook's POST). No clock, no files: main.c feeds the lines. */
 #ifndef WACHECK_CHECK_H
 #define WACHECK_CHECK_H
 
@@ -55,6 +56,10 @@ typedef struct {
     uint32_t unavailable_shard;
     double unavailable_from;        //  unix seconds
     double unavailable_any;         //  the longest stretch with no 201 at all
+    //  Delivery delays: a scenario where the API answers 201 but nothing
+    //  moves for a minute must show, though nothing is lost.
+    double message_delay;           //  seconds: the longest from a 201 to the upstream's first arrival
+    double callback_delay;          //  seconds: the longest from an emission upstream to its first 2xx POST
     //  Malformed input lines, per log
     uint64_t bad_record_lines;
     uint64_t bad_ledger_lines;
@@ -64,6 +69,8 @@ typedef struct {
     char lost_example[CHECK_EXAMPLE_MAX];
     char duplicate_example[CHECK_EXAMPLE_MAX];
     char callback_example[CHECK_EXAMPLE_MAX];
+    char message_delay_example[CHECK_EXAMPLE_MAX];
+    char callback_delay_example[CHECK_EXAMPLE_MAX];
 } check_result_t;
 
 check_t *check_new (void);

@@ -28,8 +28,10 @@ s_usage (FILE *out)
         "answered 201 that never reached the upstream, duplicates (recomputed, and\n"
         "wagate's duplicate lines), callbacks emitted upstream but never POSTed to the\n"
         "webhook (n/a without --hooks), the longest stretch in which a shard had no\n"
-        "201 answer, and failovers (a login of a shard by another node than the\n"
-        "shard's previous login).\n"
+        "201 answer, failovers (a login of a shard by another node than the\n"
+        "shard's previous login), and the longest delivery delays: from a 201 to the\n"
+        "message's first arrival upstream, and from an event's emission upstream to\n"
+        "its first accepted POST at the webhook (n/a without --hooks).\n"
         "\n"
         "  -r, --record FILE      waload's JSON-lines record (required)\n"
         "  -l, --ledger FILE      wagate's JSON-lines ledger (required)\n"
@@ -196,18 +198,23 @@ main (int argc, char **argv)
                   r.callbacks_lost, r.callbacks_expected, r.callbacks_out_of_order);
     else
         snprintf (callbacks, sizeof callbacks, "n/a");
+    char hook_delay [32] = "n/a";
+    if (r.callbacks_checked)
+        snprintf (hook_delay, sizeof hook_delay, "%.3f s", r.callback_delay);
     char shard [32] = "";
     if (r.unavailable_shard != UINT32_MAX)
         snprintf (shard, sizeof shard, " (shard %" PRIu32 ")", r.unavailable_shard);
     printf ("%s: %s  overlaps %" PRIu64 " (wagate %" PRIu64 ")  lost %" PRIu64 "/%" PRIu64
             "  duplicates %" PRIu64 " (wagate %" PRIu64 ")  callbacks lost %s  unavailable %.3f s%s"
             "  failovers %" PRIu64 "  requests %" PRIu64 " (201: %" PRIu64 ", failed %" PRIu64 ")"
-            "  sessions %" PRIu64 ", refused %" PRIu64 "%s%s\n",
+            "  sessions %" PRIu64 ", refused %" PRIu64 "  delays: 201 to upstream %.3f s, emitted to webhook %s"
+            "%s%s\n",
             name, pass? "PASS": "FAIL", r.overlaps, r.overlaps_wagate, r.lost, r.ok,
             r.duplicates, r.duplicates_wagate, callbacks, r.unavailable, shard,
-            r.failovers, r.requests, r.ok, r.failed, r.sessions, r.refused,
+            r.failovers, r.requests, r.ok, r.failed, r.sessions, r.refused, r.message_delay, hook_delay,
             pass? "": "  FAILED:", pass? "": why + 1);
-    const char *examples [] = { r.overlap_example, r.lost_example, r.duplicate_example, r.callback_example };
+    const char *examples [] = { r.overlap_example, r.lost_example, r.duplicate_example, r.callback_example,
+                                r.message_delay_example, r.callback_delay_example };
     for (size_t index = 0; index < sizeof examples / sizeof examples [0]; index++)
         if (*examples [index])
             fprintf (stderr, "wacheck: %s: %s\n", name, examples [index]);
@@ -223,10 +230,10 @@ main (int argc, char **argv)
         if (r.callbacks_checked)
             snprintf (callbacks, sizeof callbacks, "%" PRIu64, r.callbacks_lost);
         fprintf (out, "| %s | %s | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %" PRIu64 " (%" PRIu64 ") | %s | %.1f s | %"
-                 PRIu64 " | %" PRIu64 " | %" PRIu64 " | %s |\n",
+                 PRIu64 " | %" PRIu64 " | %" PRIu64 " | %.1f s / %s | %s |\n",
                  name, pass? "PASS": "**FAIL**", r.overlaps, r.overlaps_wagate, r.lost, r.duplicates,
                  r.duplicates_wagate, callbacks, r.unavailable, r.failovers, r.ok, r.failed,
-                 pass? "": why + 2);
+                 r.message_delay, hook_delay, pass? "": why + 2);
         fclose (out);
     }
     return pass? 0: 1;

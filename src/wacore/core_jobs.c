@@ -14,7 +14,7 @@ static const char *SQL_RENEW =
 //  Time left, by the database's clock, until the previous holder's lease
 //  has expired and its session has surely timed out at the gateway.
 static const char *SQL_WAIT =
-    "SELECT TIMESTAMPDIFF(MICROSECOND, NOW(6), prev_expires_at) + ? "
+    "SELECT TIMESTAMPDIFF(MICROSECOND, NOW(6), prev_expires_at) + ?, " WA_CLOCKWATCH_NOW_SQL " "
     "FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ?";
 
 typedef struct {
@@ -33,10 +33,17 @@ s_found_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
+typedef struct {
+    int64_t wait;
+    wa_usec_t db_now;
+} wait_t;
+
 static int
 s_wait_row (const wa_db_row_t *row, void *arg)
 {
-    *(int64_t *) arg = wa_db_row_int (row, 0);
+    wait_t *wait = arg;
+    wait->wait = wa_db_row_int (row, 0);
+    wait->db_now = wa_db_row_int (row, 1);
     return 0;
 }
 
@@ -45,6 +52,9 @@ core_shard_run (wa_job_t *job, wa_db_t *db)
 {
     shard_job_t *self = (shard_job_t *) job;
     job->rc = -1;
+    self->readings[1].db = 0;
+    if (wa_db_read_clock (db, &self->readings[0]))
+        return;
     if (!self->holding) {
         found_t found = { false, 0, 0 };
         if (wa_db_query (db, SQL_FIND, s_found_row, &found, "u", self->node) < 0)
@@ -66,11 +76,13 @@ core_shard_run (wa_job_t *job, wa_db_t *db)
         job->rc = 0;
         return;
     }
-    int64_t wait = 0;
+    wait_t wait = { 0, 0 };
+    wa_usec_t sent = wa_clock_mono ();
     if (wa_db_query (db, SQL_WAIT, s_wait_row, &wait, "iiuu", (int64_t) self->idle,
                      (int64_t) self->shard, self->node, self->epoch) != 1)
         return;
-    self->login_wait = wait > 0 ? wait : 0;
+    self->readings[1] = (wa_clockread_t) { wait.db_now, sent, wa_clock_mono () };
+    self->login_wait = wait.wait > 0 ? wait.wait : 0;
     job->rc = 1;
 }
 

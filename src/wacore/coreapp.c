@@ -39,6 +39,8 @@ typedef struct {
     int shard;                  //  -1 while secondary
     session_t session;
     wa_usec_t login_at;         //  no login before this (database says)
+    wa_usec_t login_floor;      //  nor before this (our own clock, after a step of the database's)
+    wa_clockwatch_t clock;      //  the database's clock against ours
     int deadline_timer;
     int login_timer;
     shard_job_t shard_job;
@@ -108,6 +110,7 @@ s_demote (coreapp_t *self, const char *why)
     uint64_t epoch = self->lease.epoch;
     wa_lease_lost (&self->lease);
     self->shard = -1;
+    self->login_floor = 0;
     outbox_hold (self->outbox, -1, self->node.id, 0);
     callbacks_hold (self->callbacks, -1, self->node.id, 0);
     contacts_demoted (self->contacts);
@@ -252,10 +255,42 @@ s_try_login (coreapp_t *self)
     wa_info ("logging in upstream for shard %d with epoch %" PRIu64, self->shard, self->lease.epoch);
 }
 
+//  The database's clock as the shard job read it. A step is said once, with
+//  its size. A new holder's wait before logging in is judged by that clock
+//  (the old holder's lease end, prev_expires_at, was written by it): after
+//  a step within a shard lease before, the wait also lasts a full shard
+//  lease and the idle timeout by our own clock, which bounds the old
+//  holder's session whatever the database's clock did (docs/ARCHITECTURE.md,
+//  Time steps on the database host).
+static void
+s_clock_readings (coreapp_t *self, const shard_job_t *job)
+{
+    for (int i = 0; i < 2; i++) {
+        int64_t step = wa_clockwatch_feed_read (&self->clock, &job->readings[i]);
+        if (step)
+            wa_warn ("the database's clock stepped %s by %.3f s (its NOW(6) against our monotonic clock "
+                     "between two readings)", step > 0 ? "forward" : "back",
+                     (double) (step > 0 ? step : -step) / 1e6);
+    }
+}
+
+static void
+s_login_floor (coreapp_t *self, const shard_job_t *job)
+{
+    wa_usec_t now = wa_clock_mono (), guard = job->ttl + job->idle;
+    if (self->session.state != SESSION_CLOSED || self->login_floor > now
+    ||  !wa_clockwatch_recent (&self->clock, now, guard))
+        return;
+    self->login_floor = now + guard;
+    wa_warn ("shard %d: the database's clock stepped lately; no login before %.3f s by our own clock "
+             "(shard_lease_ttl + upstream_idle_timeout)", job->shard, (double) guard / 1e6);
+}
+
 static void
 s_shard_done (coreapp_t *self)
 {
     shard_job_t *job = &self->shard_job;
+    s_clock_readings (self, job);
     if (job->job.rc == 1) {
         bool promoted = self->shard < 0;
         wa_lease_granted (&self->lease, job->job.sent_at, job->ttl, job->epoch);
@@ -276,6 +311,9 @@ s_shard_done (coreapp_t *self)
         //  The wait is measured from when the database answered, which is
         //  after it judged it: counting from now only adds margin.
         self->login_at = wa_clock_mono () + job->login_wait;
+        s_login_floor (self, job);
+        if (self->login_floor > self->login_at)
+            self->login_at = self->login_floor;
         wa_timer_once (self->loop, &self->deadline_timer, wa_lease_remaining (&self->lease, wa_clock_mono ()),
                        s_on_deadline, self);
         s_try_login (self);

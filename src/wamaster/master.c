@@ -57,6 +57,7 @@ typedef struct {
     wa_usec_t failovers[MASTER_MAX_SHARDS][FAILOVER_HISTORY];
     int nfailovers[MASTER_MAX_SHARDS];
     wa_usec_t limit_logged[MASTER_MAX_SHARDS];
+    wa_clockwatch_t clock;      //  the database's clock against ours
     bootstrap_job_t bootstrap_job;
     lease_job_t lease_job;
     migrate_job_t migrate_job;
@@ -225,6 +226,38 @@ s_blocked_shards (master_t *self, wa_usec_t now)
     return blocked;
 }
 
+//  After a step of the database's clock: a shard lease and two liveness
+//  periods for the verdicts on Coreapps (every holder has renewed and every
+//  node claimed liveness under the new clock by then), a master lease for
+//  a takeover of the master lease.
+static wa_usec_t
+s_clock_window (master_t *self, bool monitor)
+{
+    return monitor ? WA_SEC (self->settings.shard_lease_ttl) + 2 * WA_SEC (self->settings.db_liveness_interval)
+                   : WA_SEC (self->settings.lease_ttl);
+}
+
+static bool
+s_clock_suspect (master_t *self, bool monitor)
+{
+    return wa_clockwatch_recent (&self->clock, wa_clock_mono (), s_clock_window (self, monitor));
+}
+
+//  A reading of the database's clock came back with a job. A step is said
+//  once, with its size; for a while after it the jobs judge nothing by that
+//  clock alone (s_clock_window).
+static void
+s_clock_reading (master_t *self, const wa_clockread_t *reading)
+{
+    int64_t step = wa_clockwatch_feed_read (&self->clock, reading);
+    if (!step)
+        return;
+    wa_warn ("the database's clock stepped %s by %.3f s (its NOW(6) against our monotonic clock between two "
+             "readings); for %.1f s no Coreapp is replaced on the database's clock alone, for %.1f s no master "
+             "lease is taken over", step > 0 ? "forward" : "back", (double) (step > 0 ? step : -step) / 1e6,
+             (double) s_clock_window (self, true) / 1e6, (double) s_clock_window (self, false) / 1e6);
+}
+
 static void
 s_submit_monitor (master_t *self)
 {
@@ -253,6 +286,8 @@ s_submit_monitor (master_t *self)
         if (watch_state (&self->watch, self->watch.nodes[i].node, now, hb, unhealthy) == WATCH_UNHEALTHY)
             job->exclude[job->nexclude++] = self->watch.nodes[i].node;
     job->blocked = s_blocked_shards (self, now);
+    job->clock = self->clock;
+    job->clock_suspect = s_clock_suspect (self, true);
     job->job.run = master_monitor_run;
     wa_dbworker_submit (self->node.db, &job->job);
 }
@@ -326,6 +361,9 @@ s_lease_result (master_t *self)
 static void
 s_lease_done (master_t *self)
 {
+    s_clock_reading (self, &self->lease_job.reading);
+    if (self->lease_job.took_over_blocked)
+        wa_debug ("the master lease looked free right after a step of the database's clock: not taken");
     s_lease_result (self);
     //  Granted for a ttl the settings no longer have: renew under the new one now.
     if (self->lease_job.job.rc == 1 && self->lease_job.ttl != WA_SEC (self->settings.lease_ttl))
@@ -349,6 +387,9 @@ s_monitor_done (master_t *self)
 {
     monitor_job_t *m = &self->monitor_job;
     wa_usec_t now = wa_clock_mono ();
+    s_clock_reading (self, &m->reading);
+    if (m->clock_ignored)
+        wa_debug ("monitor: a verdict by the database's clock set aside (a step of it was seen lately)");
     if (m->job.rc == 0) {
         self->nholders = m->shards;
         memcpy (self->holders, m->holders, sizeof m->holders[0] * (size_t) m->shards);
@@ -507,6 +548,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             job->node = self->node.id;
             job->known_epoch = self->primary ? self->lease.epoch : 0;
             job->ttl = WA_SEC (self->settings.lease_ttl);
+            job->clock = self->clock;
+            job->clock_suspect = s_clock_suspect (self, false);
             job->job.run = master_lease_run;
             wa_dbworker_submit (self->node.db, &job->job);
         }

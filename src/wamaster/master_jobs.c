@@ -20,9 +20,17 @@ static const char *SQL_LEASE =
     "acquired_at = IF(holder = ? AND expires_at >= NOW(6), acquired_at, NOW(6)), "
     "holder = ?, "
     "expires_at = NOW(6) + INTERVAL ? MICROSECOND "
-    "WHERE id = 1 AND (holder = ? OR expires_at < NOW(6))";
+    "WHERE id = 1 AND (holder = ? OR (expires_at < NOW(6) AND ?))";
 static const char *SQL_LEASE_READ =
     "SELECT holder, epoch FROM master_lease WHERE id = 1";
+
+//  Read the database's clock; true when it stepped since the reading in
+//  clock (a copy of the reactor's watch, fed here too).
+static bool
+s_read_clock (wa_db_t *db, wa_clockwatch_t *clock, wa_clockread_t *reading)
+{
+    return wa_db_read_clock (db, reading) == 0 && wa_clockwatch_feed_read (clock, reading) != 0;
+}
 
 static int
 s_lease_row (const wa_db_row_t *row, void *arg)
@@ -38,13 +46,18 @@ master_lease_run (wa_job_t *job, wa_db_t *db)
 {
     lease_job_t *self = (lease_job_t *) job;
     self->previous_holder = 0;
+    self->took_over_blocked = false;
+    //  Right after a step of the database's clock every lease may look
+    //  expired (forward) though its holder renews on time: renew ours, take
+    //  no other's until the step is old (docs/ARCHITECTURE.md, Time steps).
+    bool suspect = s_read_clock (db, &self->clock, &self->reading) || self->clock_suspect;
     if (!self->known_epoch) {
         //  Who held it before, for the audit log; a stale read is harmless.
         if (wa_db_query (db, SQL_LEASE_READ, s_lease_row, self, "") >= 0)
             self->previous_holder = self->holder;
     }
-    int64_t rows = wa_db_exec (db, SQL_LEASE, "uuuiu", self->node, self->node, self->node,
-                               (int64_t) self->ttl, self->node);
+    int64_t rows = wa_db_exec (db, SQL_LEASE, "uuuiui", self->node, self->node, self->node,
+                               (int64_t) self->ttl, self->node, (int64_t) !suspect);
     if (rows < 0) {
         wa_warn ("db: lease renewal failed: %s", wa_db_error (db));
         job->rc = -1;
@@ -60,6 +73,7 @@ master_lease_run (wa_job_t *job, wa_db_t *db)
         job->rc = -1;
         return;
     }
+    self->took_over_blocked = suspect && self->holder != self->node;
     job->rc = 0;
 }
 
@@ -115,7 +129,7 @@ master_migrate_run (wa_job_t *job, wa_db_t *db)
 static const char *SQL_SHARDS =
     "SELECT s.shard, s.node_id, s.epoch, s.expires_at > NOW(6), "
     "n.id IS NOT NULL, n.stopped_at IS NULL, "
-    "n.last_seen > NOW(6) - INTERVAL ? MICROSECOND "
+    "n.last_seen > NOW(6) - INTERVAL ? MICROSECOND, " WA_CLOCKWATCH_NOW_SQL " "
     "FROM shard_map s LEFT JOIN nodes n ON n.id = s.node_id ORDER BY s.shard";
 
 //  A healthy Coreapp that holds no valid shard lease. The failing holder of
@@ -157,6 +171,7 @@ typedef struct {
 typedef struct {
     int count;
     shard_state_t shards[MASTER_MAX_SHARDS];
+    wa_usec_t db_now;           //  the statement's NOW(6)
 } shard_list_t;
 
 static int
@@ -173,6 +188,7 @@ s_shard_row (const wa_db_row_t *row, void *arg)
     s->exists = wa_db_row_int (row, 4);
     s->running = wa_db_row_int (row, 5);
     s->fresh = wa_db_row_int (row, 6);
+    list->db_now = wa_db_row_int (row, 7);
     return 0;
 }
 
@@ -200,8 +216,12 @@ s_listed (const uint64_t *ids, int count, uint64_t id)
     return false;
 }
 
+//  Why the holder of a shard must be replaced, or NULL. With the database's
+//  clock suspect (a step seen lately), the verdicts by that clock (lease
+//  expired, liveness silent) wait: after a forward step every lease and
+//  every liveness claim looks old until its holder writes it again.
 static const char *
-s_unhealthy (const monitor_job_t *job, const shard_state_t *s)
+s_unhealthy (monitor_job_t *job, const shard_state_t *s, bool clock_suspect)
 {
     if (s->node && s->lease_valid && s_listed (job->force, job->nforce, s->node))
         return job->force_reason;
@@ -211,6 +231,10 @@ s_unhealthy (const monitor_job_t *job, const shard_state_t *s)
         return "holder unknown";
     if (!s->running)
         return "holder stopped";
+    if ((!s->lease_valid || !s->fresh) && clock_suspect) {
+        job->clock_ignored = true;
+        return NULL;
+    }
     if (!s->lease_valid)
         return "shard lease expired";
     if (!s->fresh)
@@ -226,15 +250,25 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
     self->unserved = 0;
     job->rc = -1;
     shard_list_t list = { 0 };
+    self->clock_ignored = false;
+    self->reading.db = 0;
+    self->reading.sent = wa_clock_mono ();
     if (!s_in_time (self->deadline)
     ||  wa_db_query (db, SQL_SHARDS, s_shard_row, &list, "i", (int64_t) self->liveness_limit) < 0)
         return;
+    self->reading.received = wa_clock_mono ();
+    bool clock_suspect = self->clock_suspect;
+    if (list.count > 0) {
+        self->reading.db = list.db_now;
+        if (wa_clockwatch_feed (&self->clock, list.db_now, self->reading.sent, self->reading.received))
+            clock_suspect = true;
+    }
     self->limited = 0;
     self->shards = list.count;
     for (int i = 0; i < list.count; i++) {
         shard_state_t *s = &list.shards[i];
         self->holders[i] = s->lease_valid ? s->node : 0;
-        const char *why = s_unhealthy (self, s);
+        const char *why = s_unhealthy (self, s, clock_suspect);
         if (!why)
             continue;
         if (s->shard >= 0 && s->shard < 32 && (self->blocked & (1u << s->shard))) {

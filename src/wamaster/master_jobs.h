@@ -5,6 +5,7 @@
 #ifndef MASTER_JOBS_H
 #define MASTER_JOBS_H
 
+#include "wa_clockwatch.h"
 #include "wa_dbworker.h"
 
 #define MASTER_MAX_SHARDS 32
@@ -22,7 +23,11 @@ typedef struct {
     uint64_t node;
     uint64_t known_epoch;       //  the epoch we believe we hold, 0 if none
     wa_usec_t ttl;
+    wa_clockwatch_t clock;      //  the reactor's, as it was (a copy)
+    bool clock_suspect;         //  a step was seen lately: renew, take nothing over
     //  out: rc 1 held, 0 held by another, -1 error
+    wa_clockread_t reading;
+    bool took_over_blocked;     //  the lease looked free but a step was seen: not taken
     uint64_t epoch;             //  ours when held, else the holder's
     uint64_t holder;            //  the holder when not ours
     uint64_t previous_holder;   //  who held it before a takeover
@@ -60,7 +65,11 @@ typedef struct {
     int nexclude;               //  candidates not to pick (unhealthy by heartbeats)
     uint64_t exclude[MASTER_MAX_NODES];
     uint32_t blocked;           //  shards whose failovers are rate-limited (bit per shard)
+    wa_clockwatch_t clock;      //  the reactor's, as it was (a copy)
+    bool clock_suspect;         //  a step was seen lately: no verdict by the database's clock
     //  out
+    wa_clockread_t reading;
+    bool clock_ignored;         //  a verdict by the database's clock was set aside
     int promotions;
     promotion_t promoted[MASTER_MAX_SHARDS];
     int unserved;               //  shards needing a primary with no candidate

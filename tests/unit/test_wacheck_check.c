@@ -368,6 +368,39 @@ test_callbacks (void **state)
     check_destroy (&check);
 }
 
+//  The longest delivery delays: a 201 whose message reached the upstream a
+//  minute later, an event POSTed 30 s after its emission. Nothing is lost,
+//  the result is safe, and the delays show.
+static void
+test_delays (void **state)
+{
+    (void) state;
+    check_t *check = check_new ();
+    s_session (check, "login", 0, 3, 1, 1, 1.0);
+    s_message (check, "message", 0, "gBEa", 2.0);
+    s_request (check, "run-1", 201, "gBEa", 1.5, 1.9);
+    s_request (check, "run-2", 201, "gBEb", 1.6, 2.0);
+    s_message (check, "message", 0, "gBEb", 2.5);
+    s_emitted (check, "status", "gBEa", "sent", "1631", 2.0);
+    s_emitted (check, "status", "gBEb", "sent", "1632", 2.5);
+    check_result_t r;
+    check_result (check, &r);
+    assert_true (r.message_delay > 0.49 && r.message_delay < 0.51);
+    assert_non_null (strstr (r.message_delay_example, "gBEb"));
+    assert_true (r.callback_delay == 0);
+    //  The webhook log: one event at once, the other 30 s late.
+    assert_int_equal (check_hook_line (check,
+        "{\"at\":\"" T0 "02.100Z\",\"status\":200,\"body\":{\"statuses\":[{\"id\":\"gBEa\",\"status\":\"sent\"}]}}"), 0);
+    assert_int_equal (check_hook_line (check,
+        "{\"at\":\"" T0 "32.500Z\",\"status\":200,\"body\":{\"statuses\":[{\"id\":\"gBEb\",\"status\":\"sent\"}]}}"), 0);
+    check_result (check, &r);
+    assert_int_equal (r.callbacks_lost, 0);
+    assert_true (r.callback_delay > 29.99 && r.callback_delay < 30.01);
+    assert_non_null (strstr (r.callback_delay_example, "s:gBEb:sent"));
+    assert_true (check_result_safe (&r));
+    check_destroy (&check);
+}
+
 static void
 test_malformed_lines (void **state)
 {
@@ -406,6 +439,7 @@ main (void)
         cmocka_unit_test (test_window),
         cmocka_unit_test (test_unavailability),
         cmocka_unit_test (test_callbacks),
+        cmocka_unit_test (test_delays),
         cmocka_unit_test (test_malformed_lines),
     };
     return cmocka_run_group_tests (tests, s_setup, NULL);
