@@ -265,6 +265,35 @@ s_clock_steps() {
     scenario_end --failovers 0
 }
 
+# (11b) the database host's clock stepped 20 s forward, then back, under
+# load (libfaketime on mariadbd). Forward, every lease and liveness claim
+# looks 20 s old to the database until its holder writes it again: fences
+# refuse (the events are kept and stored later), and the Masters, who see
+# the step in their readings of NOW(6), neither take the master lease over
+# nor replace a Coreapp on that clock alone. Back, every lease looks 20 s
+# longer: nothing needs to move either. Nothing moves, nothing is lost.
+s_db_clock_steps() {
+    scenario_begin db-clock-steps
+    say "the database's clock +20 s (libfaketime on mariadbd, CLOCK_MONOTONIC untouched)"
+    echo "+20" > "$T/clock/db"
+    wait_for 10 db_clock_offset 20 || scenario_fail "the database's clock did not step forward"
+    wait_for 10 grep -q "the database's clock stepped forward by" "$T/logs/m1.log" "$T/logs/m2.log" \
+        || scenario_fail "no Master said the database's clock stepped forward"
+    wait_served 30 || true
+    say "and back: the database's clock -20 s"
+    echo "+0" > "$T/clock/db"
+    wait_for 10 db_clock_offset 0 || scenario_fail "the database's clock did not step back"
+    wait_for 10 grep -q "the database's clock stepped back by" "$T/logs/m1.log" "$T/logs/m2.log" \
+        || scenario_fail "no Master said the database's clock stepped back"
+    wait_served 30 || true
+    scenario_end --failovers 0
+}
+# db_clock_offset SECONDS: the database's clock is that far from ours (± 2 s).
+db_clock_offset() {
+    local off; off=$(q "SELECT UNIX_TIMESTAMP() - $(date +%s)") || return 1
+    [ "$off" -ge $(( $1 - 2 )) ] && [ "$off" -le $(( $1 + 2 )) ]
+}
+
 # (12) a setting changed every 0.3 s for 15 s, faster than
 # db_liveness_interval (an operator's or a tool's churn): every node keeps
 # claiming liveness and heartbeating, the cluster stays healthy (wactl
@@ -290,7 +319,7 @@ s_settings_churn() {
 # everything restored; the load runs throughout and the checker judges the
 # whole stretch. The seed replays the choices (not the timings).
 NEMESIS_FAULTS=(coreapp-kill9 coreapp-stop master-kill9 master-stop partition oneway loss delay
-                db-restart db-kill9 clock web-restart hook-fail)
+                db-restart db-kill9 clock db-clock web-restart hook-fail)
 nemesis() {
     local minutes=$1 end fault h h2 n hold undo log=$T/scenarios/nemesis/faults.log count=0
     RANDOM=$SEED
@@ -328,6 +357,8 @@ nemesis() {
             clock)
                 h=$(pick m1 m2 c1 c2 c3 web); n=$(pick +3600 -3600 +86400 -600 +30)
                 echo "$n" > "$T/clock/$h"; fault="clock $h $n"; undo="echo +0 > $T/clock/$h" ;;
+            db-clock)
+                n=$(pick +20 -20 +5 -5); echo "$n" > "$T/clock/db"; fault="db-clock $n"; undo="echo +0 > $T/clock/db" ;;
             web-restart) node_kill web; node_start web; hold=0 ;;
             hook-fail) hook_fail "$hold" || true ;;
         esac
@@ -347,8 +378,9 @@ nemesis() {
 
 ALL=(coreapp-kill9 master-kill9 master-sigstop coreapp-pause-short coreapp-pause-long master-db-partition
      coreapp-masters-partition oneway-replies oneway-heartbeats db-restart bus-loss bus-delay cluster-restart
-     clock-steps settings-churn)
-SHORT_SET=(coreapp-kill9 master-kill9 master-sigstop coreapp-masters-partition db-restart clock-steps settings-churn)
+     clock-steps db-clock-steps settings-churn)
+SHORT_SET=(coreapp-kill9 master-kill9 master-sigstop coreapp-masters-partition db-restart clock-steps db-clock-steps
+           settings-churn)
 if [ "$LIST" = 1 ]; then printf '%s\n' "${ALL[@]}" nemesis; exit 0; fi
 # The nemesis runs after the scenarios: for --nemesis M, for the full suite
 # (CHAOS_MINUTES, default 10), or when --only names it (1 minute).

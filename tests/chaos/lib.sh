@@ -166,9 +166,15 @@ hook_fail() {
     topo_exec client curl -s -o /dev/null -X POST "http://$(topo_ip client):9091/fail?seconds=$1"
 }
 
+# MariaDB runs under libfaketime too (the offset in $T/clock/db; its
+# CLOCK_MONOTONIC untouched), so that a scenario can step the database
+# host's clock, which judges every lease.
 chaos_db_start() {
-    local net=$CHAOS_NET
-    topo_exec db bash -c "RUN='$RUN'; . '$ROOT/scripts/cluster-lib.sh'; db_start 3306 '127.0.0.1,$(topo_ip db)'" || return 1
+    local net=$CHAOS_NET env=()
+    [ -f "$T/clock/db" ] || echo "+0" > "$T/clock/db"
+    [ ! -f "$FAKETIME_LIB" ] || env=(LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$T/clock/db"
+                                     FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_CACHE_DURATION=1)
+    topo_exec db env "${env[@]}" bash -c "RUN='$RUN'; . '$ROOT/scripts/cluster-lib.sh'; db_start 3306 '127.0.0.1,$(topo_ip db)'" || return 1
     ALL_PIDS+=($(cat "$RUN/db/mariadbd.pid"))
     db_sql -e "CREATE USER IF NOT EXISTS 'wacluster'@'$net.%' IDENTIFIED BY 'wacluster';
                GRANT ALL PRIVILEGES ON *.* TO 'wacluster'@'$net.%';"
@@ -294,6 +300,7 @@ chaos_restore() {
         kill -0 "${RELAY[$h]}" 2>/dev/null || relay_start "$h"
     done
     for h in m1 m2 c1 c2 c3 web; do echo "+0" > "$T/clock/$h"; node_signal "$h" CONT; done
+    echo "+0" > "$T/clock/db"
     db_alive || chaos_db_start || true
     for h in gate m1 m2 c1 c2 c3 web; do node_alive "$h" || node_start "$h"; done
     kill -0 "$HOOK_PID" 2>/dev/null || hook_start || true

@@ -3,8 +3,14 @@
 #
 #   netns_init                   checks that namespaces and nftables work (else
 #                                prints "skip: <why>" and exits 0), then makes a
-#                                bridge NETNS_BR in the root namespace with
-#                                NETNS_GW = 10.77.K.1/24, K free on this machine
+#                                bridge in a namespace of its own (NETNS_BRNS)
+#                                and a veth from the root namespace into it
+#                                holding NETNS_GW = 10.77.K.1/24, K free on this
+#                                machine. The bridge is not in the root
+#                                namespace because the host's firewall would
+#                                filter what crosses it there (Docker's FORWARD
+#                                policy is DROP, and bridged frames go through
+#                                it with br_netfilter).
 #   netns_add NAME N             a namespace for NAME with lo up and a veth into
 #                                the bridge holding 10.77.K.N/24 (N in 2..254)
 #   netns_ip NAME                NAME's address
@@ -25,11 +31,13 @@
 #                                namespaces, veths, bridge and nft tables go
 #
 # Names carry this shell's pid (namespaces wan<pid>n<N>, veths wav<pid>n<N>,
-# bridge wab<pid>: at most 15 characters), so parallel runs do not clash.
+# the bridge's namespace wab<pid>, the root's veth wag<pid>: at most 15
+# characters), so parallel runs do not clash.
 # Nothing here sends anything anywhere: addresses are only 10.77.K.0/24.
 
 NETNS_ID=$$
-NETNS_BR=wab$NETNS_ID
+NETNS_BRNS=wab$NETNS_ID
+NETNS_GWDEV=wag$NETNS_ID
 NETNS_K=
 NETNS_NET=
 NETNS_GW=
@@ -86,21 +94,26 @@ netns_init() {
     NETNS_K=$k NETNS_NET=10.77.$k NETNS_GW=10.77.$k.1
     # The bridge's MAC is set explicitly (to the random one it was made with):
     # otherwise it follows the lowest MAC among its ports, and changes when a
-    # namespace joins, leaving the others' ARP entries for NETNS_GW pointing at
-    # an address the bridge no longer accepts (their traffic to it then stalls).
-    ip link add "$NETNS_BR" type bridge \
-        && ip link set "$NETNS_BR" address "$(cat "/sys/class/net/$NETNS_BR/address")" \
-        && { sysctl -qw "net.ipv6.conf.$NETNS_BR.disable_ipv6=1" 2>/dev/null; true; } \
-        && ip addr add "$NETNS_GW/24" dev "$NETNS_BR" \
-        && ip link set "$NETNS_BR" up
+    # namespace joins.
+    ip netns add "$NETNS_BRNS" \
+        && ip -n "$NETNS_BRNS" link add br0 type bridge \
+        && ip -n "$NETNS_BRNS" link set br0 address "$(ip netns exec "$NETNS_BRNS" cat /sys/class/net/br0/address)" \
+        && ip -n "$NETNS_BRNS" link set br0 up \
+        && ip link add "$NETNS_GWDEV" type veth peer name "${NETNS_GWDEV}p" \
+        && { sysctl -qw "net.ipv6.conf.$NETNS_GWDEV.disable_ipv6=1" 2>/dev/null; true; } \
+        && ip link set "${NETNS_GWDEV}p" netns "$NETNS_BRNS" \
+        && ip -n "$NETNS_BRNS" link set "${NETNS_GWDEV}p" master br0 \
+        && ip -n "$NETNS_BRNS" link set "${NETNS_GWDEV}p" up \
+        && ip addr add "$NETNS_GW/24" dev "$NETNS_GWDEV" \
+        && ip link set "$NETNS_GWDEV" up
     local rc=$?
     exec {lock}>&-
-    [ "$rc" = 0 ] || { echo "netns: cannot create the bridge $NETNS_BR" >&2; return 1; }
+    [ "$rc" = 0 ] || { echo "netns: cannot create the bridge in $NETNS_BRNS" >&2; return 1; }
 }
 
 netns_add() {
     local name=$1 n=$2
-    [ -n "$NETNS_BR" ] && [ -n "$NETNS_K" ] || { echo "netns: netns_init first" >&2; return 1; }
+    [ -n "$NETNS_K" ] || { echo "netns: netns_init first" >&2; return 1; }
     [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 2 ] && [ "$n" -le 254 ] || { echo "netns: bad host number '$n'" >&2; return 1; }
     [ -z "${NETNS_NUM[$name]:-}" ] || { echo "netns: '$name' exists" >&2; return 1; }
     local other
@@ -114,9 +127,9 @@ netns_add() {
     # IPv4 only: no IPv6 link-local chatter from these links.
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
     ip link add "$veth" type veth peer name "$peer" || return 1
-    sysctl -qw "net.ipv6.conf.$veth.disable_ipv6=1" 2>/dev/null
-    ip link set "$veth" master "$NETNS_BR" || return 1
-    ip link set "$veth" up || return 1
+    ip link set "$veth" netns "$NETNS_BRNS" || return 1
+    ip -n "$NETNS_BRNS" link set "$veth" master br0 || return 1
+    ip -n "$NETNS_BRNS" link set "$veth" up || return 1
     ip link set "$peer" netns "$ns" || return 1
     ip -n "$ns" link set "$peer" name eth0 || return 1
     ip -n "$ns" addr add "$NETNS_NET.$n/24" dev eth0 || return 1
@@ -207,10 +220,10 @@ netns_teardown() {
             for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
             ip netns delete "$ns" 2>/dev/null
         fi
-        ip link delete "wav${NETNS_ID}n$n" 2>/dev/null
     done
     [ -z "${NETNS_PROBE:-}" ] || ip netns delete "$NETNS_PROBE" 2>/dev/null
-    ip link show "$NETNS_BR" >/dev/null 2>&1 && ip link delete "$NETNS_BR" 2>/dev/null
+    ip netns list 2>/dev/null | grep -q "^$NETNS_BRNS\b" && ip netns delete "$NETNS_BRNS" 2>/dev/null
+    ip link show "$NETNS_GWDEV" >/dev/null 2>&1 && ip link delete "$NETNS_GWDEV" 2>/dev/null
     NETNS_NAMES=()
     return 0
 }
