@@ -21,8 +21,8 @@
 
 //  The expression a job selects for a reading.
 #define WA_CLOCKWATCH_NOW_SQL "CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)"
-//  Steps smaller than this (beyond the readings' uncertainty) are not steps.
-#define WA_CLOCKWATCH_THRESHOLD (WA_USEC_PER_SEC)
+//  The smallest threshold: below it, scheduling noise.
+#define WA_CLOCKWATCH_MIN_THRESHOLD (WA_USEC_PER_SEC / 10)
 
 //  One reading, as a job takes it on its worker (wa_db_read_clock).
 typedef struct {
@@ -43,11 +43,14 @@ typedef struct {
 
 //  Compare a new reading with the last one and keep it. Returns the step
 //  (usec; + forward, - backward) or 0 when the clocks agree within
-//  WA_CLOCKWATCH_THRESHOLD plus both readings' round trips. A reading
-//  older than the one held (answers out of order) is ignored.
-int64_t wa_clockwatch_feed (wa_clockwatch_t *self, wa_usec_t db_now, wa_usec_t sent, wa_usec_t received);
+//  threshold (at least WA_CLOCKWATCH_MIN_THRESHOLD) plus both readings'
+//  round trips. The nodes use half of lease_margin: a step that large eats
+//  the margin the leases rely on. A reading older than the one held
+//  (answers out of order) is ignored.
+int64_t wa_clockwatch_feed (wa_clockwatch_t *self, wa_usec_t db_now, wa_usec_t sent, wa_usec_t received,
+                            wa_usec_t threshold);
 //  The same with a reading (none taken: 0).
-int64_t wa_clockwatch_feed_read (wa_clockwatch_t *self, const wa_clockread_t *reading);
+int64_t wa_clockwatch_feed_read (wa_clockwatch_t *self, const wa_clockread_t *reading, wa_usec_t threshold);
 //  True when a step was seen within window before now (monotonic).
 bool wa_clockwatch_recent (const wa_clockwatch_t *self, wa_usec_t now, wa_usec_t window);
 

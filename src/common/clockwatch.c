@@ -2,8 +2,11 @@
 #include "wa_clockwatch.h"
 
 int64_t
-wa_clockwatch_feed (wa_clockwatch_t *self, wa_usec_t db_now, wa_usec_t sent, wa_usec_t received)
+wa_clockwatch_feed (wa_clockwatch_t *self, wa_usec_t db_now, wa_usec_t sent, wa_usec_t received,
+                    wa_usec_t threshold)
 {
+    if (threshold < WA_CLOCKWATCH_MIN_THRESHOLD)
+        threshold = WA_CLOCKWATCH_MIN_THRESHOLD;
     if (received < sent)
         received = sent;
     if (self->have && sent < self->sent)
@@ -17,7 +20,7 @@ wa_clockwatch_feed (wa_clockwatch_t *self, wa_usec_t db_now, wa_usec_t sent, wa_
         wa_usec_t slack = (received - sent) / 2 + (self->received - self->sent) / 2;
         int64_t diff = (db_now - self->db) - mono;
         int64_t size = diff < 0 ? -diff : diff;
-        if (size > WA_CLOCKWATCH_THRESHOLD + slack) {
+        if (size > threshold + slack) {
             step = diff;
             self->stepped_at = received;
             self->last_step = step;
@@ -38,7 +41,7 @@ wa_clockwatch_recent (const wa_clockwatch_t *self, wa_usec_t now, wa_usec_t wind
 }
 
 int64_t
-wa_clockwatch_feed_read (wa_clockwatch_t *self, const wa_clockread_t *reading)
+wa_clockwatch_feed_read (wa_clockwatch_t *self, const wa_clockread_t *reading, wa_usec_t threshold)
 {
-    return reading->db ? wa_clockwatch_feed (self, reading->db, reading->sent, reading->received) : 0;
+    return reading->db ? wa_clockwatch_feed (self, reading->db, reading->sent, reading->received, threshold) : 0;
 }

@@ -266,7 +266,8 @@ static void
 s_clock_readings (coreapp_t *self, const shard_job_t *job)
 {
     for (int i = 0; i < 2; i++) {
-        int64_t step = wa_clockwatch_feed_read (&self->clock, &job->readings[i]);
+        int64_t step = wa_clockwatch_feed_read (&self->clock, &job->readings[i],
+                                                WA_SEC (self->settings.lease_margin) / 2);
         if (step)
             wa_warn ("the database's clock stepped %s by %.3f s (its NOW(6) against our monotonic clock "
                      "between two readings)", step > 0 ? "forward" : "back",

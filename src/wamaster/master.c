@@ -249,7 +249,7 @@ s_clock_suspect (master_t *self, bool monitor)
 static void
 s_clock_reading (master_t *self, const wa_clockread_t *reading)
 {
-    int64_t step = wa_clockwatch_feed_read (&self->clock, reading);
+    int64_t step = wa_clockwatch_feed_read (&self->clock, reading, WA_SEC (self->settings.lease_margin) / 2);
     if (!step)
         return;
     wa_warn ("the database's clock stepped %s by %.3f s (its NOW(6) against our monotonic clock between two "
@@ -287,6 +287,7 @@ s_submit_monitor (master_t *self)
             job->exclude[job->nexclude++] = self->watch.nodes[i].node;
     job->blocked = s_blocked_shards (self, now);
     job->clock = self->clock;
+    job->clock_threshold = WA_SEC (self->settings.lease_margin) / 2;
     job->clock_suspect = s_clock_suspect (self, true);
     job->job.run = master_monitor_run;
     wa_dbworker_submit (self->node.db, &job->job);
@@ -549,6 +550,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             job->known_epoch = self->primary ? self->lease.epoch : 0;
             job->ttl = WA_SEC (self->settings.lease_ttl);
             job->clock = self->clock;
+            job->clock_threshold = WA_SEC (self->settings.lease_margin) / 2;
             job->clock_suspect = s_clock_suspect (self, false);
             job->job.run = master_lease_run;
             wa_dbworker_submit (self->node.db, &job->job);

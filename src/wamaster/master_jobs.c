@@ -27,9 +27,9 @@ static const char *SQL_LEASE_READ =
 //  Read the database's clock; true when it stepped since the reading in
 //  clock (a copy of the reactor's watch, fed here too).
 static bool
-s_read_clock (wa_db_t *db, wa_clockwatch_t *clock, wa_clockread_t *reading)
+s_read_clock (wa_db_t *db, wa_clockwatch_t *clock, wa_clockread_t *reading, wa_usec_t threshold)
 {
-    return wa_db_read_clock (db, reading) == 0 && wa_clockwatch_feed_read (clock, reading) != 0;
+    return wa_db_read_clock (db, reading) == 0 && wa_clockwatch_feed_read (clock, reading, threshold) != 0;
 }
 
 static int
@@ -50,7 +50,8 @@ master_lease_run (wa_job_t *job, wa_db_t *db)
     //  Right after a step of the database's clock every lease may look
     //  expired (forward) though its holder renews on time: renew ours, take
     //  no other's until the step is old (docs/ARCHITECTURE.md, Time steps).
-    bool suspect = s_read_clock (db, &self->clock, &self->reading) || self->clock_suspect;
+    bool suspect = s_read_clock (db, &self->clock, &self->reading, self->clock_threshold)
+                || self->clock_suspect;
     if (!self->known_epoch) {
         //  Who held it before, for the audit log; a stale read is harmless.
         if (wa_db_query (db, SQL_LEASE_READ, s_lease_row, self, "") >= 0)
@@ -260,7 +261,8 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
     bool clock_suspect = self->clock_suspect;
     if (list.count > 0) {
         self->reading.db = list.db_now;
-        if (wa_clockwatch_feed (&self->clock, list.db_now, self->reading.sent, self->reading.received))
+        if (wa_clockwatch_feed (&self->clock, list.db_now, self->reading.sent, self->reading.received,
+                                self->clock_threshold))
             clock_suspect = true;
     }
     self->limited = 0;

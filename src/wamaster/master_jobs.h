@@ -24,6 +24,7 @@ typedef struct {
     uint64_t known_epoch;       //  the epoch we believe we hold, 0 if none
     wa_usec_t ttl;
     wa_clockwatch_t clock;      //  the reactor's, as it was (a copy)
+    wa_usec_t clock_threshold;  //  what counts as a step
     bool clock_suspect;         //  a step was seen lately: renew, take nothing over
     //  out: rc 1 held, 0 held by another, -1 error
     wa_clockread_t reading;
@@ -66,6 +67,7 @@ typedef struct {
     uint64_t exclude[MASTER_MAX_NODES];
     uint32_t blocked;           //  shards whose failovers are rate-limited (bit per shard)
     wa_clockwatch_t clock;      //  the reactor's, as it was (a copy)
+    wa_usec_t clock_threshold;  //  what counts as a step
     bool clock_suspect;         //  a step was seen lately: no verdict by the database's clock
     //  out
     wa_clockread_t reading;
