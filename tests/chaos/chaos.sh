@@ -274,21 +274,21 @@ s_clock_steps() {
 # longer: nothing needs to move either. Nothing moves, nothing is lost.
 s_db_clock_steps() {
     scenario_begin db-clock-steps
-    say "the database's clock +20 s (libfaketime on mariadbd, CLOCK_MONOTONIC untouched)"
-    echo "+20" > "$T/clock/db"
-    wait_for 10 db_clock_offset 20 || scenario_fail "the database's clock did not step forward"
-    wait_for 10 grep -q "the database's clock stepped forward by" "$T/logs/m1.log" "$T/logs/m2.log" \
-        || scenario_fail "no Master said the database's clock stepped forward"
-    wait_served 30 || true
-    db_wait_clock 4 || true     # a shard lease (3 s) and more under the stepped clock
-    say "and back: the database's clock -20 s"
-    echo "+0" > "$T/clock/db"
-    wait_for 10 db_clock_offset 0 || scenario_fail "the database's clock did not step back"
-    wait_for 10 grep -q "the database's clock stepped back by" "$T/logs/m1.log" "$T/logs/m2.log" \
-        || scenario_fail "no Master said the database's clock stepped back"
+    db_clock_step +20 forward
+    db_clock_step +0 back
+    scenario_end --failovers 0
+}
+# db_clock_step OFFSET forward|back: the database's clock set OFFSET s from
+# ours; it must show, both Masters must say it stepped that way, and the
+# load must be served under it for a shard lease (3 s) and more.
+db_clock_step() {
+    say "the database's clock steps $2 to $1 s (libfaketime on mariadbd, CLOCK_MONOTONIC untouched)"
+    echo "$1" > "$T/clock/db"
+    wait_for 10 db_clock_offset "${1#+}" || scenario_fail "the database's clock did not step $2"
+    wait_for 10 grep -q "the database's clock stepped $2 by" "$T/logs/m1.log" "$T/logs/m2.log" \
+        || scenario_fail "no Master said the database's clock stepped $2"
     wait_served 30 || true
     db_wait_clock 4 || true
-    scenario_end --failovers 0
 }
 # db_clock_offset SECONDS: the database's clock is that far from ours (± 2 s).
 db_clock_offset() {

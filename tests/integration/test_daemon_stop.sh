@@ -50,22 +50,22 @@ got=$(api "$WEB_PORT" POST /v1/messages -H "Authorization: Bearer $token" -H 'Co
 # 1. Lost lease, then a signal: the primary Coreapp paused past its shard
 #    lease comes back demoted; the primary Master paused past its lease
 #    comes back stepped down. Each then stops on SIGTERM.
+# lose_then_stop NAME TAKEN LOST: pause NAME until TAKEN (a predicate) holds,
+# resume it, wait for LOST in its log, then SIGTERM it.
+lose_then_stop() {
+    local name=$1 taken=$2 lost=$3
+    kill -STOP "$(pid_of "$name")"
+    wait_for 15 eval "$taken" || fail "nobody took over while $name was paused"
+    kill -CONT "$(pid_of "$name")"
+    wait_for 10 grep -q "$lost" "$T/$name.log" || fail "$name did not log '$lost'"
+    kill -TERM "$(pid_of "$name")"
+    stopped_clean "$name" 0
+}
 core=$(primary_coreapp); cname=$(name_of_pid "$(node_pid "$core")")
-kill -STOP "$(pid_of "$cname")"
-wait_for 15 gate_open_other "$core" || fail "no other Coreapp took shard 0 while $cname was paused"
-kill -CONT "$(pid_of "$cname")"
-wait_for 10 grep -q "is no longer primary for shard 0" "$T/$cname.log" || fail "$cname did not see it lost shard 0"
-kill -TERM "$(pid_of "$cname")"
-stopped_clean "$cname" 0
+lose_then_stop "$cname" "gate_open_other $core" "is no longer primary for shard 0"
 note "$cname stopped cleanly after losing its shard lease"
-
 master=$(primary_master); mname=$(name_of_pid "$(node_pid "$master")")
-kill -STOP "$(pid_of "$mname")"
-wait_for 10 lease_taken_from "$master" || fail "no other Master took the lease while $mname was paused"
-kill -CONT "$(pid_of "$mname")"
-wait_for 10 grep -q "stepping down as primary Master" "$T/$mname.log" || fail "$mname did not step down"
-kill -TERM "$(pid_of "$mname")"
-stopped_clean "$mname" 0
+lose_then_stop "$mname" "lease_taken_from $master" "stepping down as primary Master"
 note "$mname stopped cleanly after losing the master lease"
 
 # 2. Signals: the primaries and the Webapp on SIGTERM, and SIGINT (Ctrl-C)
