@@ -80,7 +80,8 @@ $(BUILD)/tests/test_wamaster_api: src/wamaster/api.c src/wamaster/api.h src/wama
 # test_wagate_account includes src/wagate/account.c.
 $(BUILD)/tests/test_wagate_account: src/wagate/account.c src/wagate/account.h
 
-$(BUILD)/tests/test_watch: tests/unit/test_watch.c src/wamaster/watch.c src/wamaster/watch.h $(LIB) | $(BUILD)/tests
+$(BUILD)/tests/test_watch $(BUILD)/tests/test_promote: $(BUILD)/tests/%: tests/unit/%.c src/wamaster/watch.c src/wamaster/watch.h \
+		src/wamaster/promote.c src/wamaster/promote.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 

@@ -13,6 +13,8 @@
 #include <stdio.h>
 
 #define WA_CONFIG_STR 256
+//  Shards of an account: 1, 2, 4, 8, 16 or 32 (the original's Multiconnect).
+#define WA_SHARDS_MAX 32
 
 typedef struct {
     //  database

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sodium.h>
 #include "wa_account.h"
+#include "wa_config.h"
 
 #define API_MISSING 1008
 #define API_INVALID 1009
@@ -183,7 +184,8 @@ wa_account_shards_check (const json_t *root, wa_shards_request_t *out, char *why
     if (!shards || json_is_null (shards))
         return s_fail (why, why_size, API_MISSING, "'shards' is missing");
     json_int_t n = json_is_integer (shards) ? json_integer_value (shards) : 0;
-    if (n != 1 && n != 2 && n != 4 && n != 8 && n != 16 && n != 32)
+    //  A power of two up to WA_SHARDS_MAX.
+    if (n < 1 || n > WA_SHARDS_MAX || (n & (n - 1)) != 0)
         return s_fail (why, why_size, API_INVALID, "'shards' must be one of the numbers 1, 2, 4, 8, 16, 32");
     out->shards = (int) n;
     return s_pin (root, out->pin, why, why_size);

@@ -50,7 +50,7 @@ static const key_t_ s_keys[] = {
     K ("ports", "COREAPP_EXTERNAL_PORTS", T_PORTS, ports, "6250,6251,6252,6253", 0, 65535, NULL,
        "four ports: api, bus, control, health (\"a,b,c,d\", \"a-d\", or 0 for any free port)"),
     K ("bind_address", NULL, T_STR, bind_address, "*", 1, 63, NULL, "address to bind the four ports on"),
-    K ("shards", NULL, T_INT, shards, "1", 1, 32, NULL, "number of shards (fixed at first start)"),
+    K ("shards", NULL, T_INT, shards, "1", 1, WA_SHARDS_MAX, NULL, "number of shards (fixed at first start)"),
     K ("lease_ttl", NULL, T_SEC, lease_ttl, "10", 0.1, 3600, NULL, "master lease length, seconds"),
     K ("lease_renew_interval", NULL, T_SEC, lease_renew_interval, "2", 0.02, 600, NULL,
        "seconds between master lease renewals"),

@@ -21,8 +21,6 @@
 #include "master_jobs.h"
 #include "watch.h"
 
-#define FAILOVER_HISTORY 64
-
 typedef struct {
     const wa_config_t *config;  //  as started; the DB worker reads it
     wa_config_t settings;       //  the live cluster settings
@@ -46,16 +44,14 @@ typedef struct {
     wa_peers_t peers;
     int nholders;
     uint64_t holders[MASTER_MAX_SHARDS];
-    int nforce;                 //  holders dead by heartbeats, awaiting replacement
-    uint64_t force[MASTER_MAX_SHARDS];
+    promote_forced_t forced;    //  holders dead by heartbeats, awaiting replacement
     bool monitor_again;
     wa_usec_t health_written;
     zframe_t *settings_asker;   //  a tool waiting for the broadcast
     bool settings_broadcast;    //  the API stored settings: broadcast once re-read
     bool settings_again;        //  read the table again when the running read ends
     api_t *api;                 //  the API port (api.h)
-    wa_usec_t failovers[MASTER_MAX_SHARDS][FAILOVER_HISTORY];
-    int nfailovers[MASTER_MAX_SHARDS];
+    promote_history_t failovers;    //  for the rate limit
     wa_usec_t limit_logged[MASTER_MAX_SHARDS];
     wa_clockwatch_t clock;      //  the database's clock against ours
     bootstrap_job_t bootstrap_job;
@@ -89,7 +85,7 @@ s_step_down (master_t *self, const char *why)
     self->primary = false;
     self->migrated = false;
     self->seeded = false;
-    self->nforce = 0;
+    self->forced.count = 0;
     wa_warn ("stepping down as primary Master (epoch %" PRIu64 "): %s", self->lease.epoch, why);
     uint64_t epoch = self->lease.epoch;
     wa_lease_lost (&self->lease);
@@ -209,23 +205,6 @@ s_api_stored (void *arg)
     s_load_settings (self);
 }
 
-//  How many promotions a shard may still have in the failover window.
-static uint32_t
-s_blocked_shards (master_t *self, wa_usec_t now)
-{
-    uint32_t blocked = 0;
-    wa_usec_t window = WA_SEC (self->settings.failover_window);
-    for (int s = 0; s < MASTER_MAX_SHARDS; s++) {
-        int recent = 0;
-        for (int i = 0; i < self->nfailovers[s]; i++)
-            if (now - self->failovers[s][i] < window)
-                recent++;
-        if (recent >= self->settings.failover_limit)
-            blocked |= 1u << s;
-    }
-    return blocked;
-}
-
 //  After a step of the database's clock: a shard lease and two liveness
 //  periods for the verdicts on Coreapps (every holder has renewed and every
 //  node claimed liveness under the new clock by then), a master lease for
@@ -274,21 +253,24 @@ s_submit_monitor (master_t *self)
     job->liveness_limit = 2 * WA_SEC (self->settings.db_liveness_interval);
     job->shard_ttl = WA_SEC (self->settings.shard_lease_ttl);
     job->holdoff = WA_SEC (self->settings.promotion_holdoff);
-    job->nforce = self->nforce;
-    memcpy (job->force, self->force, sizeof self->force[0] * (size_t) self->nforce);
+    promote_policy_t *policy = &job->policy;
+    policy->nforce = self->forced.count;
+    memcpy (policy->force, self->forced.nodes, sizeof self->forced.nodes[0] * (size_t) self->forced.count);
     snprintf (job->force_reason, sizeof job->force_reason,
               "no heartbeat reply to the primary and a secondary Master for %g s (unhealthy_interval)",
               self->settings.unhealthy_interval);
+    policy->force_reason = job->force_reason;
     //  A Coreapp that does not answer our heartbeats is no candidate.
     wa_usec_t hb = WA_SEC (self->settings.heartbeat_interval), unhealthy = WA_SEC (self->settings.unhealthy_interval);
-    job->nexclude = 0;
-    for (int i = 0; i < self->watch.count && job->nexclude < MASTER_MAX_NODES; i++)
+    policy->nexclude = 0;
+    for (int i = 0; i < self->watch.count && policy->nexclude < WATCH_NODES; i++)
         if (watch_state (&self->watch, self->watch.nodes[i].node, now, hb, unhealthy) == WATCH_UNHEALTHY)
-            job->exclude[job->nexclude++] = self->watch.nodes[i].node;
-    job->blocked = s_blocked_shards (self, now);
+            policy->exclude[policy->nexclude++] = self->watch.nodes[i].node;
+    policy->blocked = promote_history_blocked (&self->failovers, now, WA_SEC (self->settings.failover_window),
+                                               self->settings.failover_limit);
     job->clock = self->clock;
     job->clock_threshold = WA_SEC (self->settings.lease_margin) / 2;
-    job->clock_suspect = s_clock_suspect (self, true);
+    policy->clock_suspect = s_clock_suspect (self, true);
     job->job.run = master_monitor_run;
     wa_dbworker_submit (self->node.db, &job->job);
 }
@@ -331,7 +313,7 @@ s_lease_result (master_t *self)
         }
         if (takeover) {
             self->primary = true;
-            self->nforce = 0;
+            self->forced.count = 0;
             //  Replies to us from before count; nodes we never heard from
             //  get a full unhealthy_interval from now.
             watch_rebase (&self->watch, wa_clock_mono ());
@@ -372,18 +354,6 @@ s_lease_done (master_t *self)
 }
 
 static void
-s_record_failover (master_t *self, int shard, wa_usec_t now)
-{
-    if (shard < 0 || shard >= MASTER_MAX_SHARDS)
-        return;
-    if (self->nfailovers[shard] == FAILOVER_HISTORY) {
-        memmove (self->failovers[shard], self->failovers[shard] + 1, sizeof (wa_usec_t) * (FAILOVER_HISTORY - 1));
-        self->nfailovers[shard]--;
-    }
-    self->failovers[shard][self->nfailovers[shard]++] = now;
-}
-
-static void
 s_monitor_done (master_t *self)
 {
     monitor_job_t *m = &self->monitor_job;
@@ -399,18 +369,12 @@ s_monitor_done (master_t *self)
         for (int i = 0; i < m->ncoreapps; i++)
             watch_track (&self->watch, m->coreapps[i], now);
         //  A forced replacement is done once its node holds no shard.
-        for (int i = self->nforce - 1; i >= 0; i--) {
-            bool holds = false;
-            for (int s = 0; s < m->shards; s++)
-                holds = holds || m->holders[s] == self->force[i];
-            if (!holds)
-                self->force[i] = self->force[--self->nforce];
-        }
+        promote_forced_done (&self->forced, m->holders, m->shards);
     }
     for (int i = 0; i < m->promotions; i++) {
         promotion_t *p = &m->promoted[i];
         self->promotions++;
-        s_record_failover (self, p->shard, now);
+        promote_history_add (&self->failovers, p->shard, now);
         wa_node_event (&self->node, "promoted", p->shard, p->epoch, p->node,
                        "coreapp %" PRIu64 " promoted for shard %d (was %" PRIu64 "): %s",
                        p->node, p->shard, p->previous, p->reason);
@@ -573,9 +537,28 @@ s_on_liveness (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  What the heartbeat rule decided of a holder, in the log.
+static void
+s_forced_note (void *arg, uint64_t node, int shard, bool added)
+{
+    master_t *self = arg;
+    if (!added) {
+        wa_info ("coreapp %" PRIu64 " answers again: no longer replacing it", node);
+        return;
+    }
+    wa_usec_t now = wa_clock_mono ();
+    wa_usec_t hb = WA_SEC (self->settings.heartbeat_interval);
+    wa_usec_t unhealthy = WA_SEC (self->settings.unhealthy_interval);
+    int observers = 0;
+    int votes = watch_votes (&self->watch, node, now, hb, unhealthy, &observers);
+    wa_warn ("primary coreapp %" PRIu64 " of shard %d is unhealthy: no reply to us for %.3f s, "
+             "nor to %d of %d secondary Masters; replacing it", node, shard,
+             (double) watch_age (&self->watch, node, now) / 1e6, votes, observers);
+}
+
 //  The primary's view: staged liveness of each Coreapp, the seed's rule
-//  for each shard holder, and (at most twice a second) the view in the
-//  database for wactl.
+//  for each shard holder (promote.c), and (at most twice a second) the view
+//  in the database for wactl.
 static void
 s_judge (master_t *self, wa_usec_t now)
 {
@@ -604,29 +587,9 @@ s_judge (master_t *self, wa_usec_t now)
             changed = true;
         }
     }
-    //  A holder that answers again is no longer to be replaced.
-    for (int i = self->nforce - 1; i >= 0; i--)
-        if (!watch_dead (&self->watch, self->force[i], now, hb, unhealthy)) {
-            wa_info ("coreapp %" PRIu64 " answers again: no longer replacing it", self->force[i]);
-            self->force[i] = self->force[--self->nforce];
-        }
-    for (int s = 0; s < self->nholders; s++) {
-        uint64_t holder = self->holders[s];
-        if (!holder || !watch_dead (&self->watch, holder, now, hb, unhealthy))
-            continue;
-        bool known = false;
-        for (int i = 0; i < self->nforce; i++)
-            known = known || self->force[i] == holder;
-        if (known || self->nforce == MASTER_MAX_SHARDS)
-            continue;
-        int observers = 0;
-        int votes = watch_votes (&self->watch, holder, now, hb, unhealthy, &observers);
-        wa_warn ("primary coreapp %" PRIu64 " of shard %d is unhealthy: no reply to us for %.3f s, "
-                 "nor to %d of %d secondary Masters; replacing it", holder, s,
-                 (double) watch_age (&self->watch, holder, now) / 1e6, votes, observers);
-        self->force[self->nforce++] = holder;
+    if (promote_forced_judge (&self->forced, &self->watch, self->holders, self->nholders, now, hb, unhealthy,
+                              s_forced_note, self))
         s_submit_monitor (self);
-    }
     if ((changed || now - self->health_written > 500 * 1000) && !self->health_job.job.busy) {
         health_job_t *job = &self->health_job;
         job->count = 0;

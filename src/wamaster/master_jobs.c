@@ -133,15 +133,14 @@ static const char *SQL_SHARDS =
     "n.last_seen > NOW(6) - INTERVAL ? MICROSECOND, " WA_CLOCKWATCH_NOW_SQL " "
     "FROM shard_map s LEFT JOIN nodes n ON n.id = s.node_id ORDER BY s.shard";
 
-//  A healthy Coreapp that holds no valid shard lease. The failing holder of
-//  the shard itself comes last: after a database outage it may be the only
-//  one left, and promoting it again under a new epoch is safe.
-static const char *SQL_CANDIDATE =
-    "SELECT n.id FROM nodes n WHERE n.kind = 'coreapp' AND n.stopped_at IS NULL "
-    "AND n.last_seen > NOW(6) - INTERVAL ? MICROSECOND "
-    "AND n.id NOT IN (SELECT node_id FROM shard_map WHERE expires_at > NOW(6) AND shard <> ?) "
-    "AND n.id NOT IN (SELECT node_id FROM node_health WHERE demoted_at > NOW(6) - INTERVAL ? MICROSECOND) "
-    "ORDER BY n.id = ? ASC, n.last_seen DESC LIMIT 8";
+//  Every Coreapp that may take a shard, with what promote_pick judges it by.
+static const char *SQL_CANDIDATES =
+    "SELECT n.id, n.last_seen > NOW(6) - INTERVAL ? MICROSECOND, "
+    "n.id IN (SELECT node_id FROM shard_map WHERE expires_at > NOW(6) AND shard <> ?), "
+    "n.id IN (SELECT node_id FROM node_health WHERE demoted_at > NOW(6) - INTERVAL ? MICROSECOND), "
+    "TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) "
+    "FROM nodes n WHERE n.kind = 'coreapp' AND n.stopped_at IS NULL "
+    "ORDER BY n.last_seen DESC LIMIT 64";
 //  Starts the hold-off of a replaced primary.
 static const char *SQL_DEMOTED =
     "INSERT INTO node_health (node_id, demoted_at, updated_at) VALUES (?, NOW(6), NOW(6)) "
@@ -163,15 +162,8 @@ static const char *SQL_PROMOTE =
     "AND expires_at > NOW(6)) = 1";
 
 typedef struct {
-    int shard;
-    uint64_t node;
-    uint64_t epoch;
-    bool lease_valid, exists, running, fresh;
-} shard_state_t;
-
-typedef struct {
     int count;
-    shard_state_t shards[MASTER_MAX_SHARDS];
+    promote_shard_t shards[MASTER_MAX_SHARDS];
     wa_usec_t db_now;           //  the statement's NOW(6)
 } shard_list_t;
 
@@ -181,7 +173,7 @@ s_shard_row (const wa_db_row_t *row, void *arg)
     shard_list_t *list = arg;
     if (list->count == MASTER_MAX_SHARDS)
         return 1;
-    shard_state_t *s = &list->shards[list->count++];
+    promote_shard_t *s = &list->shards[list->count++];
     s->shard = (int) wa_db_row_int (row, 0);
     s->node = (uint64_t) wa_db_row_int (row, 1);
     s->epoch = (uint64_t) wa_db_row_int (row, 2);
@@ -190,6 +182,26 @@ s_shard_row (const wa_db_row_t *row, void *arg)
     s->running = wa_db_row_int (row, 5);
     s->fresh = wa_db_row_int (row, 6);
     list->db_now = wa_db_row_int (row, 7);
+    return 0;
+}
+
+typedef struct {
+    int count;
+    promote_candidate_t rows[MASTER_MAX_NODES];
+} candidate_list_t;
+
+static int
+s_candidate_row (const wa_db_row_t *row, void *arg)
+{
+    candidate_list_t *list = arg;
+    if (list->count == MASTER_MAX_NODES)
+        return 1;
+    promote_candidate_t *c = &list->rows[list->count++];
+    c->node = (uint64_t) wa_db_row_int (row, 0);
+    c->fresh = wa_db_row_int (row, 1);
+    c->holds_other = wa_db_row_int (row, 2);
+    c->held_off = wa_db_row_int (row, 3);
+    c->seen_age = wa_db_row_int (row, 4);
     return 0;
 }
 
@@ -208,41 +220,6 @@ s_ids_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
-static bool
-s_listed (const uint64_t *ids, int count, uint64_t id)
-{
-    for (int i = 0; i < count; i++)
-        if (ids[i] == id)
-            return true;
-    return false;
-}
-
-//  Why the holder of a shard must be replaced, or NULL. With the database's
-//  clock suspect (a step seen lately), the verdicts by that clock (lease
-//  expired, liveness silent) wait: after a forward step every lease and
-//  every liveness claim looks old until its holder writes it again.
-static const char *
-s_unhealthy (monitor_job_t *job, const shard_state_t *s, bool clock_suspect)
-{
-    if (s->node && s->lease_valid && s_listed (job->force, job->nforce, s->node))
-        return job->force_reason;
-    if (s->node == 0)
-        return "no primary";
-    if (!s->exists)
-        return "holder unknown";
-    if (!s->running)
-        return "holder stopped";
-    if ((!s->lease_valid || !s->fresh) && clock_suspect) {
-        job->clock_ignored = true;
-        return NULL;
-    }
-    if (!s->lease_valid)
-        return "shard lease expired";
-    if (!s->fresh)
-        return "holder silent (liveness)";
-    return NULL;
-}
-
 void
 master_monitor_run (wa_job_t *job, wa_db_t *db)
 {
@@ -258,35 +235,31 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
     ||  wa_db_query (db, SQL_SHARDS, s_shard_row, &list, "i", (int64_t) self->liveness_limit) < 0)
         return;
     self->reading.received = wa_clock_mono ();
-    bool clock_suspect = self->clock_suspect;
+    promote_policy_t policy = self->policy;
     if (list.count > 0) {
         self->reading.db = list.db_now;
         if (wa_clockwatch_feed (&self->clock, list.db_now, self->reading.sent, self->reading.received,
                                 self->clock_threshold))
-            clock_suspect = true;
+            policy.clock_suspect = true;
     }
     self->limited = 0;
     self->shards = list.count;
     for (int i = 0; i < list.count; i++) {
-        shard_state_t *s = &list.shards[i];
+        promote_shard_t *s = &list.shards[i];
         self->holders[i] = s->lease_valid ? s->node : 0;
-        const char *why = s_unhealthy (self, s, clock_suspect);
+        const char *why = promote_verdict (&policy, s, &self->clock_ignored);
         if (!why)
             continue;
-        if (s->shard >= 0 && s->shard < 32 && (self->blocked & (1u << s->shard))) {
+        if (promote_blocked (&policy, s->shard)) {
             self->limited |= 1u << s->shard;
             continue;
         }
-        id_list_t found = { 0 };
-        if (wa_db_query (db, SQL_CANDIDATE, s_ids_row, &found, "iiiu", (int64_t) self->liveness_limit,
-                         (int64_t) s->shard, (int64_t) self->holdoff, s->node) < 0)
+        candidate_list_t found = { 0 };
+        if (wa_db_query (db, SQL_CANDIDATES, s_candidate_row, &found, "iii", (int64_t) self->liveness_limit,
+                         (int64_t) s->shard, (int64_t) self->holdoff) < 0)
             return;
-        uint64_t candidate = 0;
-        for (int c = 0; c < found.count && !candidate; c++)
-            if (!s_listed (self->exclude, self->nexclude, found.ids[c])
-            &&  !(found.ids[c] == s->node && s_listed (self->force, self->nforce, s->node)))
-                candidate = found.ids[c];
-        wa_debug ("monitor: shard %d holder %" PRIu64 " needs replacing (%s); %d candidate(s), chose %" PRIu64,
+        uint64_t candidate = promote_pick (&policy, s, found.rows, found.count);
+        wa_debug ("monitor: shard %d holder %" PRIu64 " needs replacing (%s); %d Coreapp(s), chose %" PRIu64,
                   s->shard, s->node, why, found.count, candidate);
         if (!candidate) {
             self->unserved++;

@@ -7,8 +7,9 @@
 
 #include "wa_clockwatch.h"
 #include "wa_dbworker.h"
+#include "promote.h"
 
-#define MASTER_MAX_SHARDS 32
+#define MASTER_MAX_SHARDS WA_SHARDS_MAX
 #define MASTER_MAX_NODES 64
 
 enum { JOB_BOOTSTRAP = 1, JOB_LEASE, JOB_MIGRATE, JOB_MONITOR, JOB_RELEASE, JOB_HEALTH,
@@ -60,15 +61,10 @@ typedef struct {
     wa_usec_t liveness_limit;   //  a node silent this long is unhealthy
     wa_usec_t shard_ttl;
     wa_usec_t holdoff;          //  a replaced primary is no candidate this long
-    int nforce;                 //  holders dead by the heartbeat rule
-    uint64_t force[MASTER_MAX_SHARDS];
-    char force_reason[160];
-    int nexclude;               //  candidates not to pick (unhealthy by heartbeats)
-    uint64_t exclude[MASTER_MAX_NODES];
-    uint32_t blocked;           //  shards whose failovers are rate-limited (bit per shard)
+    promote_policy_t policy;    //  heartbeat verdicts, exclusions, rate limit, clock suspicion
+    char force_reason[160];     //  policy.force_reason points here
     wa_clockwatch_t clock;      //  the reactor's, as it was (a copy)
     wa_usec_t clock_threshold;  //  what counts as a step
-    bool clock_suspect;         //  a step was seen lately: no verdict by the database's clock
     //  out
     wa_clockread_t reading;
     bool clock_ignored;         //  a verdict by the database's clock was set aside

@@ -1,0 +1,126 @@
+/*  promote — see promote.h */
+#include <string.h>
+#include "promote.h"
+
+static bool
+s_listed (const uint64_t *ids, int count, uint64_t id)
+{
+    for (int i = 0; i < count; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+const char *
+promote_verdict (const promote_policy_t *policy, const promote_shard_t *s, bool *clock_ignored)
+{
+    if (s->node && s->lease_valid && s_listed (policy->force, policy->nforce, s->node))
+        return policy->force_reason;
+    if (s->node == 0)
+        return "no primary";
+    if (!s->exists)
+        return "holder unknown";
+    if (!s->running)
+        return "holder stopped";
+    //  After a forward step every lease and every liveness claim looks old
+    //  until its holder writes it again: those verdicts wait.
+    if ((!s->lease_valid || !s->fresh) && policy->clock_suspect) {
+        if (clock_ignored)
+            *clock_ignored = true;
+        return NULL;
+    }
+    if (!s->lease_valid)
+        return "shard lease expired";
+    if (!s->fresh)
+        return "holder silent (liveness)";
+    return NULL;
+}
+
+bool
+promote_blocked (const promote_policy_t *policy, int shard)
+{
+    return shard >= 0 && shard < WA_SHARDS_MAX && (policy->blocked & (1u << shard));
+}
+
+uint64_t
+promote_pick (const promote_policy_t *policy, const promote_shard_t *shard,
+              const promote_candidate_t *candidates, int count)
+{
+    const promote_candidate_t *best = NULL;
+    for (int i = 0; i < count; i++) {
+        const promote_candidate_t *c = &candidates[i];
+        if (!c->fresh || c->holds_other || c->held_off || s_listed (policy->exclude, policy->nexclude, c->node))
+            continue;
+        bool failing = c->node == shard->node;
+        if (failing && s_listed (policy->force, policy->nforce, c->node))
+            continue;           //  dead by heartbeats: never its own replacement
+        if (!best) {
+            best = c;
+            continue;
+        }
+        bool best_failing = best->node == shard->node;
+        if (best_failing != failing ? best_failing : c->seen_age < best->seen_age)
+            best = c;
+    }
+    return best ? best->node : 0;
+}
+
+int
+promote_forced_judge (promote_forced_t *self, const watch_t *watch, const uint64_t *holders, int nholders,
+                      wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy, promote_note_fn *note, void *arg)
+{
+    //  A holder that answers again is no longer to be replaced.
+    for (int i = self->count - 1; i >= 0; i--)
+        if (!watch_dead (watch, self->nodes[i], now, heartbeat, unhealthy)) {
+            if (note)
+                note (arg, self->nodes[i], -1, false);
+            self->nodes[i] = self->nodes[--self->count];
+        }
+    int added = 0;
+    for (int s = 0; s < nholders; s++) {
+        uint64_t holder = holders[s];
+        if (!holder || !watch_dead (watch, holder, now, heartbeat, unhealthy)
+        ||  s_listed (self->nodes, self->count, holder) || self->count == WA_SHARDS_MAX)
+            continue;
+        self->nodes[self->count++] = holder;
+        added++;
+        if (note)
+            note (arg, holder, s, true);
+    }
+    return added;
+}
+
+void
+promote_forced_done (promote_forced_t *self, const uint64_t *holders, int nholders)
+{
+    for (int i = self->count - 1; i >= 0; i--)
+        if (!s_listed (holders, nholders, self->nodes[i]))
+            self->nodes[i] = self->nodes[--self->count];
+}
+
+void
+promote_history_add (promote_history_t *self, int shard, wa_usec_t now)
+{
+    if (shard < 0 || shard >= WA_SHARDS_MAX)
+        return;
+    if (self->count[shard] == PROMOTE_HISTORY) {
+        memmove (self->at[shard], self->at[shard] + 1, sizeof (wa_usec_t) * (PROMOTE_HISTORY - 1));
+        self->count[shard]--;
+    }
+    self->at[shard][self->count[shard]++] = now;
+}
+
+uint32_t
+promote_history_blocked (const promote_history_t *self, wa_usec_t now, wa_usec_t window, int limit)
+{
+    uint32_t blocked = 0;
+    for (int s = 0; s < WA_SHARDS_MAX; s++) {
+        int recent = 0;
+        for (int i = 0; i < self->count[s]; i++)
+            if (now - self->at[s][i] < window)
+                recent++;
+        if (recent >= limit)
+            blocked |= 1u << s;
+    }
+    return blocked;
+}
