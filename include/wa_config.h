@@ -8,6 +8,8 @@
 #ifndef WA_CONFIG_H
 #define WA_CONFIG_H
 
+#include "wa_clock.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -96,6 +98,11 @@ int wa_config_load_env (wa_config_t *self, char *err, size_t errlen);
 int wa_config_set (wa_config_t *self, const char *key, const char *value, char *err, size_t errlen);
 //  Checks that involve several keys (renew shorter than ttl, ...).
 int wa_config_check (const wa_config_t *self, char *err, size_t errlen);
+//  A node is alive while its last liveness claim (nodes.last_seen) is this
+//  recent by the database's clock: twice db_liveness_interval. In SQL:
+//  WA_SQL_ALIVE ("last_seen") with this window, in microseconds.
+wa_usec_t wa_alive_window (double db_liveness_interval);
+#define WA_SQL_ALIVE(column) column " > NOW(6) - INTERVAL ? MICROSECOND"
 //  Print every key with its value and source as "key = value" lines.
 void wa_config_print (const wa_config_t *self, FILE *out);
 //  Print the keys, their env names, defaults and bounds (for --help).

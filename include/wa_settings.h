@@ -29,6 +29,57 @@ typedef struct {
 //  Inserts every setting that has no row yet (the first primary Master).
 void wa_settings_seed_run (wa_job_t *job, wa_db_t *db);
 
+//  The settings store: the one way a setting is written, by `wactl settings
+//  set` and by the Master's API alike. Under the settings lock (a named
+//  lock per cluster database, wa_settings_lock_name): the stored rows over
+//  base, the change (some settings, or every one back to its default), the
+//  checks of each value and of the combination, then every changed row in
+//  one transaction fenced by the master lease (a share lock on its row, so
+//  no takeover happens while the change is stored): held by master at
+//  epoch, or, with master 0, by whoever holds it (or nobody: the nodes then
+//  read the change from the table within db_liveness_interval).
+enum {
+    WA_SETTINGS_OK = 0,
+    WA_SETTINGS_DATABASE = -1,          //  error says what failed
+    WA_SETTINGS_LOCKED = 1,             //  the lock stayed taken for lock_wait
+    WA_SETTINGS_REFUSED = 2,            //  a value or the combination (combination true): error says why
+    WA_SETTINGS_NOT_PRIMARY = 3,        //  master no longer holds the lease
+    WA_SETTINGS_NO_TABLE = 4            //  a schema from before the settings
+};
+
+typedef struct {
+    //  in
+    wa_config_t base;                   //  the writer's own configuration
+    bool reset;                         //  every setting back to its built-in default
+    uint64_t changed;                   //  bit i: setting i (wa_config_setting_name) is set ...
+    wa_config_t changes;                //  ... to its value here
+    int lock_wait;                      //  seconds to wait for the lock
+    uint64_t master;                    //  the fence (0: whoever holds the lease now)
+    uint64_t epoch;
+    wa_usec_t deadline;                 //  monotonic; no write from then on (0: none)
+    char by[65];                        //  settings.updated_by
+    //  A stored value refused while reading (the writer's value stays); may be NULL.
+    void (*note) (void *arg, const char *name, const char *err);
+    void *note_arg;
+    //  out
+    wa_config_t result;                 //  what is stored now (or would have been)
+    bool combination;                   //  REFUSED: the combination, not one value
+    uint64_t holder;                    //  master 0: the lease holder the write was fenced by (0: none)
+    char error[768];
+} wa_settings_write_t;
+
+//  The name of the settings lock of the cluster database db_name.
+void wa_settings_lock_name (const char *db_name, char *buf, size_t size);
+//  Store the change (see above). A WA_SETTINGS_ code.
+int wa_settings_write (wa_db_t *db, const char *lock, wa_settings_write_t *write);
+//  Read the stored settings over config (no lock): those the checks refuse
+//  are left out (note is told, when not NULL). WA_SETTINGS_OK, _NO_TABLE or
+//  _DATABASE.
+int wa_settings_read (wa_db_t *db, wa_config_t *config, void (*note) (void *arg, const char *name, const char *err),
+                      void *note_arg);
+//  The bit of a setting in wa_settings_write_t.changed; 0 for none.
+uint64_t wa_settings_bit (const char *name);
+
 //  The settings of config as a JSON object {"name": "value", ...}. 0 / -1.
 int wa_settings_to_json (const wa_config_t *config, char *buf, size_t len);
 //  Overlay the JSON object on current into out; 0, or -1 with err set.

@@ -596,3 +596,9 @@ wa_config_copy_settings (wa_config_t *self, const wa_config_t *source)
         memcpy ((char *) self + k->offset, (const char *) source + k->offset, k->size);
     }
 }
+
+wa_usec_t
+wa_alive_window (double db_liveness_interval)
+{
+    return 2 * wa_clock_from_sec (db_liveness_interval);
+}

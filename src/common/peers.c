@@ -107,7 +107,7 @@ wa_peers_send (wa_peers_t *self, uint64_t id, const wa_msg_t *msg)
 
 static const char *SQL_MASTERS =
     "SELECT id, hostname, ports FROM nodes WHERE kind = 'master' AND stopped_at IS NULL "
-    "AND last_seen > NOW(6) - INTERVAL ? MICROSECOND ORDER BY id";
+    "AND " WA_SQL_ALIVE ("last_seen") " ORDER BY id";
 
 int
 wa_peers_endpoint (const char *host, const char *ports, int index, char *out, size_t size)
@@ -159,7 +159,7 @@ wa_masters_job_submit (wa_masters_job_t *job, wa_actor_t *db, double db_liveness
 {
     if (job->job.busy)
         return;
-    job->liveness_limit = 2 * wa_clock_from_sec (db_liveness_interval);
+    job->liveness_limit = wa_alive_window (db_liveness_interval);
     job->job.run = wa_masters_job_run;
     wa_dbworker_submit (db, &job->job);
 }

@@ -1,6 +1,7 @@
 /*  wa_settings — see include/wa_settings.h */
 #include <jansson.h>
 #include <mysqld_error.h>
+#include <inttypes.h>
 #include "wa_log.h"
 #include "wa_settings.h"
 
@@ -162,4 +163,176 @@ wa_settings_load (wa_settings_job_t *job, wa_actor_t *db, const wa_config_t *cur
     job->current = *current;
     job->job.run = wa_settings_load_run;
     wa_dbworker_submit (db, &job->job);
+}
+
+//  --------------------------------------------------------------------------
+//  The settings store
+
+static const char *SQL_LOCK = "SELECT GET_LOCK(?, ?)";
+static const char *SQL_UNLOCK = "SELECT RELEASE_LOCK(?)";
+static const char *SQL_STORE =
+    "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, NOW(6), ?)"
+    " ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6), updated_by = VALUES(updated_by)";
+//  Both hold a shared lock on the lease row until COMMIT: no Master takes
+//  the lease over while the change is being stored.
+static const char *SQL_FENCE =
+    "SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
+    "AND expires_at > NOW(6) LOCK IN SHARE MODE";
+static const char *SQL_HOLDER =
+    "SELECT IF(expires_at > NOW(6), holder, 0) FROM master_lease WHERE id = 1 LOCK IN SHARE MODE";
+
+typedef struct {
+    wa_config_t *config;
+    void (*note) (void *arg, const char *name, const char *err);
+    void *note_arg;
+} read_t;
+
+static int
+s_read_row (const wa_db_row_t *row, void *arg)
+{
+    read_t *read = arg;
+    const char *name = wa_db_row_str (row, 0);
+    char err[512];
+    if (wa_config_is_setting (name) && wa_config_set (read->config, name, wa_db_row_str (row, 1), err, sizeof err)
+    &&  read->note)
+        read->note (read->note_arg, name, err);
+    return 0;
+}
+
+static int
+s_int_row (const wa_db_row_t *row, void *arg)
+{
+    *(int64_t *) arg = wa_db_row_int (row, 0);
+    return 0;
+}
+
+void
+wa_settings_lock_name (const char *db_name, char *buf, size_t size)
+{
+    //  GET_LOCK names are server-wide (and at most 64 characters): one per
+    //  cluster database, two whose long names differ only at the end share it.
+    snprintf (buf, size, "wa_settings.%.52s", db_name);
+}
+
+uint64_t
+wa_settings_bit (const char *name)
+{
+    const char *setting;
+    for (int i = 0; i < 64 && (setting = wa_config_setting_name (i)); i++)
+        if (streq (setting, name))
+            return (uint64_t) 1 << i;
+    return 0;
+}
+
+int
+wa_settings_read (wa_db_t *db, wa_config_t *config, void (*note) (void *arg, const char *name, const char *err),
+                  void *note_arg)
+{
+    read_t read = { config, note, note_arg };
+    if (wa_db_query (db, SQL_LOAD, s_read_row, &read, "") >= 0)
+        return WA_SETTINGS_OK;
+    return wa_db_errno (db) == ER_NO_SUCH_TABLE ? WA_SETTINGS_NO_TABLE : WA_SETTINGS_DATABASE;
+}
+
+static int
+s_failed (wa_settings_write_t *self, wa_db_t *db, const char *what, bool rollback)
+{
+    snprintf (self->error, sizeof self->error, "%s: %s", what, wa_db_error (db));
+    if (rollback)
+        wa_db_transaction (db, "ROLLBACK");
+    return WA_SETTINGS_DATABASE;
+}
+
+//  The change over the stored settings, and the checks.
+static int
+s_change (wa_settings_write_t *self)
+{
+    if (self->reset) {
+        wa_config_t defaults;
+        wa_config_defaults (&defaults);
+        wa_config_copy_settings (&self->result, &defaults);
+        self->changed = 0;
+        for (int i = 0; wa_config_setting_name (i) && i < 64; i++)
+            self->changed |= (uint64_t) 1 << i;
+    }
+    char value[WA_CONFIG_STR];
+    for (int i = 0; wa_config_setting_name (i) && i < 64; i++) {
+        if (self->reset || !(self->changed & ((uint64_t) 1 << i)))
+            continue;
+        wa_config_get (&self->changes, wa_config_setting_name (i), value, sizeof value);
+        if (wa_config_set (&self->result, wa_config_setting_name (i), value, self->error, sizeof self->error))
+            return WA_SETTINGS_REFUSED;
+    }
+    if (wa_config_check (&self->result, self->error, sizeof self->error)) {
+        self->combination = true;
+        return WA_SETTINGS_REFUSED;
+    }
+    return WA_SETTINGS_OK;
+}
+
+//  The transaction fenced by the master lease, and the rows.
+static int
+s_store (wa_settings_write_t *self, wa_db_t *db)
+{
+    if (self->deadline && wa_clock_mono () >= self->deadline) {
+        snprintf (self->error, sizeof self->error, "master %" PRIu64 "'s lease deadline passed; nothing was changed",
+                  self->master);
+        return WA_SETTINGS_NOT_PRIMARY;
+    }
+    if (wa_db_transaction (db, "START TRANSACTION"))
+        return s_failed (self, db, "cannot start a transaction", false);
+    int64_t fence = 0;
+    if (self->master) {
+        if (wa_db_query (db, SQL_FENCE, s_int_row, &fence, "uu", self->master, self->epoch) < 0)
+            return s_failed (self, db, "cannot read the master lease", true);
+        if (fence != 1) {
+            wa_db_transaction (db, "ROLLBACK");
+            snprintf (self->error, sizeof self->error, "master %" PRIu64 " no longer holds the master lease "
+                      "(epoch %" PRIu64 "); nothing was changed", self->master, self->epoch);
+            return WA_SETTINGS_NOT_PRIMARY;
+        }
+    }
+    else {
+        if (wa_db_query (db, SQL_HOLDER, s_int_row, &fence, "") < 0)
+            return s_failed (self, db, "cannot read the master lease", true);
+        self->holder = (uint64_t) fence;
+    }
+    char value[WA_CONFIG_STR];
+    for (int i = 0; wa_config_setting_name (i) && i < 64; i++) {
+        if (!(self->changed & ((uint64_t) 1 << i)))
+            continue;
+        wa_config_get (&self->result, wa_config_setting_name (i), value, sizeof value);
+        if (wa_db_exec (db, SQL_STORE, "sss", wa_config_setting_name (i), value, self->by) < 0)
+            return s_failed (self, db, "cannot store the settings", true);
+    }
+    if (wa_db_transaction (db, "COMMIT"))
+        return s_failed (self, db, "cannot commit the settings", false);
+    return WA_SETTINGS_OK;
+}
+
+int
+wa_settings_write (wa_db_t *db, const char *lock, wa_settings_write_t *self)
+{
+    self->error[0] = 0;
+    self->combination = false;
+    self->holder = 0;
+    self->result = self->base;
+    int64_t locked = 0;
+    if (wa_db_query (db, SQL_LOCK, s_int_row, &locked, "si", lock, (int64_t) self->lock_wait) < 0)
+        return s_failed (self, db, "cannot take the settings lock", false);
+    if (locked != 1)
+        return WA_SETTINGS_LOCKED;
+    int rc = wa_settings_read (db, &self->result, self->note, self->note_arg);
+    if (rc == WA_SETTINGS_DATABASE)
+        s_failed (self, db, "cannot read the settings", false);
+    if (rc == WA_SETTINGS_OK)
+        rc = s_change (self);
+    if (rc == WA_SETTINGS_OK)
+        rc = s_store (self, db);
+    //  A lock left held would stop every later change: without its release,
+    //  the connection goes, and the lock with it.
+    int64_t released = 0;
+    if (wa_db_query (db, SQL_UNLOCK, s_int_row, &released, "s", lock) < 0 || released != 1)
+        wa_db_disconnect (db);
+    return rc;
 }

@@ -79,7 +79,7 @@ wactl_require_schema (wactl_t *self)
 int64_t
 wactl_liveness_window (const wactl_t *self)
 {
-    return wa_clock_from_sec (2 * self->config->db_liveness_interval);
+    return wa_alive_window (self->config->db_liveness_interval);
 }
 
 void

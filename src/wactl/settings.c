@@ -12,6 +12,7 @@
 #include <czmq.h>
 #include <mysqld_error.h>
 #include "wa_codec.h"
+#include "wa_settings.h"
 #include "wactl.h"
 
 //  How long the primary Master has to answer a SETTINGS_CHANGED.
@@ -22,17 +23,10 @@
 static const char *SQL_SETTINGS =
     "SELECT name, value, " WACTL_ISO ("updated_at") ", updated_by FROM settings ORDER BY name";
 
-//  Parameters: name, value, updated_by.
-static const char *SQL_STORE =
-    "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, NOW(6), ?)"
-    " ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6), updated_by = VALUES(updated_by)";
-
 //  Two `settings set` at once could each pass the cross-key checks against
 //  the other's old value and store a combination no node accepts: the check
-//  and the store run under a named lock (held by the connection, so a wactl
-//  that dies releases it). Parameters: the name, and the timeout in seconds.
-static const char *SQL_LOCK = "SELECT GET_LOCK(?, ?)";
-static const char *SQL_UNLOCK = "SELECT RELEASE_LOCK(?)";
+//  and the store run under the settings lock (held by the connection, so a
+//  wactl that dies releases it), in wa_settings_write.
 
 //  The primary Master, as its lease says by the database's clock.
 static const char *SQL_PRIMARY =
@@ -192,13 +186,6 @@ s_list (wactl_t *self)
 }
 
 static int
-s_int_row (const wa_db_row_t *row, void *arg)
-{
-    *(int64_t *) arg = wa_db_row_int (row, 0);
-    return 0;
-}
-
-static int
 s_primary_row (const wa_db_row_t *row, void *arg)
 {
     primary_t *primary = arg;
@@ -293,36 +280,19 @@ s_updated_by (char *buf, size_t size)
     snprintf (buf, size, "wactl@%.57s", host);
 }
 
-//  Under the lock: the candidate is this wactl's configuration, every
-//  stored setting, then key = text; stored as its canonical text when it
-//  passes every check. 0, or the exit status after reporting why.
-static int
-s_check_and_store (wactl_t *self, int version, const char *key, const char *text,
-                   wa_config_t *candidate, char *canonical, size_t size)
+//  A stored value the checks refuse: the check uses the config's value.
+static void
+s_stored_invalid (void *arg, const char *name, const char *err)
 {
-    bool missing;
-    json_t *stored = wactl_settings_read (self, &missing);
-    if (!stored)
-        return wactl_fail (self, "database error: %s", wa_db_error (self->db));
-    if (missing) {
-        json_decref (stored);
-        return wactl_fail (self, "the cluster's database '%s' has schema version %d: no settings "
-                           "table until the primary Master upgrades it", self->config->db_name, version);
-    }
-    wactl_settings_apply (candidate, stored, key, true);
-    json_decref (stored);
-    char err[768];
-    if (wa_config_set (candidate, key, text, err, sizeof err)
-    ||  wa_config_check (candidate, err, sizeof err))
-        return wactl_fail (self, "%s = %s refused, nothing changed: %s", key, text, err);
-    wa_config_get (candidate, key, canonical, size);
-    char by[64 + 1];
-    s_updated_by (by, sizeof by);
-    if (wa_db_exec (self->db, SQL_STORE, "sss", key, canonical, by) < 0)
-        return wactl_fail (self, "cannot store %s = %s: %s", key, canonical, wa_db_error (self->db));
-    return 0;
+    const char *key = arg;
+    if (strcmp (name, key) != 0)
+        fprintf (stderr, "wactl: note: the stored %s is invalid, so this check uses the "
+                 "config's value instead: %s\n", name, err);
 }
 
+//  Through the settings store (wa_settings_write): under the settings lock,
+//  this wactl's configuration with every stored setting over it, then key =
+//  text, checked, stored as its canonical text, fenced by the master lease.
 static int
 s_set (wactl_t *self, const char *key, const char *text)
 {
@@ -333,21 +303,40 @@ s_set (wactl_t *self, const char *key, const char *text)
     int version = wactl_require_schema (self);
     if (version < 0)
         return 1;
-    //  GET_LOCK names are server-wide (and at most 64 characters): one per
-    //  cluster database, two whose long names differ only at the end share it.
+    wa_settings_write_t *write = (wa_settings_write_t *) zmalloc (sizeof (wa_settings_write_t));
+    write->base = *self->config;
+    write->changes = *self->config;
+    char err[768];
+    if (wa_config_set (&write->changes, key, text, err, sizeof err)) {
+        free (write);
+        return wactl_fail (self, "%s = %s refused, nothing changed: %s", key, text, err);
+    }
+    write->changed = wa_settings_bit (key);
+    write->lock_wait = LOCK_TIMEOUT_SEC;
+    write->note = s_stored_invalid;
+    write->note_arg = (void *) key;
+    s_updated_by (write->by, sizeof write->by);
     char lock[65];
-    snprintf (lock, sizeof lock, "wa_settings.%.52s", self->config->db_name);
-    int64_t locked = 0;
-    if (wa_db_query (self->db, SQL_LOCK, s_int_row, &locked, "si", lock, (int64_t) LOCK_TIMEOUT_SEC) < 0)
-        return wactl_fail (self, "database error: %s", wa_db_error (self->db));
-    if (locked != 1)
-        return wactl_fail (self, "another 'wactl settings set' held the settings for %d s; nothing "
-                           "changed, try again", LOCK_TIMEOUT_SEC);
-    wa_config_t candidate = *self->config;
+    wa_settings_lock_name (self->config->db_name, lock, sizeof lock);
+    int rc = wa_settings_write (self->db, lock, write);
     char canonical[WA_CONFIG_STR];
-    int status = s_check_and_store (self, version, key, text, &candidate, canonical, sizeof canonical);
-    //  A failure here changes nothing: the lock ends with the connection.
-    wa_db_query (self->db, SQL_UNLOCK, NULL, NULL, "s", lock);
+    wa_config_get (&write->result, key, canonical, sizeof canonical);
+    double liveness = write->result.db_liveness_interval;
+    int status = 0;
+    if (rc == WA_SETTINGS_LOCKED)
+        status = wactl_fail (self, "another 'wactl settings set' held the settings for %d s; nothing "
+                             "changed, try again", LOCK_TIMEOUT_SEC);
+    else
+    if (rc == WA_SETTINGS_NO_TABLE)
+        status = wactl_fail (self, "the cluster's database '%s' has schema version %d: no settings "
+                             "table until the primary Master upgrades it", self->config->db_name, version);
+    else
+    if (rc == WA_SETTINGS_REFUSED)
+        status = wactl_fail (self, "%s = %s refused, nothing changed: %s", key, text, write->error);
+    else
+    if (rc != WA_SETTINGS_OK)
+        status = wactl_fail (self, "database error: %s", write->error);
+    free (write);
     if (status)
         return status;
     long long master = 0;
@@ -356,7 +345,7 @@ s_set (wactl_t *self, const char *key, const char *text)
         printf ("%s = %s (stored); broadcast to the cluster by primary Master %lld\n", key, canonical, master);
     else {
         printf ("%s = %s (stored); no primary Master answered: nodes apply it from the database "
-                "within db_liveness_interval (%g s)\n", key, canonical, candidate.db_liveness_interval);
+                "within db_liveness_interval (%g s)\n", key, canonical, liveness);
         fprintf (stderr, "wactl: note: %s\n", why);
     }
     return 0;

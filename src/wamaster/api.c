@@ -8,6 +8,7 @@
 #include "wa_codec.h"
 #include "wa_log.h"
 #include "wa_node.h"
+#include "wa_settings.h"
 #include "api.h"
 #include "gatelink.h"
 
@@ -82,6 +83,7 @@ typedef struct {
     int status;
     //  out
     wa_config_t result;         //  the settings as stored (after the change)
+    wa_settings_write_t write;  //  the change, through the settings store
     int shards;                 //  cluster_info's
     char error[900];
 } api_job_t;
@@ -123,18 +125,11 @@ struct api_t {
     bool sync_failing;          //  logged once per episode
 };
 
-static const char *SQL_LOCK = "SELECT GET_LOCK(?, 0)";
-static const char *SQL_UNLOCK = "SELECT RELEASE_LOCK(?)";
-static const char *SQL_SETTINGS = "SELECT name, value FROM settings";
 //  Holds a shared lock on the lease row until COMMIT: no other Master can
 //  take the lease over while the change is being stored.
 static const char *SQL_FENCE =
     "SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
     "AND expires_at > NOW(6) LOCK IN SHARE MODE";
-//  As `wactl settings set` stores a setting. Parameters: name, value, updated_by.
-static const char *SQL_STORE =
-    "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, NOW(6), ?)"
-    " ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6), updated_by = VALUES(updated_by)";
 static const char *SQL_SHARDS = "SELECT shards FROM cluster_info WHERE id = 1";
 static const char *SQL_ACCOUNT = "SELECT cc, phone_number, state FROM account WHERE id = 1";
 //  Parameters: cc, phone_number, state, vname; an empty one keeps the row's.
@@ -151,18 +146,6 @@ static int
 s_int_row (const wa_db_row_t *row, void *arg)
 {
     *(int64_t *) arg = wa_db_row_int (row, 0);
-    return 0;
-}
-
-//  A stored value the checks refuse is left out: the node keeps its own
-//  value for it, as every node does (wa_settings_load_run).
-static int
-s_setting_row (const wa_db_row_t *row, void *arg)
-{
-    const char *name = wa_db_row_str (row, 0);
-    char err[512];
-    if (wa_config_is_setting (name))
-        (void) wa_config_set (arg, name, wa_db_row_str (row, 1), err, sizeof err);
     return 0;
 }
 
@@ -209,52 +192,43 @@ s_fenced_begin (api_job_t *self, wa_db_t *db, const char *outcome)
     return 0;
 }
 
+//  The settings: read, or changed through the settings store
+//  (wa_settings_write: the lock, the checks, the rows fenced by our lease).
 static int
-s_run_locked (api_job_t *self, wa_db_t *db)
+s_run_settings (api_job_t *self, wa_db_t *db)
 {
-    if (wa_db_query (db, SQL_SETTINGS, s_setting_row, &self->result, "") < 0)
-        return s_failed (self, db, "cannot read the settings", false);
-    if (self->op == OP_GET)
+    if (self->op == OP_GET) {
+        self->result = self->base;
+        if (wa_settings_read (db, &self->result, NULL, NULL) != WA_SETTINGS_OK)
+            return s_failed (self, db, "cannot read the settings", false);
         return RC_OK;
-    if (self->op == OP_RESET) {
-        wa_config_t defaults;
-        wa_config_defaults (&defaults);
-        wa_config_copy_settings (&self->result, &defaults);
-        self->changed = 0;
-        for (int i = 0; wa_config_setting_name (i) && i < API_SETTINGS_MAX; i++)
-            self->changed |= (uint64_t) 1 << i;
     }
-    char value[WA_CONFIG_STR], err[768];
-    for (int i = 0; wa_config_setting_name (i) && i < API_SETTINGS_MAX; i++) {
-        if (self->op != OP_PATCH || !(self->changed & ((uint64_t) 1 << i)))
-            continue;
-        const char *name = wa_config_setting_name (i);
-        wa_config_get (&self->changes, name, value, sizeof value);
-        if (wa_config_set (&self->result, name, value, err, sizeof err)) {
-            snprintf (self->error, sizeof self->error, "%s", err);
-            return RC_INVALID;
-        }
-    }
-    if (wa_config_check (&self->result, err, sizeof err)) {
+    wa_settings_write_t *write = &self->write;
+    write->base = self->base;
+    write->reset = self->op == OP_RESET;
+    write->changed = self->changed;
+    write->changes = self->changes;
+    write->lock_wait = 0;
+    write->master = self->node;
+    write->epoch = self->epoch;
+    write->deadline = self->deadline;
+    write->note = NULL;
+    snprintf (write->by, sizeof write->by, "%s", self->by);
+    int rc = wa_settings_write (db, self->lock, write);
+    self->result = write->result;
+    if (rc == WA_SETTINGS_REFUSED && write->combination)
         snprintf (self->error, sizeof self->error, "%s, so nothing was changed: %s",
                   self->op == OP_RESET ? "the built-in defaults would be refused with this "
-                                         "Master's configuration" : "the settings would be refused", err);
-        return RC_INVALID;
+                                         "Master's configuration" : "the settings would be refused", write->error);
+    else
+        snprintf (self->error, sizeof self->error, "%s", write->error);
+    switch (rc) {
+        case WA_SETTINGS_OK: return RC_OK;
+        case WA_SETTINGS_LOCKED: return RC_LOCKED;
+        case WA_SETTINGS_REFUSED: return RC_INVALID;
+        case WA_SETTINGS_NOT_PRIMARY: return RC_NOT_PRIMARY;
+        default: return RC_DATABASE;
     }
-    int rc = s_fenced_begin (self, db, "nothing was changed");
-    if (rc)
-        return rc;
-    for (int i = 0; wa_config_setting_name (i) && i < API_SETTINGS_MAX; i++) {
-        if (!(self->changed & ((uint64_t) 1 << i)))
-            continue;
-        const char *name = wa_config_setting_name (i);
-        wa_config_get (&self->result, name, value, sizeof value);
-        if (wa_db_exec (db, SQL_STORE, "sss", name, value, self->by) < 0)
-            return s_failed (self, db, "cannot store the settings", true);
-    }
-    if (wa_db_transaction (db, "COMMIT"))
-        return s_failed (self, db, "cannot commit the settings", false);
-    return RC_OK;
 }
 
 typedef struct {
@@ -329,27 +303,7 @@ s_run (wa_job_t *job, wa_db_t *db)
         job->rc = s_run_account (self, db);
         return;
     }
-    self->result = self->base;
-    if (self->op == OP_GET) {
-        job->rc = s_run_locked (self, db);
-        return;
-    }
-    //  The lock of `wactl settings set` (src/wactl/settings.c: the same name).
-    int64_t locked = 0;
-    if (wa_db_query (db, SQL_LOCK, s_int_row, &locked, "s", self->lock) < 0) {
-        job->rc = s_failed (self, db, "cannot take the settings lock", false);
-        return;
-    }
-    if (locked != 1) {
-        job->rc = RC_LOCKED;
-        return;
-    }
-    job->rc = s_run_locked (self, db);
-    //  A lock left held would stop every later change: without its release,
-    //  the connection goes, and the lock with it.
-    int64_t released = 0;
-    if (wa_db_query (db, SQL_UNLOCK, s_int_row, &released, "s", self->lock) < 0 || released != 1)
-        wa_db_disconnect (db);
+    job->rc = s_run_settings (self, db);
 }
 
 //  --------------------------------------------------------------------------
@@ -808,7 +762,7 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
                         *c = '?';
                 //  GET_LOCK names are server-wide: one per cluster database,
                 //  as wactl names it.
-                snprintf (job->lock, sizeof job->lock, "wa_settings.%.52s", self->settings->db_name);
+                wa_settings_lock_name (self->settings->db_name, job->lock, sizeof job->lock);
                 if (upstream) {
                     slot->state = SLOT_UPSTREAM;
                     if (gatelink_ask (self->gate, upstream, s_upstream_timeout (self), s_on_upstream, slot)) {

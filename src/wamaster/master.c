@@ -212,7 +212,7 @@ s_api_stored (void *arg)
 static wa_usec_t
 s_clock_window (master_t *self, bool monitor)
 {
-    return monitor ? WA_SEC (self->settings.shard_lease_ttl) + 2 * WA_SEC (self->settings.db_liveness_interval)
+    return monitor ? WA_SEC (self->settings.shard_lease_ttl) + wa_alive_window (self->settings.db_liveness_interval)
                    : WA_SEC (self->settings.lease_ttl);
 }
 
@@ -250,7 +250,7 @@ s_submit_monitor (master_t *self)
     job->node = self->node.id;
     job->epoch = self->lease.epoch;
     job->deadline = self->lease.deadline;
-    job->liveness_limit = 2 * WA_SEC (self->settings.db_liveness_interval);
+    job->liveness_limit = wa_alive_window (self->settings.db_liveness_interval);
     job->shard_ttl = WA_SEC (self->settings.shard_lease_ttl);
     job->holdoff = WA_SEC (self->settings.promotion_holdoff);
     promote_policy_t *policy = &job->policy;

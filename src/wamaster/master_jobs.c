@@ -130,12 +130,12 @@ master_migrate_run (wa_job_t *job, wa_db_t *db)
 static const char *SQL_SHARDS =
     "SELECT s.shard, s.node_id, s.epoch, s.expires_at > NOW(6), "
     "n.id IS NOT NULL, n.stopped_at IS NULL, "
-    "n.last_seen > NOW(6) - INTERVAL ? MICROSECOND, " WA_CLOCKWATCH_NOW_SQL " "
+    WA_SQL_ALIVE ("n.last_seen") ", " WA_CLOCKWATCH_NOW_SQL " "
     "FROM shard_map s LEFT JOIN nodes n ON n.id = s.node_id ORDER BY s.shard";
 
 //  Every Coreapp that may take a shard, with what promote_pick judges it by.
 static const char *SQL_CANDIDATES =
-    "SELECT n.id, n.last_seen > NOW(6) - INTERVAL ? MICROSECOND, "
+    "SELECT n.id, " WA_SQL_ALIVE ("n.last_seen") ", "
     "n.id IN (SELECT node_id FROM shard_map WHERE expires_at > NOW(6) AND shard <> ?), "
     "n.id IN (SELECT node_id FROM node_health WHERE demoted_at > NOW(6) - INTERVAL ? MICROSECOND), "
     "TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) "
@@ -147,7 +147,7 @@ static const char *SQL_DEMOTED =
     "ON DUPLICATE KEY UPDATE demoted_at = NOW(6)";
 static const char *SQL_COREAPPS =
     "SELECT id FROM nodes WHERE kind = 'coreapp' AND stopped_at IS NULL "
-    "AND last_seen > NOW(6) - INTERVAL ? MICROSECOND ORDER BY id LIMIT 64";
+    "AND " WA_SQL_ALIVE ("last_seen") " ORDER BY id LIMIT 64";
 
 //  Compare-and-set on the epoch, fenced by our master lease. The new
 //  holder's lease starts when the old one ends, and prev_expires_at keeps

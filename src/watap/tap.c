@@ -429,7 +429,7 @@ s_refresh_run (wa_job_t *job_, wa_db_t *db)
         job->job.rc = -1;
         return;
     }
-    int64_t window = wa_clock_from_sec (2 * job->liveness_interval);
+    int64_t window = wa_alive_window (job->liveness_interval);
     if (wa_db_query (db, SQL_NODES, s_node_row, job, "i", window) < 0) {
         snprintf (job->error, sizeof job->error, "%s", wa_db_error (db));
         job->job.rc = -1;
@@ -482,7 +482,8 @@ s_refreshed (tap_t *self, const refresh_job_t *job)
         if (bus->from_db && !bus->seen && gone_count < NODES_MAX + 1)
             gone[gone_count++] = bus;
     char why[96];
-    snprintf (why, sizeof why, "stopped, or silent for more than %g s", 2 * job->liveness_interval);
+    snprintf (why, sizeof why, "stopped, or silent for more than %g s",
+              (double) wa_alive_window (job->liveness_interval) / 1e6);
     for (size_t i = 0; i < gone_count; i++)
         s_bus_drop (self, gone[i], why);
     if (job->skipped)
@@ -491,7 +492,7 @@ s_refreshed (tap_t *self, const refresh_job_t *job)
     if (job->count == 0) {
         char reason[128];
         snprintf (reason, sizeof reason, "no node up: none has claimed liveness within %g s",
-                  2 * job->liveness_interval);
+                  (double) wa_alive_window (job->liveness_interval) / 1e6);
         s_cluster_down (self, reason);
     }
     else

@@ -87,6 +87,6 @@ s_health_done (web_t *self, web_req_t *req)
 void
 health_get (web_t *self, web_req_t *req)
 {
-    req->ttl = WA_SEC (2 * web_settings (self)->db_liveness_interval);
+    req->ttl = wa_alive_window (web_settings (self)->db_liveness_interval);
     web_db (self, req, s_health_run, s_health_done);
 }

@@ -201,7 +201,7 @@ s_nodes_done (web_t *self, web_req_t *req)
 void
 stats_get (web_t *self, web_req_t *req)
 {
-    req->ttl = WA_SEC (2 * web_settings (self)->db_liveness_interval);
+    req->ttl = wa_alive_window (web_settings (self)->db_liveness_interval);
     web_db (self, req, s_nodes_run, s_nodes_done);
 }
 
