@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include "wa_lease.h"
 #include "wa_log.h"
+#include "wa_reactor.h"
 #include "wa_migrations.h"
 #include "wa_node.h"
 #include "wa_peers.h"
@@ -28,12 +29,9 @@ typedef struct {
     wa_config_t settings;       //  the live cluster settings
     wa_node_t node;
     wa_peers_t peers;           //  the Masters: their heartbeats, our replies
-    int tick_timer;
-    int ping_timer;
-    int liveness_timer;
     uint64_t heartbeats;
     wa_masters_job_t masters_job;
-    wa_settings_job_t settings_job;
+    wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
     zloop_t *loop;
     wa_lease_t lease;           //  the shard lease as we know it
     int shard;                  //  -1 while secondary
@@ -328,34 +326,16 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
 static int s_on_ping (zloop_t *loop, int timer_id, void *arg);
 static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
 
-//  At start (was NULL), every timer; after a settings change, only those
-//  whose period changed. Re-arming a timer restarts its period: changes
-//  coming faster than a period would starve it, and the node would stop
-//  claiming liveness (tests/chaos, settings-churn).
+//  After a settings change (wa_reactor: the timers whose period changed are
+//  re-armed already).
 static void
-s_arm_timers (coreapp_t *self, const wa_config_t *was)
+s_settings_applied (void *arg, const wa_config_t *was, const char *changed, const char *source)
 {
-    const wa_config_t *s = &self->settings;
-    if (!was || was->shard_renew_interval != s->shard_renew_interval)
-        wa_timer_every (self->loop, &self->tick_timer, s->shard_renew_interval, s_on_tick, self);
-    if (!was || was->upstream_ping_interval != s->upstream_ping_interval)
-        wa_timer_every (self->loop, &self->ping_timer, s->upstream_ping_interval, s_on_ping, self);
-    if (!was || was->db_liveness_interval != s->db_liveness_interval)
-        wa_timer_every (self->loop, &self->liveness_timer, s->db_liveness_interval, s_on_liveness, self);
-}
-
-static void
-s_apply_settings (coreapp_t *self, const wa_config_t *next, const char *source)
-{
-    char changed[400];
-    if (wa_settings_changes (&self->settings, next, source, changed, sizeof changed) == 0)
-        return;
-    wa_config_t was = self->settings;
-    wa_config_copy_settings (&self->settings, next);
+    (void) was;
+    coreapp_t *self = arg;
     //  A held lease keeps the deadline it was granted; renewals use the new ttl.
     self->lease.ttl = WA_SEC (self->settings.shard_lease_ttl);
     self->lease.margin = WA_SEC (self->settings.lease_margin);
-    s_arm_timers (self, &was);
     callbacks_settings (self->callbacks);
     wa_node_publish (&self->node, "settings_applied", self->shard, self->node.epoch, self->node.id,
                      "%s (%s)", changed, source);
@@ -369,7 +349,7 @@ static void
 s_load_settings (coreapp_t *self)
 {
     if (self->node.id)
-        wa_settings_load (&self->settings_job, self->node.db, &self->settings);
+        wa_reactor_load (&self->reactor, self->node.db);
 }
 
 //  A Master's bus: heartbeats get a reply at once, settings are applied.
@@ -402,7 +382,7 @@ s_on_masters (zloop_t *loop, zsock_t *reader, void *arg)
         if (wa_settings_from_json (msg.text, &self->settings, &next, err, sizeof err))
             wa_warn ("settings broadcast refused: %s", err);
         else
-            s_apply_settings (self, &next, "broadcast");
+            wa_reactor_apply (&self->reactor, &next, "broadcast");
     }
     return 0;
 }
@@ -430,8 +410,8 @@ s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
             s_on_tick (self->loop, 0, self);
     }
     else
-    if (job == &self->settings_job.job && job->rc == 0)
-        s_apply_settings (self, &self->settings_job.result, "database");
+    if (wa_reactor_job_done (&self->reactor, job, self->node.db))
+        ;
     else
     if (job == &self->masters_job.job && job->rc == 0)
         wa_peers_set (&self->peers, self->masters_job.masters, self->masters_job.count, 0,
@@ -730,7 +710,7 @@ s_on_outbox_tick (zloop_t *loop, int timer_id, void *arg)
 static void
 s_wait_jobs (coreapp_t *self, int timeout_ms)
 {
-    wa_job_t *extra[] = { &self->shard_job.job, &self->masters_job.job, &self->settings_job.job, NULL };
+    wa_job_t *extra[] = { &self->shard_job.job, &self->masters_job.job, &self->reactor.settings_job.job, NULL };
     wa_node_wait_jobs (&self->node, extra, timeout_ms, NULL, NULL);
 }
 
@@ -777,7 +757,6 @@ coreapp_run (const wa_config_t *config)
     coreapp_t *self = (coreapp_t *) zmalloc (sizeof (coreapp_t));
     self->config = config;
     self->settings = *config;
-    self->tick_timer = self->ping_timer = self->liveness_timer = -1;
     wa_peers_init (&self->peers);
     self->shard = -1;
     self->deadline_timer = -1;
@@ -822,7 +801,10 @@ coreapp_run (const wa_config_t *config)
     zloop_reader (self->loop, self->peers.sub, s_on_masters, self);
     wa_node_monitor (&self->node, self->peers.sub, "masters", self->loop);
     wa_node_monitor (&self->node, self->node.api, "api", self->loop);
-    s_arm_timers (self, NULL);
+    wa_reactor_init (&self->reactor, self->loop, &self->settings, self, s_settings_applied);
+    wa_reactor_every (&self->reactor, offsetof (wa_config_t, shard_renew_interval), s_on_tick);
+    wa_reactor_every (&self->reactor, offsetof (wa_config_t, upstream_ping_interval), s_on_ping);
+    wa_reactor_every (&self->reactor, offsetof (wa_config_t, db_liveness_interval), s_on_liveness);
     s_on_tick (self->loop, 0, self);
     zloop_start (self->loop);
     wa_info ("stopping");

@@ -12,6 +12,7 @@
     fenced compare-and-set promotion as DB-based monitoring. */
 #include "wa_lease.h"
 #include "wa_log.h"
+#include "wa_reactor.h"
 #include "wa_migrations.h"
 #include "wa_node.h"
 #include "wa_peers.h"
@@ -34,9 +35,6 @@ typedef struct {
     int cluster_shards;
     uint64_t lease_holder;      //  the holder the database named last
     int deadline_timer;
-    int tick_timer;
-    int liveness_timer;
-    int heartbeat_timer;
     uint64_t heartbeat_seq;
     uint64_t settings_seq;
     uint64_t promotions;
@@ -49,7 +47,6 @@ typedef struct {
     wa_usec_t health_written;
     zframe_t *settings_asker;   //  a tool waiting for the broadcast
     bool settings_broadcast;    //  the API stored settings: broadcast once re-read
-    bool settings_again;        //  read the table again when the running read ends
     api_t *api;                 //  the API port (api.h)
     promote_history_t failovers;    //  for the rate limit
     wa_usec_t limit_logged[MASTER_MAX_SHARDS];
@@ -61,7 +58,7 @@ typedef struct {
     release_job_t release_job;
     health_job_t health_job;
     wa_masters_job_t masters_job;
-    wa_settings_job_t settings_job;
+    wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
     wa_settings_seed_job_t seed_job;
 } master_t;
 
@@ -114,34 +111,16 @@ s_on_deadline (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  At start (was NULL), every timer; after a settings change, only those
-//  whose period changed. Re-arming a timer restarts its period: changes
-//  coming faster than a period would starve it, and the node would stop
-//  claiming liveness and heartbeating (tests/chaos, settings-churn).
+//  After a settings change (wa_reactor: the timers whose period changed are
+//  re-armed already).
 static void
-s_arm_timers (master_t *self, const wa_config_t *was)
+s_settings_applied (void *arg, const wa_config_t *was, const char *changed, const char *source)
 {
-    const wa_config_t *s = &self->settings;
-    if (!was || was->lease_renew_interval != s->lease_renew_interval)
-        wa_timer_every (self->loop, &self->tick_timer, s->lease_renew_interval, s_on_tick, self);
-    if (!was || was->db_liveness_interval != s->db_liveness_interval)
-        wa_timer_every (self->loop, &self->liveness_timer, s->db_liveness_interval, s_on_liveness, self);
-    if (!was || was->heartbeat_interval != s->heartbeat_interval)
-        wa_timer_every (self->loop, &self->heartbeat_timer, s->heartbeat_interval, s_on_heartbeat, self);
-}
-
-static void
-s_apply_settings (master_t *self, const wa_config_t *next, const char *source)
-{
-    char changed[400];
-    if (wa_settings_changes (&self->settings, next, source, changed, sizeof changed) == 0)
-        return;
-    wa_config_t was = self->settings;
-    wa_config_copy_settings (&self->settings, next);
+    (void) was;
+    master_t *self = arg;
     //  A held lease keeps the deadline it was granted; new renewals use the new ttl.
     self->lease.ttl = WA_SEC (self->settings.lease_ttl);
     self->lease.margin = WA_SEC (self->settings.lease_margin);
-    s_arm_timers (self, &was);
     wa_node_publish (&self->node, "settings_applied", -1, self->node.epoch, self->node.id,
                      "%s (%s)", changed, source);
     //  The timers run from now: a longer renewal period (several timings
@@ -172,13 +151,8 @@ s_broadcast_settings (master_t *self)
 static void
 s_load_settings (master_t *self)
 {
-    if (!self->node.id)
-        return;
-    //  A read under way may predate what was just stored: read again after it.
-    if (self->settings_job.job.busy)
-        self->settings_again = true;
-    else
-        wa_settings_load (&self->settings_job, self->node.db, &self->settings);
+    if (self->node.id)
+        wa_reactor_load (&self->reactor, self->node.db);
 }
 
 //  The API's hooks (api.h).
@@ -442,14 +416,9 @@ s_job_done (master_t *self, wa_job_t *job)
             s_monitor_done (self);
             break;
         case JOB_SETTINGS:
-            if (job->rc == 0)
-                s_apply_settings (self, &self->settings_job.result, "database");
-            if (self->settings_again) {
-                //  Broadcast what the next read finds, not this older one.
-                self->settings_again = false;
-                s_load_settings (self);
+            //  Read again: broadcast what the next read finds, not this older one.
+            if (wa_reactor_job_done (&self->reactor, job, self->node.db) == 2)
                 break;
-            }
             if ((self->settings_asker || self->settings_broadcast) && s_acting (self))
                 s_broadcast_settings (self);
             self->settings_broadcast = false;
@@ -737,7 +706,7 @@ s_on_peers (zloop_t *loop, zsock_t *reader, void *arg)
     if (wa_settings_from_json (msg.text, &self->settings, &next, err, sizeof err))
         wa_warn ("settings broadcast refused: %s", err);
     else
-        s_apply_settings (self, &next, "broadcast");
+        wa_reactor_apply (&self->reactor, &next, "broadcast");
     return 0;
 }
 
@@ -766,7 +735,7 @@ s_shutdown (master_t *self)
         wa_node_flush_events (&self->node);
         wa_node_liveness (&self->node, "n/a", true);
         wa_job_t *extra[] = { &self->lease_job.job, &self->monitor_job.job, &self->migrate_job.job,
-                              &self->health_job.job, &self->masters_job.job, &self->settings_job.job,
+                              &self->health_job.job, &self->masters_job.job, &self->reactor.settings_job.job,
                               &self->seed_job.job, api_running_job (self->api), NULL };
         wa_node_wait_jobs (&self->node, extra, self->config->db_statement_timeout * 1000 + 500,
                            s_job_done_cb, self);
@@ -781,7 +750,7 @@ master_run (const wa_config_t *config)
     master_t *self = (master_t *) zmalloc (sizeof (master_t));
     self->config = config;
     self->settings = *config;
-    self->deadline_timer = self->tick_timer = self->liveness_timer = self->heartbeat_timer = -1;
+    self->deadline_timer = -1;
     wa_lease_init (&self->lease, WA_SEC (config->lease_ttl), WA_SEC (config->lease_margin));
     self->bootstrap_job.job.kind = JOB_BOOTSTRAP;
     self->lease_job.job.kind = JOB_LEASE;
@@ -789,7 +758,6 @@ master_run (const wa_config_t *config)
     self->monitor_job.job.kind = JOB_MONITOR;
     self->health_job.job.kind = JOB_HEALTH;
     self->masters_job.job.kind = JOB_MASTERS;
-    self->settings_job.job.kind = JOB_SETTINGS;
     self->seed_job.job.kind = JOB_SEED;
     watch_init (&self->watch, wa_clock_mono ());
     wa_peers_init (&self->peers);
@@ -812,7 +780,11 @@ master_run (const wa_config_t *config)
     wa_node_monitor (&self->node, self->node.control, "control", self->loop);
     api_hooks_t hooks = { .arg = self, .primary = s_api_primary, .stored = s_api_stored };
     self->api = api_new (self->loop, self->node.api, self->node.db, &self->settings, &hooks);
-    s_arm_timers (self, NULL);
+    wa_reactor_init (&self->reactor, self->loop, &self->settings, self, s_settings_applied);
+    self->reactor.settings_job.job.kind = JOB_SETTINGS;
+    wa_reactor_every (&self->reactor, offsetof (wa_config_t, lease_renew_interval), s_on_tick);
+    wa_reactor_every (&self->reactor, offsetof (wa_config_t, db_liveness_interval), s_on_liveness);
+    wa_reactor_every (&self->reactor, offsetof (wa_config_t, heartbeat_interval), s_on_heartbeat);
     s_on_tick (self->loop, 0, self);
     zloop_start (self->loop);
     wa_info ("stopping");

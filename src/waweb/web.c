@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 #include "wa_log.h"
+#include "wa_reactor.h"
 #include "wa_migrations.h"
 #include "wa_settings.h"
 #include "input.h"
@@ -74,11 +75,9 @@ struct web_t {
     bool fatal;
     bool seeded;
     bool ready;
-    int tick_timer;
-    int liveness_timer;
     register_job_t register_job;
     liveness_job_t liveness_job;
-    wa_settings_job_t settings_job;
+    wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
     admin_job_t admin_job;
     wa_job_t seed_job;
     wa_job_t tokens_purge_job;
@@ -627,27 +626,12 @@ s_progress (web_t *self)
 static void
 s_load_settings (web_t *self)
 {
-    if (self->settings_job.job.busy || !self->id)
-        return;
-    self->settings_job.current = self->settings;
-    self->settings_job.job.run = wa_settings_load_run;
-    wa_dbworker_submit (self->db, &self->settings_job.job);
+    if (self->id)
+        wa_reactor_load (&self->reactor, self->db);
 }
 
 static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
 static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
-
-//  At start (was NULL), both timers; after a settings change, only those
-//  whose period changed: re-arming restarts a period, and changes coming
-//  faster than it would starve it.
-static void
-s_arm_timers (web_t *self, const wa_config_t *was)
-{
-    if (!was || was->shard_renew_interval != self->settings.shard_renew_interval)
-        wa_timer_every (self->loop, &self->tick_timer, self->settings.shard_renew_interval, s_on_tick, self);
-    if (!was || was->db_liveness_interval != self->settings.db_liveness_interval)
-        wa_timer_every (self->loop, &self->liveness_timer, self->settings.db_liveness_interval, s_on_liveness, self);
-}
 
 static void
 s_node_job_done (web_t *self, wa_job_t *job)
@@ -691,15 +675,7 @@ s_node_job_done (web_t *self, wa_job_t *job)
         }
     }
     else
-    if (job == &self->settings_job.job && job->rc == 0) {
-        char changed[400];
-        if (wa_settings_changes (&self->settings, &self->settings_job.result, "database", changed,
-                                 sizeof changed)) {
-            wa_config_t was = self->settings;
-            wa_config_copy_settings (&self->settings, &self->settings_job.result);
-            s_arm_timers (self, &was);
-        }
-    }
+        wa_reactor_job_done (&self->reactor, job, self->db);
     //  A success may unblock the next step; a failure waits for the tick.
     if (job->rc == 0 && (job == &self->register_job.job || job == &self->admin_job.job))
         s_progress (self);
@@ -885,11 +861,9 @@ web_run (const wa_config_t *config)
     web_t *self = (web_t *) zmalloc (sizeof (web_t));
     self->config = config;
     self->settings = *config;
-    self->tick_timer = self->liveness_timer = -1;
     self->schema_seen = -1;
     self->register_job.job.kind = JOB_REGISTER;
     self->liveness_job.job.kind = JOB_LIVENESS;
-    self->settings_job.job.kind = JOB_SETTINGS;
     self->seed_job.kind = JOB_SEED;
     self->admin_job.job.kind = JOB_ADMIN_HASH;
     char err[512];
@@ -918,7 +892,10 @@ web_run (const wa_config_t *config)
     zloop_reader (self->loop, wa_actor_sock (self->db), s_on_worker, self);
     zloop_reader (self->loop, wa_actor_sock (self->hasher), s_on_worker, self);
     zloop_timer (self->loop, PURGE_INTERVAL_MS, 0, s_on_purge, self);
-    s_arm_timers (self, NULL);
+    wa_reactor_init (&self->reactor, self->loop, &self->settings, self, NULL);
+    self->reactor.settings_job.job.kind = JOB_SETTINGS;
+    wa_reactor_every (&self->reactor, offsetof (wa_config_t, shard_renew_interval), s_on_tick);
+    wa_reactor_every (&self->reactor, offsetof (wa_config_t, db_liveness_interval), s_on_liveness);
     s_progress (self);
     zloop_start (self->loop);
     wa_info ("stopping");

@@ -1,0 +1,57 @@
+/*  wa_reactor — what the Master's, the Coreapp's and the Webapp's reactors
+    each did the same way, in one place:
+    - periodic timers whose period is a cluster setting, re-armed only when
+      that setting changes (re-arming restarts a period: changes coming
+      faster than it would starve the timer; tests/chaos, settings-churn);
+    - the live settings: read from the `settings` table (again after the
+      read under way when asked meanwhile) and applied from there or from a
+      Master's broadcast, each change logged once, then the daemon's own
+      reaction (its hook).
+    The daemon keeps its settings (wa_config_t) and its timers' handlers;
+    the reactor keeps the bookkeeping. */
+#ifndef WA_REACTOR_H
+#define WA_REACTOR_H
+
+#include <stddef.h>
+#include <czmq.h>
+#include "wa_config.h"
+#include "wa_settings.h"
+
+#define WA_REACTOR_TIMERS 8
+
+//  After the settings changed: was is what they were, changed the
+//  "x=b y=c" text, source "database" or "broadcast".
+typedef void (wa_reactor_applied_fn) (void *arg, const wa_config_t *was, const char *changed, const char *source);
+
+typedef struct {
+    size_t period;                      //  offsetof (wa_config_t, a setting in seconds)
+    zloop_timer_fn *handler;
+    int id;                             //  -1 until armed
+} wa_reactor_timer_t;
+
+typedef struct {
+    zloop_t *loop;
+    wa_config_t *settings;              //  the daemon's live settings
+    void *arg;                          //  for the handlers and the hook
+    wa_reactor_applied_fn *applied;
+    int ntimers;
+    wa_reactor_timer_t timers[WA_REACTOR_TIMERS];
+    wa_settings_job_t settings_job;     //  the read of the table
+    bool settings_again;                //  read again when the running read ends
+} wa_reactor_t;
+
+void wa_reactor_init (wa_reactor_t *self, zloop_t *loop, wa_config_t *settings, void *arg,
+                      wa_reactor_applied_fn *applied);
+//  A timer every settings->(period) seconds, armed now.
+void wa_reactor_every (wa_reactor_t *self, size_t period, zloop_timer_fn *handler);
+//  Apply next's settings (from source): log each change, re-arm the timers
+//  whose period changed, call the hook. True when anything changed.
+bool wa_reactor_apply (wa_reactor_t *self, const wa_config_t *next, const char *source);
+//  Read the settings table on db (after the read under way, if one is).
+void wa_reactor_load (wa_reactor_t *self, wa_actor_t *db);
+//  A job came back: when it is the settings read, apply what it found and
+//  return 1, or 2 when it started the read again (what it found is already
+//  old); 0 for any other job.
+int wa_reactor_job_done (wa_reactor_t *self, wa_job_t *job, wa_actor_t *db);
+
+#endif
