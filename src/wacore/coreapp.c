@@ -9,6 +9,7 @@
     the gateway's idle timeout ago. */
 #include <stdarg.h>
 #include <sodium.h>
+#include "wa_errors.h"
 #include "wa_lease.h"
 #include "wa_log.h"
 #include "wa_migrations.h"
@@ -644,7 +645,7 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
     json_t *root = json_loadb (msg->text, msg->text_len, JSON_REJECT_DUPLICATES, &error);
     const char *op = root ? json_string_value (json_object_get (root, "op")) : NULL;
     if (!root || !op)
-        s_api_error (self, peer, msg->seq, 400, 1009, "the request is not a JSON object with an 'op'");
+        s_api_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "the request is not a JSON object with an 'op'");
     else
     if (streq (op, "send")) {
         const char *key = json_string_value (json_object_get (root, "key"));
@@ -653,29 +654,31 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
         char why[200];
         int code;
         if (!key || !wa_message_key_valid (key))
-            s_api_error (self, peer, msg->seq, 400, 1009, "'key' must be an idempotency key");
+            s_api_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "'key' must be an idempotency key");
         else
         if ((code = wa_message_check (json_object_get (root, "message"), &message, why, sizeof why)))
             s_api_error (self, peer, msg->seq, 400, code, "%s", why);
         else
         if (!s_holding (self))
-            s_api_error (self, peer, msg->seq, 500, 1018, "coreapp %" PRIu64 " is not primary", self->node.id);
+            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
+                         self->node.id);
         else
         if (!json_is_integer (shard) || json_integer_value (shard) != self->shard)
-            s_api_error (self, peer, msg->seq, 500, 1018, "coreapp %" PRIu64 " holds shard %d, not this one",
-                         self->node.id, self->shard);
+            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP,
+                         "coreapp %" PRIu64 " holds shard %d, not this one", self->node.id, self->shard);
         else
             outbox_accept (self->outbox, peer, msg->seq, key, &message);
     }
     else
     if (streq (op, "contacts")) {
         if (!s_holding (self))
-            s_api_error (self, peer, msg->seq, 500, 1018, "coreapp %" PRIu64 " is not primary", self->node.id);
+            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
+                         self->node.id);
         else
             contacts_request (self->contacts, peer, msg->seq, root, s_session_unavailable (self));
     }
     else
-        s_api_error (self, peer, msg->seq, 400, 1006, "unknown op '%.40s'", op);
+        s_api_error (self, peer, msg->seq, 400, WA_ERR_NOT_FOUND, "unknown op '%.40s'", op);
     json_decref (root);
 }
 
@@ -695,10 +698,10 @@ s_on_api (zloop_t *loop, zsock_t *reader, void *arg)
         }
         self->api_requests++;
         if (rc == -2)
-            s_api_error (self, &peer, 0, 400, 1009, "malformed frame: %s", wa_codec_strerror (why));
+            s_api_error (self, &peer, 0, 400, WA_ERR_INVALID, "malformed frame: %s", wa_codec_strerror (why));
         else
         if (self->msg.type != WA_MSG_API_REQ)
-            s_api_error (self, &peer, self->msg.seq, 400, 1009, "unexpected %s on the API port",
+            s_api_error (self, &peer, self->msg.seq, 400, WA_ERR_INVALID, "unexpected %s on the API port",
                          wa_codec_type_name (self->msg.type));
         else
             s_api_request (self, &peer, &self->msg);

@@ -10,6 +10,7 @@
     from the control socket as they come: neither ever waits on the database.
     The verdict of the seed's rule (watch.h) makes the primary run the same
     fenced compare-and-set promotion as DB-based monitoring. */
+#include "wa_errors.h"
 #include "wa_lease.h"
 #include "wa_log.h"
 #include "wa_migrations.h"
@@ -493,8 +494,8 @@ s_job_done (master_t *self, wa_job_t *job)
             if (self->settings_asker) {
                 wa_msg_t reply;
                 wa_msg_init (&reply, WA_MSG_ERROR);
-                reply.code = 1017;
-                wa_msg_set_text (&reply, "Not a primary master");
+                reply.code = WA_ERR_NOT_PRIMARY_MASTER;
+                wa_msg_set_text (&reply, wa_error_title (WA_ERR_NOT_PRIMARY_MASTER));
                 wa_codec_send (self->node.control, self->settings_asker, &reply);
                 zframe_destroy (&self->settings_asker);
             }
@@ -729,7 +730,7 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
             break;
         case WA_MSG_SETTINGS_CHANGED:
             if (!s_acting (self))
-                s_reply_error (self, peer, 1017, "Not a primary master");
+                s_reply_error (self, peer, WA_ERR_NOT_PRIMARY_MASTER, wa_error_title (WA_ERR_NOT_PRIMARY_MASTER));
             else {
                 zframe_destroy (&self->settings_asker);
                 self->settings_asker = zframe_dup (peer);
