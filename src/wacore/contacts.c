@@ -437,12 +437,13 @@ contacts_stats (contacts_t *self)
     return stats;
 }
 
-void
-contacts_stats_json (contacts_t *self, char *buf, size_t size)
+json_t *
+contacts_stats_json (contacts_t *self)
 {
     contacts_stats_t stats = contacts_stats (self);
-    snprintf (buf, size, "{\"requests\":%" PRIu64 ",\"asked\":%" PRIu64 ",\"answered\":%" PRIu64
-              ",\"timeouts\":%" PRIu64 ",\"cache_hits\":%" PRIu64 ",\"cached\":%zu,\"checking\":%zu}",
-              stats.requests, stats.asked, stats.answered, stats.timeouts, stats.cache_hits, stats.cached,
-              stats.checking);
+    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                      "requests", (json_int_t) stats.requests, "asked", (json_int_t) stats.asked,
+                      "answered", (json_int_t) stats.answered, "timeouts", (json_int_t) stats.timeouts,
+                      "cache_hits", (json_int_t) stats.cache_hits, "cached", (json_int_t) stats.cached,
+                      "checking", (json_int_t) stats.checking);
 }

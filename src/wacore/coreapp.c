@@ -522,28 +522,26 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     coreapp_t *self = arg;
-    char stats[3072];
-    char db[400];
-    char callbacks[512];
-    char contacts[256];
-    wa_dbworker_stats_json (db, sizeof db);
-    callbacks_stats_json (self->callbacks, callbacks, sizeof callbacks);
-    contacts_stats_json (self->contacts, contacts, sizeof contacts);
     outbox_stats_t o = outbox_stats (self->outbox);
-    snprintf (stats, sizeof stats,
-              "{\"node\":%" PRIu64 ",\"kind\":\"coreapp\",\"role\":\"%s\",\"shard\":%d,\"epoch\":%" PRIu64
-              ",\"session\":\"%s\",\"sessions_opened\":%" PRIu64 ",\"heartbeats\":%" PRIu64
-              ",\"masters\":%d,\"api_requests\":%" PRIu64 ",\"api_refused\":%" PRIu64
-              ",\"outbox\":{\"accepted\":%" PRIu64 ",\"retried\":%" PRIu64 ",\"sent\":%" PRIu64
-              ",\"acked\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"refused\":%" PRIu64
-              ",\"queried\":%" PRIu64 ",\"found\":%" PRIu64 ",\"batches\":%" PRIu64
-              ",\"depth\":%zu,\"waiting\":%zu},\"callbacks\":%s,\"contacts\":%s,\"db\":%s}",
-              self->node.id, self->node.role, self->shard, self->node.epoch,
-              session_state_name (self->session.state), self->sessions_opened, self->heartbeats,
-              self->peers.count, self->api_requests, self->api_refused, o.accepted, o.retried, o.sent,
-              o.acked, o.duplicates, o.refused, o.queried, o.found, o.batches, o.depth, o.waiting, callbacks,
-              contacts, db);
+    json_t *stats = json_pack ("{s:I, s:s, s:s, s:i, s:I, s:s, s:I, s:I, s:i, s:I, s:I,"
+                               " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:o}",
+                               "node", (json_int_t) self->node.id, "kind", "coreapp", "role", self->node.role,
+                               "shard", self->shard, "epoch", (json_int_t) self->node.epoch,
+                               "session", session_state_name (self->session.state),
+                               "sessions_opened", (json_int_t) self->sessions_opened,
+                               "heartbeats", (json_int_t) self->heartbeats, "masters", self->peers.count,
+                               "api_requests", (json_int_t) self->api_requests,
+                               "api_refused", (json_int_t) self->api_refused,
+                               "outbox", "accepted", (json_int_t) o.accepted, "retried", (json_int_t) o.retried,
+                               "sent", (json_int_t) o.sent, "acked", (json_int_t) o.acked,
+                               "duplicates", (json_int_t) o.duplicates, "refused", (json_int_t) o.refused,
+                               "queried", (json_int_t) o.queried, "found", (json_int_t) o.found,
+                               "batches", (json_int_t) o.batches, "depth", (json_int_t) o.depth,
+                               "waiting", (json_int_t) o.waiting,
+                               "callbacks", callbacks_stats_json (self->callbacks),
+                               "contacts", contacts_stats_json (self->contacts), "db", wa_dbworker_stats_json ());
     wa_node_on_control (&self->node, stats);
+    json_decref (stats);
     return 0;
 }
 

@@ -738,18 +738,14 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
             }
             break;
         case WA_MSG_STATS_REQ: {
-            char stats[800];
-            char db[400];
-            wa_dbworker_stats_json (db, sizeof db);
-            snprintf (stats, sizeof stats,
-                      "{\"node\":%" PRIu64 ",\"kind\":\"master\",\"role\":\"%s\",\"epoch\":%" PRIu64
-                      ",\"promotions\":%" PRIu64 ",\"heartbeats\":%" PRIu64 ",\"watched\":%d,\"db\":%s}",
-                      self->node.id, self->node.role, self->node.epoch, self->promotions,
-                      self->heartbeat_seq, self->watch.count, db);
-            wa_msg_t reply;
-            wa_msg_init (&reply, WA_MSG_STATS);
-            wa_msg_set_text (&reply, stats);
-            wa_codec_send (self->node.control, peer, &reply);
+            json_t *stats = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:I, s:i, s:o}",
+                                       "node", (json_int_t) self->node.id, "kind", "master",
+                                       "role", self->node.role, "epoch", (json_int_t) self->node.epoch,
+                                       "promotions", (json_int_t) self->promotions,
+                                       "heartbeats", (json_int_t) self->heartbeat_seq, "watched", self->watch.count,
+                                       "db", wa_dbworker_stats_json ());
+            wa_node_send_stats (&self->node, peer, stats);
+            json_decref (stats);
             break;
         }
         default:

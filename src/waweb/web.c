@@ -224,8 +224,6 @@ json_t *
 web_own_stats (web_t *self)
 {
     coreapps_stats_t f = coreapps_stats (self->coreapps);
-    char db[400];
-    wa_dbworker_stats_json (db, sizeof db);
     json_t *stats = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
                                "node", (json_int_t) self->id, "kind", "webapp", "role", "webapp",
                                "requests", (json_int_t) self->requests_seen,
@@ -234,9 +232,7 @@ web_own_stats (web_t *self)
                                "answered", (json_int_t) f.answered, "expired", (json_int_t) f.expired,
                                "map_reads", (json_int_t) f.map_refreshes, "in_flight", (json_int_t) f.in_flight,
                                "parked", (json_int_t) f.parked);
-    json_t *dbstats = json_loads (db, 0, NULL);
-    if (dbstats)
-        json_object_set_new (stats, "db", dbstats);
+    json_object_set_new (stats, "db", wa_dbworker_stats_json ());
     return stats;
 }
 
