@@ -9,6 +9,7 @@
 #define WA_DBWORKER_H
 
 #include <czmq.h>
+#include <jansson.h>
 #include "wa_actor.h"
 #include "wa_clock.h"
 #include "wa_db.h"
@@ -40,7 +41,7 @@ typedef struct {
     uint64_t max_us;
 } wa_dbworker_stats_t;
 wa_dbworker_stats_t wa_dbworker_stats (void);
-//  Those and wa_db_stats as a JSON object; snprintf's return.
-int wa_dbworker_stats_json (char *buf, size_t size);
+//  Those and wa_db_stats as a new JSON object (the caller owns it).
+json_t *wa_dbworker_stats_json (void);
 
 #endif

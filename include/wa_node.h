@@ -96,9 +96,12 @@ bool wa_node_job_done (wa_node_t *self, wa_job_t *job);
 //  Submit job and wait for it (up to timeout_ms), handing any other job
 //  that completes meanwhile to wa_node_job_done. For shutdown. 0 / -1.
 int wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms);
+//  Answer a STATS_REQ from peer on the control socket with stats (a JSON
+//  object; NULL sends {}).
+void wa_node_send_stats (wa_node_t *self, zframe_t *peer, const json_t *stats);
 //  Answer one request on the control socket that every node understands
-//  (STATS_REQ with stats_json); anything else gets an ERROR.
-void wa_node_on_control (wa_node_t *self, const char *stats_json);
+//  (STATS_REQ with stats); anything else gets an ERROR.
+void wa_node_on_control (wa_node_t *self, const json_t *stats);
 //  Answer one request on the health socket (HEALTH: node, epoch, role).
 void wa_node_on_health (wa_node_t *self);
 //  Wait (up to timeout_ms) until the node's own jobs and the NULL-terminated

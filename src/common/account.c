@@ -5,9 +5,7 @@
 #include <sodium.h>
 #include "wa_account.h"
 #include "wa_config.h"
-
-#define API_MISSING 1008
-#define API_INVALID 1009
+#include "wa_errors.h"
 
 static int
 s_fail (char *why, size_t why_size, int code, const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
@@ -37,9 +35,9 @@ s_string (const json_t *root, const char *name, const char **value, size_t *len,
 {
     const json_t *field = json_object_get (root, name);
     if (!field || json_is_null (field))
-        return s_fail (why, why_size, API_MISSING, "'%s' is missing", name);
+        return s_fail (why, why_size, WA_ERR_MISSING, "'%s' is missing", name);
     if (!json_is_string (field))
-        return s_fail (why, why_size, API_INVALID, "'%s' must be a string", name);
+        return s_fail (why, why_size, WA_ERR_INVALID, "'%s' must be a string", name);
     *value = json_string_value (field);
     *len = json_string_length (field);
     return 0;
@@ -56,14 +54,14 @@ s_number (const json_t *root, char *cc, char *phone, char *why, size_t why_size)
     if (code)
         return code;
     if (len == 0 || len > WA_ACCOUNT_CC_MAX || !s_all_digits (value, len) || value[0] == '0')
-        return s_fail (why, why_size, API_INVALID, "'cc' must be a country calling code: 1 to 3 digits, "
+        return s_fail (why, why_size, WA_ERR_INVALID, "'cc' must be a country calling code: 1 to 3 digits, "
                        "not starting with 0 (\"1\" for the US)");
     memcpy (cc, value, len + 1);
     size_t cc_len = len;
     if ((code = s_string (root, "phone_number", &value, &len, why, why_size)))
         return code;
     if (len == 0 || !s_all_digits (value, len) || cc_len + len > WA_ACCOUNT_NUMBER_MAX)
-        return s_fail (why, why_size, API_INVALID, "'phone_number' must be the number without its country "
+        return s_fail (why, why_size, WA_ERR_INVALID, "'phone_number' must be the number without its country "
                        "code: digits only, at most %d with 'cc'", WA_ACCOUNT_NUMBER_MAX);
     memcpy (phone, value, len + 1);
     return 0;
@@ -79,7 +77,7 @@ s_pin (const json_t *root, char *pin, char *why, size_t why_size)
         return 0;
     if (!json_is_string (field) || json_string_length (field) != WA_ACCOUNT_PIN_LEN
     ||  !s_all_digits (json_string_value (field), WA_ACCOUNT_PIN_LEN))
-        return s_fail (why, why_size, API_INVALID, "'pin' must be the two-step verification PIN: a string of "
+        return s_fail (why, why_size, WA_ERR_INVALID, "'pin' must be the two-step verification PIN: a string of "
                        "%d digits", WA_ACCOUNT_PIN_LEN);
     memcpy (pin, json_string_value (field), WA_ACCOUNT_PIN_LEN + 1);
     return 0;
@@ -89,7 +87,7 @@ static int
 s_object (const json_t *root, const char *example, char *why, size_t why_size)
 {
     if (!json_is_object (root))
-        return s_fail (why, why_size, API_INVALID, "the body must be a JSON object: %s", example);
+        return s_fail (why, why_size, WA_ERR_INVALID, "the body must be a JSON object: %s", example);
     return 0;
 }
 
@@ -132,13 +130,13 @@ wa_account_register_check (const json_t *root, wa_registration_t *out, char *why
     if ((code = s_string (root, "method", &value, &len, why, why_size)))
         return code;
     if (strcmp (value, "sms") != 0 && strcmp (value, "voice") != 0)
-        return s_fail (why, why_size, API_INVALID, "'method' must be \"sms\" or \"voice\"");
+        return s_fail (why, why_size, WA_ERR_INVALID, "'method' must be \"sms\" or \"voice\"");
     snprintf (out->method, sizeof out->method, "%s", value);
     if ((code = s_string (root, "cert", &value, &len, why, why_size)))
         return code;
     if (len > WA_ACCOUNT_CERT_MAX || memchr (value, 0, len)
     ||  wa_account_cert_vname (value, out->vname, sizeof out->vname))
-        return s_fail (why, why_size, API_INVALID, "'cert' must be the account's certificate: base64 of its "
+        return s_fail (why, why_size, WA_ERR_INVALID, "'cert' must be the account's certificate: base64 of its "
                        "verified name (1 to %d bytes), at most %d characters", WA_ACCOUNT_VNAME_MAX,
                        WA_ACCOUNT_CERT_MAX);
     memcpy (out->cert, value, len + 1);
@@ -161,12 +159,12 @@ wa_account_verify_check (const json_t *root, char code_out[WA_ACCOUNT_CODE_LEN +
         if (value[i] == '-' && i == 3 && len == WA_ACCOUNT_CODE_LEN + 1)
             continue;
         if (value[i] < '0' || value[i] > '9' || n == WA_ACCOUNT_CODE_LEN)
-            return s_fail (why, why_size, API_INVALID, "'code' must be the %d-digit registration code",
+            return s_fail (why, why_size, WA_ERR_INVALID, "'code' must be the %d-digit registration code",
                            WA_ACCOUNT_CODE_LEN);
         digits[n++] = value[i];
     }
     if (n != WA_ACCOUNT_CODE_LEN)
-        return s_fail (why, why_size, API_INVALID, "'code' must be the %d-digit registration code",
+        return s_fail (why, why_size, WA_ERR_INVALID, "'code' must be the %d-digit registration code",
                        WA_ACCOUNT_CODE_LEN);
     digits[n] = 0;
     memcpy (code_out, digits, sizeof digits);
@@ -182,11 +180,11 @@ wa_account_shards_check (const json_t *root, wa_shards_request_t *out, char *why
         return code;
     const json_t *shards = json_object_get (root, "shards");
     if (!shards || json_is_null (shards))
-        return s_fail (why, why_size, API_MISSING, "'shards' is missing");
+        return s_fail (why, why_size, WA_ERR_MISSING, "'shards' is missing");
     json_int_t n = json_is_integer (shards) ? json_integer_value (shards) : 0;
     //  A power of two up to WA_SHARDS_MAX.
     if (n < 1 || n > WA_SHARDS_MAX || (n & (n - 1)) != 0)
-        return s_fail (why, why_size, API_INVALID, "'shards' must be one of the numbers 1, 2, 4, 8, 16, 32");
+        return s_fail (why, why_size, WA_ERR_INVALID, "'shards' must be one of the numbers 1, 2, 4, 8, 16, 32");
     out->shards = (int) n;
     return s_pin (root, out->pin, why, why_size);
 }
@@ -212,29 +210,29 @@ wa_contacts_check (const json_t *root, wa_contacts_t *out, char *why, size_t why
     if (blocking && !json_is_null (blocking)) {
         const char *value = json_string_value (blocking);
         if (!value || (strcmp (value, "wait") != 0 && strcmp (value, "no_wait") != 0))
-            return s_fail (why, why_size, API_INVALID, "'blocking' must be \"wait\" or \"no_wait\"");
+            return s_fail (why, why_size, WA_ERR_INVALID, "'blocking' must be \"wait\" or \"no_wait\"");
         out->wait = strcmp (value, "wait") == 0;
     }
     const json_t *force = json_object_get (root, "force_check");
     if (force && !json_is_null (force)) {
         if (!json_is_boolean (force))
-            return s_fail (why, why_size, API_INVALID, "'force_check' must be true or false");
+            return s_fail (why, why_size, WA_ERR_INVALID, "'force_check' must be true or false");
         out->force_check = json_is_true (force);
     }
     const json_t *contacts = json_object_get (root, "contacts");
     if (!contacts || json_is_null (contacts))
-        return s_fail (why, why_size, API_MISSING, "'contacts' is missing");
+        return s_fail (why, why_size, WA_ERR_MISSING, "'contacts' is missing");
     if (!json_is_array (contacts) || json_array_size (contacts) == 0 || json_array_size (contacts) > WA_CONTACTS_MAX)
-        return s_fail (why, why_size, API_INVALID, "'contacts' must be an array of 1 to %d phone numbers",
+        return s_fail (why, why_size, WA_ERR_INVALID, "'contacts' must be an array of 1 to %d phone numbers",
                        WA_CONTACTS_MAX);
     size_t index;
     const json_t *contact;
     json_array_foreach (contacts, index, contact) {
         if (!json_is_string (contact))
-            return s_fail (why, why_size, API_INVALID, "'contacts[%zu]' must be a string", index);
+            return s_fail (why, why_size, WA_ERR_INVALID, "'contacts[%zu]' must be a string", index);
         size_t len = json_string_length (contact);
         if (len == 0 || len > WA_CONTACT_INPUT_MAX || !s_contact_chars (json_string_value (contact), len))
-            return s_fail (why, why_size, API_INVALID, "'contacts[%zu]' must be a phone number: 1 to %d "
+            return s_fail (why, why_size, WA_ERR_INVALID, "'contacts[%zu]' must be a phone number: 1 to %d "
                            "characters of digits, '+', spaces, dashes, dots and parentheses", index,
                            WA_CONTACT_INPUT_MAX);
         out->contacts[out->count++] = json_string_value (contact);

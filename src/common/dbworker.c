@@ -1,5 +1,6 @@
 /*  wa_dbworker — see include/wa_dbworker.h */
 #include <pthread.h>
+#include <math.h>
 #include <signal.h>
 #include "wa_dbworker.h"
 #include "wa_log.h"
@@ -97,16 +98,17 @@ wa_dbworker_stats (void)
     return s_stats;
 }
 
-int
-wa_dbworker_stats_json (char *buf, size_t size)
+json_t *
+wa_dbworker_stats_json (void)
 {
     wa_db_stats_t db = wa_db_stats ();
     wa_dbworker_stats_t jobs = s_stats;
-    return snprintf (buf, size,
-                     "{\"statements\":%" PRIu64 ",\"statement_errors\":%" PRIu64 ",\"connects\":%" PRIu64
-                     ",\"connect_failures\":%" PRIu64 ",\"disconnects\":%" PRIu64 ",\"jobs\":%" PRIu64
-                     ",\"jobs_failed\":%" PRIu64 ",\"job_ms_mean\":%.3f,\"job_ms_max\":%.3f}",
-                     db.statements, db.errors, db.connects, db.connect_failures, db.disconnects, jobs.jobs,
-                     jobs.failed, jobs.jobs ? (double) jobs.total_us / (double) jobs.jobs / 1000.0 : 0.0,
-                     (double) jobs.max_us / 1000.0);
+    //  Milliseconds to the microsecond.
+    double mean_ms = jobs.jobs ? round ((double) jobs.total_us / (double) jobs.jobs) / 1000.0 : 0.0;
+    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
+                      "statements", (json_int_t) db.statements, "statement_errors", (json_int_t) db.errors,
+                      "connects", (json_int_t) db.connects, "connect_failures", (json_int_t) db.connect_failures,
+                      "disconnects", (json_int_t) db.disconnects, "jobs", (json_int_t) jobs.jobs,
+                      "jobs_failed", (json_int_t) jobs.failed, "job_ms_mean", mean_ms,
+                      "job_ms_max", (double) jobs.max_us / 1000.0);
 }

@@ -5,10 +5,8 @@
 #include <stdio.h>
 #include <sodium.h>
 #include <zlib.h>
+#include "wa_errors.h"
 #include "wa_message.h"
-
-#define API_MISSING 1008
-#define API_INVALID 1009
 
 static int
 s_fail (char *why, size_t why_size, int code, const char *text)
@@ -68,16 +66,16 @@ s_media_text (const json_t *media, const char *type, const char *name, size_t ma
     if (!value)
         return 0;
     if (!json_is_string (value))
-        return s_failf (why, why_size, API_INVALID, "'%s.%s' must be a string", type, name);
+        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.%s' must be a string", type, name);
     size_t len = json_string_length (value);
     if (len == 0 || len > max)
-        return s_failf (why, why_size, API_INVALID, "'%s.%s' must be 1 to %zu bytes long", type, name, max);
+        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.%s' must be 1 to %zu bytes long", type, name, max);
     //  A caption may run over lines; a file name is one line.
     bool lines = s_streq (name, "caption");
     const char *text = json_string_value (value);
     for (size_t i = 0; i < len; i++)
         if ((unsigned char) text[i] < ' ' && !(lines && (text[i] == '\n' || text[i] == '\t')))
-            return s_failf (why, why_size, API_INVALID, "'%s.%s' may not contain control characters%s", type, name,
+            return s_failf (why, why_size, WA_ERR_INVALID, "'%s.%s' may not contain control characters%s", type, name,
                             lines ? " other than line breaks and tabs" : "");
     *out = text;
     return 0;
@@ -91,25 +89,25 @@ s_media_check (const json_t *root, wa_message_t *msg, char *why, size_t why_size
     const char *type = msg->type;
     const json_t *media = json_object_get (root, type);
     if (!media)
-        return s_failf (why, why_size, API_MISSING, "'%s' is missing (a%s %s message needs %s.id, the id "
+        return s_failf (why, why_size, WA_ERR_MISSING, "'%s' is missing (a%s %s message needs %s.id, the id "
                         "POST /v1/media returned)", type, strchr ("aeiou", type[0]) ? "n" : "", type, type);
     if (!json_is_object (media))
-        return s_failf (why, why_size, API_INVALID, "'%s' must be an object with an 'id'", type);
+        return s_failf (why, why_size, WA_ERR_INVALID, "'%s' must be an object with an 'id'", type);
     if (json_object_get (media, "link"))
-        return s_failf (why, why_size, API_INVALID, "'%s.link' is not supported: upload the file with "
+        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.link' is not supported: upload the file with "
                         "POST /v1/media and send its id as '%s.id'", type, type);
     const json_t *id = json_object_get (media, "id");
     if (!id)
-        return s_failf (why, why_size, API_MISSING, "'%s.id' is missing", type);
+        return s_failf (why, why_size, WA_ERR_MISSING, "'%s.id' is missing", type);
     if (!json_is_string (id) || !wa_media_id_valid (json_string_value (id)))
-        return s_failf (why, why_size, API_INVALID, "'%s.id' must be a media id as POST /v1/media returns it",
+        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.id' must be a media id as POST /v1/media returns it",
                         type);
     msg->media_id = json_string_value (id);
     bool captioned = !s_streq (type, "audio");
     if (!captioned && json_object_get (media, "caption"))
-        return s_failf (why, why_size, API_INVALID, "'%s.caption' is not allowed: %s has no caption", type, type);
+        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.caption' is not allowed: %s has no caption", type, type);
     if (!s_streq (type, "document") && json_object_get (media, "filename"))
-        return s_failf (why, why_size, API_INVALID, "'%s.filename' is not allowed: only a document has one", type);
+        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.filename' is not allowed: only a document has one", type);
     int code = s_media_text (media, type, "caption", WA_MESSAGE_CAPTION_MAX, &msg->caption, why, why_size);
     if (code == 0)
         code = s_media_text (media, type, "filename", WA_MESSAGE_FILENAME_MAX, &msg->filename, why, why_size);
@@ -121,24 +119,24 @@ wa_message_check (const json_t *root, wa_message_t *msg, char *why, size_t why_s
 {
     memset (msg, 0, sizeof *msg);
     if (!json_is_object (root))
-        return s_fail (why, why_size, API_INVALID, "the body must be a JSON object");
+        return s_fail (why, why_size, WA_ERR_INVALID, "the body must be a JSON object");
     const json_t *to = json_object_get (root, "to");
     if (!to)
-        return s_fail (why, why_size, API_MISSING, "'to' is missing");
+        return s_fail (why, why_size, WA_ERR_MISSING, "'to' is missing");
     if (!json_is_string (to) || s_recipient (json_string_value (to), msg->to))
-        return s_fail (why, why_size, API_INVALID,
+        return s_fail (why, why_size, WA_ERR_INVALID,
                        "'to' must be a phone number: up to 20 digits, optionally with a leading '+'");
     const json_t *recipient_type = json_object_get (root, "recipient_type");
     if (recipient_type && !(json_is_string (recipient_type)
                          && strcmp (json_string_value (recipient_type), "individual") == 0))
-        return s_fail (why, why_size, API_INVALID, "'recipient_type' must be \"individual\"");
+        return s_fail (why, why_size, WA_ERR_INVALID, "'recipient_type' must be \"individual\"");
     const json_t *type = json_object_get (root, "type");
     if (type && !json_is_string (type))
-        return s_fail (why, why_size, API_INVALID, "'type' must be a string");
+        return s_fail (why, why_size, WA_ERR_INVALID, "'type' must be a string");
     msg->type = type ? json_string_value (type) : "text";
     const json_t *preview = json_object_get (root, "preview_url");
     if (preview && !json_is_boolean (preview))
-        return s_fail (why, why_size, API_INVALID, "'preview_url' must be true or false");
+        return s_fail (why, why_size, WA_ERR_INVALID, "'preview_url' must be true or false");
     if (strcmp (msg->type, "text") != 0) {
         static const char *media_types[] = { "image", "document", "audio", "video" };
         for (size_t i = 0; i < sizeof media_types / sizeof media_types[0]; i++)
@@ -146,24 +144,24 @@ wa_message_check (const json_t *root, wa_message_t *msg, char *why, size_t why_s
                 msg->type = media_types[i];
                 return s_media_check (root, msg, why, why_size);
             }
-        return s_fail (why, why_size, API_INVALID,
+        return s_fail (why, why_size, WA_ERR_INVALID,
                        "'type' must be one of \"text\", \"image\", \"document\", \"audio\", \"video\"");
     }
     const json_t *text = json_object_get (root, "text");
     if (!text)
-        return s_fail (why, why_size, API_MISSING, "'text' is missing (a text message needs text.body)");
+        return s_fail (why, why_size, WA_ERR_MISSING, "'text' is missing (a text message needs text.body)");
     if (!json_is_object (text))
-        return s_fail (why, why_size, API_INVALID, "'text' must be an object with a 'body'");
+        return s_fail (why, why_size, WA_ERR_INVALID, "'text' must be an object with a 'body'");
     const json_t *body = json_object_get (text, "body");
     if (!body)
-        return s_fail (why, why_size, API_MISSING, "'text.body' is missing");
+        return s_fail (why, why_size, WA_ERR_MISSING, "'text.body' is missing");
     if (!json_is_string (body))
-        return s_fail (why, why_size, API_INVALID, "'text.body' must be a string");
+        return s_fail (why, why_size, WA_ERR_INVALID, "'text.body' must be a string");
     size_t len = json_string_length (body);
     if (len == 0 || len > WA_MESSAGE_BODY_MAX)
-        return s_fail (why, why_size, API_INVALID, "'text.body' must be 1 to 4096 bytes long");
+        return s_fail (why, why_size, WA_ERR_INVALID, "'text.body' must be 1 to 4096 bytes long");
     if (memchr (json_string_value (body), 0, len))
-        return s_fail (why, why_size, API_INVALID, "'text.body' may not contain a NUL character");
+        return s_fail (why, why_size, WA_ERR_INVALID, "'text.body' may not contain a NUL character");
     msg->body = json_string_value (body);
     return 0;
 }

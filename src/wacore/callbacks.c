@@ -988,16 +988,16 @@ callbacks_stats (callbacks_t *self)
     return stats;
 }
 
-int
-callbacks_stats_json (callbacks_t *self, char *buf, size_t size)
+json_t *
+callbacks_stats_json (callbacks_t *self)
 {
     callbacks_stats_t s = callbacks_stats (self);
-    return snprintf (buf, size,
-                     "{\"pending\":%" PRId64 ",\"delivered\":%" PRIu64 ",\"failed_attempts\":%" PRIu64
-                     ",\"in_flight\":%zu,\"full\":%s,\"received\":%" PRIu64 ",\"rejected\":%" PRIu64
-                     ",\"stored\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"skipped\":%" PRIu64
-                     ",\"full_episodes\":%" PRIu64 ",\"fenced\":%" PRIu64 ",\"loaded\":%zu,\"incoming\":%zu,\"queue_max\":%d}",
-                     s.pending, s.delivered, s.failed_attempts, s.in_flight, s.full ? "true" : "false",
-                     s.received, s.rejected, s.stored, s.acked, s.skipped, s.full_episodes, s.fenced, s.loaded,
-                     s.incoming, self->settings->callbacks_queue_max);
+    return json_pack ("{s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}",
+                      "pending", (json_int_t) s.pending, "delivered", (json_int_t) s.delivered,
+                      "failed_attempts", (json_int_t) s.failed_attempts, "in_flight", (json_int_t) s.in_flight,
+                      "full", s.full, "received", (json_int_t) s.received, "rejected", (json_int_t) s.rejected,
+                      "stored", (json_int_t) s.stored, "acked", (json_int_t) s.acked,
+                      "skipped", (json_int_t) s.skipped, "full_episodes", (json_int_t) s.full_episodes,
+                      "fenced", (json_int_t) s.fenced, "loaded", (json_int_t) s.loaded,
+                      "incoming", (json_int_t) s.incoming, "queue_max", self->settings->callbacks_queue_max);
 }

@@ -35,6 +35,7 @@
 #define WACORE_CALLBACKS_H
 
 #include <czmq.h>
+#include <jansson.h>
 #include "wa_config.h"
 
 #define CALLBACKS_MEMORY_MAX 10000      //  pending rows read into memory at once
@@ -84,7 +85,7 @@ void callbacks_settings (callbacks_t *self);
 //  Shutdown: wait (up to timeout_ms) for the stores and marks under way.
 void callbacks_drain (callbacks_t *self, int timeout_ms);
 callbacks_stats_t callbacks_stats (callbacks_t *self);
-//  The stats as a JSON object into buf; snprintf's return.
-int callbacks_stats_json (callbacks_t *self, char *buf, size_t size);
+//  The stats as a new JSON object (the caller owns it).
+json_t *callbacks_stats_json (callbacks_t *self);
 
 #endif

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include "wa_account.h"
 #include "wa_codec.h"
+#include "wa_errors.h"
 #include "wa_log.h"
 #include "wa_node.h"
 #include "wa_u64hash.h"
@@ -60,7 +61,7 @@ s_reply_json (contacts_t *self, zframe_t **peer, uint64_t seq, int status, json_
 {
     char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
     self->io.reply (self->arg, peer, seq, text ? status : 500,
-                    text ? text : "{\"errors\":[{\"code\":1014,\"details\":\"out of memory\"}]}");
+                    text ? text : "{\"errors\":[{\"code\":" WA_ERR_INTERNAL_DIGITS ",\"details\":\"out of memory\"}]}");
     free (text);
     json_decref (body);
 }
@@ -244,8 +245,9 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
         check_t *check = s_take (self, (uint64_t) (uintptr_t) key);
         self->stats.timeouts++;
         if (check->peer)
-            s_error (self, &check->peer, check->api_seq, 503, 1011, "the upstream did not answer the contact "
-                     "check within %g s", CONTACTS_TIMEOUT_SHARE * self->settings->request_attempt_timeout);
+            s_error (self, &check->peer, check->api_seq, 503, WA_ERR_NOT_READY,
+                     "the upstream did not answer the contact check within %g s",
+                     CONTACTS_TIMEOUT_SHARE * self->settings->request_attempt_timeout);
         s_check_destroy ((void **) &check);
     }
     wa_warn ("contacts: %zu check(s) got no answer from the upstream in time", zlistx_size (late));
@@ -282,7 +284,7 @@ contacts_destroy (contacts_t **self_p)
     contacts_t *self = *self_p;
     if (!self)
         return;
-    s_end_all (self, 503, 1011, "the Coreapp is stopping");
+    s_end_all (self, 503, WA_ERR_NOT_READY, "the Coreapp is stopping");
     if (self->sweep_timer >= 0)
         zloop_timer_end (self->loop, self->sweep_timer);
     zhashx_destroy (&self->checks);
@@ -349,14 +351,14 @@ contacts_request (contacts_t *self, zframe_t **peer, uint64_t seq, const json_t 
         json_decref (known);
         json_decref (asked);
         if (unavailable)
-            s_error (self, peer, seq, 503, 1011, "%s", unavailable);
+            s_error (self, peer, seq, 503, WA_ERR_NOT_READY, "%s", unavailable);
         else
-            s_error (self, peer, seq, 503, 1016, "%d contact checks wait for the upstream already",
+            s_error (self, peer, seq, 503, WA_ERR_OVERLOADED, "%d contact checks wait for the upstream already",
                      CONTACTS_CHECKS_MAX);
         return;
     }
     if (s_ask (self, asked, peer, seq, inputs, known))
-        s_error (self, peer, seq, 503, 1011, "the upstream session cannot take the contact check now");
+        s_error (self, peer, seq, 503, WA_ERR_NOT_READY, "the upstream session cannot take the contact check now");
 }
 
 void
@@ -404,8 +406,8 @@ contacts_on_reply (contacts_t *self, uint64_t seq, const char *text, size_t len)
         if (complete)
             s_reply_json (self, &check->peer, check->api_seq, 200, s_answers (check->inputs, check->known));
         else
-            s_error (self, &check->peer, check->api_seq, 500, 1014, "the upstream did not answer every contact%s%.200s",
-                     error ? ": " : "", error ? error : "");
+            s_error (self, &check->peer, check->api_seq, 500, WA_ERR_INTERNAL,
+                     "the upstream did not answer every contact%s%.200s", error ? ": " : "", error ? error : "");
     }
     s_check_destroy ((void **) &check);
 }
@@ -415,7 +417,7 @@ contacts_session_closed (contacts_t *self)
 {
     if (!self)
         return;
-    s_end_all (self, 503, 1011, "the upstream session closed before it answered the contact check");
+    s_end_all (self, 503, WA_ERR_NOT_READY, "the upstream session closed before it answered the contact check");
 }
 
 void
@@ -423,7 +425,7 @@ contacts_demoted (contacts_t *self)
 {
     if (!self)
         return;
-    s_end_all (self, 500, 1018, "this Coreapp is no longer primary");
+    s_end_all (self, 500, WA_ERR_NOT_PRIMARY_COREAPP, "this Coreapp is no longer primary");
 }
 
 contacts_stats_t
@@ -435,12 +437,13 @@ contacts_stats (contacts_t *self)
     return stats;
 }
 
-void
-contacts_stats_json (contacts_t *self, char *buf, size_t size)
+json_t *
+contacts_stats_json (contacts_t *self)
 {
     contacts_stats_t stats = contacts_stats (self);
-    snprintf (buf, size, "{\"requests\":%" PRIu64 ",\"asked\":%" PRIu64 ",\"answered\":%" PRIu64
-              ",\"timeouts\":%" PRIu64 ",\"cache_hits\":%" PRIu64 ",\"cached\":%zu,\"checking\":%zu}",
-              stats.requests, stats.asked, stats.answered, stats.timeouts, stats.cache_hits, stats.cached,
-              stats.checking);
+    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                      "requests", (json_int_t) stats.requests, "asked", (json_int_t) stats.asked,
+                      "answered", (json_int_t) stats.answered, "timeouts", (json_int_t) stats.timeouts,
+                      "cache_hits", (json_int_t) stats.cache_hits, "cached", (json_int_t) stats.cached,
+                      "checking", (json_int_t) stats.checking);
 }

@@ -68,7 +68,7 @@ void contacts_session_closed (contacts_t *self);
 //  No longer primary: waiting requests get 1018.
 void contacts_demoted (contacts_t *self);
 contacts_stats_t contacts_stats (contacts_t *self);
-//  The same as a JSON object, for STATS.
-void contacts_stats_json (contacts_t *self, char *buf, size_t size);
+//  The same as a new JSON object (the caller owns it), for STATS.
+json_t *contacts_stats_json (contacts_t *self);
 
 #endif

@@ -9,6 +9,7 @@
     the gateway's idle timeout ago. */
 #include <stdarg.h>
 #include <sodium.h>
+#include "wa_errors.h"
 #include "wa_lease.h"
 #include "wa_log.h"
 #include "wa_reactor.h"
@@ -501,28 +502,26 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     coreapp_t *self = arg;
-    char stats[3072];
-    char db[400];
-    char callbacks[512];
-    char contacts[256];
-    wa_dbworker_stats_json (db, sizeof db);
-    callbacks_stats_json (self->callbacks, callbacks, sizeof callbacks);
-    contacts_stats_json (self->contacts, contacts, sizeof contacts);
     outbox_stats_t o = outbox_stats (self->outbox);
-    snprintf (stats, sizeof stats,
-              "{\"node\":%" PRIu64 ",\"kind\":\"coreapp\",\"role\":\"%s\",\"shard\":%d,\"epoch\":%" PRIu64
-              ",\"session\":\"%s\",\"sessions_opened\":%" PRIu64 ",\"heartbeats\":%" PRIu64
-              ",\"masters\":%d,\"api_requests\":%" PRIu64 ",\"api_refused\":%" PRIu64
-              ",\"outbox\":{\"accepted\":%" PRIu64 ",\"retried\":%" PRIu64 ",\"sent\":%" PRIu64
-              ",\"acked\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"refused\":%" PRIu64
-              ",\"queried\":%" PRIu64 ",\"found\":%" PRIu64 ",\"batches\":%" PRIu64
-              ",\"depth\":%zu,\"waiting\":%zu},\"callbacks\":%s,\"contacts\":%s,\"db\":%s}",
-              self->node.id, self->node.role, self->shard, self->node.epoch,
-              session_state_name (self->session.state), self->sessions_opened, self->heartbeats,
-              self->peers.count, self->api_requests, self->api_refused, o.accepted, o.retried, o.sent,
-              o.acked, o.duplicates, o.refused, o.queried, o.found, o.batches, o.depth, o.waiting, callbacks,
-              contacts, db);
+    json_t *stats = json_pack ("{s:I, s:s, s:s, s:i, s:I, s:s, s:I, s:I, s:i, s:I, s:I,"
+                               " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:o}",
+                               "node", (json_int_t) self->node.id, "kind", "coreapp", "role", self->node.role,
+                               "shard", self->shard, "epoch", (json_int_t) self->node.epoch,
+                               "session", session_state_name (self->session.state),
+                               "sessions_opened", (json_int_t) self->sessions_opened,
+                               "heartbeats", (json_int_t) self->heartbeats, "masters", self->peers.count,
+                               "api_requests", (json_int_t) self->api_requests,
+                               "api_refused", (json_int_t) self->api_refused,
+                               "outbox", "accepted", (json_int_t) o.accepted, "retried", (json_int_t) o.retried,
+                               "sent", (json_int_t) o.sent, "acked", (json_int_t) o.acked,
+                               "duplicates", (json_int_t) o.duplicates, "refused", (json_int_t) o.refused,
+                               "queried", (json_int_t) o.queried, "found", (json_int_t) o.found,
+                               "batches", (json_int_t) o.batches, "depth", (json_int_t) o.depth,
+                               "waiting", (json_int_t) o.waiting,
+                               "callbacks", callbacks_stats_json (self->callbacks),
+                               "contacts", contacts_stats_json (self->contacts), "db", wa_dbworker_stats_json ());
     wa_node_on_control (&self->node, stats);
+    json_decref (stats);
     return 0;
 }
 
@@ -624,7 +623,7 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
     json_t *root = json_loadb (msg->text, msg->text_len, JSON_REJECT_DUPLICATES, &error);
     const char *op = root ? json_string_value (json_object_get (root, "op")) : NULL;
     if (!root || !op)
-        s_api_error (self, peer, msg->seq, 400, 1009, "the request is not a JSON object with an 'op'");
+        s_api_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "the request is not a JSON object with an 'op'");
     else
     if (streq (op, "send")) {
         const char *key = json_string_value (json_object_get (root, "key"));
@@ -633,29 +632,31 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
         char why[200];
         int code;
         if (!key || !wa_message_key_valid (key))
-            s_api_error (self, peer, msg->seq, 400, 1009, "'key' must be an idempotency key");
+            s_api_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "'key' must be an idempotency key");
         else
         if ((code = wa_message_check (json_object_get (root, "message"), &message, why, sizeof why)))
             s_api_error (self, peer, msg->seq, 400, code, "%s", why);
         else
         if (!s_holding (self))
-            s_api_error (self, peer, msg->seq, 500, 1018, "coreapp %" PRIu64 " is not primary", self->node.id);
+            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
+                         self->node.id);
         else
         if (!json_is_integer (shard) || json_integer_value (shard) != self->shard)
-            s_api_error (self, peer, msg->seq, 500, 1018, "coreapp %" PRIu64 " holds shard %d, not this one",
-                         self->node.id, self->shard);
+            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP,
+                         "coreapp %" PRIu64 " holds shard %d, not this one", self->node.id, self->shard);
         else
             outbox_accept (self->outbox, peer, msg->seq, key, &message);
     }
     else
     if (streq (op, "contacts")) {
         if (!s_holding (self))
-            s_api_error (self, peer, msg->seq, 500, 1018, "coreapp %" PRIu64 " is not primary", self->node.id);
+            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
+                         self->node.id);
         else
             contacts_request (self->contacts, peer, msg->seq, root, s_session_unavailable (self));
     }
     else
-        s_api_error (self, peer, msg->seq, 400, 1006, "unknown op '%.40s'", op);
+        s_api_error (self, peer, msg->seq, 400, WA_ERR_NOT_FOUND, "unknown op '%.40s'", op);
     json_decref (root);
 }
 
@@ -675,10 +676,10 @@ s_on_api (zloop_t *loop, zsock_t *reader, void *arg)
         }
         self->api_requests++;
         if (rc == -2)
-            s_api_error (self, &peer, 0, 400, 1009, "malformed frame: %s", wa_codec_strerror (why));
+            s_api_error (self, &peer, 0, 400, WA_ERR_INVALID, "malformed frame: %s", wa_codec_strerror (why));
         else
         if (self->msg.type != WA_MSG_API_REQ)
-            s_api_error (self, &peer, self->msg.seq, 400, 1009, "unexpected %s on the API port",
+            s_api_error (self, &peer, self->msg.seq, 400, WA_ERR_INVALID, "unexpected %s on the API port",
                          wa_codec_type_name (self->msg.type));
         else
             s_api_request (self, &peer, &self->msg);

@@ -1,6 +1,7 @@
 /*  outbox — see outbox.h */
 #include <sodium.h>
 #include "wa_dbworker.h"
+#include "wa_errors.h"
 #include "wa_log.h"
 #include "wa_u64hash.h"
 #include "outbox.h"
@@ -456,22 +457,22 @@ s_media_done (outbox_t *self)
         accept_t *accept = job->rows[i];
         char details[300];
         if (job->job.rc)
-            s_reply_error (self, &accept->peer, accept->seq, 500, 1023, "cannot look up the media now");
+            s_reply_error (self, &accept->peer, accept->seq, 500, WA_ERR_DATABASE, "cannot look up the media now");
         else
         if (!job->found[i]) {
             snprintf (details, sizeof details, "no media with id '%s'", accept->media_id);
-            s_reply_error (self, &accept->peer, accept->seq, 404, 1006, details);
+            s_reply_error (self, &accept->peer, accept->seq, 404, WA_ERR_NOT_FOUND, details);
         }
         else
         if (!wa_media_fits (accept->type, job->types[i])) {
             snprintf (details, sizeof details, "media '%s' is %s, which a%s %s message cannot carry (image: "
                       "image/jpeg or image/png; audio: audio/*; video: video/*; document: any)",
                       accept->media_id, job->types[i], strchr ("aeiou", accept->type[0]) ? "n" : "", accept->type);
-            s_reply_error (self, &accept->peer, accept->seq, 400, 1009, details);
+            s_reply_error (self, &accept->peer, accept->seq, 400, WA_ERR_INVALID, details);
         }
         else
         if (self->shard < 0)
-            s_reply_error (self, &accept->peer, accept->seq, 500, 1018,
+            s_reply_error (self, &accept->peer, accept->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP,
                            "this Coreapp no longer holds the message's shard");
         else {
             zlistx_add_end (self->waiting, accept);
@@ -510,10 +511,10 @@ s_insert_done (outbox_t *self)
         }
         else
         if (job->result == 1)
-            s_reply_error (self, &accept->peer, accept->seq, 500, 1018,
+            s_reply_error (self, &accept->peer, accept->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP,
                            "this Coreapp no longer holds the message's shard");
         else
-            s_reply_error (self, &accept->peer, accept->seq, 500, 1023, job->error);
+            s_reply_error (self, &accept->peer, accept->seq, 500, WA_ERR_DATABASE, job->error);
         s_accept_destroy (&job->rows[i]);
     }
     if (job->result == 1 && current)
@@ -672,7 +673,7 @@ outbox_hold (outbox_t *self, int shard, uint64_t node, uint64_t epoch)
     self->node = node;
     self->epoch = epoch;
     if (shard < 0)
-        s_answer_waiting (self, 500, 1018, "this Coreapp no longer holds the message's shard");
+        s_answer_waiting (self, 500, WA_ERR_NOT_PRIMARY_COREAPP, "this Coreapp no longer holds the message's shard");
 }
 
 void
@@ -701,12 +702,13 @@ void
 outbox_accept (outbox_t *self, zframe_t **peer, uint64_t seq, const char *key, const wa_message_t *msg)
 {
     if (self->shard < 0) {
-        s_reply_error (self, peer, seq, 500, 1018, "this Coreapp holds no shard");
+        s_reply_error (self, peer, seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "this Coreapp holds no shard");
         return;
     }
     if (zlistx_size (self->waiting) + zlistx_size (self->checking) >= WAITING_MAX
     ||  zhashx_size (self->entries) >= MEMORY_MAX) {
-        s_reply_error (self, peer, seq, 503, 1016, "too many messages wait for the database or the upstream");
+        s_reply_error (self, peer, seq, 503, WA_ERR_OVERLOADED,
+                       "too many messages wait for the database or the upstream");
         return;
     }
     accept_t *accept = (accept_t *) zmalloc (sizeof (accept_t));
@@ -718,7 +720,7 @@ outbox_accept (outbox_t *self, zframe_t **peer, uint64_t seq, const char *key, c
     wa_message_id (key, accept->id);
     accept->payload = wa_message_upstream (msg, accept->id);
     if (!accept->payload) {
-        s_reply_error (self, &accept->peer, seq, 500, 1014, "out of memory");
+        s_reply_error (self, &accept->peer, seq, 500, WA_ERR_INTERNAL, "out of memory");
         s_accept_destroy (&accept);
         return;
     }
@@ -786,7 +788,7 @@ outbox_tick (outbox_t *self)
 void
 outbox_drain (outbox_t *self, int timeout_ms)
 {
-    s_answer_waiting (self, 503, 1011, "the Coreapp is stopping");
+    s_answer_waiting (self, 503, WA_ERR_NOT_READY, "the Coreapp is stopping");
     int64_t until = zclock_mono () + timeout_ms;
     zpoller_t *poller = zpoller_new (wa_actor_sock (self->db), NULL);
     zpoller_set_nonstop (poller, true);

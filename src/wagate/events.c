@@ -569,19 +569,16 @@ events_stats (events_t *self)
     return self->stats;
 }
 
-char *
+json_t *
 events_stats_json (events_t *self)
 {
     assert (self);
     events_stats_t s = self->stats;
-    json_t *root = json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                               "emitted", (json_int_t) s.emitted, "statuses", (json_int_t) s.statuses,
                               "inbound", (json_int_t) s.inbound, "acked", (json_int_t) s.acked,
                               "pending", (json_int_t) s.pending, "sent", (json_int_t) s.sent,
                               "resent", (json_int_t) s.resent, "dropped", (json_int_t) s.dropped,
                               "ack_unknown", (json_int_t) s.ack_unknown,
                               "scheduled", (json_int_t) s.scheduled);
-    char *text = root? json_dumps (root, JSON_COMPACT): NULL;
-    json_decref (root);
-    return text;
 }

@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <jansson.h>
 #include "wa_clock.h"
 
 #define EVENTS_WINDOW 4096              //  sent and unacknowledged per key
@@ -107,7 +108,7 @@ void events_pump (events_t *self, events_lookup_fn *lookup, events_send_fn *send
 //  it acknowledged a pending event, -1 when none has that seq.
 int events_ack (events_t *self, const char *account, uint32_t shard, uint64_t session, uint64_t seq);
 events_stats_t events_stats (events_t *self);
-//  The counters as a JSON object (caller frees).
-char *events_stats_json (events_t *self);
+//  The counters as a new JSON object (the caller owns it).
+json_t *events_stats_json (events_t *self);
 
 #endif

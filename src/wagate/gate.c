@@ -495,18 +495,14 @@ s_control_readable (zloop_t *loop, zsock_t *sock, void *arg)
     if (s_recv (self, sock, "control", &routing_id))
         return 0;
     if (self->msg->type == WA_MSG_STATS_REQ) {
-        char *json = referee_stats_json (self->referee, WA_TEXT_MAX - 512);
-        char *events = events_stats_json (self->events);
+        //  The referee leaves room for the events' counters.
+        json_t *stats = referee_stats_json (self->referee, WA_TEXT_MAX - 512);
+        json_object_set_new (stats, "events", events_stats_json (self->events));
+        char *text = stats? json_dumps (stats, JSON_COMPACT): NULL;
         wa_msg_init (self->reply, WA_MSG_STATS);
-        if (json && events && strlen (json) > 2 && json [strlen (json) - 1] == '}') {
-            char *both = zsys_sprintf ("%.*s,\"events\":%s}", (int) strlen (json) - 1, json, events);
-            wa_msg_set_text (self->reply, both? both: json);
-            zstr_free (&both);
-        }
-        else
-            wa_msg_set_text (self->reply, json? json: "{}");
-        free (json);
-        free (events);
+        wa_msg_set_text (self->reply, text? text: "{}");
+        free (text);
+        json_decref (stats);
         wa_codec_send (sock, routing_id, self->reply);
     }
     else

@@ -855,7 +855,7 @@ s_account_json (const account_t *acct)
     return entry;
 }
 
-char *
+json_t *
 referee_stats_json (referee_t *self, size_t max_len)
 {
     assert (self);
@@ -928,8 +928,8 @@ referee_stats_json (referee_t *self, size_t max_len)
         }
         text = json_dumps (root, JSON_COMPACT);
     }
-    json_decref (root);
-    return text;
+    free (text);
+    return root;
 }
 
 //  --------------------------------------------------------------------------

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <jansson.h>
 #include "wa_clock.h"
 
 #define REFEREE_ACCOUNT_MAX 32
@@ -152,10 +153,11 @@ bool referee_next_gone (referee_t *self, referee_gone_t *gone);
 void referee_count_malformed (referee_t *self);
 size_t referee_open_count (referee_t *self);
 size_t referee_overlap_count (referee_t *self);
-//  Counters, overlap and duplicate lists and session table as JSON of at
-//  most max_len bytes (to fit, the oldest entries of the longer list go
-//  first, then the session table from its end). Caller frees.
-char *referee_stats_json (referee_t *self, size_t max_len);
+//  Counters, overlap and duplicate lists and session table as a new JSON
+//  object (the caller owns it) whose compact text takes at most max_len
+//  bytes (to fit, the oldest entries of the longer list go first, then the
+//  session table from its end).
+json_t *referee_stats_json (referee_t *self, size_t max_len);
 //  For the events: the open session of (account, shard) and its owner.
 //  0, or -1 when none is open.
 int referee_open_session (referee_t *self, const char *account, uint32_t shard, uint64_t *session,

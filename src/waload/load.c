@@ -540,45 +540,47 @@ s_utf8_len (const unsigned char *p, size_t n)
     return need + 1;
 }
 
+//  text with each byte that is not part of valid UTF-8 as U+FFFD; malloc'd,
+//  NULL when out of memory.
+static char *
+s_utf8_clean (const char *text)
+{
+    const unsigned char *p = (const unsigned char *) text;
+    size_t n = strlen (text), o = 0;
+    char *clean = malloc (3 * n + 1);
+    if (!clean)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        size_t len = p[i] < 0x80 ? 1 : s_utf8_len (p + i, n - i);
+        if (len) {
+            memcpy (clean + o, p + i, len);
+            o += len;
+            i += len;
+        }
+        else {
+            memcpy (clean + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    clean[o] = 0;
+    return clean;
+}
+
 void
 waload_json_string (FILE *out, const char *text)
 {
-    const unsigned char *p = (const unsigned char *) text;
-    size_t n = strlen (text);
-    fputc ('"', out);
-    for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            fputc ('\\', out);
-            fputc (c, out);
-            i++;
-        }
-        else if (c < 0x20) {
-            switch (c) {
-                case '\n': fputs ("\\n", out); break;
-                case '\r': fputs ("\\r", out); break;
-                case '\t': fputs ("\\t", out); break;
-                default: fprintf (out, "\\u%04x", c);
-            }
-            i++;
-        }
-        else if (c < 0x80) {
-            fputc (c, out);
-            i++;
-        }
-        else {
-            size_t len = s_utf8_len (p + i, n - i);
-            if (len) {
-                fwrite (p + i, 1, len, out);
-                i += len;
-            }
-            else {
-                fputs ("\\ufffd", out);
-                i++;
-            }
-        }
+    //  jansson escapes, and refuses text that is not UTF-8 (an error message
+    //  cut in the middle of a character): that is cleaned first.
+    json_t *value = json_string (text);
+    if (!value) {
+        char *clean = s_utf8_clean (text);
+        value = clean ? json_string (clean) : NULL;
+        free (clean);
     }
-    fputc ('"', out);
+    if (!value || json_dumpf (value, out, JSON_ENCODE_ANY))
+        fputs ("\"\"", out);
+    json_decref (value);
 }
 
 void

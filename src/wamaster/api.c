@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include "wa_account.h"
 #include "wa_codec.h"
+#include "wa_errors.h"
 #include "wa_log.h"
 #include "wa_node.h"
 #include "wa_settings.h"
@@ -33,12 +34,6 @@
 //  The upstream answers within this share of request_attempt_timeout, so
 //  the Webapp hears why before it gives the attempt up.
 #define UPSTREAM_TIMEOUT_SHARE 0.5
-
-//  Error codes (the Webapp's table, src/waweb/envelope.h).
-enum {
-    CODE_NOT_FOUND = 1006, CODE_MISSING = 1008, CODE_INVALID = 1009, CODE_NOT_READY = 1011, CODE_INTERNAL = 1014,
-    CODE_OVERLOADED = 1016, CODE_NOT_PRIMARY = 1017, CODE_DATABASE = 1023
-};
 
 //  OP_SYNC is the Master's own (the account row), not a request.
 typedef enum { OP_GET, OP_PATCH, OP_RESET, OP_SHARDS_GET, OP_SHARDS_SET, OP_REGISTER, OP_VERIFY, OP_SYNC } api_op_t;
@@ -320,7 +315,8 @@ s_reply (api_t *self, zframe_t *peer, uint64_t seq, int status, json_t *body)
     if (!text || strlen (text) > WA_TEXT_MAX) {
         //  Never silent: an answer the Webapp can read.
         self->msg.code = 500;
-        wa_msg_set_text (&self->msg, "{\"errors\":[{\"code\":1014,\"details\":\"the answer could not be encoded\"}]}");
+        wa_msg_set_text (&self->msg, "{\"errors\":[{\"code\":" WA_ERR_INTERNAL_DIGITS
+                                     ",\"details\":\"the answer could not be encoded\"}]}");
     }
     else {
         self->msg.code = (uint32_t) status;
@@ -355,15 +351,15 @@ s_error (api_t *self, zframe_t *peer, uint64_t seq, int status, int code, const 
 static void
 s_not_primary (api_t *self, zframe_t *peer, uint64_t seq, const api_lease_t *lease, const char *op)
 {
-    s_error (self, peer, seq, 500, CODE_NOT_PRIMARY, "master %" PRIu64 " is not the primary Master (%s)",
+    s_error (self, peer, seq, 500, WA_ERR_NOT_PRIMARY_MASTER, "master %" PRIu64 " is not the primary Master (%s)",
              lease->node, lease->role ? lease->role : "secondary_master");
     //  A Webapp asks a secondary when its view of the lease is old: worth a
     //  line, not one per retry.
     self->not_primary++;
     wa_usec_t now = wa_clock_mono ();
     if (!self->not_primary_logged || now - self->not_primary_logged >= NOT_PRIMARY_LOG_EVERY) {
-        wa_info ("api: not the primary Master: answered 1017 to %" PRIu64 " request(s) (last: %s)",
-                 self->not_primary, op);
+        wa_info ("api: not the primary Master: answered %d to %" PRIu64 " request(s) (last: %s)",
+                 WA_ERR_NOT_PRIMARY_MASTER, self->not_primary, op);
         self->not_primary = 0;
         self->not_primary_logged = now;
     }
@@ -480,7 +476,7 @@ s_pump (api_t *self)
         }
         if (!lease.ready) {
             //  The lease was lost and taken again meanwhile: migrating again.
-            s_error (self, next->peer, next->seq, 503, CODE_NOT_READY, "master %" PRIu64 " is primary but "
+            s_error (self, next->peer, next->seq, 503, WA_ERR_NOT_READY, "master %" PRIu64 " is primary but "
                      "still preparing the database (schema, settings)", lease.node);
             s_free (next);
             continue;
@@ -492,7 +488,7 @@ s_pump (api_t *self)
         job->job.kind = API_JOB_KIND;
         job->job.run = s_run;
         if (wa_dbworker_submit (self->db, &job->job)) {
-            s_error (self, next->peer, next->seq, 500, CODE_INTERNAL, "the Master's database worker refused the job");
+            s_error (self, next->peer, next->seq, 500, WA_ERR_INTERNAL, "the Master's database worker refused the job");
             s_free (next);
             continue;
         }
@@ -572,24 +568,24 @@ s_check_change (api_t *self, slot_t *slot, const char *key, const char *label, j
     if (index < 0) {
         bool config_key = wa_config_get (self->settings, key, text, sizeof text) == 0;
         if (config_key)
-            s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%.64s' is not a cluster setting: "
+            s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%.64s' is not a cluster setting: "
                      "it is a key of each node's configuration file", label);
         else
-            s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "unknown setting '%.64s'", label);
+            s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "unknown setting '%.64s'", label);
         return -1;
     }
     if (index >= API_SETTINGS_MAX)
-        return s_error (self, slot->peer, slot->seq, 500, CODE_INTERNAL, "too many settings"), -1;
+        return s_error (self, slot->peer, slot->seq, 500, WA_ERR_INTERNAL, "too many settings"), -1;
     if (job->changed & ((uint64_t) 1 << index))
-        return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%.64s' names a setting given already "
+        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%.64s' names a setting given already "
                         "(as %s)", label, key), -1;
     const char *input = s_value_text (key, value, text, sizeof text);
     if (!input)
-        return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%s' must be %s, not %s", label,
+        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be %s, not %s", label,
                         s_is_number (key) ? "a number" : s_is_boolean (key) ? "true or false" : "a string",
                         s_type_name (value)), -1;
     if (wa_config_set (&job->changes, key, input, err, sizeof err))
-        return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "%s", err), -1;
+        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "%s", err), -1;
     job->changed |= (uint64_t) 1 << index;
     return 0;
 }
@@ -602,10 +598,10 @@ s_check_changes (api_t *self, slot_t *slot, json_t *changes)
 {
     api_job_t *job = &slot->job;
     if (!changes)
-        return s_error (self, slot->peer, slot->seq, 400, CODE_MISSING, "'changes' is missing: the settings "
+        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_MISSING, "'changes' is missing: the settings "
                         "to change, e.g. {\"heartbeat_interval\": 5}"), -1;
     if (!json_is_object (changes) || json_object_size (changes) == 0)
-        return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "the changes must be a JSON object "
+        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "the changes must be a JSON object "
                         "naming at least one setting, e.g. {\"heartbeat_interval\": 5}"), -1;
     job->changes = *self->settings;
     job->changed = 0;
@@ -622,7 +618,7 @@ s_check_changes (api_t *self, slot_t *slot, json_t *changes)
             continue;
         }
         if (!json_is_object (value) || json_object_size (value) == 0)
-            return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "'%s' must be an object naming "
+            return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be an object naming "
                             "at least one of its settings, e.g. {\"url\": \"https://...\"}", key), -1;
         const char *member;
         json_t *inner;
@@ -634,7 +630,7 @@ s_check_changes (api_t *self, slot_t *slot, json_t *changes)
                 if (streq (s_nested[n].object, object) && streq (s_nested[n].member, member))
                     name = s_nested[n].name;
             if (!name)
-                return s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "unknown setting '%s'", label), -1;
+                return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "unknown setting '%s'", label), -1;
             if (s_check_change (self, slot, name, label, inner))
                 return -1;
         }
@@ -688,7 +684,7 @@ s_check_account (api_t *self, slot_t *slot, json_t *root, json_t **upstream)
     if (code)
         return s_error (self, slot->peer, slot->seq, 400, code, "%s", why), -1;
     if ((job->op == OP_REGISTER || job->op == OP_VERIFY) && !*upstream)
-        return s_error (self, slot->peer, slot->seq, 500, CODE_INTERNAL, "out of memory"), -1;
+        return s_error (self, slot->peer, slot->seq, 500, WA_ERR_INTERNAL, "out of memory"), -1;
     return 0;
 }
 
@@ -715,10 +711,10 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
         if (streq (op, s_op_names[i]))
             kind = i;
     if (!json_is_object (root) || !op)
-        s_error (self, peer, msg->seq, 400, CODE_INVALID, "the request is not a JSON object with an 'op'");
+        s_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "the request is not a JSON object with an 'op'");
     else
     if (kind < 0)
-        s_error (self, peer, msg->seq, 400, CODE_INVALID, "unknown op '%.40s' for a Master", op);
+        s_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "unknown op '%.40s' for a Master", op);
     else {
         const char *by = json_string_value (json_object_get (root, "by"));
         bool reads = kind == OP_GET || kind == OP_SHARDS_GET;
@@ -729,10 +725,10 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
         api_lease_t lease = { 0 };
         json_t *upstream = NULL;
         if (!reads && (!by || !*by))
-            s_error (self, peer, msg->seq, 400, CODE_MISSING, "'by' is missing: the user making the change");
+            s_error (self, peer, msg->seq, 400, WA_ERR_MISSING, "'by' is missing: the user making the change");
         else
         if (!slot)
-            s_error (self, peer, msg->seq, 503, CODE_OVERLOADED, "%d requests are waiting already", API_SLOTS);
+            s_error (self, peer, msg->seq, 503, WA_ERR_OVERLOADED, "%d requests are waiting already", API_SLOTS);
         else {
             slot->peer = zframe_dup (peer);
             slot->seq = msg->seq;
@@ -749,7 +745,7 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
             }
             else
             if (!lease.ready) {
-                s_error (self, peer, msg->seq, 503, CODE_NOT_READY, "master %" PRIu64 " is primary but still "
+                s_error (self, peer, msg->seq, 503, WA_ERR_NOT_READY, "master %" PRIu64 " is primary but still "
                          "preparing the database (schema, settings)", lease.node);
                 zframe_destroy (&slot->peer);
             }
@@ -767,7 +763,7 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
                     slot->state = SLOT_UPSTREAM;
                     if (gatelink_ask (self->gate, upstream, s_upstream_timeout (self), s_on_upstream, slot)) {
                         slot->state = SLOT_QUEUED;  //  nothing to cancel
-                        s_error (self, peer, msg->seq, 503, CODE_OVERLOADED, "%d requests wait for the upstream "
+                        s_error (self, peer, msg->seq, 503, WA_ERR_OVERLOADED, "%d requests wait for the upstream "
                                  "already", GATELINK_QUEUE_MAX);
                         s_free (slot);
                     }
@@ -831,12 +827,12 @@ s_on_upstream (void *arg, int status, json_t *reply, const char *why)
     else
     if (status == 0) {
         wa_warn ("api: %s: %s", s_op_names[job->op], why ? why : "no answer from the upstream");
-        s_error (self, slot->peer, slot->seq, 503, CODE_NOT_READY, "%s", why ? why : "no answer from the upstream");
+        s_error (self, slot->peer, slot->seq, 503, WA_ERR_NOT_READY, "%s", why ? why : "no answer from the upstream");
         s_free (slot);
     }
     else
     if (status >= 400 && status <= 499) {
-        s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "%s", error ? error : "refused by the upstream");
+        s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "%s", error ? error : "refused by the upstream");
         s_free (slot);
     }
     else
@@ -846,7 +842,7 @@ s_on_upstream (void *arg, int status, json_t *reply, const char *why)
         s_queue (self, slot);
     }
     else {
-        s_error (self, slot->peer, slot->seq, 500, CODE_INTERNAL, "the upstream answered %s with status %d",
+        s_error (self, slot->peer, slot->seq, 500, WA_ERR_INTERNAL, "the upstream answered %s with status %d",
                  s_op_names[job->op], status);
         s_free (slot);
     }
@@ -911,10 +907,10 @@ s_on_socket (zloop_t *loop, zsock_t *reader, void *arg)
         if (!peer)
             continue;
         if (why != WA_CODEC_OK)
-            s_error (self, peer, 0, 400, CODE_INVALID, "malformed frame: %s", wa_codec_strerror (why));
+            s_error (self, peer, 0, 400, WA_ERR_INVALID, "malformed frame: %s", wa_codec_strerror (why));
         else
         if (self->msg.type != WA_MSG_API_REQ)
-            s_error (self, peer, self->msg.seq, 400, CODE_INVALID, "unexpected %s on a Master's API port",
+            s_error (self, peer, self->msg.seq, 400, WA_ERR_INVALID, "unexpected %s on a Master's API port",
                      wa_codec_type_name (self->msg.type));
         else {
             //  The reply reuses msg: the request is copied out first.
@@ -925,7 +921,7 @@ s_on_socket (zloop_t *loop, zsock_t *reader, void *arg)
                 free (request);
             }
             else
-                s_error (self, peer, self->msg.seq, 500, CODE_INTERNAL, "out of memory");
+                s_error (self, peer, self->msg.seq, 500, WA_ERR_INTERNAL, "out of memory");
         }
         zframe_destroy (&peer);
     }
@@ -1045,7 +1041,7 @@ api_job_done (api_t *self, wa_job_t *job)
             if (!slot->locked_since)
                 slot->locked_since = now;
             if (now - slot->locked_since >= LOCK_WAIT) {
-                s_error (self, slot->peer, slot->seq, 500, CODE_DATABASE, "the settings stayed locked by "
+                s_error (self, slot->peer, slot->seq, 500, WA_ERR_DATABASE, "the settings stayed locked by "
                          "another change (wactl settings set?) for %g s; nothing was changed",
                          (double) LOCK_WAIT / 1e6);
                 s_free (slot);
@@ -1056,16 +1052,16 @@ api_job_done (api_t *self, wa_job_t *job)
             }
             break;
         case RC_INVALID:
-            s_error (self, slot->peer, slot->seq, 400, CODE_INVALID, "%s", api_job->error);
+            s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "%s", api_job->error);
             s_free (slot);
             break;
         case RC_NOT_PRIMARY:
-            s_error (self, slot->peer, slot->seq, 500, CODE_NOT_PRIMARY, "%s", api_job->error);
+            s_error (self, slot->peer, slot->seq, 500, WA_ERR_NOT_PRIMARY_MASTER, "%s", api_job->error);
             s_free (slot);
             break;
         default:
             wa_warn ("api: %s failed: %s", s_op_names[api_job->op], api_job->error);
-            s_error (self, slot->peer, slot->seq, 500, CODE_DATABASE, "%s", api_job->error);
+            s_error (self, slot->peer, slot->seq, 500, WA_ERR_DATABASE, "%s", api_job->error);
             s_free (slot);
             break;
     }
@@ -1116,7 +1112,7 @@ api_stop (api_t *self, bool running)
         if (slot->state == SLOT_QUEUED || slot->state == SLOT_UPSTREAM
         ||  (running && slot->state == SLOT_RUNNING)) {
             //  The job of a running one may still come back: it is ignored.
-            s_error (self, slot->peer, slot->seq, 500, CODE_NOT_PRIMARY, "the Master is stopping");
+            s_error (self, slot->peer, slot->seq, 500, WA_ERR_NOT_PRIMARY_MASTER, "the Master is stopping");
             if (slot->state == SLOT_UPSTREAM)
                 gatelink_cancel (self->gate, slot);
             if (slot->job.op == OP_SYNC)

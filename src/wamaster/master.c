@@ -10,6 +10,7 @@
     from the control socket as they come: neither ever waits on the database.
     The verdict of the seed's rule (watch.h) makes the primary run the same
     fenced compare-and-set promotion as DB-based monitoring. */
+#include "wa_errors.h"
 #include "wa_lease.h"
 #include "wa_log.h"
 #include "wa_reactor.h"
@@ -426,8 +427,8 @@ s_job_done (master_t *self, wa_job_t *job)
             if (self->settings_asker) {
                 wa_msg_t reply;
                 wa_msg_init (&reply, WA_MSG_ERROR);
-                reply.code = 1017;
-                wa_msg_set_text (&reply, "Not a primary master");
+                reply.code = WA_ERR_NOT_PRIMARY_MASTER;
+                wa_msg_set_text (&reply, wa_error_title (WA_ERR_NOT_PRIMARY_MASTER));
                 wa_codec_send (self->node.control, self->settings_asker, &reply);
                 zframe_destroy (&self->settings_asker);
             }
@@ -661,7 +662,7 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
             break;
         case WA_MSG_SETTINGS_CHANGED:
             if (!s_acting (self))
-                s_reply_error (self, peer, 1017, "Not a primary master");
+                s_reply_error (self, peer, WA_ERR_NOT_PRIMARY_MASTER, wa_error_title (WA_ERR_NOT_PRIMARY_MASTER));
             else {
                 zframe_destroy (&self->settings_asker);
                 self->settings_asker = zframe_dup (peer);
@@ -669,18 +670,14 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
             }
             break;
         case WA_MSG_STATS_REQ: {
-            char stats[800];
-            char db[400];
-            wa_dbworker_stats_json (db, sizeof db);
-            snprintf (stats, sizeof stats,
-                      "{\"node\":%" PRIu64 ",\"kind\":\"master\",\"role\":\"%s\",\"epoch\":%" PRIu64
-                      ",\"promotions\":%" PRIu64 ",\"heartbeats\":%" PRIu64 ",\"watched\":%d,\"db\":%s}",
-                      self->node.id, self->node.role, self->node.epoch, self->promotions,
-                      self->heartbeat_seq, self->watch.count, db);
-            wa_msg_t reply;
-            wa_msg_init (&reply, WA_MSG_STATS);
-            wa_msg_set_text (&reply, stats);
-            wa_codec_send (self->node.control, peer, &reply);
+            json_t *stats = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:I, s:i, s:o}",
+                                       "node", (json_int_t) self->node.id, "kind", "master",
+                                       "role", self->node.role, "epoch", (json_int_t) self->node.epoch,
+                                       "promotions", (json_int_t) self->promotions,
+                                       "heartbeats", (json_int_t) self->heartbeat_seq, "watched", self->watch.count,
+                                       "db", wa_dbworker_stats_json ());
+            wa_node_send_stats (&self->node, peer, stats);
+            json_decref (stats);
             break;
         }
         default:

@@ -16,7 +16,7 @@ account_request (web_t *self, web_req_t *req)
     int code = 0;
     json_t *request = NULL;
     if (req->route.id != ROUTE_SHARDS_GET && !req->input) {
-        web_fail (self, req, 0, API_MISSING, "the body must be a JSON object: %s",
+        web_fail (self, req, 0, WA_ERR_MISSING, "the body must be a JSON object: %s",
                   req->route.id == ROUTE_ACCOUNT ? "{\"cc\", \"phone_number\", \"method\", \"cert\"[, \"pin\"]}"
                   : req->route.id == ROUTE_ACCOUNT_VERIFY ? "{\"code\": \"123456\"}"
                   : "{\"cc\", \"phone_number\", \"shards\"[, \"pin\"]}");

@@ -15,7 +15,7 @@ void
 contacts_check (web_t *self, web_req_t *req)
 {
     if (!req->input) {
-        web_fail (self, req, 0, API_MISSING, "the body must be a contact check: {\"blocking\": \"wait\", "
+        web_fail (self, req, 0, WA_ERR_MISSING, "the body must be a contact check: {\"blocking\": \"wait\", "
                   "\"contacts\": [\"+16315551234\"]}");
         return;
     }
@@ -28,7 +28,7 @@ contacts_check (web_t *self, web_req_t *req)
     }
     int shards = web_shards (self);
     if (shards == 0) {
-        web_fail (self, req, 503, API_NOT_READY, "the shard map has not been read from the database yet");
+        web_fail (self, req, 503, WA_ERR_NOT_READY, "the shard map has not been read from the database yet");
         return;
     }
     char digits[WA_CONTACT_DIGITS_MAX + 1];

@@ -143,15 +143,15 @@ s_on_reply (zloop_t *loop, zsock_t *reader, void *arg)
         json_t *response = json_loadb (self->msg.text, self->msg.text_len, 0, &error);
         if (!json_is_object (response)) {
             json_decref (response);
-            s_park (self, req, API_INTERNAL, "a Coreapp answered something that is not JSON", false);
+            s_park (self, req, WA_ERR_INTERNAL, "a Coreapp answered something that is not JSON", false);
             continue;
         }
         //  Errors that another attempt may not meet: not primary (the map is
         //  old), not ready, database trouble. Anything else is the answer.
         json_t *first = json_array_get (json_object_get (response, "errors"), 0);
         int code = (int) json_integer_value (json_object_get (first, "code"));
-        bool moved = code == API_NOT_PRIMARY_COREAPP || code == API_NOT_PRIMARY_MASTER;
-        if (moved || code == API_NOT_READY || code == API_DATABASE) {
+        bool moved = code == WA_ERR_NOT_PRIMARY_COREAPP || code == WA_ERR_NOT_PRIMARY_MASTER;
+        if (moved || code == WA_ERR_NOT_READY || code == WA_ERR_DATABASE) {
             char reason[120];
             snprintf (reason, sizeof reason, "%s %" PRIu64 ": %.90s", req->fwd_shard < 0 ? "master" : "coreapp",
                       req->fwd_node, json_string_value (json_object_get (first, "details")) ?: "");
@@ -215,7 +215,7 @@ s_send (coreapps_t *self, web_req_t *req)
 {
     wa_usec_t now = wa_clock_mono ();
     bool master = req->fwd_shard == COREAPPS_MASTER;
-    int missing = master ? API_NOT_PRIMARY_MASTER : API_NOT_PRIMARY_COREAPP;
+    int missing = master ? WA_ERR_NOT_PRIMARY_MASTER : WA_ERR_NOT_PRIMARY_COREAPP;
     const shard_entry_t *entry = master ? &self->master
                                : req->fwd_shard >= 0 && req->fwd_shard < self->shards ? &self->map[req->fwd_shard]
                                : NULL;
@@ -290,7 +290,7 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
             snprintf (why, sizeof why, "%s %" PRIu64 " did not answer within %g s",
                       req->fwd_shard < 0 ? "master" : "coreapp", req->fwd_node,
                       self->settings->request_attempt_timeout);
-            s_park (self, req, API_NOT_READY, why, true);
+            s_park (self, req, WA_ERR_NOT_READY, why, true);
         }
         zlistx_destroy (&late);
         coreapps_refresh (self);

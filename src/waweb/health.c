@@ -54,8 +54,8 @@ s_node_row (const wa_db_row_t *row, void *arg)
         snprintf (details, sizeof details, "coreapp %s does not answer the Masters' heartbeats",
                   wa_db_row_str (row, 0));
     if (*details)
-        json_object_set_new (req->result, key, json_pack ("{s:[{s:i,s:s,s:s}]}", "errors", "code", API_NOT_READY,
-                                                          "title", envelope_title (API_NOT_READY),
+        json_object_set_new (req->result, key, json_pack ("{s:[{s:i,s:s,s:s}]}", "errors", "code", WA_ERR_NOT_READY,
+                                                          "title", wa_error_title (WA_ERR_NOT_READY),
                                                           "details", details));
     else
         json_object_set_new (req->result, key, json_pack ("{s:s,s:s}", "gateway_status",
@@ -76,7 +76,7 @@ static void
 s_health_done (web_t *self, web_req_t *req)
 {
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot read the cluster's nodes");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the cluster's nodes");
         return;
     }
     json_t *response = envelope_new ();

@@ -246,7 +246,7 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
             req->state = REQ_ANSWERED;
             char details[96];
             snprintf (details, sizeof details, "the request body is larger than %" PRIu64 " bytes", limit);
-            return s_queue_error (connection, 413, API_INVALID, details);
+            return s_queue_error (connection, 413, WA_ERR_INVALID, details);
         }
         if (req->upload) {
             const char *type = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
@@ -256,7 +256,7 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
             req->upload_counted = true;
             if (atomic_fetch_add (&self->uploads, 1) >= UPLOADS_MAX) {
                 req->state = REQ_ANSWERED;
-                return s_queue_error (connection, 503, API_OVERLOADED, "too many uploads at once: try again later");
+                return s_queue_error (connection, 503, WA_ERR_OVERLOADED, "too many uploads at once: try again later");
             }
             upload_t *upload = calloc (1, sizeof *upload);
             if (!upload)
@@ -313,7 +313,7 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
         snprintf (details, sizeof details, "the request body is larger than %" PRIu64 " bytes",
                   req->upload ? HTTP_UPLOAD_MAX : (uint64_t) self->max_body);
         req->state = REQ_ANSWERED;
-        return s_queue_error (connection, 413, API_INVALID, details);
+        return s_queue_error (connection, 413, WA_ERR_INVALID, details);
     }
     upload_t *upload = req->upload_state;
     if (upload) {
@@ -327,7 +327,7 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
             char details[160];
             snprintf (details, sizeof details, "cannot store the upload: %s", strerror (error));
             req->state = REQ_ANSWERED;
-            return s_queue_error (connection, 500, API_INTERNAL, details);
+            return s_queue_error (connection, 500, WA_ERR_INTERNAL, details);
         }
     }
     //  Counted before the flag is read: the reactor, which sets the flag
@@ -336,14 +336,14 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
     if (atomic_load (&self->stopping)) {
         atomic_fetch_sub (&self->waiting, 1);
         req->state = REQ_ANSWERED;
-        return s_queue_error (connection, 503, API_NOT_READY, "the server is shutting down");
+        return s_queue_error (connection, 503, WA_ERR_NOT_READY, "the server is shutting down");
     }
     //  Suspended before the handover: the reactor may answer at once.
     req->state = REQ_HANDED;
     MHD_suspend_connection (connection);
     if (zmq_send (zsock_resolve (self->push), &req, sizeof req, ZMQ_DONTWAIT) != (int) sizeof req) {
         atomic_fetch_sub (&self->waiting, 1);
-        req->response = s_error_body (API_OVERLOADED, "too many requests are waiting", &req->response_len);
+        req->response = s_error_body (WA_ERR_OVERLOADED, "too many requests are waiting", &req->response_len);
         req->status = 503;
         req->state = REQ_ANSWERED;
         MHD_resume_connection (connection);

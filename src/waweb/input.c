@@ -15,12 +15,12 @@ input_parse (const char *body, size_t len, json_t **out, char *why, size_t whyle
     if (!json) {
         snprintf (why, whylen, "the request body is not valid JSON: %s (line %d, column %d)",
                   error.text, error.line, error.column);
-        return API_INVALID;
+        return WA_ERR_INVALID;
     }
     if (!json_is_object (json)) {
         json_decref (json);
         snprintf (why, whylen, "the request body must be a JSON object");
-        return API_INVALID;
+        return WA_ERR_INVALID;
     }
     *out = json;
     return 0;
@@ -36,16 +36,16 @@ input_string (json_t *input, const char *name, bool required, char *out, size_t 
         if (!required)
             return 0;
         snprintf (why, whylen, "'%s' is required", name);
-        return API_MISSING;
+        return WA_ERR_MISSING;
     }
     if (!json_is_string (value)) {
         snprintf (why, whylen, "'%s' must be a string", name);
-        return API_INVALID;
+        return WA_ERR_INVALID;
     }
     size_t len = json_string_length (value);
     if (len >= size || memchr (json_string_value (value), 0, len)) {
         snprintf (why, whylen, "'%s' is too long or holds a NUL character", name);
-        return API_INVALID;
+        return WA_ERR_INVALID;
     }
     memcpy (out, json_string_value (value), len + 1);
     return 0;

@@ -140,7 +140,7 @@ s_inserted (web_t *self, web_req_t *req)
 {
     media_t *media = req->extra;
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot record the media: the database failed");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot record the media: the database failed");
         return;
     }
     //  The row holds the file now: it stays when the request ends.
@@ -160,7 +160,7 @@ s_stored (web_t *self, web_req_t *req)
     if (req->hash_job.rc) {
         wa_warn ("cannot store media %s in %s: %s", media->id, web_config (self)->media_dir,
                  strerror (media->error));
-        web_fail (self, req, 500, API_INTERNAL, "cannot store the file: %s", strerror (media->error));
+        web_fail (self, req, 500, WA_ERR_INTERNAL, "cannot store the file: %s", strerror (media->error));
         return;
     }
     web_db (self, req, s_insert_run, s_inserted);
@@ -171,22 +171,22 @@ s_upload (web_t *self, web_req_t *req)
 {
     http_req_t *http = &req->http;
     if (!http->upload_type) {
-        web_fail (self, req, 0, API_MISSING, "the Content-Type header is missing: it gives the file's type "
+        web_fail (self, req, 0, WA_ERR_MISSING, "the Content-Type header is missing: it gives the file's type "
                   "(%s)", WA_MEDIA_TYPES);
         return;
     }
     char type[128];
     if (wa_media_type (http->upload_type, type, sizeof type)) {
         if (streq (type, "audio/ogg"))
-            web_fail (self, req, 0, API_INVALID, "audio/ogg is taken only with the Opus codec: "
+            web_fail (self, req, 0, WA_ERR_INVALID, "audio/ogg is taken only with the Opus codec: "
                       "'Content-Type: audio/ogg; codecs=opus'");
         else
-            web_fail (self, req, 0, API_INVALID, "'%.100s' is not a supported media type; supported: %s",
+            web_fail (self, req, 0, WA_ERR_INVALID, "'%.100s' is not a supported media type; supported: %s",
                       type, WA_MEDIA_TYPES);
         return;
     }
     if (!http->upload_path || http->upload_size == 0) {
-        web_fail (self, req, 0, API_MISSING, "the body is empty: it must hold the file's bytes");
+        web_fail (self, req, 0, WA_ERR_MISSING, "the body is empty: it must hold the file's bytes");
         return;
     }
     char id[WA_MEDIA_ID_LEN + 1];
@@ -235,22 +235,22 @@ s_got (web_t *self, web_req_t *req)
 {
     media_t *media = req->extra;
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot read the media now: the database failed");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the media now: the database failed");
         return;
     }
     if (!media->found) {
-        web_fail (self, req, 404, API_NOT_FOUND, "no media with id '%s'", media->id);
+        web_fail (self, req, 404, WA_ERR_NOT_FOUND, "no media with id '%s'", media->id);
         return;
     }
     if (media->error == ENOENT) {
         wa_warn ("media %s has a row but no file in %s", media->id, web_config (self)->media_dir);
-        web_fail (self, req, 404, API_NOT_FOUND, "the file of media '%s' is missing", media->id);
+        web_fail (self, req, 404, WA_ERR_NOT_FOUND, "the file of media '%s' is missing", media->id);
         return;
     }
     if (media->error) {
         wa_warn ("cannot read media %s: %s", media->id,
                  media->error == EIO ? "its size is not the stored one" : strerror (media->error));
-        web_fail (self, req, 500, API_INTERNAL, "cannot read the file of media '%s'", media->id);
+        web_fail (self, req, 500, WA_ERR_INTERNAL, "cannot read the file of media '%s'", media->id);
         return;
     }
     http_req_send_file (&req->http, media->fd, media->size, media->type);
@@ -300,15 +300,15 @@ s_deleted (web_t *self, web_req_t *req)
 {
     media_t *media = req->extra;
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot delete the media now: the database failed");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot delete the media now: the database failed");
         return;
     }
     if (!media->found) {
-        web_fail (self, req, 404, API_NOT_FOUND, "no media with id '%s'", media->id);
+        web_fail (self, req, 404, WA_ERR_NOT_FOUND, "no media with id '%s'", media->id);
         return;
     }
     if (media->denied) {
-        web_fail (self, req, 403, API_ACCESS_DENIED, "media '%s' was uploaded by another user: only they "
+        web_fail (self, req, 403, WA_ERR_ACCESS_DENIED, "media '%s' was uploaded by another user: only they "
                   "or an ADMIN may delete it", media->id);
         return;
     }
@@ -331,7 +331,7 @@ media_request (web_t *self, web_req_t *req)
     }
     //  An id that is not one of ours names nothing: never a path.
     if (!wa_media_id_valid (req->route.param)) {
-        web_fail (self, req, 404, API_NOT_FOUND, "no media with id '%.64s'", req->route.param);
+        web_fail (self, req, 404, WA_ERR_NOT_FOUND, "no media with id '%.64s'", req->route.param);
         return;
     }
     s_media_new (self, req, req->route.param);

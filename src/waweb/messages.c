@@ -50,7 +50,7 @@ void
 messages_send (web_t *self, web_req_t *req)
 {
     if (!req->input) {
-        web_fail (self, req, 0, API_MISSING, "the body must be a message: {\"to\":..., \"type\":\"text\", "
+        web_fail (self, req, 0, WA_ERR_MISSING, "the body must be a message: {\"to\":..., \"type\":\"text\", "
                   "\"text\":{\"body\":...}}");
         return;
     }
@@ -62,13 +62,13 @@ messages_send (web_t *self, web_req_t *req)
         return;
     }
     if (req->http.idempotency_key && !s_client_key_valid (req->http.idempotency_key)) {
-        web_fail (self, req, 0, API_INVALID, "the Idempotency-Key header must be 1 to %d printable "
+        web_fail (self, req, 0, WA_ERR_INVALID, "the Idempotency-Key header must be 1 to %d printable "
                   "characters without spaces", CLIENT_KEY_MAX);
         return;
     }
     int shards = web_shards (self);
     if (shards == 0) {
-        web_fail (self, req, 503, API_NOT_READY, "the shard map has not been read from the database yet");
+        web_fail (self, req, 503, WA_ERR_NOT_READY, "the shard map has not been read from the database yet");
         return;
     }
     char key[WA_MESSAGE_KEY_MAX + 1];

@@ -15,7 +15,7 @@ settings_application (web_t *self, web_req_t *req)
             break;
         case ROUTE_SETTINGS_PATCH:
             if (!json_is_object (req->input) || json_object_size (req->input) == 0) {
-                web_fail (self, req, 0, req->input ? API_INVALID : API_MISSING,
+                web_fail (self, req, 0, req->input ? WA_ERR_INVALID : WA_ERR_MISSING,
                           "the body must be a JSON object of the settings to change, e.g. "
                           "{\"heartbeat_interval\": 5}");
                 return;

@@ -86,14 +86,14 @@ s_finish (fanout_t *fanout)
         probe_t *probe = &fanout->probes[i];
         json_t *entry;
         if (!probe->answer)
-            entry = json_pack ("{s:[{s:i, s:s, s:s}]}", "errors", "code", API_NOT_READY, "title",
-                               envelope_title (API_NOT_READY), "details", "the node did not answer within 1 s");
+            entry = json_pack ("{s:[{s:i, s:s, s:s}]}", "errors", "code", WA_ERR_NOT_READY, "title",
+                               wa_error_title (WA_ERR_NOT_READY), "details", "the node did not answer within 1 s");
         else
         if (db) {
             entry = json_incref (json_object_get (probe->answer, "db"));
             if (!entry)
-                entry = json_pack ("{s:[{s:i, s:s, s:s}]}", "errors", "code", API_NOT_FOUND, "title",
-                                   envelope_title (API_NOT_FOUND), "details", "the node reports no database stats");
+                entry = json_pack ("{s:[{s:i, s:s, s:s}]}", "errors", "code", WA_ERR_NOT_FOUND, "title",
+                                   wa_error_title (WA_ERR_NOT_FOUND), "details", "the node reports no database stats");
         }
         else {
             entry = json_deep_copy (probe->answer);
@@ -158,7 +158,7 @@ static void
 s_nodes_done (web_t *self, web_req_t *req)
 {
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot read the cluster's nodes");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the cluster's nodes");
         return;
     }
     fanout_t *fanout = (fanout_t *) zmalloc (sizeof (fanout_t));
@@ -224,7 +224,7 @@ s_cluster_done (web_t *self, web_req_t *req)
     size_t len = 0;
     char *text = metrics_render (web_metrics (self), (metrics_cluster_t *) req->extra, &forward, &len);
     if (!text) {
-        web_fail (self, req, 0, API_INTERNAL, "out of memory");
+        web_fail (self, req, 0, WA_ERR_INTERNAL, "out of memory");
         return;
     }
     web_reply_text (self, req, 200, text, len, "text/plain; version=0.0.4; charset=utf-8");
@@ -234,7 +234,7 @@ void
 metrics_get (web_t *self, web_req_t *req)
 {
     if (req->http.format && !streq (req->http.format, "prometheus")) {
-        web_fail (self, req, 0, API_INVALID, "format must be prometheus (the only one served)");
+        web_fail (self, req, 0, WA_ERR_INVALID, "format must be prometheus (the only one served)");
         return;
     }
     req->extra = zmalloc (sizeof (metrics_cluster_t));

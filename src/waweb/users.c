@@ -188,7 +188,7 @@ static void
 s_login_issued (web_t *self, web_req_t *req)
 {
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot store the token");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot store the token");
         return;
     }
     json_t *response = envelope_new ();
@@ -206,15 +206,15 @@ s_login_verified (web_t *self, web_req_t *req)
     if (!req->verified) {
         web_login_failed (self, req);
         wa_info ("login failed: '%s' from %s", req->username, req->http.client);
-        web_fail (self, req, 401, API_ACCESS_DENIED, "wrong username or password");
+        web_fail (self, req, 401, WA_ERR_ACCESS_DENIED, "wrong username or password");
         return;
     }
     if (req->hash_job.rc) {
-        web_fail (self, req, 0, API_INTERNAL, "cannot hash the new password");
+        web_fail (self, req, 0, WA_ERR_INTERNAL, "cannot hash the new password");
         return;
     }
     if (req->must_change && !req->new_password[0]) {
-        web_fail (self, req, 0, API_PASSWORD_CHANGE, "the password of '%s' must be changed: log in again "
+        web_fail (self, req, 0, WA_ERR_PASSWORD_CHANGE, "the password of '%s' must be changed: log in again "
                   "with the body {\"new_password\": \"...\"}", req->username);
         return;
     }
@@ -229,7 +229,7 @@ static void
 s_login_found (web_t *self, web_req_t *req)
 {
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot read the user");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the user");
         return;
     }
     if (!req->found)
@@ -242,14 +242,14 @@ users_login (web_t *self, web_req_t *req)
 {
     double retry = 0;
     if (web_login_blocked (self, req, &retry)) {
-        web_fail (self, req, 0, API_TOO_MANY, "too many failed logins from %s: try again in %.0f s",
+        web_fail (self, req, 0, WA_ERR_TOO_MANY, "too many failed logins from %s: try again in %.0f s",
                   req->http.client, ceil (retry));
         return;
     }
     if (auth_basic_parse (req->http.authorization, req->username, sizeof req->username,
                           req->password, sizeof req->password)) {
         web_login_failed (self, req);
-        web_fail (self, req, 401, API_ACCESS_DENIED,
+        web_fail (self, req, 401, WA_ERR_ACCESS_DENIED,
                   "login takes the header 'Authorization: Basic base64(username:password)'");
         return;
     }
@@ -262,7 +262,7 @@ users_login (web_t *self, web_req_t *req)
     }
     const char *problem = req->new_password[0] ? auth_password_problem (req->new_password) : NULL;
     if (problem) {
-        web_fail (self, req, 0, API_INVALID, "'new_password' %s", problem);
+        web_fail (self, req, 0, WA_ERR_INVALID, "'new_password' %s", problem);
         return;
     }
     web_db (self, req, s_user_run, s_login_found);
@@ -275,7 +275,7 @@ static void
 s_logged_out (web_t *self, web_req_t *req)
 {
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot revoke the token");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot revoke the token");
         return;
     }
     wa_info ("logout: '%s'", req->caller);
@@ -306,7 +306,7 @@ s_take_password (web_t *self, web_req_t *req)
     }
     const char *problem = auth_password_problem (req->password);
     if (problem) {
-        web_fail (self, req, 0, API_INVALID, "'password' %s", problem);
+        web_fail (self, req, 0, WA_ERR_INVALID, "'password' %s", problem);
         return -1;
     }
     return 0;
@@ -316,11 +316,11 @@ static void
 s_created (web_t *self, web_req_t *req)
 {
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot store the user");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot store the user");
         return;
     }
     if (req->found) {
-        web_fail (self, req, 409, API_INVALID, "user '%s' already exists", req->username);
+        web_fail (self, req, 409, WA_ERR_INVALID, "user '%s' already exists", req->username);
         return;
     }
     wa_info ("user '%s' (%s) created by '%s'", req->username, req->role, req->caller);
@@ -331,7 +331,7 @@ static void
 s_create_hashed (web_t *self, web_req_t *req)
 {
     if (req->hash_job.rc) {
-        web_fail (self, req, 0, API_INTERNAL, "cannot hash the password");
+        web_fail (self, req, 0, WA_ERR_INTERNAL, "cannot hash the password");
         return;
     }
     web_db (self, req, s_insert_run, s_created);
@@ -341,13 +341,13 @@ void
 users_create (web_t *self, web_req_t *req)
 {
     if (!req->input) {
-        web_fail (self, req, 0, API_MISSING, "the body must be a JSON object with 'username' and 'password'");
+        web_fail (self, req, 0, WA_ERR_MISSING, "the body must be a JSON object with 'username' and 'password'");
         return;
     }
     char why[200];
     int code = input_string (req->input, "username", true, req->username, sizeof req->username, why, sizeof why);
     if (code == 0 && !auth_username_valid (req->username)) {
-        code = API_INVALID;
+        code = WA_ERR_INVALID;
         snprintf (why, sizeof why, "'username' must be 4 to 32 characters of A-Z, a-z, 0-9, '.', '_' and '-'");
     }
     if (code) {
@@ -361,7 +361,7 @@ users_create (web_t *self, web_req_t *req)
     for (char *c = role; *c; c++)
         *c = (char) toupper ((unsigned char) *c);
     if (code == 0 && *role && !streq (role, "ADMIN") && !streq (role, "USER")) {
-        code = API_INVALID;
+        code = WA_ERR_INVALID;
         snprintf (why, sizeof why, "'role' must be ADMIN or USER");
     }
     if (code) {
@@ -376,11 +376,11 @@ static void
 s_updated (web_t *self, web_req_t *req)
 {
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot store the password");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot store the password");
         return;
     }
     if (!req->found) {
-        web_fail (self, req, 0, API_NOT_FOUND, "no user '%s'", req->username);
+        web_fail (self, req, 0, WA_ERR_NOT_FOUND, "no user '%s'", req->username);
         return;
     }
     wa_info ("password of '%s' changed by '%s'", req->username, req->caller);
@@ -391,7 +391,7 @@ static void
 s_update_hashed (web_t *self, web_req_t *req)
 {
     if (req->hash_job.rc) {
-        web_fail (self, req, 0, API_INTERNAL, "cannot hash the password");
+        web_fail (self, req, 0, WA_ERR_INTERNAL, "cannot hash the password");
         return;
     }
     web_db (self, req, s_set_password_run, s_updated);
@@ -402,7 +402,7 @@ static int
 s_take_name (web_t *self, web_req_t *req)
 {
     if (!auth_username_valid (req->route.param)) {
-        web_fail (self, req, 0, API_NOT_FOUND, "no user '%.40s'", req->route.param);
+        web_fail (self, req, 0, WA_ERR_NOT_FOUND, "no user '%.40s'", req->route.param);
         return -1;
     }
     snprintf (req->username, sizeof req->username, "%.32s", req->route.param);
@@ -415,7 +415,7 @@ users_update (web_t *self, web_req_t *req)
     if (s_take_name (self, req))
         return;
     if (!req->input) {
-        web_fail (self, req, 0, API_MISSING, "the body must be a JSON object with 'password'");
+        web_fail (self, req, 0, WA_ERR_MISSING, "the body must be a JSON object with 'password'");
         return;
     }
     if (s_take_password (self, req))
@@ -430,11 +430,11 @@ static void
 s_got (web_t *self, web_req_t *req)
 {
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot read the user");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the user");
         return;
     }
     if (!req->found) {
-        web_fail (self, req, 0, API_NOT_FOUND, "no user '%s'", req->username);
+        web_fail (self, req, 0, WA_ERR_NOT_FOUND, "no user '%s'", req->username);
         return;
     }
     web_reply (self, req, 200, s_users (req->username, req->role));
@@ -451,15 +451,15 @@ static void
 s_deleted (web_t *self, web_req_t *req)
 {
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot delete the user");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot delete the user");
         return;
     }
     if (!req->found) {
-        web_fail (self, req, 0, API_NOT_FOUND, "no user '%s'", req->username);
+        web_fail (self, req, 0, WA_ERR_NOT_FOUND, "no user '%s'", req->username);
         return;
     }
     if (!req->verified) {
-        web_fail (self, req, 0, API_INVALID, "'%s' is the last ADMIN: create another ADMIN first",
+        web_fail (self, req, 0, WA_ERR_INVALID, "'%s' is the last ADMIN: create another ADMIN first",
                   req->username);
         return;
     }

@@ -159,7 +159,7 @@ web_reply (web_t *self, web_req_t *req, int status, json_t *response)
     if (!response)
         response = envelope_new ();
     if (status == 0)
-        status = envelope_code (response) ? envelope_status (envelope_code (response)) : 200;
+        status = envelope_code (response) ? wa_error_status (envelope_code (response)) : 200;
     size_t len;
     char *body = envelope_dump (response, &len);
     json_decref (response);
@@ -223,8 +223,6 @@ json_t *
 web_own_stats (web_t *self)
 {
     coreapps_stats_t f = coreapps_stats (self->coreapps);
-    char db[400];
-    wa_dbworker_stats_json (db, sizeof db);
     json_t *stats = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
                                "node", (json_int_t) self->id, "kind", "webapp", "role", "webapp",
                                "requests", (json_int_t) self->requests_seen,
@@ -233,9 +231,7 @@ web_own_stats (web_t *self)
                                "answered", (json_int_t) f.answered, "expired", (json_int_t) f.expired,
                                "map_reads", (json_int_t) f.map_refreshes, "in_flight", (json_int_t) f.in_flight,
                                "parked", (json_int_t) f.parked);
-    json_t *dbstats = json_loads (db, 0, NULL);
-    if (dbstats)
-        json_object_set_new (stats, "db", dbstats);
+    json_object_set_new (stats, "db", wa_dbworker_stats_json ());
     return stats;
 }
 
@@ -247,14 +243,14 @@ web_fail (web_t *self, web_req_t *req, int status, int code, const char *fmt, ..
     va_start (args, fmt);
     vsnprintf (details, sizeof details, fmt, args);
     va_end (args);
-    web_reply (self, req, status ? status : envelope_status (code), envelope_error (code, "%s", details));
+    web_reply (self, req, status ? status : wa_error_status (code), envelope_error (code, "%s", details));
 }
 
 void
 web_db (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next)
 {
     if (self->db_jobs >= DB_JOBS_MAX) {
-        web_fail (self, req, 0, API_OVERLOADED, "too many requests wait for the database");
+        web_fail (self, req, 0, WA_ERR_OVERLOADED, "too many requests wait for the database");
         return;
     }
     req->db_job.kind = JOB_REQ_DB;
@@ -263,14 +259,14 @@ web_db (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_st
     if (wa_dbworker_submit (self->db, &req->db_job) == 0)
         self->db_jobs++;
     else
-        web_fail (self, req, 0, API_INTERNAL, "the database worker refused the job");
+        web_fail (self, req, 0, WA_ERR_INTERNAL, "the database worker refused the job");
 }
 
 void
 web_hash (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next)
 {
     if (self->hash_jobs >= HASH_JOBS_MAX) {
-        web_fail (self, req, 0, API_OVERLOADED, "too many password checks are waiting");
+        web_fail (self, req, 0, WA_ERR_OVERLOADED, "too many password checks are waiting");
         return;
     }
     req->hash_job.kind = JOB_REQ_HASH;
@@ -279,7 +275,7 @@ web_hash (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_
     if (wa_dbworker_submit (self->hasher, &req->hash_job) == 0)
         self->hash_jobs++;
     else
-        web_fail (self, req, 0, API_INTERNAL, "the hash worker refused the job");
+        web_fail (self, req, 0, WA_ERR_INTERNAL, "the hash worker refused the job");
 }
 
 //  --------------------------------------------------------------------------
@@ -297,7 +293,7 @@ web_forward (web_t *self, web_req_t *req, int shard, json_t *request)
     req->fwd_text = request ? json_dumps (request, JSON_COMPACT) : NULL;
     json_decref (request);
     if (!req->fwd_text || strlen (req->fwd_text) > WA_TEXT_MAX) {
-        web_fail (self, req, 0, req->fwd_text ? API_INVALID : API_INTERNAL,
+        web_fail (self, req, 0, req->fwd_text ? WA_ERR_INVALID : WA_ERR_INTERNAL,
                   req->fwd_text ? "the request is too large" : "out of memory");
         free (req->fwd_text);
         req->fwd_text = NULL;
@@ -316,9 +312,9 @@ s_forwarded (web_t *self, web_req_t *req, int status, json_t *response)
         //  Coreapp, or one not ready, 1011; a database error 1023.
         bool master = req->fwd_shard == COREAPPS_MASTER;
         int code = req->fwd_last_code;
-        if (code == 0 || code == API_NOT_PRIMARY_COREAPP || (code == API_NOT_PRIMARY_MASTER && !master))
-            code = API_NOT_READY;
-        web_fail (self, req, code == API_NOT_READY ? 503 : 0, code,
+        if (code == 0 || code == WA_ERR_NOT_PRIMARY_COREAPP || (code == WA_ERR_NOT_PRIMARY_MASTER && !master))
+            code = WA_ERR_NOT_READY;
+        web_fail (self, req, code == WA_ERR_NOT_READY ? 503 : 0, code,
                   "no %s accepted the request within request_deadline (%g s); last attempt: %s",
                   master ? "primary Master" : "primary Coreapp", self->settings.request_deadline,
                   req->fwd_last_why[0] ? req->fwd_last_why : "none");
@@ -329,7 +325,7 @@ s_forwarded (web_t *self, web_req_t *req, int status, json_t *response)
         json_t *first = json_array_get (errors, 0);
         int code = (int) json_integer_value (json_object_get (first, "code"));
         const char *details = json_string_value (json_object_get (first, "details"));
-        json_t *envelope = envelope_error (code ? code : API_GENERIC, "%s", details ? details : "");
+        json_t *envelope = envelope_error (code ? code : WA_ERR_GENERIC, "%s", details ? details : "");
         json_decref (response);
         web_reply (self, req, status >= 400 && status <= 599 ? status : 0, envelope);
         return;
@@ -372,11 +368,11 @@ s_dispatch (web_t *self, web_req_t *req)
 {
     bool admin = streq (req->caller_role, "ADMIN");
     if (req->route.auth == ROUTE_AUTH_ADMIN && !admin) {
-        web_fail (self, req, 403, API_ACCESS_DENIED, "this needs the ADMIN role");
+        web_fail (self, req, 403, WA_ERR_ACCESS_DENIED, "this needs the ADMIN role");
         return;
     }
     if (req->route.auth == ROUTE_AUTH_SELF && !admin && !streq (req->caller, req->route.param)) {
-        web_fail (self, req, 403, API_ACCESS_DENIED, "a USER may only see or change itself");
+        web_fail (self, req, 403, WA_ERR_ACCESS_DENIED, "a USER may only see or change itself");
         return;
     }
     switch (req->route.id) {
@@ -401,7 +397,7 @@ s_dispatch (web_t *self, web_req_t *req)
         case ROUTE_ACCOUNT_VERIFY:
         case ROUTE_SHARDS_GET:
         case ROUTE_SHARDS_SET: account_request (self, req); break;
-        default: web_fail (self, req, 0, API_INTERNAL, "no handler for this route"); break;
+        default: web_fail (self, req, 0, WA_ERR_INTERNAL, "no handler for this route"); break;
     }
 }
 
@@ -434,11 +430,11 @@ static void
 s_token_result (web_t *self, web_req_t *req)
 {
     if (req->db_job.rc) {
-        web_fail (self, req, 0, API_DATABASE, "cannot check the token now");
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot check the token now");
         return;
     }
     if (!req->found) {
-        web_fail (self, req, 401, API_ACCESS_DENIED, "the token is not valid: unknown, expired or revoked");
+        web_fail (self, req, 401, WA_ERR_ACCESS_DENIED, "the token is not valid: unknown, expired or revoked");
         return;
     }
     wa_usec_t keep = req->remaining < TOKEN_CACHE_TTL ? req->remaining : TOKEN_CACHE_TTL;
@@ -451,12 +447,12 @@ s_authenticate (web_t *self, web_req_t *req)
 {
     char token[AUTH_TOKEN_LEN + 2];
     if (!req->http.authorization) {
-        web_fail (self, req, 401, API_ACCESS_DENIED, "missing the header 'Authorization: Bearer <token>'");
+        web_fail (self, req, 401, WA_ERR_ACCESS_DENIED, "missing the header 'Authorization: Bearer <token>'");
         return;
     }
     if (auth_bearer_parse (req->http.authorization, token, sizeof token)
     ||  strlen (token) != AUTH_TOKEN_LEN) {
-        web_fail (self, req, 401, API_ACCESS_DENIED, "the Authorization header holds no valid bearer token");
+        web_fail (self, req, 401, WA_ERR_ACCESS_DENIED, "the Authorization header holds no valid bearer token");
         return;
     }
     auth_token_hash (token, req->token_hash);
@@ -492,16 +488,16 @@ s_start (web_t *self, web_req_t *req)
     req->handle = zlistx_add_end (self->pending, req);
     int rc = route_match (req->http.method, req->http.path, &req->route);
     if (rc == 404) {
-        web_fail (self, req, 0, API_NOT_FOUND, "no such path: %.200s", req->http.path);
+        web_fail (self, req, 0, WA_ERR_NOT_FOUND, "no such path: %.200s", req->http.path);
         return;
     }
     if (rc == 405) {
-        web_fail (self, req, 405, API_NOT_FOUND, "%s is not allowed on %.200s; allowed: %s",
+        web_fail (self, req, 405, WA_ERR_NOT_FOUND, "%s is not allowed on %.200s; allowed: %s",
                   req->http.method, req->http.path, req->route.allow);
         return;
     }
     if (!self->ready) {
-        web_fail (self, req, 0, API_NOT_READY, "waweb is starting: waiting for the database "
+        web_fail (self, req, 0, WA_ERR_NOT_READY, "waweb is starting: waiting for the database "
                   "(schema version %d)", wa_schema_version);
         return;
     }
@@ -828,7 +824,7 @@ s_shutdown (web_t *self)
     while (true) {
         web_req_t *req;
         while ((req = zlistx_first (self->pending)))
-            web_fail (self, req, 503, API_NOT_READY, "the server is shutting down");
+            web_fail (self, req, 503, WA_ERR_NOT_READY, "the server is shutting down");
         req = (web_req_t *) http_server_recv (self->http, self->requests);
         if (req) {
             req->started = wa_clock_mono ();

@@ -56,12 +56,21 @@ s_login (referee_t *referee, const referee_owner_t *owner, uint32_t shard, uint6
 static json_t *
 s_stats (referee_t *referee)
 {
-    char *text = referee_stats_json (referee, 16384);
-    assert_non_null (text);
-    json_error_t error;
-    json_t *root = json_loads (text, 0, &error);
-    free (text);
+    json_t *root = referee_stats_json (referee, 16384);
     assert_non_null (root);
+    return root;
+}
+
+//  The stats trimmed to max_len, checked to fit when dumped.
+static json_t *
+s_stats_fit (referee_t *referee, size_t max_len)
+{
+    json_t *root = referee_stats_json (referee, max_len);
+    assert_non_null (root);
+    char *text = json_dumps (root, JSON_COMPACT);
+    assert_non_null (text);
+    assert_true (strlen (text) <= max_len);
+    free (text);
     return root;
 }
 
@@ -332,13 +341,7 @@ test_stats_fit (void **state)
     for (uint64_t epoch = 1; epoch <= 150; epoch++)
         s_login (referee, epoch % 2? &s_alice: &s_bob, 0, epoch, epoch, SEC (0));
     assert_int_equal (referee_overlap_count (referee), 149);
-    char *text = referee_stats_json (referee, 4000);
-    assert_non_null (text);
-    assert_true (strlen (text) <= 4000);
-    json_error_t error;
-    json_t *root = json_loads (text, 0, &error);
-    free (text);
-    assert_non_null (root);
+    json_t *root = s_stats_fit (referee, 4000);
     assert_int_equal (json_integer_value (json_object_get (root, "overlaps")), 149);
     json_t *list = json_object_get (root, "overlap_list");
     assert_true (json_array_size (list) > 0 && json_array_size (list) < 100);
@@ -349,9 +352,7 @@ test_stats_fit (void **state)
     json_decref (root);
 
     //  the last 100 are kept when there is room
-    text = referee_stats_json (referee, 1 << 20);
-    root = json_loads (text, 0, &error);
-    free (text);
+    root = s_stats_fit (referee, 1 << 20);
     assert_int_equal (json_array_size (json_object_get (root, "overlap_list")), 100);
     last = json_array_get (json_object_get (root, "overlap_list"), 0);
     assert_int_equal (json_integer_value (json_object_get (last, "new_epoch")), 51);
@@ -771,13 +772,7 @@ test_stats_keys_and_fit (void **state)
         s_send (referee, &s_carol, session, id, SEC (0), &result);
         assert_int_equal (s_send (referee, &s_carol, session, id, SEC (0), &result), REFEREE_SEND_DUPLICATE);
     }
-    char *text = referee_stats_json (referee, 16384);
-    assert_non_null (text);
-    assert_true (strlen (text) <= 16384);
-    json_error_t error;
-    root = json_loads (text, 0, &error);
-    free (text);
-    assert_non_null (root);
+    root = s_stats_fit (referee, 16384);
     assert_int_equal (json_integer_value (json_object_get (root, "overlaps")), 149);
     assert_int_equal (json_integer_value (json_object_get (root, "messages")), 150);
     assert_int_equal (json_integer_value (json_object_get (root, "duplicates")), 150);
@@ -797,18 +792,14 @@ test_stats_keys_and_fit (void **state)
     json_decref (root);
 
     //  the last 100 are kept when there is room
-    text = referee_stats_json (referee, 1 << 20);
-    root = json_loads (text, 0, &error);
-    free (text);
+    root = s_stats_fit (referee, 1 << 20);
     duplicates = json_object_get (root, "duplicate_list");
     assert_int_equal (json_array_size (duplicates), 100);
     assert_string_equal (json_string_value (json_object_get (json_array_get (duplicates, 0), "id")), "dup-50");
     json_decref (root);
 
     //  a tiny budget leaves the counters
-    text = referee_stats_json (referee, 100);
-    root = json_loads (text, 0, &error);
-    free (text);
+    root = referee_stats_json (referee, 100);
     assert_non_null (root);
     assert_int_equal (json_array_size (json_object_get (root, "duplicate_list")), 0);
     assert_int_equal (json_array_size (json_object_get (root, "overlap_list")), 0);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <sodium.h>
@@ -21,11 +22,12 @@ test_envelope_table (void **state)
     int codes[] = { 1000, 1005, 1006, 1008, 1009, 1011, 1014, 1015, 1016, 1017, 1018, 1023, 1024 };
     int statuses[] = { 500, 403, 404, 400, 400, 503, 500, 429, 503, 500, 500, 500, 401 };
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-        assert_int_equal (envelope_status (codes[i]), statuses[i]);
-    assert_string_equal (envelope_title (1005), "Access denied");
-    assert_string_equal (envelope_title (1024), "Password change required");
-    assert_int_equal (envelope_status (4242), 500);
-    assert_string_equal (envelope_title (4242), "Generic error");
+        assert_int_equal (wa_error_status (codes[i]), statuses[i]);
+    assert_string_equal (wa_error_title (1005), "Access denied");
+    assert_string_equal (wa_error_title (1024), "Password change required");
+    assert_int_equal (wa_error_status (4242), 500);
+    assert_string_equal (wa_error_title (4242), "Generic error");
+    assert_int_equal (atoi (WA_ERR_INTERNAL_DIGITS), WA_ERR_INTERNAL);
 }
 
 static void
