@@ -108,6 +108,10 @@ $(BUILD)/tests/test_waload_%: tests/unit/test_waload_%.c src/waload/load.c src/w
 $(BUILD)/tests/test_callbacks: tests/unit/test_callbacks.c src/wacore/cbqueue.c src/wacore/cbevent.c src/wacore/cbqueue.h src/wacore/cbevent.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wacore -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+# The outbox through its seams (outbox_io_t, outbox_db_t): no database, no upstream.
+$(BUILD)/tests/test_outbox: tests/unit/test_outbox.c src/wacore/outbox.c src/wacore/outbox.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wacore -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 $(BUILD)/tests/test_wagate_events: tests/unit/test_wagate_events.c src/wagate/events.c src/wagate/events.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
