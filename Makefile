@@ -75,10 +75,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
-# test_wamaster_api includes src/wamaster/api.c (its static functions too) and gatelink.c.
-$(BUILD)/tests/test_wamaster_api: src/wamaster/api.c src/wamaster/api.h src/wamaster/gatelink.c src/wamaster/gatelink.h
-# test_wagate_account includes src/wagate/account.c.
-$(BUILD)/tests/test_wagate_account: src/wagate/account.c src/wagate/account.h
+$(BUILD)/tests/test_wamaster_api: tests/unit/test_wamaster_api.c src/wamaster/api.c src/wamaster/api.h \
+		src/wamaster/gatelink.c src/wamaster/gatelink.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+$(BUILD)/tests/test_wagate_account: tests/unit/test_wagate_account.c src/wagate/account.c src/wagate/account.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/test_watch: tests/unit/test_watch.c src/wamaster/watch.c src/wamaster/watch.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
