@@ -102,6 +102,9 @@ $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard 
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/waweb -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# The routing to the primary Coreapps through its seams (no database, no cluster).
+$(BUILD)/tests/test_waweb_coreapps: src/waweb/coreapps.c
+
 # The pure parts of waload (no libcurl, no clock).
 $(BUILD)/tests/test_waload_%: tests/unit/test_waload_%.c src/waload/load.c src/waload/load.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
