@@ -14,6 +14,7 @@
 #include "wa_codec.h"
 #include "wa_log.h"
 #include "api.h"
+#include "test_loop.h"
 
 typedef struct {
     bool primary;
@@ -93,20 +94,10 @@ s_teardown (void **state)
     return 0;
 }
 
-static int
-s_end_loop (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    (void) arg;
-    return -1;
-}
-
 static void
 s_run_loop (fixture_t *f, int ms)
 {
-    zloop_timer (f->loop, (size_t) ms, 1, s_end_loop, NULL);
-    zloop_start (f->loop);
+    test_run_loop (f->loop, ms);
 }
 
 //  Let the API read what the dealer sent (its reader on the loop).

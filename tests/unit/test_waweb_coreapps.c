@@ -17,6 +17,7 @@
 #include "wa_message.h"
 #include "wa_peers.h"
 #include "coreapps.h"
+#include "test_loop.h"
 
 #define COREAPPS 4
 
@@ -56,24 +57,13 @@ s_fake_worker (zsock_t *pipe, void *args)
 {
     (void) args;
     zsock_signal (pipe, 0);
-    while (true) {
-        zmsg_t *msg = zmsg_recv (pipe);
-        if (!msg)
-            break;
-        char *command = zmsg_popstr (msg);
-        bool term = !command || streq (command, "$TERM");
-        if (command && streq (command, "JOB")) {
-            zframe_t *frame = zmsg_pop (msg);
-            wa_job_t *job = NULL;
-            memcpy (&job, zframe_data (frame), sizeof job);
-            zframe_destroy (&frame);
-            zsock_send (pipe, "p", job);
-        }
+    char *command = NULL;
+    void *job = NULL;
+    while (zsock_recv (pipe, "sp", &command, &job) == 0 && !streq (command, "$TERM")) {
+        zsock_send (pipe, "p", job);
         zstr_free (&command);
-        zmsg_destroy (&msg);
-        if (term)
-            break;
     }
+    zstr_free (&command);
 }
 
 //  --------------------------------------------------------------------------
@@ -126,21 +116,11 @@ s_run_jobs (fixture_t *f)
     zpoller_destroy (&poller);
 }
 
-static int
-s_end_loop (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    (void) arg;
-    return -1;
-}
-
 //  Let the reactor run (its sweep every 20 ms, the Coreapps' replies).
 static void
 s_run_loop (fixture_t *f, int ms)
 {
-    zloop_timer (f->loop, (size_t) ms, 1, s_end_loop, NULL);
-    zloop_start (f->loop);
+    test_run_loop (f->loop, ms);
 }
 
 static void
@@ -223,6 +203,16 @@ s_request (const char *key, const char *to)
     return req;
 }
 
+//  Forward a new request to shard; text gets what the Coreapps should see.
+static web_req_t *
+s_forward (fixture_t *f, const char *key, int shard, char *text, size_t size)
+{
+    web_req_t *req = s_request (key, shard == COREAPPS_MASTER ? "" : "16315551234");
+    snprintf (text, size, "%s", req->fwd_text);
+    coreapps_forward (f->coreapps, req, shard);
+    return req;
+}
+
 //  The one API_REQ Coreapp coreapp got (its sender kept for the answer);
 //  none at all when text is NULL.
 static uint64_t
@@ -242,6 +232,16 @@ s_take (fixture_t *f, int coreapp, const char *text, zframe_t **sender)
     return f->msg.seq;
 }
 
+//  A new request forwarded to shard, taken at Coreapp coreapp (text: 200 bytes).
+static web_req_t *
+s_forward_to (fixture_t *f, const char *key, int shard, int coreapp, char *text, zframe_t **sender,
+              uint64_t *seq)
+{
+    web_req_t *req = s_forward (f, key, shard, text, 200);
+    *seq = s_take (f, coreapp, text, sender);
+    return req;
+}
+
 static void
 s_reply (fixture_t *f, int coreapp, zframe_t **sender, uint64_t seq, int status, const char *json)
 {
@@ -252,6 +252,18 @@ s_reply (fixture_t *f, int coreapp, zframe_t **sender, uint64_t seq, int status,
     assert_int_equal (wa_codec_send (f->router[coreapp], *sender, &f->msg), 0);
     zframe_destroy (sender);
     s_run_loop (f, 30);
+}
+
+//  Coreapp coreapp accepts the message: the request is answered (the
+//  answers-th answer).
+static void
+s_accepted (fixture_t *f, int coreapp, zframe_t **sender, uint64_t seq, int answers)
+{
+    s_reply (f, coreapp, sender, seq, 201, "{\"messages\":[{\"id\":\"gBEx\"}]}");
+    assert_int_equal (f->answers, answers);
+    assert_int_equal (f->status, 201);
+    json_t *message = json_array_get (json_object_get (f->response, "messages"), 0);
+    assert_string_equal (json_string_value (json_object_get (message, "id")), "gBEx");
 }
 
 static void
@@ -301,12 +313,8 @@ test_routing_by_shard (void **state)
             if (other != shard)
                 s_take (f, other, NULL, NULL);
         assert_int_equal (req->fwd_node, 10 + (uint64_t) shard);
-        s_reply (f, shard, &sender, seq, 201, "{\"messages\":[{\"id\":\"gBEx\"}]}");
-        assert_int_equal (f->answers, (int) i + 1);
+        s_accepted (f, shard, &sender, seq, (int) i + 1);
         assert_ptr_equal (f->answered, req);
-        assert_int_equal (f->status, 201);
-        assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (f->response,
-                                                "messages"), 0), "id")), "gBEx");
         assert_null (req->fwd_text);
         free (req);
     }
@@ -323,12 +331,10 @@ static void
 test_refresh_on_not_primary (void **state)
 {
     fixture_t *f = *state;
-    web_req_t *req = s_request ("key-1", "16315551234");
     char text[200];
-    snprintf (text, sizeof text, "%s", req->fwd_text);
-    coreapps_forward (f->coreapps, req, 1);
     zframe_t *sender = NULL;
-    uint64_t seq = s_take (f, 1, text, &sender);
+    uint64_t seq;
+    web_req_t *req = s_forward_to (f, "key-1", 1, 1, text, &sender, &seq);
     int reads = s_db.reads;
     s_primary (f, 1, 3);
     s_reply_error (f, 1, &sender, seq, 1018, "this Coreapp no longer holds the message's shard");
@@ -344,9 +350,7 @@ test_refresh_on_not_primary (void **state)
     s_run_loop (f, 60);
     seq = s_take (f, 3, text, &sender);
     assert_true (coreapps_stats (f->coreapps).retries >= 1);
-    s_reply (f, 3, &sender, seq, 201, "{\"messages\":[{\"id\":\"gBEx\"}]}");
-    assert_int_equal (f->answers, 1);
-    assert_int_equal (f->status, 201);
+    s_accepted (f, 3, &sender, seq, 1);
     free (req);
 }
 
@@ -360,12 +364,10 @@ test_refresh_on_not_primary_master (void **state)
     snprintf (master->endpoint, sizeof master->endpoint, "%s", f->endpoint[0]);
     coreapps_refresh (f->coreapps);
     s_run_jobs (f);
-    web_req_t *req = s_request ("key-1", "");
     char text[200];
-    snprintf (text, sizeof text, "%s", req->fwd_text);
-    coreapps_forward (f->coreapps, req, COREAPPS_MASTER);
     zframe_t *sender = NULL;
-    uint64_t seq = s_take (f, 0, text, &sender);
+    uint64_t seq;
+    web_req_t *req = s_forward_to (f, "key-1", COREAPPS_MASTER, 0, text, &sender, &seq);
     int refreshes = (int) coreapps_stats (f->coreapps).map_refreshes;
     master->node = 12;
     snprintf (master->endpoint, sizeof master->endpoint, "%s", f->endpoint[2]);
@@ -387,12 +389,10 @@ static void
 test_refresh_on_attempt_timeout (void **state)
 {
     fixture_t *f = *state;
-    web_req_t *req = s_request ("key-1", "16315551234");
     char text[200];
-    snprintf (text, sizeof text, "%s", req->fwd_text);
-    coreapps_forward (f->coreapps, req, 2);
     zframe_t *first = NULL;
-    uint64_t first_seq = s_take (f, 2, text, &first);
+    uint64_t first_seq;
+    web_req_t *req = s_forward_to (f, "key-1", 2, 2, text, &first, &first_seq);
     s_advance (f, 1.9);
     assert_int_equal (coreapps_stats (f->coreapps).map_refreshes, 0);
     s_take (f, 2, NULL, NULL);
@@ -407,10 +407,7 @@ test_refresh_on_attempt_timeout (void **state)
     assert_true (second_seq != first_seq);
     s_reply (f, 2, &first, first_seq, 201, "{\"messages\":[{\"id\":\"late\"}]}");
     assert_int_equal (f->answers, 0);
-    s_reply (f, 2, &second, second_seq, 201, "{\"messages\":[{\"id\":\"gBEx\"}]}");
-    assert_int_equal (f->answers, 1);
-    assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (f->response,
-                                            "messages"), 0), "id")), "gBEx");
+    s_accepted (f, 2, &second, second_seq, 1);
     free (req);
 }
 
@@ -420,12 +417,10 @@ static void
 test_parked_retry_same_key (void **state)
 {
     fixture_t *f = *state;
-    web_req_t *req = s_request ("key-7", "16315551234");
     char text[200];
-    snprintf (text, sizeof text, "%s", req->fwd_text);
-    coreapps_forward (f->coreapps, req, 0);
     zframe_t *sender = NULL;
-    uint64_t seq = s_take (f, 0, text, &sender);
+    uint64_t seq;
+    web_req_t *req = s_forward_to (f, "key-7", 0, 0, text, &sender, &seq);
     s_reply_error (f, 0, &sender, seq, 1011, "not ready");
     assert_int_equal (coreapps_stats (f->coreapps).parked, 1);
     assert_int_equal (req->fwd_last_code, 1011);
@@ -436,9 +431,7 @@ test_parked_retry_same_key (void **state)
     s_advance (f, 0.02);
     seq = s_take (f, 0, text, &sender);
     assert_int_equal (coreapps_stats (f->coreapps).map_refreshes, 0);
-    s_reply (f, 0, &sender, seq, 201, "{\"messages\":[{\"id\":\"gBEx\"}]}");
-    assert_int_equal (f->answers, 1);
-    assert_int_equal (f->status, 201);
+    s_accepted (f, 0, &sender, seq, 1);
     assert_int_equal (req->fwd_attempts, 2);
     free (req);
 }
@@ -451,10 +444,8 @@ test_parked_until_primary (void **state)
     s_primary (f, 3, -1);
     coreapps_refresh (f->coreapps);
     s_run_jobs (f);
-    web_req_t *req = s_request ("key-1", "16315551234");
     char text[200];
-    snprintf (text, sizeof text, "%s", req->fwd_text);
-    coreapps_forward (f->coreapps, req, 3);
+    web_req_t *req = s_forward (f, "key-1", 3, text, sizeof text);
     assert_int_equal (coreapps_stats (f->coreapps).parked, 1);
     assert_int_equal (req->fwd_last_code, 1018);
     assert_string_equal (req->fwd_last_why, "no primary Coreapp for the shard");
@@ -467,8 +458,7 @@ test_parked_until_primary (void **state)
     s_run_loop (f, 60);
     zframe_t *sender = NULL;
     uint64_t seq = s_take (f, 1, text, &sender);
-    s_reply (f, 1, &sender, seq, 201, "{\"messages\":[{\"id\":\"gBEx\"}]}");
-    assert_int_equal (f->answers, 1);
+    s_accepted (f, 1, &sender, seq, 1);
     free (req);
 }
 
@@ -505,12 +495,10 @@ static void
 test_deadline_database (void **state)
 {
     fixture_t *f = *state;
-    web_req_t *req = s_request ("key-1", "16315551234");
     char text[200];
-    snprintf (text, sizeof text, "%s", req->fwd_text);
-    coreapps_forward (f->coreapps, req, 1);
     zframe_t *sender = NULL;
-    uint64_t seq = s_take (f, 1, text, &sender);
+    uint64_t seq;
+    web_req_t *req = s_forward_to (f, "key-1", 1, 1, text, &sender, &seq);
     s_reply_error (f, 1, &sender, seq, 1023, "Lock wait timeout exceeded");
     s_expire (f, req);
     assert_int_equal (req->fwd_last_code, 1023);
