@@ -75,10 +75,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
-# test_wamaster_api includes src/wamaster/api.c (its static functions too) and gatelink.c.
-$(BUILD)/tests/test_wamaster_api: src/wamaster/api.c src/wamaster/api.h src/wamaster/gatelink.c src/wamaster/gatelink.h
-# test_wagate_account includes src/wagate/account.c.
-$(BUILD)/tests/test_wagate_account: src/wagate/account.c src/wagate/account.h
+$(BUILD)/tests/test_wamaster_api: tests/unit/test_wamaster_api.c src/wamaster/api.c src/wamaster/api.h \
+		src/wamaster/gatelink.c src/wamaster/gatelink.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+$(BUILD)/tests/test_wagate_account: tests/unit/test_wagate_account.c src/wagate/account.c src/wagate/account.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/test_watch $(BUILD)/tests/test_promote: $(BUILD)/tests/%: tests/unit/%.c src/wamaster/watch.c src/wamaster/watch.h \
 		src/wamaster/promote.c src/wamaster/promote.h $(LIB) | $(BUILD)/tests
@@ -100,6 +103,9 @@ $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard 
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/waweb -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# The routing to the primary Coreapps through its seams (no database, no cluster).
+$(BUILD)/tests/test_waweb_coreapps: src/waweb/coreapps.c
+
 # The pure parts of waload (no libcurl, no clock).
 $(BUILD)/tests/test_waload_%: tests/unit/test_waload_%.c src/waload/load.c src/waload/load.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
@@ -107,6 +113,10 @@ $(BUILD)/tests/test_waload_%: tests/unit/test_waload_%.c src/waload/load.c src/w
 
 # The pure parts of the Coreapp's callbacks and of wagate's events.
 $(BUILD)/tests/test_callbacks: tests/unit/test_callbacks.c src/wacore/cbqueue.c src/wacore/cbevent.c src/wacore/cbqueue.h src/wacore/cbevent.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wacore -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+# The outbox through its seams (outbox_io_t, outbox_db_t): no database, no upstream.
+$(BUILD)/tests/test_outbox: tests/unit/test_outbox.c src/wacore/outbox.c src/wacore/outbox.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wacore -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 $(BUILD)/tests/test_wagate_events: tests/unit/test_wagate_events.c src/wagate/events.c src/wagate/events.h $(LIB) | $(BUILD)/tests

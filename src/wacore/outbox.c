@@ -43,6 +43,7 @@ typedef struct {
 
 typedef struct {
     wa_job_t job;
+    const outbox_db_t *ops;
     int shard;
     uint64_t node;
     uint64_t epoch;
@@ -51,9 +52,6 @@ typedef struct {
     accept_t *rows[OUTBOX_BATCH];
     const char *ids[OUTBOX_BATCH];
     const char *keys[OUTBOX_BATCH];
-    int64_t shards[OUTBOX_BATCH];
-    uint64_t epochs[OUTBOX_BATCH];
-    uint64_t batches[OUTBOX_BATCH];
     const char *tos[OUTBOX_BATCH];
     const char *payloads[OUTBOX_BATCH];
     bool inserted[OUTBOX_BATCH];
@@ -64,6 +62,7 @@ typedef struct {
 
 typedef struct {
     wa_job_t job;
+    const outbox_db_t *ops;
     unsigned int count;
     mark_t *rows[MARK_BATCH];
     const char *ids[MARK_BATCH];
@@ -72,6 +71,7 @@ typedef struct {
 
 typedef struct {
     wa_job_t job;
+    const outbox_db_t *ops;
     int shard;
     uint64_t after;
     uint64_t generation;
@@ -87,8 +87,8 @@ typedef struct {
 //  this worker: the reactor never waits on the shared file system.
 typedef struct {
     wa_job_t job;
+    const outbox_db_t *ops;
     unsigned int count;
-    unsigned int current;
     accept_t *rows[MEDIA_BATCH];
     bool found[MEDIA_BATCH];
     char types[MEDIA_BATCH][128];
@@ -142,97 +142,173 @@ static const char *SQL_LOAD =
 static const char *SQL_MEDIA = "SELECT mime_type FROM media WHERE id = ?";
 
 //  --------------------------------------------------------------------------
-//  The jobs (on the outbox's DB worker)
+//  The database side in SQL (outbox_db_sql)
+
+typedef struct {
+    const outbox_batch_t *batch;
+    bool *inserted;
+} new_rows_t;
 
 static int
 s_new_row (const wa_db_row_t *row, void *arg)
 {
-    insert_job_t *self = arg;
+    new_rows_t *self = arg;
     const char *id = wa_db_row_str (row, 0);
-    for (unsigned int i = 0; i < self->count; i++)
-        if (!self->inserted[i] && streq (self->ids[i], id)) {
+    for (unsigned int i = 0; i < self->batch->count; i++)
+        if (!self->inserted[i] && streq (self->batch->ids[i], id)) {
             self->inserted[i] = true;
             break;
         }
     return 0;
 }
 
+static int
+s_sql_insert (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *ambiguous, char *error,
+              size_t error_size)
+{
+    int64_t shards[OUTBOX_BATCH];
+    uint64_t epochs[OUTBOX_BATCH];
+    uint64_t batches[OUTBOX_BATCH];
+    for (unsigned int i = 0; i < batch->count; i++) {
+        shards[i] = batch->shard;
+        epochs[i] = batch->epoch;
+        batches[i] = batch->batch;
+    }
+    if (wa_db_transaction (db, "START TRANSACTION"))
+        goto failed;
+    int64_t holding = wa_db_query (db, SQL_FENCE, NULL, NULL, "iuu", (int64_t) batch->shard, batch->node,
+                                   batch->epoch);
+    if (holding < 0)
+        goto rollback;
+    if (holding == 0) {
+        wa_db_transaction (db, "ROLLBACK");
+        return 1;
+    }
+    const void *cols[] = { batch->ids, batch->keys, shards, epochs, batches, batch->tos, batch->payloads };
+    int64_t rows = wa_db_exec_bulk (db, SQL_INSERT, "ssiuuss", batch->count, cols);
+    if (rows < 0)
+        goto rollback;
+    if ((unsigned int) rows == batch->count)
+        memset (inserted, 1, sizeof inserted[0] * batch->count);
+    else {
+        new_rows_t found = { batch, inserted };
+        if (rows > 0
+        &&  wa_db_query (db, SQL_NEW, s_new_row, &found, "iu", (int64_t) batch->shard, batch->batch) < 0)
+            goto rollback;
+    }
+    *ambiguous = true;
+    if (wa_db_transaction (db, "COMMIT"))
+        goto failed;
+    return 0;
+rollback:
+    snprintf (error, error_size, "%s", wa_db_error (db));
+    wa_db_transaction (db, "ROLLBACK");
+    return -1;
+failed:
+    snprintf (error, error_size, "%s", wa_db_error (db));
+    return -1;
+}
+
+static int
+s_sql_mark (wa_db_t *db, unsigned int count, const char *const *ids, const char *const *statuses)
+{
+    int rc = 0;
+    static const char *kinds[] = { "sent", "refused" };
+    for (size_t s = 0; s < sizeof kinds / sizeof kinds[0] && rc == 0; s++) {
+        json_t *array = json_array ();
+        for (unsigned int i = 0; i < count; i++)
+            if (streq (statuses[i], kinds[s]))
+                json_array_append_new (array, json_string (ids[i]));
+        char *text = json_array_size (array) ? json_dumps (array, JSON_COMPACT) : NULL;
+        if (text && wa_db_exec (db, SQL_MARK, "ss", text, kinds[s]) < 0)
+            rc = -1;
+        free (text);
+        json_decref (array);
+    }
+    if (rc)
+        wa_warn ("db: cannot mark %u messages sent (will retry): %s", count, wa_db_error (db));
+    return rc;
+}
+
+typedef struct {
+    outbox_row_fn *fn;
+    void *arg;
+} load_rows_t;
+
+static int
+s_load_row (const wa_db_row_t *row, void *arg)
+{
+    load_rows_t *self = arg;
+    self->fn (self->arg, (uint64_t) wa_db_row_int (row, 0), wa_db_row_str (row, 1), wa_db_row_str (row, 2));
+    return 0;
+}
+
+static int
+s_sql_load (wa_db_t *db, int shard, uint64_t after, outbox_row_fn *fn, void *arg)
+{
+    load_rows_t rows = { fn, arg };
+    return wa_db_query (db, SQL_LOAD, s_load_row, &rows, "iu", (int64_t) shard, after) < 0 ? -1 : 0;
+}
+
+typedef struct {
+    bool found;
+    char *type;
+    size_t type_size;
+} media_row_t;
+
+static int
+s_media_row (const wa_db_row_t *row, void *arg)
+{
+    media_row_t *self = arg;
+    self->found = true;
+    snprintf (self->type, self->type_size, "%s", wa_db_row_str (row, 0));
+    return 0;
+}
+
+static int
+s_sql_media (wa_db_t *db, const char *media_id, char *type, size_t type_size)
+{
+    media_row_t found = { false, type, type_size };
+    if (wa_db_query (db, SQL_MEDIA, s_media_row, &found, "s", media_id) < 0)
+        return -1;
+    return found.found ? 1 : 0;
+}
+
+const outbox_db_t outbox_db_sql = { s_sql_insert, s_sql_mark, s_sql_load, s_sql_media };
+
+//  --------------------------------------------------------------------------
+//  The jobs (on the outbox's DB worker)
+
 static void
 s_insert_run (wa_job_t *job, wa_db_t *db)
 {
     insert_job_t *self = (insert_job_t *) job;
     memset (self->inserted, 0, sizeof self->inserted);
-    self->result = -1;
     self->ambiguous = false;
     self->error[0] = 0;
-    if (wa_db_transaction (db, "START TRANSACTION"))
-        goto failed;
-    int64_t holding = wa_db_query (db, SQL_FENCE, NULL, NULL, "iuu", (int64_t) self->shard, self->node,
-                                   self->epoch);
-    if (holding < 0)
-        goto rollback;
-    if (holding == 0) {
-        self->result = 1;
-        wa_db_transaction (db, "ROLLBACK");
-        return;
-    }
-    const void *cols[] = { self->ids, self->keys, self->shards, self->epochs, self->batches, self->tos,
-                           self->payloads };
-    int64_t rows = wa_db_exec_bulk (db, SQL_INSERT, "ssiuuss", self->count, cols);
-    if (rows < 0)
-        goto rollback;
-    if ((unsigned int) rows == self->count)
-        memset (self->inserted, 1, sizeof self->inserted[0] * self->count);
-    else
-    if (rows > 0
-    &&  wa_db_query (db, SQL_NEW, s_new_row, self, "iu", (int64_t) self->shard, self->batch) < 0)
-        goto rollback;
-    self->ambiguous = true;
-    if (wa_db_transaction (db, "COMMIT"))
-        goto failed;
-    self->result = 0;
-    return;
-rollback:
-    snprintf (self->error, sizeof self->error, "%s", wa_db_error (db));
-    wa_db_transaction (db, "ROLLBACK");
-    return;
-failed:
-    snprintf (self->error, sizeof self->error, "%s", wa_db_error (db));
+    outbox_batch_t batch = { self->shard, self->node, self->epoch, self->batch, self->count,
+                             self->ids, self->keys, self->tos, self->payloads };
+    self->result = self->ops->insert (db, &batch, self->inserted, &self->ambiguous, self->error,
+                                      sizeof self->error);
 }
 
 static void
 s_mark_run (wa_job_t *job, wa_db_t *db)
 {
     mark_job_t *self = (mark_job_t *) job;
-    job->rc = 0;
-    static const char *statuses[] = { "sent", "refused" };
-    for (size_t s = 0; s < sizeof statuses / sizeof statuses[0] && job->rc == 0; s++) {
-        json_t *ids = json_array ();
-        for (unsigned int i = 0; i < self->count; i++)
-            if (streq (self->statuses[i], statuses[s]))
-                json_array_append_new (ids, json_string (self->ids[i]));
-        char *text = json_array_size (ids) ? json_dumps (ids, JSON_COMPACT) : NULL;
-        if (text && wa_db_exec (db, SQL_MARK, "ss", text, statuses[s]) < 0)
-            job->rc = -1;
-        free (text);
-        json_decref (ids);
-    }
-    if (job->rc)
-        wa_warn ("db: cannot mark %u messages sent (will retry): %s", self->count, wa_db_error (db));
+    job->rc = self->ops->mark (db, self->count, self->ids, self->statuses);
 }
 
-static int
-s_load_row (const wa_db_row_t *row, void *arg)
+static void
+s_load_add (void *arg, uint64_t seq, const char *id, const char *payload)
 {
     load_job_t *self = arg;
-    const char *id = wa_db_row_str (row, 1);
     if (self->count == LOAD_PAGE || strlen (id) > ID_MAX)
-        return 0;
-    self->seqs[self->count] = (uint64_t) wa_db_row_int (row, 0);
+        return;
+    self->seqs[self->count] = seq;
     snprintf (self->ids[self->count], sizeof self->ids[0], "%s", id);
-    self->payloads[self->count] = strdup (wa_db_row_str (row, 2));
+    self->payloads[self->count] = strdup (payload);
     self->count++;
-    return 0;
 }
 
 static void
@@ -240,16 +316,7 @@ s_load_run (wa_job_t *job, wa_db_t *db)
 {
     load_job_t *self = (load_job_t *) job;
     self->count = 0;
-    job->rc = wa_db_query (db, SQL_LOAD, s_load_row, self, "iu", (int64_t) self->shard, self->after) < 0 ? -1 : 0;
-}
-
-static int
-s_media_row (const wa_db_row_t *row, void *arg)
-{
-    media_job_t *self = arg;
-    self->found[self->current] = true;
-    snprintf (self->types[self->current], sizeof self->types[0], "%s", wa_db_row_str (row, 0));
-    return 0;
+    job->rc = self->ops->load (db, self->shard, self->after, s_load_add, self);
 }
 
 static void
@@ -257,9 +324,10 @@ s_media_run (wa_job_t *job, wa_db_t *db)
 {
     media_job_t *self = (media_job_t *) job;
     job->rc = 0;
-    for (self->current = 0; self->current < self->count; self->current++) {
-        self->found[self->current] = false;
-        if (wa_db_query (db, SQL_MEDIA, s_media_row, self, "s", self->rows[self->current]->media_id) < 0) {
+    for (unsigned int i = 0; i < self->count; i++) {
+        int found = self->ops->media (db, self->rows[i]->media_id, self->types[i], sizeof self->types[0]);
+        self->found[i] = found == 1;
+        if (found < 0) {
             job->rc = -1;
             return;
         }
@@ -390,9 +458,6 @@ s_insert_submit (outbox_t *self)
         job->rows[i] = accept;
         job->ids[i] = accept->id;
         job->keys[i] = accept->key;
-        job->shards[i] = self->shard;
-        job->epochs[i] = self->epoch;
-        job->batches[i] = job->batch;
         job->tos[i] = accept->to;
         job->payloads[i] = accept->payload;
     }
@@ -576,6 +641,7 @@ outbox_new (const wa_config_t *config, outbox_io_t io, void *arg)
     self->arg = arg;
     self->shard = -1;
     self->db = wa_dbworker_new (config);
+    outbox_set_db (self, &outbox_db_sql);
     self->entries = zhashx_new ();
     zhashx_set_destructor (self->entries, s_entry_destroy);
     self->by_seq = wa_u64hash_new ();
@@ -655,6 +721,21 @@ outbox_on_worker (outbox_t *self)
     else
         return;
     outbox_tick (self);
+}
+
+void
+outbox_set_db (outbox_t *self, const outbox_db_t *db)
+{
+    self->insert.ops = db;
+    self->mark.ops = db;
+    self->load.ops = db;
+    self->media.ops = db;
+}
+
+bool
+outbox_busy (outbox_t *self)
+{
+    return self->insert.job.busy || self->mark.job.busy || self->load.job.busy || self->media.job.busy;
 }
 
 void
@@ -792,9 +873,7 @@ outbox_drain (outbox_t *self, int timeout_ms)
     int64_t until = zclock_mono () + timeout_ms;
     zpoller_t *poller = zpoller_new (wa_actor_sock (self->db), NULL);
     zpoller_set_nonstop (poller, true);
-    while (zclock_mono () < until
-       &&  (self->insert.job.busy || self->mark.job.busy || self->load.job.busy || self->media.job.busy
-        ||  zlistx_size (self->marks))) {
+    while (zclock_mono () < until && (outbox_busy (self) || zlistx_size (self->marks))) {
         s_mark_submit (self);
         if (zpoller_wait (poller, (int) (until - zclock_mono ())))
             outbox_on_worker (self);

@@ -25,7 +25,9 @@
 #define WACORE_OUTBOX_H
 
 #include <czmq.h>
+#include "wa_actor.h"
 #include "wa_config.h"
+#include "wa_db.h"
 #include "wa_message.h"
 
 typedef struct outbox_t outbox_t;
@@ -53,11 +55,51 @@ typedef struct {
     size_t waiting;             //  requests waiting for an insert
 } outbox_stats_t;
 
+//  The database side: each call runs on the outbox's DB worker, with the
+//  worker's connection. outbox_new uses outbox_db_sql; a test gives its own.
+typedef struct {
+    int shard;                  //  the fence: the shard_map row names node at epoch
+    uint64_t node;
+    uint64_t epoch;
+    uint64_t batch;             //  this insert's random id
+    unsigned int count;         //  rows, each in the four arrays
+    const char *const *ids;
+    const char *const *keys;
+    const char *const *tos;
+    const char *const *payloads;
+} outbox_batch_t;
+
+//  A pending row, as a load reads it.
+typedef void (outbox_row_fn) (void *arg, uint64_t seq, const char *id, const char *payload);
+
+typedef struct {
+    //  Insert a batch in one transaction fenced by the shard_map row: 0
+    //  committed (inserted[i]: row i is new, not one a retried request
+    //  finds), 1 the row does not name us (nothing inserted), -1 failed
+    //  (error says why; *ambiguous when the COMMIT failed: it may have
+    //  committed).
+    int (*insert) (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *ambiguous,
+                   char *error, size_t error_size);
+    //  Mark ids[i] statuses[i] ("sent" or "refused"): 0 / -1.
+    int (*mark) (wa_db_t *db, unsigned int count, const char *const *ids, const char *const *statuses);
+    //  The shard's pending rows with a seq above after, in seq order, a
+    //  page (256) at most: row for each. 0 / -1.
+    int (*load) (wa_db_t *db, int shard, uint64_t after, outbox_row_fn *row, void *arg);
+    //  A media id's stored type: 1 found (type set), 0 no such media, -1 failed.
+    int (*media) (wa_db_t *db, const char *media_id, char *type, size_t type_size);
+} outbox_db_t;
+
+extern const outbox_db_t outbox_db_sql;
+
 outbox_t *outbox_new (const wa_config_t *config, outbox_io_t io, void *arg);
 void outbox_destroy (outbox_t **self_p);
 //  The DB worker, for the reactor to read (then call outbox_on_worker).
 wa_actor_t *outbox_worker (outbox_t *self);
 void outbox_on_worker (outbox_t *self);
+//  Replace the database side (tests), before the first request.
+void outbox_set_db (outbox_t *self, const outbox_db_t *db);
+//  Is a job on the worker now?
+bool outbox_busy (outbox_t *self);
 
 //  This Coreapp now holds shard at epoch (node is our id); -1 shard: no
 //  longer. Letting go drops what is in memory (the rows stay pending for

@@ -400,8 +400,8 @@ s_json_value (const char *name, const char *text)
 }
 
 //  {"settings":{"application":{name: value, ..., "webhooks":{"url": ...}}}}
-static json_t *
-s_settings_body (const wa_config_t *settings)
+json_t *
+api_settings_body (const wa_config_t *settings)
 {
     json_t *application = json_object ();
     const char *name;
@@ -512,8 +512,8 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
 //  when its JSON type does not fit the setting's: a number (or a string
 //  holding one) for a duration or a count, true or false (or what the
 //  config file accepts: 1, "on", ...) for a boolean, a string for a string.
-static const char *
-s_value_text (const char *name, json_t *value, char *buf, size_t size)
+const char *
+api_value_text (const char *name, json_t *value, char *buf, size_t size)
 {
     if (json_is_boolean (value))
         return s_is_boolean (name) ? (json_is_true (value) ? "1" : "0") : NULL;
@@ -579,7 +579,7 @@ s_check_change (api_t *self, slot_t *slot, const char *key, const char *label, j
     if (job->changed & ((uint64_t) 1 << index))
         return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%.64s' names a setting given already "
                         "(as %s)", label, key), -1;
-    const char *input = s_value_text (key, value, text, sizeof text);
+    const char *input = api_value_text (key, value, text, sizeof text);
     if (!input)
         return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be %s, not %s", label,
                         s_is_number (key) ? "a number" : s_is_boolean (key) ? "true or false" : "a string",
@@ -1027,7 +1027,7 @@ api_job_done (api_t *self, wa_job_t *job)
         case RC_OK:
             s_account_done (self, slot);
             if (api_job->op == OP_GET || api_job->op == OP_PATCH || api_job->op == OP_RESET) {
-                json_t *body = s_settings_body (&api_job->result);
+                json_t *body = api_settings_body (&api_job->result);
                 s_reply (self, slot->peer, slot->seq, 200, body);
                 json_decref (body);
             }

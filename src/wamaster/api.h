@@ -39,6 +39,7 @@
 #define WAMASTER_API_H
 
 #include <czmq.h>
+#include <jansson.h>
 #include "wa_config.h"
 #include "wa_dbworker.h"
 
@@ -79,5 +80,12 @@ wa_job_t *api_running_job (api_t *self);
 //  tries the next primary); with running, also the one the worker holds,
 //  whose job is then ignored.
 void api_stop (api_t *self, bool running);
+
+//  The settings as settings_get answers them (a new object):
+//  {"settings":{"application":{name: value, ..., "webhooks":{"url": ...}}}}.
+json_t *api_settings_body (const wa_config_t *settings);
+//  The value of a settings_patch key as the text wa_config_set reads (in
+//  buf or value's own), or NULL when its JSON type does not fit the setting.
+const char *api_value_text (const char *name, json_t *value, char *buf, size_t size);
 
 #endif

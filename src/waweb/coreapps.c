@@ -4,7 +4,7 @@
 #include "wa_u64hash.h"
 #include "coreapps.h"
 
-#define SHARDS_MAX 64
+#define SHARDS_MAX COREAPPS_SHARDS_MAX
 #define SWEEP_MS 20
 #define LINKS_MAX 64
 //  A parked request tries again after this long (a failed send, an error
@@ -14,14 +14,11 @@
 
 enum { JOB_MAP = 200, JOB_MASTERS };
 
-typedef struct {
-    uint64_t node;
-    uint64_t epoch;
-    char endpoint[300];
-} shard_entry_t;
+typedef coreapps_primary_t shard_entry_t;
 
 typedef struct {
     wa_job_t job;
+    coreapps_read_fn *read;
     int shards;                 //  out
     shard_entry_t map[SHARDS_MAX];
     shard_entry_t master;       //  the primary Master (node 0: none)
@@ -65,11 +62,18 @@ static const char *SQL_MASTER =
     "SELECT m.holder, m.epoch, n.hostname, n.ports FROM master_lease m JOIN nodes n ON n.id = m.holder "
     "WHERE m.id = 1 AND m.expires_at > NOW(6)";
 
+//  Where the rows go.
+typedef struct {
+    int *shards;
+    shard_entry_t *map;
+    shard_entry_t *master;
+} map_read_t;
+
 static int
 s_master_row (const wa_db_row_t *row, void *arg)
 {
-    map_job_t *self = arg;
-    shard_entry_t *entry = &self->master;
+    map_read_t *self = arg;
+    shard_entry_t *entry = self->master;
     if (wa_peers_endpoint (wa_db_row_str (row, 2), wa_db_row_str (row, 3), 0, entry->endpoint,
                            sizeof entry->endpoint))
         return 0;
@@ -81,16 +85,16 @@ s_master_row (const wa_db_row_t *row, void *arg)
 static int
 s_shards_row (const wa_db_row_t *row, void *arg)
 {
-    map_job_t *self = arg;
+    map_read_t *self = arg;
     int64_t shards = wa_db_row_int (row, 0);
-    self->shards = shards >= 1 && shards <= SHARDS_MAX ? (int) shards : 0;
+    *self->shards = shards >= 1 && shards <= SHARDS_MAX ? (int) shards : 0;
     return 0;
 }
 
 static int
 s_map_row (const wa_db_row_t *row, void *arg)
 {
-    map_job_t *self = arg;
+    map_read_t *self = arg;
     int64_t shard = wa_db_row_int (row, 0);
     if (shard < 0 || shard >= SHARDS_MAX)
         return 0;
@@ -103,6 +107,17 @@ s_map_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
+int
+coreapps_read_sql (wa_db_t *db, int *shards, coreapps_primary_t *map, coreapps_primary_t *master)
+{
+    map_read_t self = { shards, map, master };
+    if (wa_db_query (db, SQL_SHARDS, s_shards_row, &self, "") < 0
+    ||  wa_db_query (db, SQL_MAP, s_map_row, &self, "") < 0
+    ||  wa_db_query (db, SQL_MASTER, s_master_row, &self, "") < 0)
+        return -1;
+    return 0;
+}
+
 static void
 s_map_run (wa_job_t *job, wa_db_t *db)
 {
@@ -110,12 +125,7 @@ s_map_run (wa_job_t *job, wa_db_t *db)
     memset (self->map, 0, sizeof self->map);
     memset (&self->master, 0, sizeof self->master);
     self->shards = 0;
-    job->rc = -1;
-    if (wa_db_query (db, SQL_SHARDS, s_shards_row, self, "") < 0
-    ||  wa_db_query (db, SQL_MAP, s_map_row, self, "") < 0
-    ||  wa_db_query (db, SQL_MASTER, s_master_row, self, "") < 0)
-        return;
-    job->rc = 0;
+    job->rc = self->read (db, &self->shards, self->map, &self->master);
 }
 
 //  --------------------------------------------------------------------------
@@ -369,6 +379,7 @@ coreapps_new (web_t *web, zloop_t *loop, wa_actor_t *db, const wa_config_t *sett
     self->db = db;
     self->settings = settings;
     self->done = done;
+    self->map_job.read = coreapps_read_sql;
     self->links = wa_u64hash_new ();
     zhashx_set_destructor (self->links, s_link_destroy);
     self->in_flight = wa_u64hash_new ();
@@ -409,6 +420,12 @@ coreapps_forward (coreapps_t *self, web_req_t *req, int shard)
     req->fwd_handle = NULL;
     req->fwd_deadline = wa_clock_mono () + wa_clock_from_sec (self->settings->request_deadline);
     s_send (self, req);
+}
+
+void
+coreapps_set_read (coreapps_t *self, coreapps_read_fn *read)
+{
+    self->map_job.read = read;
 }
 
 int

@@ -32,9 +32,24 @@ typedef struct {
     size_t parked;
 } coreapps_stats_t;
 
+//  The map as the database holds it, read on the DB worker (db, the
+//  worker's connection): shards, each shard's primary Coreapp (node 0:
+//  none) in map[shard], the primary Master in master (node 0: none). 0 / -1.
+//  coreapps_new reads it with coreapps_read_sql; a test gives its own.
+#define COREAPPS_SHARDS_MAX 64
+typedef struct {
+    uint64_t node;
+    uint64_t epoch;
+    char endpoint[300];         //  its API port
+} coreapps_primary_t;
+typedef int (coreapps_read_fn) (wa_db_t *db, int *shards, coreapps_primary_t *map, coreapps_primary_t *master);
+coreapps_read_fn coreapps_read_sql;
+
 coreapps_t *coreapps_new (web_t *web, zloop_t *loop, wa_actor_t *db, const wa_config_t *settings,
                           coreapps_done_fn *done);
 void coreapps_destroy (coreapps_t **self_p);
+//  Replace how the map is read (tests).
+void coreapps_set_read (coreapps_t *self, coreapps_read_fn *read);
 //  Forward req (its fwd_text set) to the primary of shard, or with shard
 //  COREAPPS_MASTER to the primary Master.
 #define COREAPPS_MASTER (-1)

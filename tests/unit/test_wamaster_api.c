@@ -11,9 +11,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-//  The module's static functions are tested too.
-#include "../../src/wamaster/api.c"
-#include "../../src/wamaster/gatelink.c"
+#include "wa_codec.h"
+#include "wa_log.h"
+#include "api.h"
+#include "test_loop.h"
 
 typedef struct {
     bool primary;
@@ -50,6 +51,14 @@ typedef struct {
     char gate_endpoint[64];
 } fixture_t;
 
+static void
+s_api_start (fixture_t *f)
+{
+    api_hooks_t hooks = { .arg = &f->master, .primary = s_fake_primary, .stored = s_fake_stored };
+    //  No DB worker: nothing here may reach one.
+    f->api = api_new (f->loop, f->router, NULL, &f->settings, &hooks);
+}
+
 static int
 s_setup (void **state)
 {
@@ -68,9 +77,7 @@ s_setup (void **state)
     snprintf (f->settings.upstream_control_endpoint, sizeof f->settings.upstream_control_endpoint, "%s",
               f->gate_endpoint);
     f->settings.request_attempt_timeout = 0.4;      //  the upstream gets 0.2 s
-    api_hooks_t hooks = { .arg = &f->master, .primary = s_fake_primary, .stored = s_fake_stored };
-    //  No DB worker: nothing here may reach one.
-    f->api = api_new (f->loop, f->router, NULL, &f->settings, &hooks);
+    s_api_start (f);
     *state = f;
     return 0;
 }
@@ -87,14 +94,22 @@ s_teardown (void **state)
     return 0;
 }
 
-//  Let the API read what the dealer sent, then take its one answer.
+static void
+s_run_loop (fixture_t *f, int ms)
+{
+    test_run_loop (f->loop, ms);
+}
+
+//  Let the API read what the dealer sent (its reader on the loop).
 static void
 s_serve (fixture_t *f)
 {
     zpoller_t *poller = zpoller_new (f->router, NULL);
     assert_ptr_equal (zpoller_wait (poller, 2000), f->router);
     zpoller_destroy (&poller);
-    s_on_socket (f->loop, f->router, f->api);
+    do
+        s_run_loop (f, 5);
+    while (zsock_events (f->router) & ZMQ_POLLIN);
 }
 
 static void
@@ -217,7 +232,7 @@ test_settings_as_json (void **state)
     wa_config_defaults (&settings);
     char err[256];
     assert_int_equal (wa_config_set (&settings, "heartbeat_interval", "0.1", err, sizeof err), 0);
-    json_t *body = s_settings_body (&settings);
+    json_t *body = api_settings_body (&settings);
     json_t *application = json_object_get (json_object_get (body, "settings"), "application");
     assert_non_null (application);
     int count = 0;
@@ -260,10 +275,10 @@ test_value_text (void **state)
     (void) state;
     char buf[64];
     json_t *real = json_real (0.1), *whole = json_integer (30), *yes = json_true (), *text = json_string ("2.5");
-    assert_string_equal (s_value_text ("heartbeat_interval", real, buf, sizeof buf), "0.1");
-    assert_string_equal (s_value_text ("unhealthy_interval", whole, buf, sizeof buf), "30");
-    assert_string_equal (s_value_text ("unhealthy_interval", text, buf, sizeof buf), "2.5");
-    assert_null (s_value_text ("unhealthy_interval", yes, buf, sizeof buf));
+    assert_string_equal (api_value_text ("heartbeat_interval", real, buf, sizeof buf), "0.1");
+    assert_string_equal (api_value_text ("unhealthy_interval", whole, buf, sizeof buf), "30");
+    assert_string_equal (api_value_text ("unhealthy_interval", text, buf, sizeof buf), "2.5");
+    assert_null (api_value_text ("unhealthy_interval", yes, buf, sizeof buf));
     json_decref (real);
     json_decref (whole);
     json_decref (yes);
@@ -326,22 +341,6 @@ test_account_input (void **state)
 }
 
 //  Run the reactor for ms (the upstream's timeout fires on it).
-static int
-s_end_loop (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    (void) arg;
-    return -1;
-}
-
-static void
-s_run_loop (fixture_t *f, int ms)
-{
-    zloop_timer (f->loop, (size_t) ms, 1, s_end_loop, NULL);
-    zloop_start (f->loop);
-}
-
 //  The fake wagate takes one CONTROL: its JSON (the caller frees) and sender.
 static json_t *
 s_gate_take (zsock_t *gate, zframe_t **sender)
@@ -370,14 +369,16 @@ s_gate_answer (zsock_t *gate, zframe_t *sender, uint32_t status, json_t *body)
     json_decref (body);
 }
 
-//  The API's link to the upstream, connected to endpoint instead (the loop
-//  lives on, so it must forget the old socket first).
+//  The API again, its link to the upstream connected to endpoint (a new
+//  loop: the old one holds the old API's readers).
 static void
-s_gatelink_replace (fixture_t *f, const char *endpoint)
+s_api_restart (fixture_t *f, const char *endpoint)
 {
-    zloop_reader_end (f->loop, f->api->gate->dealer);
-    gatelink_destroy (&f->api->gate);
-    f->api->gate = gatelink_new (f->loop, endpoint);
+    api_destroy (&f->api);
+    zloop_destroy (&f->loop);
+    f->loop = zloop_new ();
+    snprintf (f->settings.upstream_control_endpoint, sizeof f->settings.upstream_control_endpoint, "%s", endpoint);
+    s_api_start (f);
 }
 
 static void
@@ -387,12 +388,12 @@ test_upstream (void **state)
     f->master.primary = f->master.ready = true;
     //  Nobody listening (port 1 over TCP: an inproc connect would queue):
     //  the request cannot go, and the Webapp may retry.
-    s_gatelink_replace (f, "tcp://127.0.0.1:1");
+    s_api_restart (f, "tcp://127.0.0.1:1");
     s_expect (f, "{\"op\":\"verify\",\"by\":\"admin\",\"code\":\"123456\"}", 503, 1011,
               "cannot reach the upstream's control endpoint tcp://127.0.0.1:1");
     zsock_t *gate = zsock_new_router (f->gate_endpoint);
     assert_non_null (gate);
-    s_gatelink_replace (f, f->gate_endpoint);
+    s_api_restart (f, f->gate_endpoint);
 
     //  Refused upstream: 400 with the upstream's reason.
     t_send (f, 501, "{\"op\":\"register\",\"by\":\"admin\",\"cc\":\"1\",\"phone_number\":\"6315551234\","
