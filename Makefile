@@ -15,7 +15,10 @@ LDFLAGS  += $(SAN)
 
 BUILD    ?= build
 BIN      ?= bin
-PROGRAMS := wamaster wacore wagate wactl watap waweb waload wacheck wadelay wahook
+# The product's daemons and tools (src/), and the test and demo programs (tools/).
+DAEMONS  := wamaster wacore wagate wactl watap waweb
+TOOLS    := waload wacheck wadelay wahook
+PROGRAMS := $(DAEMONS) $(TOOLS)
 
 COMMON_SRC := $(wildcard src/common/*.c)
 COMMON_OBJ := $(COMMON_SRC:src/common/%.c=$(BUILD)/common/%.o) $(BUILD)/common/migrations.o
@@ -67,9 +70,13 @@ $(BUILD)/common/migrations.o: $(BUILD)/common/migrations.c
 $(LIB): $(COMMON_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BIN)/%: src/%/*.c $(LIB) $$(wildcard src/$$*/*.h) | $(BIN)
+$(DAEMONS:%=$(BIN)/%): $(BIN)/%: $$(wildcard src/$$*/*.c) $(LIB) $$(wildcard src/$$*/*.h) | $(BIN)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/$* -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS)
+
+$(TOOLS:%=$(BIN)/%): $(BIN)/%: $$(wildcard tools/$$*/*.c) $(LIB) $$(wildcard tools/$$*/*.h) | $(BIN)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Itools/$* -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
@@ -79,7 +86,7 @@ $(BUILD)/tests/test_wamaster_api: tests/unit/test_wamaster_api.c src/wamaster/ap
 		src/wamaster/gatelink.c src/wamaster/gatelink.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
-$(BUILD)/tests/test_wagate_account: tests/unit/test_wagate_account.c src/wagate/account.c src/wagate/account.h $(LIB) | $(BUILD)/tests
+$(BUILD)/tests/test_wagate_account: tests/unit/test_wagate_account.c src/wagate/registration.c src/wagate/registration.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
@@ -107,9 +114,9 @@ $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard 
 $(BUILD)/tests/test_waweb_coreapps: src/waweb/coreapps.c
 
 # The pure parts of waload (no libcurl, no clock).
-$(BUILD)/tests/test_waload_%: tests/unit/test_waload_%.c src/waload/load.c src/waload/load.h $(LIB) | $(BUILD)/tests
+$(BUILD)/tests/test_waload_%: tests/unit/test_waload_%.c tools/waload/load.c tools/waload/load.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(CFLAGS) -Isrc/waload -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -Itools/waload -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # The pure parts of the Coreapp's callbacks and of wagate's events.
 $(BUILD)/tests/test_callbacks: tests/unit/test_callbacks.c src/wacore/cbqueue.c src/wacore/cbevent.c src/wacore/cbqueue.h src/wacore/cbevent.h $(LIB) | $(BUILD)/tests
@@ -124,9 +131,9 @@ $(BUILD)/tests/test_wagate_events: tests/unit/test_wagate_events.c src/wagate/ev
 	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # The pure logic of wacheck (no files).
-$(BUILD)/tests/test_wacheck_%: tests/unit/test_wacheck_%.c src/wacheck/check.c src/wacheck/check.h $(LIB) | $(BUILD)/tests
+$(BUILD)/tests/test_wacheck_%: tests/unit/test_wacheck_%.c tools/wacheck/check.c tools/wacheck/check.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(CFLAGS) -Isrc/wacheck -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -Itools/wacheck -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/common $(BUILD)/tests $(BIN):
 	mkdir -p $@

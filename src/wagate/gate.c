@@ -12,7 +12,7 @@
 #include "gate.h"
 #include "referee.h"
 #include "events.h"
-#include "account.h"
+#include "registration.h"
 
 #define S_STATS_TIMEOUT_MSEC 3000
 #define S_SWEEP_MIN_MSEC 5

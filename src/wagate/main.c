@@ -6,7 +6,7 @@
 #include <string.h>
 #include "wa_cli.h"
 #include "gate.h"
-#include "account.h"
+#include "registration.h"
 
 static const wa_cli_t s_cli = {
     .program = "wagate",

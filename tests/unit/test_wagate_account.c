@@ -1,6 +1,6 @@
-/*  The account's shared checks (src/common/account.c: what the Webapp, the
+/*  The account's shared checks (src/common/account_checks.c: what the Webapp, the
     Master, the Coreapp and wagate refuse, and with which code) and
-    wagate's account (src/wagate/account.c: the registration's states and
+    wagate's account (src/wagate/registration.c: the registration's states and
     codes, the contact rule), without sockets. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include <sodium.h>
 #include "wa_account.h"
 #include "wa_log.h"
-#include "account.h"
+#include "registration.h"
 
 #define CERT "QWNtZSBTaG9w"         //  base64 of "Acme Shop"
 

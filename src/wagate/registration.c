@@ -1,4 +1,4 @@
-/*  account — see account.h */
+/*  registration — see registration.h */
 #include <stdio.h>
 #include <string.h>
 #include <czmq.h>
@@ -6,7 +6,7 @@
 #include "wa_account.h"
 #include "wa_codec.h"
 #include "wa_log.h"
-#include "account.h"
+#include "registration.h"
 
 #define S_COMMAND_TIMEOUT_MSEC 3000
 
