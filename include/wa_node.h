@@ -27,7 +27,18 @@ typedef struct {
     //  out
     uint64_t id;
     int schema;                 //  the database's schema version seen
+    int schema_logged;          //  the version last said while waiting (-1: none yet)
 } wa_register_job_t;
+
+//  Registration in `nodes`, for every node (the Webapp's too): kind, the
+//  host name peers use, the ports as text; no row before the database has
+//  min_schema, none ever when it is newer than this build.
+void wa_register_submit (wa_register_job_t *job, wa_actor_t *db, const char *kind, const char *hostname,
+                         const char *ports, int min_schema);
+//  A registration came back: 1 registered (job->id), 0 not yet (waiting
+//  for the schema is said once per version seen), -1 never (the schema is
+//  newer than this build: said as an error; the node must stop).
+int wa_register_done (wa_register_job_t *job);
 
 typedef struct {
     wa_job_t job;
@@ -109,6 +120,12 @@ void wa_node_on_health (wa_node_t *self);
 //  wa_node_job_done when done is NULL). For shutdown.
 typedef void (wa_job_done_fn) (wa_job_t *job, void *arg);
 void wa_node_wait_jobs (wa_node_t *self, wa_job_t **extra, int timeout_ms, wa_job_done_fn *done, void *arg);
+//  The last steps of every stop, once the daemon's own are done: the queued
+//  events written, the nodes row marked stopped (with gateway_status), each
+//  waited for at most timeout_ms with the jobs in extra (as
+//  wa_node_wait_jobs). Nothing when the node never registered.
+void wa_node_finish (wa_node_t *self, const char *gateway_status, wa_job_t **extra, int timeout_ms,
+                     wa_job_done_fn *done, void *arg);
 //  (Re)arm the one-shot timer *timer_id to fire after delay; -1 means none.
 void wa_timer_once (zloop_t *loop, int *timer_id, wa_usec_t delay, zloop_timer_fn handler, void *arg);
 //  (Re)arm the repeating timer *timer_id with a period in seconds (a setting).

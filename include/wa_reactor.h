@@ -6,7 +6,10 @@
     - the live settings: read from the `settings` table (again after the
       read under way when asked meanwhile) and applied from there or from a
       Master's broadcast, each change logged once, then the daemon's own
-      reaction (its hook).
+      reaction (its hook);
+    - the one-shot timer of a lease's local deadline.
+    (Registration and the last steps of a stop are wa_node's:
+    wa_register_submit, wa_node_finish.)
     The daemon keeps its settings (wa_config_t) and its timers' handlers;
     the reactor keeps the bookkeeping. */
 #ifndef WA_REACTOR_H
@@ -38,6 +41,8 @@ typedef struct {
     wa_reactor_timer_t timers[WA_REACTOR_TIMERS];
     wa_settings_job_t settings_job;     //  the read of the table
     bool settings_again;                //  read again when the running read ends
+    int deadline_timer;                 //  -1: none armed
+    void (*deadline) (void *arg);       //  what the daemon checks when it fires
 } wa_reactor_t;
 
 void wa_reactor_init (wa_reactor_t *self, zloop_t *loop, wa_config_t *settings, void *arg,
@@ -47,6 +52,9 @@ void wa_reactor_every (wa_reactor_t *self, size_t period, zloop_timer_fn *handle
 //  Apply next's settings (from source): log each change, re-arm the timers
 //  whose period changed, call the hook. True when anything changed.
 bool wa_reactor_apply (wa_reactor_t *self, const wa_config_t *next, const char *source);
+//  A lease's local deadline: call passed (with the daemon's arg) after
+//  delay, once, unless armed again before (a renewal moves the deadline).
+void wa_reactor_deadline (wa_reactor_t *self, wa_usec_t delay, void (*passed) (void *arg));
 //  Read the settings table on db (after the read under way, if one is).
 void wa_reactor_load (wa_reactor_t *self, wa_actor_t *db);
 //  A job came back: when it is the settings read, apply what it found and

@@ -40,6 +40,7 @@ wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind)
     }
     self->db = wa_dbworker_new (config);
     self->register_job.job.kind = WA_JOB_REGISTER;
+    self->register_job.schema_logged = -1;
     self->liveness_job.job.kind = WA_JOB_LIVENESS;
     self->event_job.job.kind = WA_JOB_EVENTS;
     return 0;
@@ -63,7 +64,7 @@ wa_node_stop (wa_node_t *self)
 
 static const char *SQL_REGISTER =
     "INSERT INTO nodes (kind, hostname, ports, pid, version, started_at, last_seen, gateway_status) "
-    "VALUES (?, ?, ?, ?, ?, NOW(6), NOW(6), IF(? = 'master', 'n/a', 'disconnected'))";
+    "VALUES (?, ?, ?, ?, ?, NOW(6), NOW(6), IF(? = 'coreapp', 'disconnected', 'n/a'))";
 
 static void
 s_register_run (wa_job_t *job, wa_db_t *db)
@@ -89,19 +90,45 @@ s_register_run (wa_job_t *job, wa_db_t *db)
 }
 
 void
-wa_node_register (wa_node_t *self, int min_schema)
+wa_register_submit (wa_register_job_t *job, wa_actor_t *db, const char *kind, const char *hostname,
+                    const char *ports, int min_schema)
 {
-    wa_register_job_t *job = &self->register_job;
-    if (job->job.busy || self->id)
+    if (job->job.busy)
         return;
     job->min_schema = min_schema;
-    snprintf (job->kind, sizeof job->kind, "%s", self->kind);
-    snprintf (job->hostname, sizeof job->hostname, "%s", self->config->hostname);
-    snprintf (job->ports, sizeof job->ports, "%d,%d,%d,%d",
-              self->ports[0], self->ports[1], self->ports[2], self->ports[3]);
+    snprintf (job->kind, sizeof job->kind, "%s", kind);
+    snprintf (job->hostname, sizeof job->hostname, "%s", hostname);
+    snprintf (job->ports, sizeof job->ports, "%s", ports);
     job->pid = getpid ();
     job->job.run = s_register_run;
-    wa_dbworker_submit (self->db, &job->job);
+    wa_dbworker_submit (db, &job->job);
+}
+
+int
+wa_register_done (wa_register_job_t *job)
+{
+    if (job->job.rc == 0)
+        return 1;
+    if (job->job.rc == -2) {
+        wa_error ("the database's schema version %d is newer than this build's %d: upgrade this node",
+                  job->schema, wa_schema_version);
+        return -1;
+    }
+    if (job->schema >= 0 && job->schema < job->min_schema && job->schema != job->schema_logged) {
+        job->schema_logged = job->schema;
+        wa_info ("waiting for schema version %d (database has %d)", job->min_schema, job->schema);
+    }
+    return 0;
+}
+
+void
+wa_node_register (wa_node_t *self, int min_schema)
+{
+    if (self->id)
+        return;
+    char ports[32];
+    snprintf (ports, sizeof ports, "%d,%d,%d,%d", self->ports[0], self->ports[1], self->ports[2], self->ports[3]);
+    wa_register_submit (&self->register_job, self->db, self->kind, self->config->hostname, ports, min_schema);
 }
 
 static const char *SQL_LIVENESS =
@@ -207,21 +234,15 @@ bool
 wa_node_job_done (wa_node_t *self, wa_job_t *job)
 {
     if (job == &self->register_job.job) {
-        if (job->rc == 0) {
+        int done = wa_register_done (&self->register_job);
+        if (done == 1) {
             self->id = self->register_job.id;
             wa_log_set_prefix ("%s %" PRIu64 " %s", self->kind, self->id, self->role);
             wa_info ("registered as node %" PRIu64 " (ports %s)", self->id, self->register_job.ports);
         }
         else
-        if (job->rc == -2) {
-            wa_error ("the database's schema version %d is newer than this build's %d: "
-                      "upgrade this node", self->register_job.schema, wa_schema_version);
+        if (done < 0)
             self->fatal = true;
-        }
-        else
-        if (self->register_job.schema >= 0 && self->register_job.schema < self->register_job.min_schema)
-            wa_info ("waiting for schema version %d (database has %d)", self->register_job.min_schema,
-                     self->register_job.schema);
         return true;
     }
     if (job == &self->liveness_job.job) {
@@ -437,4 +458,17 @@ wa_timer_every (zloop_t *loop, int *timer_id, double seconds, zloop_timer_fn han
         zloop_timer_end (loop, *timer_id);
     size_t ms = (size_t) (seconds * 1000);
     *timer_id = zloop_timer (loop, ms ? ms : 1, 0, handler, arg);
+}
+
+void
+wa_node_finish (wa_node_t *self, const char *gateway_status, wa_job_t **extra, int timeout_ms,
+                wa_job_done_fn *done, void *arg)
+{
+    if (!self->id)
+        return;
+    wa_node_flush_events (self);
+    wa_node_wait_jobs (self, extra, timeout_ms, done, arg);
+    wa_node_liveness (self, gateway_status, true);
+    wa_node_flush_events (self);
+    wa_node_wait_jobs (self, extra, timeout_ms, done, arg);
 }

@@ -11,6 +11,26 @@ wa_reactor_init (wa_reactor_t *self, zloop_t *loop, wa_config_t *settings, void 
     self->settings = settings;
     self->arg = arg;
     self->applied = applied;
+    self->deadline_timer = -1;
+}
+
+static int
+s_on_deadline (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    wa_reactor_t *self = arg;
+    self->deadline_timer = -1;
+    if (self->deadline)
+        self->deadline (self->arg);
+    return 0;
+}
+
+void
+wa_reactor_deadline (wa_reactor_t *self, wa_usec_t delay, void (*passed) (void *arg))
+{
+    self->deadline = passed;
+    wa_timer_once (self->loop, &self->deadline_timer, delay, s_on_deadline, self);
 }
 
 static double

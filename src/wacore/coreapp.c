@@ -40,7 +40,6 @@ typedef struct {
     wa_usec_t login_at;         //  no login before this (database says)
     wa_usec_t login_floor;      //  nor before this (our own clock, after a step of the database's)
     wa_clockwatch_t clock;      //  the database's clock against ours
-    int deadline_timer;
     int login_timer;
     shard_job_t shard_job;
     release_job_t release_job;
@@ -131,15 +130,10 @@ s_holding (coreapp_t *self)
     return self->shard >= 0;
 }
 
-static int
-s_on_deadline (zloop_t *loop, int timer_id, void *arg)
+static void
+s_deadline_passed (void *arg)
 {
-    (void) loop;
-    (void) timer_id;
-    coreapp_t *self = arg;
-    self->deadline_timer = -1;
-    s_holding (self);
-    return 0;
+    s_holding ((coreapp_t *) arg);
 }
 
 static int
@@ -314,8 +308,7 @@ s_shard_done (coreapp_t *self)
         s_login_floor (self, job);
         if (self->login_floor > self->login_at)
             self->login_at = self->login_floor;
-        wa_timer_once (self->loop, &self->deadline_timer, wa_lease_remaining (&self->lease, wa_clock_mono ()),
-                       s_on_deadline, self);
+        wa_reactor_deadline (&self->reactor, wa_lease_remaining (&self->lease, wa_clock_mono ()), s_deadline_passed);
         s_try_login (self);
     }
     else
@@ -709,16 +702,10 @@ s_on_outbox_tick (zloop_t *loop, int timer_id, void *arg)
 }
 
 static void
-s_wait_jobs (coreapp_t *self, int timeout_ms)
-{
-    wa_job_t *extra[] = { &self->shard_job.job, &self->masters_job.job, &self->reactor.settings_job.job, NULL };
-    wa_node_wait_jobs (&self->node, extra, timeout_ms, NULL, NULL);
-}
-
-static void
 s_shutdown (coreapp_t *self)
 {
     int timeout = self->config->db_statement_timeout * 1000 + 500;
+    wa_job_t *extra[] = { &self->shard_job.job, &self->masters_job.job, &self->reactor.settings_job.job, NULL };
     //  Session first, lease after: the lease may end only once the session has.
     if (self->session.state != SESSION_CLOSED) {
         s_close_session (self, "stopping", false);
@@ -727,7 +714,7 @@ s_shutdown (coreapp_t *self)
     //  inserts and acknowledgements under way are finished.
     outbox_drain (self->outbox, timeout);
     callbacks_drain (self->callbacks, timeout);
-    s_wait_jobs (self, timeout);
+    wa_node_wait_jobs (&self->node, extra, timeout, NULL, NULL);
     if (s_holding (self)) {
         release_job_t *job = &self->release_job;
         job->node = self->node.id;
@@ -739,13 +726,7 @@ s_shutdown (coreapp_t *self)
         s_demote (self, "stopping");
     }
     contacts_destroy (&self->contacts);
-    if (self->node.id) {
-        wa_node_flush_events (&self->node);
-        s_wait_jobs (self, timeout);
-        wa_node_liveness (&self->node, "disconnected", true);
-        wa_node_flush_events (&self->node);
-        s_wait_jobs (self, timeout);
-    }
+    wa_node_finish (&self->node, "disconnected", extra, timeout, NULL, NULL);
 }
 
 int
@@ -760,7 +741,6 @@ coreapp_run (const wa_config_t *config)
     self->settings = *config;
     wa_peers_init (&self->peers);
     self->shard = -1;
-    self->deadline_timer = -1;
     self->login_timer = -1;
     self->gateway = "disconnected";
     wa_lease_init (&self->lease, WA_SEC (config->shard_lease_ttl), WA_SEC (config->lease_margin));

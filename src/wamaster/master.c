@@ -35,7 +35,6 @@ typedef struct {
     bool seeded;
     int cluster_shards;
     uint64_t lease_holder;      //  the holder the database named last
-    int deadline_timer;
     uint64_t heartbeat_seq;
     uint64_t settings_seq;
     uint64_t promotions;
@@ -101,15 +100,10 @@ s_acting (master_t *self)
     return self->primary;
 }
 
-static int
-s_on_deadline (zloop_t *loop, int timer_id, void *arg)
+static void
+s_deadline_passed (void *arg)
 {
-    (void) loop;
-    (void) timer_id;
-    master_t *self = arg;
-    self->deadline_timer = -1;
-    s_acting (self);
-    return 0;
+    s_acting ((master_t *) arg);
 }
 
 //  After a settings change (wa_reactor: the timers whose period changed are
@@ -301,8 +295,7 @@ s_lease_result (master_t *self)
                            "master %" PRIu64 " holds the master lease (previous holder %" PRIu64 ")",
                            self->node.id, job->previous_holder);
         }
-        wa_timer_once (self->loop, &self->deadline_timer, wa_lease_remaining (&self->lease, wa_clock_mono ()),
-                       s_on_deadline, self);
+        wa_reactor_deadline (&self->reactor, wa_lease_remaining (&self->lease, wa_clock_mono ()), s_deadline_passed);
         s_submit_primary_work (self);
     }
     else
@@ -728,15 +721,11 @@ s_shutdown (master_t *self)
             wa_warn ("could not release the master lease; it lapses within lease_ttl");
         self->primary = false;
     }
-    if (self->node.id) {
-        wa_node_flush_events (&self->node);
-        wa_node_liveness (&self->node, "n/a", true);
-        wa_job_t *extra[] = { &self->lease_job.job, &self->monitor_job.job, &self->migrate_job.job,
-                              &self->health_job.job, &self->masters_job.job, &self->reactor.settings_job.job,
-                              &self->seed_job.job, api_running_job (self->api), NULL };
-        wa_node_wait_jobs (&self->node, extra, self->config->db_statement_timeout * 1000 + 500,
-                           s_job_done_cb, self);
-    }
+    wa_job_t *extra[] = { &self->lease_job.job, &self->monitor_job.job, &self->migrate_job.job,
+                          &self->health_job.job, &self->masters_job.job, &self->reactor.settings_job.job,
+                          &self->seed_job.job, api_running_job (self->api), NULL };
+    wa_node_finish (&self->node, "n/a", extra, self->config->db_statement_timeout * 1000 + 500,
+                    s_job_done_cb, self);
     //  One still unanswered (its job late, or taken back while releasing).
     api_stop (self->api, true);
 }
@@ -747,7 +736,6 @@ master_run (const wa_config_t *config)
     master_t *self = (master_t *) zmalloc (sizeof (master_t));
     self->config = config;
     self->settings = *config;
-    self->deadline_timer = -1;
     wa_lease_init (&self->lease, WA_SEC (config->lease_ttl), WA_SEC (config->lease_margin));
     self->bootstrap_job.job.kind = JOB_BOOTSTRAP;
     self->lease_job.job.kind = JOB_LEASE;

@@ -36,14 +36,6 @@
 enum { JOB_REQ_DB = 1, JOB_REQ_HASH, JOB_REGISTER, JOB_LIVENESS, JOB_SETTINGS, JOB_SEED, JOB_ADMIN_HASH,
        JOB_TOKENS_PURGE };
 
-typedef struct {
-    wa_job_t job;
-    char hostname[WA_CONFIG_STR];
-    char ports[16];
-    int pid;
-    uint64_t id;                //  out
-    int schema;                 //  out: the database's version
-} register_job_t;
 
 typedef struct {
     wa_job_t job;
@@ -71,11 +63,10 @@ struct web_t {
     ratelimit_t *failures;
     tokencache_t *tokens;
     uint64_t id;                //  our node id once registered
-    int schema_seen;            //  the version last logged while waiting
     bool fatal;
     bool seeded;
     bool ready;
-    register_job_t register_job;
+    wa_register_job_t register_job;     //  wa_node.h
     liveness_job_t liveness_job;
     wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
     admin_job_t admin_job;
@@ -531,33 +522,6 @@ s_on_requests (zloop_t *loop, zsock_t *reader, void *arg)
 //  --------------------------------------------------------------------------
 //  The node: registration, liveness, settings, the default admin
 
-static const char *SQL_REGISTER =
-    "INSERT INTO nodes (kind, hostname, ports, pid, version, started_at, last_seen, gateway_status) "
-    "VALUES ('webapp', ?, ?, ?, ?, NOW(6), NOW(6), 'n/a')";
-
-static void
-s_register_run (wa_job_t *job, wa_db_t *db)
-{
-    register_job_t *self = (register_job_t *) job;
-    self->schema = wa_db_schema_version (db);
-    if (self->schema > wa_schema_version) {
-        job->rc = -2;
-        return;
-    }
-    if (self->schema < wa_schema_version) {
-        job->rc = -1;
-        return;
-    }
-    if (wa_db_exec (db, SQL_REGISTER, "ssis", self->hostname, self->ports, (int64_t) self->pid,
-                    WA_VERSION) != 1) {
-        wa_warn ("db: registration failed: %s", wa_db_error (db));
-        job->rc = -1;
-        return;
-    }
-    self->id = wa_db_insert_id (db);
-    job->rc = 0;
-}
-
 static const char *SQL_LIVENESS =
     "UPDATE nodes SET last_seen = NOW(6) WHERE id = ? AND stopped_at IS NULL";
 static const char *SQL_STOPPED =
@@ -605,12 +569,11 @@ s_progress (web_t *self)
 {
     if (self->fatal || self->ready)
         return;
-    if (!self->id && !self->register_job.job.busy) {
-        snprintf (self->register_job.hostname, sizeof self->register_job.hostname, "%s", self->config->hostname);
-        snprintf (self->register_job.ports, sizeof self->register_job.ports, "%d", http_server_port (self->http));
-        self->register_job.pid = getpid ();
-        self->register_job.job.run = s_register_run;
-        wa_dbworker_submit (self->db, &self->register_job.job);
+    if (!self->id) {
+        char port[16];
+        snprintf (port, sizeof port, "%d", http_server_port (self->http));
+        wa_register_submit (&self->register_job, self->db, "webapp", self->config->hostname, port,
+                            wa_schema_version);
     }
     if (self->id && !self->seeded && !self->seed_job.busy && !self->admin_job.job.busy
     &&  self->admin_job.job.rc == 0) {
@@ -633,24 +596,16 @@ static void
 s_node_job_done (web_t *self, wa_job_t *job)
 {
     if (job == &self->register_job.job) {
-        if (job->rc == 0) {
+        int done = wa_register_done (&self->register_job);
+        if (done == 1) {
             self->id = self->register_job.id;
             s_set_prefix (self);
             wa_info ("registered as node %" PRIu64 " (port %s)", self->id, self->register_job.ports);
             s_load_settings (self);
         }
         else
-        if (job->rc == -2) {
-            wa_error ("the database's schema version %d is newer than this build's %d: upgrade this node",
-                      self->register_job.schema, wa_schema_version);
+        if (done < 0)
             self->fatal = true;
-        }
-        else
-        if (self->register_job.schema >= 0 && self->register_job.schema != self->schema_seen) {
-            self->schema_seen = self->register_job.schema;
-            wa_info ("waiting for schema version %d (database has %d)", wa_schema_version,
-                     self->register_job.schema);
-        }
     }
     else
     if (job == &self->seed_job) {
@@ -857,7 +812,7 @@ web_run (const wa_config_t *config)
     web_t *self = (web_t *) zmalloc (sizeof (web_t));
     self->config = config;
     self->settings = *config;
-    self->schema_seen = -1;
+    self->register_job.schema_logged = -1;
     self->register_job.job.kind = JOB_REGISTER;
     self->liveness_job.job.kind = JOB_LIVENESS;
     self->seed_job.kind = JOB_SEED;
