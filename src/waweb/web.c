@@ -403,15 +403,23 @@ s_token_looked_up (web_t *self, web_req_t *req)
     //  The hash has no destructor: the list is ours once out of it.
     zlistx_t *waiting = zhashx_lookup (self->lookups, req->token_hash);
     zhashx_delete (self->lookups, req->token_hash);
+    //  What the lookup found, kept apart: once answered, req goes back to
+    //  the HTTP thread, which frees it when its connection completes.
+    int rc = req->db_job.rc;
+    bool found = req->found;
+    int64_t remaining = req->remaining;
+    char caller[sizeof req->caller], caller_role[sizeof req->caller_role];
+    memcpy (caller, req->caller, sizeof caller);
+    memcpy (caller_role, req->caller_role, sizeof caller_role);
     s_token_result (self, req);
     web_req_t *other;
     while (waiting && (other = zlistx_first (waiting))) {
         zlistx_detach_cur (waiting);
-        other->db_job.rc = req->db_job.rc;
-        other->found = req->found;
-        other->remaining = req->remaining;
-        memcpy (other->caller, req->caller, sizeof other->caller);
-        memcpy (other->caller_role, req->caller_role, sizeof other->caller_role);
+        other->db_job.rc = rc;
+        other->found = found;
+        other->remaining = remaining;
+        memcpy (other->caller, caller, sizeof other->caller);
+        memcpy (other->caller_role, caller_role, sizeof other->caller_role);
         s_token_result (self, other);
     }
     zlistx_destroy (&waiting);
