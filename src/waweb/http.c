@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -404,6 +405,8 @@ s_on_headers (http_server_t *self, struct MHD_Connection *connection, const char
         snprintf (details, sizeof details, "the request body is larger than %" PRIu64 " bytes", limit);
         return s_queue_error (connection, 413, WA_ERR_INVALID, details);
     }
+    const char *expect = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    req->expect_continue = expect && strcasecmp (expect, "100-continue") == 0;
     if (req->upload) {
         const char *type = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
                                                         MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -440,6 +443,25 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
         req->response = NULL;
         //  Answered at the headers (a 401, say): libmicrohttpd reads none of
         //  the body and closes the connection once the answer is sent.
+        return s_queue_typed (connection, req->status, body, req->response_len, req->allow,
+                              req->content_type ? req->content_type : "application/json");
+    }
+    //  An answer given at the headers, the body read and thrown away.
+    if (req->discard) {
+        if (*upload_data_size) {
+            req->repeat_call = false;
+            req->discarded += *upload_data_size;
+            *upload_data_size = 0;
+            return req->discarded > UPLOAD_DISCARD_MAX ? MHD_NO : MHD_YES;
+        }
+        if (req->repeat_call) {
+            req->repeat_call = false;
+            return MHD_YES;
+        }
+        s_conn_deadline (self, req->conn, 0);
+        req->state = REQ_ANSWERED;
+        char *body = req->response;
+        req->response = NULL;
         return s_queue_typed (connection, req->status, body, req->response_len, req->allow,
                               req->content_type ? req->content_type : "application/json");
     }
@@ -744,6 +766,13 @@ http_respond (http_req_t *req, int status, char *body, size_t len, const char *a
     req->response_len = len;
     snprintf (req->allow, sizeof req->allow, "%s", allow ? allow : "");
     req->state = REQ_ANSWERED;
+    if (req->has_body && !req->body_read && !req->expect_continue && req->response_fd < 0) {
+        //  Its body is coming anyway: read it, keep none of it, then answer.
+        req->discard = true;
+        req->repeat_call = true;
+        req->state = REQ_BODY;
+        s_conn_deadline (server, req->conn, wa_clock_mono () + server->body_timeout);
+    }
     atomic_fetch_sub (&server->waiting, 1);
     //  From here MHD's thread owns req (and may free it at once).
     MHD_resume_connection (connection);

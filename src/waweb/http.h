@@ -26,7 +26,12 @@
     connection closed after the answer) or calls http_read_body, which
     resumes the connection to read the body; once the body is in, the
     request is handed over again with body_read set. A request without a body
-    is handed over once.
+    is handed over once. An answer at the headers is sent at once to a
+    client that waits for "100 Continue" (it never sends the body); one
+    that sends its body anyway gets the answer once the body is read and
+    thrown away (never stored, never parsed; the connection closed past
+    HTTP_UPLOAD_MAX or webapp_body_timeout), so that it is not reset before
+    it can read it.
 
     The edge: at most webapp_max_connections connections, and
     webapp_max_connections_per_address from one address; a connection has
@@ -88,6 +93,9 @@ typedef struct {
     bool upload_counted;
     bool overloaded;            //  the bodies in memory passed webapp_max_body_total
     bool repeat_call;           //  MHD calls again with the headers after a resume
+    bool expect_continue;       //  "Expect: 100-continue": the client waits to send the body
+    bool discard;               //  answered at the headers: the body is read and thrown away
+    uint64_t discarded;
     uint64_t declared;          //  the Content-Length, 0 when none
     size_t reserved;            //  bytes counted in the server's body total
     void *conn;                 //  the connection's deadline (http.c)
