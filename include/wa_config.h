@@ -80,6 +80,11 @@ typedef struct {
     char webapp_tls_cert[WA_CONFIG_STR];    //  PEM file; with the key: HTTPS
     char webapp_tls_key[WA_CONFIG_STR];
     int webapp_max_body;            //  bytes; a larger request body gets 413
+    int webapp_max_body_total;      //  bytes of bodies in memory at once; past it 503
+    int webapp_max_connections;     //  open at once
+    int webapp_max_connections_per_address;     //  0: no limit
+    double webapp_header_timeout;   //  absolute: request line and headers
+    double webapp_body_timeout;     //  absolute: the whole body, once accepted
     double request_deadline;        //  a forwarded request is retried this long
     double request_attempt_timeout; //  one attempt waits this long for its answer
     int token_ttl;                  //  seconds a login token stays valid

@@ -122,6 +122,20 @@ static const key_t_ s_keys[] = {
        "waweb: PEM private key file of webapp_tls_cert"),
     K ("webapp_max_body", NULL, T_INT, webapp_max_body, "1048576", 1024, 104857600, NULL,
        "waweb: largest request body in bytes; a larger one gets 413"),
+    K ("webapp_max_body_total", NULL, T_INT, webapp_max_body_total, "67108864", 1024, 2147483647, NULL,
+       "waweb: request bodies held in memory at once, in bytes, across all requests; past it 503 (1016)"),
+    K ("webapp_max_connections", NULL, T_INT, webapp_max_connections, "10000", 1, 1000000, NULL,
+       "waweb: HTTP connections open at once; past it new ones are refused"),
+    K ("webapp_max_connections_per_address", NULL, T_INT, webapp_max_connections_per_address, "256", 0,
+       1000000, NULL,
+       "waweb: HTTP connections open at once from one client address (0: no limit; behind a proxy, "
+       "raise it); past it new ones are closed"),
+    K ("webapp_header_timeout", NULL, T_SEC, webapp_header_timeout, "10", 0.1, 3600, NULL,
+       "waweb: seconds a connection has to send a request's line and headers (counted from the "
+       "connection, or from the previous response), however it trickles; then it is closed"),
+    K ("webapp_body_timeout", NULL, T_SEC, webapp_body_timeout, "120", 0.1, 86400, NULL,
+       "waweb: seconds a request has to send its whole body once its credentials were accepted "
+       "(an upload of 100 MiB too); then the connection is closed"),
     K ("request_deadline", NULL, T_SEC, request_deadline, "45", 0.1, 3600, NULL,
        "waweb: seconds a request forwarded to a Coreapp is retried (with the same idempotency key) "
        "before the client gets an error"),

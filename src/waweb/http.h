@@ -17,7 +17,30 @@
     hashed with SHA-256 on the way, up to HTTP_UPLOAD_MAX bytes (413 past
     it: a declared Content-Length before the body is read). The request is
     then handed over with the file open, its size and its hash; the file is
-    removed when the request ends unless the reactor took it. */
+    removed when the request ends unless the reactor took it.
+
+    Credentials before the body: a request that has a body (a Content-Length
+    above 0, or chunked) is handed over twice. First at its headers, with
+    has_body set and nothing of the body read: the reactor checks the route
+    and the credentials and either answers (the body is then never read, the
+    connection closed after the answer) or calls http_read_body, which
+    resumes the connection to read the body; once the body is in, the
+    request is handed over again with body_read set. A request without a body
+    is handed over once. An answer at the headers is sent at once to a
+    client that waits for "100 Continue" (it never sends the body); one
+    that sends its body anyway gets the answer once the body is read and
+    thrown away (never stored, never parsed; the connection closed past
+    HTTP_UPLOAD_MAX or webapp_body_timeout), so that it is not reset before
+    it can read it.
+
+    The edge: at most webapp_max_connections connections, and
+    webapp_max_connections_per_address from one address; a connection has
+    webapp_header_timeout seconds to send its headers (from its start, or
+    from its previous response) and a request webapp_body_timeout seconds
+    for its whole body, however slowly it trickles: http_server_sweep closes
+    those past their deadline. Bodies in memory are bounded per request
+    (webapp_max_body, 413) and in total (webapp_max_body_total, 503). Over
+    HTTPS only TLS 1.2 and 1.3 are offered. */
 #ifndef WAWEB_HTTP_H
 #define WAWEB_HTTP_H
 
@@ -42,6 +65,8 @@ typedef struct {
     char client[64];            //  the peer's address, without its port
     char *body;                 //  NUL-terminated, NULL when empty
     size_t body_len;
+    bool has_body;              //  a body follows the headers (see above)
+    bool body_read;             //  handed over the second time: the body is in
     //  A streamed upload (a POST to HTTP_UPLOAD_PATH; body stays NULL).
     bool upload;
     char *upload_type;          //  its Content-Type header, NULL when absent
@@ -66,6 +91,14 @@ typedef struct {
     char response_type[128];
     void *upload_state;         //  while the body streams in
     bool upload_counted;
+    bool overloaded;            //  the bodies in memory passed webapp_max_body_total
+    bool repeat_call;           //  MHD calls again with the headers after a resume
+    bool expect_continue;       //  "Expect: 100-continue": the client waits to send the body
+    bool discard;               //  answered at the headers: the body is read and thrown away
+    uint64_t discarded;
+    uint64_t declared;          //  the Content-Length, 0 when none
+    size_t reserved;            //  bytes counted in the server's body total
+    void *conn;                 //  the connection's deadline (http.c)
 } http_req_t;
 
 //  Starts MHD on config's webapp_port / webapp_bind (HTTPS with
@@ -82,6 +115,15 @@ http_req_t *http_server_recv (http_server_t *self, zsock_t *requests);
 //  Answer req: status, a JSON body (taken, malloc'd), and for 405 the Allow
 //  header (or NULL). After this the reactor must not touch req.
 void http_respond (http_req_t *req, int status, char *body, size_t len, const char *allow);
+//  The credentials of a request handed over with has_body are good: read
+//  its body (it comes back with body_read set; until then the reactor must
+//  forget req, which MHD may free if the client goes). NULL when the body
+//  is being read; else why it cannot be now (too many bodies in memory or
+//  uploads at once: answer 503 1016 with http_respond).
+const char *http_read_body (http_req_t *req);
+//  Close the connections past their header or body deadline: call often
+//  (every 100 ms) from any thread. Returns how many it closed.
+int http_server_sweep (http_server_t *self);
 //  Make the next http_respond send size bytes of the file open on fd (taken:
 //  closed once sent, or when the request ends) as type, instead of a body.
 void http_req_send_file (http_req_t *req, int fd, uint64_t size, const char *type);

@@ -76,8 +76,7 @@ users_hash_run (wa_job_t *job, wa_db_t *db)
 }
 
 //  Checks the password against the stored hash (a stand-in when there is no
-//  such user, so an unknown name costs the same time as a wrong password),
-//  then hashes the new password if one is to be set.
+//  such user, so an unknown name costs the same time as a wrong password).
 static void
 s_verify_run (wa_job_t *job, wa_db_t *db)
 {
@@ -86,9 +85,6 @@ s_verify_run (wa_job_t *job, wa_db_t *db)
     bool match = crypto_pwhash_str_verify (req->stored_hash, req->password, strlen (req->password)) == 0;
     req->verified = req->found && match;
     job->rc = 0;
-    if (req->verified && req->new_password[0])
-        job->rc = crypto_pwhash_str (req->new_hash, req->new_password, strlen (req->new_password),
-                                     OPSLIMIT, MEMLIMIT);
 }
 
 static int
@@ -201,18 +197,8 @@ s_login_issued (web_t *self, web_req_t *req)
 }
 
 static void
-s_login_verified (web_t *self, web_req_t *req)
+s_login_issue (web_t *self, web_req_t *req)
 {
-    if (!req->verified) {
-        web_login_failed (self, req);
-        wa_info ("login failed: '%s' from %s", req->username, req->http.client);
-        web_fail (self, req, 401, WA_ERR_ACCESS_DENIED, "wrong username or password");
-        return;
-    }
-    if (req->hash_job.rc) {
-        web_fail (self, req, 0, WA_ERR_INTERNAL, "cannot hash the new password");
-        return;
-    }
     if (req->must_change && !req->new_password[0]) {
         web_fail (self, req, 0, WA_ERR_PASSWORD_CHANGE, "the password of '%s' must be changed: log in again "
                   "with the body {\"new_password\": \"...\"}", req->username);
@@ -223,6 +209,59 @@ s_login_verified (web_t *self, web_req_t *req)
     auth_token_hash (req->token, req->token_hash);
     req->ttl = web_config (self)->token_ttl;
     web_db (self, req, s_issue_run, s_login_issued);
+}
+
+static void
+s_new_hash_run (wa_job_t *job, wa_db_t *db)
+{
+    (void) db;
+    web_req_t *req = web_req_of_hash (job);
+    job->rc = crypto_pwhash_str (req->new_hash, req->new_password, strlen (req->new_password),
+                                 OPSLIMIT, MEMLIMIT);
+}
+
+static void
+s_login_hashed (web_t *self, web_req_t *req)
+{
+    if (req->hash_job.rc) {
+        web_fail (self, req, 0, WA_ERR_INTERNAL, "cannot hash the new password");
+        return;
+    }
+    s_login_issue (self, req);
+}
+
+//  The credentials were good; the body, if any, may hold a new password.
+static void
+s_login_body (web_t *self, web_req_t *req)
+{
+    char why[200];
+    int code = input_string (req->input, "new_password", false, req->new_password,
+                             sizeof req->new_password, why, sizeof why);
+    if (code) {
+        web_fail (self, req, 0, code, "%s", why);
+        return;
+    }
+    const char *problem = req->new_password[0] ? auth_password_problem (req->new_password) : NULL;
+    if (problem) {
+        web_fail (self, req, 0, WA_ERR_INVALID, "'new_password' %s", problem);
+        return;
+    }
+    if (req->new_password[0])
+        web_hash (self, req, s_new_hash_run, s_login_hashed);
+    else
+        s_login_issue (self, req);
+}
+
+static void
+s_login_verified (web_t *self, web_req_t *req)
+{
+    if (!req->verified) {
+        web_login_failed (self, req);
+        wa_info ("login failed: '%s' from %s", req->username, req->http.client);
+        web_fail (self, req, 401, WA_ERR_ACCESS_DENIED, "wrong username or password");
+        return;
+    }
+    web_with_body (self, req, s_login_body);
 }
 
 static void
@@ -237,6 +276,7 @@ s_login_found (web_t *self, web_req_t *req)
     web_hash (self, req, s_verify_run, s_login_verified);
 }
 
+//  The Basic credentials are checked before any of the body is read.
 void
 users_login (web_t *self, web_req_t *req)
 {
@@ -251,18 +291,6 @@ users_login (web_t *self, web_req_t *req)
         web_login_failed (self, req);
         web_fail (self, req, 401, WA_ERR_ACCESS_DENIED,
                   "login takes the header 'Authorization: Basic base64(username:password)'");
-        return;
-    }
-    char why[200];
-    int code = input_string (req->input, "new_password", false, req->new_password,
-                             sizeof req->new_password, why, sizeof why);
-    if (code) {
-        web_fail (self, req, 0, code, "%s", why);
-        return;
-    }
-    const char *problem = req->new_password[0] ? auth_password_problem (req->new_password) : NULL;
-    if (problem) {
-        web_fail (self, req, 0, WA_ERR_INVALID, "'new_password' %s", problem);
         return;
     }
     web_db (self, req, s_user_run, s_login_found);

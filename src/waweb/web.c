@@ -32,6 +32,8 @@
 #define TOKENS_PURGE_EVERY 60           //  purges: every 10 minutes
 //  At shutdown: how long to wait for requests MHD is still handing over.
 #define DRAIN_MS 2000
+//  How often connections past their header or body deadline are closed.
+#define SWEEP_MS 100
 
 enum { JOB_REQ_DB = 1, JOB_REQ_HASH, JOB_REGISTER, JOB_LIVENESS, JOB_SETTINGS, JOB_SEED, JOB_ADMIN_HASH,
        JOB_TOKENS_PURGE };
@@ -354,18 +356,41 @@ s_token_run (wa_job_t *job, wa_db_t *db)
     job->rc = wa_db_query (db, SQL_TOKEN, s_token_row, req, "s", req->token_hash) < 0 ? -1 : 0;
 }
 
-static void
-s_dispatch (web_t *self, web_req_t *req)
+void
+web_with_body (web_t *self, web_req_t *req, web_step_fn *next)
 {
-    bool admin = streq (req->caller_role, "ADMIN");
-    if (req->route.auth == ROUTE_AUTH_ADMIN && !admin) {
-        web_fail (self, req, 403, WA_ERR_ACCESS_DENIED, "this needs the ADMIN role");
+    if (!req->http.has_body) {
+        next (self, req);
         return;
     }
-    if (req->route.auth == ROUTE_AUTH_SELF && !admin && !streq (req->caller, req->route.param)) {
-        web_fail (self, req, 403, WA_ERR_ACCESS_DENIED, "a USER may only see or change itself");
+    req->next = next;
+    const char *why = http_read_body (&req->http);
+    if (why) {
+        web_fail (self, req, 503, WA_ERR_OVERLOADED, "%s", why);
         return;
     }
+    //  MHD's until the body is in (s_body_arrived); it may free req before.
+    zlistx_delete (self->pending, req->handle);
+    req->handle = NULL;
+}
+
+//  The second handover: the body of a request whose credentials were good.
+static void
+s_body_arrived (web_t *self, web_req_t *req)
+{
+    req->handle = zlistx_add_end (self->pending, req);
+    char why[300];
+    int code = input_parse (req->http.body, req->http.body_len, &req->input, why, sizeof why);
+    if (code) {
+        web_fail (self, req, 0, code, "%s", why);
+        return;
+    }
+    req->next (self, req);
+}
+
+static void
+s_run (web_t *self, web_req_t *req)
+{
     switch (req->route.id) {
         case ROUTE_LOGOUT: users_logout (self, req); break;
         case ROUTE_USER_CREATE: users_create (self, req); break;
@@ -390,6 +415,22 @@ s_dispatch (web_t *self, web_req_t *req)
         case ROUTE_SHARDS_SET: account_request (self, req); break;
         default: web_fail (self, req, 0, WA_ERR_INTERNAL, "no handler for this route"); break;
     }
+}
+
+//  The caller is known: its role, then the body (none read until here).
+static void
+s_dispatch (web_t *self, web_req_t *req)
+{
+    bool admin = streq (req->caller_role, "ADMIN");
+    if (req->route.auth == ROUTE_AUTH_ADMIN && !admin) {
+        web_fail (self, req, 403, WA_ERR_ACCESS_DENIED, "this needs the ADMIN role");
+        return;
+    }
+    if (req->route.auth == ROUTE_AUTH_SELF && !admin && !streq (req->caller, req->route.param)) {
+        web_fail (self, req, 403, WA_ERR_ACCESS_DENIED, "a USER may only see or change itself");
+        return;
+    }
+    web_with_body (self, req, s_run);
 }
 
 static void s_token_result (web_t *self, web_req_t *req);
@@ -500,12 +541,7 @@ s_start (web_t *self, web_req_t *req)
                   "(schema version %d)", wa_schema_version);
         return;
     }
-    char why[300];
-    int code = input_parse (req->http.body, req->http.body_len, &req->input, why, sizeof why);
-    if (code) {
-        web_fail (self, req, 0, code, "%s", why);
-        return;
-    }
+    //  The credentials before any of the body is read (http.h).
     if (req->route.auth == ROUTE_AUTH_BASIC)
         users_login (self, req);
     else
@@ -522,7 +558,10 @@ s_on_requests (zloop_t *loop, zsock_t *reader, void *arg)
         http_req_t *req = http_server_recv (self->http, reader);
         if (!req)
             break;
-        s_start (self, (web_req_t *) req);
+        if (req->body_read)
+            s_body_arrived (self, (web_req_t *) req);
+        else
+            s_start (self, (web_req_t *) req);
     }
     return 0;
 }
@@ -679,6 +718,16 @@ s_tokens_purge_run (wa_job_t *job, wa_db_t *db)
     job->rc = rows < 0 ? -1 : 0;
     if (rows > 0)
         wa_info ("deleted %" PRId64 " expired or revoked tokens", rows);
+}
+
+static int
+s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    web_t *self = arg;
+    http_server_sweep (self->http);
+    return 0;
 }
 
 static int
@@ -851,6 +900,7 @@ web_run (const wa_config_t *config)
     zloop_reader (self->loop, wa_actor_sock (self->db), s_on_worker, self);
     zloop_reader (self->loop, wa_actor_sock (self->hasher), s_on_worker, self);
     zloop_timer (self->loop, PURGE_INTERVAL_MS, 0, s_on_purge, self);
+    zloop_timer (self->loop, SWEEP_MS, 0, s_on_sweep, self);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, NULL);
     self->reactor.settings_job.job.kind = JOB_SETTINGS;
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, shard_renew_interval), s_on_tick);

@@ -96,6 +96,10 @@ void web_reply_text (web_t *self, web_req_t *req, int status, char *body, size_t
 //  Answer an error: code, its details; status 0 means the table's.
 void web_fail (web_t *self, web_req_t *req, int status, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 5, 6)));
+//  The credentials were accepted: read the request's body, if it has one,
+//  parse it into req->input (400 when it is not a JSON object), then run
+//  next. Answers 503 1016 when the body cannot be held now.
+void web_with_body (web_t *self, web_req_t *req, web_step_fn *next);
 //  Run job on the DB worker, then next. Answers 1016 when too many wait.
 void web_db (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next);
 //  The same on the hash worker (run gets no database).

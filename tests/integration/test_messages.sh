@@ -8,7 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 
 WEB=$(free_port)
-cluster_init webapp_bind=127.0.0.1
+# Its 2000 clients at once all come from 127.0.0.1 (as they would through a
+# proxy): no limit per address.
+cluster_init webapp_bind=127.0.0.1 webapp_max_connections_per_address=0
 standard_cluster
 web_start w1 "$WEB"
 TOKEN=$(admin_token "$WEB")

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# waweb's edge against a client on the LAN with no token: connections past
+# webapp_max_connections_per_address are closed while another address is
+# served; a slow-loris header sender and a trickling body (an upload) are cut
+# at webapp_header_timeout / webapp_body_timeout; a 90 MiB upload without a
+# token gets its 401 at once and nothing reaches media_dir; a flood of 1 MiB
+# bodies without a token does not hold a valid request up; the body total
+# (webapp_max_body_total) answers 503 1016; HTTPS refuses TLS 1.0 and 1.1 and
+# speaks TLS 1.2.
+. "$(dirname "$0")/lib.sh"
+
+W1=$(free_port); W2=$(free_port)
+MEDIA=$T/media
+cluster_init webapp_bind=127.0.0.1 webapp_header_timeout=1.5 webapp_body_timeout=2
+start gate wagate
+start m1 wamaster
+web_start w1 "$W1"
+TOKEN=$(admin_token "$W1")
+AUTH=(-H "Authorization: Bearer $TOKEN")
+uploads() { find "$MEDIA" -type f | wc -l; }
+no_uploads() { [ "$(uploads)" = 0 ]; }
+# elapsed_ms CMD...: run it, print the milliseconds it took.
+elapsed_ms() { local t0; t0=$(now_ms); "$@" >/dev/null 2>&1 || true; echo $(( $(now_ms) - t0 )); }
+
+note "a slow-loris header sender is cut at webapp_header_timeout"
+# One header line every 0.2 s, until a write fails (the server closed); 40 s at most.
+loris() {
+    trap '' PIPE
+    exec 3<>"/dev/tcp/127.0.0.1/$W1"
+    printf 'GET /v1/health HTTP/1.1\r\nHost: x\r\n' >&3
+    local i
+    for i in $(seq 1 200); do
+        printf 'X-Slow-%d: 1\r\n' "$i" >&3 2>/dev/null || return 0
+        sleep 0.2       # the trickle's pace
+    done
+    return 1
+}
+ms=$(elapsed_ms loris)
+[ "$ms" -ge 1300 ] && [ "$ms" -lt 4500 ] || fail "the slow-loris connection lasted $ms ms (webapp_header_timeout 1.5 s)"
+
+note "a trickling body (an upload, with a valid token) is cut at webapp_body_timeout; its file goes"
+trickle() {
+    trap '' PIPE
+    exec 3<>"/dev/tcp/127.0.0.1/$W1"
+    printf 'POST /v1/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n' "$TOKEN" >&3
+    local i
+    for i in $(seq 1 200); do
+        printf 'xxxxxxxxxx' >&3 2>/dev/null || return 0
+        sleep 0.2       # the trickle's pace
+    done
+    return 1
+}
+ms=$(elapsed_ms trickle)
+[ "$ms" -ge 1800 ] && [ "$ms" -lt 5500 ] || fail "the trickling upload lasted $ms ms (webapp_body_timeout 2 s)"
+wait_for 5 no_uploads || fail "the cut upload left files: $(find "$MEDIA" -type f)"
+
+note "a 90 MiB upload without a token: 401 at once, nothing under media_dir"
+head -c $((90 * 1024 * 1024)) /dev/zero > "$T/big"
+t0=$(now_ms)
+status=$(curl -s -o "$T/body" -w '%{http_code}' -m 20 -X POST -H 'Content-Type: image/png' -H 'Expect:' \
+         --data-binary @"$T/big" "http://127.0.0.1:$W1/v1/media" || true)
+ms=$(( $(now_ms) - t0 ))
+[ "$status" = 401 ] && grep -q '"code":1005' "$T/body" || fail "90 MiB without a token: HTTP $status: $(body)"
+[ "$ms" -lt 3000 ] || fail "the 401 took $ms ms"
+[ "$(uploads)" = 0 ] || fail "bytes of an upload without a token reached media_dir: $(find "$MEDIA" -type f)"
+# A client that waits for "100 Continue" gets the 401 instead and never sends the body.
+t0=$(now_ms)
+status=$(curl -s -o "$T/body" -w '%{http_code}' -m 20 -X POST -H 'Content-Type: image/png' \
+         -H 'Expect: 100-continue' --expect100-timeout 10 --data-binary @"$T/big" "http://127.0.0.1:$W1/v1/media" || true)
+ms=$(( $(now_ms) - t0 ))
+[ "$status" = 401 ] && [ "$ms" -lt 3000 ] || fail "90 MiB without a token, Expect: 100-continue: HTTP $status in $ms ms"
+[ "$(uploads)" = 0 ] || fail "bytes of an upload without a token reached media_dir: $(find "$MEDIA" -type f)"
+rm -f "$T/big"
+
+note "a flood of 1 MiB bodies without a token does not hold a valid request up"
+head -c $((1024 * 1024)) /dev/zero | tr '\0' ' ' > "$T/mib"
+flood() {
+    local i
+    for i in $(seq 1 15); do
+        curl -s -o /dev/null -w '%{http_code}\n' -m 20 -X POST -H 'Content-Type: application/json' -H 'Expect:' \
+             --data-binary @"$T/mib" "http://127.0.0.1:$W1/v1/users" || true
+    done
+}
+FLOOD=()
+for i in $(seq 1 12); do flood > "$T/flood.$i" & FLOOD+=($!); done
+flooded() { [ "$(cat "$T"/flood.* | wc -l)" -ge 24 ]; }
+wait_for 20 flooded || fail "the flood did not get going"
+worst=0
+for i in 1 2 3 4 5; do
+    ms=$(elapsed_ms curl -sf -m 10 "${AUTH[@]}" "http://127.0.0.1:$W1/v1/users/admin")
+    [ "$ms" -le "$worst" ] || worst=$ms
+done
+for pid in "${FLOOD[@]}"; do wait "$pid" || true; done
+[ "$worst" -lt 2000 ] || fail "a valid request took $worst ms during the flood"
+api "$W1" GET /v1/users/admin "${AUTH[@]}" >/dev/null
+bad=$(cat "$T"/flood.* | grep -cv '^401$\|^000$' || true)
+[ "$bad" = 0 ] || fail "the flood got answers other than 401: $(sort "$T"/flood.* | uniq -c)"
+grep -q '^401$' "$T"/flood.* || fail "the flood got no 401 at all"
+
+note "connections past webapp_max_connections_per_address are closed; another address is served"
+{ cat "$CONF"; echo "webapp_max_connections = 50"; echo "webapp_max_connections_per_address = 20"
+  echo "webapp_header_timeout = 60"; echo "webapp_max_body = 8192"; echo "webapp_max_body_total = 4096"; } > "$T/w2.conf"
+WEBAPP_EXTERNAL_PORTS=$W2 "$BIN/waweb" -c "$T/w2.conf" >>"$T/w2.log" 2>&1 & PIDS+=($!)
+wait_for 30 grep -q "ready: serving" "$T/w2.log" || fail "waweb w2 not ready"
+HALF=()
+for i in $(seq 1 80); do exec {fd}<>"/dev/tcp/127.0.0.1/$W2"; HALF+=("$fd"); done
+held() { [ "$(ss -Htn state established "( sport = :$W2 )" | wc -l)" = 20 ]; }
+wait_for 10 held || fail "the server holds $(ss -Htn state established "( sport = :$W2 )" | wc -l) connections of one address, not 20"
+t0=$(now_ms)
+status=$(curl -s -o "$T/body" -w '%{http_code}' -m 10 --interface 127.0.0.2 "${AUTH[@]}" \
+         "http://127.0.0.1:$W2/v1/users/admin" || true)
+ms=$(( $(now_ms) - t0 ))
+[ "$status" = 200 ] || fail "another address with 80 half-open connections around: HTTP $status: $(body)"
+[ "$ms" -lt 2000 ] || fail "another address was served in $ms ms"
+held || fail "the half-open connections did not stay until the valid request was served"
+for fd in "${HALF[@]}"; do exec {fd}>&-; done
+
+note "bodies in memory past webapp_max_body_total: 503 1016, before the body is read"
+head -c 6000 /dev/zero | tr '\0' ' ' > "$T/six"
+expect "a body over the total" 503 1016 "$W2" POST /v1/users "${AUTH[@]}" -H 'Content-Type: application/json' \
+       --data-binary @"$T/six"
+expect "a body within it" 400 1008 "$W2" POST /v1/users "${AUTH[@]}" -H 'Content-Type: application/json' -d '{}'
+
+note "HTTPS: TLS 1.0 and 1.1 refused, TLS 1.2 spoken"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
+    -subj /CN=127.0.0.1 >/dev/null 2>&1 || fail "openssl could not make a certificate"
+W3=$(free_port)
+{ cat "$CONF"; echo "webapp_tls_cert = $T/cert.pem"; echo "webapp_tls_key = $T/key.pem"; } > "$T/tls.conf"
+WEBAPP_EXTERNAL_PORTS=$W3 "$BIN/waweb" -c "$T/tls.conf" >>"$T/w3.log" 2>&1 & PIDS+=($!)
+wait_for 30 grep -q "ready: serving the API on https" "$T/w3.log" || fail "waweb over TLS not ready"
+# SECLEVEL=0: this client would offer TLS 1.0 and 1.1; the server must refuse them.
+tls() { openssl s_client -connect "127.0.0.1:$W3" -cipher 'DEFAULT:@SECLEVEL=0' "$@" </dev/null >"$T/tls.out" 2>&1; }
+! tls -tls1 || fail "TLS 1.0 accepted: $(grep -i protocol "$T/tls.out")"
+! tls -tls1_1 || fail "TLS 1.1 accepted: $(grep -i protocol "$T/tls.out")"
+tls -tls1_2 && grep -q 'TLSv1.2' "$T/tls.out" || fail "TLS 1.2 refused: $(tail -5 "$T/tls.out")"
+status=$(curl -sk -o "$T/body" -w '%{http_code}' --tlsv1.2 --tls-max 1.2 "https://127.0.0.1:$W3/v1/health")
+[ "$status" = 401 ] || fail "HTTPS over TLS 1.2: HTTP $status: $(body)"
+note "per-address limit, header and body deadlines, 401 before the body, the flood, the body total, TLS 1.2+: as expected"
