@@ -23,7 +23,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     char err[512] = "";
     if (wa_settings_from_json (json, &current, &out, err, sizeof err) == 0) {
         FUZZ_ASSERT (wa_config_check (&out, err, sizeof err) == 0);
-        char broadcast[8192];
+        char broadcast[2048];           //  as the Master's (master.c)
         FUZZ_ASSERT (wa_settings_to_json (&out, broadcast, sizeof broadcast) == 0);
         FUZZ_ASSERT (wa_settings_from_json (broadcast, &current, &again, err, sizeof err) == 0);
         for (int i = 0; wa_config_setting_name (i); i++) {
