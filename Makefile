@@ -28,7 +28,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
 .SECONDEXPANSION:
-.PHONY: all deps run start stop test unit integration asan memcheck bench-failover bench-failover-defaults chaos chaos-clean clean distclean help
+.PHONY: all deps run start stop test unit integration asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults chaos chaos-clean clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
 
@@ -39,6 +39,7 @@ help:
 	@echo "make test       install, build, run every test (unit + integration)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"
 	@echo "make memcheck   the unit tests under valgrind"
+	@echo "make fuzz       the libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS (20) each, with ASan + UBSan"
 	@echo "make bench-failover   time Coreapp failover, DB-based and heartbeat modes (docs/BENCHMARKS.md)"
 	@echo "make bench-failover-defaults   the same with every setting at its default (slow)"
 	@echo "make bench-api  POST /v1/messages through the full path, and the bare anchor (docs/BENCHMARKS.md)"
@@ -195,7 +196,7 @@ bench-failover-defaults: deps
 	@WA_BENCH_MODE=defaults WA_BENCH_ROUNDS=$${WA_BENCH_ROUNDS:-3} bench/failover.sh
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
 
 distclean: clean
 	scripts/cluster.sh stop >/dev/null 2>&1 || true
@@ -226,3 +227,45 @@ bench-api: deps
 bench-webhooks: deps
 	@$(MAKE) --no-print-directory all
 	@bench/webhooks.sh
+
+# --------------------------------------------------------------------------
+# make fuzz: the libFuzzer harnesses of tests/fuzz/ (one per parser of
+# untrusted input), built with clang, ASan and UBSan into build-fuzz/ (never
+# mixed with build/), each run FUZZ_SECONDS (20) over a copy of its committed
+# seed corpus (tests/fuzz/corpus/<target>/). A crash stops the run with a
+# non-zero status and the path of the input, kept under build-fuzz/artifacts/
+# (tests/fuzz/run.sh; docs/RELIABILITY.md, Fuzzing). FUZZ_TARGETS="codec
+# route" runs some only. clang and its runtimes are installed here only.
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build-fuzz
+# clang's -Wcast-align warns on every target, gcc's only where alignment is strict.
+FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+	-Wno-cast-align
+FUZZ_CFLAGS  := $(CFLAGS_BASE:-Ibuild=-I$(FUZZ_BUILD)/obj) $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIB     := $(FUZZ_BUILD)/obj/libwa.a
+FUZZ_ALL     := codec http_input http_auth http_route message account config settings cbevent
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_BINS    := $(FUZZ_ALL:%=$(FUZZ_BUILD)/bin/fuzz_%)
+# The product sources a harness needs besides the common library.
+FUZZ_SRC_http_input := src/waweb/input.c
+FUZZ_SRC_http_auth  := src/waweb/auth.c
+FUZZ_SRC_http_route := src/waweb/route.c
+FUZZ_SRC_cbevent    := src/wacore/cbevent.c
+
+fuzz-build:
+	@scripts/deps.sh $(FUZZ_PACKAGES)
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD)/obj SAN="$(FUZZ_SAN)" $(FUZZ_LIB)
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(FUZZ_SRC_$$*) $(FUZZ_LIB) \
+		$(wildcard src/waweb/*.h src/wacore/*.h) | $(FUZZ_BUILD)/bin
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc/waweb -Isrc/wacore -Itests/fuzz -o $@ \
+	    $(filter %.c,$^) $(FUZZ_LIB) $(LDLIBS)
+
+$(FUZZ_BUILD)/bin:
+	mkdir -p $@
+
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh $(FUZZ_TARGETS)

@@ -466,22 +466,11 @@ wa_config_print (const wa_config_t *self, FILE *out)
     for (size_t i = 0; i < NKEYS; i++) {
         const key_t_ *k = &s_keys[i];
         const void *field = (const char *) self + k->offset;
-        fprintf (out, "%s = ", k->name);
-        switch (k->type) {
-            case T_STR:
-            case T_ENUM:
-                fprintf (out, "%s\n", strcmp (k->name, "db_password") == 0 && *(const char *) field
-                         ? "(set)" : (const char *) field);
-                break;
-            case T_INT:  fprintf (out, "%d\n", *(const int *) field); break;
-            case T_SEC:  fprintf (out, "%g\n", *(const double *) field); break;
-            case T_BOOL: fprintf (out, "%d\n", *(const bool *) field ? 1 : 0); break;
-            case T_PORTS: {
-                const int *p = field;
-                fprintf (out, "%d,%d,%d,%d\n", p[0], p[1], p[2], p[3]);
-                break;
-            }
-        }
+        //  As wa_config_get, so what is printed loads back as it was.
+        char value[WA_CONFIG_STR + 64];
+        wa_config_get (self, k->name, value, sizeof value);
+        fprintf (out, "%s = %s\n", k->name, strcmp (k->name, "db_password") == 0 && *(const char *) field
+                 ? "(set)" : value);
     }
 }
 
@@ -582,8 +571,12 @@ wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len)
         case T_SEC:   snprintf (buf, len, "%.17g", *(const double *) field); break;
         case T_BOOL:  snprintf (buf, len, "%d", *(const bool *) field ? 1 : 0); break;
         case T_PORTS: {
+            //  "0" (any free ports) is the one way to say it: "0,0,0,0" is refused.
             const int *p = field;
-            snprintf (buf, len, "%d,%d,%d,%d", p[0], p[1], p[2], p[3]);
+            if (p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0)
+                snprintf (buf, len, "0");
+            else
+                snprintf (buf, len, "%d,%d,%d,%d", p[0], p[1], p[2], p[3]);
             break;
         }
     }

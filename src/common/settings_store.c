@@ -53,7 +53,7 @@ wa_settings_seed_run (wa_job_t *job, wa_db_t *db)
     wa_settings_seed_job_t *self = (wa_settings_seed_job_t *) job;
     job->rc = 0;
     for (int i = 0; wa_config_setting_name (i); i++) {
-        char value[64];
+        char value[WA_CONFIG_STR];
         wa_config_get (&self->seed, wa_config_setting_name (i), value, sizeof value);
         if (wa_db_exec (db, SQL_SEED, "ss", wa_config_setting_name (i), value) < 0) {
             job->rc = -1;
@@ -67,7 +67,7 @@ wa_settings_to_json (const wa_config_t *config, char *buf, size_t len)
 {
     json_t *object = json_object ();
     for (int i = 0; wa_config_setting_name (i); i++) {
-        char value[64];
+        char value[WA_CONFIG_STR];
         wa_config_get (config, wa_config_setting_name (i), value, sizeof value);
         json_object_set_new (object, wa_config_setting_name (i), json_string (value));
     }
@@ -123,7 +123,7 @@ bool
 wa_settings_differ (const wa_config_t *a, const wa_config_t *b)
 {
     for (int i = 0; wa_config_setting_name (i); i++) {
-        char va[64], vb[64];
+        char va[WA_CONFIG_STR], vb[WA_CONFIG_STR];
         wa_config_get (a, wa_config_setting_name (i), va, sizeof va);
         wa_config_get (b, wa_config_setting_name (i), vb, sizeof vb);
         if (strcmp (va, vb))
@@ -141,7 +141,7 @@ wa_settings_changes (const wa_config_t *before, const wa_config_t *after, const 
     buf[0] = 0;
     for (int i = 0; wa_config_setting_name (i); i++) {
         const char *name = wa_config_setting_name (i);
-        char old_value[64], new_value[64];
+        char old_value[WA_CONFIG_STR], new_value[WA_CONFIG_STR];
         wa_config_get (before, name, old_value, sizeof old_value);
         wa_config_get (after, name, new_value, sizeof new_value);
         if (strcmp (old_value, new_value) == 0)

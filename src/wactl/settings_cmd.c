@@ -166,7 +166,7 @@ s_list (wactl_t *self)
                               "invalid", valid ? json_null () : json_string (err));
         }
         else {
-            char value[64];
+            char value[WA_CONFIG_STR];
             wa_config_get (self->config, name, value, sizeof value);
             item = json_pack ("{s:s,s:s,s:b,s:n,s:n,s:n}", "name", name, "value", value,
                               "stored", 0, "updated_at", "updated_by", "invalid");

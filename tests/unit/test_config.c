@@ -534,6 +534,35 @@ test_ports (void **state)
     s_refuse ("ports", "");
 }
 
+static char *s_print (const wa_config_t *config);
+
+//  Found by fuzz_config: "0" (any free ports) read back as "0,0,0,0",
+//  which wa_config_set refuses, and wa_config_print wrote it so too, so a
+//  printed configuration with ports = 0 did not load.
+static void
+test_ports_zero_round_trip (void **state)
+{
+    (void) state;
+    wa_config_t config, loaded;
+    wa_config_defaults (&config);
+    s_accept (&config, "ports", "0");
+    char value [64], err [512] = "";
+    assert_int_equal (wa_config_get (&config, "ports", value, sizeof value), 0);
+    assert_string_equal (value, "0");
+    wa_config_t copy = config;
+    assert_int_equal (wa_config_set (&copy, "ports", value, err, sizeof err), 0);
+
+    char *text = s_print (&config);
+    char path [64];
+    s_write_tmp (path, text);
+    free (text);
+    wa_config_defaults (&loaded);
+    if (wa_config_load_file (&loaded, path, err, sizeof err))
+        fail_msg ("printed ports = 0 does not load: %s", err);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal (loaded.ports [i], 0);
+}
+
 static void
 test_error_names_key_and_value (void **state)
 {
@@ -1195,6 +1224,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_strings, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_db_name, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_ports, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_ports_zero_round_trip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_error_names_key_and_value, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_set_unchanged_on_error, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_file_syntax, s_setup, s_teardown),
