@@ -72,8 +72,8 @@ typedef struct {
 void wa_settings_lock_name (const char *db_name, char *buf, size_t size);
 //  Store the change (see above). A WA_SETTINGS_ code.
 int wa_settings_write (wa_db_t *db, const char *lock, wa_settings_write_t *write);
-//  Read the stored settings over config (no lock): those the checks refuse
-//  are left out (note is told, when not NULL). WA_SETTINGS_OK, _NO_TABLE or
+//  Read the stored settings over config (no lock): rows the checks refuse,
+//  and names that are no setting, are left out (note is told, when not NULL). WA_SETTINGS_OK, _NO_TABLE or
 //  _DATABASE.
 int wa_settings_read (wa_db_t *db, wa_config_t *config, void (*note) (void *arg, const char *name, const char *err),
                       void *note_arg);

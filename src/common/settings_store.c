@@ -9,19 +9,15 @@ static const char *SQL_LOAD = "SELECT name, value FROM settings ORDER BY name";
 static const char *SQL_SEED =
     "INSERT IGNORE INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, NOW(6), 'seed')";
 
-static int
-s_setting_row (const wa_db_row_t *row, void *arg)
+//  A stored row the node cannot take (wa_settings_read's note): said, ignored.
+static void
+s_refused_row (void *arg, const char *name, const char *err)
 {
-    wa_config_t *candidate = arg;
-    const char *name = wa_db_row_str (row, 0);
-    const char *value = wa_db_row_str (row, 1);
-    char err[512];
+    (void) arg;
     if (!wa_config_is_setting (name))
         wa_warn ("settings: the database holds an unknown setting '%s': ignored", name);
     else
-    if (wa_config_set (candidate, name, value, err, sizeof err))
         wa_warn ("settings: stored value refused, keeping the current one: %s", err);
-    return 0;
 }
 
 void
@@ -31,9 +27,10 @@ wa_settings_load_run (wa_job_t *job, wa_db_t *db)
     wa_config_t candidate = self->current;
     self->result = self->current;
     self->changed = false;
-    if (wa_db_query (db, SQL_LOAD, s_setting_row, &candidate, "") < 0) {
+    int rc = wa_settings_read (db, &candidate, s_refused_row, NULL);
+    if (rc != WA_SETTINGS_OK) {
         //  A database from before the settings existed has no table: no change.
-        job->rc = wa_db_errno (db) == ER_NO_SUCH_TABLE ? 0 : -1;
+        job->rc = rc == WA_SETTINGS_NO_TABLE ? 0 : -1;
         return;
     }
     char err[512];
@@ -192,9 +189,9 @@ s_read_row (const wa_db_row_t *row, void *arg)
 {
     read_t *read = arg;
     const char *name = wa_db_row_str (row, 0);
-    char err[512];
-    if (wa_config_is_setting (name) && wa_config_set (read->config, name, wa_db_row_str (row, 1), err, sizeof err)
-    &&  read->note)
+    char err[512] = "not a cluster setting";
+    bool known = wa_config_is_setting (name);
+    if ((!known || wa_config_set (read->config, name, wa_db_row_str (row, 1), err, sizeof err)) && read->note)
         read->note (read->note_arg, name, err);
     return 0;
 }

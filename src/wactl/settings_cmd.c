@@ -285,7 +285,7 @@ static void
 s_stored_invalid (void *arg, const char *name, const char *err)
 {
     const char *key = arg;
-    if (strcmp (name, key) != 0)
+    if (wa_config_is_setting (name) && strcmp (name, key) != 0)
         fprintf (stderr, "wactl: note: the stored %s is invalid, so this check uses the "
                  "config's value instead: %s\n", name, err);
 }
