@@ -210,6 +210,8 @@ distclean: clean
 ANCHOR := $(BUILD)/bench/wa-anchor
 ANCHOR_SRC := bench/anchor/anchor.c src/waweb/http.c src/waweb/envelope.c
 anchor: $(ANCHOR)
+# Built with everything, so that it never falls behind waweb's HTTP layer.
+all: $(ANCHOR)
 $(ANCHOR): $(ANCHOR_SRC) src/waweb/http.h src/waweb/envelope.h $(wildcard include/*.h) $(LIB) | $(BUILD)/bench
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/waweb -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS)

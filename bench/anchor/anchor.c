@@ -69,7 +69,7 @@ static void
 s_fail (anchor_t *self, anchor_req_t *req, int code, const char *details)
 {
     self->refused++;
-    s_reply (req, envelope_status (code), envelope_error (code, "%s", details));
+    s_reply (req, wa_error_status (code), envelope_error (code, "%s", details));
 }
 
 //  A request handed over by the MHD thread: one API_REQ to the echo.
@@ -77,24 +77,32 @@ static void
 s_forward (anchor_t *self, anchor_req_t *req)
 {
     if (!streq (req->http.method, "POST") || !streq (req->http.path, "/v1/messages")) {
-        s_fail (self, req, API_NOT_FOUND, "the anchor serves POST /v1/messages only");
+        s_fail (self, req, WA_ERR_NOT_FOUND, "the anchor serves POST /v1/messages only");
+        return;
+    }
+    //  As waweb: at the headers, let the body in (waweb checks the token
+    //  here); the request comes back once its body is read.
+    if (req->http.has_body && !req->http.body_read) {
+        const char *why = http_read_body (&req->http);
+        if (why)
+            s_fail (self, req, WA_ERR_OVERLOADED, why);
         return;
     }
     if (req->http.body_len > WA_TEXT_MAX) {
-        s_fail (self, req, API_INVALID, "the body is larger than one frame's text");
+        s_fail (self, req, WA_ERR_INVALID, "the body is larger than one frame's text");
         return;
     }
     uint64_t seq = ++self->next_seq;
     anchor_req_t **slot = &self->slots[seq & (SLOTS - 1)];
     if (*slot) {
-        s_fail (self, req, API_OVERLOADED, "too many requests wait for the echo");
+        s_fail (self, req, WA_ERR_OVERLOADED, "too many requests wait for the echo");
         return;
     }
     wa_msg_init (&self->msg, WA_MSG_API_REQ);
     self->msg.seq = seq;
     wa_msg_set_text (&self->msg, req->http.body ? req->http.body : "");
     if (wa_codec_send (self->dealer, NULL, &self->msg)) {
-        s_fail (self, req, API_INTERNAL, "cannot send to the echo");
+        s_fail (self, req, WA_ERR_INTERNAL, "cannot send to the echo");
         return;
     }
     req->seq = seq;
@@ -331,7 +339,7 @@ main (int argc, char **argv)
         if (self->slots[i]) {
             anchor_req_t *req = self->slots[i];
             self->slots[i] = NULL;
-            s_fail (self, req, API_NOT_READY, "the anchor is stopping");
+            s_fail (self, req, WA_ERR_NOT_READY, "the anchor is stopping");
         }
     zpoller_t *poller = zpoller_new (self->requests, NULL);
     zpoller_set_nonstop (poller, true);
@@ -339,7 +347,7 @@ main (int argc, char **argv)
     while (http_server_waiting (self->http) && zclock_mono () < until) {
         http_req_t *req = http_server_recv (self->http, self->requests);
         if (req)
-            s_fail (self, (anchor_req_t *) req, API_NOT_READY, "the anchor is stopping");
+            s_fail (self, (anchor_req_t *) req, WA_ERR_NOT_READY, "the anchor is stopping");
         else
             zpoller_wait (poller, 50);
     }
