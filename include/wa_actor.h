@@ -27,6 +27,8 @@ wa_actor_t *wa_actor_new (zactor_fn *handler, void *args);
 void wa_actor_destroy (wa_actor_t **self_p);
 //  The caller's end of the pipe: read, write and poll it like a socket.
 zsock_t *wa_actor_sock (wa_actor_t *self);
+//  True once the handler has returned: it sends nothing more.
+bool wa_actor_ended (wa_actor_t *self);
 //  Threads started by wa_actor_new that have not been joined yet.
 int wa_actor_live (void);
 

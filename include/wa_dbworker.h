@@ -23,14 +23,29 @@ struct wa_job_t {
     int rc;                             //  set by run
 };
 
-//  Start the worker with its own connection built from config.
-wa_actor_t *wa_dbworker_new (const wa_config_t *config);
+//  What to do with a job that came back (the handler's arg passed through).
+typedef void (wa_job_done_fn) (wa_job_t *job, void *arg);
+
+typedef struct wa_dbworker_t wa_dbworker_t;
+
+//  Start the worker with its own connection built from config (read for
+//  the worker's whole life: the configuration as started, never the live
+//  settings).
+wa_dbworker_t *wa_dbworker_new (const wa_config_t *config);
+//  A worker whose thread runs handler instead (a test's): it takes "JOB"
+//  and a job pointer, sends the pointer back, and returns at "$TERM".
+wa_dbworker_t *wa_dbworker_new_with (zactor_fn *handler, void *args);
+//  Stop the worker: the jobs queued before run, and every job that comes
+//  back goes to done (with arg), or is dropped when done is NULL. NULL-safe.
+void wa_dbworker_destroy (wa_dbworker_t **self_p, wa_job_done_fn *done, void *arg);
+//  The pipe jobs come back on: poll it, give it to a zloop reader.
+zsock_t *wa_dbworker_sock (wa_dbworker_t *self);
 //  Hand a job over (marks it busy, stamps sent_at). -1 when already busy.
-int wa_dbworker_submit (wa_actor_t *worker, wa_job_t *job);
+int wa_dbworker_submit (wa_dbworker_t *self, wa_job_t *job);
 //  Take a finished job from the worker's pipe (call when it is readable).
-wa_job_t *wa_dbworker_recv (wa_actor_t *worker);
-//  The same from the pipe a zloop reader was given.
-wa_job_t *wa_dbworker_recv_from (zsock_t *pipe);
+wa_job_t *wa_dbworker_recv (wa_dbworker_t *self);
+//  Jobs handed over and not yet taken back.
+int wa_dbworker_away (wa_dbworker_t *self);
 
 //  The jobs that came back to this program (from every worker), as counted
 //  by wa_dbworker_recv on the reactor's thread.

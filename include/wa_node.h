@@ -33,7 +33,7 @@ typedef struct {
 //  Registration in `nodes`, for every node (the Webapp's too): kind, the
 //  host name peers use, the ports as text; no row before the database has
 //  min_schema, none ever when it is newer than this build.
-void wa_register_submit (wa_register_job_t *job, wa_actor_t *db, const char *kind, const char *hostname,
+void wa_register_submit (wa_register_job_t *job, wa_dbworker_t *db, const char *kind, const char *hostname,
                          const char *ports, int min_schema);
 //  A registration came back: 1 registered (job->id), 0 not yet (waiting
 //  for the schema is said once per version seen), -1 never (the schema is
@@ -73,7 +73,7 @@ typedef struct {
     zsock_t *health;
     const char *role;           //  for health replies and logs
     uint64_t epoch;
-    wa_actor_t *db;
+    wa_dbworker_t *db;
     wa_register_job_t register_job;
     wa_liveness_job_t liveness_job;
     wa_event_job_t event_job;
@@ -115,17 +115,16 @@ void wa_node_send_stats (wa_node_t *self, zframe_t *peer, const json_t *stats);
 void wa_node_on_control (wa_node_t *self, const json_t *stats);
 //  Answer one request on the health socket (HEALTH: node, epoch, role).
 void wa_node_on_health (wa_node_t *self);
-//  Wait (up to timeout_ms) until the node's own jobs and the NULL-terminated
-//  extra jobs are all back, handing each finished job to done (or to
-//  wa_node_job_done when done is NULL). For shutdown.
-typedef void (wa_job_done_fn) (wa_job_t *job, void *arg);
-void wa_node_wait_jobs (wa_node_t *self, wa_job_t **extra, int timeout_ms, wa_job_done_fn *done, void *arg);
+//  Wait (up to timeout_ms) until the worker holds none of the program's
+//  jobs, handing each finished job to done (or to wa_node_job_done when
+//  done is NULL). For shutdown.
+void wa_node_wait_jobs (wa_node_t *self, int timeout_ms, wa_job_done_fn *done, void *arg);
 //  The last steps of every stop, once the daemon's own are done: the queued
 //  events written, the nodes row marked stopped (with gateway_status), each
-//  waited for at most timeout_ms with the jobs in extra (as
+//  waited for at most timeout_ms with every other job (as
 //  wa_node_wait_jobs). Nothing when the node never registered.
-void wa_node_finish (wa_node_t *self, const char *gateway_status, wa_job_t **extra, int timeout_ms,
-                     wa_job_done_fn *done, void *arg);
+void wa_node_finish (wa_node_t *self, const char *gateway_status, int timeout_ms, wa_job_done_fn *done,
+                     void *arg);
 //  (Re)arm the one-shot timer *timer_id to fire after delay; -1 means none.
 void wa_timer_once (zloop_t *loop, int *timer_id, wa_usec_t delay, zloop_timer_fn handler, void *arg);
 //  (Re)arm the repeating timer *timer_id with a period in seconds (a setting).

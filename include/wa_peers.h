@@ -51,6 +51,6 @@ void wa_masters_job_run (wa_job_t *job, wa_db_t *db);
 int wa_peers_endpoint (const char *host, const char *ports, int index, char *out, size_t size);
 //  List the Masters again (up: liveness within 2 × db_liveness_interval),
 //  unless the last listing is still running.
-void wa_masters_job_submit (wa_masters_job_t *job, wa_actor_t *db, double db_liveness_interval);
+void wa_masters_job_submit (wa_masters_job_t *job, wa_dbworker_t *db, double db_liveness_interval);
 
 #endif

@@ -56,10 +56,10 @@ bool wa_reactor_apply (wa_reactor_t *self, const wa_config_t *next, const char *
 //  delay, once, unless armed again before (a renewal moves the deadline).
 void wa_reactor_deadline (wa_reactor_t *self, wa_usec_t delay, void (*passed) (void *arg));
 //  Read the settings table on db (after the read under way, if one is).
-void wa_reactor_load (wa_reactor_t *self, wa_actor_t *db);
+void wa_reactor_load (wa_reactor_t *self, wa_dbworker_t *db);
 //  A job came back: when it is the settings read, apply what it found and
 //  return 1, or 2 when it started the read again (what it found is already
 //  old); 0 for any other job.
-int wa_reactor_job_done (wa_reactor_t *self, wa_job_t *job, wa_actor_t *db);
+int wa_reactor_job_done (wa_reactor_t *self, wa_job_t *job, wa_dbworker_t *db);
 
 #endif

@@ -19,7 +19,7 @@ typedef struct {
 //  Reads the settings table into result (rc 0; -1 on a database error).
 void wa_settings_load_run (wa_job_t *job, wa_db_t *db);
 //  Submit that job with current as the base, unless it is already running.
-void wa_settings_load (wa_settings_job_t *job, wa_actor_t *db, const wa_config_t *current);
+void wa_settings_load (wa_settings_job_t *job, wa_dbworker_t *db, const wa_config_t *current);
 
 typedef struct {
     wa_job_t job;

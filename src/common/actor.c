@@ -91,6 +91,12 @@ wa_actor_sock (wa_actor_t *self)
     return self->pipe;
 }
 
+bool
+wa_actor_ended (wa_actor_t *self)
+{
+    return atomic_load (&self->ended);
+}
+
 int
 wa_actor_live (void)
 {

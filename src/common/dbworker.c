@@ -40,56 +40,138 @@ s_worker (zsock_t *pipe, void *args)
         if (term)
             break;
     }
+    //  The last word: every job taken has been sent back before it.
+    zsock_send (pipe, "p", NULL);
     wa_db_destroy (&db);
 }
 
-wa_actor_t *
+struct wa_dbworker_t {
+    wa_actor_t *actor;
+    int away;                   //  handed over, not yet taken back
+};
+
+wa_dbworker_t *
+wa_dbworker_new_with (zactor_fn *handler, void *args)
+{
+    wa_dbworker_t *self = (wa_dbworker_t *) zmalloc (sizeof (wa_dbworker_t));
+    self->actor = wa_actor_new (handler, args);
+    if (!self->actor) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+wa_dbworker_t *
 wa_dbworker_new (const wa_config_t *config)
 {
-    return wa_actor_new (s_worker, (void *) config);
+    return wa_dbworker_new_with (s_worker, (void *) config);
+}
+
+zsock_t *
+wa_dbworker_sock (wa_dbworker_t *self)
+{
+    return wa_actor_sock (self->actor);
 }
 
 int
-wa_dbworker_submit (wa_actor_t *worker, wa_job_t *job)
+wa_dbworker_away (wa_dbworker_t *self)
+{
+    return self->away;
+}
+
+int
+wa_dbworker_submit (wa_dbworker_t *self, wa_job_t *job)
 {
     if (job->busy)
         return -1;
-    job->busy = true;
     job->sent_at = wa_clock_mono ();
     job->rc = 0;
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "JOB");
     zmsg_addmem (msg, &job, sizeof job);
-    return zmsg_send (&msg, wa_actor_sock (worker));
+    if (zmsg_send (&msg, wa_actor_sock (self->actor))) {
+        zmsg_destroy (&msg);
+        return -1;
+    }
+    job->busy = true;
+    self->away++;
+    return 0;
 }
 
 //  Counted where jobs come back: on the program's reactor thread.
 static wa_dbworker_stats_t s_stats;
 
-wa_job_t *
-wa_dbworker_recv (wa_actor_t *worker)
+//  The next message on the pipe: 0 and a job, 1 the worker's last word
+//  (NULL), -1 nothing (interrupted).
+static int
+s_recv (wa_dbworker_t *self, wa_job_t **job_p)
 {
-    return wa_dbworker_recv_from (wa_actor_sock (worker));
+    void *ptr = NULL;
+    *job_p = NULL;
+    if (zsock_recv (wa_actor_sock (self->actor), "p", &ptr))
+        return -1;
+    if (!ptr)
+        return 1;
+    wa_job_t *job = ptr;
+    self->away--;
+    job->busy = false;
+    wa_usec_t took = wa_clock_mono () - job->sent_at;
+    s_stats.jobs++;
+    if (job->rc < 0)
+        s_stats.failed++;
+    s_stats.total_us += (uint64_t) took;
+    if ((uint64_t) took > s_stats.max_us)
+        s_stats.max_us = (uint64_t) took;
+    *job_p = job;
+    return 0;
 }
 
 wa_job_t *
-wa_dbworker_recv_from (zsock_t *pipe)
+wa_dbworker_recv (wa_dbworker_t *self)
 {
-    void *ptr = NULL;
-    if (zsock_recv (pipe, "p", &ptr))
-        return NULL;
-    wa_job_t *job = ptr;
-    if (job) {
-        job->busy = false;
-        wa_usec_t took = wa_clock_mono () - job->sent_at;
-        s_stats.jobs++;
-        if (job->rc < 0)
-            s_stats.failed++;
-        s_stats.total_us += (uint64_t) took;
-        if ((uint64_t) took > s_stats.max_us)
-            s_stats.max_us = (uint64_t) took;
-    }
+    wa_job_t *job;
+    s_recv (self, &job);
     return job;
+}
+
+void
+wa_dbworker_destroy (wa_dbworker_t **self_p, wa_job_done_fn *done, void *arg)
+{
+    wa_dbworker_t *self = *self_p;
+    if (!self)
+        return;
+    //  $TERM goes behind the jobs queued: the worker runs them (each bounded
+    //  by the statement timeout) and sends each back, then its last word.
+    //  Both pipes are read and written here without blocking, so a full one
+    //  cannot hold up the other. A worker that ended without its last word
+    //  (a test's) has sent everything before it ended.
+    zsock_t *pipe = wa_actor_sock (self->actor);
+    zsock_set_sndtimeo (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, NULL);
+    //  Used at shutdown, after SIGTERM: the poller must not give up on it.
+    zpoller_set_nonstop (poller, true);
+    bool termed = false;
+    while (true) {
+        if (!termed)
+            termed = zstr_send (pipe, "$TERM") == 0;
+        if (!zpoller_wait (poller, termed ? 100 : 10)) {
+            if (zpoller_terminated (poller))
+                break;
+            if (wa_actor_ended (self->actor) && !(zsock_events (pipe) & ZMQ_POLLIN))
+                break;
+            continue;
+        }
+        wa_job_t *job;
+        if (s_recv (self, &job))
+            break;
+        if (done)
+            done (job, arg);
+    }
+    zpoller_destroy (&poller);
+    wa_actor_destroy (&self->actor);
+    free (self);
+    *self_p = NULL;
 }
 
 wa_dbworker_stats_t

@@ -55,7 +55,7 @@ wa_node_stop (wa_node_t *self)
     //  Destroying the worker lets it run the jobs queued before the stop
     //  (each bounded by the statement timeout: the daemons queue at most a
     //  few); the jobs are ours, so nothing leaks.
-    wa_actor_destroy (&self->db);
+    wa_dbworker_destroy (&self->db, NULL, NULL);
     zsock_destroy (&self->api);
     zsock_destroy (&self->bus);
     zsock_destroy (&self->control);
@@ -90,7 +90,7 @@ s_register_run (wa_job_t *job, wa_db_t *db)
 }
 
 void
-wa_register_submit (wa_register_job_t *job, wa_actor_t *db, const char *kind, const char *hostname,
+wa_register_submit (wa_register_job_t *job, wa_dbworker_t *db, const char *kind, const char *hostname,
                     const char *ports, int min_schema)
 {
     if (job->job.busy)
@@ -303,8 +303,17 @@ wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms)
 {
     if (wa_dbworker_submit (self->db, job))
         return -1;
-    wa_job_t *extra[] = { job, NULL };
-    wa_node_wait_jobs (self, extra, timeout_ms, NULL, NULL);
+    zpoller_t *poller = zpoller_new (wa_dbworker_sock (self->db), NULL);
+    zpoller_set_nonstop (poller, true);
+    int64_t until = zclock_mono () + timeout_ms;
+    while (job->busy && zclock_mono () < until) {
+        if (!zpoller_wait (poller, (int) (until - zclock_mono ())))
+            continue;
+        wa_job_t *back = wa_dbworker_recv (self->db);
+        if (back && back != job)
+            wa_node_job_done (self, back);
+    }
+    zpoller_destroy (&poller);
     return job->busy ? -1 : 0;
 }
 
@@ -341,25 +350,14 @@ wa_node_on_control (wa_node_t *self, const json_t *stats)
     zframe_destroy (&peer);
 }
 
-static bool
-s_any_busy (wa_node_t *self, wa_job_t **extra)
-{
-    if (self->register_job.job.busy || self->liveness_job.job.busy || self->event_job.job.busy)
-        return true;
-    for (; extra && *extra; extra++)
-        if ((*extra)->busy)
-            return true;
-    return false;
-}
-
 void
-wa_node_wait_jobs (wa_node_t *self, wa_job_t **extra, int timeout_ms, wa_job_done_fn *done, void *arg)
+wa_node_wait_jobs (wa_node_t *self, int timeout_ms, wa_job_done_fn *done, void *arg)
 {
-    zpoller_t *poller = zpoller_new (wa_actor_sock (self->db), NULL);
+    zpoller_t *poller = zpoller_new (wa_dbworker_sock (self->db), NULL);
     //  Used at shutdown, after SIGTERM: the poller must not give up on it.
     zpoller_set_nonstop (poller, true);
     int64_t until = zclock_mono () + timeout_ms;
-    while (s_any_busy (self, extra) && zclock_mono () < until) {
+    while (wa_dbworker_away (self->db) && zclock_mono () < until) {
         if (!zpoller_wait (poller, (int) (until - zclock_mono ())))
             continue;
         wa_job_t *job = wa_dbworker_recv (self->db);
@@ -461,14 +459,13 @@ wa_timer_every (zloop_t *loop, int *timer_id, double seconds, zloop_timer_fn han
 }
 
 void
-wa_node_finish (wa_node_t *self, const char *gateway_status, wa_job_t **extra, int timeout_ms,
-                wa_job_done_fn *done, void *arg)
+wa_node_finish (wa_node_t *self, const char *gateway_status, int timeout_ms, wa_job_done_fn *done, void *arg)
 {
     if (!self->id)
         return;
     wa_node_flush_events (self);
-    wa_node_wait_jobs (self, extra, timeout_ms, done, arg);
+    wa_node_wait_jobs (self, timeout_ms, done, arg);
     wa_node_liveness (self, gateway_status, true);
     wa_node_flush_events (self);
-    wa_node_wait_jobs (self, extra, timeout_ms, done, arg);
+    wa_node_wait_jobs (self, timeout_ms, done, arg);
 }

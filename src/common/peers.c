@@ -155,7 +155,7 @@ wa_masters_job_run (wa_job_t *job, wa_db_t *db)
 }
 
 void
-wa_masters_job_submit (wa_masters_job_t *job, wa_actor_t *db, double db_liveness_interval)
+wa_masters_job_submit (wa_masters_job_t *job, wa_dbworker_t *db, double db_liveness_interval)
 {
     if (job->job.busy)
         return;

@@ -70,7 +70,7 @@ wa_reactor_apply (wa_reactor_t *self, const wa_config_t *next, const char *sourc
 }
 
 void
-wa_reactor_load (wa_reactor_t *self, wa_actor_t *db)
+wa_reactor_load (wa_reactor_t *self, wa_dbworker_t *db)
 {
     //  A read under way may predate what was just stored: read again after it.
     if (self->settings_job.job.busy)
@@ -80,7 +80,7 @@ wa_reactor_load (wa_reactor_t *self, wa_actor_t *db)
 }
 
 int
-wa_reactor_job_done (wa_reactor_t *self, wa_job_t *job, wa_actor_t *db)
+wa_reactor_job_done (wa_reactor_t *self, wa_job_t *job, wa_dbworker_t *db)
 {
     if (job != &self->settings_job.job)
         return 0;

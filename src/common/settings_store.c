@@ -153,7 +153,7 @@ wa_settings_changes (const wa_config_t *before, const wa_config_t *after, const 
 }
 
 void
-wa_settings_load (wa_settings_job_t *job, wa_actor_t *db, const wa_config_t *current)
+wa_settings_load (wa_settings_job_t *job, wa_dbworker_t *db, const wa_config_t *current)
 {
     if (job->job.busy)
         return;

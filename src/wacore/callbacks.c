@@ -105,7 +105,7 @@ struct callbacks_t {
     callbacks_io_t io;
     void *arg;
     zloop_t *loop;
-    wa_actor_t *db;
+    wa_dbworker_t *db;
     wa_actor_t *webhook;
     int tick_timer;
     int due_timer;
@@ -813,7 +813,7 @@ callbacks_new (const wa_config_t *config, const wa_config_t *settings, callbacks
         callbacks_destroy (&self);
         return NULL;
     }
-    zloop_reader (loop, wa_actor_sock (self->db), s_on_worker, self);
+    zloop_reader (loop, wa_dbworker_sock (self->db), s_on_worker, self);
     zloop_reader (loop, wa_actor_sock (self->webhook), s_on_webhook, self);
     wa_timer_every (loop, &self->tick_timer, TICK_SEC, s_on_tick, self);
     return self;
@@ -827,7 +827,7 @@ callbacks_destroy (callbacks_t **self_p)
         return;
     if (self->loop) {
         if (self->db)
-            zloop_reader_end (self->loop, wa_actor_sock (self->db));
+            zloop_reader_end (self->loop, wa_dbworker_sock (self->db));
         if (self->webhook)
             zloop_reader_end (self->loop, wa_actor_sock (self->webhook));
         if (self->tick_timer >= 0)
@@ -837,7 +837,7 @@ callbacks_destroy (callbacks_t **self_p)
     }
     //  No job runs and no answer comes once the actors are gone.
     wa_actor_destroy (&self->webhook);
-    wa_actor_destroy (&self->db);
+    wa_dbworker_destroy (&self->db, NULL, NULL);
     s_incoming_purge (self);
     for (unsigned int i = 0; i < self->store.count; i++)
         s_incoming_free (&self->store.rows[i]);
@@ -943,7 +943,7 @@ callbacks_drain (callbacks_t *self, int timeout_ms)
     //  POSTs in flight finish and their outcomes are written, so that a
     //  planned stop sends nothing twice; nothing new starts.
     int64_t until = zclock_mono () + timeout_ms;
-    zpoller_t *poller = zpoller_new (wa_actor_sock (self->db), wa_actor_sock (self->webhook), NULL);
+    zpoller_t *poller = zpoller_new (wa_dbworker_sock (self->db), wa_actor_sock (self->webhook), NULL);
     zpoller_set_nonstop (poller, true);
     while (zclock_mono () < until
        &&  (self->store.job.busy || self->mark.job.busy || self->load.job.busy || self->count.job.busy

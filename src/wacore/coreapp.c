@@ -705,7 +705,6 @@ static void
 s_shutdown (coreapp_t *self)
 {
     int timeout = self->config->db_statement_timeout * 1000 + 500;
-    wa_job_t *extra[] = { &self->shard_job.job, &self->masters_job.job, &self->reactor.settings_job.job, NULL };
     //  Session first, lease after: the lease may end only once the session has.
     if (self->session.state != SESSION_CLOSED) {
         s_close_session (self, "stopping", false);
@@ -714,7 +713,7 @@ s_shutdown (coreapp_t *self)
     //  inserts and acknowledgements under way are finished.
     outbox_drain (self->outbox, timeout);
     callbacks_drain (self->callbacks, timeout);
-    wa_node_wait_jobs (&self->node, extra, timeout, NULL, NULL);
+    wa_node_wait_jobs (&self->node, timeout, NULL, NULL);
     if (s_holding (self)) {
         release_job_t *job = &self->release_job;
         job->node = self->node.id;
@@ -726,7 +725,7 @@ s_shutdown (coreapp_t *self)
         s_demote (self, "stopping");
     }
     contacts_destroy (&self->contacts);
-    wa_node_finish (&self->node, "disconnected", extra, timeout, NULL, NULL);
+    wa_node_finish (&self->node, "disconnected", timeout, NULL, NULL);
 }
 
 int
@@ -773,8 +772,8 @@ coreapp_run (const wa_config_t *config)
     }
     contacts_io_t contacts_io = { s_api_reply, s_contacts_ask };
     self->contacts = contacts_new (&self->settings, contacts_io, self, self->loop);
-    zloop_reader (self->loop, wa_actor_sock (self->node.db), s_on_db, self);
-    zloop_reader (self->loop, wa_actor_sock (outbox_worker (self->outbox)), s_on_outbox, self);
+    zloop_reader (self->loop, wa_dbworker_sock (self->node.db), s_on_db, self);
+    zloop_reader (self->loop, wa_dbworker_sock (outbox_worker (self->outbox)), s_on_outbox, self);
     wa_timer_every (self->loop, &self->outbox_timer, 0.1, s_on_outbox_tick, self);
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);

@@ -98,7 +98,7 @@ struct outbox_t {
     const wa_config_t *config;
     outbox_io_t io;
     void *arg;
-    wa_actor_t *db;
+    wa_dbworker_t *db;
     int shard;                  //  -1 while not holding
     uint64_t node;
     uint64_t epoch;
@@ -660,7 +660,7 @@ outbox_destroy (outbox_t **self_p)
     if (!self)
         return;
     //  No job runs once the worker is gone.
-    wa_actor_destroy (&self->db);
+    wa_dbworker_destroy (&self->db, NULL, NULL);
     accept_t *accept;
     while ((accept = zlistx_first (self->waiting))) {
         zlistx_detach_cur (self->waiting);
@@ -688,7 +688,7 @@ outbox_destroy (outbox_t **self_p)
     *self_p = NULL;
 }
 
-wa_actor_t *
+wa_dbworker_t *
 outbox_worker (outbox_t *self)
 {
     return self->db;
@@ -871,7 +871,7 @@ outbox_drain (outbox_t *self, int timeout_ms)
 {
     s_answer_waiting (self, 503, WA_ERR_NOT_READY, "the Coreapp is stopping");
     int64_t until = zclock_mono () + timeout_ms;
-    zpoller_t *poller = zpoller_new (wa_actor_sock (self->db), NULL);
+    zpoller_t *poller = zpoller_new (wa_dbworker_sock (self->db), NULL);
     zpoller_set_nonstop (poller, true);
     while (zclock_mono () < until && (outbox_busy (self) || zlistx_size (self->marks))) {
         s_mark_submit (self);

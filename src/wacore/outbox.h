@@ -25,7 +25,7 @@
 #define WACORE_OUTBOX_H
 
 #include <czmq.h>
-#include "wa_actor.h"
+#include "wa_dbworker.h"
 #include "wa_config.h"
 #include "wa_db.h"
 #include "wa_message.h"
@@ -94,7 +94,7 @@ extern const outbox_db_t outbox_db_sql;
 outbox_t *outbox_new (const wa_config_t *config, outbox_io_t io, void *arg);
 void outbox_destroy (outbox_t **self_p);
 //  The DB worker, for the reactor to read (then call outbox_on_worker).
-wa_actor_t *outbox_worker (outbox_t *self);
+wa_dbworker_t *outbox_worker (outbox_t *self);
 void outbox_on_worker (outbox_t *self);
 //  Replace the database side (tests), before the first request.
 void outbox_set_db (outbox_t *self, const outbox_db_t *db);

@@ -101,7 +101,7 @@ struct slot_t {
 struct api_t {
     zloop_t *loop;
     zsock_t *sock;
-    wa_actor_t *db;
+    wa_dbworker_t *db;
     const wa_config_t *settings;
     api_hooks_t hooks;
     slot_t slots[API_SLOTS];
@@ -1070,7 +1070,7 @@ api_job_done (api_t *self, wa_job_t *job)
 }
 
 api_t *
-api_new (zloop_t *loop, zsock_t *sock, wa_actor_t *db, const wa_config_t *settings, const api_hooks_t *hooks)
+api_new (zloop_t *loop, zsock_t *sock, wa_dbworker_t *db, const wa_config_t *settings, const api_hooks_t *hooks)
 {
     api_t *self = (api_t *) zmalloc (sizeof (api_t));
     self->loop = loop;
@@ -1088,12 +1088,6 @@ api_new (zloop_t *loop, zsock_t *sock, wa_actor_t *db, const wa_config_t *settin
     if (db)
         wa_timer_every (loop, &self->sync_timer, SYNC_POLL, s_on_sync, self);
     return self;
-}
-
-wa_job_t *
-api_running_job (api_t *self)
-{
-    return self && self->running ? &self->running->job.job : NULL;
 }
 
 void

@@ -68,14 +68,12 @@ typedef struct {
 
 //  Serve sock (the node's api ROUTER) on loop. settings are the Master's
 //  live ones (config keys included): read at each request, never kept.
-api_t *api_new (zloop_t *loop, zsock_t *sock, wa_actor_t *db, const wa_config_t *settings,
+api_t *api_new (zloop_t *loop, zsock_t *sock, wa_dbworker_t *db, const wa_config_t *settings,
                 const api_hooks_t *hooks);
 //  Once the loop and the DB worker are gone (a job may point into it).
 void api_destroy (api_t **self_p);
 //  A job came back from the DB worker: true if it was the API's (answered).
 bool api_job_done (api_t *self, wa_job_t *job);
-//  The API's job the DB worker holds, NULL when none (for shutdown).
-wa_job_t *api_running_job (api_t *self);
 //  Stopping: every request waiting for its turn gets 1017 (the Webapp
 //  tries the next primary); with running, also the one the worker holds,
 //  whose job is then ignored.

@@ -721,11 +721,7 @@ s_shutdown (master_t *self)
             wa_warn ("could not release the master lease; it lapses within lease_ttl");
         self->primary = false;
     }
-    wa_job_t *extra[] = { &self->lease_job.job, &self->monitor_job.job, &self->migrate_job.job,
-                          &self->health_job.job, &self->masters_job.job, &self->reactor.settings_job.job,
-                          &self->seed_job.job, api_running_job (self->api), NULL };
-    wa_node_finish (&self->node, "n/a", extra, self->config->db_statement_timeout * 1000 + 500,
-                    s_job_done_cb, self);
+    wa_node_finish (&self->node, "n/a", self->config->db_statement_timeout * 1000 + 500, s_job_done_cb, self);
     //  One still unanswered (its job late, or taken back while releasing).
     api_stop (self->api, true);
 }
@@ -757,7 +753,7 @@ master_run (const wa_config_t *config)
              self->node.ports[2], self->node.ports[3], config->db_hostname, config->db_port, config->db_name);
 
     self->loop = zloop_new ();
-    zloop_reader (self->loop, wa_actor_sock (self->node.db), s_on_db, self);
+    zloop_reader (self->loop, wa_dbworker_sock (self->node.db), s_on_db, self);
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);
     zloop_reader (self->loop, self->peers.sub, s_on_peers, self);

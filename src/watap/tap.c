@@ -80,7 +80,7 @@ struct _tap_t {
     char db_name[WA_CONFIG_STR + 96];   //  "host:port/db", for messages
     zloop_t *loop;
     zlistx_t *buses;            //  bus_t *
-    wa_actor_t *db;               //  NULL when the buses are given
+    wa_dbworker_t *db;               //  NULL when the buses are given
     refresh_job_t *refresh;
     cluster_state_t cluster;
     sources_t beats;
@@ -529,7 +529,7 @@ s_on_refresh (zloop_t *loop, int timer_id, void *arg)
 
 //  --------------------------------------------------------------------------
 
-static wa_actor_t *
+static wa_dbworker_t *
 s_start_worker (const wa_config_t *config)
 {
     //  The worker inherits this mask: Ctrl-C must reach the reactor's thread,
@@ -539,7 +539,7 @@ s_start_worker (const wa_config_t *config)
     sigaddset (&block, SIGINT);
     sigaddset (&block, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &block, &old);
-    wa_actor_t *worker = wa_dbworker_new (config);
+    wa_dbworker_t *worker = wa_dbworker_new (config);
     pthread_sigmask (SIG_SETMASK, &old, NULL);
     return worker;
 }
@@ -574,7 +574,7 @@ tap_new (const wa_config_t *config, const tap_options_t *options)
         self->refresh->config = config;
         self->db = s_start_worker (config);
         assert (self->db);
-        zloop_reader (self->loop, wa_actor_sock (self->db), s_on_db, self);
+        zloop_reader (self->loop, wa_dbworker_sock (self->db), s_on_db, self);
         zloop_timer (self->loop, REFRESH_MSEC, 0, s_on_refresh, self);
     }
     //  Also with --all, when there is nothing to summarise: zloop sees a
@@ -596,7 +596,7 @@ tap_destroy (tap_t **self_p)
         return;
     zloop_destroy (&self->loop);
     //  Waits for a refresh in progress, which the statement timeout bounds.
-    wa_actor_destroy (&self->db);
+    wa_dbworker_destroy (&self->db, NULL, NULL);
     for (bus_t *bus = zlistx_first (self->buses); bus; bus = zlistx_next (self->buses)) {
         zsock_destroy (&bus->sub);
         free (bus);

@@ -33,7 +33,7 @@ typedef struct {
 struct coreapps_t {
     web_t *web;
     zloop_t *loop;
-    wa_actor_t *db;
+    wa_dbworker_t *db;
     const wa_config_t *settings;
     coreapps_done_fn *done;
     int shards;
@@ -371,7 +371,7 @@ s_on_bus (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 coreapps_t *
-coreapps_new (web_t *web, zloop_t *loop, wa_actor_t *db, const wa_config_t *settings, coreapps_done_fn *done)
+coreapps_new (web_t *web, zloop_t *loop, wa_dbworker_t *db, const wa_config_t *settings, coreapps_done_fn *done)
 {
     coreapps_t *self = (coreapps_t *) zmalloc (sizeof (coreapps_t));
     self->web = web;

@@ -45,7 +45,7 @@ typedef struct {
 typedef int (coreapps_read_fn) (wa_db_t *db, int *shards, coreapps_primary_t *map, coreapps_primary_t *master);
 coreapps_read_fn coreapps_read_sql;
 
-coreapps_t *coreapps_new (web_t *web, zloop_t *loop, wa_actor_t *db, const wa_config_t *settings,
+coreapps_t *coreapps_new (web_t *web, zloop_t *loop, wa_dbworker_t *db, const wa_config_t *settings,
                           coreapps_done_fn *done);
 void coreapps_destroy (coreapps_t **self_p);
 //  Replace how the map is read (tests).

@@ -56,8 +56,8 @@ struct web_t {
     zloop_t *loop;
     http_server_t *http;
     zsock_t *requests;
-    wa_actor_t *db;
-    wa_actor_t *hasher;
+    wa_dbworker_t *db;
+    wa_dbworker_t *hasher;
     zlistx_t *pending;          //  requests handed over and not answered
     zhashx_t *lookups;          //  token hash → requests waiting for its lookup
     int db_jobs;                //  queued or running
@@ -753,7 +753,7 @@ s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     web_t *self = arg;
-    wa_job_t *job = wa_dbworker_recv_from (reader);
+    wa_job_t *job = wa_dbworker_recv (reader == wa_dbworker_sock (self->db) ? self->db : self->hasher);
     if (!job)
         return 0;
     if (coreapps_job_done (self->coreapps, job))
@@ -778,7 +778,7 @@ s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
 //  --------------------------------------------------------------------------
 //  Start and stop
 
-static wa_actor_t *
+static wa_dbworker_t *
 s_worker_new (const wa_config_t *config)
 {
     //  Signals belong to the reactor's thread (its zloop sees them at once).
@@ -787,7 +787,7 @@ s_worker_new (const wa_config_t *config)
     sigaddset (&block, SIGINT);
     sigaddset (&block, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &block, &old);
-    wa_actor_t *worker = wa_dbworker_new (config);
+    wa_dbworker_t *worker = wa_dbworker_new (config);
     pthread_sigmask (SIG_SETMASK, &old, NULL);
     return worker;
 }
@@ -800,7 +800,7 @@ s_mark_stopped (web_t *self)
     if (!self->id)
         return;
     int timeout = self->config->db_statement_timeout * 1000 + 500;
-    zpoller_t *poller = zpoller_new (wa_actor_sock (self->db), NULL);
+    zpoller_t *poller = zpoller_new (wa_dbworker_sock (self->db), NULL);
     zpoller_set_nonstop (poller, true);
     int64_t until = zclock_mono () + timeout;
     bool submitted = false;
@@ -828,8 +828,8 @@ s_shutdown (web_t *self)
     coreapps_abandon (self->coreapps);
     s_mark_stopped (self);
     //  No job runs past this point, so no worker touches a request again.
-    wa_actor_destroy (&self->hasher);
-    wa_actor_destroy (&self->db);
+    wa_dbworker_destroy (&self->hasher, NULL, NULL);
+    wa_dbworker_destroy (&self->db, NULL, NULL);
     coreapps_destroy (&self->coreapps);     //  its jobs ran on the worker
     http_server_stop_handover (self->http);
     int64_t until = zclock_mono () + DRAIN_MS;
@@ -897,8 +897,8 @@ web_run (const wa_config_t *config)
     self->loop = zloop_new ();
     self->coreapps = coreapps_new (self, self->loop, self->db, &self->settings, s_forwarded);
     zloop_reader (self->loop, self->requests, s_on_requests, self);
-    zloop_reader (self->loop, wa_actor_sock (self->db), s_on_worker, self);
-    zloop_reader (self->loop, wa_actor_sock (self->hasher), s_on_worker, self);
+    zloop_reader (self->loop, wa_dbworker_sock (self->db), s_on_worker, self);
+    zloop_reader (self->loop, wa_dbworker_sock (self->hasher), s_on_worker, self);
     zloop_timer (self->loop, PURGE_INTERVAL_MS, 0, s_on_purge, self);
     zloop_timer (self->loop, SWEEP_MS, 0, s_on_sweep, self);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, NULL);

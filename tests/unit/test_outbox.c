@@ -229,7 +229,7 @@ s_teardown (void **state)
 static void
 s_settle (outbox_t *outbox)
 {
-    zsock_t *pipe = wa_actor_sock (outbox_worker (outbox));
+    zsock_t *pipe = wa_dbworker_sock (outbox_worker (outbox));
     while (outbox_busy (outbox)) {
         zpoller_t *poller = zpoller_new (pipe, NULL);
         void *ready = zpoller_wait (poller, 10000);

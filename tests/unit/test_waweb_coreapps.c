@@ -71,7 +71,7 @@ s_fake_worker (zsock_t *pipe, void *args)
 
 typedef struct {
     zloop_t *loop;
-    wa_actor_t *worker;
+    wa_dbworker_t *worker;
     wa_config_t settings;
     coreapps_t *coreapps;
     zsock_t *router[COREAPPS];  //  Coreapp i is node 10 + i
@@ -103,7 +103,7 @@ s_done (web_t *web, web_req_t *req, int status, json_t *response)
 static void
 s_run_jobs (fixture_t *f)
 {
-    zpoller_t *poller = zpoller_new (wa_actor_sock (f->worker), NULL);
+    zpoller_t *poller = zpoller_new (wa_dbworker_sock (f->worker), NULL);
     while (zpoller_wait (poller, 50)) {
         wa_job_t *job = wa_dbworker_recv (f->worker);
         assert_non_null (job);
@@ -167,7 +167,7 @@ s_setup (void **state)
     f->settings.request_attempt_timeout = 2;
     f->settings.shard_renew_interval = 3600;    //  the map is read when a test says
     f->loop = zloop_new ();
-    f->worker = wa_actor_new (s_fake_worker, NULL);
+    f->worker = wa_dbworker_new_with (s_fake_worker, NULL);
     f->coreapps = coreapps_new (NULL, f->loop, f->worker, &f->settings, s_done);
     coreapps_set_read (f->coreapps, s_fake_read);
     s_run_jobs (f);
@@ -183,7 +183,7 @@ s_teardown (void **state)
     coreapps_abandon (f->coreapps);
     coreapps_destroy (&f->coreapps);
     zloop_destroy (&f->loop);
-    wa_actor_destroy (&f->worker);
+    wa_dbworker_destroy (&f->worker, NULL, NULL);
     for (int i = 0; i < COREAPPS; i++)
         zsock_destroy (&f->router[i]);
     json_decref (f->response);
