@@ -32,8 +32,10 @@ typedef struct {
 
 //  Registration in `nodes`, for every node (the Webapp's too): kind, the
 //  host name peers use, the ports as text; no row before the database has
-//  min_schema, none ever when it is newer than this build.
-void wa_register_submit (wa_register_job_t *job, wa_dbworker_t *db, const char *kind, const char *hostname,
+//  min_schema, none ever when it is newer than this build. The job (kind
+//  WA_JOB_REGISTER) is submitted from *job_p, unless the worker has it.
+wa_register_job_t *wa_register_job_new (void);
+void wa_register_submit (wa_register_job_t **job_p, wa_dbworker_t *db, const char *kind, const char *hostname,
                          const char *ports, int min_schema);
 //  A registration came back: 1 registered (job->id), 0 not yet (waiting
 //  for the schema is said once per version seen), -1 never (the schema is
@@ -74,9 +76,10 @@ typedef struct {
     const char *role;           //  for health replies and logs
     uint64_t epoch;
     wa_dbworker_t *db;
-    wa_register_job_t register_job;
-    wa_liveness_job_t liveness_job;
-    wa_event_job_t event_job;
+    //  The node's jobs, NULL while the worker has them.
+    wa_register_job_t *register_job;
+    wa_liveness_job_t *liveness_job;
+    wa_event_job_t *event_job;
     wa_event_t pending[WA_EVENT_QUEUE];
     int pending_count;
     int dropped_events;
@@ -91,6 +94,9 @@ typedef struct {
 
 //  Bind the four ports and start the DB worker. 0 / -1 (logged).
 int wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind);
+//  Stop the DB worker (a job still with it is destroyed: its slot stays
+//  empty, so its owner frees nothing twice), then free the node's jobs and
+//  sockets. Owners of other jobs on the worker free theirs after this.
 void wa_node_stop (wa_node_t *self);
 //  Submit registration (again after a failure); call until self->id != 0.
 void wa_node_register (wa_node_t *self, int min_schema);
@@ -102,11 +108,15 @@ void wa_node_event (wa_node_t *self, const char *kind, int shard, uint64_t epoch
                     uint64_t subject, const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
 //  Hand queued events to the worker if it is free.
 void wa_node_flush_events (wa_node_t *self);
-//  Handle a job the worker returned if it is one of the node's; true if so.
+//  A job the worker returned: when it is one of the node's (by its kind),
+//  put it back into its slot, handle it and return true.
 bool wa_node_job_done (wa_node_t *self, wa_job_t *job);
-//  Submit job and wait for it (up to timeout_ms), handing any other job
-//  that completes meanwhile to wa_node_job_done. For shutdown. 0 / -1.
-int wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms);
+//  Submit job (taken) and wait for it (up to timeout_ms), handing any other
+//  job that comes back meanwhile to done (to wa_node_job_done when done is
+//  NULL). For shutdown. The job, the caller's again; NULL when it did not
+//  come back in time (it comes back later, to whoever takes the worker's
+//  jobs then) or could not be submitted (destroyed).
+wa_job_t *wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms, wa_job_done_fn *done, void *arg);
 //  Answer a STATS_REQ from peer on the control socket with stats (a JSON
 //  object; NULL sends {}).
 void wa_node_send_stats (wa_node_t *self, zframe_t *peer, const json_t *stats);
@@ -117,7 +127,7 @@ void wa_node_on_control (wa_node_t *self, const json_t *stats);
 void wa_node_on_health (wa_node_t *self);
 //  Wait (up to timeout_ms) until the worker holds none of the program's
 //  jobs, handing each finished job to done (or to wa_node_job_done when
-//  done is NULL). For shutdown.
+//  done is NULL; a job it does not take is destroyed). For shutdown.
 void wa_node_wait_jobs (wa_node_t *self, int timeout_ms, wa_job_done_fn *done, void *arg);
 //  The last steps of every stop, once the daemon's own are done: the queued
 //  events written, the nodes row marked stopped (with gateway_status), each
@@ -138,7 +148,5 @@ void wa_node_publish (wa_node_t *self, const char *kind, int shard, uint64_t epo
                       uint64_t subject, const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
 //  Microseconds for a config value in seconds.
 #define WA_SEC(x) wa_clock_from_sec (x)
-
-enum { WA_JOB_REGISTER = 100, WA_JOB_LIVENESS, WA_JOB_EVENTS };
 
 #endif

@@ -26,7 +26,7 @@ typedef struct {
     int count;
 } wa_peers_t;
 
-//  The DB job listing the Masters that are up.
+//  The DB job listing the Masters that are up (kind WA_JOB_MASTERS).
 typedef struct {
     wa_job_t job;
     wa_usec_t liveness_limit;
@@ -44,13 +44,14 @@ void wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t 
 wa_peer_t *wa_peers_find (wa_peers_t *self, uint64_t id);
 //  Send to a peer's control port without blocking; -1 if unknown or full.
 int wa_peers_send (wa_peers_t *self, uint64_t id, const wa_msg_t *msg);
+wa_masters_job_t *wa_masters_job_new (void);
 void wa_masters_job_run (wa_job_t *job, wa_db_t *db);
 //  The endpoint of port index (0 api, 1 bus, 2 control, 3 health) of a
 //  node from its `nodes` row, as "tcp://host:port". -1 when the row holds
 //  something a node does not write (never used to build an endpoint).
 int wa_peers_endpoint (const char *host, const char *ports, int index, char *out, size_t size);
-//  List the Masters again (up: liveness within 2 × db_liveness_interval),
-//  unless the last listing is still running.
-void wa_masters_job_submit (wa_masters_job_t *job, wa_dbworker_t *db, double db_liveness_interval);
+//  List the Masters again from *job_p (up: liveness within 2 ×
+//  db_liveness_interval), unless the worker has the last listing still.
+void wa_masters_job_submit (wa_masters_job_t **job_p, wa_dbworker_t *db, double db_liveness_interval);
 
 #endif

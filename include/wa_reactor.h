@@ -39,7 +39,7 @@ typedef struct {
     wa_reactor_applied_fn *applied;
     int ntimers;
     wa_reactor_timer_t timers[WA_REACTOR_TIMERS];
-    wa_settings_job_t settings_job;     //  the read of the table
+    wa_settings_job_t *settings_job;    //  the read of the table (NULL: the worker has it)
     bool settings_again;                //  read again when the running read ends
     int deadline_timer;                 //  -1: none armed
     void (*deadline) (void *arg);       //  what the daemon checks when it fires
@@ -47,6 +47,9 @@ typedef struct {
 
 void wa_reactor_init (wa_reactor_t *self, zloop_t *loop, wa_config_t *settings, void *arg,
                       wa_reactor_applied_fn *applied);
+//  Free the settings read, unless the worker has it (then the worker's
+//  destroy frees it). After the worker is gone.
+void wa_reactor_destroy (wa_reactor_t *self);
 //  A timer every settings->(period) seconds, armed now.
 void wa_reactor_every (wa_reactor_t *self, size_t period, zloop_timer_fn *handler);
 //  Apply next's settings (from source): log each change, re-arm the timers
@@ -57,9 +60,9 @@ bool wa_reactor_apply (wa_reactor_t *self, const wa_config_t *next, const char *
 void wa_reactor_deadline (wa_reactor_t *self, wa_usec_t delay, void (*passed) (void *arg));
 //  Read the settings table on db (after the read under way, if one is).
 void wa_reactor_load (wa_reactor_t *self, wa_dbworker_t *db);
-//  A job came back: when it is the settings read, apply what it found and
-//  return 1, or 2 when it started the read again (what it found is already
-//  old); 0 for any other job.
+//  A job came back: when it is the settings read (WA_JOB_SETTINGS), take it
+//  back, apply what it found and return 1, or 2 when it started the read
+//  again (what it found is already old); 0 for any other job.
 int wa_reactor_job_done (wa_reactor_t *self, wa_job_t *job, wa_dbworker_t *db);
 
 #endif

@@ -17,9 +17,12 @@ typedef struct {
 } wa_settings_job_t;
 
 //  Reads the settings table into result (rc 0; -1 on a database error).
+//  Its kind is WA_JOB_SETTINGS.
+wa_settings_job_t *wa_settings_job_new (void);
 void wa_settings_load_run (wa_job_t *job, wa_db_t *db);
-//  Submit that job with current as the base, unless it is already running.
-void wa_settings_load (wa_settings_job_t *job, wa_dbworker_t *db, const wa_config_t *current);
+//  Submit that job from *job_p with (a copy of) current as the base, unless
+//  the worker has it already.
+void wa_settings_load (wa_settings_job_t **job_p, wa_dbworker_t *db, const wa_config_t *current);
 
 typedef struct {
     wa_job_t job;

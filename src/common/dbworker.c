@@ -80,11 +80,34 @@ wa_dbworker_away (wa_dbworker_t *self)
     return self->away;
 }
 
-int
-wa_dbworker_submit (wa_dbworker_t *self, wa_job_t *job)
+void *
+wa_job_new (size_t size, int kind, wa_job_run_fn *run, void (*destroy) (wa_job_t *job))
 {
-    if (job->busy)
-        return -1;
+    assert (size >= sizeof (wa_job_t));
+    wa_job_t *job = (wa_job_t *) zmalloc (size);
+    job->kind = kind;
+    job->run = run;
+    job->destroy = destroy;
+    return job;
+}
+
+void
+wa_job_destroy (wa_job_t **job_p)
+{
+    wa_job_t *job = *job_p;
+    if (!job)
+        return;
+    if (job->destroy)
+        job->destroy (job);
+    free (job);
+    *job_p = NULL;
+}
+
+int
+wa_dbworker_submit (wa_dbworker_t *self, wa_job_t **job_p)
+{
+    wa_job_t *job = *job_p;
+    assert (job && job->run);
     job->sent_at = wa_clock_mono ();
     job->rc = 0;
     zmsg_t *msg = zmsg_new ();
@@ -94,8 +117,8 @@ wa_dbworker_submit (wa_dbworker_t *self, wa_job_t *job)
         zmsg_destroy (&msg);
         return -1;
     }
-    job->busy = true;
     self->away++;
+    *job_p = NULL;
     return 0;
 }
 
@@ -115,7 +138,6 @@ s_recv (wa_dbworker_t *self, wa_job_t **job_p)
         return 1;
     wa_job_t *job = ptr;
     self->away--;
-    job->busy = false;
     wa_usec_t took = wa_clock_mono () - job->sent_at;
     s_stats.jobs++;
     if (job->rc < 0)
@@ -167,6 +189,8 @@ wa_dbworker_destroy (wa_dbworker_t **self_p, wa_job_done_fn *done, void *arg)
             break;
         if (done)
             done (job, arg);
+        else
+            wa_job_destroy (&job);
     }
     zpoller_destroy (&poller);
     wa_actor_destroy (&self->actor);

@@ -19,6 +19,10 @@ s_bind (zsock_t *sock, const char *address, int port)
     return rc;
 }
 
+static void s_register_run (wa_job_t *job, wa_db_t *db);
+static void s_liveness_run (wa_job_t *job, wa_db_t *db);
+static void s_events_run (wa_job_t *job, wa_db_t *db);
+
 int
 wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind)
 {
@@ -39,10 +43,9 @@ wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind)
         self->ports[i] = port;
     }
     self->db = wa_dbworker_new (config);
-    self->register_job.job.kind = WA_JOB_REGISTER;
-    self->register_job.schema_logged = -1;
-    self->liveness_job.job.kind = WA_JOB_LIVENESS;
-    self->event_job.job.kind = WA_JOB_EVENTS;
+    self->register_job = wa_register_job_new ();
+    self->liveness_job = WA_JOB_NEW (wa_liveness_job_t, WA_JOB_LIVENESS, s_liveness_run, NULL);
+    self->event_job = WA_JOB_NEW (wa_event_job_t, WA_JOB_EVENTS, s_events_run, NULL);
     return 0;
 }
 
@@ -54,8 +57,11 @@ wa_node_stop (wa_node_t *self)
     self->monitor_count = 0;
     //  Destroying the worker lets it run the jobs queued before the stop
     //  (each bounded by the statement timeout: the daemons queue at most a
-    //  few); the jobs are ours, so nothing leaks.
+    //  few); those that come back are destroyed, so nothing leaks.
     wa_dbworker_destroy (&self->db, NULL, NULL);
+    WA_JOB_DESTROY (self->register_job);
+    WA_JOB_DESTROY (self->liveness_job);
+    WA_JOB_DESTROY (self->event_job);
     zsock_destroy (&self->api);
     zsock_destroy (&self->bus);
     zsock_destroy (&self->control);
@@ -89,19 +95,27 @@ s_register_run (wa_job_t *job, wa_db_t *db)
     job->rc = 0;
 }
 
+wa_register_job_t *
+wa_register_job_new (void)
+{
+    wa_register_job_t *job = WA_JOB_NEW (wa_register_job_t, WA_JOB_REGISTER, s_register_run, NULL);
+    job->schema_logged = -1;
+    return job;
+}
+
 void
-wa_register_submit (wa_register_job_t *job, wa_dbworker_t *db, const char *kind, const char *hostname,
+wa_register_submit (wa_register_job_t **job_p, wa_dbworker_t *db, const char *kind, const char *hostname,
                     const char *ports, int min_schema)
 {
-    if (job->job.busy)
+    wa_register_job_t *job = *job_p;
+    if (!job)
         return;
     job->min_schema = min_schema;
     snprintf (job->kind, sizeof job->kind, "%s", kind);
     snprintf (job->hostname, sizeof job->hostname, "%s", hostname);
     snprintf (job->ports, sizeof job->ports, "%s", ports);
     job->pid = getpid ();
-    job->job.run = s_register_run;
-    wa_dbworker_submit (db, &job->job);
+    WA_JOB_SUBMIT (db, *job_p);
 }
 
 int
@@ -150,10 +164,10 @@ s_liveness_run (wa_job_t *job, wa_db_t *db)
 void
 wa_node_liveness (wa_node_t *self, const char *gateway_status, bool stopping)
 {
-    wa_liveness_job_t *job = &self->liveness_job;
+    wa_liveness_job_t *job = self->liveness_job;
     if (!self->id)
         return;
-    if (job->job.busy) {
+    if (!job) {
         //  Claim again when this one is back, so a status change is not lost.
         self->liveness_again = true;
         snprintf (self->gateway_want, sizeof self->gateway_want, "%s", gateway_status);
@@ -163,8 +177,7 @@ wa_node_liveness (wa_node_t *self, const char *gateway_status, bool stopping)
     job->id = self->id;
     job->stopping = stopping;
     snprintf (job->gateway_status, sizeof job->gateway_status, "%s", gateway_status);
-    job->job.run = s_liveness_run;
-    wa_dbworker_submit (self->db, &job->job);
+    WA_JOB_SUBMIT (self->db, self->liveness_job);
 }
 
 static const char *SQL_EVENT =
@@ -219,33 +232,38 @@ wa_node_event (wa_node_t *self, const char *kind, int shard, uint64_t epoch,
 void
 wa_node_flush_events (wa_node_t *self)
 {
-    wa_event_job_t *job = &self->event_job;
-    if (job->job.busy || !self->id || self->pending_count == 0)
+    wa_event_job_t *job = self->event_job;
+    if (!job || !self->id || self->pending_count == 0)
         return;
     job->node = self->id;
     job->count = self->pending_count;
     memcpy (job->events, self->pending, sizeof self->pending[0] * (size_t) self->pending_count);
     self->pending_count = 0;
-    job->job.run = s_events_run;
-    wa_dbworker_submit (self->db, &job->job);
+    if (WA_JOB_SUBMIT (self->db, self->event_job)) {
+        //  Not sent: the events wait for the next flush.
+        memcpy (self->pending, job->events, sizeof self->pending[0] * (size_t) job->count);
+        self->pending_count = job->count;
+    }
 }
 
 bool
 wa_node_job_done (wa_node_t *self, wa_job_t *job)
 {
-    if (job == &self->register_job.job) {
-        int done = wa_register_done (&self->register_job);
+    if (job->kind == WA_JOB_REGISTER) {
+        wa_register_job_t *rj = self->register_job = (wa_register_job_t *) job;
+        int done = wa_register_done (rj);
         if (done == 1) {
-            self->id = self->register_job.id;
+            self->id = rj->id;
             wa_log_set_prefix ("%s %" PRIu64 " %s", self->kind, self->id, self->role);
-            wa_info ("registered as node %" PRIu64 " (ports %s)", self->id, self->register_job.ports);
+            wa_info ("registered as node %" PRIu64 " (ports %s)", self->id, rj->ports);
         }
         else
         if (done < 0)
             self->fatal = true;
         return true;
     }
-    if (job == &self->liveness_job.job) {
+    if (job->kind == WA_JOB_LIVENESS) {
+        self->liveness_job = (wa_liveness_job_t *) job;
         if (self->liveness_again) {
             self->liveness_again = false;
             char status[16];
@@ -254,8 +272,8 @@ wa_node_job_done (wa_node_t *self, wa_job_t *job)
         }
         return true;
     }
-    if (job == &self->event_job.job) {
-        wa_event_job_t *ej = &self->event_job;
+    if (job->kind == WA_JOB_EVENTS) {
+        wa_event_job_t *ej = self->event_job = (wa_event_job_t *) job;
         int unwritten = ej->count - job->rc;
         if (unwritten > 0) {
             //  Unwritten events go back in front of those queued since; past
@@ -298,23 +316,42 @@ wa_node_on_health (wa_node_t *self)
     wa_codec_send (self->health, NULL, &reply);
 }
 
-int
-wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms)
+//  A job that came back while stopping: to done, or to the node.
+static void
+s_job_back (wa_node_t *self, wa_job_t *job, wa_job_done_fn *done, void *arg)
 {
-    if (wa_dbworker_submit (self->db, job))
-        return -1;
+    if (done)
+        done (job, arg);
+    else
+    if (!wa_node_job_done (self, job))
+        wa_job_destroy (&job);
+}
+
+wa_job_t *
+wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms, wa_job_done_fn *done, void *arg)
+{
+    //  Only its address is kept, to know it when it comes back.
+    const wa_job_t *sent = job;
+    if (wa_dbworker_submit (self->db, &job)) {
+        wa_job_destroy (&job);
+        return NULL;
+    }
     zpoller_t *poller = zpoller_new (wa_dbworker_sock (self->db), NULL);
     zpoller_set_nonstop (poller, true);
     int64_t until = zclock_mono () + timeout_ms;
-    while (job->busy && zclock_mono () < until) {
+    wa_job_t *mine = NULL;
+    while (!mine && zclock_mono () < until) {
         if (!zpoller_wait (poller, (int) (until - zclock_mono ())))
             continue;
         wa_job_t *back = wa_dbworker_recv (self->db);
-        if (back && back != job)
-            wa_node_job_done (self, back);
+        if (back == sent)
+            mine = back;
+        else
+        if (back)
+            s_job_back (self, back, done, arg);
     }
     zpoller_destroy (&poller);
-    return job->busy ? -1 : 0;
+    return mine;
 }
 
 void
@@ -361,11 +398,8 @@ wa_node_wait_jobs (wa_node_t *self, int timeout_ms, wa_job_done_fn *done, void *
         if (!zpoller_wait (poller, (int) (until - zclock_mono ())))
             continue;
         wa_job_t *job = wa_dbworker_recv (self->db);
-        if (job && done)
-            done (job, arg);
-        else
         if (job)
-            wa_node_job_done (self, job);
+            s_job_back (self, job, done, arg);
     }
     zpoller_destroy (&poller);
 }

@@ -154,12 +154,17 @@ wa_masters_job_run (wa_job_t *job, wa_db_t *db)
     job->rc = wa_db_query (db, SQL_MASTERS, s_master_row, self, "i", (int64_t) self->liveness_limit) < 0 ? -1 : 0;
 }
 
-void
-wa_masters_job_submit (wa_masters_job_t *job, wa_dbworker_t *db, double db_liveness_interval)
+wa_masters_job_t *
+wa_masters_job_new (void)
 {
-    if (job->job.busy)
+    return WA_JOB_NEW (wa_masters_job_t, WA_JOB_MASTERS, wa_masters_job_run, NULL);
+}
+
+void
+wa_masters_job_submit (wa_masters_job_t **job_p, wa_dbworker_t *db, double db_liveness_interval)
+{
+    if (!*job_p)
         return;
-    job->liveness_limit = wa_alive_window (db_liveness_interval);
-    job->job.run = wa_masters_job_run;
-    wa_dbworker_submit (db, &job->job);
+    (*job_p)->liveness_limit = wa_alive_window (db_liveness_interval);
+    WA_JOB_SUBMIT (db, *job_p);
 }

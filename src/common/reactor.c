@@ -12,6 +12,13 @@ wa_reactor_init (wa_reactor_t *self, zloop_t *loop, wa_config_t *settings, void 
     self->arg = arg;
     self->applied = applied;
     self->deadline_timer = -1;
+    self->settings_job = wa_settings_job_new ();
+}
+
+void
+wa_reactor_destroy (wa_reactor_t *self)
+{
+    WA_JOB_DESTROY (self->settings_job);
 }
 
 static int
@@ -73,7 +80,7 @@ void
 wa_reactor_load (wa_reactor_t *self, wa_dbworker_t *db)
 {
     //  A read under way may predate what was just stored: read again after it.
-    if (self->settings_job.job.busy)
+    if (!self->settings_job)
         self->settings_again = true;
     else
         wa_settings_load (&self->settings_job, db, self->settings);
@@ -82,10 +89,11 @@ wa_reactor_load (wa_reactor_t *self, wa_dbworker_t *db)
 int
 wa_reactor_job_done (wa_reactor_t *self, wa_job_t *job, wa_dbworker_t *db)
 {
-    if (job != &self->settings_job.job)
+    if (job->kind != WA_JOB_SETTINGS)
         return 0;
+    self->settings_job = (wa_settings_job_t *) job;
     if (job->rc == 0)
-        wa_reactor_apply (self, &self->settings_job.result, "database");
+        wa_reactor_apply (self, &self->settings_job->result, "database");
     if (self->settings_again) {
         self->settings_again = false;
         wa_reactor_load (self, db);

@@ -152,14 +152,19 @@ wa_settings_changes (const wa_config_t *before, const wa_config_t *after, const 
     return count;
 }
 
-void
-wa_settings_load (wa_settings_job_t *job, wa_dbworker_t *db, const wa_config_t *current)
+wa_settings_job_t *
+wa_settings_job_new (void)
 {
-    if (job->job.busy)
+    return WA_JOB_NEW (wa_settings_job_t, WA_JOB_SETTINGS, wa_settings_load_run, NULL);
+}
+
+void
+wa_settings_load (wa_settings_job_t **job_p, wa_dbworker_t *db, const wa_config_t *current)
+{
+    if (!*job_p)
         return;
-    job->current = *current;
-    job->job.run = wa_settings_load_run;
-    wa_dbworker_submit (db, &job->job);
+    (*job_p)->current = *current;
+    WA_JOB_SUBMIT (db, *job_p);
 }
 
 //  --------------------------------------------------------------------------

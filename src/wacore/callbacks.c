@@ -136,10 +136,11 @@ struct callbacks_t {
     uint64_t unwarned;          //  failures not logged since
     bool failing;               //  the last POST failed (for the log)
     uint64_t failures_in_row;
-    store_job_t store;
-    load_job_t load;
-    mark_job_t mark;
-    count_job_t count;
+    //  The jobs, NULL while the worker has them.
+    store_job_t *store;
+    load_job_t *load;
+    mark_job_t *mark;
+    count_job_t *count;
     callbacks_stats_t stats;
 };
 
@@ -159,6 +160,8 @@ static const char *SQL_DONE =
     "WHERE event_id = ? AND status = 'pending'";
 static const char *SQL_FAIL =
     "UPDATE callbacks SET attempts = attempts + 1, last_error = ? WHERE event_id = ?";
+
+enum { JOB_STORE = 1, JOB_LOAD, JOB_MARK, JOB_COUNT };
 
 static void s_pump (callbacks_t *self);
 static void s_db_warn (callbacks_t *self, const char *what, const char *error);
@@ -306,6 +309,35 @@ s_incoming_purge (callbacks_t *self)
     }
 }
 
+//  What a job holds when it is destroyed away from its slot (at a stop):
+//  the rows handed over with it. Back in its slot it holds none.
+static void
+s_store_job_destroy (wa_job_t *job)
+{
+    store_job_t *self = (store_job_t *) job;
+    for (unsigned int i = 0; i < self->count; i++)
+        s_incoming_free (&self->rows[i]);
+}
+
+static void
+s_load_job_destroy (wa_job_t *job)
+{
+    load_job_t *self = (load_job_t *) job;
+    for (unsigned int i = 0; i < self->count; i++)
+        if (self->entries[i]) {
+            free (self->entries[i]->payload);
+            free (self->entries[i]);
+        }
+}
+
+static void
+s_mark_job_destroy (wa_job_t *job)
+{
+    mark_job_t *self = (mark_job_t *) job;
+    for (unsigned int i = 0; i < self->done_count + self->fail_count; i++)
+        free (self->rows[i]);
+}
+
 static void
 s_mark (callbacks_t *self, const char *event_id, int shard, const char *status, int64_t attempts,
         const char *error)
@@ -413,12 +445,12 @@ s_set_full (callbacks_t *self, bool full)
 static void
 s_store_submit (callbacks_t *self)
 {
-    store_job_t *job = &self->store;
+    store_job_t *job = self->store;
     if (self->shard < 0 || self->pending < 0 || wa_clock_mono () < self->store_after)
         return;
     int64_t room = (int64_t) self->settings->callbacks_queue_max - self->pending;
     s_set_full (self, room <= 0);
-    if (job->job.busy || room <= 0 || zlistx_size (self->incoming) == 0)
+    if (!job || room <= 0 || zlistx_size (self->incoming) == 0)
         return;
     job->shard = self->shard;
     job->node = self->node;
@@ -437,14 +469,13 @@ s_store_submit (callbacks_t *self)
         job->conversations[i] = incoming->event.conversation;
         job->payloads[i] = incoming->event.payload;
     }
-    job->job.run = s_store_run;
-    wa_dbworker_submit (self->db, &job->job);
+    WA_JOB_SUBMIT (self->db, self->store);
 }
 
 static void
 s_store_done (callbacks_t *self)
 {
-    store_job_t *job = &self->store;
+    store_job_t *job = self->store;
     bool current = job->shard == self->shard && job->epoch == self->epoch;
     if (job->result == 0) {
         self->stats.stored += (uint64_t) job->inserted;
@@ -502,22 +533,21 @@ s_store_done (callbacks_t *self)
 static void
 s_load_submit (callbacks_t *self)
 {
-    load_job_t *job = &self->load;
-    if (job->job.busy || self->shard < 0 || (self->caught_up && !self->load_more)
+    load_job_t *job = self->load;
+    if (!job || self->shard < 0 || (self->caught_up && !self->load_more)
     ||  cbqueue_size (self->queue) >= CALLBACKS_MEMORY_MAX)
         return;
     self->load_more = false;
     job->shard = self->shard;
     job->after = self->load_after;
     job->generation = self->generation;
-    job->job.run = s_load_run;
-    wa_dbworker_submit (self->db, &job->job);
+    WA_JOB_SUBMIT (self->db, self->load);
 }
 
 static void
 s_load_done (callbacks_t *self)
 {
-    load_job_t *job = &self->load;
+    load_job_t *job = self->load;
     bool current = job->job.rc == 0 && job->generation == self->generation;
     for (unsigned int i = 0; i < job->count; i++) {
         if (!current) {
@@ -550,8 +580,8 @@ s_load_done (callbacks_t *self)
 static void
 s_mark_submit (callbacks_t *self)
 {
-    mark_job_t *job = &self->mark;
-    if (job->job.busy || zlistx_size (self->marks) == 0)
+    mark_job_t *job = self->mark;
+    if (!job || zlistx_size (self->marks) == 0)
         return;
     job->done_count = job->fail_count = 0;
     mark_t *mark = zlistx_first (self->marks);
@@ -570,14 +600,13 @@ s_mark_submit (callbacks_t *self)
             job->fail_ids[job->fail_count++] = mark->event_id;
         }
     }
-    job->job.run = s_mark_run;
-    wa_dbworker_submit (self->db, &job->job);
+    WA_JOB_SUBMIT (self->db, self->mark);
 }
 
 static void
 s_mark_done (callbacks_t *self)
 {
-    mark_job_t *job = &self->mark;
+    mark_job_t *job = self->mark;
     unsigned int n = job->done_count + job->fail_count;
     for (unsigned int i = n; i-- > 0;) {
         if (job->job.rc)        //  back at the head, tried again later
@@ -599,22 +628,21 @@ s_mark_done (callbacks_t *self)
 static void
 s_count_submit (callbacks_t *self)
 {
-    count_job_t *job = &self->count;
-    if (job->job.busy || self->shard < 0)
+    count_job_t *job = self->count;
+    if (!job || self->shard < 0)
         return;
     if (self->pending >= 0 && wa_clock_mono () - self->counted_at < RECOUNT_USEC)
         return;
     job->shard = self->shard;
     job->generation = self->generation;
-    job->job.run = s_count_run;
     self->counted_at = wa_clock_mono ();
-    wa_dbworker_submit (self->db, &job->job);
+    WA_JOB_SUBMIT (self->db, self->count);
 }
 
 static void
 s_count_done (callbacks_t *self)
 {
-    count_job_t *job = &self->count;
+    count_job_t *job = self->count;
     //  The worker runs jobs in order: every store and mark that came back
     //  before this count is in it, none that comes back after.
     if (job->job.rc == 0 && job->generation == self->generation && job->pending >= 0) {
@@ -718,27 +746,43 @@ s_on_outcome (callbacks_t *self, uint64_t token, int status, const char *error)
 //  --------------------------------------------------------------------------
 //  The reactor's side
 
+//  A job came back: into its slot, then what it did. False for none.
+static bool
+s_job_done (callbacks_t *self, wa_job_t *job)
+{
+    if (!job)
+        return false;
+    switch (job->kind) {
+        case JOB_STORE:
+            self->store = (store_job_t *) job;
+            s_store_done (self);
+            return true;
+        case JOB_LOAD:
+            self->load = (load_job_t *) job;
+            s_load_done (self);
+            return true;
+        case JOB_MARK:
+            self->mark = (mark_job_t *) job;
+            s_mark_done (self);
+            return true;
+        case JOB_COUNT:
+            self->count = (count_job_t *) job;
+            s_count_done (self);
+            return true;
+        default:
+            wa_job_destroy (&job);
+            return false;
+    }
+}
+
 static int
 s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
     callbacks_t *self = arg;
-    wa_job_t *job = wa_dbworker_recv (self->db);
-    if (job == &self->store.job)
-        s_store_done (self);
-    else
-    if (job == &self->load.job)
-        s_load_done (self);
-    else
-    if (job == &self->mark.job)
-        s_mark_done (self);
-    else
-    if (job == &self->count.job)
-        s_count_done (self);
-    else
-        return 0;
-    s_tick (self);
+    if (s_job_done (self, wa_dbworker_recv (self->db)))
+        s_tick (self);
     return 0;
 }
 
@@ -792,6 +836,10 @@ callbacks_new (const wa_config_t *config, const wa_config_t *settings, callbacks
     self->pending = -1;
     self->tick_timer = self->due_timer = -1;
     self->db = wa_dbworker_new (config);
+    self->store = WA_JOB_NEW (store_job_t, JOB_STORE, s_store_run, s_store_job_destroy);
+    self->load = WA_JOB_NEW (load_job_t, JOB_LOAD, s_load_run, s_load_job_destroy);
+    self->mark = WA_JOB_NEW (mark_job_t, JOB_MARK, s_mark_run, s_mark_job_destroy);
+    self->count = WA_JOB_NEW (count_job_t, JOB_COUNT, s_count_run, NULL);
     self->webhook = webhook_new ();
     self->queue = cbqueue_new ();
     self->incoming = zlistx_new ();
@@ -835,20 +883,15 @@ callbacks_destroy (callbacks_t **self_p)
         if (self->due_timer >= 0)
             zloop_timer_end (self->loop, self->due_timer);
     }
-    //  No job runs and no answer comes once the actors are gone.
+    //  No job runs and no answer comes once the actors are gone; a job
+    //  still with the worker comes back destroyed, with the rows it holds.
     wa_actor_destroy (&self->webhook);
     wa_dbworker_destroy (&self->db, NULL, NULL);
+    WA_JOB_DESTROY (self->store);
+    WA_JOB_DESTROY (self->load);
+    WA_JOB_DESTROY (self->mark);
+    WA_JOB_DESTROY (self->count);
     s_incoming_purge (self);
-    for (unsigned int i = 0; i < self->store.count; i++)
-        s_incoming_free (&self->store.rows[i]);
-    for (unsigned int i = 0; i < self->load.count; i++)
-        if (self->load.entries[i]) {
-            free (self->load.entries[i]->payload);
-            free (self->load.entries[i]);
-        }
-    if (self->mark.job.busy)
-        for (unsigned int i = 0; i < self->mark.done_count + self->mark.fail_count; i++)
-            free (self->mark.rows[i]);
     zlistx_destroy (&self->incoming);
     zhashx_destroy (&self->incoming_ids);
     zlistx_destroy (&self->acks);
@@ -946,7 +989,7 @@ callbacks_drain (callbacks_t *self, int timeout_ms)
     zpoller_t *poller = zpoller_new (wa_dbworker_sock (self->db), wa_actor_sock (self->webhook), NULL);
     zpoller_set_nonstop (poller, true);
     while (zclock_mono () < until
-       &&  (self->store.job.busy || self->mark.job.busy || self->load.job.busy || self->count.job.busy
+       &&  (!self->store || !self->mark || !self->load || !self->count
         ||  zlistx_size (self->marks) || zhashx_size (self->flights))) {
         s_mark_submit (self);
         void *which = zpoller_wait (poller, (int) (until - zclock_mono ()));
@@ -958,20 +1001,8 @@ callbacks_drain (callbacks_t *self, int timeout_ms)
                 s_on_outcome (self, token, status, error);
         }
         else
-        if (which) {
-            wa_job_t *job = wa_dbworker_recv (self->db);
-            if (job == &self->store.job)
-                s_store_done (self);
-            else
-            if (job == &self->load.job)
-                s_load_done (self);
-            else
-            if (job == &self->mark.job)
-                s_mark_done (self);
-            else
-            if (job == &self->count.job)
-                s_count_done (self);
-        }
+        if (which)
+            s_job_done (self, wa_dbworker_recv (self->db));
     }
     zpoller_destroy (&poller);
 }

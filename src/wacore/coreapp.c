@@ -31,7 +31,7 @@ typedef struct {
     wa_node_t node;
     wa_peers_t peers;           //  the Masters: their heartbeats, our replies
     uint64_t heartbeats;
-    wa_masters_job_t masters_job;
+    wa_masters_job_t *masters_job;  //  NULL while the worker has it (as shard_job)
     wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
     zloop_t *loop;
     wa_lease_t lease;           //  the shard lease as we know it
@@ -41,8 +41,7 @@ typedef struct {
     wa_usec_t login_floor;      //  nor before this (our own clock, after a step of the database's)
     wa_clockwatch_t clock;      //  the database's clock against ours
     int login_timer;
-    shard_job_t shard_job;
-    release_job_t release_job;
+    shard_job_t *shard_job;
     uint64_t sessions_opened;
     const char *gateway;        //  "connected", "disconnected" or "unregistered"
     outbox_t *outbox;           //  the messages of the shard we hold
@@ -283,7 +282,7 @@ s_login_floor (coreapp_t *self, const shard_job_t *job)
 static void
 s_shard_done (coreapp_t *self)
 {
-    shard_job_t *job = &self->shard_job;
+    shard_job_t *job = self->shard_job;
     s_clock_readings (self, job);
     if (job->job.rc == 1) {
         bool promoted = self->shard < 0;
@@ -390,26 +389,36 @@ s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
     wa_job_t *job = wa_dbworker_recv (self->node.db);
     if (!job)
         return 0;
+    //  Read before handling: a handler may hand the job over again.
+    int kind = job->kind;
+    int rc = job->rc;
     if (wa_node_job_done (&self->node, job)) {
-        if (job == &self->node.register_job.job && self->node.id) {
+        if (kind == WA_JOB_REGISTER && self->node.id) {
             s_set_role (self);
             s_load_settings (self);
         }
         return 0;
     }
-    if (job->kind == JOB_SHARD) {
+    if (kind == JOB_SHARD) {
+        self->shard_job = (shard_job_t *) job;
+        wa_usec_t ttl = self->shard_job->ttl;
         s_shard_done (self);
         //  Granted for a ttl the settings no longer have: renew under the new one now.
-        if (job->rc == 1 && self->shard_job.ttl != WA_SEC (self->settings.shard_lease_ttl))
+        if (rc == 1 && ttl != WA_SEC (self->settings.shard_lease_ttl))
             s_on_tick (self->loop, 0, self);
     }
     else
     if (wa_reactor_job_done (&self->reactor, job, self->node.db))
         ;
     else
-    if (job == &self->masters_job.job && job->rc == 0)
-        wa_peers_set (&self->peers, self->masters_job.masters, self->masters_job.count, 0,
-                      NULL, NULL, NULL);
+    if (kind == WA_JOB_MASTERS) {
+        self->masters_job = (wa_masters_job_t *) job;
+        if (rc == 0)
+            wa_peers_set (&self->peers, self->masters_job->masters, self->masters_job->count, 0,
+                          NULL, NULL, NULL);
+    }
+    else
+        wa_job_destroy (&job);
     return 0;
 }
 
@@ -425,16 +434,15 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         wa_node_register (&self->node, wa_schema_version);
         return 0;
     }
-    shard_job_t *job = &self->shard_job;
-    if (!job->job.busy) {
+    shard_job_t *job = self->shard_job;
+    if (job) {
         job->node = self->node.id;
         job->holding = s_holding (self);
         job->shard = self->shard;
         job->epoch = self->lease.epoch;
         job->ttl = WA_SEC (self->settings.shard_lease_ttl);
         job->idle = WA_SEC (self->settings.upstream_idle_timeout);
-        job->job.run = core_shard_run;
-        wa_dbworker_submit (self->node.db, &job->job);
+        WA_JOB_SUBMIT (self->node.db, self->shard_job);
     }
     wa_masters_job_submit (&self->masters_job, self->node.db, self->settings.db_liveness_interval);
     wa_node_flush_events (&self->node);
@@ -701,6 +709,16 @@ s_on_outbox_tick (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Stopping: a job that comes back is not acted on (the node's own are,
+//  as always): destroyed.
+static void
+s_job_dropped (wa_job_t *job, void *arg)
+{
+    coreapp_t *self = arg;
+    if (!wa_node_job_done (&self->node, job))
+        wa_job_destroy (&job);
+}
+
 static void
 s_shutdown (coreapp_t *self)
 {
@@ -713,19 +731,30 @@ s_shutdown (coreapp_t *self)
     //  inserts and acknowledgements under way are finished.
     outbox_drain (self->outbox, timeout);
     callbacks_drain (self->callbacks, timeout);
-    wa_node_wait_jobs (&self->node, timeout, NULL, NULL);
+    wa_node_wait_jobs (&self->node, timeout, s_job_dropped, self);
     if (s_holding (self)) {
-        release_job_t *job = &self->release_job;
+        release_job_t *job = WA_JOB_NEW (release_job_t, JOB_RELEASE, core_release_run, NULL);
         job->node = self->node.id;
         job->shard = self->shard;
         job->epoch = self->lease.epoch;
-        job->job.kind = JOB_RELEASE;
-        job->job.run = core_release_run;
-        wa_node_run_sync (&self->node, &job->job, timeout);
+        wa_job_t *back = wa_node_run_sync (&self->node, &job->job, timeout, s_job_dropped, self);
+        wa_job_destroy (&back);
         s_demote (self, "stopping");
     }
     contacts_destroy (&self->contacts);
-    wa_node_finish (&self->node, "disconnected", timeout, NULL, NULL);
+    wa_node_finish (&self->node, "disconnected", timeout, s_job_dropped, self);
+}
+
+//  Once the node's worker is gone (a job it still had is destroyed there).
+static void
+s_destroy (coreapp_t **self_p)
+{
+    coreapp_t *self = *self_p;
+    WA_JOB_DESTROY (self->shard_job);
+    WA_JOB_DESTROY (self->masters_job);
+    wa_reactor_destroy (&self->reactor);
+    free (self);
+    *self_p = NULL;
 }
 
 int
@@ -744,12 +773,13 @@ coreapp_run (const wa_config_t *config)
     self->gateway = "disconnected";
     wa_lease_init (&self->lease, WA_SEC (config->shard_lease_ttl), WA_SEC (config->lease_margin));
     session_init (&self->session, &self->settings);
-    self->shard_job.job.kind = JOB_SHARD;
+    self->shard_job = WA_JOB_NEW (shard_job_t, JOB_SHARD, core_shard_run, NULL);
+    self->masters_job = wa_masters_job_new ();
     self->outbox_timer = -1;
     if (wa_node_start (&self->node, config, "coreapp")) {
         wa_node_stop (&self->node);
         wa_peers_destroy (&self->peers, NULL);
-        free (self);
+        s_destroy (&self);
         return 1;
     }
     s_set_role (self);
@@ -767,7 +797,7 @@ coreapp_run (const wa_config_t *config)
         outbox_destroy (&self->outbox);
         wa_node_stop (&self->node);
         wa_peers_destroy (&self->peers, NULL);
-        free (self);
+        s_destroy (&self);
         return 1;
     }
     contacts_io_t contacts_io = { s_api_reply, s_contacts_ask };
@@ -795,6 +825,6 @@ coreapp_run (const wa_config_t *config)
     zloop_destroy (&self->loop);
     outbox_destroy (&self->outbox);
     wa_node_stop (&self->node);
-    free (self);
+    s_destroy (&self);
     return rc;
 }

@@ -115,12 +115,16 @@ struct outbox_t {
     bool reconcile;             //  a reconciliation is wanted or running
     bool reconcile_again;       //  start over when this one ends
     uint64_t load_after;
-    insert_job_t insert;
-    mark_job_t mark;
-    load_job_t load;
-    media_job_t media;
+    const outbox_db_t *ops;     //  the database side, copied into each job
+    //  The jobs, NULL while the worker has them.
+    insert_job_t *insert;
+    mark_job_t *mark;
+    load_job_t *load;
+    media_job_t *media;
     outbox_stats_t stats;
 };
+
+enum { JOB_INSERT = 1, JOB_MARK, JOB_LOAD, JOB_MEDIA };
 
 static const char *SQL_FENCE =
     "SELECT 1 FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ? AND expires_at > NOW(6) "
@@ -346,6 +350,43 @@ s_entry_destroy (void **item)
     *item = NULL;
 }
 
+//  What a job holds when it is destroyed away from its slot (at a stop):
+//  the requests and marks handed over with it, the rows it read. Back in
+//  its slot it holds none.
+static void s_accept_destroy (accept_t **accept_p);
+
+static void
+s_insert_job_destroy (wa_job_t *job)
+{
+    insert_job_t *self = (insert_job_t *) job;
+    for (unsigned int i = 0; i < self->count; i++)
+        s_accept_destroy (&self->rows[i]);
+}
+
+static void
+s_mark_job_destroy (wa_job_t *job)
+{
+    mark_job_t *self = (mark_job_t *) job;
+    for (unsigned int i = 0; i < self->count; i++)
+        free (self->rows[i]);
+}
+
+static void
+s_load_job_destroy (wa_job_t *job)
+{
+    load_job_t *self = (load_job_t *) job;
+    for (unsigned int i = 0; i < self->count; i++)
+        free (self->payloads[i]);
+}
+
+static void
+s_media_job_destroy (wa_job_t *job)
+{
+    media_job_t *self = (media_job_t *) job;
+    for (unsigned int i = 0; i < self->count; i++)
+        s_accept_destroy (&self->rows[i]);
+}
+
 static void
 s_act (outbox_t *self, entry_t *entry, estate_t state)
 {
@@ -443,9 +484,10 @@ s_pump (outbox_t *self)
 static void
 s_insert_submit (outbox_t *self)
 {
-    insert_job_t *job = &self->insert;
-    if (job->job.busy || self->shard < 0 || zlistx_size (self->waiting) == 0)
+    insert_job_t *job = self->insert;
+    if (!job || self->shard < 0 || zlistx_size (self->waiting) == 0)
         return;
+    job->ops = self->ops;
     job->shard = self->shard;
     job->node = self->node;
     job->epoch = self->epoch;
@@ -461,16 +503,16 @@ s_insert_submit (outbox_t *self)
         job->tos[i] = accept->to;
         job->payloads[i] = accept->payload;
     }
-    job->job.run = s_insert_run;
-    wa_dbworker_submit (self->db, &job->job);
+    WA_JOB_SUBMIT (self->db, self->insert);
 }
 
 static void
 s_mark_submit (outbox_t *self)
 {
-    mark_job_t *job = &self->mark;
-    if (job->job.busy || zlistx_size (self->marks) == 0)
+    mark_job_t *job = self->mark;
+    if (!job || zlistx_size (self->marks) == 0)
         return;
+    job->ops = self->ops;
     job->count = 0;
     mark_t *mark;
     while (job->count < MARK_BATCH && (mark = zlistx_first (self->marks))) {
@@ -480,44 +522,43 @@ s_mark_submit (outbox_t *self)
         job->statuses[job->count] = mark->status;
         job->count++;
     }
-    job->job.run = s_mark_run;
-    wa_dbworker_submit (self->db, &job->job);
+    WA_JOB_SUBMIT (self->db, self->mark);
 }
 
 static void
 s_load_submit (outbox_t *self)
 {
-    load_job_t *job = &self->load;
-    if (job->job.busy || !self->reconcile || !self->open || self->shard < 0
+    load_job_t *job = self->load;
+    if (!job || !self->reconcile || !self->open || self->shard < 0
     ||  zhashx_size (self->entries) >= MEMORY_MAX)
         return;
+    job->ops = self->ops;
     job->shard = self->shard;
     job->after = self->load_after;
     job->generation = self->generation;
-    job->job.run = s_load_run;
-    wa_dbworker_submit (self->db, &job->job);
+    WA_JOB_SUBMIT (self->db, self->load);
 }
 
 static void
 s_media_submit (outbox_t *self)
 {
-    media_job_t *job = &self->media;
-    if (job->job.busy || self->shard < 0 || zlistx_size (self->checking) == 0)
+    media_job_t *job = self->media;
+    if (!job || self->shard < 0 || zlistx_size (self->checking) == 0)
         return;
+    job->ops = self->ops;
     job->count = 0;
     accept_t *accept;
     while (job->count < MEDIA_BATCH && (accept = zlistx_first (self->checking))) {
         zlistx_detach_cur (self->checking);
         job->rows[job->count++] = accept;
     }
-    job->job.run = s_media_run;
-    wa_dbworker_submit (self->db, &job->job);
+    WA_JOB_SUBMIT (self->db, self->media);
 }
 
 static void
 s_media_done (outbox_t *self)
 {
-    media_job_t *job = &self->media;
+    media_job_t *job = self->media;
     for (unsigned int i = 0; i < job->count; i++) {
         accept_t *accept = job->rows[i];
         char details[300];
@@ -551,7 +592,7 @@ s_media_done (outbox_t *self)
 static void
 s_insert_done (outbox_t *self)
 {
-    insert_job_t *job = &self->insert;
+    insert_job_t *job = self->insert;
     self->stats.batches++;
     bool current = self->shard == job->shard && self->epoch == job->epoch;
     for (unsigned int i = 0; i < job->count; i++) {
@@ -599,7 +640,7 @@ s_insert_done (outbox_t *self)
 static void
 s_load_done (outbox_t *self)
 {
-    load_job_t *job = &self->load;
+    load_job_t *job = self->load;
     bool current = job->job.rc == 0 && job->generation == self->generation;
     for (unsigned int i = 0; i < job->count; i++) {
         if (current && !zhashx_lookup (self->entries, job->ids[i])) {
@@ -641,6 +682,10 @@ outbox_new (const wa_config_t *config, outbox_io_t io, void *arg)
     self->arg = arg;
     self->shard = -1;
     self->db = wa_dbworker_new (config);
+    self->insert = WA_JOB_NEW (insert_job_t, JOB_INSERT, s_insert_run, s_insert_job_destroy);
+    self->mark = WA_JOB_NEW (mark_job_t, JOB_MARK, s_mark_run, s_mark_job_destroy);
+    self->load = WA_JOB_NEW (load_job_t, JOB_LOAD, s_load_run, s_load_job_destroy);
+    self->media = WA_JOB_NEW (media_job_t, JOB_MEDIA, s_media_run, s_media_job_destroy);
     outbox_set_db (self, &outbox_db_sql);
     self->entries = zhashx_new ();
     zhashx_set_destructor (self->entries, s_entry_destroy);
@@ -659,8 +704,13 @@ outbox_destroy (outbox_t **self_p)
     outbox_t *self = *self_p;
     if (!self)
         return;
-    //  No job runs once the worker is gone.
+    //  No job runs once the worker is gone; a job still with it comes back
+    //  destroyed, with the requests and marks it holds.
     wa_dbworker_destroy (&self->db, NULL, NULL);
+    WA_JOB_DESTROY (self->insert);
+    WA_JOB_DESTROY (self->mark);
+    WA_JOB_DESTROY (self->load);
+    WA_JOB_DESTROY (self->media);
     accept_t *accept;
     while ((accept = zlistx_first (self->waiting))) {
         zlistx_detach_cur (self->waiting);
@@ -670,14 +720,6 @@ outbox_destroy (outbox_t **self_p)
         zlistx_detach_cur (self->checking);
         s_accept_destroy (&accept);
     }
-    for (unsigned int i = 0; i < self->media.count; i++)
-        s_accept_destroy (&self->media.rows[i]);
-    for (unsigned int i = 0; i < self->insert.count; i++)
-        s_accept_destroy (&self->insert.rows[i]);
-    for (unsigned int i = 0; i < self->mark.count && self->mark.job.busy; i++)
-        free (self->mark.rows[i]);
-    for (unsigned int i = 0; i < self->load.count; i++)
-        free (self->load.payloads[i]);
     zlistx_destroy (&self->waiting);
     zlistx_destroy (&self->checking);
     zlistx_destroy (&self->marks);
@@ -698,44 +740,51 @@ void
 outbox_on_worker (outbox_t *self)
 {
     wa_job_t *job = wa_dbworker_recv (self->db);
-    if (job == &self->insert.job)
-        s_insert_done (self);
-    else
-    if (job == &self->mark.job) {
-        for (unsigned int i = 0; i < self->mark.count; i++) {
-            if (job->rc)            //  back in the queue, tried again later
-                zlistx_add_end (self->marks, self->mark.rows[i]);
-            else
-                free (self->mark.rows[i]);
+    if (!job)
+        return;
+    switch (job->kind) {
+        case JOB_INSERT:
+            self->insert = (insert_job_t *) job;
+            s_insert_done (self);
+            break;
+        case JOB_MARK: {
+            mark_job_t *mark = self->mark = (mark_job_t *) job;
+            for (unsigned int i = 0; i < mark->count; i++) {
+                if (job->rc)        //  back in the queue, tried again later
+                    zlistx_add_end (self->marks, mark->rows[i]);
+                else
+                    free (mark->rows[i]);
+            }
+            mark->count = 0;
+            if (job->rc)
+                return;
+            break;
         }
-        self->mark.count = 0;
-        if (job->rc)
+        case JOB_LOAD:
+            self->load = (load_job_t *) job;
+            s_load_done (self);
+            break;
+        case JOB_MEDIA:
+            self->media = (media_job_t *) job;
+            s_media_done (self);
+            break;
+        default:
+            wa_job_destroy (&job);
             return;
     }
-    else
-    if (job == &self->load.job)
-        s_load_done (self);
-    else
-    if (job == &self->media.job)
-        s_media_done (self);
-    else
-        return;
     outbox_tick (self);
 }
 
 void
 outbox_set_db (outbox_t *self, const outbox_db_t *db)
 {
-    self->insert.ops = db;
-    self->mark.ops = db;
-    self->load.ops = db;
-    self->media.ops = db;
+    self->ops = db;
 }
 
 bool
 outbox_busy (outbox_t *self)
 {
-    return self->insert.job.busy || self->mark.job.busy || self->load.job.busy || self->media.job.busy;
+    return !self->insert || !self->mark || !self->load || !self->media;
 }
 
 void

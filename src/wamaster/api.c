@@ -58,6 +58,7 @@ enum { RC_OK = 0, RC_DATABASE = -1, RC_LOCKED = 1, RC_INVALID = 2, RC_NOT_PRIMAR
 
 typedef struct {
     wa_job_t job;
+    int slot;                   //  its slot's index (the reactor's, never read on the worker)
     //  in
     api_op_t op;
     wa_config_t base;           //  the live settings: for a setting the table lacks or holds invalid
@@ -89,7 +90,8 @@ typedef enum { SLOT_FREE, SLOT_UPSTREAM, SLOT_QUEUED, SLOT_RUNNING } slot_state_
 typedef struct slot_t slot_t;
 struct slot_t {
     api_t *api;
-    api_job_t job;
+    api_job_t *job;             //  NULL while the worker has it (SLOT_RUNNING)
+    api_op_t op;                //  the job's, also while the worker has it
     slot_state_t state;
     zframe_t *peer;
     uint64_t seq;
@@ -432,7 +434,7 @@ s_free (slot_t *slot)
 {
     if (slot->state == SLOT_UPSTREAM)
         gatelink_cancel (slot->api->gate, slot);
-    if (slot->job.op == OP_SYNC)
+    if (slot->op == OP_SYNC)
         slot->api->syncing = false;
     zframe_destroy (&slot->peer);
     slot->state = SLOT_FREE;
@@ -466,7 +468,7 @@ s_pump (api_t *self)
                 wa_timer_once (self->loop, &self->timer, wake - now, s_on_timer, self);
             return;
         }
-        api_job_t *job = &next->job;
+        api_job_t *job = next->job;
         api_lease_t lease = { 0 };
         if (!self->hooks.primary (self->hooks.arg, &lease)) {
             if (next->peer)
@@ -485,9 +487,7 @@ s_pump (api_t *self)
         job->node = lease.node;
         job->epoch = lease.epoch;
         job->deadline = lease.deadline;
-        job->job.kind = API_JOB_KIND;
-        job->job.run = s_run;
-        if (wa_dbworker_submit (self->db, &job->job)) {
+        if (WA_JOB_SUBMIT (self->db, next->job)) {
             s_error (self, next->peer, next->seq, 500, WA_ERR_INTERNAL, "the Master's database worker refused the job");
             s_free (next);
             continue;
@@ -559,7 +559,7 @@ s_type_name (json_t *value)
 static int
 s_check_change (api_t *self, slot_t *slot, const char *key, const char *label, json_t *value)
 {
-    api_job_t *job = &slot->job;
+    api_job_t *job = slot->job;
     int index = -1;
     for (int i = 0; wa_config_setting_name (i); i++)
         if (streq (wa_config_setting_name (i), key))
@@ -596,7 +596,7 @@ s_check_change (api_t *self, slot_t *slot, const char *key, const char *label, j
 static int
 s_check_changes (api_t *self, slot_t *slot, json_t *changes)
 {
-    api_job_t *job = &slot->job;
+    api_job_t *job = slot->job;
     if (!changes)
         return s_error (self, slot->peer, slot->seq, 400, WA_ERR_MISSING, "'changes' is missing: the settings "
                         "to change, e.g. {\"heartbeat_interval\": 5}"), -1;
@@ -652,7 +652,7 @@ static void s_on_upstream (void *arg, int status, json_t *reply, const char *why
 static int
 s_check_account (api_t *self, slot_t *slot, json_t *root, json_t **upstream)
 {
-    api_job_t *job = &slot->job;
+    api_job_t *job = slot->job;
     char why[400];
     int code = 0;
     *upstream = NULL;
@@ -720,7 +720,7 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
         bool reads = kind == OP_GET || kind == OP_SHARDS_GET;
         slot_t *slot = NULL;
         for (int i = 0; i < API_SLOTS && !slot; i++)
-            if (self->slots[i].state == SLOT_FREE)
+            if (self->slots[i].state == SLOT_FREE && self->slots[i].job)
                 slot = &self->slots[i];
         api_lease_t lease = { 0 };
         json_t *upstream = NULL;
@@ -732,7 +732,7 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
         else {
             slot->peer = zframe_dup (peer);
             slot->seq = msg->seq;
-            slot->job.op = (api_op_t) kind;
+            slot->op = slot->job->op = (api_op_t) kind;
             if (kind == OP_PATCH && s_check_changes (self, slot, json_object_get (root, "changes")))
                 zframe_destroy (&slot->peer);
             else
@@ -750,7 +750,7 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
                 zframe_destroy (&slot->peer);
             }
             else {
-                api_job_t *job = &slot->job;
+                api_job_t *job = slot->job;
                 //  "api:NAME" in settings.updated_by (64 characters).
                 snprintf (job->by, sizeof job->by, "api:%.60s", by ? by : "");
                 for (char *c = job->by; *c; c++)
@@ -796,7 +796,7 @@ s_on_upstream (void *arg, int status, json_t *reply, const char *why)
 {
     slot_t *slot = arg;
     api_t *self = slot->api;
-    api_job_t *job = &slot->job;
+    api_job_t *job = slot->job;
     slot->state = SLOT_QUEUED;          //  no longer the link's: nothing to cancel
     const char *error = json_string_value (json_object_get (reply, "error"));
     if (job->op == OP_SYNC) {
@@ -866,15 +866,15 @@ s_on_sync (zloop_t *loop, int timer_id, void *arg)
         return 0;
     slot_t *slot = NULL;
     for (int i = 0; i < API_SLOTS && !slot; i++)
-        if (self->slots[i].state == SLOT_FREE)
+        if (self->slots[i].state == SLOT_FREE && self->slots[i].job)
             slot = &self->slots[i];
     if (!slot)
         return 0;
     slot->peer = NULL;
     slot->seq = 0;
-    slot->job.op = OP_SYNC;
-    slot->job.status = 0;
-    snprintf (slot->job.by, sizeof slot->job.by, "sync");
+    slot->op = slot->job->op = OP_SYNC;
+    slot->job->status = 0;
+    snprintf (slot->job->by, sizeof slot->job->by, "sync");
     slot->state = SLOT_UPSTREAM;
     self->syncing = true;
     if (gatelink_ask (self->gate, json_pack ("{s:s}", "op", "registration"), s_upstream_timeout (self),
@@ -933,7 +933,7 @@ s_on_socket (zloop_t *loop, zsock_t *reader, void *arg)
 static void
 s_log_change (const slot_t *slot)
 {
-    const api_job_t *job = &slot->job;
+    const api_job_t *job = slot->job;
     char changed[1024] = "";
     size_t used = 0;
     for (int i = 0; wa_config_setting_name (i) && i < API_SETTINGS_MAX; i++) {
@@ -956,7 +956,7 @@ s_log_change (const slot_t *slot)
 static void
 s_account_done (api_t *self, slot_t *slot)
 {
-    api_job_t *job = &slot->job;
+    api_job_t *job = slot->job;
     json_t *body = NULL;
     int status = 200;
     switch (job->op) {
@@ -991,16 +991,22 @@ s_account_done (api_t *self, slot_t *slot)
 }
 
 bool
-api_job_done (api_t *self, wa_job_t *job)
+api_job_back (api_t *self, wa_job_t *job)
 {
     if (!self || job->kind != API_JOB_KIND)
         return false;
-    slot_t *slot = NULL;
-    for (int i = 0; i < API_SLOTS && !slot; i++)
-        if (job == &self->slots[i].job.job)
-            slot = &self->slots[i];
-    if (!slot)
+    api_job_t *api_job = (api_job_t *) job;
+    assert (api_job->slot >= 0 && api_job->slot < API_SLOTS && !self->slots[api_job->slot].job);
+    self->slots[api_job->slot].job = api_job;
+    return true;
+}
+
+bool
+api_job_done (api_t *self, wa_job_t *job)
+{
+    if (!api_job_back (self, job))
         return false;
+    slot_t *slot = &self->slots[((api_job_t *) job)->slot];
     if (self->running == slot)
         self->running = NULL;
     if (slot->state != SLOT_RUNNING) {
@@ -1008,7 +1014,7 @@ api_job_done (api_t *self, wa_job_t *job)
         s_pump (self);
         return true;
     }
-    api_job_t *api_job = &slot->job;
+    api_job_t *api_job = slot->job;
     wa_usec_t now = wa_clock_mono ();
     if (api_job->op == OP_SYNC) {
         if (job->rc == RC_OK) {
@@ -1080,8 +1086,11 @@ api_new (zloop_t *loop, zsock_t *sock, wa_dbworker_t *db, const wa_config_t *set
     self->hooks = *hooks;
     self->timer = -1;
     self->sync_timer = -1;
-    for (int i = 0; i < API_SLOTS; i++)
+    for (int i = 0; i < API_SLOTS; i++) {
         self->slots[i].api = self;
+        self->slots[i].job = WA_JOB_NEW (api_job_t, API_JOB_KIND, s_run, NULL);
+        self->slots[i].job->slot = i;
+    }
     self->gate = gatelink_new (loop, settings->upstream_control_endpoint);
     zloop_reader (loop, sock, s_on_socket, self);
     //  Without a DB worker (the unit test) there is no row to keep.
@@ -1109,7 +1118,7 @@ api_stop (api_t *self, bool running)
             s_error (self, slot->peer, slot->seq, 500, WA_ERR_NOT_PRIMARY_MASTER, "the Master is stopping");
             if (slot->state == SLOT_UPSTREAM)
                 gatelink_cancel (self->gate, slot);
-            if (slot->job.op == OP_SYNC)
+            if (slot->op == OP_SYNC)
                 self->syncing = false;
             zframe_destroy (&slot->peer);
             slot->state = SLOT_FREE;
@@ -1123,8 +1132,10 @@ api_destroy (api_t **self_p)
     api_t *self = *self_p;
     if (!self)
         return;
-    for (int i = 0; i < API_SLOTS; i++)
+    for (int i = 0; i < API_SLOTS; i++) {
         zframe_destroy (&self->slots[i].peer);
+        WA_JOB_DESTROY (self->slots[i].job);
+    }
     gatelink_destroy (&self->gate);
     free (self);
     *self_p = NULL;

@@ -70,10 +70,14 @@ typedef struct {
 //  live ones (config keys included): read at each request, never kept.
 api_t *api_new (zloop_t *loop, zsock_t *sock, wa_dbworker_t *db, const wa_config_t *settings,
                 const api_hooks_t *hooks);
-//  Once the loop and the DB worker are gone (a job may point into it).
+//  Once the loop and the DB worker are gone (a job the worker still had
+//  is destroyed there).
 void api_destroy (api_t **self_p);
-//  A job came back from the DB worker: true if it was the API's (answered).
+//  A job came back from the DB worker: true if it was the API's (taken
+//  back and answered).
 bool api_job_done (api_t *self, wa_job_t *job);
+//  The same, only taken back: not answered (the Master is stopping).
+bool api_job_back (api_t *self, wa_job_t *job);
 //  Stopping: every request waiting for its turn gets 1017 (the Webapp
 //  tries the next primary); with running, also the one the worker holds,
 //  whose job is then ignored.

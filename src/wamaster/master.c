@@ -51,15 +51,15 @@ typedef struct {
     promote_history_t failovers;    //  for the rate limit
     wa_usec_t limit_logged[MASTER_MAX_SHARDS];
     wa_clockwatch_t clock;      //  the database's clock against ours
-    bootstrap_job_t bootstrap_job;
-    lease_job_t lease_job;
-    migrate_job_t migrate_job;
-    monitor_job_t monitor_job;
-    release_job_t release_job;
-    health_job_t health_job;
-    wa_masters_job_t masters_job;
+    //  The jobs, NULL while the worker has them.
+    bootstrap_job_t *bootstrap_job;
+    lease_job_t *lease_job;
+    migrate_job_t *migrate_job;
+    monitor_job_t *monitor_job;
+    health_job_t *health_job;
+    wa_masters_job_t *masters_job;
+    wa_settings_seed_job_t *seed_job;
     wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
-    wa_settings_seed_job_t seed_job;
 } master_t;
 
 static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
@@ -209,8 +209,8 @@ s_clock_reading (master_t *self, const wa_clockread_t *reading)
 static void
 s_submit_monitor (master_t *self)
 {
-    monitor_job_t *job = &self->monitor_job;
-    if (job->job.busy) {
+    monitor_job_t *job = self->monitor_job;
+    if (!job) {
         self->monitor_again = true;
         return;
     }
@@ -240,8 +240,7 @@ s_submit_monitor (master_t *self)
     job->clock = self->clock;
     job->clock_threshold = WA_SEC (self->settings.lease_margin) / 2;
     policy->clock_suspect = s_clock_suspect (self, true);
-    job->job.run = master_monitor_run;
-    wa_dbworker_submit (self->node.db, &job->job);
+    WA_JOB_SUBMIT (self->node.db, self->monitor_job);
 }
 
 static void
@@ -250,19 +249,19 @@ s_submit_primary_work (master_t *self)
     if (!s_acting (self))
         return;
     if (!self->migrated) {
-        migrate_job_t *job = &self->migrate_job;
-        job->node = self->node.id;
-        job->epoch = self->lease.epoch;
-        job->deadline = self->lease.deadline;
-        job->shards = self->config->shards;
-        job->job.run = master_migrate_run;
-        wa_dbworker_submit (self->node.db, &job->job);
+        migrate_job_t *job = self->migrate_job;
+        if (job) {
+            job->node = self->node.id;
+            job->epoch = self->lease.epoch;
+            job->deadline = self->lease.deadline;
+            job->shards = self->config->shards;
+            WA_JOB_SUBMIT (self->node.db, self->migrate_job);
+        }
         return;
     }
-    if (!self->seeded && !self->seed_job.job.busy) {
-        self->seed_job.seed = *self->config;
-        self->seed_job.job.run = wa_settings_seed_run;
-        wa_dbworker_submit (self->node.db, &self->seed_job.job);
+    if (!self->seeded && self->seed_job) {
+        self->seed_job->seed = *self->config;
+        WA_JOB_SUBMIT (self->node.db, self->seed_job);
     }
     s_submit_monitor (self);
 }
@@ -270,7 +269,7 @@ s_submit_primary_work (master_t *self)
 static void
 s_lease_result (master_t *self)
 {
-    lease_job_t *job = &self->lease_job;
+    lease_job_t *job = self->lease_job;
     if (job->job.rc == 1) {
         bool takeover = !self->primary || job->epoch != self->lease.epoch;
         self->lease_holder = self->node.id;
@@ -312,19 +311,23 @@ s_lease_result (master_t *self)
 static void
 s_lease_done (master_t *self)
 {
-    s_clock_reading (self, &self->lease_job.reading);
-    if (self->lease_job.took_over_blocked)
+    lease_job_t *job = self->lease_job;
+    s_clock_reading (self, &job->reading);
+    if (job->took_over_blocked)
         wa_debug ("the master lease looked free right after a step of the database's clock: not taken");
+    //  Read before acting: the tick hands the job over again.
+    int rc = job->job.rc;
+    wa_usec_t ttl = job->ttl;
     s_lease_result (self);
     //  Granted for a ttl the settings no longer have: renew under the new one now.
-    if (self->lease_job.job.rc == 1 && self->lease_job.ttl != WA_SEC (self->settings.lease_ttl))
+    if (rc == 1 && ttl != WA_SEC (self->settings.lease_ttl))
         s_on_tick (self->loop, 0, self);
 }
 
 static void
 s_monitor_done (master_t *self)
 {
-    monitor_job_t *m = &self->monitor_job;
+    monitor_job_t *m = self->monitor_job;
     wa_usec_t now = wa_clock_mono ();
     s_clock_reading (self, &m->reading);
     if (m->clock_ignored)
@@ -361,19 +364,59 @@ s_monitor_done (master_t *self)
         s_submit_monitor (self);
 }
 
+//  A job of the Master's own is back: into its slot. False for any other.
+static bool
+s_job_back (master_t *self, wa_job_t *job)
+{
+    switch (job->kind) {
+        case JOB_BOOTSTRAP: self->bootstrap_job = (bootstrap_job_t *) job; return true;
+        case JOB_LEASE: self->lease_job = (lease_job_t *) job; return true;
+        case JOB_MIGRATE: self->migrate_job = (migrate_job_t *) job; return true;
+        case JOB_MONITOR: self->monitor_job = (monitor_job_t *) job; return true;
+        case JOB_HEALTH: self->health_job = (health_job_t *) job; return true;
+        case JOB_SEED: self->seed_job = (wa_settings_seed_job_t *) job; return true;
+        case WA_JOB_MASTERS: self->masters_job = (wa_masters_job_t *) job; return true;
+        default: return false;
+    }
+}
+
 static void
 s_job_done (master_t *self, wa_job_t *job)
 {
     if (api_job_done (self->api, job))
         return;
+    //  Read before handling: a handler may hand the job over again.
+    int kind = job->kind;
     if (wa_node_job_done (&self->node, job)) {
-        if (job == &self->node.register_job.job && self->node.id) {
+        if (kind == WA_JOB_REGISTER && self->node.id) {
             s_set_role (self, self->node.role);
             s_load_settings (self);
         }
         return;
     }
-    switch (job->kind) {
+    if (kind == WA_JOB_SETTINGS) {
+        //  Read again: broadcast what the next read finds, not this older one.
+        if (wa_reactor_job_done (&self->reactor, job, self->node.db) == 2)
+            return;
+        if ((self->settings_asker || self->settings_broadcast) && s_acting (self))
+            s_broadcast_settings (self);
+        self->settings_broadcast = false;
+        //  The broadcast answered a tool that asked; else it learns why not.
+        if (self->settings_asker) {
+            wa_msg_t reply;
+            wa_msg_init (&reply, WA_MSG_ERROR);
+            reply.code = WA_ERR_NOT_PRIMARY_MASTER;
+            wa_msg_set_text (&reply, wa_error_title (WA_ERR_NOT_PRIMARY_MASTER));
+            wa_codec_send (self->node.control, self->settings_asker, &reply);
+            zframe_destroy (&self->settings_asker);
+        }
+        return;
+    }
+    if (!s_job_back (self, job)) {
+        wa_job_destroy (&job);
+        return;
+    }
+    switch (kind) {
         case JOB_BOOTSTRAP:
             if (job->rc == 0 && !self->bootstrapped) {
                 self->bootstrapped = true;
@@ -392,7 +435,7 @@ s_job_done (master_t *self, wa_job_t *job)
             else
             if (job->rc == 0 && s_acting (self)) {
                 self->migrated = true;
-                self->cluster_shards = self->migrate_job.cluster_shards;
+                self->cluster_shards = self->migrate_job->cluster_shards;
                 if (self->cluster_shards != self->config->shards)
                     wa_warn ("the cluster has %d shards (fixed when it was created); the config's "
                              "shards = %d is ignored", self->cluster_shards, self->config->shards);
@@ -409,26 +452,9 @@ s_job_done (master_t *self, wa_job_t *job)
         case JOB_MONITOR:
             s_monitor_done (self);
             break;
-        case JOB_SETTINGS:
-            //  Read again: broadcast what the next read finds, not this older one.
-            if (wa_reactor_job_done (&self->reactor, job, self->node.db) == 2)
-                break;
-            if ((self->settings_asker || self->settings_broadcast) && s_acting (self))
-                s_broadcast_settings (self);
-            self->settings_broadcast = false;
-            //  The broadcast answered a tool that asked; else it learns why not.
-            if (self->settings_asker) {
-                wa_msg_t reply;
-                wa_msg_init (&reply, WA_MSG_ERROR);
-                reply.code = WA_ERR_NOT_PRIMARY_MASTER;
-                wa_msg_set_text (&reply, wa_error_title (WA_ERR_NOT_PRIMARY_MASTER));
-                wa_codec_send (self->node.control, self->settings_asker, &reply);
-                zframe_destroy (&self->settings_asker);
-            }
-            break;
-        case JOB_MASTERS:
+        case WA_JOB_MASTERS:
             if (job->rc == 0)
-                wa_peers_set (&self->peers, self->masters_job.masters, self->masters_job.count,
+                wa_peers_set (&self->peers, self->masters_job->masters, self->masters_job->count,
                               self->node.id, NULL, NULL, NULL);
             break;
         default:
@@ -464,23 +490,22 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         return -1;              //  ends the reactor; shutdown releases the lease
     s_acting (self);
     if (!self->bootstrapped) {
-        self->bootstrap_job.job.run = master_bootstrap_run;
-        wa_dbworker_submit (self->node.db, &self->bootstrap_job.job);
+        if (self->bootstrap_job)
+            WA_JOB_SUBMIT (self->node.db, self->bootstrap_job);
     }
     else
     if (!self->node.id)
         wa_node_register (&self->node, 1);
     else {
-        if (!self->lease_job.job.busy) {
-            lease_job_t *job = &self->lease_job;
+        if (self->lease_job) {
+            lease_job_t *job = self->lease_job;
             job->node = self->node.id;
             job->known_epoch = self->primary ? self->lease.epoch : 0;
             job->ttl = WA_SEC (self->settings.lease_ttl);
             job->clock = self->clock;
             job->clock_threshold = WA_SEC (self->settings.lease_margin) / 2;
             job->clock_suspect = s_clock_suspect (self, false);
-            job->job.run = master_lease_run;
-            wa_dbworker_submit (self->node.db, &job->job);
+            WA_JOB_SUBMIT (self->node.db, self->lease_job);
         }
         wa_masters_job_submit (&self->masters_job, self->node.db, self->settings.db_liveness_interval);
     }
@@ -553,8 +578,8 @@ s_judge (master_t *self, wa_usec_t now)
     if (promote_forced_judge (&self->forced, &self->watch, self->holders, self->nholders, now, hb, unhealthy,
                               s_forced_note, self))
         s_submit_monitor (self);
-    if ((changed || now - self->health_written > 500 * 1000) && !self->health_job.job.busy) {
-        health_job_t *job = &self->health_job;
+    if ((changed || now - self->health_written > 500 * 1000) && self->health_job) {
+        health_job_t *job = self->health_job;
         job->count = 0;
         for (int i = 0; i < self->watch.count && job->count < MASTER_MAX_NODES; i++) {
             uint64_t node = self->watch.nodes[i].node;
@@ -565,8 +590,7 @@ s_judge (master_t *self, wa_usec_t now)
             r->age_ms = watch_age (&self->watch, node, now) / 1000;
             r->votes = watch_votes (&self->watch, node, now, hb, unhealthy, &r->observers);
         }
-        job->job.run = master_health_run;
-        wa_dbworker_submit (self->node.db, &job->job);
+        WA_JOB_SUBMIT (self->node.db, self->health_job);
         self->health_written = now;
     }
 }
@@ -700,6 +724,17 @@ s_on_peers (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+//  While releasing the lease: a job that comes back goes back to its slot
+//  without being acted on (the node's own are, as always; the settings
+//  read is destroyed).
+static void
+s_job_ignored (wa_job_t *job, void *arg)
+{
+    master_t *self = arg;
+    if (!api_job_back (self->api, job) && !wa_node_job_done (&self->node, job) && !s_job_back (self, job))
+        wa_job_destroy (&job);
+}
+
 static void
 s_shutdown (master_t *self)
 {
@@ -707,23 +742,41 @@ s_shutdown (master_t *self)
     api_stop (self->api, false);
     if (s_acting (self)) {
         //  Hand the lease back so a secondary takes over at once, not after ttl.
-        release_job_t *job = &self->release_job;
+        release_job_t *job = WA_JOB_NEW (release_job_t, JOB_RELEASE, master_release_run, NULL);
         job->node = self->node.id;
         job->epoch = self->lease.epoch;
-        job->job.kind = JOB_RELEASE;
-        job->job.run = master_release_run;
         //  Jobs queued before it run first; the worker keeps their order.
+        //  What comes back meanwhile goes back to its slot, not acted on.
         int timeout = 2 * (self->config->db_statement_timeout * 1000 + 500);
-        if (wa_node_run_sync (&self->node, &job->job, timeout) == 0 && job->job.rc == 0)
+        wa_job_t *back = wa_node_run_sync (&self->node, &job->job, timeout, s_job_ignored, self);
+        if (back && back->rc == 0)
             wa_node_event (&self->node, "lease_released", -1, self->lease.epoch, self->node.id,
                            "master %" PRIu64 " stopped and released the lease", self->node.id);
         else
             wa_warn ("could not release the master lease; it lapses within lease_ttl");
+        wa_job_destroy (&back);
         self->primary = false;
     }
     wa_node_finish (&self->node, "n/a", self->config->db_statement_timeout * 1000 + 500, s_job_done_cb, self);
     //  One still unanswered (its job late, or taken back while releasing).
     api_stop (self->api, true);
+}
+
+//  Once the node's worker is gone (a job it still had is destroyed there).
+static void
+s_destroy (master_t **self_p)
+{
+    master_t *self = *self_p;
+    WA_JOB_DESTROY (self->bootstrap_job);
+    WA_JOB_DESTROY (self->lease_job);
+    WA_JOB_DESTROY (self->migrate_job);
+    WA_JOB_DESTROY (self->monitor_job);
+    WA_JOB_DESTROY (self->health_job);
+    WA_JOB_DESTROY (self->masters_job);
+    WA_JOB_DESTROY (self->seed_job);
+    wa_reactor_destroy (&self->reactor);
+    free (self);
+    *self_p = NULL;
 }
 
 int
@@ -733,19 +786,19 @@ master_run (const wa_config_t *config)
     self->config = config;
     self->settings = *config;
     wa_lease_init (&self->lease, WA_SEC (config->lease_ttl), WA_SEC (config->lease_margin));
-    self->bootstrap_job.job.kind = JOB_BOOTSTRAP;
-    self->lease_job.job.kind = JOB_LEASE;
-    self->migrate_job.job.kind = JOB_MIGRATE;
-    self->monitor_job.job.kind = JOB_MONITOR;
-    self->health_job.job.kind = JOB_HEALTH;
-    self->masters_job.job.kind = JOB_MASTERS;
-    self->seed_job.job.kind = JOB_SEED;
+    self->bootstrap_job = WA_JOB_NEW (bootstrap_job_t, JOB_BOOTSTRAP, master_bootstrap_run, NULL);
+    self->lease_job = WA_JOB_NEW (lease_job_t, JOB_LEASE, master_lease_run, NULL);
+    self->migrate_job = WA_JOB_NEW (migrate_job_t, JOB_MIGRATE, master_migrate_run, NULL);
+    self->monitor_job = WA_JOB_NEW (monitor_job_t, JOB_MONITOR, master_monitor_run, NULL);
+    self->health_job = WA_JOB_NEW (health_job_t, JOB_HEALTH, master_health_run, NULL);
+    self->masters_job = wa_masters_job_new ();
+    self->seed_job = WA_JOB_NEW (wa_settings_seed_job_t, JOB_SEED, wa_settings_seed_run, NULL);
     watch_init (&self->watch, wa_clock_mono ());
     wa_peers_init (&self->peers);
     if (wa_node_start (&self->node, config, "master")) {
         wa_node_stop (&self->node);
         wa_peers_destroy (&self->peers, NULL);
-        free (self);
+        s_destroy (&self);
         return 1;
     }
     s_set_role (self, "secondary_master");
@@ -762,7 +815,6 @@ master_run (const wa_config_t *config)
     api_hooks_t hooks = { .arg = self, .primary = s_api_primary, .stored = s_api_stored };
     self->api = api_new (self->loop, self->node.api, self->node.db, &self->settings, &hooks);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, s_settings_applied);
-    self->reactor.settings_job.job.kind = JOB_SETTINGS;
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, lease_renew_interval), s_on_tick);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, db_liveness_interval), s_on_liveness);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, heartbeat_interval), s_on_heartbeat);
@@ -776,6 +828,6 @@ master_run (const wa_config_t *config)
     zloop_destroy (&self->loop);
     wa_node_stop (&self->node);
     api_destroy (&self->api);
-    free (self);
+    s_destroy (&self);
     return rc;
 }

@@ -12,8 +12,8 @@
 #define MASTER_MAX_SHARDS WA_SHARDS_MAX
 #define MASTER_MAX_NODES 64
 
-enum { JOB_BOOTSTRAP = 1, JOB_LEASE, JOB_MIGRATE, JOB_MONITOR, JOB_RELEASE, JOB_HEALTH,
-       JOB_MASTERS, JOB_SETTINGS, JOB_SEED };
+//  Their kinds (the settings read and the Masters' list are wa_node's).
+enum { JOB_BOOTSTRAP = 1, JOB_LEASE, JOB_MIGRATE, JOB_MONITOR, JOB_RELEASE, JOB_HEALTH, JOB_SEED };
 
 typedef struct {
     wa_job_t job;

@@ -29,6 +29,7 @@ typedef struct {
 } found_t;
 
 //  The refresh: which nodes are up, by the database's clock.
+enum { JOB_REFRESH = 1 };
 typedef struct {
     wa_job_t job;
     const wa_config_t *config;
@@ -510,8 +511,12 @@ s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
     (void) reader;
     tap_t *self = arg;
     wa_job_t *job = wa_dbworker_recv (self->db);
-    if (job == &self->refresh->job)
+    if (job && job->kind == JOB_REFRESH) {
+        self->refresh = (refresh_job_t *) job;
         s_refreshed (self, self->refresh);
+    }
+    else
+        wa_job_destroy (&job);
     return 0;
 }
 
@@ -522,8 +527,8 @@ s_on_refresh (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     tap_t *self = arg;
     //  One at a time: a slow database skips refreshes rather than queue them.
-    if (!self->refresh->job.busy)
-        wa_dbworker_submit (self->db, &self->refresh->job);
+    if (self->refresh)
+        WA_JOB_SUBMIT (self->db, self->refresh);
     return 0;
 }
 
@@ -568,9 +573,7 @@ tap_new (const wa_config_t *config, const tap_options_t *options)
         }
     }
     if (options->endpoint_count == 0) {
-        self->refresh = calloc (1, sizeof *self->refresh);
-        assert (self->refresh);
-        self->refresh->job.run = s_refresh_run;
+        self->refresh = WA_JOB_NEW (refresh_job_t, JOB_REFRESH, s_refresh_run, NULL);
         self->refresh->config = config;
         self->db = s_start_worker (config);
         assert (self->db);
@@ -595,8 +598,10 @@ tap_destroy (tap_t **self_p)
     if (!self)
         return;
     zloop_destroy (&self->loop);
-    //  Waits for a refresh in progress, which the statement timeout bounds.
+    //  Waits for a refresh in progress, which the statement timeout bounds
+    //  (and destroys it when it comes back).
     wa_dbworker_destroy (&self->db, NULL, NULL);
+    WA_JOB_DESTROY (self->refresh);
     for (bus_t *bus = zlistx_first (self->buses); bus; bus = zlistx_next (self->buses)) {
         zsock_destroy (&bus->sub);
         free (bus);
@@ -606,7 +611,6 @@ tap_destroy (tap_t **self_p)
         wa_debug ("%" PRIu64 " malformed frame%s ignored", self->malformed, self->malformed == 1 ? "" : "s");
     free (self->beats.items);
     free (self->replies.items);
-    free (self->refresh);
     free (self->msg);
     free (self->line);
     free (self);
@@ -617,7 +621,7 @@ int
 tap_run (tap_t *self)
 {
     if (self->db)
-        wa_dbworker_submit (self->db, &self->refresh->job);
+        WA_JOB_SUBMIT (self->db, self->refresh);
     //  Returns on SIGINT/SIGTERM (czmq's handler), --count or --timeout:
     //  each is a normal end for a tap.
     zloop_start (self->loop);

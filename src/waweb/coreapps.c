@@ -12,7 +12,7 @@
 #define RETRY_MIN (20 * 1000)
 #define RETRY_MAX (500 * 1000)
 
-enum { JOB_MAP = 200, JOB_MASTERS };
+enum { JOB_MAP = 200 };            //  and WA_JOB_MASTERS
 
 typedef coreapps_primary_t shard_entry_t;
 
@@ -43,10 +43,11 @@ struct coreapps_t {
     zhashx_t *in_flight;        //  seq → web_req_t
     zlistx_t *parked;           //  web_req_t waiting to be (re)sent
     uint64_t next_seq;
-    map_job_t map_job;
+    coreapps_read_fn *read;     //  how the map is read, copied into each map job
+    map_job_t *map_job;         //  NULL while the worker has it (as masters_job)
     bool refresh_again;
     wa_peers_t masters;         //  their buses: promotion notices
-    wa_masters_job_t masters_job;
+    wa_masters_job_t *masters_job;
     int sweep_timer;
     int refresh_timer;
     wa_msg_t msg;
@@ -331,14 +332,13 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
 static void
 s_refresh_submit (coreapps_t *self)
 {
-    if (self->map_job.job.busy) {
+    if (!self->map_job) {
         self->refresh_again = true;
         return;
     }
     self->refresh_again = false;
-    self->map_job.job.kind = JOB_MAP;
-    self->map_job.job.run = s_map_run;
-    wa_dbworker_submit (self->db, &self->map_job.job);
+    self->map_job->read = self->read;
+    WA_JOB_SUBMIT (self->db, self->map_job);
 }
 
 static int
@@ -348,7 +348,6 @@ s_on_refresh (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     coreapps_t *self = arg;
     s_refresh_submit (self);
-    self->masters_job.job.kind = JOB_MASTERS;
     wa_masters_job_submit (&self->masters_job, self->db, self->settings->db_liveness_interval);
     wa_timer_every (self->loop, &self->refresh_timer, self->settings->shard_renew_interval, s_on_refresh, self);
     return 0;
@@ -371,7 +370,8 @@ s_on_bus (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 coreapps_t *
-coreapps_new (web_t *web, zloop_t *loop, wa_dbworker_t *db, const wa_config_t *settings, coreapps_done_fn *done)
+coreapps_new (web_t *web, zloop_t *loop, wa_dbworker_t *db, const wa_config_t *settings, coreapps_read_fn *read,
+              coreapps_done_fn *done)
 {
     coreapps_t *self = (coreapps_t *) zmalloc (sizeof (coreapps_t));
     self->web = web;
@@ -379,7 +379,9 @@ coreapps_new (web_t *web, zloop_t *loop, wa_dbworker_t *db, const wa_config_t *s
     self->db = db;
     self->settings = settings;
     self->done = done;
-    self->map_job.read = coreapps_read_sql;
+    self->read = read ? read : coreapps_read_sql;
+    self->map_job = WA_JOB_NEW (map_job_t, JOB_MAP, s_map_run, NULL);
+    self->masters_job = wa_masters_job_new ();
     self->links = wa_u64hash_new ();
     zhashx_set_destructor (self->links, s_link_destroy);
     self->in_flight = wa_u64hash_new ();
@@ -407,6 +409,8 @@ coreapps_destroy (coreapps_t **self_p)
     if (self->refresh_timer >= 0)
         zloop_timer_end (self->loop, self->refresh_timer);
     wa_peers_destroy (&self->masters, self->loop);
+    WA_JOB_DESTROY (self->map_job);
+    WA_JOB_DESTROY (self->masters_job);
     free (self);
     *self_p = NULL;
 }
@@ -420,12 +424,6 @@ coreapps_forward (coreapps_t *self, web_req_t *req, int shard)
     req->fwd_handle = NULL;
     req->fwd_deadline = wa_clock_mono () + wa_clock_from_sec (self->settings->request_deadline);
     s_send (self, req);
-}
-
-void
-coreapps_set_read (coreapps_t *self, coreapps_read_fn *read)
-{
-    self->map_job.read = read;
 }
 
 int
@@ -444,28 +442,30 @@ coreapps_refresh (coreapps_t *self)
 bool
 coreapps_job_done (coreapps_t *self, wa_job_t *job)
 {
-    if (job == &self->masters_job.job) {
+    if (job->kind == WA_JOB_MASTERS) {
+        self->masters_job = (wa_masters_job_t *) job;
         if (job->rc == 0)
-            wa_peers_set (&self->masters, self->masters_job.masters, self->masters_job.count, 0, NULL, NULL, NULL);
+            wa_peers_set (&self->masters, self->masters_job->masters, self->masters_job->count, 0, NULL, NULL, NULL);
         return true;
     }
-    if (job != &self->map_job.job)
+    if (job->kind != JOB_MAP)
         return false;
-    if (job->rc == 0 && self->map_job.shards > 0) {
-        bool changed = self->shards != self->map_job.shards || self->master.node != self->map_job.master.node;
-        if (self->master.node != self->map_job.master.node)
-            wa_info ("primary master %" PRIu64, self->map_job.master.node);
-        self->master = self->map_job.master;
-        for (int s = 0; s < self->map_job.shards; s++)
-            if (self->map[s].node != self->map_job.map[s].node || self->map[s].epoch != self->map_job.map[s].epoch)
+    map_job_t *map = self->map_job = (map_job_t *) job;
+    if (job->rc == 0 && map->shards > 0) {
+        bool changed = self->shards != map->shards || self->master.node != map->master.node;
+        if (self->master.node != map->master.node)
+            wa_info ("primary master %" PRIu64, map->master.node);
+        self->master = map->master;
+        for (int s = 0; s < map->shards; s++)
+            if (self->map[s].node != map->map[s].node || self->map[s].epoch != map->map[s].epoch)
                 changed = true;
         if (changed) {
-            for (int s = 0; s < self->map_job.shards; s++)
-                if (self->map[s].node != self->map_job.map[s].node)
+            for (int s = 0; s < map->shards; s++)
+                if (self->map[s].node != map->map[s].node)
                     wa_info ("shard %d: primary coreapp %" PRIu64 " (epoch %" PRIu64 ")", s,
-                             self->map_job.map[s].node, self->map_job.map[s].epoch);
-            self->shards = self->map_job.shards;
-            memcpy (self->map, self->map_job.map, sizeof self->map);
+                             map->map[s].node, map->map[s].epoch);
+            self->shards = map->shards;
+            memcpy (self->map, map->map, sizeof self->map);
             //  Whoever waits for a primary tries the new one now.
             for (web_req_t *req = zlistx_first (self->parked); req; req = zlistx_next (self->parked))
                 req->fwd_retry_at = 0;

@@ -35,7 +35,7 @@ typedef struct {
 //  The map as the database holds it, read on the DB worker (db, the
 //  worker's connection): shards, each shard's primary Coreapp (node 0:
 //  none) in map[shard], the primary Master in master (node 0: none). 0 / -1.
-//  coreapps_new reads it with coreapps_read_sql; a test gives its own.
+//  coreapps_new is given how (NULL: coreapps_read_sql; a test gives its own).
 #define COREAPPS_SHARDS_MAX 64
 typedef struct {
     uint64_t node;
@@ -46,17 +46,15 @@ typedef int (coreapps_read_fn) (wa_db_t *db, int *shards, coreapps_primary_t *ma
 coreapps_read_fn coreapps_read_sql;
 
 coreapps_t *coreapps_new (web_t *web, zloop_t *loop, wa_dbworker_t *db, const wa_config_t *settings,
-                          coreapps_done_fn *done);
+                          coreapps_read_fn *read, coreapps_done_fn *done);
 void coreapps_destroy (coreapps_t **self_p);
-//  Replace how the map is read (tests).
-void coreapps_set_read (coreapps_t *self, coreapps_read_fn *read);
 //  Forward req (its fwd_text set) to the primary of shard, or with shard
 //  COREAPPS_MASTER to the primary Master.
 #define COREAPPS_MASTER (-1)
 void coreapps_forward (coreapps_t *self, web_req_t *req, int shard);
 //  The cluster's shard count, 0 until the map was read.
 int coreapps_shards (coreapps_t *self);
-//  A DB job came back: true if it was ours.
+//  A DB job came back: true if it was ours (taken back).
 bool coreapps_job_done (coreapps_t *self, wa_job_t *job);
 //  Read the map again now (or as soon as the running read ends).
 void coreapps_refresh (coreapps_t *self);

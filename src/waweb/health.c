@@ -67,7 +67,7 @@ s_node_row (const wa_db_row_t *row, void *arg)
 static void
 s_health_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     req->result = json_object ();
     job->rc = wa_db_query (db, SQL_HEALTH, s_node_row, req, "") < 0 ? -1 : 0;
 }
@@ -75,7 +75,7 @@ s_health_run (wa_job_t *job, wa_db_t *db)
 static void
 s_health_done (web_t *self, web_req_t *req)
 {
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the cluster's nodes");
         return;
     }

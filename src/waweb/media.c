@@ -98,7 +98,7 @@ static void
 s_store_run (wa_job_t *job, wa_db_t *db)
 {
     (void) db;
-    web_req_t *req = web_req_of_hash (job);
+    web_req_t *req = web_job_req (job);
     media_t *media = req->extra;
     http_req_t *http = &req->http;
     job->rc = -1;
@@ -127,7 +127,7 @@ s_store_run (wa_job_t *job, wa_db_t *db)
 static void
 s_insert_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     media_t *media = req->extra;
     job->rc = wa_db_exec (db, SQL_INSERT, "sssus", media->id, media->type, req->http.upload_sha256,
                           media->size, req->caller) == 1 ? 0 : -1;
@@ -139,7 +139,7 @@ static void
 s_inserted (web_t *self, web_req_t *req)
 {
     media_t *media = req->extra;
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot record the media: the database failed");
         return;
     }
@@ -157,7 +157,7 @@ static void
 s_stored (web_t *self, web_req_t *req)
 {
     media_t *media = req->extra;
-    if (req->hash_job.rc) {
+    if (req->job_rc) {
         wa_warn ("cannot store media %s in %s: %s", media->id, web_config (self)->media_dir,
                  strerror (media->error));
         web_fail (self, req, 500, WA_ERR_INTERNAL, "cannot store the file: %s", strerror (media->error));
@@ -213,7 +213,7 @@ s_get_row (const wa_db_row_t *row, void *arg)
 static void
 s_get_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     media_t *media = req->extra;
     job->rc = wa_db_query (db, SQL_GET, s_get_row, media, "s", media->id) < 0 ? -1 : 0;
     if (job->rc || !media->found)
@@ -234,7 +234,7 @@ static void
 s_got (web_t *self, web_req_t *req)
 {
     media_t *media = req->extra;
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the media now: the database failed");
         return;
     }
@@ -273,7 +273,7 @@ s_owner_row (const wa_db_row_t *row, void *arg)
 static void
 s_delete_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     media_t *media = req->extra;
     job->rc = -1;
     if (wa_db_query (db, SQL_OWNER, s_owner_row, media, "s", media->id) < 0)
@@ -299,7 +299,7 @@ static void
 s_deleted (web_t *self, web_req_t *req)
 {
     media_t *media = req->extra;
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot delete the media now: the database failed");
         return;
     }

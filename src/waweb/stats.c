@@ -51,7 +51,7 @@ s_node_row (const wa_db_row_t *row, void *arg)
 static void
 s_nodes_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     req->result = json_array ();
     job->rc = wa_db_query (db, SQL_NODES, s_node_row, req, "i", req->ttl) < 0 ? -1 : 0;
 }
@@ -157,7 +157,7 @@ s_on_timeout (zloop_t *loop, int timer_id, void *arg)
 static void
 s_nodes_done (web_t *self, web_req_t *req)
 {
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the cluster's nodes");
         return;
     }
@@ -211,7 +211,7 @@ stats_get (web_t *self, web_req_t *req)
 static void
 s_cluster_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     job->rc = metrics_cluster_read ((metrics_cluster_t *) req->extra, db);
 }
 

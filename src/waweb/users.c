@@ -62,7 +62,7 @@ s_user_row (const wa_db_row_t *row, void *arg)
 static void
 s_user_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     req->found = false;
     job->rc = wa_db_query (db, SQL_USER, s_user_row, req, "s", req->username) < 0 ? -1 : 0;
 }
@@ -71,7 +71,7 @@ void
 users_hash_run (wa_job_t *job, wa_db_t *db)
 {
     (void) db;
-    web_req_t *req = web_req_of_hash (job);
+    web_req_t *req = web_job_req (job);
     job->rc = crypto_pwhash_str (req->new_hash, req->password, strlen (req->password), OPSLIMIT, MEMLIMIT);
 }
 
@@ -81,7 +81,7 @@ static void
 s_verify_run (wa_job_t *job, wa_db_t *db)
 {
     (void) db;
-    web_req_t *req = web_req_of_hash (job);
+    web_req_t *req = web_job_req (job);
     bool match = crypto_pwhash_str_verify (req->stored_hash, req->password, strlen (req->password)) == 0;
     req->verified = req->found && match;
     job->rc = 0;
@@ -98,7 +98,7 @@ s_expires_row (const wa_db_row_t *row, void *arg)
 static void
 s_issue_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     job->rc = -1;
     if (req->new_password[0]
     &&  wa_db_exec (db, SQL_SET_PASSWORD, "ss", req->new_hash, req->username) != 1)
@@ -113,14 +113,14 @@ s_issue_run (wa_job_t *job, wa_db_t *db)
 static void
 s_revoke_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     job->rc = wa_db_exec (db, SQL_REVOKE, "s", req->token_hash) < 0 ? -1 : 0;
 }
 
 static void
 s_insert_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     int64_t rows = wa_db_exec (db, SQL_INSERT_USER, "sss", req->username, req->new_hash, req->role);
     job->rc = rows < 0 ? -1 : 0;
     req->found = rows == 0;         //  it existed already
@@ -129,7 +129,7 @@ s_insert_run (wa_job_t *job, wa_db_t *db)
 static void
 s_set_password_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     int64_t rows = wa_db_exec (db, SQL_SET_PASSWORD, "ss", req->new_hash, req->username);
     job->rc = rows < 0 ? -1 : 0;
     req->found = rows == 1;
@@ -156,7 +156,7 @@ s_role_row (const wa_db_row_t *row, void *arg)
 static void
 s_delete_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     req->found = req->verified = false;
     job->rc = -1;
     int64_t locked = 0;
@@ -183,7 +183,7 @@ s_delete_run (wa_job_t *job, wa_db_t *db)
 static void
 s_login_issued (web_t *self, web_req_t *req)
 {
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot store the token");
         return;
     }
@@ -215,7 +215,7 @@ static void
 s_new_hash_run (wa_job_t *job, wa_db_t *db)
 {
     (void) db;
-    web_req_t *req = web_req_of_hash (job);
+    web_req_t *req = web_job_req (job);
     job->rc = crypto_pwhash_str (req->new_hash, req->new_password, strlen (req->new_password),
                                  OPSLIMIT, MEMLIMIT);
 }
@@ -223,7 +223,7 @@ s_new_hash_run (wa_job_t *job, wa_db_t *db)
 static void
 s_login_hashed (web_t *self, web_req_t *req)
 {
-    if (req->hash_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_INTERNAL, "cannot hash the new password");
         return;
     }
@@ -267,7 +267,7 @@ s_login_verified (web_t *self, web_req_t *req)
 static void
 s_login_found (web_t *self, web_req_t *req)
 {
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the user");
         return;
     }
@@ -302,7 +302,7 @@ users_login (web_t *self, web_req_t *req)
 static void
 s_logged_out (web_t *self, web_req_t *req)
 {
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot revoke the token");
         return;
     }
@@ -343,7 +343,7 @@ s_take_password (web_t *self, web_req_t *req)
 static void
 s_created (web_t *self, web_req_t *req)
 {
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot store the user");
         return;
     }
@@ -358,7 +358,7 @@ s_created (web_t *self, web_req_t *req)
 static void
 s_create_hashed (web_t *self, web_req_t *req)
 {
-    if (req->hash_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_INTERNAL, "cannot hash the password");
         return;
     }
@@ -403,7 +403,7 @@ users_create (web_t *self, web_req_t *req)
 static void
 s_updated (web_t *self, web_req_t *req)
 {
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot store the password");
         return;
     }
@@ -418,7 +418,7 @@ s_updated (web_t *self, web_req_t *req)
 static void
 s_update_hashed (web_t *self, web_req_t *req)
 {
-    if (req->hash_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_INTERNAL, "cannot hash the password");
         return;
     }
@@ -457,7 +457,7 @@ users_update (web_t *self, web_req_t *req)
 static void
 s_got (web_t *self, web_req_t *req)
 {
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the user");
         return;
     }
@@ -478,7 +478,7 @@ users_get (web_t *self, web_req_t *req)
 static void
 s_deleted (web_t *self, web_req_t *req)
 {
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot delete the user");
         return;
     }

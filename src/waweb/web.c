@@ -35,9 +35,14 @@
 //  How often connections past their header or body deadline are closed.
 #define SWEEP_MS 100
 
-enum { JOB_REQ_DB = 1, JOB_REQ_HASH, JOB_REGISTER, JOB_LIVENESS, JOB_SETTINGS, JOB_SEED, JOB_ADMIN_HASH,
-       JOB_TOKENS_PURGE };
+//  The kinds of the Webapp's jobs (and wa_node's register and settings read).
+enum { JOB_REQ_DB = 1, JOB_REQ_HASH, JOB_LIVENESS, JOB_SEED, JOB_ADMIN_HASH, JOB_TOKENS_PURGE };
 
+//  A request's job: the request is handed over with it.
+typedef struct {
+    wa_job_t job;
+    web_req_t *req;
+} req_job_t;
 
 typedef struct {
     wa_job_t job;
@@ -47,8 +52,13 @@ typedef struct {
 
 typedef struct {
     wa_job_t job;
-    char hash[crypto_pwhash_STRBYTES];
+    char hash[crypto_pwhash_STRBYTES];  //  out
 } admin_job_t;
+
+typedef struct {
+    wa_job_t job;
+    char hash[crypto_pwhash_STRBYTES];  //  the default admin's
+} seed_job_t;
 
 struct web_t {
     const wa_config_t *config;
@@ -58,22 +68,24 @@ struct web_t {
     zsock_t *requests;
     wa_dbworker_t *db;
     wa_dbworker_t *hasher;
-    zlistx_t *pending;          //  requests handed over and not answered
+    zlistx_t *pending;          //  requests handed over and not answered (but those at a worker)
     zhashx_t *lookups;          //  token hash → requests waiting for its lookup
-    int db_jobs;                //  queued or running
-    int hash_jobs;
+    int db_jobs;                //  requests at the DB worker
+    int hash_jobs;              //  at the hash worker
     ratelimit_t *failures;
     tokencache_t *tokens;
     uint64_t id;                //  our node id once registered
     bool fatal;
     bool seeded;
     bool ready;
-    wa_register_job_t register_job;     //  wa_node.h
-    liveness_job_t liveness_job;
+    //  The node's jobs, NULL while a worker has them.
+    wa_register_job_t *register_job;    //  wa_node.h
+    liveness_job_t *liveness_job;
+    admin_job_t *admin_job;
+    seed_job_t *seed_job;
+    wa_job_t *tokens_purge_job;
     wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
-    admin_job_t admin_job;
-    wa_job_t seed_job;
-    wa_job_t tokens_purge_job;
+    char default_hash[crypto_pwhash_STRBYTES];  //  Argon2id of "secret", once hashed
     int purges;
     coreapps_t *coreapps;       //  the primary Coreapps and what goes to them
     metrics_t *metrics;
@@ -81,15 +93,9 @@ struct web_t {
 };
 
 web_req_t *
-web_req_of_db (wa_job_t *job)
+web_job_req (wa_job_t *job)
 {
-    return (web_req_t *) ((char *) job - offsetof (web_req_t, db_job));
-}
-
-web_req_t *
-web_req_of_hash (wa_job_t *job)
-{
-    return (web_req_t *) ((char *) job - offsetof (web_req_t, hash_job));
+    return ((req_job_t *) job)->req;
 }
 
 const wa_config_t *
@@ -107,7 +113,7 @@ web_settings (web_t *self)
 const char *
 web_default_hash (web_t *self)
 {
-    return self->admin_job.hash;
+    return self->default_hash;
 }
 
 void
@@ -219,7 +225,8 @@ web_own_stats (web_t *self)
     json_t *stats = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
                                "node", (json_int_t) self->id, "kind", "webapp", "role", "webapp",
                                "requests", (json_int_t) self->requests_seen,
-                               "pending", (json_int_t) zlistx_size (self->pending),
+                               "pending", (json_int_t) (zlistx_size (self->pending) + (size_t) self->db_jobs
+                                                        + (size_t) self->hash_jobs),
                                "forward", "attempts", (json_int_t) f.forwarded, "retries", (json_int_t) f.retries,
                                "answered", (json_int_t) f.answered, "expired", (json_int_t) f.expired,
                                "map_reads", (json_int_t) f.map_refreshes, "in_flight", (json_int_t) f.in_flight,
@@ -239,33 +246,60 @@ web_fail (web_t *self, web_req_t *req, int status, int code, const char *fmt, ..
     web_reply (self, req, status ? status : wa_error_status (code), envelope_error (code, "%s", details));
 }
 
+//  Hand req over to worker with a job of kind running run: out of the
+//  list of requests until it comes back (s_req_back). 0 / -1 (nothing sent).
+static int
+s_req_submit (web_t *self, wa_dbworker_t *worker, int kind, web_req_t *req, wa_job_run_fn *run, web_step_fn *next)
+{
+    req_job_t *job = WA_JOB_NEW (req_job_t, kind, run, NULL);
+    job->req = req;
+    req->next = next;
+    if (WA_JOB_SUBMIT (worker, job)) {
+        WA_JOB_DESTROY (job);
+        return -1;
+    }
+    assert (req->handle);
+    zlistx_delete (self->pending, req->handle);
+    req->handle = NULL;
+    return 0;
+}
+
+//  A request's job came back: the request is the reactor's again.
+static web_req_t *
+s_req_back (web_t *self, wa_job_t *job)
+{
+    web_req_t *req = web_job_req (job);
+    if (job->kind == JOB_REQ_DB)
+        self->db_jobs--;
+    else
+        self->hash_jobs--;
+    req->job_rc = job->rc;
+    wa_job_destroy (&job);
+    req->handle = zlistx_add_end (self->pending, req);
+    return req;
+}
+
 void
-web_db (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next)
+web_db (web_t *self, web_req_t *req, wa_job_run_fn *run, web_step_fn *next)
 {
     if (self->db_jobs >= DB_JOBS_MAX) {
         web_fail (self, req, 0, WA_ERR_OVERLOADED, "too many requests wait for the database");
         return;
     }
-    req->db_job.kind = JOB_REQ_DB;
-    req->db_job.run = run;
-    req->next = next;
-    if (wa_dbworker_submit (self->db, &req->db_job) == 0)
+    if (s_req_submit (self, self->db, JOB_REQ_DB, req, run, next) == 0)
         self->db_jobs++;
     else
         web_fail (self, req, 0, WA_ERR_INTERNAL, "the database worker refused the job");
 }
 
 void
-web_hash (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next)
+web_hash (web_t *self, web_req_t *req, wa_job_run_fn *run, web_step_fn *next)
 {
     if (self->hash_jobs >= HASH_JOBS_MAX) {
         web_fail (self, req, 0, WA_ERR_OVERLOADED, "too many password checks are waiting");
         return;
     }
-    req->hash_job.kind = JOB_REQ_HASH;
-    req->hash_job.run = run;
-    req->next = next;
-    if (wa_dbworker_submit (self->hasher, &req->hash_job) == 0)
+    if (s_req_submit (self, self->hasher, JOB_REQ_HASH, req, run, next) == 0)
         self->hash_jobs++;
     else
         web_fail (self, req, 0, WA_ERR_INTERNAL, "the hash worker refused the job");
@@ -351,7 +385,7 @@ s_token_row (const wa_db_row_t *row, void *arg)
 static void
 s_token_run (wa_job_t *job, wa_db_t *db)
 {
-    web_req_t *req = web_req_of_db (job);
+    web_req_t *req = web_job_req (job);
     req->found = false;
     job->rc = wa_db_query (db, SQL_TOKEN, s_token_row, req, "s", req->token_hash) < 0 ? -1 : 0;
 }
@@ -446,7 +480,7 @@ s_token_looked_up (web_t *self, web_req_t *req)
     zhashx_delete (self->lookups, req->token_hash);
     //  What the lookup found, kept apart: once answered, req goes back to
     //  the HTTP thread, which frees it when its connection completes.
-    int rc = req->db_job.rc;
+    int rc = req->job_rc;
     bool found = req->found;
     int64_t remaining = req->remaining;
     char caller[sizeof req->caller], caller_role[sizeof req->caller_role];
@@ -456,7 +490,7 @@ s_token_looked_up (web_t *self, web_req_t *req)
     web_req_t *other;
     while (waiting && (other = zlistx_first (waiting))) {
         zlistx_detach_cur (waiting);
-        other->db_job.rc = rc;
+        other->job_rc = rc;
         other->found = found;
         other->remaining = remaining;
         memcpy (other->caller, caller, sizeof other->caller);
@@ -469,7 +503,7 @@ s_token_looked_up (web_t *self, web_req_t *req)
 static void
 s_token_result (web_t *self, web_req_t *req)
 {
-    if (req->db_job.rc) {
+    if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot check the token now");
         return;
     }
@@ -591,8 +625,8 @@ static const char *SQL_SEED_ADMIN =
 static void
 s_seed_run (wa_job_t *job, wa_db_t *db)
 {
-    web_t *self = (web_t *) ((char *) job - offsetof (web_t, seed_job));
-    int64_t rows = wa_db_exec (db, SQL_SEED_ADMIN, "s", self->admin_job.hash);
+    seed_job_t *self = (seed_job_t *) job;
+    int64_t rows = wa_db_exec (db, SQL_SEED_ADMIN, "s", self->hash);
     job->rc = rows < 0 ? -1 : (int) rows;
 }
 
@@ -622,10 +656,9 @@ s_progress (web_t *self)
         wa_register_submit (&self->register_job, self->db, "webapp", self->config->hostname, port,
                             wa_schema_version);
     }
-    if (self->id && !self->seeded && !self->seed_job.busy && !self->admin_job.job.busy
-    &&  self->admin_job.job.rc == 0) {
-        self->seed_job.run = s_seed_run;
-        wa_dbworker_submit (self->db, &self->seed_job);
+    if (self->id && !self->seeded && self->seed_job && self->admin_job && self->admin_job->job.rc == 0) {
+        memcpy (self->seed_job->hash, self->default_hash, sizeof self->seed_job->hash);
+        WA_JOB_SUBMIT (self->db, self->seed_job);
     }
 }
 
@@ -642,12 +675,16 @@ static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
 static void
 s_node_job_done (web_t *self, wa_job_t *job)
 {
-    if (job == &self->register_job.job) {
-        int done = wa_register_done (&self->register_job);
+    //  Read before handling: a handler may hand the job over again.
+    int kind = job->kind;
+    int rc = job->rc;
+    if (kind == WA_JOB_REGISTER) {
+        self->register_job = (wa_register_job_t *) job;
+        int done = wa_register_done (self->register_job);
         if (done == 1) {
-            self->id = self->register_job.id;
+            self->id = self->register_job->id;
             s_set_prefix (self);
-            wa_info ("registered as node %" PRIu64 " (port %s)", self->id, self->register_job.ports);
+            wa_info ("registered as node %" PRIu64 " (port %s)", self->id, self->register_job->ports);
             s_load_settings (self);
         }
         else
@@ -655,27 +692,38 @@ s_node_job_done (web_t *self, wa_job_t *job)
             self->fatal = true;
     }
     else
-    if (job == &self->seed_job) {
-        if (job->rc >= 0) {
+    if (kind == JOB_SEED) {
+        self->seed_job = (seed_job_t *) job;
+        if (rc >= 0) {
             self->seeded = true;
             self->ready = true;
-            if (job->rc == 1)
+            if (rc == 1)
                 wa_info ("created the default user 'admin' (password 'secret', to be changed at first login)");
             wa_info ("ready: serving the API on %s://%s:%d", http_server_tls (self->http) ? "https" : "http",
                      self->config->webapp_bind, http_server_port (self->http));
         }
     }
     else
-    if (job == &self->admin_job.job) {
-        if (job->rc) {
+    if (kind == JOB_ADMIN_HASH) {
+        self->admin_job = (admin_job_t *) job;
+        if (rc) {
             wa_error ("cannot hash the default password (out of memory?)");
             self->fatal = true;
         }
+        else
+            memcpy (self->default_hash, self->admin_job->hash, sizeof self->default_hash);
     }
     else
-        wa_reactor_job_done (&self->reactor, job, self->db);
+    if (kind == JOB_LIVENESS)
+        self->liveness_job = (liveness_job_t *) job;
+    else
+    if (kind == JOB_TOKENS_PURGE)
+        self->tokens_purge_job = job;
+    else
+    if (!wa_reactor_job_done (&self->reactor, job, self->db))
+        wa_job_destroy (&job);
     //  A success may unblock the next step; a failure waits for the tick.
-    if (job->rc == 0 && (job == &self->register_job.job || job == &self->admin_job.job))
+    if (rc == 0 && (kind == WA_JOB_REGISTER || kind == JOB_ADMIN_HASH))
         s_progress (self);
 }
 
@@ -697,11 +745,10 @@ s_on_liveness (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     web_t *self = arg;
-    if (self->id && !self->liveness_job.job.busy) {
-        self->liveness_job.id = self->id;
-        self->liveness_job.stopping = false;
-        self->liveness_job.job.run = s_liveness_run;
-        wa_dbworker_submit (self->db, &self->liveness_job.job);
+    if (self->id && self->liveness_job) {
+        self->liveness_job->id = self->id;
+        self->liveness_job->stopping = false;
+        WA_JOB_SUBMIT (self->db, self->liveness_job);
     }
     s_load_settings (self);
     return 0;
@@ -739,11 +786,8 @@ s_on_purge (zloop_t *loop, int timer_id, void *arg)
     wa_usec_t now = wa_clock_mono ();
     ratelimit_purge (self->failures, now);
     tokencache_purge (self->tokens, now);
-    if (self->ready && self->purges++ % TOKENS_PURGE_EVERY == 0 && !self->tokens_purge_job.busy) {
-        self->tokens_purge_job.kind = JOB_TOKENS_PURGE;
-        self->tokens_purge_job.run = s_tokens_purge_run;
+    if (self->ready && self->purges++ % TOKENS_PURGE_EVERY == 0 && self->tokens_purge_job)
         wa_dbworker_submit (self->db, &self->tokens_purge_job);
-    }
     return 0;
 }
 
@@ -759,15 +803,7 @@ s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
     if (coreapps_job_done (self->coreapps, job))
         return 0;
     if (job->kind == JOB_REQ_DB || job->kind == JOB_REQ_HASH) {
-        web_req_t *req;
-        if (job->kind == JOB_REQ_DB) {
-            self->db_jobs--;
-            req = web_req_of_db (job);
-        }
-        else {
-            self->hash_jobs--;
-            req = web_req_of_hash (job);
-        }
+        web_req_t *req = s_req_back (self, job);
         req->next (self, req);
     }
     else
@@ -792,8 +828,23 @@ s_worker_new (const wa_config_t *config)
     return worker;
 }
 
+//  Stopping: a request's job brings its request back (it gets 503 below),
+//  the liveness claim goes back to its slot, any other job is destroyed.
+static void
+s_job_dropped (wa_job_t *job, void *arg)
+{
+    web_t *self = arg;
+    if (job->kind == JOB_REQ_DB || job->kind == JOB_REQ_HASH)
+        s_req_back (self, job);
+    else
+    if (job->kind == JOB_LIVENESS)
+        self->liveness_job = (liveness_job_t *) job;
+    else
+        wa_job_destroy (&job);
+}
+
 //  The last liveness claim marks the node stopped; other jobs that come
-//  back meanwhile are dropped (their requests get 503 below).
+//  back meanwhile are not acted on (s_job_dropped).
 static void
 s_mark_stopped (web_t *self)
 {
@@ -805,17 +856,17 @@ s_mark_stopped (web_t *self)
     int64_t until = zclock_mono () + timeout;
     bool submitted = false;
     while (zclock_mono () < until) {
-        if (!submitted && !self->liveness_job.job.busy) {
-            self->liveness_job.id = self->id;
-            self->liveness_job.stopping = true;
-            self->liveness_job.job.run = s_liveness_run;
-            wa_dbworker_submit (self->db, &self->liveness_job.job);
+        if (!submitted && self->liveness_job) {
+            self->liveness_job->id = self->id;
+            self->liveness_job->stopping = true;
+            WA_JOB_SUBMIT (self->db, self->liveness_job);
             submitted = true;
         }
-        if (submitted && !self->liveness_job.job.busy)
+        if (submitted && self->liveness_job)
             break;
-        if (zpoller_wait (poller, (int) (until - zclock_mono ())))
-            wa_dbworker_recv (self->db);
+        wa_job_t *job = zpoller_wait (poller, (int) (until - zclock_mono ())) ? wa_dbworker_recv (self->db) : NULL;
+        if (job)
+            s_job_dropped (job, self);
     }
     zpoller_destroy (&poller);
 }
@@ -827,9 +878,10 @@ s_shutdown (web_t *self)
     //  the same Idempotency-Key); the Coreapps' late answers are dropped.
     coreapps_abandon (self->coreapps);
     s_mark_stopped (self);
-    //  No job runs past this point, so no worker touches a request again.
-    wa_dbworker_destroy (&self->hasher, NULL, NULL);
-    wa_dbworker_destroy (&self->db, NULL, NULL);
+    //  No job runs past this point, so no worker touches a request again:
+    //  each comes back with its job, into the list answered below.
+    wa_dbworker_destroy (&self->hasher, s_job_dropped, self);
+    wa_dbworker_destroy (&self->db, s_job_dropped, self);
     coreapps_destroy (&self->coreapps);     //  its jobs ran on the worker
     http_server_stop_handover (self->http);
     int64_t until = zclock_mono () + DRAIN_MS;
@@ -869,11 +921,6 @@ web_run (const wa_config_t *config)
     web_t *self = (web_t *) zmalloc (sizeof (web_t));
     self->config = config;
     self->settings = *config;
-    self->register_job.schema_logged = -1;
-    self->register_job.job.kind = JOB_REGISTER;
-    self->liveness_job.job.kind = JOB_LIVENESS;
-    self->seed_job.kind = JOB_SEED;
-    self->admin_job.job.kind = JOB_ADMIN_HASH;
     char err[512];
     self->http = http_server_new (config, sizeof (web_req_t), &self->requests, err, sizeof err);
     if (!self->http) {
@@ -891,18 +938,21 @@ web_run (const wa_config_t *config)
     self->failures = ratelimit_new (config->login_failures_limit, WA_SEC (config->login_failures_window));
     self->tokens = tokencache_new ();
     self->metrics = metrics_new ();
-    self->admin_job.job.run = s_admin_hash_run;
-    wa_dbworker_submit (self->hasher, &self->admin_job.job);
+    self->register_job = wa_register_job_new ();
+    self->liveness_job = WA_JOB_NEW (liveness_job_t, JOB_LIVENESS, s_liveness_run, NULL);
+    self->admin_job = WA_JOB_NEW (admin_job_t, JOB_ADMIN_HASH, s_admin_hash_run, NULL);
+    self->seed_job = WA_JOB_NEW (seed_job_t, JOB_SEED, s_seed_run, NULL);
+    self->tokens_purge_job = wa_job_new (sizeof (wa_job_t), JOB_TOKENS_PURGE, s_tokens_purge_run, NULL);
+    WA_JOB_SUBMIT (self->hasher, self->admin_job);
 
     self->loop = zloop_new ();
-    self->coreapps = coreapps_new (self, self->loop, self->db, &self->settings, s_forwarded);
+    self->coreapps = coreapps_new (self, self->loop, self->db, &self->settings, NULL, s_forwarded);
     zloop_reader (self->loop, self->requests, s_on_requests, self);
     zloop_reader (self->loop, wa_dbworker_sock (self->db), s_on_worker, self);
     zloop_reader (self->loop, wa_dbworker_sock (self->hasher), s_on_worker, self);
     zloop_timer (self->loop, PURGE_INTERVAL_MS, 0, s_on_purge, self);
     zloop_timer (self->loop, SWEEP_MS, 0, s_on_sweep, self);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, NULL);
-    self->reactor.settings_job.job.kind = JOB_SETTINGS;
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, shard_renew_interval), s_on_tick);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, db_liveness_interval), s_on_liveness);
     s_progress (self);
@@ -918,6 +968,13 @@ web_run (const wa_config_t *config)
     ratelimit_destroy (&self->failures);
     tokencache_destroy (&self->tokens);
     metrics_destroy (&self->metrics);
+    //  The workers are gone: a job they still had was destroyed there.
+    WA_JOB_DESTROY (self->register_job);
+    WA_JOB_DESTROY (self->liveness_job);
+    WA_JOB_DESTROY (self->admin_job);
+    WA_JOB_DESTROY (self->seed_job);
+    wa_job_destroy (&self->tokens_purge_job);
+    wa_reactor_destroy (&self->reactor);
     free (self);
     return rc;
 }

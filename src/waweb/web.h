@@ -7,7 +7,11 @@
     kind, so that a burst of logins (each Argon2id hash takes tens of
     milliseconds and 64 MiB) never delays a token check. Each request is a
     small state machine: an endpoint submits a job with the step to run
-    when the job comes back, and the last step answers with web_reply. */
+    when the job comes back, and the last step answers with web_reply. The
+    request goes with its job: out of the reactor's list of requests while
+    a worker has it (the job's run reads and writes it), back in when the
+    job comes back, so nothing answers it meanwhile (and MHD frees no
+    request before it is answered, even when its client has gone). */
 #ifndef WAWEB_WEB_H
 #define WAWEB_WEB_H
 
@@ -31,9 +35,8 @@ struct web_req_t {
     http_req_t http;            //  first: the HTTP server allocates web_req_t
     route_t route;
     json_t *input;              //  the parsed body (NULL when empty)
-    void *handle;               //  in the reactor's list of requests
-    wa_job_t db_job;            //  on the DB worker
-    wa_job_t hash_job;          //  on the hash worker
+    void *handle;               //  in the reactor's list of requests (NULL while a worker has it)
+    int job_rc;                 //  the rc of its last job, once back
     web_step_fn *next;          //  runs when the job comes back
     //  the caller, once authenticated
     char token_hash[AUTH_TOKEN_HASH_LEN + 1];
@@ -73,9 +76,8 @@ struct web_req_t {
     void (*extra_free) (void *extra);   //  by this (free when NULL)
 };
 
-//  The request a job belongs to.
-web_req_t *web_req_of_db (wa_job_t *job);
-web_req_t *web_req_of_hash (wa_job_t *job);
+//  The request a job (web_db, web_hash) was handed over with: for its run.
+web_req_t *web_job_req (wa_job_t *job);
 
 //  The reactor's state the endpoints read.
 const wa_config_t *web_config (web_t *self);
@@ -100,10 +102,12 @@ void web_fail (web_t *self, web_req_t *req, int status, int code, const char *fm
 //  parse it into req->input (400 when it is not a JSON object), then run
 //  next. Answers 503 1016 when the body cannot be held now.
 void web_with_body (web_t *self, web_req_t *req, web_step_fn *next);
-//  Run job on the DB worker, then next. Answers 1016 when too many wait.
-void web_db (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next);
+//  Hand req over to the DB worker with a job that runs run (web_job_req
+//  gives it the request), then run next with req->job_rc. Answers 1016
+//  when too many wait.
+void web_db (web_t *self, web_req_t *req, wa_job_run_fn *run, web_step_fn *next);
 //  The same on the hash worker (run gets no database).
-void web_hash (web_t *self, web_req_t *req, void (*run) (wa_job_t *, wa_db_t *), web_step_fn *next);
+void web_hash (web_t *self, web_req_t *req, wa_job_run_fn *run, web_step_fn *next);
 
 //  The cluster's shard count (0 until known), and forwarding req to the
 //  primary Coreapp of shard (or with shard -1, COREAPPS_MASTER, to the

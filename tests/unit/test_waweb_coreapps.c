@@ -168,8 +168,7 @@ s_setup (void **state)
     f->settings.shard_renew_interval = 3600;    //  the map is read when a test says
     f->loop = zloop_new ();
     f->worker = wa_dbworker_new_with (s_fake_worker, NULL);
-    f->coreapps = coreapps_new (NULL, f->loop, f->worker, &f->settings, s_done);
-    coreapps_set_read (f->coreapps, s_fake_read);
+    f->coreapps = coreapps_new (NULL, f->loop, f->worker, &f->settings, s_fake_read, s_done);
     s_run_jobs (f);
     assert_int_equal (coreapps_shards (f->coreapps), 4);
     *state = f;
