@@ -993,7 +993,7 @@ callbacks_drain (callbacks_t *self, int timeout_ms)
         ||  zlistx_size (self->marks) || zhashx_size (self->flights))) {
         s_mark_submit (self);
         void *which = zpoller_wait (poller, (int) (until - zclock_mono ()));
-        if (which == self->webhook) {
+        if (which == wa_actor_sock (self->webhook)) {
             uint64_t token;
             int status;
             char error[WEBHOOK_ERROR_MAX + 1];
