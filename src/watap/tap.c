@@ -32,7 +32,7 @@ typedef struct {
 enum { JOB_REFRESH = 1 };
 typedef struct {
     wa_job_t job;
-    const wa_config_t *config;
+    const wa_config_t *config;  //  the tap's, read-only once started
     //  out
     double liveness_interval;
     int count;
