@@ -71,7 +71,7 @@ db_start() {
     if [ ! -d "$RUN/db/data/mysql" ]; then
         # Its own tmpdir: concurrent installs must not share temporary tables.
         mkdir -p "$RUN/db/tmp"
-        mariadb-install-db --no-defaults --datadir="$RUN/db/data" --user="$(id -un)" --tmpdir="$RUN/db/tmp" \
+        UMASK=0600 UMASK_DIR=0700 mariadb-install-db --no-defaults --datadir="$RUN/db/data" --user="$(id -un)" --tmpdir="$RUN/db/tmp" \
             --auth-root-authentication-method=socket --auth-root-socket-user="$(id -un)" --skip-test-db \
             >"$RUN/logs/mariadb-install.log" 2>&1 \
             || { echo "mariadb-install-db failed: see $RUN/logs/mariadb-install.log" >&2; return 1; }
