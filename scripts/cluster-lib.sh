@@ -64,7 +64,8 @@ run_db_password() {
 # db_start PORT [BIND]: a private MariaDB under $RUN/db, nothing shared with a
 # system MySQL (--no-defaults: no /etc/mysql files; its own socket and port).
 # BIND is its --bind-address, 127.0.0.1 unless given (MariaDB 10.11 takes a
-# comma-separated list, e.g. "127.0.0.1,10.77.3.1").
+# comma-separated list, e.g. "127.0.0.1,10.77.3.1"). DB_SERVER_OPTIONS, when
+# set, adds options (words) to mariadbd's (the TLS test's --ssl-*).
 db_start() {
     local port=$1 bind=${2:-127.0.0.1}
     mkdir -p "$RUN/db" "$RUN/logs"
@@ -94,7 +95,7 @@ db_start() {
         --port="$port" --bind-address="$bind" --user="$(id -un)" \
         --log-error="$RUN/logs/mariadb.log" --pid-file="$RUN/db/mariadb.pid" \
         --innodb-buffer-pool-size=64M --max-connections=500 --skip-name-resolve \
-        --innodb-flush-log-at-trx-commit=2 >/dev/null 2>&1 &
+        --innodb-flush-log-at-trx-commit=2 ${DB_SERVER_OPTIONS:-} >/dev/null 2>&1 &
     local pid=$! i
     echo "$pid" > "$RUN/db/mariadbd.pid"
     # Poll until it answers, giving up at once if it exited (a taken port).

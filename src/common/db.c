@@ -149,7 +149,8 @@ s_set_tls (MYSQL *mysql, const wa_config_t *c)
     my_bool on = 1, verify = c->db_tls_verify ? 1 : 0;
     mysql_options (mysql, MYSQL_OPT_SSL_ENFORCE, &on);
     mysql_options (mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
-    if (*c->db_tls_ca)
+    //  The client library checks the chain whenever it has a CA.
+    if (*c->db_tls_ca && verify)
         mysql_options (mysql, MYSQL_OPT_SSL_CA, c->db_tls_ca);
     if (*c->db_tls_cert) {
         mysql_options (mysql, MYSQL_OPT_SSL_CERT, c->db_tls_cert);
