@@ -104,9 +104,12 @@ $(BUILD)/tests/test_watap_format: tests/unit/test_watap_format.c src/watap/forma
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/watap -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# wactl checks a password it sets with the Webapp's rules.
+$(BIN)/wactl: src/waweb/auth.c src/waweb/auth.h
+
 # The pure parts of waweb (no reactor, no HTTP server).
 WAWEB_PURE := src/waweb/envelope.c src/waweb/auth.c src/waweb/route.c src/waweb/input.c src/waweb/metrics.c \
-	src/waweb/ratelimit.c src/waweb/tokencache.c
+	src/waweb/tokencache.c
 $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard src/waweb/*.h) $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/waweb -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
@@ -130,6 +133,13 @@ $(BUILD)/tests/test_outbox: tests/unit/test_outbox.c src/wacore/outbox.c src/wac
 $(BUILD)/tests/test_wagate_events: tests/unit/test_wagate_events.c src/wagate/events.c src/wagate/events.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# The pure parts of the credential defences: log escaping, redaction, the
+# webhook signature, the Webapp's client address rules.
+$(BUILD)/tests/test_credentials: tests/unit/test_credentials.c src/wacore/webhook.c src/wacore/webhook.h \
+		src/waweb/auth.c src/waweb/auth.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wacore -Isrc/waweb -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # The pure logic of wacheck (no files).
 $(BUILD)/tests/test_wacheck_%: tests/unit/test_wacheck_%.c tools/wacheck/check.c tools/wacheck/check.h $(LIB) | $(BUILD)/tests

@@ -28,6 +28,11 @@ typedef struct {
     char db_name[64];
     int db_connect_timeout;         //  seconds
     int db_statement_timeout;       //  seconds: a statement slower than this has failed
+    bool db_tls;                    //  TLS to the database (also on with db_tls_ca)
+    char db_tls_ca[WA_CONFIG_STR];  //  PEM CA file the server's certificate must chain to
+    char db_tls_cert[WA_CONFIG_STR];        //  PEM client certificate, with db_tls_key
+    char db_tls_key[WA_CONFIG_STR];
+    bool db_tls_verify;             //  check the server's certificate and its name
     //  this node
     bool master_node;               //  WA_MASTER_NODE: run as a Master
     char hostname[WA_CONFIG_STR];   //  COREAPP_HOSTNAME: how peers reach this node
@@ -67,6 +72,7 @@ typedef struct {
     int callback_backoff_delay_ms;
     int max_callback_backoff_delay_ms;
     bool sent_status;
+    char webhooks_secret[WA_CONFIG_STR];    //  HMAC key of X-Hub-Signature-256; "": none
     int callbacks_queue_max;        //  pending callbacks per shard, then events wait upstream
     char media_dir[WA_CONFIG_STR];
     //  logging
@@ -90,6 +96,7 @@ typedef struct {
     int token_ttl;                  //  seconds a login token stays valid
     int login_failures_limit;       //  failed logins per client address ...
     double login_failures_window;   //  ... within this many seconds, then 429
+    char admin_password_file[WA_CONFIG_STR];    //  the first admin password, from a file
 } wa_config_t;
 
 //  Fill with the built-in defaults.
@@ -108,7 +115,8 @@ int wa_config_check (const wa_config_t *self, char *err, size_t errlen);
 //  WA_SQL_ALIVE ("last_seen") with this window, in microseconds.
 wa_usec_t wa_alive_window (double db_liveness_interval);
 #define WA_SQL_ALIVE(column) column " > NOW(6) - INTERVAL ? MICROSECOND"
-//  Print every key with its value and source as "key = value" lines.
+//  Print every key with its value as "key = value" lines (secrets as
+//  wa_config_display shows them).
 void wa_config_print (const wa_config_t *self, FILE *out);
 //  Print the keys, their env names, defaults and bounds (for --help).
 void wa_config_print_help (FILE *out);
@@ -124,6 +132,17 @@ const char *wa_config_setting_name (int index);
 const char *wa_config_type (const char *key);
 //  The value of key as text (what wa_config_set accepts). 0 / -1.
 int wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len);
+//  The value of key as it may be shown in a log, an answer or a listing:
+//  a secret (db_password, webhooks_secret) as "(set)" or "", a URL with
+//  its credentials hidden (wa_config_redact_url); any other key as
+//  wa_config_get. 0 / -1.
+int wa_config_display (const wa_config_t *self, const char *key, char *buf, size_t len);
+//  True for a key whose value wa_config_display does not show as it is.
+bool wa_config_is_secret (const char *key);
+//  The URL with the password of its user information replaced by ***
+//  ("https://user:***@host/path"), or all of it when it has no ':'
+//  ("https://***@host/path": often a token); other URLs as they are.
+void wa_config_redact_url (const char *url, char *buf, size_t len);
 //  Copy every setting's value from source into self.
 void wa_config_copy_settings (wa_config_t *self, const wa_config_t *source);
 

@@ -5,6 +5,7 @@
 #define WA_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum { WA_LOG_ERROR = 0, WA_LOG_WARN, WA_LOG_INFO, WA_LOG_DEBUG } wa_log_level_t;
 
@@ -16,7 +17,13 @@ void wa_log_set_level (wa_log_level_t level);
 void wa_log_set_syslog (bool on, const char *ident);
 //  Prefix printed on every line, e.g. "master 7 primary". Copied.
 void wa_log_set_prefix (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+//  Every line is escaped (wa_log_escape) before it is written.
 void wa_log_write (wa_log_level_t level, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+//  Copies in to out (size bytes, always NUL-terminated) with control
+//  characters written out: newline, return and tab as \n \r \t, other
+//  bytes below 0x20, DEL and the UTF-8 C1 controls as \xNN. Stops before an
+//  escape that would not fit. Returns the length written.
+size_t wa_log_escape (const char *in, char *out, size_t size);
 
 #define wa_log(level, ...) \
     do { if ((level) <= wa_log_threshold) wa_log_write ((level), __VA_ARGS__); } while (0)

@@ -55,6 +55,10 @@ void wa_reactor_every (wa_reactor_t *self, size_t period, zloop_timer_fn *handle
 //  Apply next's settings (from source): log each change, re-arm the timers
 //  whose period changed, call the hook. True when anything changed.
 bool wa_reactor_apply (wa_reactor_t *self, const wa_config_t *next, const char *source);
+//  A Master's settings broadcast (JSON): checked and applied as above, or
+//  refused whole with a warning; when it withheld secrets (wa_settings_to_json)
+//  the table is read for them on db.
+void wa_reactor_broadcast (wa_reactor_t *self, const char *json, wa_dbworker_t *db);
 //  A lease's local deadline: call passed (with the daemon's arg) after
 //  delay, once, unless armed again before (a renewal moves the deadline).
 void wa_reactor_deadline (wa_reactor_t *self, wa_usec_t delay, void (*passed) (void *arg));

@@ -83,9 +83,13 @@ int wa_settings_read (wa_db_t *db, wa_config_t *config, void (*note) (void *arg,
 //  The bit of a setting in wa_settings_write_t.changed; 0 for none.
 uint64_t wa_settings_bit (const char *name);
 
-//  The settings of config as a JSON object {"name": "value", ...}. 0 / -1.
+//  The settings of config as a JSON object {"name": "value", ...}, as a
+//  Master broadcasts them: a secret (wa_config_display would hide it: the
+//  webhooks_secret, a webhooks_url with credentials) is left out. 0 / -1.
 int wa_settings_to_json (const wa_config_t *config, char *buf, size_t len);
-//  Overlay the JSON object on current into out; 0, or -1 with err set.
+//  Overlay the JSON object on current into out; 0, or -1 with err set, or
+//  1 when it named only some settings (a broadcast withheld secrets: read
+//  the table for them).
 int wa_settings_from_json (const char *json, const wa_config_t *current, wa_config_t *out,
                            char *err, size_t errlen);
 //  Log each setting that differs between before and after ("setting x:

@@ -8,7 +8,14 @@
 #   scripts/cluster.sh stop    stop everything start/run started
 #   scripts/cluster.sh status  what runs
 # Environment: WA_RUN_DB_PORT (default 33306) for the private MariaDB.
+#
+# Credentials: everything under ./run/ is for this system user only (umask
+# 077). The MariaDB's root is socket-only; the cluster uses its own user,
+# granted only the wacluster schema, with a random password (run/db-password,
+# also in run/cluster.conf). The admin's password is random too, set with
+# wactl before the Webapp starts (run/admin-password).
 set -euo pipefail
+umask 077
 cd "$(dirname "$0")/.."
 RUN=${WA_RUN_DIR:-$PWD/run}
 BIN=${WA_BIN:-$PWD/bin}
@@ -38,7 +45,7 @@ db_engine = mariadb
 db_hostname = 127.0.0.1
 db_port = $DB_PORT
 db_username = wacluster
-db_password = wacluster
+db_password = $DB_APP_PASSWORD
 db_name = wacluster
 bind_address = 127.0.0.1
 hostname = 127.0.0.1
@@ -61,6 +68,10 @@ start() {
         return 0
     fi
     mkdir -p "$RUN/logs" "$RUN/pids" "$RUN/media"
+    # A folder from before umask 077 may be readable by others.
+    chmod -R go-rwx "$RUN"
+    DB_APP_PASSWORD=$(run_db_password)
+    DB_APP_GRANT='`wacluster`.*'
     echo "Starting the private MariaDB on 127.0.0.1:$DB_PORT (data in $RUN/db) ..."
     db_start "$DB_PORT"
     write_config
@@ -80,6 +91,15 @@ start() {
         echo "The cluster did not become healthy; logs are in $RUN/logs/." >&2
         return 1
     fi
+    # The first ADMIN password, set here (the API serves only loopback
+    # clients until one is): random, kept in run/admin-password.
+    # (Not over a password chosen before, in a database of an earlier start.)
+    if [ ! -s "$RUN/admin-password" ] && ! "$BIN/wactl" users --json \
+            | jq -e '.users[] | select(.role == "ADMIN" and (.must_change | not))' >/dev/null; then
+        echo "Wa1-$(openssl rand -base64 18 | tr '+/' '._')" > "$RUN/admin-password"
+        "$BIN/wactl" users set-password admin --password-file "$RUN/admin-password" >/dev/null \
+            || { echo "Cannot set the admin's password (wactl users set-password)." >&2; return 1; }
+    fi
     # Its readiness line, in what this start appends to the log.
     local seen; seen=$(wc -l < "$RUN/logs/webapp1.log" 2>/dev/null || echo 0)
     proc_start webapp1 "$BIN/waweb"
@@ -92,13 +112,15 @@ start() {
         "$BIN/wactl" settings set webhooks_url "$HOOK_URL" > /dev/null || true
     fi
     "$BIN/wactl" status
+    local password="\$(cat $RUN/admin-password)"
+    [ -s "$RUN/admin-password" ] || password="THE-PASSWORD-YOU-SET"
     cat <<TXT
 
-The cluster runs, with its HTTP API on http://127.0.0.1:$WEB_PORT. Log in (the
-first login of admin/secret must set a new password: 8-64 characters with an
-upper and a lower case letter, a digit and a special character):
-  curl -s -u admin:secret -X POST http://127.0.0.1:$WEB_PORT/v1/users/login -H 'Content-Type: application/json' -d '{"new_password":"Wacluster-2024!"}'
-then, with the token it prints (later logins: -u 'admin:Wacluster-2024!', no body):
+The cluster runs, with its HTTP API on http://127.0.0.1:$WEB_PORT. Log in as admin
+(its password is in $RUN/admin-password when this script made it; set another
+with bin/wactl users set-password admin):
+  curl -s -u "admin:$password" -X POST http://127.0.0.1:$WEB_PORT/v1/users/login
+then, with the token it prints:
   curl -s -H 'Authorization: Bearer TOKEN' http://127.0.0.1:$WEB_PORT/v1/health
 
 From this folder:

@@ -41,6 +41,17 @@ static const key_t_ s_keys[] = {
     K ("db_connect_timeout", NULL, T_INT, db_connect_timeout, "3", 1, 60, NULL, "seconds to connect"),
     K ("db_statement_timeout", NULL, T_INT, db_statement_timeout, "2", 1, 60, NULL,
        "seconds before a statement counts as failed"),
+    K ("db_tls", NULL, T_BOOL, db_tls, "0", 0, 0, NULL,
+       "1 talks TLS to the database, and refuses a server without it (on by itself with db_tls_ca)"),
+    K ("db_tls_ca", NULL, T_STR, db_tls_ca, "", 0, 255, NULL,
+       "PEM file of the CA certificates the database server's certificate must chain to; "
+       "turns db_tls on (empty: the system's CA store)"),
+    K ("db_tls_cert", NULL, T_STR, db_tls_cert, "", 0, 255, NULL,
+       "PEM client certificate for the database (with db_tls_key), for a user that REQUIRE X509"),
+    K ("db_tls_key", NULL, T_STR, db_tls_key, "", 0, 255, NULL, "PEM private key of db_tls_cert"),
+    K ("db_tls_verify", NULL, T_BOOL, db_tls_verify, "1", 0, 0, NULL,
+       "with TLS, check the server's certificate and that it names db_hostname (0: encrypted, "
+       "but anyone on the path can pose as the database)"),
     K ("master_node", "WA_MASTER_NODE", T_BOOL, master_node, "0", 0, 0, NULL,
        "1 makes wacore run as a Master (the original's single image)"),
     K ("hostname", "COREAPP_HOSTNAME", T_STR, hostname, "127.0.0.1", 1, 253, NULL,
@@ -107,6 +118,9 @@ static const key_t_ s_keys[] = {
        "the longest wait between webhook retries, milliseconds"),
     K ("sent_status", NULL, T_BOOL, sent_status, "0", 0, 0, NULL,
        "1 also POSTs the status sent (delivered, read and failed always go)"),
+    K ("webhooks_secret", NULL, T_STR, webhooks_secret, "", 0, 255, NULL,
+       "16 to 255 characters: each webhook POST carries X-Hub-Signature-256, the HMAC-SHA256 of its "
+       "body with this key (empty: no signature)"),
     K ("callbacks_queue_max", NULL, T_INT, callbacks_queue_max, "100000", 1, 10000000, NULL,
        "pending callbacks per shard (as the original: 100000); when full the primary Coreapp stops "
        "acknowledging new events, which wait upstream"),
@@ -147,6 +161,9 @@ static const key_t_ s_keys[] = {
        "waweb: failed logins allowed per client address within login_failures_window"),
     K ("login_failures_window", NULL, T_SEC, login_failures_window, "60", 0.1, 86400, NULL,
        "waweb: the window of login_failures_limit, seconds"),
+    K ("admin_password_file", "WA_ADMIN_PASSWORD_FILE", T_STR, admin_password_file, "", 0, 255, NULL,
+       "waweb: a file whose first line is the password of 'admin', set when no ADMIN has one yet "
+       "(otherwise the API serves only loopback clients until one is set)"),
 };
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
 
@@ -158,9 +175,23 @@ static const char *s_settings[] = {
     "promotion_holdoff", "failover_limit", "failover_window",
     "request_deadline", "request_attempt_timeout",
     "webhooks_url", "webhooks_max_concurrent_requests", "callback_backoff_delay_ms",
-    "max_callback_backoff_delay_ms", "sent_status",
+    "max_callback_backoff_delay_ms", "sent_status", "webhooks_secret",
     NULL
 };
+
+//  Keys whose values are never shown (wa_config_display), and those that
+//  are URLs whose credentials are not.
+static const char *s_secrets[] = { "db_password", "webhooks_secret", NULL };
+static const char *s_urls[] = { "webhooks_url", NULL };
+
+static bool
+s_listed (const char *const *list, const char *key)
+{
+    for (int i = 0; list[i]; i++)
+        if (strcmp (list[i], key) == 0)
+            return true;
+    return false;
+}
 
 static int
 s_fail (char *err, size_t errlen, const char *fmt, ...)
@@ -251,8 +282,25 @@ s_apply (wa_config_t *self, const key_t_ *k, const char *value, char *err, size_
 {
     void *field = (char *) self + k->offset;
     //  A secret never appears in an error message (they end up in logs).
-    if (strcmp (k->name, "db_password") == 0 && strlen (value) >= k->size)
-        return s_fail (err, errlen, "key 'db_password': value is longer than %g characters", k->max);
+    if (s_listed (s_secrets, k->name)) {
+        size_t len = strlen (value);
+        if (len > (size_t) k->max || len >= k->size)
+            return s_fail (err, errlen, "key '%s': value is longer than %g characters", k->name, k->max);
+        for (const char *c = value; *c; c++)
+            if (iscntrl ((unsigned char) *c))
+                return s_fail (err, errlen, "key '%s': value contains a control character", k->name);
+        if (strcmp (k->name, "webhooks_secret") == 0 && len > 0 && len < 16)
+            return s_fail (err, errlen, "key 'webhooks_secret': value must be empty or 16 to 255 characters long "
+                           "(a random string: openssl rand -hex 32)");
+    }
+    if (s_listed (s_urls, k->name) && strchr (value, '@')) {
+        //  Its credentials stay out of the message too.
+        char shown[WA_CONFIG_STR];
+        wa_config_redact_url (value, shown, sizeof shown);
+        if (strlen (value) > (size_t) k->max || strlen (value) >= k->size)
+            return s_fail (err, errlen, "key '%s': value '%s' must be %g to %g characters long",
+                           k->name, shown, k->min, k->max);
+    }
     long lv;
     switch (k->type) {
         case T_STR: {
@@ -439,9 +487,11 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
         return s_fail (err, errlen, "upstream_ping_interval (%g) must be at most half of upstream_idle_timeout (%g)",
                        self->upstream_ping_interval, self->upstream_idle_timeout);
     if (*self->webhooks_url && strncmp (self->webhooks_url, "http://", 7) != 0
-    &&  strncmp (self->webhooks_url, "https://", 8) != 0)
-        return s_fail (err, errlen, "webhooks_url (%s) must start with http:// or https:// (or be empty)",
-                       self->webhooks_url);
+    &&  strncmp (self->webhooks_url, "https://", 8) != 0) {
+        char shown[WA_CONFIG_STR];
+        wa_config_redact_url (self->webhooks_url, shown, sizeof shown);
+        return s_fail (err, errlen, "webhooks_url (%s) must start with http:// or https:// (or be empty)", shown);
+    }
     for (const char *c = self->webhooks_url; *c; c++)
         if (*c <= ' ' || *c > '~')
             return s_fail (err, errlen, "webhooks_url may hold only printable characters without spaces");
@@ -454,6 +504,9 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
     for (const char *c = self->wagate_invalid_digits; *c; c++)
         if (*c < '0' || *c > '9')
             return s_fail (err, errlen, "wagate_invalid_digits (%s) may hold only digits", self->wagate_invalid_digits);
+    if (!*self->db_tls_cert != !*self->db_tls_key)
+        return s_fail (err, errlen, "db_tls_cert and db_tls_key go together: set both (a client certificate "
+                       "and its key) or neither");
     if (self->request_attempt_timeout > self->request_deadline)
         return s_fail (err, errlen, "request_attempt_timeout (%g) must be at most request_deadline (%g)",
                        self->request_attempt_timeout, self->request_deadline);
@@ -465,12 +518,11 @@ wa_config_print (const wa_config_t *self, FILE *out)
 {
     for (size_t i = 0; i < NKEYS; i++) {
         const key_t_ *k = &s_keys[i];
-        const void *field = (const char *) self + k->offset;
-        //  As wa_config_get, so what is printed loads back as it was.
+        //  As wa_config_get, so what is printed loads back as it was (but
+        //  for the secrets).
         char value[WA_CONFIG_STR + 64];
-        wa_config_get (self, k->name, value, sizeof value);
-        fprintf (out, "%s = %s\n", k->name, strcmp (k->name, "db_password") == 0 && *(const char *) field
-                 ? "(set)" : value);
+        wa_config_display (self, k->name, value, sizeof value);
+        fprintf (out, "%s = %s\n", k->name, value);
     }
 }
 
@@ -592,6 +644,49 @@ wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len)
             }
         }
     }
+    return 0;
+}
+
+bool
+wa_config_is_secret (const char *key)
+{
+    return s_listed (s_secrets, key) || s_listed (s_urls, key);
+}
+
+void
+wa_config_redact_url (const char *url, char *buf, size_t len)
+{
+    const char *scheme = strstr (url, "://");
+    const char *user = scheme ? scheme + 3 : NULL;
+    size_t host = user ? strcspn (user, "/?#") : 0;
+    const char *at = NULL;
+    for (size_t i = 0; i < host; i++)
+        if (user[i] == '@')
+            at = user + i;
+    if (!at) {
+        snprintf (buf, len, "%s", url);
+        return;
+    }
+    const char *colon = memchr (user, ':', (size_t) (at - user));
+    if (colon)
+        snprintf (buf, len, "%.*s:***%s", (int) (colon - url), url, at);
+    else
+        snprintf (buf, len, "%.*s***%s", (int) (user - url), url, at);
+}
+
+int
+wa_config_display (const wa_config_t *self, const char *key, char *buf, size_t len)
+{
+    char value[WA_CONFIG_STR + 64];
+    if (wa_config_get (self, key, value, sizeof value))
+        return -1;
+    if (s_listed (s_secrets, key))
+        snprintf (buf, len, "%s", *value ? "(set)" : "");
+    else
+    if (s_listed (s_urls, key))
+        wa_config_redact_url (value, buf, len);
+    else
+        snprintf (buf, len, "%s", value);
     return 0;
 }
 

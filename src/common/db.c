@@ -75,6 +75,12 @@ wa_db_new (const wa_config_t *config)
     //  set up once, before any thread calls mysql_init: the DB workers
     //  start at the same time.
     pthread_once (&s_library_once, s_library_init);
+    static _Atomic bool warned;
+    if ((config->db_tls || *config->db_tls_ca) && !config->db_tls_verify && !warned) {
+        warned = true;
+        wa_warn ("db: TLS without verification (db_tls_verify = 0): encrypted, but anyone on the path "
+                 "can pose as the database");
+    }
     wa_db_t *self = calloc (1, sizeof *self);
     assert (self);
     self->config = config;
@@ -131,6 +137,28 @@ s_select_schema (wa_db_t *self)
     return -1;
 }
 
+//  TLS to the server (db_tls, or db_tls_ca), required: a server without it
+//  is refused. Verified unless db_tls_verify is off: the certificate must
+//  chain to db_tls_ca (the system's CA store when empty) and name
+//  db_hostname.
+static void
+s_set_tls (MYSQL *mysql, const wa_config_t *c)
+{
+    if (!c->db_tls && !*c->db_tls_ca)
+        return;
+    my_bool on = 1, verify = c->db_tls_verify ? 1 : 0;
+    mysql_options (mysql, MYSQL_OPT_SSL_ENFORCE, &on);
+    mysql_options (mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    //  The client library checks the chain whenever it has a CA.
+    if (*c->db_tls_ca && verify)
+        mysql_options (mysql, MYSQL_OPT_SSL_CA, c->db_tls_ca);
+    if (*c->db_tls_cert) {
+        mysql_options (mysql, MYSQL_OPT_SSL_CERT, c->db_tls_cert);
+        mysql_options (mysql, MYSQL_OPT_SSL_KEY, c->db_tls_key);
+    }
+    mysql_options (mysql, MARIADB_OPT_TLS_VERSION, "TLSv1.2,TLSv1.3");
+}
+
 int
 wa_db_ensure (wa_db_t *self)
 {
@@ -152,6 +180,7 @@ wa_db_ensure (wa_db_t *self)
     mysql_options (self->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     //  Every session judges time in UTC, so NOW(6) means the same on all nodes.
     mysql_options (self->mysql, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+    s_set_tls (self->mysql, c);
     if (!mysql_real_connect (self->mysql, c->db_hostname, c->db_username, c->db_password,
                              NULL, (unsigned int) c->db_port, NULL, CLIENT_FOUND_ROWS)) {
         s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));

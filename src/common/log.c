@@ -54,14 +54,53 @@ wa_log_set_prefix (const char *fmt, ...)
     pthread_mutex_unlock (&s_prefix_lock);
 }
 
+size_t
+wa_log_escape (const char *in, char *out, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (size == 0)
+        return 0;
+    size_t used = 0;
+    for (const unsigned char *c = (const unsigned char *) in; *c; c++) {
+        char esc[8];
+        size_t n = 0;
+        //  The C1 controls are two bytes in UTF-8: C2 80 to C2 9F.
+        size_t width = c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f ? 2 : 1;
+        if (*c == '\n' || *c == '\r' || *c == '\t') {
+            esc[n++] = '\\';
+            esc[n++] = *c == '\n' ? 'n' : *c == '\r' ? 'r' : 't';
+        }
+        else
+        if (*c < 0x20 || *c == 0x7f || width == 2)
+            for (size_t i = 0; i < width; i++) {
+                esc[n++] = '\\';
+                esc[n++] = 'x';
+                esc[n++] = hex[c[i] >> 4];
+                esc[n++] = hex[c[i] & 15];
+            }
+        else
+            esc[n++] = (char) *c;
+        if (used + n >= size)
+            break;
+        memcpy (out + used, esc, n);
+        used += n;
+        c += width - 1;
+    }
+    out[used] = 0;
+    return used;
+}
+
 void
 wa_log_write (wa_log_level_t level, const char *fmt, ...)
 {
-    char text[1024];
+    char raw[1024], text[1024];
     va_list args;
     va_start (args, fmt);
-    vsnprintf (text, sizeof text, fmt, args);
+    vsnprintf (raw, sizeof raw, fmt, args);
     va_end (args);
+    //  One line per event whatever the text holds: a user name or a path
+    //  from a request cannot start a line of its own (or move the cursor).
+    wa_log_escape (raw, text, sizeof text);
     char prefix[sizeof s_prefix];
     pthread_mutex_lock (&s_prefix_lock);
     memcpy (prefix, s_prefix, sizeof prefix);

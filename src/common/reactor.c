@@ -1,4 +1,5 @@
 /*  wa_reactor — see include/wa_reactor.h */
+#include "wa_log.h"
 #include "wa_node.h"
 #include "wa_reactor.h"
 
@@ -74,6 +75,22 @@ wa_reactor_apply (wa_reactor_t *self, const wa_config_t *next, const char *sourc
     if (self->applied)
         self->applied (self->arg, &was, changed, source);
     return true;
+}
+
+void
+wa_reactor_broadcast (wa_reactor_t *self, const char *json, wa_dbworker_t *db)
+{
+    wa_config_t next;
+    char err[512];
+    int rc = wa_settings_from_json (json, self->settings, &next, err, sizeof err);
+    if (rc < 0) {
+        wa_warn ("settings broadcast refused: %s", err);
+        return;
+    }
+    wa_reactor_apply (self, &next, "broadcast");
+    //  The secrets it withheld are in the table.
+    if (rc == 1)
+        wa_reactor_load (self, db);
 }
 
 void

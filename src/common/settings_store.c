@@ -64,9 +64,12 @@ wa_settings_to_json (const wa_config_t *config, char *buf, size_t len)
 {
     json_t *object = json_object ();
     for (int i = 0; wa_config_setting_name (i); i++) {
-        char value[WA_CONFIG_STR];
+        char value[WA_CONFIG_STR], shown[WA_CONFIG_STR];
         wa_config_get (config, wa_config_setting_name (i), value, sizeof value);
-        json_object_set_new (object, wa_config_setting_name (i), json_string (value));
+        wa_config_display (config, wa_config_setting_name (i), shown, sizeof shown);
+        //  A secret stays off the bus: the nodes read it from the table.
+        if (strcmp (value, shown) == 0)
+            json_object_set_new (object, wa_config_setting_name (i), json_string (value));
     }
     char *text = json_dumps (object, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref (object);
@@ -108,11 +111,15 @@ wa_settings_from_json (const char *json, const wa_config_t *current, wa_config_t
             break;
         }
     }
+    int named = (int) json_object_size (object);
     json_decref (object);
     if (rc == 0 && wa_config_check (&candidate, err, errlen))
         rc = -1;
     if (rc == 0)
         *out = candidate;
+    //  Every name was checked and is a setting, so fewer means some withheld.
+    if (rc == 0 && wa_config_setting_name (named))
+        rc = 1;
     return rc;
 }
 
@@ -144,6 +151,9 @@ wa_settings_changes (const wa_config_t *before, const wa_config_t *after, const 
         if (strcmp (old_value, new_value) == 0)
             continue;
         count++;
+        //  Logged and published as they may be shown (no secret).
+        wa_config_display (before, name, old_value, sizeof old_value);
+        wa_config_display (after, name, new_value, sizeof new_value);
         wa_info ("setting %s: %s -> %s (%s)", name, old_value, new_value, source);
         int n = snprintf (buf + used, len - used, "%s%s=%s", used ? " " : "", name, new_value);
         if (n > 0 && (size_t) n < len - used)

@@ -690,7 +690,8 @@ s_pump (callbacks_t *self)
         flight->entry = entry;
         flight->shard = self->shard;
         memcpy (flight->event_id, entry->event_id, sizeof flight->event_id);
-        if (webhook_post (self->webhook, flight->token, self->settings->webhooks_url, entry->payload)) {
+        if (webhook_post (self->webhook, flight->token, self->settings->webhooks_url, entry->payload,
+                          self->settings->webhooks_secret)) {
             free (flight);
             cbqueue_done (self->queue, entry, false, now + WA_USEC_PER_SEC);
             break;
@@ -726,9 +727,11 @@ s_on_outcome (callbacks_t *self, uint64_t token, int status, const char *error)
         self->stats.failed_attempts++;
         self->failures_in_row++;
         s_mark (self, flight->event_id, flight->shard, NULL, 1, error);
+        char url[WA_CONFIG_STR];
+        wa_config_display (self->settings, "webhooks_url", url, sizeof url);
         if (!self->failing)
             wa_warn ("webhook: POST to %s failed: %s; retrying with a backoff of %d ms per attempt (at most %d ms)",
-                     self->settings->webhooks_url, error, self->settings->callback_backoff_delay_ms,
+                     url, error, self->settings->callback_backoff_delay_ms,
                      self->settings->max_callback_backoff_delay_ms);
         self->failing = true;
     }

@@ -370,12 +370,7 @@ s_on_masters (zloop_t *loop, zsock_t *reader, void *arg)
     }
     else
     if (msg.type == WA_MSG_SETTINGS) {
-        wa_config_t next;
-        char err[512];
-        if (wa_settings_from_json (msg.text, &self->settings, &next, err, sizeof err))
-            wa_warn ("settings broadcast refused: %s", err);
-        else
-            wa_reactor_apply (&self->reactor, &next, "broadcast");
+        wa_reactor_broadcast (&self->reactor, msg.text, self->node.db);
     }
     return 0;
 }

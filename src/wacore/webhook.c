@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <curl/curl.h>
+#include <sodium.h>
 #include "webhook.h"
 
 typedef struct {
@@ -35,20 +36,34 @@ s_request_free (request_t *request)
     free (request);
 }
 
-//  A POST message: "POST", token (8 bytes), url, body.
+void
+webhook_signature (const char *secret, const char *body, size_t len, char out[WEBHOOK_SIGNATURE_LEN + 1])
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state state;
+    crypto_auth_hmacsha256_init (&state, (const unsigned char *) secret, strlen (secret));
+    crypto_auth_hmacsha256_update (&state, (const unsigned char *) body, len);
+    crypto_auth_hmacsha256_final (&state, mac);
+    memcpy (out, "sha256=", 7);
+    sodium_bin2hex (out + 7, WEBHOOK_SIGNATURE_LEN + 1 - 7, mac, sizeof mac);
+    sodium_memzero (&state, sizeof state);
+}
+
+//  A POST message: "POST", token (8 bytes), url, body, secret ("": none).
 static void
 s_start (CURLM *multi, zlistx_t *running, zsock_t *pipe, zmsg_t *msg)
 {
     zframe_t *token_frame = zmsg_pop (msg);
     char *url = zmsg_popstr (msg);
     char *body = zmsg_popstr (msg);
+    char *secret = zmsg_popstr (msg);
     uint64_t token = 0;
     if (token_frame && zframe_size (token_frame) == sizeof token)
         memcpy (&token, zframe_data (token_frame), sizeof token);
     zframe_destroy (&token_frame);
     request_t *request = (request_t *) calloc (1, sizeof (request_t));
     CURL *easy = curl_easy_init ();
-    if (!url || !body || !request || !easy) {
+    if (!url || !body || !secret || !request || !easy) {
         s_answer (pipe, token, 0, "cannot start the request (no memory)");
         curl_easy_cleanup (easy);
         free (request);
@@ -59,6 +74,12 @@ s_start (CURLM *multi, zlistx_t *running, zsock_t *pipe, zmsg_t *msg)
     request->headers = curl_slist_append (NULL, "Content-Type: application/json");
     //  No "Expect: 100-continue" round trip for larger bodies.
     request->headers = curl_slist_append (request->headers, "Expect:");
+    if (*secret) {
+        char header[32 + WEBHOOK_SIGNATURE_LEN];
+        memcpy (header, "X-Hub-Signature-256: ", 21);
+        webhook_signature (secret, body, strlen (body), header + 21);
+        request->headers = curl_slist_append (request->headers, header);
+    }
     curl_easy_setopt (easy, CURLOPT_URL, url);
     curl_easy_setopt (easy, CURLOPT_POST, 1L);
     curl_easy_setopt (easy, CURLOPT_POSTFIELDSIZE, (long) strlen (body));
@@ -84,6 +105,9 @@ s_start (CURLM *multi, zlistx_t *running, zsock_t *pipe, zmsg_t *msg)
 done:
     zstr_free (&url);
     zstr_free (&body);
+    if (secret)
+        sodium_memzero (secret, strlen (secret));
+    zstr_free (&secret);
 }
 
 //  Every finished request gets its answer.
@@ -182,7 +206,7 @@ webhook_new (void)
 {
     static bool initialised;
     if (!initialised) {
-        if (curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        if (curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK || sodium_init () < 0)
             return NULL;
         initialised = true;
     }
@@ -190,13 +214,14 @@ webhook_new (void)
 }
 
 int
-webhook_post (wa_actor_t *self, uint64_t token, const char *url, const char *body)
+webhook_post (wa_actor_t *self, uint64_t token, const char *url, const char *body, const char *secret)
 {
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "POST");
     zmsg_addmem (msg, &token, sizeof token);
     zmsg_addstr (msg, url);
     zmsg_addstr (msg, body);
+    zmsg_addstr (msg, secret ? secret : "");
     return zmsg_send (&msg, wa_actor_sock (self));
 }
 

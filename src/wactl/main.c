@@ -13,11 +13,12 @@ static const struct {
     { "wait", wactl_wait },
     { "schema", wactl_schema },
     { "settings", wactl_settings },
+    { "users", wactl_users },
 };
 
 static const wa_cli_t s_cli = {
     .program = "wactl",
-    .summary = "the operator's CLI: cluster status, settings, audit log, health, schema",
+    .summary = "the operator's CLI: cluster status, settings, users, audit log, health, schema",
     .usage =
         "Commands:\n"
         "  status [--json] [--all]     the master lease, the nodes with their roles and\n"
@@ -43,10 +44,22 @@ static const wa_cli_t s_cli = {
         "  settings set KEY VALUE      check KEY = VALUE against every other setting, store\n"
         "                              it, and have the primary Master broadcast it: every\n"
         "                              node applies it without a restart ('wactl settings'\n"
-        "                              lists the keys; the config file only seeds them)\n\n"
+        "                              lists the keys; the config file only seeds them);\n"
+        "                              VALUE '-' reads it from stdin (for webhooks_secret)\n"
+        "  users [--json]              the Webapp's users: role, whether the password is\n"
+        "                              still the default, failed logins and blocks\n"
+        "  users set-password NAME [--role ADMIN|USER] [--password-file FILE]\n"
+        "                              set NAME's password (created as an ADMIN, or\n"
+        "                              --role, when new), read from FILE's first line or\n"
+        "                              stdin (asked twice on a terminal); revokes its\n"
+        "                              tokens and clears its failed logins. The first\n"
+        "                              ADMIN password of a cluster is set so, on a host\n"
+        "                              with the database: until one is set the API\n"
+        "                              serves only its own host (loopback)\n"
+        "  users unlock NAME           clear NAME's failed logins (a block ends with it)\n\n"
         "Exit status: 0 done, 1 failed (database unreachable, no schema, not healthy,\n"
-        "a setting refused), 2 bad usage. From the repository root, wactl finds the\n"
-        "cluster 'make start' started through ./run/cluster.conf.",
+        "a setting or password refused), 2 bad usage. From the repository root, wactl\n"
+        "finds the cluster 'make start' started through ./run/cluster.conf.",
     .takes_args = true,
 };
 
@@ -57,7 +70,7 @@ main (int argc, char **argv)
     int first;
     wa_cli_start (&s_cli, argc, argv, &config, &first);
     if (first >= argc) {
-        fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings); try 'wactl --help'\n");
+        fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings, users); try 'wactl --help'\n");
         return 2;
     }
     const char *name = argv[first];

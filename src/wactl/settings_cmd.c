@@ -155,19 +155,24 @@ s_list (wactl_t *self)
         json_t *item;
         if (row) {
             const char *value = wactl_settings_value (stored, name);
-            char err[512];
+            char err[512], shown[WA_CONFIG_STR];
             wa_config_t probe = *self->config;
             bool valid = wa_config_set (&probe, name, value, err, sizeof err) == 0;
             if (valid)
                 wa_config_set (&effective, name, value, err, sizeof err);
-            item = json_pack ("{s:s,s:s,s:b,s:O,s:O,s:o}", "name", name, "value", value,
+            //  A secret is never printed (a stored one that is refused: not at all).
+            if (valid)
+                wa_config_display (&probe, name, shown, sizeof shown);
+            else
+                snprintf (shown, sizeof shown, "%s", wa_config_is_secret (name) ? "(hidden)" : value);
+            item = json_pack ("{s:s,s:s,s:b,s:O,s:O,s:o}", "name", name, "value", shown,
                               "stored", 1, "updated_at", json_object_get (row, "updated_at"),
                               "updated_by", json_object_get (row, "updated_by"),
                               "invalid", valid ? json_null () : json_string (err));
         }
         else {
             char value[WA_CONFIG_STR];
-            wa_config_get (self->config, name, value, sizeof value);
+            wa_config_display (self->config, name, value, sizeof value);
             item = json_pack ("{s:s,s:s,s:b,s:n,s:n,s:n}", "name", name, "value", value,
                               "stored", 0, "updated_at", "updated_by", "invalid");
         }
@@ -294,8 +299,9 @@ s_stored_invalid (void *arg, const char *name, const char *err)
 //  this wactl's configuration with every stored setting over it, then key =
 //  text, checked, stored as its canonical text, fenced by the master lease.
 static int
-s_set (wactl_t *self, const char *key, const char *text)
+s_set (wactl_t *self, const char *key, const char *value)
 {
+    const char *text = value;
     if (!wa_config_is_setting (key))
         return wactl_fail (self, "'%s' is not a cluster setting; see wactl settings", key);
     if (wactl_connect (self))
@@ -306,8 +312,17 @@ s_set (wactl_t *self, const char *key, const char *text)
     wa_settings_write_t *write = (wa_settings_write_t *) zmalloc (sizeof (wa_settings_write_t));
     write->base = *self->config;
     write->changes = *self->config;
-    char err[768];
-    if (wa_config_set (&write->changes, key, text, err, sizeof err)) {
+    char err[768], shown_text[WA_CONFIG_STR];
+    //  A secret's value stays out of what is printed.
+    if (wa_config_is_secret (key)) {
+        wa_config_t probe = *self->config;
+        if (wa_config_set (&probe, key, text, err, sizeof err) == 0)
+            wa_config_display (&probe, key, shown_text, sizeof shown_text);
+        else
+            snprintf (shown_text, sizeof shown_text, "(hidden)");
+        text = shown_text;
+    }
+    if (wa_config_set (&write->changes, key, value, err, sizeof err)) {
         free (write);
         return wactl_fail (self, "%s = %s refused, nothing changed: %s", key, text, err);
     }
@@ -320,7 +335,7 @@ s_set (wactl_t *self, const char *key, const char *text)
     wa_settings_lock_name (self->config->db_name, lock, sizeof lock);
     int rc = wa_settings_write (self->db, lock, write);
     char canonical[WA_CONFIG_STR];
-    wa_config_get (&write->result, key, canonical, sizeof canonical);
+    wa_config_display (&write->result, key, canonical, sizeof canonical);
     double liveness = write->result.db_liveness_interval;
     int status = 0;
     if (rc == WA_SETTINGS_LOCKED)
@@ -366,7 +381,7 @@ wactl_settings (wactl_t *self, int argc, char **argv)
         switch (opt) {
             case 'j': self->json = true; break;
             case 'h': printf ("usage: wactl settings [--json]\n"
-                              "       wactl settings set KEY VALUE\n"); return 0;
+                              "       wactl settings set KEY VALUE   (VALUE '-': read it from stdin)\n"); return 0;
             default: return 2;
         }
     }
@@ -379,6 +394,16 @@ wactl_settings (wactl_t *self, int argc, char **argv)
             first++;
         if (argc - first != 2)
             return wactl_usage_error (self, "expected KEY VALUE; try 'wactl --help'");
+        //  "-": the first line of stdin, so that a secret stays out of ps.
+        if (strcmp (argv[first + 1], "-") == 0) {
+            char line[WA_CONFIG_STR + 2];
+            if (!fgets (line, sizeof line, stdin))
+                return wactl_usage_error (self, "VALUE '-' reads the value from stdin, which is empty");
+            line[strcspn (line, "\r\n")] = 0;
+            int status = s_set (self, argv[first], line);
+            memset (line, 0, sizeof line);
+            return status;
+        }
         return s_set (self, argv[first], argv[first + 1]);
     }
     if (optind < argc)

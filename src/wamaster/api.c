@@ -50,6 +50,7 @@ static const struct {
 } s_nested[] = {
     { "webhooks_url", "webhooks", "url" },
     { "webhooks_max_concurrent_requests", "webhooks", "max_concurrent_requests" },
+    { "webhooks_secret", "webhooks", "secret" },
 };
 #define NESTED (sizeof s_nested / sizeof s_nested[0])
 
@@ -409,7 +410,7 @@ api_settings_body (const wa_config_t *settings)
     const char *name;
     for (int i = 0; (name = wa_config_setting_name (i)); i++) {
         char value[WA_CONFIG_STR];
-        wa_config_get (settings, name, value, sizeof value);
+        wa_config_display (settings, name, value, sizeof value);
         json_t *into = application;
         const char *key = name;
         for (size_t n = 0; n < NESTED; n++)
@@ -584,6 +585,14 @@ s_check_change (api_t *self, slot_t *slot, const char *key, const char *label, j
         return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be %s, not %s", label,
                         s_is_number (key) ? "a number" : s_is_boolean (key) ? "true or false" : "a string",
                         s_type_name (value)), -1;
+    //  A secret sent back as GET shows it ("(set)", a URL's "user:***")
+    //  leaves it as it is: a client may PATCH what it read.
+    char shown[WA_CONFIG_STR], stored[WA_CONFIG_STR];
+    if (wa_config_is_secret (key)
+    &&  wa_config_display (self->settings, key, shown, sizeof shown) == 0
+    &&  wa_config_get (self->settings, key, stored, sizeof stored) == 0
+    &&  strcmp (shown, stored) != 0 && strcmp (input, shown) == 0)
+        return 0;
     if (wa_config_set (&job->changes, key, input, err, sizeof err))
         return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "%s", err), -1;
     job->changed |= (uint64_t) 1 << index;
@@ -940,7 +949,7 @@ s_log_change (const slot_t *slot)
         if (!(job->changed & ((uint64_t) 1 << i)))
             continue;
         char value[WA_CONFIG_STR];
-        wa_config_get (&job->result, wa_config_setting_name (i), value, sizeof value);
+        wa_config_display (&job->result, wa_config_setting_name (i), value, sizeof value);
         int n = snprintf (changed + used, sizeof changed - used, "%s%s=%s", used ? " " : "",
                           wa_config_setting_name (i), value);
         if (n > 0 && (size_t) n < sizeof changed - used)

@@ -715,12 +715,7 @@ s_on_peers (zloop_t *loop, zsock_t *reader, void *arg)
     int why = 0;
     if (wa_codec_recv (reader, NULL, &msg, &why) || msg.type != WA_MSG_SETTINGS)
         return 0;
-    wa_config_t next;
-    char err[512];
-    if (wa_settings_from_json (msg.text, &self->settings, &next, err, sizeof err))
-        wa_warn ("settings broadcast refused: %s", err);
-    else
-        wa_reactor_apply (&self->reactor, &next, "broadcast");
+    wa_reactor_broadcast (&self->reactor, msg.text, self->node.db);
     return 0;
 }
 

@@ -1,7 +1,9 @@
 /*  auth — see auth.h */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sodium.h>
 #include "auth.h"
 
@@ -124,4 +126,39 @@ auth_token_hash (const char *token, char hex[AUTH_TOKEN_HASH_LEN + 1])
     unsigned char hash[32];
     crypto_generichash (hash, sizeof hash, (const unsigned char *) token, strlen (token), NULL, 0);
     sodium_bin2hex (hex, AUTH_TOKEN_HASH_LEN + 1, hash, sizeof hash);
+}
+
+bool
+auth_address_loopback (const char *address)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton (AF_INET, address, &v4) == 1)
+        return (ntohl (v4.s_addr) >> 24) == 127;
+    if (inet_pton (AF_INET6, address, &v6) != 1)
+        return false;
+    if (IN6_IS_ADDR_LOOPBACK (&v6))
+        return true;
+    return IN6_IS_ADDR_V4MAPPED (&v6) && v6.s6_addr[12] == 127;
+}
+
+void
+auth_address_key (const char *address, char *key, size_t size)
+{
+    struct in6_addr v6;
+    if (size == 0)
+        return;
+    if (inet_pton (AF_INET6, address, &v6) != 1) {
+        snprintf (key, size, "%s", address);
+        return;
+    }
+    char text[INET6_ADDRSTRLEN];
+    if (IN6_IS_ADDR_V4MAPPED (&v6)) {
+        inet_ntop (AF_INET, &v6.s6_addr[12], text, sizeof text);
+        snprintf (key, size, "%s", text);
+        return;
+    }
+    memset (&v6.s6_addr[8], 0, 8);
+    inet_ntop (AF_INET6, &v6, text, sizeof text);
+    snprintf (key, size, "%s/64", text);
 }

@@ -31,5 +31,13 @@ int auth_bearer_parse (const char *header, char *token, size_t size);
 void auth_token_new (char token[AUTH_TOKEN_LEN + 1]);
 //  The hex of the BLAKE2b-256 hash (crypto_generichash) of token.
 void auth_token_hash (const char *token, char hex[AUTH_TOKEN_HASH_LEN + 1]);
+//  True for a client address on this host's loopback: 127.0.0.0/8, ::1,
+//  and ::ffff:127.x.x.x.
+bool auth_address_loopback (const char *address);
+//  The key under which an address's failed logins are counted: an IPv4
+//  address as it is (also when mapped into IPv6), an IPv6 address as its
+//  /64 ("2001:db8:1:2::/64": one host usually holds a whole /64), anything
+//  else as it is, cut to size - 1.
+void auth_address_key (const char *address, char *key, size_t size);
 
 #endif

@@ -33,6 +33,27 @@ static const char *SQL_ROLE_AND_ADMINS =
 static const char *SQL_DELETE_USER = "DELETE FROM users WHERE username = ?";
 static const char *SQL_REVOKE_USER =
     "UPDATE tokens SET revoked_at = NOW(6) WHERE username = ? AND revoked_at IS NULL";
+//  A password change revokes every other token of its user (all of them
+//  when another user, an ADMIN, made it: its token is not among them).
+static const char *SQL_REVOKE_OTHERS =
+    "UPDATE tokens SET revoked_at = NOW(6) WHERE username = ? AND revoked_at IS NULL AND token_hash <> ?";
+//  Failed logins (migration 0007): the rows of the user and of the address,
+//  with the microseconds left of each one's window (parameters: the window,
+//  the address key, the user name, the window).
+static const char *SQL_FAILURES =
+    "SELECT kind, failures, TIMESTAMPDIFF(MICROSECOND, NOW(6), window_start + INTERVAL ? MICROSECOND)"
+    " FROM login_failures WHERE (kind = 'address' AND name = ? OR kind = 'user' AND name = ?)"
+    " AND window_start > NOW(6) - INTERVAL ? MICROSECOND";
+//  One more failure; a window that has ended starts again (parameters: kind,
+//  name, the window twice). Assignments run left to right: window_start is
+//  still the old one when failures is set.
+static const char *SQL_FAILED =
+    "INSERT INTO login_failures (kind, name, failures, window_start) VALUES (?, ?, 1, NOW(6))"
+    " ON DUPLICATE KEY UPDATE"
+    " failures = IF(window_start > NOW(6) - INTERVAL ? MICROSECOND, failures + 1, 1),"
+    " window_start = IF(window_start > NOW(6) - INTERVAL ? MICROSECOND, window_start, NOW(6))";
+//  A success clears its user's count, never its address's.
+static const char *SQL_SUCCEEDED = "DELETE FROM login_failures WHERE kind = 'user' AND name = ?";
 
 static json_t *
 s_users (const char *username, const char *role)
@@ -67,6 +88,64 @@ s_user_run (wa_job_t *job, wa_db_t *db)
     job->rc = wa_db_query (db, SQL_USER, s_user_row, req, "s", req->username) < 0 ? -1 : 0;
 }
 
+//  The name failures are counted under: a name that no user can have
+//  (anything auth_username_valid refuses) is counted for its address only.
+static const char *
+s_counted_user (const web_req_t *req)
+{
+    return req->basic_ok && auth_username_valid (req->username) ? req->username : "";
+}
+
+static int
+s_failures_row (const wa_db_row_t *row, void *arg)
+{
+    web_req_t *req = arg;
+    bool user = streq (wa_db_row_str (row, 0), "user");
+    int failures = (int) wa_db_row_int (row, 1);
+    int64_t left = wa_db_row_int (row, 2);
+    if (user)
+        req->user_failures = failures;
+    else
+        req->address_failures = failures;
+    if (failures >= req->login_limit && left > req->blocked_for) {
+        req->blocked_for = left;
+        req->blocked_user = user;
+    }
+    return 0;
+}
+
+//  Out: the failures so far and the block, then (when not blocked) the user's row.
+static void
+s_login_check_run (wa_job_t *job, wa_db_t *db)
+{
+    web_req_t *req = web_job_req (job);
+    req->found = false;
+    req->user_failures = req->address_failures = 0;
+    req->blocked_for = 0;
+    job->rc = -1;
+    if (wa_db_query (db, SQL_FAILURES, s_failures_row, req, "issi", req->login_window, req->address_key,
+                     s_counted_user (req), req->login_window) < 0)
+        return;
+    if (req->basic_ok && !req->blocked_for
+    &&  wa_db_query (db, SQL_USER, s_user_row, req, "s", req->username) < 0)
+        return;
+    job->rc = 0;
+}
+
+static void
+s_login_failed_run (wa_job_t *job, wa_db_t *db)
+{
+    web_req_t *req = web_job_req (job);
+    job->rc = -1;
+    if (wa_db_exec (db, SQL_FAILED, "ssii", "address", req->address_key, req->login_window,
+                    req->login_window) < 0)
+        return;
+    if (*s_counted_user (req)
+    &&  wa_db_exec (db, SQL_FAILED, "ssii", "user", req->username, req->login_window, req->login_window) < 0)
+        return;
+    job->rc = 0;
+}
+
 void
 users_hash_run (wa_job_t *job, wa_db_t *db)
 {
@@ -87,6 +166,17 @@ s_verify_run (wa_job_t *job, wa_db_t *db)
     job->rc = 0;
 }
 
+//  The same for the old password of a self-change.
+static void
+s_verify_old_run (wa_job_t *job, wa_db_t *db)
+{
+    (void) db;
+    web_req_t *req = web_job_req (job);
+    bool match = crypto_pwhash_str_verify (req->stored_hash, req->old_password, strlen (req->old_password)) == 0;
+    req->verified = req->found && match;
+    job->rc = 0;
+}
+
 static int
 s_expires_row (const wa_db_row_t *row, void *arg)
 {
@@ -100,8 +190,12 @@ s_issue_run (wa_job_t *job, wa_db_t *db)
 {
     web_req_t *req = web_job_req (job);
     job->rc = -1;
+    if (wa_db_exec (db, SQL_SUCCEEDED, "s", req->username) < 0)
+        return;
+    //  A new password: every token issued before is void (this one is not yet).
     if (req->new_password[0]
-    &&  wa_db_exec (db, SQL_SET_PASSWORD, "ss", req->new_hash, req->username) != 1)
+    &&  (wa_db_exec (db, SQL_SET_PASSWORD, "ss", req->new_hash, req->username) != 1
+    ||   wa_db_exec (db, SQL_REVOKE_USER, "s", req->username) < 0))
         return;
     if (wa_db_exec (db, SQL_INSERT_TOKEN, "sssi", req->token_hash, req->username, req->role, req->ttl) != 1)
         return;
@@ -133,6 +227,8 @@ s_set_password_run (wa_job_t *job, wa_db_t *db)
     int64_t rows = wa_db_exec (db, SQL_SET_PASSWORD, "ss", req->new_hash, req->username);
     job->rc = rows < 0 ? -1 : 0;
     req->found = rows == 1;
+    if (req->found && wa_db_exec (db, SQL_REVOKE_OTHERS, "ss", req->username, req->token_hash) < 0)
+        job->rc = -1;
 }
 
 static int
@@ -178,6 +274,70 @@ s_delete_run (wa_job_t *job, wa_db_t *db)
 }
 
 //  --------------------------------------------------------------------------
+//  Failed logins: counted in the database (login_failures), per user and per
+//  client address, so every Webapp applies one limit. The check runs before
+//  the password is, the count after a failure; logins in flight at once may
+//  pass the limit by their number (at most the hash queue's).
+
+//  What the check and the count need.
+static void
+s_failures_init (web_t *self, web_req_t *req)
+{
+    auth_address_key (req->http.client, req->address_key, sizeof req->address_key);
+    req->login_limit = web_config (self)->login_failures_limit;
+    req->login_window = (int64_t) (web_config (self)->login_failures_window * 1e6);
+}
+
+//  0, or -1 when the user or the address is blocked (answered 429).
+static int
+s_refuse_blocked (web_t *self, web_req_t *req)
+{
+    if (!req->blocked_for)
+        return 0;
+    double retry = ceil ((double) req->blocked_for / 1e6);
+    if (req->blocked_user)
+        web_fail (self, req, 0, WA_ERR_TOO_MANY, "too many failed logins for '%s': try again in %.0f s",
+                  req->username, retry);
+    else
+        web_fail (self, req, 0, WA_ERR_TOO_MANY, "too many failed logins from %s: try again in %.0f s",
+                  req->http.client, retry);
+    return -1;
+}
+
+//  After a failure is counted: 401 for a login, 403 for a wrong old password.
+static void s_failure_answer (web_t *self, web_req_t *req);
+
+//  Counts a failure (saying so when it blocks the address or the user), then answers.
+static void
+s_count_failure (web_t *self, web_req_t *req)
+{
+    int limit = web_config (self)->login_failures_limit;
+    if (req->address_failures + 1 == limit)
+        wa_warn ("login: %s has failed %d logins within %g s: refused until the window ends",
+                 req->http.client, limit, web_config (self)->login_failures_window);
+    if (*s_counted_user (req) && req->user_failures + 1 == limit)
+        wa_warn ("login: '%s' has failed %d logins within %g s: refused until the window ends",
+                 req->username, limit, web_config (self)->login_failures_window);
+    s_failures_init (self, req);
+    web_db (self, req, s_login_failed_run, s_failure_answer);
+}
+
+static void
+s_failure_answer (web_t *self, web_req_t *req)
+{
+    if (req->job_rc)
+        wa_warn ("login: cannot count a failed login of %s: the database failed", req->http.client);
+    if (req->route.id == ROUTE_USER_UPDATE)
+        web_fail (self, req, 403, WA_ERR_ACCESS_DENIED, "'old_password' is not the current password");
+    else
+    if (!req->basic_ok)
+        web_fail (self, req, 401, WA_ERR_ACCESS_DENIED,
+                  "login takes the header 'Authorization: Basic base64(username:password)'");
+    else
+        web_fail (self, req, 401, WA_ERR_ACCESS_DENIED, "wrong username or password");
+}
+
+//  --------------------------------------------------------------------------
 //  POST /v1/users/login
 
 static void
@@ -192,7 +352,11 @@ s_login_issued (web_t *self, web_req_t *req)
                                                        "expires_after", req->expires));
     sodium_memzero (req->token, sizeof req->token);
     wa_info ("login: '%s' from %s%s", req->username, req->http.client,
-             req->new_password[0] ? " (password changed)" : "");
+             req->new_password[0] ? " (password changed; its other tokens revoked)" : "");
+    if (req->new_password[0]) {
+        web_forget_user (self, req->username);
+        web_password_changed (self);
+    }
     web_reply (self, req, 200, response);
 }
 
@@ -204,7 +368,6 @@ s_login_issue (web_t *self, web_req_t *req)
                   "with the body {\"new_password\": \"...\"}", req->username);
         return;
     }
-    web_login_succeeded (self, req);
     auth_token_new (req->token);
     auth_token_hash (req->token, req->token_hash);
     req->ttl = web_config (self)->token_ttl;
@@ -256,19 +419,24 @@ static void
 s_login_verified (web_t *self, web_req_t *req)
 {
     if (!req->verified) {
-        web_login_failed (self, req);
         wa_info ("login failed: '%s' from %s", req->username, req->http.client);
-        web_fail (self, req, 401, WA_ERR_ACCESS_DENIED, "wrong username or password");
+        s_count_failure (self, req);
         return;
     }
     web_with_body (self, req, s_login_body);
 }
 
 static void
-s_login_found (web_t *self, web_req_t *req)
+s_login_checked (web_t *self, web_req_t *req)
 {
     if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the user");
+        return;
+    }
+    if (s_refuse_blocked (self, req))
+        return;
+    if (!req->basic_ok) {
+        s_count_failure (self, req);
         return;
     }
     if (!req->found)
@@ -276,24 +444,17 @@ s_login_found (web_t *self, web_req_t *req)
     web_hash (self, req, s_verify_run, s_login_verified);
 }
 
-//  The Basic credentials are checked before any of the body is read.
+//  The Basic credentials are checked before any of the body is read: first
+//  whether the user or the address is blocked, then the password.
 void
 users_login (web_t *self, web_req_t *req)
 {
-    double retry = 0;
-    if (web_login_blocked (self, req, &retry)) {
-        web_fail (self, req, 0, WA_ERR_TOO_MANY, "too many failed logins from %s: try again in %.0f s",
-                  req->http.client, ceil (retry));
-        return;
-    }
-    if (auth_basic_parse (req->http.authorization, req->username, sizeof req->username,
-                          req->password, sizeof req->password)) {
-        web_login_failed (self, req);
-        web_fail (self, req, 401, WA_ERR_ACCESS_DENIED,
-                  "login takes the header 'Authorization: Basic base64(username:password)'");
-        return;
-    }
-    web_db (self, req, s_user_run, s_login_found);
+    req->basic_ok = auth_basic_parse (req->http.authorization, req->username, sizeof req->username,
+                                      req->password, sizeof req->password) == 0;
+    if (!req->basic_ok)
+        req->username[0] = 0;
+    s_failures_init (self, req);
+    web_db (self, req, s_login_check_run, s_login_checked);
 }
 
 //  --------------------------------------------------------------------------
@@ -411,7 +572,11 @@ s_updated (web_t *self, web_req_t *req)
         web_fail (self, req, 0, WA_ERR_NOT_FOUND, "no user '%s'", req->username);
         return;
     }
-    wa_info ("password of '%s' changed by '%s'", req->username, req->caller);
+    wa_info ("password of '%s' changed by '%s'; its other tokens revoked", req->username, req->caller);
+    //  This Webapp's cache at once (the caller's own token is looked up
+    //  again); every other Webapp's within its cache's 2 s.
+    web_forget_user (self, req->username);
+    web_password_changed (self);
     web_reply (self, req, 200, s_users (req->username, NULL));
 }
 
@@ -423,6 +588,32 @@ s_update_hashed (web_t *self, web_req_t *req)
         return;
     }
     web_db (self, req, s_set_password_run, s_updated);
+}
+
+//  A self-change: the old password was checked.
+static void
+s_update_verified (web_t *self, web_req_t *req)
+{
+    if (!req->verified) {
+        wa_info ("password change refused: wrong old password for '%s' from %s", req->username, req->http.client);
+        s_count_failure (self, req);
+        return;
+    }
+    web_hash (self, req, users_hash_run, s_update_hashed);
+}
+
+static void
+s_update_checked (web_t *self, web_req_t *req)
+{
+    if (req->job_rc) {
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot read the user");
+        return;
+    }
+    if (s_refuse_blocked (self, req))
+        return;
+    if (!req->found)
+        snprintf (req->stored_hash, sizeof req->stored_hash, "%s", web_default_hash (self));
+    web_hash (self, req, s_verify_old_run, s_update_verified);
 }
 
 //  The user named in the path into req->username; 0, or -1 (answered 404).
@@ -448,7 +639,22 @@ users_update (web_t *self, web_req_t *req)
     }
     if (s_take_password (self, req))
         return;
-    web_hash (self, req, users_hash_run, s_update_hashed);
+    if (!streq (req->caller, req->username)) {
+        web_hash (self, req, users_hash_run, s_update_hashed);
+        return;
+    }
+    //  A stolen token alone cannot change its user's password: the old one
+    //  is checked, and a wrong one counts as a failed login.
+    char why[200];
+    int code = input_string (req->input, "old_password", true, req->old_password, sizeof req->old_password,
+                             why, sizeof why);
+    if (code) {
+        web_fail (self, req, 0, code, "%s (changing your own password needs the current one)", why);
+        return;
+    }
+    req->basic_ok = true;
+    s_failures_init (self, req);
+    web_db (self, req, s_login_check_run, s_update_checked);
 }
 
 //  --------------------------------------------------------------------------

@@ -1,14 +1,15 @@
 /*  web — see web.h */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "wa_log.h"
 #include "wa_reactor.h"
 #include "wa_migrations.h"
 #include "wa_settings.h"
 #include "input.h"
-#include "ratelimit.h"
 #include "tokencache.h"
 #include "coreapps.h"
 #include "web.h"
@@ -36,7 +37,8 @@
 #define SWEEP_MS 100
 
 //  The kinds of the Webapp's jobs (and wa_node's register and settings read).
-enum { JOB_REQ_DB = 1, JOB_REQ_HASH, JOB_LIVENESS, JOB_SEED, JOB_ADMIN_HASH, JOB_TOKENS_PURGE };
+enum { JOB_REQ_DB = 1, JOB_REQ_HASH, JOB_LIVENESS, JOB_SEED, JOB_ADMIN_HASH, JOB_TOKENS_PURGE,
+       JOB_ADMIN_CHECK };
 
 //  A request's job: the request is handed over with it.
 typedef struct {
@@ -50,15 +52,32 @@ typedef struct {
     bool stopping;
 } liveness_job_t;
 
+//  The first admin's password: "secret", to be changed at its first login
+//  (and served only to loopback clients until then), or admin_password_file's.
 typedef struct {
     wa_job_t job;
+    char password[AUTH_PASSWORD_MAX + 1];   //  in (wiped once hashed)
     char hash[crypto_pwhash_STRBYTES];  //  out
 } admin_job_t;
 
 typedef struct {
     wa_job_t job;
     char hash[crypto_pwhash_STRBYTES];  //  the default admin's
+    bool from_file;                     //  admin_password_file's: no change required
+    int64_t admins_set;                 //  out: ADMINs with a password of their own
 } seed_job_t;
+
+//  Whether some ADMIN has a password of its own yet.
+typedef struct {
+    wa_job_t job;
+    int64_t admins_set;                 //  out
+} admin_check_job_t;
+
+//  Expired tokens and failed-login windows.
+typedef struct {
+    wa_job_t job;
+    int64_t failures_window_us;         //  in
+} purge_job_t;
 
 struct web_t {
     const wa_config_t *config;
@@ -72,7 +91,6 @@ struct web_t {
     zhashx_t *lookups;          //  token hash → requests waiting for its lookup
     int db_jobs;                //  requests at the DB worker
     int hash_jobs;              //  at the hash worker
-    ratelimit_t *failures;
     tokencache_t *tokens;
     uint64_t id;                //  our node id once registered
     bool fatal;
@@ -83,7 +101,11 @@ struct web_t {
     liveness_job_t *liveness_job;
     admin_job_t *admin_job;
     seed_job_t *seed_job;
-    wa_job_t *tokens_purge_job;
+    purge_job_t *tokens_purge_job;
+    admin_check_job_t *admin_check_job;
+    bool admin_set;             //  an ADMIN has a password of its own: every address is served
+    bool admin_from_file;       //  the first password came from admin_password_file
+    char admin_password[AUTH_PASSWORD_MAX + 1];     //  until handed to the hash job
     wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
     char default_hash[crypto_pwhash_STRBYTES];  //  Argon2id of "secret", once hashed
     int purges;
@@ -128,25 +150,44 @@ web_forget_user (web_t *self, const char *username)
     tokencache_forget_user (self->tokens, username);
 }
 
-bool
-web_login_blocked (web_t *self, web_req_t *req, double *retry_after)
+static const char *SQL_ADMINS_SET = "SELECT COUNT(*) FROM users WHERE role = 'ADMIN' AND must_change = 0";
+
+static int
+s_count_row (const wa_db_row_t *row, void *arg)
 {
-    wa_usec_t left = 0;
-    bool blocked = ratelimit_blocked (self->failures, req->http.client, wa_clock_mono (), &left);
-    *retry_after = (double) left / 1e6;
-    return blocked;
+    *(int64_t *) arg = wa_db_row_int (row, 0);
+    return 0;
+}
+
+static void
+s_admin_check_run (wa_job_t *job, wa_db_t *db)
+{
+    admin_check_job_t *self = (admin_check_job_t *) job;
+    job->rc = wa_db_query (db, SQL_ADMINS_SET, s_count_row, &self->admins_set, "") == 1 ? 0 : -1;
+}
+
+static void
+s_admin_check (web_t *self)
+{
+    if (self->ready && !self->admin_set && self->admin_check_job)
+        WA_JOB_SUBMIT (self->db, self->admin_check_job);
+}
+
+//  Once an ADMIN has a password of its own it stays so (the default admin
+//  is created only into an empty table), so this is asked until it has.
+static void
+s_admin_checked (web_t *self, int64_t admins_set)
+{
+    if (self->admin_set || admins_set <= 0)
+        return;
+    self->admin_set = true;
+    wa_info ("an ADMIN has a password of its own: serving clients on every address");
 }
 
 void
-web_login_failed (web_t *self, web_req_t *req)
+web_password_changed (web_t *self)
 {
-    ratelimit_fail (self->failures, req->http.client, wa_clock_mono ());
-}
-
-void
-web_login_succeeded (web_t *self, web_req_t *req)
-{
-    ratelimit_forget (self->failures, req->http.client);
+    s_admin_check (self);
 }
 
 //  --------------------------------------------------------------------------
@@ -168,6 +209,7 @@ web_reply (web_t *self, web_req_t *req, int status, json_t *response)
     req->result = NULL;
     sodium_memzero (req->password, sizeof req->password);
     sodium_memzero (req->new_password, sizeof req->new_password);
+    sodium_memzero (req->old_password, sizeof req->old_password);
     web_reply_text (self, req, status, body, len, NULL);
 }
 
@@ -575,6 +617,13 @@ s_start (web_t *self, web_req_t *req)
                   "(schema version %d)", wa_schema_version);
         return;
     }
+    //  No well-known password is ever reachable from the network.
+    if (!self->admin_set && !auth_address_loopback (req->http.client)) {
+        web_fail (self, req, 403, WA_ERR_ACCESS_DENIED, "no ADMIN has a password of its own yet: until one "
+                  "has, this API serves only clients on its own host; set it there ('wactl users set-password "
+                  "admin', or admin_password_file)");
+        return;
+    }
     //  The credentials before any of the body is read (http.h).
     if (req->route.auth == ROUTE_AUTH_BASIC)
         users_login (self, req);
@@ -620,14 +669,25 @@ s_liveness_run (wa_job_t *job, wa_db_t *db)
 //  whose admin was renamed or deleted does not get it back.
 static const char *SQL_SEED_ADMIN =
     "INSERT IGNORE INTO users (username, password_hash, role, must_change, created_at, updated_at)"
-    " SELECT 'admin', ?, 'ADMIN', 1, NOW(6), NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM users)";
+    " SELECT 'admin', ?, 'ADMIN', ?, NOW(6), NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM users)";
+//  admin_password_file also sets the password of a default admin that
+//  never had one of its own (created by a Webapp without the file), and
+//  never overwrites one that was chosen.
+static const char *SQL_SEED_PASSWORD =
+    "UPDATE users SET password_hash = ?, must_change = 0, updated_at = NOW(6)"
+    " WHERE username = 'admin' AND role = 'ADMIN' AND must_change = 1";
 
+//  rc: 1 when it created or set the admin, 0 when not; then admins_set.
 static void
 s_seed_run (wa_job_t *job, wa_db_t *db)
 {
     seed_job_t *self = (seed_job_t *) job;
-    int64_t rows = wa_db_exec (db, SQL_SEED_ADMIN, "s", self->hash);
+    int64_t rows = wa_db_exec (db, SQL_SEED_ADMIN, "si", self->hash, (int64_t) (self->from_file ? 0 : 1));
+    if (rows == 0 && self->from_file)
+        rows = wa_db_exec (db, SQL_SEED_PASSWORD, "s", self->hash);
     job->rc = rows < 0 ? -1 : (int) rows;
+    if (job->rc >= 0 && wa_db_query (db, SQL_ADMINS_SET, s_count_row, &self->admins_set, "") != 1)
+        job->rc = -1;
 }
 
 static void
@@ -635,8 +695,43 @@ s_admin_hash_run (wa_job_t *job, wa_db_t *db)
 {
     (void) db;
     admin_job_t *self = (admin_job_t *) job;
-    job->rc = crypto_pwhash_str (self->hash, "secret", 6, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                 crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    job->rc = crypto_pwhash_str (self->hash, self->password, strlen (self->password),
+                                 crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    sodium_memzero (self->password, sizeof self->password);
+}
+
+//  admin_password_file's first line, or "secret". 0, or -1 (said why).
+static int
+s_admin_password (web_t *self)
+{
+    const char *path = self->config->admin_password_file;
+    if (!*path) {
+        snprintf (self->admin_password, sizeof self->admin_password, "secret");
+        return 0;
+    }
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        wa_error ("admin_password_file: cannot read %s: %s", path, strerror (errno));
+        return -1;
+    }
+    struct stat info;
+    if (fstat (fileno (file), &info) == 0 && (info.st_mode & 077))
+        wa_warn ("admin_password_file %s can be read by other users (mode %03o): chmod 600 it",
+                 path, (unsigned int) (info.st_mode & 0777));
+    char line[AUTH_PASSWORD_MAX + 3] = "";
+    bool read = fgets (line, sizeof line, file) != NULL;
+    fclose (file);
+    line[strcspn (line, "\r\n")] = 0;
+    const char *problem = read ? auth_password_problem (line) : "is missing: the file is empty";
+    if (problem) {
+        wa_error ("admin_password_file %s: the password %s", path, problem);
+        sodium_memzero (line, sizeof line);
+        return -1;
+    }
+    snprintf (self->admin_password, sizeof self->admin_password, "%s", line);
+    sodium_memzero (line, sizeof line);
+    self->admin_from_file = true;
+    return 0;
 }
 
 static void
@@ -658,6 +753,7 @@ s_progress (web_t *self)
     }
     if (self->id && !self->seeded && self->seed_job && self->admin_job && self->admin_job->job.rc == 0) {
         memcpy (self->seed_job->hash, self->default_hash, sizeof self->seed_job->hash);
+        self->seed_job->from_file = self->admin_from_file;
         WA_JOB_SUBMIT (self->db, self->seed_job);
     }
 }
@@ -697,8 +793,17 @@ s_node_job_done (web_t *self, wa_job_t *job)
         if (rc >= 0) {
             self->seeded = true;
             self->ready = true;
+            if (rc == 1 && self->admin_from_file)
+                wa_info ("set the password of 'admin' from admin_password_file");
+            else
             if (rc == 1)
-                wa_info ("created the default user 'admin' (password 'secret', to be changed at first login)");
+                wa_info ("created the default user 'admin' (password 'secret', to be changed at its first "
+                         "login, from this host only)");
+            s_admin_checked (self, self->seed_job->admins_set);
+            if (!self->admin_set)
+                wa_warn ("no ADMIN has a password of its own yet: serving only clients on this host "
+                         "(loopback) until one has (wactl users set-password admin; or log in here as "
+                         "admin/secret with a new_password)");
             wa_info ("ready: serving the API on %s://%s:%d", http_server_tls (self->http) ? "https" : "http",
                      self->config->webapp_bind, http_server_port (self->http));
         }
@@ -714,11 +819,17 @@ s_node_job_done (web_t *self, wa_job_t *job)
             memcpy (self->default_hash, self->admin_job->hash, sizeof self->default_hash);
     }
     else
+    if (kind == JOB_ADMIN_CHECK) {
+        self->admin_check_job = (admin_check_job_t *) job;
+        if (rc == 0)
+            s_admin_checked (self, self->admin_check_job->admins_set);
+    }
+    else
     if (kind == JOB_LIVENESS)
         self->liveness_job = (liveness_job_t *) job;
     else
     if (kind == JOB_TOKENS_PURGE)
-        self->tokens_purge_job = job;
+        self->tokens_purge_job = (purge_job_t *) job;
     else
     if (!wa_reactor_job_done (&self->reactor, job, self->db))
         wa_job_destroy (&job);
@@ -736,6 +847,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     if (self->fatal)
         return -1;
     s_progress (self);
+    s_admin_check (self);
     return 0;
 }
 
@@ -758,13 +870,20 @@ static const char *SQL_TOKENS_PURGE =
     "DELETE FROM tokens WHERE expires_at < NOW(6) - INTERVAL 1 HOUR"
     " OR revoked_at < NOW(6) - INTERVAL 1 HOUR LIMIT 10000";
 
+//  Failed logins whose window ended (parameter: the window) count no more.
+static const char *SQL_FAILURES_PURGE =
+    "DELETE FROM login_failures WHERE window_start < NOW(6) - INTERVAL ? MICROSECOND LIMIT 10000";
+
 static void
 s_tokens_purge_run (wa_job_t *job, wa_db_t *db)
 {
+    purge_job_t *self = (purge_job_t *) job;
     int64_t rows = wa_db_exec (db, SQL_TOKENS_PURGE, "");
     job->rc = rows < 0 ? -1 : 0;
     if (rows > 0)
         wa_info ("deleted %" PRId64 " expired or revoked tokens", rows);
+    if (wa_db_exec (db, SQL_FAILURES_PURGE, "i", self->failures_window_us) < 0)
+        job->rc = -1;
 }
 
 static int
@@ -784,10 +903,11 @@ s_on_purge (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     web_t *self = arg;
     wa_usec_t now = wa_clock_mono ();
-    ratelimit_purge (self->failures, now);
     tokencache_purge (self->tokens, now);
-    if (self->ready && self->purges++ % TOKENS_PURGE_EVERY == 0 && self->tokens_purge_job)
-        wa_dbworker_submit (self->db, &self->tokens_purge_job);
+    if (self->ready && self->purges++ % TOKENS_PURGE_EVERY == 0 && self->tokens_purge_job) {
+        self->tokens_purge_job->failures_window_us = (int64_t) (self->config->login_failures_window * 1e6);
+        WA_JOB_SUBMIT (self->db, self->tokens_purge_job);
+    }
     return 0;
 }
 
@@ -922,6 +1042,10 @@ web_run (const wa_config_t *config)
     self->config = config;
     self->settings = *config;
     char err[512];
+    if (s_admin_password (self)) {
+        free (self);
+        return 1;
+    }
     self->http = http_server_new (config, sizeof (web_req_t), &self->requests, err, sizeof err);
     if (!self->http) {
         wa_error ("%s", err);
@@ -935,14 +1059,16 @@ web_run (const wa_config_t *config)
     self->hasher = s_worker_new (config);
     self->pending = zlistx_new ();
     self->lookups = zhashx_new ();
-    self->failures = ratelimit_new (config->login_failures_limit, WA_SEC (config->login_failures_window));
     self->tokens = tokencache_new ();
     self->metrics = metrics_new ();
     self->register_job = wa_register_job_new ();
     self->liveness_job = WA_JOB_NEW (liveness_job_t, JOB_LIVENESS, s_liveness_run, NULL);
     self->admin_job = WA_JOB_NEW (admin_job_t, JOB_ADMIN_HASH, s_admin_hash_run, NULL);
     self->seed_job = WA_JOB_NEW (seed_job_t, JOB_SEED, s_seed_run, NULL);
-    self->tokens_purge_job = wa_job_new (sizeof (wa_job_t), JOB_TOKENS_PURGE, s_tokens_purge_run, NULL);
+    self->tokens_purge_job = WA_JOB_NEW (purge_job_t, JOB_TOKENS_PURGE, s_tokens_purge_run, NULL);
+    self->admin_check_job = WA_JOB_NEW (admin_check_job_t, JOB_ADMIN_CHECK, s_admin_check_run, NULL);
+    memcpy (self->admin_job->password, self->admin_password, sizeof self->admin_password);
+    sodium_memzero (self->admin_password, sizeof self->admin_password);
     WA_JOB_SUBMIT (self->hasher, self->admin_job);
 
     self->loop = zloop_new ();
@@ -965,7 +1091,6 @@ web_run (const wa_config_t *config)
         zlistx_destroy (&waiting);
     zhashx_destroy (&self->lookups);
     zlistx_destroy (&self->pending);
-    ratelimit_destroy (&self->failures);
     tokencache_destroy (&self->tokens);
     metrics_destroy (&self->metrics);
     //  The workers are gone: a job they still had was destroyed there.
@@ -973,7 +1098,8 @@ web_run (const wa_config_t *config)
     WA_JOB_DESTROY (self->liveness_job);
     WA_JOB_DESTROY (self->admin_job);
     WA_JOB_DESTROY (self->seed_job);
-    wa_job_destroy (&self->tokens_purge_job);
+    WA_JOB_DESTROY (self->tokens_purge_job);
+    WA_JOB_DESTROY (self->admin_check_job);
     wa_reactor_destroy (&self->reactor);
     free (self);
     return rc;

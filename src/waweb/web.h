@@ -46,6 +46,7 @@ struct web_req_t {
     char username[AUTH_USERNAME_MAX + 1];
     char password[AUTH_PASSWORD_MAX + 1];
     char new_password[AUTH_PASSWORD_MAX + 1];
+    char old_password[AUTH_PASSWORD_MAX + 1];
     char role[16];
     char stored_hash[crypto_pwhash_STRBYTES];
     char new_hash[crypto_pwhash_STRBYTES];
@@ -56,6 +57,15 @@ struct web_req_t {
     bool verified;
     bool must_change;
     int admins;
+    //  failed logins (users.c): of the user named and of the client's address
+    char address_key[64];       //  auth_address_key of the client
+    int login_limit;            //  login_failures_limit
+    int64_t login_window;       //  login_failures_window, microseconds
+    bool basic_ok;              //  the Basic header held a username and password
+    int user_failures;          //  within the current windows
+    int address_failures;
+    int64_t blocked_for;        //  microseconds until the block ends, 0 when none
+    bool blocked_user;          //  the user's block (else the address's)
     int64_t ttl;                //  seconds (tokens) or microseconds (health window)
     int64_t remaining;          //  microseconds a token has left
     json_t *result;             //  built by a job
@@ -82,13 +92,12 @@ web_req_t *web_job_req (wa_job_t *job);
 //  The reactor's state the endpoints read.
 const wa_config_t *web_config (web_t *self);
 const wa_config_t *web_settings (web_t *self);
-const char *web_default_hash (web_t *self);     //  Argon2id of "secret"
+const char *web_default_hash (web_t *self);     //  Argon2id of the first admin's password
 void web_forget_token (web_t *self, const char *token_hash);
 void web_forget_user (web_t *self, const char *username);
-//  Failed logins of the request's client address.
-bool web_login_blocked (web_t *self, web_req_t *req, double *retry_after);
-void web_login_failed (web_t *self, web_req_t *req);
-void web_login_succeeded (web_t *self, web_req_t *req);
+//  A password was set: until an ADMIN has one, the API serves only
+//  loopback clients, and this asks the database again at once.
+void web_password_changed (web_t *self);
 
 //  Answer: status (0: the table's, for an error) and the response object
 //  (taken; NULL for a bare envelope). Ends the request.

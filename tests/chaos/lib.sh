@@ -86,8 +86,11 @@ max_callback_backoff_delay_ms = 2000
 sent_status = 1
 webapp_port = 9090
 media_dir = $T/media
+admin_password_file = $T/admin-password
 CONF
     mkdir -p "$T/media"
+    # The client logs in from its own host: no default password is served there.
+    (umask 077; echo 'Wacluster-2024!' > "$T/admin-password")
     local h
     for h in gate m1 m2 c1 c2 c3 web; do
         { cat "$T/cluster.conf"; echo "bind_address = $(topo_ip "$h")"; echo "webapp_bind = $(topo_ip "$h")"; } > "$T/$h.conf"
@@ -279,7 +282,7 @@ chaos_up() {
     wait_for 60 monitoring_whole || { say "monitoring not whole (coreapp:state/votes/observers $(monitoring_state))"; exit 1; }
 }
 
-# A token of admin, from the client's host (the first login sets the password).
+# A token of admin, from the client's host (admin_password_file set the password).
 login() {
     local url=http://$(topo_ip web):9090/v1/users/login body
     body=$(topo_exec client curl -s -u 'admin:Wacluster-2024!' -X POST "$url")

@@ -119,13 +119,13 @@ fi
 if grep -qx webhooks_url <<<"$SETTINGS"; then
     note "the webhook settings: nested as the original's, taken nested or flat"
     expect "GET" 200 - "$WEB" GET $S "${AUTH[@]}"
-    [ "$(jq -c '.settings.application.webhooks | keys' "$T/body")" = '["max_concurrent_requests","url"]' ] \
+    [ "$(jq -c '.settings.application.webhooks | keys' "$T/body")" = '["max_concurrent_requests","secret","url"]' ] \
         || fail "GET: webhooks not nested: $(body)"
     jq -e '.settings.application | has("webhooks_url") or has("webhooks_max_concurrent_requests")' "$T/body" \
         >/dev/null && fail "GET: the flat names too: $(body)"
     expect "PATCH nested" 200 - "$WEB" PATCH $S "${AUTH[@]}" \
         -d '{"webhooks":{"url":"http://127.0.0.1:1/hook","max_concurrent_requests":5}}'
-    [ "$(jq -c .settings.application.webhooks "$T/body")" = '{"max_concurrent_requests":5,"url":"http://127.0.0.1:1/hook"}' ] \
+    [ "$(jq -c .settings.application.webhooks "$T/body")" = '{"max_concurrent_requests":5,"secret":"","url":"http://127.0.0.1:1/hook"}' ] \
         || fail "PATCH nested answered $(body)"
     [ "$(stored webhooks_url)" = http://127.0.0.1:1/hook ] && [ "$(stored webhooks_max_concurrent_requests)" = 5 ] \
         || fail "PATCH nested stored $(stored webhooks_url) $(stored webhooks_max_concurrent_requests)"

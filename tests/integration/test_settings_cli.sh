@@ -19,7 +19,7 @@ SETTINGS="heartbeat_interval unhealthy_interval db_liveness_interval lease_ttl l
           lease_margin shard_lease_ttl shard_renew_interval upstream_ping_interval
           upstream_login_timeout promotion_holdoff failover_limit failover_window
           request_deadline request_attempt_timeout webhooks_url webhooks_max_concurrent_requests
-          callback_backoff_delay_ms max_callback_backoff_delay_ms sent_status"
+          callback_backoff_delay_ms max_callback_backoff_delay_ms sent_status webhooks_secret"
 
 # stored NAME: the row's value and time, "" when there is none.
 stored() { q "SELECT CONCAT(value, ' at ', updated_at) FROM settings WHERE name = '$1'"; }

@@ -238,12 +238,13 @@ test_settings_as_json (void **state)
     int count = 0;
     while (wa_config_setting_name (count))
         count++;
-    //  webhooks_url and webhooks_max_concurrent_requests are one object.
-    assert_int_equal ((int) json_object_size (application), count - 1);
+    //  webhooks_url, _max_concurrent_requests and _secret are one object.
+    assert_int_equal ((int) json_object_size (application), count - 2);
     json_t *webhooks = json_object_get (application, "webhooks");
     assert_true (json_is_string (json_object_get (webhooks, "url")));
     assert_int_equal (json_integer_value (json_object_get (webhooks, "max_concurrent_requests")), 12);
-    assert_int_equal ((int) json_object_size (webhooks), 2);
+    assert_int_equal ((int) json_object_size (webhooks), 3);
+    assert_string_equal (json_string_value (json_object_get (webhooks, "secret")), "");
     assert_null (json_object_get (application, "webhooks_url"));
     assert_true (json_is_real (json_object_get (application, "heartbeat_interval")));
     assert_true (json_is_integer (json_object_get (application, "unhealthy_interval")));

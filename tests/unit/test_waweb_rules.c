@@ -11,7 +11,6 @@
 #include "auth.h"
 #include "envelope.h"
 #include "input.h"
-#include "ratelimit.h"
 #include "route.h"
 #include "tokencache.h"
 
@@ -246,31 +245,6 @@ test_input (void **state)
 }
 
 static void
-test_ratelimit (void **state)
-{
-    (void) state;
-    ratelimit_t *limit = ratelimit_new (3, 60 * WA_USEC_PER_SEC);
-    wa_usec_t t = 1000 * WA_USEC_PER_SEC, left;
-    assert_false (ratelimit_blocked (limit, "1.2.3.4", t, &left));
-    for (int i = 0; i < 3; i++)
-        ratelimit_fail (limit, "1.2.3.4", t + i);
-    assert_true (ratelimit_blocked (limit, "1.2.3.4", t + 10 * WA_USEC_PER_SEC, &left));
-    assert_int_equal (left, 50 * WA_USEC_PER_SEC);
-    assert_false (ratelimit_blocked (limit, "5.6.7.8", t, &left));
-    //  The window opened by the first failure ends.
-    assert_false (ratelimit_blocked (limit, "1.2.3.4", t + 60 * WA_USEC_PER_SEC, &left));
-    //  A success forgets the failures.
-    ratelimit_fail (limit, "9.9.9.9", t);
-    ratelimit_fail (limit, "9.9.9.9", t);
-    ratelimit_forget (limit, "9.9.9.9");
-    ratelimit_fail (limit, "9.9.9.9", t);
-    assert_false (ratelimit_blocked (limit, "9.9.9.9", t, &left));
-    assert_int_equal (ratelimit_purge (limit, t + 61 * WA_USEC_PER_SEC), 0);
-    ratelimit_destroy (&limit);
-    assert_null (limit);
-}
-
-static void
 test_tokencache (void **state)
 {
     (void) state;
@@ -308,7 +282,6 @@ main (void)
         cmocka_unit_test (test_bearer_and_tokens),
         cmocka_unit_test (test_route),
         cmocka_unit_test (test_input),
-        cmocka_unit_test (test_ratelimit),
         cmocka_unit_test (test_tokencache),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -5,7 +5,9 @@
     cluster has in flight at once. libmicrohttpd with one polling thread;
     a slow answer is a suspended connection that a second thread resumes
     when its time comes, so it holds nothing else up. One lock guards what
-    both threads touch. */
+    both threads touch. With --secret-file it checks each POST's
+    X-Hub-Signature-256 (the cluster's webhooks_secret) on its own, with
+    libsodium, and answers a missing or wrong one with 401. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,6 +21,7 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <sodium.h>
 
 #define BODY_MAX (1024 * 1024)
 
@@ -36,6 +39,8 @@ typedef struct {
     pthread_cond_t wake;        //  the resumer has something new to wait for
     struct delayed_s *delayed;  //  suspended connections, by due time
     bool stopping;
+    char secret[256];           //  --secret-file's; "": signatures are not checked
+    uint64_t bad_signatures;
 } hook_t;
 
 //  A connection whose answer waits.
@@ -83,14 +88,37 @@ s_answer (struct MHD_Connection *connection, unsigned int status, json_t *body)
     return rc;
 }
 
-//  One line: {"at":UNIX_S,"status":N,"path":"...","body":JSON or text}.
+//  "valid", "invalid" or "missing": the request's X-Hub-Signature-256
+//  against the HMAC-SHA256 of its body with the secret.
+static const char *
+s_signature (struct MHD_Connection *connection, const request_t *request)
+{
+    const char *header = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "X-Hub-Signature-256");
+    if (!header)
+        return "missing";
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state state;
+    crypto_auth_hmacsha256_init (&state, (const unsigned char *) s_hook.secret, strlen (s_hook.secret));
+    crypto_auth_hmacsha256_update (&state, (const unsigned char *) (request->body ? request->body : ""),
+                                   request->len);
+    crypto_auth_hmacsha256_final (&state, mac);
+    char expected[7 + 2 * sizeof mac + 1] = "sha256=";
+    sodium_bin2hex (expected + 7, sizeof expected - 7, mac, sizeof mac);
+    bool valid = strlen (header) == strlen (expected) && sodium_memcmp (header, expected, strlen (expected)) == 0;
+    return valid ? "valid" : "invalid";
+}
+
+//  One line: {"at":UNIX_S,"status":N,"path":"...","body":JSON or text},
+//  with "signature" when signatures are checked.
 static void
-s_record (const char *url, unsigned int status, const request_t *request, double at)
+s_record (const char *url, unsigned int status, const request_t *request, double at, const char *signature)
 {
     json_t *line = json_object ();
     json_object_set_new (line, "at", json_real (at));
     json_object_set_new (line, "status", json_integer (status));
     json_object_set_new (line, "path", json_string (url));
+    if (signature)
+        json_object_set_new (line, "signature", json_string (signature));
     json_t *body = request->body ? json_loadb (request->body, request->len, 0, NULL) : NULL;
     if (!body && request->body)
         body = json_stringn (request->body, request->len);     //  NULL unless UTF-8
@@ -138,10 +166,11 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
     double now = s_now ();
     if (strcmp (url, "/stats") == 0 && strcmp (method, "GET") == 0) {
         pthread_mutex_lock (&s_hook.lock);
-        json_t *stats = json_pack ("{s:I, s:I, s:f, s:b, s:i, s:i, s:i}", "received", (json_int_t) s_hook.received,
+        json_t *stats = json_pack ("{s:I, s:I, s:f, s:b, s:i, s:i, s:i, s:I}", "received", (json_int_t) s_hook.received,
                                    "failed", (json_int_t) s_hook.failed, "fail_until", s_hook.fail_until,
                                    "failing", now < s_hook.fail_until, "delay_ms", s_hook.delay_ms,
-                                   "in_flight", s_hook.in_flight, "max_in_flight", s_hook.max_in_flight);
+                                   "in_flight", s_hook.in_flight, "max_in_flight", s_hook.max_in_flight,
+                                   "bad_signatures", (json_int_t) s_hook.bad_signatures);
         pthread_mutex_unlock (&s_hook.lock);
         return s_answer (connection, MHD_HTTP_OK, stats);
     }
@@ -176,12 +205,17 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
     }
     if (request->too_big)
         return s_answer (connection, 413, json_pack ("{s:s}", "error", "body over 1 MiB"));
+    const char *signature = *s_hook.secret ? s_signature (connection, request) : NULL;
     pthread_mutex_lock (&s_hook.lock);
     unsigned int status = now < s_hook.fail_until ? (unsigned int) s_hook.fail_status : MHD_HTTP_OK;
+    if (signature && strcmp (signature, "valid") != 0) {
+        status = MHD_HTTP_UNAUTHORIZED;
+        s_hook.bad_signatures++;
+    }
     s_hook.received++;
     if (status != MHD_HTTP_OK)
         s_hook.failed++;
-    s_record (url, status, request, now);
+    s_record (url, status, request, now, signature);
     if (++s_hook.in_flight > s_hook.max_in_flight)
         s_hook.max_in_flight = s_hook.in_flight;
     delayed_t *delayed = s_hook.delay_ms > 0 && !s_hook.stopping ? calloc (1, sizeof (delayed_t)) : NULL;
@@ -273,6 +307,10 @@ s_usage (FILE *out)
              "  -o, --out FILE         append the lines here (default webhooks.jsonl; - for stdout)\n"
              "  -f, --fail-until S     fail until unix time S (fractions allowed)\n"
              "      --fail-status N    the status while failing (default 500; 400 to 599)\n"
+             "      --secret-file F    check each POST's X-Hub-Signature-256 against the key in\n"
+             "                         F's first line (the cluster's webhooks_secret): the line\n"
+             "                         gets \"signature\": \"valid\", \"invalid\" or \"missing\",\n"
+             "                         and the last two are answered 401\n"
              "  -h, --help             this text\n"
              "  -V, --version          print the version\n\n"
              "Control, while it runs:\n"
@@ -280,7 +318,8 @@ s_usage (FILE *out)
              "  POST /delay?ms=N       answer every POST N ms late (0 to 60000; 0: at once);\n"
              "                         also restarts the count of max_in_flight\n"
              "  GET /stats             {\"received\",\"failed\",\"fail_until\",\"failing\",\n"
-             "                         \"delay_ms\",\"in_flight\",\"max_in_flight\"}: max_in_flight is\n"
+             "                         \"delay_ms\",\"in_flight\",\"max_in_flight\",\n"
+             "                         \"bad_signatures\"}: max_in_flight is\n"
              "                         the most POSTs it was answering at once\n\n"
              "Once listening it prints \"wahook: listening on http://ADDR:PORT/ ...\" to\n"
              "stderr. SIGINT or SIGTERM stops it.\n");
@@ -307,6 +346,7 @@ main (int argc, char **argv)
         { "out", required_argument, NULL, 'o' },
         { "fail-until", required_argument, NULL, 'f' },
         { "fail-status", required_argument, NULL, 's' },
+        { "secret-file", required_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -339,6 +379,18 @@ main (int argc, char **argv)
                 }
                 s_hook.fail_status = (int) value;
                 break;
+            case 'k': {
+                FILE *file = fopen (optarg, "r");
+                bool read = file && fgets (s_hook.secret, sizeof s_hook.secret, file);
+                if (file)
+                    fclose (file);
+                if (!read) {
+                    fprintf (stderr, "wahook: cannot read a secret from %s\n", optarg);
+                    return 2;
+                }
+                s_hook.secret[strcspn (s_hook.secret, "\r\n")] = 0;
+                break;
+            }
             case 'h': s_usage (stdout); return 0;
             case 'V': printf ("wahook %s\n", WA_VERSION); return 0;
             default:
