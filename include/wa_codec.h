@@ -75,6 +75,9 @@ typedef struct {
     uint32_t code;
     size_t text_len;
     char text[WA_TEXT_MAX + 1]; //  NUL-terminated; may not contain NUL
+    //  Not on the wire: the CURVE key (Z85) the sender's connection was
+    //  accepted with, set by wa_codec_recv ("" when the socket has none).
+    char sender_key[41];
 } wa_msg_t;
 
 //  Decode results. 0 is success; every failure is negative.

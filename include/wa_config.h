@@ -39,6 +39,10 @@ typedef struct {
     char external_hostname[WA_CONFIG_STR];
     int ports[4];                   //  COREAPP_EXTERNAL_PORTS: api, bus, control, health
     char bind_address[64];
+    //  the node bus's security (wa_trust)
+    char bus_security[8];           //  curve | off
+    char bus_cert[WA_CONFIG_STR];   //  this program's secret certificate
+    char bus_keys_dir[WA_CONFIG_STR];   //  the allow-list: trusted public certificates
     //  cluster
     int shards;
     double lease_ttl;

@@ -12,6 +12,7 @@
 #include "wa_codec.h"
 #include "wa_config.h"
 #include "wa_dbworker.h"
+#include "wa_trust.h"
 
 #define WA_EVENT_QUEUE 32
 #define WA_MONITORS_MAX 8
@@ -24,7 +25,9 @@ typedef struct {
     char ports[32];
     int pid;
     int min_schema;             //  the schema version needed to register
+    char bus_key[41];           //  our public key for node_keys ("" with bus_security = off)
     //  out
+    bool key_stored;            //  node_keys has it (not before the schema does)
     uint64_t id;
     int schema;                 //  the database's schema version seen
     int schema_logged;          //  the version last said while waiting (-1: none yet)
@@ -33,10 +36,11 @@ typedef struct {
 //  Registration in `nodes`, for every node (the Webapp's too): kind, the
 //  host name peers use, the ports as text; no row before the database has
 //  min_schema, none ever when it is newer than this build. The job (kind
-//  WA_JOB_REGISTER) is submitted from *job_p, unless the worker has it.
+//  WA_JOB_REGISTER) is submitted from *job_p, unless the worker has it;
+//  bus_key is stored in node_keys ("": none).
 wa_register_job_t *wa_register_job_new (void);
 void wa_register_submit (wa_register_job_t **job_p, wa_dbworker_t *db, const char *kind, const char *hostname,
-                         const char *ports, int min_schema);
+                         const char *ports, const char *bus_key, int min_schema);
 //  A registration came back: 1 registered (job->id), 0 not yet (waiting
 //  for the schema is said once per version seen), -1 never (the schema is
 //  newer than this build: said as an error; the node must stop).
@@ -47,6 +51,8 @@ typedef struct {
     uint64_t id;
     char gateway_status[16];
     bool stopping;              //  mark the node stopped
+    char bus_key[41];           //  to store in node_keys too ("": stored already)
+    bool key_stored;            //  out
 } wa_liveness_job_t;
 
 typedef struct {
@@ -73,6 +79,8 @@ typedef struct {
     zsock_t *bus;
     zsock_t *control;
     zsock_t *health;
+    wa_trust_t *trust;          //  who may talk to us, and how we talk to others
+    bool key_stored;            //  our bus key is in node_keys
     const char *role;           //  for health replies and logs
     uint64_t epoch;
     wa_dbworker_t *db;
@@ -92,7 +100,8 @@ typedef struct {
     int monitor_count;
 } wa_node_t;
 
-//  Bind the four ports and start the DB worker. 0 / -1 (logged).
+//  Load the bus's keys (wa_trust), bind the four ports as its servers and
+//  start the DB worker. 0 / -1 (logged).
 int wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind);
 //  Stop the DB worker (a job still with it is destroyed: its slot stays
 //  empty, so its owner frees nothing twice), then free the node's jobs and
@@ -135,6 +144,9 @@ void wa_node_wait_jobs (wa_node_t *self, int timeout_ms, wa_job_done_fn *done, v
 //  wa_node_wait_jobs). Nothing when the node never registered.
 void wa_node_finish (wa_node_t *self, const char *gateway_status, int timeout_ms, wa_job_done_fn *done,
                      void *arg);
+//  Put the node's sockets on loop: the handshake checker's refusals, and a
+//  monitor on each of the four ports (connections, refused handshakes).
+void wa_node_watch (wa_node_t *self, zloop_t *loop);
 //  (Re)arm the one-shot timer *timer_id to fire after delay; -1 means none.
 void wa_timer_once (zloop_t *loop, int *timer_id, wa_usec_t delay, zloop_timer_fn handler, void *arg);
 //  (Re)arm the repeating timer *timer_id with a period in seconds (a setting).

@@ -9,6 +9,7 @@
 #include <czmq.h>
 #include "wa_codec.h"
 #include "wa_dbworker.h"
+#include "wa_trust.h"
 
 #define WA_PEERS_MAX 16
 
@@ -17,10 +18,12 @@ typedef struct {
     char api[300];              //  tcp://host:port
     char bus[300];
     char control[300];
+    char key[41];               //  its bus key (node_keys), "" when none
     zsock_t *dealer;            //  NULL in a list handed to wa_peers_set
 } wa_peer_t;
 
 typedef struct {
+    wa_trust_t *trust;          //  how we connect (keys), and to whom
     zsock_t *sub;
     wa_peer_t peers[WA_PEERS_MAX];
     int count;
@@ -34,7 +37,8 @@ typedef struct {
     wa_peer_t masters[WA_PEERS_MAX];
 } wa_masters_job_t;
 
-void wa_peers_init (wa_peers_t *self);
+//  Connections made with trust's keys, to Masters whose key it trusts.
+void wa_peers_init (wa_peers_t *self, wa_trust_t *trust);
 void wa_peers_destroy (wa_peers_t *self, zloop_t *loop);
 //  Make the set equal to list (skipping skip_id, this node): new peers are
 //  connected, gone ones dropped. Each new DEALER is registered with loop and

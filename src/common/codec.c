@@ -122,6 +122,7 @@ s_clear (wa_msg_t *self, uint8_t type)
     self->seq = 0;
     self->code = 0;
     self->text_len = 0;
+    self->sender_key [0] = 0;
     self->text [0] = 0;
 }
 
@@ -488,6 +489,10 @@ wa_codec_recv (zsock_t *sock, zframe_t **routing_id, wa_msg_t *self, int *why)
     if (zmsg_size (msg) == 1 && (id || !routing_id)) {
         zframe_t *frame = zmsg_first (msg);
         rc = wa_codec_decode (zframe_data (frame), zframe_size (frame), self);
+        //  The handshake's user id: our ZAP handler makes it the key.
+        const char *key = zframe_meta (frame, "User-Id");
+        if (key && strlen (key) == sizeof self->sender_key - 1)
+            memcpy (self->sender_key, key, sizeof self->sender_key);
     }
     else
         s_clear (self, 0);

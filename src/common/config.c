@@ -61,6 +61,14 @@ static const key_t_ s_keys[] = {
     K ("ports", "COREAPP_EXTERNAL_PORTS", T_PORTS, ports, "6250,6251,6252,6253", 0, 65535, NULL,
        "four ports: api, bus, control, health (\"a,b,c,d\", \"a-d\", or 0 for any free port)"),
     K ("bind_address", NULL, T_STR, bind_address, "*", 1, 63, NULL, "address to bind the four ports on"),
+    K ("bus_security", "WA_BUS_SECURITY", T_ENUM, bus_security, "curve", 0, 0, "curve|off",
+       "the node bus: curve (every connection authenticated by its key and encrypted) or off (no "
+       "keys; every port binds loopback only)"),
+    K ("bus_cert", "WA_BUS_CERT", T_STR, bus_cert, "", 0, 255, NULL,
+       "this program's secret certificate (NAME.key_secret from `wactl keys new`, mode 0600)"),
+    K ("bus_keys_dir", "WA_BUS_KEYS_DIR", T_STR, bus_keys_dir, "/etc/wacluster/keys/trusted", 1, 255, NULL,
+       "the allow-list: a directory of the public certificates (NAME.key) the cluster trusts; "
+       "read again when it changes"),
     K ("shards", NULL, T_INT, shards, "1", 1, WA_SHARDS_MAX, NULL, "number of shards (fixed at first start)"),
     K ("lease_ttl", NULL, T_SEC, lease_ttl, "10", 0.1, 3600, NULL, "master lease length, seconds"),
     K ("lease_renew_interval", NULL, T_SEC, lease_renew_interval, "2", 0.02, 600, NULL,

@@ -30,6 +30,12 @@ wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind)
     self->config = config;
     self->kind = kind;
     self->role = "starting";
+    char err[512];
+    self->trust = wa_trust_new (config, wa_role_of_kind (kind), err, sizeof err);
+    if (!self->trust) {
+        wa_error ("%s", err);
+        return -1;
+    }
     self->api = zsock_new (ZMQ_ROUTER);
     self->bus = zsock_new (ZMQ_PUB);
     self->control = zsock_new (ZMQ_ROUTER);
@@ -37,7 +43,8 @@ wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind)
     zsock_t *socks[4] = { self->api, self->bus, self->control, self->health };
     for (int i = 0; i < 4; i++) {
         zsock_set_linger (socks[i], 0);
-        int port = s_bind (socks[i], config->bind_address, config->ports[i]);
+        wa_trust_server (self->trust, socks[i]);
+        int port = s_bind (socks[i], wa_trust_bind_address (self->trust), config->ports[i]);
         if (port < 0)
             return -1;
         self->ports[i] = port;
@@ -66,11 +73,15 @@ wa_node_stop (wa_node_t *self)
     zsock_destroy (&self->bus);
     zsock_destroy (&self->control);
     zsock_destroy (&self->health);
+    wa_trust_destroy (&self->trust);
 }
 
 static const char *SQL_REGISTER =
     "INSERT INTO nodes (kind, hostname, ports, pid, version, started_at, last_seen, gateway_status) "
     "VALUES (?, ?, ?, ?, ?, NOW(6), NOW(6), IF(? = 'coreapp', 'disconnected', 'n/a'))";
+
+static const char *SQL_NODE_KEY =
+    "INSERT INTO node_keys (node_id, bus_key) VALUES (?, ?) ON DUPLICATE KEY UPDATE bus_key = VALUES(bus_key)";
 
 static void
 s_register_run (wa_job_t *job, wa_db_t *db)
@@ -93,6 +104,10 @@ s_register_run (wa_job_t *job, wa_db_t *db)
     }
     self->id = wa_db_insert_id (db);
     job->rc = 0;
+    //  Before the Master's upgrade the table is not there yet: the
+    //  liveness claims store the key then.
+    self->key_stored = !*self->bus_key
+                    || (self->schema >= 8 && wa_db_exec (db, SQL_NODE_KEY, "us", self->id, self->bus_key) >= 0);
 }
 
 wa_register_job_t *
@@ -105,7 +120,7 @@ wa_register_job_new (void)
 
 void
 wa_register_submit (wa_register_job_t **job_p, wa_dbworker_t *db, const char *kind, const char *hostname,
-                    const char *ports, int min_schema)
+                    const char *ports, const char *bus_key, int min_schema)
 {
     wa_register_job_t *job = *job_p;
     if (!job)
@@ -114,6 +129,7 @@ wa_register_submit (wa_register_job_t **job_p, wa_dbworker_t *db, const char *ki
     snprintf (job->kind, sizeof job->kind, "%s", kind);
     snprintf (job->hostname, sizeof job->hostname, "%s", hostname);
     snprintf (job->ports, sizeof job->ports, "%s", ports);
+    snprintf (job->bus_key, sizeof job->bus_key, "%s", bus_key ? bus_key : "");
     job->pid = getpid ();
     WA_JOB_SUBMIT (db, *job_p);
 }
@@ -142,7 +158,8 @@ wa_node_register (wa_node_t *self, int min_schema)
         return;
     char ports[32];
     snprintf (ports, sizeof ports, "%d,%d,%d,%d", self->ports[0], self->ports[1], self->ports[2], self->ports[3]);
-    wa_register_submit (&self->register_job, self->db, self->kind, self->config->hostname, ports, min_schema);
+    wa_register_submit (&self->register_job, self->db, self->kind, self->config->hostname, ports,
+                        wa_trust_public_key (self->trust), min_schema);
 }
 
 static const char *SQL_LIVENESS =
@@ -159,6 +176,7 @@ s_liveness_run (wa_job_t *job, wa_db_t *db)
     job->rc = rows == 1 ? 0 : -1;
     if (rows < 0)
         wa_warn ("db: liveness claim failed: %s", wa_db_error (db));
+    self->key_stored = !*self->bus_key || wa_db_exec (db, SQL_NODE_KEY, "us", self->id, self->bus_key) >= 0;
 }
 
 void
@@ -176,6 +194,7 @@ wa_node_liveness (wa_node_t *self, const char *gateway_status, bool stopping)
     }
     job->id = self->id;
     job->stopping = stopping;
+    snprintf (job->bus_key, sizeof job->bus_key, "%s", self->key_stored ? "" : wa_trust_public_key (self->trust));
     snprintf (job->gateway_status, sizeof job->gateway_status, "%s", gateway_status);
     WA_JOB_SUBMIT (self->db, self->liveness_job);
 }
@@ -254,6 +273,7 @@ wa_node_job_done (wa_node_t *self, wa_job_t *job)
         int done = wa_register_done (rj);
         if (done == 1) {
             self->id = rj->id;
+            self->key_stored = rj->key_stored;
             wa_log_set_prefix ("%s %" PRIu64 " %s", self->kind, self->id, self->role);
             wa_info ("registered as node %" PRIu64 " (ports %s)", self->id, rj->ports);
         }
@@ -264,6 +284,10 @@ wa_node_job_done (wa_node_t *self, wa_job_t *job)
     }
     if (job->kind == WA_JOB_LIVENESS) {
         self->liveness_job = (wa_liveness_job_t *) job;
+        if (self->liveness_job->key_stored && !self->key_stored) {
+            self->key_stored = true;
+            wa_info ("bus: our key is in node_keys now");
+        }
         if (self->liveness_again) {
             self->liveness_again = false;
             char status[16];
@@ -301,6 +325,12 @@ wa_node_on_health (wa_node_t *self)
     if (rc == -1)
         return;
     wa_msg_t reply;
+    if (rc == 0 && !wa_trust_allow (self->trust, &msg, WA_ROLE_ANY, "health")) {
+        wa_msg_init (&reply, WA_MSG_ERROR);
+        reply.code = 403;
+        wa_msg_set_text (&reply, "forbidden: that key is no longer trusted");
+    }
+    else
     if (rc == 0 && msg.type == WA_MSG_HEALTH_REQ) {
         wa_msg_init (&reply, WA_MSG_HEALTH);
         reply.node = self->id;
@@ -375,6 +405,9 @@ wa_node_on_control (wa_node_t *self, const json_t *stats)
     int rc = wa_codec_recv (self->control, &peer, &msg, &why);
     if (rc == -1 || !peer)
         return;
+    if (rc == 0 && !wa_trust_allow (self->trust, &msg, WA_ROLE_ANY, "control"))
+        ;   //  a key revoked since its connection: no answer
+    else
     if (rc == 0 && msg.type == WA_MSG_STATS_REQ)
         wa_node_send_stats (self, peer, stats);
     else {
@@ -455,6 +488,14 @@ s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
     for (int i = 0; i < self->monitor_count; i++)
         if (wa_actor_sock (self->monitors[i]) == reader)
             name = self->monitor_names[i];
+    if (event && strncmp (event, "HANDSHAKE_FAILED", 16) == 0) {
+        //  Counted and logged (rate-limited), not published: a stranger
+        //  knocking must not flood the bus. Unknown keys are reported by
+        //  the handshake checker with their address instead.
+        if (!streq (event, "HANDSHAKE_FAILED_AUTH"))
+            wa_trust_on_protocol_failure (self->trust, name, endpoint);
+    }
+    else
     if (event) {
         wa_debug ("socket %s: %s %s", name, event, endpoint ? endpoint : "");
         wa_node_publish (self, "socket", -1, self->epoch, 0, "%s %s %s", event,
@@ -474,13 +515,35 @@ wa_node_monitor (wa_node_t *self, zsock_t *sock, const char *name, zloop_t *loop
         return;
     wa_actor_t *monitor = wa_actor_new (zmonitor, sock);
     zstr_sendx (wa_actor_sock (monitor), "LISTEN", "CONNECTED", "DISCONNECTED", "ACCEPTED", "CLOSED",
-                "CONNECT_RETRIED", "BIND_FAILED", "ACCEPT_FAILED", NULL);
+                "CONNECT_RETRIED", "BIND_FAILED", "ACCEPT_FAILED", "HANDSHAKE_FAILED_PROTOCOL",
+                "HANDSHAKE_FAILED_NO_DETAIL", NULL);
     zstr_send (wa_actor_sock (monitor), "START");
     zsock_wait (wa_actor_sock (monitor));
     self->monitors[self->monitor_count] = monitor;
     self->monitor_names[self->monitor_count] = name;
     self->monitor_count++;
     zloop_reader (loop, wa_actor_sock (monitor), s_on_monitor, self);
+}
+
+static int
+s_on_refusal (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    wa_node_t *self = arg;
+    wa_trust_on_refusal (self->trust);
+    return 0;
+}
+
+void
+wa_node_watch (wa_node_t *self, zloop_t *loop)
+{
+    if (wa_trust_sock (self->trust))
+        zloop_reader (loop, wa_trust_sock (self->trust), s_on_refusal, self);
+    wa_node_monitor (self, self->api, "api", loop);
+    wa_node_monitor (self, self->bus, "bus", loop);
+    wa_node_monitor (self, self->control, "control", loop);
+    wa_node_monitor (self, self->health, "health", loop);
 }
 
 void

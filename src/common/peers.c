@@ -4,9 +4,10 @@
 #include "wa_peers.h"
 
 void
-wa_peers_init (wa_peers_t *self)
+wa_peers_init (wa_peers_t *self, wa_trust_t *trust)
 {
     memset (self, 0, sizeof *self);
+    self->trust = trust;
     self->sub = zsock_new (ZMQ_SUB);
     zsock_set_subscribe (self->sub, "");
     zsock_set_linger (self->sub, 0);
@@ -17,12 +18,13 @@ wa_peers_init (wa_peers_t *self)
 //  its previous incarnation, whose row stays up for a while: the SUB socket
 //  holds one connection per endpoint, and zmq_disconnect ends every
 //  connection to it, so it must stay while any peer uses it (tests/chaos,
-//  cluster-restart).
+//  cluster-restart). With another key it is another Master's: the
+//  connection made with the old key is dropped first.
 static bool
-s_bus_shared (const wa_peers_t *self, const char *bus, int skip)
+s_bus_shared (const wa_peers_t *self, const char *bus, const char *key, int skip)
 {
     for (int i = 0; i < self->count; i++)
-        if (i != skip && streq (self->peers[i].bus, bus))
+        if (i != skip && streq (self->peers[i].bus, bus) && streq (self->peers[i].key, key))
             return true;
     return false;
 }
@@ -31,7 +33,7 @@ static void
 s_drop (wa_peers_t *self, int index, zloop_t *loop)
 {
     wa_peer_t *peer = &self->peers[index];
-    if (!s_bus_shared (self, peer->bus, index))
+    if (!s_bus_shared (self, peer->bus, peer->key, index))
         zsock_disconnect (self->sub, "%s", peer->bus);
     if (loop)
         zloop_reader_end (loop, peer->dealer);
@@ -66,7 +68,7 @@ wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_
         bool keep = false;
         for (int j = 0; j < count && !keep; j++)
             keep = list[j].id == self->peers[i].id && streq (list[j].bus, self->peers[i].bus)
-                && streq (list[j].control, self->peers[i].control);
+                && streq (list[j].control, self->peers[i].control) && streq (list[j].key, self->peers[i].key);
         if (!keep) {
             wa_info ("peer master %" PRIu64 " left (%s)", self->peers[i].id, self->peers[i].bus);
             s_drop (self, i, loop);
@@ -77,14 +79,27 @@ wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_
             continue;
         wa_peer_t *peer = &self->peers[self->count];
         *peer = list[j];
+        char why[200];
+        if (wa_trust_client (self->trust, self->sub, peer->key, WA_ROLE_MASTER, why, sizeof why)) {
+            //  Not yet (a Master registered before the schema had keys), or
+            //  not trusted: listed again at the next refresh.
+            if (*peer->key)
+                wa_warn ("not connecting to master %" PRIu64 " at %s: %s", peer->id, peer->bus, why);
+            continue;
+        }
+        bool shared = s_bus_shared (self, peer->bus, peer->key, self->count);
+        for (int i = 0; i < self->count && !shared; i++)
+            if (streq (self->peers[i].bus, peer->bus))
+                zsock_disconnect (self->sub, "%s", peer->bus);
         peer->dealer = zsock_new (ZMQ_DEALER);
+        wa_trust_client (self->trust, peer->dealer, peer->key, WA_ROLE_MASTER, why, sizeof why);
         zsock_set_linger (peer->dealer, 0);
         zsock_set_sndhwm (peer->dealer, 100);
         zsock_set_sndtimeo (peer->dealer, 0);
         //  A peer that is gone must not fill our queue with stale replies.
         zsock_set_immediate (peer->dealer, 1);
         if (zsock_connect (peer->dealer, "%s", peer->control)
-        ||  (!s_bus_shared (self, peer->bus, self->count) && zsock_connect (self->sub, "%s", peer->bus))) {
+        ||  (!shared && zsock_connect (self->sub, "%s", peer->bus))) {
             wa_warn ("cannot connect to master %" PRIu64 " at %s / %s", peer->id, peer->bus, peer->control);
             zsock_destroy (&peer->dealer);
             continue;
@@ -106,8 +121,9 @@ wa_peers_send (wa_peers_t *self, uint64_t id, const wa_msg_t *msg)
 }
 
 static const char *SQL_MASTERS =
-    "SELECT id, hostname, ports FROM nodes WHERE kind = 'master' AND stopped_at IS NULL "
-    "AND " WA_SQL_ALIVE ("last_seen") " ORDER BY id";
+    "SELECT n.id, n.hostname, n.ports, COALESCE(k.bus_key, '') FROM nodes n "
+    "LEFT JOIN node_keys k ON k.node_id = n.id WHERE n.kind = 'master' AND n.stopped_at IS NULL "
+    "AND " WA_SQL_ALIVE ("n.last_seen") " ORDER BY n.id";
 
 int
 wa_peers_endpoint (const char *host, const char *ports, int index, char *out, size_t size)
@@ -141,6 +157,7 @@ s_master_row (const wa_db_row_t *row, void *arg)
     ||  wa_peers_endpoint (host, ports, 1, peer->bus, sizeof peer->bus)
     ||  wa_peers_endpoint (host, ports, 2, peer->control, sizeof peer->control))
         return 0;
+    snprintf (peer->key, sizeof peer->key, "%s", wa_db_row_str (row, 3));
     peer->id = (uint64_t) wa_db_row_int (row, 0);
     self->count++;
     return 0;

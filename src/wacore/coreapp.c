@@ -674,6 +674,11 @@ s_on_api (zloop_t *loop, zsock_t *reader, void *arg)
         if (rc == -2)
             s_api_error (self, &peer, 0, 400, WA_ERR_INVALID, "malformed frame: %s", wa_codec_strerror (why));
         else
+        //  Only the Webapps and the Masters send API requests, by their keys.
+        if (!wa_trust_allow (self->node.trust, &self->msg, WA_ROLE_WEBAPP | WA_ROLE_MASTER, "api"))
+            s_api_error (self, &peer, self->msg.seq, 403, WA_ERR_ACCESS_DENIED,
+                         "this key may not send API requests to a Coreapp");
+        else
         if (self->msg.type != WA_MSG_API_REQ)
             s_api_error (self, &peer, self->msg.seq, 400, WA_ERR_INVALID, "unexpected %s on the API port",
                          wa_codec_type_name (self->msg.type));
@@ -762,7 +767,6 @@ coreapp_run (const wa_config_t *config)
     coreapp_t *self = (coreapp_t *) zmalloc (sizeof (coreapp_t));
     self->config = config;
     self->settings = *config;
-    wa_peers_init (&self->peers);
     self->shard = -1;
     self->login_timer = -1;
     self->gateway = "disconnected";
@@ -777,6 +781,7 @@ coreapp_run (const wa_config_t *config)
         s_destroy (&self);
         return 1;
     }
+    wa_peers_init (&self->peers, self->node.trust);
     s_set_role (self);
     wa_info ("ready: api %d, bus %d, control %d, health %d; upstream %s; database %s:%d/%s",
              self->node.ports[0], self->node.ports[1], self->node.ports[2], self->node.ports[3],
@@ -805,7 +810,7 @@ coreapp_run (const wa_config_t *config)
     zloop_reader (self->loop, self->node.api, s_on_api, self);
     zloop_reader (self->loop, self->peers.sub, s_on_masters, self);
     wa_node_monitor (&self->node, self->peers.sub, "masters", self->loop);
-    wa_node_monitor (&self->node, self->node.api, "api", self->loop);
+    wa_node_watch (&self->node, self->loop);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, s_settings_applied);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, shard_renew_interval), s_on_tick);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, upstream_ping_interval), s_on_ping);

@@ -104,6 +104,7 @@ struct slot_t {
 struct api_t {
     zloop_t *loop;
     zsock_t *sock;
+    wa_trust_t *trust;          //  the roles of the keys that send requests
     wa_dbworker_t *db;
     const wa_config_t *settings;
     api_hooks_t hooks;
@@ -760,8 +761,13 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
             }
             else {
                 api_job_t *job = slot->job;
-                //  "api:NAME" in settings.updated_by (64 characters).
-                snprintf (job->by, sizeof job->by, "api:%.60s", by ? by : "");
+                //  "api:NAME" in settings.updated_by (64 characters): the
+                //  user a Webapp vouches for by its key; wactl is named by
+                //  its certificate.
+                if (wa_trust_sender (self->trust, msg) == WA_ROLE_WACTL)
+                    snprintf (job->by, sizeof job->by, "wactl:%.58s", wa_trust_sender_name (self->trust, msg));
+                else
+                    snprintf (job->by, sizeof job->by, "api:%.60s", by ? by : "");
                 for (char *c = job->by; *c; c++)
                     if (!isprint ((unsigned char) *c))
                         *c = '?';
@@ -903,20 +909,21 @@ s_on_socket (zloop_t *loop, zsock_t *reader, void *arg)
     api_t *self = arg;
     //  Bounded: other sockets and timers get their turn.
     for (int i = 0; i < 1000 && (zsock_events (self->sock) & ZMQ_POLLIN); i++) {
-        //  Decoded here rather than by wa_codec_recv, which drops the sender
-        //  of a malformed frame: it gets an answer too.
-        zmsg_t *raw = zmsg_recv (self->sock);
-        if (!raw)
+        zframe_t *peer = NULL;
+        int why = WA_CODEC_OK;
+        int rc = wa_codec_recv (self->sock, &peer, &self->msg, &why);
+        if (rc == -1 || !peer) {
+            zframe_destroy (&peer);
             continue;
-        zframe_t *peer = zmsg_pop (raw);
-        int why = WA_CODEC_EMALFORMED;
-        if (peer && zmsg_size (raw) == 1)
-            why = wa_codec_decode (zframe_data (zmsg_first (raw)), zframe_size (zmsg_first (raw)), &self->msg);
-        zmsg_destroy (&raw);
-        if (!peer)
-            continue;
-        if (why != WA_CODEC_OK)
+        }
+        if (rc == -2)
             s_error (self, peer, 0, 400, WA_ERR_INVALID, "malformed frame: %s", wa_codec_strerror (why));
+        else
+        //  Settings, registration and shards: from the Webapps (which
+        //  authenticated the user they name) and wactl, by their keys.
+        if (!wa_trust_allow (self->trust, &self->msg, WA_ROLE_WEBAPP | WA_ROLE_WACTL, "api"))
+            s_error (self, peer, self->msg.seq, 403, WA_ERR_ACCESS_DENIED,
+                     "this key may not send API requests to a Master");
         else
         if (self->msg.type != WA_MSG_API_REQ)
             s_error (self, peer, self->msg.seq, 400, WA_ERR_INVALID, "unexpected %s on a Master's API port",
@@ -1085,10 +1092,12 @@ api_job_done (api_t *self, wa_job_t *job)
 }
 
 api_t *
-api_new (zloop_t *loop, zsock_t *sock, wa_dbworker_t *db, const wa_config_t *settings, const api_hooks_t *hooks)
+api_new (zloop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
+         const api_hooks_t *hooks)
 {
     api_t *self = (api_t *) zmalloc (sizeof (api_t));
     self->loop = loop;
+    self->trust = trust;
     self->sock = sock;
     self->db = db;
     self->settings = settings;

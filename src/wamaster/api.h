@@ -42,6 +42,7 @@
 #include <jansson.h>
 #include "wa_config.h"
 #include "wa_dbworker.h"
+#include "wa_trust.h"
 
 //  The kind of the API's jobs (apart from master_jobs.h's and wa_node's).
 #define API_JOB_KIND 300
@@ -66,9 +67,10 @@ typedef struct {
     void (*stored) (void *arg);
 } api_hooks_t;
 
-//  Serve sock (the node's api ROUTER) on loop. settings are the Master's
+//  Serve sock (the node's api ROUTER) on loop; trust says which keys may
+//  ask what (wa_trust). settings are the Master's
 //  live ones (config keys included): read at each request, never kept.
-api_t *api_new (zloop_t *loop, zsock_t *sock, wa_dbworker_t *db, const wa_config_t *settings,
+api_t *api_new (zloop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
                 const api_hooks_t *hooks);
 //  Once the loop and the DB worker are gone (a job the worker still had
 //  is destroyed there).

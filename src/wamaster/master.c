@@ -664,6 +664,18 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
     if (rc == -2)
         s_reply_error (self, peer, 400, wa_codec_strerror (why));
     else
+    //  What each role may send here, by the key it connected with:
+    //  heartbeat replies from Coreapps, reports from Masters, a settings
+    //  change from wactl; stats to every trusted key.
+    if (!wa_trust_allow (self->node.trust, &msg,
+                         msg.type == WA_MSG_HB_REPLY ? WA_ROLE_COREAPP
+                       : msg.type == WA_MSG_REPORT ? WA_ROLE_MASTER
+                       : msg.type == WA_MSG_SETTINGS_CHANGED ? WA_ROLE_WACTL
+                       : WA_ROLE_ANY, "control")) {
+        if (msg.type != WA_MSG_HB_REPLY && msg.type != WA_MSG_REPORT)
+            s_reply_error (self, peer, 403, "forbidden: this key may not send that to a Master");
+    }
+    else
     switch (msg.type) {
         case WA_MSG_HB_REPLY:
             if (msg.node == 0)
@@ -789,13 +801,13 @@ master_run (const wa_config_t *config)
     self->masters_job = wa_masters_job_new ();
     self->seed_job = WA_JOB_NEW (wa_settings_seed_job_t, JOB_SEED, wa_settings_seed_run, NULL);
     watch_init (&self->watch, wa_clock_mono ());
-    wa_peers_init (&self->peers);
     if (wa_node_start (&self->node, config, "master")) {
         wa_node_stop (&self->node);
         wa_peers_destroy (&self->peers, NULL);
         s_destroy (&self);
         return 1;
     }
+    wa_peers_init (&self->peers, self->node.trust);
     s_set_role (self, "secondary_master");
     wa_info ("ready: bus %d, control %d, health %d; database %s:%d/%s", self->node.ports[1],
              self->node.ports[2], self->node.ports[3], config->db_hostname, config->db_port, config->db_name);
@@ -805,10 +817,9 @@ master_run (const wa_config_t *config)
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);
     zloop_reader (self->loop, self->peers.sub, s_on_peers, self);
-    wa_node_monitor (&self->node, self->node.bus, "bus", self->loop);
-    wa_node_monitor (&self->node, self->node.control, "control", self->loop);
+    wa_node_watch (&self->node, self->loop);
     api_hooks_t hooks = { .arg = self, .primary = s_api_primary, .stored = s_api_stored };
-    self->api = api_new (self->loop, self->node.api, self->node.db, &self->settings, &hooks);
+    self->api = api_new (self->loop, self->node.api, self->node.trust, self->node.db, &self->settings, &hooks);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, s_settings_applied);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, lease_renew_interval), s_on_tick);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, db_liveness_interval), s_on_liveness);

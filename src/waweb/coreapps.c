@@ -27,11 +27,13 @@ typedef struct {
 typedef struct {
     uint64_t node;
     char endpoint[300];
+    char key[41];
     zsock_t *dealer;
 } link_t;
 
 struct coreapps_t {
     web_t *web;
+    wa_trust_t *trust;
     zloop_t *loop;
     wa_dbworker_t *db;
     const wa_config_t *settings;
@@ -56,11 +58,13 @@ struct coreapps_t {
 
 static const char *SQL_SHARDS = "SELECT shards FROM cluster_info WHERE id = 1";
 static const char *SQL_MAP =
-    "SELECT s.shard, s.node_id, s.epoch, n.hostname, n.ports FROM shard_map s "
-    "JOIN nodes n ON n.id = s.node_id WHERE s.expires_at > NOW(6) AND n.stopped_at IS NULL";
+    "SELECT s.shard, s.node_id, s.epoch, n.hostname, n.ports, COALESCE(k.bus_key, '') FROM shard_map s "
+    "JOIN nodes n ON n.id = s.node_id LEFT JOIN node_keys k ON k.node_id = n.id "
+    "WHERE s.expires_at > NOW(6) AND n.stopped_at IS NULL";
 
 static const char *SQL_MASTER =
-    "SELECT m.holder, m.epoch, n.hostname, n.ports FROM master_lease m JOIN nodes n ON n.id = m.holder "
+    "SELECT m.holder, m.epoch, n.hostname, n.ports, COALESCE(k.bus_key, '') FROM master_lease m "
+    "JOIN nodes n ON n.id = m.holder LEFT JOIN node_keys k ON k.node_id = n.id "
     "WHERE m.id = 1 AND m.expires_at > NOW(6)";
 
 //  Where the rows go.
@@ -80,6 +84,7 @@ s_master_row (const wa_db_row_t *row, void *arg)
         return 0;
     entry->node = (uint64_t) wa_db_row_int (row, 0);
     entry->epoch = (uint64_t) wa_db_row_int (row, 1);
+    snprintf (entry->key, sizeof entry->key, "%s", wa_db_row_str (row, 4));
     return 0;
 }
 
@@ -105,6 +110,7 @@ s_map_row (const wa_db_row_t *row, void *arg)
         return 0;
     entry->node = (uint64_t) wa_db_row_int (row, 1);
     entry->epoch = (uint64_t) wa_db_row_int (row, 2);
+    snprintf (entry->key, sizeof entry->key, "%s", wa_db_row_str (row, 5));
     return 0;
 }
 
@@ -181,10 +187,10 @@ s_on_reply (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 static link_t *
-s_link (coreapps_t *self, const shard_entry_t *entry)
+s_link (coreapps_t *self, const shard_entry_t *entry, unsigned roles)
 {
     link_t *link = zhashx_lookup (self->links, WA_U64_KEY (entry->node));
-    if (link && streq (link->endpoint, entry->endpoint))
+    if (link && streq (link->endpoint, entry->endpoint) && streq (link->key, entry->key))
         return link;
     if (link) {
         zloop_reader_end (self->loop, link->dealer);
@@ -193,14 +199,18 @@ s_link (coreapps_t *self, const shard_entry_t *entry)
     link = (link_t *) zmalloc (sizeof (link_t));
     link->node = entry->node;
     snprintf (link->endpoint, sizeof link->endpoint, "%s", entry->endpoint);
+    snprintf (link->key, sizeof link->key, "%s", entry->key);
     link->dealer = zsock_new (ZMQ_DEALER);
     zsock_set_immediate (link->dealer, 1);
     zsock_set_sndtimeo (link->dealer, 0);
     zsock_set_linger (link->dealer, 0);
     zsock_set_sndhwm (link->dealer, 10000);
     zsock_set_rcvhwm (link->dealer, 10000);
-    if (zsock_connect (link->dealer, "%s", link->endpoint)) {
-        wa_warn ("cannot connect to coreapp %" PRIu64 " at %s", link->node, link->endpoint);
+    char why[200] = "";
+    if (wa_trust_client (self->trust, link->dealer, link->key, roles, why, sizeof why)
+    ||  zsock_connect (link->dealer, "%s", link->endpoint)) {
+        wa_warn ("cannot connect to node %" PRIu64 " at %s: %s", link->node, link->endpoint,
+                 *why ? why : "connect failed");
         zsock_destroy (&link->dealer);
         free (link);
         return NULL;
@@ -234,7 +244,7 @@ s_send (coreapps_t *self, web_req_t *req)
         s_park (self, req, missing, master ? "no primary Master" : "no primary Coreapp for the shard", false);
         return;
     }
-    link_t *link = s_link (self, entry);
+    link_t *link = s_link (self, entry, master ? WA_ROLE_MASTER : WA_ROLE_COREAPP);
     if (!link) {
         s_park (self, req, missing, "cannot connect to the primary", false);
         return;
@@ -370,7 +380,8 @@ s_on_bus (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 coreapps_t *
-coreapps_new (web_t *web, zloop_t *loop, wa_dbworker_t *db, const wa_config_t *settings, coreapps_read_fn *read,
+coreapps_new (web_t *web, zloop_t *loop, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
+              coreapps_read_fn *read,
               coreapps_done_fn *done)
 {
     coreapps_t *self = (coreapps_t *) zmalloc (sizeof (coreapps_t));
@@ -388,7 +399,8 @@ coreapps_new (web_t *web, zloop_t *loop, wa_dbworker_t *db, const wa_config_t *s
     self->parked = zlistx_new ();
     self->sweep_timer = zloop_timer (loop, SWEEP_MS, 0, s_on_sweep, self);
     self->refresh_timer = -1;
-    wa_peers_init (&self->masters);
+    self->trust = trust;
+    wa_peers_init (&self->masters, trust);
     zloop_reader (loop, self->masters.sub, s_on_bus, self);
     s_on_refresh (loop, 0, self);
     return self;

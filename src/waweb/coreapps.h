@@ -13,6 +13,7 @@
 #ifndef WAWEB_COREAPPS_H
 #define WAWEB_COREAPPS_H
 
+#include "wa_trust.h"
 #include "web.h"
 
 typedef struct coreapps_t coreapps_t;
@@ -41,12 +42,14 @@ typedef struct {
     uint64_t node;
     uint64_t epoch;
     char endpoint[300];         //  its API port
+    char key[41];               //  its bus key (node_keys)
 } coreapps_primary_t;
 typedef int (coreapps_read_fn) (wa_db_t *db, int *shards, coreapps_primary_t *map, coreapps_primary_t *master);
 coreapps_read_fn coreapps_read_sql;
 
-coreapps_t *coreapps_new (web_t *web, zloop_t *loop, wa_dbworker_t *db, const wa_config_t *settings,
-                          coreapps_read_fn *read, coreapps_done_fn *done);
+//  Connections made with trust's keys, to nodes whose key it trusts.
+coreapps_t *coreapps_new (web_t *web, zloop_t *loop, wa_trust_t *trust, wa_dbworker_t *db,
+                          const wa_config_t *settings, coreapps_read_fn *read, coreapps_done_fn *done);
 void coreapps_destroy (coreapps_t **self_p);
 //  Forward req (its fwd_text set) to the primary of shard, or with shard
 //  COREAPPS_MASTER to the primary Master.

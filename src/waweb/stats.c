@@ -9,6 +9,7 @@
 
     /metrics renders metrics.h: this Webapp's counters and the cluster as
     the database records it (one DB job per scrape). */
+#include "wa_log.h"
 #include "wa_peers.h"
 #include "web.h"
 
@@ -32,8 +33,9 @@ typedef struct {
 } fanout_t;
 
 static const char *SQL_NODES =
-    "SELECT id, hostname, ports FROM nodes WHERE kind IN ('master', 'coreapp') AND stopped_at IS NULL"
-    " AND TIMESTAMPDIFF(MICROSECOND, last_seen, NOW(6)) <= ? ORDER BY id";
+    "SELECT n.id, n.hostname, n.ports, n.kind, COALESCE(k.bus_key, '') FROM nodes n"
+    " LEFT JOIN node_keys k ON k.node_id = n.id WHERE n.kind IN ('master', 'coreapp') AND n.stopped_at IS NULL"
+    " AND TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) <= ? ORDER BY n.id";
 
 static int
 s_node_row (const wa_db_row_t *row, void *arg)
@@ -44,7 +46,9 @@ s_node_row (const wa_db_row_t *row, void *arg)
         return 0;
     char key[300];
     snprintf (key, sizeof key, "%s:%s", wa_db_row_str (row, 1), wa_db_row_str (row, 0));
-    json_array_append_new (req->result, json_pack ("{s:s, s:s}", "key", key, "endpoint", endpoint));
+    json_array_append_new (req->result, json_pack ("{s:s, s:s, s:s, s:s}", "key", key, "endpoint", endpoint,
+                                                   "kind", wa_db_row_str (row, 3),
+                                                   "bus_key", wa_db_row_str (row, 4)));
     return 0;
 }
 
@@ -182,6 +186,11 @@ s_nodes_done (web_t *self, web_req_t *req)
         probe->dealer = zsock_new (ZMQ_DEALER);
         zsock_set_linger (probe->dealer, 0);
         zsock_set_sndtimeo (probe->dealer, 0);
+        char why[200];
+        if (wa_trust_client (web_trust (self), probe->dealer, json_string_value (json_object_get (node, "bus_key")),
+                             wa_role_of_kind (json_string_value (json_object_get (node, "kind"))), why, sizeof why))
+            wa_warn ("stats: not asking node %s: %s", probe->key, why);
+        else
         if (zsock_connect (probe->dealer, "%s", probe->endpoint) == 0
         &&  wa_codec_send (probe->dealer, NULL, msg) == 0) {
             zloop_reader (loop, probe->dealer, s_on_answer, fanout);

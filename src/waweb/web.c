@@ -81,6 +81,7 @@ typedef struct {
 
 struct web_t {
     const wa_config_t *config;
+    wa_trust_t *trust;          //  our key, and the keys we connect to
     wa_config_t settings;       //  the live cluster settings
     zloop_t *loop;
     http_server_t *http;
@@ -246,6 +247,12 @@ web_forward_stats (web_t *self, metrics_forward_t *out)
     out->map_refreshes = stats.map_refreshes;
     out->in_flight = stats.in_flight;
     out->parked = stats.parked;
+}
+
+wa_trust_t *
+web_trust (web_t *self)
+{
+    return self->trust;
 }
 
 zloop_t *
@@ -748,7 +755,8 @@ s_progress (web_t *self)
     if (!self->id) {
         char port[16];
         snprintf (port, sizeof port, "%d", http_server_port (self->http));
-        wa_register_submit (&self->register_job, self->db, "webapp", self->config->hostname, port,
+        //  No port of ours on the bus: the key is not stored.
+        wa_register_submit (&self->register_job, self->db, "webapp", self->config->hostname, port, "",
                             wa_schema_version);
     }
     if (self->id && !self->seeded && self->seed_job && self->admin_job && self->admin_job->job.rc == 0) {
@@ -1046,9 +1054,16 @@ web_run (const wa_config_t *config)
         free (self);
         return 1;
     }
+    self->trust = wa_trust_new (config, WA_ROLE_WEBAPP, err, sizeof err);
+    if (!self->trust) {
+        wa_error ("%s", err);
+        free (self);
+        return 1;
+    }
     self->http = http_server_new (config, sizeof (web_req_t), &self->requests, err, sizeof err);
     if (!self->http) {
         wa_error ("%s", err);
+        wa_trust_destroy (&self->trust);
         free (self);
         return 1;
     }
@@ -1072,7 +1087,7 @@ web_run (const wa_config_t *config)
     WA_JOB_SUBMIT (self->hasher, self->admin_job);
 
     self->loop = zloop_new ();
-    self->coreapps = coreapps_new (self, self->loop, self->db, &self->settings, NULL, s_forwarded);
+    self->coreapps = coreapps_new (self, self->loop, self->trust, self->db, &self->settings, NULL, s_forwarded);
     zloop_reader (self->loop, self->requests, s_on_requests, self);
     zloop_reader (self->loop, wa_dbworker_sock (self->db), s_on_worker, self);
     zloop_reader (self->loop, wa_dbworker_sock (self->hasher), s_on_worker, self);
@@ -1101,6 +1116,7 @@ web_run (const wa_config_t *config)
     WA_JOB_DESTROY (self->tokens_purge_job);
     WA_JOB_DESTROY (self->admin_check_job);
     wa_reactor_destroy (&self->reactor);
+    wa_trust_destroy (&self->trust);
     free (self);
     return rc;
 }

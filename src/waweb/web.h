@@ -144,6 +144,8 @@ void account_request (web_t *self, web_req_t *req);    //  account.c: registrati
 metrics_t *web_metrics (web_t *self);
 void web_forward_stats (web_t *self, metrics_forward_t *out);
 zloop_t *web_loop (web_t *self);
+//  Our key and the allow-list (wa_trust).
+wa_trust_t *web_trust (web_t *self);
 //  This Webapp's node id and its stats as a JSON object (stats.c).
 uint64_t web_node_id (web_t *self);
 json_t *web_own_stats (web_t *self);

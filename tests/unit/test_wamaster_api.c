@@ -47,6 +47,7 @@ typedef struct {
     wa_config_t settings;
     fake_master_t master;
     api_t *api;
+    wa_trust_t *trust;          //  bus_security = off: inproc has no keys
     wa_msg_t msg;
     char gate_endpoint[64];
 } fixture_t;
@@ -56,7 +57,7 @@ s_api_start (fixture_t *f)
 {
     api_hooks_t hooks = { .arg = &f->master, .primary = s_fake_primary, .stored = s_fake_stored };
     //  No DB worker: nothing here may reach one.
-    f->api = api_new (f->loop, f->router, NULL, &f->settings, &hooks);
+    f->api = api_new (f->loop, f->router, f->trust, NULL, &f->settings, &hooks);
 }
 
 static int
@@ -77,6 +78,10 @@ s_setup (void **state)
     snprintf (f->settings.upstream_control_endpoint, sizeof f->settings.upstream_control_endpoint, "%s",
               f->gate_endpoint);
     f->settings.request_attempt_timeout = 0.4;      //  the upstream gets 0.2 s
+    snprintf (f->settings.bus_security, sizeof f->settings.bus_security, "off");
+    char err[256];
+    f->trust = wa_trust_new (&f->settings, WA_ROLE_MASTER, err, sizeof err);
+    assert_non_null (f->trust);
     s_api_start (f);
     *state = f;
     return 0;
@@ -87,6 +92,7 @@ s_teardown (void **state)
 {
     fixture_t *f = *state;
     api_destroy (&f->api);
+    wa_trust_destroy (&f->trust);
     zloop_destroy (&f->loop);
     zsock_destroy (&f->dealer);
     zsock_destroy (&f->router);

@@ -74,6 +74,7 @@ typedef struct {
     wa_dbworker_t *worker;
     wa_config_t settings;
     coreapps_t *coreapps;
+    wa_trust_t *trust;          //  bus_security = off: inproc has no keys
     zsock_t *router[COREAPPS];  //  Coreapp i is node 10 + i
     char endpoint[COREAPPS][64];
     wa_msg_t msg;
@@ -168,7 +169,11 @@ s_setup (void **state)
     f->settings.shard_renew_interval = 3600;    //  the map is read when a test says
     f->loop = zloop_new ();
     f->worker = wa_dbworker_new_with (s_fake_worker, NULL);
-    f->coreapps = coreapps_new (NULL, f->loop, f->worker, &f->settings, s_fake_read, s_done);
+    snprintf (f->settings.bus_security, sizeof f->settings.bus_security, "off");
+    char err[256];
+    f->trust = wa_trust_new (&f->settings, WA_ROLE_WEBAPP, err, sizeof err);
+    assert_non_null (f->trust);
+    f->coreapps = coreapps_new (NULL, f->loop, f->trust, f->worker, &f->settings, s_fake_read, s_done);
     s_run_jobs (f);
     assert_int_equal (coreapps_shards (f->coreapps), 4);
     *state = f;
@@ -181,6 +186,7 @@ s_teardown (void **state)
     fixture_t *f = *state;
     coreapps_abandon (f->coreapps);
     coreapps_destroy (&f->coreapps);
+    wa_trust_destroy (&f->trust);
     zloop_destroy (&f->loop);
     wa_dbworker_destroy (&f->worker, NULL, NULL);
     for (int i = 0; i < COREAPPS; i++)

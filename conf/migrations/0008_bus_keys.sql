@@ -1,0 +1,9 @@
+-- Version 8: the node bus's keys. Each node writes the public CURVE key of
+-- its certificate here when it registers (wa_trust): a program connects to a
+-- node's ports only with this key, and only if the key is also in its own
+-- allow-list with the role it expects there. A row of the database is not
+-- trusted by itself: the allow-list is.
+CREATE TABLE IF NOT EXISTS node_keys (
+    node_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+    bus_key CHAR(40) NOT NULL
+) ENGINE=InnoDB;

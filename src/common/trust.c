@@ -1,0 +1,610 @@
+/*  wa_trust — see include/wa_trust.h
+
+    Why our own ZAP handler rather than czmq's zauth: zauth accepts or
+    refuses a handshake but tells its program nothing about a refusal, so a
+    key-less or unknown host knocking on the bus would be invisible in the
+    metrics and the log. The handler below is the part of zauth we use (a
+    CURVE key looked up in a directory of zcert public certificates), and it
+    reports each refusal, with the peer's address and key, to the reactor.
+    The certificates are czmq's (zcert) either way. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include "wa_actor.h"
+#include "wa_clock.h"
+#include "wa_log.h"
+#include "wa_trust.h"
+
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_DOMAIN "wacluster"
+#define RELOAD_EVERY (WA_USEC_PER_SEC)          //  look at the directory at most this often
+#define REFUSAL_LOG_EVERY (10 * WA_USEC_PER_SEC)
+#define KEYS_MAX 1024                           //  certificates read from the allow-list
+
+static const char *s_role_names[] = { "master", "coreapp", "webapp", "wactl", "tap" };
+
+const char *
+wa_role_name (wa_role_t role)
+{
+    for (unsigned i = 0; i < sizeof s_role_names / sizeof s_role_names[0]; i++)
+        if (role == (wa_role_t) (1u << i))
+            return s_role_names[i];
+    return NULL;
+}
+
+wa_role_t
+wa_role_from_name (const char *name)
+{
+    for (unsigned i = 0; name && i < sizeof s_role_names / sizeof s_role_names[0]; i++)
+        if (streq (name, s_role_names[i]))
+            return (wa_role_t) (1u << i);
+    return WA_ROLE_NONE;
+}
+
+wa_role_t
+wa_role_of_kind (const char *kind)
+{
+    return wa_role_from_name (kind);
+}
+
+//  ---------------------------------------------------------------------
+//  The allow-list: public key -> role and name, read from a directory of
+//  zcert public certificates, again when the directory changes.
+
+typedef struct {
+    wa_role_t role;
+    char name[64];
+    char file[512];
+} entry_t;
+
+typedef struct {
+    char dir[WA_CONFIG_STR];
+    zhashx_t *keys;             //  Z85 key -> entry_t
+    struct timespec mtime;      //  the directory's, when last read
+    wa_usec_t checked;          //  when we last looked
+    bool read_once;
+} allowlist_t;
+
+static bool
+s_key_valid (const char *key)
+{
+    if (!key || strlen (key) != 40)
+        return false;
+    uint8_t raw[32];
+    return zmq_z85_decode (raw, key) != NULL;
+}
+
+//  One certificate file: its key, role and name; -1 when it is not a
+//  public certificate of a known role.
+static int
+s_read_cert (const char *path, char key[WA_KEY_TEXT], entry_t *entry)
+{
+    //  zcert_load would prefer PATH_secret when it exists: read the file
+    //  itself with zconfig, the format zcert writes.
+    zconfig_t *root = zconfig_load (path);
+    if (!root)
+        return -1;
+    const char *public_key = zconfig_get (root, "curve/public-key", NULL);
+    const char *role = zconfig_get (root, "metadata/role", NULL);
+    const char *name = zconfig_get (root, "metadata/name", NULL);
+    int rc = -1;
+    if (s_key_valid (public_key) && wa_role_from_name (role) != WA_ROLE_NONE) {
+        memcpy (key, public_key, WA_KEY_TEXT);
+        entry->role = wa_role_from_name (role);
+        snprintf (entry->name, sizeof entry->name, "%s", name ? name : "");
+        snprintf (entry->file, sizeof entry->file, "%s", path);
+        rc = 0;
+    }
+    zconfig_destroy (&root);
+    return rc;
+}
+
+static void
+s_entry_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static bool
+s_skip (const char *file)
+{
+    size_t len = strlen (file);
+    return file[0] == '.' || (len > 7 && streq (file + len - 7, "_secret"));
+}
+
+static zhashx_t *
+s_read_dir (const char *dir)
+{
+    DIR *handle = opendir (dir);
+    if (!handle)
+        return NULL;
+    zhashx_t *keys = zhashx_new ();
+    zhashx_set_destructor (keys, s_entry_free);
+    struct dirent *ent;
+    while ((ent = readdir (handle)) && zhashx_size (keys) < KEYS_MAX) {
+        if (s_skip (ent->d_name))
+            continue;
+        char path[512];
+        snprintf (path, sizeof path, "%s/%s", dir, ent->d_name);
+        struct stat st;
+        if (stat (path, &st) || !S_ISREG (st.st_mode) || st.st_size > 4096)
+            continue;
+        char key[WA_KEY_TEXT];
+        entry_t entry;
+        if (s_read_cert (path, key, &entry) == 0) {
+            entry_t *copy = (entry_t *) malloc (sizeof entry);
+            assert (copy);
+            *copy = entry;
+            zhashx_update (keys, key, copy);
+        }
+    }
+    closedir (handle);
+    return keys;
+}
+
+static void
+s_allowlist_refresh (allowlist_t *self)
+{
+    wa_usec_t now = wa_clock_mono ();
+    if (self->read_once && now - self->checked < RELOAD_EVERY)
+        return;
+    self->checked = now;
+    struct stat st;
+    if (stat (self->dir, &st)) {
+        //  The directory went away: trust nobody rather than the past.
+        if (zhashx_size (self->keys))
+            wa_warn ("bus: the allow-list %s cannot be read (%s): no key is trusted", self->dir, strerror (errno));
+        zhashx_purge (self->keys);
+        memset (&self->mtime, 0, sizeof self->mtime);
+        return;
+    }
+    if (self->read_once && st.st_mtim.tv_sec == self->mtime.tv_sec && st.st_mtim.tv_nsec == self->mtime.tv_nsec)
+        return;
+    zhashx_t *keys = s_read_dir (self->dir);
+    if (!keys)
+        return;
+    zhashx_destroy (&self->keys);
+    self->keys = keys;
+    self->mtime = st.st_mtim;
+    self->read_once = true;
+}
+
+static allowlist_t *
+s_allowlist_new (const char *dir)
+{
+    allowlist_t *self = (allowlist_t *) zmalloc (sizeof (allowlist_t));
+    assert (self);
+    snprintf (self->dir, sizeof self->dir, "%s", dir);
+    self->keys = zhashx_new ();
+    s_allowlist_refresh (self);
+    return self;
+}
+
+static void
+s_allowlist_destroy (allowlist_t **self_p)
+{
+    if (*self_p) {
+        allowlist_t *self = *self_p;
+        zhashx_destroy (&self->keys);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  The refreshed entry of key, or NULL.
+static entry_t *
+s_allowlist_lookup (allowlist_t *self, const char *key)
+{
+    s_allowlist_refresh (self);
+    return key && *key ? (entry_t *) zhashx_lookup (self->keys, key) : NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  The ZAP handler (RFC 27), an actor: libzmq asks it about each CURVE
+//  handshake on our servers; it answers from its own copy of the list and
+//  reports each refusal on its pipe ("REFUSED", address, key, missed).
+
+static int
+s_zap_answer (zsock_t *handler, allowlist_t *list, char *address, size_t address_len,
+              char *key, size_t key_len)
+{
+    zmsg_t *request = zmsg_recv (handler);
+    if (!request)
+        return -1;
+    char *version = zmsg_popstr (request);
+    char *sequence = zmsg_popstr (request);
+    char *domain = zmsg_popstr (request);
+    char *peer = zmsg_popstr (request);
+    char *identity = zmsg_popstr (request);
+    char *mechanism = zmsg_popstr (request);
+    zframe_t *credentials = zmsg_pop (request);
+    snprintf (address, address_len, "%s", peer ? peer : "?");
+    snprintf (key, key_len, "-");
+    bool allowed = false;
+    if (version && streq (version, "1.0") && mechanism && streq (mechanism, "CURVE")
+    &&  credentials && zframe_size (credentials) == 32) {
+        char text[WA_KEY_TEXT];
+        zmq_z85_encode (text, zframe_data (credentials), 32);
+        snprintf (key, key_len, "%s", text);
+        allowed = s_allowlist_lookup (list, text) != NULL;
+    }
+    //  Reply to whatever came, so that libzmq never waits on us.
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstr (reply, "1.0");
+    zmsg_addstr (reply, sequence ? sequence : "");
+    zmsg_addstr (reply, allowed ? "200" : "400");
+    zmsg_addstr (reply, allowed ? "OK" : "key not trusted");
+    zmsg_addstr (reply, allowed ? key : "");     //  the user id: the key
+    zmsg_addmem (reply, NULL, 0);                //  no metadata
+    zmsg_send (&reply, handler);
+    zframe_destroy (&credentials);
+    zstr_free (&version);
+    zstr_free (&sequence);
+    zstr_free (&domain);
+    zstr_free (&peer);
+    zstr_free (&identity);
+    zstr_free (&mechanism);
+    zmsg_destroy (&request);
+    return allowed ? 0 : 1;
+}
+
+static void
+s_zap (zsock_t *pipe, void *args)
+{
+    allowlist_t *list = s_allowlist_new ((const char *) args);
+    zsock_t *handler = zsock_new (ZMQ_REP);
+    if (!handler || zsock_bind (handler, ZAP_ENDPOINT)) {
+        //  Another handler in this program: nobody would get an answer.
+        zsock_destroy (&handler);
+        s_allowlist_destroy (&list);
+        zsock_signal (pipe, 1);
+        return;
+    }
+    zsock_signal (pipe, 0);
+    //  A reactor that does not read its reports must not stall handshakes.
+    zsock_set_sndtimeo (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, handler, NULL);
+    uint64_t missed = 0;
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (which == handler) {
+            char address[64], key[WA_KEY_TEXT];
+            if (s_zap_answer (handler, list, address, sizeof address, key, sizeof key) == 1) {
+                char count[24];
+                snprintf (count, sizeof count, "%" PRIu64, missed);
+                if (zstr_sendx (pipe, "REFUSED", address, key, count, NULL) == 0)
+                    missed = 0;
+                else
+                    missed++;
+            }
+        }
+        else
+        if (which == pipe) {
+            char *command = zstr_recv (pipe);
+            bool term = !command || streq (command, "$TERM");
+            zstr_free (&command);
+            if (term)
+                break;
+        }
+        else
+            break;
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&handler);
+    s_allowlist_destroy (&list);
+}
+
+//  ---------------------------------------------------------------------
+
+struct wa_trust_t {
+    bool secure;
+    wa_role_t role;
+    char bind_address[64];
+    zcert_t *cert;
+    allowlist_t *list;
+    wa_actor_t *zap;
+    uint64_t refused_handshakes;    //  unknown keys
+    uint64_t refused_keyless;       //  handshakes that failed before a key (no CURVE)
+    uint64_t refused_messages;      //  trusted keys sending what their role may not
+    wa_usec_t logged_at;            //  the last refusal logged
+    uint64_t unlogged;              //  refusals since then
+};
+
+static int
+s_fail (char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (err, errlen, fmt, args);
+    va_end (args);
+    return -1;
+}
+
+static bool
+s_loopback (const char *address)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (streq (address, "localhost"))
+        return true;
+    if (inet_pton (AF_INET, address, &v4) == 1)
+        return (ntohl (v4.s_addr) >> 24) == 127;
+    if (inet_pton (AF_INET6, address, &v6) == 1)
+        return IN6_IS_ADDR_LOOPBACK (&v6);
+    return false;
+}
+
+static int
+s_load_cert (wa_trust_t *self, const wa_config_t *config, char *err, size_t errlen)
+{
+    const char *path = config->bus_cert;
+    const char *role = wa_role_name (self->role);
+    if (!*path)
+        return s_fail (err, errlen, "bus_security is curve but bus_cert is not set: make this %s's "
+                       "certificate with `wactl keys new NAME --role %s` and set bus_cert to its "
+                       "NAME.key_secret (or set bus_security = off for a cluster on loopback only)",
+                       role, role);
+    size_t len = strlen (path);
+    if (len < 8 || !streq (path + len - 7, "_secret"))
+        return s_fail (err, errlen, "bus_cert '%s' must name a secret certificate (NAME.key_secret, "
+                       "as `wactl keys new` writes it)", path);
+    struct stat st;
+    if (stat (path, &st))
+        return s_fail (err, errlen, "bus_cert '%s': %s", path, strerror (errno));
+    if (!S_ISREG (st.st_mode))
+        return s_fail (err, errlen, "bus_cert '%s' is not a file", path);
+    if (st.st_mode & 077)
+        return s_fail (err, errlen, "bus_cert '%s' can be read by others (mode %04o): chmod 600 it",
+                       path, (unsigned) (st.st_mode & 07777));
+    zconfig_t *root = zconfig_load (path);
+    const char *public_key = root ? zconfig_get (root, "curve/public-key", NULL) : NULL;
+    const char *secret_key = root ? zconfig_get (root, "curve/secret-key", NULL) : NULL;
+    const char *cert_role = root ? zconfig_get (root, "metadata/role", NULL) : NULL;
+    int rc = 0;
+    if (!s_key_valid (public_key) || !s_key_valid (secret_key))
+        rc = s_fail (err, errlen, "bus_cert '%s' is not a secret certificate (no curve public-key "
+                     "and secret-key)", path);
+    else
+    if (wa_role_from_name (cert_role) != self->role)
+        rc = s_fail (err, errlen, "bus_cert '%s' is a certificate of role '%s'; this program runs as "
+                     "a %s and needs a %s certificate", path, cert_role ? cert_role : "(none)", role, role);
+    else {
+        uint8_t public_raw[32], secret_raw[32];
+        zmq_z85_decode (public_raw, public_key);
+        zmq_z85_decode (secret_raw, secret_key);
+        self->cert = zcert_new_from (public_raw, secret_raw);
+        sodium_memzero (secret_raw, sizeof secret_raw);
+        if (!self->cert)
+            rc = s_fail (err, errlen, "bus_cert '%s': the keys are not valid", path);
+    }
+    zconfig_destroy (&root);
+    return rc;
+}
+
+wa_trust_t *
+wa_trust_new (const wa_config_t *config, wa_role_t role, char *err, size_t errlen)
+{
+    wa_trust_t *self = (wa_trust_t *) zmalloc (sizeof (wa_trust_t));
+    assert (self);
+    self->role = role;
+    self->secure = !streq (config->bus_security, "off");
+    snprintf (self->bind_address, sizeof self->bind_address, "%s", config->bind_address);
+    if (!self->secure) {
+        if (streq (config->bind_address, "*"))
+            snprintf (self->bind_address, sizeof self->bind_address, "127.0.0.1");
+        else
+        if (!s_loopback (config->bind_address)) {
+            s_fail (err, errlen, "bus_security = off binds only loopback, and bind_address is '%s': "
+                    "set bind_address to 127.0.0.1 or give every node a certificate (bus_cert)",
+                    config->bind_address);
+            wa_trust_destroy (&self);
+        }
+        return self;
+    }
+    if (s_load_cert (self, config, err, errlen)) {
+        wa_trust_destroy (&self);
+        return NULL;
+    }
+    struct stat st;
+    if (stat (config->bus_keys_dir, &st) || !S_ISDIR (st.st_mode)) {
+        s_fail (err, errlen, "bus_keys_dir '%s' is not a directory: it holds the public certificates "
+                "(NAME.key) of every program the cluster trusts", config->bus_keys_dir);
+        wa_trust_destroy (&self);
+        return NULL;
+    }
+    self->list = s_allowlist_new (config->bus_keys_dir);
+    entry_t *own = s_allowlist_lookup (self->list, zcert_public_txt (self->cert));
+    if (!own)
+        wa_warn ("bus: our own key %s is not in the allow-list %s: the other nodes will refuse us "
+                 "(wactl keys trust %.*s)", zcert_public_txt (self->cert), config->bus_keys_dir,
+                 (int) (strlen (config->bus_cert) - 7), config->bus_cert);
+    //  Clients (wactl, watap) have no servers: no handshake to check.
+    if (role == WA_ROLE_MASTER || role == WA_ROLE_COREAPP) {
+        self->zap = wa_actor_new (s_zap, self->list->dir);
+        if (!self->zap) {
+            s_fail (err, errlen, "bus: cannot start the handshake checker (another ZAP handler in "
+                    "this program?)");
+            wa_trust_destroy (&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
+void
+wa_trust_destroy (wa_trust_t **self_p)
+{
+    if (*self_p) {
+        wa_trust_t *self = *self_p;
+        wa_actor_destroy (&self->zap);
+        zcert_destroy (&self->cert);
+        s_allowlist_destroy (&self->list);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+bool
+wa_trust_secure (wa_trust_t *self)
+{
+    return self->secure;
+}
+
+const char *
+wa_trust_public_key (wa_trust_t *self)
+{
+    return self->cert ? zcert_public_txt (self->cert) : "";
+}
+
+const char *
+wa_trust_bind_address (wa_trust_t *self)
+{
+    return self->bind_address;
+}
+
+void
+wa_trust_server (wa_trust_t *self, zsock_t *sock)
+{
+    zsock_set_maxmsgsize (sock, WA_FRAME_MAX);
+    if (!self->secure)
+        return;
+    zcert_apply (self->cert, sock);
+    zsock_set_curve_server (sock, 1);
+    zsock_set_zap_domain (sock, ZAP_DOMAIN);
+}
+
+int
+wa_trust_client (wa_trust_t *self, zsock_t *sock, const char *server_key, unsigned roles,
+                 char *err, size_t errlen)
+{
+    zsock_set_maxmsgsize (sock, WA_FRAME_MAX);
+    if (!self->secure)
+        return 0;
+    if (!s_key_valid (server_key))
+        return s_fail (err, errlen, "it published no bus key ('%s')", server_key ? server_key : "");
+    entry_t *entry = s_allowlist_lookup (self->list, server_key);
+    if (!entry)
+        return s_fail (err, errlen, "its key %s is not in the allow-list", server_key);
+    if (!(entry->role & roles))
+        return s_fail (err, errlen, "its key %s is a %s's (%s), not one we connect to there",
+                       server_key, wa_role_name (entry->role), entry->name);
+    zcert_apply (self->cert, sock);
+    zsock_set_curve_serverkey (sock, server_key);
+    return 0;
+}
+
+wa_role_t
+wa_trust_sender (wa_trust_t *self, const wa_msg_t *msg)
+{
+    if (!self->secure)
+        return WA_ROLE_ANY;
+    entry_t *entry = s_allowlist_lookup (self->list, msg->sender_key);
+    return entry ? entry->role : WA_ROLE_NONE;
+}
+
+const char *
+wa_trust_sender_name (wa_trust_t *self, const wa_msg_t *msg)
+{
+    entry_t *entry = self->secure ? s_allowlist_lookup (self->list, msg->sender_key) : NULL;
+    return entry ? entry->name : "";
+}
+
+//  Log one refusal, or count it into the next line (one per 10 s).
+static void
+s_log_refusal (wa_trust_t *self, const char *fmt, ...)
+{
+    wa_usec_t now = wa_clock_mono ();
+    if (self->logged_at && now - self->logged_at < REFUSAL_LOG_EVERY) {
+        self->unlogged++;
+        return;
+    }
+    char line[512];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (line, sizeof line, fmt, args);
+    va_end (args);
+    if (self->unlogged)
+        wa_warn ("bus: %s (and %" PRIu64 " other refusals since the last of these lines)", line, self->unlogged);
+    else
+        wa_warn ("bus: %s", line);
+    self->logged_at = now;
+    self->unlogged = 0;
+}
+
+bool
+wa_trust_allow (wa_trust_t *self, const wa_msg_t *msg, unsigned roles, const char *where)
+{
+    wa_role_t role = wa_trust_sender (self, msg);
+    if (role & roles)
+        return true;
+    self->refused_messages++;
+    s_log_refusal (self, "refused a %s on the %s port from key %s (%s): that role may not send it here",
+                   wa_codec_type_name (msg->type), where, *msg->sender_key ? msg->sender_key : "-",
+                   role == WA_ROLE_NONE ? "no longer trusted" : wa_role_name (role));
+    return false;
+}
+
+zsock_t *
+wa_trust_sock (wa_trust_t *self)
+{
+    return self->zap ? wa_actor_sock (self->zap) : NULL;
+}
+
+void
+wa_trust_on_refusal (wa_trust_t *self)
+{
+    char *command = NULL, *address = NULL, *key = NULL, *missed = NULL;
+    if (zstr_recvx (wa_trust_sock (self), &command, &address, &key, &missed, NULL) >= 1
+    &&  command && streq (command, "REFUSED")) {
+        uint64_t more = missed ? strtoull (missed, NULL, 10) : 0;
+        self->refused_handshakes += 1 + more;
+        s_log_refusal (self, "refused a connection from %s: key %s is not in the allow-list",
+                       address ? address : "?", key ? key : "-");
+    }
+    zstr_free (&command);
+    zstr_free (&address);
+    zstr_free (&key);
+    zstr_free (&missed);
+}
+
+void
+wa_trust_on_protocol_failure (wa_trust_t *self, const char *where, const char *endpoint)
+{
+    self->refused_keyless++;
+    s_log_refusal (self, "refused a connection on the %s port (%s) that offered no CURVE key",
+                   where, endpoint ? endpoint : "-");
+}
+
+json_t *
+wa_trust_stats_json (wa_trust_t *self)
+{
+    return json_pack ("{s:s, s:s, s:s, s:i, s:I, s:I, s:I}",
+                      "security", self->secure ? "curve" : "off",
+                      "key", wa_trust_public_key (self),
+                      "role", wa_role_name (self->role) ? wa_role_name (self->role) : "",
+                      "trusted_keys", self->list ? (int) zhashx_size (self->list->keys) : 0,
+                      "refused_handshakes", (json_int_t) self->refused_handshakes,
+                      "refused_keyless", (json_int_t) self->refused_keyless,
+                      "refused_messages", (json_int_t) self->refused_messages);
+}
+
+json_t *
+wa_trust_list (const char *dir, char *err, size_t errlen)
+{
+    zhashx_t *keys = s_read_dir (dir);
+    if (!keys) {
+        s_fail (err, errlen, "cannot read the allow-list '%s': %s", dir, strerror (errno));
+        return NULL;
+    }
+    json_t *list = json_array ();
+    for (entry_t *entry = (entry_t *) zhashx_first (keys); entry; entry = (entry_t *) zhashx_next (keys))
+        json_array_append_new (list, json_pack ("{s:s, s:s, s:s, s:s}", "name", entry->name,
+                                                "role", wa_role_name (entry->role),
+                                                "key", (const char *) zhashx_cursor (keys),
+                                                "file", entry->file));
+    zhashx_destroy (&keys);
+    return list;
+}
