@@ -81,6 +81,7 @@ typedef struct {
     zsock_t *health;
     wa_trust_t *trust;          //  who may talk to us, and how we talk to others
     bool key_stored;            //  our bus key is in node_keys
+    wa_usec_t key_tried;        //  when wa_node_store_key last tried
     const char *role;           //  for health replies and logs
     uint64_t epoch;
     wa_dbworker_t *db;
@@ -144,9 +145,17 @@ void wa_node_wait_jobs (wa_node_t *self, int timeout_ms, wa_job_done_fn *done, v
 //  wa_node_wait_jobs). Nothing when the node never registered.
 void wa_node_finish (wa_node_t *self, const char *gateway_status, int timeout_ms, wa_job_done_fn *done,
                      void *arg);
+//  A node registered before the schema had node_keys (a Master, before
+//  its upgrade) stores its bus key with a liveness claim: at most once a
+//  second until stored, so that peers can connect to it long before the
+//  next regular claim.
+void wa_node_store_key (wa_node_t *self, const char *gateway_status);
 //  Put the node's sockets on loop: the handshake checker's refusals, and a
 //  monitor on each of the four ports (connections, refused handshakes).
 void wa_node_watch (wa_node_t *self, zloop_t *loop);
+//  Publish a socket's event (a "socket" item on the bus: event, endpoint,
+//  the socket's name), as the monitors do.
+void wa_node_socket_event (wa_node_t *self, const char *name, const char *event, const char *endpoint);
 //  (Re)arm the one-shot timer *timer_id to fire after delay; -1 means none.
 void wa_timer_once (zloop_t *loop, int *timer_id, wa_usec_t delay, zloop_timer_fn handler, void *arg);
 //  (Re)arm the repeating timer *timer_id with a period in seconds (a setting).

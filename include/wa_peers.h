@@ -20,11 +20,14 @@ typedef struct {
     char control[300];
     char key[41];               //  its bus key (node_keys), "" when none
     zsock_t *dealer;            //  NULL in a list handed to wa_peers_set
+    wa_relink_t *relink;        //  the dealer's (NULL in a list)
 } wa_peer_t;
 
 typedef struct {
     wa_trust_t *trust;          //  how we connect (keys), and to whom
+    zloop_t *loop;              //  where the relinks run
     zsock_t *sub;
+    wa_relink_t *sub_relink;    //  connects the SUB again where a Master refused our key
     wa_peer_t peers[WA_PEERS_MAX];
     int count;
 } wa_peers_t;
@@ -37,8 +40,10 @@ typedef struct {
     wa_peer_t masters[WA_PEERS_MAX];
 } wa_masters_job_t;
 
-//  Connections made with trust's keys, to Masters whose key it trusts.
-void wa_peers_init (wa_peers_t *self, wa_trust_t *trust);
+//  Connections made with trust's keys, to Masters whose key it trusts;
+//  a connection a Master refused is made again (wa_relink) on loop.
+//  on_event, when not NULL, hears the SUB's socket events (CONNECTED, ...).
+void wa_peers_init (wa_peers_t *self, wa_trust_t *trust, zloop_t *loop, wa_relink_event_fn *on_event, void *arg);
 void wa_peers_destroy (wa_peers_t *self, zloop_t *loop);
 //  Make the set equal to list (skipping skip_id, this node): new peers are
 //  connected, gone ones dropped. Each new DEALER is registered with loop and

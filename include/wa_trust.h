@@ -11,9 +11,11 @@
     the message says about itself. A client connects only to a server whose
     key (from the nodes' rows) is in the list with the role it expects.
 
-    The list is read again when its directory changes (at most once a
-    second): trusting a new key or revoking one needs no restart, and a
-    revoked key's messages are refused at once, on connections it already
+    The list is read again when its directory changes: trusting a new key
+    or revoking one needs no restart. A key it does not know makes it look
+    at once (a key trusted a moment ago is accepted); a key it knows is
+    checked against the directory at most once a second, so a revoked
+    key's messages are refused within a second, on connections it already
     had too.
 
     bus_security = off turns all of that off, and then every port binds
@@ -89,9 +91,33 @@ void wa_trust_on_refusal (wa_trust_t *self);
 //  without CURVE: the socket monitor's HANDSHAKE_FAILED_PROTOCOL).
 void wa_trust_on_protocol_failure (wa_trust_t *self, const char *where, const char *endpoint);
 
+//  A client socket whose handshake a server refused is never connected
+//  again by libzmq (4.3: the refused session ends). A relink watches sock's
+//  handshakes (a monitor read on loop, no thread) and connects a refused
+//  endpoint again after a pause, 1 s doubling to 30 s, so that a key
+//  trusted after it was first refused is taken without a restart; each
+//  refusal is logged, rate-limited, naming what (e.g. "master 3's
+//  control"). It is sock's monitor (libzmq allows one): on_event, when not
+//  NULL, hears its other events too (CONNECTED, DISCONNECTED,
+//  CONNECT_RETRIED, as czmq's zmonitor names them). Destroy it before
+//  sock. NULL with bus_security = off and no on_event.
+typedef struct wa_relink_t wa_relink_t;
+typedef void (wa_relink_event_fn) (void *arg, const char *event, const char *endpoint);
+wa_relink_t *wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, const char *what,
+                            wa_relink_event_fn *on_event, void *arg);
+void wa_relink_destroy (wa_relink_t **self_p);
+
 //  {"security", "key", "role", "trusted_keys", "refused_handshakes",
 //   "refused_keyless", "refused_messages"} as a new object.
 json_t *wa_trust_stats_json (wa_trust_t *self);
+
+//  A public certificate file as the allow-list reads it: its key, role
+//  and name (name of size WA_KEY_TEXT + 24 at least). -1 with err when it
+//  is not one (unreadable, larger than 4 KiB, no valid public key, no known
+//  role, or it holds a secret key: a secret certificate is never trusted
+//  by copying it into the list).
+int wa_trust_read_public (const char *path, char key[WA_KEY_TEXT], wa_role_t *role, char *name,
+                          size_t namelen, char *err, size_t errlen);
 
 //  The allow-list, for wactl keys: every trusted certificate in dir, as
 //  an array of {"name","role","key","file"}; NULL with err when dir cannot

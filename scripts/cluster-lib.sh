@@ -25,6 +25,27 @@ free_port() {
     done
 }
 
+# The node bus's certificates (issue 11: CURVE on every ZeroMQ socket).
+# bus_cert DIR NAME ROLE: the secret certificate of NAME (made once, with
+# `wactl keys new`, and trusted in DIR/trusted, the allow-list); prints its
+# path, for WA_BUS_CERT. ROLE: master, coreapp, webapp, wactl or tap.
+bus_cert() {
+    local dir=$1 name=$2 role=$3
+    if [ ! -s "$dir/$name.key_secret" ]; then
+        mkdir -p "$dir/trusted"
+        "$BIN/wactl" -c /dev/null keys new "$name" --role "$role" --out "$dir" --keys-dir "$dir/trusted" --trust \
+            >/dev/null || return 1
+    fi
+    echo "$dir/$name.key_secret"
+}
+# role_of PROGRAM: the bus role a program runs as ("" for none).
+role_of() {
+    case "$(basename "$1")" in
+        wamaster) echo master ;; wacore) echo coreapp ;; waweb) echo webapp ;;
+        wactl) echo wactl ;; watap) echo tap ;; *) echo "" ;;
+    esac
+}
+
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
 # The private MariaDB's administrator is this system user, through the unix

@@ -27,6 +27,9 @@ HOOK_PORT=9091
 HOOK_URL=http://127.0.0.1:$HOOK_PORT/webhook
 DB_PORT=${WA_RUN_DB_PORT:-33306}
 
+# master1 -> master, ... (the bus role of a node of this script).
+role_of_node() { case "$1" in master*) echo master ;; coreapp*) echo coreapp ;; webapp*) echo webapp ;; *) echo "$1" ;; esac; }
+
 running() {
     local name pid any=1
     for name in mariadbd wagate wahook $NODES; do
@@ -55,6 +58,13 @@ wagate_ledger = $RUN/wagate-ledger.jsonl
 webapp_bind = 127.0.0.1
 webapp_port = $WEB_PORT
 media_dir = $RUN/media
+# The node bus: CURVE, each program with its own certificate (made by
+# wactl keys new under $RUN/keys); the allow-list of trusted public keys.
+# This bus_cert is wactl's and watap's; each node gets its own through
+# WA_BUS_CERT.
+bus_security = curve
+bus_keys_dir = $RUN/keys/trusted
+bus_cert = $RUN/keys/wactl.key_secret
 # Seeds the cluster setting: statuses and inbound messages go to wahook.
 webhooks_url = $HOOK_URL
 CONF
@@ -76,16 +86,22 @@ start() {
     db_start "$DB_PORT"
     write_config
     export WACLUSTER_CONF="$RUN/cluster.conf"
+    # Every program's certificate for the node bus, made once, all trusted.
+    local name
+    for name in $NODES wactl; do
+        bus_cert "$RUN/keys" "$name" "$(role_of_node "$name")" >/dev/null \
+            || { echo "Cannot make the node bus's certificates (wactl keys new) in $RUN/keys." >&2; return 1; }
+    done
     proc_start wahook "$BIN/wahook" --port "$HOOK_PORT" --out "$RUN/webhooks.jsonl"
     if ! wait_for 10 grep -q "listening on http://127.0.0.1:$HOOK_PORT/" "$RUN/logs/wahook.log"; then
         echo "The webhook receiver did not start (is port $HOOK_PORT taken?); see $RUN/logs/wahook.log." >&2
         return 1
     fi
     proc_start wagate "$BIN/wagate"
-    COREAPP_EXTERNAL_PORTS=6254-6257 proc_start master1 "$BIN/wamaster"
-    COREAPP_EXTERNAL_PORTS=6258-6261 proc_start master2 "$BIN/wamaster"
-    COREAPP_EXTERNAL_PORTS=6250-6253 proc_start coreapp1 "$BIN/wacore"
-    COREAPP_EXTERNAL_PORTS=6262-6265 proc_start coreapp2 "$BIN/wacore"
+    COREAPP_EXTERNAL_PORTS=6254-6257 WA_BUS_CERT="$RUN/keys/master1.key_secret" proc_start master1 "$BIN/wamaster"
+    COREAPP_EXTERNAL_PORTS=6258-6261 WA_BUS_CERT="$RUN/keys/master2.key_secret" proc_start master2 "$BIN/wamaster"
+    COREAPP_EXTERNAL_PORTS=6250-6253 WA_BUS_CERT="$RUN/keys/coreapp1.key_secret" proc_start coreapp1 "$BIN/wacore"
+    COREAPP_EXTERNAL_PORTS=6262-6265 WA_BUS_CERT="$RUN/keys/coreapp2.key_secret" proc_start coreapp2 "$BIN/wacore"
     echo "Started wagate, two Masters and two Coreapps; waiting until the cluster is healthy ..."
     if ! "$BIN/wactl" wait --timeout 90; then
         echo "The cluster did not become healthy; logs are in $RUN/logs/." >&2
@@ -102,7 +118,7 @@ start() {
     fi
     # Its readiness line, in what this start appends to the log.
     local seen; seen=$(wc -l < "$RUN/logs/webapp1.log" 2>/dev/null || echo 0)
-    proc_start webapp1 "$BIN/waweb"
+    WA_BUS_CERT="$RUN/keys/webapp1.key_secret" proc_start webapp1 "$BIN/waweb"
     if ! wait_for 30 bash -c "tail -n +$((seen + 1)) '$RUN/logs/webapp1.log' | grep -q 'ready: serving'"; then
         echo "The Webapp did not start; see $RUN/logs/webapp1.log." >&2
         return 1

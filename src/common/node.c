@@ -199,6 +199,16 @@ wa_node_liveness (wa_node_t *self, const char *gateway_status, bool stopping)
     WA_JOB_SUBMIT (self->db, self->liveness_job);
 }
 
+void
+wa_node_store_key (wa_node_t *self, const char *gateway_status)
+{
+    wa_usec_t now = wa_clock_mono ();
+    if (self->key_stored || !self->id || !self->liveness_job || now - self->key_tried < WA_USEC_PER_SEC)
+        return;
+    self->key_tried = now;
+    wa_node_liveness (self, gateway_status, false);
+}
+
 static const char *SQL_EVENT =
     "INSERT INTO events (at, node_id, kind, shard, epoch, subject, detail) "
     "VALUES (NOW(6), ?, ?, NULLIF(?, -1), ?, ?, ?)";
@@ -496,16 +506,21 @@ s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
             wa_trust_on_protocol_failure (self->trust, name, endpoint);
     }
     else
-    if (event) {
-        wa_debug ("socket %s: %s %s", name, event, endpoint ? endpoint : "");
-        wa_node_publish (self, "socket", -1, self->epoch, 0, "%s %s %s", event,
-                         endpoint && *endpoint ? endpoint : "-", name);
-    }
+    if (event)
+        wa_node_socket_event (self, name, event, endpoint);
     zstr_free (&event);
     zstr_free (&value);
     zstr_free (&endpoint);
     zmsg_destroy (&msg);
     return 0;
+}
+
+void
+wa_node_socket_event (wa_node_t *self, const char *name, const char *event, const char *endpoint)
+{
+    wa_debug ("socket %s: %s %s", name, event, endpoint ? endpoint : "");
+    wa_node_publish (self, "socket", -1, self->epoch, 0, "%s %s %s", event, endpoint && *endpoint ? endpoint : "-",
+                     name);
 }
 
 void

@@ -4,13 +4,15 @@
 #include "wa_peers.h"
 
 void
-wa_peers_init (wa_peers_t *self, wa_trust_t *trust)
+wa_peers_init (wa_peers_t *self, wa_trust_t *trust, zloop_t *loop, wa_relink_event_fn *on_event, void *arg)
 {
     memset (self, 0, sizeof *self);
     self->trust = trust;
+    self->loop = loop;
     self->sub = zsock_new (ZMQ_SUB);
     zsock_set_subscribe (self->sub, "");
     zsock_set_linger (self->sub, 0);
+    self->sub_relink = wa_relink_new (trust, self->sub, loop, "a Master's bus", on_event, arg);
 }
 
 //  Whether a peer other than the one at skip (-1: none) has this bus. A
@@ -37,6 +39,7 @@ s_drop (wa_peers_t *self, int index, zloop_t *loop)
         zsock_disconnect (self->sub, "%s", peer->bus);
     if (loop)
         zloop_reader_end (loop, peer->dealer);
+    wa_relink_destroy (&peer->relink);
     zsock_destroy (&peer->dealer);
     self->peers[index] = self->peers[--self->count];
 }
@@ -48,6 +51,7 @@ wa_peers_destroy (wa_peers_t *self, zloop_t *loop)
         s_drop (self, self->count - 1, loop);
     if (loop && self->sub)
         zloop_reader_end (loop, self->sub);
+    wa_relink_destroy (&self->sub_relink);
     zsock_destroy (&self->sub);
 }
 
@@ -79,6 +83,8 @@ wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_
             continue;
         wa_peer_t *peer = &self->peers[self->count];
         *peer = list[j];
+        peer->dealer = NULL;
+        peer->relink = NULL;
         char why[200];
         if (wa_trust_client (self->trust, self->sub, peer->key, WA_ROLE_MASTER, why, sizeof why)) {
             //  Not yet (a Master registered before the schema had keys), or
@@ -106,6 +112,9 @@ wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_
         }
         if (loop && handler)
             zloop_reader (loop, peer->dealer, handler, arg);
+        char what[64];
+        snprintf (what, sizeof what, "master %" PRIu64 "'s control port", peer->id);
+        peer->relink = wa_relink_new (self->trust, peer->dealer, self->loop, what, NULL, NULL);
         self->count++;
         wa_info ("peer master %" PRIu64 " joined (bus %s, control %s)", peer->id, peer->bus, peer->control);
     }

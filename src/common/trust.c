@@ -145,11 +145,13 @@ s_read_dir (const char *dir)
     return keys;
 }
 
+//  With force, whenever it is asked: a key not found may have been trusted
+//  a moment ago (one stat when the directory has not changed).
 static void
-s_allowlist_refresh (allowlist_t *self)
+s_allowlist_refresh (allowlist_t *self, bool force)
 {
     wa_usec_t now = wa_clock_mono ();
-    if (self->read_once && now - self->checked < RELOAD_EVERY)
+    if (self->read_once && now - self->checked < RELOAD_EVERY && !force)
         return;
     self->checked = now;
     struct stat st;
@@ -179,7 +181,7 @@ s_allowlist_new (const char *dir)
     assert (self);
     snprintf (self->dir, sizeof self->dir, "%s", dir);
     self->keys = zhashx_new ();
-    s_allowlist_refresh (self);
+    s_allowlist_refresh (self, true);
     return self;
 }
 
@@ -198,8 +200,15 @@ s_allowlist_destroy (allowlist_t **self_p)
 static entry_t *
 s_allowlist_lookup (allowlist_t *self, const char *key)
 {
-    s_allowlist_refresh (self);
-    return key && *key ? (entry_t *) zhashx_lookup (self->keys, key) : NULL;
+    if (!key || !*key)
+        return NULL;
+    s_allowlist_refresh (self, false);
+    entry_t *entry = (entry_t *) zhashx_lookup (self->keys, key);
+    if (!entry) {
+        s_allowlist_refresh (self, true);
+        entry = (entry_t *) zhashx_lookup (self->keys, key);
+    }
+    return entry;
 }
 
 //  ---------------------------------------------------------------------
@@ -368,9 +377,11 @@ s_load_cert (wa_trust_t *self, const wa_config_t *config, char *err, size_t errl
         rc = s_fail (err, errlen, "bus_cert '%s' is not a secret certificate (no curve public-key "
                      "and secret-key)", path);
     else
-    if (wa_role_from_name (cert_role) != self->role)
+    if (wa_role_from_name (cert_role) != self->role
+    &&  !(self->role == WA_ROLE_TAP && wa_role_from_name (cert_role) == WA_ROLE_WACTL))
         rc = s_fail (err, errlen, "bus_cert '%s' is a certificate of role '%s'; this program runs as "
-                     "a %s and needs a %s certificate", path, cert_role ? cert_role : "(none)", role, role);
+                     "a %s and needs a %s certificate%s", path, cert_role ? cert_role : "(none)", role, role,
+                     self->role == WA_ROLE_TAP ? " (or an operator's wactl one)" : "");
     else {
         uint8_t public_raw[32], secret_raw[32];
         zmq_z85_decode (public_raw, public_key);
@@ -392,7 +403,11 @@ wa_trust_new (const wa_config_t *config, wa_role_t role, char *err, size_t errle
     self->role = role;
     self->secure = !streq (config->bus_security, "off");
     snprintf (self->bind_address, sizeof self->bind_address, "%s", config->bind_address);
+    bool server = role == WA_ROLE_MASTER || role == WA_ROLE_COREAPP;
     if (!self->secure) {
+        //  Only Masters and Coreapps have ports on the bus.
+        if (!server)
+            return self;
         if (streq (config->bind_address, "*"))
             snprintf (self->bind_address, sizeof self->bind_address, "127.0.0.1");
         else
@@ -422,7 +437,7 @@ wa_trust_new (const wa_config_t *config, wa_role_t role, char *err, size_t errle
                  "(wactl keys trust %.*s)", zcert_public_txt (self->cert), config->bus_keys_dir,
                  (int) (strlen (config->bus_cert) - 7), config->bus_cert);
     //  Clients (wactl, watap) have no servers: no handshake to check.
-    if (role == WA_ROLE_MASTER || role == WA_ROLE_COREAPP) {
+    if (server) {
         self->zap = wa_actor_new (s_zap, self->list->dir);
         if (!self->zap) {
             s_fail (err, errlen, "bus: cannot start the handshake checker (another ZAP handler in "
@@ -474,6 +489,11 @@ wa_trust_server (wa_trust_t *self, zsock_t *sock)
     zcert_apply (self->cert, sock);
     zsock_set_curve_server (sock, 1);
     zsock_set_zap_domain (sock, ZAP_DOMAIN);
+    //  Should the handshake checker ever be missing, refuse every key
+    //  rather than accept any (libzmq's default without ZAP). A draft
+    //  option in libzmq 4.3, by its number; a build without it ignores it.
+    int enforce = 1;
+    zmq_setsockopt (zsock_resolve (sock), 93 /* ZMQ_ZAP_ENFORCE_DOMAIN */, &enforce, sizeof enforce);
 }
 
 int
@@ -591,6 +611,32 @@ wa_trust_stats_json (wa_trust_t *self)
                       "refused_messages", (json_int_t) self->refused_messages);
 }
 
+int
+wa_trust_read_public (const char *path, char key[WA_KEY_TEXT], wa_role_t *role, char *name,
+                      size_t namelen, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat (path, &st))
+        return s_fail (err, errlen, "'%s': %s", path, strerror (errno));
+    if (!S_ISREG (st.st_mode) || st.st_size > 4096)
+        return s_fail (err, errlen, "'%s' is not a certificate file (a regular file of at most 4 KiB)", path);
+    zconfig_t *root = zconfig_load (path);
+    if (!root)
+        return s_fail (err, errlen, "'%s' cannot be read as a certificate", path);
+    bool secret = zconfig_get (root, "curve/secret-key", NULL) != NULL;
+    zconfig_destroy (&root);
+    if (secret)
+        return s_fail (err, errlen, "'%s' holds a secret key: trust the public certificate (NAME.key), "
+                       "and keep the secret one on its own host", path);
+    entry_t entry;
+    if (s_read_cert (path, key, &entry))
+        return s_fail (err, errlen, "'%s' is not a public certificate with a valid curve public-key and a "
+                       "metadata role (master, coreapp, webapp, wactl or tap)", path);
+    *role = entry.role;
+    snprintf (name, namelen, "%s", entry.name);
+    return 0;
+}
+
 json_t *
 wa_trust_list (const char *dir, char *err, size_t errlen)
 {
@@ -607,4 +653,151 @@ wa_trust_list (const char *dir, char *err, size_t errlen)
                                                 "file", entry->file));
     zhashx_destroy (&keys);
     return list;
+}
+
+//  ---------------------------------------------------------------------
+//  Connecting again after a refused handshake
+
+#define RELINK_FIRST (WA_USEC_PER_SEC)
+#define RELINK_MAX (30 * WA_USEC_PER_SEC)
+#define RELINK_ENDPOINTS 32
+
+typedef struct {
+    char endpoint[256];
+    wa_usec_t pause;            //  the next pause; 0 when not refused
+    wa_usec_t due;              //  when to connect again; 0 when not waiting
+} relink_endpoint_t;
+
+struct wa_relink_t {
+    wa_trust_t *trust;
+    zsock_t *sock;
+    zsock_t *events;            //  the monitor's PAIR
+    zloop_t *loop;
+    int timer;
+    char what[96];
+    wa_relink_event_fn *on_event;
+    void *arg;
+    relink_endpoint_t endpoints[RELINK_ENDPOINTS];
+};
+
+static relink_endpoint_t *
+s_relink_endpoint (wa_relink_t *self, const char *endpoint)
+{
+    relink_endpoint_t *free_slot = NULL;
+    for (int i = 0; i < RELINK_ENDPOINTS; i++) {
+        if (streq (self->endpoints[i].endpoint, endpoint))
+            return &self->endpoints[i];
+        if (!free_slot && !self->endpoints[i].pause)
+            free_slot = &self->endpoints[i];
+    }
+    if (free_slot) {
+        memset (free_slot, 0, sizeof *free_slot);
+        snprintf (free_slot->endpoint, sizeof free_slot->endpoint, "%s", endpoint);
+    }
+    return free_slot;
+}
+
+static int
+s_relink_due (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    wa_relink_t *self = (wa_relink_t *) arg;
+    wa_usec_t now = wa_clock_mono ();
+    for (int i = 0; i < RELINK_ENDPOINTS; i++) {
+        relink_endpoint_t *entry = &self->endpoints[i];
+        if (entry->due && entry->due <= now) {
+            entry->due = 0;
+            zsock_disconnect (self->sock, "%s", entry->endpoint);
+            zsock_connect (self->sock, "%s", entry->endpoint);
+        }
+    }
+    return 0;
+}
+
+static int
+s_relink_event (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    wa_relink_t *self = (wa_relink_t *) arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    zframe_t *head = msg ? zmsg_first (msg) : NULL;
+    zframe_t *address = msg ? zmsg_next (msg) : NULL;
+    if (head && address && zframe_size (head) == 6) {
+        uint16_t event;
+        memcpy (&event, zframe_data (head), 2);
+        char *endpoint = zframe_strdup (address);
+        bool handshake = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED || event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                      || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+        relink_endpoint_t *entry = handshake && self->trust->secure ? s_relink_endpoint (self, endpoint) : NULL;
+        if (!handshake) {
+            if (self->on_event)
+                self->on_event (self->arg, event == ZMQ_EVENT_CONNECTED ? "CONNECTED"
+                                         : event == ZMQ_EVENT_DISCONNECTED ? "DISCONNECTED" : "CONNECT_RETRIED",
+                                endpoint);
+        }
+        else
+        if (entry && event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            if (entry->pause)
+                wa_info ("bus: %s at %s accepts our key now", self->what, endpoint);
+            memset (entry, 0, sizeof *entry);
+        }
+        else
+        if (entry && !entry->due) {
+            entry->pause = entry->pause ? entry->pause * 2 : RELINK_FIRST;
+            if (entry->pause > RELINK_MAX)
+                entry->pause = RELINK_MAX;
+            entry->due = wa_clock_mono () + entry->pause;
+            s_log_refusal (self->trust, "%s at %s refused our key %s (is it in that host's allow-list?); "
+                           "trying again in %.0f s", self->what, endpoint, wa_trust_public_key (self->trust),
+                           (double) entry->pause / WA_USEC_PER_SEC);
+        }
+        zstr_free (&endpoint);
+    }
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+wa_relink_t *
+wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, const char *what,
+               wa_relink_event_fn *on_event, void *arg)
+{
+    if ((!trust->secure && !on_event) || !loop)
+        return NULL;
+    wa_relink_t *self = (wa_relink_t *) zmalloc (sizeof (wa_relink_t));
+    assert (self);
+    self->trust = trust;
+    self->sock = sock;
+    self->loop = loop;
+    self->on_event = on_event;
+    self->arg = arg;
+    snprintf (self->what, sizeof self->what, "%s", what);
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "inproc://wa-relink-%p", (void *) self);
+    int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+    if (on_event)
+        events |= ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED;
+    int rc = zmq_socket_monitor (zsock_resolve (sock), endpoint, events);
+    assert (rc == 0);
+    self->events = zsock_new (ZMQ_PAIR);
+    assert (self->events);
+    rc = zsock_connect (self->events, "%s", endpoint);
+    assert (rc == 0);
+    zloop_reader (loop, self->events, s_relink_event, self);
+    self->timer = zloop_timer (loop, 250, 0, s_relink_due, self);
+    return self;
+}
+
+void
+wa_relink_destroy (wa_relink_t **self_p)
+{
+    if (*self_p) {
+        wa_relink_t *self = *self_p;
+        zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
+        zloop_reader_end (self->loop, self->events);
+        zloop_timer_end (self->loop, self->timer);
+        zsock_destroy (&self->events);
+        free (self);
+        *self_p = NULL;
+    }
 }

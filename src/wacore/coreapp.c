@@ -345,6 +345,14 @@ s_load_settings (coreapp_t *self)
         wa_reactor_load (&self->reactor, self->node.db);
 }
 
+//  Our SUB to the Masters' buses connected, lost or retried a connection.
+static void
+s_on_masters_socket (void *arg, const char *event, const char *endpoint)
+{
+    coreapp_t *self = arg;
+    wa_node_socket_event (&self->node, "masters", event, endpoint);
+}
+
 //  A Master's bus: heartbeats get a reply at once, settings are applied.
 static int
 s_on_masters (zloop_t *loop, zsock_t *reader, void *arg)
@@ -781,7 +789,6 @@ coreapp_run (const wa_config_t *config)
         s_destroy (&self);
         return 1;
     }
-    wa_peers_init (&self->peers, self->node.trust);
     s_set_role (self);
     wa_info ("ready: api %d, bus %d, control %d, health %d; upstream %s; database %s:%d/%s",
              self->node.ports[0], self->node.ports[1], self->node.ports[2], self->node.ports[3],
@@ -790,6 +797,7 @@ coreapp_run (const wa_config_t *config)
     outbox_io_t io = { s_api_reply, s_api_send_op, s_api_query_op };
     self->outbox = outbox_new (config, io, self);
     self->loop = zloop_new ();
+    wa_peers_init (&self->peers, self->node.trust, self->loop, s_on_masters_socket, self);
     callbacks_io_t callbacks_io = { s_callbacks_ack, s_callbacks_holding };
     self->callbacks = callbacks_new (config, &self->settings, callbacks_io, self, self->loop);
     if (!self->callbacks) {
@@ -809,7 +817,6 @@ coreapp_run (const wa_config_t *config)
     zloop_reader (self->loop, self->node.control, s_on_control, self);
     zloop_reader (self->loop, self->node.api, s_on_api, self);
     zloop_reader (self->loop, self->peers.sub, s_on_masters, self);
-    wa_node_monitor (&self->node, self->peers.sub, "masters", self->loop);
     wa_node_watch (&self->node, self->loop);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, s_settings_applied);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, shard_renew_interval), s_on_tick);

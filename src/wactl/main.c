@@ -14,6 +14,7 @@ static const struct {
     { "schema", wactl_schema },
     { "settings", wactl_settings },
     { "users", wactl_users },
+    { "keys", wactl_keys },
 };
 
 static const wa_cli_t s_cli = {
@@ -56,7 +57,19 @@ static const wa_cli_t s_cli = {
         "                              ADMIN password of a cluster is set so, on a host\n"
         "                              with the database: until one is set the API\n"
         "                              serves only its own host (loopback)\n"
-        "  users unlock NAME           clear NAME's failed logins (a block ends with it)\n\n"
+        "  users unlock NAME           clear NAME's failed logins (a block ends with it)\n"
+        "  keys new NAME --role ROLE [--out DIR] [--trust]\n"
+        "                              make a certificate for the node bus: DIR/NAME.key\n"
+        "                              (public) and DIR/NAME.key_secret (mode 0600, the\n"
+        "                              program's bus_cert); ROLE is master, coreapp,\n"
+        "                              webapp, wactl or tap; DIR defaults to the folder\n"
+        "                              above bus_keys_dir; --trust adds it to the list\n"
+        "  keys trust FILE...          add public certificates to the allow-list\n"
+        "                              (bus_keys_dir, or --keys-dir DIR); every program\n"
+        "                              accepts them within a second\n"
+        "  keys revoke NAME|KEY        remove a key from the allow-list; its connections\n"
+        "                              are refused within a second\n"
+        "  keys list [--json]          the trusted keys: name, role, key, file\n\n"
         "Exit status: 0 done, 1 failed (database unreachable, no schema, not healthy,\n"
         "a setting or password refused), 2 bad usage. From the repository root, wactl\n"
         "finds the cluster 'make start' started through ./run/cluster.conf.",
@@ -70,7 +83,7 @@ main (int argc, char **argv)
     int first;
     wa_cli_start (&s_cli, argc, argv, &config, &first);
     if (first >= argc) {
-        fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings, users); try 'wactl --help'\n");
+        fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings, users, keys); try 'wactl --help'\n");
         return 2;
     }
     const char *name = argv[first];

@@ -12,6 +12,7 @@
 #include <czmq.h>
 #include <mysqld_error.h>
 #include "wa_codec.h"
+#include "wa_trust.h"
 #include "wa_settings.h"
 #include "wactl.h"
 
@@ -30,14 +31,21 @@ static const char *SQL_SETTINGS =
 
 //  The primary Master, as its lease says by the database's clock.
 static const char *SQL_PRIMARY =
-    "SELECT l.holder, n.hostname, n.ports FROM master_lease l JOIN nodes n ON n.id = l.holder"
+    "SELECT l.holder, n.hostname, n.ports, '' FROM master_lease l JOIN nodes n ON n.id = l.holder"
     " WHERE l.id = 1 AND l.expires_at > NOW(6) AND n.kind = 'master'";
+//  From schema version 8 on, with its bus key.
+static const char *SQL_PRIMARY_KEY =
+    "SELECT l.holder, n.hostname, n.ports, COALESCE(k.bus_key, '') FROM master_lease l"
+    " JOIN nodes n ON n.id = l.holder LEFT JOIN node_keys k ON k.node_id = n.id"
+    " WHERE l.id = 1 AND l.expires_at > NOW(6) AND n.kind = 'master'";
+#define SCHEMA_NODE_KEYS 8
 
 typedef struct {
     bool found;
     long long id;
     char host[WA_CONFIG_STR];
     int port;                   //  its control ROUTER, 0 when not known
+    char key[WA_KEY_TEXT];      //  its bus key, "" when not known
 } primary_t;
 
 static int
@@ -209,16 +217,18 @@ s_primary_row (const wa_db_row_t *row, void *arg)
             break;
         text = end + 1;
     }
+    snprintf (primary->key, sizeof primary->key, "%s", wa_db_row_str (row, 3));
     return 0;
 }
 
 //  Asks the primary Master to re-read the settings and broadcast them.
 //  0 when it answered SETTINGS (its id in *master), else -1 and why.
 static int
-s_notify (wactl_t *self, const char *key, long long *master, char *why, size_t whylen)
+s_notify (wactl_t *self, int version, const char *key, long long *master, char *why, size_t whylen)
 {
     primary_t primary = { .found = false };
-    if (wa_db_query (self->db, SQL_PRIMARY, s_primary_row, &primary, "") < 0) {
+    const char *sql = version >= SCHEMA_NODE_KEYS ? SQL_PRIMARY_KEY : SQL_PRIMARY;
+    if (wa_db_query (self->db, sql, s_primary_row, &primary, "") < 0) {
         snprintf (why, whylen, "cannot read the master lease: %s", wa_db_error (self->db));
         return -1;
     }
@@ -234,9 +244,22 @@ s_notify (wactl_t *self, const char *key, long long *master, char *why, size_t w
     bool ipv6 = strchr (primary.host, ':') != NULL;
     char endpoint[WA_CONFIG_STR + 16];
     snprintf (endpoint, sizeof endpoint, ipv6 ? "tcp://[%s]:%d" : "tcp://%s:%d", primary.host, primary.port);
+    //  The Master takes this only from a wactl key: ours (bus_cert).
+    char err[400];
+    wa_trust_t *trust = wa_trust_new (self->config, WA_ROLE_WACTL, err, sizeof err);
+    if (!trust) {
+        snprintf (why, whylen, "cannot speak on the node bus: %.400s", err);
+        return -1;
+    }
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    if (!dealer) {
-        snprintf (why, whylen, "cannot create a socket");
+    int refused = dealer ? wa_trust_client (trust, dealer, primary.key, WA_ROLE_MASTER, err, sizeof err) : -1;
+    if (refused) {
+        if (dealer)
+            snprintf (why, whylen, "primary Master %lld is not one we trust: %.400s", primary.id, err);
+        else
+            snprintf (why, whylen, "cannot create a socket");
+        zsock_destroy (&dealer);
+        wa_trust_destroy (&trust);
         return -1;
     }
     zsock_set_linger (dealer, 0);
@@ -270,6 +293,7 @@ s_notify (wactl_t *self, const char *key, long long *master, char *why, size_t w
         rc = 0;
     zpoller_destroy (&poller);
     zsock_destroy (&dealer);
+    wa_trust_destroy (&trust);
     free (msg);
     return rc;
 }
@@ -356,7 +380,7 @@ s_set (wactl_t *self, const char *key, const char *value)
         return status;
     long long master = 0;
     char why[512];
-    if (s_notify (self, key, &master, why, sizeof why) == 0)
+    if (s_notify (self, version, key, &master, why, sizeof why) == 0)
         printf ("%s = %s (stored); broadcast to the cluster by primary Master %lld\n", key, canonical, master);
     else {
         printf ("%s = %s (stored); no primary Master answered: nodes apply it from the database "

@@ -43,6 +43,7 @@ int wactl_wait (wactl_t *self, int argc, char **argv);
 int wactl_schema (wactl_t *self, int argc, char **argv);
 int wactl_settings (wactl_t *self, int argc, char **argv);
 int wactl_users (wactl_t *self, int argc, char **argv);
+int wactl_keys (wactl_t *self, int argc, char **argv);
 
 //  The settings table as a JSON object: name -> {"value", "updated_at",
 //  "updated_by"}, as stored (not validated). A schema older than the table

@@ -508,6 +508,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             WA_JOB_SUBMIT (self->node.db, self->lease_job);
         }
         wa_masters_job_submit (&self->masters_job, self->node.db, self->settings.db_liveness_interval);
+        wa_node_store_key (&self->node, "n/a");
     }
     wa_node_flush_events (&self->node);
     return 0;
@@ -807,12 +808,12 @@ master_run (const wa_config_t *config)
         s_destroy (&self);
         return 1;
     }
-    wa_peers_init (&self->peers, self->node.trust);
     s_set_role (self, "secondary_master");
     wa_info ("ready: bus %d, control %d, health %d; database %s:%d/%s", self->node.ports[1],
              self->node.ports[2], self->node.ports[3], config->db_hostname, config->db_port, config->db_name);
 
     self->loop = zloop_new ();
+    wa_peers_init (&self->peers, self->node.trust, self->loop, NULL, NULL);
     zloop_reader (self->loop, wa_dbworker_sock (self->node.db), s_on_db, self);
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);

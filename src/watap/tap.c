@@ -12,6 +12,7 @@
 #include "wa_db.h"
 #include "wa_dbworker.h"
 #include "wa_log.h"
+#include "wa_trust.h"
 #include "tap.h"
 
 #define REFRESH_MSEC 2000
@@ -26,6 +27,7 @@ typedef struct {
     uint64_t id;
     char kind[16];
     char endpoint[ENDPOINT_MAX];
+    char key[WA_KEY_TEXT];      //  its bus key, "" when it published none
 } found_t;
 
 //  The refresh: which nodes are up, by the database's clock.
@@ -46,6 +48,7 @@ typedef struct {
     char endpoint[ENDPOINT_MAX];
     uint64_t node;              //  0 until known (from the database or the feed)
     char kind[16];              //  "master", "coreapp", "" when not known
+    char key[WA_KEY_TEXT];      //  the key its bus was subscribed with
     bool from_db;
     bool seen;                  //  in the latest refresh
     zsock_t *sub;
@@ -82,6 +85,8 @@ struct _tap_t {
     zloop_t *loop;
     zlistx_t *buses;            //  bus_t *
     wa_dbworker_t *db;               //  NULL when the buses are given
+    wa_trust_t *trust;          //  the bus's keys: ours, and those we accept
+    zhashx_t *refused;          //  "endpoint key" we said we do not follow
     refresh_job_t *refresh;
     cluster_state_t cluster;
     sources_t beats;
@@ -319,18 +324,37 @@ s_bus_find (tap_t *self, const char *endpoint)
 }
 
 static bus_t *
-s_bus_add (tap_t *self, const char *endpoint, uint64_t node, const char *kind, bool from_db)
+s_bus_add (tap_t *self, const char *endpoint, uint64_t node, const char *kind, const char *key, bool from_db)
 {
+    //  Only a node whose key the allow-list trusts as a Master's or a
+    //  Coreapp's: a bus is followed for what it says, so it must be theirs.
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    assert (sub);
+    char why[512];
+    if (wa_trust_client (self->trust, sub, key, WA_ROLE_MASTER | WA_ROLE_COREAPP, why, sizeof why)) {
+        char noted[ENDPOINT_MAX + WA_KEY_TEXT + 2];
+        snprintf (noted, sizeof noted, "%s %s", endpoint, key);
+        if (!zhashx_lookup (self->refused, noted)) {
+            zhashx_insert (self->refused, noted, (void *) 1);
+            if (node)
+                fprintf (stderr, "watap: not following %s %" PRIu64 " at %s: %s\n", *kind ? kind : "node", node,
+                         endpoint, why);
+            else
+                fprintf (stderr, "watap: not following %s: %s\n", endpoint, why);
+        }
+        zsock_destroy (&sub);
+        return NULL;
+    }
     bus_t *bus = calloc (1, sizeof *bus);
     assert (bus);
+    snprintf (bus->key, sizeof bus->key, "%s", key);
     bus->tap = self;
     snprintf (bus->endpoint, sizeof bus->endpoint, "%s", endpoint);
     bus->node = node;
     snprintf (bus->kind, sizeof bus->kind, "%s", kind);
     bus->from_db = from_db;
     bus->seen = true;
-    bus->sub = zsock_new (ZMQ_SUB);
-    assert (bus->sub);
+    bus->sub = sub;
     zsock_set_linger (bus->sub, 0);
     zsock_set_subscribe (bus->sub, "");
     char name[ENDPOINT_MAX + 64];
@@ -370,7 +394,14 @@ static const char *SQL_LIVENESS =
 //  Takes the liveness window in microseconds. Webapps (kind 'webapp')
 //  register their HTTP port only: they have no bus to follow.
 static const char *SQL_NODES =
-    "SELECT id, kind, hostname, ports FROM nodes"
+    "SELECT n.id, n.kind, n.hostname, n.ports, COALESCE(k.bus_key, '') FROM nodes n"
+    " LEFT JOIN node_keys k ON k.node_id = n.id"
+    " WHERE n.kind IN ('master', 'coreapp') AND n.stopped_at IS NULL"
+    " AND TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) <= ?"
+    " ORDER BY n.id";
+//  Before schema version 8 (no node_keys): no keys.
+static const char *SQL_NODES_KEYLESS =
+    "SELECT id, kind, hostname, ports, '' FROM nodes"
     " WHERE kind IN ('master', 'coreapp') AND stopped_at IS NULL"
     " AND TIMESTAMPDIFF(MICROSECOND, last_seen, NOW(6)) <= ?"
     " ORDER BY id";
@@ -413,6 +444,7 @@ s_node_row (const wa_db_row_t *row, void *arg)
     node->id = (uint64_t) wa_db_row_int (row, 0);
     snprintf (node->kind, sizeof node->kind, "%s", wa_db_row_str (row, 1));
     snprintf (node->endpoint, sizeof node->endpoint, "%s", endpoint);
+    snprintf (node->key, sizeof node->key, "%s", wa_db_row_str (row, 4));
     return 0;
 }
 
@@ -431,7 +463,8 @@ s_refresh_run (wa_job_t *job_, wa_db_t *db)
         return;
     }
     int64_t window = wa_alive_window (job->liveness_interval);
-    if (wa_db_query (db, SQL_NODES, s_node_row, job, "i", window) < 0) {
+    if (wa_db_query (db, SQL_NODES, s_node_row, job, "i", window) < 0
+    &&  (!wa_db_connected (db) || wa_db_query (db, SQL_NODES_KEYLESS, s_node_row, job, "i", window) < 0)) {
         snprintf (job->error, sizeof job->error, "%s", wa_db_error (db));
         job->job.rc = -1;
         return;
@@ -471,10 +504,15 @@ s_refreshed (tap_t *self, const refresh_job_t *job)
             bus->node = found->id;
             snprintf (bus->kind, sizeof bus->kind, "%s", found->kind);
         }
+        if (bus && strcmp (bus->key, found->key) != 0) {
+            //  Another key at that address: a new certificate, or another node.
+            s_bus_drop (self, bus, "its key changed");
+            bus = NULL;
+        }
         if (bus)
             bus->seen = true;
         else
-            s_bus_add (self, found->endpoint, found->id, found->kind, true);
+            s_bus_add (self, found->endpoint, found->id, found->kind, found->key, true);
     }
     //  Deleting while walking the list would lose the cursor: collect first.
     bus_t *gone[NODES_MAX + 1];
@@ -562,16 +600,47 @@ tap_new (const wa_config_t *config, const tap_options_t *options)
     self->line = malloc (LINE_MAX_);
     self->buses = zlistx_new ();
     self->loop = zloop_new ();
-    assert (self->msg && self->line && self->buses && self->loop);
+    self->refused = zhashx_new ();
+    assert (self->msg && self->line && self->buses && self->loop && self->refused);
+    char err[512];
+    self->trust = wa_trust_new (config, WA_ROLE_TAP, err, sizeof err);
+    if (!self->trust) {
+        fprintf (stderr, "watap: %s\n", err);
+        tap_destroy (&self);
+        return NULL;
+    }
+    //  A bus given by its address: with CURVE its key comes from the
+    //  database (the node's row), read once here.
+    refresh_job_t *known = NULL;
+    if (options->endpoint_count && wa_trust_secure (self->trust)) {
+        known = WA_JOB_NEW (refresh_job_t, JOB_REFRESH, s_refresh_run, NULL);
+        known->config = config;
+        wa_db_t *db = wa_db_new (config);
+        s_refresh_run (&known->job, db);
+        wa_db_destroy (&db);
+        if (known->job.rc)
+            fprintf (stderr, "watap: cannot read the nodes' bus keys from the database at %s: %s\n",
+                     self->db_name, known->error);
+    }
     for (int i = 0; i < options->endpoint_count; i++) {
         const char *endpoint = options->endpoints[i];
         if (s_bus_find (self, endpoint))
             continue;
-        if (!s_bus_add (self, endpoint, 0, "", false)) {
+        const found_t *found = NULL;
+        for (int n = 0; known && n < known->count && !found; n++)
+            if (streq (known->nodes[n].endpoint, endpoint))
+                found = &known->nodes[n];
+        if (known && !found)
+            fprintf (stderr, "watap: %s is the bus of no node up in the database at %s, so its key is not "
+                     "known (bus_security = curve)\n", endpoint, self->db_name);
+        if (!s_bus_add (self, endpoint, found ? found->id : 0, found ? found->kind : "", found ? found->key : "",
+                        false)) {
+            WA_JOB_DESTROY (known);
             tap_destroy (&self);
             return NULL;
         }
     }
+    WA_JOB_DESTROY (known);
     if (options->endpoint_count == 0) {
         self->refresh = WA_JOB_NEW (refresh_job_t, JOB_REFRESH, s_refresh_run, NULL);
         self->refresh->config = config;
@@ -607,6 +676,8 @@ tap_destroy (tap_t **self_p)
         free (bus);
     }
     zlistx_destroy (&self->buses);
+    zhashx_destroy (&self->refused);
+    wa_trust_destroy (&self->trust);
     if (self->malformed)
         wa_debug ("%" PRIu64 " malformed frame%s ignored", self->malformed, self->malformed == 1 ? "" : "s");
     free (self->beats.items);

@@ -29,6 +29,7 @@ typedef struct {
     char endpoint[300];
     char key[41];
     zsock_t *dealer;
+    wa_relink_t *relink;        //  connects again where the node refused our key
 } link_t;
 
 struct coreapps_t {
@@ -216,6 +217,9 @@ s_link (coreapps_t *self, const shard_entry_t *entry, unsigned roles)
         return NULL;
     }
     zloop_reader (self->loop, link->dealer, s_on_reply, self);
+    char what[64];
+    snprintf (what, sizeof what, "node %" PRIu64 "'s api port", link->node);
+    link->relink = wa_relink_new (self->trust, link->dealer, self->loop, what, NULL, NULL);
     zhashx_insert (self->links, WA_U64_KEY (link->node), link);
     return link;
 }
@@ -224,6 +228,7 @@ static void
 s_link_destroy (void **item)
 {
     link_t *link = *item;
+    wa_relink_destroy (&link->relink);
     zsock_destroy (&link->dealer);
     free (link);
     *item = NULL;
@@ -400,7 +405,7 @@ coreapps_new (web_t *web, zloop_t *loop, wa_trust_t *trust, wa_dbworker_t *db, c
     self->sweep_timer = zloop_timer (loop, SWEEP_MS, 0, s_on_sweep, self);
     self->refresh_timer = -1;
     self->trust = trust;
-    wa_peers_init (&self->masters, trust);
+    wa_peers_init (&self->masters, trust, loop, NULL, NULL);
     zloop_reader (loop, self->masters.sub, s_on_bus, self);
     s_on_refresh (loop, 0, self);
     return self;

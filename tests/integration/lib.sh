@@ -67,15 +67,29 @@ upstream_idle_timeout = 0.6
 upstream_login_timeout = 1
 wagate_ledger = $T/ledger.jsonl
 media_dir = $T/media
+bus_keys_dir = $T/keys/trusted
+bus_cert = $T/keys/wactl.key_secret
 CONF
+    # The node bus's keys: this test's own; wactl's (and watap's) is the
+    # config's bus_cert, each node gets its own as it starts (start).
+    bus_cert "$T/keys" wactl wactl >/dev/null || fail "cannot make wactl's bus certificate"
     local kv
     for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}" >> "$CONF"; done
 }
 
-# start NAME PROGRAM: start bin/PROGRAM with this test's config.
+# cert NAME PROGRAM: the bus certificate of the node NAME running PROGRAM
+# (made and trusted the first time), for WA_BUS_CERT; "" for a program
+# that is not on the bus (wagate).
+cert() {
+    local role; role=$(role_of "$2")
+    [ -z "$role" ] || bus_cert "$T/keys" "$1" "$role" || fail "cannot make $1's bus certificate"
+}
+# start NAME PROGRAM: start bin/PROGRAM with this test's config (and NAME's
+# own bus certificate).
 start() {
-    local name=$1 prog=$2
-    "$BIN/$prog" -c "$CONF" >>"$T/$name.log" 2>&1 &
+    local name=$1 prog=$2 crt
+    crt=$(cert "$name" "$prog")
+    WA_BUS_CERT=${crt:-} "$BIN/$prog" -c "$CONF" >>"$T/$name.log" 2>&1 &
     PIDS+=($!)
     eval "PID_$name=$!"
 }

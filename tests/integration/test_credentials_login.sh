@@ -163,8 +163,8 @@ sed "s/^db_name = .*/db_name = $DB2/" "$CONF" > "$T/file.conf"
 echo "admin_password_file = $T/file-pw" >> "$T/file.conf"
 WEB3=$(free_port)
 # A Master of its own to migrate that database; no Coreapp is needed.
-"$BIN/wamaster" -c "$T/file.conf" >>"$T/m2.log" 2>&1 & PIDS+=($!); PID_m2=$!
-WEBAPP_EXTERNAL_PORTS=$WEB3 "$BIN/waweb" -c "$T/file.conf" >>"$T/w3.log" 2>&1 & PIDS+=($!); PID_w3=$!
+WA_BUS_CERT=$(cert m2 wamaster) "$BIN/wamaster" -c "$T/file.conf" >>"$T/m2.log" 2>&1 & PIDS+=($!); PID_m2=$!
+WEBAPP_EXTERNAL_PORTS=$WEB3 WA_BUS_CERT=$(cert w3 waweb) "$BIN/waweb" -c "$T/file.conf" >>"$T/w3.log" 2>&1 & PIDS+=($!); PID_w3=$!
 wait_for 30 grep -q "ready: serving" "$T/w3.log" || fail "waweb 3 not ready"
 check "it says so" grep -q "set the password of 'admin' from admin_password_file" "$T/w3.log"
 check "and serves every address" grep -q "serving clients on every address" "$T/w3.log"
@@ -172,7 +172,7 @@ expect "admin logs in with the file's password" 200 - "$WEB3" POST /v1/users/log
 expect "admin/secret never existed" 401 1005 "$WEB3" POST /v1/users/login -u admin:secret
 echo short > "$T/bad-pw"
 sed "s|^admin_password_file = .*|admin_password_file = $T/bad-pw|" "$T/file.conf" > "$T/bad.conf"
-set +e; WEBAPP_EXTERNAL_PORTS=0 timeout 20 "$BIN/waweb" -c "$T/bad.conf" >"$T/w4.log" 2>&1; rc=$?; set -e
+set +e; WEBAPP_EXTERNAL_PORTS=0 WA_BUS_CERT=$(cert w4 waweb) timeout 20 "$BIN/waweb" -c "$T/bad.conf" >"$T/w4.log" 2>&1; rc=$?; set -e
 [ "$rc" = 1 ] || fail "a weak admin_password_file: exit $rc: $(cat "$T/w4.log")"
 grep -q "admin_password_file .*: the password must be 8 to 64 characters long" "$T/w4.log" || fail "why: $(cat "$T/w4.log")"
 ! grep -q short "$T/w4.log" || fail "the password is in the log"

@@ -43,7 +43,7 @@ schema() { "$BIN/wactl" -c "$T/$1.conf" schema > "$T/$1.out" 2>&1; }
 
 note "a Master through TLS, verified"
 conf tls "db_tls_ca=$P/test-ca.pem"
-"$BIN/wamaster" -c "$T/tls.conf" >>"$T/m1.log" 2>&1 & PIDS+=($!)
+WA_BUS_CERT=$(cert m1 wamaster) "$BIN/wamaster" -c "$T/tls.conf" >>"$T/m1.log" 2>&1 & PIDS+=($!)
 wait_for 20 grep -q "schema at version" "$T/m1.log" || fail "no schema through TLS: $(tail -n 5 "$T/m1.log")"
 schema tls || fail "wactl with TLS: $(cat "$T/tls.out")"
 grep -q "up to date" "$T/tls.out" || fail "wactl schema: $(cat "$T/tls.out")"

@@ -44,7 +44,7 @@ for name in m1 m2 c1 c2; do
     n=$((n + 1))
 done
 node() {    # node NAME PROGRAM
-    netns_start "$1" "$1" env COREAPP_HOSTNAME="$(netns_ip "$1")" "$BIN/$2" -c "$T/$1.conf"
+    netns_start "$1" "$1" env COREAPP_HOSTNAME="$(netns_ip "$1")" WA_BUS_CERT="$(cert "$1" "$2")" "$BIN/$2" -c "$T/$1.conf"
 }
 
 start gate wagate

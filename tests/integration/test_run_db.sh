@@ -44,7 +44,7 @@ check "the cluster's user reaches its schema" tcp -uwacluster -p"$PW" -e 'CREATE
 ! tcp -uwacluster -pwacluster -e 'SELECT 1' 2>/dev/null || fail "the well-known password works"
 # A Master bootstraps and migrates the schema with these grants only.
 { grep -v '^db_\(port\|password\|name\)' "$CONF"; echo "db_port = $PORT"; echo "db_password = $PW"; echo "db_name = wacluster"; } > "$T/run.conf"
-"$BIN/wamaster" -c "$T/run.conf" >>"$T/m1.log" 2>&1 & PIDS+=($!)
+WA_BUS_CERT=$(cert m1 wamaster) "$BIN/wamaster" -c "$T/run.conf" >>"$T/m1.log" 2>&1 & PIDS+=($!)
 migrated() { "$BIN/wactl" -c "$T/run.conf" schema | grep -q 'up to date'; }
 wait_for 20 migrated || fail "a Master cannot set the schema up: $(tail -n 5 "$T/m1.log")"
 others=$(find "$T/run" -perm /077 ! -type s ! -type l)

@@ -100,7 +100,7 @@ grep -q '^401$' "$T"/flood.* || fail "the flood got no 401 at all"
 note "connections past webapp_max_connections_per_address are closed; another address is served"
 { cat "$CONF"; echo "webapp_max_connections = 50"; echo "webapp_max_connections_per_address = 20"
   echo "webapp_header_timeout = 60"; echo "webapp_max_body = 8192"; echo "webapp_max_body_total = 4096"; } > "$T/w2.conf"
-WEBAPP_EXTERNAL_PORTS=$W2 "$BIN/waweb" -c "$T/w2.conf" >>"$T/w2.log" 2>&1 & PIDS+=($!)
+WEBAPP_EXTERNAL_PORTS=$W2 WA_BUS_CERT=$(cert w2 waweb) "$BIN/waweb" -c "$T/w2.conf" >>"$T/w2.log" 2>&1 & PIDS+=($!)
 wait_for 30 grep -q "ready: serving" "$T/w2.log" || fail "waweb w2 not ready"
 HALF=()
 for i in $(seq 1 80); do exec {fd}<>"/dev/tcp/127.0.0.1/$W2"; HALF+=("$fd"); done
@@ -126,7 +126,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem
     -subj /CN=127.0.0.1 >/dev/null 2>&1 || fail "openssl could not make a certificate"
 W3=$(free_port)
 { cat "$CONF"; echo "webapp_tls_cert = $T/cert.pem"; echo "webapp_tls_key = $T/key.pem"; } > "$T/tls.conf"
-WEBAPP_EXTERNAL_PORTS=$W3 "$BIN/waweb" -c "$T/tls.conf" >>"$T/w3.log" 2>&1 & PIDS+=($!)
+WEBAPP_EXTERNAL_PORTS=$W3 WA_BUS_CERT=$(cert w3 waweb) "$BIN/waweb" -c "$T/tls.conf" >>"$T/w3.log" 2>&1 & PIDS+=($!)
 wait_for 30 grep -q "ready: serving the API on https" "$T/w3.log" || fail "waweb over TLS not ready"
 # SECLEVEL=0: this client would offer TLS 1.0 and 1.1; the server must refuse them.
 tls() { openssl s_client -connect "127.0.0.1:$W3" -cipher 'DEFAULT:@SECLEVEL=0' "$@" </dev/null >"$T/tls.out" 2>&1; }

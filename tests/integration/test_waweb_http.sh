@@ -28,7 +28,7 @@ note "HTTPS"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
     -subj /CN=127.0.0.1 >/dev/null 2>&1 || fail "openssl could not make a certificate"
 { cat "$CONF"; echo "webapp_tls_cert = $T/cert.pem"; echo "webapp_tls_key = $T/key.pem"; } > "$T/tls.conf"
-"$BIN/waweb" -c "$T/tls.conf" >>"$T/w2.log" 2>&1 & PIDS+=($!)
+WA_BUS_CERT=$(cert w2 waweb) "$BIN/waweb" -c "$T/tls.conf" >>"$T/w2.log" 2>&1 & PIDS+=($!)
 wait_for 20 grep -q "ready: serving the API on https" "$T/w2.log" || fail "waweb over TLS not ready"
 P2=$(web_port w2)
 status=$(curl -sk -o "$T/body" -w '%{http_code}' "https://127.0.0.1:$P2/v1/health")
@@ -38,13 +38,13 @@ status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P2/v1/health"
 
 note "bad TLS configuration: a clear error at start"
 { cat "$CONF"; echo "webapp_tls_cert = $T/missing.pem"; echo "webapp_tls_key = $T/key.pem"; } > "$T/bad.conf"
-rc=0; timeout 10 "$BIN/waweb" -c "$T/bad.conf" >"$T/bad.log" 2>&1 || rc=$?
+rc=0; WA_BUS_CERT=$(cert w2 waweb) timeout 10 "$BIN/waweb" -c "$T/bad.conf" >"$T/bad.log" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q "webapp_tls_cert: cannot read '$T/missing.pem'" "$T/bad.log" || fail "missing cert: rc $rc: $(cat "$T/bad.log")"
 { cat "$CONF"; echo "webapp_tls_cert = $T/cert.pem"; } > "$T/half.conf"
-rc=0; timeout 10 "$BIN/waweb" -c "$T/half.conf" >"$T/half.log" 2>&1 || rc=$?
+rc=0; WA_BUS_CERT=$(cert w2 waweb) timeout 10 "$BIN/waweb" -c "$T/half.conf" >"$T/half.log" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q "go together" "$T/half.log" || fail "cert without key: rc $rc: $(cat "$T/half.log")"
 { cat "$CONF"; echo "webapp_tls_cert = $T/key.pem"; echo "webapp_tls_key = $T/cert.pem"; } > "$T/swap.conf"
-rc=0; timeout 10 "$BIN/waweb" -c "$T/swap.conf" >"$T/swap.log" 2>&1 || rc=$?
+rc=0; WA_BUS_CERT=$(cert w2 waweb) timeout 10 "$BIN/waweb" -c "$T/swap.conf" >"$T/swap.log" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q "cannot serve HTTPS" "$T/swap.log" || fail "swapped cert and key: rc $rc: $(cat "$T/swap.log")"
 
 note "SIGTERM with requests in flight"

@@ -20,7 +20,7 @@ q "INSERT INTO tokens VALUES (REPEAT('a', 64), 'gone', 'USER', NOW(6) - INTERVAL
    (REPEAT('b', 64), 'gone', 'USER', NOW(6) + INTERVAL 1 DAY, NOW(6) - INTERVAL 2 HOUR, NOW(6) - INTERVAL 1 DAY),
    (REPEAT('c', 64), 'kept', 'USER', NOW(6) - INTERVAL 1 MINUTE, NULL, NOW(6) - INTERVAL 7 DAY)"
 WEBAPP_EXTERNAL_PORTS=$WEB1 start w1 waweb
-"$BIN/waweb" -c "$T/web2.conf" >>"$T/w2.log" 2>&1 & PIDS+=($!); PID_w2=$!
+WA_BUS_CERT=$(cert w2 waweb) "$BIN/waweb" -c "$T/web2.conf" >>"$T/w2.log" 2>&1 & PIDS+=($!); PID_w2=$!
 wait_for 30 grep -q "ready: serving" "$T/w1.log" || fail "waweb 1 not ready"
 
 bearer() { echo "Authorization: Bearer $1"; }
