@@ -11,8 +11,10 @@
 
     The handler is a zactor_fn and keeps zactor's contract: it signals the
     pipe once it is ready (wa_actor_new waits for that) and returns when it
-    reads "$TERM". SIGINT and SIGTERM are blocked on the actor's thread:
-    they are for the reactor's thread. */
+    reads "$TERM". A handler that cannot start signals a non-zero status
+    and returns: wa_actor_new then joins it and returns NULL. SIGINT and
+    SIGTERM are blocked on the actor's thread: they are for the reactor's
+    thread. */
 #ifndef WA_ACTOR_H
 #define WA_ACTOR_H
 
@@ -21,7 +23,8 @@
 typedef struct wa_actor_t wa_actor_t;
 
 //  Start handler (args passed through) on a new joinable thread; returns
-//  once it has signalled ready. NULL if no thread could be started.
+//  once it has signalled ready. NULL if no thread could be started or the
+//  handler signalled that it could not start (a non-zero status).
 wa_actor_t *wa_actor_new (zactor_fn *handler, void *args);
 //  Send "$TERM", wait for the thread to end, close the pipe. NULL-safe.
 void wa_actor_destroy (wa_actor_t **self_p);

@@ -52,7 +52,8 @@ typedef struct wa_trust_t wa_trust_t;
 //  role; with CURVE, start the handshake checker. NULL with err set when
 //  the settings do not allow it (no certificate, a certificate of another
 //  role, a secret key others can read, no allow-list, bus_security = off
-//  with a bind_address that is not loopback).
+//  with a bind_address that is not loopback, or, for a master or coreapp,
+//  another such trust alive in this program: a process has one ZAP handler).
 wa_trust_t *wa_trust_new (const wa_config_t *config, wa_role_t role, char *err, size_t errlen);
 void wa_trust_destroy (wa_trust_t **self_p);
 //  false with bus_security = off.

@@ -61,7 +61,15 @@ wa_actor_new (zactor_fn *handler, void *args)
         return NULL;
     }
     atomic_fetch_add (&s_live, 1);
-    zsock_wait (self->pipe);
+    //  A handler that cannot start signals so (non-zero) and returns.
+    if (zsock_wait (self->pipe) > 0) {
+        pthread_join (self->thread, NULL);
+        atomic_fetch_sub (&s_live, 1);
+        zsock_set_linger (self->pipe, 0);
+        zsock_destroy (&self->pipe);
+        free (self);
+        return NULL;
+    }
     return self;
 }
 

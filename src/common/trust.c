@@ -22,6 +22,8 @@
 #define RELOAD_EVERY (WA_USEC_PER_SEC)          //  look at the directory at most this often
 #define REFUSAL_LOG_EVERY (10 * WA_USEC_PER_SEC)
 #define KEYS_MAX 1024                           //  certificates read from the allow-list
+#define ZAP_BIND_ATTEMPTS 50                    //  binding the ZAP endpoint, ...
+#define ZAP_BIND_PAUSE_MS 20                    //  ... this far apart: a second in all
 
 static const char *s_role_names[] = { "master", "coreapp", "webapp", "wactl", "tap" };
 
@@ -260,14 +262,30 @@ s_zap_answer (zsock_t *handler, allowlist_t *list, char *address, size_t address
     return allowed ? 0 : 1;
 }
 
+//  The handler's socket, bound to the process's one ZAP endpoint; NULL
+//  while another handler holds it. One just destroyed gives it back a
+//  moment later (libzmq's reaper thread unbinds a closed socket): try for
+//  a while before concluding that another is alive.
+static zsock_t *
+s_zap_bind (void)
+{
+    zsock_t *handler = zsock_new (ZMQ_REP);
+    for (int attempt = 0; handler && attempt < ZAP_BIND_ATTEMPTS; attempt++) {
+        if (zsock_bind (handler, ZAP_ENDPOINT) == 0)
+            return handler;
+        zclock_sleep (ZAP_BIND_PAUSE_MS);
+    }
+    zsock_destroy (&handler);
+    return NULL;
+}
+
 static void
 s_zap (zsock_t *pipe, void *args)
 {
     allowlist_t *list = s_allowlist_new ((const char *) args);
-    zsock_t *handler = zsock_new (ZMQ_REP);
-    if (!handler || zsock_bind (handler, ZAP_ENDPOINT)) {
+    zsock_t *handler = s_zap_bind ();
+    if (!handler) {
         //  Another handler in this program: nobody would get an answer.
-        zsock_destroy (&handler);
         s_allowlist_destroy (&list);
         zsock_signal (pipe, 1);
         return;
