@@ -397,8 +397,13 @@ wa_node_run_sync (wa_node_t *self, wa_job_t *job, int timeout_ms, wa_job_done_fn
 void
 wa_node_send_stats (wa_node_t *self, zframe_t *peer, const json_t *stats)
 {
+    //  With the bus's own counters (refused handshakes and messages).
+    json_t *all = stats ? json_copy ((json_t *) stats) : json_object ();
+    if (all && self->trust)
+        json_object_set_new (all, "bus", wa_trust_stats_json (self->trust));
     //  15 significant digits: a mean of 0.1 ms reads 0.1, not 0.10000000000000001.
-    char *text = stats ? json_dumps (stats, JSON_COMPACT | JSON_REAL_PRECISION (15)) : NULL;
+    char *text = all ? json_dumps (all, JSON_COMPACT | JSON_REAL_PRECISION (15)) : NULL;
+    json_decref (all);
     wa_msg_t reply;
     wa_msg_init (&reply, WA_MSG_STATS);
     wa_msg_set_text (&reply, text ? text : "{}");

@@ -790,17 +790,24 @@ wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, const char *what
     self->on_event = on_event;
     self->arg = arg;
     snprintf (self->what, sizeof self->what, "%s", what);
+    //  A name never used before in this process: libzmq frees an inproc
+    //  name a while after its socket closes.
+    static uint64_t s_relinks;
     char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "inproc://wa-relink-%p", (void *) self);
+    snprintf (endpoint, sizeof endpoint, "inproc://wa-relink-%" PRIu64, ++s_relinks);
     int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
     if (on_event)
         events |= ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED;
-    int rc = zmq_socket_monitor (zsock_resolve (sock), endpoint, events);
-    assert (rc == 0);
     self->events = zsock_new (ZMQ_PAIR);
-    assert (self->events);
-    rc = zsock_connect (self->events, "%s", endpoint);
-    assert (rc == 0);
+    if (zmq_socket_monitor (zsock_resolve (sock), endpoint, events)
+    ||  !self->events || zsock_connect (self->events, "%s", endpoint)) {
+        wa_warn ("bus: cannot watch the handshakes of %s (%s): a refused connection will not be retried",
+                 what, zmq_strerror (zmq_errno ()));
+        zmq_socket_monitor (zsock_resolve (sock), NULL, 0);
+        zsock_destroy (&self->events);
+        free (self);
+        return NULL;
+    }
     zloop_reader (loop, self->events, s_relink_event, self);
     self->timer = zloop_timer (loop, 250, 0, s_relink_due, self);
     return self;

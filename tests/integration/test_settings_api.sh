@@ -212,8 +212,12 @@ secondary=$(q "SELECT id FROM nodes WHERE kind = 'master' AND stopped_at IS NULL
 ports=$(q "SELECT ports FROM nodes WHERE id = $primary")
 secondary_api=$(q "SELECT SUBSTRING_INDEX(ports, ',', 1) FROM nodes WHERE id = $secondary")
 # The primary's row names the secondary's API port (the first one only: the
-# Masters and Coreapps use the others), so the Webapp asks the secondary.
-q "UPDATE nodes SET ports = CONCAT('$secondary_api', SUBSTRING(ports, LOCATE(',', ports))) WHERE id = $primary"
+# Masters and Coreapps use the others) and its bus key (a server is only
+# reached with its own key), so the Webapp asks the secondary.
+primary_key=$(q "SELECT bus_key FROM node_keys WHERE node_id = $primary")
+secondary_key=$(q "SELECT bus_key FROM node_keys WHERE node_id = $secondary")
+q "UPDATE nodes SET ports = CONCAT('$secondary_api', SUBSTRING(ports, LOCATE(',', ports))) WHERE id = $primary;
+   UPDATE node_keys SET bus_key = '$secondary_key' WHERE node_id = $primary"
 stale() { [ "$(api "$WEB" GET $S "${AUTH[@]}")" = 500 ]; }
 t0=$(now_ms)
 wait_for 20 stale || fail "the Webapp kept asking the primary: $(body)"
@@ -226,7 +230,7 @@ curl -s -o "$T/late.body" -w '%{http_code}' -X PATCH "http://127.0.0.1:$WEB$S" "
 LATE=$!
 answered_patch() { grep -q "answered 1017 to .*(last: settings_patch)" "$(log_of "$secondary")"; }
 wait_for 5 answered_patch || fail "the secondary did not answer the PATCH"
-q "UPDATE nodes SET ports = '$ports' WHERE id = $primary"
+q "UPDATE nodes SET ports = '$ports' WHERE id = $primary; UPDATE node_keys SET bus_key = '$primary_key' WHERE node_id = $primary"
 wait "$LATE"
 [ "$(cat "$T/late.status")" = 200 ] || fail "the PATCH after a 1017: HTTP $(cat "$T/late.status"): $(cat "$T/late.body")"
 [ "$(value promotion_holdoff "$T/late.body")" = 45 ] && [ "$(stored promotion_holdoff)" = 45 ] \
