@@ -192,15 +192,17 @@ webapp_bind = 127.0.0.1
 webapp_port = $web
 shards = $SHARDS
 media_dir = $RUN/media
+bus_keys_dir = $RUN/keys/trusted
+bus_cert = $(bus_cert "$RUN/keys" wactl wactl)
 CONF
     proc_start wagate "$BIN/wagate" -c "$CONF"
     wait_for 10 "$BIN/wagate" -c "$CONF" stats --json || die "wagate did not start: $(tail -n 3 "$RUN/logs/wagate.log")"
-    proc_start master1 "$BIN/wamaster" -c "$CONF"
-    proc_start master2 "$BIN/wamaster" -c "$CONF"
-    proc_start coreapp1 "$BIN/wacore" -c "$CONF"
-    proc_start coreapp2 "$BIN/wacore" -c "$CONF"
+    WA_BUS_CERT=$(bus_cert "$RUN/keys" master1 master) proc_start master1 "$BIN/wamaster" -c "$CONF"
+    WA_BUS_CERT=$(bus_cert "$RUN/keys" master2 master) proc_start master2 "$BIN/wamaster" -c "$CONF"
+    WA_BUS_CERT=$(bus_cert "$RUN/keys" coreapp1 coreapp) proc_start coreapp1 "$BIN/wacore" -c "$CONF"
+    WA_BUS_CERT=$(bus_cert "$RUN/keys" coreapp2 coreapp) proc_start coreapp2 "$BIN/wacore" -c "$CONF"
     "$BIN/wactl" -c "$CONF" wait --timeout 90 >/dev/null || die "the cluster did not become healthy; logs in $RUN/logs (WA_BENCH_KEEP=1 keeps them)"
-    proc_start webapp1 "$BIN/waweb" -c "$CONF"
+    WA_BUS_CERT=$(bus_cert "$RUN/keys" webapp1 webapp) proc_start webapp1 "$BIN/waweb" -c "$CONF"
     wait_for 30 grep -q 'ready: serving' "$RUN/logs/webapp1.log" \
         || die "waweb did not start: $(tail -n 3 "$RUN/logs/webapp1.log")"
     local url=http://127.0.0.1:$web answer

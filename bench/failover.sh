@@ -68,9 +68,16 @@ wagate_ledger = $T/ledger.jsonl
 # Repeated failovers are the point here: no rate limit, no hold-off.
 failover_limit = 1000
 promotion_holdoff = 0
+bus_keys_dir = $T/keys/trusted
+bus_cert = $(bus_cert "$T/keys" wactl wactl)
 $TIMINGS
 CONF
-start() { "$BIN/$2" -c "$CONF" >>"$T/$1.log" 2>&1 & PIDS+=($!); }
+# start NAME PROGRAM, with NAME's own bus certificate.
+start() {
+    local role crt=""; role=$(role_of "$2")
+    [ -z "$role" ] || crt=$(bus_cert "$T/keys" "$1" "$role")
+    WA_BUS_CERT=$crt "$BIN/$2" -c "$CONF" >>"$T/$1.log" 2>&1 & PIDS+=($!)
+}
 q() { db_sql bench -e "$1"; }
 open_node() {
     "$BIN/wagate" -c "$CONF" stats --json | tr -d '\n ' | grep -o '"open":{[^}]*}' | grep -o '"node":[0-9]*' | cut -d: -f2

@@ -45,8 +45,15 @@ shard_renew_interval = 0.25
 lease_margin = 0.5
 upstream_ping_interval = 0.1
 upstream_idle_timeout = 0.6
+bus_keys_dir = $T/keys/trusted
+bus_cert = $(bus_cert "$T/keys" wactl wactl)
 CONF
-start() { local name=$1; shift; "$@" >>"$T/$name.log" 2>&1 & PIDS+=($!); }
+# start NAME COMMAND..., with NAME's own bus certificate for a node.
+start() {
+    local name=$1 role crt=""; shift; role=$(role_of "$1")
+    [ -z "$role" ] || crt=$(bus_cert "$T/keys" "$name" "$role")
+    WA_BUS_CERT=$crt "$@" >>"$T/$name.log" 2>&1 & PIDS+=($!)
+}
 start hook "$BIN/wahook" --port "$HOOK" --out "$T/hooks.jsonl"
 wait_for 10 grep -q "listening on" "$T/hook.log" || { echo "bench: wahook did not start" >&2; exit 1; }
 start gate "$BIN/wagate" -c "$CONF"

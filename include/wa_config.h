@@ -89,6 +89,7 @@ typedef struct {
     char webapp_bind[64];           //  "*" = every IPv4 address
     char webapp_tls_cert[WA_CONFIG_STR];    //  PEM file; with the key: HTTPS
     char webapp_tls_key[WA_CONFIG_STR];
+    bool webapp_tls_self_signed;    //  make the pair at the first start when neither file exists
     int webapp_max_body;            //  bytes; a larger request body gets 413
     int webapp_max_body_total;      //  bytes of bodies in memory at once; past it 503
     int webapp_max_connections;     //  open at once

@@ -142,6 +142,9 @@ static const key_t_ s_keys[] = {
        "waweb: PEM certificate file; with webapp_tls_key the API speaks HTTPS"),
     K ("webapp_tls_key", NULL, T_STR, webapp_tls_key, "", 0, 255, NULL,
        "waweb: PEM private key file of webapp_tls_cert"),
+    K ("webapp_tls_self_signed", "WA_WEBAPP_TLS_SELF_SIGNED", T_BOOL, webapp_tls_self_signed, "0", 0, 0, NULL,
+       "waweb: when neither webapp_tls_cert nor webapp_tls_key exists, make a self-signed pair there at "
+       "the first start (its fingerprint is logged) and use it from then on"),
     K ("webapp_max_body", NULL, T_INT, webapp_max_body, "1048576", 1024, 104857600, NULL,
        "waweb: largest request body in bytes; a larger one gets 413"),
     K ("webapp_max_body_total", NULL, T_INT, webapp_max_body_total, "67108864", 1024, 2147483647, NULL,

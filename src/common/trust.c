@@ -640,7 +640,7 @@ wa_trust_read_public (const char *path, char key[WA_KEY_TEXT], wa_role_t *role, 
         return s_fail (err, errlen, "'%s' is not a certificate file (a regular file of at most 4 KiB)", path);
     zconfig_t *root = zconfig_load (path);
     if (!root)
-        return s_fail (err, errlen, "'%s' cannot be read as a certificate", path);
+        return s_fail (err, errlen, "'%s' is not a public certificate (not in the certificate file format)", path);
     bool secret = zconfig_get (root, "curve/secret-key", NULL) != NULL;
     zconfig_destroy (&root);
     if (secret)

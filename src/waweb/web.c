@@ -12,6 +12,7 @@
 #include "input.h"
 #include "tokencache.h"
 #include "coreapps.h"
+#include "selfsigned.h"
 #include "web.h"
 
 #ifndef WA_VERSION
@@ -1060,7 +1061,8 @@ web_run (const wa_config_t *config)
         free (self);
         return 1;
     }
-    self->http = http_server_new (config, sizeof (web_req_t), &self->requests, err, sizeof err);
+    if (selfsigned_ensure (config, err, sizeof err) == 0)
+        self->http = http_server_new (config, sizeof (web_req_t), &self->requests, err, sizeof err);
     if (!self->http) {
         wa_error ("%s", err);
         wa_trust_destroy (&self->trust);

@@ -87,13 +87,20 @@ sent_status = 1
 webapp_port = 9090
 media_dir = $T/media
 admin_password_file = $T/admin-password
+bus_keys_dir = $T/keys/trusted
+bus_cert = $T/keys/wactl.key_secret
 CONF
     mkdir -p "$T/media"
+    # The node bus: every host's program has its own certificate, all
+    # trusted; the shared config's bus_cert is the tools' (wactl).
+    bus_cert "$T/keys" wactl wactl >/dev/null || { say "cannot make the bus certificates"; exit 1; }
     # The client logs in from its own host: no default password is served there.
     (umask 077; echo 'Wacluster-2024!' > "$T/admin-password")
     local h
     for h in gate m1 m2 c1 c2 c3 web; do
-        { cat "$T/cluster.conf"; echo "bind_address = $(topo_ip "$h")"; echo "webapp_bind = $(topo_ip "$h")"; } > "$T/$h.conf"
+        local role; role=$(role_of "$(prog_of "$h")")
+        { cat "$T/cluster.conf"; echo "bind_address = $(topo_ip "$h")"; echo "webapp_bind = $(topo_ip "$h")"
+          [ -z "$role" ] || echo "bus_cert = $(bus_cert "$T/keys" "$h" "$role")"; } > "$T/$h.conf"
         echo "+0" > "$T/clock/$h"
     done
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # waweb's HTTP side: it listens before the schema is there and answers 1011
 # until it is; port 0 picks a free port and logs it; HTTPS with a certificate
-# and key, and a clear startup error for a bad one; SIGTERM with requests in
+# and key, and a clear startup error for a bad one; a self-signed pair made
+# at the first start and kept (webapp_tls_self_signed); SIGTERM with requests in
 # flight ends it cleanly.
 . "$(dirname "$0")/lib.sh"
 
@@ -46,6 +47,42 @@ rc=0; WA_BUS_CERT=$(cert w2 waweb) timeout 10 "$BIN/waweb" -c "$T/half.conf" >"$
 { cat "$CONF"; echo "webapp_tls_cert = $T/key.pem"; echo "webapp_tls_key = $T/cert.pem"; } > "$T/swap.conf"
 rc=0; WA_BUS_CERT=$(cert w2 waweb) timeout 10 "$BIN/waweb" -c "$T/swap.conf" >"$T/swap.log" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q "cannot serve HTTPS" "$T/swap.log" || fail "swapped cert and key: rc $rc: $(cat "$T/swap.log")"
+
+note "a self-signed certificate made at the first start, kept afterwards"
+SS=$T/ss
+mkdir -p "$SS"
+{ cat "$CONF"; echo "webapp_tls_cert = $SS/cert.pem"; echo "webapp_tls_key = $SS/key.pem"; } > "$T/ss.conf"
+ss_start() {    # ss_start NAME: waweb with the self-signed config, until it serves or exits
+    WA_WEBAPP_TLS_SELF_SIGNED=1 WA_BUS_CERT=$(cert "$1" waweb) "$BIN/waweb" -c "$T/ss.conf" >>"$T/$1.log" 2>&1 &
+    PIDS+=($!); eval "PID_$1=$!"
+    wait_for 20 grep -q "ready: serving the API on https" "$T/$1.log" || fail "waweb $1 (self-signed) not ready: $(cat "$T/$1.log")"
+}
+ss_start w3
+[ "$(stat -c %a "$SS/key.pem")" = 600 ] && [ "$(stat -c %a "$SS/cert.pem")" = 644 ] \
+    || fail "modes: key $(stat -c %a "$SS/key.pem"), cert $(stat -c %a "$SS/cert.pem")"
+fp=$(openssl x509 -in "$SS/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+grep -q "self-signed certificate .*SHA-256 fingerprint $fp" "$T/w3.log" || fail "the fingerprint $fp is not logged: $(grep HTTPS "$T/w3.log")"
+openssl x509 -in "$SS/cert.pem" -noout -ext subjectAltName | grep -q "IP Address:127.0.0.1" || fail "no SAN 127.0.0.1"
+P3=$(web_port w3)
+# Verified against the certificate itself, as a client that pins it would.
+status=$(curl -s --cacert "$SS/cert.pem" -o "$T/body" -w '%{http_code}' "https://127.0.0.1:$P3/v1/health")
+[ "$status" = 401 ] || fail "self-signed, verified by its own certificate: $status $(cat "$T/body")"
+for old in --tlsv1.0 --tlsv1.1; do
+    ! curl -s -k "$old" --tls-max "${old#--tlsv}" -o /dev/null "https://127.0.0.1:$P3/v1/health" 2>/dev/null \
+        || fail "TLS ${old#--tlsv} was accepted"
+done
+kill -TERM "$PID_w3"; wait_for 15 bash -c "! kill -0 $PID_w3" || fail "w3 did not stop"
+ss_start w4
+[ "$(openssl x509 -in "$SS/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)" = "$fp" ] || fail "a second start made another certificate"
+! grep -q "made a self-signed" "$T/w4.log" || fail "the second start made a certificate"
+kill -TERM "$PID_w4"; wait_for 15 bash -c "! kill -0 $PID_w4" || fail "w4 did not stop"
+# A lone key is never overwritten: refused, naming both files.
+rm "$SS/cert.pem"
+rc=0; WA_WEBAPP_TLS_SELF_SIGNED=1 WA_BUS_CERT=$(cert w5 waweb) timeout 10 "$BIN/waweb" -c "$T/ss.conf" >"$T/w5.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "'$SS/key.pem' exists but '$SS/cert.pem' does not" "$T/w5.log" || fail "lone key: rc $rc: $(cat "$T/w5.log")"
+[ ! -e "$SS/cert.pem" ] || fail "a certificate was made beside a lone key"
+rc=0; WA_WEBAPP_TLS_SELF_SIGNED=1 WA_BUS_CERT=$(cert w5 waweb) timeout 10 "$BIN/waweb" -c "$CONF" >"$T/w6.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "webapp_tls_self_signed needs webapp_tls_cert and webapp_tls_key" "$T/w6.log" || fail "no paths: rc $rc: $(cat "$T/w6.log")"
 
 note "SIGTERM with requests in flight"
 CURLS=()
