@@ -52,6 +52,7 @@ typedef struct {
     char gateway_status[16];
     bool stopping;              //  mark the node stopped
     char bus_key[41];           //  to store in node_keys too ("": stored already)
+    uint64_t refused[3];        //  the bus's refusals (wa_trust_counts), stored with the key
     bool key_stored;            //  out
 } wa_liveness_job_t;
 

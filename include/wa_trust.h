@@ -108,6 +108,10 @@ wa_relink_t *wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, con
                             wa_relink_event_fn *on_event, void *arg);
 void wa_relink_destroy (wa_relink_t **self_p);
 
+//  The refusals so far: unknown keys, handshakes without CURVE, messages
+//  a role may not send.
+void wa_trust_counts (wa_trust_t *self, uint64_t *handshakes, uint64_t *keyless, uint64_t *messages);
+
 //  {"security", "key", "role", "trusted_keys", "refused_handshakes",
 //   "refused_keyless", "refused_messages"} as a new object.
 json_t *wa_trust_stats_json (wa_trust_t *self);

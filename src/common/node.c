@@ -162,6 +162,9 @@ wa_node_register (wa_node_t *self, int min_schema)
                         wa_trust_public_key (self->trust), min_schema);
 }
 
+static const char *SQL_BUS_REFUSED =
+    "UPDATE node_keys SET refused_handshakes = ?, refused_keyless = ?, refused_messages = ? WHERE node_id = ?";
+
 static const char *SQL_LIVENESS =
     "UPDATE nodes SET last_seen = NOW(6), gateway_status = ? WHERE id = ? AND stopped_at IS NULL";
 static const char *SQL_STOPPED =
@@ -177,6 +180,8 @@ s_liveness_run (wa_job_t *job, wa_db_t *db)
     if (rows < 0)
         wa_warn ("db: liveness claim failed: %s", wa_db_error (db));
     self->key_stored = !*self->bus_key || wa_db_exec (db, SQL_NODE_KEY, "us", self->id, self->bus_key) >= 0;
+    if (self->key_stored)
+        wa_db_exec (db, SQL_BUS_REFUSED, "uuuu", self->refused[0], self->refused[1], self->refused[2], self->id);
 }
 
 void
@@ -195,6 +200,7 @@ wa_node_liveness (wa_node_t *self, const char *gateway_status, bool stopping)
     job->id = self->id;
     job->stopping = stopping;
     snprintf (job->bus_key, sizeof job->bus_key, "%s", self->key_stored ? "" : wa_trust_public_key (self->trust));
+    wa_trust_counts (self->trust, &job->refused[0], &job->refused[1], &job->refused[2]);
     snprintf (job->gateway_status, sizeof job->gateway_status, "%s", gateway_status);
     WA_JOB_SUBMIT (self->db, self->liveness_job);
 }

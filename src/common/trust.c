@@ -616,6 +616,14 @@ wa_trust_on_protocol_failure (wa_trust_t *self, const char *where, const char *e
                    where, endpoint ? endpoint : "-");
 }
 
+void
+wa_trust_counts (wa_trust_t *self, uint64_t *handshakes, uint64_t *keyless, uint64_t *messages)
+{
+    *handshakes = self->refused_handshakes;
+    *keyless = self->refused_keyless;
+    *messages = self->refused_messages;
+}
+
 json_t *
 wa_trust_stats_json (wa_trust_t *self)
 {

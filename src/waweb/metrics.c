@@ -201,6 +201,16 @@ metrics_render (metrics_t *self, const metrics_cluster_t *cluster, const metrics
                 s_put (&buf, "wacluster_heartbeat_reply_age_seconds{node=\"%" PRIu64 "\",state=\"%s\"} %.3f\n",
                        cluster->node[i].id, cluster->node[i].health, cluster->node[i].reply_age);
     }
+    if (cluster && cluster->read) {
+        static const char *reasons[3] = { "unknown_key", "no_curve", "role" };
+        s_head (&buf, "wacluster_bus_refused_total", "counter",
+                "connections and messages each node's bus refused (as of its last liveness claim)");
+        for (int i = 0; i < cluster->nodes; i++)
+            if (strcmp (cluster->node[i].kind, "master") == 0 || strcmp (cluster->node[i].kind, "coreapp") == 0)
+                for (int k = 0; k < 3; k++)
+                    s_put (&buf, "wacluster_bus_refused_total{node=\"%" PRIu64 "\",reason=\"%s\"} %" PRIu64 "\n",
+                           cluster->node[i].id, reasons[k], cluster->node[i].refused[k]);
+    }
     if (len)
         *len = buf.len;
     return buf.text;
@@ -219,8 +229,9 @@ static const char *SQL_SHARDS =
     " FROM shard_map s ORDER BY s.shard";
 static const char *SQL_NODES =
     "SELECT n.id, n.kind, TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)),"
-    " COALESCE(h.reply_age_ms, -1), COALESCE(h.state, 'unknown')"
-    " FROM nodes n LEFT JOIN node_health h ON h.node_id = n.id"
+    " COALESCE(h.reply_age_ms, -1), COALESCE(h.state, 'unknown'),"
+    " COALESCE(k.refused_handshakes, 0), COALESCE(k.refused_keyless, 0), COALESCE(k.refused_messages, 0)"
+    " FROM nodes n LEFT JOIN node_health h ON h.node_id = n.id LEFT JOIN node_keys k ON k.node_id = n.id"
     " WHERE n.stopped_at IS NULL AND n.last_seen > NOW(6) - INTERVAL 1 HOUR ORDER BY n.id";
 
 static int
@@ -266,6 +277,8 @@ s_node_row (const wa_db_row_t *row, void *arg)
     const char *health = wa_db_row_str (row, 4);
     plain = *health && strspn (health, "abcdefghijklmnopqrstuvwxyz") == strlen (health);
     snprintf (cluster->node[i].health, sizeof cluster->node[i].health, "%s", plain ? health : "unknown");
+    for (int k = 0; k < 3; k++)
+        cluster->node[i].refused[k] = (uint64_t) wa_db_row_int (row, 5 + k);
     return 0;
 }
 

@@ -40,6 +40,7 @@ typedef struct {
         double liveness_age;    //  seconds since its last liveness claim
         double reply_age;       //  seconds: its last heartbeat reply as the primary Master saw it (-1: none)
         char health[16];        //  healthy, late, unhealthy, unknown
+        uint64_t refused[3];    //  its bus's refusals: unknown keys, no CURVE, role (node_keys)
     } node[METRICS_NODES_MAX];
 } metrics_cluster_t;
 
