@@ -24,6 +24,9 @@ void wa_log_write (wa_log_level_t level, const char *fmt, ...) __attribute__ ((f
 //  bytes below 0x20, DEL and the UTF-8 C1 controls as \xNN. Stops before an
 //  escape that would not fit. Returns the length written.
 size_t wa_log_escape (const char *in, char *out, size_t size);
+//  Formats an error message into err (errlen bytes) and returns -1: for
+//  functions that report why they failed that way.
+int wa_errf (char *err, size_t errlen, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
 
 #define wa_log(level, ...) \
     do { if ((level) <= wa_log_threshold) wa_log_write ((level), __VA_ARGS__); } while (0)

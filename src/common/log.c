@@ -120,3 +120,13 @@ wa_log_write (wa_log_level_t level, const char *fmt, ...)
     fprintf (stderr, "%s.%03dZ %-5s %s: %s\n", stamp, (int) (tv.tv_usec / 1000),
              s_names[level], prefix, text);
 }
+
+int
+wa_errf (char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (err, errlen, fmt, args);
+    va_end (args);
+    return -1;
+}

@@ -340,15 +340,6 @@ struct wa_trust_t {
     uint64_t unlogged;              //  refusals since then
 };
 
-static int
-s_fail (char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (err, errlen, fmt, args);
-    va_end (args);
-    return -1;
-}
 
 static bool
 s_loopback (const char *address)
@@ -370,21 +361,21 @@ s_load_cert (wa_trust_t *self, const wa_config_t *config, char *err, size_t errl
     const char *path = config->bus_cert;
     const char *role = wa_role_name (self->role);
     if (!*path)
-        return s_fail (err, errlen, "bus_security is curve but bus_cert is not set: make this %s's "
+        return wa_errf (err, errlen, "bus_security is curve but bus_cert is not set: make this %s's "
                        "certificate with `wactl keys new NAME --role %s` and set bus_cert to its "
                        "NAME.key_secret (or set bus_security = off for a cluster on loopback only)",
                        role, role);
     size_t len = strlen (path);
     if (len < 8 || !streq (path + len - 7, "_secret"))
-        return s_fail (err, errlen, "bus_cert '%s' must name a secret certificate (NAME.key_secret, "
+        return wa_errf (err, errlen, "bus_cert '%s' must name a secret certificate (NAME.key_secret, "
                        "as `wactl keys new` writes it)", path);
     struct stat st;
     if (stat (path, &st))
-        return s_fail (err, errlen, "bus_cert '%s': %s", path, strerror (errno));
+        return wa_errf (err, errlen, "bus_cert '%s': %s", path, strerror (errno));
     if (!S_ISREG (st.st_mode))
-        return s_fail (err, errlen, "bus_cert '%s' is not a file", path);
+        return wa_errf (err, errlen, "bus_cert '%s' is not a file", path);
     if (st.st_mode & 077)
-        return s_fail (err, errlen, "bus_cert '%s' can be read by others (mode %04o): chmod 600 it",
+        return wa_errf (err, errlen, "bus_cert '%s' can be read by others (mode %04o): chmod 600 it",
                        path, (unsigned) (st.st_mode & 07777));
     zconfig_t *root = zconfig_load (path);
     const char *public_key = root ? zconfig_get (root, "curve/public-key", NULL) : NULL;
@@ -392,12 +383,12 @@ s_load_cert (wa_trust_t *self, const wa_config_t *config, char *err, size_t errl
     const char *cert_role = root ? zconfig_get (root, "metadata/role", NULL) : NULL;
     int rc = 0;
     if (!s_key_valid (public_key) || !s_key_valid (secret_key))
-        rc = s_fail (err, errlen, "bus_cert '%s' is not a secret certificate (no curve public-key "
+        rc = wa_errf (err, errlen, "bus_cert '%s' is not a secret certificate (no curve public-key "
                      "and secret-key)", path);
     else
     if (wa_role_from_name (cert_role) != self->role
     &&  !(self->role == WA_ROLE_TAP && wa_role_from_name (cert_role) == WA_ROLE_WACTL))
-        rc = s_fail (err, errlen, "bus_cert '%s' is a certificate of role '%s'; this program runs as "
+        rc = wa_errf (err, errlen, "bus_cert '%s' is a certificate of role '%s'; this program runs as "
                      "a %s and needs a %s certificate%s", path, cert_role ? cert_role : "(none)", role, role,
                      self->role == WA_ROLE_TAP ? " (or an operator's wactl one)" : "");
     else {
@@ -407,7 +398,7 @@ s_load_cert (wa_trust_t *self, const wa_config_t *config, char *err, size_t errl
         self->cert = zcert_new_from (public_raw, secret_raw);
         sodium_memzero (secret_raw, sizeof secret_raw);
         if (!self->cert)
-            rc = s_fail (err, errlen, "bus_cert '%s': the keys are not valid", path);
+            rc = wa_errf (err, errlen, "bus_cert '%s': the keys are not valid", path);
     }
     zconfig_destroy (&root);
     return rc;
@@ -430,7 +421,7 @@ wa_trust_new (const wa_config_t *config, wa_role_t role, char *err, size_t errle
             snprintf (self->bind_address, sizeof self->bind_address, "127.0.0.1");
         else
         if (!s_loopback (config->bind_address)) {
-            s_fail (err, errlen, "bus_security = off binds only loopback, and bind_address is '%s': "
+            wa_errf (err, errlen, "bus_security = off binds only loopback, and bind_address is '%s': "
                     "set bind_address to 127.0.0.1 or give every node a certificate (bus_cert)",
                     config->bind_address);
             wa_trust_destroy (&self);
@@ -443,7 +434,7 @@ wa_trust_new (const wa_config_t *config, wa_role_t role, char *err, size_t errle
     }
     struct stat st;
     if (stat (config->bus_keys_dir, &st) || !S_ISDIR (st.st_mode)) {
-        s_fail (err, errlen, "bus_keys_dir '%s' is not a directory: it holds the public certificates "
+        wa_errf (err, errlen, "bus_keys_dir '%s' is not a directory: it holds the public certificates "
                 "(NAME.key) of every program the cluster trusts", config->bus_keys_dir);
         wa_trust_destroy (&self);
         return NULL;
@@ -458,7 +449,7 @@ wa_trust_new (const wa_config_t *config, wa_role_t role, char *err, size_t errle
     if (server) {
         self->zap = wa_actor_new (s_zap, self->list->dir);
         if (!self->zap) {
-            s_fail (err, errlen, "bus: cannot start the handshake checker (another ZAP handler in "
+            wa_errf (err, errlen, "bus: cannot start the handshake checker (another ZAP handler in "
                     "this program?)");
             wa_trust_destroy (&self);
             return NULL;
@@ -522,12 +513,12 @@ wa_trust_client (wa_trust_t *self, zsock_t *sock, const char *server_key, unsign
     if (!self->secure)
         return 0;
     if (!s_key_valid (server_key))
-        return s_fail (err, errlen, "it published no bus key ('%s')", server_key ? server_key : "");
+        return wa_errf (err, errlen, "it published no bus key ('%s')", server_key ? server_key : "");
     entry_t *entry = s_allowlist_lookup (self->list, server_key);
     if (!entry)
-        return s_fail (err, errlen, "its key %s is not in the allow-list", server_key);
+        return wa_errf (err, errlen, "its key %s is not in the allow-list", server_key);
     if (!(entry->role & roles))
-        return s_fail (err, errlen, "its key %s is a %s's (%s), not one we connect to there",
+        return wa_errf (err, errlen, "its key %s is a %s's (%s), not one we connect to there",
                        server_key, wa_role_name (entry->role), entry->name);
     zcert_apply (self->cert, sock);
     zsock_set_curve_serverkey (sock, server_key);
@@ -643,20 +634,20 @@ wa_trust_read_public (const char *path, char key[WA_KEY_TEXT], wa_role_t *role, 
 {
     struct stat st;
     if (stat (path, &st))
-        return s_fail (err, errlen, "'%s': %s", path, strerror (errno));
+        return wa_errf (err, errlen, "'%s': %s", path, strerror (errno));
     if (!S_ISREG (st.st_mode) || st.st_size > 4096)
-        return s_fail (err, errlen, "'%s' is not a certificate file (a regular file of at most 4 KiB)", path);
+        return wa_errf (err, errlen, "'%s' is not a certificate file (a regular file of at most 4 KiB)", path);
     zconfig_t *root = zconfig_load (path);
     if (!root)
-        return s_fail (err, errlen, "'%s' is not a public certificate (not in the certificate file format)", path);
+        return wa_errf (err, errlen, "'%s' is not a public certificate (not in the certificate file format)", path);
     bool secret = zconfig_get (root, "curve/secret-key", NULL) != NULL;
     zconfig_destroy (&root);
     if (secret)
-        return s_fail (err, errlen, "'%s' holds a secret key: trust the public certificate (NAME.key), "
+        return wa_errf (err, errlen, "'%s' holds a secret key: trust the public certificate (NAME.key), "
                        "and keep the secret one on its own host", path);
     entry_t entry;
     if (s_read_cert (path, key, &entry))
-        return s_fail (err, errlen, "'%s' is not a public certificate with a valid curve public-key and a "
+        return wa_errf (err, errlen, "'%s' is not a public certificate with a valid curve public-key and a "
                        "metadata role (master, coreapp, webapp, wactl or tap)", path);
     *role = entry.role;
     snprintf (name, namelen, "%s", entry.name);
@@ -668,7 +659,7 @@ wa_trust_list (const char *dir, char *err, size_t errlen)
 {
     zhashx_t *keys = s_read_dir (dir);
     if (!keys) {
-        s_fail (err, errlen, "cannot read the allow-list '%s': %s", dir, strerror (errno));
+        wa_errf (err, errlen, "cannot read the allow-list '%s': %s", dir, strerror (errno));
         return NULL;
     }
     json_t *list = json_array ();

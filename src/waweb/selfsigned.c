@@ -17,17 +17,6 @@
 
 #define VALID_DAYS 825
 
-static int
-s_fail (char *err, size_t errlen, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
-static int
-s_fail (char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (err, errlen, fmt, args);
-    va_end (args);
-    return -1;
-}
 
 //  Writes data to path through a temporary file and a rename, with mode.
 static int
@@ -37,7 +26,7 @@ s_write (const char *what, const char *path, const gnutls_datum_t *data, mode_t 
     snprintf (tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid ());
     int fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
-        return s_fail (err, errlen, "%s: cannot write '%s': %s", what, tmp, strerror (errno));
+        return wa_errf (err, errlen, "%s: cannot write '%s': %s", what, tmp, strerror (errno));
     bool ok = fchmod (fd, mode) == 0 && write (fd, data->data, data->size) == (ssize_t) data->size
            && fsync (fd) == 0;
     int saved = errno;
@@ -47,7 +36,7 @@ s_write (const char *what, const char *path, const gnutls_datum_t *data, mode_t 
         if (ok)
             saved = errno;
         unlink (tmp);
-        return s_fail (err, errlen, "%s: cannot write '%s': %s", what, path, strerror (saved));
+        return wa_errf (err, errlen, "%s: cannot write '%s': %s", what, path, strerror (saved));
     }
     unlink (tmp);
     return 0;
@@ -81,7 +70,7 @@ s_generate (const wa_config_t *config, char *err, size_t errlen)
     ||  (grc = gnutls_x509_privkey_generate (key, GNUTLS_PK_ECDSA,
                                              GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0
     ||  (grc = gnutls_x509_crt_init (&crt)) < 0) {
-        s_fail (err, errlen, "cannot make a key: %s", gnutls_strerror (grc));
+        wa_errf (err, errlen, "cannot make a key: %s", gnutls_strerror (grc));
         goto done;
     }
     unsigned char serial[16];
@@ -107,7 +96,7 @@ s_generate (const wa_config_t *config, char *err, size_t errlen)
     ||  (grc = gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0)) < 0
     ||  (grc = gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, &crt_pem)) < 0
     ||  (grc = gnutls_x509_privkey_export2 (key, GNUTLS_X509_FMT_PEM, &key_pem)) < 0) {
-        s_fail (err, errlen, "cannot make the certificate: %s", gnutls_strerror (grc));
+        wa_errf (err, errlen, "cannot make the certificate: %s", gnutls_strerror (grc));
         goto done;
     }
     if (s_write ("webapp_tls_key", config->webapp_tls_key, &key_pem, 0600, err, errlen))
@@ -144,7 +133,7 @@ selfsigned_ensure (const wa_config_t *config, char *err, size_t errlen)
     if (!config->webapp_tls_self_signed)
         return 0;
     if (!*config->webapp_tls_cert || !*config->webapp_tls_key)
-        return s_fail (err, errlen, "webapp_tls_self_signed needs webapp_tls_cert and webapp_tls_key: the "
+        return wa_errf (err, errlen, "webapp_tls_self_signed needs webapp_tls_cert and webapp_tls_key: the "
                        "files the certificate and its key are kept in (made at the first start)");
     struct stat st;
     bool has_cert = stat (config->webapp_tls_cert, &st) == 0;
@@ -152,7 +141,7 @@ selfsigned_ensure (const wa_config_t *config, char *err, size_t errlen)
     if (has_cert && has_key)
         return 0;               //  made before, or given: used as they are
     if (has_cert != has_key)
-        return s_fail (err, errlen, "webapp_tls_self_signed: '%s' exists but '%s' does not; a certificate "
+        return wa_errf (err, errlen, "webapp_tls_self_signed: '%s' exists but '%s' does not; a certificate "
                        "is made only when neither exists (remove the other to make a new pair)",
                        has_cert ? config->webapp_tls_cert : config->webapp_tls_key,
                        has_cert ? config->webapp_tls_key : config->webapp_tls_cert);
