@@ -362,13 +362,13 @@ s_load_cert (wa_trust_t *self, const wa_config_t *config, char *err, size_t errl
     const char *role = wa_role_name (self->role);
     if (!*path)
         return wa_errf (err, errlen, "bus_security is curve but bus_cert is not set: make this %s's "
-                       "certificate with `wactl keys new NAME --role %s` and set bus_cert to its "
-                       "NAME.key_secret (or set bus_security = off for a cluster on loopback only)",
-                       role, role);
+                        "certificate with `wactl keys new NAME --role %s` and set bus_cert to its "
+                        "NAME.key_secret (or set bus_security = off for a cluster on loopback only)",
+                        role, role);
     size_t len = strlen (path);
     if (len < 8 || !streq (path + len - 7, "_secret"))
         return wa_errf (err, errlen, "bus_cert '%s' must name a secret certificate (NAME.key_secret, "
-                       "as `wactl keys new` writes it)", path);
+                        "as `wactl keys new` writes it)", path);
     struct stat st;
     if (stat (path, &st))
         return wa_errf (err, errlen, "bus_cert '%s': %s", path, strerror (errno));
@@ -376,7 +376,7 @@ s_load_cert (wa_trust_t *self, const wa_config_t *config, char *err, size_t errl
         return wa_errf (err, errlen, "bus_cert '%s' is not a file", path);
     if (st.st_mode & 077)
         return wa_errf (err, errlen, "bus_cert '%s' can be read by others (mode %04o): chmod 600 it",
-                       path, (unsigned) (st.st_mode & 07777));
+                        path, (unsigned) (st.st_mode & 07777));
     zconfig_t *root = zconfig_load (path);
     const char *public_key = root ? zconfig_get (root, "curve/public-key", NULL) : NULL;
     const char *secret_key = root ? zconfig_get (root, "curve/secret-key", NULL) : NULL;
@@ -384,13 +384,13 @@ s_load_cert (wa_trust_t *self, const wa_config_t *config, char *err, size_t errl
     int rc = 0;
     if (!s_key_valid (public_key) || !s_key_valid (secret_key))
         rc = wa_errf (err, errlen, "bus_cert '%s' is not a secret certificate (no curve public-key "
-                     "and secret-key)", path);
+                      "and secret-key)", path);
     else
     if (wa_role_from_name (cert_role) != self->role
     &&  !(self->role == WA_ROLE_TAP && wa_role_from_name (cert_role) == WA_ROLE_WACTL))
         rc = wa_errf (err, errlen, "bus_cert '%s' is a certificate of role '%s'; this program runs as "
-                     "a %s and needs a %s certificate%s", path, cert_role ? cert_role : "(none)", role, role,
-                     self->role == WA_ROLE_TAP ? " (or an operator's wactl one)" : "");
+                      "a %s and needs a %s certificate%s", path, cert_role ? cert_role : "(none)", role, role,
+                      self->role == WA_ROLE_TAP ? " (or an operator's wactl one)" : "");
     else {
         uint8_t public_raw[32], secret_raw[32];
         zmq_z85_decode (public_raw, public_key);
@@ -422,8 +422,8 @@ wa_trust_new (const wa_config_t *config, wa_role_t role, char *err, size_t errle
         else
         if (!s_loopback (config->bind_address)) {
             wa_errf (err, errlen, "bus_security = off binds only loopback, and bind_address is '%s': "
-                    "set bind_address to 127.0.0.1 or give every node a certificate (bus_cert)",
-                    config->bind_address);
+                     "set bind_address to 127.0.0.1 or give every node a certificate (bus_cert)",
+                     config->bind_address);
             wa_trust_destroy (&self);
         }
         return self;
@@ -435,7 +435,7 @@ wa_trust_new (const wa_config_t *config, wa_role_t role, char *err, size_t errle
     struct stat st;
     if (stat (config->bus_keys_dir, &st) || !S_ISDIR (st.st_mode)) {
         wa_errf (err, errlen, "bus_keys_dir '%s' is not a directory: it holds the public certificates "
-                "(NAME.key) of every program the cluster trusts", config->bus_keys_dir);
+                 "(NAME.key) of every program the cluster trusts", config->bus_keys_dir);
         wa_trust_destroy (&self);
         return NULL;
     }
@@ -450,7 +450,7 @@ wa_trust_new (const wa_config_t *config, wa_role_t role, char *err, size_t errle
         self->zap = wa_actor_new (s_zap, self->list->dir);
         if (!self->zap) {
             wa_errf (err, errlen, "bus: cannot start the handshake checker (another ZAP handler in "
-                    "this program?)");
+                     "this program?)");
             wa_trust_destroy (&self);
             return NULL;
         }
@@ -519,7 +519,7 @@ wa_trust_client (wa_trust_t *self, zsock_t *sock, const char *server_key, unsign
         return wa_errf (err, errlen, "its key %s is not in the allow-list", server_key);
     if (!(entry->role & roles))
         return wa_errf (err, errlen, "its key %s is a %s's (%s), not one we connect to there",
-                       server_key, wa_role_name (entry->role), entry->name);
+                        server_key, wa_role_name (entry->role), entry->name);
     zcert_apply (self->cert, sock);
     zsock_set_curve_serverkey (sock, server_key);
     return 0;
@@ -644,11 +644,11 @@ wa_trust_read_public (const char *path, char key[WA_KEY_TEXT], wa_role_t *role, 
     zconfig_destroy (&root);
     if (secret)
         return wa_errf (err, errlen, "'%s' holds a secret key: trust the public certificate (NAME.key), "
-                       "and keep the secret one on its own host", path);
+                        "and keep the secret one on its own host", path);
     entry_t entry;
     if (s_read_cert (path, key, &entry))
         return wa_errf (err, errlen, "'%s' is not a public certificate with a valid curve public-key and a "
-                       "metadata role (master, coreapp, webapp, wactl or tap)", path);
+                        "metadata role (master, coreapp, webapp, wactl or tap)", path);
     *role = entry.role;
     snprintf (name, namelen, "%s", entry.name);
     return 0;

@@ -134,7 +134,7 @@ selfsigned_ensure (const wa_config_t *config, char *err, size_t errlen)
         return 0;
     if (!*config->webapp_tls_cert || !*config->webapp_tls_key)
         return wa_errf (err, errlen, "webapp_tls_self_signed needs webapp_tls_cert and webapp_tls_key: the "
-                       "files the certificate and its key are kept in (made at the first start)");
+                        "files the certificate and its key are kept in (made at the first start)");
     struct stat st;
     bool has_cert = stat (config->webapp_tls_cert, &st) == 0;
     bool has_key = stat (config->webapp_tls_key, &st) == 0;
@@ -142,8 +142,8 @@ selfsigned_ensure (const wa_config_t *config, char *err, size_t errlen)
         return 0;               //  made before, or given: used as they are
     if (has_cert != has_key)
         return wa_errf (err, errlen, "webapp_tls_self_signed: '%s' exists but '%s' does not; a certificate "
-                       "is made only when neither exists (remove the other to make a new pair)",
-                       has_cert ? config->webapp_tls_cert : config->webapp_tls_key,
-                       has_cert ? config->webapp_tls_key : config->webapp_tls_cert);
+                        "is made only when neither exists (remove the other to make a new pair)",
+                        has_cert ? config->webapp_tls_cert : config->webapp_tls_key,
+                        has_cert ? config->webapp_tls_key : config->webapp_tls_cert);
     return s_generate (config, err, errlen);
 }
