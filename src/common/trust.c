@@ -20,7 +20,8 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "wacluster"
 #define RELOAD_EVERY (WA_USEC_PER_SEC)          //  look at the directory at most this often
-#define REFUSAL_LOG_EVERY (10 * WA_USEC_PER_SEC)
+#define REFUSAL_LOG_EVERY (10 * WA_USEC_PER_SEC)   //  one refusal line per key this often, ...
+#define REFUSAL_LOG_KEYS 16                         //  ... for this many keys at once
 #define KEYS_MAX 1024                           //  certificates read from the allow-list
 #define ZAP_BIND_ATTEMPTS 50                    //  binding the ZAP endpoint, ...
 #define ZAP_BIND_PAUSE_MS 20                    //  ... this far apart: a second in all
@@ -326,6 +327,13 @@ s_zap (zsock_t *pipe, void *args)
 
 //  ---------------------------------------------------------------------
 
+//  The refusals of one key (or of those that offered none, "") in the log.
+typedef struct {
+    char key[64];
+    wa_usec_t logged_at;            //  the last one logged, 0: a free slot
+    uint64_t unlogged;              //  refusals since then
+} refusal_log_t;
+
 struct wa_trust_t {
     bool secure;
     wa_role_t role;
@@ -336,8 +344,8 @@ struct wa_trust_t {
     uint64_t refused_handshakes;    //  unknown keys
     uint64_t refused_keyless;       //  handshakes that failed before a key (no CURVE)
     uint64_t refused_messages;      //  trusted keys sending what their role may not
-    wa_usec_t logged_at;            //  the last refusal logged
-    uint64_t unlogged;              //  refusals since then
+    refusal_log_t logs[REFUSAL_LOG_KEYS];
+    uint64_t unlogged;              //  refusals of keys that found no slot
 };
 
 static int
@@ -550,13 +558,35 @@ wa_trust_sender_name (wa_trust_t *self, const wa_msg_t *msg)
     return entry ? entry->name : "";
 }
 
-//  Log one refusal, or count it into the next line (one per 10 s).
+//  Log one refusal, or count it into a later line: one line per key per
+//  10 s (the key-less count as one key ""), for 16 keys at once. A flood
+//  of key-less knocks must not hide the one refusal that names a key, and
+//  a flood of new keys must not flood the log.
 static void
-s_log_refusal (wa_trust_t *self, const char *fmt, ...)
+s_log_refusal (wa_trust_t *self, const char *key, const char *fmt, ...)
 {
     wa_usec_t now = wa_clock_mono ();
-    if (self->logged_at && now - self->logged_at < REFUSAL_LOG_EVERY) {
-        self->unlogged++;
+    refusal_log_t *slot = NULL, *spare = NULL;
+    for (int i = 0; i < REFUSAL_LOG_KEYS && !slot; i++) {
+        refusal_log_t *log = &self->logs[i];
+        if (log->logged_at && strncmp (log->key, key, sizeof log->key - 1) == 0)
+            slot = log;
+        else
+        if (!spare && (!log->logged_at || now - log->logged_at >= REFUSAL_LOG_EVERY))
+            spare = log;
+    }
+    if (!slot && spare) {
+        //  What the slot's last key did not get logged goes in the next line.
+        self->unlogged += spare->unlogged;
+        memset (spare, 0, sizeof *spare);
+        snprintf (spare->key, sizeof spare->key, "%s", key);
+        slot = spare;
+    }
+    if (!slot || (slot->logged_at && now - slot->logged_at < REFUSAL_LOG_EVERY)) {
+        if (slot)
+            slot->unlogged++;
+        else
+            self->unlogged++;
         return;
     }
     char line[512];
@@ -564,11 +594,13 @@ s_log_refusal (wa_trust_t *self, const char *fmt, ...)
     va_start (args, fmt);
     vsnprintf (line, sizeof line, fmt, args);
     va_end (args);
-    if (self->unlogged)
-        wa_warn ("bus: %s (and %" PRIu64 " other refusals since the last of these lines)", line, self->unlogged);
+    uint64_t unlogged = slot->unlogged + self->unlogged;
+    if (unlogged)
+        wa_warn ("bus: %s (and %" PRIu64 " other refusals not logged since)", line, unlogged);
     else
         wa_warn ("bus: %s", line);
-    self->logged_at = now;
+    slot->logged_at = now;
+    slot->unlogged = 0;
     self->unlogged = 0;
 }
 
@@ -579,7 +611,7 @@ wa_trust_allow (wa_trust_t *self, const wa_msg_t *msg, unsigned roles, const cha
     if (role & roles)
         return true;
     self->refused_messages++;
-    s_log_refusal (self, "refused a %s on the %s port from key %s (%s): that role may not send it here",
+    s_log_refusal (self, msg->sender_key, "refused a %s on the %s port from key %s (%s): that role may not send it here",
                    wa_codec_type_name (msg->type), where, *msg->sender_key ? msg->sender_key : "-",
                    role == WA_ROLE_NONE ? "no longer trusted" : wa_role_name (role));
     return false;
@@ -599,7 +631,7 @@ wa_trust_on_refusal (wa_trust_t *self)
     &&  command && streq (command, "REFUSED")) {
         uint64_t more = missed ? strtoull (missed, NULL, 10) : 0;
         self->refused_handshakes += 1 + more;
-        s_log_refusal (self, "refused a connection from %s: key %s is not in the allow-list",
+        s_log_refusal (self, key ? key : "-", "refused a connection from %s: key %s is not in the allow-list",
                        address ? address : "?", key ? key : "-");
     }
     zstr_free (&command);
@@ -612,7 +644,7 @@ void
 wa_trust_on_protocol_failure (wa_trust_t *self, const char *where, const char *endpoint)
 {
     self->refused_keyless++;
-    s_log_refusal (self, "refused a connection on the %s port (%s) that offered no CURVE key",
+    s_log_refusal (self, "", "refused a connection on the %s port (%s) that offered no CURVE key",
                    where, endpoint ? endpoint : "-");
 }
 
@@ -766,7 +798,7 @@ s_relink_event (zloop_t *loop, zsock_t *reader, void *arg)
             if (entry->pause > RELINK_MAX)
                 entry->pause = RELINK_MAX;
             entry->due = wa_clock_mono () + entry->pause;
-            s_log_refusal (self->trust, "%s at %s refused our key %s (is it in that host's allow-list?); "
+            s_log_refusal (self->trust, endpoint, "%s at %s refused our key %s (is it in that host's allow-list?); "
                            "trying again in %.0f s", self->what, endpoint, wa_trust_public_key (self->trust),
                            (double) entry->pause / WA_USEC_PER_SEC);
         }
