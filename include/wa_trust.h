@@ -107,6 +107,11 @@ typedef void (wa_relink_event_fn) (void *arg, const char *event, const char *end
 wa_relink_t *wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, const char *what,
                             wa_relink_event_fn *on_event, void *arg);
 void wa_relink_destroy (wa_relink_t **self_p);
+//  On a socket connected to servers of different keys (a SUB to every
+//  Master's bus), each endpoint must be connected again with its own
+//  server's key: tell the relink which (after connecting endpoint), and
+//  forget it (server_key NULL) once disconnected.
+void wa_relink_server_key (wa_relink_t *self, const char *endpoint, const char *server_key);
 
 //  {"security", "key", "role", "trusted_keys", "refused_handshakes",
 //   "refused_keyless", "refused_messages"} as a new object.

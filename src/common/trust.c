@@ -644,7 +644,8 @@ void
 wa_trust_on_protocol_failure (wa_trust_t *self, const char *where, const char *endpoint)
 {
     self->refused_keyless++;
-    s_log_refusal (self, "", "refused a connection on the %s port (%s) that offered no CURVE key",
+    s_log_refusal (self, "", "refused a connection on the %s port (%s) that offered no CURVE key (or a "
+                   "handshake made for another server's key)",
                    where, endpoint ? endpoint : "-");
 }
 
@@ -714,6 +715,7 @@ wa_trust_list (const char *dir, char *err, size_t errlen)
 
 typedef struct {
     char endpoint[256];
+    char server_key[WA_KEY_TEXT];   //  its server's, when told (wa_relink_server_key)
     wa_usec_t pause;            //  the next pause; 0 when not refused
     wa_usec_t due;              //  when to connect again; 0 when not waiting
 } relink_endpoint_t;
@@ -735,10 +737,11 @@ s_relink_endpoint (wa_relink_t *self, const char *endpoint)
 {
     relink_endpoint_t *free_slot = NULL;
     for (int i = 0; i < RELINK_ENDPOINTS; i++) {
-        if (streq (self->endpoints[i].endpoint, endpoint))
-            return &self->endpoints[i];
-        if (!free_slot && !self->endpoints[i].pause)
-            free_slot = &self->endpoints[i];
+        relink_endpoint_t *entry = &self->endpoints[i];
+        if (streq (entry->endpoint, endpoint))
+            return entry;
+        if (!free_slot && !entry->pause && !entry->due && !*entry->server_key)
+            free_slot = entry;
     }
     if (free_slot) {
         memset (free_slot, 0, sizeof *free_slot);
@@ -759,6 +762,11 @@ s_relink_due (zloop_t *loop, int timer_id, void *arg)
         if (entry->due && entry->due <= now) {
             entry->due = 0;
             zsock_disconnect (self->sock, "%s", entry->endpoint);
+            //  A connection takes the server key the socket has when it is
+            //  made: on a socket connected to several servers, the last one
+            //  set is another server's.
+            if (*entry->server_key)
+                zsock_set_curve_serverkey (self->sock, entry->server_key);
             zsock_connect (self->sock, "%s", entry->endpoint);
         }
     }
@@ -790,7 +798,7 @@ s_relink_event (zloop_t *loop, zsock_t *reader, void *arg)
         if (entry && event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             if (entry->pause)
                 wa_info ("bus: %s at %s accepts our key now", self->what, endpoint);
-            memset (entry, 0, sizeof *entry);
+            entry->pause = entry->due = 0;
         }
         else
         if (entry && !entry->due) {
@@ -843,6 +851,21 @@ wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, const char *what
     zloop_reader (loop, self->events, s_relink_event, self);
     self->timer = zloop_timer (loop, 250, 0, s_relink_due, self);
     return self;
+}
+
+void
+wa_relink_server_key (wa_relink_t *self, const char *endpoint, const char *server_key)
+{
+    if (!self || !self->trust->secure)
+        return;
+    relink_endpoint_t *entry = s_relink_endpoint (self, endpoint);
+    if (!entry)
+        wa_warn ("bus: %s: too many endpoints to connect again after a refusal; not %s", self->what, endpoint);
+    else
+    if (server_key && *server_key)
+        snprintf (entry->server_key, sizeof entry->server_key, "%s", server_key);
+    else
+        memset (entry, 0, sizeof *entry);
 }
 
 void
