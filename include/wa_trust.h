@@ -82,6 +82,9 @@ const char *wa_trust_sender_name (wa_trust_t *self, const wa_msg_t *msg);
 //  May msg's sender, by the role of its key, send it here? A refusal is
 //  counted and logged (where names the socket: "api", "control", ...).
 bool wa_trust_allow (wa_trust_t *self, const wa_msg_t *msg, unsigned roles, const char *where);
+//  Refuse msg for a reason of the caller's (a trusted key that speaks for
+//  another node than its own): counted and logged as wa_trust_allow does.
+void wa_trust_refuse (wa_trust_t *self, const wa_msg_t *msg, const char *where, const char *why);
 
 //  The handshake checker's socket: poll it, and call wa_trust_on_refusal
 //  when it is readable (it reports each refused handshake). NULL with

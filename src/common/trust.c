@@ -617,6 +617,17 @@ wa_trust_allow (wa_trust_t *self, const wa_msg_t *msg, unsigned roles, const cha
     return false;
 }
 
+void
+wa_trust_refuse (wa_trust_t *self, const wa_msg_t *msg, const char *where, const char *why)
+{
+    wa_role_t role = wa_trust_sender (self, msg);
+    self->refused_messages++;
+    s_log_refusal (self, msg->sender_key, "refused a %s on the %s port from key %s (%s %s): %s",
+                   wa_codec_type_name (msg->type), where, *msg->sender_key ? msg->sender_key : "-",
+                   role == WA_ROLE_NONE ? "no longer trusted" : wa_role_name (role) ? wa_role_name (role) : "?",
+                   wa_trust_sender_name (self, msg), why);
+}
+
 zsock_t *
 wa_trust_sock (wa_trust_t *self)
 {
