@@ -17,7 +17,7 @@ BUILD    ?= build
 BIN      ?= bin
 # The product's daemons and tools (src/), and the test and demo programs (tools/).
 DAEMONS  := wamaster wacore wagate wactl watap waweb
-TOOLS    := waload wacheck wadelay wahook
+TOOLS    := waload wacheck wadelay wahook warogue
 PROGRAMS := $(DAEMONS) $(TOOLS)
 
 COMMON_SRC := $(wildcard src/common/*.c)

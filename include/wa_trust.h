@@ -82,6 +82,9 @@ const char *wa_trust_sender_name (wa_trust_t *self, const wa_msg_t *msg);
 //  May msg's sender, by the role of its key, send it here? A refusal is
 //  counted and logged (where names the socket: "api", "control", ...).
 bool wa_trust_allow (wa_trust_t *self, const wa_msg_t *msg, unsigned roles, const char *where);
+//  Refuse msg for a reason of the caller's (a trusted key that speaks for
+//  another node than its own): counted and logged as wa_trust_allow does.
+void wa_trust_refuse (wa_trust_t *self, const wa_msg_t *msg, const char *where, const char *why);
 
 //  The handshake checker's socket: poll it, and call wa_trust_on_refusal
 //  when it is readable (it reports each refused handshake). NULL with
@@ -107,6 +110,11 @@ typedef void (wa_relink_event_fn) (void *arg, const char *event, const char *end
 wa_relink_t *wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, const char *what,
                             wa_relink_event_fn *on_event, void *arg);
 void wa_relink_destroy (wa_relink_t **self_p);
+//  On a socket connected to servers of different keys (a SUB to every
+//  Master's bus), each endpoint must be connected again with its own
+//  server's key: tell the relink which (after connecting endpoint), and
+//  forget it (server_key NULL) once disconnected.
+void wa_relink_server_key (wa_relink_t *self, const char *endpoint, const char *server_key);
 
 //  The refusals so far: unknown keys, handshakes without CURVE, messages
 //  a role may not send.

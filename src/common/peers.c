@@ -35,8 +35,10 @@ static void
 s_drop (wa_peers_t *self, int index, zloop_t *loop)
 {
     wa_peer_t *peer = &self->peers[index];
-    if (!s_bus_shared (self, peer->bus, peer->key, index))
+    if (!s_bus_shared (self, peer->bus, peer->key, index)) {
         zsock_disconnect (self->sub, "%s", peer->bus);
+        wa_relink_server_key (self->sub_relink, peer->bus, NULL);
+    }
     if (loop)
         zloop_reader_end (loop, peer->dealer);
     wa_relink_destroy (&peer->relink);
@@ -110,6 +112,8 @@ wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_
             zsock_destroy (&peer->dealer);
             continue;
         }
+        if (!shared)
+            wa_relink_server_key (self->sub_relink, peer->bus, peer->key);
         if (loop && handler)
             zloop_reader (loop, peer->dealer, handler, arg);
         char what[64];

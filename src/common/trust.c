@@ -20,7 +20,8 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "wacluster"
 #define RELOAD_EVERY (WA_USEC_PER_SEC)          //  look at the directory at most this often
-#define REFUSAL_LOG_EVERY (10 * WA_USEC_PER_SEC)
+#define REFUSAL_LOG_EVERY (10 * WA_USEC_PER_SEC)   //  one refusal line per key this often, ...
+#define REFUSAL_LOG_KEYS 16                         //  ... for this many keys at once
 #define KEYS_MAX 1024                           //  certificates read from the allow-list
 #define ZAP_BIND_ATTEMPTS 50                    //  binding the ZAP endpoint, ...
 #define ZAP_BIND_PAUSE_MS 20                    //  ... this far apart: a second in all
@@ -326,6 +327,13 @@ s_zap (zsock_t *pipe, void *args)
 
 //  ---------------------------------------------------------------------
 
+//  The refusals of one key (or of those that offered none, "") in the log.
+typedef struct {
+    char key[64];
+    wa_usec_t logged_at;            //  the last one logged, 0: a free slot
+    uint64_t unlogged;              //  refusals since then
+} refusal_log_t;
+
 struct wa_trust_t {
     bool secure;
     wa_role_t role;
@@ -336,8 +344,8 @@ struct wa_trust_t {
     uint64_t refused_handshakes;    //  unknown keys
     uint64_t refused_keyless;       //  handshakes that failed before a key (no CURVE)
     uint64_t refused_messages;      //  trusted keys sending what their role may not
-    wa_usec_t logged_at;            //  the last refusal logged
-    uint64_t unlogged;              //  refusals since then
+    refusal_log_t logs[REFUSAL_LOG_KEYS];
+    uint64_t unlogged;              //  refusals of keys that found no slot
 };
 
 
@@ -541,13 +549,35 @@ wa_trust_sender_name (wa_trust_t *self, const wa_msg_t *msg)
     return entry ? entry->name : "";
 }
 
-//  Log one refusal, or count it into the next line (one per 10 s).
+//  Log one refusal, or count it into a later line: one line per key per
+//  10 s (the key-less count as one key ""), for 16 keys at once. A flood
+//  of key-less knocks must not hide the one refusal that names a key, and
+//  a flood of new keys must not flood the log.
 static void
-s_log_refusal (wa_trust_t *self, const char *fmt, ...)
+s_log_refusal (wa_trust_t *self, const char *key, const char *fmt, ...)
 {
     wa_usec_t now = wa_clock_mono ();
-    if (self->logged_at && now - self->logged_at < REFUSAL_LOG_EVERY) {
-        self->unlogged++;
+    refusal_log_t *slot = NULL, *spare = NULL;
+    for (int i = 0; i < REFUSAL_LOG_KEYS && !slot; i++) {
+        refusal_log_t *log = &self->logs[i];
+        if (log->logged_at && strncmp (log->key, key, sizeof log->key - 1) == 0)
+            slot = log;
+        else
+        if (!spare && (!log->logged_at || now - log->logged_at >= REFUSAL_LOG_EVERY))
+            spare = log;
+    }
+    if (!slot && spare) {
+        //  What the slot's last key did not get logged goes in the next line.
+        self->unlogged += spare->unlogged;
+        memset (spare, 0, sizeof *spare);
+        snprintf (spare->key, sizeof spare->key, "%s", key);
+        slot = spare;
+    }
+    if (!slot || (slot->logged_at && now - slot->logged_at < REFUSAL_LOG_EVERY)) {
+        if (slot)
+            slot->unlogged++;
+        else
+            self->unlogged++;
         return;
     }
     char line[512];
@@ -555,11 +585,13 @@ s_log_refusal (wa_trust_t *self, const char *fmt, ...)
     va_start (args, fmt);
     vsnprintf (line, sizeof line, fmt, args);
     va_end (args);
-    if (self->unlogged)
-        wa_warn ("bus: %s (and %" PRIu64 " other refusals since the last of these lines)", line, self->unlogged);
+    uint64_t unlogged = slot->unlogged + self->unlogged;
+    if (unlogged)
+        wa_warn ("bus: %s (and %" PRIu64 " other refusals not logged since)", line, unlogged);
     else
         wa_warn ("bus: %s", line);
-    self->logged_at = now;
+    slot->logged_at = now;
+    slot->unlogged = 0;
     self->unlogged = 0;
 }
 
@@ -570,10 +602,21 @@ wa_trust_allow (wa_trust_t *self, const wa_msg_t *msg, unsigned roles, const cha
     if (role & roles)
         return true;
     self->refused_messages++;
-    s_log_refusal (self, "refused a %s on the %s port from key %s (%s): that role may not send it here",
+    s_log_refusal (self, msg->sender_key, "refused a %s on the %s port from key %s (%s): that role may not send it here",
                    wa_codec_type_name (msg->type), where, *msg->sender_key ? msg->sender_key : "-",
                    role == WA_ROLE_NONE ? "no longer trusted" : wa_role_name (role));
     return false;
+}
+
+void
+wa_trust_refuse (wa_trust_t *self, const wa_msg_t *msg, const char *where, const char *why)
+{
+    wa_role_t role = wa_trust_sender (self, msg);
+    self->refused_messages++;
+    s_log_refusal (self, msg->sender_key, "refused a %s on the %s port from key %s (%s %s): %s",
+                   wa_codec_type_name (msg->type), where, *msg->sender_key ? msg->sender_key : "-",
+                   role == WA_ROLE_NONE ? "no longer trusted" : wa_role_name (role) ? wa_role_name (role) : "?",
+                   wa_trust_sender_name (self, msg), why);
 }
 
 zsock_t *
@@ -590,7 +633,7 @@ wa_trust_on_refusal (wa_trust_t *self)
     &&  command && streq (command, "REFUSED")) {
         uint64_t more = missed ? strtoull (missed, NULL, 10) : 0;
         self->refused_handshakes += 1 + more;
-        s_log_refusal (self, "refused a connection from %s: key %s is not in the allow-list",
+        s_log_refusal (self, key ? key : "-", "refused a connection from %s: key %s is not in the allow-list",
                        address ? address : "?", key ? key : "-");
     }
     zstr_free (&command);
@@ -603,7 +646,8 @@ void
 wa_trust_on_protocol_failure (wa_trust_t *self, const char *where, const char *endpoint)
 {
     self->refused_keyless++;
-    s_log_refusal (self, "refused a connection on the %s port (%s) that offered no CURVE key",
+    s_log_refusal (self, "", "refused a connection on the %s port (%s) that offered no CURVE key (or a "
+                   "handshake made for another server's key)",
                    where, endpoint ? endpoint : "-");
 }
 
@@ -681,6 +725,7 @@ wa_trust_list (const char *dir, char *err, size_t errlen)
 
 typedef struct {
     char endpoint[256];
+    char server_key[WA_KEY_TEXT];   //  its server's, when told (wa_relink_server_key)
     wa_usec_t pause;            //  the next pause; 0 when not refused
     wa_usec_t due;              //  when to connect again; 0 when not waiting
 } relink_endpoint_t;
@@ -702,10 +747,11 @@ s_relink_endpoint (wa_relink_t *self, const char *endpoint)
 {
     relink_endpoint_t *free_slot = NULL;
     for (int i = 0; i < RELINK_ENDPOINTS; i++) {
-        if (streq (self->endpoints[i].endpoint, endpoint))
-            return &self->endpoints[i];
-        if (!free_slot && !self->endpoints[i].pause)
-            free_slot = &self->endpoints[i];
+        relink_endpoint_t *entry = &self->endpoints[i];
+        if (streq (entry->endpoint, endpoint))
+            return entry;
+        if (!free_slot && !entry->pause && !entry->due && !*entry->server_key)
+            free_slot = entry;
     }
     if (free_slot) {
         memset (free_slot, 0, sizeof *free_slot);
@@ -726,6 +772,11 @@ s_relink_due (zloop_t *loop, int timer_id, void *arg)
         if (entry->due && entry->due <= now) {
             entry->due = 0;
             zsock_disconnect (self->sock, "%s", entry->endpoint);
+            //  A connection takes the server key the socket has when it is
+            //  made: on a socket connected to several servers, the last one
+            //  set is another server's.
+            if (*entry->server_key)
+                zsock_set_curve_serverkey (self->sock, entry->server_key);
             zsock_connect (self->sock, "%s", entry->endpoint);
         }
     }
@@ -757,7 +808,7 @@ s_relink_event (zloop_t *loop, zsock_t *reader, void *arg)
         if (entry && event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             if (entry->pause)
                 wa_info ("bus: %s at %s accepts our key now", self->what, endpoint);
-            memset (entry, 0, sizeof *entry);
+            entry->pause = entry->due = 0;
         }
         else
         if (entry && !entry->due) {
@@ -765,7 +816,7 @@ s_relink_event (zloop_t *loop, zsock_t *reader, void *arg)
             if (entry->pause > RELINK_MAX)
                 entry->pause = RELINK_MAX;
             entry->due = wa_clock_mono () + entry->pause;
-            s_log_refusal (self->trust, "%s at %s refused our key %s (is it in that host's allow-list?); "
+            s_log_refusal (self->trust, endpoint, "%s at %s refused our key %s (is it in that host's allow-list?); "
                            "trying again in %.0f s", self->what, endpoint, wa_trust_public_key (self->trust),
                            (double) entry->pause / WA_USEC_PER_SEC);
         }
@@ -810,6 +861,21 @@ wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, const char *what
     zloop_reader (loop, self->events, s_relink_event, self);
     self->timer = zloop_timer (loop, 250, 0, s_relink_due, self);
     return self;
+}
+
+void
+wa_relink_server_key (wa_relink_t *self, const char *endpoint, const char *server_key)
+{
+    if (!self || !self->trust->secure)
+        return;
+    relink_endpoint_t *entry = s_relink_endpoint (self, endpoint);
+    if (!entry)
+        wa_warn ("bus: %s: too many endpoints to connect again after a refusal; not %s", self->what, endpoint);
+    else
+    if (server_key && *server_key)
+        snprintf (entry->server_key, sizeof entry->server_key, "%s", server_key);
+    else
+        memset (entry, 0, sizeof *entry);
 }
 
 void

@@ -59,8 +59,16 @@ typedef struct {
     health_job_t *health_job;
     wa_masters_job_t *masters_job;
     wa_settings_seed_job_t *seed_job;
+    keys_job_t *keys_job;
+    //  Which key speaks for which Coreapp (node_keys), listed again when a
+    //  reply names one not in the list, at most every KEYS_AGAIN.
+    int nkeys;
+    node_key_t keys[MASTER_MAX_NODES];
+    wa_usec_t keys_asked;
     wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
 } master_t;
+
+#define KEYS_AGAIN (100 * 1000)
 
 static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
 static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
@@ -375,6 +383,7 @@ s_job_back (master_t *self, wa_job_t *job)
         case JOB_MONITOR: self->monitor_job = (monitor_job_t *) job; return true;
         case JOB_HEALTH: self->health_job = (health_job_t *) job; return true;
         case JOB_SEED: self->seed_job = (wa_settings_seed_job_t *) job; return true;
+        case JOB_KEYS: self->keys_job = (keys_job_t *) job; return true;
         case WA_JOB_MASTERS: self->masters_job = (wa_masters_job_t *) job; return true;
         default: return false;
     }
@@ -451,6 +460,12 @@ s_job_done (master_t *self, wa_job_t *job)
             break;
         case JOB_MONITOR:
             s_monitor_done (self);
+            break;
+        case JOB_KEYS:
+            if (job->rc == 0) {
+                self->nkeys = self->keys_job->count;
+                memcpy (self->keys, self->keys_job->keys, sizeof self->keys[0] * (size_t) self->nkeys);
+            }
             break;
         case WA_JOB_MASTERS:
             if (job->rc == 0)
@@ -649,6 +664,42 @@ s_reply_error (master_t *self, zframe_t *peer, uint32_t code, const char *text)
     wa_codec_send (self->node.control, peer, &reply);
 }
 
+//  A heartbeat reply or a report speaks for the node it names, and only
+//  that node's own key may send it: a stolen Coreapp key must not keep
+//  another Coreapp alive in our view, nor a Master's key vote for another
+//  Master. A reply from a Coreapp we have not listed yet is dropped while
+//  we list them again (the next heartbeat's gets through). Without CURVE
+//  there are no keys to check.
+static bool
+s_own_key (master_t *self, const wa_msg_t *msg)
+{
+    if (!wa_trust_secure (self->node.trust))
+        return true;
+    const char *key = NULL;
+    if (msg->type == WA_MSG_REPORT) {
+        wa_peer_t *peer = wa_peers_find (&self->peers, msg->node);
+        key = peer ? peer->key : NULL;
+    }
+    else
+        for (int i = 0; i < self->nkeys && !key; i++)
+            if (self->keys[i].node == msg->node)
+                key = self->keys[i].key;
+    if (key && *key && streq (key, msg->sender_key))
+        return true;
+    if (key && *key) {
+        char why[160];
+        snprintf (why, sizeof why, "it speaks for %s %" PRIu64 ", whose key is another",
+                  msg->type == WA_MSG_REPORT ? "master" : "coreapp", msg->node);
+        wa_trust_refuse (self->node.trust, msg, "control", why);
+    }
+    else
+    if (msg->type == WA_MSG_HB_REPLY && self->keys_job && wa_clock_mono () - self->keys_asked >= KEYS_AGAIN) {
+        self->keys_asked = wa_clock_mono ();
+        WA_JOB_SUBMIT (self->node.db, self->keys_job);
+    }
+    return false;
+}
+
 static int
 s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -679,7 +730,7 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
     else
     switch (msg.type) {
         case WA_MSG_HB_REPLY:
-            if (msg.node == 0)
+            if (msg.node == 0 || !s_own_key (self, &msg))
                 break;
             watch_reply (&self->watch, msg.node, msg.shard, msg.epoch, streq (msg.text, "primary_coreapp"),
                          msg.code == 1, now);
@@ -687,7 +738,7 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
             wa_codec_send (self->node.bus, NULL, &msg);
             break;
         case WA_MSG_REPORT:
-            if (s_acting (self) && watch_report (&self->watch, msg.node, msg.text, now))
+            if (s_acting (self) && s_own_key (self, &msg) && watch_report (&self->watch, msg.node, msg.text, now))
                 wa_warn ("malformed report from master %" PRIu64 ": ignored", msg.node);
             break;
         case WA_MSG_SETTINGS_CHANGED:
@@ -782,6 +833,7 @@ s_destroy (master_t **self_p)
     WA_JOB_DESTROY (self->health_job);
     WA_JOB_DESTROY (self->masters_job);
     WA_JOB_DESTROY (self->seed_job);
+    WA_JOB_DESTROY (self->keys_job);
     wa_reactor_destroy (&self->reactor);
     free (self);
     *self_p = NULL;
@@ -801,6 +853,7 @@ master_run (const wa_config_t *config)
     self->health_job = WA_JOB_NEW (health_job_t, JOB_HEALTH, master_health_run, NULL);
     self->masters_job = wa_masters_job_new ();
     self->seed_job = WA_JOB_NEW (wa_settings_seed_job_t, JOB_SEED, wa_settings_seed_run, NULL);
+    self->keys_job = WA_JOB_NEW (keys_job_t, JOB_KEYS, master_keys_run, NULL);
     watch_init (&self->watch, wa_clock_mono ());
     if (wa_node_start (&self->node, config, "master")) {
         wa_node_stop (&self->node);

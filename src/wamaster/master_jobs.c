@@ -327,3 +327,29 @@ master_release_run (wa_job_t *job, wa_db_t *db)
     release_job_t *self = (release_job_t *) job;
     job->rc = wa_db_exec (db, SQL_RELEASE, "uu", self->node, self->epoch) == 1 ? 0 : -1;
 }
+
+//  Every Coreapp not stopped, the newest first: a silent one too, so that
+//  a reply forged for it meets its key.
+static const char *SQL_KEYS =
+    "SELECT n.id, COALESCE(k.bus_key, '') FROM nodes n LEFT JOIN node_keys k ON k.node_id = n.id "
+    "WHERE n.kind = 'coreapp' AND n.stopped_at IS NULL ORDER BY n.id DESC LIMIT 64";
+
+static int
+s_key_row (const wa_db_row_t *row, void *arg)
+{
+    keys_job_t *list = arg;
+    if (list->count == MASTER_MAX_NODES)
+        return 1;
+    node_key_t *entry = &list->keys[list->count++];
+    entry->node = (uint64_t) wa_db_row_int (row, 0);
+    snprintf (entry->key, sizeof entry->key, "%s", wa_db_row_str (row, 1));
+    return 0;
+}
+
+void
+master_keys_run (wa_job_t *job, wa_db_t *db)
+{
+    keys_job_t *self = (keys_job_t *) job;
+    self->count = 0;
+    job->rc = wa_db_query (db, SQL_KEYS, s_key_row, self, "") < 0 ? -1 : 0;
+}

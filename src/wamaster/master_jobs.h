@@ -13,7 +13,7 @@
 #define MASTER_MAX_NODES 64
 
 //  Their kinds (the settings read and the Masters' list are wa_node's).
-enum { JOB_BOOTSTRAP = 1, JOB_LEASE, JOB_MIGRATE, JOB_MONITOR, JOB_RELEASE, JOB_HEALTH, JOB_SEED };
+enum { JOB_BOOTSTRAP = 1, JOB_LEASE, JOB_MIGRATE, JOB_MONITOR, JOB_RELEASE, JOB_HEALTH, JOB_SEED, JOB_KEYS };
 
 typedef struct {
     wa_job_t job;
@@ -98,11 +98,25 @@ typedef struct {
     uint64_t epoch;
 } release_job_t;
 
+//  The Coreapps' bus keys (node_keys): whose key may speak for which node.
+typedef struct {
+    uint64_t node;
+    char key[41];               //  "" when the node stored none
+} node_key_t;
+
+typedef struct {
+    wa_job_t job;
+    //  out
+    int count;
+    node_key_t keys[MASTER_MAX_NODES];
+} keys_job_t;
+
 void master_bootstrap_run (wa_job_t *job, wa_db_t *db);
 void master_lease_run (wa_job_t *job, wa_db_t *db);
 void master_migrate_run (wa_job_t *job, wa_db_t *db);
 void master_monitor_run (wa_job_t *job, wa_db_t *db);
 void master_release_run (wa_job_t *job, wa_db_t *db);
 void master_health_run (wa_job_t *job, wa_db_t *db);
+void master_keys_run (wa_job_t *job, wa_db_t *db);
 
 #endif
