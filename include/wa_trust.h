@@ -98,7 +98,7 @@ void wa_trust_on_protocol_failure (wa_trust_t *self, const char *where, const ch
 //  A client socket whose handshake a server refused is never connected
 //  again by libzmq (4.3: the refused session ends). A relink watches sock's
 //  handshakes (a monitor read on loop, no thread) and connects a refused
-//  endpoint again after a pause, 1 s doubling to 30 s, so that a key
+//  endpoint again after a pause, 1 s doubling to 10 s, so that a key
 //  trusted after it was first refused is taken without a restart; each
 //  refusal is logged, rate-limited, naming what (e.g. "master 3's
 //  control"). It is sock's monitor (libzmq allows one): on_event, when not

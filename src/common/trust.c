@@ -720,7 +720,7 @@ wa_trust_list (const char *dir, char *err, size_t errlen)
 //  Connecting again after a refused handshake
 
 #define RELINK_FIRST (WA_USEC_PER_SEC)
-#define RELINK_MAX (30 * WA_USEC_PER_SEC)
+#define RELINK_MAX (10 * WA_USEC_PER_SEC)
 #define RELINK_ENDPOINTS 32
 
 typedef struct {
