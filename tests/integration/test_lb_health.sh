@@ -80,7 +80,13 @@ if [ -n "$LAN" ]; then
 else
     note "skip the network part: this host has no non-loopback IPv4 address"
 fi
-check "the log says why" grep -q "not ready for load balancers (GET /v1/health/ready answers 503): shard 0 has no primary coreapp" "$T/w1.log"
+# The reason is logged at a probe that finds it changed (the first map read
+# may still have found no shard count).
+logged_no_primary() {
+    probe "$WEB" ready
+    grep -q "not ready for load balancers (GET /v1/health/ready answers 503): shard 0 has no primary coreapp" "$T/w1.log"
+}
+wait_for 10 logged_no_primary || fail "the log does not say why: $(grep 'load balancers' "$T/w1.log")"
 
 note "a primary Coreapp: ready"
 start c1 wacore; start c2 wacore
