@@ -115,7 +115,7 @@ struct web_t {
     metrics_t *metrics;
     uint64_t requests_seen;
     int probe_state;            //  what web_unready said last: -1 not asked yet, 0 unready, 1 ready
-    char probe_why[160];        //  and why, when unready
+    char probe_why[200];        //  and why, when unready (health.c asks with as much)
 };
 
 web_req_t *
