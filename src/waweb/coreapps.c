@@ -55,6 +55,11 @@ struct coreapps_t {
     int refresh_timer;
     wa_msg_t msg;
     coreapps_stats_t stats;
+    //  The last read of the map, for coreapps_unready: the database's
+    //  answer without a query of its own.
+    wa_usec_t read_at;          //  when the last good read came back (0: none yet)
+    bool read_failed;           //  the last read failed
+    int read_shards;            //  the shard count it found (0: none yet)
 };
 
 static const char *SQL_SHARDS = "SELECT shards FROM cluster_info WHERE id = 1";
@@ -468,6 +473,11 @@ coreapps_job_done (coreapps_t *self, wa_job_t *job)
     if (job->kind != JOB_MAP)
         return false;
     map_job_t *map = self->map_job = (map_job_t *) job;
+    self->read_failed = job->rc != 0;
+    if (job->rc == 0) {
+        self->read_at = wa_clock_mono ();
+        self->read_shards = map->shards;
+    }
     if (job->rc == 0 && map->shards > 0) {
         bool changed = self->shards != map->shards || self->master.node != map->master.node;
         if (self->master.node != map->master.node)
@@ -507,6 +517,35 @@ coreapps_abandon (coreapps_t *self)
         req->fwd_seq = 0;
         s_expire (self, req);
     }
+}
+
+const char *
+coreapps_unready (coreapps_t *self, char *why, size_t size)
+{
+    const wa_config_t *settings = self->settings;
+    wa_usec_t fresh = wa_clock_from_sec (COREAPPS_FRESH_READS * settings->shard_renew_interval
+                                         + settings->db_connect_timeout + settings->db_statement_timeout);
+    if (self->read_failed)
+        snprintf (why, size, "the last read of the shard map failed: the database does not answer");
+    else
+    if (!self->read_at)
+        snprintf (why, size, "the shard map was not read yet");
+    else
+    if (wa_clock_mono () - self->read_at > fresh)
+        snprintf (why, size, "no read of the shard map came back within %.1f s: the database does not answer",
+                  (double) fresh / 1e6);
+    else
+    if (self->read_shards <= 0 || self->shards <= 0)
+        snprintf (why, size, "the cluster's shard count is not known yet");
+    else {
+        for (int s = 0; s < self->shards; s++)
+            if (!self->map[s].node) {
+                snprintf (why, size, "shard %d has no primary coreapp", s);
+                return why;
+            }
+        return NULL;
+    }
+    return why;
 }
 
 coreapps_stats_t

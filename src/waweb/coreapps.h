@@ -65,5 +65,14 @@ void coreapps_refresh (coreapps_t *self);
 //  is called for each with status 0.
 void coreapps_abandon (coreapps_t *self);
 coreapps_stats_t coreapps_stats (coreapps_t *self);
+//  Can this Webapp serve messages now, as far as it knows without asking
+//  anyone (GET /v1/health/ready, polled every second by every balancer)?
+//  Its last read of the map succeeded, came back within
+//  COREAPPS_FRESH_READS shard_renew_intervals (plus the database's connect
+//  and statement timeouts, what one slow read may take), and names a
+//  primary Coreapp with a valid lease for every shard. NULL when so; else
+//  why not, for the log (into why, size bytes).
+#define COREAPPS_FRESH_READS 3
+const char *coreapps_unready (coreapps_t *self, char *why, size_t size);
 
 #endif

@@ -12,7 +12,10 @@
     primary Coreapp whose login the upstream answered so (its
     gateway_status), and the primary Master while the `account` row, which
     it keeps as the upstream says, is not "registered" (no row: a cluster
-    whose Master has not asked yet, taken as registered). */
+    whose Master has not asked yet, taken as registered).
+
+    Also GET /v1/health/live and /v1/health/ready, the load balancers'
+    probes (below). */
 #include "web.h"
 
 #define HORIZON "3600000000"   //  microseconds: nodes silent longer are left out
@@ -89,4 +92,25 @@ health_get (web_t *self, web_req_t *req)
 {
     req->ttl = wa_alive_window (web_settings (self)->db_liveness_interval);
     web_db (self, req, s_health_run, s_health_done);
+}
+
+//  --------------------------------------------------------------------------
+//  GET (or HEAD) /v1/health/live and /v1/health/ready, for load balancers:
+//  no token, on every address even before the first ADMIN password, and
+//  nothing of the cluster in the answer, only whether to send traffic here
+//  (the reason for a 503 goes to the log, web_unready). Answered by the
+//  reactor from its own state, so a probe costs no statement and no
+//  forward: live says the reactor turns (a stuck one answers nothing),
+//  ready that the database answered recently and every shard has a
+//  primary Coreapp. The 503 is the usual error envelope, with the same
+//  "status" as a 200's, for checks that read the body.
+
+void
+health_probe (web_t *self, web_req_t *req)
+{
+    char why[200];
+    bool ok = req->route.id == ROUTE_HEALTH_LIVE || !web_unready (self, why, sizeof why);
+    json_t *response = ok ? envelope_new () : envelope_error (WA_ERR_NOT_READY, "not ready to serve requests");
+    json_object_set_new (response, "status", json_string (ok ? "ok" : "unavailable"));
+    web_reply (self, req, ok ? 200 : 503, response);
 }

@@ -19,6 +19,12 @@ static const route_def_t s_routes[] = {
     { "PUT", "/v1/users/{}", ROUTE_USER_UPDATE, ROUTE_AUTH_SELF },
     { "DELETE", "/v1/users/{}", ROUTE_USER_DELETE, ROUTE_AUTH_ADMIN },
     { "GET", "/v1/health", ROUTE_HEALTH, ROUTE_AUTH_BEARER },
+    //  A balancer's probes: nothing of the cluster in them, so no token (a
+    //  balancer has none to send). HEAD too, which some balancers use.
+    { "GET", "/v1/health/live", ROUTE_HEALTH_LIVE, ROUTE_AUTH_NONE },
+    { "HEAD", "/v1/health/live", ROUTE_HEALTH_LIVE, ROUTE_AUTH_NONE },
+    { "GET", "/v1/health/ready", ROUTE_HEALTH_READY, ROUTE_AUTH_NONE },
+    { "HEAD", "/v1/health/ready", ROUTE_HEALTH_READY, ROUTE_AUTH_NONE },
     { "POST", "/v1/messages", ROUTE_MESSAGES, ROUTE_AUTH_BEARER },
     { "GET", "/v1/settings/application", ROUTE_SETTINGS_GET, ROUTE_AUTH_ADMIN },
     { "PATCH", "/v1/settings/application", ROUTE_SETTINGS_PATCH, ROUTE_AUTH_ADMIN },
@@ -109,7 +115,8 @@ route_name (route_id_t id)
         [ROUTE_MEDIA_UPLOAD] = "media_upload", [ROUTE_MEDIA_GET] = "media_get",
         [ROUTE_MEDIA_DELETE] = "media_delete", [ROUTE_ACCOUNT] = "account",
         [ROUTE_ACCOUNT_VERIFY] = "account_verify", [ROUTE_SHARDS_GET] = "shards_get",
-        [ROUTE_SHARDS_SET] = "shards_set",
+        [ROUTE_SHARDS_SET] = "shards_set", [ROUTE_HEALTH_LIVE] = "health_live",
+        [ROUTE_HEALTH_READY] = "health_ready",
     };
     return id < ROUTE_COUNT && names[id] ? names[id] : "none";
 }

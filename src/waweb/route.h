@@ -31,6 +31,8 @@ typedef enum {
     ROUTE_ACCOUNT_VERIFY,
     ROUTE_SHARDS_GET,
     ROUTE_SHARDS_SET,
+    ROUTE_HEALTH_LIVE,
+    ROUTE_HEALTH_READY,
     ROUTE_COUNT
 } route_id_t;
 
@@ -39,6 +41,7 @@ typedef enum {
     ROUTE_AUTH_BEARER,          //  any valid token
     ROUTE_AUTH_SELF,            //  a token of an ADMIN, or of the user named in the path
     ROUTE_AUTH_ADMIN,           //  a token of an ADMIN
+    ROUTE_AUTH_NONE,            //  public, on every address from the start: load balancers' probes
 } route_auth_t;
 
 #define ROUTE_PARAM_MAX 128

@@ -114,6 +114,8 @@ struct web_t {
     coreapps_t *coreapps;       //  the primary Coreapps and what goes to them
     metrics_t *metrics;
     uint64_t requests_seen;
+    int probe_state;            //  what web_unready said last: -1 not asked yet, 0 unready, 1 ready
+    char probe_why[200];        //  and why, when unready (health.c asks with as much)
 };
 
 web_req_t *
@@ -357,6 +359,28 @@ web_hash (web_t *self, web_req_t *req, wa_job_run_fn *run, web_step_fn *next)
 
 //  --------------------------------------------------------------------------
 //  Forwarding to the Coreapps
+
+const char *
+web_unready (web_t *self, char *why, size_t size)
+{
+    const char *unready = why;
+    if (!self->ready)
+        snprintf (why, size, "starting: waiting for the database (schema version %d)", wa_schema_version);
+    else
+        unready = coreapps_unready (self->coreapps, why, size);
+    //  Once per change: a balancer asks every second.
+    int state = unready ? 0 : 1;
+    if (state != self->probe_state || (unready && !streq (why, self->probe_why))) {
+        if (unready)
+            wa_warn ("not ready for load balancers (GET /v1/health/ready answers 503): %s", why);
+        else
+        if (self->probe_state == 0)
+            wa_info ("ready for load balancers again (GET /v1/health/ready answers 200)");
+        self->probe_state = state;
+        snprintf (self->probe_why, sizeof self->probe_why, "%s", unready ? why : "");
+    }
+    return unready;
+}
 
 int
 web_shards (web_t *self)
@@ -618,6 +642,13 @@ s_start (web_t *self, web_req_t *req)
     if (rc == 405) {
         web_fail (self, req, 405, WA_ERR_NOT_FOUND, "%s is not allowed on %.200s; allowed: %s",
                   req->http.method, req->http.path, req->route.allow);
+        return;
+    }
+    //  A balancer's probe: before the start and loopback rules below, which
+    //  it is there to see past (a starting Webapp is live, not ready), and
+    //  answered here from what the reactor knows, never from a worker.
+    if (req->route.auth == ROUTE_AUTH_NONE) {
+        health_probe (self, req);
         return;
     }
     if (!self->ready) {
@@ -1078,6 +1109,7 @@ web_run (const wa_config_t *config)
     self->lookups = zhashx_new ();
     self->tokens = tokencache_new ();
     self->metrics = metrics_new ();
+    self->probe_state = -1;
     self->register_job = wa_register_job_new ();
     self->liveness_job = WA_JOB_NEW (liveness_job_t, JOB_LIVENESS, s_liveness_run, NULL);
     self->admin_job = WA_JOB_NEW (admin_job_t, JOB_ADMIN_HASH, s_admin_hash_run, NULL);

@@ -118,6 +118,13 @@ void web_db (web_t *self, web_req_t *req, wa_job_run_fn *run, web_step_fn *next)
 //  The same on the hash worker (run gets no database).
 void web_hash (web_t *self, web_req_t *req, wa_job_run_fn *run, web_step_fn *next);
 
+//  Whether this Webapp can serve messages now (GET /v1/health/ready):
+//  started (registered, the first admin seeded) and coreapps_unready's
+//  view, from state it keeps anyway: no query. NULL when it can; else why
+//  not (into why, size bytes). A change is logged once, so that the log
+//  says why the balancers left this Webapp, and when it came back.
+const char *web_unready (web_t *self, char *why, size_t size);
+
 //  The cluster's shard count (0 until known), and forwarding req to the
 //  primary Coreapp of shard (or with shard -1, COREAPPS_MASTER, to the
 //  primary Master): request (taken) is the API_REQ's JSON; its answer, or a
@@ -133,6 +140,7 @@ void users_get (web_t *self, web_req_t *req);
 void users_update (web_t *self, web_req_t *req);
 void users_delete (web_t *self, web_req_t *req);
 void health_get (web_t *self, web_req_t *req);
+void health_probe (web_t *self, web_req_t *req);      //  /v1/health/live and /ready
 void messages_send (web_t *self, web_req_t *req);
 void settings_application (web_t *self, web_req_t *req);
 void stats_get (web_t *self, web_req_t *req);

@@ -37,6 +37,7 @@ static struct {
     coreapps_primary_t map[COREAPPS_SHARDS_MAX];
     coreapps_primary_t master;
     int reads;
+    bool down;                  //  a read fails, as with the database gone
 } s_db;
 
 static int
@@ -44,6 +45,8 @@ s_fake_read (wa_db_t *db, int *shards, coreapps_primary_t *map, coreapps_primary
 {
     assert_null (db);
     s_db.reads++;
+    if (s_db.down)
+        return -1;
     *shards = s_db.shards;
     memcpy (map, s_db.map, sizeof s_db.map);
     *master = s_db.master;
@@ -544,6 +547,59 @@ test_deadline_no_primary (void **state)
     free (req);
 }
 
+//  GET /v1/health/ready's view: every shard has a primary in the last map
+//  read, which succeeded and is recent; nothing read for it.
+static void
+test_unready (void **state)
+{
+    fixture_t *f = *state;
+    char why[200];
+    assert_null (coreapps_unready (f->coreapps, why, sizeof why));
+    int reads = s_db.reads;
+    assert_null (coreapps_unready (f->coreapps, why, sizeof why));
+    assert_int_equal (s_db.reads, reads);
+    //  A shard without a primary (its lease expired), then back.
+    s_primary (f, 2, -1);
+    coreapps_refresh (f->coreapps);
+    s_run_jobs (f);
+    assert_non_null (coreapps_unready (f->coreapps, why, sizeof why));
+    assert_string_equal (why, "shard 2 has no primary coreapp");
+    s_primary (f, 2, 1);
+    coreapps_refresh (f->coreapps);
+    s_run_jobs (f);
+    assert_null (coreapps_unready (f->coreapps, why, sizeof why));
+    //  The database gone: the map is kept for forwarding, but not ready.
+    s_db.down = true;
+    coreapps_refresh (f->coreapps);
+    s_run_jobs (f);
+    assert_int_equal (coreapps_shards (f->coreapps), 4);
+    assert_non_null (coreapps_unready (f->coreapps, why, sizeof why));
+    assert_non_null (strstr (why, "the last read of the shard map failed"));
+    s_db.down = false;
+    coreapps_refresh (f->coreapps);
+    s_run_jobs (f);
+    assert_null (coreapps_unready (f->coreapps, why, sizeof why));
+    //  No read comes back (a hung worker): ready for 3 renew intervals plus
+    //  the connect and statement timeouts, then not.
+    f->settings.shard_renew_interval = 1;
+    f->settings.db_connect_timeout = 3;
+    f->settings.db_statement_timeout = 2;
+    s_now += wa_clock_from_sec (7.9);
+    assert_null (coreapps_unready (f->coreapps, why, sizeof why));
+    s_now += wa_clock_from_sec (0.2);
+    assert_non_null (coreapps_unready (f->coreapps, why, sizeof why));
+    assert_string_equal (why, "no read of the shard map came back within 8.0 s: the database does not answer");
+    coreapps_refresh (f->coreapps);
+    s_run_jobs (f);
+    assert_null (coreapps_unready (f->coreapps, why, sizeof why));
+    //  A cluster whose shard count is not known yet.
+    s_db.shards = 0;
+    coreapps_refresh (f->coreapps);
+    s_run_jobs (f);
+    assert_non_null (coreapps_unready (f->coreapps, why, sizeof why));
+    assert_string_equal (why, "the cluster's shard count is not known yet");
+}
+
 int
 main (void)
 {
@@ -559,6 +615,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_deadline_database, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_deadline_silent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_deadline_no_primary, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unready, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -189,6 +189,28 @@ test_route (void **state)
     assert_int_equal (r.auth, ROUTE_AUTH_ADMIN);
     assert_int_equal (route_match ("GET", "/v1/health", &r), 0);
     assert_int_equal (r.id, ROUTE_HEALTH);
+    assert_int_equal (r.auth, ROUTE_AUTH_BEARER);
+    //  The balancers' probes: public, GET or HEAD, their own names.
+    assert_int_equal (route_match ("GET", "/v1/health/live", &r), 0);
+    assert_int_equal (r.id, ROUTE_HEALTH_LIVE);
+    assert_int_equal (r.auth, ROUTE_AUTH_NONE);
+    assert_string_equal (route_name (r.id), "health_live");
+    assert_int_equal (route_match ("HEAD", "/v1/health/live", &r), 0);
+    assert_int_equal (r.id, ROUTE_HEALTH_LIVE);
+    assert_int_equal (route_match ("GET", "/v1/health/ready", &r), 0);
+    assert_int_equal (r.id, ROUTE_HEALTH_READY);
+    assert_int_equal (r.auth, ROUTE_AUTH_NONE);
+    assert_string_equal (route_name (r.id), "health_ready");
+    assert_int_equal (route_match ("HEAD", "/v1/health/ready", &r), 0);
+    assert_int_equal (r.id, ROUTE_HEALTH_READY);
+    assert_int_equal (route_match ("POST", "/v1/health/ready", &r), 405);
+    assert_string_equal (r.allow, "GET, HEAD");
+    assert_int_equal (route_match ("HEAD", "/v1/health", &r), 405);
+    assert_int_equal (route_match ("GET", "/v1/health/readyx", &r), 404);
+    assert_int_equal (route_match ("GET", "/v1/health/ready/", &r), 404);
+    //  Every route has its own name in the metrics.
+    for (int id = ROUTE_NONE + 1; id < ROUTE_COUNT; id++)
+        assert_string_not_equal (route_name ((route_id_t) id), "none");
     //  Wrong methods: 405 with what the path takes.
     assert_int_equal (route_match ("GET", "/v1/users/login", &r), 405);
     assert_string_equal (r.allow, "POST");
