@@ -315,6 +315,75 @@ s_settings_churn() {
     scenario_end --failovers 0
 }
 
+# (17) A rogue host on the LAN (the client's) sends valid-looking frames to
+# every node's ports while the primaries fail over: with no key (refused at
+# the handshake) and with a stolen Coreapp key (c3's: refused for its role,
+# and a heartbeat reply naming another Coreapp is refused for its key).
+# Nothing it sends lands: no message to its recipient reaches the upstream,
+# webhooks_url stays, and the failovers go as without it.
+ROGUE_TO=15559990000
+rogue_loop() {      # rogue_loop STOPFILE LOG
+    local stop=$1 log=$2 h port cert=$T/keys/c3.key_secret key
+    while [ ! -e "$stop" ]; do
+        for h in c1 c2 c3; do
+            topo_exec client "$BIN/warogue" -t 0.2 send-message "tcp://$(topo_ip "$h"):6250" "$ROGUE_TO"
+            key=$(node_key "$h")
+            [ -z "$key" ] || topo_exec client "$BIN/warogue" -t 0.2 -c "$cert" -k "$key" send-message \
+                "tcp://$(topo_ip "$h"):6250" "$ROGUE_TO"
+        done
+        for h in m1 m2; do
+            topo_exec client "$BIN/warogue" -t 0.2 set-webhook "tcp://$(topo_ip "$h"):6250" "http://$(topo_ip client):9/rogue"
+            topo_exec client "$BIN/warogue" -t 0.2 hb-reply "tcp://$(topo_ip "$h"):6252" "$(shard_holder 0)"
+            key=$(node_key "$h")
+            [ -z "$key" ] || {
+                topo_exec client "$BIN/warogue" -t 0.2 -c "$cert" -k "$key" set-webhook "tcp://$(topo_ip "$h"):6250" \
+                    "http://$(topo_ip client):9/rogue"
+                topo_exec client "$BIN/warogue" -t 0.2 -c "$cert" -k "$key" hb-reply "tcp://$(topo_ip "$h"):6252" \
+                    "$(shard_holder 0)"
+            }
+        done
+        for port in 6251 6252 6253; do
+            topo_exec client "$BIN/warogue" -t 0.2 stats "tcp://$(topo_ip m1):$port"
+        done
+    done >> "$log" 2>&1
+}
+# The bus key a host's node published (its latest row).
+node_key() {
+    q "SELECT k.bus_key FROM nodes n JOIN node_keys k ON k.node_id = n.id
+       WHERE n.hostname = '$(topo_ip "$1")' ORDER BY n.id DESC LIMIT 1"
+}
+s_rogue_failovers() {
+    scenario_begin rogue-failovers
+    local url stop=$T/rogue.stop log=$S_DIR/rogue.log pid h n
+    url=$(q "SELECT value FROM settings WHERE name = 'webhooks_url'")
+    rm -f "$stop"
+    rogue_loop "$stop" "$log" &
+    pid=$!
+    wait_for 10 grep -q "answered\|no answer" "$log" || scenario_fail "the rogue did not start"
+    h=$(shard_host 0 || true); n=$(shard_holder 0 || true)
+    say "a rogue on the client's host sends frames with no key and with c3's; kill -9 the primary Coreapp ($h)"
+    node_kill "$h"
+    wait_for 30 gate_moved 0 "$n" || scenario_fail "no other Coreapp logged in for shard 0 within 30 s"
+    node_start "$h"
+    h=$(master_host || true); n=$(master_node || true)
+    say "and kill -9 the primary Master ($h) and start it again"
+    node_kill "$h"
+    node_start "$h"
+    wait_for 30 lease_moved_from "$n" || scenario_fail "no other Master took the lease within 30 s"
+    touch "$stop"
+    wait "$pid" 2>/dev/null || true
+    local sent answered
+    sent=$(grep -c "answered\|no answer" "$log" || true)
+    answered=$(grep -c "^answered" "$log" || true)
+    say "the rogue sent $sent frames; $answered answered (refusals: 403 or ERROR), the rest refused at the handshake"
+    grep -q "$ROGUE_TO" "$LEDGER" && scenario_fail "a rogue's message reached the upstream: $(grep "$ROGUE_TO" "$LEDGER" | head -1)"
+    [ "$(q "SELECT value FROM settings WHERE name = 'webhooks_url'")" = "$url" ] \
+        || scenario_fail "webhooks_url changed to $(q "SELECT value FROM settings WHERE name = 'webhooks_url'")"
+    grep "^answered" "$log" | grep -v "API_REP 403\|ERROR 403\|STATS" | head -1 | grep -q . \
+        && scenario_fail "a rogue frame was served: $(grep "^answered" "$log" | grep -v "API_REP 403\|ERROR 403\|STATS" | head -1)"
+    scenario_end --failovers 1
+}
+
 # ---------------------------------------------------------------- the nemesis
 
 # One random fault at a time, held 1 to 8 s, healed, and every few faults
@@ -380,9 +449,9 @@ nemesis() {
 
 ALL=(coreapp-kill9 master-kill9 master-sigstop coreapp-pause-short coreapp-pause-long master-db-partition
      coreapp-masters-partition oneway-replies oneway-heartbeats db-restart bus-loss bus-delay cluster-restart
-     clock-steps db-clock-steps settings-churn)
+     clock-steps db-clock-steps settings-churn rogue-failovers)
 SHORT_SET=(coreapp-kill9 master-kill9 master-sigstop coreapp-masters-partition db-restart clock-steps db-clock-steps
-           settings-churn)
+           settings-churn rogue-failovers)
 if [ "$LIST" = 1 ]; then printf '%s\n' "${ALL[@]}" nemesis; exit 0; fi
 # The nemesis runs after the scenarios: for --nemesis M, for the full suite
 # (CHAOS_MINUTES, default 10), or when --only names it (1 minute).

@@ -16,7 +16,7 @@ snapshot_bins() {
     for try in 1 2 3 4 5 6 7 8 9 10; do
         [ "$try" = 1 ] || sleep 1       # retry: a build under way finishes
         cp -p "${WA_BIN:-$ROOT/bin}"/* "$T/bin/"
-        for p in wamaster wacore wagate wactl waweb waload wacheck wadelay wahook; do
+        for p in wamaster wacore wagate wactl waweb waload wacheck wadelay wahook warogue; do
             "$T/bin/$p" --help >/dev/null 2>&1 || continue 2
         done
         return 0
