@@ -66,6 +66,7 @@ typedef struct {
     char dir[WA_CONFIG_STR];
     zhashx_t *keys;             //  Z85 key -> entry_t
     struct timespec mtime;      //  the directory's, when last read
+    struct timespec read_at;    //  the wall clock when last read
     wa_usec_t checked;          //  when we last looked
     bool read_once;
 } allowlist_t;
@@ -166,14 +167,24 @@ s_allowlist_refresh (allowlist_t *self, bool force)
         memset (&self->mtime, 0, sizeof self->mtime);
         return;
     }
-    if (self->read_once && st.st_mtim.tv_sec == self->mtime.tv_sec && st.st_mtim.tv_nsec == self->mtime.tv_nsec)
+    //  A directory's time stamp has the kernel's coarse clock (a few
+    //  milliseconds): a change made in the same tick as our last read
+    //  leaves it as it was. So a read made within a second of the time
+    //  stamp it saw proves nothing, and the directory is read again
+    //  (as git treats "racily clean" files).
+    bool same = st.st_mtim.tv_sec == self->mtime.tv_sec && st.st_mtim.tv_nsec == self->mtime.tv_nsec;
+    bool settled = self->read_at.tv_sec - self->mtime.tv_sec >= 2;
+    if (self->read_once && same && settled)
         return;
+    struct timespec read_at;
+    clock_gettime (CLOCK_REALTIME, &read_at);
     zhashx_t *keys = s_read_dir (self->dir);
     if (!keys)
         return;
     zhashx_destroy (&self->keys);
     self->keys = keys;
     self->mtime = st.st_mtim;
+    self->read_at = read_at;
     self->read_once = true;
 }
 
