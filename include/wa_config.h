@@ -106,7 +106,9 @@ typedef struct {
 
 //  Fill with the built-in defaults.
 void wa_config_defaults (wa_config_t *self);
-//  Read key = value lines from path. On error returns -1 with a message in
+//  Read key = value lines from path: '#' at the start of a line or after
+//  white space starts a comment; a value in double quotes keeps its '#'
+//  and spaces (\" and \\ inside). On error returns -1 with a message in
 //  err ("FILE:LINE: key 'x': ..."), and self is left as it was.
 int wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errlen);
 //  Apply the environment variables named in the table (WA_DB_HOSTNAME, ...).
@@ -121,7 +123,8 @@ int wa_config_check (const wa_config_t *self, char *err, size_t errlen);
 wa_usec_t wa_alive_window (double db_liveness_interval);
 #define WA_SQL_ALIVE(column) column " > NOW(6) - INTERVAL ? MICROSECOND"
 //  Print every key with its value as "key = value" lines (secrets as
-//  wa_config_display shows them).
+//  wa_config_display shows them), in double quotes where a config file
+//  would read the value otherwise.
 void wa_config_print (const wa_config_t *self, FILE *out);
 //  Print the keys, their env names, defaults and bounds (for --help).
 void wa_config_print_help (FILE *out);

@@ -417,6 +417,84 @@ s_trim (char *s)
     return s;
 }
 
+//  A quoted value, text at its opening '"': the characters up to the
+//  closing one, \" and \\ standing for " and \; then only a comment.
+//  Unquoted in place; NULL with why (never the value: it may be a secret).
+static char *
+s_unquote (char *text, char *why, size_t whylen)
+{
+    char *out = text, *in = text + 1;
+    for (; *in != '"'; in++) {
+        if (*in == '\\' && (in[1] == '"' || in[1] == '\\'))
+            in++;
+        else
+        if (*in == '\\' && in[1]) {
+            s_fail (why, whylen, "in double quotes a backslash escapes only \" and \\ (write \\\\ for one)");
+            return NULL;
+        }
+        if (*in == 0) {
+            s_fail (why, whylen, "the closing double quote is missing");
+            return NULL;
+        }
+        *out++ = *in;
+    }
+    *out = 0;
+    for (in++; isspace ((unsigned char) *in); in++)
+        ;
+    if (*in && *in != '#') {
+        s_fail (why, whylen, "text after the closing double quote (a comment starts with '#')");
+        return NULL;
+    }
+    return text;
+}
+
+//  The value after '=': double quoted (s_unquote), or the text up to a
+//  comment, trimmed. A comment is '#' at the start or after white space;
+//  '#' inside a word is an error, not a silently shortened value.
+static char *
+s_parse_value (char *text, char *why, size_t whylen)
+{
+    while (isspace ((unsigned char) *text))
+        text++;
+    if (*text == '"')
+        return s_unquote (text, why, whylen);
+    for (char *c = text; *c; c++) {
+        if (*c != '#')
+            continue;
+        if (c > text && !isspace ((unsigned char) c[-1])) {
+            s_fail (why, whylen, "'#' inside the value: a comment needs white space before it, "
+                    "and a value that holds '#' goes in double quotes");
+            return NULL;
+        }
+        *c = 0;
+        break;
+    }
+    return s_trim (text);
+}
+
+//  One line, trimmed and not a comment: "key = value", set on self.
+static int
+s_file_line (wa_config_t *self, char *text, char *why, size_t whylen)
+{
+    char *eq = strchr (text, '=');
+    if (!eq)
+        return s_fail (why, whylen, "expected 'key = value', got '%s'", text);
+    *eq = 0;
+    char *key = s_trim (text);
+    if (!*key)
+        return s_fail (why, whylen, "expected 'key = value': the key before '=' is missing");
+    const key_t_ *k = s_find (key);
+    if (!k)
+        return s_fail (why, whylen, "unknown key '%s' (--help lists them)", key);
+    char *value = s_parse_value (eq + 1, why, whylen);
+    if (!value) {
+        char what[512];
+        snprintf (what, sizeof what, "%s", why);
+        return s_fail (why, whylen, "key '%s': %s", k->name, what);
+    }
+    return s_apply (self, k, value, why, whylen);
+}
+
 int
 wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errlen)
 {
@@ -435,23 +513,12 @@ wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errl
         char *text = s_trim (line);
         if (*text == 0 || *text == '#')
             continue;
-        char *eq = strchr (text, '=');
-        if (!eq) {
-            rc = s_fail (err, errlen, "%s:%d: expected 'key = value', got '%s'", path, lineno, text);
-            break;
-        }
-        *eq = 0;
-        char *key = s_trim (text), *value = s_trim (eq + 1);
-        size_t vlen = strlen (value);
-        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
-            value[vlen - 1] = 0;
-            value++;
-        }
-        if (wa_config_set (&copy, key, value, why, sizeof why)) {
+        if (s_file_line (&copy, text, why, sizeof why)) {
             rc = s_fail (err, errlen, "%s:%d: %s", path, lineno, why);
             break;
         }
     }
+    explicit_bzero (line, sizeof line);
     if (rc == 0 && ferror (file))
         rc = s_fail (err, errlen, "%s: read error", path);
     fclose (file);
@@ -524,6 +591,26 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
     return 0;
 }
 
+//  value as a config file reads it back: in double quotes when it holds
+//  '#', starts with '"' or starts or ends with white space.
+static void
+s_print_value (FILE *out, const char *value)
+{
+    size_t len = strlen (value);
+    if (!strchr (value, '#') && *value != '"'
+    &&  !(len && (isspace ((unsigned char) value[0]) || isspace ((unsigned char) value[len - 1])))) {
+        fputs (value, out);
+        return;
+    }
+    fputc ('"', out);
+    for (const char *c = value; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fputc ('\\', out);
+        fputc (*c, out);
+    }
+    fputc ('"', out);
+}
+
 void
 wa_config_print (const wa_config_t *self, FILE *out)
 {
@@ -533,7 +620,9 @@ wa_config_print (const wa_config_t *self, FILE *out)
         //  for the secrets).
         char value[WA_CONFIG_STR + 64];
         wa_config_display (self, k->name, value, sizeof value);
-        fprintf (out, "%s = %s\n", k->name, value);
+        fprintf (out, "%s = ", k->name);
+        s_print_value (out, value);
+        fputc ('\n', out);
     }
 }
 
