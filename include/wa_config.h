@@ -1,9 +1,9 @@
 /*  wa_config — the one validated table of settings.
 
-    Every key has a type, a default, bounds and, where the original client had
-    one, an environment variable. Values come from the built-in defaults, then
-    the config file, then the environment (the original's names win over the
-    file). A bad value is an error that names the key, the value and where it
+    Every key has a type, a default, bounds and an environment variable
+    (WA_ and its name in upper case; also the original client's name where
+    it had another). Values come from the built-in defaults, then the
+    config file, then the environment, which wins over the file. A bad value is an error that names the key, the value and where it
     came from; nothing is half-applied. */
 #ifndef WA_CONFIG_H
 #define WA_CONFIG_H
@@ -111,7 +111,10 @@ void wa_config_defaults (wa_config_t *self);
 //  and spaces (\" and \\ inside). On error returns -1 with a message in
 //  err ("FILE:LINE: key 'x': ..."), and self is left as it was.
 int wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errlen);
-//  Apply the environment variables named in the table (WA_DB_HOSTNAME, ...).
+//  Apply the environment: WA_ and a key's name in upper case for every
+//  key (WA_DB_HOSTNAME, WA_LEASE_TTL, ...), and the original's name where
+//  it had another (COREAPP_HOSTNAME, ...): both set must agree. Values are
+//  checked as a file's are.
 int wa_config_load_env (wa_config_t *self, char *err, size_t errlen);
 //  Set one key from text, checking type and bounds.
 int wa_config_set (wa_config_t *self, const char *key, const char *value, char *err, size_t errlen);

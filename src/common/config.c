@@ -1,6 +1,8 @@
-/*  wa_config — see include/wa_config.h. One table: name, environment
-    variable, type, default, bounds, help. Defaults go through the same parser
-    as user input, so a default can never be out of bounds unnoticed. */
+/*  wa_config — see include/wa_config.h. One table: name, the original's
+    environment variable, type, default, bounds, help. Every key is also
+    WA_ and its name in upper case in the environment. Defaults go through
+    the same parser as user input, so a default can never be out of bounds
+    unnoticed. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -16,7 +18,7 @@ typedef enum { T_STR, T_INT, T_SEC, T_BOOL, T_PORTS, T_ENUM } key_type_t;
 
 typedef struct {
     const char *name;
-    const char *env;            //  the original's variable, or NULL
+    const char *alias;          //  the original's variable when it is not WA_NAME, or NULL
     key_type_t type;
     size_t offset;
     size_t size;                //  for strings: buffer size
@@ -30,13 +32,13 @@ typedef struct {
     { n, e, t, offsetof (wa_config_t, f), sizeof (((wa_config_t *) 0)->f), d, lo, hi, ch, h }
 
 static const key_t_ s_keys[] = {
-    K ("db_engine", "WA_DB_ENGINE", T_ENUM, db_engine, "mysql", 0, 0, "mysql|mariadb",
+    K ("db_engine", NULL, T_ENUM, db_engine, "mysql", 0, 0, "mysql|mariadb",
        "database engine (MySQL 5.7+/8 or MariaDB 10.6+; both speak the same protocol)"),
-    K ("db_hostname", "WA_DB_HOSTNAME", T_STR, db_hostname, "127.0.0.1", 1, 253, NULL, "database host"),
-    K ("db_port", "WA_DB_PORT", T_INT, db_port, "3306", 1, 65535, NULL, "database TCP port"),
-    K ("db_username", "WA_DB_USERNAME", T_STR, db_username, "root", 1, 63, NULL, "database user"),
-    K ("db_password", "WA_DB_PASSWORD", T_STR, db_password, "", 0, 127, NULL, "database password"),
-    K ("db_name", "WA_DB_NAME", T_STR, db_name, "wacluster", 1, 63, NULL,
+    K ("db_hostname", NULL, T_STR, db_hostname, "127.0.0.1", 1, 253, NULL, "database host"),
+    K ("db_port", NULL, T_INT, db_port, "3306", 1, 65535, NULL, "database TCP port"),
+    K ("db_username", NULL, T_STR, db_username, "root", 1, 63, NULL, "database user"),
+    K ("db_password", NULL, T_STR, db_password, "", 0, 127, NULL, "database password"),
+    K ("db_name", NULL, T_STR, db_name, "wacluster", 1, 63, NULL,
        "database (schema) name; [A-Za-z0-9_] only"),
     K ("db_connect_timeout", NULL, T_INT, db_connect_timeout, "3", 1, 60, NULL, "seconds to connect"),
     K ("db_statement_timeout", NULL, T_INT, db_statement_timeout, "2", 1, 60, NULL,
@@ -52,7 +54,7 @@ static const key_t_ s_keys[] = {
     K ("db_tls_verify", NULL, T_BOOL, db_tls_verify, "1", 0, 0, NULL,
        "with TLS, check the server's certificate and that it names db_hostname (0: encrypted, "
        "but anyone on the path can pose as the database)"),
-    K ("master_node", "WA_MASTER_NODE", T_BOOL, master_node, "0", 0, 0, NULL,
+    K ("master_node", NULL, T_BOOL, master_node, "0", 0, 0, NULL,
        "1 makes wacore run as a Master (the original's single image)"),
     K ("hostname", "COREAPP_HOSTNAME", T_STR, hostname, "127.0.0.1", 1, 253, NULL,
        "host name other nodes use to reach this one"),
@@ -61,12 +63,12 @@ static const key_t_ s_keys[] = {
     K ("ports", "COREAPP_EXTERNAL_PORTS", T_PORTS, ports, "6250,6251,6252,6253", 0, 65535, NULL,
        "four ports: api, bus, control, health (\"a,b,c,d\", \"a-d\", or 0 for any free port)"),
     K ("bind_address", NULL, T_STR, bind_address, "*", 1, 63, NULL, "address to bind the four ports on"),
-    K ("bus_security", "WA_BUS_SECURITY", T_ENUM, bus_security, "curve", 0, 0, "curve|off",
+    K ("bus_security", NULL, T_ENUM, bus_security, "curve", 0, 0, "curve|off",
        "the node bus: curve (every connection authenticated by its key and encrypted) or off (no "
        "keys; every port binds loopback only)"),
-    K ("bus_cert", "WA_BUS_CERT", T_STR, bus_cert, "", 0, 255, NULL,
+    K ("bus_cert", NULL, T_STR, bus_cert, "", 0, 255, NULL,
        "this program's secret certificate (NAME.key_secret from `wactl keys new`, mode 0600)"),
-    K ("bus_keys_dir", "WA_BUS_KEYS_DIR", T_STR, bus_keys_dir, "/etc/wacluster/keys/trusted", 1, 255, NULL,
+    K ("bus_keys_dir", NULL, T_STR, bus_keys_dir, "/etc/wacluster/keys/trusted", 1, 255, NULL,
        "the allow-list: a directory of the public certificates (NAME.key) the cluster trusts; "
        "read again when it changes"),
     K ("shards", NULL, T_INT, shards, "1", 1, WA_SHARDS_MAX, NULL, "number of shards (fixed at first start)"),
@@ -114,7 +116,7 @@ static const key_t_ s_keys[] = {
        "wagate: inbound messages generated per second (0: only those injected)"),
     K ("wagate_registered", NULL, T_BOOL, wagate_registered, "1", 0, 0, NULL,
        "wagate: 1 starts with the account registered; 0 requires POST /v1/account and verify first"),
-    K ("log_level", "WA_LOG_LEVEL", T_ENUM, log_level, "info", 0, 0, "error|warn|info|debug", "log level"),
+    K ("log_level", NULL, T_ENUM, log_level, "info", 0, 0, "error|warn|info|debug", "log level"),
     K ("log_syslog", NULL, T_BOOL, log_syslog, "0", 0, 0, NULL, "1 logs to syslog instead of stderr"),
     K ("webhooks_url", NULL, T_STR, webhooks_url, "", 0, 255, NULL,
        "where the primary Coreapps POST statuses and inbound messages (http:// or https://; empty: none)"),
@@ -142,7 +144,7 @@ static const key_t_ s_keys[] = {
        "waweb: PEM certificate file; with webapp_tls_key the API speaks HTTPS"),
     K ("webapp_tls_key", NULL, T_STR, webapp_tls_key, "", 0, 255, NULL,
        "waweb: PEM private key file of webapp_tls_cert"),
-    K ("webapp_tls_self_signed", "WA_WEBAPP_TLS_SELF_SIGNED", T_BOOL, webapp_tls_self_signed, "0", 0, 0, NULL,
+    K ("webapp_tls_self_signed", NULL, T_BOOL, webapp_tls_self_signed, "0", 0, 0, NULL,
        "waweb: when neither webapp_tls_cert nor webapp_tls_key exists, make a self-signed pair there at "
        "the first start (its fingerprint is logged) and use it from then on"),
     K ("webapp_max_body", NULL, T_INT, webapp_max_body, "1048576", 1024, 104857600, NULL,
@@ -172,7 +174,7 @@ static const key_t_ s_keys[] = {
        "waweb: failed logins allowed per client address within login_failures_window"),
     K ("login_failures_window", NULL, T_SEC, login_failures_window, "60", 0.1, 86400, NULL,
        "waweb: the window of login_failures_limit, seconds"),
-    K ("admin_password_file", "WA_ADMIN_PASSWORD_FILE", T_STR, admin_password_file, "", 0, 255, NULL,
+    K ("admin_password_file", NULL, T_STR, admin_password_file, "", 0, 255, NULL,
        "waweb: a file whose first line is the password of 'admin', set when no ADMIN has one yet "
        "(otherwise the API serves only loopback clients until one is set)"),
 };
@@ -529,19 +531,66 @@ wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errl
     return rc;
 }
 
+//  The environment variable of key: WA_ and its name in upper case.
+static void
+s_env_name (const key_t_ *k, char *buf, size_t len)
+{
+    snprintf (buf, len, "WA_%s", k->name);
+    for (char *c = buf; *c; c++)
+        *c = (char) toupper ((unsigned char) *c);
+}
+
+//  The variable that sets key k (WA_NAME, else the original's), or NULL.
+static const char *
+s_env_set (const key_t_ *k, char *name, size_t len)
+{
+    s_env_name (k, name, len);
+    if (getenv (name))
+        return name;
+    return k->alias && getenv (k->alias) ? k->alias : NULL;
+}
+
+//  WA_NAME and the original's variable both set (self has WA_NAME's
+//  value): they must mean the same, or neither is taken.
+static int
+s_env_agree (const wa_config_t *self, const key_t_ *k, const char *name, char *err, size_t errlen)
+{
+    wa_config_t other = *self;
+    const char *value = getenv (name), *alias = getenv (k->alias);
+    char why[512];
+    if (s_apply (&other, k, alias, why, sizeof why))
+        return s_fail (err, errlen, "environment %s: %s", k->alias, why);
+    if (memcmp ((const char *) self + k->offset, (const char *) &other + k->offset, k->size) == 0)
+        return 0;
+    if (wa_config_is_secret (k->name))
+        return s_fail (err, errlen, "environment %s and %s disagree (both set key '%s'): set one of them",
+                       name, k->alias, k->name);
+    return s_fail (err, errlen, "environment %s ('%s') and %s ('%s') disagree (both set key '%s'): "
+                   "set one of them", name, value, k->alias, alias, k->name);
+}
+
+//  Key k from the environment, checked as a file's value is.
+static int
+s_env_key (wa_config_t *self, const key_t_ *k, char *err, size_t errlen)
+{
+    char name[64], why[512];
+    const char *used = s_env_set (k, name, sizeof name);
+    if (!used)
+        return 0;
+    if (s_apply (self, k, getenv (used), why, sizeof why))
+        return s_fail (err, errlen, "environment %s: %s", used, why);
+    if (used == name && k->alias && getenv (k->alias))
+        return s_env_agree (self, k, name, err, errlen);
+    return 0;
+}
+
 int
 wa_config_load_env (wa_config_t *self, char *err, size_t errlen)
 {
     wa_config_t copy = *self;
-    char why[512];
-    for (size_t i = 0; i < NKEYS; i++) {
-        const char *value = s_keys[i].env ? getenv (s_keys[i].env) : NULL;
-        if (!value)
-            continue;
-        //  The original's db.env says MYSQL or PGSQL; we speak MySQL's protocol only.
-        if (s_apply (&copy, &s_keys[i], value, why, sizeof why))
-            return s_fail (err, errlen, "environment %s: %s", s_keys[i].env, why);
-    }
+    for (size_t i = 0; i < NKEYS; i++)
+        if (s_env_key (&copy, &s_keys[i], err, errlen))
+            return -1;
     *self = copy;
     return 0;
 }
@@ -629,17 +678,22 @@ wa_config_print (const wa_config_t *self, FILE *out)
 void
 wa_config_print_help (FILE *out)
 {
-    fprintf (out, "Configuration keys (file: key = value; environment variables override the file):\n");
+    fprintf (out, "Configuration keys, each with its environment variable(s), which override the file.\n"
+             "File: key = value lines; '#' after white space starts a comment; a value with '#' or\n"
+             "leading or trailing spaces goes in double quotes (\\\" and \\\\ inside).\n");
     for (size_t i = 0; i < NKEYS; i++) {
         const key_t_ *k = &s_keys[i];
+        char env[96];
+        s_env_name (k, env, sizeof env);
+        if (k->alias)
+            snprintf (env + strlen (env), sizeof env - strlen (env), ", %s", k->alias);
         char bounds[64] = "";
         if (k->type == T_INT || k->type == T_SEC)
             snprintf (bounds, sizeof bounds, " [%g..%g]", k->min, k->max);
         else
         if (k->type == T_ENUM)
             snprintf (bounds, sizeof bounds, " [%s]", k->choices);
-        fprintf (out, "  %-26s %-24s default '%s'%s\n      %s\n", k->name,
-                 k->env ? k->env : "", k->dflt, bounds, k->help);
+        fprintf (out, "  %-26s %-28s default '%s'%s\n      %s\n", k->name, env, k->dflt, bounds, k->help);
     }
 }
 
@@ -659,8 +713,11 @@ wa_config_load (wa_config_t *self, const char *path, char *err, size_t errlen)
         return -1;
     if (wa_config_load_env (self, err, errlen))
         return -1;
-    //  EXTERNAL_HOSTNAME stands in for COREAPP_HOSTNAME when only it is given.
-    if (!getenv ("COREAPP_HOSTNAME") && *self->external_hostname && strcmp (self->hostname, "127.0.0.1") == 0)
+    //  EXTERNAL_HOSTNAME stands in for COREAPP_HOSTNAME (or WA_HOSTNAME)
+    //  when only it is given.
+    char name[64];
+    if (!s_env_set (s_find ("hostname"), name, sizeof name)
+    &&  *self->external_hostname && strcmp (self->hostname, "127.0.0.1") == 0)
         snprintf (self->hostname, sizeof self->hostname, "%s", self->external_hostname);
     if (wa_config_check (self, err, errlen))
         return -1;

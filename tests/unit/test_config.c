@@ -13,19 +13,33 @@
 #include <unistd.h>
 #include "wa_config.h"
 
-//  Every variable wa_config looks at; each test starts and ends without them.
+//  Every variable wa_config looks at: every WA_ one (each key has one), the
+//  original's names and WACLUSTER_CONF. Each test starts and ends without
+//  them.
 static const char *s_env_names [] = {
-    "WA_DB_HOSTNAME", "WA_DB_PORT", "WA_DB_USERNAME", "WA_DB_PASSWORD", "WA_DB_ENGINE",
-    "WA_DB_NAME", "WA_MASTER_NODE", "COREAPP_HOSTNAME", "COREAPP_EXTERNAL_PORTS",
-    "EXTERNAL_HOSTNAME", "WA_LOG_LEVEL", "WACLUSTER_CONF"
+    "COREAPP_HOSTNAME", "COREAPP_EXTERNAL_PORTS", "EXTERNAL_HOSTNAME", "WEBAPP_EXTERNAL_PORTS",
+    "WACLUSTER_CONF"
 };
 #define NENV (sizeof s_env_names / sizeof s_env_names [0])
+
+extern char **environ;
 
 static void
 s_clear_env (void)
 {
     for (size_t i = 0; i < NENV; i++)
         unsetenv (s_env_names [i]);
+    //  unsetenv changes environ: start over after each.
+    for (char **e = environ; *e; ) {
+        if (strncmp (*e, "WA_", 3) != 0) {
+            e++;
+            continue;
+        }
+        char name [256];
+        snprintf (name, sizeof name, "%.*s", (int) strcspn (*e, "="), *e);
+        unsetenv (name);
+        e = environ;
+    }
 }
 
 static int
@@ -1175,6 +1189,187 @@ test_env_bad_value (void **state)
     s_env_refused ("WA_LOG_LEVEL", "loud");
 }
 
+// --------------------------------------------------------------------------
+//  Every key from the environment
+
+//  Every key's name, from what wa_config_print prints (one per line);
+//  *count set. Free with free().
+static char **
+s_key_names (size_t *count)
+{
+    wa_config_t config;
+    wa_config_defaults (&config);
+    char *text = s_print (&config);
+    size_t n = 0;
+    for (char *c = text; *c; c++)
+        n += *c == '\n';
+    char **names = calloc (n + 1, sizeof *names);
+    assert_non_null (names);
+    *count = 0;
+    for (char *line = strtok (text, "\n"); line; line = strtok (NULL, "\n")) {
+        line [strcspn (line, " ")] = 0;
+        names [(*count)++] = strdup (line);
+    }
+    free (text);
+    assert_true (*count > 50);
+    return names;
+}
+
+static void
+s_free_names (char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free (names [i]);
+    free (names);
+}
+
+//  WA_ and the key in upper case.
+static void
+s_env_of (const char *key, char *name, size_t len)
+{
+    snprintf (name, len, "WA_%s", key);
+    for (char *c = name; *c; c++)
+        if (*c >= 'a' && *c <= 'z')
+            *c = (char) (*c - 'a' + 'A');
+}
+
+//  Each key has WA_KEY: a value no type accepts (a control character) is
+//  an error naming that variable, so the variable is read for every key.
+static void
+test_env_every_key (void **state)
+{
+    (void) state;
+    size_t count;
+    char **keys = s_key_names (&count);
+    for (size_t i = 0; i < count; i++) {
+        char name [96], err [512] = "";
+        s_env_of (keys [i], name, sizeof name);
+        setenv (name, "bad\001value", 1);
+        wa_config_t config, before;
+        wa_config_defaults (&config);
+        before = config;
+        if (wa_config_load_env (&config, err, sizeof err) == 0)
+            fail_msg ("%s=bad\\001value accepted", name);
+        s_assert_contains (err, name);
+        s_assert_contains (err, keys [i]);
+        s_assert_config_equal (&config, &before);
+        unsetenv (name);
+    }
+    s_free_names (keys, count);
+}
+
+//  A sample of the new variables, each type: set through wa_config_load,
+//  over the file's value.
+static void
+test_env_new_names (void **state)
+{
+    (void) state;
+    char path [64];
+    s_write_tmp (path, "lease_ttl = 20\nshards = 2\nsent_status = 1\nbind_address = 10.0.0.1\n");
+    wa_config_t config;
+    setenv ("WA_LEASE_TTL", "12.5", 1);                     //  seconds
+    setenv ("WA_SHARDS", "8", 1);                           //  integer
+    setenv ("WA_SENT_STATUS", "no", 1);                     //  boolean
+    setenv ("WA_LOG_SYSLOG", "on", 1);                      //  boolean
+    setenv ("WA_BIND_ADDRESS", "*", 1);                     //  string
+    setenv ("WA_WEBHOOKS_URL", "http://hook.example.com/in#x", 1);  //  no comments in the environment
+    setenv ("WA_PORTS", "7100-7103", 1);                    //  ports
+    setenv ("WA_LOG_LEVEL", "WARN", 1);                     //  choice
+    setenv ("WA_WEBAPP_PORT", "9191", 1);
+    setenv ("WA_HOSTNAME", "node1.example.com", 1);
+    s_load (&config, path);
+    assert_true (s_close (config.lease_ttl, 12.5));
+    assert_int_equal (config.shards, 8);
+    assert_false (config.sent_status);
+    assert_true (config.log_syslog);
+    assert_string_equal (config.bind_address, "*");
+    assert_string_equal (config.webhooks_url, "http://hook.example.com/in#x");
+    assert_int_equal (config.ports [0], 7100);
+    assert_string_equal (config.log_level, "warn");
+    assert_int_equal (config.webapp_port, 9191);
+    assert_string_equal (config.hostname, "node1.example.com");
+    s_clear_env ();
+
+    //  Checked as a file's value is, and the error names the variable
+    s_env_refused ("WA_LEASE_TTL", "0.01");
+    s_env_refused ("WA_LEASE_TTL", "soon");
+    s_env_refused ("WA_SHARDS", "33");
+    s_env_refused ("WA_SENT_STATUS", "sometimes");
+    s_env_refused ("WA_PORTS", "1,2,3");
+    s_env_refused ("WA_ACCOUNT", "+49");
+    s_env_refused ("WA_WEBAPP_PORT", "65536");
+
+    //  and goes through the cross-key checks: WA_LEASE_TTL below the renewal
+    setenv ("WA_LEASE_TTL", "2", 1);
+    char err [1024] = "";
+    assert_int_equal (wa_config_load (&config, path, err, sizeof err), -1);
+    s_assert_contains (err, "lease_ttl");
+    unlink (path);
+}
+
+//  A key with a WA_ name and the original's: either works; both set must
+//  mean the same, or the error names both.
+static void
+s_env_pair (const char *wa, const char *wa_value, const char *alias, const char *alias_value, bool agree)
+{
+    s_clear_env ();
+    setenv (wa, wa_value, 1);
+    setenv (alias, alias_value, 1);
+    wa_config_t config, before;
+    wa_config_defaults (&config);
+    before = config;
+    char err [512] = "";
+    int rc = wa_config_load_env (&config, err, sizeof err);
+    if (agree) {
+        if (rc)
+            fail_msg ("%s=%s and %s=%s refused: %s", wa, wa_value, alias, alias_value, err);
+        return;
+    }
+    if (rc == 0)
+        fail_msg ("%s=%s and %s=%s accepted", wa, wa_value, alias, alias_value);
+    s_assert_contains (err, wa);
+    s_assert_contains (err, alias);
+    s_assert_config_equal (&config, &before);
+}
+
+static void
+test_env_both_names (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    char path [64];
+    s_write_tmp (path, "");
+
+    //  Either name alone
+    setenv ("WA_EXTERNAL_HOSTNAME", "ext.example.com", 1);
+    s_load (&config, path);
+    assert_string_equal (config.external_hostname, "ext.example.com");
+    //  it stands in for the hostname, as EXTERNAL_HOSTNAME does
+    assert_string_equal (config.hostname, "ext.example.com");
+    //  ... but not over WA_HOSTNAME, which counts as COREAPP_HOSTNAME does
+    setenv ("WA_HOSTNAME", "127.0.0.1", 1);
+    s_load (&config, path);
+    assert_string_equal (config.hostname, "127.0.0.1");
+    s_clear_env ();
+    setenv ("WEBAPP_EXTERNAL_PORTS", "9292", 1);
+    s_load (&config, path);
+    assert_int_equal (config.webapp_port, 9292);
+    s_clear_env ();
+
+    //  Both, the same value (spelled the same or not)
+    s_env_pair ("WA_HOSTNAME", "n1", "COREAPP_HOSTNAME", "n1", true);
+    s_env_pair ("WA_PORTS", "7000-7003", "COREAPP_EXTERNAL_PORTS", "7000,7001,7002,7003", true);
+    s_env_pair ("WA_WEBAPP_PORT", "9090", "WEBAPP_EXTERNAL_PORTS", "09090", true);
+    s_env_pair ("WA_EXTERNAL_HOSTNAME", "e", "EXTERNAL_HOSTNAME", "e", true);
+    //  Both, different values
+    s_env_pair ("WA_HOSTNAME", "n1", "COREAPP_HOSTNAME", "n2", false);
+    s_env_pair ("WA_PORTS", "7000-7003", "COREAPP_EXTERNAL_PORTS", "8000-8003", false);
+    s_env_pair ("WA_WEBAPP_PORT", "9090", "WEBAPP_EXTERNAL_PORTS", "9091", false);
+    s_env_pair ("WA_EXTERNAL_HOSTNAME", "e", "EXTERNAL_HOSTNAME", "f", false);
+    s_clear_env ();
+    unlink (path);
+}
+
 static void
 s_check_refused (wa_config_t *config, const char *part1, const char *part2)
 {
@@ -1364,6 +1559,20 @@ test_print_help (void **state)
     s_assert_contains (text, "COREAPP_EXTERNAL_PORTS");
     s_assert_contains (text, "EXTERNAL_HOSTNAME");
     s_assert_contains (text, "[1..65535]");
+    //  Every key's WA_ name, and the original's next to it
+    s_assert_contains (text, "WA_LEASE_TTL");
+    s_assert_contains (text, "WA_HOSTNAME, COREAPP_HOSTNAME");
+    s_assert_contains (text, "WA_PORTS, COREAPP_EXTERNAL_PORTS");
+    s_assert_contains (text, "WA_WEBAPP_PORT, WEBAPP_EXTERNAL_PORTS");
+    s_assert_contains (text, "WA_EXTERNAL_HOSTNAME, EXTERNAL_HOSTNAME");
+    size_t count;
+    char **keys = s_key_names (&count);
+    for (size_t i = 0; i < count; i++) {
+        char name [96];
+        s_env_of (keys [i], name, sizeof name);
+        s_assert_contains (text, name);
+    }
+    s_free_names (keys, count);
     s_assert_contains (text, "mysql|mariadb");
     free (text);
 }
@@ -1401,6 +1610,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_env_overrides_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_env_external_hostname, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_env_bad_value, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_env_every_key, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_env_new_names, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_env_both_names, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_load_runs_check, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_print_hides_password, s_setup, s_teardown),
