@@ -25,6 +25,7 @@ typedef struct {
     int db_port;
     char db_username[64];
     char db_password[128];
+    char db_password_file[WA_CONFIG_STR];   //  db_password came from this file's first line
     char db_name[64];
     int db_connect_timeout;         //  seconds
     int db_statement_timeout;       //  seconds: a statement slower than this has failed
@@ -72,11 +73,13 @@ typedef struct {
     bool wagate_registered;         //  the account starts registered
     //  callbacks (webhooks) and media
     char webhooks_url[WA_CONFIG_STR];
+    char webhooks_url_file[WA_CONFIG_STR];
     int webhooks_max_concurrent_requests;
     int callback_backoff_delay_ms;
     int max_callback_backoff_delay_ms;
     bool sent_status;
     char webhooks_secret[WA_CONFIG_STR];    //  HMAC key of X-Hub-Signature-256; "": none
+    char webhooks_secret_file[WA_CONFIG_STR];
     int callbacks_queue_max;        //  pending callbacks per shard, then events wait upstream
     char media_dir[WA_CONFIG_STR];
     //  logging
@@ -109,12 +112,15 @@ void wa_config_defaults (wa_config_t *self);
 //  Read key = value lines from path: '#' at the start of a line or after
 //  white space starts a comment; a value in double quotes keeps its '#'
 //  and spaces (\" and \\ inside). On error returns -1 with a message in
-//  err ("FILE:LINE: key 'x': ..."), and self is left as it was.
+//  err ("FILE:LINE: key 'x': ..."), and self is left as it was. A secret's
+//  key X_file reads X from the first line of that file; X and X_file in
+//  one file is an error.
 int wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errlen);
 //  Apply the environment: WA_ and a key's name in upper case for every
 //  key (WA_DB_HOSTNAME, WA_LEASE_TTL, ...), and the original's name where
-//  it had another (COREAPP_HOSTNAME, ...): both set must agree. Values are
-//  checked as a file's are.
+//  it had another (COREAPP_HOSTNAME, ...): both set must agree; WA_X and
+//  WA_X_FILE both given a value is an error. Values are checked as a
+//  file's are.
 int wa_config_load_env (wa_config_t *self, char *err, size_t errlen);
 //  Set one key from text, checking type and bounds.
 int wa_config_set (wa_config_t *self, const char *key, const char *value, char *err, size_t errlen);

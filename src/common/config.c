@@ -5,11 +5,13 @@
     unnoticed. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "wa_config.h"
 #include "wa_log.h"
@@ -38,6 +40,8 @@ static const key_t_ s_keys[] = {
     K ("db_port", NULL, T_INT, db_port, "3306", 1, 65535, NULL, "database TCP port"),
     K ("db_username", NULL, T_STR, db_username, "root", 1, 63, NULL, "database user"),
     K ("db_password", NULL, T_STR, db_password, "", 0, 127, NULL, "database password"),
+    K ("db_password_file", NULL, T_STR, db_password_file, "", 0, 255, NULL,
+       "a file whose first line is db_password (instead of db_password)"),
     K ("db_name", NULL, T_STR, db_name, "wacluster", 1, 63, NULL,
        "database (schema) name; [A-Za-z0-9_] only"),
     K ("db_connect_timeout", NULL, T_INT, db_connect_timeout, "3", 1, 60, NULL, "seconds to connect"),
@@ -120,6 +124,8 @@ static const key_t_ s_keys[] = {
     K ("log_syslog", NULL, T_BOOL, log_syslog, "0", 0, 0, NULL, "1 logs to syslog instead of stderr"),
     K ("webhooks_url", NULL, T_STR, webhooks_url, "", 0, 255, NULL,
        "where the primary Coreapps POST statuses and inbound messages (http:// or https://; empty: none)"),
+    K ("webhooks_url_file", NULL, T_STR, webhooks_url_file, "", 0, 255, NULL,
+       "a file whose first line is webhooks_url (instead of webhooks_url)"),
     K ("webhooks_max_concurrent_requests", NULL, T_INT, webhooks_max_concurrent_requests, "12", 1, 1000, NULL,
        "webhook POSTs in flight at once, per primary Coreapp"),
     K ("callback_backoff_delay_ms", NULL, T_INT, callback_backoff_delay_ms, "3000", 1, 3600000, NULL,
@@ -131,6 +137,8 @@ static const key_t_ s_keys[] = {
     K ("webhooks_secret", NULL, T_STR, webhooks_secret, "", 0, 255, NULL,
        "16 to 255 characters: each webhook POST carries X-Hub-Signature-256, the HMAC-SHA256 of its "
        "body with this key (empty: no signature)"),
+    K ("webhooks_secret_file", NULL, T_STR, webhooks_secret_file, "", 0, 255, NULL,
+       "a file whose first line is webhooks_secret (instead of webhooks_secret)"),
     K ("callbacks_queue_max", NULL, T_INT, callbacks_queue_max, "100000", 1, 10000000, NULL,
        "pending callbacks per shard (as the original: 100000); when full the primary Coreapp stops "
        "acknowledging new events, which wait upstream"),
@@ -290,8 +298,10 @@ s_in_choices (const char *choices, const char *value)
     return false;
 }
 
+//  Check value for key k and store it; on an error self may be half
+//  changed (callers work on a copy).
 static int
-s_apply (wa_config_t *self, const key_t_ *k, const char *value, char *err, size_t errlen)
+s_apply_value (wa_config_t *self, const key_t_ *k, const char *value, char *err, size_t errlen)
 {
     void *field = (char *) self + k->offset;
     //  A secret never appears in an error message (they end up in logs).
@@ -380,6 +390,112 @@ s_apply (wa_config_t *self, const key_t_ *k, const char *value, char *err, size_
     return s_fail (err, errlen, "key '%s': unknown type", k->name);
 }
 
+//  For key X_file where X is a secret: X; for any other key NULL.
+static const key_t_ *
+s_file_target (const key_t_ *k)
+{
+    char name[64];
+    size_t len = strlen (k->name);
+    if (len <= 5 || len - 5 >= sizeof name || strcmp (k->name + len - 5, "_file") != 0)
+        return NULL;
+    memcpy (name, k->name, len - 5);
+    name[len - 5] = 0;
+    return wa_config_is_secret (name) ? s_find (name) : NULL;
+}
+
+//  For a secret X: its key X_file; for any other key NULL.
+static const key_t_ *
+s_file_key (const key_t_ *k)
+{
+    char name[64];
+    if (!wa_config_is_secret (k->name))
+        return NULL;
+    snprintf (name, sizeof name, "%s_file", k->name);
+    return s_find (name);
+}
+
+//  A secret's file holds one line; anything much larger is not one.
+#define SECRET_FILE_MAX 4096
+
+//  The first line of the file at path, without its line ending, into line
+//  (SECRET_FILE_MAX + 1 bytes). Not a FIFO or a device: opening one could
+//  hang or read forever.
+static int
+s_read_first_line (const char *path, char *line, char *err, size_t errlen)
+{
+    int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return s_fail (err, errlen, "cannot read %s: %s", path, strerror (errno));
+    struct stat info;
+    if (fstat (fd, &info) || !S_ISREG (info.st_mode)) {
+        close (fd);
+        return s_fail (err, errlen, "%s is not a regular file", path);
+    }
+    ssize_t size = 0, n = 1;
+    while (n > 0 && size <= SECRET_FILE_MAX) {
+        n = read (fd, line + size, (size_t) (SECRET_FILE_MAX + 1 - size));
+        if (n > 0)
+            size += n;
+    }
+    int error = errno;
+    close (fd);
+    if (n < 0)
+        return s_fail (err, errlen, "cannot read %s: %s", path, strerror (error));
+    if (size > SECRET_FILE_MAX)
+        return s_fail (err, errlen, "%s is larger than %d bytes: it should hold one line, the value",
+                       path, SECRET_FILE_MAX);
+    char *end = memchr (line, '\n', (size_t) size);
+    size_t len = end ? (size_t) (end - line) : (size_t) size;
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    line[len] = 0;
+    if (memchr (line, 0, len))
+        return s_fail (err, errlen, "the first line of %s holds a NUL byte", path);
+    if (len == 0)
+        return s_fail (err, errlen, "the first line of %s is empty", path);
+    if (info.st_mode & S_IROTH)
+        wa_warn ("%s can be read by every user (mode %03o): chmod o-r it", path,
+                 (unsigned int) (info.st_mode & 0777));
+    return 0;
+}
+
+//  Key X_file = path: X is the first line of that file; "" leaves X as it
+//  is. The secret goes through X's own checks, and never into err.
+static int
+s_apply_file (wa_config_t *self, const key_t_ *k, const key_t_ *secret, const char *path,
+              char *err, size_t errlen)
+{
+    if (s_apply_value (self, k, path, err, errlen))
+        return -1;
+    if (!*path)
+        return 0;
+    char line[SECRET_FILE_MAX + 1], why[512];
+    int rc = s_read_first_line (path, line, why, sizeof why);
+    if (rc == 0 && s_apply_value (self, secret, line, why, sizeof why))
+        rc = s_fail (err, errlen, "key '%s': the first line of %s: %s", k->name, path, why);
+    else
+    if (rc)
+        s_fail (err, errlen, "key '%s': %s", k->name, why);
+    explicit_bzero (line, sizeof line);
+    return rc;
+}
+
+//  Check value for key k and store it. A secret set directly no longer
+//  comes from its file.
+static int
+s_apply (wa_config_t *self, const key_t_ *k, const char *value, char *err, size_t errlen)
+{
+    const key_t_ *secret = s_file_target (k);
+    if (secret)
+        return s_apply_file (self, k, secret, value, err, errlen);
+    if (s_apply_value (self, k, value, err, errlen))
+        return -1;
+    const key_t_ *file = s_file_key (k);
+    if (file)
+        *((char *) self + file->offset) = 0;
+    return 0;
+}
+
 int
 wa_config_set (wa_config_t *self, const char *key, const char *value, char *err, size_t errlen)
 {
@@ -403,6 +519,11 @@ wa_config_defaults (wa_config_t *self)
         int rc = s_apply (self, &s_keys[i], s_keys[i].dflt, err, sizeof err);
         if (rc) {
             fprintf (stderr, "wa_config: bad built-in default: %s\n", err);
+            abort ();
+        }
+        //  Every secret can be kept out of the config file and the environment.
+        if (wa_config_is_secret (s_keys[i].name) && !s_file_key (&s_keys[i])) {
+            fprintf (stderr, "wa_config: secret %s has no key %s_file\n", s_keys[i].name, s_keys[i].name);
             abort ();
         }
     }
@@ -474,9 +595,24 @@ s_parse_value (char *text, char *why, size_t whylen)
     return s_trim (text);
 }
 
+//  A secret X and its X_file, both given a value in one file: which one
+//  was meant? lines[] holds the line that gave each key a value (0: none).
+//  An empty one is as if absent: 1 to skip this line, 0 to apply it.
+static int
+s_file_conflict (const key_t_ *k, const char *value, const int *lines, char *why, size_t whylen)
+{
+    const key_t_ *other = s_file_target (k) ? s_file_target (k) : s_file_key (k);
+    int line = other ? lines[other - s_keys] : 0;
+    if (!line)
+        return 0;
+    if (!*value)
+        return 1;
+    return s_fail (why, whylen, "key '%s': '%s' is set too (line %d): set one of them", k->name, other->name, line);
+}
+
 //  One line, trimmed and not a comment: "key = value", set on self.
 static int
-s_file_line (wa_config_t *self, char *text, char *why, size_t whylen)
+s_file_line (wa_config_t *self, char *text, int *lines, int lineno, char *why, size_t whylen)
 {
     char *eq = strchr (text, '=');
     if (!eq)
@@ -494,6 +630,11 @@ s_file_line (wa_config_t *self, char *text, char *why, size_t whylen)
         snprintf (what, sizeof what, "%s", why);
         return s_fail (why, whylen, "key '%s': %s", k->name, what);
     }
+    int conflict = s_file_conflict (k, value, lines, why, whylen);
+    if (conflict)
+        return conflict > 0 ? 0 : -1;
+    if (*value)
+        lines[k - s_keys] = lineno;
     return s_apply (self, k, value, why, whylen);
 }
 
@@ -505,7 +646,7 @@ wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errl
         return s_fail (err, errlen, "%s: cannot open: %s", path, strerror (errno));
     wa_config_t copy = *self;
     char line[1024], why[512];
-    int lineno = 0, rc = 0;
+    int lineno = 0, rc = 0, lines[NKEYS] = { 0 };
     while (fgets (line, sizeof line, file)) {
         lineno++;
         if (!strchr (line, '\n') && !feof (file)) {
@@ -515,7 +656,7 @@ wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errl
         char *text = s_trim (line);
         if (*text == 0 || *text == '#')
             continue;
-        if (s_file_line (&copy, text, why, sizeof why)) {
+        if (s_file_line (&copy, text, lines, lineno, why, sizeof why)) {
             rc = s_fail (err, errlen, "%s:%d: %s", path, lineno, why);
             break;
         }
@@ -573,10 +714,16 @@ s_env_agree (const wa_config_t *self, const key_t_ *k, const char *name, char *e
 static int
 s_env_key (wa_config_t *self, const key_t_ *k, char *err, size_t errlen)
 {
-    char name[64], why[512];
+    char name[64], other[64], why[512];
     const char *used = s_env_set (k, name, sizeof name);
     if (!used)
         return 0;
+    //  As in a file, an empty one of X and X_file is as if not set.
+    const key_t_ *secret = s_file_target (k);
+    const char *both = secret && *getenv (used) ? s_env_set (secret, other, sizeof other) : NULL;
+    if (both && *getenv (both))
+        return s_fail (err, errlen, "environment %s and %s are both set: set one of them "
+                       "(%s holds the path of a file whose first line is the value)", both, used, used);
     if (s_apply (self, k, getenv (used), why, sizeof why))
         return s_fail (err, errlen, "environment %s: %s", used, why);
     if (used == name && k->alias && getenv (k->alias))
@@ -680,7 +827,8 @@ wa_config_print_help (FILE *out)
 {
     fprintf (out, "Configuration keys, each with its environment variable(s), which override the file.\n"
              "File: key = value lines; '#' after white space starts a comment; a value with '#' or\n"
-             "leading or trailing spaces goes in double quotes (\\\" and \\\\ inside).\n");
+             "leading or trailing spaces goes in double quotes (\\\" and \\\\ inside). A secret KEY\n"
+             "can come from a file instead: KEY_file (WA_KEY_FILE) names it, its first line is the value.\n");
     for (size_t i = 0; i < NKEYS; i++) {
         const key_t_ *k = &s_keys[i];
         char env[96];

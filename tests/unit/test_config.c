@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "wa_config.h"
 
@@ -110,8 +111,11 @@ s_assert_config_equal (const wa_config_t *a, const wa_config_t *b)
     assert_int_equal (a->db_port, b->db_port);
     assert_string_equal (a->db_username, b->db_username);
     assert_string_equal (a->db_password, b->db_password);
+    assert_string_equal (a->db_password_file, b->db_password_file);
     assert_string_equal (a->webhooks_url, b->webhooks_url);
+    assert_string_equal (a->webhooks_url_file, b->webhooks_url_file);
     assert_string_equal (a->webhooks_secret, b->webhooks_secret);
+    assert_string_equal (a->webhooks_secret_file, b->webhooks_secret_file);
     assert_string_equal (a->db_name, b->db_name);
     assert_int_equal (a->db_connect_timeout, b->db_connect_timeout);
     assert_int_equal (a->db_statement_timeout, b->db_statement_timeout);
@@ -1370,6 +1374,214 @@ test_env_both_names (void **state)
     unlink (path);
 }
 
+// --------------------------------------------------------------------------
+//  Secrets from files: KEY_file, WA_KEY_FILE
+
+//  A file of len bytes (text may hold NULs); its path into path (64 bytes).
+static void
+s_write_bytes (char *path, const char *bytes, size_t len)
+{
+    strcpy (path, "/tmp/wa_test_secret_XXXXXX");
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, bytes, len), (ssize_t) len);
+    assert_int_equal (close (fd), 0);
+    assert_true (s_ntmp < MAX_TMP);
+    strcpy (s_tmp [s_ntmp++], path);
+}
+
+static void
+test_secret_file (void **state)
+{
+    (void) state;
+    char pw [64], secret [64], url [64], conf [64], text [512];
+    s_write_tmp (pw, "Sup3rS3cretPw\nthe second line is not read\n");
+    s_write_tmp (secret, "0123456789abcdef0123456789abcdef\r\n");       //  CRLF
+    s_write_tmp (url, "https://user:Hunter2@hook.example.com/in");      //  no newline at all
+    snprintf (text, sizeof text, "db_password_file = %s\nwebhooks_secret_file = \"%s\" # signs webhooks\n"
+              "webhooks_url_file = %s\n", pw, secret, url);
+    s_write_tmp (conf, text);
+    wa_config_t config;
+    s_load (&config, conf);
+    assert_string_equal (config.db_password, "Sup3rS3cretPw");
+    assert_string_equal (config.db_password_file, pw);
+    assert_string_equal (config.webhooks_secret, "0123456789abcdef0123456789abcdef");
+    assert_string_equal (config.webhooks_url, "https://user:Hunter2@hook.example.com/in");
+
+    //  Shown as any secret is; the file's name is no secret
+    char *printed = s_print (&config);
+    s_assert_lacks (printed, "S3cret");
+    s_assert_lacks (printed, "0123456789abcdef");
+    s_assert_lacks (printed, "Hunter2");
+    s_assert_contains (printed, "db_password = (set)\n");
+    s_assert_contains (printed, "webhooks_url = https://user:***@hook.example.com/in\n");
+    snprintf (text, sizeof text, "db_password_file = %s\n", pw);
+    s_assert_contains (printed, text);
+    free (printed);
+    assert_false (wa_config_is_secret ("db_password_file"));
+    assert_string_equal (wa_config_type ("webhooks_secret_file"), "string");
+
+    //  From the environment too, over the file's own
+    char other [64];
+    s_write_tmp (other, "EnvS3cret\n");
+    setenv ("WA_DB_PASSWORD_FILE", other, 1);
+    s_load (&config, conf);
+    assert_string_equal (config.db_password, "EnvS3cret");
+    assert_string_equal (config.db_password_file, other);
+    s_clear_env ();
+    //  WA_DB_PASSWORD over the file's db_password_file: the path is gone
+    setenv ("WA_DB_PASSWORD", "plain", 1);
+    s_load (&config, conf);
+    assert_string_equal (config.db_password, "plain");
+    assert_string_equal (config.db_password_file, "");
+    s_clear_env ();
+
+    //  The file's first line as it is: spaces, quotes and '#' included
+    s_write_tmp (other, " a \"b\" # c \n");
+    setenv ("WA_DB_PASSWORD_FILE", other, 1);
+    s_load (&config, conf);
+    assert_string_equal (config.db_password, " a \"b\" # c ");
+    s_clear_env ();
+
+    //  Up to 4096 bytes, whatever follows the first line
+    char big [4097];
+    memset (big, 'x', sizeof big);
+    memcpy (big, "short\n", 6);
+    s_write_bytes (other, big, 4096);
+    setenv ("WA_DB_PASSWORD_FILE", other, 1);
+    s_load (&config, conf);
+    assert_string_equal (config.db_password, "short");
+    s_clear_env ();
+
+    //  An empty X_file is as if absent
+    s_write_tmp (conf, "db_password = given\ndb_password_file =\n");
+    s_load (&config, conf);
+    assert_string_equal (config.db_password, "given");
+    snprintf (text, sizeof text, "db_password_file = %s\ndb_password =\n", pw);
+    s_write_tmp (conf, text);
+    s_load (&config, conf);
+    assert_string_equal (config.db_password, "Sup3rS3cretPw");
+    setenv ("WA_DB_PASSWORD", "", 1);
+    setenv ("WA_DB_PASSWORD_FILE", pw, 1);
+    s_load (&config, conf);
+    assert_string_equal (config.db_password, "Sup3rS3cretPw");
+}
+
+//  A secret's file that cannot be used: an error naming the key (or the
+//  variable) and the file, never the secret; nothing applied.
+static void
+s_secret_file_refused (const char *path, const char *part)
+{
+    //  in a config file ...
+    char conf [64], text [256];
+    snprintf (text, sizeof text, "db_port = 3309\nwebhooks_secret_file = %s\n", path);
+    s_write_tmp (conf, text);
+    wa_config_t config, before;
+    wa_config_defaults (&config);
+    before = config;
+    char err [1024] = "", where [96];
+    assert_int_equal (wa_config_load_file (&config, conf, err, sizeof err), -1);
+    snprintf (where, sizeof where, "%s:2: key 'webhooks_secret_file'", conf);
+    s_assert_contains (err, where);
+    s_assert_contains (err, path);
+    s_assert_contains (err, part);
+    s_assert_lacks (err, "S3cret");
+    s_assert_config_equal (&config, &before);
+    //  ... and in the environment
+    setenv ("WA_WEBHOOKS_SECRET_FILE", path, 1);
+    err [0] = 0;
+    assert_int_equal (wa_config_load_env (&config, err, sizeof err), -1);
+    s_assert_contains (err, "environment WA_WEBHOOKS_SECRET_FILE");
+    s_assert_contains (err, path);
+    s_assert_contains (err, part);
+    s_assert_lacks (err, "S3cret");
+    s_assert_config_equal (&config, &before);
+    s_clear_env ();
+}
+
+static void
+test_secret_file_errors (void **state)
+{
+    (void) state;
+    char path [64];
+    s_secret_file_refused ("/tmp/wa_test_config_no_such_file", "cannot read");
+    s_secret_file_refused ("/tmp", "not a regular file");
+    strcpy (path, "/tmp/wa_test_config_fifo_XXXXXX");
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    close (fd);
+    unlink (path);
+    assert_int_equal (mkfifo (path, 0600), 0);
+    strcpy (s_tmp [s_ntmp++], path);
+    s_secret_file_refused (path, "not a regular file");     //  and no hang
+    char big [4097];
+    memset (big, 'S', sizeof big);
+    s_write_bytes (path, big, sizeof big);
+    s_secret_file_refused (path, "larger than 4096 bytes");
+    s_write_tmp (path, "");
+    s_secret_file_refused (path, "empty");
+    s_write_tmp (path, "\nSup3rS3cretSup3rS3cret\n");
+    s_secret_file_refused (path, "empty");
+    s_write_bytes (path, "Sup3rS3cret\0Sup3rS3cret\n", 24);
+    s_secret_file_refused (path, "NUL");
+    //  The value goes through the secret's own checks
+    s_write_tmp (path, "S3cret-short\n");
+    s_secret_file_refused (path, "16 to 255 characters");
+    s_write_tmp (path, "Sup3rS3cret\tSup3rS3cret\n");
+    s_secret_file_refused (path, "control character");
+    memset (big, 'S', 300);
+    big [300] = '\n';
+    s_write_bytes (path, big, 301);
+    s_secret_file_refused (path, "longer than 255");
+    if (geteuid () != 0) {
+        s_write_tmp (path, "Sup3rS3cretSup3rS3cret\n");
+        chmod (path, 0);
+        s_secret_file_refused (path, "cannot read");
+    }
+}
+
+//  X and X_file both given in one source: refused, naming both.
+static void
+test_secret_file_conflicts (void **state)
+{
+    (void) state;
+    char pw [64], text [256];
+    s_write_tmp (pw, "FileS3cret\n");
+    snprintf (text, sizeof text, "db_password = Sup3rS3cret\ndb_port = 3309\ndb_password_file = %s\n", pw);
+    s_file_error (text, 3, "key 'db_password_file': 'db_password' is set too (line 1)", NULL);
+    snprintf (text, sizeof text, "# x\ndb_password_file = %s\ndb_password = \"Sup3rS3cret\"\n", pw);
+    s_file_error (text, 3, "key 'db_password': 'db_password_file' is set too (line 2)", NULL);
+    snprintf (text, sizeof text, "webhooks_url = http://a/\nwebhooks_url_file = %s\n", pw);
+    s_file_error (text, 2, "webhooks_url", "webhooks_url_file");
+
+    //  In the environment
+    setenv ("WA_DB_PASSWORD", "Sup3rS3cret", 1);
+    setenv ("WA_DB_PASSWORD_FILE", pw, 1);
+    wa_config_t config, before;
+    wa_config_defaults (&config);
+    before = config;
+    char err [512] = "";
+    assert_int_equal (wa_config_load_env (&config, err, sizeof err), -1);
+    s_assert_contains (err, "WA_DB_PASSWORD and WA_DB_PASSWORD_FILE are both set");
+    s_assert_lacks (err, "S3cret");
+    s_assert_config_equal (&config, &before);
+    s_clear_env ();
+    setenv ("WA_WEBHOOKS_SECRET", "0123456789abcdef", 1);
+    setenv ("WA_WEBHOOKS_SECRET_FILE", pw, 1);
+    assert_int_equal (wa_config_load_env (&config, err, sizeof err), -1);
+    s_assert_contains (err, "WA_WEBHOOKS_SECRET and WA_WEBHOOKS_SECRET_FILE");
+    s_clear_env ();
+
+    //  One in the file, the other in the environment: the environment wins,
+    //  as for any key
+    snprintf (text, sizeof text, "db_password = Sup3rS3cret\n");
+    char conf [64];
+    s_write_tmp (conf, text);
+    setenv ("WA_DB_PASSWORD_FILE", pw, 1);
+    s_load (&config, conf);
+    assert_string_equal (config.db_password, "FileS3cret");
+}
+
 static void
 s_check_refused (wa_config_t *config, const char *part1, const char *part2)
 {
@@ -1561,6 +1773,7 @@ test_print_help (void **state)
     s_assert_contains (text, "[1..65535]");
     //  Every key's WA_ name, and the original's next to it
     s_assert_contains (text, "WA_LEASE_TTL");
+    s_assert_contains (text, "WA_WEBHOOKS_SECRET_FILE");
     s_assert_contains (text, "WA_HOSTNAME, COREAPP_HOSTNAME");
     s_assert_contains (text, "WA_PORTS, COREAPP_EXTERNAL_PORTS");
     s_assert_contains (text, "WA_WEBAPP_PORT, WEBAPP_EXTERNAL_PORTS");
@@ -1613,6 +1826,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_env_every_key, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_env_new_names, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_env_both_names, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_secret_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_secret_file_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_secret_file_conflicts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_load_runs_check, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_print_hides_password, s_setup, s_teardown),
