@@ -160,6 +160,9 @@ bool wa_config_is_secret (const char *key);
 //  ("https://user:***@host/path"), or all of it when it has no ':'
 //  ("https://***@host/path": often a token); other URLs as they are.
 void wa_config_redact_url (const char *url, char *buf, size_t len);
+//  True for an address only this host reaches: 127.0.0.0/8, ::1 (also
+//  in brackets), localhost and names under .localhost, the interface lo.
+bool wa_config_is_loopback (const char *address);
 //  Copy every setting's value from source into self.
 void wa_config_copy_settings (wa_config_t *self, const wa_config_t *source);
 

@@ -3,6 +3,7 @@
     WA_ and its name in upper case in the environment. Defaults go through
     the same parser as user input, so a default can never be out of bounds
     unnoticed. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -956,6 +957,27 @@ bool
 wa_config_is_secret (const char *key)
 {
     return s_listed (s_secrets, key) || s_listed (s_urls, key);
+}
+
+bool
+wa_config_is_loopback (const char *address)
+{
+    char text[64];
+    struct in_addr v4;
+    struct in6_addr v6;
+    size_t len = strlen (address);
+    if (!strcasecmp (address, "localhost") || !strcmp (address, "lo")
+    ||  (len > 10 && !strcasecmp (address + len - 10, ".localhost")))
+        return true;
+    if (inet_pton (AF_INET, address, &v4) == 1)
+        return (ntohl (v4.s_addr) >> 24) == 127;
+    //  ZeroMQ writes an IPv6 address in brackets: tcp://[::1]:6250.
+    if (len >= 2 && len < sizeof text && address[0] == '[' && address[len - 1] == ']') {
+        memcpy (text, address + 1, len - 2);
+        text[len - 2] = 0;
+        address = text;
+    }
+    return inet_pton (AF_INET6, address, &v6) == 1 && IN6_IS_ADDR_LOOPBACK (&v6);
 }
 
 void

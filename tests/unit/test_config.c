@@ -1582,6 +1582,29 @@ test_secret_file_conflicts (void **state)
     assert_string_equal (config.db_password, "FileS3cret");
 }
 
+// --------------------------------------------------------------------------
+//  Loopback addresses (the warning of a node that advertises one)
+
+static void
+test_is_loopback (void **state)
+{
+    (void) state;
+    static const char *yes [] = {
+        "127.0.0.1", "127.1.2.3", "localhost", "LocalHost", "node.localhost", "::1", "[::1]",
+        "0:0:0:0:0:0:0:1", "lo"
+    };
+    static const char *no [] = {
+        "*", "0.0.0.0", "10.0.0.1", "128.0.0.1", "::", "[::]", "db.example.com", "localhost.example.com",
+        "mylocalhost", "", "[", "[]", "eth0", "126.255.255.255", "127.0.0.1.example.com"
+    };
+    for (size_t i = 0; i < sizeof yes / sizeof yes [0]; i++)
+        if (!wa_config_is_loopback (yes [i]))
+            fail_msg ("'%s' is loopback", yes [i]);
+    for (size_t i = 0; i < sizeof no / sizeof no [0]; i++)
+        if (wa_config_is_loopback (no [i]))
+            fail_msg ("'%s' is not loopback", no [i]);
+}
+
 static void
 s_check_refused (wa_config_t *config, const char *part1, const char *part2)
 {
@@ -1829,6 +1852,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_secret_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_secret_file_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_secret_file_conflicts, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_is_loopback, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_load_runs_check, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_print_hides_password, s_setup, s_teardown),
