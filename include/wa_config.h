@@ -1,9 +1,9 @@
 /*  wa_config — the one validated table of settings.
 
-    Every key has a type, a default, bounds and, where the original client had
-    one, an environment variable. Values come from the built-in defaults, then
-    the config file, then the environment (the original's names win over the
-    file). A bad value is an error that names the key, the value and where it
+    Every key has a type, a default, bounds and an environment variable
+    (WA_ and its name in upper case; also the original client's name where
+    it had another). Values come from the built-in defaults, then the
+    config file, then the environment, which wins over the file. A bad value is an error that names the key, the value and where it
     came from; nothing is half-applied. */
 #ifndef WA_CONFIG_H
 #define WA_CONFIG_H
@@ -25,6 +25,7 @@ typedef struct {
     int db_port;
     char db_username[64];
     char db_password[128];
+    char db_password_file[WA_CONFIG_STR];   //  db_password came from this file's first line
     char db_name[64];
     int db_connect_timeout;         //  seconds
     int db_statement_timeout;       //  seconds: a statement slower than this has failed
@@ -72,11 +73,13 @@ typedef struct {
     bool wagate_registered;         //  the account starts registered
     //  callbacks (webhooks) and media
     char webhooks_url[WA_CONFIG_STR];
+    char webhooks_url_file[WA_CONFIG_STR];
     int webhooks_max_concurrent_requests;
     int callback_backoff_delay_ms;
     int max_callback_backoff_delay_ms;
     bool sent_status;
     char webhooks_secret[WA_CONFIG_STR];    //  HMAC key of X-Hub-Signature-256; "": none
+    char webhooks_secret_file[WA_CONFIG_STR];
     int callbacks_queue_max;        //  pending callbacks per shard, then events wait upstream
     char media_dir[WA_CONFIG_STR];
     //  logging
@@ -106,10 +109,18 @@ typedef struct {
 
 //  Fill with the built-in defaults.
 void wa_config_defaults (wa_config_t *self);
-//  Read key = value lines from path. On error returns -1 with a message in
-//  err ("FILE:LINE: key 'x': ..."), and self is left as it was.
+//  Read key = value lines from path: '#' at the start of a line or after
+//  white space starts a comment; a value in double quotes keeps its '#'
+//  and spaces (\" and \\ inside). On error returns -1 with a message in
+//  err ("FILE:LINE: key 'x': ..."), and self is left as it was. A secret's
+//  key X_file reads X from the first line of that file; X and X_file in
+//  one file is an error.
 int wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errlen);
-//  Apply the environment variables named in the table (WA_DB_HOSTNAME, ...).
+//  Apply the environment: WA_ and a key's name in upper case for every
+//  key (WA_DB_HOSTNAME, WA_LEASE_TTL, ...), and the original's name where
+//  it had another (COREAPP_HOSTNAME, ...): both set must agree; WA_X and
+//  WA_X_FILE both given a value is an error. Values are checked as a
+//  file's are.
 int wa_config_load_env (wa_config_t *self, char *err, size_t errlen);
 //  Set one key from text, checking type and bounds.
 int wa_config_set (wa_config_t *self, const char *key, const char *value, char *err, size_t errlen);
@@ -121,7 +132,8 @@ int wa_config_check (const wa_config_t *self, char *err, size_t errlen);
 wa_usec_t wa_alive_window (double db_liveness_interval);
 #define WA_SQL_ALIVE(column) column " > NOW(6) - INTERVAL ? MICROSECOND"
 //  Print every key with its value as "key = value" lines (secrets as
-//  wa_config_display shows them).
+//  wa_config_display shows them), in double quotes where a config file
+//  would read the value otherwise.
 void wa_config_print (const wa_config_t *self, FILE *out);
 //  Print the keys, their env names, defaults and bounds (for --help).
 void wa_config_print_help (FILE *out);
@@ -148,6 +160,9 @@ bool wa_config_is_secret (const char *key);
 //  ("https://user:***@host/path"), or all of it when it has no ':'
 //  ("https://***@host/path": often a token); other URLs as they are.
 void wa_config_redact_url (const char *url, char *buf, size_t len);
+//  True for an address only this host reaches: 127.0.0.0/8, ::1 (also
+//  in brackets), localhost and names under .localhost, the interface lo.
+bool wa_config_is_loopback (const char *address);
 //  Copy every setting's value from source into self.
 void wa_config_copy_settings (wa_config_t *self, const wa_config_t *source);
 

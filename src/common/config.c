@@ -1,13 +1,18 @@
-/*  wa_config — see include/wa_config.h. One table: name, environment
-    variable, type, default, bounds, help. Defaults go through the same parser
-    as user input, so a default can never be out of bounds unnoticed. */
+/*  wa_config — see include/wa_config.h. One table: name, the original's
+    environment variable, type, default, bounds, help. Every key is also
+    WA_ and its name in upper case in the environment. Defaults go through
+    the same parser as user input, so a default can never be out of bounds
+    unnoticed. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "wa_config.h"
 #include "wa_log.h"
@@ -16,7 +21,7 @@ typedef enum { T_STR, T_INT, T_SEC, T_BOOL, T_PORTS, T_ENUM } key_type_t;
 
 typedef struct {
     const char *name;
-    const char *env;            //  the original's variable, or NULL
+    const char *alias;          //  the original's variable when it is not WA_NAME, or NULL
     key_type_t type;
     size_t offset;
     size_t size;                //  for strings: buffer size
@@ -30,13 +35,15 @@ typedef struct {
     { n, e, t, offsetof (wa_config_t, f), sizeof (((wa_config_t *) 0)->f), d, lo, hi, ch, h }
 
 static const key_t_ s_keys[] = {
-    K ("db_engine", "WA_DB_ENGINE", T_ENUM, db_engine, "mysql", 0, 0, "mysql|mariadb",
+    K ("db_engine", NULL, T_ENUM, db_engine, "mysql", 0, 0, "mysql|mariadb",
        "database engine (MySQL 5.7+/8 or MariaDB 10.6+; both speak the same protocol)"),
-    K ("db_hostname", "WA_DB_HOSTNAME", T_STR, db_hostname, "127.0.0.1", 1, 253, NULL, "database host"),
-    K ("db_port", "WA_DB_PORT", T_INT, db_port, "3306", 1, 65535, NULL, "database TCP port"),
-    K ("db_username", "WA_DB_USERNAME", T_STR, db_username, "root", 1, 63, NULL, "database user"),
-    K ("db_password", "WA_DB_PASSWORD", T_STR, db_password, "", 0, 127, NULL, "database password"),
-    K ("db_name", "WA_DB_NAME", T_STR, db_name, "wacluster", 1, 63, NULL,
+    K ("db_hostname", NULL, T_STR, db_hostname, "127.0.0.1", 1, 253, NULL, "database host"),
+    K ("db_port", NULL, T_INT, db_port, "3306", 1, 65535, NULL, "database TCP port"),
+    K ("db_username", NULL, T_STR, db_username, "root", 1, 63, NULL, "database user"),
+    K ("db_password", NULL, T_STR, db_password, "", 0, 127, NULL, "database password"),
+    K ("db_password_file", NULL, T_STR, db_password_file, "", 0, 255, NULL,
+       "a file whose first line is db_password (instead of db_password)"),
+    K ("db_name", NULL, T_STR, db_name, "wacluster", 1, 63, NULL,
        "database (schema) name; [A-Za-z0-9_] only"),
     K ("db_connect_timeout", NULL, T_INT, db_connect_timeout, "3", 1, 60, NULL, "seconds to connect"),
     K ("db_statement_timeout", NULL, T_INT, db_statement_timeout, "2", 1, 60, NULL,
@@ -52,7 +59,7 @@ static const key_t_ s_keys[] = {
     K ("db_tls_verify", NULL, T_BOOL, db_tls_verify, "1", 0, 0, NULL,
        "with TLS, check the server's certificate and that it names db_hostname (0: encrypted, "
        "but anyone on the path can pose as the database)"),
-    K ("master_node", "WA_MASTER_NODE", T_BOOL, master_node, "0", 0, 0, NULL,
+    K ("master_node", NULL, T_BOOL, master_node, "0", 0, 0, NULL,
        "1 makes wacore run as a Master (the original's single image)"),
     K ("hostname", "COREAPP_HOSTNAME", T_STR, hostname, "127.0.0.1", 1, 253, NULL,
        "host name other nodes use to reach this one"),
@@ -61,12 +68,12 @@ static const key_t_ s_keys[] = {
     K ("ports", "COREAPP_EXTERNAL_PORTS", T_PORTS, ports, "6250,6251,6252,6253", 0, 65535, NULL,
        "four ports: api, bus, control, health (\"a,b,c,d\", \"a-d\", or 0 for any free port)"),
     K ("bind_address", NULL, T_STR, bind_address, "*", 1, 63, NULL, "address to bind the four ports on"),
-    K ("bus_security", "WA_BUS_SECURITY", T_ENUM, bus_security, "curve", 0, 0, "curve|off",
+    K ("bus_security", NULL, T_ENUM, bus_security, "curve", 0, 0, "curve|off",
        "the node bus: curve (every connection authenticated by its key and encrypted) or off (no "
        "keys; every port binds loopback only)"),
-    K ("bus_cert", "WA_BUS_CERT", T_STR, bus_cert, "", 0, 255, NULL,
+    K ("bus_cert", NULL, T_STR, bus_cert, "", 0, 255, NULL,
        "this program's secret certificate (NAME.key_secret from `wactl keys new`, mode 0600)"),
-    K ("bus_keys_dir", "WA_BUS_KEYS_DIR", T_STR, bus_keys_dir, "/etc/wacluster/keys/trusted", 1, 255, NULL,
+    K ("bus_keys_dir", NULL, T_STR, bus_keys_dir, "/etc/wacluster/keys/trusted", 1, 255, NULL,
        "the allow-list: a directory of the public certificates (NAME.key) the cluster trusts; "
        "read again when it changes"),
     K ("shards", NULL, T_INT, shards, "1", 1, WA_SHARDS_MAX, NULL, "number of shards (fixed at first start)"),
@@ -114,10 +121,12 @@ static const key_t_ s_keys[] = {
        "wagate: inbound messages generated per second (0: only those injected)"),
     K ("wagate_registered", NULL, T_BOOL, wagate_registered, "1", 0, 0, NULL,
        "wagate: 1 starts with the account registered; 0 requires POST /v1/account and verify first"),
-    K ("log_level", "WA_LOG_LEVEL", T_ENUM, log_level, "info", 0, 0, "error|warn|info|debug", "log level"),
+    K ("log_level", NULL, T_ENUM, log_level, "info", 0, 0, "error|warn|info|debug", "log level"),
     K ("log_syslog", NULL, T_BOOL, log_syslog, "0", 0, 0, NULL, "1 logs to syslog instead of stderr"),
     K ("webhooks_url", NULL, T_STR, webhooks_url, "", 0, 255, NULL,
        "where the primary Coreapps POST statuses and inbound messages (http:// or https://; empty: none)"),
+    K ("webhooks_url_file", NULL, T_STR, webhooks_url_file, "", 0, 255, NULL,
+       "a file whose first line is webhooks_url (instead of webhooks_url)"),
     K ("webhooks_max_concurrent_requests", NULL, T_INT, webhooks_max_concurrent_requests, "12", 1, 1000, NULL,
        "webhook POSTs in flight at once, per primary Coreapp"),
     K ("callback_backoff_delay_ms", NULL, T_INT, callback_backoff_delay_ms, "3000", 1, 3600000, NULL,
@@ -129,6 +138,8 @@ static const key_t_ s_keys[] = {
     K ("webhooks_secret", NULL, T_STR, webhooks_secret, "", 0, 255, NULL,
        "16 to 255 characters: each webhook POST carries X-Hub-Signature-256, the HMAC-SHA256 of its "
        "body with this key (empty: no signature)"),
+    K ("webhooks_secret_file", NULL, T_STR, webhooks_secret_file, "", 0, 255, NULL,
+       "a file whose first line is webhooks_secret (instead of webhooks_secret)"),
     K ("callbacks_queue_max", NULL, T_INT, callbacks_queue_max, "100000", 1, 10000000, NULL,
        "pending callbacks per shard (as the original: 100000); when full the primary Coreapp stops "
        "acknowledging new events, which wait upstream"),
@@ -142,7 +153,7 @@ static const key_t_ s_keys[] = {
        "waweb: PEM certificate file; with webapp_tls_key the API speaks HTTPS"),
     K ("webapp_tls_key", NULL, T_STR, webapp_tls_key, "", 0, 255, NULL,
        "waweb: PEM private key file of webapp_tls_cert"),
-    K ("webapp_tls_self_signed", "WA_WEBAPP_TLS_SELF_SIGNED", T_BOOL, webapp_tls_self_signed, "0", 0, 0, NULL,
+    K ("webapp_tls_self_signed", NULL, T_BOOL, webapp_tls_self_signed, "0", 0, 0, NULL,
        "waweb: when neither webapp_tls_cert nor webapp_tls_key exists, make a self-signed pair there at "
        "the first start (its fingerprint is logged) and use it from then on"),
     K ("webapp_max_body", NULL, T_INT, webapp_max_body, "1048576", 1024, 104857600, NULL,
@@ -172,7 +183,7 @@ static const key_t_ s_keys[] = {
        "waweb: failed logins allowed per client address within login_failures_window"),
     K ("login_failures_window", NULL, T_SEC, login_failures_window, "60", 0.1, 86400, NULL,
        "waweb: the window of login_failures_limit, seconds"),
-    K ("admin_password_file", "WA_ADMIN_PASSWORD_FILE", T_STR, admin_password_file, "", 0, 255, NULL,
+    K ("admin_password_file", NULL, T_STR, admin_password_file, "", 0, 255, NULL,
        "waweb: a file whose first line is the password of 'admin', set when no ADMIN has one yet "
        "(otherwise the API serves only loopback clients until one is set)"),
 };
@@ -288,8 +299,10 @@ s_in_choices (const char *choices, const char *value)
     return false;
 }
 
+//  Check value for key k and store it; on an error self may be half
+//  changed (callers work on a copy).
 static int
-s_apply (wa_config_t *self, const key_t_ *k, const char *value, char *err, size_t errlen)
+s_apply_value (wa_config_t *self, const key_t_ *k, const char *value, char *err, size_t errlen)
 {
     void *field = (char *) self + k->offset;
     //  A secret never appears in an error message (they end up in logs).
@@ -378,6 +391,112 @@ s_apply (wa_config_t *self, const key_t_ *k, const char *value, char *err, size_
     return s_fail (err, errlen, "key '%s': unknown type", k->name);
 }
 
+//  For key X_file where X is a secret: X; for any other key NULL.
+static const key_t_ *
+s_file_target (const key_t_ *k)
+{
+    char name[64];
+    size_t len = strlen (k->name);
+    if (len <= 5 || len - 5 >= sizeof name || strcmp (k->name + len - 5, "_file") != 0)
+        return NULL;
+    memcpy (name, k->name, len - 5);
+    name[len - 5] = 0;
+    return wa_config_is_secret (name) ? s_find (name) : NULL;
+}
+
+//  For a secret X: its key X_file; for any other key NULL.
+static const key_t_ *
+s_file_key (const key_t_ *k)
+{
+    char name[64];
+    if (!wa_config_is_secret (k->name))
+        return NULL;
+    snprintf (name, sizeof name, "%s_file", k->name);
+    return s_find (name);
+}
+
+//  A secret's file holds one line; anything much larger is not one.
+#define SECRET_FILE_MAX 4096
+
+//  The first line of the file at path, without its line ending, into line
+//  (SECRET_FILE_MAX + 1 bytes). Not a FIFO or a device: opening one could
+//  hang or read forever.
+static int
+s_read_first_line (const char *path, char *line, char *err, size_t errlen)
+{
+    int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return s_fail (err, errlen, "cannot read %s: %s", path, strerror (errno));
+    struct stat info;
+    if (fstat (fd, &info) || !S_ISREG (info.st_mode)) {
+        close (fd);
+        return s_fail (err, errlen, "%s is not a regular file", path);
+    }
+    ssize_t size = 0, n = 1;
+    while (n > 0 && size <= SECRET_FILE_MAX) {
+        n = read (fd, line + size, (size_t) (SECRET_FILE_MAX + 1 - size));
+        if (n > 0)
+            size += n;
+    }
+    int error = errno;
+    close (fd);
+    if (n < 0)
+        return s_fail (err, errlen, "cannot read %s: %s", path, strerror (error));
+    if (size > SECRET_FILE_MAX)
+        return s_fail (err, errlen, "%s is larger than %d bytes: it should hold one line, the value",
+                       path, SECRET_FILE_MAX);
+    char *end = memchr (line, '\n', (size_t) size);
+    size_t len = end ? (size_t) (end - line) : (size_t) size;
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    line[len] = 0;
+    if (memchr (line, 0, len))
+        return s_fail (err, errlen, "the first line of %s holds a NUL byte", path);
+    if (len == 0)
+        return s_fail (err, errlen, "the first line of %s is empty", path);
+    if (info.st_mode & S_IROTH)
+        wa_warn ("%s can be read by every user (mode %03o): chmod o-r it", path,
+                 (unsigned int) (info.st_mode & 0777));
+    return 0;
+}
+
+//  Key X_file = path: X is the first line of that file; "" leaves X as it
+//  is. The secret goes through X's own checks, and never into err.
+static int
+s_apply_file (wa_config_t *self, const key_t_ *k, const key_t_ *secret, const char *path,
+              char *err, size_t errlen)
+{
+    if (s_apply_value (self, k, path, err, errlen))
+        return -1;
+    if (!*path)
+        return 0;
+    char line[SECRET_FILE_MAX + 1], why[512];
+    int rc = s_read_first_line (path, line, why, sizeof why);
+    if (rc == 0 && s_apply_value (self, secret, line, why, sizeof why))
+        rc = s_fail (err, errlen, "key '%s': the first line of %s: %s", k->name, path, why);
+    else
+    if (rc)
+        s_fail (err, errlen, "key '%s': %s", k->name, why);
+    explicit_bzero (line, sizeof line);
+    return rc;
+}
+
+//  Check value for key k and store it. A secret set directly no longer
+//  comes from its file.
+static int
+s_apply (wa_config_t *self, const key_t_ *k, const char *value, char *err, size_t errlen)
+{
+    const key_t_ *secret = s_file_target (k);
+    if (secret)
+        return s_apply_file (self, k, secret, value, err, errlen);
+    if (s_apply_value (self, k, value, err, errlen))
+        return -1;
+    const key_t_ *file = s_file_key (k);
+    if (file)
+        *((char *) self + file->offset) = 0;
+    return 0;
+}
+
 int
 wa_config_set (wa_config_t *self, const char *key, const char *value, char *err, size_t errlen)
 {
@@ -403,6 +522,11 @@ wa_config_defaults (wa_config_t *self)
             fprintf (stderr, "wa_config: bad built-in default: %s\n", err);
             abort ();
         }
+        //  Every secret can be kept out of the config file and the environment.
+        if (wa_config_is_secret (s_keys[i].name) && !s_file_key (&s_keys[i])) {
+            fprintf (stderr, "wa_config: secret %s has no key %s_file\n", s_keys[i].name, s_keys[i].name);
+            abort ();
+        }
     }
 }
 
@@ -417,6 +541,104 @@ s_trim (char *s)
     return s;
 }
 
+//  A quoted value, text at its opening '"': the characters up to the
+//  closing one, \" and \\ standing for " and \; then only a comment.
+//  Unquoted in place; NULL with why (never the value: it may be a secret).
+static char *
+s_unquote (char *text, char *why, size_t whylen)
+{
+    char *out = text, *in = text + 1;
+    for (; *in != '"'; in++) {
+        if (*in == '\\' && (in[1] == '"' || in[1] == '\\'))
+            in++;
+        else
+        if (*in == '\\' && in[1]) {
+            s_fail (why, whylen, "in double quotes a backslash escapes only \" and \\ (write \\\\ for one)");
+            return NULL;
+        }
+        if (*in == 0) {
+            s_fail (why, whylen, "the closing double quote is missing");
+            return NULL;
+        }
+        *out++ = *in;
+    }
+    *out = 0;
+    for (in++; isspace ((unsigned char) *in); in++)
+        ;
+    if (*in && *in != '#') {
+        s_fail (why, whylen, "text after the closing double quote (a comment starts with '#')");
+        return NULL;
+    }
+    return text;
+}
+
+//  The value after '=': double quoted (s_unquote), or the text up to a
+//  comment, trimmed. A comment is '#' at the start or after white space;
+//  '#' inside a word is an error, not a silently shortened value.
+static char *
+s_parse_value (char *text, char *why, size_t whylen)
+{
+    while (isspace ((unsigned char) *text))
+        text++;
+    if (*text == '"')
+        return s_unquote (text, why, whylen);
+    for (char *c = text; *c; c++) {
+        if (*c != '#')
+            continue;
+        if (c > text && !isspace ((unsigned char) c[-1])) {
+            s_fail (why, whylen, "'#' inside the value: a comment needs white space before it, "
+                    "and a value that holds '#' goes in double quotes");
+            return NULL;
+        }
+        *c = 0;
+        break;
+    }
+    return s_trim (text);
+}
+
+//  A secret X and its X_file, both given a value in one file: which one
+//  was meant? lines[] holds the line that gave each key a value (0: none).
+//  An empty one is as if absent: 1 to skip this line, 0 to apply it.
+static int
+s_file_conflict (const key_t_ *k, const char *value, const int *lines, char *why, size_t whylen)
+{
+    const key_t_ *other = s_file_target (k) ? s_file_target (k) : s_file_key (k);
+    int line = other ? lines[other - s_keys] : 0;
+    if (!line)
+        return 0;
+    if (!*value)
+        return 1;
+    return s_fail (why, whylen, "key '%s': '%s' is set too (line %d): set one of them", k->name, other->name, line);
+}
+
+//  One line, trimmed and not a comment: "key = value", set on self.
+static int
+s_file_line (wa_config_t *self, char *text, int *lines, int lineno, char *why, size_t whylen)
+{
+    char *eq = strchr (text, '=');
+    if (!eq)
+        return s_fail (why, whylen, "expected 'key = value', got '%s'", text);
+    *eq = 0;
+    char *key = s_trim (text);
+    if (!*key)
+        return s_fail (why, whylen, "expected 'key = value': the key before '=' is missing");
+    const key_t_ *k = s_find (key);
+    if (!k)
+        return s_fail (why, whylen, "unknown key '%s' (--help lists them)", key);
+    char *value = s_parse_value (eq + 1, why, whylen);
+    if (!value) {
+        char what[512];
+        snprintf (what, sizeof what, "%s", why);
+        return s_fail (why, whylen, "key '%s': %s", k->name, what);
+    }
+    int conflict = s_file_conflict (k, value, lines, why, whylen);
+    if (conflict)
+        return conflict > 0 ? 0 : -1;
+    if (*value)
+        lines[k - s_keys] = lineno;
+    return s_apply (self, k, value, why, whylen);
+}
+
 int
 wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errlen)
 {
@@ -425,7 +647,7 @@ wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errl
         return s_fail (err, errlen, "%s: cannot open: %s", path, strerror (errno));
     wa_config_t copy = *self;
     char line[1024], why[512];
-    int lineno = 0, rc = 0;
+    int lineno = 0, rc = 0, lines[NKEYS] = { 0 };
     while (fgets (line, sizeof line, file)) {
         lineno++;
         if (!strchr (line, '\n') && !feof (file)) {
@@ -435,23 +657,12 @@ wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errl
         char *text = s_trim (line);
         if (*text == 0 || *text == '#')
             continue;
-        char *eq = strchr (text, '=');
-        if (!eq) {
-            rc = s_fail (err, errlen, "%s:%d: expected 'key = value', got '%s'", path, lineno, text);
-            break;
-        }
-        *eq = 0;
-        char *key = s_trim (text), *value = s_trim (eq + 1);
-        size_t vlen = strlen (value);
-        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
-            value[vlen - 1] = 0;
-            value++;
-        }
-        if (wa_config_set (&copy, key, value, why, sizeof why)) {
+        if (s_file_line (&copy, text, lines, lineno, why, sizeof why)) {
             rc = s_fail (err, errlen, "%s:%d: %s", path, lineno, why);
             break;
         }
     }
+    explicit_bzero (line, sizeof line);
     if (rc == 0 && ferror (file))
         rc = s_fail (err, errlen, "%s: read error", path);
     fclose (file);
@@ -462,19 +673,72 @@ wa_config_load_file (wa_config_t *self, const char *path, char *err, size_t errl
     return rc;
 }
 
+//  The environment variable of key: WA_ and its name in upper case.
+static void
+s_env_name (const key_t_ *k, char *buf, size_t len)
+{
+    snprintf (buf, len, "WA_%s", k->name);
+    for (char *c = buf; *c; c++)
+        *c = (char) toupper ((unsigned char) *c);
+}
+
+//  The variable that sets key k (WA_NAME, else the original's), or NULL.
+static const char *
+s_env_set (const key_t_ *k, char *name, size_t len)
+{
+    s_env_name (k, name, len);
+    if (getenv (name))
+        return name;
+    return k->alias && getenv (k->alias) ? k->alias : NULL;
+}
+
+//  WA_NAME and the original's variable both set (self has WA_NAME's
+//  value): they must mean the same, or neither is taken.
+static int
+s_env_agree (const wa_config_t *self, const key_t_ *k, const char *name, char *err, size_t errlen)
+{
+    wa_config_t other = *self;
+    const char *value = getenv (name), *alias = getenv (k->alias);
+    char why[512];
+    if (s_apply (&other, k, alias, why, sizeof why))
+        return s_fail (err, errlen, "environment %s: %s", k->alias, why);
+    if (memcmp ((const char *) self + k->offset, (const char *) &other + k->offset, k->size) == 0)
+        return 0;
+    if (wa_config_is_secret (k->name))
+        return s_fail (err, errlen, "environment %s and %s disagree (both set key '%s'): set one of them",
+                       name, k->alias, k->name);
+    return s_fail (err, errlen, "environment %s ('%s') and %s ('%s') disagree (both set key '%s'): "
+                   "set one of them", name, value, k->alias, alias, k->name);
+}
+
+//  Key k from the environment, checked as a file's value is.
+static int
+s_env_key (wa_config_t *self, const key_t_ *k, char *err, size_t errlen)
+{
+    char name[64], other[64], why[512];
+    const char *used = s_env_set (k, name, sizeof name);
+    if (!used)
+        return 0;
+    //  As in a file, an empty one of X and X_file is as if not set.
+    const key_t_ *secret = s_file_target (k);
+    const char *both = secret && *getenv (used) ? s_env_set (secret, other, sizeof other) : NULL;
+    if (both && *getenv (both))
+        return s_fail (err, errlen, "environment %s and %s are both set: set one of them "
+                       "(%s holds the path of a file whose first line is the value)", both, used, used);
+    if (s_apply (self, k, getenv (used), why, sizeof why))
+        return s_fail (err, errlen, "environment %s: %s", used, why);
+    if (used == name && k->alias && getenv (k->alias))
+        return s_env_agree (self, k, name, err, errlen);
+    return 0;
+}
+
 int
 wa_config_load_env (wa_config_t *self, char *err, size_t errlen)
 {
     wa_config_t copy = *self;
-    char why[512];
-    for (size_t i = 0; i < NKEYS; i++) {
-        const char *value = s_keys[i].env ? getenv (s_keys[i].env) : NULL;
-        if (!value)
-            continue;
-        //  The original's db.env says MYSQL or PGSQL; we speak MySQL's protocol only.
-        if (s_apply (&copy, &s_keys[i], value, why, sizeof why))
-            return s_fail (err, errlen, "environment %s: %s", s_keys[i].env, why);
-    }
+    for (size_t i = 0; i < NKEYS; i++)
+        if (s_env_key (&copy, &s_keys[i], err, errlen))
+            return -1;
     *self = copy;
     return 0;
 }
@@ -524,6 +788,26 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
     return 0;
 }
 
+//  value as a config file reads it back: in double quotes when it holds
+//  '#', starts with '"' or starts or ends with white space.
+static void
+s_print_value (FILE *out, const char *value)
+{
+    size_t len = strlen (value);
+    if (!strchr (value, '#') && *value != '"'
+    &&  !(len && (isspace ((unsigned char) value[0]) || isspace ((unsigned char) value[len - 1])))) {
+        fputs (value, out);
+        return;
+    }
+    fputc ('"', out);
+    for (const char *c = value; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fputc ('\\', out);
+        fputc (*c, out);
+    }
+    fputc ('"', out);
+}
+
 void
 wa_config_print (const wa_config_t *self, FILE *out)
 {
@@ -533,24 +817,32 @@ wa_config_print (const wa_config_t *self, FILE *out)
         //  for the secrets).
         char value[WA_CONFIG_STR + 64];
         wa_config_display (self, k->name, value, sizeof value);
-        fprintf (out, "%s = %s\n", k->name, value);
+        fprintf (out, "%s = ", k->name);
+        s_print_value (out, value);
+        fputc ('\n', out);
     }
 }
 
 void
 wa_config_print_help (FILE *out)
 {
-    fprintf (out, "Configuration keys (file: key = value; environment variables override the file):\n");
+    fprintf (out, "Configuration keys, each with its environment variable(s), which override the file.\n"
+             "File: key = value lines; '#' after white space starts a comment; a value with '#' or\n"
+             "leading or trailing spaces goes in double quotes (\\\" and \\\\ inside). A secret KEY\n"
+             "can come from a file instead: KEY_file (WA_KEY_FILE) names it, its first line is the value.\n");
     for (size_t i = 0; i < NKEYS; i++) {
         const key_t_ *k = &s_keys[i];
+        char env[96];
+        s_env_name (k, env, sizeof env);
+        if (k->alias)
+            snprintf (env + strlen (env), sizeof env - strlen (env), ", %s", k->alias);
         char bounds[64] = "";
         if (k->type == T_INT || k->type == T_SEC)
             snprintf (bounds, sizeof bounds, " [%g..%g]", k->min, k->max);
         else
         if (k->type == T_ENUM)
             snprintf (bounds, sizeof bounds, " [%s]", k->choices);
-        fprintf (out, "  %-26s %-24s default '%s'%s\n      %s\n", k->name,
-                 k->env ? k->env : "", k->dflt, bounds, k->help);
+        fprintf (out, "  %-26s %-28s default '%s'%s\n      %s\n", k->name, env, k->dflt, bounds, k->help);
     }
 }
 
@@ -570,8 +862,11 @@ wa_config_load (wa_config_t *self, const char *path, char *err, size_t errlen)
         return -1;
     if (wa_config_load_env (self, err, errlen))
         return -1;
-    //  EXTERNAL_HOSTNAME stands in for COREAPP_HOSTNAME when only it is given.
-    if (!getenv ("COREAPP_HOSTNAME") && *self->external_hostname && strcmp (self->hostname, "127.0.0.1") == 0)
+    //  EXTERNAL_HOSTNAME stands in for COREAPP_HOSTNAME (or WA_HOSTNAME)
+    //  when only it is given.
+    char name[64];
+    if (!s_env_set (s_find ("hostname"), name, sizeof name)
+    &&  *self->external_hostname && strcmp (self->hostname, "127.0.0.1") == 0)
         snprintf (self->hostname, sizeof self->hostname, "%s", self->external_hostname);
     if (wa_config_check (self, err, errlen))
         return -1;
@@ -662,6 +957,27 @@ bool
 wa_config_is_secret (const char *key)
 {
     return s_listed (s_secrets, key) || s_listed (s_urls, key);
+}
+
+bool
+wa_config_is_loopback (const char *address)
+{
+    char text[64];
+    struct in_addr v4;
+    struct in6_addr v6;
+    size_t len = strlen (address);
+    if (!strcasecmp (address, "localhost") || !strcmp (address, "lo")
+    ||  (len > 10 && !strcasecmp (address + len - 10, ".localhost")))
+        return true;
+    if (inet_pton (AF_INET, address, &v4) == 1)
+        return (ntohl (v4.s_addr) >> 24) == 127;
+    //  ZeroMQ writes an IPv6 address in brackets: tcp://[::1]:6250.
+    if (len >= 2 && len < sizeof text && address[0] == '[' && address[len - 1] == ']') {
+        memcpy (text, address + 1, len - 2);
+        text[len - 2] = 0;
+        address = text;
+    }
+    return inet_pton (AF_INET6, address, &v6) == 1 && IN6_IS_ADDR_LOOPBACK (&v6);
 }
 
 void

@@ -19,6 +19,21 @@ s_bind (zsock_t *sock, const char *address, int port)
     return rc;
 }
 
+//  Bound where other hosts can connect, but registered under a loopback
+//  name: the peers that read it from `nodes` connect to themselves.
+static void
+s_warn_loopback (const wa_node_t *self)
+{
+    const char *bound = wa_trust_bind_address (self->trust);
+    const char *hostname = self->config->hostname;
+    if (wa_config_is_loopback (bound) || !wa_config_is_loopback (hostname))
+        return;
+    wa_warn ("this %s binds %s but its hostname is %s: other hosts will be told to connect to a loopback "
+             "address, which is their own, not this %s. Set hostname (WA_HOSTNAME) to a name the other "
+             "hosts reach this one by, or bind_address to 127.0.0.1 for a cluster on one host",
+             self->kind, bound, hostname, self->kind);
+}
+
 static void s_register_run (wa_job_t *job, wa_db_t *db);
 static void s_liveness_run (wa_job_t *job, wa_db_t *db);
 static void s_events_run (wa_job_t *job, wa_db_t *db);
@@ -49,6 +64,7 @@ wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind)
             return -1;
         self->ports[i] = port;
     }
+    s_warn_loopback (self);
     self->db = wa_dbworker_new (config);
     self->register_job = wa_register_job_new ();
     self->liveness_job = WA_JOB_NEW (wa_liveness_job_t, WA_JOB_LIVENESS, s_liveness_run, NULL);

@@ -6,7 +6,9 @@
 
     The same bytes as one "key=value" pair (split at the first '=') go to
     wa_config_set directly: what the environment and `wactl settings set`
-    feed it, without the file's trimming and quoting. */
+    feed it, without the file's trimming, comments and quoting. A secret's
+    X_file key reads whatever file the input names (the memfd itself:
+    /proc/self/fd/N), within the same checks. */
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include <unistd.h>
@@ -28,7 +30,8 @@ static const char *s_keys[] = {
     "callback_backoff_delay_ms", "max_callback_backoff_delay_ms", "sent_status",
     "callbacks_queue_max", "media_dir", "webapp_port", "webapp_bind", "webapp_tls_cert",
     "webapp_tls_key", "webapp_max_body", "request_deadline", "request_attempt_timeout",
-    "token_ttl", "login_failures_limit", "login_failures_window", NULL
+    "token_ttl", "login_failures_limit", "login_failures_window",
+    "db_password_file", "webhooks_url_file", "webhooks_secret_file", NULL
 };
 
 static int s_fd = -1;
