@@ -12,7 +12,7 @@
 # Credentials: everything under ./run/ is for this system user only (umask
 # 077). The MariaDB's root is socket-only; the cluster uses its own user,
 # granted only the wacluster schema, with a random password (run/db-password,
-# also in run/cluster.conf). The admin's password is random too, set with
+# which run/cluster.conf names as db_password_file). The admin's password is random too, set with
 # wactl before the Webapp starts (run/admin-password).
 set -euo pipefail
 umask 077
@@ -48,7 +48,7 @@ db_engine = mariadb
 db_hostname = 127.0.0.1
 db_port = $DB_PORT
 db_username = wacluster
-db_password = $DB_APP_PASSWORD
+db_password_file = $RUN/db-password
 db_name = wacluster
 bind_address = 127.0.0.1
 hostname = 127.0.0.1

@@ -7,7 +7,6 @@
     CURVE key looked up in a directory of zcert public certificates), and it
     reports each refusal, with the peer's address and key, to the reactor.
     The certificates are czmq's (zcert) either way. */
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <signal.h>
 #include <sodium.h>
@@ -360,20 +359,6 @@ struct wa_trust_t {
 };
 
 
-static bool
-s_loopback (const char *address)
-{
-    struct in_addr v4;
-    struct in6_addr v6;
-    if (streq (address, "localhost"))
-        return true;
-    if (inet_pton (AF_INET, address, &v4) == 1)
-        return (ntohl (v4.s_addr) >> 24) == 127;
-    if (inet_pton (AF_INET6, address, &v6) == 1)
-        return IN6_IS_ADDR_LOOPBACK (&v6);
-    return false;
-}
-
 static int
 s_load_cert (wa_trust_t *self, const wa_config_t *config, char *err, size_t errlen)
 {
@@ -439,7 +424,7 @@ wa_trust_new (const wa_config_t *config, wa_role_t role, char *err, size_t errle
         if (streq (config->bind_address, "*"))
             snprintf (self->bind_address, sizeof self->bind_address, "127.0.0.1");
         else
-        if (!s_loopback (config->bind_address)) {
+        if (!wa_config_is_loopback (config->bind_address)) {
             wa_errf (err, errlen, "bus_security = off binds only loopback, and bind_address is '%s': "
                      "set bind_address to 127.0.0.1 or give every node a certificate (bus_cert)",
                      config->bind_address);
