@@ -79,6 +79,26 @@ s_key_valid (const char *key)
     return zmq_z85_decode (raw, key) != NULL;
 }
 
+//  A certificate file (zcert's format: czmq's zconfig), at most 4 KiB;
+//  NULL when it cannot be read or parsed. Read here and parsed from memory:
+//  zconfig_load leaks its file handle on a file it cannot parse (czmq
+//  4.2.1), and the allow-list may hold anything.
+static zconfig_t *
+s_cert_load (const char *path)
+{
+    FILE *file = fopen (path, "re");
+    if (!file)
+        return NULL;
+    char text[4097];
+    size_t len = fread (text, 1, sizeof text - 1, file);
+    bool whole = feof (file) && !ferror (file);
+    fclose (file);
+    if (!whole || len == 0 || memchr (text, 0, len))
+        return NULL;
+    text[len] = 0;
+    return zconfig_str_load (text);
+}
+
 //  One certificate file: its key, role and name; -1 when it is not a
 //  public certificate of a known role.
 static int
@@ -86,7 +106,7 @@ s_read_cert (const char *path, char key[WA_KEY_TEXT], entry_t *entry)
 {
     //  zcert_load would prefer PATH_secret when it exists: read the file
     //  itself with zconfig, the format zcert writes.
-    zconfig_t *root = zconfig_load (path);
+    zconfig_t *root = s_cert_load (path);
     if (!root)
         return -1;
     const char *public_key = zconfig_get (root, "curve/public-key", NULL);
@@ -381,7 +401,7 @@ s_load_cert (wa_trust_t *self, const wa_config_t *config, char *err, size_t errl
     if (st.st_mode & 077)
         return wa_errf (err, errlen, "bus_cert '%s' can be read by others (mode %04o): chmod 600 it",
                         path, (unsigned) (st.st_mode & 07777));
-    zconfig_t *root = zconfig_load (path);
+    zconfig_t *root = s_cert_load (path);
     const char *public_key = root ? zconfig_get (root, "curve/public-key", NULL) : NULL;
     const char *secret_key = root ? zconfig_get (root, "curve/secret-key", NULL) : NULL;
     const char *cert_role = root ? zconfig_get (root, "metadata/role", NULL) : NULL;
@@ -677,7 +697,7 @@ wa_trust_read_public (const char *path, char key[WA_KEY_TEXT], wa_role_t *role, 
         return wa_errf (err, errlen, "'%s': %s", path, strerror (errno));
     if (!S_ISREG (st.st_mode) || st.st_size > 4096)
         return wa_errf (err, errlen, "'%s' is not a certificate file (a regular file of at most 4 KiB)", path);
-    zconfig_t *root = zconfig_load (path);
+    zconfig_t *root = s_cert_load (path);
     if (!root)
         return wa_errf (err, errlen, "'%s' is not a public certificate (not in the certificate file format)", path);
     bool secret = zconfig_get (root, "curve/secret-key", NULL) != NULL;
