@@ -3,7 +3,7 @@
 
 VERSION  := 0.1.0
 CC       ?= cc
-PKGS     := libczmq libzmq msgpack libmariadb jansson libmicrohttpd libsodium zlib libcurl gnutls
+PKGS     := libczmq libzmq msgpack libmariadb jansson libmicrohttpd libsodium zlib libcurl gnutls libsystemd
 CFLAGS_BASE := -std=gnu11 -O2 -g -Iinclude -Ibuild -DWA_VERSION=\"$(VERSION)\" \
 	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wsign-compare -Wformat=2 -Wno-format-nonliteral \
@@ -51,7 +51,7 @@ help:
 DEB_PACKAGES := build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
 	libmariadb-dev libjansson-dev mariadb-server-core mariadb-client-core libcmocka-dev \
 	valgrind nftables iproute2 libfaketime procps libmicrohttpd-dev libgnutls28-dev libsodium-dev zlib1g-dev curl openssl wrk jq \
-	libcurl4-openssl-dev
+	libcurl4-openssl-dev libsystemd-dev
 deps:
 	@scripts/deps.sh $(DEB_PACKAGES)
 
