@@ -23,7 +23,7 @@ void wa_notify_status (const char *format, ...) __attribute__ ((format (printf, 
 //  every half of its interval. Returns the timer's id, or -1 when no
 //  watchdog was asked for.
 int wa_notify_watchdog_start (zloop_t *loop);
-//  STOPPING=1 and STATUS=stopping.
+//  STOPPING=1 and STATUS=stopping; no status is sent after it.
 void wa_notify_stopping (void);
 
 #endif

@@ -10,6 +10,10 @@
 //  STATUS= texts are short: a role, the ports a node serves.
 #define NOTIFY_TEXT 512
 
+//  Once stopping, the status stays "stopping" (a Coreapp's stop demotes
+//  it, which would say secondary_coreapp).
+static bool s_stopping;
+
 //  Sends state when systemd listens. A failure is said once: the daemon
 //  serves on (systemd will see it as not ready, or silent, and act).
 static void
@@ -28,7 +32,7 @@ s_send (const char *state)
 static void
 s_send_status (const char *prefix, const char *format, va_list args)
 {
-    if (!getenv ("NOTIFY_SOCKET"))
+    if (s_stopping || !getenv ("NOTIFY_SOCKET"))
         return;
     char state[NOTIFY_TEXT];
     int len = snprintf (state, sizeof state, "%sSTATUS=", prefix);
@@ -92,5 +96,6 @@ wa_notify_watchdog_start (zloop_t *loop)
 void
 wa_notify_stopping (void)
 {
+    s_stopping = true;
     s_send ("STOPPING=1\nSTATUS=stopping");
 }

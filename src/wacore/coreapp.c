@@ -66,10 +66,12 @@ s_set_role (coreapp_t *self)
     self->node.role = self->shard >= 0 ? "primary_coreapp" : "secondary_coreapp";
     self->node.epoch = self->shard >= 0 ? self->lease.epoch : 0;
     wa_log_set_prefix ("coreapp %" PRIu64 " %s", self->node.id, self->node.role);
-    if (self->shard >= 0)
-        wa_notify_status ("primary_coreapp of shard %d", self->shard);
+    //  For systemctl status, once registered (READY=1 said it before).
+    if (self->node.id && self->shard >= 0)
+        wa_notify_status ("primary_coreapp, node %" PRIu64 ", shard %d", self->node.id, self->shard);
     else
-        wa_notify_status ("secondary_coreapp");
+    if (self->node.id)
+        wa_notify_status ("secondary_coreapp, node %" PRIu64, self->node.id);
 }
 
 static void

@@ -81,7 +81,9 @@ s_set_role (master_t *self, const char *role)
     self->node.role = role;
     self->node.epoch = self->primary ? self->lease.epoch : 0;
     wa_log_set_prefix ("master %" PRIu64 " %s", self->node.id, role);
-    wa_notify_status ("%s", role);
+    //  For systemctl status, once registered (READY=1 said it before).
+    if (self->node.id)
+        wa_notify_status ("%s, node %" PRIu64, role, self->node.id);
 }
 
 static void

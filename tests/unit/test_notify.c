@@ -82,6 +82,8 @@ test_ready_status_stopping (void **state)
     wa_notify_stopping ();
     assert_true (s_recv (f, got, sizeof got));
     assert_string_equal (got, "STOPPING=1\nSTATUS=stopping");
+    //  Stopping says so to the end (a Coreapp's stop demotes it).
+    wa_notify_status ("secondary_coreapp");
     assert_false (s_recv (f, got, sizeof got));
 }
 
