@@ -3,7 +3,7 @@
 
 VERSION  := 0.1.0
 CC       ?= cc
-PKGS     := libczmq libzmq msgpack libmariadb jansson libmicrohttpd libsodium zlib libcurl gnutls
+PKGS     := libczmq libzmq msgpack libmariadb jansson libmicrohttpd libsodium zlib libcurl gnutls libsystemd
 CFLAGS_BASE := -std=gnu11 -O2 -g -Iinclude -Ibuild -DWA_VERSION=\"$(VERSION)\" \
 	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wsign-compare -Wformat=2 -Wno-format-nonliteral \
@@ -28,7 +28,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
 .SECONDEXPANSION:
-.PHONY: all deps run start stop test unit integration asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults chaos chaos-clean clean distclean help
+.PHONY: all deps run start stop install uninstall stage test unit integration asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults chaos chaos-clean clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
 
@@ -36,6 +36,8 @@ help:
 	@echo "make run        install what is missing, build, run a local cluster in the foreground"
 	@echo "make start      the same in the background; returns once the cluster is healthy"
 	@echo "make stop       stop what make start started"
+	@echo "make install    the programs, sample configs, systemd units into DESTDIR/PREFIX (/usr/local)"
+	@echo "make uninstall  remove what make install put there (not configs you changed)"
 	@echo "make test       install, build, run every test (unit + integration)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"
 	@echo "make memcheck   the unit tests under valgrind"
@@ -51,7 +53,7 @@ help:
 DEB_PACKAGES := build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
 	libmariadb-dev libjansson-dev mariadb-server-core mariadb-client-core libcmocka-dev \
 	valgrind nftables iproute2 libfaketime procps libmicrohttpd-dev libgnutls28-dev libsodium-dev zlib1g-dev curl openssl wrk jq \
-	libcurl4-openssl-dev
+	libcurl4-openssl-dev libsystemd-dev
 deps:
 	@scripts/deps.sh $(DEB_PACKAGES)
 
@@ -211,6 +213,77 @@ clean:
 distclean: clean
 	scripts/cluster.sh stop >/dev/null 2>&1 || true
 	rm -rf run
+
+# --------------------------------------------------------------------------
+# make install / make uninstall (docs/OPERATIONS.md, Install on a host): the
+# programs into BINDIR; one sample config per role (conf/*.conf) into
+# CONFDIR, never over a file already there (the new sample then goes beside
+# it as NAME.conf.sample); the systemd units (conf/systemd/*.in, with their
+# paths substituted here); the wacluster user (sysusers.d) and its folders
+# (tmpfiles.d). PREFIX (/usr/local) and DESTDIR as usual; SYSCONFDIR=/etc
+# and PREFIX=/usr for a distribution's layout. The schema's migrations are
+# in the binaries. uninstall removes what install put, but for a config
+# that differs from its sample (someone's settings): it says so and leaves it.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= $(PREFIX)/etc
+CONFDIR    := $(SYSCONFDIR)/wacluster
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERS_DIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILES_DIR ?= $(PREFIX)/lib/tmpfiles.d
+INSTALL_PROGRAMS := wamaster wacore waweb wagate wactl watap
+SAMPLE_CONFS := master coreapp webapp wagate wactl
+UNITS      := wacluster-master@.service wacluster-coreapp@.service wacluster-webapp@.service wagate.service
+STAGE      := $(BUILD)/install
+# The units name @bindir@ and @sysconfdir@; the samples name the default
+# CONFDIR, /usr/local/etc/wacluster, as a user reads it.
+SUBST      := sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@sysconfdir@|$(SYSCONFDIR)|g' \
+	-e 's|/usr/local/etc/wacluster|$(CONFDIR)|g'
+
+# What install copies, substituted for these paths (made again at every
+# install: a file of another PREFIX must never be installed).
+stage:
+	@rm -rf $(STAGE) && mkdir -p $(STAGE)
+	@for name in $(SAMPLE_CONFS); do $(SUBST) conf/$$name.conf > $(STAGE)/$$name.conf || exit 1; done
+	@for unit in $(UNITS); do $(SUBST) conf/systemd/$$unit.in > $(STAGE)/$$unit || exit 1; done
+	@$(SUBST) conf/systemd/wacluster.tmpfiles.in > $(STAGE)/wacluster.tmpfiles
+	@cp conf/systemd/wacluster.sysusers $(STAGE)/wacluster.sysusers
+
+install: $(INSTALL_PROGRAMS:%=$(BIN)/%) stage
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(SYSTEMD_UNIT_DIR) \
+	    $(DESTDIR)$(SYSUSERS_DIR) $(DESTDIR)$(TMPFILES_DIR)
+	install -m 0755 $(INSTALL_PROGRAMS:%=$(BIN)/%) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(UNITS:%=$(STAGE)/%) $(DESTDIR)$(SYSTEMD_UNIT_DIR)/
+	install -m 0644 $(STAGE)/wacluster.sysusers $(DESTDIR)$(SYSUSERS_DIR)/wacluster.conf
+	install -m 0644 $(STAGE)/wacluster.tmpfiles $(DESTDIR)$(TMPFILES_DIR)/wacluster.conf
+	@# 0640: filled in, a config holds the database password.
+	@for name in $(SAMPLE_CONFS); do \
+	    dest=$(DESTDIR)$(CONFDIR)/$$name.conf; \
+	    if cmp -s $(STAGE)/$$name.conf "$$dest"; then \
+	        echo "kept $$dest: it is this sample already"; \
+	    elif [ -e "$$dest" ]; then \
+	        install -m 0640 $(STAGE)/$$name.conf "$$dest.sample" || exit 1; \
+	        echo "kept $$dest as it is; the new sample is $$dest.sample"; \
+	    else \
+	        install -m 0640 $(STAGE)/$$name.conf "$$dest" || exit 1; \
+	        echo "installed the sample $$dest (its comments say what to fill in)"; \
+	    fi; \
+	done
+	@echo "next, as root: systemd-sysusers; systemd-tmpfiles --create; systemctl daemon-reload;"
+	@echo "then docs/OPERATIONS.md, Install on a host (keys, configs, systemctl enable --now ...)"
+
+uninstall: stage
+	rm -f $(INSTALL_PROGRAMS:%=$(DESTDIR)$(BINDIR)/%) $(UNITS:%=$(DESTDIR)$(SYSTEMD_UNIT_DIR)/%) \
+	    $(DESTDIR)$(SYSUSERS_DIR)/wacluster.conf $(DESTDIR)$(TMPFILES_DIR)/wacluster.conf
+	@for name in $(SAMPLE_CONFS); do \
+	    dest=$(DESTDIR)$(CONFDIR)/$$name.conf; \
+	    rm -f "$$dest.sample"; \
+	    if cmp -s $(STAGE)/$$name.conf "$$dest"; then rm -f "$$dest"; \
+	    elif [ -e "$$dest" ]; then echo "left $$dest: it differs from the sample (your settings)"; fi; \
+	done
+	@rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null \
+	    || echo "left $(DESTDIR)$(CONFDIR): it holds your files (configs, keys/)"
+	@echo "left the wacluster user and /var/lib/wacluster (media, TLS pair): userdel wacluster; rm -r /var/lib/wacluster"
 
 # --------------------------------------------------------------------------
 # make bench-api: POST /v1/messages through the full path (waweb -> wacore ->

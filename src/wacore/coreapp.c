@@ -15,6 +15,7 @@
 #include "wa_reactor.h"
 #include "wa_migrations.h"
 #include "wa_node.h"
+#include "wa_notify.h"
 #include "wa_peers.h"
 #include "wa_settings.h"
 #include "coreapp.h"
@@ -65,6 +66,12 @@ s_set_role (coreapp_t *self)
     self->node.role = self->shard >= 0 ? "primary_coreapp" : "secondary_coreapp";
     self->node.epoch = self->shard >= 0 ? self->lease.epoch : 0;
     wa_log_set_prefix ("coreapp %" PRIu64 " %s", self->node.id, self->node.role);
+    //  For systemctl status, once registered (READY=1 said it before).
+    if (self->node.id && self->shard >= 0)
+        wa_notify_status ("primary_coreapp, node %" PRIu64 ", shard %d", self->node.id, self->shard);
+    else
+    if (self->node.id)
+        wa_notify_status ("secondary_coreapp, node %" PRIu64, self->node.id);
 }
 
 static void
@@ -793,10 +800,13 @@ coreapp_run (const wa_config_t *config)
     wa_info ("ready: api %d, bus %d, control %d, health %d; upstream %s; database %s:%d/%s",
              self->node.ports[0], self->node.ports[1], self->node.ports[2], self->node.ports[3],
              config->upstream_endpoint, config->db_hostname, config->db_port, config->db_name);
+    wa_notify_ready ("secondary_coreapp: api %d, bus %d, control %d, health %d", self->node.ports[0],
+                     self->node.ports[1], self->node.ports[2], self->node.ports[3]);
 
     outbox_io_t io = { s_api_reply, s_api_send_op, s_api_query_op };
     self->outbox = outbox_new (config, io, self);
     self->loop = zloop_new ();
+    wa_notify_watchdog_start (self->loop);
     wa_peers_init (&self->peers, self->node.trust, self->loop, s_on_masters_socket, self);
     callbacks_io_t callbacks_io = { s_callbacks_ack, s_callbacks_holding };
     self->callbacks = callbacks_new (config, &self->settings, callbacks_io, self, self->loop);
@@ -825,6 +835,7 @@ coreapp_run (const wa_config_t *config)
     s_on_tick (self->loop, 0, self);
     zloop_start (self->loop);
     wa_info ("stopping");
+    wa_notify_stopping ();
     s_shutdown (self);
     int rc = self->node.fatal ? 1 : 0;
     wa_peers_destroy (&self->peers, self->loop);

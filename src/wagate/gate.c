@@ -9,6 +9,7 @@
 #include "wa_clock.h"
 #include "wa_codec.h"
 #include "wa_log.h"
+#include "wa_notify.h"
 #include "gate.h"
 #include "referee.h"
 #include "events.h"
@@ -603,6 +604,9 @@ gate_new (const wa_config_t *config)
     wa_info ("ready: sessions on %s, control on %s, idle timeout %gs",
              config->upstream_endpoint, config->upstream_control_endpoint,
              config->upstream_idle_timeout);
+    wa_notify_ready ("sessions on %s, control on %s", config->upstream_endpoint,
+                     config->upstream_control_endpoint);
+    wa_notify_watchdog_start (self->loop);
     wa_info ("events: statuses %gs apart, failed for numbers ending in [%s], %g inbound messages/s, "
              "%d shard(s)", config->wagate_status_delay, config->wagate_fail_digits,
              config->wagate_inbound_rate, config->shards);
@@ -642,6 +646,7 @@ gate_run (gate_t *self)
     //  zloop_start returns 0 when interrupted (SIGINT/SIGTERM, caught by
     //  czmq) and -1 when a handler failed.
     int rc = zloop_start (self->loop);
+    wa_notify_stopping ();
     if (zsys_interrupted)
         wa_info ("interrupted: %zu session(s) open, %zu overlap(s)",
                  referee_open_count (self->referee), referee_overlap_count (self->referee));

@@ -16,6 +16,7 @@
 #include "wa_reactor.h"
 #include "wa_migrations.h"
 #include "wa_node.h"
+#include "wa_notify.h"
 #include "wa_peers.h"
 #include "wa_settings.h"
 #include "api.h"
@@ -80,6 +81,9 @@ s_set_role (master_t *self, const char *role)
     self->node.role = role;
     self->node.epoch = self->primary ? self->lease.epoch : 0;
     wa_log_set_prefix ("master %" PRIu64 " %s", self->node.id, role);
+    //  For systemctl status, once registered (READY=1 said it before).
+    if (self->node.id)
+        wa_notify_status ("%s, node %" PRIu64, role, self->node.id);
 }
 
 static void
@@ -864,8 +868,11 @@ master_run (const wa_config_t *config)
     s_set_role (self, "secondary_master");
     wa_info ("ready: bus %d, control %d, health %d; database %s:%d/%s", self->node.ports[1],
              self->node.ports[2], self->node.ports[3], config->db_hostname, config->db_port, config->db_name);
+    wa_notify_ready ("secondary_master: bus %d, control %d, health %d", self->node.ports[1],
+                     self->node.ports[2], self->node.ports[3]);
 
     self->loop = zloop_new ();
+    wa_notify_watchdog_start (self->loop);
     wa_peers_init (&self->peers, self->node.trust, self->loop, NULL, NULL);
     zloop_reader (self->loop, wa_dbworker_sock (self->node.db), s_on_db, self);
     zloop_reader (self->loop, self->node.health, s_on_health, self);
@@ -881,6 +888,7 @@ master_run (const wa_config_t *config)
     s_on_tick (self->loop, 0, self);
     zloop_start (self->loop);
     wa_info ("stopping");
+    wa_notify_stopping ();
     s_shutdown (self);
     int rc = self->node.fatal ? 1 : 0;
     zframe_destroy (&self->settings_asker);

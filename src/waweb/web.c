@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "wa_log.h"
+#include "wa_notify.h"
 #include "wa_reactor.h"
 #include "wa_migrations.h"
 #include "wa_settings.h"
@@ -846,6 +847,8 @@ s_node_job_done (web_t *self, wa_job_t *job)
                          "admin/secret with a new_password)");
             wa_info ("ready: serving the API on %s://%s:%d", http_server_tls (self->http) ? "https" : "http",
                      self->config->webapp_bind, http_server_port (self->http));
+            wa_notify_ready ("serving the API on %s://%s:%d", http_server_tls (self->http) ? "https" : "http",
+                             self->config->webapp_bind, http_server_port (self->http));
         }
     }
     else
@@ -1121,6 +1124,7 @@ web_run (const wa_config_t *config)
     WA_JOB_SUBMIT (self->hasher, self->admin_job);
 
     self->loop = zloop_new ();
+    wa_notify_watchdog_start (self->loop);
     self->coreapps = coreapps_new (self, self->loop, self->trust, self->db, &self->settings, NULL, s_forwarded);
     zloop_reader (self->loop, self->requests, s_on_requests, self);
     zloop_reader (self->loop, wa_dbworker_sock (self->db), s_on_worker, self);
@@ -1133,6 +1137,7 @@ web_run (const wa_config_t *config)
     s_progress (self);
     zloop_start (self->loop);
     wa_info ("stopping");
+    wa_notify_stopping ();
     s_shutdown (self);
     int rc = self->fatal ? 1 : 0;
     zloop_destroy (&self->loop);
