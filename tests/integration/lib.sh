@@ -18,6 +18,13 @@ note() { echo "  $TEST: $*"; }
 
 dump_logs() {
     local f
+    # An overlap is the one failure that must never pass unexplained: what
+    # wagate recorded of it (nodes, epochs, sessions, times) and the ledger
+    # lines around it.
+    if [ -s "$T/ledger.jsonl" ] && grep -q '"event":"overlap"' "$T/ledger.jsonl"; then
+        echo "---- wagate's overlap records" >&2
+        grep -B 8 -A 2 '"event":"overlap"' "$T/ledger.jsonl" | grep -v '"event":"\(message\|status\|ack\)"' | tail -n 60 >&2
+    fi
     for f in "$T"/*.log; do
         [ -f "$f" ] || continue
         echo "---- $(basename "$f") (last 25 lines)" >&2
