@@ -21,9 +21,9 @@ dump_logs() {
     # An overlap is the one failure that must never pass unexplained: what
     # wagate recorded of it (nodes, epochs, sessions, times) and the ledger
     # lines around it.
-    if [ -s "$T/ledger.jsonl" ] && grep -q '"event":"overlap"' "$T/ledger.jsonl"; then
+    if [ -s "$T/ledger.jsonl" ] && grep -Eq '"event": ?"overlap"' "$T/ledger.jsonl"; then
         echo "---- wagate's overlap records" >&2
-        grep -B 8 -A 2 '"event":"overlap"' "$T/ledger.jsonl" | grep -v '"event":"\(message\|status\|ack\)"' | tail -n 60 >&2
+        grep -E -B 8 -A 2 '"event": ?"overlap"' "$T/ledger.jsonl" | grep -Ev '"event": ?"(message|status|ack)"' | tail -n 60 >&2
     fi
     for f in "$T"/*.log; do
         [ -f "$f" ] || continue
