@@ -76,6 +76,16 @@ session_close (session_t *self, wa_usec_t now, bool confirmed_gone)
     }
     if (!confirmed_gone) {
         wa_usec_t quiet = self->last_sent + wa_clock_from_sec (self->config->upstream_idle_timeout);
+        //  A login given up before its answer may still open a session at
+        //  the gateway when it arrives, and that session's idle time counts
+        //  from its arrival, not from our sending (a keepalive carries its
+        //  own sending time; a login does not). Allow it the transit a login
+        //  may take, below lease_margin by the safety argument's assumption
+        //  3 (docs/ARCHITECTURE.md), or our next login on a new connection
+        //  finds it open: two sessions of the account at once (wagate
+        //  counted one under make asan, 9 ms of transit sufficing).
+        if (self->state == SESSION_LOGGING_IN)
+            quiet += wa_clock_from_sec (self->config->lease_margin);
         if (quiet > self->quiet_until)
             self->quiet_until = quiet;
     }
