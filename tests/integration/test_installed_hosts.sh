@@ -110,15 +110,17 @@ EOF
 LEDGER=$T/dbh/var/lib/wacluster/wagate-ledger.jsonl
 
 # The cluster settings (timings) every Master's file seeds the cluster with:
-# short for a test, set through the keys an operator would set.
+# short for a test, set through the keys an operator would set; with room
+# for a machine busy with other work (the chaos suite's), so that nothing
+# fails over before h1 dies.
 cluster_settings() {
     cat <<EOF
-lease_ttl = 2
-lease_renew_interval = 0.25
-lease_margin = 0.5
-shard_lease_ttl = 2
-shard_renew_interval = 0.25
-db_liveness_interval = 0.5
+lease_ttl = 3
+lease_renew_interval = 0.3
+lease_margin = 0.6
+shard_lease_ttl = 3
+shard_renew_interval = 0.3
+db_liveness_interval = 1
 heartbeat_interval = 0.25
 unhealthy_interval = 1.5
 upstream_ping_interval = 0.2
@@ -171,9 +173,14 @@ healthy() { wactl wait --timeout 0.1 > /dev/null 2>&1; }
 role() {
     local kind=${1%[0-9]} ip; eval "ip=\$H${1: -1}"
     wactl status --json | jq -r --arg k "$kind" --arg h "$ip" \
-        '.nodes[] | select(.kind == $k and .host == $h and .state == "up") | .role // "none"' | tail -n 1
+        '[.nodes[] | select(.kind == $k and .host == $h)] | last | "\(.role // "none") (\(.state))"'
 }
-role_is() { [ "$(role "$1")" = "$2" ]; }
+# role_is NAME ROLE: so within a few seconds (a role comes from the leases,
+# as the database judges them now).
+role_is() {
+    wait_for 5 eval "[ \"\$(role $1)\" = \"$2 (up)\" ]" \
+        || fail "wactl status: $1 is $(role "$1"), expected $2 (up): $(wactl status 2>&1)"
+}
 
 run dbh gate wagate
 wait_for 10 gate_stats || fail "wagate did not start on dbh"
@@ -192,6 +199,10 @@ M2=$(node_id master "$H2"); C2=$(node_id coreapp "$H2")
 # coreapp2 is a candidate: healthy to the primary Master and reported by master2.
 wait_for 30 eval "[ \"\$(db_sql wacluster -e \"SELECT COUNT(*) FROM node_health WHERE node_id = $C2 AND state = 'healthy' AND observers >= 1 AND updated_at > NOW(6) - INTERVAL 2 SECOND\")\" = 1 ]" \
     || fail "coreapp2 is not healthy to both Masters: $(wactl status 2>&1)"
+# What the filled-in samples could get wrong shows in the logs: a loopback
+# hostname, a key not trusted, a file every user can read.
+! grep -H 'WARN .*\(loopback\|bus: \|every user\)' "$T"/master?.log "$T"/coreapp?.log >&2 \
+    || fail "a node warned about its configuration (above)"
 step "h1: master1 (node $M1) primary, coreapp1 (node $C1) primary for shard 0; h2: master2 (node $M2), coreapp2 (node $C2) secondary"
 
 # The first password of admin, set on the operator's host before any Webapp
@@ -212,10 +223,12 @@ for i in 1 2; do
            "https://$ip:9090/v1/health/ready") || true
     [ "$code" = 200 ] || fail "webapp$i: GET https://$ip:9090/v1/health/ready with its certificate: $code"
 done
-check "wactl status: master1 is primary_master ($(role master1))" role_is master1 primary_master
-check "wactl status: coreapp1 is primary_coreapp ($(role coreapp1))" role_is coreapp1 primary_coreapp
-check "wactl status: master2 is secondary ($(role master2))" eval '[ "$(role master2)" != primary_master ]'
-check "wactl status: coreapp2 is secondary ($(role coreapp2))" eval '[ "$(role coreapp2)" != primary_coreapp ]'
+! grep -H 'WARN .*\(loopback\|bus: \|every user\)' "$T"/webapp?.log >&2 \
+    || fail "a Webapp warned about its configuration (above)"
+role_is master1 primary_master
+role_is coreapp1 primary_coreapp
+role_is master2 secondary_master
+role_is coreapp2 secondary_coreapp
 check "wagate has coreapp1's session open ($(gate_open_node))" eval '[ "$(gate_open_node)" = "$C1" ]'
 step "webapp1 and webapp2 serve HTTPS (certificates verified); wactl status: the primaries are h1's"
 
@@ -268,8 +281,8 @@ wait_for 60 eval '[ "$(gate_open_node)" = "$C2" ]' \
     || fail "coreapp2 did not log in upstream (shard map: $(db_sql wacluster -e 'SELECT node_id, epoch, reason FROM shard_map'))"
 TAKEN_AT=$(date +%s.%N)
 wait_for 30 healthy || fail "the cluster is not healthy on h2: $(wactl wait --timeout 0.1 2>&1)"
-check "wactl status: master2 is primary_master ($(role master2))" role_is master2 primary_master
-check "wactl status: coreapp2 is primary_coreapp ($(role coreapp2))" role_is coreapp2 primary_coreapp
+role_is master2 primary_master
+role_is coreapp2 primary_coreapp
 took=$(awk -v a="$KILL_AT" -v b="$TAKEN_AT" 'BEGIN { printf "%.1f", b - a }')
 step "h2 took over: master2 primary, coreapp2 logged in upstream $took s after the kill"
 # The load through webapp2 goes on.
