@@ -1,4 +1,6 @@
 /*  gc — see gc.h */
+#include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include "wa_log.h"
 #include "gc.h"
@@ -186,29 +188,37 @@ gc_stats_json (const gc_t *self, bool enabled, wa_usec_t now)
 #define GC_FENCE \
     "(SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? AND expires_at > NOW(6)) = 1"
 
-//  The window: the next rows after the cursor, by primary key (a range read
-//  of at most gc_batch_size rows, locking nothing): how many, the last seq,
-//  and how many are younger than the retention. Parameters: retention (µs),
-//  cursor, limit.
-#define GC_WINDOW(table) \
-    "SELECT COUNT(*), COALESCE(MAX(seq), 0), " \
-    "COALESCE(SUM(created_at >= NOW(6) - INTERVAL ? MICROSECOND), 0) " \
-    "FROM (SELECT seq, created_at FROM " table " WHERE seq > ? ORDER BY seq LIMIT ?) w"
+//  The window: the next rows after the cursor, by primary key (a range
+//  read of at most gc_batch_size rows, a consistent read that locks
+//  nothing), each with whether it is younger than the retention and
+//  whether it is due. Parameters: retention (µs) twice, cursor, limit.
+#define GC_WINDOW(table, done_at) \
+    "SELECT seq, created_at >= NOW(6) - INTERVAL ? MICROSECOND, " \
+    "status <> 'pending' AND " done_at " < NOW(6) - INTERVAL ? MICROSECOND " \
+    "FROM " table " WHERE seq > ? ORDER BY seq LIMIT ?"
 
-static const char *SQL_WINDOW[2] = { GC_WINDOW ("outbox"), GC_WINDOW ("callbacks") };
+//  The due rows of the window, by their keys (a JSON array joined on the
+//  primary key, as the Coreapp marks its outbox): the statement locks only
+//  the rows it deletes, never a pending or recent row a Coreapp may be
+//  writing, and checks each again. Parameters: the keys, retention (µs),
+//  node, epoch.
+#define GC_DELETE_KEYS(table, done_at) \
+    "DELETE t FROM " table " t JOIN JSON_TABLE(?, '$[*]' COLUMNS (seq BIGINT UNSIGNED PATH '$')) k " \
+    "ON t.seq = k.seq WHERE t.status <> 'pending' AND t." done_at " < NOW(6) - INTERVAL ? MICROSECOND " \
+    "AND " GC_FENCE
 
-//  Within the window's key range, what is finished and old enough; never a
-//  pending row. Parameters: cursor, last, retention (µs), node, epoch.
-static const char *SQL_DELETE[GC_TABLES] = {
-    "DELETE FROM outbox WHERE seq > ? AND seq <= ? AND status <> 'pending' "
-    "AND sent_at < NOW(6) - INTERVAL ? MICROSECOND AND " GC_FENCE,
-    "DELETE FROM callbacks WHERE seq > ? AND seq <= ? AND status <> 'pending' "
-    "AND delivered_at < NOW(6) - INTERVAL ? MICROSECOND AND " GC_FENCE,
-    //  Oldest first along the `at` key. Parameters: retention (µs), node,
-    //  epoch, limit.
-    "DELETE FROM events WHERE at < NOW(6) - INTERVAL ? MICROSECOND AND " GC_FENCE " "
-    "ORDER BY at, id LIMIT ?"
+static const char *SQL_WINDOW[2] = {
+    GC_WINDOW ("outbox", "sent_at"), GC_WINDOW ("callbacks", "delivered_at")
 };
+static const char *SQL_DELETE_KEYS[2] = {
+    GC_DELETE_KEYS ("outbox", "sent_at"), GC_DELETE_KEYS ("callbacks", "delivered_at")
+};
+
+//  Events, oldest first along the `at` key; every row in that range is
+//  due. Parameters: retention (µs), node, epoch, limit.
+static const char *SQL_DELETE_EVENTS =
+    "DELETE FROM events WHERE at < NOW(6) - INTERVAL ? MICROSECOND AND " GC_FENCE " "
+    "ORDER BY at, id LIMIT ?";
 
 static const char *SQL_STATE =
     "UPDATE gc_state SET node_id = ?, epoch = ?, passes = passes + 1, last_pass_at = NOW(6), "
@@ -216,13 +226,32 @@ static const char *SQL_STATE =
     "last_error = ?, outbox_deleted = outbox_deleted + ?, callbacks_deleted = callbacks_deleted + ?, "
     "events_deleted = events_deleted + ? WHERE id = 1 AND " GC_FENCE;
 
+//  The window as it is read: the result, and the due keys as a JSON array.
+typedef struct {
+    gc_result_t *result;
+    char *keys;
+    size_t len, size;
+    int64_t due;
+} window_t;
+
 static int
 s_window_row (const wa_db_row_t *row, void *arg)
 {
-    gc_result_t *result = arg;
-    result->examined = wa_db_row_int (row, 0);
-    result->last = (uint64_t) wa_db_row_int (row, 1);
-    result->young = wa_db_row_int (row, 2) > 0;
+    window_t *window = arg;
+    uint64_t seq = (uint64_t) wa_db_row_int (row, 0);
+    window->result->examined++;
+    window->result->last = seq;
+    if (wa_db_row_int (row, 1))
+        window->result->young = true;
+    if (wa_db_row_int (row, 2)) {
+        //  Room for every row was made (s_walk_run): a key never falls off.
+        int n = snprintf (window->keys + window->len, window->size - window->len, "%s%" PRIu64,
+                          window->due ? "," : "", seq);
+        if (n > 0 && (size_t) n < window->size - window->len) {
+            window->len += (size_t) n;
+            window->due++;
+        }
+    }
     return 0;
 }
 
@@ -232,39 +261,55 @@ s_in_time (wa_usec_t deadline)
     return wa_clock_mono () < deadline;
 }
 
+//  Outbox or callbacks: read the window, then delete its due rows.
+static int64_t
+s_walk_run (gc_job_t *self, wa_db_t *db)
+{
+    gc_result_t *result = &self->result;
+    //  "[", up to 20 digits and a comma per row, "]".
+    window_t window = { result, NULL, 1, 22 * (size_t) self->limit + 3, 0 };
+    window.keys = malloc (window.size);
+    if (!window.keys) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        return -1;
+    }
+    window.keys[0] = '[';
+    int64_t rows = wa_db_query (db, SQL_WINDOW[self->table], s_window_row, &window, "iiui", self->keep,
+                                self->keep, self->after, (int64_t) self->limit);
+    if (rows >= 0 && window.due > 0) {
+        if (!s_in_time (self->deadline))
+            result->rc = 1;
+        else {
+            memcpy (window.keys + window.len, "]", 2);
+            rows = wa_db_exec (db, SQL_DELETE_KEYS[self->table], "siuu", window.keys, self->keep, self->node,
+                               self->epoch);
+        }
+    }
+    else
+    if (rows >= 0)
+        rows = 0;       //  nothing due in the window
+    free (window.keys);
+    return result->rc ? 0 : rows;
+}
+
 static void
 s_batch_run (gc_job_t *self, wa_db_t *db)
 {
     gc_result_t *result = &self->result;
     memset (result, 0, sizeof *result);
     self->error[0] = 0;
-    int64_t rows = 0;
     if (!s_in_time (self->deadline)) {
         result->rc = 1;
         return;
     }
-    if (self->table == GC_EVENTS)
-        rows = wa_db_exec (db, SQL_DELETE[GC_EVENTS], "iuui", self->keep, self->node, self->epoch,
-                           (int64_t) self->limit);
-    else {
-        if (wa_db_query (db, SQL_WINDOW[self->table], s_window_row, result, "iui", self->keep, self->after,
-                         (int64_t) self->limit) < 0)
-            rows = -1;
-        else
-        if (result->examined == 0)
-            return;
-        else
-        if (!s_in_time (self->deadline)) {
-            result->rc = 1;
-            return;
-        }
-        else
-            rows = wa_db_exec (db, SQL_DELETE[self->table], "uuiuu", self->after, result->last, self->keep,
-                               self->node, self->epoch);
-    }
+    int64_t rows = self->table == GC_EVENTS
+                 ? wa_db_exec (db, SQL_DELETE_EVENTS, "iuui", self->keep, self->node, self->epoch,
+                               (int64_t) self->limit)
+                 : s_walk_run (self, db);
     if (rows < 0) {
         result->rc = -1;
-        snprintf (self->error, sizeof self->error, "%s", wa_db_error (db));
+        if (!self->error[0])
+            snprintf (self->error, sizeof self->error, "%s", wa_db_error (db));
         return;
     }
     result->deleted = rows;

@@ -16,24 +16,26 @@
     tables in turn, one batch per job: the worker also renews the master
     lease, and a renewal waits for at most one batch. Outbox and callbacks
     are walked in primary-key order (seq grows with created_at): a batch
-    looks at the next gc_batch_size rows after the walk's cursor and deletes
-    those that qualify within that key range; the walk ends at a window
-    that reaches rows younger than the retention (those after it are
-    younger still) or at the table's end, and the next pass walks from the
-    first row again. No index on sent_at is needed, so the send path pays
-    no extra index write. Events go oldest first by their `at` key until a
-    batch deletes fewer than gc_batch_size. A pass takes at most
-    GC_PASS_BATCHES batches per table (the next pass goes on from where it
-    stopped), and after each batch the reactor waits as long as the batch
-    took (at most GC_GAP_MAX): the collector keeps its connection busy half
-    the time at most, and each batch is a short transaction of its own.
+    reads the next gc_batch_size rows after the walk's cursor (a consistent
+    read: no locks) and deletes those of them that are due by their keys,
+    so it locks only the rows it deletes, never a pending or recent row a
+    Coreapp is writing; the walk ends at a window that reaches rows younger
+    than the retention (those after it are younger still) or at the table's
+    end, and the next pass walks from the first row again. No index on
+    sent_at is needed, so the send path pays no extra index write. Events
+    go oldest first by their `at` key until a batch deletes fewer than
+    gc_batch_size. A pass takes at most GC_PASS_BATCHES batches per table
+    (the next pass goes on from where it stopped), and after each batch the
+    reactor waits as long as the batch took (at most GC_GAP_MAX): the
+    collector keeps its connection busy half the time at most, and each
+    batch is a short transaction of its own.
 
     Every statement is fenced like the primary's other writes: none is sent
     after the lease deadline, and each matches only while master_lease
     still names this Master and epoch, unexpired.
 
     The pass's bookkeeping (gc_t) is pure: time comes in as arguments, so
-    it is unit-tested; gc_batch_run and gc_state_run are the database side. */
+    it is unit-tested; gc_job_run is the database side. */
 #ifndef GC_H
 #define GC_H
 
