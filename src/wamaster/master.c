@@ -953,8 +953,10 @@ s_job_ignored (wa_job_t *job, void *arg)
 static void
 s_shutdown (master_t *self)
 {
-    //  Requests waiting for their turn go to the next primary.
+    //  Requests waiting for their turn go to the next primary; a retention
+    //  pass ends here (a batch the worker has runs before the release).
     api_stop (self->api, false);
+    s_gc_stop (self);
     if (s_acting (self)) {
         //  Hand the lease back so a secondary takes over at once, not after ttl.
         release_job_t *job = WA_JOB_NEW (release_job_t, JOB_RELEASE, master_release_run, NULL);
