@@ -98,6 +98,11 @@ $(BUILD)/tests/test_watch $(BUILD)/tests/test_promote: $(BUILD)/tests/%: tests/u
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# The retention pass's bookkeeping (its database side links, unused).
+$(BUILD)/tests/test_gc: tests/unit/test_gc.c src/wamaster/gc.c src/wamaster/gc.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
 $(BUILD)/tests/test_referee: tests/unit/test_referee.c src/wagate/referee.c src/wagate/referee.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka

@@ -57,6 +57,13 @@ typedef struct {
     double promotion_holdoff;
     int failover_limit;
     double failover_window;
+    //  retention: the primary Master's garbage collector (wamaster/gc.h)
+    bool db_garbagecollector_enable;
+    double retention_outbox_days;   //  days; 0 keeps them
+    double retention_callbacks_days;
+    double retention_events_days;
+    double gc_interval;             //  seconds between passes
+    int gc_batch_size;              //  rows per DELETE
     //  upstream (the messaging network, wagate locally)
     char upstream_endpoint[WA_CONFIG_STR];
     char upstream_control_endpoint[WA_CONFIG_STR];
@@ -144,8 +151,8 @@ void wa_config_print_help (FILE *out);
 bool wa_config_is_setting (const char *key);
 //  The i-th setting's name, NULL past the last.
 const char *wa_config_setting_name (int index);
-//  The type of key's value: "seconds", "integer", "boolean", "string",
-//  "choice" (one of a list) or "ports"; NULL for an unknown key.
+//  The type of key's value: "seconds", "days", "integer", "boolean",
+//  "string", "choice" (one of a list) or "ports"; NULL for an unknown key.
 const char *wa_config_type (const char *key);
 //  The value of key as text (what wa_config_set accepts). 0 / -1.
 int wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len);

@@ -17,7 +17,8 @@
 #include "wa_config.h"
 #include "wa_log.h"
 
-typedef enum { T_STR, T_INT, T_SEC, T_BOOL, T_PORTS, T_ENUM } key_type_t;
+//  T_DAYS is a number with fractions like T_SEC, in days (retention).
+typedef enum { T_STR, T_INT, T_SEC, T_DAYS, T_BOOL, T_PORTS, T_ENUM } key_type_t;
 
 typedef struct {
     const char *name;
@@ -97,6 +98,20 @@ static const key_t_ s_keys[] = {
        "at most this many promotions per shard within failover_window"),
     K ("failover_window", NULL, T_SEC, failover_window, "300", 1, 86400, NULL,
        "the window of failover_limit, seconds"),
+    K ("db_garbagecollector_enable", NULL, T_BOOL, db_garbagecollector_enable, "1", 0, 0, NULL,
+       "1: the primary Master deletes sent outbox rows, delivered callbacks and audit events older "
+       "than their retention_*_days, in batches of gc_batch_size every gc_interval (0: keeps them all)"),
+    K ("retention_outbox_days", NULL, T_DAYS, retention_outbox_days, "7", 0, 36500, NULL,
+       "days an outbox row is kept once its message is sent (or refused); it is the message's "
+       "idempotency record for that long (0: kept forever)"),
+    K ("retention_callbacks_days", NULL, T_DAYS, retention_callbacks_days, "7", 0, 36500, NULL,
+       "days a callback is kept once delivered (or skipped, or rejected) (0: kept forever)"),
+    K ("retention_events_days", NULL, T_DAYS, retention_events_days, "30", 0, 36500, NULL,
+       "days an audit event (wactl events) is kept (0: kept forever)"),
+    K ("gc_interval", NULL, T_SEC, gc_interval, "60", 0.1, 86400, NULL,
+       "seconds between the primary Master's retention passes"),
+    K ("gc_batch_size", NULL, T_INT, gc_batch_size, "1000", 1, 10000, NULL,
+       "rows one retention DELETE may remove (each batch is a short transaction of its own)"),
     K ("upstream_endpoint", NULL, T_STR, upstream_endpoint, "tcp://127.0.0.1:6300", 6, 255, NULL,
        "ZeroMQ endpoint of the upstream network (wagate binds it)"),
     K ("upstream_control_endpoint", NULL, T_STR, upstream_control_endpoint, "tcp://127.0.0.1:6301", 6, 255, NULL,
@@ -195,6 +210,8 @@ static const char *s_settings[] = {
     "shard_lease_ttl", "shard_renew_interval",
     "upstream_ping_interval", "upstream_login_timeout",
     "promotion_holdoff", "failover_limit", "failover_window",
+    "db_garbagecollector_enable", "retention_outbox_days", "retention_callbacks_days",
+    "retention_events_days", "gc_interval", "gc_batch_size",
     "request_deadline", "request_attempt_timeout",
     "webhooks_url", "webhooks_max_concurrent_requests", "callback_backoff_delay_ms",
     "max_callback_backoff_delay_ms", "sent_status", "webhooks_secret",
@@ -361,15 +378,17 @@ s_apply_value (wa_config_t *self, const key_t_ *k, const char *value, char *err,
                                k->name, value, k->min, k->max);
             *(int *) field = (int) lv;
             return 0;
-        case T_SEC: {
+        case T_SEC:
+        case T_DAYS: {
+            const char *unit = k->type == T_DAYS ? "days" : "seconds";
             char *end;
             errno = 0;
             double d = strtod (value, &end);
             if (errno || end == value || *end || !isfinite (d))
-                return s_fail (err, errlen, "key '%s': value '%s' is not a number of seconds", k->name, value);
+                return s_fail (err, errlen, "key '%s': value '%s' is not a number of %s", k->name, value, unit);
             if (d < k->min || d > k->max)
-                return s_fail (err, errlen, "key '%s': value '%s' is out of bounds (%g to %g seconds)",
-                               k->name, value, k->min, k->max);
+                return s_fail (err, errlen, "key '%s': value '%s' is out of bounds (%g to %g %s)",
+                               k->name, value, k->min, k->max, unit);
             *(double *) field = d;
             return 0;
         }
@@ -785,6 +804,14 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
     if (self->request_attempt_timeout > self->request_deadline)
         return s_fail (err, errlen, "request_attempt_timeout (%g) must be at most request_deadline (%g)",
                        self->request_attempt_timeout, self->request_deadline);
+    //  An outbox row is its message's idempotency record: a Webapp retries
+    //  a request with the same key for up to request_deadline after it was
+    //  first sent, so a row deleted sooner could let a retry send it twice.
+    if (self->retention_outbox_days > 0 && self->retention_outbox_days * 86400 <= self->request_deadline)
+        return s_fail (err, errlen, "retention_outbox_days (%g, %g s) must be 0 or longer than request_deadline "
+                       "(%g s): a sent message's outbox row is its idempotency record while the Webapps may "
+                       "still retry it", self->retention_outbox_days, self->retention_outbox_days * 86400,
+                       self->request_deadline);
     return 0;
 }
 
@@ -837,7 +864,7 @@ wa_config_print_help (FILE *out)
         if (k->alias)
             snprintf (env + strlen (env), sizeof env - strlen (env), ", %s", k->alias);
         char bounds[64] = "";
-        if (k->type == T_INT || k->type == T_SEC)
+        if (k->type == T_INT || k->type == T_SEC || k->type == T_DAYS)
             snprintf (bounds, sizeof bounds, " [%g..%g]", k->min, k->max);
         else
         if (k->type == T_ENUM)
@@ -906,6 +933,7 @@ wa_config_type (const char *key)
         return NULL;
     switch (k->type) {
         case T_SEC:   return "seconds";
+        case T_DAYS:  return "days";
         case T_INT:   return "integer";
         case T_BOOL:  return "boolean";
         case T_ENUM:  return "choice";
@@ -926,7 +954,8 @@ wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len)
         case T_STR:
         case T_ENUM:  snprintf (buf, len, "%s", (const char *) field); break;
         case T_INT:   snprintf (buf, len, "%d", *(const int *) field); break;
-        case T_SEC:   snprintf (buf, len, "%.17g", *(const double *) field); break;
+        case T_SEC:
+        case T_DAYS:  snprintf (buf, len, "%.17g", *(const double *) field); break;
         case T_BOOL:  snprintf (buf, len, "%d", *(const bool *) field ? 1 : 0); break;
         case T_PORTS: {
             //  "0" (any free ports) is the one way to say it: "0,0,0,0" is refused.
@@ -939,9 +968,10 @@ wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len)
         }
     }
     //  The shortest plain decimal that reads back as the same double
-    //  ("30", "0.25"), never an exponent.
-    if (k->type == T_SEC) {
-        for (int decimals = 0; decimals <= 9; decimals++) {
+    //  ("30", "0.25"), never an exponent. Days take more decimals: a test's
+    //  few seconds of retention are 0.00005 days.
+    if (k->type == T_SEC || k->type == T_DAYS) {
+        for (int decimals = 0; decimals <= (k->type == T_DAYS ? 15 : 9); decimals++) {
             char probe[64];
             snprintf (probe, sizeof probe, "%.*f", decimals, *(const double *) field);
             if (strtod (probe, NULL) == *(const double *) field) {

@@ -36,6 +36,14 @@ static const char *SQL_HEALTH =
     " TIMESTAMPDIFF(MICROSECOND, updated_at, NOW(6)) > ?"
     " FROM node_health";
 
+//  What the primary Master's retention passes did (schema version 9): the
+//  last pass, and the rows deleted since the cluster began.
+static const char *SQL_GC =
+    "SELECT node_id, epoch, passes, " WACTL_ISO ("last_pass_at") ", " WACTL_AGE ("last_pass_at") ","
+    " last_pass_ms, last_batches, last_outbox, last_callbacks, last_events, last_error,"
+    " outbox_deleted, callbacks_deleted, events_deleted"
+    " FROM gc_state WHERE id = 1";
+
 //  A node_health row older than this many heartbeats (and seconds) is stale.
 #define HEALTH_STALE_BEATS 3
 #define HEALTH_STALE_MIN 2.0
@@ -303,6 +311,76 @@ s_print_shards (json_t *shards)
     wactl_table_destroy (&table);
 }
 
+//  The gc_state row into the "retention" object: the last pass (null
+//  before the first) and each table's counts.
+static int
+s_gc_row (const wa_db_row_t *row, void *arg)
+{
+    json_t *retention = arg;
+    json_object_set_new (retention, "passes", json_integer (wa_db_row_int (row, 2)));
+    if (!wa_db_row_null (row, 3))
+        json_object_set_new (retention, "last_pass",
+                             json_pack ("{s:s, s:f, s:I, s:I, s:f, s:I, s:s}",
+                                        "at", wa_db_row_str (row, 3), "age", wa_db_row_double (row, 4),
+                                        "by", (json_int_t) wa_db_row_int (row, 0),
+                                        "epoch", (json_int_t) wa_db_row_int (row, 1),
+                                        "seconds", (double) wa_db_row_int (row, 5) / 1000.0,
+                                        "batches", (json_int_t) wa_db_row_int (row, 6),
+                                        "error", wa_db_row_str (row, 10)));
+    json_t *tables = json_object_get (retention, "tables");
+    static const char *names[3] = { "outbox", "callbacks", "events" };
+    for (int t = 0; t < 3; t++) {
+        json_t *table = json_object_get (tables, names[t]);
+        json_object_set_new (table, "last_pass", json_integer (wa_db_row_int (row, 7 + t)));
+        json_object_set_new (table, "deleted", json_integer (wa_db_row_int (row, 11 + t)));
+    }
+    return 0;
+}
+
+static void
+s_print_retention (json_t *retention)
+{
+    printf ("\nRETENTION\n");
+    if (!json_is_object (retention)) {
+        printf ("(none: the schema is older than version %d)\n", WACTL_SCHEMA_RETENTION);
+        return;
+    }
+    char every[32];
+    if (json_is_true (json_object_get (retention, "enabled")))
+        printf ("on: a pass every %s by the primary Master (db_garbagecollector_enable = 1)\n",
+                wactl_human_seconds (json_number_value (json_object_get (retention, "interval")), every,
+                                     sizeof every));
+    else
+        printf ("off: nothing is deleted (db_garbagecollector_enable = 0)\n");
+    wactl_table_t *table = wactl_table_new (4, "TABLE", "KEEP", "LAST PASS", "IN ALL");
+    const char *name;
+    json_t *entry;
+    json_object_foreach (json_object_get (retention, "tables"), name, entry) {
+        char keep[32];
+        double days = json_number_value (json_object_get (entry, "keep_days"));
+        wactl_table_cell (table, "%s", name);
+        wactl_table_cell (table, "%s", days > 0 ? wactl_human_seconds (days * 86400, keep, sizeof keep) : "forever");
+        wactl_table_cell (table, "%lld", s_int (entry, "last_pass"));
+        wactl_table_cell (table, "%lld", s_int (entry, "deleted"));
+    }
+    wactl_table_print (table, stdout);
+    wactl_table_destroy (&table);
+    json_t *last = json_object_get (retention, "last_pass");
+    if (json_is_object (last)) {
+        char at[32], age[32], took[32];
+        printf ("last pass %s (%s ago) by master %lld, %lld batch%s in %s; %lld pass%s in all\n",
+                wactl_human_time (s_str (last, "at"), at, sizeof at),
+                wactl_human_seconds (json_number_value (json_object_get (last, "age")), age, sizeof age),
+                s_int (last, "by"), s_int (last, "batches"), s_int (last, "batches") == 1 ? "" : "es",
+                wactl_human_seconds (json_number_value (json_object_get (last, "seconds")), took, sizeof took),
+                s_int (retention, "passes"), s_int (retention, "passes") == 1 ? "" : "es");
+        if (*s_str (last, "error"))
+            printf ("its error: %s\n", s_str (last, "error"));
+    }
+    else
+        printf ("no pass yet\n");
+}
+
 static void
 s_print_human (wactl_t *self, json_t *status, int hidden)
 {
@@ -317,6 +395,7 @@ s_print_human (wactl_t *self, json_t *status, int hidden)
     s_print_lease (json_object_get (status, "lease"));
     s_print_nodes (json_object_get (status, "nodes"), hidden);
     s_print_shards (json_object_get (status, "shards"));
+    s_print_retention (json_object_get (status, "retention"));
 }
 
 static int
@@ -325,21 +404,29 @@ s_query_failed (wactl_t *self)
     return wactl_fail (self, "database error: %s", wa_db_error (self->db));
 }
 
+//  The cluster settings as the nodes run them: the stored ones over this
+//  wactl's configuration. -1 on a database error.
+static int
+s_effective_settings (wactl_t *self, wa_config_t *effective)
+{
+    bool missing;
+    json_t *stored = wactl_settings_read (self, &missing);
+    if (!stored)
+        return -1;
+    *effective = *self->config;
+    wactl_settings_apply (effective, stored, NULL, false);
+    json_decref (stored);
+    return 0;
+}
+
 //  The node_health rows by node id; none when the schema predates the table.
 //  A row is stale past HEALTH_STALE_BEATS heartbeats (the stored setting,
 //  else this wactl's configuration), and at least HEALTH_STALE_MIN seconds,
 //  by the database's clock. NULL on a database error.
 static json_t *
-s_collect_health (wactl_t *self)
+s_collect_health (wactl_t *self, const wa_config_t *effective)
 {
-    bool missing;
-    json_t *stored = wactl_settings_read (self, &missing);
-    if (!stored)
-        return NULL;
-    wa_config_t effective = *self->config;
-    wactl_settings_apply (&effective, stored, NULL, false);
-    json_decref (stored);
-    double stale = HEALTH_STALE_BEATS * effective.heartbeat_interval;
+    double stale = HEALTH_STALE_BEATS * effective->heartbeat_interval;
     if (stale < HEALTH_STALE_MIN)
         stale = HEALTH_STALE_MIN;
     json_t *health = json_object ();
@@ -368,6 +455,28 @@ s_liveness (json_t *node, json_t *health)
                       "updated_age", age ? age : json_null ());
 }
 
+//  "retention": the settings the primary Master runs its passes by, and
+//  what gc_state says they did; null below schema version 9.
+static int
+s_collect_retention (wactl_t *self, int version, const wa_config_t *effective, json_t *status)
+{
+    if (version < WACTL_SCHEMA_RETENTION) {
+        json_object_set_new (status, "retention", json_null ());
+        return 0;
+    }
+    json_t *retention = json_pack ("{s:b, s:f, s:i, s:i, s:n, s:{s:{s:f, s:i, s:i}, s:{s:f, s:i, s:i}, s:{s:f, s:i, s:i}}}",
+                                   "enabled", effective->db_garbagecollector_enable,
+                                   "interval", effective->gc_interval, "batch_size", effective->gc_batch_size,
+                                   "passes", 0, "last_pass", "tables",
+                                   "outbox", "keep_days", effective->retention_outbox_days, "last_pass", 0, "deleted", 0,
+                                   "callbacks", "keep_days", effective->retention_callbacks_days, "last_pass", 0,
+                                   "deleted", 0,
+                                   "events", "keep_days", effective->retention_events_days, "last_pass", 0,
+                                   "deleted", 0);
+    json_object_set_new (status, "retention", retention);
+    return wa_db_query (self->db, SQL_GC, s_gc_row, retention, "") < 0 ? -1 : 0;
+}
+
 static int
 s_collect (wactl_t *self, int version, bool all, json_t *status, int *hidden)
 {
@@ -391,7 +500,10 @@ s_collect (wactl_t *self, int version, bool all, json_t *status, int *hidden)
     if (wa_db_query (self->db, SQL_NODES, s_node_row, &ctx, "ii", window, window) < 0)
         return -1;
     *hidden = ctx.hidden;
-    json_t *health = s_collect_health (self);
+    wa_config_t effective;
+    if (s_effective_settings (self, &effective))
+        return -1;
+    json_t *health = s_collect_health (self, &effective);
     if (!health)
         return -1;
     size_t i;
@@ -401,7 +513,7 @@ s_collect (wactl_t *self, int version, bool all, json_t *status, int *hidden)
         json_object_set_new (node, "liveness", s_liveness (node, health));
     }
     json_decref (health);
-    return 0;
+    return s_collect_retention (self, version, &effective, status);
 }
 
 int

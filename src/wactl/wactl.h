@@ -27,6 +27,8 @@
 
 //  The schema version that has the shard map, cluster_info and events.
 #define WACTL_SCHEMA_CLUSTER 2
+//  The schema version that has gc_state (retention).
+#define WACTL_SCHEMA_RETENTION 9
 
 typedef struct {
     wa_config_t *config;

@@ -373,7 +373,7 @@ static bool
 s_is_number (const char *name)
 {
     const char *type = wa_config_type (name);
-    return type && (streq (type, "seconds") || streq (type, "integer"));
+    return type && (streq (type, "seconds") || streq (type, "days") || streq (type, "integer"));
 }
 
 static bool

@@ -20,6 +20,7 @@
 #include "wa_peers.h"
 #include "wa_settings.h"
 #include "api.h"
+#include "gc.h"
 #include "master.h"
 #include "master_jobs.h"
 #include "watch.h"
@@ -61,6 +62,11 @@ typedef struct {
     wa_masters_job_t *masters_job;
     wa_settings_seed_job_t *seed_job;
     keys_job_t *keys_job;
+    gc_job_t *gc_job;
+    //  Retention (gc.h): the pass's bookkeeping, and the wait between
+    //  two of its batches (-1: none armed).
+    gc_t gc;
+    int gc_timer;
     //  Which key speaks for which Coreapp (node_keys), listed again when a
     //  reply names one not in the list, at most every KEYS_AGAIN.
     int nkeys;
@@ -74,6 +80,7 @@ typedef struct {
 static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
 static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
 static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
+static void s_gc_stop (master_t *self);
 
 static void
 s_set_role (master_t *self, const char *role)
@@ -95,6 +102,7 @@ s_step_down (master_t *self, const char *why)
     self->migrated = false;
     self->seeded = false;
     self->forced.count = 0;
+    s_gc_stop (self);
     wa_warn ("stepping down as primary Master (epoch %" PRIu64 "): %s", self->lease.epoch, why);
     uint64_t epoch = self->lease.epoch;
     wa_lease_lost (&self->lease);
@@ -376,6 +384,144 @@ s_monitor_done (master_t *self)
         s_submit_monitor (self);
 }
 
+//  --------------------------------------------------------------------------
+//  Retention (gc.h): a pass every gc_interval, one batch per job, a wait
+//  between batches; only while primary.
+
+static int s_on_gc_gap (zloop_t *loop, int timer_id, void *arg);
+
+//  Each table's retention now, in microseconds (0: kept).
+static void
+s_gc_keep (master_t *self, int64_t keep[GC_TABLES])
+{
+    keep[GC_OUTBOX] = WA_SEC (self->settings.retention_outbox_days * 86400);
+    keep[GC_CALLBACKS] = WA_SEC (self->settings.retention_callbacks_days * 86400);
+    keep[GC_EVENTS] = WA_SEC (self->settings.retention_events_days * 86400);
+}
+
+//  No longer primary: a pass under way is dropped (a batch the worker has
+//  comes back to a pass that is no more, and is not acted on).
+static void
+s_gc_stop (master_t *self)
+{
+    if (self->gc_timer >= 0) {
+        zloop_timer_end (self->loop, self->gc_timer);
+        self->gc_timer = -1;
+    }
+    if (self->gc.running)
+        wa_info ("retention: the pass under way is dropped (%" PRId64 " rows deleted by it)",
+                 gc_pass_deleted (&self->gc));
+    gc_abandon (&self->gc);
+}
+
+//  A pass that ended: in the log (info when it deleted anything) and on
+//  the bus, and its record for gc_state.
+static void
+s_gc_ended (master_t *self)
+{
+    gc_t *gc = &self->gc;
+    int64_t deleted = gc_pass_deleted (gc);
+    wa_log (*gc->error ? WA_LOG_WARN : deleted ? WA_LOG_INFO : WA_LOG_DEBUG,
+            "retention: pass deleted %" PRId64 " outbox rows, %" PRId64 " callbacks, %" PRId64 " events "
+            "in %d batch(es), %.3f s%s%s%s", gc->walk[GC_OUTBOX].deleted, gc->walk[GC_CALLBACKS].deleted,
+            gc->walk[GC_EVENTS].deleted, gc->batches, (double) gc->last_took / 1e6,
+            gc_more (gc) ? "; more left for the next pass" : "", *gc->error ? "; ended by an error: " : "",
+            gc->error);
+    if (deleted)
+        wa_node_publish (&self->node, "retention", -1, self->lease.epoch, self->node.id,
+                         "deleted outbox %" PRId64 " callbacks %" PRId64 " events %" PRId64 " in %.3f s",
+                         gc->walk[GC_OUTBOX].deleted, gc->walk[GC_CALLBACKS].deleted,
+                         gc->walk[GC_EVENTS].deleted, (double) gc->last_took / 1e6);
+}
+
+//  Hand the pass's next batch to the worker, or, once there is none, its
+//  record; nothing while the worker has the job (its return calls again).
+static void
+s_gc_next (master_t *self)
+{
+    gc_job_t *job = self->gc_job;
+    if (!self->gc.running || !job)
+        return;
+    if (!s_acting (self)) {
+        gc_abandon (&self->gc);
+        return;
+    }
+    int64_t keep[GC_TABLES];
+    s_gc_keep (self, keep);
+    //  Turned off meanwhile: the pass ends with what it did.
+    int table = self->settings.db_garbagecollector_enable ? gc_next (&self->gc, keep) : -1;
+    job->node = self->node.id;
+    job->epoch = self->lease.epoch;
+    job->deadline = self->lease.deadline;
+    if (table >= 0) {
+        job->op = GC_JOB_BATCH;
+        job->table = table;
+        job->after = gc_cursor (&self->gc, table);
+        job->limit = self->settings.gc_batch_size;
+        job->keep = keep[table];
+        WA_JOB_SUBMIT (self->node.db, self->gc_job);
+        return;
+    }
+    gc_finish (&self->gc, wa_clock_mono ());
+    s_gc_ended (self);
+    job->op = GC_JOB_STATE;
+    for (int t = 0; t < GC_TABLES; t++)
+        job->pass_deleted[t] = self->gc.walk[t].deleted;
+    job->pass_batches = self->gc.batches;
+    job->pass_took = self->gc.last_took;
+    snprintf (job->error, sizeof job->error, "%s", self->gc.error);
+    WA_JOB_SUBMIT (self->node.db, self->gc_job);
+}
+
+static void
+s_gc_done (master_t *self)
+{
+    gc_job_t *job = self->gc_job;
+    if (job->op == GC_JOB_STATE) {
+        if (job->job.rc < 0)
+            wa_warn ("retention: the pass could not be recorded in gc_state: %s", job->error);
+        return;
+    }
+    if (!self->gc.running)
+        return;                 //  dropped while the batch ran
+    if (job->result.rc == 1) {
+        s_gc_stop (self);       //  the lease deadline came first
+        return;
+    }
+    gc_batch_done (&self->gc, job->table, job->limit, &job->result, job->took, job->error);
+    wa_debug ("retention: %s after %" PRIu64 ": %" PRId64 " rows looked at, %" PRId64 " deleted, %.3f s",
+              gc_table_name (job->table), job->after, job->result.examined, job->result.deleted,
+              (double) job->took / 1e6);
+    //  The worker's other jobs (the lease renewals) run in between, and the
+    //  wait as long as the batch leaves the database half its time at least.
+    wa_timer_once (self->loop, &self->gc_timer, gc_gap (job->took), s_on_gc_gap, self);
+}
+
+static int
+s_on_gc_gap (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    master_t *self = arg;
+    self->gc_timer = -1;
+    s_gc_next (self);
+    return 0;
+}
+
+static int
+s_on_gc (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    master_t *self = arg;
+    if (!self->settings.db_garbagecollector_enable || !s_acting (self) || !self->migrated)
+        return 0;
+    //  The last pass, or its record, may still be under way: then not now.
+    if (self->gc_job && gc_start (&self->gc, wa_clock_mono ()))
+        s_gc_next (self);
+    return 0;
+}
+
 //  A job of the Master's own is back: into its slot. False for any other.
 static bool
 s_job_back (master_t *self, wa_job_t *job)
@@ -388,6 +534,7 @@ s_job_back (master_t *self, wa_job_t *job)
         case JOB_HEALTH: self->health_job = (health_job_t *) job; return true;
         case JOB_SEED: self->seed_job = (wa_settings_seed_job_t *) job; return true;
         case JOB_KEYS: self->keys_job = (keys_job_t *) job; return true;
+        case JOB_GC: self->gc_job = (gc_job_t *) job; return true;
         case WA_JOB_MASTERS: self->masters_job = (wa_masters_job_t *) job; return true;
         default: return false;
     }
@@ -464,6 +611,9 @@ s_job_done (master_t *self, wa_job_t *job)
             break;
         case JOB_MONITOR:
             s_monitor_done (self);
+            break;
+        case JOB_GC:
+            s_gc_done (self);
             break;
         case JOB_KEYS:
             if (job->rc == 0) {
@@ -755,11 +905,13 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
             }
             break;
         case WA_MSG_STATS_REQ: {
-            json_t *stats = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:I, s:i, s:o}",
+            json_t *stats = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:I, s:i, s:o, s:o}",
                                        "node", (json_int_t) self->node.id, "kind", "master",
                                        "role", self->node.role, "epoch", (json_int_t) self->node.epoch,
                                        "promotions", (json_int_t) self->promotions,
                                        "heartbeats", (json_int_t) self->heartbeat_seq, "watched", self->watch.count,
+                                       "gc", gc_stats_json (&self->gc, self->settings.db_garbagecollector_enable,
+                                                            now),
                                        "db", wa_dbworker_stats_json ());
             wa_node_send_stats (&self->node, peer, stats);
             json_decref (stats);
@@ -801,8 +953,10 @@ s_job_ignored (wa_job_t *job, void *arg)
 static void
 s_shutdown (master_t *self)
 {
-    //  Requests waiting for their turn go to the next primary.
+    //  Requests waiting for their turn go to the next primary; a retention
+    //  pass ends here (a batch the worker has runs before the release).
     api_stop (self->api, false);
+    s_gc_stop (self);
     if (s_acting (self)) {
         //  Hand the lease back so a secondary takes over at once, not after ttl.
         release_job_t *job = WA_JOB_NEW (release_job_t, JOB_RELEASE, master_release_run, NULL);
@@ -838,6 +992,7 @@ s_destroy (master_t **self_p)
     WA_JOB_DESTROY (self->masters_job);
     WA_JOB_DESTROY (self->seed_job);
     WA_JOB_DESTROY (self->keys_job);
+    WA_JOB_DESTROY (self->gc_job);
     wa_reactor_destroy (&self->reactor);
     free (self);
     *self_p = NULL;
@@ -858,6 +1013,9 @@ master_run (const wa_config_t *config)
     self->masters_job = wa_masters_job_new ();
     self->seed_job = WA_JOB_NEW (wa_settings_seed_job_t, JOB_SEED, wa_settings_seed_run, NULL);
     self->keys_job = WA_JOB_NEW (keys_job_t, JOB_KEYS, master_keys_run, NULL);
+    self->gc_job = WA_JOB_NEW (gc_job_t, JOB_GC, gc_job_run, NULL);
+    gc_init (&self->gc);
+    self->gc_timer = -1;
     watch_init (&self->watch, wa_clock_mono ());
     if (wa_node_start (&self->node, config, "master")) {
         wa_node_stop (&self->node);
@@ -885,6 +1043,7 @@ master_run (const wa_config_t *config)
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, lease_renew_interval), s_on_tick);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, db_liveness_interval), s_on_liveness);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, heartbeat_interval), s_on_heartbeat);
+    wa_reactor_every (&self->reactor, offsetof (wa_config_t, gc_interval), s_on_gc);
     s_on_tick (self->loop, 0, self);
     zloop_start (self->loop);
     wa_info ("stopping");

@@ -12,8 +12,10 @@
 #define MASTER_MAX_SHARDS WA_SHARDS_MAX
 #define MASTER_MAX_NODES 64
 
-//  Their kinds (the settings read and the Masters' list are wa_node's).
-enum { JOB_BOOTSTRAP = 1, JOB_LEASE, JOB_MIGRATE, JOB_MONITOR, JOB_RELEASE, JOB_HEALTH, JOB_SEED, JOB_KEYS };
+//  Their kinds (the settings read and the Masters' list are wa_node's; the
+//  retention's batches, JOB_GC, are gc.h's).
+enum { JOB_BOOTSTRAP = 1, JOB_LEASE, JOB_MIGRATE, JOB_MONITOR, JOB_RELEASE, JOB_HEALTH, JOB_SEED, JOB_KEYS,
+       JOB_GC };
 
 typedef struct {
     wa_job_t job;

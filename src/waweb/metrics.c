@@ -221,9 +221,11 @@ metrics_render (metrics_t *self, const metrics_cluster_t *cluster, const metrics
 
 static const char *SQL_LEASE =
     "SELECT epoch, IF(expires_at > NOW(6), holder, 0) FROM master_lease WHERE id = 1";
+//  Promotions are the shard lease's epoch (each adds one), not a count of
+//  the audit log's `promoted` events: retention deletes old events, and a
+//  counter must never go down.
 static const char *SQL_SHARDS =
-    "SELECT s.shard, s.epoch, IF(s.expires_at > NOW(6), s.node_id, 0),"
-    " (SELECT COUNT(*) FROM events e WHERE e.kind = 'promoted' AND e.shard = s.shard),"
+    "SELECT s.shard, s.epoch, IF(s.expires_at > NOW(6), s.node_id, 0), s.epoch,"
     " (SELECT COUNT(*) FROM outbox o WHERE o.shard = s.shard AND o.status = 'pending'),"
     " (SELECT COUNT(*) FROM callbacks c WHERE c.shard = s.shard AND c.status = 'pending')"
     " FROM shard_map s ORDER BY s.shard";

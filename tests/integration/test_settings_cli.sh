@@ -18,7 +18,8 @@ check "upstream_idle_timeout is refused as a setting ($out)" grep -q "not a clus
 SETTINGS="heartbeat_interval unhealthy_interval db_liveness_interval lease_ttl lease_renew_interval
           lease_margin shard_lease_ttl shard_renew_interval upstream_ping_interval
           upstream_login_timeout promotion_holdoff failover_limit failover_window
-          request_deadline request_attempt_timeout webhooks_url webhooks_max_concurrent_requests
+          db_garbagecollector_enable retention_outbox_days retention_callbacks_days
+          retention_events_days gc_interval gc_batch_size request_deadline request_attempt_timeout webhooks_url webhooks_max_concurrent_requests
           callback_backoff_delay_ms max_callback_backoff_delay_ms sent_status webhooks_secret"
 
 # stored NAME: the row's value and time, "" when there is none.

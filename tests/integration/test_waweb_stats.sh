@@ -65,7 +65,7 @@ metric() { grep "^$1 " "$T/metrics" | awk '{print $2}'; }
 [ "$(metric wacluster_master_lease_holder)" = "$(primary_master)" ] || fail "master holder"
 [ "$(metric 'wacluster_shard_lease_epoch{shard="0"}')" = "$(shard_epoch)" ] || fail "shard epoch"
 [ "$(metric 'wacluster_shard_primary{shard="0"}')" = "$P" ] || fail "shard primary: $(metric 'wacluster_shard_primary{shard="0"}') vs $P, now $(primary_coreapp)"
-[ "$(metric 'wacluster_promotions_total{shard="0"}')" = "$(q "SELECT COUNT(*) FROM events WHERE kind = 'promoted' AND shard = 0")" ] \
+[ "$(metric 'wacluster_promotions_total{shard="0"}')" = "$(shard_epoch)" ] \
     || fail "promotions $(metric 'wacluster_promotions_total{shard="0"}')"
 [ "$(metric 'wacluster_outbox_pending{shard="0"}')" = "$(q "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")" ] || fail "outbox depth"
 grep -q "^wacluster_node_liveness_age_seconds{node=\"$C1\",kind=\"coreapp\"} [0-9.]*$" "$T/metrics" || fail "liveness age"

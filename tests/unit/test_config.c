@@ -1671,6 +1671,58 @@ test_check (void **state)
     s_check_refused (&config, "upstream_ping_interval", "half");
 }
 
+//  Retention: days with fractions (a test's seconds), 0 keeps; the outbox's
+//  must outlast the Webapps' retries.
+static void
+test_retention (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_config_defaults (&config);
+    assert_true (config.db_garbagecollector_enable);
+    assert_true (s_close (config.retention_outbox_days, 7));
+    assert_true (s_close (config.retention_callbacks_days, 7));
+    assert_true (s_close (config.retention_events_days, 30));
+    assert_true (s_close (config.gc_interval, 60));
+    assert_int_equal (config.gc_batch_size, 1000);
+    assert_true (wa_config_is_setting ("db_garbagecollector_enable"));
+    assert_true (wa_config_is_setting ("retention_outbox_days"));
+    assert_true (wa_config_is_setting ("gc_batch_size"));
+    assert_string_equal (wa_config_type ("retention_events_days"), "days");
+
+    s_accept (&config, "retention_events_days", "0.00005");
+    char buf [64];
+    assert_int_equal (wa_config_get (&config, "retention_events_days", buf, sizeof buf), 0);
+    assert_string_equal (buf, "0.00005");
+    s_accept (&config, "retention_events_days", "0");
+    s_accept (&config, "retention_events_days", "36500");
+    s_refuse ("retention_events_days", "36501");
+    s_refuse ("retention_events_days", "-0.5");
+    s_refuse ("retention_events_days", "7d");
+    {
+        char err [256] = "";
+        wa_config_t copy = config;
+        assert_int_equal (wa_config_set (&copy, "retention_callbacks_days", "x", err, sizeof err), -1);
+        s_assert_contains (err, "number of days");
+    }
+    s_accept (&config, "gc_interval", "0.1");
+    s_refuse ("gc_interval", "0.09");
+    s_accept (&config, "gc_batch_size", "1");
+    s_accept (&config, "gc_batch_size", "10000");
+    s_refuse ("gc_batch_size", "0");
+    s_refuse ("gc_batch_size", "10001");
+
+    //  request_deadline 45 s: an outbox row kept 45 s or less is refused,
+    //  0 (kept forever) is not.
+    wa_config_defaults (&config);
+    s_accept (&config, "retention_outbox_days", "0.00053");
+    s_check_ok (&config);
+    s_accept (&config, "retention_outbox_days", "0.0005208");
+    s_check_refused (&config, "retention_outbox_days", "request_deadline");
+    s_accept (&config, "retention_outbox_days", "0");
+    s_check_ok (&config);
+}
+
 //  wa_config_load runs the cross-key checks on what the file set.
 static void
 test_load_runs_check (void **state)
@@ -1822,6 +1874,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_empty_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_int_bounds, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_seconds_bounds, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_retention, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bool_spellings, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_enum, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_strings, s_setup, s_teardown),
