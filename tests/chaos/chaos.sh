@@ -450,8 +450,10 @@ nemesis() {
 ALL=(coreapp-kill9 master-kill9 master-sigstop coreapp-pause-short coreapp-pause-long master-db-partition
      coreapp-masters-partition oneway-replies oneway-heartbeats db-restart bus-loss bus-delay cluster-restart
      clock-steps db-clock-steps settings-churn rogue-failovers)
+# (rogue-failovers is left to make chaos: under make asan it took the short
+# set past the test's 300 s; test_bus_security covers the rogue in make test.)
 SHORT_SET=(coreapp-kill9 master-kill9 master-sigstop coreapp-masters-partition db-restart clock-steps db-clock-steps
-           settings-churn rogue-failovers)
+           settings-churn)
 if [ "$LIST" = 1 ]; then printf '%s\n' "${ALL[@]}" nemesis; exit 0; fi
 # The nemesis runs after the scenarios: for --nemesis M, for the full suite
 # (CHAOS_MINUTES, default 10), or when --only names it (1 minute).
