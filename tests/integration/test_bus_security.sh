@@ -201,7 +201,7 @@ C3=$(id_of c3)
 # Its replies never reach a Master: unhealthy once unhealthy_interval passed.
 wait_for 10 is_unhealthy "$C3" || fail "c3 is $(liveness "$C3") though every Master refuses its key"
 "$BIN/wactl" -c "$CONF" keys trust "$T/keys/c3.key" --keys-dir "$T/keys/trusted" >/dev/null || fail "cannot trust c3's key"
-wait_for 25 is_healthy "$C3" || fail "c3 is $(liveness "$C3") after its key was trusted"
+wait_for 25 is_healthy "$C3" || fail "c3 is $(liveness "$C3") after its key was trusted; c3's stats: $(stats "$C3" | cut -c1-1500); the primary Master's: $(stats "$PM" | cut -c1-1500)"
 wait_for 5 logged c3 "accepts our key now" || fail "c3 did not log that the Masters accept its key"
 
 note "start-up refusals"
