@@ -848,6 +848,9 @@ s_own_key (master_t *self, const wa_msg_t *msg)
     }
     else
     if (msg->type == WA_MSG_HB_REPLY && self->keys_job && wa_clock_mono () - self->keys_asked >= KEYS_AGAIN) {
+        //  Said once per listing: a reply the Master cannot judge yet.
+        wa_debug ("heartbeat reply from coreapp %" PRIu64 ": its key is not known here yet (node_keys, %s); "
+                 "listing the Coreapps' keys again", msg->node, key ? "empty" : "no row");
         self->keys_asked = wa_clock_mono ();
         WA_JOB_SUBMIT (self->node.db, self->keys_job);
     }
