@@ -1,6 +1,9 @@
-/*  wa_peers — this node's connections to the cluster's Masters: one SUB
-    socket connected to every Master's bus, and one DEALER per Master to
-    its control port. The set follows the `nodes` table (refreshed by a DB
+/*  wa_peers — this node's connections to the cluster's Masters: per
+    Master, one SUB socket to its bus and one DEALER to its control port.
+    A socket per Master, not one SUB connected to every bus: a CURVE
+    connection takes the server key its socket has when it is made, and a
+    connection made again (wa_relink, after a refused key) on a SUB shared
+    by several Masters could end up with another Master's key. The set follows the `nodes` table (refreshed by a DB
     job); connecting and sending never block, so the heartbeat path never
     waits on the database or on a slow peer. */
 #ifndef WA_PEERS_H
@@ -21,13 +24,18 @@ typedef struct {
     char key[41];               //  its bus key (node_keys), "" when none
     zsock_t *dealer;            //  NULL in a list handed to wa_peers_set
     wa_relink_t *relink;        //  the dealer's (NULL in a list)
+    zsock_t *sub;               //  its bus; NULL while another peer's SUB
+                                //  has the same bus and key (a Master
+                                //  restarted on the same ports)
+    wa_relink_t *sub_relink;
 } wa_peer_t;
 
 typedef struct {
     wa_trust_t *trust;          //  how we connect (keys), and to whom
-    zloop_t *loop;              //  where the relinks run
-    zsock_t *sub;
-    wa_relink_t *sub_relink;    //  connects the SUB again where a Master refused our key
+    zloop_t *loop;              //  where the relinks and the SUBs' readers run
+    zloop_reader_fn *on_bus;    //  reads a Master's bus (a SUB)
+    wa_relink_event_fn *on_event;
+    void *arg;
     wa_peer_t peers[WA_PEERS_MAX];
     int count;
 } wa_peers_t;
@@ -41,9 +49,11 @@ typedef struct {
 } wa_masters_job_t;
 
 //  Connections made with trust's keys, to Masters whose key it trusts;
-//  a connection a Master refused is made again (wa_relink) on loop.
-//  on_event, when not NULL, hears the SUB's socket events (CONNECTED, ...).
-void wa_peers_init (wa_peers_t *self, wa_trust_t *trust, zloop_t *loop, wa_relink_event_fn *on_event, void *arg);
+//  a connection a Master refused is made again (wa_relink) on loop. Every
+//  Master's bus is read by on_bus (with arg) on loop; on_event, when not
+//  NULL, hears the SUBs' socket events (CONNECTED, ...).
+void wa_peers_init (wa_peers_t *self, wa_trust_t *trust, zloop_t *loop, zloop_reader_fn *on_bus,
+                    wa_relink_event_fn *on_event, void *arg);
 void wa_peers_destroy (wa_peers_t *self, zloop_t *loop);
 //  Make the set equal to list (skipping skip_id, this node): new peers are
 //  connected, gone ones dropped. Each new DEALER is registered with loop and

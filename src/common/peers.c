@@ -4,40 +4,80 @@
 #include "wa_peers.h"
 
 void
-wa_peers_init (wa_peers_t *self, wa_trust_t *trust, zloop_t *loop, wa_relink_event_fn *on_event, void *arg)
+wa_peers_init (wa_peers_t *self, wa_trust_t *trust, zloop_t *loop, zloop_reader_fn *on_bus,
+               wa_relink_event_fn *on_event, void *arg)
 {
     memset (self, 0, sizeof *self);
     self->trust = trust;
     self->loop = loop;
-    self->sub = zsock_new (ZMQ_SUB);
-    zsock_set_subscribe (self->sub, "");
-    zsock_set_linger (self->sub, 0);
-    self->sub_relink = wa_relink_new (trust, self->sub, loop, "a Master's bus", on_event, arg);
+    self->on_bus = on_bus;
+    self->on_event = on_event;
+    self->arg = arg;
 }
 
-//  Whether a peer other than the one at skip (-1: none) has this bus. A
+//  The peer other than skip whose SUB has this bus and key, or -1. A
 //  Master restarted on the same host and ports has the same endpoints as
-//  its previous incarnation, whose row stays up for a while: the SUB socket
-//  holds one connection per endpoint, and zmq_disconnect ends every
-//  connection to it, so it must stay while any peer uses it (tests/chaos,
-//  cluster-restart). With another key it is another Master's: the
-//  connection made with the old key is dropped first.
-static bool
-s_bus_shared (const wa_peers_t *self, const char *bus, const char *key, int skip)
+//  its previous incarnation, whose row stays up for a while: one SUB per
+//  bus, or every heartbeat would arrive twice (tests/chaos,
+//  cluster-restart).
+static int
+s_bus_owner (const wa_peers_t *self, const char *bus, const char *key, int skip)
 {
     for (int i = 0; i < self->count; i++)
-        if (i != skip && streq (self->peers[i].bus, bus) && streq (self->peers[i].key, key))
-            return true;
-    return false;
+        if (i != skip && self->peers[i].sub && streq (self->peers[i].bus, bus) && streq (self->peers[i].key, key))
+            return i;
+    return -1;
+}
+
+static void
+s_sub_close (wa_peers_t *self, wa_peer_t *peer)
+{
+    if (!peer->sub)
+        return;
+    if (self->loop)
+        zloop_reader_end (self->loop, peer->sub);
+    wa_relink_destroy (&peer->sub_relink);
+    zsock_destroy (&peer->sub);
+}
+
+//  A SUB to peer's bus, read on our loop; -1 if it cannot connect.
+static int
+s_sub_open (wa_peers_t *self, wa_peer_t *peer)
+{
+    char why[200];
+    peer->sub = zsock_new (ZMQ_SUB);
+    zsock_set_subscribe (peer->sub, "");
+    zsock_set_linger (peer->sub, 0);
+    if (wa_trust_client (self->trust, peer->sub, peer->key, WA_ROLE_MASTER, why, sizeof why)
+    ||  zsock_connect (peer->sub, "%s", peer->bus)) {
+        zsock_destroy (&peer->sub);
+        return -1;
+    }
+    if (self->loop && self->on_bus)
+        zloop_reader (self->loop, peer->sub, self->on_bus, self->arg);
+    char what[64];
+    snprintf (what, sizeof what, "master %" PRIu64 "'s bus", peer->id);
+    peer->sub_relink = wa_relink_new (self->trust, peer->sub, self->loop, what, self->on_event, self->arg);
+    wa_relink_server_key (peer->sub_relink, peer->bus, peer->key);
+    return 0;
 }
 
 static void
 s_drop (wa_peers_t *self, int index, zloop_t *loop)
 {
     wa_peer_t *peer = &self->peers[index];
-    if (!s_bus_shared (self, peer->bus, peer->key, index)) {
-        zsock_disconnect (self->sub, "%s", peer->bus);
-        wa_relink_server_key (self->sub_relink, peer->bus, NULL);
+    if (peer->sub) {
+        //  Another peer with the same bus and key keeps the connection.
+        for (int i = 0; i < self->count; i++)
+            if (i != index && !self->peers[i].sub && streq (self->peers[i].bus, peer->bus)
+            &&  streq (self->peers[i].key, peer->key)) {
+                self->peers[i].sub = peer->sub;
+                self->peers[i].sub_relink = peer->sub_relink;
+                peer->sub = NULL;
+                peer->sub_relink = NULL;
+                break;
+            }
+        s_sub_close (self, peer);
     }
     if (loop)
         zloop_reader_end (loop, peer->dealer);
@@ -51,10 +91,6 @@ wa_peers_destroy (wa_peers_t *self, zloop_t *loop)
 {
     while (self->count)
         s_drop (self, self->count - 1, loop);
-    if (loop && self->sub)
-        zloop_reader_end (loop, self->sub);
-    wa_relink_destroy (&self->sub_relink);
-    zsock_destroy (&self->sub);
 }
 
 wa_peer_t *
@@ -85,35 +121,34 @@ wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_
             continue;
         wa_peer_t *peer = &self->peers[self->count];
         *peer = list[j];
-        peer->dealer = NULL;
-        peer->relink = NULL;
+        peer->dealer = peer->sub = NULL;
+        peer->relink = peer->sub_relink = NULL;
         char why[200];
-        if (wa_trust_client (self->trust, self->sub, peer->key, WA_ROLE_MASTER, why, sizeof why)) {
+        peer->dealer = zsock_new (ZMQ_DEALER);
+        if (wa_trust_client (self->trust, peer->dealer, peer->key, WA_ROLE_MASTER, why, sizeof why)) {
             //  Not yet (a Master registered before the schema had keys), or
             //  not trusted: listed again at the next refresh.
             if (*peer->key)
                 wa_warn ("not connecting to master %" PRIu64 " at %s: %s", peer->id, peer->bus, why);
+            zsock_destroy (&peer->dealer);
             continue;
         }
-        bool shared = s_bus_shared (self, peer->bus, peer->key, self->count);
-        for (int i = 0; i < self->count && !shared; i++)
-            if (streq (self->peers[i].bus, peer->bus))
-                zsock_disconnect (self->sub, "%s", peer->bus);
-        peer->dealer = zsock_new (ZMQ_DEALER);
-        wa_trust_client (self->trust, peer->dealer, peer->key, WA_ROLE_MASTER, why, sizeof why);
+        //  The same bus with another key is another Master now: the
+        //  connection made with the old key is dropped.
+        for (int i = 0; i < self->count; i++)
+            if (streq (self->peers[i].bus, peer->bus) && !streq (self->peers[i].key, peer->key))
+                s_sub_close (self, &self->peers[i]);
         zsock_set_linger (peer->dealer, 0);
         zsock_set_sndhwm (peer->dealer, 100);
         zsock_set_sndtimeo (peer->dealer, 0);
         //  A peer that is gone must not fill our queue with stale replies.
         zsock_set_immediate (peer->dealer, 1);
         if (zsock_connect (peer->dealer, "%s", peer->control)
-        ||  (!shared && zsock_connect (self->sub, "%s", peer->bus))) {
+        ||  (s_bus_owner (self, peer->bus, peer->key, self->count) < 0 && s_sub_open (self, peer))) {
             wa_warn ("cannot connect to master %" PRIu64 " at %s / %s", peer->id, peer->bus, peer->control);
             zsock_destroy (&peer->dealer);
             continue;
         }
-        if (!shared)
-            wa_relink_server_key (self->sub_relink, peer->bus, peer->key);
         if (loop && handler)
             zloop_reader (loop, peer->dealer, handler, arg);
         char what[64];

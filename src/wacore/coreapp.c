@@ -807,7 +807,7 @@ coreapp_run (const wa_config_t *config)
     self->outbox = outbox_new (config, io, self);
     self->loop = zloop_new ();
     wa_notify_watchdog_start (self->loop);
-    wa_peers_init (&self->peers, self->node.trust, self->loop, s_on_masters_socket, self);
+    wa_peers_init (&self->peers, self->node.trust, self->loop, s_on_masters, s_on_masters_socket, self);
     callbacks_io_t callbacks_io = { s_callbacks_ack, s_callbacks_holding };
     self->callbacks = callbacks_new (config, &self->settings, callbacks_io, self, self->loop);
     if (!self->callbacks) {
@@ -826,7 +826,6 @@ coreapp_run (const wa_config_t *config)
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);
     zloop_reader (self->loop, self->node.api, s_on_api, self);
-    zloop_reader (self->loop, self->peers.sub, s_on_masters, self);
     wa_node_watch (&self->node, self->loop);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, s_settings_applied);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, shard_renew_interval), s_on_tick);

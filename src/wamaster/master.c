@@ -1034,11 +1034,10 @@ master_run (const wa_config_t *config)
 
     self->loop = zloop_new ();
     wa_notify_watchdog_start (self->loop);
-    wa_peers_init (&self->peers, self->node.trust, self->loop, NULL, NULL);
+    wa_peers_init (&self->peers, self->node.trust, self->loop, s_on_peers, NULL, self);
     zloop_reader (self->loop, wa_dbworker_sock (self->node.db), s_on_db, self);
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);
-    zloop_reader (self->loop, self->peers.sub, s_on_peers, self);
     wa_node_watch (&self->node, self->loop);
     api_hooks_t hooks = { .arg = self, .primary = s_api_primary, .stored = s_api_stored };
     self->api = api_new (self->loop, self->node.api, self->node.trust, self->node.db, &self->settings, &hooks);

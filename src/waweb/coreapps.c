@@ -410,8 +410,7 @@ coreapps_new (web_t *web, zloop_t *loop, wa_trust_t *trust, wa_dbworker_t *db, c
     self->sweep_timer = zloop_timer (loop, SWEEP_MS, 0, s_on_sweep, self);
     self->refresh_timer = -1;
     self->trust = trust;
-    wa_peers_init (&self->masters, trust, loop, NULL, NULL);
-    zloop_reader (loop, self->masters.sub, s_on_bus, self);
+    wa_peers_init (&self->masters, trust, loop, s_on_bus, NULL, self);
     s_on_refresh (loop, 0, self);
     return self;
 }
