@@ -51,6 +51,14 @@ typedef enum {
     WA_MSG_UNREGISTERED,        //  upstream → coreapp: text: the account is not registered (no session)
     WA_MSG_CONTROL,             //  tool/master → upstream control: text (JSON {"op": ...})
     WA_MSG_CONTROL_REPLY,       //  upstream control → tool/master: code (HTTP status) text (JSON)
+    //  A planned switchover (wactl switchover, docs/OPERATIONS.md):
+    WA_MSG_SWITCHOVER,          //  wactl → primary master control: shard node (the new holder, 0: the
+                                //  Master picks) code (how long to wait, ms)
+    WA_MSG_SWITCHOVER_OK,       //  primary master → wactl: shard node (new holder) epoch text (JSON: how it went)
+    WA_MSG_HANDOVER,            //  master bus → coreapp: shard node (the holder) epoch (its shard lease's)
+                                //  seq (the new holder) text (JSON {"master","master_epoch"})
+    WA_MSG_HANDED_OVER,         //  coreapp → master control: shard node (the old holder) epoch (the new
+                                //  lease's) seq (the new holder) code (0 done, else an error code) text (JSON)
     WA_MSG_TYPE_MAX
 } wa_msg_type_t;
 

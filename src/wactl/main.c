@@ -15,11 +15,12 @@ static const struct {
     { "settings", wactl_settings },
     { "users", wactl_users },
     { "keys", wactl_keys },
+    { "switchover", wactl_switchover },
 };
 
 static const wa_cli_t s_cli = {
     .program = "wactl",
-    .summary = "the operator's CLI: cluster status, settings, users, audit log, health, schema",
+    .summary = "the operator's CLI: cluster status, settings, users, keys, switchover, audit log, health, schema",
     .usage =
         "Commands:\n"
         "  status [--json] [--all]     the master lease, the nodes with their roles and\n"
@@ -69,7 +70,14 @@ static const wa_cli_t s_cli = {
         "                              accepts them within a second\n"
         "  keys revoke NAME|KEY        remove a key from the allow-list; its connections\n"
         "                              are refused within a second\n"
-        "  keys list [--json]          the trusted keys: name, role, key, file\n\n"
+        "  keys list [--json]          the trusted keys: name, role, key, file\n"
+        "  switchover --shard N [--to NODE] [--timeout SECONDS] [--json]\n"
+        "                              move shard N's primary to Coreapp NODE (default:\n"
+        "                              the healthy secondary heard last), planned: the old\n"
+        "                              primary finishes what it has, logs out upstream and\n"
+        "                              hands over; the new one logs in at once. Clients see\n"
+        "                              a pause, not errors. Waits up to SECONDS (default 30)\n"
+        "                              for the new primary's session; runs while paused too\n\n"
         "Exit status: 0 done, 1 failed (database unreachable, no schema, not healthy,\n"
         "a setting or password refused), 2 bad usage. From the repository root, wactl\n"
         "finds the cluster 'make start' started through ./run/cluster.conf.",
@@ -83,7 +91,7 @@ main (int argc, char **argv)
     int first;
     wa_cli_start (&s_cli, argc, argv, &config, &first);
     if (first >= argc) {
-        fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings, users, keys); try 'wactl --help'\n");
+        fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings, users, keys, switchover); try 'wactl --help'\n");
         return 2;
     }
     const char *name = argv[first];

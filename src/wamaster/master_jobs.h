@@ -76,6 +76,7 @@ typedef struct {
     uint32_t limited;           //  shards that needed a promotion but are blocked
     int shards;
     uint64_t holders[MASTER_MAX_SHARDS];    //  node per shard (0: none) after the run
+    uint64_t epochs[MASTER_MAX_SHARDS];     //  and its shard lease's epoch
     int ncoreapps;
     uint64_t coreapps[MASTER_MAX_NODES];    //  Coreapps alive by their liveness claim
 } monitor_job_t;
