@@ -34,7 +34,8 @@ typedef enum {
     WA_MSG_EVENT,               //  node bus: node epoch shard text (event kind and detail)
     WA_MSG_ERROR,               //  any: code text
     WA_MSG_HEARTBEAT,           //  master bus: node epoch seq text (role)
-    WA_MSG_HB_REPLY,            //  coreapp → master control: shard node epoch seq code (1: upstream connected) text (role)
+    WA_MSG_HB_REPLY,            //  coreapp → master control: shard node epoch seq code (bits: 1 its upstream
+                                //  session is open, 2 it reaches the gateway) text (role)
     WA_MSG_REPORT,              //  secondary → primary master control: node epoch text ("coreapp:age_ms ...")
     WA_MSG_SETTINGS,            //  master bus: epoch seq text (JSON object of every setting)
     WA_MSG_SETTINGS_CHANGED,    //  tool → primary master control: text (key); re-read and broadcast

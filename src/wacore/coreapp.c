@@ -55,6 +55,12 @@ typedef struct {
     wa_msg_t reply;
     uint64_t api_requests;
     uint64_t api_refused;       //  bad frames or requests
+    //  Whether the gateway can be reached, session or not: a connection
+    //  that sends nothing, kept alive by ZMTP heartbeats; the Masters hear
+    //  it with every heartbeat reply (upstream_unhealthy_interval).
+    zsock_t *probe;
+    wa_relink_t *probe_watch;
+    bool reachable;
     handover_t handover;        //  a planned switchover (handover.h)
     int handover_timer;         //  its steps, while one is under way (-1: none)
 } coreapp_t;
@@ -390,7 +396,7 @@ s_reply_masters (coreapp_t *self, uint64_t master, uint64_t seq)
     reply.node = self->node.id;
     reply.epoch = holding ? self->lease.epoch : 0;
     reply.seq = seq;
-    reply.code = self->session.state == SESSION_OPEN ? 1 : 0;
+    reply.code = (self->session.state == SESSION_OPEN ? 1u : 0u) | (self->reachable ? 2u : 0u);
     wa_msg_set_text (&reply, self->node.role);
     if (master)
         wa_peers_send (&self->peers, master, &reply);
@@ -537,6 +543,40 @@ s_handover_done (coreapp_t *self, handover_job_t *job)
                        json_pack ("{s:b, s:f, s:f, s:f}", "closed", h->closed, "total_ms", total,
                                   "drain_ms", (double) h->drained_us / 1e3, "logout_ms",
                                   (double) h->logout_us / 1e3));
+}
+
+//  The probe's connection to the gateway came up, went down or failed again.
+static void
+s_on_probe (void *arg, const char *event, const char *endpoint)
+{
+    coreapp_t *self = arg;
+    bool reachable = streq (event, "CONNECTED");
+    if (reachable == self->reachable)
+        return;
+    self->reachable = reachable;
+    if (reachable)
+        wa_info ("the gateway at %s is reachable", endpoint);
+    else
+        wa_warn ("the gateway at %s is not reachable (%s)", endpoint, event);
+    if (self->node.id)
+        s_reply_masters (self, 0, 0);
+}
+
+static void
+s_probe_start (coreapp_t *self)
+{
+    self->probe = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (self->probe, 0);
+    zsock_set_sndhwm (self->probe, 1);
+    zsock_set_heartbeat_ivl (self->probe, (int) (self->settings.upstream_ping_interval * 1000));
+    zsock_set_heartbeat_timeout (self->probe, (int) (self->settings.upstream_idle_timeout * 1000));
+    zsock_set_reconnect_ivl (self->probe, (int) (self->settings.upstream_ping_interval * 1000));
+    zsock_set_reconnect_ivl_max (self->probe, (int) (self->settings.upstream_idle_timeout * 1000));
+    zsock_set_connect_timeout (self->probe, (int) (self->settings.upstream_idle_timeout * 1000));
+    self->probe_watch = wa_relink_new (self->node.trust, self->probe, self->loop, "the upstream probe",
+                                       s_on_probe, self);
+    if (zsock_connect (self->probe, "%s", self->config->upstream_endpoint))
+        wa_warn ("cannot probe the gateway at %s", self->config->upstream_endpoint);
 }
 
 //  Our SUB to the Masters' buses connected, lost or retried a connection.
@@ -1009,6 +1049,7 @@ coreapp_run (const wa_config_t *config)
     self->loop = zloop_new ();
     wa_notify_watchdog_start (self->loop);
     wa_peers_init (&self->peers, self->node.trust, self->loop, s_on_masters, s_on_masters_socket, self);
+    s_probe_start (self);
     callbacks_io_t callbacks_io = { s_callbacks_ack, s_callbacks_holding };
     self->callbacks = callbacks_new (config, &self->settings, callbacks_io, self, self->loop);
     if (!self->callbacks) {
@@ -1039,6 +1080,8 @@ coreapp_run (const wa_config_t *config)
     s_shutdown (self);
     int rc = self->node.fatal ? 1 : 0;
     wa_peers_destroy (&self->peers, self->loop);
+    wa_relink_destroy (&self->probe_watch);
+    zsock_destroy (&self->probe);
     callbacks_destroy (&self->callbacks);
     zloop_destroy (&self->loop);
     outbox_destroy (&self->outbox);

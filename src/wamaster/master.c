@@ -47,6 +47,7 @@ typedef struct {
     uint64_t holders[MASTER_MAX_SHARDS];
     uint64_t epochs[MASTER_MAX_SHARDS];     //  each holder's shard lease epoch
     promote_forced_t forced;    //  holders dead by heartbeats, awaiting replacement
+    promote_forced_t upstream_forced;   //  holders cut off from the upstream, idem
     bool monitor_again;
     wa_usec_t health_written;
     zframe_t *settings_asker;   //  a tool waiting for the broadcast
@@ -107,6 +108,7 @@ s_step_down (master_t *self, const char *why)
     self->migrated = false;
     self->seeded = false;
     self->forced.count = 0;
+    self->upstream_forced.count = 0;
     s_gc_stop (self);
     s_switchovers_end (self, "the Master lost its lease");
     wa_warn ("stepping down as primary Master (epoch %" PRIu64 "): %s", self->lease.epoch, why);
@@ -255,6 +257,17 @@ s_submit_monitor (master_t *self)
               "no heartbeat reply to the primary and a secondary Master for %g s (unhealthy_interval)",
               self->settings.unhealthy_interval);
     policy->force_reason = job->force_reason;
+    policy->nupstream = self->upstream_forced.count;
+    memcpy (policy->upstream, self->upstream_forced.nodes,
+            sizeof self->upstream_forced.nodes[0] * (size_t) self->upstream_forced.count);
+    snprintf (job->upstream_reason, sizeof job->upstream_reason,
+              "cannot reach the upstream for %g s (upstream_unhealthy_interval)",
+              self->settings.upstream_unhealthy_interval);
+    policy->upstream_reason = job->upstream_reason;
+    policy->nunreachable = 0;
+    for (int i = 0; i < self->watch.count && policy->nunreachable < WATCH_NODES; i++)
+        if (!self->watch.nodes[i].reachable)
+            policy->unreachable[policy->nunreachable++] = self->watch.nodes[i].node;
     //  A Coreapp that does not answer our heartbeats is no candidate.
     wa_usec_t hb = WA_SEC (self->settings.heartbeat_interval), unhealthy = WA_SEC (self->settings.unhealthy_interval);
     policy->nexclude = 0;
@@ -308,6 +321,7 @@ s_lease_result (master_t *self)
         if (takeover) {
             self->primary = true;
             self->forced.count = 0;
+            self->upstream_forced.count = 0;
             //  Replies to us from before count; nodes we never heard from
             //  get a full unhealthy_interval from now.
             watch_rebase (&self->watch, wa_clock_mono ());
@@ -368,6 +382,7 @@ s_monitor_done (master_t *self)
             watch_track (&self->watch, m->coreapps[i], now);
         //  A forced replacement is done once its node holds no shard.
         promote_forced_done (&self->forced, m->holders, m->shards);
+        promote_forced_done (&self->upstream_forced, m->holders, m->shards);
     }
     for (int i = 0; i < m->promotions; i++) {
         promotion_t *p = &m->promoted[i];
@@ -721,6 +736,19 @@ s_forced_note (void *arg, uint64_t node, int shard, bool added)
              (double) watch_age (&self->watch, node, now) / 1e6, votes, observers);
 }
 
+static void
+s_upstream_note (void *arg, uint64_t node, int shard, bool added)
+{
+    master_t *self = arg;
+    if (!added)
+        wa_info ("coreapp %" PRIu64 " reaches the upstream again: no longer replacing it", node);
+    else
+        wa_warn ("primary coreapp %" PRIu64 " of shard %d has not reached the upstream for %.3f s "
+                 "(upstream_unhealthy_interval %g s) and a healthy secondary does: replacing it", node, shard,
+                 (double) watch_upstream_lost (&self->watch, node, wa_clock_mono ()) / 1e6,
+                 self->settings.upstream_unhealthy_interval);
+}
+
 //  The primary's view: staged liveness of each Coreapp, the seed's rule
 //  for each shard holder (promote.c), and (at most twice a second) the view
 //  in the database for wactl.
@@ -754,6 +782,10 @@ s_judge (master_t *self, wa_usec_t now)
     }
     if (promote_forced_judge (&self->forced, &self->watch, self->holders, self->nholders, now, hb, unhealthy,
                               s_forced_note, self))
+        s_submit_monitor (self);
+    if (promote_upstream_judge (&self->upstream_forced, &self->watch, self->holders, self->nholders, now, hb,
+                                unhealthy, WA_SEC (self->settings.upstream_unhealthy_interval), s_upstream_note,
+                                self))
         s_submit_monitor (self);
     if ((changed || now - self->health_written > 500 * 1000) && self->health_job) {
         health_job_t *job = self->health_job;
@@ -1093,7 +1125,7 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
             if (msg.node == 0 || !s_own_key (self, &msg))
                 break;
             watch_reply (&self->watch, msg.node, msg.shard, msg.epoch, streq (msg.text, "primary_coreapp"),
-                         msg.code == 1, now);
+                         msg.code, now);
             s_switchover_seen (self, &msg);
             //  Republished for taps; replies never wait for anything.
             wa_codec_send (self->node.bus, NULL, &msg);

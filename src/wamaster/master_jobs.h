@@ -65,6 +65,7 @@ typedef struct {
     wa_usec_t holdoff;          //  a replaced primary is no candidate this long
     promote_policy_t policy;    //  heartbeat verdicts, exclusions, rate limit, clock suspicion
     char force_reason[160];     //  policy.force_reason points here
+    char upstream_reason[160];  //  and policy.upstream_reason here
     wa_clockwatch_t clock;      //  the reactor's, as it was (a copy)
     wa_usec_t clock_threshold;  //  what counts as a step
     //  out
