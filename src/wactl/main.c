@@ -15,11 +15,13 @@ static const struct {
     { "settings", wactl_settings },
     { "users", wactl_users },
     { "keys", wactl_keys },
+    { "pause", wactl_pause },
+    { "resume", wactl_resume },
 };
 
 static const wa_cli_t s_cli = {
     .program = "wactl",
-    .summary = "the operator's CLI: cluster status, settings, users, audit log, health, schema",
+    .summary = "the operator's CLI: cluster status, settings, users, audit log, health, schema, pause",
     .usage =
         "Commands:\n"
         "  status [--json] [--all]     the master lease, the nodes with their roles and\n"
@@ -69,7 +71,16 @@ static const wa_cli_t s_cli = {
         "                              accepts them within a second\n"
         "  keys revoke NAME|KEY        remove a key from the allow-list; its connections\n"
         "                              are refused within a second\n"
-        "  keys list [--json]          the trusted keys: name, role, key, file\n\n"
+        "  keys list [--json]          the trusted keys: name, role, key, file\n"
+        "  pause [--reason TEXT]       maintenance mode: no Master replaces a primary\n"
+        "                              Coreapp on its own (each logs and records\n"
+        "                              failover_paused, once per shard, instead); planned\n"
+        "                              switchovers still run. Shown by 'wactl status' and\n"
+        "                              the metrics, recorded in the audit log with who and\n"
+        "                              why (TEXT: up to 255 characters). Already paused:\n"
+        "                              says so, changes nothing\n"
+        "  resume                      end maintenance mode: the primary Master fails over\n"
+        "                              again from its next check; not paused: says so\n\n"
         "Exit status: 0 done, 1 failed (database unreachable, no schema, not healthy,\n"
         "a setting or password refused), 2 bad usage. From the repository root, wactl\n"
         "finds the cluster 'make start' started through ./run/cluster.conf.",
@@ -83,7 +94,8 @@ main (int argc, char **argv)
     int first;
     wa_cli_start (&s_cli, argc, argv, &config, &first);
     if (first >= argc) {
-        fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings, users, keys); try 'wactl --help'\n");
+        fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings, users, keys, "
+                 "pause, resume); try 'wactl --help'\n");
         return 2;
     }
     const char *name = argv[first];
