@@ -396,9 +396,11 @@ s_print_human (wactl_t *self, json_t *status, int hidden)
     if (json_is_object (paused)) {
         char since[32];
         const char *reason = s_str (paused, "reason");
-        printf ("PAUSED since %s UTC by %s%s%s: no automatic failover until 'wactl resume'\n\n",
-                wactl_human_time (s_str (paused, "at"), since, sizeof since), s_str (paused, "by"),
-                *reason ? ": " : "", reason);
+        printf ("PAUSED since %s UTC by %s: no automatic failover until 'wactl resume'\n",
+                wactl_human_time (s_str (paused, "at"), since, sizeof since), s_str (paused, "by"));
+        if (*reason)
+            printf ("reason: %s\n", reason);
+        printf ("\n");
     }
     else
         printf ("automatic failover: on (not paused)\n\n");
