@@ -28,7 +28,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
 .SECONDEXPANSION:
-.PHONY: all deps run start stop install uninstall stage test unit integration asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults chaos chaos-clean clean distclean help
+.PHONY: all deps run start stop install uninstall stage test unit integration asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-switchover chaos chaos-clean clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
 
@@ -44,6 +44,7 @@ help:
 	@echo "make fuzz       the libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS (20) each, with ASan + UBSan"
 	@echo "make bench-failover   time Coreapp failover, DB-based and heartbeat modes (docs/BENCHMARKS.md)"
 	@echo "make bench-failover-defaults   the same with every setting at its default (slow)"
+	@echo "make bench-switchover 20 planned switchovers under load: the pause a client sees (docs/BENCHMARKS.md)"
 	@echo "make bench-api  POST /v1/messages through the full path, and the bare anchor (docs/BENCHMARKS.md)"
 	@echo "make chaos      the multi-host fault-injection suite and a randomized nemesis (docs/RELIABILITY.md; root)"
 	@echo "make chaos-clean  remove what an interrupted make chaos left (its namespaces and processes)"
@@ -196,6 +197,10 @@ bench-failover: deps
 	@$(MAKE) --no-print-directory all
 	@WA_BENCH_MODE=db bench/failover.sh
 	@WA_BENCH_MODE=heartbeat bench/failover.sh
+
+bench-switchover: deps
+	@$(MAKE) --no-print-directory all
+	@bench/switchover.sh
 
 # The multi-host fault-injection suite (docs/RELIABILITY.md): every scenario,
 # then CHAOS_MINUTES (10) of randomized faults with CHAOS_SEED; under 30 min.

@@ -34,7 +34,8 @@ typedef enum {
     WA_MSG_EVENT,               //  node bus: node epoch shard text (event kind and detail)
     WA_MSG_ERROR,               //  any: code text
     WA_MSG_HEARTBEAT,           //  master bus: node epoch seq text (role)
-    WA_MSG_HB_REPLY,            //  coreapp → master control: shard node epoch seq code (1: upstream connected) text (role)
+    WA_MSG_HB_REPLY,            //  coreapp → master control: shard node epoch seq code (bits: 1 its upstream
+                                //  session is open, 2 it reaches the gateway) text (role)
     WA_MSG_REPORT,              //  secondary → primary master control: node epoch text ("coreapp:age_ms ...")
     WA_MSG_SETTINGS,            //  master bus: epoch seq text (JSON object of every setting)
     WA_MSG_SETTINGS_CHANGED,    //  tool → primary master control: text (key); re-read and broadcast
@@ -51,6 +52,14 @@ typedef enum {
     WA_MSG_UNREGISTERED,        //  upstream → coreapp: text: the account is not registered (no session)
     WA_MSG_CONTROL,             //  tool/master → upstream control: text (JSON {"op": ...})
     WA_MSG_CONTROL_REPLY,       //  upstream control → tool/master: code (HTTP status) text (JSON)
+    //  A planned switchover (wactl switchover, docs/OPERATIONS.md):
+    WA_MSG_SWITCHOVER,          //  wactl → primary master control: shard node (the new holder, 0: the
+                                //  Master picks) code (how long to wait, ms)
+    WA_MSG_SWITCHOVER_OK,       //  primary master → wactl: shard node (new holder) epoch text (JSON: how it went)
+    WA_MSG_HANDOVER,            //  master bus → coreapp: shard node (the holder) epoch (its shard lease's)
+                                //  seq (the new holder) text (JSON {"master","master_epoch"})
+    WA_MSG_HANDED_OVER,         //  coreapp → master control: shard node (the old holder) epoch (the new
+                                //  lease's) seq (the new holder) code (0 done, else an error code) text (JSON)
     WA_MSG_TYPE_MAX
 } wa_msg_type_t;
 

@@ -54,6 +54,7 @@ typedef struct {
     double db_liveness_interval;
     double heartbeat_interval;
     double unhealthy_interval;
+    double upstream_unhealthy_interval;
     double promotion_holdoff;
     int failover_limit;
     double failover_window;

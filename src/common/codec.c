@@ -44,6 +44,10 @@ static const uint32_t s_fields [WA_MSG_TYPE_MAX] = {
     [WA_MSG_UNREGISTERED]   = WA_F_TEXT,
     [WA_MSG_CONTROL]        = WA_F_TEXT,
     [WA_MSG_CONTROL_REPLY]  = WA_F_CODE | WA_F_TEXT,
+    [WA_MSG_SWITCHOVER]     = WA_F_SHARD | WA_F_NODE | WA_F_CODE,
+    [WA_MSG_SWITCHOVER_OK]  = WA_F_SHARD | WA_F_NODE | WA_F_EPOCH | WA_F_TEXT,
+    [WA_MSG_HANDOVER]       = WA_F_SHARD | WA_F_NODE | WA_F_EPOCH | WA_F_SEQ | WA_F_TEXT,
+    [WA_MSG_HANDED_OVER]    = WA_F_SHARD | WA_F_NODE | WA_F_EPOCH | WA_F_SEQ | WA_F_CODE | WA_F_TEXT,
 };
 
 static const char *s_names [WA_MSG_TYPE_MAX] = {
@@ -79,6 +83,10 @@ static const char *s_names [WA_MSG_TYPE_MAX] = {
     [WA_MSG_UNREGISTERED]   = "UNREGISTERED",
     [WA_MSG_CONTROL]        = "CONTROL",
     [WA_MSG_CONTROL_REPLY]  = "CONTROL_REPLY",
+    [WA_MSG_SWITCHOVER]     = "SWITCHOVER",
+    [WA_MSG_SWITCHOVER_OK]  = "SWITCHOVER_OK",
+    [WA_MSG_HANDOVER]       = "HANDOVER",
+    [WA_MSG_HANDED_OVER]    = "HANDED_OVER",
 };
 
 static bool

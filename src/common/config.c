@@ -92,6 +92,9 @@ static const key_t_ s_keys[] = {
        "seconds between Master heartbeats on the bus"),
     K ("unhealthy_interval", NULL, T_SEC, unhealthy_interval, "30", 0.02, 86400, NULL,
        "a primary Coreapp silent to the primary and a secondary Master this long is replaced"),
+    K ("upstream_unhealthy_interval", NULL, T_SEC, upstream_unhealthy_interval, "60", 0, 86400, NULL,
+       "a primary Coreapp whose heartbeat replies say it cannot reach the upstream this long is replaced "
+       "by a healthy secondary that can (0: never)"),
     K ("promotion_holdoff", NULL, T_SEC, promotion_holdoff, "60", 0, 86400, NULL,
        "a Coreapp replaced as primary is not promoted again for this many seconds"),
     K ("failover_limit", NULL, T_INT, failover_limit, "5", 1, 1000, NULL,
@@ -205,7 +208,7 @@ static const key_t_ s_keys[] = {
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
 
 static const char *s_settings[] = {
-    "heartbeat_interval", "unhealthy_interval", "db_liveness_interval",
+    "heartbeat_interval", "unhealthy_interval", "upstream_unhealthy_interval", "db_liveness_interval",
     "lease_ttl", "lease_renew_interval", "lease_margin",
     "shard_lease_ttl", "shard_renew_interval",
     "upstream_ping_interval", "upstream_login_timeout",
@@ -773,6 +776,10 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
         return s_fail (err, errlen, "shard_renew_interval (%g) + lease_margin (%g) must be below shard_lease_ttl (%g): "
                        "otherwise a healthy primary Coreapp would drop its session between renewals",
                        self->shard_renew_interval, self->lease_margin, self->shard_lease_ttl);
+    if (self->upstream_unhealthy_interval > 0 && self->upstream_unhealthy_interval < 2 * self->heartbeat_interval)
+        return s_fail (err, errlen, "upstream_unhealthy_interval (%g) must be 0 (off) or at least two "
+                       "heartbeat_intervals (%g): replies come once a heartbeat",
+                       self->upstream_unhealthy_interval, self->heartbeat_interval);
     if (self->unhealthy_interval < 2 * self->heartbeat_interval)
         return s_fail (err, errlen, "unhealthy_interval (%g) must be at least two heartbeat_intervals (%g): "
                        "otherwise one late heartbeat would replace a healthy primary",

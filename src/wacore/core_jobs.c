@@ -12,9 +12,12 @@ static const char *SQL_RENEW =
     "UPDATE shard_map SET expires_at = NOW(6) + INTERVAL ? MICROSECOND "
     "WHERE shard = ? AND node_id = ? AND epoch = ?";
 //  Time left, by the database's clock, until the previous holder's lease
-//  has expired and its session has surely timed out at the gateway.
+//  has expired and its session has surely timed out at the gateway; none
+//  when it handed the shard over with its session confirmed closed
+//  (prev_closed, handover.h).
 static const char *SQL_WAIT =
-    "SELECT TIMESTAMPDIFF(MICROSECOND, NOW(6), prev_expires_at) + ?, " WA_CLOCKWATCH_NOW_SQL " "
+    "SELECT IF(prev_closed = 1, 0, TIMESTAMPDIFF(MICROSECOND, NOW(6), prev_expires_at) + ?), "
+    WA_CLOCKWATCH_NOW_SQL " "
     "FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ?";
 
 typedef struct {

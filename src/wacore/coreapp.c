@@ -24,6 +24,7 @@
 #include "outbox.h"
 #include "callbacks.h"
 #include "contacts.h"
+#include "handover.h"
 #include "wa_message.h"
 
 typedef struct {
@@ -54,11 +55,21 @@ typedef struct {
     wa_msg_t reply;
     uint64_t api_requests;
     uint64_t api_refused;       //  bad frames or requests
+    //  Whether the gateway can be reached, session or not: a connection
+    //  that sends nothing, kept alive by ZMTP heartbeats; the Masters hear
+    //  it with every heartbeat reply (upstream_unhealthy_interval).
+    zsock_t *probe;
+    wa_relink_t *probe_watch;
+    bool reachable;
+    handover_t handover;        //  a planned switchover (handover.h)
+    int handover_timer;         //  its steps, while one is under way (-1: none)
 } coreapp_t;
 
 static void s_try_login (coreapp_t *self);
 static void s_on_session_message (coreapp_t *self);
 static void s_unregistered (coreapp_t *self);
+static void s_handover_end (coreapp_t *self, uint32_t code, const char *why);
+static void s_reply_masters (coreapp_t *self, uint64_t master, uint64_t seq);
 
 static void
 s_set_role (coreapp_t *self)
@@ -88,11 +99,12 @@ s_close_session (coreapp_t *self, const char *why, bool confirmed_gone)
 {
     if (self->session.state == SESSION_CLOSED)
         return;
-    bool was_open = self->session.state == SESSION_OPEN;
+    bool was_open = self->session.state == SESSION_OPEN || self->session.state == SESSION_CLOSING;
     uint64_t id = self->session.id;
     //  The reactor must forget the socket before it is destroyed.
     zloop_reader_end (self->loop, self->session.sock);
     session_close (&self->session, wa_clock_mono (), confirmed_gone);
+    handover_closed (&self->handover, wa_clock_mono (), confirmed_gone);
     outbox_session (self->outbox, false);
     callbacks_session (self->callbacks, 0);
     contacts_session_closed (self->contacts);
@@ -109,6 +121,8 @@ s_demote (coreapp_t *self, const char *why)
 {
     if (self->shard < 0)
         return;
+    if (handover_abort (&self->handover))
+        s_handover_end (self, 409, why);
     s_close_session (self, why, false);
     int shard = self->shard;
     uint64_t epoch = self->lease.epoch;
@@ -122,6 +136,7 @@ s_demote (coreapp_t *self, const char *why)
         zloop_timer_end (self->loop, self->login_timer);
     self->login_timer = -1;
     s_set_role (self);
+    s_reply_masters (self, 0, 0);
     wa_node_event (&self->node, "demoted", shard, epoch, self->node.id,
                    "coreapp %" PRIu64 " is no longer primary for shard %d: %s", self->node.id, shard, why);
 }
@@ -183,6 +198,9 @@ s_on_session_message (coreapp_t *self)
             wa_node_event (&self->node, "session_opened", self->shard, self->lease.epoch, self->node.id,
                            "upstream session %" PRIu64 " opened for account %s shard %d",
                            self->session.id, self->config->account, self->shard);
+            //  Every Master hears it now, not at its next heartbeat: a
+            //  switchover waits for this.
+            s_reply_masters (self, 0, 0);
             break;
         case SESSION_EV_REFUSED:
             wa_error ("upstream refused our login: %s", self->session.last_reason);
@@ -209,6 +227,9 @@ s_on_session_message (coreapp_t *self)
             break;
         case SESSION_EV_UNREGISTERED:
             s_unregistered (self);
+            break;
+        case SESSION_EV_LOGGED_OUT:
+            s_close_session (self, "logged out to hand the shard over", true);
             break;
         case SESSION_EV_NONE:
             break;
@@ -237,7 +258,10 @@ s_unregistered (coreapp_t *self)
 static void
 s_try_login (coreapp_t *self)
 {
-    if (!s_holding (self) || self->session.state != SESSION_CLOSED)
+    //  Not while handing the shard over, nor while a handover's outcome is
+    //  unknown (a renewal will tell).
+    if (!s_holding (self) || self->session.state != SESSION_CLOSED
+    ||  handover_active (&self->handover) || self->handover.unsure)
         return;
     wa_usec_t now = wa_clock_mono ();
     wa_usec_t when = self->login_at > self->session.quiet_until ? self->login_at : self->session.quiet_until;
@@ -304,9 +328,17 @@ s_shard_done (coreapp_t *self)
             outbox_hold (self->outbox, job->shard, self->node.id, job->epoch);
             callbacks_hold (self->callbacks, job->shard, self->node.id, job->epoch);
             s_set_role (self);
+            s_reply_masters (self, 0, 0);
             wa_node_event (&self->node, "primary", job->shard, job->epoch, self->node.id,
                            "coreapp %" PRIu64 " holds shard %d; login in %.3f s", self->node.id,
                            job->shard, (double) job->login_wait / 1e6);
+        }
+        //  The row names us at our epoch after the handover's transaction:
+        //  it did not commit.
+        if (self->handover.unsure) {
+            wa_info ("shard %d: the handover's transaction did not commit (renewed at epoch %" PRIu64 "); serving",
+                     self->shard, self->lease.epoch);
+            self->handover.unsure = false;
         }
         //  The wait is measured from when the database answered, which is
         //  after it judged it: counting from now only adds margin.
@@ -352,6 +384,201 @@ s_load_settings (coreapp_t *self)
         wa_reactor_load (&self->reactor, self->node.db);
 }
 
+//  Our state, as a heartbeat reply: to master (its heartbeat seq), or to
+//  every Master (master 0, seq 0: unasked, when it changed).
+static void
+s_reply_masters (coreapp_t *self, uint64_t master, uint64_t seq)
+{
+    bool holding = s_holding (self);
+    wa_msg_t reply;
+    wa_msg_init (&reply, WA_MSG_HB_REPLY);
+    reply.shard = holding ? (uint32_t) self->shard : UINT32_MAX;
+    reply.node = self->node.id;
+    reply.epoch = holding ? self->lease.epoch : 0;
+    reply.seq = seq;
+    reply.code = (self->session.state == SESSION_OPEN ? 1u : 0u) | (self->reachable ? 2u : 0u);
+    wa_msg_set_text (&reply, self->node.role);
+    if (master)
+        wa_peers_send (&self->peers, master, &reply);
+    else
+        for (int i = 0; i < self->peers.count; i++)
+            wa_peers_send (&self->peers, self->peers.peers[i].id, &reply);
+}
+
+//  --------------------------------------------------------------------------
+//  A planned switchover (handover.h): the Master's HANDOVER, the steps on a
+//  timer, the transaction, the answer.
+
+static int s_on_handover_timer (zloop_t *loop, int timer_id, void *arg);
+
+//  Tell the Master that asked how the handover ended (code 0: done).
+static void
+s_handover_answer (coreapp_t *self, uint64_t master, int shard, uint64_t epoch, uint64_t to, uint32_t code,
+                   json_t *detail)
+{
+    wa_msg_t *msg = &self->reply;
+    wa_msg_init (msg, WA_MSG_HANDED_OVER);
+    msg->shard = (uint32_t) shard;
+    msg->node = self->node.id;
+    msg->epoch = epoch;
+    msg->seq = to;
+    msg->code = code;
+    char *text = json_dumps (detail, JSON_COMPACT);
+    wa_msg_set_text (msg, text ? text : "{}");
+    free (text);
+    json_decref (detail);
+    if (master && wa_peers_send (&self->peers, master, msg))
+        wa_warn ("cannot tell master %" PRIu64 " how the handover of shard %d ended", master, shard);
+}
+
+//  A handover that did not happen: the shard stays ours.
+static void
+s_handover_end (coreapp_t *self, uint32_t code, const char *why)
+{
+    handover_t *h = &self->handover;
+    if (self->handover_timer >= 0)
+        zloop_timer_end (self->loop, self->handover_timer);
+    self->handover_timer = -1;
+    wa_warn ("handover of shard %d to coreapp %" PRIu64 " did not happen: %s", h->shard, h->to, why);
+    s_handover_answer (self, h->master, h->shard, h->epoch, h->to, code, json_pack ("{s:s}", "why", why));
+}
+
+static void
+s_handover_step (coreapp_t *self)
+{
+    handover_t *h = &self->handover;
+    if (!handover_active (h) || !s_holding (self))
+        return;
+    wa_usec_t now = wa_clock_mono ();
+    outbox_stats_t o = outbox_stats (self->outbox);
+    bool open = self->session.state == SESSION_OPEN;
+    bool idle = o.waiting == 0 && !outbox_busy (self->outbox) && (o.depth == 0 || !open);
+    switch (handover_step (h, now, idle, open, self->session.state == SESSION_CLOSING)) {
+        case HANDOVER_LOGOUT_NOW:
+            if (session_logout (&self->session, now))
+                s_close_session (self, "handing the shard over (the LOGOUT could not be sent)", false);
+            break;
+        case HANDOVER_CLOSE:
+            s_close_session (self, "handing the shard over (no LOGOUT_OK in time)", false);
+            handover_closed (h, now, false);
+            s_handover_step (self);
+            break;
+        case HANDOVER_STORE:
+            if (handover_job (h, self->node.id, WA_SEC (self->settings.shard_lease_ttl),
+                              WA_SEC (self->settings.lease_margin),
+                              wa_alive_window (self->settings.db_liveness_interval)))
+                WA_JOB_SUBMIT (self->node.db, h->job);
+            break;
+        case HANDOVER_WAIT:
+            break;
+    }
+}
+
+static int
+s_on_handover_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_handover_step ((coreapp_t *) arg);
+    return 0;
+}
+
+//  HANDOVER from a Master's bus, naming us.
+static void
+s_handover_begin (coreapp_t *self, const wa_msg_t *msg)
+{
+    char why[200];
+    uint64_t to = msg->seq;
+    s_holding (self);
+    if (handover_begin (&self->handover, self->shard, self->lease.epoch, self->node.id, (int) msg->shard,
+                        msg->epoch, to, msg->text, wa_clock_mono (), why, sizeof why)) {
+        wa_warn ("handover of shard %" PRIu32 " to coreapp %" PRIu64 " refused: %s", msg->shard, to, why);
+        json_error_t error;
+        json_t *asked = json_loads (msg->text, 0, &error);
+        json_int_t master = json_integer_value (json_object_get (asked, "master"));
+        json_decref (asked);
+        if (master > 0)
+            s_handover_answer (self, (uint64_t) master, (int) msg->shard, msg->epoch, to, 409,
+                               json_pack ("{s:s}", "why", why));
+        return;
+    }
+    handover_t *h = &self->handover;
+    wa_node_event (&self->node, "handover", h->shard, h->epoch, to,
+                   "coreapp %" PRIu64 " hands shard %d over to coreapp %" PRIu64 " (asked by master %" PRIu64 ")",
+                   self->node.id, h->shard, to, h->master);
+    if (self->handover_timer < 0)
+        self->handover_timer = zloop_timer (self->loop, 5, 0, s_on_handover_timer, self);
+    s_handover_step (self);
+}
+
+//  The handover's transaction came back.
+static void
+s_handover_done (coreapp_t *self, handover_job_t *job)
+{
+    handover_t *h = &self->handover;
+    int rc = job->job.rc;
+    uint64_t to = job->to, new_epoch = job->new_epoch;
+    int shard = job->shard;
+    char why[sizeof job->why];
+    snprintf (why, sizeof why, "%s", job->why);
+    handover_job_back (h, job);
+    if (self->handover_timer >= 0)
+        zloop_timer_end (self->loop, self->handover_timer);
+    self->handover_timer = -1;
+    if (rc != 1) {
+        s_handover_end (self, rc == 0 ? 409 : 503, why);
+        if (h->unsure)
+            wa_warn ("shard %d: no login until a renewal says whether the handover committed", shard);
+        s_try_login (self);
+        return;
+    }
+    double total = (double) (wa_clock_mono () - h->started) / 1e3;
+    s_demote (self, "handed over");
+    wa_node_event (&self->node, "handed_over", shard, new_epoch, to,
+                   "coreapp %" PRIu64 " handed shard %d over to coreapp %" PRIu64 " in %.1f ms (drained in %.1f ms, "
+                   "%s)", self->node.id, shard, to, total, (double) h->drained_us / 1e3,
+                   h->closed ? "the gateway confirmed the logout: the new holder logs in at once"
+                             : "the logout was not confirmed: the new holder waits out the old session");
+    s_handover_answer (self, h->master, shard, new_epoch, to, 0,
+                       json_pack ("{s:b, s:f, s:f, s:f}", "closed", h->closed, "total_ms", total,
+                                  "drain_ms", (double) h->drained_us / 1e3, "logout_ms",
+                                  (double) h->logout_us / 1e3));
+}
+
+//  The probe's connection to the gateway came up, went down or failed again.
+static void
+s_on_probe (void *arg, const char *event, const char *endpoint)
+{
+    coreapp_t *self = arg;
+    bool reachable = streq (event, "CONNECTED");
+    if (reachable == self->reachable)
+        return;
+    self->reachable = reachable;
+    if (reachable)
+        wa_info ("the gateway at %s is reachable", endpoint);
+    else
+        wa_warn ("the gateway at %s is not reachable (%s)", endpoint, event);
+    if (self->node.id)
+        s_reply_masters (self, 0, 0);
+}
+
+static void
+s_probe_start (coreapp_t *self)
+{
+    self->probe = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (self->probe, 0);
+    zsock_set_sndhwm (self->probe, 1);
+    zsock_set_heartbeat_ivl (self->probe, (int) (self->settings.upstream_ping_interval * 1000));
+    zsock_set_heartbeat_timeout (self->probe, (int) (self->settings.upstream_idle_timeout * 1000));
+    zsock_set_reconnect_ivl (self->probe, (int) (self->settings.upstream_ping_interval * 1000));
+    zsock_set_reconnect_ivl_max (self->probe, (int) (self->settings.upstream_idle_timeout * 1000));
+    zsock_set_connect_timeout (self->probe, (int) (self->settings.upstream_idle_timeout * 1000));
+    self->probe_watch = wa_relink_new (self->node.trust, self->probe, self->loop, "the upstream probe",
+                                       s_on_probe, self);
+    if (zsock_connect (self->probe, "%s", self->config->upstream_endpoint))
+        wa_warn ("cannot probe the gateway at %s", self->config->upstream_endpoint);
+}
+
 //  Our SUB to the Masters' buses connected, lost or retried a connection.
 static void
 s_on_masters_socket (void *arg, const char *event, const char *endpoint)
@@ -372,20 +599,20 @@ s_on_masters (zloop_t *loop, zsock_t *reader, void *arg)
         return 0;
     if (msg.type == WA_MSG_HEARTBEAT && self->node.id) {
         self->heartbeats++;
-        bool holding = s_holding (self);
-        wa_msg_t reply;
-        wa_msg_init (&reply, WA_MSG_HB_REPLY);
-        reply.shard = holding ? (uint32_t) self->shard : UINT32_MAX;
-        reply.node = self->node.id;
-        reply.epoch = holding ? self->lease.epoch : 0;
-        reply.seq = msg.seq;
-        reply.code = self->session.state == SESSION_OPEN ? 1 : 0;
-        wa_msg_set_text (&reply, self->node.role);
-        wa_peers_send (&self->peers, msg.node, &reply);
+        s_reply_masters (self, msg.node, msg.seq);
     }
     else
-    if (msg.type == WA_MSG_SETTINGS) {
+    if (msg.type == WA_MSG_SETTINGS)
         wa_reactor_broadcast (&self->reactor, msg.text, self->node.db);
+    else
+    if (msg.type == WA_MSG_HANDOVER && self->node.id && msg.node == self->node.id)
+        s_handover_begin (self, &msg);
+    else
+    if (msg.type == WA_MSG_EVENT && self->node.id && self->shard < 0) {
+        //  Promoted: look at once rather than at the next renewal tick.
+        uint64_t subject = 0;
+        if (sscanf (msg.text, "promoted %" SCNu64, &subject) == 1 && subject == self->node.id)
+            s_on_tick (self->loop, 0, self);
     }
     return 0;
 }
@@ -420,6 +647,9 @@ s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
     else
     if (wa_reactor_job_done (&self->reactor, job, self->node.db))
         ;
+    else
+    if (kind == JOB_HANDOVER)
+        s_handover_done (self, (handover_job_t *) job);
     else
     if (kind == WA_JOB_MASTERS) {
         self->masters_job = (wa_masters_job_t *) job;
@@ -656,6 +886,10 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
             s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP,
                          "coreapp %" PRIu64 " holds shard %d, not this one", self->node.id, self->shard);
         else
+        if (handover_active (&self->handover))
+            s_api_error (self, peer, msg->seq, 503, WA_ERR_NOT_READY, "coreapp %" PRIu64 " is handing shard %d over",
+                         self->node.id, self->shard);
+        else
             outbox_accept (self->outbox, peer, msg->seq, key, &message);
     }
     else
@@ -663,6 +897,10 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
         if (!s_holding (self))
             s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
                          self->node.id);
+        else
+        if (handover_active (&self->handover))
+            s_api_error (self, peer, msg->seq, 503, WA_ERR_NOT_READY, "coreapp %" PRIu64 " is handing shard %d over",
+                         self->node.id, self->shard);
         else
             contacts_request (self->contacts, peer, msg->seq, root, s_session_unavailable (self));
     }
@@ -767,6 +1005,7 @@ s_destroy (coreapp_t **self_p)
     coreapp_t *self = *self_p;
     WA_JOB_DESTROY (self->shard_job);
     WA_JOB_DESTROY (self->masters_job);
+    handover_destroy (&self->handover);
     wa_reactor_destroy (&self->reactor);
     free (self);
     *self_p = NULL;
@@ -790,6 +1029,8 @@ coreapp_run (const wa_config_t *config)
     self->shard_job = WA_JOB_NEW (shard_job_t, JOB_SHARD, core_shard_run, NULL);
     self->masters_job = wa_masters_job_new ();
     self->outbox_timer = -1;
+    handover_init (&self->handover);
+    self->handover_timer = -1;
     if (wa_node_start (&self->node, config, "coreapp")) {
         wa_node_stop (&self->node);
         wa_peers_destroy (&self->peers, NULL);
@@ -808,6 +1049,7 @@ coreapp_run (const wa_config_t *config)
     self->loop = zloop_new ();
     wa_notify_watchdog_start (self->loop);
     wa_peers_init (&self->peers, self->node.trust, self->loop, s_on_masters, s_on_masters_socket, self);
+    s_probe_start (self);
     callbacks_io_t callbacks_io = { s_callbacks_ack, s_callbacks_holding };
     self->callbacks = callbacks_new (config, &self->settings, callbacks_io, self, self->loop);
     if (!self->callbacks) {
@@ -838,6 +1080,8 @@ coreapp_run (const wa_config_t *config)
     s_shutdown (self);
     int rc = self->node.fatal ? 1 : 0;
     wa_peers_destroy (&self->peers, self->loop);
+    wa_relink_destroy (&self->probe_watch);
+    zsock_destroy (&self->probe);
     callbacks_destroy (&self->callbacks);
     zloop_destroy (&self->loop);
     outbox_destroy (&self->outbox);

@@ -12,7 +12,8 @@ session_init (session_t *self, const wa_config_t *config)
 const char *
 session_state_name (session_state_t state)
 {
-    return state == SESSION_OPEN ? "open" : state == SESSION_LOGGING_IN ? "logging_in" : "closed";
+    return state == SESSION_OPEN ? "open" : state == SESSION_LOGGING_IN ? "logging_in"
+         : state == SESSION_CLOSING ? "closing" : "closed";
 }
 
 bool
@@ -95,6 +96,20 @@ session_close (session_t *self, wa_usec_t now, bool confirmed_gone)
 }
 
 int
+session_logout (session_t *self, wa_usec_t now)
+{
+    if (self->state != SESSION_OPEN)
+        return -1;
+    wa_msg_t msg;
+    wa_msg_init (&msg, WA_MSG_LOGOUT);
+    msg.session = self->id;
+    if (s_send (self, &msg, now))
+        return -1;
+    self->state = SESSION_CLOSING;
+    return 0;
+}
+
+int
 session_ping (session_t *self, wa_usec_t now)
 {
     if (self->state != SESSION_OPEN)
@@ -158,6 +173,13 @@ session_contacts (session_t *self, uint64_t seq, const char *payload, wa_usec_t 
     return s_send (self, msg, now);
 }
 
+//  An answer to something sent on this session, open or closing.
+static bool
+s_answering (const session_t *self, const wa_msg_t *msg)
+{
+    return (self->state == SESSION_OPEN || self->state == SESSION_CLOSING) && msg->session == self->id;
+}
+
 session_event_t
 session_on_message (session_t *self, wa_usec_t now, wa_msg_t *out)
 {
@@ -186,21 +208,21 @@ session_on_message (session_t *self, wa_usec_t now, wa_msg_t *out)
                 self->last_pong = now;
             return SESSION_EV_NONE;
         case WA_MSG_SESSION_GONE:
-            if (self->state != SESSION_OPEN || msg->session != self->id)
+            if ((self->state != SESSION_OPEN && self->state != SESSION_CLOSING) || msg->session != self->id)
                 return SESSION_EV_NONE;
             snprintf (self->last_reason, sizeof self->last_reason, "%.120s", msg->text);
             return SESSION_EV_GONE;
         case WA_MSG_LOGOUT_OK:
-            return SESSION_EV_NONE;
+            return self->state == SESSION_CLOSING && msg->session == self->id ? SESSION_EV_LOGGED_OUT
+                                                                               : SESSION_EV_NONE;
         case WA_MSG_SEND_ACK:
-            return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_SEND_ACK : SESSION_EV_NONE;
+            return s_answering (self, msg) ? SESSION_EV_SEND_ACK : SESSION_EV_NONE;
         case WA_MSG_QUERY_REPLY:
-            return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_QUERY_REPLY : SESSION_EV_NONE;
+            return s_answering (self, msg) ? SESSION_EV_QUERY_REPLY : SESSION_EV_NONE;
         case WA_MSG_UP_EVENT:
             return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_UP_EVENT : SESSION_EV_NONE;
         case WA_MSG_CONTACTS_REPLY:
-            return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_CONTACTS_REPLY
-                                                                            : SESSION_EV_NONE;
+            return s_answering (self, msg) ? SESSION_EV_CONTACTS_REPLY : SESSION_EV_NONE;
         case WA_MSG_UNREGISTERED:
             if (self->state != SESSION_LOGGING_IN)
                 return SESSION_EV_NONE;

@@ -13,7 +13,8 @@
 #include "wa_codec.h"
 #include "wa_config.h"
 
-typedef enum { SESSION_CLOSED, SESSION_LOGGING_IN, SESSION_OPEN } session_state_t;
+//  CLOSING: LOGOUT sent (session_logout), waiting for the gateway to confirm.
+typedef enum { SESSION_CLOSED, SESSION_LOGGING_IN, SESSION_OPEN, SESSION_CLOSING } session_state_t;
 
 typedef enum {
     SESSION_EV_NONE,
@@ -25,6 +26,7 @@ typedef enum {
     SESSION_EV_UP_EVENT,        //  a status or inbound message: msg seq, text
     SESSION_EV_CONTACTS_REPLY,  //  a contact check answered: msg seq, text
     SESSION_EV_UNREGISTERED,    //  login answered: the account is not registered (no session)
+    SESSION_EV_LOGGED_OUT,      //  the gateway confirmed our LOGOUT: the session is gone there
 } session_event_t;
 
 typedef struct {
@@ -49,6 +51,12 @@ int session_open (session_t *self, uint64_t node, uint32_t shard, uint64_t epoch
 //  Send LOGOUT when open, then drop the socket. Unless the gateway already
 //  said the session is gone, assume it may linger until the idle timeout.
 void session_close (session_t *self, wa_usec_t now, bool confirmed_gone);
+//  Send LOGOUT on the open session and wait for the gateway's LOGOUT_OK
+//  (SESSION_EV_LOGGED_OUT; then session_close with confirmed_gone). While
+//  closing nothing more is sent; acknowledgements and answers of what was
+//  sent before still arrive, events do not (unacknowledged, the gateway
+//  sends them again on the next session). 0 / -1 (not open, or full).
+int session_logout (session_t *self, wa_usec_t now);
 //  Send a keepalive. 0 / -1.
 int session_ping (session_t *self, wa_usec_t now);
 //  A message (JSON for the upstream) tagged seq / a question about an id,

@@ -15,13 +15,15 @@ static const struct {
     { "settings", wactl_settings },
     { "users", wactl_users },
     { "keys", wactl_keys },
+    { "switchover", wactl_switchover },
     { "pause", wactl_pause },
     { "resume", wactl_resume },
 };
 
 static const wa_cli_t s_cli = {
     .program = "wactl",
-    .summary = "the operator's CLI: cluster status, settings, users, audit log, health, schema, pause",
+    .summary = "the operator's CLI: cluster status, settings, users, keys, switchover, pause, audit log, "
+               "health, schema",
     .usage =
         "Commands:\n"
         "  status [--json] [--all]     the master lease, the nodes with their roles and\n"
@@ -80,7 +82,14 @@ static const wa_cli_t s_cli = {
         "                              why (TEXT: up to 255 characters). Already paused:\n"
         "                              says so, changes nothing\n"
         "  resume                      end maintenance mode: the primary Master fails over\n"
-        "                              again from its next check; not paused: says so\n\n"
+        "                              again from its next check; not paused: says so\n"
+        "  switchover --shard N [--to NODE] [--timeout SECONDS] [--json]\n"
+        "                              move shard N's primary to Coreapp NODE (default:\n"
+        "                              the healthy secondary heard last), planned: the old\n"
+        "                              primary finishes what it has, logs out upstream and\n"
+        "                              hands over; the new one logs in at once. Clients see\n"
+        "                              a pause, not errors. Waits up to SECONDS (default 30)\n"
+        "                              for the new primary's session; runs while paused too\n\n"
         "Exit status: 0 done, 1 failed (database unreachable, no schema, not healthy,\n"
         "a setting or password refused), 2 bad usage. From the repository root, wactl\n"
         "finds the cluster 'make start' started through ./run/cluster.conf.",
@@ -95,7 +104,7 @@ main (int argc, char **argv)
     wa_cli_start (&s_cli, argc, argv, &config, &first);
     if (first >= argc) {
         fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings, users, keys, "
-                 "pause, resume); try 'wactl --help'\n");
+                 "switchover, pause, resume); try 'wactl --help'\n");
         return 2;
     }
     const char *name = argv[first];

@@ -13,6 +13,7 @@
 #include "wa_clock.h"
 #include "wa_config.h"
 #include "wa_db.h"
+#include "wa_codec.h"
 
 //  SQL fragments shared by the commands' statements (string literals, so the
 //  statements stay static and are prepared once).
@@ -48,6 +49,7 @@ int wactl_schema (wactl_t *self, int argc, char **argv);
 int wactl_settings (wactl_t *self, int argc, char **argv);
 int wactl_users (wactl_t *self, int argc, char **argv);
 int wactl_keys (wactl_t *self, int argc, char **argv);
+int wactl_switchover (wactl_t *self, int argc, char **argv);
 int wactl_pause (wactl_t *self, int argc, char **argv);
 int wactl_resume (wactl_t *self, int argc, char **argv);
 
@@ -65,6 +67,12 @@ const char *wactl_settings_value (json_t *stored, const char *name);
 //  skip, when not NULL). With warn, an invalid one is noted on stderr.
 void wactl_settings_apply (wa_config_t *config, json_t *stored, const char *skip, bool warn);
 
+//  Sends msg to the primary Master's control port with wactl's bus key
+//  (bus_cert) and waits up to timeout_ms for one answer, read into msg
+//  (any type: the caller checks). version is the schema's (keys from 8
+//  on). 0 answered, with the Master's id in *master; -1 with why.
+int wactl_ask_master (wactl_t *self, int version, wa_msg_t *msg, int timeout_ms, long long *master,
+                      char *why, size_t whylen);
 //  Connects. On failure prints "cannot reach the database at HOST:PORT: ..."
 //  (as {"error": ...} in JSON mode) and returns -1.
 int wactl_connect (wactl_t *self);

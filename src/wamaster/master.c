@@ -23,6 +23,7 @@
 #include "gc.h"
 #include "master.h"
 #include "master_jobs.h"
+#include "switchover.h"
 #include "watch.h"
 
 typedef struct {
@@ -44,7 +45,9 @@ typedef struct {
     wa_peers_t peers;
     int nholders;
     uint64_t holders[MASTER_MAX_SHARDS];
+    uint64_t epochs[MASTER_MAX_SHARDS];     //  each holder's shard lease epoch
     promote_forced_t forced;    //  holders dead by heartbeats, awaiting replacement
+    promote_forced_t upstream_forced;   //  holders cut off from the upstream, idem
     bool monitor_again;
     wa_usec_t health_written;
     zframe_t *settings_asker;   //  a tool waiting for the broadcast
@@ -73,12 +76,15 @@ typedef struct {
     node_key_t keys[MASTER_MAX_NODES];
     wa_usec_t keys_asked;
     wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
+    switchovers_t switchovers;  //  planned switchovers under way (switchover.h)
+    int switchover_timer;       //  their deadlines, while any (-1: none)
 } master_t;
 
 #define KEYS_AGAIN (100 * 1000)
 
 static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
 static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
+static void s_switchovers_end (master_t *self, const char *why);
 static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
 static void s_gc_stop (master_t *self);
 
@@ -102,7 +108,9 @@ s_step_down (master_t *self, const char *why)
     self->migrated = false;
     self->seeded = false;
     self->forced.count = 0;
+    self->upstream_forced.count = 0;
     s_gc_stop (self);
+    s_switchovers_end (self, "the Master lost its lease");
     wa_warn ("stepping down as primary Master (epoch %" PRIu64 "): %s", self->lease.epoch, why);
     uint64_t epoch = self->lease.epoch;
     wa_lease_lost (&self->lease);
@@ -249,6 +257,17 @@ s_submit_monitor (master_t *self)
               "no heartbeat reply to the primary and a secondary Master for %g s (unhealthy_interval)",
               self->settings.unhealthy_interval);
     policy->force_reason = job->force_reason;
+    policy->nupstream = self->upstream_forced.count;
+    memcpy (policy->upstream, self->upstream_forced.nodes,
+            sizeof self->upstream_forced.nodes[0] * (size_t) self->upstream_forced.count);
+    snprintf (job->upstream_reason, sizeof job->upstream_reason,
+              "cannot reach the upstream for %g s (upstream_unhealthy_interval)",
+              self->settings.upstream_unhealthy_interval);
+    policy->upstream_reason = job->upstream_reason;
+    policy->nunreachable = 0;
+    for (int i = 0; i < self->watch.count && policy->nunreachable < WATCH_NODES; i++)
+        if (!self->watch.nodes[i].reachable)
+            policy->unreachable[policy->nunreachable++] = self->watch.nodes[i].node;
     //  A Coreapp that does not answer our heartbeats is no candidate.
     wa_usec_t hb = WA_SEC (self->settings.heartbeat_interval), unhealthy = WA_SEC (self->settings.unhealthy_interval);
     policy->nexclude = 0;
@@ -303,6 +322,7 @@ s_lease_result (master_t *self)
         if (takeover) {
             self->primary = true;
             self->forced.count = 0;
+            self->upstream_forced.count = 0;
             //  Replies to us from before count; nodes we never heard from
             //  get a full unhealthy_interval from now.
             watch_rebase (&self->watch, wa_clock_mono ());
@@ -356,12 +376,14 @@ s_monitor_done (master_t *self)
     if (m->job.rc == 0) {
         self->nholders = m->shards;
         memcpy (self->holders, m->holders, sizeof m->holders[0] * (size_t) m->shards);
+        memcpy (self->epochs, m->epochs, sizeof m->epochs[0] * (size_t) m->shards);
         //  Track every live Coreapp, so one that never answers counts as silent.
         watch_forget_others (&self->watch, m->coreapps, m->ncoreapps);
         for (int i = 0; i < m->ncoreapps; i++)
             watch_track (&self->watch, m->coreapps[i], now);
         //  A forced replacement is done once its node holds no shard.
         promote_forced_done (&self->forced, m->holders, m->shards);
+        promote_forced_done (&self->upstream_forced, m->holders, m->shards);
     }
     for (int i = 0; i < m->promotions; i++) {
         promotion_t *p = &m->promoted[i];
@@ -727,6 +749,19 @@ s_forced_note (void *arg, uint64_t node, int shard, bool added)
              (double) watch_age (&self->watch, node, now) / 1e6, votes, observers);
 }
 
+static void
+s_upstream_note (void *arg, uint64_t node, int shard, bool added)
+{
+    master_t *self = arg;
+    if (!added)
+        wa_info ("coreapp %" PRIu64 " reaches the upstream again: no longer replacing it", node);
+    else
+        wa_warn ("primary coreapp %" PRIu64 " of shard %d has not reached the upstream for %.3f s "
+                 "(upstream_unhealthy_interval %g s) and a healthy secondary does: replacing it", node, shard,
+                 (double) watch_upstream_lost (&self->watch, node, wa_clock_mono ()) / 1e6,
+                 self->settings.upstream_unhealthy_interval);
+}
+
 //  The primary's view: staged liveness of each Coreapp, the seed's rule
 //  for each shard holder (promote.c), and (at most twice a second) the view
 //  in the database for wactl.
@@ -760,6 +795,10 @@ s_judge (master_t *self, wa_usec_t now)
     }
     if (promote_forced_judge (&self->forced, &self->watch, self->holders, self->nholders, now, hb, unhealthy,
                               s_forced_note, self))
+        s_submit_monitor (self);
+    if (promote_upstream_judge (&self->upstream_forced, &self->watch, self->holders, self->nholders, now, hb,
+                                unhealthy, WA_SEC (self->settings.upstream_unhealthy_interval), s_upstream_note,
+                                self))
         s_submit_monitor (self);
     if ((changed || now - self->health_written > 500 * 1000) && self->health_job) {
         health_job_t *job = self->health_job;
@@ -870,6 +909,202 @@ s_own_key (master_t *self, const wa_msg_t *msg)
     return false;
 }
 
+//  --------------------------------------------------------------------------
+//  Planned switchovers (switchover.h): wactl's request, the holder's
+//  HANDED_OVER, the new holder's reply, the deadlines.
+
+static int s_on_switchover_timer (zloop_t *loop, int timer_id, void *arg);
+
+//  Answer wactl (code 0: SWITCHOVER_OK with detail; else ERROR code text)
+//  and forget the switchover.
+static void
+s_switchover_answer (master_t *self, switchover_t *sw, uint32_t code, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static void
+s_switchover_answer (master_t *self, switchover_t *sw, uint32_t code, const char *fmt, ...)
+{
+    char text[400];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (text, sizeof text, fmt, args);
+    va_end (args);
+    if (code == 0) {
+        wa_usec_t now = wa_clock_mono ();
+        json_t *detail = json_pack ("{s:i, s:I, s:I, s:I, s:f, s:f, s:O*}", "shard", sw->shard,
+                                    "from", (json_int_t) sw->from, "to", (json_int_t) sw->to,
+                                    "epoch", (json_int_t) sw->new_epoch,
+                                    "total_ms", (double) (now - sw->started) / 1e3,
+                                    "session_ms", (double) (now - sw->handed_at) / 1e3, "handover", sw->detail);
+        char *json = json_dumps (detail, JSON_COMPACT);
+        json_decref (detail);
+        wa_msg_t *reply = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
+        assert (reply);
+        wa_msg_init (reply, WA_MSG_SWITCHOVER_OK);
+        reply->shard = (uint32_t) sw->shard;
+        reply->node = sw->to;
+        reply->epoch = sw->new_epoch;
+        wa_msg_set_text (reply, json ? json : "{}");
+        if (sw->asker)
+            wa_codec_send (self->node.control, sw->asker, reply);
+        free (reply);
+        free (json);
+        wa_info ("switchover of shard %d done: %s", sw->shard, text);
+    }
+    else {
+        if (sw->asker)
+            s_reply_error (self, sw->asker, code, text);
+        wa_warn ("switchover of shard %d: %s", sw->shard, text);
+    }
+    zframe_destroy (&sw->asker);
+    json_decref (sw->detail);
+    sw->detail = NULL;
+    sw->phase = SWITCHOVER_NONE;
+    if (!switchovers_any (&self->switchovers) && self->switchover_timer >= 0) {
+        zloop_timer_end (self->loop, self->switchover_timer);
+        self->switchover_timer = -1;
+    }
+}
+
+static void
+s_switchovers_end (master_t *self, const char *why)
+{
+    for (int s = 0; s < WA_SHARDS_MAX; s++)
+        if (self->switchovers.pending[s].phase != SWITCHOVER_NONE)
+            s_switchover_answer (self, &self->switchovers.pending[s], 503, "%s", why);
+}
+
+static void
+s_switchover_request (master_t *self, zframe_t *peer, const wa_msg_t *msg)
+{
+    wa_usec_t now = wa_clock_mono ();
+    wa_usec_t hb = WA_SEC (self->settings.heartbeat_interval), unhealthy = WA_SEC (self->settings.unhealthy_interval);
+    uint64_t from = 0, epoch = 0, to = 0;
+    char why[300];
+    int rc;
+    if (!s_acting (self) || !self->migrated) {
+        s_reply_error (self, peer, WA_ERR_NOT_PRIMARY_MASTER, wa_error_title (WA_ERR_NOT_PRIMARY_MASTER));
+        return;
+    }
+    if (msg->code < 100 || msg->code > 3600 * 1000) {
+        s_reply_error (self, peer, 400, "the wait must be 0.1 to 3600 s");
+        return;
+    }
+    if ((rc = switchover_choose (&self->switchovers, &self->watch, self->holders, self->epochs, self->nholders,
+                                 (int) msg->shard, msg->node, now, hb, unhealthy, &from, &epoch, &to, why,
+                                 sizeof why))) {
+        s_reply_error (self, peer, (uint32_t) rc, why);
+        return;
+    }
+    switchover_t *sw = &self->switchovers.pending[msg->shard];
+    memset (sw, 0, sizeof *sw);
+    sw->phase = SWITCHOVER_ASKED;
+    sw->shard = (int) msg->shard;
+    sw->from = from;
+    sw->epoch = epoch;
+    sw->to = to;
+    sw->asker = zframe_dup (peer);
+    sw->started = now;
+    sw->deadline = now + (wa_usec_t) msg->code * 1000;
+    const char *name = wa_trust_sender_name (self->node.trust, msg);
+    snprintf (sw->by, sizeof sw->by, "wactl%s%.60s", *name ? ":" : "", name);
+    wa_msg_t *handover = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
+    assert (handover);
+    wa_msg_init (handover, WA_MSG_HANDOVER);
+    handover->shard = msg->shard;
+    handover->node = from;
+    handover->epoch = epoch;
+    handover->seq = to;
+    char text[120];
+    snprintf (text, sizeof text, "{\"master\":%" PRIu64 ",\"master_epoch\":%" PRIu64 "}", self->node.id,
+              self->lease.epoch);
+    wa_msg_set_text (handover, text);
+    wa_codec_send (self->node.bus, NULL, handover);
+    free (handover);
+    wa_node_event (&self->node, "switchover", sw->shard, epoch, to,
+                   "%s asked to move shard %d from coreapp %" PRIu64 " (epoch %" PRIu64 ") to coreapp %" PRIu64,
+                   sw->by, sw->shard, from, epoch, to);
+    if (self->switchover_timer < 0)
+        self->switchover_timer = zloop_timer (self->loop, 50, 0, s_on_switchover_timer, self);
+}
+
+//  The holder's answer: the row moved to the new holder, or why not.
+static void
+s_switchover_handed (master_t *self, const wa_msg_t *msg)
+{
+    if (msg->shard >= WA_SHARDS_MAX)
+        return;
+    switchover_t *sw = &self->switchovers.pending[msg->shard];
+    if (sw->phase != SWITCHOVER_ASKED || sw->from != msg->node || sw->to != msg->seq) {
+        wa_debug ("HANDED_OVER from coreapp %" PRIu64 " for shard %" PRIu32 " matches no switchover", msg->node,
+                  msg->shard);
+        return;
+    }
+    json_error_t error;
+    json_t *detail = json_loads (msg->text, JSON_REJECT_DUPLICATES, &error);
+    if (msg->code) {
+        const char *why = json_string_value (json_object_get (detail, "why"));
+        s_switchover_answer (self, sw, msg->code, "coreapp %" PRIu64 " did not hand shard %d over: %s",
+                             sw->from, sw->shard, why ? why : "(no reason given)");
+        json_decref (detail);
+        return;
+    }
+    sw->phase = SWITCHOVER_HANDED;
+    sw->new_epoch = msg->epoch;
+    sw->handed_at = wa_clock_mono ();
+    sw->detail = json_is_object (detail) ? detail : NULL;
+    if (!sw->detail)
+        json_decref (detail);
+    self->promotions++;
+    if (sw->shard < self->nholders) {
+        self->holders[sw->shard] = sw->to;
+        self->epochs[sw->shard] = sw->new_epoch;
+    }
+    wa_node_event (&self->node, "promoted", sw->shard, sw->new_epoch, sw->to,
+                   "coreapp %" PRIu64 " promoted for shard %d (was %" PRIu64 "): switchover asked by %s",
+                   sw->to, sw->shard, sw->from, sw->by);
+    s_submit_monitor (self);
+}
+
+//  A heartbeat reply: is it the new holder, holding, its session open?
+static void
+s_switchover_seen (master_t *self, const wa_msg_t *msg)
+{
+    if (msg->shard >= WA_SHARDS_MAX)
+        return;
+    switchover_t *sw = &self->switchovers.pending[msg->shard];
+    if (sw->phase == SWITCHOVER_HANDED && msg->node == sw->to && msg->epoch == sw->new_epoch && (msg->code & 1))
+        s_switchover_answer (self, sw, 0, "coreapp %" PRIu64 " holds shard %d at epoch %" PRIu64
+                             " with its session open, %.1f ms after the request", sw->to, sw->shard, sw->new_epoch,
+                             (double) (wa_clock_mono () - sw->started) / 1e3);
+}
+
+static int
+s_on_switchover_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    master_t *self = arg;
+    wa_usec_t now = wa_clock_mono ();
+    if (!s_acting (self))
+        return 0;
+    for (int s = 0; s < WA_SHARDS_MAX; s++) {
+        switchover_t *sw = &self->switchovers.pending[s];
+        if (sw->phase == SWITCHOVER_NONE || now < sw->deadline)
+            continue;
+        double waited = (double) (now - sw->started) / 1e6;
+        if (sw->phase == SWITCHOVER_ASKED)
+            s_switchover_answer (self, sw, 504, "coreapp %" PRIu64 " did not answer the handover of shard %d "
+                                 "within %.1f s; it keeps the shard unless it answers later (wactl status)",
+                                 sw->from, s, waited);
+        else
+            s_switchover_answer (self, sw, 504, "shard %d was handed over to coreapp %" PRIu64 " (epoch %" PRIu64
+                                 "), but its upstream session was not open within %.1f s", s, sw->to,
+                                 sw->new_epoch, waited);
+    }
+    return 0;
+}
+
 static int
 s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -890,11 +1125,11 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
     //  heartbeat replies from Coreapps, reports from Masters, a settings
     //  change from wactl; stats to every trusted key.
     if (!wa_trust_allow (self->node.trust, &msg,
-                         msg.type == WA_MSG_HB_REPLY ? WA_ROLE_COREAPP
+                         msg.type == WA_MSG_HB_REPLY || msg.type == WA_MSG_HANDED_OVER ? WA_ROLE_COREAPP
                        : msg.type == WA_MSG_REPORT ? WA_ROLE_MASTER
-                       : msg.type == WA_MSG_SETTINGS_CHANGED ? WA_ROLE_WACTL
+                       : msg.type == WA_MSG_SETTINGS_CHANGED || msg.type == WA_MSG_SWITCHOVER ? WA_ROLE_WACTL
                        : WA_ROLE_ANY, "control")) {
-        if (msg.type != WA_MSG_HB_REPLY && msg.type != WA_MSG_REPORT)
+        if (msg.type != WA_MSG_HB_REPLY && msg.type != WA_MSG_REPORT && msg.type != WA_MSG_HANDED_OVER)
             s_reply_error (self, peer, 403, "forbidden: this key may not send that to a Master");
     }
     else
@@ -903,9 +1138,17 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
             if (msg.node == 0 || !s_own_key (self, &msg))
                 break;
             watch_reply (&self->watch, msg.node, msg.shard, msg.epoch, streq (msg.text, "primary_coreapp"),
-                         msg.code == 1, now);
+                         msg.code, now);
+            s_switchover_seen (self, &msg);
             //  Republished for taps; replies never wait for anything.
             wa_codec_send (self->node.bus, NULL, &msg);
+            break;
+        case WA_MSG_SWITCHOVER:
+            s_switchover_request (self, peer, &msg);
+            break;
+        case WA_MSG_HANDED_OVER:
+            if (msg.node && s_own_key (self, &msg))
+                s_switchover_handed (self, &msg);
             break;
         case WA_MSG_REPORT:
             if (s_acting (self) && s_own_key (self, &msg) && watch_report (&self->watch, msg.node, msg.text, now))
@@ -973,6 +1216,7 @@ s_shutdown (master_t *self)
     //  pass ends here (a batch the worker has runs before the release).
     api_stop (self->api, false);
     s_gc_stop (self);
+    s_switchovers_end (self, "the Master is stopping");
     if (s_acting (self)) {
         //  Hand the lease back so a secondary takes over at once, not after ttl.
         release_job_t *job = WA_JOB_NEW (release_job_t, JOB_RELEASE, master_release_run, NULL);
@@ -1032,6 +1276,7 @@ master_run (const wa_config_t *config)
     self->gc_job = WA_JOB_NEW (gc_job_t, JOB_GC, gc_job_run, NULL);
     gc_init (&self->gc);
     self->gc_timer = -1;
+    self->switchover_timer = -1;
     watch_init (&self->watch, wa_clock_mono ());
     if (wa_node_start (&self->node, config, "master")) {
         wa_node_stop (&self->node);
@@ -1066,6 +1311,7 @@ master_run (const wa_config_t *config)
     s_shutdown (self);
     int rc = self->node.fatal ? 1 : 0;
     zframe_destroy (&self->settings_asker);
+    switchovers_destroy (&self->switchovers);
     wa_peers_destroy (&self->peers, self->loop);
     zloop_destroy (&self->loop);
     wa_node_stop (&self->node);

@@ -153,7 +153,7 @@ static const char *SQL_COREAPPS =
 //  holder's lease starts when the old one ends, and prev_expires_at keeps
 //  the old end: the new holder opens no session before it has passed.
 static const char *SQL_PROMOTE =
-    "UPDATE shard_map SET prev_node = node_id, prev_expires_at = expires_at, "
+    "UPDATE shard_map SET prev_node = node_id, prev_expires_at = expires_at, prev_closed = 0, "
     "node_id = ?, epoch = epoch + 1, "
     "expires_at = GREATEST(expires_at, NOW(6)) + INTERVAL ? MICROSECOND, "
     "promoted_at = NOW(6), promoted_by = ?, reason = ? "
@@ -314,6 +314,7 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
     for (int i = 0; i < list.count; i++) {
         promote_shard_t *s = &list.shards[i];
         self->holders[i] = s->lease_valid ? s->node : 0;
+        self->epochs[i] = s->epoch;
         const char *why = promote_verdict (&policy, s, &self->clock_ignored);
         if (!why)
             continue;
@@ -357,6 +358,7 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
                       s->shard, s->epoch);
         if (rows == 1) {
             self->holders[i] = candidate;
+            self->epochs[i] = s->epoch + 1;
             if (s->node && s->node != candidate)
                 wa_db_exec (db, SQL_DEMOTED, "u", s->node);
             promotion_t *p = &self->promoted[self->promotions++];

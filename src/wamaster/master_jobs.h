@@ -67,6 +67,7 @@ typedef struct {
     int failover_limit;         //  per shard within failover_window (table failovers)
     promote_policy_t policy;    //  heartbeat verdicts, exclusions, clock suspicion (the job sets blocked)
     char force_reason[160];     //  policy.force_reason points here
+    char upstream_reason[160];  //  and policy.upstream_reason here
     wa_clockwatch_t clock;      //  the reactor's, as it was (a copy)
     wa_usec_t clock_threshold;  //  what counts as a step
     //  out
@@ -85,6 +86,7 @@ typedef struct {
     char pause_reason[256];
     int shards;
     uint64_t holders[MASTER_MAX_SHARDS];    //  node per shard (0: none) after the run
+    uint64_t epochs[MASTER_MAX_SHARDS];     //  and its shard lease's epoch
     int ncoreapps;
     uint64_t coreapps[MASTER_MAX_NODES];    //  Coreapps alive by their liveness claim
 } monitor_job_t;

@@ -15,6 +15,8 @@ promote_verdict (const promote_policy_t *policy, const promote_shard_t *s, bool 
 {
     if (s->node && s->lease_valid && s_listed (policy->force, policy->nforce, s->node))
         return policy->force_reason;
+    if (s->node && s->lease_valid && s_listed (policy->upstream, policy->nupstream, s->node))
+        return policy->upstream_reason;
     if (s->node == 0)
         return "no primary";
     if (!s->exists)
@@ -46,9 +48,13 @@ promote_pick (const promote_policy_t *policy, const promote_shard_t *shard,
               const promote_candidate_t *candidates, int count)
 {
     const promote_candidate_t *best = NULL;
+    //  Replacing a holder cut off from the upstream: only by one that is not.
+    bool upstream = shard->node && s_listed (policy->upstream, policy->nupstream, shard->node);
     for (int i = 0; i < count; i++) {
         const promote_candidate_t *c = &candidates[i];
         if (!c->fresh || c->holds_other || c->held_off || s_listed (policy->exclude, policy->nexclude, c->node))
+            continue;
+        if (upstream && (c->node == shard->node || s_listed (policy->unreachable, policy->nunreachable, c->node)))
             continue;
         bool failing = c->node == shard->node;
         if (failing && s_listed (policy->force, policy->nforce, c->node))
@@ -80,6 +86,48 @@ promote_forced_judge (promote_forced_t *self, const watch_t *watch, const uint64
         uint64_t holder = holders[s];
         if (!holder || !watch_dead (watch, holder, now, heartbeat, unhealthy)
         ||  s_listed (self->nodes, self->count, holder) || self->count == WA_SHARDS_MAX)
+            continue;
+        self->nodes[self->count++] = holder;
+        added++;
+        if (note)
+            note (arg, holder, s, true);
+    }
+    return added;
+}
+
+//  A Coreapp that could take a shard from a holder cut off from the upstream.
+static bool
+s_reaching_spare (const watch_t *watch, const uint64_t *holders, int nholders, wa_usec_t now, wa_usec_t heartbeat,
+                  wa_usec_t unhealthy)
+{
+    for (int i = 0; i < watch->count; i++) {
+        const watch_node_t *n = &watch->nodes[i];
+        if (n->last && n->reachable && !s_listed (holders, nholders, n->node)
+        &&  watch_state (watch, n->node, now, heartbeat, unhealthy) == WATCH_HEALTHY)
+            return true;
+    }
+    return false;
+}
+
+int
+promote_upstream_judge (promote_forced_t *self, const watch_t *watch, const uint64_t *holders, int nholders,
+                        wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy, wa_usec_t lost_limit,
+                        promote_note_fn *note, void *arg)
+{
+    for (int i = self->count - 1; i >= 0; i--)
+        if (!lost_limit || watch_upstream_lost (watch, self->nodes[i], now) == 0) {
+            if (note)
+                note (arg, self->nodes[i], -1, false);
+            self->nodes[i] = self->nodes[--self->count];
+        }
+    if (!lost_limit)
+        return 0;
+    int added = 0;
+    for (int s = 0; s < nholders; s++) {
+        uint64_t holder = holders[s];
+        if (!holder || watch_upstream_lost (watch, holder, now) < lost_limit
+        ||  s_listed (self->nodes, self->count, holder) || self->count == WA_SHARDS_MAX
+        ||  !s_reaching_spare (watch, holders, nholders, now, heartbeat, unhealthy))
             continue;
         self->nodes[self->count++] = holder;
         added++;

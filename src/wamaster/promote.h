@@ -12,7 +12,11 @@
       database host);
     - or the heartbeat rule declared it dead (watch_dead: unhealthy to us and
       to a fresh secondary Master; promote_forced keeps that list), while its
-      lease is still valid.
+      lease is still valid;
+    - or its heartbeat replies have said for upstream_unhealthy_interval that
+      it has no upstream session and cannot reach the gateway, while a
+      healthy secondary's say it can (promote_upstream_judge); then only a
+      Coreapp that reaches the gateway replaces it.
     A replacement (promote_pick) is a Coreapp that claimed liveness lately,
     holds no valid lease of another shard, was not itself replaced within
     promotion_holdoff, and is not unhealthy by heartbeats; the freshest
@@ -59,6 +63,11 @@ typedef struct {
     int nforce;                         //  holders declared dead by heartbeats
     uint64_t force[WA_SHARDS_MAX];
     const char *force_reason;
+    int nupstream;                      //  holders cut off from the upstream
+    uint64_t upstream[WA_SHARDS_MAX];
+    const char *upstream_reason;
+    int nunreachable;                   //  Coreapps whose replies say they cannot reach the gateway
+    uint64_t unreachable[WATCH_NODES];
     int nexclude;                       //  unhealthy by heartbeats: no candidate
     uint64_t exclude[WATCH_NODES];
     uint32_t blocked;                   //  shards rate-limited (a bit per shard)
@@ -86,6 +95,13 @@ typedef void (promote_note_fn) (void *arg, uint64_t node, int shard, bool added)
 int promote_forced_judge (promote_forced_t *self, const watch_t *watch, const uint64_t *holders, int nholders,
                           wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy, promote_note_fn *note,
                           void *arg);
+//  The upstream rule's list: each listed holder whose replies say it
+//  reaches the gateway again is withdrawn; each holder whose replies have
+//  said for lost_limit (0: never) that it cannot, while a Coreapp that holds
+//  no shard, is healthy and reaches the gateway exists, is added.
+int promote_upstream_judge (promote_forced_t *self, const watch_t *watch, const uint64_t *holders, int nholders,
+                            wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy, wa_usec_t lost_limit,
+                            promote_note_fn *note, void *arg);
 //  Forget the forced replacements that are done (their node holds no shard).
 void promote_forced_done (promote_forced_t *self, const uint64_t *holders, int nholders);
 

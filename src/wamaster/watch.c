@@ -68,7 +68,7 @@ s_add_at (watch_t *self, uint64_t node, wa_usec_t now)
 
 void
 watch_reply (watch_t *self, uint64_t node, uint32_t shard, uint64_t epoch, bool primary,
-             bool connected, wa_usec_t now)
+             unsigned upstream, wa_usec_t now)
 {
     watch_node_t *entry = s_add_at (self, node, now);
     if (now > entry->last)
@@ -76,7 +76,20 @@ watch_reply (watch_t *self, uint64_t node, uint32_t shard, uint64_t epoch, bool 
     entry->shard = shard;
     entry->epoch = epoch;
     entry->primary = primary;
-    entry->connected = connected;
+    entry->connected = (upstream & WATCH_UP_SESSION) != 0;
+    entry->reachable = (upstream & (WATCH_UP_SESSION | WATCH_UP_REACHABLE)) != 0;
+    if (entry->reachable)
+        entry->upstream_lost = 0;
+    else
+    if (!entry->upstream_lost)
+        entry->upstream_lost = now;
+}
+
+wa_usec_t
+watch_upstream_lost (const watch_t *self, uint64_t node, wa_usec_t now)
+{
+    const watch_node_t *entry = watch_find (self, node);
+    return entry && entry->upstream_lost && now > entry->upstream_lost ? now - entry->upstream_lost : 0;
 }
 
 void

@@ -31,7 +31,9 @@ typedef struct {
     uint32_t shard;             //  UINT32_MAX when not primary
     uint64_t epoch;
     bool primary;
-    bool connected;             //  its upstream session
+    bool connected;             //  its upstream session is open
+    bool reachable;             //  it reaches the gateway (its probe, or its session)
+    wa_usec_t upstream_lost;    //  since when its replies say neither (0: they do not)
     watch_state_t reported;     //  last state announced (for transitions)
 } watch_node_t;
 
@@ -55,8 +57,15 @@ typedef struct {
 void watch_init (watch_t *self, wa_usec_t now);
 //  Restart the clock for nodes that never replied (on becoming primary).
 void watch_rebase (watch_t *self, wa_usec_t now);
+//  A heartbeat reply; upstream is its code: WATCH_UP_SESSION (the session
+//  is open) | WATCH_UP_REACHABLE (it reaches the gateway).
+#define WATCH_UP_SESSION 1u
+#define WATCH_UP_REACHABLE 2u
 void watch_reply (watch_t *self, uint64_t node, uint32_t shard, uint64_t epoch, bool primary,
-                  bool connected, wa_usec_t now);
+                  unsigned upstream, wa_usec_t now);
+//  How long node's replies have said, without a break, that it has no
+//  upstream session and cannot reach the gateway (0: they do not).
+wa_usec_t watch_upstream_lost (const watch_t *self, uint64_t node, wa_usec_t now);
 //  Make sure node is tracked (a holder known from the database).
 void watch_track (watch_t *self, uint64_t node, wa_usec_t now);
 //  Forget nodes that are gone (not in keep[]).

@@ -110,7 +110,7 @@ tap_item_from_msg (tap_item_t *item, const wa_msg_t *msg, uint64_t bus_node, wa_
             item->has_shard = msg->shard != UINT32_MAX;
             item->shard = msg->shard;
             item->seq = msg->seq;
-            item->connected = msg->code == 1;
+            item->connected = (msg->code & 1) != 0;
             item->role = msg->text;
             break;
         case WA_MSG_SETTINGS:

@@ -160,7 +160,7 @@ s_count (sources_t *sources, const wa_msg_t *msg, uint64_t master, uint64_t core
     snprintf (source->role, sizeof source->role, "%.*s", (int) sizeof source->role - 1, msg->text);
     source->has_shard = msg->type == WA_MSG_HB_REPLY && msg->shard != UINT32_MAX;
     source->shard = msg->shard;
-    source->connected = msg->code == 1;
+    source->connected = (msg->code & 1) != 0;
 }
 
 static int

@@ -1,0 +1,105 @@
+/*  switchover — see switchover.h */
+#include "switchover.h"
+
+void
+switchovers_destroy (switchovers_t *self)
+{
+    for (int s = 0; s < WA_SHARDS_MAX; s++) {
+        zframe_destroy (&self->pending[s].asker);
+        json_decref (self->pending[s].detail);
+        self->pending[s].detail = NULL;
+        self->pending[s].phase = SWITCHOVER_NONE;
+    }
+}
+
+bool
+switchovers_any (const switchovers_t *self)
+{
+    for (int s = 0; s < WA_SHARDS_MAX; s++)
+        if (self->pending[s].phase != SWITCHOVER_NONE)
+            return true;
+    return false;
+}
+
+static bool
+s_holds (const uint64_t *holders, int nholders, uint64_t node)
+{
+    for (int s = 0; s < nholders; s++)
+        if (holders[s] == node)
+            return true;
+    return false;
+}
+
+//  Fit to take a shard: answering our heartbeats (or new, and not late
+//  yet), holding none by the database (its replies may say so a heartbeat
+//  late).
+static bool
+s_fit (const watch_t *watch, const watch_node_t *n, const uint64_t *holders, int nholders, wa_usec_t now,
+       wa_usec_t heartbeat, wa_usec_t unhealthy)
+{
+    return !s_holds (holders, nholders, n->node)
+        && watch_state (watch, n->node, now, heartbeat, unhealthy) == WATCH_HEALTHY;
+}
+
+int
+switchover_choose (const switchovers_t *self, const watch_t *watch, const uint64_t *holders,
+                   const uint64_t *epochs, int nholders,
+                   int shard, uint64_t asked_to, wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy,
+                   uint64_t *from, uint64_t *epoch, uint64_t *to, char *why, size_t why_size)
+{
+    if (shard < 0 || shard >= nholders || shard >= WA_SHARDS_MAX) {
+        snprintf (why, why_size, "no shard %d: the cluster has %d (0 to %d)", shard, nholders, nholders - 1);
+        return 404;
+    }
+    const switchover_t *pending = &self->pending[shard];
+    if (pending->phase != SWITCHOVER_NONE) {
+        snprintf (why, why_size, "a switchover of shard %d to coreapp %" PRIu64 " is under way", shard, pending->to);
+        return 409;
+    }
+    *from = holders[shard];
+    if (!*from) {
+        snprintf (why, why_size, "shard %d has no primary Coreapp now: nothing to switch over", shard);
+        return 409;
+    }
+    const watch_node_t *holder = watch_find (watch, *from);
+    if (!holder || watch_state (watch, *from, now, heartbeat, unhealthy) != WATCH_HEALTHY) {
+        snprintf (why, why_size, "the primary of shard %d, coreapp %" PRIu64 ", is not answering our heartbeats; "
+                  "a failover, not a switchover, replaces it", shard, *from);
+        return 409;
+    }
+    *epoch = epochs[shard];
+    if (asked_to) {
+        const watch_node_t *n = watch_find (watch, asked_to);
+        if (asked_to == *from) {
+            snprintf (why, why_size, "coreapp %" PRIu64 " is shard %d's primary already", asked_to, shard);
+            return 409;
+        }
+        if (!n) {
+            snprintf (why, why_size, "coreapp %" PRIu64 " is not a Coreapp that is up (wactl status lists them)",
+                      asked_to);
+            return 409;
+        }
+        if (!s_fit (watch, n, holders, nholders, now, heartbeat, unhealthy)) {
+            snprintf (why, why_size, "coreapp %" PRIu64 " cannot take shard %d: %s", asked_to, shard,
+                      s_holds (holders, nholders, asked_to) ? "it is primary for a shard"
+                      : "it is not answering our heartbeats");
+            return 409;
+        }
+        *to = asked_to;
+        return 0;
+    }
+    //  The secondary that answered last (one never heard from comes last).
+    const watch_node_t *best = NULL;
+    for (int i = 0; i < watch->count; i++) {
+        const watch_node_t *n = &watch->nodes[i];
+        if (n->node != *from && s_fit (watch, n, holders, nholders, now, heartbeat, unhealthy)
+        &&  (!best || n->last > best->last))
+            best = n;
+    }
+    if (!best) {
+        snprintf (why, why_size, "no secondary Coreapp is answering our heartbeats to take shard %d", shard);
+        return 503;
+    }
+    *to = best->node;
+    return 0;
+}
