@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Maintenance mode: while the cluster is paused (wactl pause) a primary
-# Coreapp killed with -9 is not replaced: the primary Master records
-# failover_paused once, wactl status and /metrics show the pause. wactl
+# Maintenance mode: while the cluster is paused (wactl pause) a planned
+# switchover still runs, but a primary Coreapp killed with -9 is not
+# replaced: the primary Master records failover_paused once, wactl status
+# and /metrics show the pause. wactl
 # resume lets the next check promote a secondary. Both are audited with who
 # and why, and said, not done, a second time; bad arguments are refused.
 . "$(dirname "$0")/lib.sh"
@@ -59,6 +60,14 @@ out=$(wactl status)
 check "wactl status: PAUSED with who ($out)" grep -q "^PAUSED since .* UTC by wactl@[^:]*: no automatic failover until 'wactl resume'$" <<<"$out"
 check "wactl status: and why ($out)" grep -q "^reason: $REASON$" <<<"$out"
 check "/metrics: wacluster_paused 1" [ "$(metric wacluster_paused)" = 1 ]
+
+note "a planned switchover still runs while paused"
+from=$(primary_coreapp)
+out=$(wactl switchover --shard 0) || fail "wactl switchover while paused failed: $out"
+moved() { local p; p=$(primary_coreapp); [ -n "$p" ] && [ "$p" != "$from" ]; }
+wait_for 10 moved || fail "the switchover did not move shard 0 while paused: $out"
+check "a switchover is no failover" [ "$(q "SELECT COUNT(*) FROM failovers")" = 0 ]
+wait_for 10 gate_open_other "$from" || fail "the new primary did not log in upstream after the switchover"
 
 note "kill -9 the primary Coreapp while paused: not replaced"
 old=$(primary_coreapp); epoch=$(shard_epoch)
