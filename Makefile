@@ -99,6 +99,12 @@ $(BUILD)/tests/test_watch $(BUILD)/tests/test_promote: $(BUILD)/tests/%: tests/u
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# The primary Master's choice of a planned switchover's new holder, on its heartbeat view.
+$(BUILD)/tests/test_switchover: tests/unit/test_switchover.c src/wamaster/switchover.c src/wamaster/switchover.h \
+		src/wamaster/watch.c src/wamaster/watch.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
 # The retention pass's bookkeeping (its database side links, unused).
 $(BUILD)/tests/test_gc: tests/unit/test_gc.c src/wamaster/gc.c src/wamaster/gc.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
@@ -136,6 +142,15 @@ $(BUILD)/tests/test_callbacks: tests/unit/test_callbacks.c src/wacore/cbqueue.c 
 	$(Q)$(CC) $(CFLAGS) -Isrc/wacore -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 # The outbox through its seams (outbox_io_t, outbox_db_t): no database, no upstream.
 $(BUILD)/tests/test_outbox: tests/unit/test_outbox.c src/wacore/outbox.c src/wacore/outbox.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wacore -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+# The holder's side of a switchover: the state machine (handover_run, the
+# transaction, links unused: the integration tests cover it).
+$(BUILD)/tests/test_handover: tests/unit/test_handover.c src/wacore/handover.c src/wacore/handover.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wacore -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+# The upstream session over a real inproc socket, a ROUTER standing in for the gateway.
+$(BUILD)/tests/test_session: tests/unit/test_session.c src/wacore/session.c src/wacore/session.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wacore -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 $(BUILD)/tests/test_wagate_events: tests/unit/test_wagate_events.c src/wagate/events.c src/wagate/events.h $(LIB) | $(BUILD)/tests

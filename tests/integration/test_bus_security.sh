@@ -93,7 +93,7 @@ attack_all() {
     local pids=() a
     for a in "send-message $ROGUE_TO@$PC 1" "set-webhook@$PM 1" "settings-reset@$PM 1" "shards-set@$PM 1" \
              "register@$PM 1" "verify@$PM 1" "stats@$PM 3" "stats@$PC 3" "hb-reply $SC@$PM 3" "report@$PM 3" \
-             "settings-changed@$PM 3" "subscribe@$PM 2"; do
+             "settings-changed@$PM 3" "switchover@$PM 3" "handed-over $SC@$PM 3" "subscribe@$PM 2"; do
         local what=${a%@*} where=${a#*@}
         local name=${what%% *} arg=${what#* } node=${where% *} index=${where#* }
         [ "$arg" != "$what" ] || arg=
@@ -158,9 +158,9 @@ for f in "$T"/stolen.*; do
     case "$f" in
         *.send-message.*|*.set-webhook.*|*.settings-reset.*|*.shards-set.*|*.register.*|*.verify.*)
             grep -q '^answered API_REP 403 .*"code":1005' "$f" || fail "stolen key $(basename "$f"): $(cat "$f")" ;;
-        *.settings-changed.*)
+        *.settings-changed.*|*.switchover.*)
             grep -q '^answered ERROR 403 forbidden' "$f" || fail "stolen key $(basename "$f"): $(cat "$f")" ;;
-        *.hb-reply.*|*.report.*)
+        *.hb-reply.*|*.report.*|*.handed-over.*)
             [ "$(cat "$f")" = "no answer within 1 s" ] || fail "stolen key $(basename "$f"): $(cat "$f")" ;;
         *.stats.*)      # any trusted key may read the stats
             grep -q '^answered STATS 0 {' "$f" || fail "stolen key $(basename "$f"): $(cat "$f")" ;;

@@ -15,7 +15,7 @@ wait_for 30 bash -c "'$BIN/wactl' -c '$CONF' schema | grep -q 'up to date'" \
 out=$("$BIN/wactl" -c "$CONF" settings set upstream_idle_timeout 1 2>&1) && fail "upstream_idle_timeout was accepted as a setting"
 check "upstream_idle_timeout is refused as a setting ($out)" grep -q "not a cluster setting" <<<"$out"
 
-SETTINGS="heartbeat_interval unhealthy_interval db_liveness_interval lease_ttl lease_renew_interval
+SETTINGS="heartbeat_interval unhealthy_interval upstream_unhealthy_interval db_liveness_interval lease_ttl lease_renew_interval
           lease_margin shard_lease_ttl shard_renew_interval upstream_ping_interval
           upstream_login_timeout promotion_holdoff failover_limit failover_window
           db_garbagecollector_enable retention_outbox_days retention_callbacks_days

@@ -34,7 +34,7 @@ refused 1 "is shard 0's primary already" --shard 0 --to "$P"
 refused 1 "coreapp 987654 is not a Coreapp that is up" --shard 0 --to 987654
 [ "$(primary_coreapp)" = "$P" ] && [ "$(shard_epoch)" = "$E" ] || fail "a refused switchover moved shard 0"
 
-"$BIN/waload" --url "http://127.0.0.1:$WEB" --token "$TOKEN" --concurrency 8 --duration 120 \
+"$BIN/waload" --url "http://127.0.0.1:$WEB" --token "$TOKEN" --concurrency 8 --duration 600 \
     --stop-file "$T/stop" --record "$T/record.jsonl" --json > "$T/waload.json" 2> "$T/waload.err" &
 LOAD=$!
 PIDS+=($LOAD)

@@ -184,6 +184,246 @@ test_forced (void **state)
     assert_int_equal (forced.count, 0);
 }
 
+//  --------------------------------------------------------------------------
+//  The upstream rule: holders whose replies say they cannot reach the gateway.
+
+static struct {
+    int added, withdrawn;
+    uint64_t node;
+    int shard;
+    bool was_added;
+} s_notes;
+
+static void
+s_upstream_note (void *arg, uint64_t node, int shard, bool added)
+{
+    assert_ptr_equal (arg, &s_notes);
+    if (added)
+        s_notes.added++;
+    else
+        s_notes.withdrawn++;
+    s_notes.node = node;
+    s_notes.shard = shard;
+    s_notes.was_added = added;
+}
+
+static const wa_usec_t UP_HB = SEC (1), UP_UNHEALTHY = SEC (5), LOST_LIMIT = SEC (10), UP_T0 = SEC (100);
+
+//  Both answer at at: holder 3 saying it reaches nothing, spare 4 with the bits given.
+static void
+s_replies (watch_t *watch, unsigned spare_bits, wa_usec_t at)
+{
+    watch_reply (watch, 3, 0, 1, true, 0, at);
+    watch_reply (watch, 4, UINT32_MAX, 0, false, spare_bits, at);
+}
+
+static int
+s_judge (promote_forced_t *forced, watch_t *watch, const uint64_t *holders, int nholders, wa_usec_t now,
+         wa_usec_t lost_limit)
+{
+    return promote_upstream_judge (forced, watch, holders, nholders, now, UP_HB, UP_UNHEALTHY, lost_limit,
+                                   s_upstream_note, &s_notes);
+}
+
+static void
+test_upstream_judge (void **state)
+{
+    (void) state;
+    memset (&s_notes, 0, sizeof s_notes);
+    watch_t watch;
+    watch_init (&watch, UP_T0);
+    uint64_t holders[] = { 0, 3 };                  //  3 holds shard 1
+    promote_forced_t forced = { 0 };
+    for (wa_usec_t t = UP_T0; t < UP_T0 + LOST_LIMIT; t += SEC (0.5)) {
+        s_replies (&watch, WATCH_UP_REACHABLE, t);
+        assert_int_equal (s_judge (&forced, &watch, holders, 2, t, LOST_LIMIT), 0);
+    }
+    assert_int_equal (forced.count, 0);
+    assert_int_equal (s_notes.added + s_notes.withdrawn, 0);
+    //  Lost for lost_limit, a healthy spare reaching the gateway: added, once.
+    wa_usec_t now = UP_T0 + LOST_LIMIT;
+    s_replies (&watch, WATCH_UP_REACHABLE, now);
+    assert_int_equal (s_judge (&forced, &watch, holders, 2, now, LOST_LIMIT), 1);
+    assert_int_equal (forced.count, 1);
+    assert_int_equal (forced.nodes[0], 3);
+    assert_int_equal (s_notes.added, 1);
+    assert_int_equal (s_notes.node, 3);
+    assert_int_equal (s_notes.shard, 1);
+    assert_int_equal (s_judge (&forced, &watch, holders, 2, now + SEC (1), LOST_LIMIT), 0);
+    assert_int_equal (forced.count, 1);
+    assert_int_equal (s_notes.added, 1);
+    //  Its session open again: withdrawn (told, not added).
+    watch_reply (&watch, 3, 0, 1, true, WATCH_UP_SESSION, now + SEC (2));
+    assert_int_equal (s_judge (&forced, &watch, holders, 2, now + SEC (2), LOST_LIMIT), 0);
+    assert_int_equal (forced.count, 0);
+    assert_int_equal (s_notes.withdrawn, 1);
+    assert_int_equal (s_notes.node, 3);
+    assert_false (s_notes.was_added);
+    //  Lost again: the time counts afresh (the spare answering all along).
+    wa_usec_t again = now + SEC (3);
+    s_replies (&watch, WATCH_UP_REACHABLE, again);
+    s_replies (&watch, WATCH_UP_REACHABLE, again + LOST_LIMIT - 1);
+    assert_int_equal (s_judge (&forced, &watch, holders, 2, again + LOST_LIMIT - 1, LOST_LIMIT), 0);
+    s_replies (&watch, WATCH_UP_REACHABLE, again + LOST_LIMIT);
+    assert_int_equal (s_judge (&forced, &watch, holders, 2, again + LOST_LIMIT, LOST_LIMIT), 1);
+    //  Reaching the gateway without a session is enough to be withdrawn.
+    watch_reply (&watch, 3, 0, 1, true, WATCH_UP_REACHABLE, now + SEC (20));
+    assert_int_equal (s_judge (&forced, &watch, holders, 2, now + SEC (20), LOST_LIMIT), 0);
+    assert_int_equal (forced.count, 0);
+    assert_int_equal (s_notes.withdrawn, 2);
+}
+
+//  No spare that could serve: the holder stays, however long it is lost.
+static void
+test_upstream_judge_needs_reaching_spare (void **state)
+{
+    (void) state;
+    memset (&s_notes, 0, sizeof s_notes);
+    watch_t watch;
+    watch_init (&watch, UP_T0);
+    uint64_t holders[] = { 3 };
+    promote_forced_t forced = { 0 };
+    wa_usec_t now = UP_T0 + SEC (30);
+    //  The spare answers, but cannot reach the gateway either.
+    s_replies (&watch, 0, UP_T0);
+    s_replies (&watch, 0, now);
+    assert_true (watch_upstream_lost (&watch, 3, now) >= LOST_LIMIT);
+    assert_int_equal (s_judge (&forced, &watch, holders, 1, now, LOST_LIMIT), 0);
+    assert_int_equal (forced.count, 0);
+    //  It reaches the gateway but went silent: late, then unhealthy.
+    watch_reply (&watch, 4, UINT32_MAX, 0, false, WATCH_UP_REACHABLE, now);
+    now += SEC (2);
+    watch_reply (&watch, 3, 0, 1, true, 0, now);
+    assert_int_equal (watch_state (&watch, 4, now, UP_HB, UP_UNHEALTHY), WATCH_LATE);
+    assert_int_equal (s_judge (&forced, &watch, holders, 1, now, LOST_LIMIT), 0);
+    now += SEC (4);
+    watch_reply (&watch, 3, 0, 1, true, 0, now);
+    assert_int_equal (watch_state (&watch, 4, now, UP_HB, UP_UNHEALTHY), WATCH_UNHEALTHY);
+    assert_int_equal (s_judge (&forced, &watch, holders, 1, now, LOST_LIMIT), 0);
+    //  One that reaches it and answers, but holds a shard itself.
+    watch_reply (&watch, 5, 1, 1, true, WATCH_UP_SESSION | WATCH_UP_REACHABLE, now);
+    uint64_t two[] = { 3, 5 };
+    assert_int_equal (s_judge (&forced, &watch, two, 2, now, LOST_LIMIT), 0);
+    //  Known from the database only (never answered): not known to reach it.
+    watch_track (&watch, 6, now);
+    assert_int_equal (watch_state (&watch, 6, now, UP_HB, UP_UNHEALTHY), WATCH_HEALTHY);
+    assert_int_equal (s_judge (&forced, &watch, two, 2, now, LOST_LIMIT), 0);
+    assert_int_equal (forced.count, 0);
+    assert_int_equal (s_notes.added, 0);
+    //  The spare answers again: now.
+    watch_reply (&watch, 4, UINT32_MAX, 0, false, WATCH_UP_REACHABLE, now);
+    assert_int_equal (s_judge (&forced, &watch, two, 2, now, LOST_LIMIT), 1);
+    assert_int_equal (forced.nodes[0], 3);
+    assert_int_equal (s_notes.shard, 0);
+}
+
+//  lost_limit 0 (upstream_unhealthy_interval 0): the rule is off, and a
+//  holder listed before is withdrawn.
+static void
+test_upstream_judge_off (void **state)
+{
+    (void) state;
+    memset (&s_notes, 0, sizeof s_notes);
+    watch_t watch;
+    watch_init (&watch, UP_T0);
+    uint64_t holders[] = { 3, 7 };
+    promote_forced_t forced = { 0 };
+    wa_usec_t now = UP_T0 + SEC (60);
+    s_replies (&watch, WATCH_UP_REACHABLE, UP_T0);
+    watch_reply (&watch, 7, 1, 1, true, 0, UP_T0);
+    s_replies (&watch, WATCH_UP_REACHABLE, now);
+    watch_reply (&watch, 7, 1, 1, true, 0, now);
+    assert_int_equal (s_judge (&forced, &watch, holders, 2, now, 0), 0);
+    assert_int_equal (forced.count, 0);
+    assert_int_equal (s_notes.added, 0);
+    //  On: both holders lost, both added.
+    assert_int_equal (s_judge (&forced, &watch, holders, 2, now, LOST_LIMIT), 2);
+    assert_int_equal (forced.count, 2);
+    assert_int_equal (s_notes.added, 2);
+    //  Off again: both withdrawn, none added.
+    assert_int_equal (s_judge (&forced, &watch, holders, 2, now + 1, 0), 0);
+    assert_int_equal (forced.count, 0);
+    assert_int_equal (s_notes.withdrawn, 2);
+    assert_false (s_notes.was_added);
+    assert_int_equal (s_notes.shard, -1);
+    assert_int_equal (s_judge (&forced, &watch, holders, 2, now + 2, 0), 0);
+    assert_int_equal (s_notes.added, 2);
+    //  A NULL note is allowed.
+    assert_int_equal (promote_upstream_judge (&forced, &watch, holders, 2, now, UP_HB, UP_UNHEALTHY, LOST_LIMIT,
+                                              NULL, NULL), 2);
+}
+
+static void
+test_verdict_upstream (void **state)
+{
+    (void) state;
+    promote_policy_t policy = { .force_reason = "dead by heartbeats", .upstream_reason = "cut off" };
+    bool ignored = false;
+    promote_shard_t s = HEALTHY;
+    policy.upstream[policy.nupstream++] = 9;        //  another holder
+    assert_null (promote_verdict (&policy, &s, &ignored));
+    policy.upstream[policy.nupstream++] = 3;
+    assert_string_equal (promote_verdict (&policy, &s, &ignored), "cut off");
+    //  Its lease no longer valid: the usual verdicts.
+    s.lease_valid = false;
+    assert_string_equal (promote_verdict (&policy, &s, &ignored), "shard lease expired");
+    s.fresh = false;
+    assert_string_equal (promote_verdict (&policy, &s, &ignored), "shard lease expired");
+    assert_false (ignored);
+    policy.clock_suspect = true;
+    assert_null (promote_verdict (&policy, &s, &ignored));
+    assert_true (ignored);
+    s = HEALTHY; s.running = false; s.lease_valid = false;
+    assert_string_equal (promote_verdict (&policy, &s, NULL), "holder stopped");
+    //  With a valid lease, whatever the database's clock.
+    s = HEALTHY; s.fresh = false;
+    assert_string_equal (promote_verdict (&policy, &s, NULL), "cut off");
+    //  Dead by heartbeats says more.
+    s = HEALTHY;
+    policy.force[policy.nforce++] = 3;
+    assert_string_equal (promote_verdict (&policy, &s, NULL), "dead by heartbeats");
+}
+
+static void
+test_pick_upstream (void **state)
+{
+    (void) state;
+    promote_policy_t policy = { .upstream_reason = "cut off" };
+    promote_shard_t s = HEALTHY;                    //  holder 3, lease valid
+    promote_candidate_t c[] = {
+        { .node = 3, .fresh = true, .seen_age = SEC (0.05) },      //  the holder, freshest
+        { .node = 7, .fresh = true, .seen_age = SEC (0.1) },       //  cannot reach the gateway
+        { .node = 8, .fresh = true, .seen_age = SEC (0.3) },
+        { .node = 9, .fresh = true, .seen_age = SEC (0.2) },       //  cannot reach the gateway
+        { .node = 10, .fresh = true, .seen_age = SEC (0.6) },
+    };
+    policy.unreachable[policy.nunreachable++] = 7;
+    policy.unreachable[policy.nunreachable++] = 9;
+    policy.unreachable[policy.nunreachable++] = 3;
+    //  No upstream verdict: the unreachable list does not matter.
+    assert_int_equal (promote_pick (&policy, &s, c, 5), 7);
+    policy.upstream[policy.nupstream++] = 5;        //  another shard's holder
+    assert_int_equal (promote_pick (&policy, &s, c, 5), 7);
+    //  Ours cut off: the freshest that reaches the gateway.
+    policy.upstream[policy.nupstream++] = 3;
+    assert_int_equal (promote_pick (&policy, &s, c, 5), 8);
+    policy.exclude[policy.nexclude++] = 8;
+    assert_int_equal (promote_pick (&policy, &s, c, 5), 10);
+    //  None left that reaches it: none, and never the holder itself, even
+    //  when its own replies are not listed unreachable.
+    policy.exclude[policy.nexclude++] = 10;
+    assert_int_equal (promote_pick (&policy, &s, c, 5), 0);
+    policy.nunreachable = 2;                        //  7, 9
+    assert_int_equal (promote_pick (&policy, &s, c, 5), 0);
+    //  The other rules still hold under it.
+    policy.nexclude = 0;
+    c[2].held_off = true;
+    c[4].holds_other = true;
+    assert_int_equal (promote_pick (&policy, &s, c, 5), 0);
+    c[4].holds_other = false;
+    assert_int_equal (promote_pick (&policy, &s, c, 5), 10);
+}
+
 int
 main (void)
 {
@@ -194,6 +434,11 @@ main (void)
         cmocka_unit_test (test_is_failover),
         cmocka_unit_test (test_rate_limit),
         cmocka_unit_test (test_forced),
+        cmocka_unit_test (test_upstream_judge),
+        cmocka_unit_test (test_upstream_judge_needs_reaching_spare),
+        cmocka_unit_test (test_upstream_judge_off),
+        cmocka_unit_test (test_verdict_upstream),
+        cmocka_unit_test (test_pick_upstream),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

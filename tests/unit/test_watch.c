@@ -172,6 +172,85 @@ test_forget (void **state)
     assert_non_null (watch_find (&w, 69));
 }
 
+//  The upstream bits of a heartbeat reply: the session open (connected,
+//  and so reachable), or only the gateway reached.
+static void
+test_upstream_bits (void **state)
+{
+    (void) state;
+    watch_t w;
+    watch_init (&w, 0);
+    const struct { unsigned bits; bool connected, reachable; } cases[] = {
+        { 0, false, false },
+        { WATCH_UP_SESSION, true, true },
+        { WATCH_UP_REACHABLE, false, true },
+        { WATCH_UP_SESSION | WATCH_UP_REACHABLE, true, true },
+        { 0, false, false },                            //  and back
+        { WATCH_UP_REACHABLE, false, true },
+        { WATCH_UP_SESSION, true, true },
+        { WATCH_UP_REACHABLE, false, true },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        watch_reply (&w, 7, 0, 1, true, cases[i].bits, S (1 + (double) i));
+        const watch_node_t *n = watch_find (&w, 7);
+        assert_non_null (n);
+        if (n->connected != cases[i].connected || n->reachable != cases[i].reachable)
+            fail_msg ("reply %zu (bits %u): connected %d reachable %d", i, cases[i].bits, n->connected,
+                      n->reachable);
+    }
+    //  Each node its own.
+    watch_reply (&w, 8, UINT32_MAX, 0, false, 0, S (20));
+    assert_false (watch_find (&w, 8)->reachable);
+    assert_true (watch_find (&w, 7)->reachable);
+}
+
+//  How long a node's replies have said, without a break, that it neither
+//  has its session nor reaches the gateway.
+static void
+test_upstream_lost (void **state)
+{
+    (void) state;
+    watch_t w;
+    watch_init (&w, 0);
+    //  Unknown: not lost.
+    assert_int_equal (watch_upstream_lost (&w, 7, S (5)), 0);
+    watch_reply (&w, 7, 0, 1, true, WATCH_UP_SESSION, S (9));
+    assert_int_equal (watch_upstream_lost (&w, 7, S (10)), 0);
+    assert_int_equal (watch_find (&w, 7)->upstream_lost, 0);
+    //  From the first reply saying neither...
+    watch_reply (&w, 7, 0, 1, true, 0, S (10));
+    assert_int_equal (watch_find (&w, 7)->upstream_lost, S (10));
+    assert_int_equal (watch_upstream_lost (&w, 7, S (10)), 0);
+    assert_int_equal (watch_upstream_lost (&w, 7, S (12.5)), S (2.5));
+    //  ... through further such replies.
+    watch_reply (&w, 7, 0, 1, true, 0, S (11));
+    watch_reply (&w, 7, 0, 1, true, 0, S (12));
+    assert_int_equal (watch_find (&w, 7)->upstream_lost, S (10));
+    assert_int_equal (watch_upstream_lost (&w, 7, S (13)), S (3));
+    //  A reply saying it reaches the gateway ends it...
+    watch_reply (&w, 7, 0, 1, true, WATCH_UP_REACHABLE, S (14));
+    assert_int_equal (watch_upstream_lost (&w, 7, S (15)), 0);
+    assert_int_equal (watch_find (&w, 7)->upstream_lost, 0);
+    //  ... the next loss counts from its own start ...
+    watch_reply (&w, 7, 0, 1, true, 0, S (16));
+    assert_int_equal (watch_upstream_lost (&w, 7, S (17)), S (1));
+    //  ... and so does a reply saying its session is open.
+    watch_reply (&w, 7, 0, 1, true, WATCH_UP_SESSION, S (18));
+    assert_int_equal (watch_upstream_lost (&w, 7, S (19)), 0);
+    //  Another node's loss is its own; an unknown node is not lost.
+    watch_reply (&w, 8, UINT32_MAX, 0, false, 0, S (18));
+    assert_int_equal (watch_upstream_lost (&w, 8, S (19)), S (1));
+    assert_int_equal (watch_upstream_lost (&w, 7, S (19)), 0);
+    assert_int_equal (watch_upstream_lost (&w, 9, S (19)), 0);
+    //  Tracked from the database, never heard: nothing said, not lost.
+    watch_track (&w, 10, S (1));
+    assert_int_equal (watch_upstream_lost (&w, 10, S (100)), 0);
+    //  Forgotten: not lost.
+    uint64_t keep[] = { 7 };
+    watch_forget_others (&w, keep, 1);
+    assert_int_equal (watch_upstream_lost (&w, 8, S (19)), 0);
+}
+
 int
 main (void)
 {
@@ -185,6 +264,8 @@ main (void)
         cmocka_unit_test (test_report_text_round_trip),
         cmocka_unit_test (test_new_node_counts_from_when_first_tracked),
         cmocka_unit_test (test_forget),
+        cmocka_unit_test (test_upstream_bits),
+        cmocka_unit_test (test_upstream_lost),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@
 typedef enum {
     ATTACK_SEND_MESSAGE, ATTACK_SET_WEBHOOK, ATTACK_SETTINGS_RESET, ATTACK_SHARDS_SET,
     ATTACK_REGISTER, ATTACK_VERIFY, ATTACK_STATS, ATTACK_HB_REPLY, ATTACK_REPORT,
-    ATTACK_SETTINGS_CHANGED, ATTACK_SUBSCRIBE, ATTACKS
+    ATTACK_SETTINGS_CHANGED, ATTACK_SWITCHOVER, ATTACK_HANDED_OVER, ATTACK_SUBSCRIBE, ATTACKS
 } attack_id_t;
 
 static const struct {
@@ -35,6 +35,8 @@ static const struct {
     { "hb-reply", "[NODE]", "a Master's control", "HB_REPLY for Coreapp NODE (1): alive, connected" },
     { "report", "[TEXT]", "a Master's control", "REPORT from master 999 with TEXT (\"1:0\": Coreapp 1 fresh)" },
     { "settings-changed", NULL, "a Master's control", "SETTINGS_CHANGED webhooks_url" },
+    { "switchover", "[SHARD]", "a Master's control", "SWITCHOVER of shard SHARD (0) to a Coreapp the Master picks" },
+    { "handed-over", "[NODE]", "a Master's control", "HANDED_OVER from Coreapp NODE (1): shard 0 handed over to 2" },
     { "subscribe", NULL, "a node's bus", "SUB to everything for --timeout s; prints received N" },
 };
 
@@ -129,6 +131,18 @@ s_build (attack_id_t attack, const char *arg, wa_msg_t *msg)
         case ATTACK_SETTINGS_CHANGED:
             wa_msg_init (msg, WA_MSG_SETTINGS_CHANGED);
             wa_msg_set_text (msg, "webhooks_url");
+            return 0;
+        case ATTACK_SWITCHOVER:
+            wa_msg_init (msg, WA_MSG_SWITCHOVER);
+            msg->shard = arg ? (uint32_t) strtoul (arg, NULL, 10) : 0;
+            msg->code = 1000;
+            return 0;
+        case ATTACK_HANDED_OVER:
+            wa_msg_init (msg, WA_MSG_HANDED_OVER);
+            msg->node = arg ? strtoull (arg, NULL, 10) : 1;
+            msg->epoch = 99;
+            msg->seq = 2;
+            wa_msg_set_text (msg, "{}");
             return 0;
         default:
             return 0;
