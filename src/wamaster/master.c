@@ -53,8 +53,8 @@ typedef struct {
     zframe_t *settings_asker;   //  a tool waiting for the broadcast
     bool settings_broadcast;    //  the API stored settings: broadcast once re-read
     api_t *api;                 //  the API port (api.h)
-    promote_history_t failovers;    //  for the rate limit
     wa_usec_t limit_logged[MASTER_MAX_SHARDS];
+    uint32_t paused_logged;     //  shards told "not replaced: paused" in this episode
     wa_clockwatch_t clock;      //  the database's clock against ours
     //  The jobs, NULL while the worker has them.
     bootstrap_job_t *bootstrap_job;
@@ -275,8 +275,9 @@ s_submit_monitor (master_t *self)
     for (int i = 0; i < self->watch.count && policy->nexclude < WATCH_NODES; i++)
         if (watch_state (&self->watch, self->watch.nodes[i].node, now, hb, unhealthy) == WATCH_UNHEALTHY)
             policy->exclude[policy->nexclude++] = self->watch.nodes[i].node;
-    policy->blocked = promote_history_blocked (&self->failovers, now, WA_SEC (self->settings.failover_window),
-                                               self->settings.failover_limit);
+    //  The rate limit is the job's: it counts the failovers in the database.
+    job->failover_window = WA_SEC (self->settings.failover_window);
+    job->failover_limit = self->settings.failover_limit;
     job->clock = self->clock;
     job->clock_threshold = WA_SEC (self->settings.lease_margin) / 2;
     policy->clock_suspect = s_clock_suspect (self, true);
@@ -410,7 +411,6 @@ s_monitor_done (master_t *self)
     for (int i = 0; i < m->promotions; i++) {
         promotion_t *p = &m->promoted[i];
         self->promotions++;
-        promote_history_add (&self->failovers, p->shard, now);
         wa_node_event (&self->node, "promoted", p->shard, p->epoch, p->node,
                        "coreapp %" PRIu64 " promoted for shard %d (was %" PRIu64 "): %s",
                        p->node, p->shard, p->previous, p->reason);
@@ -423,6 +423,19 @@ s_monitor_done (master_t *self)
                            "shard %d needs a new primary but had %d failovers within %g s; waiting", s,
                            self->settings.failover_limit, self->settings.failover_window);
         }
+    //  Paused: what the monitor would have done, once per shard for as long
+    //  as the shard goes on needing it (a run that did not need it ends that).
+    uint32_t paused = 0;
+    for (int i = 0; i < m->npaused; i++) {
+        promotion_t *p = &m->paused[i];
+        paused |= 1u << p->shard;
+        if (!(self->paused_logged & (1u << p->shard)))
+            wa_node_event (&self->node, "failover_paused", p->shard, self->lease.epoch, p->previous,
+                           "paused: shard %d would be replaced (%s); no failover until 'wactl resume' "
+                           "(paused by %s%s%s)", p->shard, p->reason, m->paused_by, *m->pause_reason ? ": " : "",
+                           m->pause_reason);
+    }
+    self->paused_logged = m->job.rc == 0 ? paused : self->paused_logged | paused;
     if (m->unserved)
         wa_warn ("%d shard(s) need a primary Coreapp and no healthy secondary is available", m->unserved);
     if (self->monitor_again && s_acting (self))
