@@ -28,7 +28,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
 .SECONDEXPANSION:
-.PHONY: all deps run start stop install uninstall stage test unit integration asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-switchover chaos chaos-clean clean distclean help
+.PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-switchover chaos chaos-clean clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
 
@@ -39,6 +39,7 @@ help:
 	@echo "make install    the programs, sample configs, systemd units into DESTDIR/PREFIX (/usr/local)"
 	@echo "make uninstall  remove what make install put there (not configs you changed)"
 	@echo "make test       install, build, run every test (unit + integration)"
+	@echo "make test-db-rows   the same with db_bulk = rows: batches as multi-row statements, as on MySQL"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"
 	@echo "make memcheck   the unit tests under valgrind"
 	@echo "make fuzz       the libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS (20) each, with ASan + UBSan"
@@ -186,6 +187,12 @@ stop:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run-tests.sh all
+
+# Every test with the batch writes a server without MariaDB's array binding
+# (MySQL) gets: WA_DB_BULK reaches every program the tests start.
+test-db-rows: deps
+	@$(MAKE) --no-print-directory all
+	@WA_DB_BULK=rows scripts/run-tests.sh all
 
 unit: all
 	@scripts/run-tests.sh unit

@@ -27,6 +27,7 @@ typedef struct {
     char db_password[128];
     char db_password_file[WA_CONFIG_STR];   //  db_password came from this file's first line
     char db_name[64];
+    char db_bulk[8];                //  auto | array | rows: how wa_db_exec_bulk writes
     int db_connect_timeout;         //  seconds
     int db_statement_timeout;       //  seconds: a statement slower than this has failed
     bool db_tls;                    //  TLS to the database (also on with db_tls_ca)

@@ -30,6 +30,14 @@ int wa_db_ensure (wa_db_t *self);
 bool wa_db_connected (wa_db_t *self);
 //  Close the connection (the next call reconnects).
 void wa_db_disconnect (wa_db_t *self);
+//  The server ends a session silent for db_statement_timeout (so that a
+//  paused node's transaction and locks do not outlive it). A connection's
+//  owner calls this when it has nothing else to do, at least every
+//  wa_db_keepalive_interval: an idle connection is pinged then (none while
+//  not connected, or inside a transaction). 0, or -1 when the connection
+//  was gone (then closed; the next call reconnects).
+int wa_db_keepalive (wa_db_t *self);
+wa_usec_t wa_db_keepalive_interval (const wa_db_t *self);
 
 //  Execute a statement that returns no rows. Returns the number of rows it
 //  matched (CLIENT_FOUND_ROWS), or -1 on error (wa_db_error tells which; the
@@ -45,10 +53,15 @@ typedef struct {
 } wa_db_stats_t;
 wa_db_stats_t wa_db_stats (void);
 
-//  Execute sql once per parameter row, rows rows (up to 4096) in one round
-//  trip (MariaDB array binding). cols[i] is an array of rows values of the
-//  type fmt[i] names: int64_t, uint64_t, double, or const char * (not NULL).
-//  Returns the rows affected in all, or -1.
+//  Execute sql once per parameter row, rows rows (up to 4096). cols[i] is
+//  an array of rows values of the type fmt[i] names: int64_t, uint64_t,
+//  double, or const char * (not NULL). Returns the rows affected in all, or
+//  -1. How depends on the server and db_bulk (chosen at each connection,
+//  logged once): MariaDB's array binding, the whole batch in one round
+//  trip; or else, for "INSERT ... VALUES (...)" with nothing after the
+//  tuple, multi-row statements of up to 512 rows each, and for any other
+//  statement one execution per row. Not atomic by itself in the second
+//  case: run it inside a transaction when it must be all or nothing.
 int64_t wa_db_exec_bulk (wa_db_t *self, const char *sql, const char *fmt, unsigned int rows,
                          const void *const *cols);
 //  "START TRANSACTION", "COMMIT" or "ROLLBACK". 0 / -1. A lost connection

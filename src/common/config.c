@@ -37,7 +37,7 @@ typedef struct {
 
 static const key_t_ s_keys[] = {
     K ("db_engine", NULL, T_ENUM, db_engine, "mysql", 0, 0, "mysql|mariadb",
-       "database engine (MySQL 5.7+/8 or MariaDB 10.6+; both speak the same protocol)"),
+       "informational: what the server reports decides (MySQL 8.0.11+ or MariaDB 10.6+; docs/DEPLOY.md)"),
     K ("db_hostname", NULL, T_STR, db_hostname, "127.0.0.1", 1, 253, NULL, "database host"),
     K ("db_port", NULL, T_INT, db_port, "3306", 1, 65535, NULL, "database TCP port"),
     K ("db_username", NULL, T_STR, db_username, "root", 1, 63, NULL, "database user"),
@@ -46,6 +46,10 @@ static const key_t_ s_keys[] = {
        "a file whose first line is db_password (instead of db_password)"),
     K ("db_name", NULL, T_STR, db_name, "wacluster", 1, 63, NULL,
        "database (schema) name; [A-Za-z0-9_] only"),
+    K ("db_bulk", NULL, T_ENUM, db_bulk, "auto", 0, 0, "auto|array|rows",
+       "how a batch of rows is written: array (MariaDB's array binding, one round trip), rows (multi-row "
+       "statements, any server), or auto (array when the server has it); array against a server without "
+       "it refuses to connect"),
     K ("db_connect_timeout", NULL, T_INT, db_connect_timeout, "3", 1, 60, NULL, "seconds to connect"),
     K ("db_statement_timeout", NULL, T_INT, db_statement_timeout, "2", 1, 60, NULL,
        "seconds before a statement counts as failed"),

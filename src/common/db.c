@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <mysql.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -17,6 +19,13 @@
 #define STMT_CACHE 64
 #define MAX_PARAMS 16
 #define BULK_MAX 4096
+//  A multi-row statement (db_bulk = rows) holds at most this many rows, and
+//  fewer when they would pass the servers' 65535 placeholders.
+#define CHUNK_MAX 512
+#define PLACEHOLDERS_MAX 65535
+//  MySQL's "disconnected by the server because of inactivity" (8.0.24+; in
+//  MariaDB the number means something else).
+#define MYSQL_ER_CLIENT_INTERACTION_TIMEOUT 4031
 #define MAX_COLUMNS 24
 #define COLUMN_MAX 8192         //  an outbox payload (4096-byte body, escaped) fits
 #define BACKOFF_MIN (100 * 1000)
@@ -32,6 +41,7 @@ static _Atomic uint64_t s_disconnects;
 
 typedef struct {
     const char *sql;            //  the caller's string; its address is the key
+    unsigned int rows;          //  0, or the rows of its multi-row form
     MYSQL_STMT *stmt;
 } cached_t;
 
@@ -56,6 +66,11 @@ struct wa_db_t {
     char last_error[512];
     char connect_error[256];    //  why the last connection attempt failed
     bool warned_timeouts;
+    //  What the server is, read at each connection (s_server).
+    bool mariadb;
+    bool array_binding;         //  wa_db_exec_bulk binds arrays (else multi-row statements)
+    bool in_transaction;
+    wa_usec_t used_at;          //  the connection's last round trip began
     wa_db_row_t row;
 };
 
@@ -98,6 +113,7 @@ wa_db_disconnect (wa_db_t *self)
         mysql_close (self->mysql);
     self->mysql = NULL;
     self->has_schema = false;
+    self->in_transaction = false;
 }
 
 void
@@ -120,10 +136,11 @@ s_set_error (wa_db_t *self, unsigned int err, const char *text)
 //  Client-side errors (2000-2999) and a server going away mean the
 //  connection can no longer be trusted: a timed-out statement may still run.
 static bool
-s_connection_error (unsigned int err)
+s_connection_error (const wa_db_t *self, unsigned int err)
 {
     return (err >= 2000 && err < 3000) || err == ER_SERVER_SHUTDOWN
-        || err == ER_CONNECTION_KILLED || err == ER_QUERY_INTERRUPTED;
+        || err == ER_CONNECTION_KILLED || err == ER_QUERY_INTERRUPTED
+        || (!self->mariadb && err == MYSQL_ER_CLIENT_INTERACTION_TIMEOUT);
 }
 
 static int
@@ -159,9 +176,97 @@ s_set_tls (MYSQL *mysql, const wa_config_t *c)
     mysql_options (mysql, MARIADB_OPT_TLS_VERSION, "TLSv1.2,TLSv1.3");
 }
 
+//  A session silent this long (seconds) is ended by the server, and no
+//  statement waits longer for a lock: the statement timeout.
+static unsigned int
+s_idle_limit (const wa_db_t *self)
+{
+    int limit = self->config->db_statement_timeout;
+    return limit > 0 ? (unsigned int) limit : 1;
+}
+
+//  One round trip that keeps the session from its idle limit. 0, or -1 when
+//  the connection is gone (dropped: the next call connects again).
+static int
+s_ping (wa_db_t *self)
+{
+    self->used_at = wa_clock_mono ();
+    if (mysql_ping (self->mysql) == 0)
+        return 0;
+    s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
+    wa_debug ("db: an idle connection is gone (%s); connecting again", self->last_error);
+    s_disconnects++;
+    wa_db_disconnect (self);
+    return -1;
+}
+
+//  A connection attempt failed (why: text): no other before the backoff.
+static int
+s_connect_failed (wa_db_t *self, wa_usec_t now, unsigned int err, const char *text)
+{
+    s_set_error (self, err, text);
+    s_connect_failures++;
+    snprintf (self->connect_error, sizeof self->connect_error, "%s", text);
+    mysql_close (self->mysql);
+    self->mysql = NULL;
+    self->retry_at = now + self->backoff;
+    self->backoff = self->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : self->backoff * 2;
+    return -1;
+}
+
+//  What the server is decides how wa_db_exec_bulk writes, at each
+//  connection (a server may be replaced by another behind one address):
+//  MariaDB's array binding (COM_STMT_BULK_EXECUTE, one round trip for a
+//  whole batch) when the server announces it (the extended capability
+//  MARIADB_CLIENT_STMT_BULK_OPERATIONS, MariaDB 10.2 and later) and db_bulk
+//  allows it, else multi-row statements, which every server runs. The
+//  choice is logged once per process, and again if it changes. 0, or -1
+//  (the reason in text) when db_bulk = array and the server cannot.
+static int
+s_server (wa_db_t *self, char *text, size_t size)
+{
+    static _Atomic int logged;          //  the choice last logged: 1 array, 2 rows (auto), 3 rows (set)
+    unsigned long caps = 0, extended = 0;
+    mariadb_get_infov (self->mysql, MARIADB_CONNECTION_SERVER_CAPABILITIES, &caps);
+    mariadb_get_infov (self->mysql, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &extended);
+    self->mariadb = mariadb_connection (self->mysql);
+    bool can = !(caps & CLIENT_MYSQL) && (extended & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32));
+    unsigned long v = mysql_get_server_version (self->mysql);
+    char server[48];
+    snprintf (server, sizeof server, "%s %lu.%lu.%lu", self->mariadb ? "MariaDB" : "MySQL", v / 10000,
+              v / 100 % 100, v % 100);
+    const char *mode = self->config->db_bulk;
+    if (strcmp (mode, "array") == 0 && !can) {
+        snprintf (text, size, "db_bulk = array, but the server (%s) has no array binding (MariaDB's bulk "
+                  "operations): set db_bulk = auto or rows", server);
+        return -1;
+    }
+    self->array_binding = can && strcmp (mode, "rows") != 0;
+    int choice = self->array_binding ? 1 : strcmp (mode, "rows") ? 2 : 3;
+    if (atomic_exchange (&logged, choice) != choice) {
+        if (choice == 1)
+            wa_info ("db: the server is %s: bulk writes bind arrays, one round trip a batch (db_bulk = %s)",
+                     server, mode);
+        else
+        if (choice == 2)
+            wa_info ("db: the server is %s: bulk writes as multi-row statements (the server has no array "
+                     "binding; db_bulk = auto)", server);
+        else
+            wa_info ("db: the server is %s: bulk writes as multi-row statements (db_bulk = rows)", server);
+    }
+    return 0;
+}
+
 int
 wa_db_ensure (wa_db_t *self)
 {
+    //  A connection silent for half its idle limit may be at the server's
+    //  end of it: asked first, and made again if it is gone. Not inside a
+    //  transaction: one that outlived the limit was rolled back, and its
+    //  next statement must fail.
+    if (self->mysql && !self->in_transaction
+    &&  wa_clock_mono () - self->used_at >= wa_clock_from_sec (s_idle_limit (self)) / 2)
+        s_ping (self);
     if (self->mysql)
         return self->has_schema ? 0 : s_select_schema (self);
     wa_usec_t now = wa_clock_mono ();
@@ -182,35 +287,57 @@ wa_db_ensure (wa_db_t *self)
     mysql_options (self->mysql, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
     s_set_tls (self->mysql, c);
     if (!mysql_real_connect (self->mysql, c->db_hostname, c->db_username, c->db_password,
-                             NULL, (unsigned int) c->db_port, NULL, CLIENT_FOUND_ROWS)) {
-        s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
-        s_connect_failures++;
-        snprintf (self->connect_error, sizeof self->connect_error, "%s", mysql_error (self->mysql));
-        mysql_close (self->mysql);
-        self->mysql = NULL;
-        self->retry_at = now + self->backoff;
-        self->backoff = self->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : self->backoff * 2;
-        return -1;
+                             NULL, (unsigned int) c->db_port, NULL, CLIENT_FOUND_ROWS))
+        return s_connect_failed (self, now, mysql_errno (self->mysql), mysql_error (self->mysql));
+    char refused[256];
+    if (s_server (self, refused, sizeof refused)) {
+        static _Atomic bool said;
+        if (!atomic_exchange (&said, true))
+            wa_error ("db: %s", refused);
+        return s_connect_failed (self, now, CR_UNKNOWN_ERROR, refused);
     }
     self->backoff = BACKOFF_MIN;
     self->retry_at = 0;
+    self->used_at = wa_clock_mono ();
     s_connects++;
     //  No session may hold locks for long: a node paused (SIGSTOP) or cut
     //  off in the middle of a transaction would otherwise block every
     //  writer of the rows it locked — a promotion among them — for hours.
-    //  The server ends such a session after the statement timeout; and no
-    //  statement waits for a lock longer than that.
-    char sql[160];
-    unsigned int limit = io_timeout > 0 ? io_timeout : 1;
-    snprintf (sql, sizeof sql, "SET SESSION idle_transaction_timeout = %u, innodb_lock_wait_timeout = %u",
-              limit, limit);
+    //  The server ends a session silent for the statement timeout
+    //  (wait_timeout; also idle_transaction_timeout on MariaDB, which MySQL
+    //  does not have), and no statement waits for a lock longer than that.
+    //  A live node's idle connection is kept from that end by its DB
+    //  worker's pings (wa_db_keepalive), or asked again before its next
+    //  statement (above).
+    char sql[200];
+    unsigned int limit = s_idle_limit (self);
+    if (self->mariadb)
+        snprintf (sql, sizeof sql, "SET SESSION wait_timeout = %u, idle_transaction_timeout = %u, "
+                  "innodb_lock_wait_timeout = %u", limit, limit, limit);
+    else
+        snprintf (sql, sizeof sql, "SET SESSION wait_timeout = %u, innodb_lock_wait_timeout = %u", limit, limit);
     if (mysql_query (self->mysql, sql)) {
         if (!self->warned_timeouts)
-            wa_warn ("db: cannot bound idle transactions (%s): a paused node could hold locks longer",
+            wa_warn ("db: cannot bound idle sessions (%s): a paused node could hold locks longer",
                      mysql_error (self->mysql));
         self->warned_timeouts = true;
     }
     return s_select_schema (self);
+}
+
+int
+wa_db_keepalive (wa_db_t *self)
+{
+    if (!self->mysql || self->in_transaction
+    ||  wa_clock_mono () - self->used_at < wa_db_keepalive_interval (self))
+        return 0;
+    return s_ping (self);
+}
+
+wa_usec_t
+wa_db_keepalive_interval (const wa_db_t *self)
+{
+    return wa_clock_from_sec (s_idle_limit (self)) / 3;
 }
 
 bool
@@ -220,17 +347,28 @@ wa_db_connected (wa_db_t *self)
 }
 
 static MYSQL_STMT *
-s_prepare (wa_db_t *self, const char *sql)
+s_cached (wa_db_t *self, const char *sql, unsigned int rows)
 {
     for (int i = 0; i < self->cached; i++)
-        if (self->cache[i].sql == sql)
+        if (self->cache[i].sql == sql && self->cache[i].rows == rows)
             return self->cache[i].stmt;
-    MYSQL_STMT *stmt = mysql_stmt_init (self->mysql);
+    return NULL;
+}
+
+//  The statement sql, or its multi-row form of rows rows (text), prepared
+//  once and kept. NULL on an error (in last_error).
+static MYSQL_STMT *
+s_prepare (wa_db_t *self, const char *sql, unsigned int rows, const char *text)
+{
+    MYSQL_STMT *stmt = s_cached (self, sql, rows);
+    if (stmt)
+        return stmt;
+    stmt = mysql_stmt_init (self->mysql);
     if (!stmt) {
         s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
         return NULL;
     }
-    if (mysql_stmt_prepare (stmt, sql, strlen (sql))) {
+    if (mysql_stmt_prepare (stmt, text, strlen (text))) {
         s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
         mysql_stmt_close (stmt);
         return NULL;
@@ -243,6 +381,7 @@ s_prepare (wa_db_t *self, const char *sql)
         self->cached--;
     }
     self->cache[self->cached].sql = sql;
+    self->cache[self->cached].rows = rows;
     self->cache[self->cached].stmt = stmt;
     self->cached++;
     return stmt;
@@ -272,9 +411,9 @@ static void
 s_failed (wa_db_t *self, MYSQL_STMT *stmt)
 {
     s_errors++;
-    if (s_connection_error (self->last_errno))
+    if (s_connection_error (self, self->last_errno))
         s_disconnects++;
-    if (s_connection_error (self->last_errno))
+    if (s_connection_error (self, self->last_errno))
         wa_db_disconnect (self);
     else
     if (stmt && (self->last_errno == ER_NEED_REPREPARE || self->last_errno == ER_NO_SUCH_TABLE))
@@ -288,8 +427,10 @@ s_ready (wa_db_t *self)
     s_statements++;
     self->last_errno = 0;
     self->last_error[0] = 0;
-    if (wa_db_ensure (self) == 0)
+    if (wa_db_ensure (self) == 0) {
+        self->used_at = wa_clock_mono ();
         return 0;
+    }
     //  While the backoff runs, keep the reason of the last failure.
     if (!self->last_error[0])
         snprintf (self->last_error, sizeof self->last_error, "not connected (retrying after: %s)",
@@ -299,6 +440,25 @@ s_ready (wa_db_t *self)
     return -1;
 }
 
+//  The statement prepared (sql, or its multi-row form of rows rows: text)
+//  and its parameter count nparams: the statement, or NULL (the reason in
+//  last_error).
+static MYSQL_STMT *
+s_prepared (wa_db_t *self, const char *sql, unsigned int rows, const char *text, size_t nparams)
+{
+    MYSQL_STMT *stmt = s_prepare (self, sql, rows, text);
+    if (!stmt) {
+        s_failed (self, NULL);
+        return NULL;
+    }
+    if (nparams != mysql_stmt_param_count (stmt)) {
+        s_set_error (self, 0, "parameter count does not match the statement");
+        wa_error ("db: %s: %s", self->last_error, sql);
+        return NULL;
+    }
+    return stmt;
+}
+
 //  Connected, the statement prepared, and fmt's parameter count the
 //  statement's: the statement, or NULL (the reason in last_error).
 static MYSQL_STMT *
@@ -306,19 +466,9 @@ s_statement (wa_db_t *self, const char *sql, const char *fmt)
 {
     if (s_ready (self))
         return NULL;
-    MYSQL_STMT *stmt = s_prepare (self, sql);
-    if (!stmt) {
-        s_failed (self, NULL);
-        return NULL;
-    }
     size_t nparams = strlen (fmt);
     assert (nparams <= MAX_PARAMS);
-    if (nparams != mysql_stmt_param_count (stmt)) {
-        s_set_error (self, 0, "parameter count does not match the statement");
-        wa_error ("db: %s: %s", self->last_error, sql);
-        return NULL;
-    }
-    return stmt;
+    return s_prepared (self, sql, 0, sql, nparams);
 }
 
 //  Runs the statement; on success the caller may fetch. Returns 0 / -1.
@@ -412,16 +562,16 @@ wa_db_stats (void)
     return stats;
 }
 
-int64_t
-wa_db_exec_bulk (wa_db_t *self, const char *sql, const char *fmt, unsigned int rows, const void *const *cols)
+//  Array binding (MariaDB): column-wise, each parameter's buffer an array
+//  of rows values (strings: an array of pointers with their lengths), the
+//  whole batch in one round trip.
+static int64_t
+s_bulk_array (wa_db_t *self, const char *sql, const char *fmt, unsigned int rows, const void *const *cols)
 {
-    assert (rows > 0 && rows <= BULK_MAX);
-    MYSQL_STMT *stmt = s_statement (self, sql, fmt);
+    size_t nparams = strlen (fmt);
+    MYSQL_STMT *stmt = s_prepared (self, sql, 0, sql, nparams);
     if (!stmt)
         return -1;
-    size_t nparams = strlen (fmt);
-    //  Column-wise array binding: each parameter's buffer is an array of
-    //  rows values (strings: an array of pointers with their lengths).
     MYSQL_BIND bind[MAX_PARAMS];
     unsigned long *lengths[MAX_PARAMS] = { NULL };
     memset (bind, 0, sizeof bind);
@@ -469,6 +619,204 @@ wa_db_exec_bulk (wa_db_t *self, const char *sql, const char *fmt, unsigned int r
     return affected == (my_ulonglong) -1 ? 0 : (int64_t) affected;
 }
 
+//  Binds row r of the columns (of fmt's types) to bind[0 .. nparams), the
+//  strings' lengths in lengths.
+static void
+s_bind_row (MYSQL_BIND *bind, unsigned long *lengths, const char *fmt, const void *const *cols, unsigned int r)
+{
+    for (size_t i = 0; fmt[i]; i++) {
+        memset (&bind[i], 0, sizeof bind[i]);
+        switch (fmt[i]) {
+            case 'i':
+                bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+                bind[i].buffer = (void *) &((const int64_t *) cols[i])[r];
+                break;
+            case 'u':
+                bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+                bind[i].is_unsigned = 1;
+                bind[i].buffer = (void *) &((const uint64_t *) cols[i])[r];
+                break;
+            case 'd':
+                bind[i].buffer_type = MYSQL_TYPE_DOUBLE;
+                bind[i].buffer = (void *) &((const double *) cols[i])[r];
+                break;
+            case 's': {
+                const char *text = ((const char *const *) cols[i])[r];
+                assert (text);
+                lengths[i] = strlen (text);
+                bind[i].buffer_type = MYSQL_TYPE_STRING;
+                bind[i].buffer = (void *) text;
+                bind[i].buffer_length = lengths[i];
+                bind[i].length = &lengths[i];
+                break;
+            }
+            default:
+                assert (!"bad parameter format");
+        }
+    }
+}
+
+//  Executes a prepared statement with bind: the rows it affected, or -1
+//  (the statement may be gone then: the connection with it).
+static int64_t
+s_execute_bound (wa_db_t *self, MYSQL_STMT *stmt, MYSQL_BIND *bind)
+{
+    if (mysql_stmt_bind_param (stmt, bind) || mysql_stmt_execute (stmt)) {
+        s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
+        s_failed (self, stmt);
+        return -1;
+    }
+    self->insert_id = mysql_stmt_insert_id (stmt);
+    my_ulonglong affected = mysql_stmt_affected_rows (stmt);
+    return affected == (my_ulonglong) -1 ? 0 : (int64_t) affected;
+}
+
+//  The parameter tuple of a single-row INSERT: "INSERT ... VALUES (...)"
+//  with nothing after it and nparams placeholders in it. Its offset and
+//  length, and true; false for a statement of another shape.
+static bool
+s_insert_tuple (const char *sql, size_t nparams, size_t *at, size_t *len)
+{
+    if (strncasecmp (sql, "INSERT ", 7))
+        return false;
+    const char *values = NULL;
+    for (const char *p = sql; (p = strstr (p, " VALUES ")); p++)
+        values = p;
+    if (!values)
+        return false;
+    const char *open = values + strlen (" VALUES ");
+    while (*open == ' ')
+        open++;
+    if (*open != '(')
+        return false;
+    const char *p = open;
+    int depth = 0;
+    char quote = 0;
+    size_t marks = 0;
+    for (; *p; p++) {
+        if (quote) {
+            if (*p == quote)
+                quote = 0;
+        }
+        else
+        if (*p == '\'' || *p == '"' || *p == '`')
+            quote = *p;
+        else
+        if (*p == '?')
+            marks++;
+        else
+        if (*p == '(')
+            depth++;
+        else
+        if (*p == ')' && --depth == 0)
+            break;
+    }
+    if (!*p || marks != nparams)
+        return false;
+    for (const char *end = p + 1; *end; end++)
+        if (*end != ' ' && *end != '\n' && *end != '\t')
+            return false;           //  ON DUPLICATE KEY UPDATE, and the like
+    *at = (size_t) (open - sql);
+    *len = (size_t) (p + 1 - open);
+    return true;
+}
+
+//  Multi-row statements: INSERT ... VALUES (...), (...), ... of a power of
+//  two rows each (at most 10 forms of a statement, each prepared once and
+//  kept), so a batch of n rows takes as many round trips as n has bits set.
+//  A multi-row INSERT inserts, ignores (IGNORE) and counts its rows as the
+//  same INSERT run once per row does.
+static int64_t
+s_bulk_multi_row (wa_db_t *self, const char *sql, const char *fmt, unsigned int rows, const void *const *cols,
+                  size_t at, size_t len)
+{
+    size_t nparams = strlen (fmt);
+    unsigned int most = CHUNK_MAX;
+    while (most > 1 && most * nparams > PLACEHOLDERS_MAX)
+        most /= 2;
+    MYSQL_BIND *bind = calloc ((size_t) most * nparams, sizeof *bind);
+    unsigned long *lengths = calloc ((size_t) most * nparams, sizeof *lengths);
+    assert (bind && lengths);
+    int64_t total = 0;
+    for (unsigned int done = 0; done < rows; ) {
+        unsigned int chunk = most;
+        while (chunk > rows - done)
+            chunk /= 2;
+        MYSQL_STMT *stmt = s_cached (self, sql, chunk);
+        if (!stmt) {
+            //  The statement up to its tuple, then chunk tuples.
+            char *text = malloc (at + (size_t) chunk * (len + 2) + 1);
+            assert (text);
+            memcpy (text, sql, at);
+            char *end = text + at;
+            for (unsigned int r = 0; r < chunk; r++) {
+                if (r) {
+                    memcpy (end, ", ", 2);
+                    end += 2;
+                }
+                memcpy (end, sql + at, len);
+                end += len;
+            }
+            *end = 0;
+            stmt = s_prepared (self, sql, chunk, text, nparams * chunk);
+            free (text);
+        }
+        int64_t affected = -1;
+        if (stmt) {
+            for (unsigned int r = 0; r < chunk; r++)
+                s_bind_row (bind + r * nparams, lengths + r * nparams, fmt, cols, done + r);
+            affected = s_execute_bound (self, stmt, bind);
+        }
+        if (affected < 0) {
+            total = -1;
+            break;
+        }
+        total += affected;
+        done += chunk;
+    }
+    free (bind);
+    free (lengths);
+    return total;
+}
+
+//  Any other statement: executed once per row.
+static int64_t
+s_bulk_each_row (wa_db_t *self, const char *sql, const char *fmt, unsigned int rows, const void *const *cols)
+{
+    size_t nparams = strlen (fmt);
+    MYSQL_BIND bind[MAX_PARAMS];
+    unsigned long lengths[MAX_PARAMS];
+    MYSQL_STMT *stmt = s_prepared (self, sql, 0, sql, nparams);
+    if (!stmt)
+        return -1;
+    int64_t total = 0;
+    for (unsigned int r = 0; r < rows; r++) {
+        s_bind_row (bind, lengths, fmt, cols, r);
+        int64_t affected = s_execute_bound (self, stmt, bind);
+        if (affected < 0)
+            return -1;
+        total += affected;
+    }
+    return total;
+}
+
+int64_t
+wa_db_exec_bulk (wa_db_t *self, const char *sql, const char *fmt, unsigned int rows, const void *const *cols)
+{
+    assert (rows > 0 && rows <= BULK_MAX);
+    size_t nparams = strlen (fmt);
+    assert (nparams > 0 && nparams <= MAX_PARAMS);
+    //  Connected first: the connection tells which way (s_server).
+    if (s_ready (self))
+        return -1;
+    if (self->array_binding)
+        return s_bulk_array (self, sql, fmt, rows, cols);
+    size_t at, len;
+    if (s_insert_tuple (sql, nparams, &at, &len))
+        return s_bulk_multi_row (self, sql, fmt, rows, cols, at, len);
+    return s_bulk_each_row (self, sql, fmt, rows, cols);
+}
+
 int
 wa_db_transaction (wa_db_t *self, const char *verb)
 {
@@ -476,11 +824,15 @@ wa_db_transaction (wa_db_t *self, const char *verb)
     ||      strcmp (verb, "ROLLBACK") == 0);
     if (s_ready (self))
         return -1;
+    //  A COMMIT or ROLLBACK ends the transaction whatever its outcome.
+    bool start = strcmp (verb, "START TRANSACTION") == 0;
+    self->in_transaction = false;
     if (mysql_query (self->mysql, verb)) {
         s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
         s_failed (self, NULL);
         return -1;
     }
+    self->in_transaction = start;
     return 0;
 }
 
@@ -522,7 +874,7 @@ wa_db_query (wa_db_t *self, const char *sql, wa_db_row_fn *fn, void *arg, const 
         if (f == 1) {
             s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
             mysql_stmt_free_result (stmt);
-            if (s_connection_error (self->last_errno))
+            if (s_connection_error (self, self->last_errno))
                 wa_db_disconnect (self);
             return -1;
         }
@@ -607,7 +959,7 @@ s_run_statements (wa_db_t *self, const wa_migration_t *m)
             s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
             mysql_stmt_close (stmt);
             wa_error ("db: migration %s failed: %s", m->name, self->last_error);
-            if (s_connection_error (self->last_errno))
+            if (s_connection_error (self, self->last_errno))
                 wa_db_disconnect (self);
             return -1;
         }
@@ -637,7 +989,7 @@ wa_db_bootstrap (wa_db_t *self)
     if (mysql_stmt_prepare (stmt, sql, strlen (sql)) || mysql_stmt_execute (stmt)) {
         s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
         mysql_stmt_close (stmt);
-        if (s_connection_error (self->last_errno))
+        if (s_connection_error (self, self->last_errno))
             wa_db_disconnect (self);
         return -1;
     }

@@ -17,8 +17,21 @@ s_worker (zsock_t *pipe, void *args)
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
     const wa_config_t *config = args;
     wa_db_t *db = wa_db_new (config);
+    //  Between jobs the connection is pinged, or the server would end it
+    //  as idle (wa_db_keepalive). Nonstop: the reactor's signal flag must
+    //  not end the worker before it has run the jobs queued.
+    zpoller_t *poller = zpoller_new (pipe, NULL);
+    assert (poller);
+    zpoller_set_nonstop (poller, true);
+    int keepalive_ms = (int) (wa_db_keepalive_interval (db) / 1000);
     zsock_signal (pipe, 0);
     while (true) {
+        if (!zpoller_wait (poller, keepalive_ms > 0 ? keepalive_ms : 1)) {
+            if (zpoller_terminated (poller))
+                break;
+            wa_db_keepalive (db);
+            continue;
+        }
         zmsg_t *msg = zmsg_recv (pipe);
         if (!msg)
             break;
@@ -42,6 +55,7 @@ s_worker (zsock_t *pipe, void *args)
     }
     //  The last word: every job taken has been sent back before it.
     zsock_send (pipe, "p", NULL);
+    zpoller_destroy (&poller);
     wa_db_destroy (&db);
 }
 

@@ -137,9 +137,14 @@ static const char *SQL_NEW =
 //  One statement for a whole batch: the ids come as a JSON array joined
 //  through JSON_TABLE on the id index (an array-bound UPDATE runs once per
 //  row on the server, which made marking the database's largest cost).
+//  The ids are ASCII. A JSON_TABLE column's collation is otherwise the
+//  connection's (MySQL 8), and one other than the table's makes the join
+//  an illegal mix of collations; an ascii column compared with the
+//  table's utf8mb4 one takes the table's collation, so the join holds
+//  whatever the defaults, and the id index serves it.
 static const char *SQL_MARK =
-    "UPDATE outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(40) PATH '$')) j ON o.id = j.id "
-    "SET o.status = ?, o.sent_at = NOW(6) WHERE o.status = 'pending'";
+    "UPDATE outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(40) CHARACTER SET ascii PATH '$')) j "
+    "ON o.id = j.id SET o.status = ?, o.sent_at = NOW(6) WHERE o.status = 'pending'";
 static const char *SQL_LOAD =
     "SELECT seq, id, payload FROM outbox WHERE shard = ? AND status = 'pending' AND seq > ? "
     "ORDER BY seq LIMIT 256";

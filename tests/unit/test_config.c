@@ -107,6 +107,7 @@ static void
 s_assert_config_equal (const wa_config_t *a, const wa_config_t *b)
 {
     assert_string_equal (a->db_engine, b->db_engine);
+    assert_string_equal (a->db_bulk, b->db_bulk);
     assert_string_equal (a->db_hostname, b->db_hostname);
     assert_int_equal (a->db_port, b->db_port);
     assert_string_equal (a->db_username, b->db_username);
@@ -183,6 +184,7 @@ test_defaults (void **state)
     wa_config_t config;
     wa_config_defaults (&config);
     assert_string_equal (config.db_engine, "mysql");
+    assert_string_equal (config.db_bulk, "auto");
     assert_string_equal (config.db_hostname, "127.0.0.1");
     assert_int_equal (config.db_port, 3306);
     assert_string_equal (config.db_username, "root");
@@ -406,6 +408,18 @@ test_enum (void **state)
     s_refuse ("db_engine", "mysqll");
     s_refuse ("db_engine", "mysql|mariadb");
     s_refuse ("db_engine", "");
+
+    //  db_bulk: how wa_db_exec_bulk writes (db.c chooses with the server).
+    s_accept (&config, "db_bulk", "ROWS");
+    assert_string_equal (config.db_bulk, "rows");
+    s_accept (&config, "db_bulk", "Array");
+    assert_string_equal (config.db_bulk, "array");
+    s_accept (&config, "db_bulk", "auto");
+    assert_string_equal (config.db_bulk, "auto");
+    s_refuse ("db_bulk", "row");
+    s_refuse ("db_bulk", "arrays");
+    s_refuse ("db_bulk", "bulk");
+    s_refuse ("db_bulk", "");
 
     s_accept (&config, "log_level", "DEBUG");
     assert_string_equal (config.log_level, "debug");
@@ -1184,6 +1198,7 @@ test_env_bad_value (void **state)
     s_env_refused ("WA_DB_PORT", "70000");
     s_env_refused ("WA_DB_PORT", "abc");
     s_env_refused ("WA_DB_ENGINE", "PGSQL");
+    s_env_refused ("WA_DB_BULK", "multi");
     s_env_refused ("WA_MASTER_NODE", "maybe");
     s_env_refused ("COREAPP_EXTERNAL_PORTS", "6250-6252");
     s_env_refused ("COREAPP_EXTERNAL_PORTS", "1,1,2,3");
