@@ -67,6 +67,7 @@ typedef struct {
     unsigned int status;
     int fd;                     //  GET /files: the file to serve once resumed (-1: none)
     char type[128];
+    bool chunked;               //  served without a Content-Length
 } request_t;
 
 static hook_t s_hook = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
@@ -122,6 +123,20 @@ s_signature (struct MHD_Connection *connection, const request_t *request)
 //  --------------------------------------------------------------------------
 //  The media server (--files)
 
+//  A chunked body: the file, read as MHD asks for it.
+static ssize_t
+s_read_file (void *cls, uint64_t pos, char *buf, size_t max)
+{
+    ssize_t got = pread ((int) (intptr_t) cls, buf, max, (off_t) pos);
+    return got > 0 ? got : got == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void
+s_close_file (void *cls)
+{
+    close ((int) (intptr_t) cls);
+}
+
 static enum MHD_Result
 s_answer_file (struct MHD_Connection *connection, request_t *request)
 {
@@ -131,7 +146,10 @@ s_answer_file (struct MHD_Connection *connection, request_t *request)
         request->fd = -1;
         return s_answer (connection, MHD_HTTP_INTERNAL_SERVER_ERROR, json_pack ("{s:s}", "error", "stat"));
     }
-    struct MHD_Response *response = MHD_create_response_from_fd ((uint64_t) st.st_size, request->fd);
+    struct MHD_Response *response = request->chunked
+        ? MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 65536, s_read_file, (void *) (intptr_t) request->fd,
+                                             s_close_file)
+        : MHD_create_response_from_fd ((uint64_t) st.st_size, request->fd);
     request->fd = -1;           //  the response's now
     if (!response)
         return MHD_NO;
@@ -224,6 +242,7 @@ s_get (struct MHD_Connection *connection, const char *url, request_t *request, d
     snprintf (request->type, sizeof request->type, "%s", type ? type : "application/octet-stream");
     if (strcmp (request->type, "none") == 0)
         *request->type = 0;
+    request->chunked = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "chunked") != NULL;
     s_record_get (url, MHD_HTTP_OK, authorization, now);
     const char *delay = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "delay_ms");
     int ms = delay ? atoi (delay) : 0;
@@ -485,7 +504,8 @@ s_usage (FILE *out)
              "  GET /files/NAME        DIR/NAME, with ?type=T as its Content-Type (default\n"
              "                         application/octet-stream; none: no header), &delay_ms=N\n"
              "                         to answer N ms late, &auth=basic:USER:PASS or\n"
-             "                         &auth=bearer:TOKEN to answer 401 without those credentials\n"
+             "                         &auth=bearer:TOKEN to answer 401 without those credentials,\n"
+             "                         &chunked=1 to send it chunked (no Content-Length)\n"
              "  GET /redirect?to=URL   302 to URL\n"
              "  GET /loop              302 to itself\n\n"
              "Once listening it prints \"wahook: listening on http://ADDR:PORT/ ...\" to\n"
