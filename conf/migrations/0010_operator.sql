@@ -13,8 +13,9 @@ ALTER TABLE shard_map ADD COLUMN prev_closed TINYINT NOT NULL DEFAULT 0;
 ALTER TABLE cluster_info ADD COLUMN paused_at DATETIME(6) NULL;
 ALTER TABLE cluster_info ADD COLUMN paused_by VARCHAR(64) NOT NULL DEFAULT '';
 ALTER TABLE cluster_info ADD COLUMN pause_reason VARCHAR(255) NOT NULL DEFAULT '';
--- One row per promotion made by a Master's monitor (a failover, not a
--- planned switchover), written with it: failover_limit per failover_window
+-- One row per failover: a promotion made by a Master's monitor that
+-- replaced a holder (not a shard's first promotion, not a planned
+-- switchover), written with it: failover_limit per failover_window
 -- is counted here, so a Master that takes the lease over honours the
 -- failovers its predecessor made. Rows older than a day are pruned as new
 -- ones are written.

@@ -98,7 +98,7 @@ static const key_t_ s_keys[] = {
     K ("promotion_holdoff", NULL, T_SEC, promotion_holdoff, "60", 0, 86400, NULL,
        "a Coreapp replaced as primary is not promoted again for this many seconds"),
     K ("failover_limit", NULL, T_INT, failover_limit, "5", 1, 1000, NULL,
-       "at most this many promotions per shard within failover_window"),
+       "at most this many failovers (promotions that replaced a primary) per shard within failover_window"),
     K ("failover_window", NULL, T_SEC, failover_window, "300", 1, 86400, NULL,
        "the window of failover_limit, seconds"),
     K ("db_garbagecollector_enable", NULL, T_BOOL, db_garbagecollector_enable, "1", 0, 0, NULL,

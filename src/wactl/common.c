@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "wactl.h"
 
 static volatile sig_atomic_t s_interrupted;
@@ -74,6 +75,16 @@ wactl_require_schema (wactl_t *self)
         json_decref (stored);
     }
     return version;
+}
+
+void
+wactl_who (char *buf, size_t size)
+{
+    char host[256];
+    if (gethostname (host, sizeof host) != 0)
+        snprintf (host, sizeof host, "unknown");
+    host[sizeof host - 1] = 0;
+    snprintf (buf, size, "wactl@%.57s", host);
 }
 
 int64_t

@@ -16,11 +16,14 @@ static const struct {
     { "users", wactl_users },
     { "keys", wactl_keys },
     { "switchover", wactl_switchover },
+    { "pause", wactl_pause },
+    { "resume", wactl_resume },
 };
 
 static const wa_cli_t s_cli = {
     .program = "wactl",
-    .summary = "the operator's CLI: cluster status, settings, users, keys, switchover, audit log, health, schema",
+    .summary = "the operator's CLI: cluster status, settings, users, keys, switchover, pause, audit log, "
+               "health, schema",
     .usage =
         "Commands:\n"
         "  status [--json] [--all]     the master lease, the nodes with their roles and\n"
@@ -71,6 +74,15 @@ static const wa_cli_t s_cli = {
         "  keys revoke NAME|KEY        remove a key from the allow-list; its connections\n"
         "                              are refused within a second\n"
         "  keys list [--json]          the trusted keys: name, role, key, file\n"
+        "  pause [--reason TEXT]       maintenance mode: no Master replaces a primary\n"
+        "                              Coreapp on its own (each logs and records\n"
+        "                              failover_paused, once per shard, instead); planned\n"
+        "                              switchovers still run. Shown by 'wactl status' and\n"
+        "                              the metrics, recorded in the audit log with who and\n"
+        "                              why (TEXT: up to 255 characters). Already paused:\n"
+        "                              says so, changes nothing\n"
+        "  resume                      end maintenance mode: the primary Master fails over\n"
+        "                              again from its next check; not paused: says so\n"
         "  switchover --shard N [--to NODE] [--timeout SECONDS] [--json]\n"
         "                              move shard N's primary to Coreapp NODE (default:\n"
         "                              the healthy secondary heard last), planned: the old\n"
@@ -91,7 +103,8 @@ main (int argc, char **argv)
     int first;
     wa_cli_start (&s_cli, argc, argv, &config, &first);
     if (first >= argc) {
-        fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings, users, keys, switchover); try 'wactl --help'\n");
+        fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings, users, keys, "
+                 "switchover, pause, resume); try 'wactl --help'\n");
         return 2;
     }
     const char *name = argv[first];

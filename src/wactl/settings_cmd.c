@@ -8,7 +8,6 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <czmq.h>
 #include <mysqld_error.h>
 #include "wa_codec.h"
@@ -199,17 +198,6 @@ s_notify (wactl_t *self, int version, const char *key, long long *master, char *
     return rc;
 }
 
-//  "wactl@host", within settings.updated_by's 64 characters.
-static void
-s_updated_by (char *buf, size_t size)
-{
-    char host[256];
-    if (gethostname (host, sizeof host) != 0)
-        snprintf (host, sizeof host, "unknown");
-    host[sizeof host - 1] = 0;
-    snprintf (buf, size, "wactl@%.57s", host);
-}
-
 //  A stored value the checks refuse: the check uses the config's value.
 static void
 s_stored_invalid (void *arg, const char *name, const char *err)
@@ -255,7 +243,7 @@ s_set (wactl_t *self, const char *key, const char *value)
     write->lock_wait = LOCK_TIMEOUT_SEC;
     write->note = s_stored_invalid;
     write->note_arg = (void *) key;
-    s_updated_by (write->by, sizeof write->by);
+    wactl_who (write->by, sizeof write->by);
     char lock[65];
     wa_settings_lock_name (self->config->db_name, lock, sizeof lock);
     int rc = wa_settings_write (self->db, lock, write);

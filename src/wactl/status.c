@@ -1,6 +1,6 @@
-/*  wactl status, wactl schema — what the cluster looks like now. The document
-    is built once as JSON; the human tables are drawn from it, so both say
-    the same thing. */
+/*  wactl status, wactl schema — what the cluster looks like now, the pause
+    (pause.c) included. The document is built once as JSON; the human tables
+    are drawn from it, so both say the same thing. */
 #include <stdlib.h>
 #include <string.h>
 #include <mysqld_error.h>
@@ -390,8 +390,20 @@ s_print_human (wactl_t *self, json_t *status, int hidden)
             self->config->db_hostname, self->config->db_port, version);
     if (version != wa_schema_version)
         printf (" (this build needs %d)", wa_schema_version);
-    printf (", database time %s UTC\n\n",
+    printf (", database time %s UTC\n",
             wactl_human_time (s_str (status, "db_time"), now, sizeof now));
+    json_t *paused = json_object_get (status, "paused");
+    if (json_is_object (paused)) {
+        char since[32];
+        const char *reason = s_str (paused, "reason");
+        printf ("PAUSED since %s UTC by %s: no automatic failover until 'wactl resume'\n",
+                wactl_human_time (s_str (paused, "at"), since, sizeof since), s_str (paused, "by"));
+        if (*reason)
+            printf ("reason: %s\n", reason);
+        printf ("\n");
+    }
+    else
+        printf ("automatic failover: on (not paused)\n\n");
     s_print_lease (json_object_get (status, "lease"));
     s_print_nodes (json_object_get (status, "nodes"), hidden);
     s_print_shards (json_object_get (status, "shards"));
@@ -495,6 +507,11 @@ s_collect (wactl_t *self, int version, bool all, json_t *status, int *hidden)
     if (version >= WACTL_SCHEMA_CLUSTER
     &&  wa_db_query (self->db, SQL_SHARDS, s_shard_row, shards, "") < 0)
         return -1;
+    //  Maintenance mode (wactl pause): {"at", "by", "reason"} or null.
+    json_t *paused = wactl_pause_read (self, version);
+    if (!paused)
+        return -1;
+    json_object_set_new (status, "paused", paused);
     nodes_arg_t ctx = { .nodes = nodes, .all = all };
     int64_t window = wactl_liveness_window (self);
     if (wa_db_query (self->db, SQL_NODES, s_node_row, &ctx, "ii", window, window) < 0)

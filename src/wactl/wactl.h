@@ -30,6 +30,8 @@
 #define WACTL_SCHEMA_CLUSTER 2
 //  The schema version that has gc_state (retention).
 #define WACTL_SCHEMA_RETENTION 9
+//  The schema version that has the pause (cluster_info.paused_at).
+#define WACTL_SCHEMA_OPERATOR 10
 
 typedef struct {
     wa_config_t *config;
@@ -48,6 +50,12 @@ int wactl_settings (wactl_t *self, int argc, char **argv);
 int wactl_users (wactl_t *self, int argc, char **argv);
 int wactl_keys (wactl_t *self, int argc, char **argv);
 int wactl_switchover (wactl_t *self, int argc, char **argv);
+int wactl_pause (wactl_t *self, int argc, char **argv);
+int wactl_resume (wactl_t *self, int argc, char **argv);
+
+//  The pause as {"at", "by", "reason"}, or null when not paused or the
+//  schema predates it. NULL on a database error.
+json_t *wactl_pause_read (wactl_t *self, int version);
 
 //  The settings table as a JSON object: name -> {"value", "updated_at",
 //  "updated_by"}, as stored (not validated). A schema older than the table
@@ -74,6 +82,9 @@ int wactl_require_schema (wactl_t *self);
 //  Prints an error: "wactl: text" on stderr, or {"error": "text"} on stdout
 //  in JSON mode. Returns 1, the exit status for it.
 int wactl_fail (wactl_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+//  "wactl@host", within 64 characters: who made a change (settings'
+//  updated_by, cluster_info's paused_by, the audit log).
+void wactl_who (char *buf, size_t size);
 //  The window within which last_seen means "up": twice the liveness interval.
 int64_t wactl_liveness_window (const wactl_t *self);
 

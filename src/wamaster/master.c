@@ -53,8 +53,8 @@ typedef struct {
     zframe_t *settings_asker;   //  a tool waiting for the broadcast
     bool settings_broadcast;    //  the API stored settings: broadcast once re-read
     api_t *api;                 //  the API port (api.h)
-    promote_history_t failovers;    //  for the rate limit
     wa_usec_t limit_logged[MASTER_MAX_SHARDS];
+    uint32_t paused_logged;     //  shards told "not replaced: paused" in this episode
     wa_clockwatch_t clock;      //  the database's clock against ours
     //  The jobs, NULL while the worker has them.
     bootstrap_job_t *bootstrap_job;
@@ -85,6 +85,7 @@ typedef struct {
 static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
 static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
 static void s_switchovers_end (master_t *self, const char *why);
+static void s_switchover_moved (master_t *self, switchover_t *sw, uint64_t new_epoch, json_t *detail);
 static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
 static void s_gc_stop (master_t *self);
 
@@ -274,8 +275,9 @@ s_submit_monitor (master_t *self)
     for (int i = 0; i < self->watch.count && policy->nexclude < WATCH_NODES; i++)
         if (watch_state (&self->watch, self->watch.nodes[i].node, now, hb, unhealthy) == WATCH_UNHEALTHY)
             policy->exclude[policy->nexclude++] = self->watch.nodes[i].node;
-    policy->blocked = promote_history_blocked (&self->failovers, now, WA_SEC (self->settings.failover_window),
-                                               self->settings.failover_limit);
+    //  The rate limit is the job's: it counts the failovers in the database.
+    job->failover_window = WA_SEC (self->settings.failover_window);
+    job->failover_limit = self->settings.failover_limit;
     job->clock = self->clock;
     job->clock_threshold = WA_SEC (self->settings.lease_margin) / 2;
     policy->clock_suspect = s_clock_suspect (self, true);
@@ -378,16 +380,37 @@ s_monitor_done (master_t *self)
         memcpy (self->epochs, m->epochs, sizeof m->epochs[0] * (size_t) m->shards);
         //  Track every live Coreapp, so one that never answers counts as silent.
         watch_forget_others (&self->watch, m->coreapps, m->ncoreapps);
-        for (int i = 0; i < m->ncoreapps; i++)
+        bool unlisted = false;
+        for (int i = 0; i < m->ncoreapps; i++) {
             watch_track (&self->watch, m->coreapps[i], now);
+            bool listed = false;
+            for (int k = 0; k < self->nkeys && !listed; k++)
+                listed = self->keys[k].node == m->coreapps[i] && *self->keys[k].key;
+            unlisted |= !listed;
+        }
+        //  A Coreapp new to us: its key, before its first frame needs it.
+        if (unlisted && wa_trust_secure (self->node.trust) && self->keys_job
+        &&  now - self->keys_asked >= KEYS_AGAIN) {
+            self->keys_asked = now;
+            WA_JOB_SUBMIT (self->node.db, self->keys_job);
+        }
         //  A forced replacement is done once its node holds no shard.
         promote_forced_done (&self->forced, m->holders, m->shards);
         promote_forced_done (&self->upstream_forced, m->holders, m->shards);
     }
+    //  A handover whose HANDED_OVER we missed (dropped while the holder's
+    //  key was not listed here yet) is in the shard map all the same.
+    for (int s = 0; s < m->shards && m->job.rc == 0; s++) {
+        switchover_t *sw = &self->switchovers.pending[s];
+        if (sw->phase == SWITCHOVER_ASKED && m->holders[s] == sw->to && m->epochs[s] > sw->epoch) {
+            wa_info ("switchover of shard %d: the shard map names coreapp %" PRIu64 " at epoch %" PRIu64
+                     " (its old primary's answer did not reach us)", s, sw->to, m->epochs[s]);
+            s_switchover_moved (self, sw, m->epochs[s], NULL);
+        }
+    }
     for (int i = 0; i < m->promotions; i++) {
         promotion_t *p = &m->promoted[i];
         self->promotions++;
-        promote_history_add (&self->failovers, p->shard, now);
         wa_node_event (&self->node, "promoted", p->shard, p->epoch, p->node,
                        "coreapp %" PRIu64 " promoted for shard %d (was %" PRIu64 "): %s",
                        p->node, p->shard, p->previous, p->reason);
@@ -400,6 +423,19 @@ s_monitor_done (master_t *self)
                            "shard %d needs a new primary but had %d failovers within %g s; waiting", s,
                            self->settings.failover_limit, self->settings.failover_window);
         }
+    //  Paused: what the monitor would have done, once per shard for as long
+    //  as the shard goes on needing it (a run that did not need it ends that).
+    uint32_t paused = 0;
+    for (int i = 0; i < m->npaused; i++) {
+        promotion_t *p = &m->paused[i];
+        paused |= 1u << p->shard;
+        if (!(self->paused_logged & (1u << p->shard)))
+            wa_node_event (&self->node, "failover_paused", p->shard, self->lease.epoch, p->previous,
+                           "paused: shard %d would be replaced (%s); no failover until 'wactl resume' "
+                           "(paused by %s%s%s)", p->shard, p->reason, m->paused_by, *m->pause_reason ? ": " : "",
+                           m->pause_reason);
+    }
+    self->paused_logged = m->job.rc == 0 ? paused : self->paused_logged | paused;
     if (m->unserved)
         wa_warn ("%d shard(s) need a primary Coreapp and no healthy secondary is available", m->unserved);
     if (self->monitor_again && s_acting (self))
@@ -886,10 +922,11 @@ s_own_key (master_t *self, const wa_msg_t *msg)
         wa_trust_refuse (self->node.trust, msg, "control", why);
     }
     else
-    if (msg->type == WA_MSG_HB_REPLY && self->keys_job && wa_clock_mono () - self->keys_asked >= KEYS_AGAIN) {
-        //  Said once per listing: a reply the Master cannot judge yet.
-        wa_debug ("heartbeat reply from coreapp %" PRIu64 ": its key is not known here yet (node_keys, %s); "
-                 "listing the Coreapps' keys again", msg->node, key ? "empty" : "no row");
+    if (msg->type != WA_MSG_REPORT && self->keys_job && wa_clock_mono () - self->keys_asked >= KEYS_AGAIN) {
+        //  Said once per listing: a frame the Master cannot judge yet.
+        wa_debug ("%s from coreapp %" PRIu64 ": its key is not known here yet (node_keys, %s); "
+                 "listing the Coreapps' keys again", wa_codec_type_name (msg->type), msg->node,
+                 key ? "empty" : "no row");
         self->keys_asked = wa_clock_mono ();
         WA_JOB_SUBMIT (self->node.db, self->keys_job);
     }
@@ -1036,12 +1073,22 @@ s_switchover_handed (master_t *self, const wa_msg_t *msg)
         json_decref (detail);
         return;
     }
-    sw->phase = SWITCHOVER_HANDED;
-    sw->new_epoch = msg->epoch;
-    sw->handed_at = wa_clock_mono ();
-    sw->detail = json_is_object (detail) ? detail : NULL;
-    if (!sw->detail)
+    if (!json_is_object (detail)) {
         json_decref (detail);
+        detail = NULL;
+    }
+    s_switchover_moved (self, sw, msg->epoch, detail);
+}
+
+//  The row names the new holder at new_epoch (detail: the old holder's
+//  account, NULL when we did not hear it; taken).
+static void
+s_switchover_moved (master_t *self, switchover_t *sw, uint64_t new_epoch, json_t *detail)
+{
+    sw->phase = SWITCHOVER_HANDED;
+    sw->new_epoch = new_epoch;
+    sw->handed_at = wa_clock_mono ();
+    sw->detail = detail;
     self->promotions++;
     if (sw->shard < self->nholders) {
         self->holders[sw->shard] = sw->to;

@@ -161,6 +161,22 @@ static const char *SQL_PROMOTE =
     "(SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
     "AND expires_at > NOW(6)) = 1";
 
+//  Maintenance mode (schema 10): while paused_at is set, the monitor
+//  replaces no primary Coreapp.
+static const char *SQL_PAUSED =
+    "SELECT paused_at IS NOT NULL, paused_by, pause_reason FROM cluster_info WHERE id = 1";
+//  The failover rate limit, by the database's clock: each shard's failovers
+//  within failover_window, whichever Master made them.
+static const char *SQL_FAILOVER_COUNTS =
+    "SELECT shard, COUNT(*) FROM failovers WHERE at > NOW(6) - INTERVAL ? MICROSECOND GROUP BY shard";
+//  A promotion that replaced a holder, recorded for the rate limit; then
+//  what no window can reach any more (failover_window is at most a day).
+static const char *SQL_FAILOVER_ADD =
+    "INSERT INTO failovers (shard, at, node_id, prev_node, promoted_by, reason) "
+    "VALUES (?, NOW(6), ?, ?, ?, LEFT(?, 64))";
+static const char *SQL_FAILOVER_PRUNE =
+    "DELETE FROM failovers WHERE at < NOW(6) - INTERVAL 1 DAY LIMIT 1000";
+
 typedef struct {
     int count;
     promote_shard_t shards[MASTER_MAX_SHARDS];
@@ -220,12 +236,63 @@ s_ids_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
+//  What stops the monitor from promoting, read once per run and only when
+//  a shard needs a new primary: the pause, and the failovers per shard.
+typedef struct {
+    bool read;
+    bool paused;
+    int counts[MASTER_MAX_SHARDS];
+    monitor_job_t *job;         //  where who paused, and why, go
+} guards_t;
+
+static int
+s_paused_row (const wa_db_row_t *row, void *arg)
+{
+    guards_t *guards = arg;
+    guards->paused = wa_db_row_int (row, 0) != 0;
+    if (guards->paused) {
+        monitor_job_t *job = guards->job;
+        snprintf (job->paused_by, sizeof job->paused_by, "%s", wa_db_row_str (row, 1));
+        snprintf (job->pause_reason, sizeof job->pause_reason, "%s", wa_db_row_str (row, 2));
+    }
+    return 0;
+}
+
+static int
+s_count_row (const wa_db_row_t *row, void *arg)
+{
+    guards_t *guards = arg;
+    int64_t shard = wa_db_row_int (row, 0);
+    if (shard >= 0 && shard < MASTER_MAX_SHARDS)
+        guards->counts[shard] = (int) wa_db_row_int (row, 1);
+    return 0;
+}
+
+static int
+s_read_guards (monitor_job_t *self, wa_db_t *db, guards_t *guards, promote_policy_t *policy)
+{
+    if (guards->read)
+        return 0;
+    guards->job = self;
+    if (wa_db_query (db, SQL_PAUSED, s_paused_row, guards, "") < 0
+    ||  wa_db_query (db, SQL_FAILOVER_COUNTS, s_count_row, guards, "i", (int64_t) self->failover_window) < 0) {
+        wa_warn ("db: reading the pause and the failover history failed: %s", wa_db_error (db));
+        return -1;
+    }
+    policy->blocked = promote_rate_limited (guards->counts, MASTER_MAX_SHARDS, self->failover_limit);
+    guards->read = true;
+    return 0;
+}
+
 void
 master_monitor_run (wa_job_t *job, wa_db_t *db)
 {
     monitor_job_t *self = (monitor_job_t *) job;
     self->promotions = 0;
     self->unserved = 0;
+    self->limited = 0;
+    self->npaused = 0;
+    self->paused_by[0] = self->pause_reason[0] = 0;
     job->rc = -1;
     shard_list_t list = { 0 };
     self->clock_ignored = false;
@@ -242,8 +309,8 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
                                 self->clock_threshold))
             policy.clock_suspect = true;
     }
-    self->limited = 0;
     self->shards = list.count;
+    guards_t guards = { .read = false };
     for (int i = 0; i < list.count; i++) {
         promote_shard_t *s = &list.shards[i];
         self->holders[i] = s->lease_valid ? s->node : 0;
@@ -251,6 +318,18 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
         const char *why = promote_verdict (&policy, s, &self->clock_ignored);
         if (!why)
             continue;
+        if (s_read_guards (self, db, &guards, &policy))
+            return;
+        //  Paused: the verdict is told (s_monitor_done), nothing is promoted.
+        if (guards.paused) {
+            promotion_t *p = &self->paused[self->npaused++];
+            p->shard = s->shard;
+            p->node = 0;
+            p->previous = s->node;
+            p->epoch = s->epoch;
+            snprintf (p->reason, sizeof p->reason, "%s", why);
+            continue;
+        }
         if (promote_blocked (&policy, s->shard)) {
             self->limited |= 1u << s->shard;
             continue;
@@ -288,6 +367,18 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
             p->previous = s->node;
             p->epoch = s->epoch + 1;
             snprintf (p->reason, sizeof p->reason, "%s", why);
+            //  Counted for the rate limit by every later primary Master. A
+            //  failover that could not be recorded is not counted: said, and
+            //  the promotion stands.
+            if (promote_is_failover (s)) {
+                if (wa_db_exec (db, SQL_FAILOVER_ADD, "iuuus", (int64_t) s->shard, candidate, s->node, self->node,
+                                why) != 1)
+                    wa_warn ("db: the failover of shard %d was not recorded for the rate limit: %s", s->shard,
+                             wa_db_error (db));
+                else
+                if (wa_db_exec (db, SQL_FAILOVER_PRUNE, "") < 0)
+                    wa_warn ("db: pruning the failover history failed: %s", wa_db_error (db));
+            }
         }
     }
     id_list_t alive = { 0 };

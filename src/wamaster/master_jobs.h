@@ -63,7 +63,9 @@ typedef struct {
     wa_usec_t liveness_limit;   //  a node silent this long is unhealthy
     wa_usec_t shard_ttl;
     wa_usec_t holdoff;          //  a replaced primary is no candidate this long
-    promote_policy_t policy;    //  heartbeat verdicts, exclusions, rate limit, clock suspicion
+    wa_usec_t failover_window;  //  the rate limit: at most failover_limit failovers
+    int failover_limit;         //  per shard within failover_window (table failovers)
+    promote_policy_t policy;    //  heartbeat verdicts, exclusions, clock suspicion (the job sets blocked)
     char force_reason[160];     //  policy.force_reason points here
     char upstream_reason[160];  //  and policy.upstream_reason here
     wa_clockwatch_t clock;      //  the reactor's, as it was (a copy)
@@ -75,6 +77,13 @@ typedef struct {
     promotion_t promoted[MASTER_MAX_SHARDS];
     int unserved;               //  shards needing a primary with no candidate
     uint32_t limited;           //  shards that needed a promotion but are blocked
+    //  Maintenance mode (wactl pause): the shards that needed a promotion
+    //  and got none (node 0; previous is the holder, reason the verdict),
+    //  and who paused, why. Read only when some shard needed one.
+    int npaused;
+    promotion_t paused[MASTER_MAX_SHARDS];
+    char paused_by[65];
+    char pause_reason[256];
     int shards;
     uint64_t holders[MASTER_MAX_SHARDS];    //  node per shard (0: none) after the run
     uint64_t epochs[MASTER_MAX_SHARDS];     //  and its shard lease's epoch

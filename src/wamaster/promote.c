@@ -1,5 +1,4 @@
 /*  promote — see promote.h */
-#include <string.h>
 #include "promote.h"
 
 static bool
@@ -146,29 +145,18 @@ promote_forced_done (promote_forced_t *self, const uint64_t *holders, int nholde
             self->nodes[i] = self->nodes[--self->count];
 }
 
-void
-promote_history_add (promote_history_t *self, int shard, wa_usec_t now)
+bool
+promote_is_failover (const promote_shard_t *shard)
 {
-    if (shard < 0 || shard >= WA_SHARDS_MAX)
-        return;
-    if (self->count[shard] == PROMOTE_HISTORY) {
-        memmove (self->at[shard], self->at[shard] + 1, sizeof (wa_usec_t) * (PROMOTE_HISTORY - 1));
-        self->count[shard]--;
-    }
-    self->at[shard][self->count[shard]++] = now;
+    return shard->node != 0;
 }
 
 uint32_t
-promote_history_blocked (const promote_history_t *self, wa_usec_t now, wa_usec_t window, int limit)
+promote_rate_limited (const int *counts, int nshards, int limit)
 {
-    uint32_t blocked = 0;
-    for (int s = 0; s < WA_SHARDS_MAX; s++) {
-        int recent = 0;
-        for (int i = 0; i < self->count[s]; i++)
-            if (now - self->at[s][i] < window)
-                recent++;
-        if (recent >= limit)
-            blocked |= 1u << s;
-    }
-    return blocked;
+    uint32_t limited = 0;
+    for (int s = 0; s < nshards && s < WA_SHARDS_MAX; s++)
+        if (counts[s] >= limit)
+            limited |= 1u << s;
+    return limited;
 }

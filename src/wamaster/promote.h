@@ -24,7 +24,10 @@
     the only one left, and promoting it again under a new epoch is safe),
     and never a holder the heartbeat rule declared dead.
     No shard is failed over more than failover_limit times within
-    failover_window (promote_history). */
+    failover_window (promote_rate_limited): a failover is a promotion that
+    replaced an earlier holder (promote_is_failover), not a shard's first.
+    The Masters keep the failovers in the database (table failovers), so a
+    new primary Master honours its predecessor's. */
 #ifndef PROMOTE_H
 #define PROMOTE_H
 
@@ -33,8 +36,6 @@
 #include "wa_clock.h"
 #include "wa_config.h"
 #include "watch.h"
-
-#define PROMOTE_HISTORY 64              //  failovers remembered per shard
 
 //  A shard_map row joined with its holder's nodes row, judged by the
 //  database's clock.
@@ -104,13 +105,12 @@ int promote_upstream_judge (promote_forced_t *self, const watch_t *watch, const 
 //  Forget the forced replacements that are done (their node holds no shard).
 void promote_forced_done (promote_forced_t *self, const uint64_t *holders, int nholders);
 
-//  Failovers per shard within the window (the rate limit).
-typedef struct {
-    int count[WA_SHARDS_MAX];
-    wa_usec_t at[WA_SHARDS_MAX][PROMOTE_HISTORY];
-} promote_history_t;
-void promote_history_add (promote_history_t *self, int shard, wa_usec_t now);
-//  The shards that had limit failovers or more within window before now.
-uint32_t promote_history_blocked (const promote_history_t *self, wa_usec_t now, wa_usec_t window, int limit);
+//  True when promoting a Coreapp for shard is a failover: the shard had a
+//  holder (even the same Coreapp, promoted again under a new epoch), as
+//  opposed to its first promotion.
+bool promote_is_failover (const promote_shard_t *shard);
+//  The shards (a bit per shard) that had limit failovers or more within the
+//  window, from the count of each: counts[s] for shard s, nshards of them.
+uint32_t promote_rate_limited (const int *counts, int nshards, int limit);
 
 #endif

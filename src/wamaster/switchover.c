@@ -30,14 +30,25 @@ s_holds (const uint64_t *holders, int nholders, uint64_t node)
     return false;
 }
 
-//  Fit to take a shard: answering our heartbeats (or new, and not late
-//  yet), holding none by the database (its replies may say so a heartbeat
-//  late).
+//  The new holder of a switchover under way (another shard's).
 static bool
-s_fit (const watch_t *watch, const watch_node_t *n, const uint64_t *holders, int nholders, wa_usec_t now,
-       wa_usec_t heartbeat, wa_usec_t unhealthy)
+s_taking (const switchovers_t *self, uint64_t node)
 {
-    return !s_holds (holders, nholders, n->node)
+    for (int s = 0; s < WA_SHARDS_MAX; s++)
+        if (self->pending[s].phase != SWITCHOVER_NONE && self->pending[s].to == node)
+            return true;
+    return false;
+}
+
+//  Fit to take a shard: answering our heartbeats (or new, and not late
+//  yet), not saying it cannot reach the gateway (one never heard from has
+//  said nothing yet), holding none by the database (its replies may say so
+//  a heartbeat late) and not about to take one.
+static bool
+s_fit (const switchovers_t *self, const watch_t *watch, const watch_node_t *n, const uint64_t *holders,
+       int nholders, wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy)
+{
+    return (n->reachable || !n->last) && !s_holds (holders, nholders, n->node) && !s_taking (self, n->node)
         && watch_state (watch, n->node, now, heartbeat, unhealthy) == WATCH_HEALTHY;
 }
 
@@ -79,25 +90,30 @@ switchover_choose (const switchovers_t *self, const watch_t *watch, const uint64
                       asked_to);
             return 409;
         }
-        if (!s_fit (watch, n, holders, nholders, now, heartbeat, unhealthy)) {
+        if (!s_fit (self, watch, n, holders, nholders, now, heartbeat, unhealthy)) {
             snprintf (why, why_size, "coreapp %" PRIu64 " cannot take shard %d: %s", asked_to, shard,
                       s_holds (holders, nholders, asked_to) ? "it is primary for a shard"
-                      : "it is not answering our heartbeats");
+                      : s_taking (self, asked_to) ? "it is taking another shard in a switchover under way"
+                      : watch_state (watch, asked_to, now, heartbeat, unhealthy) != WATCH_HEALTHY
+                      ? "it is not answering our heartbeats"
+                      : "its heartbeat replies say it cannot reach the upstream");
             return 409;
         }
         *to = asked_to;
         return 0;
     }
-    //  The secondary that answered last (one never heard from comes last).
+    //  The secondary that answered last (one never heard from comes last:
+    //  whether it reaches the gateway is not known).
     const watch_node_t *best = NULL;
     for (int i = 0; i < watch->count; i++) {
         const watch_node_t *n = &watch->nodes[i];
-        if (n->node != *from && s_fit (watch, n, holders, nholders, now, heartbeat, unhealthy)
+        if (n->node != *from && s_fit (self, watch, n, holders, nholders, now, heartbeat, unhealthy)
         &&  (!best || n->last > best->last))
             best = n;
     }
     if (!best) {
-        snprintf (why, why_size, "no secondary Coreapp is answering our heartbeats to take shard %d", shard);
+        snprintf (why, why_size, "no secondary Coreapp answers our heartbeats and reaches the upstream to take "
+                  "shard %d", shard);
         return 503;
     }
     *to = best->node;

@@ -57,8 +57,9 @@ bool switchovers_any (const switchovers_t *self);
 //  from the database; holder 0: none) and the heartbeat view. 0 with *from,
 //  *epoch and *to set; else an HTTP-like status with
 //  why: 404 no such shard, 409 not now (no holder, a switchover under way,
-//  the holder or the named Coreapp not healthy, the named one holds a
-//  shard), 503 no healthy secondary.
+//  the holder not healthy; the named Coreapp not healthy, not reaching the
+//  gateway by its replies, holding a shard or taking one in another
+//  switchover), 503 no such secondary to pick.
 int switchover_choose (const switchovers_t *self, const watch_t *watch, const uint64_t *holders,
                        const uint64_t *epochs, int nholders,
                        int shard, uint64_t asked_to, wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy,

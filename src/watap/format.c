@@ -10,13 +10,13 @@
 #include <jansson.h>
 #include "format.h"
 
-//  Wide enough for every kind but the rare failover_rate_limited.
+//  Wide enough for every kind but the rare failover_rate_limited and failover_paused.
 #define KIND_WIDTH 16
 
 static const char *s_known_kinds[] = {
     "heartbeat", "reply", "settings", "heartbeat_summary", "reply_summary",
     "lease_acquired", "lease_lost", "lease_released", "promoted", "primary", "demoted",
-    "session_opened", "session_closed", "liveness", "failover_rate_limited",
+    "session_opened", "session_closed", "liveness", "failover_rate_limited", "failover_paused",
     "settings_applied", "socket", "retention",
     NULL
 };

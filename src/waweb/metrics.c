@@ -166,6 +166,8 @@ metrics_render (metrics_t *self, const metrics_cluster_t *cluster, const metrics
         s_put (&buf, "wacluster_master_lease_epoch %" PRIu64 "\n", cluster->master_epoch);
         s_head (&buf, "wacluster_master_lease_holder", "gauge", "node id of the primary Master, 0 when none");
         s_put (&buf, "wacluster_master_lease_holder %" PRIu64 "\n", cluster->master_holder);
+        s_head (&buf, "wacluster_paused", "gauge", "1 while the cluster is paused (wactl pause): no automatic failover");
+        s_put (&buf, "wacluster_paused %d\n", cluster->paused ? 1 : 0);
         s_head (&buf, "wacluster_shard_lease_epoch", "gauge", "epoch of each shard lease");
         for (int i = 0; i < cluster->shards; i++)
             s_put (&buf, "wacluster_shard_lease_epoch{shard=\"%d\"} %" PRIu64 "\n", cluster->shard[i].shard,
@@ -221,6 +223,8 @@ metrics_render (metrics_t *self, const metrics_cluster_t *cluster, const metrics
 
 static const char *SQL_LEASE =
     "SELECT epoch, IF(expires_at > NOW(6), holder, 0) FROM master_lease WHERE id = 1";
+static const char *SQL_PAUSED =
+    "SELECT paused_at IS NOT NULL FROM cluster_info WHERE id = 1";
 //  Promotions are the shard lease's epoch (each adds one), not a count of
 //  the audit log's `promoted` events: retention deletes old events, and a
 //  counter must never go down.
@@ -242,6 +246,14 @@ s_lease_row (const wa_db_row_t *row, void *arg)
     metrics_cluster_t *cluster = arg;
     cluster->master_epoch = (uint64_t) wa_db_row_int (row, 0);
     cluster->master_holder = (uint64_t) wa_db_row_int (row, 1);
+    return 0;
+}
+
+static int
+s_paused_row (const wa_db_row_t *row, void *arg)
+{
+    metrics_cluster_t *cluster = arg;
+    cluster->paused = wa_db_row_int (row, 0) != 0;
     return 0;
 }
 
@@ -289,6 +301,7 @@ metrics_cluster_read (metrics_cluster_t *cluster, wa_db_t *db)
 {
     memset (cluster, 0, sizeof *cluster);
     if (wa_db_query (db, SQL_LEASE, s_lease_row, cluster, "") < 0
+    ||  wa_db_query (db, SQL_PAUSED, s_paused_row, cluster, "") < 0
     ||  wa_db_query (db, SQL_SHARDS, s_shard_row, cluster, "") < 0
     ||  wa_db_query (db, SQL_NODES, s_node_row, cluster, "") < 0)
         return -1;

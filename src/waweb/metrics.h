@@ -1,7 +1,7 @@
 /*  metrics — GET /metrics?format=prometheus: this Webapp's request counts
     and latency histograms per route, its forwarding to the Coreapps, and
     the cluster as the database records it (lease epochs, promotions and
-    failovers, heartbeat lateness, liveness ages, outbox and callbacks
+    failovers, maintenance mode, heartbeat lateness, liveness ages, outbox and callbacks
     depth), in the
     Prometheus text format (version 0.0.4).
 
@@ -24,6 +24,7 @@ typedef struct {
     bool read;                  //  false: the read failed (only this Webapp's part is shown)
     uint64_t master_epoch;
     uint64_t master_holder;     //  0 when no valid lease
+    bool paused;                //  maintenance mode (wactl pause): no automatic failover
     int shards;
     struct {
         int shard;

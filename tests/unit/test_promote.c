@@ -1,5 +1,6 @@
 /*  Unit tests for promote: the promotion policy (verdicts, the pick of a
-    replacement, the heartbeat rule's list, the rate limit). */
+    replacement, the heartbeat rule's list, what counts as a failover, the
+    rate limit). */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,29 +91,45 @@ test_pick (void **state)
     assert_int_equal (promote_pick (&policy, &s, c, 0), 0);
 }
 
+//  A failover replaces a holder; a shard's first promotion is none.
 static void
-test_history (void **state)
+test_is_failover (void **state)
 {
     (void) state;
-    promote_history_t history;
-    memset (&history, 0, sizeof history);
-    promote_history_add (&history, 1, SEC (10));
-    promote_history_add (&history, 1, SEC (20));
-    promote_history_add (&history, 40, SEC (20));      //  no such shard: ignored
-    promote_history_add (&history, -1, SEC (20));
-    assert_int_equal (promote_history_blocked (&history, SEC (30), SEC (60), 2), 1u << 1);
-    assert_int_equal (promote_history_blocked (&history, SEC (30), SEC (60), 3), 0);
-    //  The first leaves the window.
-    assert_int_equal (promote_history_blocked (&history, SEC (75), SEC (60), 2), 0);
+    promote_shard_t s = HEALTHY;
+    assert_true (promote_is_failover (&s));
+    s.lease_valid = false;              //  expired: still replaced
+    assert_true (promote_is_failover (&s));
+    s.node = 0;                         //  never had a primary
+    assert_false (promote_is_failover (&s));
+}
+
+//  The rate limit from the failovers each shard had within the window (the
+//  database counts them).
+static void
+test_rate_limit (void **state)
+{
+    (void) state;
+    int counts[WA_SHARDS_MAX] = { 0 };
+    counts[1] = 2;
+    counts[3] = 5;
+    assert_int_equal (promote_rate_limited (counts, 4, 2), (1u << 1) | (1u << 3));
+    assert_int_equal (promote_rate_limited (counts, 4, 3), 1u << 3);
+    assert_int_equal (promote_rate_limited (counts, 4, 6), 0);
+    //  Only the shards the cluster has.
+    assert_int_equal (promote_rate_limited (counts, 2, 2), 1u << 1);
+    assert_int_equal (promote_rate_limited (counts, 0, 1), 0);
+    //  The last shard there can be.
+    counts[WA_SHARDS_MAX - 1] = 1;
+    assert_int_equal (promote_rate_limited (counts, WA_SHARDS_MAX, 1),
+                      (1u << 1) | (1u << 3) | (1u << (WA_SHARDS_MAX - 1)));
+    assert_int_equal (promote_rate_limited (counts, WA_SHARDS_MAX + 5, 1),
+                      (1u << 1) | (1u << 3) | (1u << (WA_SHARDS_MAX - 1)));
     promote_policy_t policy = { .blocked = 1u << 1 };
     assert_true (promote_blocked (&policy, 1));
     assert_false (promote_blocked (&policy, 0));
     assert_false (promote_blocked (&policy, 99));
-    //  A long history keeps the latest.
-    for (int i = 0; i < PROMOTE_HISTORY + 5; i++)
-        promote_history_add (&history, 2, SEC (100 + i));
-    assert_int_equal (history.count[2], PROMOTE_HISTORY);
-    assert_int_equal (history.at[2][PROMOTE_HISTORY - 1], SEC (100 + PROMOTE_HISTORY + 4));
+    assert_false (promote_blocked (&policy, -1));
 }
 
 static int s_added, s_withdrawn;
@@ -414,7 +431,8 @@ main (void)
         cmocka_unit_test (test_verdicts),
         cmocka_unit_test (test_clock_suspect),
         cmocka_unit_test (test_pick),
-        cmocka_unit_test (test_history),
+        cmocka_unit_test (test_is_failover),
+        cmocka_unit_test (test_rate_limit),
         cmocka_unit_test (test_forced),
         cmocka_unit_test (test_upstream_judge),
         cmocka_unit_test (test_upstream_judge_needs_reaching_spare),

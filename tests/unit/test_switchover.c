@@ -287,7 +287,8 @@ test_never_heard_comes_last (void **state)
     assert_int_equal (watch_state (&f->watch, 8, now, HB, UNHEALTHY), WATCH_HEALTHY);
     assert_int_equal (s_choose (f, 0, 0, now), 0);
     assert_int_equal (f->to, 5);
-    //  The heard one goes late: a never-heard one, still in its grace, is taken.
+    //  The heard one goes late: a never-heard one, still in its grace, is
+    //  taken (it has not said it cannot reach the gateway).
     now = T0 + SEC (1.65);
     s_reply (f, 1, 0, now);
     assert_int_equal (watch_state (&f->watch, 5, now, HB, UNHEALTHY), WATCH_LATE);
@@ -298,6 +299,42 @@ test_never_heard_comes_last (void **state)
     assert_int_equal (s_choose (f, 0, 8, now), 0);
     assert_int_equal (f->to, 8);
     s_refused (f, 0, 9, now, 409, "not answering");
+}
+
+static void
+test_unreachable_never_picked (void **state)
+{
+    fixture_t *f = *state;
+    s_reply (f, 1, 0, T0);
+    s_reply (f, 2, 1, T0);
+    s_reply (f, 5, UINT32_MAX, T0);
+    //  6 answered last, but cannot reach the gateway (its session bit alone
+    //  would do: it is not primary, so it has no session).
+    watch_reply (&f->watch, 6, UINT32_MAX, 0, false, 0, T0 + SEC (0.1));
+    assert_int_equal (s_choose (f, 0, 0, T0 + SEC (0.2)), 0);
+    assert_int_equal (f->to, 5);
+    s_refused (f, 0, 6, T0 + SEC (0.2), 409, "cannot reach the upstream");
+    watch_reply (&f->watch, 5, UINT32_MAX, 0, false, 0, T0 + SEC (0.15));
+    s_refused (f, 0, 0, T0 + SEC (0.2), 503, "reaches the upstream");
+}
+
+static void
+test_target_of_another_switchover (void **state)
+{
+    fixture_t *f = *state;
+    s_reply (f, 1, 0, T0);
+    s_reply (f, 2, 1, T0);
+    s_reply (f, 5, UINT32_MAX, T0);
+    s_reply (f, 6, UINT32_MAX, T0 + SEC (0.05));
+    f->sw.pending[0].phase = SWITCHOVER_ASKED;
+    f->sw.pending[0].shard = 0;
+    f->sw.pending[0].to = 6;
+    s_refused (f, 1, 6, T0 + SEC (0.1), 409, "taking another shard");
+    assert_int_equal (s_choose (f, 1, 0, T0 + SEC (0.1)), 0);
+    assert_int_equal (f->to, 5);
+    f->sw.pending[0].phase = SWITCHOVER_NONE;
+    assert_int_equal (s_choose (f, 1, 0, T0 + SEC (0.1)), 0);
+    assert_int_equal (f->to, 6);
 }
 
 static void
@@ -340,6 +377,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_named_target_accepted, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_auto_pick_most_recent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_never_heard_comes_last, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unreachable_never_picked, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_target_of_another_switchover, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_holder_of_another_shard_never_picked, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -81,11 +81,19 @@ test_cluster_part (void **state)
     assert_null (strstr (text, "wacluster_heartbeat_reply_age_seconds{"));     //  no reply: no sample
     assert_true (s_has_line (text, "wacluster_forward_retries_total 2"));
     assert_true (s_has_line (text, "wacluster_forward_parked 1"));
+    assert_true (s_has_line (text, "# TYPE wacluster_paused gauge"));
+    assert_true (s_has_line (text, "wacluster_paused 0"));
+    free (text);
+    //  Maintenance mode (wactl pause)
+    c->paused = true;
+    text = metrics_render (m, c, &f, NULL);
+    assert_true (s_has_line (text, "wacluster_paused 1"));
     free (text);
     //  A failed read shows only the Webapp's own part
     c->read = false;
     text = metrics_render (m, c, &f, NULL);
     assert_null (strstr (text, "wacluster_master_lease_epoch"));
+    assert_null (strstr (text, "wacluster_paused"));
     assert_non_null (strstr (text, "wacluster_forward_attempts_total 10"));
     free (text);
     free (c);
