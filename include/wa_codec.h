@@ -60,6 +60,10 @@ typedef enum {
                                 //  seq (the new holder) text (JSON {"master","master_epoch"})
     WA_MSG_HANDED_OVER,         //  coreapp → master control: shard node (the old holder) epoch (the new
                                 //  lease's) seq (the new holder) code (0 done, else an error code) text (JSON)
+    //  PUT /v1/messages/{id}: an inbound message marked read.
+    WA_MSG_READ,                //  coreapp → upstream: session seq text (JSON {"id","from"})
+    WA_MSG_READ_ACK,            //  upstream → coreapp: session seq code (0 marked read, 1 read already,
+                                //  2 refused: no such inbound message) text (the id, or why refused)
     WA_MSG_TYPE_MAX
 } wa_msg_type_t;
 

@@ -91,6 +91,8 @@ typedef struct {
     char webhooks_secret_file[WA_CONFIG_STR];
     int callbacks_queue_max;        //  pending callbacks per shard, then events wait upstream
     char media_dir[WA_CONFIG_STR];
+    double media_download_timeout;  //  waweb: a media link's whole download
+    bool media_download_private;    //  waweb: links may reach private addresses
     //  logging
     char log_level[8];
     bool log_syslog;

@@ -20,6 +20,11 @@ typedef enum {
     WA_ERR_NOT_PRIMARY_COREAPP = 1018,
     WA_ERR_DATABASE = 1023,
     WA_ERR_PASSWORD_CHANGE = 1024,
+    //  Templates: reported by the network in a message's "failed" status
+    //  (wagate's catalogue, docs/API.md), never answered by a node.
+    WA_ERR_TEMPLATE_PARAMS = 2000,      //  the parameters do not match the template's
+    WA_ERR_TEMPLATE_MISSING = 2001,     //  no such template (namespace, name, language)
+    WA_ERR_TEMPLATE_FORMAT = 2012,      //  a parameter's format is not the template's
 } wa_error_t;
 
 //  WA_ERR_INTERNAL spelled out, for the fixed answers sent when no JSON

@@ -48,6 +48,8 @@ static const uint32_t s_fields [WA_MSG_TYPE_MAX] = {
     [WA_MSG_SWITCHOVER_OK]  = WA_F_SHARD | WA_F_NODE | WA_F_EPOCH | WA_F_TEXT,
     [WA_MSG_HANDOVER]       = WA_F_SHARD | WA_F_NODE | WA_F_EPOCH | WA_F_SEQ | WA_F_TEXT,
     [WA_MSG_HANDED_OVER]    = WA_F_SHARD | WA_F_NODE | WA_F_EPOCH | WA_F_SEQ | WA_F_CODE | WA_F_TEXT,
+    [WA_MSG_READ]           = WA_F_SESSION | WA_F_SEQ | WA_F_TEXT,
+    [WA_MSG_READ_ACK]       = WA_F_SESSION | WA_F_SEQ | WA_F_CODE | WA_F_TEXT,
 };
 
 static const char *s_names [WA_MSG_TYPE_MAX] = {
@@ -87,6 +89,8 @@ static const char *s_names [WA_MSG_TYPE_MAX] = {
     [WA_MSG_SWITCHOVER_OK]  = "SWITCHOVER_OK",
     [WA_MSG_HANDOVER]       = "HANDOVER",
     [WA_MSG_HANDED_OVER]    = "HANDED_OVER",
+    [WA_MSG_READ]           = "READ",
+    [WA_MSG_READ_ACK]       = "READ_ACK",
 };
 
 static bool

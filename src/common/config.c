@@ -167,6 +167,12 @@ static const key_t_ s_keys[] = {
        "acknowledging new events, which wait upstream"),
     K ("media_dir", NULL, T_STR, media_dir, "/usr/local/wamedia", 1, 255, NULL,
        "the media folder, shared by every Webapp and Coreapp (NFS across hosts)"),
+    K ("media_download_timeout", NULL, T_SEC, media_download_timeout, "30", 0.1, 3600, NULL,
+       "waweb: seconds a message's media link may take to download in all (connection, redirects, "
+       "body); past it the message is refused"),
+    K ("media_download_private", NULL, T_BOOL, media_download_private, "0", 0, 0, NULL,
+       "waweb: 1 lets media links reach loopback, private and link-local addresses (an internal media "
+       "server, tests); 0 refuses them, so a link cannot make a Webapp fetch from inside the network"),
     K ("webapp_port", "WEBAPP_EXTERNAL_PORTS", T_INT, webapp_port, "9090", 0, 65535, NULL,
        "waweb: the HTTP API's TCP port (0: any free port, logged)"),
     K ("webapp_bind", NULL, T_STR, webapp_bind, "*", 1, 63, NULL,

@@ -23,6 +23,9 @@ static const struct {
     { WA_ERR_NOT_PRIMARY_COREAPP, "Not a primary coreapp", 500 },
     { WA_ERR_DATABASE, "Database error occurred", 500 },
     { WA_ERR_PASSWORD_CHANGE, "Password change required", 401 },
+    { WA_ERR_TEMPLATE_PARAMS, "Number of parameters does not match the expected number of params", 400 },
+    { WA_ERR_TEMPLATE_MISSING, "Template missing", 400 },
+    { WA_ERR_TEMPLATE_FORMAT, "Parameter format does not match format in the created template", 400 },
 };
 
 static int

@@ -1,4 +1,5 @@
-/*  wa_message — see wa_message.h */
+/*  wa_message — see wa_message.h. The structured types' checks are in
+    message_types.c; the checker they share is wa_message_check.h. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <string.h>
@@ -7,13 +8,12 @@
 #include <zlib.h>
 #include "wa_errors.h"
 #include "wa_message.h"
+#include "wa_message_check.h"
 
-static int
-s_fail (char *why, size_t why_size, int code, const char *text)
-{
-    snprintf (why, why_size, "%s", text);
-    return code;
-}
+const char *const wa_message_types[] = {
+    "text", "image", "audio", "video", "document", "sticker", "template", "interactive", "contacts",
+    "location", "reaction", NULL
+};
 
 static bool
 s_streq (const char *a, const char *b)
@@ -21,15 +21,384 @@ s_streq (const char *a, const char *b)
     return strcmp (a, b) == 0;
 }
 
-static int
-s_failf (char *why, size_t why_size, int code, const char *fmt, ...)
+size_t
+wa_utf8_chars (const char *text, size_t len)
 {
+    size_t chars = 0;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char) text[i] & 0xC0) != 0x80)
+            chars++;
+    return chars;
+}
+
+//  --------------------------------------------------------------------------
+//  The checker (wa_message_check.h)
+
+static size_t
+s_append (chk_t *c, const char *text)
+{
+    size_t before = c->len;
+    int n = snprintf (c->path + c->len, sizeof c->path - c->len, "%s", text);
+    if (n > 0)
+        c->len = c->len + (size_t) n < sizeof c->path ? c->len + (size_t) n : sizeof c->path - 1;
+    return before;
+}
+
+size_t
+chk_enter (chk_t *c, const char *member)
+{
+    if (c->len == 0)
+        return s_append (c, member);
+    size_t before = c->len;
+    s_append (c, ".");
+    s_append (c, member);
+    return before;
+}
+
+size_t
+chk_enter_index (chk_t *c, size_t index)
+{
+    char text[24];
+    snprintf (text, sizeof text, "[%zu]", index);
+    return s_append (c, text);
+}
+
+void
+chk_leave (chk_t *c, size_t len)
+{
+    c->len = len;
+    c->path[len] = 0;
+}
+
+int
+chk_fail (chk_t *c, int code, const char *fmt, ...)
+{
+    char text[256];
     va_list args;
     va_start (args, fmt);
-    vsnprintf (why, why_size, fmt, args);
+    vsnprintf (text, sizeof text, fmt, args);
     va_end (args);
+    snprintf (c->why, c->why_size, "'%s' %s", c->path, text);
     return code;
 }
+
+const json_t *
+chk_get (const json_t *obj, const char *name)
+{
+    const json_t *value = json_object_get (obj, name);
+    return json_is_null (value) ? NULL : value;
+}
+
+int
+chk_object (chk_t *c, const json_t *value, const char *const *members)
+{
+    if (!json_is_object (value))
+        return chk_fail (c, WA_ERR_INVALID, "must be an object");
+    const char *key;
+    json_t *member;
+    json_object_foreach ((json_t *) value, key, member) {
+        bool known = false;
+        for (size_t i = 0; members[i] && !known; i++)
+            known = s_streq (members[i], key);
+        if (!known) {
+            char list[160] = "";
+            for (size_t i = 0; members[i]; i++) {
+                size_t used = strlen (list);
+                snprintf (list + used, sizeof list - used, "%s%s", i ? ", " : "", members[i]);
+            }
+            size_t len = chk_enter (c, key);
+            //  A key is any string: only a bounded, printable part of it.
+            for (char *p = c->path + len; *p; p++)
+                if ((unsigned char) *p < ' ' || *p == '\'')
+                    *p = '?';
+            return chk_fail (c, WA_ERR_INVALID, "is not a field of this object (it takes %s)", list);
+        }
+    }
+    return 0;
+}
+
+//  Is text of len bytes free of what allow does not let in?
+static bool
+s_clean (const char *text, size_t len, int allow)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char) text[i];
+        if (b == 0)
+            return false;
+        if (allow == CHK_ANY)
+            continue;
+        if (b < ' ' || b == 0x7F) {
+            if (allow == CHK_LINES && (b == '\n' || b == '\t'))
+                continue;
+            return false;
+        }
+    }
+    return true;
+}
+
+int
+chk_string (chk_t *c, const json_t *obj, const char *name, bool required, size_t min, size_t max, int allow,
+            const char **out)
+{
+    if (out)
+        *out = NULL;
+    const json_t *value = chk_get (obj, name);
+    size_t len = chk_enter (c, name);
+    int code = 0;
+    if (!value) {
+        if (required)
+            code = chk_fail (c, WA_ERR_MISSING, "is missing");
+    }
+    else
+    if (!json_is_string (value))
+        code = chk_fail (c, WA_ERR_INVALID, "must be a string");
+    else {
+        size_t bytes = json_string_length (value);
+        size_t chars = wa_utf8_chars (json_string_value (value), bytes);
+        if (chars < min || chars > max) {
+            if (min == max)
+                code = chk_fail (c, WA_ERR_INVALID, "must be %zu characters long", min);
+            else
+                code = chk_fail (c, WA_ERR_INVALID, "must be %zu to %zu characters long", min, max);
+        }
+        else
+        if (!s_clean (json_string_value (value), bytes, allow))
+            code = chk_fail (c, WA_ERR_INVALID, "%s", allow == CHK_ANY ? "may not contain a NUL character"
+                             : allow == CHK_LINES ? "may not contain control characters other than line breaks "
+                             "and tabs" : "may not contain line breaks, tabs or other control characters");
+        else
+        if (out)
+            *out = json_string_value (value);
+    }
+    chk_leave (c, len);
+    return code;
+}
+
+int
+chk_enum (chk_t *c, const json_t *obj, const char *name, bool required, const char *const *values, const char **out)
+{
+    const char *value;
+    int code = chk_string (c, obj, name, required, 0, 64, CHK_ONE_LINE, &value);
+    if (out)
+        *out = NULL;
+    if (code || !value)
+        return code;
+    for (size_t i = 0; values[i]; i++)
+        if (s_streq (value, values[i])) {
+            if (out)
+                *out = values[i];
+            return 0;
+        }
+    char list[200] = "";
+    for (size_t i = 0; values[i]; i++) {
+        size_t used = strlen (list);
+        snprintf (list + used, sizeof list - used, "%s\"%s\"", i ? (values[i + 1] ? ", " : " or ") : "", values[i]);
+    }
+    size_t len = chk_enter (c, name);
+    code = chk_fail (c, WA_ERR_INVALID, "must be %s", list);
+    chk_leave (c, len);
+    return code;
+}
+
+int
+chk_int (chk_t *c, const json_t *obj, const char *name, bool required, json_int_t min, json_int_t max,
+         bool *present, json_int_t *out)
+{
+    const json_t *value = chk_get (obj, name);
+    if (present)
+        *present = value != NULL;
+    size_t len = chk_enter (c, name);
+    int code = 0;
+    if (!value) {
+        if (required)
+            code = chk_fail (c, WA_ERR_MISSING, "is missing");
+    }
+    else
+    if (!json_is_integer (value) || json_integer_value (value) < min || json_integer_value (value) > max)
+        code = chk_fail (c, WA_ERR_INVALID, "must be an integer from %" JSON_INTEGER_FORMAT " to %"
+                         JSON_INTEGER_FORMAT, min, max);
+    else
+    if (out)
+        *out = json_integer_value (value);
+    chk_leave (c, len);
+    return code;
+}
+
+int
+chk_number (chk_t *c, const json_t *obj, const char *name, bool required, double min, double max)
+{
+    const json_t *value = chk_get (obj, name);
+    size_t len = chk_enter (c, name);
+    int code = 0;
+    if (!value) {
+        if (required)
+            code = chk_fail (c, WA_ERR_MISSING, "is missing");
+    }
+    else
+    if (!json_is_number (value) || !(json_number_value (value) >= min && json_number_value (value) <= max))
+        code = chk_fail (c, WA_ERR_INVALID, "must be a number from %g to %g", min, max);
+    chk_leave (c, len);
+    return code;
+}
+
+int
+chk_array (chk_t *c, const json_t *obj, const char *name, bool required, size_t min, size_t max, const json_t **out)
+{
+    *out = NULL;
+    const json_t *value = chk_get (obj, name);
+    size_t len = chk_enter (c, name);
+    int code = 0;
+    if (!value) {
+        if (required)
+            code = chk_fail (c, WA_ERR_MISSING, "is missing");
+    }
+    else
+    if (!json_is_array (value) || json_array_size (value) < min || json_array_size (value) > max) {
+        if (min == max)
+            code = chk_fail (c, WA_ERR_INVALID, "must be an array of %zu", min);
+        else
+            code = chk_fail (c, WA_ERR_INVALID, "must be an array of %zu to %zu", min, max);
+    }
+    else
+        *out = value;
+    chk_leave (c, len);
+    return code;
+}
+
+int
+chk_member_object (chk_t *c, const json_t *obj, const char *name, bool required, const char *const *members,
+                   const json_t **out)
+{
+    *out = NULL;
+    const json_t *value = chk_get (obj, name);
+    size_t len = chk_enter (c, name);
+    int code = 0;
+    if (!value) {
+        if (required)
+            code = chk_fail (c, WA_ERR_MISSING, "is missing");
+    }
+    else
+    if ((code = chk_object (c, value, members)) == 0)
+        *out = value;
+    chk_leave (c, len);
+    return code;
+}
+
+//  An http:// or https:// URL: a host, nothing that is not printable ASCII.
+static bool
+s_link_valid (const char *link)
+{
+    size_t skip = strncasecmp (link, "https://", 8) == 0 ? 8 : strncasecmp (link, "http://", 7) == 0 ? 7 : 0;
+    if (!skip || !link[skip] || link[skip] == '/' || link[skip] == '?' || link[skip] == '#')
+        return false;
+    for (const unsigned char *p = (const unsigned char *) link; *p; p++)
+        if (*p <= ' ' || *p >= 0x7F)
+            return false;
+    return true;
+}
+
+int
+chk_media (chk_t *c, const json_t *obj, const char *kind, unsigned allow)
+{
+    static const char *const members[] = { "id", "link", "provider", "caption", "filename", NULL };
+    const json_t *media = chk_get (obj, kind);
+    size_t len = chk_enter (c, kind);
+    int code = 0;
+    const char *id = NULL, *link = NULL, *provider = NULL;
+    if (!media) {
+        code = chk_fail (c, WA_ERR_MISSING, "is missing (a media object: the 'id' POST /v1/media returned, or "
+                         "a 'link')");
+        goto done;
+    }
+    if ((code = chk_object (c, media, members)))
+        goto done;
+    if (!(allow & CHK_CAPTION) && chk_get (media, "caption")) {
+        size_t at = chk_enter (c, "caption");
+        code = chk_fail (c, WA_ERR_INVALID, "is not allowed: only an image, a video or a document message "
+                         "has a caption");
+        chk_leave (c, at);
+        goto done;
+    }
+    if (!(allow & CHK_FILENAME) && chk_get (media, "filename")) {
+        size_t at = chk_enter (c, "filename");
+        code = chk_fail (c, WA_ERR_INVALID, "is not allowed: only a document has one");
+        chk_leave (c, at);
+        goto done;
+    }
+    bool by_id = chk_get (media, "id") != NULL, by_link = chk_get (media, "link") != NULL;
+    if (by_id && by_link) {
+        code = chk_fail (c, WA_ERR_INVALID, "must have an 'id' or a 'link', not both");
+        goto done;
+    }
+    if (!by_id && !by_link) {
+        size_t at = chk_enter (c, "id");
+        code = chk_fail (c, WA_ERR_MISSING, "is missing (or a 'link' instead: the media's http or https URL)");
+        chk_leave (c, at);
+        goto done;
+    }
+    if (by_id) {
+        size_t at = chk_enter (c, "id");
+        const json_t *value = chk_get (media, "id");
+        if (!json_is_string (value) || !wa_media_id_valid (json_string_value (value)))
+            code = chk_fail (c, WA_ERR_INVALID, "must be a media id as POST /v1/media returns it");
+        else
+            id = json_string_value (value);
+        chk_leave (c, at);
+        if (code)
+            goto done;
+        if (chk_get (media, "provider")) {
+            at = chk_enter (c, "provider");
+            code = chk_fail (c, WA_ERR_INVALID, "goes only with a 'link'");
+            chk_leave (c, at);
+            goto done;
+        }
+    }
+    else {
+        if ((code = chk_string (c, media, "link", true, 1, WA_MESSAGE_LINK_MAX, CHK_ONE_LINE, &link)))
+            goto done;
+        if (!s_link_valid (link)) {
+            size_t at = chk_enter (c, "link");
+            code = chk_fail (c, WA_ERR_INVALID, "must be an http:// or https:// URL with a host (no spaces)");
+            chk_leave (c, at);
+            goto done;
+        }
+        static const char *const provider_members[] = { "name", NULL };
+        const json_t *named;
+        if ((code = chk_member_object (c, media, "provider", false, provider_members, &named)))
+            goto done;
+        if (named) {
+            size_t at = chk_enter (c, "provider");
+            code = chk_string (c, named, "name", true, 1, WA_MESSAGE_PROVIDER_MAX, CHK_ONE_LINE, &provider);
+            chk_leave (c, at);
+            if (code)
+                goto done;
+        }
+    }
+    if ((code = chk_string (c, media, "caption", false, 1, WA_MESSAGE_CAPTION_MAX, CHK_LINES, NULL))
+    ||  (code = chk_string (c, media, "filename", false, 1, WA_MESSAGE_FILENAME_MAX, CHK_ONE_LINE, NULL)))
+        goto done;
+    wa_message_t *msg = c->msg;
+    if (msg->media_count == WA_MESSAGE_MEDIA_MAX) {
+        code = chk_fail (c, WA_ERR_INVALID, "is one media object too many: a message names at most %d",
+                         WA_MESSAGE_MEDIA_MAX);
+        goto done;
+    }
+    wa_media_ref_t *ref = &msg->media[msg->media_count++];
+    ref->kind = kind;
+    ref->id = id;
+    ref->link = link;
+    ref->provider = provider;
+    ref->object = (json_t *) media;     //  the Webapp's to rewrite (wa_message.h)
+    snprintf (ref->field, sizeof ref->field, "%.*s", (int) sizeof ref->field - 1, c->path);
+    if (link)
+        msg->links++;
+done:
+    chk_leave (c, len);
+    return code;
+}
+
+//  --------------------------------------------------------------------------
+//  The message
 
 //  A recipient as clients write it: digits, with an optional leading '+'
 //  and spaces, dashes, dots or parentheses between them.
@@ -54,63 +423,47 @@ s_recipient (const char *text, char *to)
     return digits > 0 ? 0 : -1;
 }
 
-//  An optional string member of a media object: 1 to max bytes, no control
-//  characters (so no NUL). 0 with *out set (NULL when absent), or an error
-//  code.
+//  image, audio, video, document, sticker: the object named by the type.
 static int
-s_media_text (const json_t *media, const char *type, const char *name, size_t max, const char **out,
-              char *why, size_t why_size)
+s_media_message (chk_t *c, const json_t *root)
 {
-    *out = NULL;
-    const json_t *value = json_object_get (media, name);
-    if (!value)
-        return 0;
-    if (!json_is_string (value))
-        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.%s' must be a string", type, name);
-    size_t len = json_string_length (value);
-    if (len == 0 || len > max)
-        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.%s' must be 1 to %zu bytes long", type, name, max);
-    //  A caption may run over lines; a file name is one line.
-    bool lines = s_streq (name, "caption");
-    const char *text = json_string_value (value);
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char) text[i] < ' ' && !(lines && (text[i] == '\n' || text[i] == '\t')))
-            return s_failf (why, why_size, WA_ERR_INVALID, "'%s.%s' may not contain control characters%s", type, name,
-                            lines ? " other than line breaks and tabs" : "");
-    *out = text;
+    wa_message_t *msg = c->msg;
+    const char *type = msg->type;
+    if (!chk_get (root, type)) {
+        size_t len = chk_enter (c, type);
+        int code = chk_fail (c, WA_ERR_MISSING, "is missing (a%s %s message needs %s.id, the id POST /v1/media "
+                             "returned, or %s.link)", strchr ("aeiou", type[0]) ? "n" : "", type, type, type);
+        chk_leave (c, len);
+        return code;
+    }
+    unsigned allow = s_streq (type, "document") ? CHK_CAPTION | CHK_FILENAME
+                   : s_streq (type, "image") || s_streq (type, "video") ? CHK_CAPTION : 0;
+    int code = chk_media (c, root, type, allow);
+    if (code)
+        return code;
+    const json_t *media = chk_get (root, type);
+    msg->media_id = msg->media[0].id;
+    msg->caption = json_string_value (chk_get (media, "caption"));
+    msg->filename = json_string_value (chk_get (media, "filename"));
     return 0;
 }
 
-//  image, document, audio, video: {"id": a media id} with a caption
-//  (image, video, document) and a file name (document).
 static int
-s_media_check (const json_t *root, wa_message_t *msg, char *why, size_t why_size)
+s_text_message (chk_t *c, const json_t *root)
 {
-    const char *type = msg->type;
-    const json_t *media = json_object_get (root, type);
-    if (!media)
-        return s_failf (why, why_size, WA_ERR_MISSING, "'%s' is missing (a%s %s message needs %s.id, the id "
-                        "POST /v1/media returned)", type, strchr ("aeiou", type[0]) ? "n" : "", type, type);
-    if (!json_is_object (media))
-        return s_failf (why, why_size, WA_ERR_INVALID, "'%s' must be an object with an 'id'", type);
-    if (json_object_get (media, "link"))
-        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.link' is not supported: upload the file with "
-                        "POST /v1/media and send its id as '%s.id'", type, type);
-    const json_t *id = json_object_get (media, "id");
-    if (!id)
-        return s_failf (why, why_size, WA_ERR_MISSING, "'%s.id' is missing", type);
-    if (!json_is_string (id) || !wa_media_id_valid (json_string_value (id)))
-        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.id' must be a media id as POST /v1/media returns it",
-                        type);
-    msg->media_id = json_string_value (id);
-    bool captioned = !s_streq (type, "audio");
-    if (!captioned && json_object_get (media, "caption"))
-        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.caption' is not allowed: %s has no caption", type, type);
-    if (!s_streq (type, "document") && json_object_get (media, "filename"))
-        return s_failf (why, why_size, WA_ERR_INVALID, "'%s.filename' is not allowed: only a document has one", type);
-    int code = s_media_text (media, type, "caption", WA_MESSAGE_CAPTION_MAX, &msg->caption, why, why_size);
-    if (code == 0)
-        code = s_media_text (media, type, "filename", WA_MESSAGE_FILENAME_MAX, &msg->filename, why, why_size);
+    static const char *const members[] = { "body", NULL };
+    const json_t *text = chk_get (root, "text");
+    size_t len = chk_enter (c, "text");
+    int code = 0;
+    if (!text)
+        code = chk_fail (c, WA_ERR_MISSING, "is missing (a text message needs text.body)");
+    else
+    if (!json_is_object (text))
+        code = chk_fail (c, WA_ERR_INVALID, "must be an object with a 'body'");
+    else
+    if ((code = chk_object (c, text, members)) == 0)
+        code = chk_string (c, text, "body", true, 1, WA_MESSAGE_BODY_MAX, CHK_ANY, &c->msg->body);
+    chk_leave (c, len);
     return code;
 }
 
@@ -118,52 +471,70 @@ int
 wa_message_check (const json_t *root, wa_message_t *msg, char *why, size_t why_size)
 {
     memset (msg, 0, sizeof *msg);
-    if (!json_is_object (root))
-        return s_fail (why, why_size, WA_ERR_INVALID, "the body must be a JSON object");
-    const json_t *to = json_object_get (root, "to");
-    if (!to)
-        return s_fail (why, why_size, WA_ERR_MISSING, "'to' is missing");
-    if (!json_is_string (to) || s_recipient (json_string_value (to), msg->to))
-        return s_fail (why, why_size, WA_ERR_INVALID,
-                       "'to' must be a phone number: up to 20 digits, optionally with a leading '+'");
-    const json_t *recipient_type = json_object_get (root, "recipient_type");
-    if (recipient_type && !(json_is_string (recipient_type)
-                         && strcmp (json_string_value (recipient_type), "individual") == 0))
-        return s_fail (why, why_size, WA_ERR_INVALID, "'recipient_type' must be \"individual\"");
-    const json_t *type = json_object_get (root, "type");
-    if (type && !json_is_string (type))
-        return s_fail (why, why_size, WA_ERR_INVALID, "'type' must be a string");
-    msg->type = type ? json_string_value (type) : "text";
-    const json_t *preview = json_object_get (root, "preview_url");
-    if (preview && !json_is_boolean (preview))
-        return s_fail (why, why_size, WA_ERR_INVALID, "'preview_url' must be true or false");
-    if (strcmp (msg->type, "text") != 0) {
-        static const char *media_types[] = { "image", "document", "audio", "video" };
-        for (size_t i = 0; i < sizeof media_types / sizeof media_types[0]; i++)
-            if (s_streq (msg->type, media_types[i])) {
-                msg->type = media_types[i];
-                return s_media_check (root, msg, why, why_size);
-            }
-        return s_fail (why, why_size, WA_ERR_INVALID,
-                       "'type' must be one of \"text\", \"image\", \"document\", \"audio\", \"video\"");
+    chk_t check = { .why = why, .why_size = why_size, .msg = msg };
+    chk_t *c = &check;
+    if (!json_is_object (root)) {
+        snprintf (why, why_size, "the body must be a JSON object");
+        return WA_ERR_INVALID;
     }
-    const json_t *text = json_object_get (root, "text");
-    if (!text)
-        return s_fail (why, why_size, WA_ERR_MISSING, "'text' is missing (a text message needs text.body)");
-    if (!json_is_object (text))
-        return s_fail (why, why_size, WA_ERR_INVALID, "'text' must be an object with a 'body'");
-    const json_t *body = json_object_get (text, "body");
-    if (!body)
-        return s_fail (why, why_size, WA_ERR_MISSING, "'text.body' is missing");
-    if (!json_is_string (body))
-        return s_fail (why, why_size, WA_ERR_INVALID, "'text.body' must be a string");
-    size_t len = json_string_length (body);
-    if (len == 0 || len > WA_MESSAGE_BODY_MAX)
-        return s_fail (why, why_size, WA_ERR_INVALID, "'text.body' must be 1 to 4096 bytes long");
-    if (memchr (json_string_value (body), 0, len))
-        return s_fail (why, why_size, WA_ERR_INVALID, "'text.body' may not contain a NUL character");
-    msg->body = json_string_value (body);
-    return 0;
+    const json_t *to = chk_get (root, "to");
+    if (!to) {
+        snprintf (why, why_size, "'to' is missing");
+        return WA_ERR_MISSING;
+    }
+    if (!json_is_string (to) || s_recipient (json_string_value (to), msg->to)) {
+        snprintf (why, why_size, "'to' must be a phone number: up to 20 digits, optionally with a leading '+'");
+        return WA_ERR_INVALID;
+    }
+    const json_t *recipient_type = chk_get (root, "recipient_type");
+    if (recipient_type && !(json_is_string (recipient_type)
+                         && strcmp (json_string_value (recipient_type), "individual") == 0)) {
+        snprintf (why, why_size, "'recipient_type' must be \"individual\"");
+        return WA_ERR_INVALID;
+    }
+    const json_t *type = chk_get (root, "type");
+    if (type && !json_is_string (type)) {
+        snprintf (why, why_size, "'type' must be a string");
+        return WA_ERR_INVALID;
+    }
+    msg->type = NULL;
+    const char *asked = type ? json_string_value (type) : "text";
+    for (size_t i = 0; wa_message_types[i] && !msg->type; i++)
+        if (s_streq (asked, wa_message_types[i]))
+            msg->type = wa_message_types[i];
+    if (!msg->type) {
+        snprintf (why, why_size, "'type' must be one of \"text\", \"image\", \"audio\", \"video\", \"document\", "
+                  "\"sticker\", \"template\", \"interactive\", \"contacts\", \"location\", \"reaction\"");
+        return WA_ERR_INVALID;
+    }
+    const json_t *preview = chk_get (root, "preview_url");
+    if (preview && !json_is_boolean (preview)) {
+        snprintf (why, why_size, "'preview_url' must be true or false");
+        return WA_ERR_INVALID;
+    }
+    if (preview && !s_streq (msg->type, "text")) {
+        snprintf (why, why_size, "'preview_url' goes only with a text message");
+        return WA_ERR_INVALID;
+    }
+    msg->preview_url = json_is_true (preview);
+    if (s_streq (msg->type, "text"))
+        return s_text_message (c, root);
+    if (s_streq (msg->type, "image") || s_streq (msg->type, "audio") || s_streq (msg->type, "video")
+    ||  s_streq (msg->type, "document") || s_streq (msg->type, "sticker"))
+        return s_media_message (c, root);
+    const json_t *content = chk_get (root, msg->type);
+    chk_enter (c, msg->type);
+    if (!content)
+        return chk_fail (c, WA_ERR_MISSING, "is missing (a %s message needs its '%s' %s)", msg->type, msg->type,
+                         s_streq (msg->type, "contacts") ? "array" : "object");
+    int code = s_streq (msg->type, "template") ? chk_template (c, content)
+             : s_streq (msg->type, "interactive") ? chk_interactive (c, content)
+             : s_streq (msg->type, "contacts") ? chk_contacts (c, content)
+             : s_streq (msg->type, "location") ? chk_location (c, content)
+             : chk_reaction (c, content);
+    if (code == 0)
+        msg->content = content;
+    return code;
 }
 
 int
@@ -203,7 +574,9 @@ wa_message_id (const char *key, char id[WA_MESSAGE_ID_LEN + 1])
 char *
 wa_message_upstream (const wa_message_t *msg, const char *id)
 {
-    json_t *body;
+    if (msg->links)
+        return NULL;
+    json_t *body = NULL;
     if (msg->media_id) {
         body = json_pack ("{s:s}", "id", msg->media_id);
         if (body && msg->caption)
@@ -212,9 +585,15 @@ wa_message_upstream (const wa_message_t *msg, const char *id)
             json_object_set_new (body, "filename", json_string (msg->filename));
     }
     else
-        body = msg->body ? json_string (msg->body) : NULL;
+    if (msg->content)
+        body = json_deep_copy (msg->content);
+    else
+    if (msg->body)
+        body = json_string (msg->body);
     json_t *out = body ? json_pack ("{s:s, s:s, s:s, s:o}", "id", id, "to", msg->to, "type", msg->type,
                                     "body", body) : NULL;
+    if (out && msg->preview_url)
+        json_object_set_new (out, "preview_url", json_true ());
     char *text = out ? json_dumps (out, JSON_COMPACT) : NULL;
     json_decref (out);
     return text;
@@ -239,17 +618,65 @@ wa_media_id_valid (const char *id)
 }
 
 bool
-wa_media_fits (const char *message_type, const char *mime_type)
+wa_media_fits (const char *kind, const char *mime_type)
 {
-    if (s_streq (message_type, "document"))
+    if (s_streq (kind, "document"))
         return true;
-    if (s_streq (message_type, "image"))
+    if (s_streq (kind, "image"))
         return s_streq (mime_type, "image/jpeg") || s_streq (mime_type, "image/png");
-    if (s_streq (message_type, "audio"))
+    if (s_streq (kind, "sticker"))
+        return s_streq (mime_type, "image/webp");
+    if (s_streq (kind, "audio"))
         return strncmp (mime_type, "audio/", 6) == 0;
-    if (s_streq (message_type, "video"))
+    if (s_streq (kind, "video"))
         return strncmp (mime_type, "video/", 6) == 0;
     return false;
+}
+
+uint64_t
+wa_media_limit (const char *kind)
+{
+    static const struct {
+        const char *kind;
+        uint64_t bytes;
+    } limits[] = {
+        { "image", 5 << 20 }, { "audio", 16 << 20 }, { "video", 16 << 20 }, { "sticker", 500 << 10 },
+        { "document", 100 << 20 },
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+        if (s_streq (kind, limits[i].kind))
+            return limits[i].bytes;
+    return 0;
+}
+
+void
+wa_media_content_id (const char *sha256_hex, const char *mime_type, char id[WA_MEDIA_ID_LEN + 1])
+{
+    unsigned char bytes[16];
+    char hex[33];
+    crypto_generichash_state state;
+    crypto_generichash_init (&state, (const unsigned char *) "wacluster media", 15, sizeof bytes);
+    crypto_generichash_update (&state, (const unsigned char *) sha256_hex, strlen (sha256_hex));
+    crypto_generichash_update (&state, (const unsigned char *) "\n", 1);
+    crypto_generichash_update (&state, (const unsigned char *) mime_type, strlen (mime_type));
+    crypto_generichash_final (&state, bytes, sizeof bytes);
+    bytes[6] = (unsigned char) ((bytes[6] & 0x0f) | 0x80);     //  version 8: made here, not random
+    bytes[8] = (unsigned char) ((bytes[8] & 0x3f) | 0x80);
+    sodium_bin2hex (hex, sizeof hex, bytes, sizeof bytes);
+    snprintf (id, WA_MEDIA_ID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+bool
+wa_message_ref_valid (const char *text)
+{
+    size_t len = text ? strlen (text) : 0;
+    if (len == 0 || len > WA_MESSAGE_REF_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((text[i] >= 'a' && text[i] <= 'z') || (text[i] >= 'A' && text[i] <= 'Z')
+        ||    (text[i] >= '0' && text[i] <= '9') || strchr ("._:=+/-", text[i])))
+            return false;
+    return true;
 }
 
 //  Copy text[0..len) trimmed of spaces and tabs, in lower case, to out.

@@ -7,6 +7,10 @@
 #define NAME_MAX_BYTES 256
 #define BODY_MAX_BYTES 4096
 #define NUMBER_MAX 20
+#define ERRORS_MAX 5
+#define ERROR_CODE_MAX 999999
+#define ERROR_TITLE_MAX_BYTES 256
+#define ERROR_DETAILS_MAX_BYTES 1024
 
 static int
 s_fail (char *why, size_t why_size, const char *text)
@@ -76,11 +80,34 @@ s_one (json_t *array)
     return json_is_array (array) && json_array_size (array) == 1 ? json_array_get (array, 0) : NULL;
 }
 
+//  A failed status's "errors": 1 to ERRORS_MAX {code, title[, details]}.
+static bool
+s_errors (const json_t *errors)
+{
+    static const char *const with_details[] = { "code", "title", "details", NULL };
+    static const char *const without[] = { "code", "title", NULL };
+    if (!json_is_array (errors) || json_array_size (errors) < 1 || json_array_size (errors) > ERRORS_MAX)
+        return false;
+    size_t i;
+    json_t *error;
+    json_array_foreach (errors, i, error) {
+        json_t *code = json_object_get (error, "code");
+        json_t *details = json_object_get (error, "details");
+        if (!(details ? s_exactly (error, with_details) : s_exactly (error, without))
+        ||  !json_is_integer (code) || json_integer_value (code) < 1 || json_integer_value (code) > ERROR_CODE_MAX
+        ||  !s_text (json_object_get (error, "title"), ERROR_TITLE_MAX_BYTES)
+        ||  (details && !s_text (details, ERROR_DETAILS_MAX_BYTES)))
+            return false;
+    }
+    return true;
+}
+
 static int
 s_payload (json_t *payload, cbevent_t *event, char *why, size_t why_size)
 {
     static const char *const status_keys[] = { "statuses", NULL };
     static const char *const status_fields[] = { "id", "recipient_id", "status", "timestamp", NULL };
+    static const char *const failed_fields[] = { "id", "recipient_id", "status", "timestamp", "errors", NULL };
     static const char *const inbound_keys[] = { "contacts", "messages", NULL };
     static const char *const contact_fields[] = { "profile", "wa_id", NULL };
     static const char *const profile_fields[] = { "name", NULL };
@@ -88,9 +115,12 @@ s_payload (json_t *payload, cbevent_t *event, char *why, size_t why_size)
     static const char *const text_fields[] = { "body", NULL };
     if (s_exactly (payload, status_keys)) {
         json_t *status = s_one (json_object_get (payload, "statuses"));
-        if (!s_exactly (status, status_fields))
-            return s_fail (why, why_size, "'statuses' must hold one {id, recipient_id, status, timestamp}");
+        json_t *errors = json_object_get (status, "errors");
+        if (!s_exactly (status, errors ? failed_fields : status_fields))
+            return s_fail (why, why_size, "'statuses' must hold one {id, recipient_id, status, timestamp[, errors]}");
         const char *value = json_string_value (json_object_get (status, "status"));
+        if (errors && !(value && strcmp (value, "failed") == 0 && s_errors (errors)))
+            return s_fail (why, why_size, "a status's 'errors' go only with \"failed\": 1 to 5 {code, title[, details]}");
         if (!s_id (json_object_get (status, "id")))
             return s_fail (why, why_size, "a status's 'id' is not a message id");
         if (!s_digits (json_object_get (status, "recipient_id"), NUMBER_MAX))

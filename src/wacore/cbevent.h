@@ -3,8 +3,9 @@
     an UP_EVENT is {"event_id": ID, "payload": P}, and P must be exactly one
     of the webhook shapes of docs/API.md (Webhooks), nothing more:
 
-        {"statuses":[{"id","recipient_id","status","timestamp"}]}
-            status: sent, delivered, read or failed
+        {"statuses":[{"id","recipient_id","status","timestamp"[,"errors"]}]}
+            status: sent, delivered, read or failed; "errors" only with
+            failed: 1 to 5 {"code" (1 to 999999), "title"[, "details"]}
         {"contacts":[{"profile":{"name"},"wa_id"}],
          "messages":[{"from","id","timestamp","type":"text","text":{"body"}}]}
             from = wa_id

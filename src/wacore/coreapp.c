@@ -24,6 +24,7 @@
 #include "outbox.h"
 #include "callbacks.h"
 #include "contacts.h"
+#include "reads.h"
 #include "handover.h"
 #include "wa_message.h"
 
@@ -49,6 +50,7 @@ typedef struct {
     outbox_t *outbox;           //  the messages of the shard we hold
     callbacks_t *callbacks;     //  its statuses and inbound messages, to the webhook
     contacts_t *contacts;       //  contact checks, asked upstream and cached
+    reads_t *reads;             //  read receipts waiting for the upstream
     wa_usec_t relogin_at;       //  unregistered: no login before this
     int outbox_timer;
     wa_msg_t msg;               //  the message being handled (large)
@@ -108,6 +110,7 @@ s_close_session (coreapp_t *self, const char *why, bool confirmed_gone)
     outbox_session (self->outbox, false);
     callbacks_session (self->callbacks, 0);
     contacts_session_closed (self->contacts);
+    reads_session_closed (self->reads);
     if (was_open)
         wa_node_event (&self->node, "session_closed", (int) self->session.shard, self->session.epoch,
                        self->node.id, "upstream session %" PRIu64 " closed: %s", id, why);
@@ -132,6 +135,7 @@ s_demote (coreapp_t *self, const char *why)
     outbox_hold (self->outbox, -1, self->node.id, 0);
     callbacks_hold (self->callbacks, -1, self->node.id, 0);
     contacts_demoted (self->contacts);
+    reads_demoted (self->reads);
     if (self->login_timer >= 0)
         zloop_timer_end (self->loop, self->login_timer);
     self->login_timer = -1;
@@ -224,6 +228,9 @@ s_on_session_message (coreapp_t *self)
             break;
         case SESSION_EV_CONTACTS_REPLY:
             contacts_on_reply (self->contacts, self->msg.seq, self->msg.text, self->msg.text_len);
+            break;
+        case SESSION_EV_READ_ACK:
+            reads_on_ack (self->reads, self->msg.seq, self->msg.code, self->msg.text);
             break;
         case SESSION_EV_UNREGISTERED:
             s_unregistered (self);
@@ -761,6 +768,7 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
                                "waiting", (json_int_t) o.waiting,
                                "callbacks", callbacks_stats_json (self->callbacks),
                                "contacts", contacts_stats_json (self->contacts), "db", wa_dbworker_stats_json ());
+    json_object_set_new (stats, "reads", reads_stats_json (self->reads));
     wa_node_on_control (&self->node, stats);
     json_decref (stats);
     return 0;
@@ -857,6 +865,15 @@ s_contacts_ask (void *arg, uint64_t seq, const char *payload)
     return session_contacts (&self->session, seq, payload, wa_clock_mono ());
 }
 
+static int
+s_read_send (void *arg, uint64_t seq, const char *payload)
+{
+    coreapp_t *self = arg;
+    if (!s_holding (self))
+        return -1;
+    return session_read (&self->session, seq, payload, wa_clock_mono ());
+}
+
 static void
 s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
 {
@@ -877,6 +894,12 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
         else
         if ((code = wa_message_check (json_object_get (root, "message"), &message, why, sizeof why)))
             s_api_error (self, peer, msg->seq, 400, code, "%s", why);
+        else
+        //  A Webapp downloads every link and sends the stored file's id.
+        if (message.links)
+            s_api_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "'%s.link' was not downloaded: a Webapp stores "
+                         "the file and sends its id", message.media[0].link ? message.media[0].field
+                         : message.media[1].field);
         else
         if (!s_holding (self))
             s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
@@ -903,6 +926,23 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
                          self->node.id, self->shard);
         else
             contacts_request (self->contacts, peer, msg->seq, root, s_session_unavailable (self));
+    }
+    else
+    if (streq (op, "read")) {
+        json_t *shard = json_object_get (root, "shard");
+        if (!s_holding (self))
+            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
+                         self->node.id);
+        else
+        if (!json_is_integer (shard) || json_integer_value (shard) != self->shard)
+            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP,
+                         "coreapp %" PRIu64 " holds shard %d, not this one", self->node.id, self->shard);
+        else
+        if (handover_active (&self->handover))
+            s_api_error (self, peer, msg->seq, 503, WA_ERR_NOT_READY, "coreapp %" PRIu64 " is handing shard %d over",
+                         self->node.id, self->shard);
+        else
+            reads_request (self->reads, peer, msg->seq, root, s_session_unavailable (self));
     }
     else
         s_api_error (self, peer, msg->seq, 400, WA_ERR_NOT_FOUND, "unknown op '%.40s'", op);
@@ -995,6 +1035,7 @@ s_shutdown (coreapp_t *self)
         s_demote (self, "stopping");
     }
     contacts_destroy (&self->contacts);
+    reads_destroy (&self->reads);
     wa_node_finish (&self->node, "disconnected", timeout, s_job_dropped, self);
 }
 
@@ -1062,6 +1103,8 @@ coreapp_run (const wa_config_t *config)
     }
     contacts_io_t contacts_io = { s_api_reply, s_contacts_ask };
     self->contacts = contacts_new (&self->settings, contacts_io, self, self->loop);
+    reads_io_t reads_io = { s_api_reply, s_read_send };
+    self->reads = reads_new (&self->settings, reads_io, self, self->loop);
     zloop_reader (self->loop, wa_dbworker_sock (self->node.db), s_on_db, self);
     zloop_reader (self->loop, wa_dbworker_sock (outbox_worker (self->outbox)), s_on_outbox, self);
     wa_timer_every (self->loop, &self->outbox_timer, 0.1, s_on_outbox_tick, self);

@@ -32,8 +32,11 @@ typedef struct {
     char key[WA_MESSAGE_KEY_MAX + 1];
     char to[WA_MESSAGE_TO_MAX + 1];
     char *payload;
-    char media_id[WA_MEDIA_ID_LEN + 1];     //  a media message's, "" for text
-    char type[12];                          //  the message's type
+    //  The media the message names (wa_message_t's, by id): each looked up.
+    int media_count;
+    char media_ids[WA_MESSAGE_MEDIA_MAX][WA_MEDIA_ID_LEN + 1];
+    char media_kinds[WA_MESSAGE_MEDIA_MAX][12];
+    char media_fields[WA_MESSAGE_MEDIA_MAX][96];
 } accept_t;
 
 typedef struct {
@@ -90,8 +93,8 @@ typedef struct {
     const outbox_db_t *ops;
     unsigned int count;
     accept_t *rows[MEDIA_BATCH];
-    bool found[MEDIA_BATCH];
-    char types[MEDIA_BATCH][128];
+    bool found[MEDIA_BATCH][WA_MESSAGE_MEDIA_MAX];
+    char types[MEDIA_BATCH][WA_MESSAGE_MEDIA_MAX][128];
 } media_job_t;
 
 struct outbox_t {
@@ -333,14 +336,16 @@ s_media_run (wa_job_t *job, wa_db_t *db)
 {
     media_job_t *self = (media_job_t *) job;
     job->rc = 0;
-    for (unsigned int i = 0; i < self->count; i++) {
-        int found = self->ops->media (db, self->rows[i]->media_id, self->types[i], sizeof self->types[0]);
-        self->found[i] = found == 1;
-        if (found < 0) {
-            job->rc = -1;
-            return;
+    for (unsigned int i = 0; i < self->count; i++)
+        for (int m = 0; m < self->rows[i]->media_count; m++) {
+            int found = self->ops->media (db, self->rows[i]->media_ids[m], self->types[i][m],
+                                          sizeof self->types[i][m]);
+            self->found[i][m] = found == 1;
+            if (found < 0) {
+                job->rc = -1;
+                return;
+            }
         }
-    }
 }
 
 //  --------------------------------------------------------------------------
@@ -566,19 +571,26 @@ s_media_done (outbox_t *self)
     media_job_t *job = self->media;
     for (unsigned int i = 0; i < job->count; i++) {
         accept_t *accept = job->rows[i];
-        char details[300];
+        char details[400];
+        //  The first media that is missing or does not fit, -1 when none.
+        int bad = -1;
+        for (int m = 0; m < accept->media_count && bad < 0 && !job->job.rc; m++)
+            if (!job->found[i][m] || !wa_media_fits (accept->media_kinds[m], job->types[i][m]))
+                bad = m;
         if (job->job.rc)
             s_reply_error (self, &accept->peer, accept->seq, 500, WA_ERR_DATABASE, "cannot look up the media now");
         else
-        if (!job->found[i]) {
-            snprintf (details, sizeof details, "no media with id '%s'", accept->media_id);
+        if (bad >= 0 && !job->found[i][bad]) {
+            snprintf (details, sizeof details, "no media with id '%s'", accept->media_ids[bad]);
             s_reply_error (self, &accept->peer, accept->seq, 404, WA_ERR_NOT_FOUND, details);
         }
         else
-        if (!wa_media_fits (accept->type, job->types[i])) {
-            snprintf (details, sizeof details, "media '%s' is %s, which a%s %s message cannot carry (image: "
-                      "image/jpeg or image/png; audio: audio/*; video: video/*; document: any)",
-                      accept->media_id, job->types[i], strchr ("aeiou", accept->type[0]) ? "n" : "", accept->type);
+        if (bad >= 0) {
+            const char *kind = accept->media_kinds[bad];
+            snprintf (details, sizeof details, "'%s': media '%s' is %s, which a%s %s cannot be (image: image/jpeg "
+                      "or image/png; audio: audio/*; video: video/*; sticker: image/webp; document: any)",
+                      accept->media_fields[bad], accept->media_ids[bad], job->types[i][bad],
+                      strchr ("aeiou", kind[0]) ? "n" : "", kind);
             s_reply_error (self, &accept->peer, accept->seq, 400, WA_ERR_INVALID, details);
         }
         else
@@ -859,9 +871,13 @@ outbox_accept (outbox_t *self, zframe_t **peer, uint64_t seq, const char *key, c
         s_accept_destroy (&accept);
         return;
     }
-    if (msg->media_id) {
-        snprintf (accept->media_id, sizeof accept->media_id, "%s", msg->media_id);
-        snprintf (accept->type, sizeof accept->type, "%s", msg->type);
+    for (int m = 0; m < msg->media_count; m++) {
+        snprintf (accept->media_ids[m], sizeof accept->media_ids[m], "%s", msg->media[m].id);
+        snprintf (accept->media_kinds[m], sizeof accept->media_kinds[m], "%s", msg->media[m].kind);
+        snprintf (accept->media_fields[m], sizeof accept->media_fields[m], "%s", msg->media[m].field);
+    }
+    accept->media_count = msg->media_count;
+    if (accept->media_count) {
         zlistx_add_end (self->checking, accept);
         s_media_submit (self);
         return;

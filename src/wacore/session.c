@@ -173,6 +173,19 @@ session_contacts (session_t *self, uint64_t seq, const char *payload, wa_usec_t 
     return s_send (self, msg, now);
 }
 
+int
+session_read (session_t *self, uint64_t seq, const char *payload, wa_usec_t now)
+{
+    if (self->state != SESSION_OPEN)
+        return -1;
+    wa_msg_t *msg = &self->out;
+    wa_msg_init (msg, WA_MSG_READ);
+    msg->session = self->id;
+    msg->seq = seq;
+    wa_msg_set_text (msg, payload);
+    return s_send (self, msg, now);
+}
+
 //  An answer to something sent on this session, open or closing.
 static bool
 s_answering (const session_t *self, const wa_msg_t *msg)
@@ -223,6 +236,8 @@ session_on_message (session_t *self, wa_usec_t now, wa_msg_t *out)
             return self->state == SESSION_OPEN && msg->session == self->id ? SESSION_EV_UP_EVENT : SESSION_EV_NONE;
         case WA_MSG_CONTACTS_REPLY:
             return s_answering (self, msg) ? SESSION_EV_CONTACTS_REPLY : SESSION_EV_NONE;
+        case WA_MSG_READ_ACK:
+            return s_answering (self, msg) ? SESSION_EV_READ_ACK : SESSION_EV_NONE;
         case WA_MSG_UNREGISTERED:
             if (self->state != SESSION_LOGGING_IN)
                 return SESSION_EV_NONE;

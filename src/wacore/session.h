@@ -27,6 +27,7 @@ typedef enum {
     SESSION_EV_CONTACTS_REPLY,  //  a contact check answered: msg seq, text
     SESSION_EV_UNREGISTERED,    //  login answered: the account is not registered (no session)
     SESSION_EV_LOGGED_OUT,      //  the gateway confirmed our LOGOUT: the session is gone there
+    SESSION_EV_READ_ACK,        //  a READ answered: msg seq, code, text
 } session_event_t;
 
 typedef struct {
@@ -68,6 +69,9 @@ int session_query (session_t *self, const char *id, wa_usec_t now);
 int session_event_ack (session_t *self, uint64_t seq, wa_usec_t now);
 //  CONTACTS: a contact check ({"contacts":[...]}) tagged seq. 0 / -1.
 int session_contacts (session_t *self, uint64_t seq, const char *payload, wa_usec_t now);
+//  READ: an inbound message marked read (JSON {"id","from"}), answered by a
+//  READ_ACK with the same seq. 0 / -1 as send.
+int session_read (session_t *self, uint64_t seq, const char *payload, wa_usec_t now);
 //  Read one message from the socket into *msg. On REFUSED and GONE the
 //  caller closes the session (confirmed gone: the gateway said so).
 session_event_t session_on_message (session_t *self, wa_usec_t now, wa_msg_t *msg);

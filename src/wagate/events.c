@@ -65,6 +65,12 @@ struct _events_t {
     double credit;              //  inbound messages owed to the rate
     uint64_t generated;
     events_stats_t stats;
+    //  The last EVENTS_INBOUND_KEPT inbound messages, for READ: id →
+    //  {"from", "key", "read"}, and the ids in a ring, oldest first.
+    json_t *inbound;
+    char **inbound_ring;
+    size_t inbound_head;
+    size_t inbound_count;
 };
 
 static wa_usec_t
@@ -90,6 +96,12 @@ events_new (const events_config_t *config, wa_usec_t now)
     self->config.account = self->account;
     snprintf (self->prefix, sizeof self->prefix, "w%" PRIx64, (uint64_t) config->wall_start);
     self->last_tick = now;
+    self->inbound = json_object ();
+    self->inbound_ring = (char **) calloc (EVENTS_INBOUND_KEPT, sizeof (char *));
+    if (!self->inbound || !self->inbound_ring) {
+        events_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -113,6 +125,10 @@ events_destroy (events_t **self_p)
     if (self) {
         for (size_t index = 0; index < self->nkeys; index++)
             s_queue_destroy (self->keys [index]);
+        for (size_t index = 0; self->inbound_ring && index < self->inbound_count; index++)
+            free (self->inbound_ring [(self->inbound_head + index) % EVENTS_INBOUND_KEPT]);
+        free (self->inbound_ring);
+        json_decref (self->inbound);
         for (int stage = 0; stage < 2; stage++)
             while (self->stages [stage].first) {
                 sched_t *next = self->stages [stage].first->next;
@@ -267,11 +283,13 @@ s_timestamp (char *buf, size_t size)
     snprintf (buf, size, "%" PRId64, (int64_t) (s_wall_now () / WA_USEC_PER_SEC));
 }
 
+//  A status; errors (taken; NULL: none) go with a "failed" one.
 static int
-s_status (events_t *self, size_t key, const char *id, const char *to, const char *status)
+s_status (events_t *self, size_t key, const char *id, const char *to, const char *status, json_t *errors)
 {
     if (self->stats.pending >= EVENTS_PENDING_MAX) {
         self->stats.dropped++;
+        json_decref (errors);
         return -1;
     }
     char timestamp [24];
@@ -279,6 +297,10 @@ s_status (events_t *self, size_t key, const char *id, const char *to, const char
     json_t *payload = json_pack ("{s:[{s:s, s:s, s:s, s:s}]}", "statuses", "id", id, "recipient_id", to,
                                  "status", status, "timestamp", timestamp);
     json_t *extra = json_pack ("{s:s, s:s}", "id", id, "status", status);
+    if (errors) {
+        json_object_set (json_array_get (json_object_get (payload, "statuses"), 0), "errors", errors);
+        json_object_set_new (extra, "errors", errors);
+    }
     int rc = s_emit (self, key, "status", to, payload, extra, NULL);
     if (rc == 0)
         self->stats.statuses++;
@@ -330,11 +352,35 @@ events_message (events_t *self, const char *account, uint32_t shard, const char 
         return -1;
     char last = to [strlen (to) - 1];
     if (strchr (self->fail_digits, last))
-        return s_status (self, key, id, to, "failed");
-    if (s_status (self, key, id, to, "sent"))
+        return s_status (self, key, id, to, "failed", NULL);
+    if (s_status (self, key, id, to, "sent", NULL))
         return -1;
     s_schedule (self, 1, key, id, to, now + self->config.status_delay);
     return 0;
+}
+
+//  An inbound message, for a READ later; the oldest is forgotten past
+//  EVENTS_INBOUND_KEPT.
+static void
+s_remember (events_t *self, const char *id, const char *from, size_t key)
+{
+    char *copy = strdup (id);
+    json_t *inbound = json_pack ("{s:s, s:I, s:b}", "from", from, "key", (json_int_t) key, "read", 0);
+    if (!copy || !inbound) {
+        free (copy);
+        json_decref (inbound);
+        return;
+    }
+    if (self->inbound_count == EVENTS_INBOUND_KEPT) {
+        char *oldest = self->inbound_ring [self->inbound_head];
+        json_object_del (self->inbound, oldest);
+        free (oldest);
+        self->inbound_head = (self->inbound_head + 1) % EVENTS_INBOUND_KEPT;
+        self->inbound_count--;
+    }
+    json_object_set_new (self->inbound, id, inbound);
+    self->inbound_ring [(self->inbound_head + self->inbound_count) % EVENTS_INBOUND_KEPT] = copy;
+    self->inbound_count++;
 }
 
 static int
@@ -361,6 +407,7 @@ s_inbound (events_t *self, const char *from, const char *name, const char *text,
     int rc = s_emit (self, key, "message", from, payload, extra, event_id);
     if (rc == 0) {
         self->stats.inbound++;
+        s_remember (self, event_id, from, key);
         if (id)
             memcpy (id, event_id, sizeof event_id);
     }
@@ -398,6 +445,37 @@ events_inject (events_t *self, const char *from, const char *name, const char *t
 }
 
 int
+events_message_failed (events_t *self, const char *account, uint32_t shard, const char *id, const char *to,
+                       int code, const char *title, const char *details)
+{
+    assert (self);
+    assert (account && id && to && title && details);
+    if (strlen (id) > S_MESSAGE_ID_MAX || !s_digits (to, S_TO_MAX))
+        return -1;
+    size_t key = s_key (self, account, shard);
+    if (key == SIZE_MAX)
+        return -1;
+    json_t *errors = json_pack ("[{s:i, s:s, s:s}]", "code", code, "title", title, "details", details);
+    return s_status (self, key, id, to, "failed", errors);
+}
+
+int
+events_read (events_t *self, const char *id, const char *from)
+{
+    assert (self);
+    json_t *inbound = id ? json_object_get (self->inbound, id) : NULL;
+    const char *sender = json_string_value (json_object_get (inbound, "from"));
+    if (!inbound || !from || !sender || strcmp (sender, from) != 0)
+        return -1;
+    if (json_is_true (json_object_get (inbound, "read")))
+        return 1;
+    if (s_status (self, (size_t) json_integer_value (json_object_get (inbound, "key")), id, from, "read", NULL))
+        return -2;
+    json_object_set_new (inbound, "read", json_true ());
+    return 0;
+}
+
+int
 events_set_rate (events_t *self, double rate)
 {
     assert (self);
@@ -420,7 +498,7 @@ events_tick (events_t *self, wa_usec_t now)
             if (!fifo->first)
                 fifo->last = NULL;
             self->stats.scheduled--;
-            if (s_status (self, entry->key, entry->id, entry->to, stage == 1? "delivered": "read") == 0
+            if (s_status (self, entry->key, entry->id, entry->to, stage == 1? "delivered": "read", NULL) == 0
             &&  stage == 1) {
                 //  From its own due time, so a late tick does not add up.
                 entry->next = NULL;

@@ -23,7 +23,10 @@
 
     Statuses: "sent" when the message arrives, "delivered" wagate_status_delay
     later, "read" as much again; a recipient ending in one of
-    wagate_fail_digits gets one "failed" instead. They go to the key of the
+    wagate_fail_digits gets one "failed" instead, and so does a message the
+    network cannot deliver (events_message_failed: a template it cannot
+    fill), with its errors. An inbound message the business marks read
+    (events_read) gets the status "read" too. They go to the key of the
     session that sent the message. Inbound messages go to the configured
     account's shard crc32(from) mod shards (wa_message_shard), injected or
     generated at inbound_rate per second from a pool of 100 numbers.
@@ -50,6 +53,7 @@
 #define EVENTS_BODY_MAX 4096            //  bytes of an inbound text
 #define EVENTS_NAME_MAX 64              //  bytes of a profile name
 #define EVENTS_TEXT_MAX 8000            //  bytes of an UP_EVENT's JSON
+#define EVENTS_INBOUND_KEPT 100000      //  inbound messages remembered for READ
 
 typedef struct _events_t events_t;
 
@@ -91,6 +95,17 @@ void events_destroy (events_t **self_p);
 //  "failed") now and schedules the rest. 0 / -1 (out of memory or full).
 int events_message (events_t *self, const char *account, uint32_t shard, const char *id,
                     const char *to, wa_usec_t now);
+//  A message the network accepted but will not deliver (a template it
+//  cannot fill, templates.h): one "failed" status, with "errors":
+//  [{"code","title","details"}] as the original reports it. 0 / -1.
+int events_message_failed (events_t *self, const char *account, uint32_t shard, const char *id,
+                           const char *to, int code, const char *title, const char *details);
+//  The business read an inbound message (READ): its status "read" (id the
+//  inbound message's, recipient_id its sender) goes to the key it came
+//  on. 0 marked; 1 read already (nothing emitted); -1 no such inbound
+//  message from that sender (or one of the last EVENTS_INBOUND_KEPT no
+//  more); -2 full.
+int events_read (events_t *self, const char *id, const char *from);
 //  An inbound text message from a customer. 0 with its event id in id
 //  (EVENTS_ID_MAX + 1 bytes), or -1 with why (bad input) or -2 (full).
 //  name may be NULL ("Customer NNNN").

@@ -14,6 +14,8 @@
 #include "referee.h"
 #include "events.h"
 #include "registration.h"
+#include "templates.h"
+#include "wa_errors.h"
 
 #define S_STATS_TIMEOUT_MSEC 3000
 #define S_SWEEP_MIN_MSEC 5
@@ -203,6 +205,17 @@ s_message_events (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
     json_t *root = json_loadb (self->msg->text, self->msg->text_len, 0, NULL);
     const char *id = json_string_value (json_object_get (root, "id"));
     const char *to = json_string_value (json_object_get (root, "to"));
+    const char *type = json_string_value (json_object_get (root, "type"));
+    //  A template the network cannot fill fails, as the real one reports it.
+    char details [256];
+    int code = type && streq (type, "template")
+             ? templates_check (json_object_get (root, "body"), details, sizeof details) : 0;
+    if (code && id && to) {
+        wa_info ("template message %s to %s failed (%d): %s", id, to, code, details);
+        if (events_message_failed (self->events, account, shard, id, to, code, wa_error_title (code), details))
+            wa_warn ("no failed status for message %s: no room", id);
+    }
+    else
     if (id && to && events_message (self->events, account, shard, id, to, now))
         wa_warn ("no statuses for message %s: %" PRIu64 " events wait for an acknowledgement",
                  id, events_stats (self->events).pending);
@@ -355,6 +368,39 @@ s_handle_contacts (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
     free (answer);
 }
 
+//  READ → READ_ACK (0 marked read, 1 read already, 2 refused), on an open
+//  session of its owner (not activity). The status "read" follows.
+static void
+s_handle_read (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
+{
+    referee_result_t result;
+    char account [REFEREE_ACCOUNT_MAX + 1];
+    uint32_t shard;
+    int rc = referee_session_key (self->referee, owner, self->msg->session, now, &result, account,
+                                  sizeof account, &shard);
+    s_send_gone (self);
+    if (rc) {
+        s_reply_gone (self, &result);
+        return;
+    }
+    json_t *root = json_loadb (self->msg->text, self->msg->text_len, JSON_REJECT_DUPLICATES, NULL);
+    const char *id = json_string_value (json_object_get (root, "id"));
+    const char *from = json_string_value (json_object_get (root, "from"));
+    int read = events_read (self->events, id, from);
+    wa_msg_init (self->reply, WA_MSG_READ_ACK);
+    self->reply->session = self->msg->session;
+    self->reply->seq = self->msg->seq;
+    self->reply->code = read == 0 ? 0 : read == 1 ? 1 : 2;
+    if (read == 0 || read == 1)
+        wa_msg_set_text (self->reply, id);
+    else
+        wa_msg_set_text (self->reply, read == -2 ? "too many events wait for an acknowledgement"
+                                                 : "no such inbound message from that number");
+    if (read < 0)
+        wa_info ("read receipt on session %" PRIu64 " refused: %s", self->msg->session, self->reply->text);
+    json_decref (root);
+}
+
 //  Receives one message; 0 with *routing_id set, or -1 when there is
 //  nothing to handle (a malformed frame was counted and answered).
 static int
@@ -398,6 +444,9 @@ s_sessions_readable (zloop_t *loop, zsock_t *sock, void *arg)
             break;
         case WA_MSG_CONTACTS:
             s_handle_contacts (self, &owner, now);
+            break;
+        case WA_MSG_READ:
+            s_handle_read (self, &owner, now);
             break;
         case WA_MSG_PING:
         case WA_MSG_LOGOUT:

@@ -7,6 +7,7 @@
 #include "wa_cli.h"
 #include "gate.h"
 #include "registration.h"
+#include "templates.h"
 
 static const wa_cli_t s_cli = {
     .program = "wagate",
@@ -23,7 +24,8 @@ static const wa_cli_t s_cli = {
         "\n"
         "It also plays the network's side of a conversation: for every new message it\n"
         "reports the statuses sent, delivered and read (wagate_status_delay apart), or\n"
-        "failed for a recipient ending in one of wagate_fail_digits, and it sends inbound\n"
+        "failed for a recipient ending in one of wagate_fail_digits, or for a template\n"
+        "message its catalogue cannot fill (`wagate templates`), and it sends inbound\n"
         "messages from customers (injected, or wagate_inbound_rate per second), each as\n"
         "an event on the open session of its shard. Every event is kept, and sent again\n"
         "on the next session, until the Coreapp acknowledges it; the ledger records\n"
@@ -49,7 +51,10 @@ static const wa_cli_t s_cli = {
         "  code            print the registration code the running wagate \"sent\" for\n"
         "                  POST /v1/account (exit 1 when none is pending); with\n"
         "                  wagate_registered = 0 the account is not registered until\n"
-        "                  POST /v1/account/verify gives it that code",
+        "                  POST /v1/account/verify gives it that code\n"
+        "  templates       print the built-in template catalogue (JSON): the templates the\n"
+        "                  network knows; a template message to any other fails (2001), and\n"
+        "                  one whose parameters do not match fails (2000, 2012)",
     .takes_args = true,
 };
 
@@ -127,6 +132,14 @@ main (int argc, char **argv)
         return account_code_command (&config);
     if (strcmp (argv [first], "inject") == 0)
         return s_inject (&config, argc - first - 1, argv + first + 1);
+    if (strcmp (argv [first], "templates") == 0 && argc == first + 1) {
+        json_t *catalogue = templates_catalogue ();
+        char *text = json_dumps (catalogue, JSON_INDENT (2));
+        printf ("%s\n", text ? text : "[]");
+        free (text);
+        json_decref (catalogue);
+        return 0;
+    }
     if (strcmp (argv [first], "inbound-rate") == 0)
         return s_rate (&config, argc - first - 1, argv + first + 1);
     fprintf (stderr, "wagate: unknown command '%s'; try 'wagate --help'\n", argv [first]);

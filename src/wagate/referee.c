@@ -6,6 +6,7 @@
 #include <time.h>
 #include <czmq.h>
 #include <jansson.h>
+#include "wa_message.h"
 #include "referee.h"
 
 //  Closed sessions remembered so that a late ping learns why its session is
@@ -56,6 +57,7 @@ typedef struct {
     char id [REFEREE_MESSAGE_ID_MAX + 1];
     char to [REFEREE_MESSAGE_TO_MAX + 1];
     char type [16];
+    json_t *body;               //  a reference: the caller drops it
 } message_fields_t;
 
 struct _referee_t {
@@ -572,7 +574,6 @@ s_member_string (json_t *root, const char *key, size_t *len)
 static int
 s_message_parse (const char *text, message_fields_t *fields, char *why, size_t why_size)
 {
-    static const char *types [] = { "text", "image", "document", "audio", "video", "template" };
     json_error_t error;
     json_t *root = json_loads (text, JSON_REJECT_DUPLICATES, &error);
     const char *reason = NULL;
@@ -601,9 +602,11 @@ s_message_parse (const char *text, message_fields_t *fields, char *why, size_t w
     if (!(type = s_member_string (root, "type", &type_len)))
         reason = "type missing or not a string";
     else {
+        //  Every type of the API (wa_message_types): a text's body is its
+        //  string, contacts' the array of cards, every other's an object.
         reason = "unknown type";
-        for (size_t index = 0; index < sizeof types / sizeof types [0]; index++)
-            if (strcmp (type, types [index]) == 0 && type_len == strlen (types [index]))
+        for (size_t index = 0; wa_message_types [index]; index++)
+            if (strcmp (type, wa_message_types [index]) == 0 && type_len == strlen (wa_message_types [index]))
                 reason = NULL;
         if (reason)
             ;
@@ -612,12 +615,17 @@ s_message_parse (const char *text, message_fields_t *fields, char *why, size_t w
             if (!json_is_string (body))
                 reason = "body missing or not a string";
             else
-            if (json_string_length (body) > REFEREE_MESSAGE_BODY_MAX)
-                reason = "body longer than 4096 bytes";
+            if (wa_utf8_chars (json_string_value (body), json_string_length (body)) > REFEREE_MESSAGE_BODY_MAX)
+                reason = "body longer than 4096 characters";
         }
         else
-        if (!json_is_string (body) && !json_is_object (body))
-            reason = "body missing or neither a string nor an object";
+        if (strcmp (type, "contacts") == 0) {
+            if (!json_is_array (body))
+                reason = "body missing or not an array";
+        }
+        else
+        if (!json_is_object (body))
+            reason = "body missing or not an object";
     }
     if (reason)
         snprintf (why, why_size, "%s", reason);
@@ -625,6 +633,7 @@ s_message_parse (const char *text, message_fields_t *fields, char *why, size_t w
         memcpy (fields->id, id, id_len + 1);
         memcpy (fields->to, to, to_len + 1);
         snprintf (fields->type, sizeof fields->type, "%s", type);
+        fields->body = json_incref (body);
     }
     json_decref (root);
     return reason? -1: 0;
@@ -716,6 +725,7 @@ referee_send (referee_t *self, const referee_owner_t *owner, uint64_t session,
             //  Out of memory. Nothing recorded: the sender sees a refusal
             //  rather than an id being forgotten.
             free (message);
+            json_decref (fields.body);
             self->refused_messages++;
             snprintf (result->text, sizeof result->text, "out of memory");
             result->code = REFEREE_SEND_REFUSED;
@@ -725,9 +735,12 @@ referee_send (referee_t *self, const referee_owner_t *owner, uint64_t session,
         json_object_set_new (extra, "id", json_string (fields.id));
         json_object_set_new (extra, "to", json_string (fields.to));
         json_object_set_new (extra, "type", json_string (fields.type));
+        //  What went upstream, for a checker: the body as sent.
+        json_object_set (extra, "body", fields.body);
         s_ledger (self, "message", acct, acct->session.node, acct->session.epoch, session, extra);
         result->code = REFEREE_SEND_NEW;
     }
+    json_decref (fields.body);
     snprintf (result->text, sizeof result->text, "%s", fields.id);
     return (int) result->code;
 }

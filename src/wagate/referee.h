@@ -12,7 +12,9 @@
     opaque bytes.
 
     Messages: a SEND on an open session of its owner carries a JSON message
-    {"id","to","type","body"}. Every id ever received is kept (no cap, no
+    {"id","to","type","body"} of any type of the API (wa_message_types: a
+    text's body a string, contacts' an array, the others' an object); its
+    ledger line holds the body as it arrived. Every id ever received is kept (no cap, no
     eviction: this is a test referee) so that a second arrival of an id, from
     any session of any node, is counted as a DUPLICATE and recorded beside
     the first. A QUERY asks whether an id was received, so that a new primary
@@ -42,7 +44,7 @@
 #define REFEREE_DUPLICATES_KEPT 100
 #define REFEREE_MESSAGE_ID_MAX 64       //  [A-Za-z0-9_-]
 #define REFEREE_MESSAGE_TO_MAX 20       //  digits
-#define REFEREE_MESSAGE_BODY_MAX 4096   //  bytes, a text message's body
+#define REFEREE_MESSAGE_BODY_MAX 4096   //  characters, a text message's body
 
 //  SEND_ACK codes (the referee_send return values)
 #define REFEREE_SEND_NEW 0

@@ -26,6 +26,9 @@ static const route_def_t s_routes[] = {
     { "GET", "/v1/health/ready", ROUTE_HEALTH_READY, ROUTE_AUTH_NONE },
     { "HEAD", "/v1/health/ready", ROUTE_HEALTH_READY, ROUTE_AUTH_NONE },
     { "POST", "/v1/messages", ROUTE_MESSAGES, ROUTE_AUTH_BEARER },
+    //  The original's own examples write these two with a trailing slash.
+    { "POST", "/v1/messages/", ROUTE_MESSAGES, ROUTE_AUTH_BEARER },
+    { "PUT", "/v1/messages/{}", ROUTE_MESSAGE_READ, ROUTE_AUTH_BEARER },
     { "GET", "/v1/settings/application", ROUTE_SETTINGS_GET, ROUTE_AUTH_ADMIN },
     { "PATCH", "/v1/settings/application", ROUTE_SETTINGS_PATCH, ROUTE_AUTH_ADMIN },
     { "DELETE", "/v1/settings/application", ROUTE_SETTINGS_DELETE, ROUTE_AUTH_ADMIN },
@@ -33,6 +36,7 @@ static const route_def_t s_routes[] = {
     { "GET", "/v1/stats/db", ROUTE_STATS_DB, ROUTE_AUTH_ADMIN },
     { "GET", "/metrics", ROUTE_METRICS, ROUTE_AUTH_BEARER },
     { "POST", "/v1/contacts", ROUTE_CONTACTS, ROUTE_AUTH_BEARER },
+    { "POST", "/v1/contacts/", ROUTE_CONTACTS, ROUTE_AUTH_BEARER },
     { "POST", "/v1/media", ROUTE_MEDIA_UPLOAD, ROUTE_AUTH_BEARER },
     { "GET", "/v1/media/{}", ROUTE_MEDIA_GET, ROUTE_AUTH_BEARER },
     { "DELETE", "/v1/media/{}", ROUTE_MEDIA_DELETE, ROUTE_AUTH_BEARER },
@@ -116,7 +120,7 @@ route_name (route_id_t id)
         [ROUTE_MEDIA_DELETE] = "media_delete", [ROUTE_ACCOUNT] = "account",
         [ROUTE_ACCOUNT_VERIFY] = "account_verify", [ROUTE_SHARDS_GET] = "shards_get",
         [ROUTE_SHARDS_SET] = "shards_set", [ROUTE_HEALTH_LIVE] = "health_live",
-        [ROUTE_HEALTH_READY] = "health_ready",
+        [ROUTE_HEALTH_READY] = "health_ready", [ROUTE_MESSAGE_READ] = "message_read",
     };
     return id < ROUTE_COUNT && names[id] ? names[id] : "none";
 }

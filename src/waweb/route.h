@@ -33,6 +33,7 @@ typedef enum {
     ROUTE_SHARDS_SET,
     ROUTE_HEALTH_LIVE,
     ROUTE_HEALTH_READY,
+    ROUTE_MESSAGE_READ,         //  PUT /v1/messages/{id}: an inbound message marked read
     ROUTE_COUNT
 } route_id_t;
 

@@ -8,6 +8,7 @@
 #include "wa_log.h"
 #include "wa_notify.h"
 #include "wa_reactor.h"
+#include "wa_u64hash.h"
 #include "wa_migrations.h"
 #include "wa_settings.h"
 #include "input.h"
@@ -113,6 +114,9 @@ struct web_t {
     char default_hash[crypto_pwhash_STRBYTES];  //  Argon2id of "secret", once hashed
     int purges;
     coreapps_t *coreapps;       //  the primary Coreapps and what goes to them
+    fetch_t *fetch;             //  media links being downloaded
+    zhashx_t *fetching;         //  token → web_req_t whose download runs
+    uint64_t fetch_tokens;
     metrics_t *metrics;
     uint64_t requests_seen;
     int probe_state;            //  what web_unready said last: -1 not asked yet, 0 unready, 1 ready
@@ -228,6 +232,10 @@ web_reply_text (web_t *self, web_req_t *req, int status, char *body, size_t len,
     req->extra = NULL;
     req->extra_free = NULL;
     zlistx_delete (self->pending, req->handle);
+    if (req->fetch_token) {             //  its download's result has no one to go to
+        zhashx_delete (self->fetching, WA_U64_KEY (req->fetch_token));
+        req->fetch_token = 0;
+    }
     metrics_request (self->metrics, route_name (req->route.id), status, wa_clock_mono () - req->started);
     wa_debug ("%s %s -> %d", req->http.method, req->http.path, status);
     req->http.content_type = type;
@@ -356,6 +364,35 @@ web_hash (web_t *self, web_req_t *req, wa_job_run_fn *run, web_step_fn *next)
         self->hash_jobs++;
     else
         web_fail (self, req, 0, WA_ERR_INTERNAL, "the hash worker refused the job");
+}
+
+void
+web_fetch (web_t *self, web_req_t *req, fetch_spec_t *spec, fetch_result_t *result, web_step_fn *next)
+{
+    uint64_t token = ++self->fetch_tokens;
+    if (!self->fetch || fetch_start (self->fetch, token, spec)) {
+        web_fail (self, req, 503, WA_ERR_OVERLOADED, "%d media downloads run on this Webapp already",
+                  FETCH_RUNNING_MAX);
+        return;
+    }
+    req->fetch_token = token;
+    req->fetch_result = result;
+    req->next = next;
+    zhashx_insert (self->fetching, WA_U64_KEY (token), req);
+}
+
+static void
+s_fetched (void *arg, uint64_t token, const fetch_result_t *result)
+{
+    web_t *self = arg;
+    web_req_t *req = zhashx_lookup (self->fetching, WA_U64_KEY (token));
+    if (!req)
+        return;                 //  answered meanwhile (a stop)
+    zhashx_delete (self->fetching, WA_U64_KEY (token));
+    req->fetch_token = 0;
+    *req->fetch_result = *result;
+    req->fetch_result = NULL;
+    req->next (self, req);
 }
 
 //  --------------------------------------------------------------------------
@@ -508,6 +545,7 @@ s_run (web_t *self, web_req_t *req)
         case ROUTE_USER_DELETE: users_delete (self, req); break;
         case ROUTE_HEALTH: health_get (self, req); break;
         case ROUTE_MESSAGES: messages_send (self, req); break;
+        case ROUTE_MESSAGE_READ: messages_read (self, req); break;
         case ROUTE_SETTINGS_GET:
         case ROUTE_SETTINGS_PATCH:
         case ROUTE_SETTINGS_DELETE: settings_application (self, req); break;
@@ -1040,6 +1078,8 @@ s_shutdown (web_t *self)
     //  Forwarded requests are answered 503 (a client may retry them with
     //  the same Idempotency-Key); the Coreapps' late answers are dropped.
     coreapps_abandon (self->coreapps);
+    //  Downloads under way are dropped (their requests get 503 below).
+    fetch_destroy (&self->fetch);
     s_mark_stopped (self);
     //  No job runs past this point, so no worker touches a request again:
     //  each comes back with its job, into the list answered below.
@@ -1126,6 +1166,10 @@ web_run (const wa_config_t *config)
     self->loop = zloop_new ();
     wa_notify_watchdog_start (self->loop);
     self->coreapps = coreapps_new (self, self->loop, self->trust, self->db, &self->settings, NULL, s_forwarded);
+    self->fetching = wa_u64hash_new ();
+    self->fetch = fetch_new (self->loop, s_fetched, self);
+    if (!self->fetch)
+        wa_warn ("cannot start the media downloader: messages with a media link will get 503");
     zloop_reader (self->loop, self->requests, s_on_requests, self);
     zloop_reader (self->loop, wa_dbworker_sock (self->db), s_on_worker, self);
     zloop_reader (self->loop, wa_dbworker_sock (self->hasher), s_on_worker, self);
@@ -1144,6 +1188,7 @@ web_run (const wa_config_t *config)
     for (zlistx_t *waiting = zhashx_first (self->lookups); waiting; waiting = zhashx_next (self->lookups))
         zlistx_destroy (&waiting);
     zhashx_destroy (&self->lookups);
+    zhashx_destroy (&self->fetching);
     zlistx_destroy (&self->pending);
     tokencache_destroy (&self->tokens);
     metrics_destroy (&self->metrics);

@@ -23,6 +23,7 @@
 #include "wa_node.h"
 #include "auth.h"
 #include "envelope.h"
+#include "fetch.h"
 #include "http.h"
 #include "metrics.h"
 #include "route.h"
@@ -81,6 +82,8 @@ struct web_req_t {
     int fwd_last_code;          //  why the last attempt failed (for the final error)
     char fwd_last_why[120];
     void *fwd_handle;           //  in the parked list
+    uint64_t fetch_token;       //  of a media download under way (fetch.h), 0 when none
+    fetch_result_t *fetch_result;   //  where its result goes (in the endpoint's state)
     wa_usec_t started;          //  when the reactor got it
     void *extra;                //  an endpoint's own state, freed with the request
     void (*extra_free) (void *extra);   //  by this (free when NULL)
@@ -118,6 +121,13 @@ void web_db (web_t *self, web_req_t *req, wa_job_run_fn *run, web_step_fn *next)
 //  The same on the hash worker (run gets no database).
 void web_hash (web_t *self, web_req_t *req, wa_job_run_fn *run, web_step_fn *next);
 
+//  Download a media link (fetch.h) for req: its result into *result (in
+//  req's own state, alive until req is answered), then run next. Answers
+//  503 1016 when FETCH_RUNNING_MAX downloads run already. The request
+//  stays the reactor's meanwhile; answered (at a stop), its download's
+//  result is dropped.
+void web_fetch (web_t *self, web_req_t *req, fetch_spec_t *spec, fetch_result_t *result, web_step_fn *next);
+
 //  Whether this Webapp can serve messages now (GET /v1/health/ready):
 //  started (registered, the first admin seeded) and coreapps_unready's
 //  view, from state it keeps anyway: no query. NULL when it can; else why
@@ -142,6 +152,7 @@ void users_delete (web_t *self, web_req_t *req);
 void health_get (web_t *self, web_req_t *req);
 void health_probe (web_t *self, web_req_t *req);      //  /v1/health/live and /ready
 void messages_send (web_t *self, web_req_t *req);
+void messages_read (web_t *self, web_req_t *req);      //  PUT /v1/messages/{id}
 void settings_application (web_t *self, web_req_t *req);
 void stats_get (web_t *self, web_req_t *req);
 void metrics_get (web_t *self, web_req_t *req);

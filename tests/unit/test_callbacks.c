@@ -232,6 +232,49 @@ test_event_status (void **state)
     free (event.payload);
 }
 
+//  A failed status may carry the network's errors; no other status may.
+static void
+test_event_failed_errors (void **state)
+{
+    (void) state;
+    cbevent_t event;
+    char why[160];
+    const char *text = "{\"event_id\":\"w1-9\",\"payload\":{\"statuses\":[{\"id\":\"gBEabc\",\"recipient_id\":"
+                       "\"16315551234\",\"status\":\"failed\",\"timestamp\":\"1700000000\",\"errors\":[{\"code\":2001,"
+                       "\"title\":\"Template missing\",\"details\":\"no template named 'x'\"}]}]}}";
+    assert_int_equal (s_parse (text, &event, why), 0);
+    assert_non_null (strstr (event.payload, "\"errors\":[{\"code\":2001"));
+    free (event.payload);
+    const char *no_details = "{\"event_id\":\"w1-9\",\"payload\":{\"statuses\":[{\"id\":\"m\",\"recipient_id\":\"1\","
+                             "\"status\":\"failed\",\"timestamp\":\"1\",\"errors\":[{\"code\":1026,\"title\":\"t\"}]}]}}";
+    assert_int_equal (s_parse (no_details, &event, why), 0);
+    free (event.payload);
+    static const char *bad[] = {
+        //  errors on a status that did not fail
+        "{\"event_id\":\"w1\",\"payload\":{\"statuses\":[{\"id\":\"m\",\"recipient_id\":\"1\",\"status\":\"read\","
+        "\"timestamp\":\"1\",\"errors\":[{\"code\":1,\"title\":\"t\"}]}]}}",
+        "{\"event_id\":\"w1\",\"payload\":{\"statuses\":[{\"id\":\"m\",\"recipient_id\":\"1\",\"status\":\"failed\","
+        "\"timestamp\":\"1\",\"errors\":[]}]}}",
+        "{\"event_id\":\"w1\",\"payload\":{\"statuses\":[{\"id\":\"m\",\"recipient_id\":\"1\",\"status\":\"failed\","
+        "\"timestamp\":\"1\",\"errors\":{\"code\":1,\"title\":\"t\"}}]}}",
+        "{\"event_id\":\"w1\",\"payload\":{\"statuses\":[{\"id\":\"m\",\"recipient_id\":\"1\",\"status\":\"failed\","
+        "\"timestamp\":\"1\",\"errors\":[{\"code\":\"2001\",\"title\":\"t\"}]}]}}",
+        "{\"event_id\":\"w1\",\"payload\":{\"statuses\":[{\"id\":\"m\",\"recipient_id\":\"1\",\"status\":\"failed\","
+        "\"timestamp\":\"1\",\"errors\":[{\"code\":1,\"title\":\"\"}]}]}}",
+        "{\"event_id\":\"w1\",\"payload\":{\"statuses\":[{\"id\":\"m\",\"recipient_id\":\"1\",\"status\":\"failed\","
+        "\"timestamp\":\"1\",\"errors\":[{\"code\":1,\"title\":\"t\",\"href\":\"x\"}]}]}}",
+        "{\"event_id\":\"w1\",\"payload\":{\"statuses\":[{\"id\":\"m\",\"recipient_id\":\"1\",\"status\":\"failed\","
+        "\"timestamp\":\"1\",\"errors\":[{\"code\":0,\"title\":\"t\"}]}]}}",
+        NULL
+    };
+    for (int i = 0; bad[i]; i++) {
+        memset (&event, 0, sizeof event);
+        if (s_parse (bad[i], &event, why) == 0)
+            fail_msg ("accepted: %s", bad[i]);
+        assert_null (event.payload);
+    }
+}
+
 static void
 test_event_inbound (void **state)
 {
@@ -335,6 +378,7 @@ main (void)
         cmocka_unit_test (test_retries_in_due_order),
         cmocka_unit_test (test_many_and_purge),
         cmocka_unit_test (test_event_status),
+        cmocka_unit_test (test_event_failed_errors),
         cmocka_unit_test (test_event_inbound),
         cmocka_unit_test (test_event_rejects),
     };

@@ -243,7 +243,10 @@ static void
 s_accept (outbox_t *outbox, uint64_t seq, const char *key, const char *media_id)
 {
     wa_message_t msg = { .type = media_id ? "image" : "text", .body = media_id ? NULL : "hello",
-                         .media_id = media_id };
+                         .media_id = media_id, .media_count = media_id ? 1 : 0 };
+    msg.media[0].kind = "image";
+    msg.media[0].id = media_id;
+    snprintf (msg.media[0].field, sizeof msg.media[0].field, "image");
     snprintf (msg.to, sizeof msg.to, "15551234567");
     zframe_t *peer = zframe_new ("peer", 4);
     outbox_accept (outbox, &peer, seq, key, &msg);

@@ -365,11 +365,75 @@ test_inject_and_generate (void **state)
     free (fake);
 }
 
+//  A template the network cannot fill: one "failed" status with its error.
+static void
+test_failed_with_errors (void **state)
+{
+    (void) state;
+    fake_t *fake = calloc (1, sizeof (fake_t));
+    fake->refuse_after = -1;
+    fake->session = 3;
+    events_t *events = s_new (0.1, 0, NULL);
+    assert_int_equal (events_message_failed (events, ACCOUNT, 0, "m1", "16315551234", 2001, "Template missing",
+                                             "no template named 'x'"), 0);
+    events_tick (events, SEC (10));
+    events_pump (events, s_lookup, s_send, fake, SEC (10));
+    assert_int_equal (fake->sent, 1);
+    json_t *root = json_loads (fake->texts[0], 0, NULL);
+    json_t *item = json_array_get (json_object_get (json_object_get (root, "payload"), "statuses"), 0);
+    assert_string_equal (json_string_value (json_object_get (item, "status")), "failed");
+    json_t *error = json_array_get (json_object_get (item, "errors"), 0);
+    assert_int_equal (json_integer_value (json_object_get (error, "code")), 2001);
+    assert_string_equal (json_string_value (json_object_get (error, "title")), "Template missing");
+    assert_string_equal (json_string_value (json_object_get (error, "details")), "no template named 'x'");
+    json_decref (root);
+    assert_int_equal (events_message_failed (events, ACCOUNT, 0, "m2", "not digits", 2000, "t", "d"), -1);
+    events_destroy (&events);
+    free (fake);
+}
+
+//  An inbound message marked read: its status "read" once, to its sender.
+static void
+test_read_inbound (void **state)
+{
+    (void) state;
+    fake_t *fake = calloc (1, sizeof (fake_t));
+    fake->refuse_after = -1;
+    fake->session = 5;
+    events_t *events = s_new (0.1, 0, NULL);
+    char id[EVENTS_ID_MAX + 1], why[128];
+    assert_int_equal (events_inject (events, "16505550001", NULL, "hello", id, why, sizeof why), 0);
+    assert_int_equal (events_read (events, "no-such-id", "16505550001"), -1);
+    assert_int_equal (events_read (events, id, "16505550002"), -1);        //  another sender
+    assert_int_equal (events_read (events, id, "16505550001"), 0);
+    assert_int_equal (events_read (events, id, "16505550001"), 1);         //  read already: nothing more
+    events_pump (events, s_lookup, s_send, fake, 0);
+    assert_int_equal (fake->sent, 2);
+    assert_string_equal (s_status_of (fake->texts[1]), "read");
+    json_t *root = json_loads (fake->texts[1], 0, NULL);
+    json_t *item = json_array_get (json_object_get (json_object_get (root, "payload"), "statuses"), 0);
+    assert_string_equal (json_string_value (json_object_get (item, "id")), id);
+    assert_string_equal (json_string_value (json_object_get (item, "recipient_id")), "16505550001");
+    json_decref (root);
+    //  Only the last EVENTS_INBOUND_KEPT are remembered.
+    char first[EVENTS_ID_MAX + 1];
+    assert_int_equal (events_inject (events, "16505550003", NULL, "first", first, why, sizeof why), 0);
+    for (int i = 0; i < EVENTS_INBOUND_KEPT; i++) {
+        char other[EVENTS_ID_MAX + 1];
+        assert_int_equal (events_inject (events, "16505550004", NULL, "more", other, why, sizeof why), 0);
+    }
+    assert_int_equal (events_read (events, first, "16505550003"), -1);
+    events_destroy (&events);
+    free (fake);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_statuses_in_order),
+        cmocka_unit_test (test_failed_with_errors),
+        cmocka_unit_test (test_read_inbound),
         cmocka_unit_test (test_failed_recipients),
         cmocka_unit_test (test_ack_and_resend),
         cmocka_unit_test (test_resend_per_event),

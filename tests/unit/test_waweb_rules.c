@@ -227,6 +227,24 @@ test_route (void **state)
     assert_int_equal (route_match ("GET", "/v1/health/", &r), 404);
     assert_int_equal (route_match ("GET", "/v1/healthx", &r), 404);
     assert_int_equal (route_match ("GET", "/V1/health", &r), 404);
+    //  Messages: sent with or without a trailing slash (as the original's
+    //  examples write it), an inbound one marked read by its id.
+    assert_int_equal (route_match ("POST", "/v1/messages", &r), 0);
+    assert_int_equal (r.id, ROUTE_MESSAGES);
+    assert_int_equal (route_match ("POST", "/v1/messages/", &r), 0);
+    assert_int_equal (r.id, ROUTE_MESSAGES);
+    assert_int_equal (route_match ("POST", "/v1/contacts/", &r), 0);
+    assert_int_equal (r.id, ROUTE_CONTACTS);
+    assert_int_equal (route_match ("PUT", "/v1/messages/w18c2f-12", &r), 0);
+    assert_int_equal (r.id, ROUTE_MESSAGE_READ);
+    assert_string_equal (r.param, "w18c2f-12");
+    assert_int_equal (r.auth, ROUTE_AUTH_BEARER);
+    assert_int_equal (route_match ("GET", "/v1/messages/", &r), 405);
+    assert_string_equal (r.allow, "POST");
+    assert_int_equal (route_match ("POST", "/v1/messages/w1", &r), 405);
+    assert_string_equal (r.allow, "PUT");
+    assert_int_equal (route_match ("PUT", "/v1/messages/w1/x", &r), 404);
+    assert_int_equal (route_match ("POST", "/v1/messages//", &r), 404);
     //  A name too long for any user: the route, with no name.
     char path[400] = "/v1/users/";
     memset (path + 10, 'x', 300);

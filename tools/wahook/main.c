@@ -7,8 +7,14 @@
     when its time comes, so it holds nothing else up. One lock guards what
     both threads touch. With --secret-file it checks each POST's
     X-Hub-Signature-256 (the cluster's webhooks_secret) on its own, with
-    libsodium, and answers a missing or wrong one with 401. */
+    libsodium, and answers a missing or wrong one with 401.
+
+    With --files DIR it is also a media server for the tests of media
+    links: GET /files/NAME serves DIR/NAME with the type asked for, late,
+    or only with the right credentials; GET /redirect and /loop redirect.
+    Each GET is a line of the output file too. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -18,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -41,6 +49,7 @@ typedef struct {
     bool stopping;
     char secret[256];           //  --secret-file's; "": signatures are not checked
     uint64_t bad_signatures;
+    const char *files;          //  --files: the folder GET /files/NAME serves; NULL: none
 } hook_t;
 
 //  A connection whose answer waits.
@@ -56,6 +65,9 @@ typedef struct {
     bool too_big;
     bool suspended;             //  answered late: status waits here
     unsigned int status;
+    int fd;                     //  GET /files: the file to serve once resumed (-1: none)
+    char type[128];
+    bool chunked;               //  served without a Content-Length
 } request_t;
 
 static hook_t s_hook = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
@@ -108,6 +120,139 @@ s_signature (struct MHD_Connection *connection, const request_t *request)
     return valid ? "valid" : "invalid";
 }
 
+//  --------------------------------------------------------------------------
+//  The media server (--files)
+
+//  A chunked body: the file, read as MHD asks for it.
+static ssize_t
+s_read_file (void *cls, uint64_t pos, char *buf, size_t max)
+{
+    ssize_t got = pread ((int) (intptr_t) cls, buf, max, (off_t) pos);
+    return got > 0 ? got : got == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void
+s_close_file (void *cls)
+{
+    close ((int) (intptr_t) cls);
+}
+
+static enum MHD_Result
+s_answer_file (struct MHD_Connection *connection, request_t *request)
+{
+    struct stat st;
+    if (fstat (request->fd, &st)) {
+        close (request->fd);
+        request->fd = -1;
+        return s_answer (connection, MHD_HTTP_INTERNAL_SERVER_ERROR, json_pack ("{s:s}", "error", "stat"));
+    }
+    struct MHD_Response *response = request->chunked
+        ? MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 65536, s_read_file, (void *) (intptr_t) request->fd,
+                                             s_close_file)
+        : MHD_create_response_from_fd ((uint64_t) st.st_size, request->fd);
+    request->fd = -1;           //  the response's now
+    if (!response)
+        return MHD_NO;
+    if (*request->type)
+        MHD_add_response_header (response, "Content-Type", request->type);
+    enum MHD_Result rc = MHD_queue_response (connection, MHD_HTTP_OK, response);
+    MHD_destroy_response (response);
+    return rc;
+}
+
+static enum MHD_Result
+s_redirect (struct MHD_Connection *connection, const char *to)
+{
+    struct MHD_Response *response = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
+    if (!response)
+        return MHD_NO;
+    MHD_add_response_header (response, "Location", to);
+    enum MHD_Result rc = MHD_queue_response (connection, MHD_HTTP_FOUND, response);
+    MHD_destroy_response (response);
+    return rc;
+}
+
+static void s_delay (struct MHD_Connection *connection, request_t *request, double now, int ms);
+
+//  One line for each GET: {"at","method":"GET","path","status","authorization"}.
+static void
+s_record_get (const char *url, unsigned int status, const char *authorization, double at)
+{
+    json_t *line = json_pack ("{s:f, s:s, s:s, s:i, s:s?}", "at", at, "method", "GET", "path", url, "status",
+                              (int) status, "authorization", authorization);
+    char *text = line ? json_dumps (line, JSON_COMPACT | JSON_REAL_PRECISION (17)) : NULL;
+    if (text) {
+        pthread_mutex_lock (&s_hook.lock);
+        fprintf (s_hook.out, "%s\n", text);
+        fflush (s_hook.out);
+        pthread_mutex_unlock (&s_hook.lock);
+        free (text);
+    }
+    json_decref (line);
+}
+
+//  GET /files/NAME[?type=T][&delay_ms=N][&auth=basic:USER:PASS|bearer:TOKEN]
+//  GET /redirect?to=URL, GET /loop
+static enum MHD_Result
+s_get (struct MHD_Connection *connection, const char *url, request_t *request, double now)
+{
+    const char *authorization = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Authorization");
+    if (strcmp (url, "/loop") == 0) {
+        s_record_get (url, MHD_HTTP_FOUND, authorization, now);
+        return s_redirect (connection, "/loop");
+    }
+    if (strcmp (url, "/redirect") == 0) {
+        const char *to = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "to");
+        s_record_get (url, to ? MHD_HTTP_FOUND : MHD_HTTP_BAD_REQUEST, authorization, now);
+        return to ? s_redirect (connection, to)
+                  : s_answer (connection, MHD_HTTP_BAD_REQUEST, json_pack ("{s:s}", "error", "GET /redirect?to=URL"));
+    }
+    const char *name = url + 7;
+    if (strncmp (url, "/files/", 7) != 0 || !*name || strchr (name, '/') || strstr (name, "..")) {
+        s_record_get (url, MHD_HTTP_NOT_FOUND, authorization, now);
+        return s_answer (connection, MHD_HTTP_NOT_FOUND, json_pack ("{s:s}", "error", "GET /files/NAME"));
+    }
+    //  Credentials: "basic:USER:PASS" wants that Basic header, "bearer:T" that token.
+    const char *auth = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "auth");
+    if (auth) {
+        char expected[600] = "";
+        if (strncmp (auth, "bearer:", 7) == 0)
+            snprintf (expected, sizeof expected, "Bearer %s", auth + 7);
+        else
+        if (strncmp (auth, "basic:", 6) == 0) {
+            char plain[300], encoded[420];
+            snprintf (plain, sizeof plain, "%s", auth + 6);
+            sodium_bin2base64 (encoded, sizeof encoded, (const unsigned char *) plain, strlen (plain),
+                               sodium_base64_VARIANT_ORIGINAL);
+            snprintf (expected, sizeof expected, "Basic %s", encoded);
+        }
+        if (!authorization || strcmp (authorization, expected) != 0) {
+            s_record_get (url, MHD_HTTP_UNAUTHORIZED, authorization, now);
+            return s_answer (connection, MHD_HTTP_UNAUTHORIZED, json_pack ("{s:s}", "error", "credentials"));
+        }
+    }
+    char path[4096];
+    snprintf (path, sizeof path, "%s/%s", s_hook.files, name);
+    request->fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (request->fd < 0) {
+        s_record_get (url, MHD_HTTP_NOT_FOUND, authorization, now);
+        return s_answer (connection, MHD_HTTP_NOT_FOUND, json_pack ("{s:s}", "error", "no such file"));
+    }
+    const char *type = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "type");
+    snprintf (request->type, sizeof request->type, "%s", type ? type : "application/octet-stream");
+    if (strcmp (request->type, "none") == 0)
+        *request->type = 0;
+    request->chunked = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "chunked") != NULL;
+    s_record_get (url, MHD_HTTP_OK, authorization, now);
+    const char *delay = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "delay_ms");
+    int ms = delay ? atoi (delay) : 0;
+    if (ms > 0 && ms <= 600000) {
+        s_delay (connection, request, now, ms);
+        return MHD_YES;
+    }
+    return s_answer_file (connection, request);
+}
+
 //  One line: {"at":UNIX_S,"status":N,"path":"...","body":JSON or text},
 //  with "signature" when signatures are checked.
 static void
@@ -143,6 +288,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         request = calloc (1, sizeof (request_t));
         if (!request)
             return MHD_NO;
+        request->fd = -1;
         *state = request;
         return MHD_YES;
     }
@@ -161,9 +307,13 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (request->suspended && request->fd >= 0)     //  a GET resumed: its file
+        return s_answer_file (connection, request);
     if (request->suspended)     //  resumed: its time has come
         return s_answer (connection, request->status, json_object ());
     double now = s_now ();
+    if (s_hook.files && strcmp (method, "GET") == 0 && strcmp (url, "/stats") != 0)
+        return s_get (connection, url, request, now);
     if (strcmp (url, "/stats") == 0 && strcmp (method, "GET") == 0) {
         pthread_mutex_lock (&s_hook.lock);
         json_t *stats = json_pack ("{s:I, s:I, s:f, s:b, s:i, s:i, s:i, s:I}", "received", (json_int_t) s_hook.received,
@@ -240,6 +390,31 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
     return s_answer (connection, status, json_object ());
 }
 
+//  A GET answered ms late (a slow media server): suspended, resumed by the
+//  resumer; in_flight counts it like a late POST.
+static void
+s_delay (struct MHD_Connection *connection, request_t *request, double now, int ms)
+{
+    delayed_t *delayed = calloc (1, sizeof (delayed_t));
+    if (!delayed) {
+        s_answer_file (connection, request);
+        return;
+    }
+    pthread_mutex_lock (&s_hook.lock);
+    s_hook.in_flight++;
+    delayed->due = now + ms / 1000.0;
+    delayed->connection = connection;
+    delayed_t **last = &s_hook.delayed;
+    while (*last && (*last)->due <= delayed->due)
+        last = &(*last)->next;
+    delayed->next = *last;
+    *last = delayed;
+    request->suspended = true;
+    MHD_suspend_connection (connection);
+    pthread_cond_signal (&s_hook.wake);
+    pthread_mutex_unlock (&s_hook.lock);
+}
+
 //  The second thread: resumes each suspended connection at its time (all of
 //  them when stopping).
 static void *
@@ -284,6 +459,8 @@ s_completed (void *cls, struct MHD_Connection *connection, void **state, enum MH
     (void) why;
     request_t *request = *state;
     if (request) {
+        if (request->fd >= 0)
+            close (request->fd);
         free (request->body);
         free (request);
         *state = NULL;
@@ -311,6 +488,7 @@ s_usage (FILE *out)
              "                         F's first line (the cluster's webhooks_secret): the line\n"
              "                         gets \"signature\": \"valid\", \"invalid\" or \"missing\",\n"
              "                         and the last two are answered 401\n"
+             "      --files DIR        also serve media for tests of media links (below)\n"
              "  -h, --help             this text\n"
              "  -V, --version          print the version\n\n"
              "Control, while it runs:\n"
@@ -321,6 +499,15 @@ s_usage (FILE *out)
              "                         \"delay_ms\",\"in_flight\",\"max_in_flight\",\n"
              "                         \"bad_signatures\"}: max_in_flight is\n"
              "                         the most POSTs it was answering at once\n\n"
+             "With --files DIR (each GET is a line too: {\"at\",\"method\":\"GET\",\"path\",\n"
+             "\"status\",\"authorization\"}):\n"
+             "  GET /files/NAME        DIR/NAME, with ?type=T as its Content-Type (default\n"
+             "                         application/octet-stream; none: no header), &delay_ms=N\n"
+             "                         to answer N ms late, &auth=basic:USER:PASS or\n"
+             "                         &auth=bearer:TOKEN to answer 401 without those credentials,\n"
+             "                         &chunked=1 to send it chunked (no Content-Length)\n"
+             "  GET /redirect?to=URL   302 to URL\n"
+             "  GET /loop              302 to itself\n\n"
              "Once listening it prints \"wahook: listening on http://ADDR:PORT/ ...\" to\n"
              "stderr. SIGINT or SIGTERM stops it.\n");
 }
@@ -347,6 +534,7 @@ main (int argc, char **argv)
         { "fail-until", required_argument, NULL, 'f' },
         { "fail-status", required_argument, NULL, 's' },
         { "secret-file", required_argument, NULL, 'k' },
+        { "files", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -391,6 +579,7 @@ main (int argc, char **argv)
                 s_hook.secret[strcspn (s_hook.secret, "\r\n")] = 0;
                 break;
             }
+            case 'F': s_hook.files = optarg; break;
             case 'h': s_usage (stdout); return 0;
             case 'V': printf ("wahook %s\n", WA_VERSION); return 0;
             default:
