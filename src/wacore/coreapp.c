@@ -874,6 +874,27 @@ s_read_send (void *arg, uint64_t seq, const char *payload)
     return session_read (&self->session, seq, payload, wa_clock_mono ());
 }
 
+//  Answers a request we cannot serve now (not primary; with check_shard,
+//  not for the shard we hold; handing it over) and says so.
+static bool
+s_not_serving (coreapp_t *self, zframe_t **peer, uint64_t seq, json_t *shard, bool check_shard)
+{
+    if (!s_holding (self))
+        s_api_error (self, peer, seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
+                     self->node.id);
+    else
+    if (check_shard && (!json_is_integer (shard) || json_integer_value (shard) != self->shard))
+        s_api_error (self, peer, seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " holds shard %d, not this one",
+                     self->node.id, self->shard);
+    else
+    if (handover_active (&self->handover))
+        s_api_error (self, peer, seq, 503, WA_ERR_NOT_READY, "coreapp %" PRIu64 " is handing shard %d over",
+                     self->node.id, self->shard);
+    else
+        return false;
+    return true;
+}
+
 static void
 s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
 {
@@ -901,47 +922,17 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
                          "the file and sends its id", message.media[0].link ? message.media[0].field
                          : message.media[1].field);
         else
-        if (!s_holding (self))
-            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
-                         self->node.id);
-        else
-        if (!json_is_integer (shard) || json_integer_value (shard) != self->shard)
-            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP,
-                         "coreapp %" PRIu64 " holds shard %d, not this one", self->node.id, self->shard);
-        else
-        if (handover_active (&self->handover))
-            s_api_error (self, peer, msg->seq, 503, WA_ERR_NOT_READY, "coreapp %" PRIu64 " is handing shard %d over",
-                         self->node.id, self->shard);
-        else
+        if (!s_not_serving (self, peer, msg->seq, shard, true))
             outbox_accept (self->outbox, peer, msg->seq, key, &message);
     }
     else
     if (streq (op, "contacts")) {
-        if (!s_holding (self))
-            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
-                         self->node.id);
-        else
-        if (handover_active (&self->handover))
-            s_api_error (self, peer, msg->seq, 503, WA_ERR_NOT_READY, "coreapp %" PRIu64 " is handing shard %d over",
-                         self->node.id, self->shard);
-        else
+        if (!s_not_serving (self, peer, msg->seq, NULL, false))
             contacts_request (self->contacts, peer, msg->seq, root, s_session_unavailable (self));
     }
     else
     if (streq (op, "read")) {
-        json_t *shard = json_object_get (root, "shard");
-        if (!s_holding (self))
-            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
-                         self->node.id);
-        else
-        if (!json_is_integer (shard) || json_integer_value (shard) != self->shard)
-            s_api_error (self, peer, msg->seq, 500, WA_ERR_NOT_PRIMARY_COREAPP,
-                         "coreapp %" PRIu64 " holds shard %d, not this one", self->node.id, self->shard);
-        else
-        if (handover_active (&self->handover))
-            s_api_error (self, peer, msg->seq, 503, WA_ERR_NOT_READY, "coreapp %" PRIu64 " is handing shard %d over",
-                         self->node.id, self->shard);
-        else
+        if (!s_not_serving (self, peer, msg->seq, json_object_get (root, "shard"), true))
             reads_request (self->reads, peer, msg->seq, root, s_session_unavailable (self));
     }
     else

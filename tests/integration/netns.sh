@@ -204,6 +204,23 @@ netns_cuts() {
     done
 }
 
+# netns_db: this test's own MariaDB, on loopback and the bridge (the
+# runner's listens on loopback only), the wacluster user allowed from the
+# namespaces; sets DB_PORT (and RUN, its folder). Stopped at exit.
+netns_db() {
+    RUN=$(mktemp -d "/tmp/wa-$TEST-db.XXXXXX")
+    netns_on_exit 'db_stop; [ -n "${WA_KEEP:-}" ] || rm -rf "$RUN"'
+    local try
+    for try in 1 2 3; do
+        DB_PORT=$(free_port)
+        db_start "$DB_PORT" "127.0.0.1,$NETNS_GW" && break
+        db_stop
+        [ "$try" -lt 3 ] || fail "could not start a MariaDB on $NETNS_GW"
+    done
+    db_sql -e "CREATE USER IF NOT EXISTS 'wacluster'@'$NETNS_NET.%' IDENTIFIED BY 'wacluster';
+               GRANT ALL PRIVILEGES ON *.* TO 'wacluster'@'$NETNS_NET.%';" || fail "cannot create the database user"
+}
+
 netns_on_exit() { NETNS_EXIT_HOOKS+=("$1"); }
 
 # Everything netns_init and netns_add made, whatever state it is in.

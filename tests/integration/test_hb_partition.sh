@@ -17,16 +17,7 @@ HB=0.2 UNHEALTHY=1.0
 HOLD_US=$(awk "BEGIN { print int(3 * $UNHEALTHY * 1000000) }")   # 3 x unhealthy_interval
 
 # Our own MariaDB, reachable on the bridge: the runner's listens on loopback only.
-RUN=$(mktemp -d "/tmp/wa-$TEST-db.XXXXXX")
-netns_on_exit 'db_stop; [ -n "${WA_KEEP:-}" ] || rm -rf "$RUN"'
-for try in 1 2 3; do
-    DB_PORT=$(free_port)
-    db_start "$DB_PORT" "127.0.0.1,$NETNS_GW" && break
-    db_stop
-    [ "$try" -lt 3 ] || fail "could not start a MariaDB on $NETNS_GW"
-done
-db_sql -e "CREATE USER IF NOT EXISTS 'wacluster'@'$NETNS_NET.%' IDENTIFIED BY 'wacluster';
-           GRANT ALL PRIVILEGES ON *.* TO 'wacluster'@'$NETNS_NET.%';" || fail "cannot create the database user"
+netns_db
 
 cluster_init heartbeat_interval=$HB unhealthy_interval=$UNHEALTHY shard_lease_ttl=2 shard_renew_interval=0.2 \
     lease_margin=0.5 upstream_idle_timeout=0.6 upstream_ping_interval=0.1 db_liveness_interval=1

@@ -16,16 +16,7 @@ netns_init
 LOST=1.5       # upstream_unhealthy_interval, seconds
 HOLD_US=$(awk "BEGIN { print int(3 * $LOST * 1000000) }")
 
-RUN=$(mktemp -d "/tmp/wa-$TEST-db.XXXXXX")
-netns_on_exit 'db_stop; [ -n "${WA_KEEP:-}" ] || rm -rf "$RUN"'
-for try in 1 2 3; do
-    DB_PORT=$(free_port)
-    db_start "$DB_PORT" "127.0.0.1,$NETNS_GW" && break
-    db_stop
-    [ "$try" -lt 3 ] || fail "could not start a MariaDB on $NETNS_GW"
-done
-db_sql -e "CREATE USER IF NOT EXISTS 'wacluster'@'$NETNS_NET.%' IDENTIFIED BY 'wacluster';
-           GRANT ALL PRIVILEGES ON *.* TO 'wacluster'@'$NETNS_NET.%';" || fail "cannot create the database user"
+netns_db
 
 cluster_init heartbeat_interval=0.2 unhealthy_interval=1.0 upstream_unhealthy_interval=$LOST shard_lease_ttl=2 \
     shard_renew_interval=0.2 lease_margin=0.5 upstream_idle_timeout=0.6 upstream_ping_interval=0.1 \
