@@ -798,16 +798,12 @@ s_api_error (coreapp_t *self, zframe_t **peer, uint64_t seq, int status, int cod
 static void
 s_api_error (coreapp_t *self, zframe_t **peer, uint64_t seq, int status, int code, const char *fmt, ...)
 {
-    char details[300];
     va_list args;
     va_start (args, fmt);
-    vsnprintf (details, sizeof details, fmt, args);
+    char *text = wa_error_vjson (code, fmt, args);
     va_end (args);
-    json_t *body = json_pack ("{s:[{s:i, s:s}]}", "errors", "code", code, "details", details);
-    char *text = json_dumps (body, JSON_COMPACT);
-    s_api_reply (self, peer, seq, status, text);
+    s_api_reply (self, peer, seq, text ? status : 500, text ? text : "");
     free (text);
-    json_decref (body);
     self->api_refused++;
 }
 
