@@ -100,4 +100,20 @@ int wa_backup_open (const char *password, const char *data, size_t len, char **c
 //  Settings names and values are left to the restorer (wa_config_set).
 int wa_backup_content_check (const json_t *content, char *why, size_t size);
 
+//  account_blobs (needs a wa_db_t: the DB workers').
+typedef struct wa_db_t wa_db_t;
+//  Store bytes as the blob of their SHA-256 (hex, into sha256 when not
+//  NULL), in chunks, each row inserted unless it exists. Not atomic by
+//  itself: a reader checks the whole (wa_blob_load). 0 / -1.
+int wa_blob_store (wa_db_t *db, const char *kind, const char *type, const void *bytes, size_t len,
+                   char sha256[65]);
+//  The blob sha256 of kind: 0 with *bytes (malloc'd, *len bytes) and its
+//  type (type_size bytes, may be NULL); 1 when there is none, or it is not
+//  whole (a chunk missing, a hash that does not match); -1 on a database
+//  error.
+int wa_blob_load (wa_db_t *db, const char *kind, const char *sha256, unsigned char **bytes, size_t *len,
+                  char *type, size_t type_size);
+//  The SHA-256 of bytes as hex.
+void wa_sha256_hex (const void *bytes, size_t len, char hex[65]);
+
 #endif
