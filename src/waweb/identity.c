@@ -57,5 +57,7 @@ identity_request (web_t *self, web_req_t *req)
         web_fail (self, req, 503, WA_ERR_NOT_READY, "the shard map has not been read from the database yet");
         return;
     }
-    web_forward (self, req, wa_message_shard (wa_id, shards), request);
+    int shard = wa_message_shard (wa_id, shards);
+    json_object_set_new (request, "shard", json_integer (shard));
+    web_forward (self, req, shard, request);
 }
