@@ -10,8 +10,8 @@
 --   account_blobs    content-addressed bytes too large for a frame between
 --                    nodes: the profile photo, and a restore's decrypted
 --                    content on its way to the primary Master (kind
---                    'restore', removed by the restore that applies it, or
---                    after an hour). Stored as base64 in chunks of
+--                    'restore', removed an hour after it was staged: a
+--                    restore retried across a failover applies it again). Stored as base64 in chunks of
 --                    WA_BLOB_CHUNK bytes (seq 0, 1, ...), each row small
 --                    enough for any client buffer. Any Webapp inserts one
 --                    (its id is its SHA-256, so two inserts of one blob are

@@ -19,8 +19,11 @@ static const char *SQL_PUT =
 static const char *SQL_DELETE = "DELETE FROM account_state WHERE name = ?";
 static const char *SQL_PHOTOS_OTHER = "DELETE FROM account_blobs WHERE kind = 'photo' AND sha256 <> ?";
 static const char *SQL_PHOTOS_ALL = "DELETE FROM account_blobs WHERE kind = 'photo'";
+//  A staged backup stays for an hour after it was applied: a restore the
+//  Webapp retries (its answer lost in a failover) applies it again, the
+//  same content, instead of failing for a blob already gone.
 static const char *SQL_STAGED_GONE =
-    "DELETE FROM account_blobs WHERE kind = 'restore' AND (sha256 = ? OR created_at < NOW(6) - INTERVAL 1 HOUR)";
+    "DELETE FROM account_blobs WHERE kind = 'restore' AND sha256 <> ? AND created_at < NOW(6) - INTERVAL 1 HOUR";
 static const char *SQL_SETTING =
     "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, NOW(6), ?)"
     " ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6), updated_by = VALUES(updated_by)";

@@ -15,7 +15,8 @@
                                       and a JPEG or PNG; older photo blobs go
       restore {sha256, by}            200 {"restored": {...counts}}: the
                                       decrypted backup a Webapp staged (kind
-                                      restore) replaces the settings named in
+                                      restore, kept an hour so that a retried
+                                      restore applies it again) replaces the settings named in
                                       it, the users, the account state, the
                                       photo and the media providers, all in
                                       the one transaction; anything wrong in

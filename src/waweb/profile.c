@@ -306,9 +306,11 @@ s_photo_read (web_t *self, web_req_t *req)
         web_reply (self, req, 200, response);
         return;
     }
+    //  A type that outlives the request's state (freed as it is answered).
+    const char *type = wa_photo_type (profile->bytes, profile->len);
     char *bytes = (char *) profile->bytes;
     profile->bytes = NULL;
-    web_reply_text (self, req, 200, bytes, profile->len, profile->type);
+    web_reply_text (self, req, 200, bytes, profile->len, type ? type : "application/octet-stream");
 }
 
 //  --------------------------------------------------------------------------
