@@ -44,6 +44,21 @@ static const route_def_t s_routes[] = {
     { "POST", "/v1/account/verify", ROUTE_ACCOUNT_VERIFY, ROUTE_AUTH_ADMIN },
     { "GET", "/v1/account/shards", ROUTE_SHARDS_GET, ROUTE_AUTH_ADMIN },
     { "POST", "/v1/account/shards", ROUTE_SHARDS_SET, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/settings/business/profile", ROUTE_BUSINESS_PROFILE_GET, ROUTE_AUTH_ADMIN },
+    { "POST", "/v1/settings/business/profile", ROUTE_BUSINESS_PROFILE_SET, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/settings/business/compliance_info", ROUTE_COMPLIANCE_GET, ROUTE_AUTH_ADMIN },
+    { "POST", "/v1/settings/business/compliance_info", ROUTE_COMPLIANCE_SET, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/settings/profile/about", ROUTE_ABOUT_GET, ROUTE_AUTH_ADMIN },
+    { "PATCH", "/v1/settings/profile/about", ROUTE_ABOUT_SET, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/settings/profile/photo", ROUTE_PHOTO_GET, ROUTE_AUTH_ADMIN },
+    { "POST", "/v1/settings/profile/photo", ROUTE_PHOTO_SET, ROUTE_AUTH_ADMIN },
+    { "DELETE", "/v1/settings/profile/photo", ROUTE_PHOTO_DELETE, ROUTE_AUTH_ADMIN },
+    { "POST", "/v1/settings/account/two-step", ROUTE_TWO_STEP_SET, ROUTE_AUTH_ADMIN },
+    { "DELETE", "/v1/settings/account/two-step", ROUTE_TWO_STEP_DELETE, ROUTE_AUTH_ADMIN },
+    { "POST", "/v1/settings/backup", ROUTE_BACKUP, ROUTE_AUTH_ADMIN },
+    { "POST", "/v1/settings/restore", ROUTE_RESTORE, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/contacts/{}/identity", ROUTE_IDENTITY_GET, ROUTE_AUTH_BEARER },
+    { "PUT", "/v1/contacts/{}/identity", ROUTE_IDENTITY_ACK, ROUTE_AUTH_BEARER },
 };
 #define NROUTES (sizeof s_routes / sizeof s_routes[0])
 
@@ -121,6 +136,13 @@ route_name (route_id_t id)
         [ROUTE_ACCOUNT_VERIFY] = "account_verify", [ROUTE_SHARDS_GET] = "shards_get",
         [ROUTE_SHARDS_SET] = "shards_set", [ROUTE_HEALTH_LIVE] = "health_live",
         [ROUTE_HEALTH_READY] = "health_ready", [ROUTE_MESSAGE_READ] = "message_read",
+        [ROUTE_BUSINESS_PROFILE_GET] = "business_profile_get", [ROUTE_BUSINESS_PROFILE_SET] = "business_profile_set",
+        [ROUTE_COMPLIANCE_GET] = "compliance_get", [ROUTE_COMPLIANCE_SET] = "compliance_set",
+        [ROUTE_ABOUT_GET] = "about_get", [ROUTE_ABOUT_SET] = "about_set", [ROUTE_PHOTO_GET] = "photo_get",
+        [ROUTE_PHOTO_SET] = "photo_set", [ROUTE_PHOTO_DELETE] = "photo_delete",
+        [ROUTE_TWO_STEP_SET] = "two_step_set", [ROUTE_TWO_STEP_DELETE] = "two_step_delete",
+        [ROUTE_BACKUP] = "backup", [ROUTE_RESTORE] = "restore", [ROUTE_IDENTITY_GET] = "identity_get",
+        [ROUTE_IDENTITY_ACK] = "identity_ack",
     };
     return id < ROUTE_COUNT && names[id] ? names[id] : "none";
 }

@@ -192,6 +192,27 @@ test_route (void **state)
 {
     (void) state;
     route_t r;
+    //  The account state and the contacts' identity (issue 12).
+    assert_int_equal (route_match ("GET", "/v1/contacts/16315551234/identity", &r), 0);
+    assert_int_equal (r.id, ROUTE_IDENTITY_GET);
+    assert_string_equal (r.param, "16315551234");
+    assert_int_equal (r.auth, ROUTE_AUTH_BEARER);
+    assert_int_equal (route_match ("PUT", "/v1/contacts/16315551234/identity", &r), 0);
+    assert_int_equal (r.id, ROUTE_IDENTITY_ACK);
+    assert_int_equal (route_match ("POST", "/v1/contacts/16315551234/identity", &r), 405);
+    assert_string_equal (r.allow, "GET, PUT");
+    assert_int_equal (route_match ("POST", "/v1/contacts/", &r), 0);
+    assert_int_equal (r.id, ROUTE_CONTACTS);
+    assert_int_equal (route_match ("GET", "/v1/contacts//identity", &r), 404);
+    assert_int_equal (route_match ("GET", "/v1/settings/profile/photo", &r), 0);
+    assert_int_equal (r.auth, ROUTE_AUTH_ADMIN);
+    assert_int_equal (route_match ("PUT", "/v1/settings/profile/photo", &r), 405);
+    assert_string_equal (r.allow, "GET, POST, DELETE");
+    assert_int_equal (route_match ("PATCH", "/v1/settings/profile/about", &r), 0);
+    assert_int_equal (r.id, ROUTE_ABOUT_SET);
+    assert_int_equal (route_match ("POST", "/v1/settings/restore", &r), 0);
+    assert_int_equal (r.auth, ROUTE_AUTH_ADMIN);
+    assert_string_equal (route_name (ROUTE_IDENTITY_ACK), "identity_ack");
     assert_int_equal (route_match ("POST", "/v1/users/login", &r), 0);
     assert_int_equal (r.id, ROUTE_LOGIN);
     assert_int_equal (r.auth, ROUTE_AUTH_BASIC);
