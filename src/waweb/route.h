@@ -34,6 +34,13 @@ typedef enum {
     ROUTE_HEALTH_LIVE,
     ROUTE_HEALTH_READY,
     ROUTE_MESSAGE_READ,         //  PUT /v1/messages/{id}: an inbound message marked read
+    ROUTE_PROVIDERS_GET,        //  /v1/settings/application/media/providers
+    ROUTE_PROVIDERS_SET,
+    ROUTE_PROVIDERS_DELETE,     //  .../providers/{name}
+    ROUTE_STATS_APP_INTERNAL,
+    ROUTE_STATS_DB_INTERNAL,
+    ROUTE_MESSAGE_GC,           //  PUT /v1/services/message/gc
+    ROUTE_SUPPORT,
     ROUTE_COUNT
 } route_id_t;
 
@@ -46,6 +53,8 @@ typedef enum {
 } route_auth_t;
 
 #define ROUTE_PARAM_MAX 128
+//  A longer path matches no route (none is near this long).
+#define ROUTE_PATH_MAX 512
 
 typedef struct {
     route_id_t id;
@@ -54,7 +63,8 @@ typedef struct {
     char allow[64];                 //  405: the methods the path takes ("GET, PUT")
 } route_t;
 
-//  Match method and path (no query string). 0 with *route filled; 404 when
+//  Match method and path (no query string), with or without one trailing
+//  slash. 0 with *route filled; 404 when
 //  no pattern matches the path; 405 when one does but not with this method
 //  (route->allow lists those that do).
 int route_match (const char *method, const char *path, route_t *route);

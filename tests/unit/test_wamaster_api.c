@@ -14,6 +14,7 @@
 #include "wa_codec.h"
 #include "wa_log.h"
 #include "api.h"
+#include "providers.h"
 #include "test_loop.h"
 
 typedef struct {
@@ -261,6 +262,9 @@ test_settings_as_json (void **state)
         json_t *value = json_object_get (application, name);
         if (strncmp (name, "webhooks_", 9) == 0)
             value = json_object_get (webhooks, name + 9);
+        if (streq (name, "media_auto_download"))
+            assert_true (json_is_array (json_object_get (json_object_get (application, "media"), "auto_download")));
+        else
         if (streq (wa_config_type (name), "boolean"))
             assert_true (json_is_boolean (value));
         else
@@ -274,6 +278,47 @@ test_settings_as_json (void **state)
     assert_non_null (strstr (text, "\"heartbeat_interval\":0.1,"));
     free (text);
     json_decref (body);
+}
+
+static void
+test_media_list (void **state)
+{
+    (void) state;
+    wa_config_t settings;
+    wa_config_defaults (&settings);
+    char err[256], buf[128];
+    //  The original's nested array, stored comma-separated, shown back as the array.
+    json_t *list = json_pack ("[s, s]", "image", "voice");
+    const char *text = api_value_text ("media_auto_download", list, buf, sizeof buf);
+    assert_string_equal (text, "image,voice");
+    assert_int_equal (wa_config_set (&settings, "media_auto_download", text, err, sizeof err), 0);
+    json_t *body = api_settings_body (&settings);
+    json_t *shown = json_object_get (json_object_get (json_object_get (json_object_get (body, "settings"),
+                                                                       "application"), "media"), "auto_download");
+    assert_true (json_equal (shown, list));
+    json_decref (body);
+    json_decref (list);
+    //  Empty is none; anything but an array of plain strings is refused.
+    list = json_array ();
+    assert_string_equal (api_value_text ("media_auto_download", list, buf, sizeof buf), "");
+    json_decref (list);
+    list = json_pack ("[i]", 1);
+    assert_null (api_value_text ("media_auto_download", list, buf, sizeof buf));
+    json_decref (list);
+    list = json_pack ("[s]", "image,video");
+    assert_null (api_value_text ("media_auto_download", list, buf, sizeof buf));
+    json_decref (list);
+    json_t *string = json_string ("image");
+    assert_null (api_value_text ("media_auto_download", string, buf, sizeof buf));
+    json_decref (string);
+    //  The items are checked by the configuration's table.
+    assert_int_equal (wa_config_set (&settings, "media_auto_download", "image,gif", err, sizeof err), -1);
+    assert_non_null (strstr (err, "'gif' is not a media type"));
+    assert_int_equal (wa_config_set (&settings, "media_auto_download", "image,image", err, sizeof err), -1);
+    assert_non_null (strstr (err, "'image' is named twice"));
+    assert_int_equal (wa_config_set (&settings, "media_auto_download", "image,", err, sizeof err), -1);
+    assert_int_equal (wa_config_set (&settings, "on_call_pager", "+1555", err, sizeof err), -1);
+    assert_non_null (strstr (err, "on_call_pager"));
 }
 
 static void
@@ -313,6 +358,85 @@ test_nested_changes (void **state)
               "'webhooks_url' names a setting given already");
 #undef PATCH
     assert_int_equal (f->master.stored, 0);
+}
+
+static void
+test_bad_providers (void **state)
+{
+    fixture_t *f = *state;
+    f->master.primary = f->master.ready = true;
+    char json[600];
+#define SET(list) (snprintf (json, sizeof json, "{\"op\":\"providers_set\",\"by\":\"admin\"%s}", list), json)
+    s_expect (f, SET (""), 400, 1008, "the body must be the providers to set");
+    s_expect (f, SET (",\"providers\":[]"), 400, 1009, "1 to 16 providers, not 0");
+    s_expect (f, SET (",\"providers\":[1]"), 400, 1009, "'[0]' must be an object");
+    s_expect (f, SET (",\"providers\":{\"type\":\"www\"}"), 400, 1008, "'name' is required");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"a b\",\"type\":\"www\"}]"), 400, 1009,
+              "'[0].name' may hold only letters, digits");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"s3\",\"config\":{\"bearer\":\"t\"}}]"),
+              400, 1009, "'[0].type' must be \"www\"");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\"}]"), 400, 1008, "'[0].config' is required");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{}}]"), 400, 1008,
+              "'[0].config' must hold one of 'basic' and 'bearer'");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"bearer\":\"t\","
+                      "\"basic\":{}}}]"), 400, 1009, "must hold one of 'basic' and 'bearer'");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"basic\":"
+                      "{\"username\":\"u\"}}}]"), 400, 1008, "'[0].config.basic.password' is required");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"basic\":"
+                      "{\"username\":\"u:x\",\"password\":\"p\"}}}]"), 400, 1009, "holds a ':'");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"bearer\":\"t\"},"
+                      "\"extra\":1}]"), 400, 1009, "'[0].extra' is not a field");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"bearer\":\"a b\"}}]"),
+              400, 1009, "'[0].config.bearer' holds a space");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"bearer\":\"t\"}},"
+                      "{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"bearer\":\"u\"}}]"), 400, 1009,
+              "'[1].name': 'cdn' is named twice");
+#undef SET
+    s_expect (f, "{\"op\":\"providers_delete\",\"by\":\"admin\",\"name\":\"no/such\"}", 404, 1006,
+              "no media provider is named 'no/such'");
+    s_expect (f, "{\"op\":\"providers_delete\",\"by\":\"admin\"}", 404, 1006, "no media provider is named ''");
+    s_expect (f, "{\"op\":\"providers_delete\",\"name\":\"cdn\"}", 400, 1008, "'by' is missing");
+    //  A secondary answers 1017 at once; the Webapp looks for the primary.
+    f->master.primary = false;
+    s_expect (f, "{\"op\":\"providers_get\"}", 500, 1017, "is not the primary Master");
+    s_expect (f, "{\"op\":\"message_gc\",\"by\":\"admin\"}", 500, 1017, "is not the primary Master");
+    assert_int_equal (f->master.stored, 0);
+}
+
+static void
+test_providers_shown (void **state)
+{
+    (void) state;
+    json_t *shown = providers_shown ("cdn", "www", "{\"basic\":{\"username\":\"bob\",\"password\":\"hunter2\"}}");
+    char *text = json_dumps (shown, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal (text, "{\"config\":{\"basic\":{\"password\":\"(set)\",\"username\":\"bob\"}},"
+                               "\"name\":\"cdn\",\"type\":\"www\"}");
+    free (text);
+    json_decref (shown);
+    shown = providers_shown ("t", "www", "{\"bearer\":\"secret-token\"}");
+    text = json_dumps (shown, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_null (strstr (text, "secret-token"));
+    assert_non_null (strstr (text, "\"bearer\":\"(set)\""));
+    free (text);
+    json_decref (shown);
+    //  Damaged stored JSON: shown without credentials, no crash.
+    shown = providers_shown ("x", "www", "{not json");
+    assert_int_equal ((int) json_object_size (json_object_get (shown, "config")), 0);
+    json_decref (shown);
+    //  "(set)" sent back keeps the stored credential, and only one of its kind.
+    char why[300];
+    json_t *config = json_pack ("{s:{s:s, s:s}}", "basic", "username", "bob", "password", "(set)");
+    assert_int_equal (providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
+                                      "config", why, sizeof why), 0);
+    assert_string_equal (json_string_value (json_object_get (json_object_get (config, "basic"), "password")), "pw");
+    assert_int_equal (providers_keep (config, NULL, "config", why, sizeof why), 0);     //  a real one stays
+    json_decref (config);
+    config = json_pack ("{s:s}", "bearer", "(set)");
+    assert_int_equal (providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
+                                      "config", why, sizeof why), -1);
+    assert_non_null (strstr (why, "'config.bearer' is \"(set)\""));
+    assert_int_equal (providers_keep (config, NULL, "config", why, sizeof why), -1);
+    json_decref (config);
 }
 
 #define CERT "QWNtZSBTaG9w"         //  base64 of "Acme Shop"
@@ -448,6 +572,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_not_primary_at_once, s_setup, s_teardown),
         cmocka_unit_test (test_settings_as_json),
         cmocka_unit_test (test_value_text),
+        cmocka_unit_test (test_media_list),
+        cmocka_unit_test (test_providers_shown),
+        cmocka_unit_test_setup_teardown (test_bad_providers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_nested_changes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_account_input, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_upstream, s_setup, s_teardown),
