@@ -952,14 +952,14 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
                     //  The Master's retention pass (gc.h), now or the one
                     //  under way; answered when it ends (api_gc_ended), or
                     //  "processing" before the Webapp would give up.
+                    //  Waiting before the hook runs: a pass with nothing to
+                    //  do ends (api_gc_ended) within it.
+                    slot->state = SLOT_GC;
+                    slot->gc_until = wa_clock_mono () + s_upstream_timeout (self);
+                    wa_info ("api: %s asked for a retention pass now", job->by + 4);
                     if (!self->hooks.gc || self->hooks.gc (self->hooks.arg)) {
                         s_not_primary (self, peer, msg->seq, &lease, op);
                         s_free (slot);
-                    }
-                    else {
-                        slot->state = SLOT_GC;
-                        slot->gc_until = wa_clock_mono () + s_upstream_timeout (self);
-                        wa_info ("api: %s asked for a retention pass now", job->by + 4);
                     }
                 }
                 else

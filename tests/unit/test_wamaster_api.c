@@ -21,6 +21,10 @@ typedef struct {
     bool primary;
     bool ready;
     int stored;
+    int gc_asked;               //  the gc hook's calls
+    bool gc_refuse;             //  it answers -1
+    bool gc_at_once;            //  the pass ends within the hook (nothing to do)
+    api_t **api;
 } fake_master_t;
 
 static bool
@@ -41,6 +45,20 @@ s_fake_stored (void *arg)
     ((fake_master_t *) arg)->stored++;
 }
 
+static int
+s_fake_gc (void *arg)
+{
+    fake_master_t *master = arg;
+    master->gc_asked++;
+    if (master->gc_refuse)
+        return -1;
+    if (master->gc_at_once) {
+        int64_t none[3] = { 0, 0, 0 };
+        api_gc_ended (*master->api, none, false, "");
+    }
+    return 0;
+}
+
 typedef struct {
     zloop_t *loop;
     zsock_t *router;
@@ -56,7 +74,8 @@ typedef struct {
 static void
 s_api_start (fixture_t *f)
 {
-    api_hooks_t hooks = { .arg = &f->master, .primary = s_fake_primary, .stored = s_fake_stored };
+    api_hooks_t hooks = { .arg = &f->master, .primary = s_fake_primary, .stored = s_fake_stored, .gc = s_fake_gc };
+    f->master.api = &f->api;
     //  No DB worker: nothing here may reach one.
     f->api = api_new (f->loop, f->router, f->trust, NULL, &f->settings, &hooks);
 }
@@ -439,6 +458,66 @@ test_providers_shown (void **state)
     json_decref (config);
 }
 
+//  The next answer's body (no errors), as JSON text with sorted keys.
+static char *
+s_ok_body (fixture_t *f, uint64_t seq)
+{
+    zpoller_t *poller = zpoller_new (f->dealer, NULL);
+    assert_ptr_equal (zpoller_wait (poller, 2000), f->dealer);
+    zpoller_destroy (&poller);
+    assert_int_equal (wa_codec_recv (f->dealer, NULL, &f->msg, NULL), 0);
+    assert_int_equal (f->msg.seq, seq);
+    assert_int_equal (f->msg.code, 200);
+    json_t *body = json_loads (f->msg.text, 0, NULL);
+    char *text = json_dumps (body, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref (body);
+    return text;
+}
+
+static void
+test_message_gc (void **state)
+{
+    fixture_t *f = *state;
+    f->master.primary = f->master.ready = true;
+    //  Answered when the pass ends, with what it deleted.
+    t_send (f, 501, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
+    assert_int_equal (f->master.gc_asked, 1);
+    int64_t deleted[3] = { 495, 297, 40 };
+    api_gc_ended (f->api, deleted, true, "");
+    char *text = s_ok_body (f, 501);
+    assert_string_equal (text, "{\"services\":{\"message\":{\"gc\":{\"callbacks_deleted\":297,\"events_deleted\":40,"
+                               "\"messages_deleted\":495,\"more\":true,\"status\":\"complete\"}}}}");
+    free (text);
+    //  Two waiting for one pass: both answered, once.
+    t_send (f, 502, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
+    t_send (f, 503, "{\"op\":\"message_gc\",\"by\":\"bob\"}");
+    api_gc_ended (f->api, deleted, false, "");
+    free (s_ok_body (f, 502));
+    free (s_ok_body (f, 503));
+    //  A pass with nothing to do ends within the hook: answered at once.
+    f->master.gc_at_once = true;
+    t_send (f, 504, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
+    text = s_ok_body (f, 504);
+    assert_non_null (strstr (text, "\"messages_deleted\":0"));
+    free (text);
+    f->master.gc_at_once = false;
+    //  A failed pass, a lost lease, a Master that cannot: the errors.
+    t_send (f, 505, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
+    api_gc_ended (f->api, deleted, false, "Lock wait timeout");
+    s_answer (f, 505, 500, 1023, "the retention pass failed after deleting 495 outbox rows");
+    t_send (f, 506, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
+    api_gc_ended (f->api, NULL, false, NULL);
+    s_answer (f, 506, 500, 1017, "lost its lease");
+    f->master.gc_refuse = true;
+    s_expect (f, "{\"op\":\"message_gc\",\"by\":\"admin\"}", 500, 1017, "is not the primary Master");
+    s_expect (f, "{\"op\":\"message_gc\"}", 400, 1008, "'by' is missing");
+    //  Nothing is left waiting: a late end answers nobody.
+    api_gc_ended (f->api, deleted, false, "");
+    zpoller_t *poller = zpoller_new (f->dealer, NULL);
+    assert_null (zpoller_wait (poller, 20));
+    zpoller_destroy (&poller);
+}
+
 #define CERT "QWNtZSBTaG9w"         //  base64 of "Acme Shop"
 
 static void
@@ -574,6 +653,7 @@ main (void)
         cmocka_unit_test (test_value_text),
         cmocka_unit_test (test_media_list),
         cmocka_unit_test (test_providers_shown),
+        cmocka_unit_test_setup_teardown (test_message_gc, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_providers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_nested_changes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_account_input, s_setup, s_teardown),
