@@ -746,6 +746,60 @@ s_check_change (api_t *self, slot_t *slot, const char *key, const char *label, j
     return 0;
 }
 
+//  Newer versions of the original name two settings otherwise, in objects
+//  PATCH takes (GET shows the names above, so a client may PATCH what it
+//  read): garbagecollector_enable.messages is db_garbagecollector_enable,
+//  webhooks.message.sent is sent_status. Their other members are taken
+//  only as what this cluster does: no media is collected here (a media
+//  file goes with DELETE /v1/media), and delivered and read statuses are
+//  always POSTed.
+static const struct {
+    const char *object;
+    const char *member;
+    const char *name;           //  the setting, or NULL: only fixed is taken
+    int fixed;                  //  the one value taken (1 true, 0 false, -1 either)
+    const char *why;
+} s_aliases[] = {
+    { "garbagecollector_enable", "messages", "db_garbagecollector_enable", -1, NULL },
+    { "garbagecollector_enable", "media", NULL, -1, NULL },
+    { "webhooks.message", "sent", "sent_status", -1, NULL },
+    { "webhooks.message", "delivered", NULL, 1, "delivered statuses are always POSTed here" },
+    { "webhooks.message", "read", NULL, 1, "read statuses are always POSTed here" },
+};
+#define ALIASES (sizeof s_aliases / sizeof s_aliases[0])
+
+static int
+s_check_aliases (api_t *self, slot_t *slot, const char *object, json_t *value)
+{
+    if (!json_is_object (value) || json_object_size (value) == 0)
+        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be an object naming at least "
+                        "one of its settings", object), -1;
+    const char *member;
+    json_t *inner;
+    json_object_foreach (value, member, inner) {
+        char label[160];
+        snprintf (label, sizeof label, "%s.%.64s", object, member);
+        int alias = -1;
+        for (size_t n = 0; n < ALIASES; n++)
+            if (streq (s_aliases[n].object, object) && streq (s_aliases[n].member, member))
+                alias = (int) n;
+        if (alias < 0)
+            return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "unknown setting '%s'", label), -1;
+        if (s_aliases[alias].name) {
+            if (s_check_change (self, slot, s_aliases[alias].name, label, inner))
+                return -1;
+            continue;
+        }
+        if (!json_is_boolean (inner))
+            return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be true or false, not %s",
+                            label, s_type_name (inner)), -1;
+        if (s_aliases[alias].fixed >= 0 && json_is_true (inner) != (s_aliases[alias].fixed == 1))
+            return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' can only be %s: %s", label,
+                            s_aliases[alias].fixed ? "true" : "false", s_aliases[alias].why), -1;
+    }
+    return 0;
+}
+
 //  Checks a PATCH's changes, each on its own, into job: flat names, and
 //  the nested form the GET answers with ({"webhooks": {"url": ...}}).
 //  0, or -1 answered.
@@ -764,6 +818,11 @@ s_check_changes (api_t *self, slot_t *slot, json_t *changes)
     const char *key;
     json_t *value;
     json_object_foreach (changes, key, value) {
+        if (streq (key, "garbagecollector_enable")) {
+            if (s_check_aliases (self, slot, key, value))
+                return -1;
+            continue;
+        }
         const char *object = NULL;
         for (size_t n = 0; n < NESTED && !object; n++)
             if (streq (s_nested[n].object, key))
@@ -785,6 +844,11 @@ s_check_changes (api_t *self, slot_t *slot, json_t *changes)
             for (size_t n = 0; n < NESTED; n++)
                 if (streq (s_nested[n].object, object) && streq (s_nested[n].member, member))
                     name = s_nested[n].name;
+            if (!name && streq (label, "webhooks.message")) {
+                if (s_check_aliases (self, slot, label, inner))
+                    return -1;
+                continue;
+            }
             if (!name)
                 return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "unknown setting '%s'", label), -1;
             if (s_check_change (self, slot, name, label, inner))

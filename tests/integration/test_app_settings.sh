@@ -64,6 +64,14 @@ expect "an empty list" 200 - "$WEB" PATCH $S/ "${AUTH[@]}" -d '{"media":{"auto_d
 # The Coreapps apply what they use (the backoff, the concurrency).
 wait_for 10 grep -q "setting callback_backoff_delay_ms: 3000 -> 500" "$T/c1.log" || fail "c1 did not apply the backoff"
 
+note "the newer versions' names: garbagecollector_enable.messages, webhooks.message.sent"
+expect "PATCH the newer names" 200 - "$WEB" PATCH $S "${AUTH[@]}" \
+    -d '{"garbagecollector_enable":{"messages":true,"media":false},"webhooks":{"message":{"sent":false,"delivered":true,"read":true}}}'
+[ "$(app '| [.db_garbagecollector_enable, .sent_status]')" = '[true,false]' ] || fail "aliases: $(body)"
+expect "and back" 200 - "$WEB" PATCH $S "${AUTH[@]}" \
+    -d '{"garbagecollector_enable":{"messages":false},"webhooks":{"message":{"sent":true}}}'
+[ "$(app '| [.db_garbagecollector_enable, .sent_status]')" = '[false,true]' ] || fail "aliases back: $(body)"
+
 note "bad values: 400 1009 naming the field, nothing changed"
 before=$(table)
 bad() {   # bad BODY TEXT
@@ -81,6 +89,8 @@ bad '{"callback_persist":3}' "key 'callback_persist': value '3' is not a boolean
 bad '{"on_call_pager":"+1 631"}' "key 'on_call_pager': value '+1 631' must be a phone number"
 bad '{"callback_backoff_delay_ms":"1000","max_callback_backoff_delay_ms":900}' "max_callback_backoff_delay_ms (900) must be at least callback_backoff_delay_ms (1000)"
 bad '{"sent_status":true,"verbose_logging":true}' "unknown setting 'verbose_logging'"
+bad '{"webhooks":{"message":{"delivered":false}}}' "'webhooks.message.delivered' can only be true"
+bad '{"garbagecollector_enable":{"messages":true},"db_garbagecollector_enable":true}' "names a setting given already"
 [ "$(table)" = "$before" ] || fail "a refused PATCH changed the table"
 
 note "pass_through: with the collector off, finished rows past request_deadline go, pending ones stay"

@@ -375,6 +375,25 @@ test_nested_changes (void **state)
     s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"url\":\"http://127.0.0.1:1/a\"},"
                         "\"webhooks_url\":\"http://127.0.0.1:1/b\"}"), 400, 1009,
               "'webhooks_url' names a setting given already");
+    //  The newer versions' names: aliases, and what this cluster does.
+    s_expect (f, PATCH (",\"changes\":{\"garbagecollector_enable\":{\"messages\":\"sometimes\"}}"), 400, 1009,
+              "key 'db_garbagecollector_enable': value 'sometimes'");
+    s_expect (f, PATCH (",\"changes\":{\"garbagecollector_enable\":{\"messages\":true},"
+                        "\"db_garbagecollector_enable\":false}"), 400, 1009, "names a setting given already");
+    s_expect (f, PATCH (",\"changes\":{\"garbagecollector_enable\":{\"media\":1}}"), 400, 1009,
+              "'garbagecollector_enable.media' must be true or false, not a number");
+    s_expect (f, PATCH (",\"changes\":{\"garbagecollector_enable\":{\"files\":true}}"), 400, 1009,
+              "unknown setting 'garbagecollector_enable.files'");
+    s_expect (f, PATCH (",\"changes\":{\"garbagecollector_enable\":true}"), 400, 1009,
+              "'garbagecollector_enable' must be an object");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"message\":{\"read\":false}}}"), 400, 1009,
+              "'webhooks.message.read' can only be true: read statuses are always POSTed here");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"message\":{\"sent\":[]}}}"), 400, 1009,
+              "'webhooks.message.sent' must be true or false, not an array");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"message\":{\"sent\":true}},\"sent_status\":false}"), 400,
+              1009, "names a setting given already");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"message\":{}}}"), 400, 1009,
+              "'webhooks.message' must be an object");
 #undef PATCH
     assert_int_equal (f->master.stored, 0);
 }
