@@ -87,6 +87,14 @@ typedef struct {
     int callback_backoff_delay_ms;
     int max_callback_backoff_delay_ms;
     bool sent_status;
+    //  The original's other application settings (docs/API.md says which
+    //  have an effect here and why the others have none).
+    bool callback_persist;
+    bool pass_through;              //  outbox and callback rows go once past the retry window
+    char media_auto_download[64];   //  "image,video,...": media of inbound messages to fetch
+    bool notify_user_change_number;
+    bool show_security_notifications;
+    char on_call_pager[33];         //  a wa_id, or ""
     char webhooks_secret[WA_CONFIG_STR];    //  HMAC key of X-Hub-Signature-256; "": none
     char webhooks_secret_file[WA_CONFIG_STR];
     int callbacks_queue_max;        //  pending callbacks per shard, then events wait upstream
@@ -183,5 +191,10 @@ void wa_config_copy_settings (wa_config_t *self, const wa_config_t *source);
 int wa_config_load (wa_config_t *self, const char *path, char *err, size_t errlen);
 //  The file wa_config_load read, "" when none.
 const char *wa_config_source (const wa_config_t *self);
+
+//  A media_auto_download value: media types (audio, document, image,
+//  sticker, video, voice), comma-separated, each at most once; "" is none.
+//  0, or -1 with err naming the bad one.
+int wa_config_media_types_check (const char *list, char *err, size_t errlen);
 
 #endif

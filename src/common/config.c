@@ -157,6 +157,26 @@ static const key_t_ s_keys[] = {
        "the longest wait between webhook retries, milliseconds"),
     K ("sent_status", NULL, T_BOOL, sent_status, "0", 0, 0, NULL,
        "1 also POSTs the status sent (delivered, read and failed always go)"),
+    K ("callback_persist", NULL, T_BOOL, callback_persist, "1", 0, 0, NULL,
+       "the original's switch to keep callbacks on disk until delivered; accepted, no effect: every "
+       "callback is stored before it is acknowledged upstream, or it could not survive a failover"),
+    K ("pass_through", NULL, T_BOOL, pass_through, "0", 0, 0, NULL,
+       "1: keep no history of messages: the retention passes delete sent outbox rows and delivered "
+       "callbacks once older than request_deadline (their retry window), whatever retention_*_days say, "
+       "also while db_garbagecollector_enable is 0"),
+    K ("media_auto_download", NULL, T_STR, media_auto_download, "", 0, 63, NULL,
+       "media types of inbound messages to download at once, comma-separated (audio, document, image, "
+       "sticker, video, voice; the API's media.auto_download); accepted, no effect: the upstream here "
+       "sends no inbound media"),
+    K ("notify_user_change_number", NULL, T_BOOL, notify_user_change_number, "1", 0, 0, NULL,
+       "the original's webhook notice of a contact's new number; accepted, no effect: the upstream "
+       "here sends no number changes"),
+    K ("show_security_notifications", NULL, T_BOOL, show_security_notifications, "0", 0, 0, NULL,
+       "the original's webhook notice of a contact's new identity key; accepted, no effect: the upstream "
+       "here sends no identity changes"),
+    K ("on_call_pager", NULL, T_STR, on_call_pager, "", 0, 32, NULL,
+       "the original's WhatsApp number for alerts (digits, or empty); accepted, no effect: alerts go to the "
+       "log and the events table (wactl events) here"),
     K ("webhooks_secret", NULL, T_STR, webhooks_secret, "", 0, 255, NULL,
        "16 to 255 characters: each webhook POST carries X-Hub-Signature-256, the HMAC-SHA256 of its "
        "body with this key (empty: no signature)"),
@@ -228,6 +248,8 @@ static const char *s_settings[] = {
     "request_deadline", "request_attempt_timeout",
     "webhooks_url", "webhooks_max_concurrent_requests", "callback_backoff_delay_ms",
     "max_callback_backoff_delay_ms", "sent_status", "webhooks_secret",
+    "callback_persist", "pass_through", "media_auto_download", "notify_user_change_number",
+    "show_security_notifications", "on_call_pager",
     NULL
 };
 
@@ -329,6 +351,31 @@ s_in_choices (const char *choices, const char *value)
     return false;
 }
 
+static const char *s_media_types[] = { "audio", "document", "image", "sticker", "video", "voice", NULL };
+
+int
+wa_config_media_types_check (const char *list, char *err, size_t errlen)
+{
+    const char *p = list;
+    char seen[8] = { 0 };
+    while (*p) {
+        size_t len = strcspn (p, ",");
+        int found = -1;
+        for (int i = 0; s_media_types[i]; i++)
+            if (strlen (s_media_types[i]) == len && strncmp (s_media_types[i], p, len) == 0)
+                found = i;
+        if (found < 0)
+            return s_fail (err, errlen, "key 'media_auto_download': '%.*s' is not a media type (audio, document, "
+                           "image, sticker, video, voice)", (int) (len > 32 ? 32 : len), p);
+        if (seen[found]++)
+            return s_fail (err, errlen, "key 'media_auto_download': '%s' is named twice", s_media_types[found]);
+        p += len;
+        if (*p == ',' && !*++p)
+            return s_fail (err, errlen, "key 'media_auto_download': a comma ends the list");
+    }
+    return 0;
+}
+
 //  Check value for key k and store it; on an error self may be half
 //  changed (callers work on a copy).
 static int
@@ -369,6 +416,13 @@ s_apply_value (wa_config_t *self, const key_t_ *k, const char *value, char *err,
                 for (const char *c = value; *c; c++)
                     if (!isalnum ((unsigned char) *c) && *c != '_')
                         return s_fail (err, errlen, "key 'db_name': value '%s' may hold only letters, digits and '_'", value);
+            if (strcmp (k->name, "media_auto_download") == 0 && wa_config_media_types_check (value, err, errlen))
+                return -1;
+            if (strcmp (k->name, "on_call_pager") == 0)
+                for (const char *c = value; *c; c++)
+                    if (!isdigit ((unsigned char) *c))
+                        return s_fail (err, errlen, "key 'on_call_pager': value '%s' must be a phone number "
+                                       "(digits only) or empty", value);
             if (strcmp (k->name, "account") == 0)
                 for (const char *c = value; *c; c++)
                     if (!isdigit ((unsigned char) *c))

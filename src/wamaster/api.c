@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <jansson.h>
+#include <sodium.h>
 #include "wa_account.h"
 #include "wa_codec.h"
 #include "wa_errors.h"
@@ -13,6 +14,7 @@
 #include "account_state.h"
 #include "api.h"
 #include "gatelink.h"
+#include "providers.h"
 
 //  Requests accepted and not yet answered; past this, 503 (1016).
 #define API_SLOTS 32
@@ -36,11 +38,14 @@
 //  the Webapp hears why before it gives the attempt up.
 #define UPSTREAM_TIMEOUT_SHARE 0.5
 
-//  OP_SYNC is the Master's own (the account row), not a request. OP_STATE
-//  stands for the account state's ops (account_state.h), named there.
-typedef enum { OP_GET, OP_PATCH, OP_RESET, OP_SHARDS_GET, OP_SHARDS_SET, OP_REGISTER, OP_VERIFY, OP_SYNC,
-               OP_STATE } api_op_t;
-static const char *s_op_names[] = { "settings_get", "settings_patch", "settings_reset", "shards_get",
+//  OP_SYNC is the Master's own (the account row), not a request. The ops
+//  from OP_SHARDS_GET to OP_SYNC are the account's (s_check_account).
+//  OP_STATE stands for the account state's ops (account_state.h), named
+//  there.
+typedef enum { OP_GET, OP_PATCH, OP_RESET, OP_PROVIDERS_GET, OP_PROVIDERS_SET, OP_PROVIDERS_DELETE, OP_GC,
+               OP_SHARDS_GET, OP_SHARDS_SET, OP_REGISTER, OP_VERIFY, OP_SYNC, OP_STATE } api_op_t;
+static const char *s_op_names[] = { "settings_get", "settings_patch", "settings_reset", "providers_get",
+                                    "providers_set", "providers_delete", "message_gc", "shards_get",
                                     "shards_set", "register", "verify", "sync", "account_state" };
 #define OPS_REQUESTED OP_SYNC
 
@@ -54,11 +59,17 @@ static const struct {
     { "webhooks_url", "webhooks", "url" },
     { "webhooks_max_concurrent_requests", "webhooks", "max_concurrent_requests" },
     { "webhooks_secret", "webhooks", "secret" },
+    { "media_auto_download", "media", "auto_download" },
 };
+//  A setting the answer shows as a JSON array of strings (the table keeps
+//  them comma-separated).
+#define LIST_SETTING "media_auto_download"
+//  Media providers stored at most; past it a POST is refused.
+#define PROVIDERS_MAX 256
 #define NESTED (sizeof s_nested / sizeof s_nested[0])
 
 //  What a job's run says.
-enum { RC_OK = 0, RC_DATABASE = -1, RC_LOCKED = 1, RC_INVALID = 2, RC_NOT_PRIMARY = 3 };
+enum { RC_OK = 0, RC_DATABASE = -1, RC_LOCKED = 1, RC_INVALID = 2, RC_NOT_PRIMARY = 3, RC_NOT_FOUND = 4 };
 
 typedef struct {
     wa_job_t job;
@@ -82,6 +93,10 @@ typedef struct {
     char state[16];
     int status;
     account_state_req_t account_state;  //  OP_STATE's, in and out
+    //  the providers: in, those to store (checked); out, those stored as
+    //  shown (providers_get); the one to delete
+    json_t *providers;
+    char provider[PROVIDERS_NAME_MAX + 1];
     //  out
     wa_config_t result;         //  the settings as stored (after the change)
     wa_settings_write_t write;  //  the change, through the settings store
@@ -89,8 +104,9 @@ typedef struct {
     char error[900];
 } api_job_t;
 
-//  SLOT_UPSTREAM: waiting for the upstream (gatelink), before its job.
-typedef enum { SLOT_FREE, SLOT_UPSTREAM, SLOT_QUEUED, SLOT_RUNNING } slot_state_t;
+//  SLOT_UPSTREAM: waiting for the upstream (gatelink), before its job;
+//  SLOT_GC: for the retention pass a message_gc asked for (api_gc_ended).
+typedef enum { SLOT_FREE, SLOT_UPSTREAM, SLOT_QUEUED, SLOT_RUNNING, SLOT_GC } slot_state_t;
 
 typedef struct slot_t slot_t;
 struct slot_t {
@@ -103,6 +119,7 @@ struct slot_t {
     uint64_t order;             //  first come, first run
     wa_usec_t not_before;       //  waiting for the lock: not run before this
     wa_usec_t locked_since;     //  0, or when the lock was first found taken
+    wa_usec_t gc_until;         //  SLOT_GC: answered "processing" then, if the pass goes on
 };
 
 struct api_t {
@@ -134,6 +151,14 @@ static const char *SQL_FENCE =
     "SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
     "AND expires_at > NOW(6) LOCK IN SHARE MODE";
 static const char *SQL_SHARDS = "SELECT shards FROM cluster_info WHERE id = 1";
+static const char *SQL_PROVIDERS = "SELECT name, type, config FROM media_providers ORDER BY name";
+static const char *SQL_PROVIDER_CONFIG = "SELECT config FROM media_providers WHERE name = ? FOR UPDATE";
+static const char *SQL_PROVIDER_STORE =
+    "INSERT INTO media_providers (name, type, config, updated_at, updated_by) VALUES (?, ?, ?, NOW(6), ?)"
+    " ON DUPLICATE KEY UPDATE type = VALUES(type), config = VALUES(config), updated_at = NOW(6),"
+    " updated_by = VALUES(updated_by)";
+static const char *SQL_PROVIDERS_COUNT = "SELECT COUNT(*) FROM media_providers";
+static const char *SQL_PROVIDER_DELETE = "DELETE FROM media_providers WHERE name = ?";
 static const char *SQL_ACCOUNT = "SELECT cc, phone_number, state FROM account WHERE id = 1";
 //  Parameters: cc, phone_number, state, vname; an empty one keeps the row's.
 static const char *SQL_ACCOUNT_STORE =
@@ -326,6 +351,95 @@ s_run_account_state (api_job_t *self, wa_db_t *db)
     return rc == 0 ? RC_OK : rc == 1 ? RC_LOCKED : rc == 2 ? RC_INVALID : RC_DATABASE;
 }
 
+static int
+s_provider_row (const wa_db_row_t *row, void *arg)
+{
+    json_array_append_new ((json_t *) arg, providers_shown (wa_db_row_str (row, 0), wa_db_row_str (row, 1),
+                                                            wa_db_row_str (row, 2)));
+    return 0;
+}
+
+static int
+s_config_row (const wa_db_row_t *row, void *arg)
+{
+    char **config = arg;
+    free (*config);
+    *config = strdup (wa_db_row_str (row, 0));
+    return 0;
+}
+
+//  The providers checked (providers.h) into the table, in one transaction
+//  fenced by the master lease: all or none.
+static int
+s_run_providers_set (api_job_t *self, wa_db_t *db)
+{
+    int rc = s_fenced_begin (self, db, "no provider was changed");
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < json_array_size (self->providers); i++) {
+        json_t *provider = json_array_get (self->providers, i);
+        const char *name = json_string_value (json_object_get (provider, "name"));
+        json_t *config = json_object_get (provider, "config");
+        char *stored = NULL;
+        if (wa_db_query (db, SQL_PROVIDER_CONFIG, s_config_row, &stored, "s", name) < 0)
+            return s_failed (self, db, "cannot read the media providers", true);
+        char field[48];
+        snprintf (field, sizeof field, json_array_size (self->providers) > 1 ? "[%zu].config" : "config", i);
+        rc = providers_keep (config, stored, field, self->error, sizeof self->error);
+        free (stored);
+        if (rc) {
+            wa_db_transaction (db, "ROLLBACK");
+            return RC_INVALID;
+        }
+        char *text = json_dumps (config, JSON_COMPACT);
+        int64_t stored_rows = text ? wa_db_exec (db, SQL_PROVIDER_STORE, "ssss", name, "www", text, self->by) : -1;
+        if (text) {
+            sodium_memzero (text, strlen (text));
+            free (text);
+        }
+        if (stored_rows < 0)
+            return s_failed (self, db, "cannot store the media provider", true);
+    }
+    int64_t count = 0;
+    if (wa_db_query (db, SQL_PROVIDERS_COUNT, s_int_row, &count, "") < 0)
+        return s_failed (self, db, "cannot count the media providers", true);
+    if (count > PROVIDERS_MAX) {
+        wa_db_transaction (db, "ROLLBACK");
+        snprintf (self->error, sizeof self->error, "at most %d media providers may be stored; delete some first "
+                  "(nothing was changed)", PROVIDERS_MAX);
+        return RC_INVALID;
+    }
+    if (wa_db_transaction (db, "COMMIT"))
+        return s_failed (self, db, "cannot commit the media providers", false);
+    return RC_OK;
+}
+
+static int
+s_run_providers (api_job_t *self, wa_db_t *db)
+{
+    if (self->op == OP_PROVIDERS_GET) {
+        self->providers = json_array ();
+        if (wa_db_query (db, SQL_PROVIDERS, s_provider_row, self->providers, "") < 0)
+            return s_failed (self, db, "cannot read the media providers", false);
+        return RC_OK;
+    }
+    if (self->op == OP_PROVIDERS_SET)
+        return s_run_providers_set (self, db);
+    int rc = s_fenced_begin (self, db, "no provider was deleted");
+    if (rc)
+        return rc;
+    int64_t gone = wa_db_exec (db, SQL_PROVIDER_DELETE, "s", self->provider);
+    if (gone < 0)
+        return s_failed (self, db, "cannot delete the media provider", true);
+    if (wa_db_transaction (db, "COMMIT"))
+        return s_failed (self, db, "cannot commit the deletion", false);
+    if (gone == 0) {
+        snprintf (self->error, sizeof self->error, "no media provider is named '%s'", self->provider);
+        return RC_NOT_FOUND;
+    }
+    return RC_OK;
+}
+
 static void
 s_run (wa_job_t *job, wa_db_t *db)
 {
@@ -333,6 +447,10 @@ s_run (wa_job_t *job, wa_db_t *db)
     self->error[0] = 0;
     if (self->op == OP_STATE) {
         job->rc = s_run_account_state (self, db);
+        return;
+    }
+    if (self->op == OP_PROVIDERS_GET || self->op == OP_PROVIDERS_SET || self->op == OP_PROVIDERS_DELETE) {
+        job->rc = s_run_providers (self, db);
         return;
     }
     if (self->op == OP_SHARDS_GET || self->op == OP_SHARDS_SET) {
@@ -429,6 +547,15 @@ s_is_boolean (const char *name)
 static json_t *
 s_json_value (const char *name, const char *text)
 {
+    if (streq (name, LIST_SETTING)) {
+        json_t *list = json_array ();
+        for (const char *p = text; *p; ) {
+            size_t len = strcspn (p, ",");
+            json_array_append_new (list, json_stringn (p, len));
+            p += len + (p[len] == ',');
+        }
+        return list;
+    }
     if (s_is_boolean (name))
         return json_boolean (streq (text, "1"));
     if (s_is_number (name)) {
@@ -558,6 +685,23 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
 const char *
 api_value_text (const char *name, json_t *value, char *buf, size_t size)
 {
+    if (streq (name, LIST_SETTING)) {
+        //  A list of strings, stored comma-separated (wa_config checks the items).
+        if (!json_is_array (value))
+            return NULL;
+        size_t used = 0;
+        buf[0] = 0;
+        for (size_t i = 0; i < json_array_size (value); i++) {
+            const char *item = json_string_value (json_array_get (value, i));
+            if (!item || !*item || strchr (item, ','))
+                return NULL;
+            int n = snprintf (buf + used, size - used, "%s%s", i ? "," : "", item);
+            if (n < 0 || (size_t) n >= size - used)
+                return NULL;
+            used += (size_t) n;
+        }
+        return buf;
+    }
     if (json_is_boolean (value))
         return s_is_boolean (name) ? (json_is_true (value) ? "1" : "0") : NULL;
     if (json_is_string (value))
@@ -607,7 +751,7 @@ s_check_change (api_t *self, slot_t *slot, const char *key, const char *label, j
     for (int i = 0; wa_config_setting_name (i); i++)
         if (streq (wa_config_setting_name (i), key))
             index = i;
-    char text[64], err[768];
+    char text[WA_CONFIG_STR], err[768];
     if (index < 0) {
         bool config_key = wa_config_get (self->settings, key, text, sizeof text) == 0;
         if (config_key)
@@ -625,8 +769,10 @@ s_check_change (api_t *self, slot_t *slot, const char *key, const char *label, j
     const char *input = api_value_text (key, value, text, sizeof text);
     if (!input)
         return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be %s, not %s", label,
-                        s_is_number (key) ? "a number" : s_is_boolean (key) ? "true or false" : "a string",
-                        s_type_name (value)), -1;
+                        streq (key, LIST_SETTING) ? "an array of media types (audio, document, image, sticker, "
+                                                    "video, voice)"
+                        : s_is_number (key) ? "a number" : s_is_boolean (key) ? "true or false" : "a string",
+                        json_is_array (value) && streq (key, LIST_SETTING) ? "that array" : s_type_name (value)), -1;
     //  A secret sent back as GET shows it ("(set)", a URL's "user:***")
     //  leaves it as it is: a client may PATCH what it read.
     char shown[WA_CONFIG_STR], stored[WA_CONFIG_STR];
@@ -638,6 +784,60 @@ s_check_change (api_t *self, slot_t *slot, const char *key, const char *label, j
     if (wa_config_set (&job->changes, key, input, err, sizeof err))
         return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "%s", err), -1;
     job->changed |= (uint64_t) 1 << index;
+    return 0;
+}
+
+//  Newer versions of the original name two settings otherwise, in objects
+//  PATCH takes (GET shows the names above, so a client may PATCH what it
+//  read): garbagecollector_enable.messages is db_garbagecollector_enable,
+//  webhooks.message.sent is sent_status. Their other members are taken
+//  only as what this cluster does: no media is collected here (a media
+//  file goes with DELETE /v1/media), and delivered and read statuses are
+//  always POSTed.
+static const struct {
+    const char *object;
+    const char *member;
+    const char *name;           //  the setting, or NULL: only fixed is taken
+    int fixed;                  //  the one value taken (1 true, 0 false, -1 either)
+    const char *why;
+} s_aliases[] = {
+    { "garbagecollector_enable", "messages", "db_garbagecollector_enable", -1, NULL },
+    { "garbagecollector_enable", "media", NULL, -1, NULL },
+    { "webhooks.message", "sent", "sent_status", -1, NULL },
+    { "webhooks.message", "delivered", NULL, 1, "delivered statuses are always POSTed here" },
+    { "webhooks.message", "read", NULL, 1, "read statuses are always POSTed here" },
+};
+#define ALIASES (sizeof s_aliases / sizeof s_aliases[0])
+
+static int
+s_check_aliases (api_t *self, slot_t *slot, const char *object, json_t *value)
+{
+    if (!json_is_object (value) || json_object_size (value) == 0)
+        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be an object naming at least "
+                        "one of its settings", object), -1;
+    const char *member;
+    json_t *inner;
+    json_object_foreach (value, member, inner) {
+        char label[160];
+        snprintf (label, sizeof label, "%s.%.64s", object, member);
+        int alias = -1;
+        for (size_t n = 0; n < ALIASES; n++)
+            if (streq (s_aliases[n].object, object) && streq (s_aliases[n].member, member))
+                alias = (int) n;
+        if (alias < 0)
+            return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "unknown setting '%s'", label), -1;
+        if (s_aliases[alias].name) {
+            if (s_check_change (self, slot, s_aliases[alias].name, label, inner))
+                return -1;
+            continue;
+        }
+        if (!json_is_boolean (inner))
+            return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be true or false, not %s",
+                            label, s_type_name (inner)), -1;
+        if (s_aliases[alias].fixed >= 0 && json_is_true (inner) != (s_aliases[alias].fixed == 1))
+            return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' can only be %s: %s", label,
+                            s_aliases[alias].fixed ? "true" : "false", s_aliases[alias].why), -1;
+    }
     return 0;
 }
 
@@ -659,6 +859,11 @@ s_check_changes (api_t *self, slot_t *slot, json_t *changes)
     const char *key;
     json_t *value;
     json_object_foreach (changes, key, value) {
+        if (streq (key, "garbagecollector_enable")) {
+            if (s_check_aliases (self, slot, key, value))
+                return -1;
+            continue;
+        }
         const char *object = NULL;
         for (size_t n = 0; n < NESTED && !object; n++)
             if (streq (s_nested[n].object, key))
@@ -680,6 +885,11 @@ s_check_changes (api_t *self, slot_t *slot, json_t *changes)
             for (size_t n = 0; n < NESTED; n++)
                 if (streq (s_nested[n].object, object) && streq (s_nested[n].member, member))
                     name = s_nested[n].name;
+            if (!name && streq (label, "webhooks.message")) {
+                if (s_check_aliases (self, slot, label, inner))
+                    return -1;
+                continue;
+            }
             if (!name)
                 return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "unknown setting '%s'", label), -1;
             if (s_check_change (self, slot, name, label, inner))
@@ -697,6 +907,8 @@ s_upstream_timeout (api_t *self)
 }
 
 static void s_on_upstream (void *arg, int status, json_t *reply, const char *why);
+static void s_gc_expire (api_t *self);
+static void s_providers_done (api_t *self, slot_t *slot);
 
 //  Checks an account request into its slot's job, and builds what goes
 //  upstream (register, verify; NULL for the others). 0, or -1 answered.
@@ -752,6 +964,27 @@ s_check_state (api_t *self, slot_t *slot, json_t *root, account_state_op_t op)
     return 0;
 }
 
+//  A providers_set's list or a providers_delete's name, checked into the
+//  slot's job. 0, or -1 answered.
+static int
+s_check_providers (api_t *self, slot_t *slot, json_t *root)
+{
+    api_job_t *job = slot->job;
+    char why[400];
+    if (job->op == OP_PROVIDERS_DELETE) {
+        const char *name = json_string_value (json_object_get (root, "name"));
+        if (!name || !providers_name_ok (name))
+            return s_error (self, slot->peer, slot->seq, 404, WA_ERR_NOT_FOUND, "no media provider is named "
+                            "'%.100s'", name ? name : ""), -1;
+        snprintf (job->provider, sizeof job->provider, "%s", name);
+        return 0;
+    }
+    int code = providers_check (json_object_get (root, "providers"), &job->providers, why, sizeof why);
+    if (code)
+        return s_error (self, slot->peer, slot->seq, 400, code, "%s", why), -1;
+    return 0;
+}
+
 //  Queue a slot for the DB worker.
 static void
 s_queue (api_t *self, slot_t *slot)
@@ -784,7 +1017,8 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
         s_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "unknown op '%.40s' for a Master", op);
     else {
         const char *by = json_string_value (json_object_get (root, "by"));
-        bool reads = kind == OP_GET || kind == OP_SHARDS_GET || (kind == OP_STATE && state_op == STATE_GET);
+        bool reads = kind == OP_GET || kind == OP_SHARDS_GET || kind == OP_PROVIDERS_GET
+                  || (kind == OP_STATE && state_op == STATE_GET);
         slot_t *slot = NULL;
         for (int i = 0; i < API_SLOTS && !slot; i++)
             if (self->slots[i].state == SLOT_FREE && self->slots[i].job)
@@ -800,7 +1034,12 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
             slot->peer = zframe_dup (peer);
             slot->seq = msg->seq;
             slot->op = slot->job->op = (api_op_t) kind;
+            json_decref (slot->job->providers);
+            slot->job->providers = NULL;
             if (kind == OP_PATCH && s_check_changes (self, slot, json_object_get (root, "changes")))
+                zframe_destroy (&slot->peer);
+            else
+            if ((kind == OP_PROVIDERS_SET || kind == OP_PROVIDERS_DELETE) && s_check_providers (self, slot, root))
                 zframe_destroy (&slot->peer);
             else
             if (kind >= OP_SHARDS_GET && kind < OP_SYNC && s_check_account (self, slot, root, &upstream))
@@ -834,6 +1073,21 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
                 //  GET_LOCK names are server-wide: one per cluster database,
                 //  as wactl names it.
                 wa_settings_lock_name (self->settings->db_name, job->lock, sizeof job->lock);
+                if (kind == OP_GC) {
+                    //  The Master's retention pass (gc.h), now or the one
+                    //  under way; answered when it ends (api_gc_ended), or
+                    //  "processing" before the Webapp would give up.
+                    //  Waiting before the hook runs: a pass with nothing to
+                    //  do ends (api_gc_ended) within it.
+                    slot->state = SLOT_GC;
+                    slot->gc_until = wa_clock_mono () + s_upstream_timeout (self);
+                    wa_info ("api: %s asked for a retention pass now", job->by + 4);
+                    if (!self->hooks.gc || self->hooks.gc (self->hooks.arg)) {
+                        s_not_primary (self, peer, msg->seq, &lease, op);
+                        s_free (slot);
+                    }
+                }
+                else
                 if (upstream) {
                     slot->state = SLOT_UPSTREAM;
                     if (gatelink_ask (self->gate, upstream, s_upstream_timeout (self), s_on_upstream, slot)) {
@@ -932,6 +1186,7 @@ s_on_sync (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     api_t *self = arg;
+    s_gc_expire (self);
     if (self->syncing)
         return 0;
     api_lease_t lease = { 0 };
@@ -1066,6 +1321,92 @@ s_account_done (api_t *self, slot_t *slot)
     json_decref (body);
 }
 
+//  A providers op's answer, once its rows are read or written.
+static void
+s_providers_done (api_t *self, slot_t *slot)
+{
+    api_job_t *job = slot->job;
+    json_t *body = NULL;
+    switch (job->op) {
+        case OP_PROVIDERS_GET:
+            body = json_pack ("{s:{s:{s:{s:O}}}}", "settings", "application", "media", "providers",
+                              job->providers ? job->providers : json_array ());
+            break;
+        case OP_PROVIDERS_SET: {
+            char names[600] = "";
+            size_t used = 0;
+            for (size_t i = 0; i < json_array_size (job->providers); i++) {
+                int n = snprintf (names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                  json_string_value (json_object_get (json_array_get (job->providers, i), "name")));
+                if (n > 0 && (size_t) n < sizeof names - used)
+                    used += (size_t) n;
+            }
+            wa_info ("api: %s set media provider(s) %s", job->by + 4, names);
+            body = json_object ();
+            break;
+        }
+        case OP_PROVIDERS_DELETE:
+            wa_info ("api: %s deleted media provider %s", job->by + 4, job->provider);
+            body = json_object ();
+            break;
+        default:
+            return;
+    }
+    s_reply (self, slot->peer, slot->seq, 200, body);
+    json_decref (body);
+    //  The credentials go no further than the table.
+    json_decref (job->providers);
+    job->providers = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  The retention pass a message_gc waits for
+
+void
+api_gc_ended (api_t *self, const int64_t deleted[3], bool more, const char *error)
+{
+    if (!self)
+        return;
+    for (int i = 0; i < API_SLOTS; i++) {
+        slot_t *slot = &self->slots[i];
+        if (slot->state != SLOT_GC)
+            continue;
+        if (!deleted)
+            s_error (self, slot->peer, slot->seq, 500, WA_ERR_NOT_PRIMARY_MASTER, "%s",
+                     error ? error : "the Master lost its lease during the retention pass");
+        else
+        if (error && *error)
+            s_error (self, slot->peer, slot->seq, 500, WA_ERR_DATABASE, "the retention pass failed after deleting "
+                     "%" PRId64 " outbox rows and %" PRId64 " callbacks: %s", deleted[0], deleted[1], error);
+        else {
+            json_t *body = json_pack ("{s:{s:{s:{s:s, s:I, s:I, s:I, s:b}}}}", "services", "message", "gc",
+                                      "status", "complete", "messages_deleted", (json_int_t) deleted[0],
+                                      "callbacks_deleted", (json_int_t) deleted[1],
+                                      "events_deleted", (json_int_t) deleted[2], "more", more);
+            s_reply (self, slot->peer, slot->seq, 200, body);
+            json_decref (body);
+        }
+        s_free (slot);
+    }
+}
+
+//  A message_gc whose pass goes on past what the Webapp waits: "processing",
+//  as the original always answers (the pass goes on; asking again joins it).
+static void
+s_gc_expire (api_t *self)
+{
+    wa_usec_t now = wa_clock_mono ();
+    for (int i = 0; i < API_SLOTS; i++) {
+        slot_t *slot = &self->slots[i];
+        if (slot->state != SLOT_GC || now < slot->gc_until)
+            continue;
+        json_t *body = json_pack ("{s:{s:{s:{s:s}}}}", "services", "message", "gc", "status", "processing");
+        s_reply (self, slot->peer, slot->seq, 200, body);
+        json_decref (body);
+        s_free (slot);
+    }
+}
+
 bool
 api_job_back (api_t *self, wa_job_t *job)
 {
@@ -1124,6 +1465,7 @@ api_job_done (api_t *self, wa_job_t *job)
                 account_state_clear (state);
             }
             s_account_done (self, slot);
+            s_providers_done (self, slot);
             if (api_job->op == OP_GET || api_job->op == OP_PATCH || api_job->op == OP_RESET) {
                 json_t *body = api_settings_body (&api_job->result);
                 s_reply (self, slot->peer, slot->seq, 200, body);
@@ -1155,6 +1497,10 @@ api_job_done (api_t *self, wa_job_t *job)
             break;
         case RC_NOT_PRIMARY:
             s_error (self, slot->peer, slot->seq, 500, WA_ERR_NOT_PRIMARY_MASTER, "%s", api_job->error);
+            s_free (slot);
+            break;
+        case RC_NOT_FOUND:
+            s_error (self, slot->peer, slot->seq, 404, WA_ERR_NOT_FOUND, "%s", api_job->error);
             s_free (slot);
             break;
         default:
@@ -1212,7 +1558,7 @@ api_stop (api_t *self, bool running)
     self->sync_timer = -1;
     for (int i = 0; i < API_SLOTS; i++) {
         slot_t *slot = &self->slots[i];
-        if (slot->state == SLOT_QUEUED || slot->state == SLOT_UPSTREAM
+        if (slot->state == SLOT_QUEUED || slot->state == SLOT_UPSTREAM || slot->state == SLOT_GC
         ||  (running && slot->state == SLOT_RUNNING)) {
             //  The job of a running one may still come back: it is ignored.
             s_error (self, slot->peer, slot->seq, 500, WA_ERR_NOT_PRIMARY_MASTER, "the Master is stopping");
@@ -1234,6 +1580,8 @@ api_destroy (api_t **self_p)
         return;
     for (int i = 0; i < API_SLOTS; i++) {
         zframe_destroy (&self->slots[i].peer);
+        if (self->slots[i].job)
+            json_decref (self->slots[i].job->providers);
         WA_JOB_DESTROY (self->slots[i].job);
     }
     gatelink_destroy (&self->gate);

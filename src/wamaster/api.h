@@ -18,6 +18,15 @@
                                       asked upstream; 202 {"account":[{"vname"}]} when a
                                       code was sent, 201 when registered already
       verify {code, by}               asked upstream; 201 once registered
+      providers_get                   200 {"settings":{"application":{"media":{"providers":[...]}}}},
+                                      credentials shown as "(set)" (providers.h)
+      providers_set {providers, by}   store them (checked, all or none): 200 {}
+      providers_delete {name, by}     200 {}, or 404 when there is none of that name
+      message_gc {by}                 a retention pass now (gc.h), or the one under way:
+                                      200 {"services":{"message":{"gc":{"status":"complete",
+                                      "messages_deleted", "callbacks_deleted", "events_deleted",
+                                      "more"}}}} when it ends within half of
+                                      request_attempt_timeout, else {"status":"processing"}
 
     register and verify go to the upstream's control socket (gatelink.h),
     never blocking the reactor; what it says is stored in the `account`
@@ -65,6 +74,9 @@ typedef struct {
     bool (*primary) (void *arg, api_lease_t *lease);
     //  Settings were stored: re-read the table, apply and broadcast them.
     void (*stored) (void *arg);
+    //  A retention pass now (message_gc), or the one under way: 0, its end
+    //  told by api_gc_ended; -1 when this Master cannot (not primary).
+    int (*gc) (void *arg);
 } api_hooks_t;
 
 //  Serve sock (the node's api ROUTER) on loop; trust says which keys may
@@ -84,6 +96,13 @@ bool api_job_back (api_t *self, wa_job_t *job);
 //  tries the next primary); with running, also the one the worker holds,
 //  whose job is then ignored.
 void api_stop (api_t *self, bool running);
+
+//  The retention pass the gc hook started or joined ended: rows deleted
+//  (outbox, callbacks, events), whether a table has more left (capped),
+//  error ("" none); deleted NULL when the pass was dropped (the lease was
+//  lost: the Webapp retries 1017 on the next primary). Every message_gc
+//  waiting gets its answer.
+void api_gc_ended (api_t *self, const int64_t deleted[3], bool more, const char *error);
 
 //  The settings as settings_get answers them (a new object):
 //  {"settings":{"application":{name: value, ..., "webhooks":{"url": ...}}}}.

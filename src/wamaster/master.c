@@ -70,6 +70,8 @@ typedef struct {
     //  two of its batches (-1: none armed).
     gc_t gc;
     int gc_timer;
+    bool gc_forced;             //  the pass under way was asked for (PUT /v1/services/message/gc)
+    bool gc_pending;            //  asked for while the last pass's record was being written
     //  Which key speaks for which Coreapp (node_keys), listed again when a
     //  reply names one not in the list, at most every KEYS_AGAIN.
     int nkeys;
@@ -455,6 +457,23 @@ s_gc_keep (master_t *self, int64_t keep[GC_TABLES])
     keep[GC_OUTBOX] = WA_SEC (self->settings.retention_outbox_days * 86400);
     keep[GC_CALLBACKS] = WA_SEC (self->settings.retention_callbacks_days * 86400);
     keep[GC_EVENTS] = WA_SEC (self->settings.retention_events_days * 86400);
+    //  pass_through keeps no history: a sent message's row only for as long
+    //  as a Webapp may retry it (its idempotency record), a delivered
+    //  callback as long.
+    if (self->settings.pass_through) {
+        int64_t window = WA_SEC (self->settings.request_deadline) + 1;
+        for (int t = GC_OUTBOX; t <= GC_CALLBACKS; t++)
+            if (keep[t] <= 0 || keep[t] > window)
+                keep[t] = window;
+    }
+}
+
+//  Whether retention passes run by themselves (PUT /v1/services/message/gc
+//  runs one whatever this says).
+static bool
+s_gc_enabled (master_t *self)
+{
+    return self->settings.db_garbagecollector_enable || self->settings.pass_through;
 }
 
 //  No longer primary: a pass under way is dropped (a batch the worker has
@@ -470,6 +489,8 @@ s_gc_stop (master_t *self)
         wa_info ("retention: the pass under way is dropped (%" PRId64 " rows deleted by it)",
                  gc_pass_deleted (&self->gc));
     gc_abandon (&self->gc);
+    self->gc_forced = self->gc_pending = false;
+    api_gc_ended (self->api, NULL, false, "the Master lost its lease during the retention pass");
 }
 
 //  A pass that ended: in the log (info when it deleted anything) and on
@@ -507,7 +528,7 @@ s_gc_next (master_t *self)
     int64_t keep[GC_TABLES];
     s_gc_keep (self, keep);
     //  Turned off meanwhile: the pass ends with what it did.
-    int table = self->settings.db_garbagecollector_enable ? gc_next (&self->gc, keep) : -1;
+    int table = s_gc_enabled (self) || self->gc_forced ? gc_next (&self->gc, keep) : -1;
     job->node = self->node.id;
     job->epoch = self->lease.epoch;
     job->deadline = self->lease.deadline;
@@ -522,6 +543,11 @@ s_gc_next (master_t *self)
     }
     gc_finish (&self->gc, wa_clock_mono ());
     s_gc_ended (self);
+    int64_t deleted[GC_TABLES];
+    for (int t = 0; t < GC_TABLES; t++)
+        deleted[t] = self->gc.walk[t].deleted;
+    self->gc_forced = false;
+    api_gc_ended (self->api, deleted, gc_more (&self->gc), self->gc.error);
     job->op = GC_JOB_STATE;
     for (int t = 0; t < GC_TABLES; t++)
         job->pass_deleted[t] = self->gc.walk[t].deleted;
@@ -538,6 +564,11 @@ s_gc_done (master_t *self)
     if (job->op == GC_JOB_STATE) {
         if (job->job.rc < 0)
             wa_warn ("retention: the pass could not be recorded in gc_state: %s", job->error);
+        if (self->gc_pending && s_acting (self) && gc_start (&self->gc, wa_clock_mono ())) {
+            self->gc_pending = false;
+            self->gc_forced = true;
+            s_gc_next (self);
+        }
         return;
     }
     if (!self->gc.running)
@@ -572,11 +603,30 @@ s_on_gc (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     master_t *self = arg;
-    if (!self->settings.db_garbagecollector_enable || !s_acting (self) || !self->migrated)
+    if (!s_gc_enabled (self) || !s_acting (self) || !self->migrated)
         return 0;
     //  The last pass, or its record, may still be under way: then not now.
     if (self->gc_job && gc_start (&self->gc, wa_clock_mono ()))
         s_gc_next (self);
+    return 0;
+}
+
+//  PUT /v1/services/message/gc, through the API (api.h's gc hook): a pass
+//  now, whether or not passes run by themselves, or the one under way.
+static int
+s_api_gc (void *arg)
+{
+    master_t *self = arg;
+    if (!s_acting (self) || !self->migrated)
+        return -1;
+    if (self->gc.running)
+        return 0;
+    if (self->gc_job && gc_start (&self->gc, wa_clock_mono ())) {
+        self->gc_forced = true;
+        s_gc_next (self);
+    }
+    else
+        self->gc_pending = true;        //  the last pass's record is at the worker
     return 0;
 }
 
@@ -1331,7 +1381,7 @@ master_run (const wa_config_t *config)
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);
     wa_node_watch (&self->node, self->loop);
-    api_hooks_t hooks = { .arg = self, .primary = s_api_primary, .stored = s_api_stored };
+    api_hooks_t hooks = { .arg = self, .primary = s_api_primary, .stored = s_api_stored, .gc = s_api_gc };
     self->api = api_new (self->loop, self->node.api, self->node.trust, self->node.db, &self->settings, &hooks);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, s_settings_applied);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, lease_renew_interval), s_on_tick);

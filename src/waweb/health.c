@@ -3,10 +3,12 @@
     "<hostname>:<node id>", with its role and gateway status. A node the
     cluster cannot reach — silent for more than twice db_liveness_interval,
     or judged unhealthy by the primary Master's heartbeat rule — gets an
-    entry with "errors" instead, saying since when and why. Roles
-    come from the leases judged by the database's clock, as wactl status
-    computes them: the holder of a valid master lease is primary_master, the
-    holder of a valid shard lease primary_coreapp. Only the primary Master,
+    entry with "errors" instead, saying since when and why. Roles are the
+    original's: primary_master and secondary_master, from the master lease
+    judged by the database's clock (as wactl status computes it), and
+    coreapp for every Coreapp (monitoring scripts match on these three);
+    a Coreapp's entry also says whether it is primary ("primary") and,
+    while it holds a valid shard lease, which shard ("shard"). Only the primary Master,
     and a primary Coreapp whose upstream session is open, are "connected".
     While the account is not registered they are "unregistered" instead: a
     primary Coreapp whose login the upstream answered so (its
@@ -23,7 +25,7 @@
 static const char *SQL_HEALTH =
     "SELECT n.id, n.kind, n.hostname, n.gateway_status,"
     " COALESCE(l.holder = n.id AND l.expires_at > NOW(6), 0),"
-    " EXISTS (SELECT 1 FROM shard_map s WHERE s.node_id = n.id AND s.expires_at > NOW(6)),"
+    " COALESCE((SELECT MIN(s.shard) FROM shard_map s WHERE s.node_id = n.id AND s.expires_at > NOW(6)), -1),"
     " TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)), COALESCE(h.state, ''),"
     " COALESCE((SELECT a.state FROM account a WHERE a.id = 1), 'registered')"
     " FROM nodes n LEFT JOIN master_lease l ON l.id = 1 LEFT JOIN node_health h ON h.node_id = n.id"
@@ -36,9 +38,9 @@ s_node_row (const wa_db_row_t *row, void *arg)
 {
     web_req_t *req = arg;
     bool master = streq (wa_db_row_str (row, 1), "master");
-    bool primary = wa_db_row_int (row, master ? 4 : 5) != 0;
-    const char *role = master ? (primary ? "primary_master" : "secondary_master")
-                              : (primary ? "primary_coreapp" : "secondary_coreapp");
+    int64_t shard = wa_db_row_int (row, 5);
+    bool primary = master ? wa_db_row_int (row, 4) != 0 : shard >= 0;
+    const char *role = master ? (primary ? "primary_master" : "secondary_master") : "coreapp";
     const char *gateway = wa_db_row_str (row, 3);
     bool unregistered = primary && (master ? !streq (wa_db_row_str (row, 8), "registered")
                                            : streq (gateway, "unregistered"));
@@ -60,10 +62,15 @@ s_node_row (const wa_db_row_t *row, void *arg)
         json_object_set_new (req->result, key, json_pack ("{s:[{s:i,s:s,s:s}]}", "errors", "code", WA_ERR_NOT_READY,
                                                           "title", wa_error_title (WA_ERR_NOT_READY),
                                                           "details", details));
-    else
-        json_object_set_new (req->result, key, json_pack ("{s:s,s:s}", "gateway_status",
-                                                          unregistered ? "unregistered"
-                                                          : connected ? "connected" : "disconnected", "role", role));
+    else {
+        json_t *entry = json_pack ("{s:s,s:s}", "gateway_status", unregistered ? "unregistered"
+                                   : connected ? "connected" : "disconnected", "role", role);
+        if (!master)
+            json_object_set_new (entry, "primary", json_boolean (primary));
+        if (!master && primary)
+            json_object_set_new (entry, "shard", json_integer (shard));
+        json_object_set_new (req->result, key, entry);
+    }
     return 0;
 }
 

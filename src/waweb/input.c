@@ -7,6 +7,12 @@
 int
 input_parse (const char *body, size_t len, json_t **out, char *why, size_t whylen)
 {
+    return input_parse_json (body, len, false, out, why, whylen);
+}
+
+int
+input_parse_json (const char *body, size_t len, bool arrays, json_t **out, char *why, size_t whylen)
+{
     *out = NULL;
     if (!body || len == 0)
         return 0;
@@ -17,9 +23,9 @@ input_parse (const char *body, size_t len, json_t **out, char *why, size_t whyle
                   error.text, error.line, error.column);
         return WA_ERR_INVALID;
     }
-    if (!json_is_object (json)) {
+    if (!json_is_object (json) && !(arrays && json_is_array (json))) {
         json_decref (json);
-        snprintf (why, whylen, "the request body must be a JSON object");
+        snprintf (why, whylen, "the request body must be a JSON %s", arrays ? "array or object" : "object");
         return WA_ERR_INVALID;
     }
     *out = json;

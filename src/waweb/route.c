@@ -26,17 +26,21 @@ static const route_def_t s_routes[] = {
     { "GET", "/v1/health/ready", ROUTE_HEALTH_READY, ROUTE_AUTH_NONE },
     { "HEAD", "/v1/health/ready", ROUTE_HEALTH_READY, ROUTE_AUTH_NONE },
     { "POST", "/v1/messages", ROUTE_MESSAGES, ROUTE_AUTH_BEARER },
-    //  The original's own examples write these two with a trailing slash.
-    { "POST", "/v1/messages/", ROUTE_MESSAGES, ROUTE_AUTH_BEARER },
     { "PUT", "/v1/messages/{}", ROUTE_MESSAGE_READ, ROUTE_AUTH_BEARER },
     { "GET", "/v1/settings/application", ROUTE_SETTINGS_GET, ROUTE_AUTH_ADMIN },
     { "PATCH", "/v1/settings/application", ROUTE_SETTINGS_PATCH, ROUTE_AUTH_ADMIN },
     { "DELETE", "/v1/settings/application", ROUTE_SETTINGS_DELETE, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/settings/application/media/providers", ROUTE_PROVIDERS_GET, ROUTE_AUTH_ADMIN },
+    { "POST", "/v1/settings/application/media/providers", ROUTE_PROVIDERS_SET, ROUTE_AUTH_ADMIN },
+    { "DELETE", "/v1/settings/application/media/providers/{}", ROUTE_PROVIDERS_DELETE, ROUTE_AUTH_ADMIN },
     { "GET", "/v1/stats/app", ROUTE_STATS_APP, ROUTE_AUTH_ADMIN },
     { "GET", "/v1/stats/db", ROUTE_STATS_DB, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/stats/app/internal", ROUTE_STATS_APP_INTERNAL, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/stats/db/internal", ROUTE_STATS_DB_INTERNAL, ROUTE_AUTH_ADMIN },
+    { "PUT", "/v1/services/message/gc", ROUTE_MESSAGE_GC, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/support", ROUTE_SUPPORT, ROUTE_AUTH_ADMIN },
     { "GET", "/metrics", ROUTE_METRICS, ROUTE_AUTH_BEARER },
     { "POST", "/v1/contacts", ROUTE_CONTACTS, ROUTE_AUTH_BEARER },
-    { "POST", "/v1/contacts/", ROUTE_CONTACTS, ROUTE_AUTH_BEARER },
     { "POST", "/v1/media", ROUTE_MEDIA_UPLOAD, ROUTE_AUTH_BEARER },
     { "GET", "/v1/media/{}", ROUTE_MEDIA_GET, ROUTE_AUTH_BEARER },
     { "DELETE", "/v1/media/{}", ROUTE_MEDIA_DELETE, ROUTE_AUTH_BEARER },
@@ -94,8 +98,8 @@ s_fixed_path (const char *path)
     return 0;
 }
 
-int
-route_match (const char *method, const char *path, route_t *route)
+static int
+s_match (const char *method, const char *path, route_t *route)
 {
     memset (route, 0, sizeof *route);
     int fixed = s_fixed_path (path);
@@ -121,6 +125,22 @@ route_match (const char *method, const char *path, route_t *route)
     return path_known ? 405 : 404;
 }
 
+//  The original takes every path with or without one trailing slash (its
+//  own examples write POST /v1/messages/): a path that matches nothing as
+//  it is gets a second try without it.
+int
+route_match (const char *method, const char *path, route_t *route)
+{
+    int rc = s_match (method, path, route);
+    size_t len = strlen (path);
+    if (rc != 404 || len < 2 || path[len - 1] != '/' || path[len - 2] == '/' || len > ROUTE_PATH_MAX)
+        return rc;
+    char bare[ROUTE_PATH_MAX];
+    memcpy (bare, path, len - 1);
+    bare[len - 1] = 0;
+    return s_match (method, bare, route);
+}
+
 const char *
 route_name (route_id_t id)
 {
@@ -143,6 +163,10 @@ route_name (route_id_t id)
         [ROUTE_TWO_STEP_SET] = "two_step_set", [ROUTE_TWO_STEP_DELETE] = "two_step_delete",
         [ROUTE_BACKUP] = "backup", [ROUTE_RESTORE] = "restore", [ROUTE_IDENTITY_GET] = "identity_get",
         [ROUTE_IDENTITY_ACK] = "identity_ack",
+        [ROUTE_PROVIDERS_GET] = "providers_get", [ROUTE_PROVIDERS_SET] = "providers_set",
+        [ROUTE_PROVIDERS_DELETE] = "providers_delete", [ROUTE_STATS_APP_INTERNAL] = "stats_app_internal",
+        [ROUTE_STATS_DB_INTERNAL] = "stats_db_internal", [ROUTE_MESSAGE_GC] = "message_gc",
+        [ROUTE_SUPPORT] = "support",
     };
     return id < ROUTE_COUNT && names[id] ? names[id] : "none";
 }

@@ -51,6 +51,13 @@ typedef enum {
     //  A contact's identity (identity.c), through its shard's primary Coreapp.
     ROUTE_IDENTITY_GET,
     ROUTE_IDENTITY_ACK,
+    ROUTE_PROVIDERS_GET,        //  /v1/settings/application/media/providers
+    ROUTE_PROVIDERS_SET,
+    ROUTE_PROVIDERS_DELETE,     //  .../providers/{name}
+    ROUTE_STATS_APP_INTERNAL,
+    ROUTE_STATS_DB_INTERNAL,
+    ROUTE_MESSAGE_GC,           //  PUT /v1/services/message/gc
+    ROUTE_SUPPORT,
     ROUTE_COUNT
 } route_id_t;
 
@@ -63,6 +70,8 @@ typedef enum {
 } route_auth_t;
 
 #define ROUTE_PARAM_MAX 128
+//  A longer path matches no route (none is near this long).
+#define ROUTE_PATH_MAX 512
 
 typedef struct {
     route_id_t id;
@@ -71,7 +80,8 @@ typedef struct {
     char allow[64];                 //  405: the methods the path takes ("GET, PUT")
 } route_t;
 
-//  Match method and path (no query string). 0 with *route filled; 404 when
+//  Match method and path (no query string), with or without one trailing
+//  slash. 0 with *route filled; 404 when
 //  no pattern matches the path; 405 when one does but not with this method
 //  (route->allow lists those that do).
 int route_match (const char *method, const char *path, route_t *route);

@@ -85,6 +85,7 @@ s_finish (fanout_t *fanout)
     web_t *self = fanout->web;
     web_req_t *req = fanout->req;
     bool db = req->route.id == ROUTE_STATS_DB;
+    bool internal = req->route.id == ROUTE_STATS_APP_INTERNAL;     //  ops.c: in the original's metric form
     json_t *nodes = json_object ();
     for (int i = 0; i < fanout->count; i++) {
         probe_t *probe = &fanout->probes[i];
@@ -103,6 +104,11 @@ s_finish (fanout_t *fanout)
             entry = json_deep_copy (probe->answer);
             json_object_del (entry, "db");
         }
+        if (internal) {
+            json_t *families = ops_families (entry);
+            json_decref (entry);
+            entry = families;
+        }
         json_object_set_new (nodes, probe->key, entry);
     }
     json_t *own = web_own_stats (self);
@@ -112,7 +118,7 @@ s_finish (fanout_t *fanout)
         json_object_set (nodes, key, json_object_get (own, "db"));
     else {
         json_object_del (own, "db");
-        json_object_set (nodes, key, own);
+        json_object_set_new (nodes, key, internal ? ops_families (own) : json_incref (own));
     }
     json_decref (own);
     //  req->extra is the fanout: web_reply frees it.

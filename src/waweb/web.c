@@ -526,7 +526,8 @@ s_body_arrived (web_t *self, web_req_t *req)
 {
     req->handle = zlistx_add_end (self->pending, req);
     char why[300];
-    int code = input_parse (req->http.body, req->http.body_len, &req->input, why, sizeof why);
+    int code = input_parse_json (req->http.body, req->http.body_len, req->route.id == ROUTE_PROVIDERS_SET,
+                                 &req->input, why, sizeof why);
     if (code) {
         web_fail (self, req, 0, code, "%s", why);
         return;
@@ -549,6 +550,13 @@ s_run (web_t *self, web_req_t *req)
         case ROUTE_SETTINGS_GET:
         case ROUTE_SETTINGS_PATCH:
         case ROUTE_SETTINGS_DELETE: settings_application (self, req); break;
+        case ROUTE_PROVIDERS_GET:
+        case ROUTE_PROVIDERS_SET:
+        case ROUTE_PROVIDERS_DELETE: settings_providers (self, req); break;
+        case ROUTE_STATS_APP_INTERNAL:
+        case ROUTE_STATS_DB_INTERNAL:
+        case ROUTE_MESSAGE_GC:
+        case ROUTE_SUPPORT: ops_request (self, req); break;
         case ROUTE_STATS_APP:
         case ROUTE_STATS_DB: stats_get (self, req); break;
         case ROUTE_METRICS: metrics_get (self, req); break;

@@ -154,6 +154,11 @@ void health_probe (web_t *self, web_req_t *req);      //  /v1/health/live and /r
 void messages_send (web_t *self, web_req_t *req);
 void messages_read (web_t *self, web_req_t *req);      //  PUT /v1/messages/{id}
 void settings_application (web_t *self, web_req_t *req);
+void settings_providers (web_t *self, web_req_t *req);     //  .../media/providers
+//  ops.c: PUT /v1/services/message/gc, GET /v1/support, /v1/stats/*/internal
+void ops_request (web_t *self, web_req_t *req);
+//  A node's stats object in the original's metric form (a new object).
+json_t *ops_families (json_t *stats);
 void stats_get (web_t *self, web_req_t *req);
 void metrics_get (web_t *self, web_req_t *req);
 void contacts_check (web_t *self, web_req_t *req);     //  contacts.c

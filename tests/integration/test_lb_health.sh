@@ -109,11 +109,12 @@ done
 [ -z "$LAN" ] || { got=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "http://$LAN:$WEB/v1/health/ready");
                    [ "$got" = 405 ] || fail "POST from $LAN: HTTP $got"; }
 expect "GET /v1/health still needs a token" 401 1005 "$WEB" GET /v1/health
-expect "a probe's path with a slash" 404 1006 "$WEB" GET /v1/health/ready/
+expect "a probe's path with a slash (as every path)" 200 - "$WEB" GET /v1/health/ready/
+expect "a probe's path, longer" 404 1006 "$WEB" GET /v1/health/ready/x
 TOKEN=$(admin_token "$WEB")
 AUTH=(-H "Authorization: Bearer $TOKEN")
 expect "GET /v1/health with a token" 200 - "$WEB" GET /v1/health "${AUTH[@]}"
-grep -q '"role":"primary_coreapp"' "$T/body" || fail "GET /v1/health: $(body)"
+grep -q '"role":"coreapp","primary":true,"shard":0' "$T/body" || fail "GET /v1/health: $(body)"
 
 note "a burst of $PROBES probes: quick, no database statement"
 W1=$(q "SELECT id FROM nodes WHERE pid = $PID_w1 AND stopped_at IS NULL")

@@ -37,7 +37,7 @@ account_is() { [ "$(account_state)" = "$1" ]; }
 # health_is STATUS: both primaries have this gateway_status in GET /v1/health.
 health_is() {
     [ "$(api "$WEB" GET /v1/health "${AUTH[@]}")" = 200 ] || return 1
-    [ "$(jq -r "[.health[] | select(.role == \"primary_master\" or .role == \"primary_coreapp\")
+    [ "$(jq -r "[.health[] | select(.role == \"primary_master\" or .primary == true)
                  | .gateway_status] | join(\" \")" "$T/body")" = "$1 $1" ]
 }
 in_ledger() { grep -c "\"event\":\"message\".*\"id\":\"$1\"" "$T/ledger.jsonl" 2>/dev/null || true; }

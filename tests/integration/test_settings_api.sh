@@ -31,12 +31,15 @@ table() { q "SELECT GROUP_CONCAT(name, '=', value, '@', updated_by ORDER BY name
 # from the nested webhooks.X).
 value() {
     local path=".$1"
-    case "$1" in webhooks_*) path=".webhooks.${1#webhooks_}" ;; esac
+    case "$1" in
+        webhooks_*) path=".webhooks.${1#webhooks_}" ;;
+        media_auto_download) path='.media.auto_download | join(",")' ;;
+    esac
     jq -c ".settings.application$path" "${2:-$T/body}"
 }
 application() { jq -ce '.settings.application | objects' "$T/body"; }
-# How many settings an answer holds (nested ones counted one each).
-answered() { jq '[.settings.application | .. | scalars] | length' "$T/body"; }
+# How many settings an answer holds (nested ones counted one each, a list as one).
+answered() { jq '[.settings.application | .. | objects | to_entries[] | select(.value | type != "object")] | length' "$T/body"; }
 # same JSON TEXT: an answer's JSON value is the setting's canonical text:
 # the same number, true for 1 and false for 0, or the same string.
 same() {

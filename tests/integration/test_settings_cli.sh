@@ -20,7 +20,9 @@ SETTINGS="heartbeat_interval unhealthy_interval upstream_unhealthy_interval db_l
           upstream_login_timeout promotion_holdoff failover_limit failover_window
           db_garbagecollector_enable retention_outbox_days retention_callbacks_days
           retention_events_days gc_interval gc_batch_size request_deadline request_attempt_timeout webhooks_url webhooks_max_concurrent_requests
-          callback_backoff_delay_ms max_callback_backoff_delay_ms sent_status webhooks_secret"
+          callback_backoff_delay_ms max_callback_backoff_delay_ms sent_status webhooks_secret
+          callback_persist pass_through media_auto_download notify_user_change_number
+          show_security_notifications on_call_pager"
 
 # stored NAME: the row's value and time, "" when there is none.
 stored() { q "SELECT CONCAT(value, ' at ', updated_at) FROM settings WHERE name = '$1'"; }

@@ -14,12 +14,17 @@
 #include "wa_codec.h"
 #include "wa_log.h"
 #include "api.h"
+#include "providers.h"
 #include "test_loop.h"
 
 typedef struct {
     bool primary;
     bool ready;
     int stored;
+    int gc_asked;               //  the gc hook's calls
+    bool gc_refuse;             //  it answers -1
+    bool gc_at_once;            //  the pass ends within the hook (nothing to do)
+    api_t **api;
 } fake_master_t;
 
 static bool
@@ -40,6 +45,20 @@ s_fake_stored (void *arg)
     ((fake_master_t *) arg)->stored++;
 }
 
+static int
+s_fake_gc (void *arg)
+{
+    fake_master_t *master = arg;
+    master->gc_asked++;
+    if (master->gc_refuse)
+        return -1;
+    if (master->gc_at_once) {
+        int64_t none[3] = { 0, 0, 0 };
+        api_gc_ended (*master->api, none, false, "");
+    }
+    return 0;
+}
+
 typedef struct {
     zloop_t *loop;
     zsock_t *router;
@@ -55,7 +74,8 @@ typedef struct {
 static void
 s_api_start (fixture_t *f)
 {
-    api_hooks_t hooks = { .arg = &f->master, .primary = s_fake_primary, .stored = s_fake_stored };
+    api_hooks_t hooks = { .arg = &f->master, .primary = s_fake_primary, .stored = s_fake_stored, .gc = s_fake_gc };
+    f->master.api = &f->api;
     //  No DB worker: nothing here may reach one.
     f->api = api_new (f->loop, f->router, f->trust, NULL, &f->settings, &hooks);
 }
@@ -261,6 +281,9 @@ test_settings_as_json (void **state)
         json_t *value = json_object_get (application, name);
         if (strncmp (name, "webhooks_", 9) == 0)
             value = json_object_get (webhooks, name + 9);
+        if (streq (name, "media_auto_download"))
+            assert_true (json_is_array (json_object_get (json_object_get (application, "media"), "auto_download")));
+        else
         if (streq (wa_config_type (name), "boolean"))
             assert_true (json_is_boolean (value));
         else
@@ -274,6 +297,47 @@ test_settings_as_json (void **state)
     assert_non_null (strstr (text, "\"heartbeat_interval\":0.1,"));
     free (text);
     json_decref (body);
+}
+
+static void
+test_media_list (void **state)
+{
+    (void) state;
+    wa_config_t settings;
+    wa_config_defaults (&settings);
+    char err[256], buf[128];
+    //  The original's nested array, stored comma-separated, shown back as the array.
+    json_t *list = json_pack ("[s, s]", "image", "voice");
+    const char *text = api_value_text ("media_auto_download", list, buf, sizeof buf);
+    assert_string_equal (text, "image,voice");
+    assert_int_equal (wa_config_set (&settings, "media_auto_download", text, err, sizeof err), 0);
+    json_t *body = api_settings_body (&settings);
+    json_t *shown = json_object_get (json_object_get (json_object_get (json_object_get (body, "settings"),
+                                                                       "application"), "media"), "auto_download");
+    assert_true (json_equal (shown, list));
+    json_decref (body);
+    json_decref (list);
+    //  Empty is none; anything but an array of plain strings is refused.
+    list = json_array ();
+    assert_string_equal (api_value_text ("media_auto_download", list, buf, sizeof buf), "");
+    json_decref (list);
+    list = json_pack ("[i]", 1);
+    assert_null (api_value_text ("media_auto_download", list, buf, sizeof buf));
+    json_decref (list);
+    list = json_pack ("[s]", "image,video");
+    assert_null (api_value_text ("media_auto_download", list, buf, sizeof buf));
+    json_decref (list);
+    json_t *string = json_string ("image");
+    assert_null (api_value_text ("media_auto_download", string, buf, sizeof buf));
+    json_decref (string);
+    //  The items are checked by the configuration's table.
+    assert_int_equal (wa_config_set (&settings, "media_auto_download", "image,gif", err, sizeof err), -1);
+    assert_non_null (strstr (err, "'gif' is not a media type"));
+    assert_int_equal (wa_config_set (&settings, "media_auto_download", "image,image", err, sizeof err), -1);
+    assert_non_null (strstr (err, "'image' is named twice"));
+    assert_int_equal (wa_config_set (&settings, "media_auto_download", "image,", err, sizeof err), -1);
+    assert_int_equal (wa_config_set (&settings, "on_call_pager", "+1555", err, sizeof err), -1);
+    assert_non_null (strstr (err, "on_call_pager"));
 }
 
 static void
@@ -311,8 +375,166 @@ test_nested_changes (void **state)
     s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"url\":\"http://127.0.0.1:1/a\"},"
                         "\"webhooks_url\":\"http://127.0.0.1:1/b\"}"), 400, 1009,
               "'webhooks_url' names a setting given already");
+    //  The newer versions' names: aliases, and what this cluster does.
+    s_expect (f, PATCH (",\"changes\":{\"garbagecollector_enable\":{\"messages\":\"sometimes\"}}"), 400, 1009,
+              "key 'db_garbagecollector_enable': value 'sometimes'");
+    s_expect (f, PATCH (",\"changes\":{\"garbagecollector_enable\":{\"messages\":true},"
+                        "\"db_garbagecollector_enable\":false}"), 400, 1009, "names a setting given already");
+    s_expect (f, PATCH (",\"changes\":{\"garbagecollector_enable\":{\"media\":1}}"), 400, 1009,
+              "'garbagecollector_enable.media' must be true or false, not a number");
+    s_expect (f, PATCH (",\"changes\":{\"garbagecollector_enable\":{\"files\":true}}"), 400, 1009,
+              "unknown setting 'garbagecollector_enable.files'");
+    s_expect (f, PATCH (",\"changes\":{\"garbagecollector_enable\":true}"), 400, 1009,
+              "'garbagecollector_enable' must be an object");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"message\":{\"read\":false}}}"), 400, 1009,
+              "'webhooks.message.read' can only be true: read statuses are always POSTed here");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"message\":{\"sent\":[]}}}"), 400, 1009,
+              "'webhooks.message.sent' must be true or false, not an array");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"message\":{\"sent\":true}},\"sent_status\":false}"), 400,
+              1009, "names a setting given already");
+    s_expect (f, PATCH (",\"changes\":{\"webhooks\":{\"message\":{}}}"), 400, 1009,
+              "'webhooks.message' must be an object");
 #undef PATCH
     assert_int_equal (f->master.stored, 0);
+}
+
+static void
+test_bad_providers (void **state)
+{
+    fixture_t *f = *state;
+    f->master.primary = f->master.ready = true;
+    char json[600];
+#define SET(list) (snprintf (json, sizeof json, "{\"op\":\"providers_set\",\"by\":\"admin\"%s}", list), json)
+    s_expect (f, SET (""), 400, 1008, "the body must be the providers to set");
+    s_expect (f, SET (",\"providers\":[]"), 400, 1009, "1 to 16 providers, not 0");
+    s_expect (f, SET (",\"providers\":[1]"), 400, 1009, "'[0]' must be an object");
+    s_expect (f, SET (",\"providers\":{\"type\":\"www\"}"), 400, 1008, "'name' is required");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"a b\",\"type\":\"www\"}]"), 400, 1009,
+              "'[0].name' may hold only letters, digits");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"s3\",\"config\":{\"bearer\":\"t\"}}]"),
+              400, 1009, "'[0].type' must be \"www\"");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\"}]"), 400, 1008, "'[0].config' is required");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{}}]"), 400, 1008,
+              "'[0].config' must hold one of 'basic' and 'bearer'");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"bearer\":\"t\","
+                      "\"basic\":{}}}]"), 400, 1009, "must hold one of 'basic' and 'bearer'");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"basic\":"
+                      "{\"username\":\"u\"}}}]"), 400, 1008, "'[0].config.basic.password' is required");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"basic\":"
+                      "{\"username\":\"u:x\",\"password\":\"p\"}}}]"), 400, 1009, "holds a ':'");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"bearer\":\"t\"},"
+                      "\"extra\":1}]"), 400, 1009, "'[0].extra' is not a field");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"bearer\":\"a b\"}}]"),
+              400, 1009, "'[0].config.bearer' holds a space");
+    s_expect (f, SET (",\"providers\":[{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"bearer\":\"t\"}},"
+                      "{\"name\":\"cdn\",\"type\":\"www\",\"config\":{\"bearer\":\"u\"}}]"), 400, 1009,
+              "'[1].name': 'cdn' is named twice");
+#undef SET
+    s_expect (f, "{\"op\":\"providers_delete\",\"by\":\"admin\",\"name\":\"no/such\"}", 404, 1006,
+              "no media provider is named 'no/such'");
+    s_expect (f, "{\"op\":\"providers_delete\",\"by\":\"admin\"}", 404, 1006, "no media provider is named ''");
+    s_expect (f, "{\"op\":\"providers_delete\",\"name\":\"cdn\"}", 400, 1008, "'by' is missing");
+    //  A secondary answers 1017 at once; the Webapp looks for the primary.
+    f->master.primary = false;
+    s_expect (f, "{\"op\":\"providers_get\"}", 500, 1017, "is not the primary Master");
+    s_expect (f, "{\"op\":\"message_gc\",\"by\":\"admin\"}", 500, 1017, "is not the primary Master");
+    assert_int_equal (f->master.stored, 0);
+}
+
+static void
+test_providers_shown (void **state)
+{
+    (void) state;
+    json_t *shown = providers_shown ("cdn", "www", "{\"basic\":{\"username\":\"bob\",\"password\":\"hunter2\"}}");
+    char *text = json_dumps (shown, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal (text, "{\"config\":{\"basic\":{\"password\":\"(set)\",\"username\":\"bob\"}},"
+                               "\"name\":\"cdn\",\"type\":\"www\"}");
+    free (text);
+    json_decref (shown);
+    shown = providers_shown ("t", "www", "{\"bearer\":\"secret-token\"}");
+    text = json_dumps (shown, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_null (strstr (text, "secret-token"));
+    assert_non_null (strstr (text, "\"bearer\":\"(set)\""));
+    free (text);
+    json_decref (shown);
+    //  Damaged stored JSON: shown without credentials, no crash.
+    shown = providers_shown ("x", "www", "{not json");
+    assert_int_equal ((int) json_object_size (json_object_get (shown, "config")), 0);
+    json_decref (shown);
+    //  "(set)" sent back keeps the stored credential, and only one of its kind.
+    char why[300];
+    json_t *config = json_pack ("{s:{s:s, s:s}}", "basic", "username", "bob", "password", "(set)");
+    assert_int_equal (providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
+                                      "config", why, sizeof why), 0);
+    assert_string_equal (json_string_value (json_object_get (json_object_get (config, "basic"), "password")), "pw");
+    assert_int_equal (providers_keep (config, NULL, "config", why, sizeof why), 0);     //  a real one stays
+    json_decref (config);
+    config = json_pack ("{s:s}", "bearer", "(set)");
+    assert_int_equal (providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
+                                      "config", why, sizeof why), -1);
+    assert_non_null (strstr (why, "'config.bearer' is \"(set)\""));
+    assert_int_equal (providers_keep (config, NULL, "config", why, sizeof why), -1);
+    json_decref (config);
+}
+
+//  The next answer's body (no errors), as JSON text with sorted keys.
+static char *
+s_ok_body (fixture_t *f, uint64_t seq)
+{
+    zpoller_t *poller = zpoller_new (f->dealer, NULL);
+    assert_ptr_equal (zpoller_wait (poller, 2000), f->dealer);
+    zpoller_destroy (&poller);
+    assert_int_equal (wa_codec_recv (f->dealer, NULL, &f->msg, NULL), 0);
+    assert_int_equal (f->msg.seq, seq);
+    assert_int_equal (f->msg.code, 200);
+    json_t *body = json_loads (f->msg.text, 0, NULL);
+    char *text = json_dumps (body, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref (body);
+    return text;
+}
+
+static void
+test_message_gc (void **state)
+{
+    fixture_t *f = *state;
+    f->master.primary = f->master.ready = true;
+    //  Answered when the pass ends, with what it deleted.
+    t_send (f, 501, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
+    assert_int_equal (f->master.gc_asked, 1);
+    int64_t deleted[3] = { 495, 297, 40 };
+    api_gc_ended (f->api, deleted, true, "");
+    char *text = s_ok_body (f, 501);
+    assert_string_equal (text, "{\"services\":{\"message\":{\"gc\":{\"callbacks_deleted\":297,\"events_deleted\":40,"
+                               "\"messages_deleted\":495,\"more\":true,\"status\":\"complete\"}}}}");
+    free (text);
+    //  Two waiting for one pass: both answered, once.
+    t_send (f, 502, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
+    t_send (f, 503, "{\"op\":\"message_gc\",\"by\":\"bob\"}");
+    api_gc_ended (f->api, deleted, false, "");
+    free (s_ok_body (f, 502));
+    free (s_ok_body (f, 503));
+    //  A pass with nothing to do ends within the hook: answered at once.
+    f->master.gc_at_once = true;
+    t_send (f, 504, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
+    text = s_ok_body (f, 504);
+    assert_non_null (strstr (text, "\"messages_deleted\":0"));
+    free (text);
+    f->master.gc_at_once = false;
+    //  A failed pass, a lost lease, a Master that cannot: the errors.
+    t_send (f, 505, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
+    api_gc_ended (f->api, deleted, false, "Lock wait timeout");
+    s_answer (f, 505, 500, 1023, "the retention pass failed after deleting 495 outbox rows");
+    t_send (f, 506, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
+    api_gc_ended (f->api, NULL, false, NULL);
+    s_answer (f, 506, 500, 1017, "lost its lease");
+    f->master.gc_refuse = true;
+    s_expect (f, "{\"op\":\"message_gc\",\"by\":\"admin\"}", 500, 1017, "is not the primary Master");
+    s_expect (f, "{\"op\":\"message_gc\"}", 400, 1008, "'by' is missing");
+    //  Nothing is left waiting: a late end answers nobody.
+    api_gc_ended (f->api, deleted, false, "");
+    zpoller_t *poller = zpoller_new (f->dealer, NULL);
+    assert_null (zpoller_wait (poller, 20));
+    zpoller_destroy (&poller);
 }
 
 #define CERT "QWNtZSBTaG9w"         //  base64 of "Acme Shop"
@@ -448,6 +670,10 @@ main (void)
         cmocka_unit_test_setup_teardown (test_not_primary_at_once, s_setup, s_teardown),
         cmocka_unit_test (test_settings_as_json),
         cmocka_unit_test (test_value_text),
+        cmocka_unit_test (test_media_list),
+        cmocka_unit_test (test_providers_shown),
+        cmocka_unit_test_setup_teardown (test_message_gc, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_providers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_nested_changes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_account_input, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_upstream, s_setup, s_teardown),

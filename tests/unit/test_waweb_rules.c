@@ -251,7 +251,8 @@ test_route (void **state)
     assert_string_equal (r.allow, "GET, HEAD");
     assert_int_equal (route_match ("HEAD", "/v1/health", &r), 405);
     assert_int_equal (route_match ("GET", "/v1/health/readyx", &r), 404);
-    assert_int_equal (route_match ("GET", "/v1/health/ready/", &r), 404);
+    assert_int_equal (route_match ("GET", "/v1/health/ready/", &r), 0);
+    assert_int_equal (r.id, ROUTE_HEALTH_READY);
     //  Every route has its own name in the metrics.
     for (int id = ROUTE_NONE + 1; id < ROUTE_COUNT; id++)
         assert_string_not_equal (route_name ((route_id_t) id), "none");
@@ -266,9 +267,58 @@ test_route (void **state)
     //  Unknown paths.
     assert_int_equal (route_match ("GET", "/", &r), 404);
     assert_int_equal (route_match ("GET", "", &r), 404);
-    assert_int_equal (route_match ("GET", "/v1/users/", &r), 404);
     assert_int_equal (route_match ("GET", "/v1/users/a/b", &r), 404);
-    assert_int_equal (route_match ("GET", "/v1/health/", &r), 404);
+    assert_int_equal (route_match ("GET", "/v1/users/a/b/", &r), 404);
+    assert_int_equal (route_match ("GET", "/v1/nothing/", &r), 404);
+    assert_int_equal (route_match ("GET", "//", &r), 404);
+    assert_int_equal (route_match ("GET", "/v1/health//", &r), 404);
+    //  Every path also with one trailing slash, as the original takes it.
+    assert_int_equal (route_match ("GET", "/v1/health/", &r), 0);
+    assert_int_equal (r.id, ROUTE_HEALTH);
+    assert_int_equal (route_match ("POST", "/v1/users/", &r), 0);
+    assert_int_equal (r.id, ROUTE_USER_CREATE);
+    assert_int_equal (route_match ("GET", "/v1/users/", &r), 405);
+    assert_string_equal (r.allow, "POST");
+    assert_int_equal (route_match ("POST", "/v1/users/login/", &r), 0);
+    assert_int_equal (r.id, ROUTE_LOGIN);
+    assert_int_equal (route_match ("GET", "/v1/users/alice/", &r), 0);
+    assert_int_equal (r.id, ROUTE_USER_GET);
+    assert_string_equal (r.param, "alice");
+    assert_int_equal (route_match ("PATCH", "/v1/settings/application/", &r), 0);
+    assert_int_equal (r.id, ROUTE_SETTINGS_PATCH);
+    assert_int_equal (route_match ("GET", "/metrics/", &r), 0);
+    assert_int_equal (r.id, ROUTE_METRICS);
+    assert_int_equal (route_match ("DELETE", "/v1/media/abc/", &r), 0);
+    assert_int_equal (r.id, ROUTE_MEDIA_DELETE);
+    assert_string_equal (r.param, "abc");
+    //  The endpoints of issue 12 (settings, operations).
+    assert_int_equal (route_match ("GET", "/v1/settings/application/media/providers", &r), 0);
+    assert_int_equal (r.id, ROUTE_PROVIDERS_GET);
+    assert_int_equal (r.auth, ROUTE_AUTH_ADMIN);
+    assert_int_equal (route_match ("POST", "/v1/settings/application/media/providers/", &r), 0);
+    assert_int_equal (r.id, ROUTE_PROVIDERS_SET);
+    assert_int_equal (route_match ("DELETE", "/v1/settings/application/media/providers/cdn-1", &r), 0);
+    assert_int_equal (r.id, ROUTE_PROVIDERS_DELETE);
+    assert_string_equal (r.param, "cdn-1");
+    assert_int_equal (route_match ("DELETE", "/v1/settings/application/media/providers", &r), 405);
+    assert_int_equal (route_match ("PUT", "/v1/services/message/gc", &r), 0);
+    assert_int_equal (r.id, ROUTE_MESSAGE_GC);
+    assert_int_equal (r.auth, ROUTE_AUTH_ADMIN);
+    assert_int_equal (route_match ("GET", "/v1/services/message/gc", &r), 405);
+    assert_int_equal (route_match ("GET", "/v1/stats/app/internal", &r), 0);
+    assert_int_equal (r.id, ROUTE_STATS_APP_INTERNAL);
+    assert_int_equal (route_match ("GET", "/v1/stats/db/internal/", &r), 0);
+    assert_int_equal (r.id, ROUTE_STATS_DB_INTERNAL);
+    assert_int_equal (route_match ("GET", "/v1/support", &r), 0);
+    assert_int_equal (r.id, ROUTE_SUPPORT);
+    assert_int_equal (r.auth, ROUTE_AUTH_ADMIN);
+    //  Too long for any route, with or without the slash.
+    char longpath[ROUTE_PATH_MAX + 20];
+    memset (longpath, 'a', sizeof longpath - 2);
+    longpath[0] = '/';
+    longpath[sizeof longpath - 2] = '/';
+    longpath[sizeof longpath - 1] = 0;
+    assert_int_equal (route_match ("GET", longpath, &r), 404);
     assert_int_equal (route_match ("GET", "/v1/healthx", &r), 404);
     assert_int_equal (route_match ("GET", "/V1/health", &r), 404);
     //  Messages: sent with or without a trailing slash (as the original's
