@@ -61,7 +61,7 @@ run_lane() {
     done
 }
 
-# The integration tests run in lanes (WA_TEST_JOBS, 3 by default; 1 runs
+# The integration tests run in lanes (WA_TEST_JOBS, 2 by default; 1 runs
 # them one after another). Each test has its own database, temp folder and
 # ports, so most share the runner's MariaDB side by side; a test's header
 # may say where it must run instead:
@@ -96,7 +96,7 @@ run_integration() {
             *) shared+=("$t") ;;
         esac
     done
-    local jobs=${WA_TEST_JOBS:-3}
+    local jobs=${WA_TEST_JOBS:-2}
     [[ $jobs =~ ^[1-9][0-9]?$ ]] || { echo "WA_TEST_JOBS must be a number from 1 to 99, not '$jobs'" >&2; exit 2; }
     echo "integration tests: ${#shared[@]} + ${#hosts[@]} (lane hosts) + ${#alone[@]} (alone) in $jobs lane(s)"
     local started=$(date +%s)
