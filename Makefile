@@ -326,7 +326,7 @@ uninstall: stage
 # is waweb's HTTP layer plus one API_REQ over a DEALER to a ROUTER echo.
 .PHONY: bench-api anchor
 ANCHOR := $(BUILD)/bench/wa-anchor
-ANCHOR_SRC := bench/anchor/anchor.c src/waweb/http.c src/waweb/envelope.c
+ANCHOR_SRC := bench/anchor/anchor.c src/waweb/http.c src/waweb/tlscert.c src/waweb/envelope.c
 anchor: $(ANCHOR)
 # Built with everything, so that it never falls behind waweb's HTTP layer.
 all: $(ANCHOR)

@@ -5,6 +5,7 @@
 #ifndef WAWEB_ROUTE_H
 #define WAWEB_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum {
@@ -34,6 +35,21 @@ typedef enum {
     ROUTE_HEALTH_LIVE,
     ROUTE_HEALTH_READY,
     ROUTE_MESSAGE_READ,         //  PUT /v1/messages/{id}: an inbound message marked read
+    ROUTE_CERT_EXTERNAL_SET,    //  certs.c
+    ROUTE_CERT_EXTERNAL_CA,
+    ROUTE_CERT_WEBHOOKS_SET,
+    ROUTE_CERT_WEBHOOKS_GET,
+    ROUTE_CERT_WEBHOOKS_DELETE,
+    ROUTE_STICKERPACKS_LIST,    //  stickers.c
+    ROUTE_STICKERPACK_CREATE,
+    ROUTE_STICKERPACK_GET,
+    ROUTE_STICKERPACK_UPDATE,
+    ROUTE_STICKERPACK_DELETE,
+    ROUTE_STICKERS_LIST,
+    ROUTE_STICKER_ADD,
+    ROUTE_STICKER_GET,
+    ROUTE_STICKER_UPDATE,
+    ROUTE_STICKER_DELETE,
     ROUTE_COUNT
 } route_id_t;
 
@@ -46,11 +62,14 @@ typedef enum {
 } route_auth_t;
 
 #define ROUTE_PARAM_MAX 128
+#define ROUTE_PARAMS 2              //  {} segments a path may have
 
 typedef struct {
     route_id_t id;
     route_auth_t auth;
     char param[ROUTE_PARAM_MAX];    //  the path's {name} segment, "" when none
+    char param2[ROUTE_PARAM_MAX];   //  its second one (/v1/stickerpacks/{id}/stickers/{index})
+    bool raw_body;                  //  the body is text, not JSON: not parsed (certificates' PEM)
     char allow[64];                 //  405: the methods the path takes ("GET, PUT")
 } route_t;
 
