@@ -159,6 +159,9 @@ void metrics_get (web_t *self, web_req_t *req);
 void contacts_check (web_t *self, web_req_t *req);     //  contacts.c
 void media_request (web_t *self, web_req_t *req);      //  media.c: upload, get, delete
 void account_request (web_t *self, web_req_t *req);    //  account.c: registration and shards
+void stickers_request (web_t *self, web_req_t *req);   //  stickers.c: /v1/stickerpacks
+//  The HTTP server (certs.c changes the certificate it offers).
+http_server_t *web_http (web_t *self);
 //  What the metrics endpoint reads (web.c owns it).
 metrics_t *web_metrics (web_t *self);
 void web_forward_stats (web_t *self, metrics_forward_t *out);
