@@ -229,7 +229,10 @@ s_export (parsed_t *parsed, wa_certs_t *out, char *why, size_t whylen)
     size_t len = 0, ca_len = 0;
     gnutls_datum_t datum = { NULL, 0 };
     if (parsed->key) {
-        if (gnutls_x509_privkey_export2 (parsed->key, GNUTLS_X509_FMT_PEM, &datum) < 0 || !s_append (&out->pem, &len, &datum))
+        //  PKCS #8: GnuTLS's own form of an EC key it read from PKCS #8
+        //  (openssl's) leaves the curve out, and then cannot read it back.
+        if (gnutls_x509_privkey_export2_pkcs8 (parsed->key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &datum) < 0
+        ||  !s_append (&out->pem, &len, &datum))
             goto failed;
         sodium_memzero (datum.data, datum.size);
         gnutls_free (datum.data);

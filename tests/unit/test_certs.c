@@ -59,7 +59,13 @@ s_make (const char *cn, bool ca, time_t from, time_t until, pair_t *issuer)
     assert_int_equal (gnutls_x509_crt_sign2 (self->crt, issuer ? issuer->crt : self->crt,
                                              issuer ? issuer->key : self->key, GNUTLS_DIG_SHA256, 0), 0);
     gnutls_datum_t datum;
-    assert_int_equal (gnutls_x509_privkey_export2 (self->key, GNUTLS_X509_FMT_PEM, &datum), 0);
+    //  PKCS #8, as openssl writes keys (and odd ones out in the other form).
+    static int keys;
+    if (keys++ % 2)
+        assert_int_equal (gnutls_x509_privkey_export2 (self->key, GNUTLS_X509_FMT_PEM, &datum), 0);
+    else
+        assert_int_equal (gnutls_x509_privkey_export2_pkcs8 (self->key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN,
+                                                             &datum), 0);
     self->key_pem = s_pem (&datum);
     assert_int_equal (gnutls_x509_crt_export2 (self->crt, GNUTLS_X509_FMT_PEM, &datum), 0);
     self->crt_pem = s_pem (&datum);
