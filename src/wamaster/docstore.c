@@ -270,6 +270,8 @@ docstore_request (docstore_t *self, zframe_t *peer, const wa_msg_t *msg, json_t 
             json_object_set_new (ask, "pack", json_string (pack));
         if (index)
             json_object_set_new (ask, "index", json_string (index));
+        if (json_is_true (json_object_get (root, "stickers")))
+            json_object_set_new (ask, "stickers", json_true ());
         wa_usec_t timeout = wa_clock_from_sec (self->settings->request_attempt_timeout * 0.5);
         if (gatelink_ask (self->gate, ask, timeout, s_on_firstparty, job) == 0)
             job->asking = zlistx_add_end (self->asking, job);
