@@ -652,12 +652,7 @@ http_server_new (const wa_config_t *config, size_t req_size, zsock_t **requests,
         char *cert = s_read_file ("webapp_tls_cert", config->webapp_tls_cert, err, errlen);
         char *key = cert ? s_read_file ("webapp_tls_key", config->webapp_tls_key, err, errlen) : NULL;
         if (key) {
-            //  One text, the key then the chain: the form tlscert reads.
-            char *both = zsys_sprintf ("%s\n%s", key, cert);
-            assert (both);
-            self->certs = tlscert_new (both, "webapp_tls_cert", err, errlen);
-            sodium_memzero (both, strlen (both));
-            zstr_free (&both);
+            self->certs = tlscert_new (cert, key, "webapp_tls_cert", err, errlen);
             sodium_memzero (key, strlen (key));
         }
         free (cert);

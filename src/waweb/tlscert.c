@@ -69,34 +69,37 @@ s_chain_pem (gnutls_x509_crt_t *chain, unsigned int count, unsigned int first)
     return text;
 }
 
+//  The chain from chain_pem, the key from key_pem (the same text when
+//  it holds both).
 static generation_t *
-s_generation_new (const char *pem, const char *source, char *err, size_t errlen)
+s_generation_new (const char *chain_pem, const char *key_pem, const char *source, char *err, size_t errlen)
 {
     generation_t *gen = calloc (1, sizeof *gen);
     assert (gen);
     snprintf (gen->source, sizeof gen->source, "%s", source);
-    gnutls_datum_t datum = { (unsigned char *) pem, (unsigned int) strlen (pem) };
+    gnutls_datum_t datum = { (unsigned char *) chain_pem, (unsigned int) strlen (chain_pem) };
+    gnutls_datum_t key_datum = { (unsigned char *) key_pem, (unsigned int) strlen (key_pem) };
     gnutls_x509_crt_t *chain = NULL;
     unsigned int count = 0;
     int rc = gnutls_x509_crt_list_import2 (&chain, &count, &datum, GNUTLS_X509_FMT_PEM, 0);
     if (rc < 0 || count == 0) {
-        snprintf (err, errlen, "%s: no certificate GnuTLS can read: %s", source, rc < 0 ? gnutls_strerror (rc) : "none");
+        snprintf (err, errlen, "cannot serve HTTPS with %s: no certificate GnuTLS can read: %s", source, rc < 0 ? gnutls_strerror (rc) : "none");
         goto failed;
     }
     if (count > WA_CERTS_CHAIN_MAX) {
-        snprintf (err, errlen, "%s: %u certificates, at most %d", source, count, WA_CERTS_CHAIN_MAX);
+        snprintf (err, errlen, "cannot serve HTTPS with %s: %u certificates, at most %d", source, count, WA_CERTS_CHAIN_MAX);
         goto failed;
     }
     for (unsigned int i = 0; i < count; i++) {
         if ((rc = gnutls_pcert_import_x509 (&gen->pcerts[i], chain[i], 0)) < 0) {
-            snprintf (err, errlen, "%s: certificate %u: %s", source, i + 1, gnutls_strerror (rc));
+            snprintf (err, errlen, "cannot serve HTTPS with %s: certificate %u: %s", source, i + 1, gnutls_strerror (rc));
             goto failed;
         }
         gen->npcerts++;
     }
     if ((rc = gnutls_privkey_init (&gen->key)) < 0
-    ||  (rc = gnutls_privkey_import_x509_raw (gen->key, &datum, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
-        snprintf (err, errlen, "%s: no private key GnuTLS can read: %s", source, gnutls_strerror (rc));
+    ||  (rc = gnutls_privkey_import_x509_raw (gen->key, &key_datum, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
+        snprintf (err, errlen, "cannot serve HTTPS with %s: no private key GnuTLS can read: %s", source, gnutls_strerror (rc));
         goto failed;
     }
     //  The key must be the server certificate's: compare their public keys.
@@ -111,7 +114,7 @@ s_generation_new (const char *pem, const char *source, char *err, size_t errlen)
     if (from_key)
         gnutls_pubkey_deinit (from_key);
     if (!match) {
-        snprintf (err, errlen, "%s: the private key is not the certificate's", source);
+        snprintf (err, errlen, "cannot serve HTTPS with %s: the private key is not the certificate's", source);
         goto failed;
     }
     if (count > 1)
@@ -133,10 +136,10 @@ failed:
 }
 
 tlscert_t *
-tlscert_new (const char *pem, const char *source, char *err, size_t errlen)
+tlscert_new (const char *chain_pem, const char *key_pem, const char *source, char *err, size_t errlen)
 {
     assert (!s_instance);
-    generation_t *gen = s_generation_new (pem, source, err, errlen);
+    generation_t *gen = s_generation_new (chain_pem, key_pem, source, err, errlen);
     if (!gen)
         return NULL;
     tlscert_t *self = calloc (1, sizeof *self);
@@ -169,7 +172,7 @@ tlscert_destroy (tlscert_t **self_p)
 int
 tlscert_set (tlscert_t *self, const char *pem, const char *source, char *err, size_t errlen)
 {
-    generation_t *gen = s_generation_new (pem, source, err, errlen);
+    generation_t *gen = s_generation_new (pem, pem, source, err, errlen);
     if (!gen)
         return -1;
     wa_usec_t now = wa_clock_mono ();

@@ -18,10 +18,11 @@
 
 typedef struct tlscert_t tlscert_t;
 
-//  From PEM text holding a private key and its certificate chain (the
-//  server's first); source names it in logs ("webapp_tls_cert"). NULL
-//  with err when GnuTLS refuses it.
-tlscert_t *tlscert_new (const char *pem, const char *source, char *err, size_t errlen);
+//  From PEM texts: the certificate chain (the server's first) and its
+//  private key; source names them in logs ("webapp_tls_cert"). NULL with
+//  err when GnuTLS refuses them.
+tlscert_t *tlscert_new (const char *chain_pem, const char *key_pem, const char *source, char *err, size_t errlen);
+//  tlscert_set's pem holds both, the key and the chain.
 //  After the TLS server has stopped.
 void tlscert_destroy (tlscert_t **self_p);
 //  Offer pem (the same form) to the connections made from now on. 0, or
