@@ -132,6 +132,8 @@ $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard 
 
 # The routing to the primary Coreapps through its seams (no database, no cluster).
 $(BUILD)/tests/test_waweb_coreapps: src/waweb/coreapps.c
+# The certificate HTTPS offers, changed while serving.
+$(BUILD)/tests/test_waweb_tlscert: src/waweb/tlscert.c
 
 # The pure parts of waload (no libcurl, no clock).
 $(BUILD)/tests/test_waload_%: tests/unit/test_waload_%.c tools/waload/load.c tools/waload/load.h $(LIB) | $(BUILD)/tests
