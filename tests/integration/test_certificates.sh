@@ -149,6 +149,10 @@ OLD=$(primary_master)
 for m in m1 m2; do [ "$(node_pid "$OLD")" = "$(pid_of $m)" ] && kill -KILL "$(pid_of $m)"; done
 expect "upload the webhooks CA" 200 - "$WEB2" POST /v1/certificates/webhooks/ca "${AUTH[@]}" "${PEM[@]}" --data-binary @"$P/hookca.pem"
 lease_taken_from "$OLD" || fail "the lease was not taken over"
+cat "$P/web1.key" "$P/web1.pem" "$P/ca1.pem" > "$P/upload-again.pem"
+expect "upload another external certificate" 200 - "$WEB" POST /v1/certificates/external "${AUTH[@]}" "${PEM[@]}" --data-binary @"$P/upload-again.pem"
+[ "$(version external)" = 2 ] || fail "version $(version external) after the second upload"
+wait_for 10 served_by ca1 "$WEB2" || fail "w2 does not serve the second upload"
 delivered() { [ -s "$HOOKS" ] && grep -q before-ca "$HOOKS"; }
 wait_for 20 delivered || fail "not delivered with the CA set: $(q "SELECT attempts, last_error FROM callbacks")"
 got=$(api "$WEB" GET /v1/certificates/webhooks/ca "${AUTH[@]}")
