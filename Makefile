@@ -88,8 +88,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/test_wamaster_api: tests/unit/test_wamaster_api.c src/wamaster/api.c src/wamaster/api.h \
-		src/wamaster/gatelink.c src/wamaster/gatelink.h src/wamaster/docstore.c src/wamaster/docstore.h \
-		$(LIB) | $(BUILD)/tests
+		src/wamaster/gatelink.c src/wamaster/gatelink.h src/wamaster/account_state.c \
+		src/wamaster/account_state.h src/wamaster/docstore.c src/wamaster/docstore.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 $(BUILD)/tests/test_wagate_account: tests/unit/test_wagate_account.c src/wagate/registration.c src/wagate/registration.h $(LIB) | $(BUILD)/tests

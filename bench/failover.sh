@@ -10,21 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${WA_BENCH_ROUNDS:-20}
-RUN=$(mktemp -d /tmp/wa-bench.XXXXXX)
-BIN=$PWD/bin
-. scripts/cluster-lib.sh
-T=$RUN; CONF=$T/bench.conf
-DBPORT=$(free_port); GATE=$(free_port); CTL=$(free_port)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait_for 15 bash -c "! kill -0 $p" || kill -KILL "$p" 2>/dev/null || true; done
-    db_stop
-    [ -n "${WA_BENCH_KEEP:-}" ] || rm -rf "$RUN"
-}
-trap cleanup EXIT
-db_start "$DBPORT" >/dev/null
+. bench/lib.sh failover
 MODE=${WA_BENCH_MODE:-db}
 case "$MODE" in
     db)         # DB-based monitoring only: heartbeats too slow to matter

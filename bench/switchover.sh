@@ -12,22 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${WA_BENCH_ROUNDS:-20}
-RUN=$(mktemp -d /tmp/wa-bench.XXXXXX)
-BIN=$PWD/bin
-. scripts/cluster-lib.sh
-T=$RUN; CONF=$T/bench.conf
-DBPORT=$(free_port); GATE=$(free_port); CTL=$(free_port); WEB=$(free_port)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait_for 15 bash -c "! kill -0 $p" || kill -KILL "$p" 2>/dev/null || true; done
-    db_stop
-    [ -n "${WA_BENCH_KEEP:-}" ] || rm -rf "$RUN"
-}
-trap cleanup EXIT
+. bench/lib.sh switchover
+WEB=$(free_port)
 die() { echo "bench-switchover: $*" >&2; exit 1; }
-db_start "$DBPORT" >/dev/null
 PASSWORD="Bench-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')!1"
 echo "$PASSWORD" > "$T/admin.password"
 chmod 600 "$T/admin.password"

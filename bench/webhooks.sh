@@ -14,21 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RATES=${WA_BENCH_RATES:-"500 1000 2000 4000 8000"}
 SECONDS_PER_RATE=${WA_BENCH_SECONDS:-20}
-RUN=$(mktemp -d /tmp/wa-bench-hooks.XXXXXX)
-BIN=$PWD/bin
-. scripts/cluster-lib.sh
-T=$RUN; CONF=$T/bench.conf
-DBPORT=$(free_port); GATE=$(free_port); CTL=$(free_port); HOOK=$(free_port)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait_for 15 bash -c "! kill -0 $p" || kill -KILL "$p" 2>/dev/null || true; done
-    db_stop
-    [ -n "${WA_BENCH_KEEP:-}" ] || rm -rf "$RUN"
-}
-trap cleanup EXIT
-db_start "$DBPORT" >/dev/null
+. bench/lib.sh webhooks
+HOOK=$(free_port)
 cat > "$CONF" <<CONF
 db_port = $DBPORT
 db_username = wacluster

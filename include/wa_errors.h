@@ -5,6 +5,8 @@
 #ifndef WA_ERRORS_H
 #define WA_ERRORS_H
 
+#include <stdarg.h>
+
 typedef enum {
     WA_ERR_GENERIC = 1000,
     WA_ERR_ACCESS_DENIED = 1005,
@@ -35,5 +37,11 @@ typedef enum {
 const char *wa_error_title (int code);
 //  The HTTP status the table gives code (500 for a code not in it).
 int wa_error_status (int code);
+//  The original's error envelope {"errors":[{"code":code,"details":...}]}
+//  as compact JSON the caller frees; details printf-style, cut at 300
+//  bytes. On no memory, a copy of a fixed 1014 envelope (NULL only if even
+//  that fails).
+char *wa_error_json (int code, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+char *wa_error_vjson (int code, const char *fmt, va_list args) __attribute__ ((format (printf, 2, 0)));
 
 #endif

@@ -30,6 +30,45 @@ run_unit() {
     done
 }
 
+# One integration test, its output into $LOGS/NAME.log; its verdict is
+# appended to $LOGS/results, and the log is printed once it ends (under a
+# lock, so the lanes' outputs do not mix).
+run_one() {
+    local t=$1 name start rc
+    name=$(basename "$t" .sh)
+    start=$(date +%s)
+    timeout 300 bash "$t" > "$LOGS/$name.log" 2>&1; rc=$?
+    {
+        flock 9
+        cat "$LOGS/$name.log"
+        if [ "$rc" = 0 ]; then
+            echo "ok   integration/$name ($(( $(date +%s) - start )) s)"
+            echo "ok $name" >> "$LOGS/results"
+        else
+            echo "FAIL integration/$name$([ "$rc" = 124 ] && echo " (timed out after 300 s)")"
+            echo "FAIL $name" >> "$LOGS/results"
+        fi
+    } 9>"$LOGS/lock"
+}
+
+# A lane takes the next test nobody has claimed (mkdir is atomic) until
+# none is left.
+run_lane() {
+    local t
+    for t in "$@"; do
+        mkdir "$LOGS/claims/$(basename "$t")" 2>/dev/null || continue
+        run_one "$t"
+    done
+}
+
+# The integration tests run in lanes (WA_TEST_JOBS, 3 by default; 1 runs
+# them one after another). Each test has its own database, temp folder and
+# ports, so most share the runner's MariaDB side by side; a test's header
+# may say where it must run instead:
+#   # lane: hosts   network namespaces, installs, CPU-heavy: one after
+#                   another in the first lane (which then helps the others)
+#   # lane: alone   touches what every test shares (restarts the runner's
+#                   MariaDB): after every other test, with nothing beside it
 run_integration() {
     local RUN; RUN=$(mktemp -d /tmp/wa-testdb.XXXXXX)
     . scripts/cluster-lib.sh
@@ -45,18 +84,44 @@ run_integration() {
         failed=$((failed + 1)); failures+=("integration/mariadb"); return
     fi
     export WA_TEST_DB_PORT=$port WA_TEST_DB_RUN=$RUN
-    local t
+    LOGS=$RUN/tests; mkdir -p "$LOGS/claims"; : > "$LOGS/results"
+    local t name lane shared=() hosts=() alone=()
     for t in tests/integration/test_*.sh; do
-        local name; name=$(basename "$t" .sh)
+        name=$(basename "$t" .sh)
         [ -z "${WA_TESTS:-}" ] || [[ $name == *$WA_TESTS* ]] || continue
-        local start; start=$(date +%s)
-        if timeout 300 bash "$t"; then
-            passed=$((passed + 1)); echo "ok   integration/$name ($(( $(date +%s) - start )) s)"
-        else
-            failed=$((failed + 1)); failures+=("integration/$name"); echo "FAIL integration/$name"
-        fi
-        # A test may have restarted the database; make sure it runs for the next.
+        lane=$(sed -n 's/^# lane: *\([a-z]*\).*/\1/p' "$t" | head -n 1)
+        case "$lane" in
+            hosts) hosts+=("$t") ;;
+            alone) alone+=("$t") ;;
+            *) shared+=("$t") ;;
+        esac
+    done
+    local jobs=${WA_TEST_JOBS:-3}
+    [[ $jobs =~ ^[1-9][0-9]?$ ]] || { echo "WA_TEST_JOBS must be a number from 1 to 99, not '$jobs'" >&2; exit 2; }
+    echo "integration tests: ${#shared[@]} + ${#hosts[@]} (lane hosts) + ${#alone[@]} (alone) in $jobs lane(s)"
+    local started=$(date +%s)
+    if [ "$jobs" = 1 ]; then
+        run_lane "${hosts[@]}" "${shared[@]}"
+    else
+        local lanes=()
+        run_lane "${hosts[@]}" "${shared[@]}" & lanes+=($!)
+        local i
+        for (( i = 2; i <= jobs; i++ )); do
+            run_lane "${shared[@]}" & lanes+=($!)
+        done
+        wait "${lanes[@]}"
+    fi
+    # A test may have restarted the database; make sure it runs for the next.
+    db_sql -e 'SELECT 1' >/dev/null 2>&1 || db_start "$port" || true
+    for t in "${alone[@]}"; do
+        run_one "$t"
         db_sql -e 'SELECT 1' >/dev/null 2>&1 || db_start "$port" || true
+    done
+    echo "integration tests took $(( $(date +%s) - started )) s"
+    passed=$((passed + $(grep -c '^ok ' "$LOGS/results")))
+    local f
+    for f in $(sed -n 's/^FAIL //p' "$LOGS/results"); do
+        failed=$((failed + 1)); failures+=("integration/$f")
     done
     db_stop
     rm -rf "$RUN"

@@ -1064,7 +1064,7 @@ wa_db_migrate (wa_db_t *self)
         if (s_run_statements (self, m))
             return -1;
         //  A compare-and-set: if another Master applied it meanwhile, fine.
-        if (wa_db_exec (self, SQL_SET_VERSION, "ii", (int64_t) m->version, (int64_t) m->version - 1) < 0)
+        if (wa_db_exec (self, SQL_SET_VERSION, "ii", (int64_t) m->version, (int64_t) version) < 0)
             return -1;
         version = m->version;
     }

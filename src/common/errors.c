@@ -1,5 +1,10 @@
 /*  wa_errors — see wa_errors.h */
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
 #include "wa_errors.h"
 
 //  1011 is 503 here (the original also answers 500): the service comes
@@ -49,4 +54,26 @@ wa_error_status (int code)
 {
     int i = s_find (code);
     return i < 0 ? 500 : s_errors[i].status;
+}
+
+char *
+wa_error_vjson (int code, const char *fmt, va_list args)
+{
+    char details[300];
+    vsnprintf (details, sizeof details, fmt, args);
+    json_t *body = json_pack ("{s:[{s:i, s:s}]}", "errors", "code", code, "details", details);
+    char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
+    json_decref (body);
+    return text ? text
+                : strdup ("{\"errors\":[{\"code\":" WA_ERR_INTERNAL_DIGITS ",\"details\":\"out of memory\"}]}");
+}
+
+char *
+wa_error_json (int code, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    char *text = wa_error_vjson (code, fmt, args);
+    va_end (args);
+    return text;
 }

@@ -24,6 +24,7 @@
 #include "outbox.h"
 #include "callbacks.h"
 #include "contacts.h"
+#include "identity.h"
 #include "reads.h"
 #include "handover.h"
 #include "wa_message.h"
@@ -51,6 +52,7 @@ typedef struct {
     callbacks_t *callbacks;     //  its statuses and inbound messages, to the webhook
     contacts_t *contacts;       //  contact checks, asked upstream and cached
     reads_t *reads;             //  read receipts waiting for the upstream
+    identity_t *identity;       //  contacts' identities asked upstream
     wa_usec_t relogin_at;       //  unregistered: no login before this
     int outbox_timer;
     wa_msg_t msg;               //  the message being handled (large)
@@ -111,6 +113,7 @@ s_close_session (coreapp_t *self, const char *why, bool confirmed_gone)
     callbacks_session (self->callbacks, 0);
     contacts_session_closed (self->contacts);
     reads_session_closed (self->reads);
+    identity_session_closed (self->identity);
     if (was_open)
         wa_node_event (&self->node, "session_closed", (int) self->session.shard, self->session.epoch,
                        self->node.id, "upstream session %" PRIu64 " closed: %s", id, why);
@@ -136,6 +139,7 @@ s_demote (coreapp_t *self, const char *why)
     callbacks_hold (self->callbacks, -1, self->node.id, 0);
     contacts_demoted (self->contacts);
     reads_demoted (self->reads);
+    identity_demoted (self->identity);
     if (self->login_timer >= 0)
         zloop_timer_end (self->loop, self->login_timer);
     self->login_timer = -1;
@@ -227,7 +231,10 @@ s_on_session_message (coreapp_t *self)
                                 self->msg.text_len);
             break;
         case SESSION_EV_CONTACTS_REPLY:
-            contacts_on_reply (self->contacts, self->msg.seq, self->msg.text, self->msg.text_len);
+            if (self->msg.seq & IDENTITY_SEQ_BIT)
+                identity_on_reply (self->identity, self->msg.seq, self->msg.text, self->msg.text_len);
+            else
+                contacts_on_reply (self->contacts, self->msg.seq, self->msg.text, self->msg.text_len);
             break;
         case SESSION_EV_READ_ACK:
             reads_on_ack (self->reads, self->msg.seq, self->msg.code, self->msg.text);
@@ -658,6 +665,9 @@ s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
     if (kind == JOB_HANDOVER)
         s_handover_done (self, (handover_job_t *) job);
     else
+    if (kind == IDENTITY_JOB_KIND)
+        identity_job_done (self->identity, job);
+    else
     if (kind == WA_JOB_MASTERS) {
         self->masters_job = (wa_masters_job_t *) job;
         if (rc == 0)
@@ -798,16 +808,12 @@ s_api_error (coreapp_t *self, zframe_t **peer, uint64_t seq, int status, int cod
 static void
 s_api_error (coreapp_t *self, zframe_t **peer, uint64_t seq, int status, int code, const char *fmt, ...)
 {
-    char details[300];
     va_list args;
     va_start (args, fmt);
-    vsnprintf (details, sizeof details, fmt, args);
+    char *text = wa_error_vjson (code, fmt, args);
     va_end (args);
-    json_t *body = json_pack ("{s:[{s:i, s:s}]}", "errors", "code", code, "details", details);
-    char *text = json_dumps (body, JSON_COMPACT);
-    s_api_reply (self, peer, seq, status, text);
+    s_api_reply (self, peer, seq, text ? status : 500, text ? text : "");
     free (text);
-    json_decref (body);
     self->api_refused++;
 }
 
@@ -863,6 +869,13 @@ s_contacts_ask (void *arg, uint64_t seq, const char *payload)
     if (!s_holding (self))
         return -1;
     return session_contacts (&self->session, seq, payload, wa_clock_mono ());
+}
+
+static int
+s_identity_submit (void *arg, wa_job_t **job)
+{
+    coreapp_t *self = arg;
+    return wa_dbworker_submit (self->node.db, job);
 }
 
 static int
@@ -934,6 +947,11 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
     if (streq (op, "read")) {
         if (!s_not_serving (self, peer, msg->seq, json_object_get (root, "shard"), true))
             reads_request (self->reads, peer, msg->seq, root, s_session_unavailable (self));
+    }
+    else
+    if (streq (op, "identity")) {
+        if (!s_not_serving (self, peer, msg->seq, json_object_get (root, "shard"), true))
+            identity_request (self->identity, peer, msg->seq, root, s_session_unavailable (self));
     }
     else
         s_api_error (self, peer, msg->seq, 400, WA_ERR_NOT_FOUND, "unknown op '%.40s'", op);
@@ -1027,6 +1045,7 @@ s_shutdown (coreapp_t *self)
     }
     contacts_destroy (&self->contacts);
     reads_destroy (&self->reads);
+    identity_destroy (&self->identity);
     wa_node_finish (&self->node, "disconnected", timeout, s_job_dropped, self);
 }
 
@@ -1096,6 +1115,8 @@ coreapp_run (const wa_config_t *config)
     self->contacts = contacts_new (&self->settings, contacts_io, self, self->loop);
     reads_io_t reads_io = { s_api_reply, s_read_send };
     self->reads = reads_new (&self->settings, reads_io, self, self->loop);
+    identity_io_t identity_io = { s_api_reply, s_contacts_ask, s_identity_submit };
+    self->identity = identity_new (&self->settings, identity_io, self, self->loop);
     zloop_reader (self->loop, wa_dbworker_sock (self->node.db), s_on_db, self);
     zloop_reader (self->loop, wa_dbworker_sock (outbox_worker (self->outbox)), s_on_outbox, self);
     wa_timer_every (self->loop, &self->outbox_timer, 0.1, s_on_outbox_tick, self);

@@ -427,11 +427,9 @@ s_mark (outbox_t *self, const char *id, const char *status)
 static void
 s_reply_error (outbox_t *self, zframe_t **peer, uint64_t seq, int status, int code, const char *details)
 {
-    json_t *body = json_pack ("{s:[{s:i, s:s}]}", "errors", "code", code, "details", details);
-    char *text = json_dumps (body, JSON_COMPACT);
-    self->io.reply (self->arg, peer, seq, status, text);
+    char *text = wa_error_json (code, "%s", details);
+    self->io.reply (self->arg, peer, seq, text ? status : 500, text ? text : "");
     free (text);
-    json_decref (body);
 }
 
 static void

@@ -36,17 +36,12 @@ s_error (reads_t *self, zframe_t **peer, uint64_t seq, int status, int code, con
 static void
 s_error (reads_t *self, zframe_t **peer, uint64_t seq, int status, int code, const char *fmt, ...)
 {
-    char details[300];
     va_list args;
     va_start (args, fmt);
-    vsnprintf (details, sizeof details, fmt, args);
+    char *text = wa_error_vjson (code, fmt, args);
     va_end (args);
-    json_t *body = json_pack ("{s:[{s:i, s:s}]}", "errors", "code", code, "details", details);
-    char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
-    self->io.reply (self->arg, peer, seq, text ? status : 500,
-                    text ? text : "{\"errors\":[{\"code\":" WA_ERR_INTERNAL_DIGITS ",\"details\":\"out of memory\"}]}");
+    self->io.reply (self->arg, peer, seq, text ? status : 500, text ? text : "");
     free (text);
-    json_decref (body);
 }
 
 static pending_t *

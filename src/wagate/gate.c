@@ -887,3 +887,11 @@ gate_rate_command (const wa_config_t *config, double rate)
     assert (config);
     return s_control_command (config, "inbound-rate", json_pack ("{s:s, s:f}", "op", "inbound_rate", "rate", rate));
 }
+
+int
+gate_rotate_identity_command (const wa_config_t *config, const char *wa_id)
+{
+    assert (config);
+    return s_control_command (config, "rotate-identity", json_pack ("{s:s, s:s}", "op", "rotate_identity",
+                                                                    "wa_id", wa_id));
+}

@@ -26,5 +26,7 @@ int gate_stats_command (const wa_config_t *config, bool json);
 int gate_inject_command (const wa_config_t *config, const char *from, const char *text, const char *name);
 //  `wagate inbound-rate N`: generate N inbound messages per second from now.
 int gate_rate_command (const wa_config_t *config, double rate);
+//  `wagate rotate-identity WA_ID`: a new identity key for the contact.
+int gate_rotate_identity_command (const wa_config_t *config, const char *wa_id);
 
 #endif

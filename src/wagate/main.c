@@ -52,6 +52,10 @@ static const wa_cli_t s_cli = {
         "                  POST /v1/account (exit 1 when none is pending); with\n"
         "                  wagate_registered = 0 the account is not registered until\n"
         "                  POST /v1/account/verify gives it that code\n"
+        "  rotate-identity WA_ID\n"
+        "                  give the contact WA_ID a new identity key (as if the customer\n"
+        "                  reinstalled): GET /v1/contacts/WA_ID/identity shows a new hash,\n"
+        "                  not acknowledged; prints the new identity\n"
         "  templates       print the built-in template catalogue (JSON): the templates the\n"
         "                  network knows; a template message to any other fails (2001), and\n"
         "                  one whose parameters do not match fails (2000, 2012)",
@@ -140,6 +144,8 @@ main (int argc, char **argv)
         json_decref (catalogue);
         return 0;
     }
+    if (strcmp (argv [first], "rotate-identity") == 0 && argc == first + 2)
+        return gate_rotate_identity_command (&config, argv [first + 1]);
     if (strcmp (argv [first], "inbound-rate") == 0)
         return s_rate (&config, argc - first - 1, argv + first + 1);
     fprintf (stderr, "wagate: unknown command '%s'; try 'wagate --help'\n", argv [first]);

@@ -22,7 +22,17 @@ struct _account_t {
     char vname[WA_ACCOUNT_VNAME_MAX + 1];
     char code[WA_ACCOUNT_CODE_LEN + 1];     //  pending, or the one that verified
     int wrong_codes;
+    zhashx_t *identities;                   //  wa_id → identity_t, once rotated
 };
+
+//  A contact's identity key: generation 0 (never rotated) is the same for a
+//  wa_id in every run, so its hash is stable; each rotation makes a new one.
+typedef struct {
+    uint32_t generation;
+    int64_t created_ms;
+} identity_t;
+
+#define IDENTITY_CREATED_MS ((int64_t) 1600000000000)
 
 account_t *
 account_new (bool registered, const char *invalid_digits)
@@ -31,6 +41,8 @@ account_new (bool registered, const char *invalid_digits)
         return NULL;
     account_t *self = (account_t *) zmalloc (sizeof (account_t));
     self->state = registered ? STATE_REGISTERED : STATE_UNREGISTERED;
+    self->identities = zhashx_new ();
+    zhashx_set_destructor (self->identities, (zhashx_destructor_fn *) zstr_free);
     snprintf (self->invalid_digits, sizeof self->invalid_digits, "%s", invalid_digits ? invalid_digits : "");
     return self;
 }
@@ -40,6 +52,7 @@ account_destroy (account_t **self_p)
 {
     if (*self_p) {
         sodium_memzero ((*self_p)->code, sizeof (*self_p)->code);
+        zhashx_destroy (&(*self_p)->identities);
         free (*self_p);
         *self_p = NULL;
     }
@@ -133,9 +146,57 @@ s_verify (account_t *self, const json_t *request, int *status)
     return json_object ();
 }
 
+//  The identity of wa_id as the network knows it (a new object).
+static json_t *
+s_identity (const account_t *self, const char *wa_id)
+{
+    identity_t *identity = zhashx_lookup (self->identities, wa_id);
+    identity_t initial = { 0, IDENTITY_CREATED_MS };
+    if (!identity)
+        identity = &initial;
+    char seed[64];
+    snprintf (seed, sizeof seed, "wagate-identity:%s:%" PRIu32, wa_id, identity->generation);
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256 (hash, (const unsigned char *) seed, strlen (seed));
+    char text[sodium_base64_ENCODED_LEN (8, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64 (text, sizeof text, hash, 8, sodium_base64_VARIANT_ORIGINAL);
+    return json_pack ("{s:s, s:s, s:I}", "wa_id", wa_id, "hash", text, "created_timestamp",
+                      (json_int_t) identity->created_ms);
+}
+
+//  A wa_id the network knows: digits, not ending in an invalid digit.
+static bool
+s_known_contact (const account_t *self, const char *wa_id)
+{
+    size_t len = wa_id ? strlen (wa_id) : 0;
+    return len > 0 && len <= WA_CONTACT_DIGITS_MAX && strspn (wa_id, "0123456789") == len
+        && !strchr (self->invalid_digits, wa_id[len - 1]);
+}
+
+static json_t *
+s_rotate (account_t *self, const json_t *request, int *status)
+{
+    const char *wa_id = json_string_value (json_object_get (request, "wa_id"));
+    if (!s_known_contact (self, wa_id))
+        return s_error (status, 400, "'wa_id' must be the digits of a valid contact");
+    identity_t *identity = zhashx_lookup (self->identities, wa_id);
+    if (!identity) {
+        identity = (identity_t *) zmalloc (sizeof (identity_t));
+        zhashx_insert (self->identities, wa_id, identity);
+    }
+    identity->generation++;
+    identity->created_ms = zclock_time ();
+    wa_info ("identity of %s rotated (generation %" PRIu32 ")", wa_id, identity->generation);
+    *status = 200;
+    return s_identity (self, wa_id);
+}
+
 bool
 account_control (account_t *self, const char *op, const json_t *request, int *status, json_t **reply)
 {
+    if (streq (op, "rotate_identity"))
+        *reply = s_rotate (self, request, status);
+    else
     if (streq (op, "register"))
         *reply = s_register (self, request, status);
     else
@@ -169,6 +230,17 @@ account_contacts (const account_t *self, const char *text, size_t len, char *why
 {
     json_t *root = json_loadb (text, len, JSON_REJECT_DUPLICATES, NULL);
     json_t *contacts = json_object_get (root, "contacts");
+    const char *wa_id = json_string_value (json_object_get (root, "identity"));
+    if (wa_id) {
+        json_t *reply = s_known_contact (self, wa_id) ? json_pack ("{s:o}", "identity", s_identity (self, wa_id))
+                      : json_pack ("{s:s}", "error", "no such contact");
+        char *out = reply ? json_dumps (reply, JSON_COMPACT) : NULL;
+        json_decref (reply);
+        json_decref (root);
+        if (!out)
+            snprintf (why, why_size, "out of memory");
+        return out;
+    }
     if (!json_is_array (contacts)) {
         snprintf (why, why_size, "a contact check must be {\"contacts\": [...]}");
         json_decref (root);

@@ -26,6 +26,15 @@
       {"op":"code"}                    200 {"code"}, 404 {"error"} when none is pending
       {"op":"registration"}            200 {"state": "registered" | "pending" |
                                        "unregistered", "cc", "phone_number", "vname"}
+      {"op":"rotate_identity","wa_id"} 200 {"wa_id","hash","created_timestamp"}: the
+                                       contact's identity key changes (a test's
+                                       "the customer reinstalled"), 400 {"error"}
+
+    Identities: every valid contact has an identity key, whose hash (8
+    bytes of SHA-256, base64, as the original's) is stable across runs
+    until rotated; a CONTACTS request {"identity": wa_id} is answered
+    {"identity": {"wa_id", "hash", "created_timestamp" (ms)}}, or
+    {"error"} for a contact that is not valid.
 
     Pure but for the random code (libsodium): no sockets, no clock. */
 #ifndef WAGATE_ACCOUNT_H

@@ -10,6 +10,7 @@
 #include "wa_log.h"
 #include "wa_node.h"
 #include "wa_settings.h"
+#include "account_state.h"
 #include "api.h"
 #include "gatelink.h"
 #include "docstore.h"
@@ -36,10 +37,12 @@
 //  the Webapp hears why before it gives the attempt up.
 #define UPSTREAM_TIMEOUT_SHARE 0.5
 
-//  OP_SYNC is the Master's own (the account row), not a request.
-typedef enum { OP_GET, OP_PATCH, OP_RESET, OP_SHARDS_GET, OP_SHARDS_SET, OP_REGISTER, OP_VERIFY, OP_SYNC } api_op_t;
+//  OP_SYNC is the Master's own (the account row), not a request. OP_STATE
+//  stands for the account state's ops (account_state.h), named there.
+typedef enum { OP_GET, OP_PATCH, OP_RESET, OP_SHARDS_GET, OP_SHARDS_SET, OP_REGISTER, OP_VERIFY, OP_SYNC,
+               OP_STATE } api_op_t;
 static const char *s_op_names[] = { "settings_get", "settings_patch", "settings_reset", "shards_get",
-                                    "shards_set", "register", "verify", "sync" };
+                                    "shards_set", "register", "verify", "sync", "account_state" };
 #define OPS_REQUESTED OP_SYNC
 
 //  Settings the original's answer nests, as object.member (the Webapp
@@ -79,6 +82,7 @@ typedef struct {
     char vname[WA_ACCOUNT_VNAME_MAX + 1];
     char state[16];
     int status;
+    account_state_req_t account_state;  //  OP_STATE's, in and out
     //  out
     wa_config_t result;         //  the settings as stored (after the change)
     wa_settings_write_t write;  //  the change, through the settings store
@@ -291,11 +295,48 @@ s_run_account (api_job_t *self, wa_db_t *db)
     return RC_OK;
 }
 
+//  The account state's ops: reads alone, writes fenced by the master lease.
+static int
+s_run_account_state (api_job_t *self, wa_db_t *db)
+{
+    account_state_req_t *req = &self->account_state;
+    snprintf (req->lock, sizeof req->lock, "%s", self->lock);
+    snprintf (req->by, sizeof req->by, "%s", self->by);
+    free (req->answer);
+    req->answer = NULL;
+    req->settings_changed = false;
+    bool writes = account_state_writes (req);
+    if (writes) {
+        int rc = s_fenced_begin (self, db, "nothing was changed");
+        if (rc)
+            return rc;
+    }
+    int rc = account_state_run (req, db, &self->base, self->error, sizeof self->error);
+    if (writes) {
+        if (rc == 0 && wa_db_transaction (db, "COMMIT"))
+            rc = s_failed (self, db, "cannot commit the account state", false);
+        else
+        if (rc != 0)
+            wa_db_transaction (db, "ROLLBACK");
+    }
+    account_state_after (req, db);
+    if (rc != 0) {
+        free (req->answer);
+        req->answer = NULL;
+        req->settings_changed = false;
+    }
+    return rc == 0 ? RC_OK : rc == 1 ? RC_LOCKED : rc == 2 ? RC_INVALID : RC_DATABASE;
+}
+
 static void
 s_run (wa_job_t *job, wa_db_t *db)
 {
     api_job_t *self = (api_job_t *) job;
     self->error[0] = 0;
+    if (self->op == OP_STATE) {
+        job->rc = s_run_account_state (self, db);
+        return;
+    }
     if (self->op == OP_SHARDS_GET || self->op == OP_SHARDS_SET) {
         job->rc = s_run_shards (self, db);
         return;
@@ -700,6 +741,19 @@ s_check_account (api_t *self, slot_t *slot, json_t *root, json_t **upstream)
     return 0;
 }
 
+//  Checks an account state request into its slot's job. 0, or -1 answered.
+static int
+s_check_state (api_t *self, slot_t *slot, json_t *root, account_state_op_t op)
+{
+    account_state_req_t *req = &slot->job->account_state;
+    req->op = op;
+    char why[300];
+    int code = account_state_check (root, req, why, sizeof why);
+    if (code)
+        return s_error (self, slot->peer, slot->seq, 400, code, "%s", why), -1;
+    return 0;
+}
+
 //  Queue a slot for the DB worker.
 static void
 s_queue (api_t *self, slot_t *slot)
@@ -722,6 +776,9 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
     for (int i = 0; op && i < OPS_REQUESTED; i++)
         if (streq (op, s_op_names[i]))
             kind = i;
+    int state_op = account_state_op (op);
+    if (kind < 0 && state_op >= 0)
+        kind = OP_STATE;
     if (!json_is_object (root) || !op)
         s_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "the request is not a JSON object with an 'op'");
     else
@@ -732,7 +789,7 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
         s_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "unknown op '%.40s' for a Master", op);
     else {
         const char *by = json_string_value (json_object_get (root, "by"));
-        bool reads = kind == OP_GET || kind == OP_SHARDS_GET;
+        bool reads = kind == OP_GET || kind == OP_SHARDS_GET || (kind == OP_STATE && state_op == STATE_GET);
         slot_t *slot = NULL;
         for (int i = 0; i < API_SLOTS && !slot; i++)
             if (self->slots[i].state == SLOT_FREE && self->slots[i].job)
@@ -751,7 +808,10 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
             if (kind == OP_PATCH && s_check_changes (self, slot, json_object_get (root, "changes")))
                 zframe_destroy (&slot->peer);
             else
-            if (kind >= OP_SHARDS_GET && s_check_account (self, slot, root, &upstream))
+            if (kind >= OP_SHARDS_GET && kind < OP_SYNC && s_check_account (self, slot, root, &upstream))
+                zframe_destroy (&slot->peer);
+            else
+            if (kind == OP_STATE && s_check_state (self, slot, root, (account_state_op_t) state_op))
                 zframe_destroy (&slot->peer);
             else
             if (!self->hooks.primary (self->hooks.arg, &lease)) {
@@ -1056,6 +1116,22 @@ api_job_done (api_t *self, wa_job_t *job)
     }
     switch (job->rc) {
         case RC_OK:
+            if (api_job->op == OP_STATE) {
+                account_state_req_t *state = &api_job->account_state;
+                json_t *body = state->answer ? json_loads (state->answer, 0, NULL) : json_object ();
+                s_reply (self, slot->peer, slot->seq, 200, body);
+                json_decref (body);
+                if (state->op == STATE_RESTORE)
+                    wa_info ("api: %s restored a backup: %s", api_job->by + 4, state->summary);
+                else
+                if (state->op != STATE_GET)
+                    wa_info ("api: %s changed the account state (%s %s)", api_job->by + 4,
+                             state->op == STATE_DELETE ? "deleted" : "set",
+                             state->op == STATE_PHOTO ? "photo" : state->name);
+                if (state->settings_changed)
+                    self->hooks.stored (self->hooks.arg);
+                account_state_clear (state);
+            }
             s_account_done (self, slot);
             if (api_job->op == OP_GET || api_job->op == OP_PATCH || api_job->op == OP_RESET) {
                 json_t *body = api_settings_body (&api_job->result);
@@ -1100,6 +1176,12 @@ api_job_done (api_t *self, wa_job_t *job)
     return true;
 }
 
+static void
+s_job_destroy (wa_job_t *job)
+{
+    account_state_clear (&((api_job_t *) job)->account_state);
+}
+
 api_t *
 api_new (zloop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
          const api_hooks_t *hooks)
@@ -1115,7 +1197,7 @@ api_new (zloop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, con
     self->sync_timer = -1;
     for (int i = 0; i < API_SLOTS; i++) {
         self->slots[i].api = self;
-        self->slots[i].job = WA_JOB_NEW (api_job_t, API_JOB_KIND, s_run, NULL);
+        self->slots[i].job = WA_JOB_NEW (api_job_t, API_JOB_KIND, s_run, s_job_destroy);
         self->slots[i].job->slot = i;
     }
     self->gate = gatelink_new (loop, settings->upstream_control_endpoint);

@@ -4,7 +4,9 @@
     (ops register, verify, shards_get, shards_set; src/wamaster/api.h),
     which asks the upstream, stores the account row and answers; with no
     primary Master the request waits up to request_deadline, then gets
-    1017. ADMIN only (the route table). */
+    1017. ADMIN only (the route table). While two-step verification is on
+    (POST /v1/settings/account/two-step), a register and a shard change
+    need its PIN, checked first (profile.c). */
 #include "wa_account.h"
 #include "coreapps.h"
 #include "web.h"
@@ -61,5 +63,10 @@ account_request (web_t *self, web_req_t *req)
         web_fail (self, req, 0, code, "%s", why);
         return;
     }
-    web_forward (self, req, COREAPPS_MASTER, request);
+    //  Registration and a shard change need the two-step PIN when one is set.
+    const char *pin = json_string_value (json_object_get (request, "pin"));
+    if (req->route.id == ROUTE_ACCOUNT || req->route.id == ROUTE_SHARDS_SET)
+        profile_two_step_forward (self, req, pin ? pin : "", request);
+    else
+        web_forward (self, req, COREAPPS_MASTER, request);
 }

@@ -247,7 +247,7 @@ s_upload_data (http_server_t *self, http_req_t *req, const char *data, size_t si
         upload->discarded += size;
         return upload->discarded > UPLOAD_DISCARD_MAX ? MHD_NO : MHD_YES;
     }
-    if (req->upload_size + size > HTTP_UPLOAD_MAX) {
+    if (req->upload_size + size > req->limit) {
         req->too_big = true;
         upload->discarded = size;
         s_upload_drop (req);
@@ -314,7 +314,7 @@ s_body_data (http_server_t *self, http_req_t *req, const char *data, size_t size
     if (req->too_big || req->overloaded)
         return MHD_YES;
     size_t need = req->body_len + size;
-    if (need > self->max_body) {
+    if (need > req->limit) {
         req->too_big = true;
         s_body_drop (self, req);
         return MHD_YES;
@@ -377,8 +377,15 @@ s_on_headers (http_server_t *self, struct MHD_Connection *connection, const char
         MHD_get_connection_info (connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     req->conn = info ? info->socket_context : NULL;
     s_conn_deadline (self, req->conn, 0);
-    req->upload = streq (method, MHD_HTTP_METHOD_POST) && streq (url, HTTP_UPLOAD_PATH);
-    uint64_t limit = req->upload ? HTTP_UPLOAD_MAX : self->max_body;
+    //  The profile photo streams in as a media upload does; a restore's
+    //  body (a backup, the photo in it) may pass webapp_max_body.
+    bool post = streq (method, MHD_HTTP_METHOD_POST);
+    bool photo = post && streq (url, HTTP_PHOTO_PATH);
+    req->upload = (post && streq (url, HTTP_UPLOAD_PATH)) || photo;
+    uint64_t limit = photo ? HTTP_PHOTO_MAX : req->upload ? HTTP_UPLOAD_MAX
+                   : post && streq (url, HTTP_RESTORE_PATH) && HTTP_RESTORE_MAX > self->max_body ? HTTP_RESTORE_MAX
+                   : self->max_body;
+    req->limit = limit;
     snprintf (req->method, sizeof req->method, "%s", method);
     req->path = s_strdup (url);
     const char *auth = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -485,7 +492,7 @@ s_on_access (void *cls, struct MHD_Connection *connection, const char *url, cons
     if (req->too_big) {
         char details[96];
         snprintf (details, sizeof details, "the request body is larger than %" PRIu64 " bytes",
-                  req->upload ? HTTP_UPLOAD_MAX : (uint64_t) self->max_body);
+                  req->limit);
         req->state = REQ_ANSWERED;
         return s_queue_error (connection, 413, WA_ERR_INVALID, details);
     }

@@ -53,6 +53,12 @@ typedef struct http_server_t http_server_t;
 #define HTTP_UPLOAD_PATH "/v1/media"
 #define HTTP_UPLOAD_DIR ".uploads"                      //  in media_dir
 #define HTTP_UPLOAD_MAX ((uint64_t) 100 * 1024 * 1024)  //  bytes
+//  POST /v1/settings/profile/photo streams in as an upload, up to this.
+#define HTTP_PHOTO_PATH "/v1/settings/profile/photo"
+#define HTTP_PHOTO_MAX ((uint64_t) 5 * 1024 * 1024)
+//  POST /v1/settings/restore: a backup, held in memory, up to this.
+#define HTTP_RESTORE_PATH "/v1/settings/restore"
+#define HTTP_RESTORE_MAX ((uint64_t) 17 * 1024 * 1024)
 
 typedef struct {
     //  Filled by the MHD thread before the handover; read-only after.
@@ -87,6 +93,7 @@ typedef struct {
     size_t response_len;
     char allow[64];
     bool too_big;
+    uint64_t limit;             //  the most its body may be (413 past it)
     int response_fd;            //  a file to send instead of response (http_req_send_file)
     uint64_t response_size;
     char response_type[128];

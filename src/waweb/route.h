@@ -35,6 +35,23 @@ typedef enum {
     ROUTE_HEALTH_LIVE,
     ROUTE_HEALTH_READY,
     ROUTE_MESSAGE_READ,         //  PUT /v1/messages/{id}: an inbound message marked read
+    //  The account-wide state (profile.c), through the primary Master.
+    ROUTE_BUSINESS_PROFILE_GET,
+    ROUTE_BUSINESS_PROFILE_SET,
+    ROUTE_COMPLIANCE_GET,
+    ROUTE_COMPLIANCE_SET,
+    ROUTE_ABOUT_GET,
+    ROUTE_ABOUT_SET,
+    ROUTE_PHOTO_GET,
+    ROUTE_PHOTO_SET,
+    ROUTE_PHOTO_DELETE,
+    ROUTE_TWO_STEP_SET,
+    ROUTE_TWO_STEP_DELETE,
+    ROUTE_BACKUP,
+    ROUTE_RESTORE,
+    //  A contact's identity (identity.c), through its shard's primary Coreapp.
+    ROUTE_IDENTITY_GET,
+    ROUTE_IDENTITY_ACK,
     ROUTE_CERT_EXTERNAL_SET,    //  certs.c
     ROUTE_CERT_EXTERNAL_CA,
     ROUTE_CERT_WEBHOOKS_SET,

@@ -572,6 +572,21 @@ s_run (web_t *self, web_req_t *req)
         case ROUTE_ACCOUNT_VERIFY:
         case ROUTE_SHARDS_GET:
         case ROUTE_SHARDS_SET: account_request (self, req); break;
+        case ROUTE_BUSINESS_PROFILE_GET:
+        case ROUTE_BUSINESS_PROFILE_SET:
+        case ROUTE_COMPLIANCE_GET:
+        case ROUTE_COMPLIANCE_SET:
+        case ROUTE_ABOUT_GET:
+        case ROUTE_ABOUT_SET:
+        case ROUTE_PHOTO_GET:
+        case ROUTE_PHOTO_SET:
+        case ROUTE_PHOTO_DELETE:
+        case ROUTE_TWO_STEP_SET:
+        case ROUTE_TWO_STEP_DELETE:
+        case ROUTE_BACKUP:
+        case ROUTE_RESTORE: profile_request (self, req); break;
+        case ROUTE_IDENTITY_GET:
+        case ROUTE_IDENTITY_ACK: identity_request (self, req); break;
         case ROUTE_CERT_EXTERNAL_SET:
         case ROUTE_CERT_EXTERNAL_CA:
         case ROUTE_CERT_WEBHOOKS_SET:

@@ -159,6 +159,12 @@ void metrics_get (web_t *self, web_req_t *req);
 void contacts_check (web_t *self, web_req_t *req);     //  contacts.c
 void media_request (web_t *self, web_req_t *req);      //  media.c: upload, get, delete
 void account_request (web_t *self, web_req_t *req);    //  account.c: registration and shards
+void profile_request (web_t *self, web_req_t *req);    //  profile.c: the account-wide state, backup, restore
+void identity_request (web_t *self, web_req_t *req);   //  identity.c: a contact's identity
+//  profile.c: forward request (taken) to the primary Master once pin (""
+//  when none was sent) passes the two-step verification: required when a
+//  PIN is set (400 1008 without it, 1009 when it does not match).
+void profile_two_step_forward (web_t *self, web_req_t *req, const char *pin, json_t *request);
 void stickers_request (web_t *self, web_req_t *req);   //  stickers.c: /v1/stickerpacks
 //  The HTTP server (certs.c changes the certificate it offers).
 http_server_t *web_http (web_t *self);

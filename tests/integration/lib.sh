@@ -12,7 +12,8 @@ T=$(mktemp -d "/tmp/wa-$TEST.XXXXXX")
 CONF=$T/cluster.conf
 DB=t_$(echo "$TEST" | tr -c 'a-z0-9_\n' _)_$$
 
-fail() { echo "FAIL $TEST: $*" >&2; dump_logs; exit 1; }
+DUMPED=
+fail() { echo "FAIL $TEST: $*" >&2; dump_logs; DUMPED=1; exit 1; }
 check() { local what=$1; shift; "$@" || fail "$what"; }
 note() { echo "  $TEST: $*"; }
 
@@ -35,7 +36,13 @@ dump_logs() {
 # Processes this test started, stopped at exit whatever happens.
 PIDS=()
 cleanup() {
-    local pid
+    local rc=$? pid
+    # A test ended by something other than fail (set -e, a daemon that
+    # aborted under a command the test waited for): its logs all the same.
+    if [ "$rc" != 0 ] && [ -z "$DUMPED" ]; then
+        echo "FAIL $TEST: exit status $rc at a command that failed (set -e)" >&2
+        dump_logs
+    fi
     for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do
         wait_for 15 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true

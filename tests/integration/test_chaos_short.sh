@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: hosts
 # The short version of the multi-host fault-injection suite (tests/chaos,
 # docs/RELIABILITY.md): every node on its own network host, seven scenarios
 # (kill -9 of the primary Coreapp; kill -9 and restart of the primary

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: alone
 # Restart MariaDB under a running cluster: it recovers with exactly one
 # primary Master and one primary Coreapp, and no overlap at any moment.
 . "$(dirname "$0")/lib.sh"

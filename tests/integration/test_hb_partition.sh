@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: hosts
 # Heartbeat monitoring under real network partitions: every node in its own
 # network namespace, nftables dropping the packets between two of them.
 #  (a) the primary Coreapp cut off from ONE Master (the primary Master, then

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: hosts
 # make install as a user runs it on a host, into a temporary root (DESTDIR):
 # the files and their modes, the systemd units as systemd-analyze verify
 # reads them, the wacluster user and folders (sysusers.d, tmpfiles.d, made

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: hosts
 # The cluster as installed on three LAN hosts (docs/DEPLOY.md), each host a
 # network namespace on one bridge:
 #   dbh  MariaDB (bound to its address, as a database host's would be) and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: hosts
 # Failover on the loss of the upstream alone (upstream_unhealthy_interval):
 # every node and wagate in its own network namespace, nftables dropping the
 # packets between a Coreapp and wagate only (the database and the Masters

@@ -337,6 +337,54 @@ test_contacts_rule (void **state)
     account_destroy (&account);
 }
 
+//  Identity keys: stable per contact (the same in every run), another per
+//  contact, a new one after a rotation, none for an invalid contact.
+static void
+test_identity (void **state)
+{
+    (void) state;
+    account_t *account = account_new (true, "9");
+    char why[200];
+    const char *ask = "{\"identity\":\"16315551234\"}";
+    char *first = account_contacts (account, ask, strlen (ask), why, sizeof why);
+    assert_non_null (first);
+    assert_non_null (strstr (first, "\"created_timestamp\":1600000000000"));
+    account_t *other_run = account_new (true, "9");
+    char *again = account_contacts (other_run, ask, strlen (ask), why, sizeof why);
+    assert_string_equal (first, again);
+    free (again);
+    account_destroy (&other_run);
+    const char *ask2 = "{\"identity\":\"16315551235\"}";
+    char *second = account_contacts (account, ask2, strlen (ask2), why, sizeof why);
+    json_t *a = json_loads (first, 0, NULL), *b = json_loads (second, 0, NULL);
+    const char *hash = json_string_value (json_object_get (json_object_get (a, "identity"), "hash"));
+    assert_int_equal (strlen (hash), 12);
+    assert_string_not_equal (hash, json_string_value (json_object_get (json_object_get (b, "identity"), "hash")));
+    json_t *rotate = json_pack ("{s:s, s:s}", "op", "rotate_identity", "wa_id", "16315551234"), *reply = NULL;
+    int status = 0;
+    assert_true (account_control (account, "rotate_identity", rotate, &status, &reply));
+    assert_int_equal (status, 200);
+    assert_string_not_equal (json_string_value (json_object_get (reply, "hash")), hash);
+    json_decref (reply);
+    char *rotated = account_contacts (account, ask, strlen (ask), why, sizeof why);
+    assert_string_not_equal (rotated, first);
+    free (rotated);
+    json_object_set_new (rotate, "wa_id", json_string ("16315551239"));
+    assert_true (account_control (account, "rotate_identity", rotate, &status, &reply));
+    assert_int_equal (status, 400);
+    json_decref (reply);
+    json_decref (rotate);
+    const char *invalid = "{\"identity\":\"16315551239\"}";
+    char *none = account_contacts (account, invalid, strlen (invalid), why, sizeof why);
+    assert_non_null (strstr (none, "\"error\""));
+    free (none);
+    json_decref (a);
+    json_decref (b);
+    free (first);
+    free (second);
+    account_destroy (&account);
+}
+
 int
 main (void)
 {
@@ -349,6 +397,7 @@ main (void)
         cmocka_unit_test (test_wrong_codes_void_the_code),
         cmocka_unit_test (test_registered_from_the_start),
         cmocka_unit_test (test_contacts_rule),
+        cmocka_unit_test (test_identity),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

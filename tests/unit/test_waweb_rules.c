@@ -29,6 +29,29 @@ test_envelope_table (void **state)
     assert_int_equal (atoi (WA_ERR_INTERNAL_DIGITS), WA_ERR_INTERNAL);
 }
 
+//  The envelope the Coreapp's refusals carry: details escaped, cut at 299
+//  bytes, never a broken JSON text.
+static void
+test_error_json (void **state)
+{
+    (void) state;
+    char *text = wa_error_json (WA_ERR_INVALID, "\"to\" is %s", "not\na number");
+    assert_string_equal (text, "{\"errors\":[{\"code\":1009,\"details\":\"\\\"to\\\" is not\\na number\"}]}");
+    free (text);
+    char long_details[1000];
+    memset (long_details, 'x', sizeof long_details - 1);
+    long_details[sizeof long_details - 1] = 0;
+    text = wa_error_json (WA_ERR_GENERIC, "%s", long_details);
+    json_error_t error;
+    json_t *body = json_loads (text, 0, &error);
+    assert_non_null (body);
+    const char *details = json_string_value (json_object_get (json_array_get (json_object_get (body, "errors"), 0), "details"));
+    assert_non_null (details);
+    assert_int_equal (strlen (details), 299);
+    json_decref (body);
+    free (text);
+}
+
 static void
 test_envelope_shape (void **state)
 {
@@ -169,6 +192,27 @@ test_route (void **state)
 {
     (void) state;
     route_t r;
+    //  The account state and the contacts' identity (issue 12).
+    assert_int_equal (route_match ("GET", "/v1/contacts/16315551234/identity", &r), 0);
+    assert_int_equal (r.id, ROUTE_IDENTITY_GET);
+    assert_string_equal (r.param, "16315551234");
+    assert_int_equal (r.auth, ROUTE_AUTH_BEARER);
+    assert_int_equal (route_match ("PUT", "/v1/contacts/16315551234/identity", &r), 0);
+    assert_int_equal (r.id, ROUTE_IDENTITY_ACK);
+    assert_int_equal (route_match ("POST", "/v1/contacts/16315551234/identity", &r), 405);
+    assert_string_equal (r.allow, "GET, PUT");
+    assert_int_equal (route_match ("POST", "/v1/contacts/", &r), 0);
+    assert_int_equal (r.id, ROUTE_CONTACTS);
+    assert_int_equal (route_match ("GET", "/v1/contacts//identity", &r), 404);
+    assert_int_equal (route_match ("GET", "/v1/settings/profile/photo", &r), 0);
+    assert_int_equal (r.auth, ROUTE_AUTH_ADMIN);
+    assert_int_equal (route_match ("PUT", "/v1/settings/profile/photo", &r), 405);
+    assert_string_equal (r.allow, "GET, POST, DELETE");
+    assert_int_equal (route_match ("PATCH", "/v1/settings/profile/about", &r), 0);
+    assert_int_equal (r.id, ROUTE_ABOUT_SET);
+    assert_int_equal (route_match ("POST", "/v1/settings/restore", &r), 0);
+    assert_int_equal (r.auth, ROUTE_AUTH_ADMIN);
+    assert_string_equal (route_name (ROUTE_IDENTITY_ACK), "identity_ack");
     assert_int_equal (route_match ("POST", "/v1/users/login", &r), 0);
     assert_int_equal (r.id, ROUTE_LOGIN);
     assert_int_equal (r.auth, ROUTE_AUTH_BASIC);
@@ -343,6 +387,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_envelope_table),
         cmocka_unit_test (test_envelope_shape),
+        cmocka_unit_test (test_error_json),
         cmocka_unit_test (test_username),
         cmocka_unit_test (test_password),
         cmocka_unit_test (test_basic),

@@ -1,2 +1,0 @@
--- Version 13: reserved for another branch of issue 12 (its own 0013_*.sql
--- replaces this file when the branches are merged: delete this one then).
