@@ -90,7 +90,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 $(BUILD)/tests/test_wamaster_api: tests/unit/test_wamaster_api.c src/wamaster/api.c src/wamaster/api.h \
 		src/wamaster/gatelink.c src/wamaster/gatelink.h src/wamaster/account_state.c \
 		src/wamaster/account_state.h src/wamaster/providers.c src/wamaster/providers.h \
-		$(LIB) | $(BUILD)/tests
+		src/wamaster/docstore.c src/wamaster/docstore.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 $(BUILD)/tests/test_wagate_account: tests/unit/test_wagate_account.c src/wagate/registration.c src/wagate/registration.h $(LIB) | $(BUILD)/tests
@@ -133,6 +133,8 @@ $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard 
 
 # The routing to the primary Coreapps through its seams (no database, no cluster).
 $(BUILD)/tests/test_waweb_coreapps: src/waweb/coreapps.c
+# The certificate HTTPS offers, changed while serving.
+$(BUILD)/tests/test_waweb_tlscert: src/waweb/tlscert.c
 
 # The pure parts of waload (no libcurl, no clock).
 $(BUILD)/tests/test_waload_%: tests/unit/test_waload_%.c tools/waload/load.c tools/waload/load.h $(LIB) | $(BUILD)/tests
@@ -157,6 +159,9 @@ $(BUILD)/tests/test_session: tests/unit/test_session.c src/wacore/session.c src/
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wacore -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 $(BUILD)/tests/test_wagate_events: tests/unit/test_wagate_events.c src/wagate/events.c src/wagate/events.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+$(BUILD)/tests/test_wagate_stickers: tests/unit/test_wagate_stickers.c src/wagate/stickers.c src/wagate/stickers.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wagate -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 $(BUILD)/tests/test_wagate_templates: tests/unit/test_wagate_templates.c src/wagate/templates.c src/wagate/templates.h $(LIB) | $(BUILD)/tests
@@ -328,7 +333,7 @@ uninstall: stage
 # is waweb's HTTP layer plus one API_REQ over a DEALER to a ROUTER echo.
 .PHONY: bench-api anchor
 ANCHOR := $(BUILD)/bench/wa-anchor
-ANCHOR_SRC := bench/anchor/anchor.c src/waweb/http.c src/waweb/envelope.c
+ANCHOR_SRC := bench/anchor/anchor.c src/waweb/http.c src/waweb/tlscert.c src/waweb/envelope.c
 anchor: $(ANCHOR)
 # Built with everything, so that it never falls behind waweb's HTTP layer.
 all: $(ANCHOR)
@@ -366,7 +371,7 @@ FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-poin
 	-Wno-cast-align
 FUZZ_CFLAGS  := $(CFLAGS_BASE:-Ibuild=-I$(FUZZ_BUILD)/obj) $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_LIB     := $(FUZZ_BUILD)/obj/libwa.a
-FUZZ_ALL     := codec http_input http_auth http_route message account config settings cbevent
+FUZZ_ALL     := codec http_input http_auth http_route message account config settings cbevent certs
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_BINS    := $(FUZZ_ALL:%=$(FUZZ_BUILD)/bin/fuzz_%)
 # The product sources a harness needs besides the common library.

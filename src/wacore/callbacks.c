@@ -99,6 +99,8 @@ typedef struct {
     int64_t pending;
 } count_job_t;
 
+typedef struct trust_job_t trust_job_t;
+
 struct callbacks_t {
     const wa_config_t *config;
     const wa_config_t *settings;
@@ -136,7 +138,11 @@ struct callbacks_t {
     uint64_t unwarned;          //  failures not logged since
     bool failing;               //  the last POST failed (for the log)
     uint64_t failures_in_row;
+    //  The webhooks CA's watch.
+    uint64_t trust_version;     //  applied
+    wa_usec_t trust_next;       //  the next read
     //  The jobs, NULL while the worker has them.
+    trust_job_t *trust;
     store_job_t *store;
     load_job_t *load;
     mark_job_t *mark;
@@ -161,7 +167,50 @@ static const char *SQL_DONE =
 static const char *SQL_FAIL =
     "UPDATE callbacks SET attempts = attempts + 1, last_error = ? WHERE event_id = ?";
 
-enum { JOB_STORE = 1, JOB_LOAD, JOB_MARK, JOB_COUNT };
+enum { JOB_STORE = 1, JOB_LOAD, JOB_MARK, JOB_COUNT, JOB_TRUST };
+
+//  The webhooks CA (POST /v1/certificates/webhooks/ca): its row, read when
+//  its version is not the one we have (nothing comes back otherwise), every
+//  shard_renew_interval. The PEM is read in three columns (wa_db's column
+//  limit; WA_CERTS_PEM_MAX fits).
+struct trust_job_t {
+    wa_job_t job;
+    uint64_t known;             //  in
+    bool found;                 //  out
+    uint64_t version;
+    char *pem;
+};
+
+static const char *SQL_TRUST =
+    "SELECT version, SUBSTRING(pem, 1, 5000), SUBSTRING(pem, 5001, 5000), SUBSTRING(pem, 10001, 5000)"
+    " FROM certificates WHERE name = 'webhooks_ca' AND version <> ?";
+
+static int
+s_trust_row (const wa_db_row_t *row, void *arg)
+{
+    trust_job_t *self = arg;
+    self->found = true;
+    self->version = (uint64_t) wa_db_row_int (row, 0);
+    free (self->pem);
+    self->pem = zsys_sprintf ("%s%s%s", wa_db_row_str (row, 1), wa_db_row_str (row, 2), wa_db_row_str (row, 3));
+    return 0;
+}
+
+static void
+s_trust_run (wa_job_t *job, wa_db_t *db)
+{
+    trust_job_t *self = (trust_job_t *) job;
+    self->found = false;
+    job->rc = wa_db_query (db, SQL_TRUST, s_trust_row, self, "u", self->known) < 0 || (self->found && !self->pem)
+            ? -1 : 0;
+}
+
+static void
+s_trust_job_destroy (wa_job_t *job)
+{
+    trust_job_t *self = (trust_job_t *) job;
+    zstr_free (&self->pem);
+}
 
 static void s_pump (callbacks_t *self);
 static void s_db_warn (callbacks_t *self, const char *what, const char *error);
@@ -772,6 +821,17 @@ s_job_done (callbacks_t *self, wa_job_t *job)
             self->count = (count_job_t *) job;
             s_count_done (self);
             return true;
+        case JOB_TRUST:
+            self->trust = (trust_job_t *) job;
+            if (job->rc == 0 && self->trust->found) {
+                self->trust_version = self->trust->version;
+                webhook_trust (self->webhook, self->trust->pem);
+                wa_info ("callbacks: webhooks trust %s (version %" PRIu64 ")", *self->trust->pem
+                         ? "the default CAs and the webhooks CA certificate" : "the default CAs only",
+                         self->trust_version);
+                zstr_free (&self->trust->pem);
+            }
+            return true;
         default:
             wa_job_destroy (&job);
             return false;
@@ -808,6 +868,12 @@ s_on_webhook (zloop_t *loop, zsock_t *reader, void *arg)
 static void
 s_tick (callbacks_t *self)
 {
+    wa_usec_t now = wa_clock_mono ();
+    if (self->trust && now >= self->trust_next) {
+        self->trust_next = now + wa_clock_from_sec (self->settings->shard_renew_interval);
+        self->trust->known = self->trust_version;
+        WA_JOB_SUBMIT (self->db, self->trust);
+    }
     s_acks_retry (self);
     s_count_submit (self);
     s_store_submit (self);
@@ -843,6 +909,7 @@ callbacks_new (const wa_config_t *config, const wa_config_t *settings, callbacks
     self->load = WA_JOB_NEW (load_job_t, JOB_LOAD, s_load_run, s_load_job_destroy);
     self->mark = WA_JOB_NEW (mark_job_t, JOB_MARK, s_mark_run, s_mark_job_destroy);
     self->count = WA_JOB_NEW (count_job_t, JOB_COUNT, s_count_run, NULL);
+    self->trust = WA_JOB_NEW (trust_job_t, JOB_TRUST, s_trust_run, s_trust_job_destroy);
     self->webhook = webhook_new ();
     self->queue = cbqueue_new ();
     self->incoming = zlistx_new ();
@@ -894,6 +961,7 @@ callbacks_destroy (callbacks_t **self_p)
     WA_JOB_DESTROY (self->load);
     WA_JOB_DESTROY (self->mark);
     WA_JOB_DESTROY (self->count);
+    WA_JOB_DESTROY (self->trust);
     s_incoming_purge (self);
     zlistx_destroy (&self->incoming);
     zhashx_destroy (&self->incoming_ids);

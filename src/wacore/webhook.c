@@ -49,9 +49,56 @@ webhook_signature (const char *secret, const char *body, size_t len, char out[WE
     sodium_memzero (&state, sizeof state);
 }
 
+//  What libcurl trusts for https webhooks: its default bundle, and with
+//  a webhooks CA (POST /v1/certificates/webhooks/ca) the default bundle
+//  and that CA together in one blob, so that public receivers still pass.
+typedef struct {
+    char *blob;                 //  NULL: libcurl's default
+    size_t len;
+} trust_t;
+
+//  The most of the system's bundle read into the blob.
+#define SYSTEM_BUNDLE_MAX (16 * 1024 * 1024)
+
+//  A CA message: "CA", the PEM ("": back to the default).
+static void
+s_trust (trust_t *trust, zmsg_t *msg)
+{
+    char *pem = zmsg_popstr (msg);
+    free (trust->blob);
+    trust->blob = NULL;
+    trust->len = 0;
+    if (!pem || !*pem) {
+        zstr_free (&pem);
+        return;
+    }
+    curl_version_info_data *info = curl_version_info (CURLVERSION_NOW);
+    const char *path = info && info->cainfo ? info->cainfo : "/etc/ssl/certs/ca-certificates.crt";
+    char *bundle = NULL;
+    size_t len = 0;
+    FILE *file = fopen (path, "r");
+    if (file) {
+        bundle = malloc (SYSTEM_BUNDLE_MAX);
+        if (bundle)
+            len = fread (bundle, 1, SYSTEM_BUNDLE_MAX, file);
+        fclose (file);
+    }
+    size_t pem_len = strlen (pem);
+    trust->blob = malloc (len + pem_len + 2);
+    if (trust->blob) {
+        if (len)
+            memcpy (trust->blob, bundle, len);
+        trust->blob[len] = '\n';
+        memcpy (trust->blob + len + 1, pem, pem_len + 1);
+        trust->len = len + 1 + pem_len;
+    }
+    free (bundle);
+    zstr_free (&pem);
+}
+
 //  A POST message: "POST", token (8 bytes), url, body, secret ("": none).
 static void
-s_start (CURLM *multi, zlistx_t *running, zsock_t *pipe, zmsg_t *msg)
+s_start (CURLM *multi, zlistx_t *running, zsock_t *pipe, zmsg_t *msg, const trust_t *trust)
 {
     zframe_t *token_frame = zmsg_pop (msg);
     char *url = zmsg_popstr (msg);
@@ -92,6 +139,11 @@ s_start (CURLM *multi, zlistx_t *running, zsock_t *pipe, zmsg_t *msg)
     curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_discard);
     curl_easy_setopt (easy, CURLOPT_ERRORBUFFER, request->error);
     curl_easy_setopt (easy, CURLOPT_PRIVATE, request);
+    if (trust->blob) {
+        //  Copied: a change of CA leaves the requests already made theirs.
+        struct curl_blob blob = { trust->blob, trust->len, CURL_BLOB_COPY };
+        curl_easy_setopt (easy, CURLOPT_CAINFO_BLOB, &blob);
+    }
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt (easy, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
@@ -160,6 +212,7 @@ s_actor (zsock_t *pipe, void *args)
         zlistx_destroy (&running);
         return;
     }
+    trust_t trust = { NULL, 0 };
     struct curl_waitfd wait = { .fd = zsock_fd (pipe), .events = CURL_WAIT_POLLIN };
     bool stop = false;
     while (!stop) {
@@ -176,7 +229,10 @@ s_actor (zsock_t *pipe, void *args)
                 stop = true;
             else
             if (command && streq (command, "POST"))
-                s_start (multi, running, pipe, msg);
+                s_start (multi, running, pipe, msg, &trust);
+            else
+            if (command && streq (command, "CA"))
+                s_trust (&trust, msg);
             zstr_free (&command);
             zmsg_destroy (&msg);
         }
@@ -199,6 +255,7 @@ s_actor (zsock_t *pipe, void *args)
     }
     zlistx_destroy (&running);
     curl_multi_cleanup (multi);
+    free (trust.blob);
 }
 
 wa_actor_t *
@@ -222,6 +279,15 @@ webhook_post (wa_actor_t *self, uint64_t token, const char *url, const char *bod
     zmsg_addstr (msg, url);
     zmsg_addstr (msg, body);
     zmsg_addstr (msg, secret ? secret : "");
+    return zmsg_send (&msg, wa_actor_sock (self));
+}
+
+int
+webhook_trust (wa_actor_t *self, const char *pem)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "CA");
+    zmsg_addstr (msg, pem ? pem : "");
     return zmsg_send (&msg, wa_actor_sock (self));
 }
 

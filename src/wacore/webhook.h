@@ -27,6 +27,9 @@ wa_actor_t *webhook_new (void);
 //  Hand a POST over, signed with secret unless it is NULL or ""; token
 //  comes back with its outcome. 0 / -1.
 int webhook_post (wa_actor_t *self, uint64_t token, const char *url, const char *body, const char *secret);
+//  Trust pem's CA certificates for https, besides libcurl's default
+//  bundle, in every POST from now on (NULL or "": the default only). 0 / -1.
+int webhook_trust (wa_actor_t *self, const char *pem);
 //  The X-Hub-Signature-256 value of body: "sha256=" and the hex of its
 //  HMAC-SHA256 with secret as the key.
 void webhook_signature (const char *secret, const char *body, size_t len, char out[WEBHOOK_SIGNATURE_LEN + 1]);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <czmq.h>
 #include <jansson.h>
+#include "stickers.h"
 #include "wa_clock.h"
 #include "wa_codec.h"
 #include "wa_log.h"
@@ -528,7 +529,8 @@ s_handle_control (gate_t *self, zsock_t *sock, zframe_t *routing_id)
     else {
         int status = 400;
         json_t *reply = NULL;
-        if (account_control (self->account, op, root, &status, &reply))
+        if (account_control (self->account, op, root, &status, &reply)
+        ||  stickers_control (op, root, &status, &reply))
             s_control_reply (self, sock, routing_id, (uint32_t) status, reply);
         else
             s_control_reply (self, sock, routing_id, 400, json_pack ("{s:s}", "error", "unknown op"));

@@ -15,6 +15,7 @@
 #include "api.h"
 #include "gatelink.h"
 #include "providers.h"
+#include "docstore.h"
 
 //  Requests accepted and not yet answered; past this, 503 (1016).
 #define API_SLOTS 32
@@ -143,6 +144,7 @@ struct api_t {
     char synced_state[16];      //  what it says
     wa_usec_t next_sync;
     bool sync_failing;          //  logged once per episode
+    docstore_t *docstore;       //  certificates, first-party stickers (docstore.h)
 };
 
 //  Holds a shared lock on the lease row until COMMIT: no other Master can
@@ -1013,6 +1015,9 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
     if (!json_is_object (root) || !op)
         s_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "the request is not a JSON object with an 'op'");
     else
+    if (kind < 0 && docstore_handles (op))
+        docstore_request (self->docstore, peer, msg, root);
+    else
     if (kind < 0)
         s_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "unknown op '%.40s' for a Master", op);
     else {
@@ -1410,6 +1415,8 @@ s_gc_expire (api_t *self)
 bool
 api_job_back (api_t *self, wa_job_t *job)
 {
+    if (self && docstore_job_back (self->docstore, job))
+        return true;
     if (!self || job->kind != API_JOB_KIND)
         return false;
     api_job_t *api_job = (api_job_t *) job;
@@ -1421,6 +1428,8 @@ api_job_back (api_t *self, wa_job_t *job)
 bool
 api_job_done (api_t *self, wa_job_t *job)
 {
+    if (self && docstore_job_done (self->docstore, job))
+        return true;
     if (!api_job_back (self, job))
         return false;
     slot_t *slot = &self->slots[((api_job_t *) job)->slot];
@@ -1538,6 +1547,7 @@ api_new (zloop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, con
         self->slots[i].job->slot = i;
     }
     self->gate = gatelink_new (loop, settings->upstream_control_endpoint);
+    self->docstore = docstore_new (loop, sock, trust, db, settings, hooks);
     zloop_reader (loop, sock, s_on_socket, self);
     //  Without a DB worker (the unit test) there is no row to keep.
     if (db)
@@ -1556,6 +1566,7 @@ api_stop (api_t *self, bool running)
     if (self->sync_timer >= 0)
         zloop_timer_end (self->loop, self->sync_timer);
     self->sync_timer = -1;
+    docstore_stop (self->docstore);
     for (int i = 0; i < API_SLOTS; i++) {
         slot_t *slot = &self->slots[i];
         if (slot->state == SLOT_QUEUED || slot->state == SLOT_UPSTREAM || slot->state == SLOT_GC
@@ -1585,6 +1596,7 @@ api_destroy (api_t **self_p)
         WA_JOB_DESTROY (self->slots[i].job);
     }
     gatelink_destroy (&self->gate);
+    docstore_destroy (&self->docstore);
     free (self);
     *self_p = NULL;
 }

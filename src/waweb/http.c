@@ -18,6 +18,7 @@
 #include "wa_log.h"
 #include "envelope.h"
 #include "http.h"
+#include "tlscert.h"
 
 //  Request line and headers of one request: past this MHD answers 431.
 #define HEADER_MEMORY (32 * 1024)
@@ -66,8 +67,7 @@ struct http_server_t {
     size_t max_body;
     int port;
     bool tls;
-    char *cert;
-    char *key;
+    tlscert_t *certs;           //  what HTTPS offers (changed while running: tlscert.h)
     atomic_int waiting;         //  handed over, not yet answered
     atomic_bool stopping;
     char upload_dir[PATH_MAX];  //  where uploads stream to
@@ -394,6 +394,9 @@ s_on_headers (http_server_t *self, struct MHD_Connection *connection, const char
     const char *format = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "format");
     if (format)
         req->format = s_strdup (format);
+    const char *space = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "namespace");
+    if (space)
+        req->namespace_ = s_strdup (space);
     const char *key = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Idempotency-Key");
     if (key)
         req->idempotency_key = s_strdup (key);
@@ -584,6 +587,7 @@ s_on_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
     free (req->authorization);
     free (req->idempotency_key);
     free (req->format);
+    free (req->namespace_);
     free (req->response);
     free (req);
     *con_cls = NULL;
@@ -652,11 +656,15 @@ http_server_new (const wa_config_t *config, size_t req_size, zsock_t **requests,
             snprintf (err, errlen, "webapp_tls_cert is set but this libmicrohttpd has no TLS support");
             goto failed;
         }
-        self->cert = s_read_file ("webapp_tls_cert", config->webapp_tls_cert, err, errlen);
-        if (!self->cert)
-            goto failed;
-        self->key = s_read_file ("webapp_tls_key", config->webapp_tls_key, err, errlen);
-        if (!self->key)
+        char *cert = s_read_file ("webapp_tls_cert", config->webapp_tls_cert, err, errlen);
+        char *key = cert ? s_read_file ("webapp_tls_key", config->webapp_tls_key, err, errlen) : NULL;
+        if (key) {
+            self->certs = tlscert_new (cert, key, "webapp_tls_cert", err, errlen);
+            sodium_memzero (key, strlen (key));
+        }
+        free (cert);
+        free (key);
+        if (!self->certs)
             goto failed;
     }
     struct sockaddr_in6 addr6;
@@ -712,8 +720,8 @@ http_server_new (const wa_config_t *config, size_t req_size, zsock_t **requests,
                                      (unsigned int) config->webapp_max_connections_per_address,
                                      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_TIMEOUT,
                                      MHD_OPTION_SOCK_ADDR, addr,
-                                     self->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, self->key,
-                                     MHD_OPTION_HTTPS_MEM_CERT, self->cert,
+                                     self->tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END,
+                                     tlscert_retrieve,
                                      MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
                                      MHD_OPTION_END);
     int saved = errno;
@@ -733,8 +741,7 @@ failed:
     zsock_destroy (&self->push);
     pthread_mutex_destroy (&self->lock);
     pthread_mutex_destroy (&self->log_lock);
-    free (self->cert);
-    free (self->key);
+    tlscert_destroy (&self->certs);
     free (self);
     return NULL;
 }
@@ -749,6 +756,12 @@ bool
 http_server_tls (http_server_t *self)
 {
     return self->tls;
+}
+
+tlscert_t *
+http_server_certs (http_server_t *self)
+{
+    return self->certs;
 }
 
 http_req_t *
@@ -870,10 +883,7 @@ http_server_destroy (http_server_t **self_p)
     zsock_destroy (&self->push);
     pthread_mutex_destroy (&self->lock);
     pthread_mutex_destroy (&self->log_lock);
-    free (self->cert);
-    if (self->key)
-        sodium_memzero (self->key, strlen (self->key));
-    free (self->key);
+    tlscert_destroy (&self->certs);
     free (self);
     *self_p = NULL;
 }

@@ -67,6 +67,7 @@ typedef struct {
     char *authorization;        //  the header, NULL when absent
     char *idempotency_key;      //  the Idempotency-Key header, NULL when absent
     char *format;               //  the query's format=..., NULL when absent
+    char *namespace_;           //  the query's namespace=... (stickerpacks), NULL when absent
     const char *content_type;   //  of the response: set before http_respond (NULL: JSON)
     char client[64];            //  the peer's address, without its port
     char *body;                 //  NUL-terminated, NULL when empty
@@ -117,6 +118,8 @@ http_server_t *http_server_new (const wa_config_t *config, size_t req_size, zsoc
 //  The port actually bound, and whether it speaks TLS.
 int http_server_port (http_server_t *self);
 bool http_server_tls (http_server_t *self);
+//  What HTTPS offers, to change while running (tlscert.h); NULL over HTTP.
+struct tlscert_t *http_server_certs (http_server_t *self);
 //  Take a handed-over request from the requests socket; NULL if none.
 http_req_t *http_server_recv (http_server_t *self, zsock_t *requests);
 //  Answer req: status, a JSON body (taken, malloc'd), and for 405 the Allow

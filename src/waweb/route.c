@@ -1,4 +1,5 @@
 /*  route — see route.h */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "route.h"
@@ -63,28 +64,52 @@ static const route_def_t s_routes[] = {
     { "POST", "/v1/settings/restore", ROUTE_RESTORE, ROUTE_AUTH_ADMIN },
     { "GET", "/v1/contacts/{}/identity", ROUTE_IDENTITY_GET, ROUTE_AUTH_BEARER },
     { "PUT", "/v1/contacts/{}/identity", ROUTE_IDENTITY_ACK, ROUTE_AUTH_BEARER },
+    //  Certificates (certs.c): uploaded as PEM text, as the original takes them.
+    { "POST", "/v1/certificates/external", ROUTE_CERT_EXTERNAL_SET, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/certificates/external/ca", ROUTE_CERT_EXTERNAL_CA, ROUTE_AUTH_BEARER },
+    { "POST", "/v1/certificates/webhooks/ca", ROUTE_CERT_WEBHOOKS_SET, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/certificates/webhooks/ca", ROUTE_CERT_WEBHOOKS_GET, ROUTE_AUTH_ADMIN },
+    { "DELETE", "/v1/certificates/webhooks/ca", ROUTE_CERT_WEBHOOKS_DELETE, ROUTE_AUTH_ADMIN },
+    //  Stickerpacks (stickers.c): read by any user, changed by an ADMIN.
+    { "GET", "/v1/stickerpacks", ROUTE_STICKERPACKS_LIST, ROUTE_AUTH_BEARER },
+    { "POST", "/v1/stickerpacks", ROUTE_STICKERPACK_CREATE, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/stickerpacks/{}", ROUTE_STICKERPACK_GET, ROUTE_AUTH_BEARER },
+    { "PATCH", "/v1/stickerpacks/{}", ROUTE_STICKERPACK_UPDATE, ROUTE_AUTH_ADMIN },
+    { "DELETE", "/v1/stickerpacks/{}", ROUTE_STICKERPACK_DELETE, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/stickerpacks/{}/stickers", ROUTE_STICKERS_LIST, ROUTE_AUTH_BEARER },
+    { "POST", "/v1/stickerpacks/{}/stickers", ROUTE_STICKER_ADD, ROUTE_AUTH_ADMIN },
+    { "GET", "/v1/stickerpacks/{}/stickers/{}", ROUTE_STICKER_GET, ROUTE_AUTH_BEARER },
+    { "PATCH", "/v1/stickerpacks/{}/stickers/{}", ROUTE_STICKER_UPDATE, ROUTE_AUTH_ADMIN },
+    { "DELETE", "/v1/stickerpacks/{}/stickers/{}", ROUTE_STICKER_DELETE, ROUTE_AUTH_ADMIN },
 };
 #define NROUTES (sizeof s_routes / sizeof s_routes[0])
 
-//  Does path fit pattern? The {} segment goes to param.
+//  Does path fit pattern? Each {} segment goes to the next of params.
 static int
-s_fits (const char *pattern, const char *path, char *param, size_t size)
+s_fits (const char *pattern, const char *path, char params[ROUTE_PARAMS][ROUTE_PARAM_MAX])
 {
-    const char *hole = strstr (pattern, "{}");
-    if (!hole)
-        return strcmp (pattern, path) == 0;
-    size_t head = (size_t) (hole - pattern);
-    if (strncmp (pattern, path, head) != 0)
-        return 0;
-    const char *segment = path + head;
-    const char *end = strchr (segment, '/');
-    size_t len = end ? (size_t) (end - segment) : strlen (segment);
-    if (len == 0 || strcmp (hole + 2, end ? end : "") != 0)
-        return 0;
-    //  Too long for any name: still this route, with no name (the handler
-    //  says 404), never a truncated one that could name someone else.
-    if (len < size)
-        snprintf (param, size, "%.*s", (int) len, segment);
+    int holes = 0;
+    while (*pattern || *path) {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            const char *end = strchr (path, '/');
+            size_t len = end ? (size_t) (end - path) : strlen (path);
+            if (len == 0)
+                return 0;
+            //  Too long for any name: still this route, with no name (the
+            //  handler says 404), never a truncated one that could name
+            //  something else.
+            if (holes < ROUTE_PARAMS && len < ROUTE_PARAM_MAX)
+                snprintf (params[holes], ROUTE_PARAM_MAX, "%.*s", (int) len, path);
+            holes++;
+            pattern += 2;
+            path += len;
+            continue;
+        }
+        if (*pattern != *path)
+            return 0;
+        pattern++;
+        path++;
+    }
     return 1;
 }
 
@@ -106,17 +131,20 @@ s_match (const char *method, const char *path, route_t *route)
     int path_known = 0;
     for (size_t i = 0; i < NROUTES; i++) {
         const route_def_t *def = &s_routes[i];
-        char param[ROUTE_PARAM_MAX] = "";
+        char params[ROUTE_PARAMS][ROUTE_PARAM_MAX] = { "", "" };
         if (fixed && strstr (def->pattern, "{}"))
             continue;
-        if (!s_fits (def->pattern, path, param, sizeof param))
+        if (!s_fits (def->pattern, path, params))
             continue;
         path_known = 1;
         if (strcmp (def->method, method) == 0) {
             route->allow[0] = 0;
             route->id = def->id;
             route->auth = def->auth;
-            snprintf (route->param, sizeof route->param, "%s", param);
+            snprintf (route->param, sizeof route->param, "%s", params[0]);
+            snprintf (route->param2, sizeof route->param2, "%s", params[1]);
+            //  PEM text, as the original takes certificates.
+            route->raw_body = def->id == ROUTE_CERT_EXTERNAL_SET || def->id == ROUTE_CERT_WEBHOOKS_SET;
             return 0;
         }
         size_t used = strlen (route->allow);
@@ -167,6 +195,14 @@ route_name (route_id_t id)
         [ROUTE_PROVIDERS_DELETE] = "providers_delete", [ROUTE_STATS_APP_INTERNAL] = "stats_app_internal",
         [ROUTE_STATS_DB_INTERNAL] = "stats_db_internal", [ROUTE_MESSAGE_GC] = "message_gc",
         [ROUTE_SUPPORT] = "support",
+        [ROUTE_CERT_EXTERNAL_SET] = "cert_external_set", [ROUTE_CERT_EXTERNAL_CA] = "cert_external_ca",
+        [ROUTE_CERT_WEBHOOKS_SET] = "cert_webhooks_set", [ROUTE_CERT_WEBHOOKS_GET] = "cert_webhooks_get",
+        [ROUTE_CERT_WEBHOOKS_DELETE] = "cert_webhooks_delete", [ROUTE_STICKERPACKS_LIST] = "stickerpacks_list",
+        [ROUTE_STICKERPACK_CREATE] = "stickerpack_create", [ROUTE_STICKERPACK_GET] = "stickerpack_get",
+        [ROUTE_STICKERPACK_UPDATE] = "stickerpack_update", [ROUTE_STICKERPACK_DELETE] = "stickerpack_delete",
+        [ROUTE_STICKERS_LIST] = "stickers_list", [ROUTE_STICKER_ADD] = "sticker_add",
+        [ROUTE_STICKER_GET] = "sticker_get", [ROUTE_STICKER_UPDATE] = "sticker_update",
+        [ROUTE_STICKER_DELETE] = "sticker_delete",
     };
     return id < ROUTE_COUNT && names[id] ? names[id] : "none";
 }

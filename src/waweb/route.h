@@ -5,6 +5,7 @@
 #ifndef WAWEB_ROUTE_H
 #define WAWEB_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum {
@@ -58,6 +59,21 @@ typedef enum {
     ROUTE_STATS_DB_INTERNAL,
     ROUTE_MESSAGE_GC,           //  PUT /v1/services/message/gc
     ROUTE_SUPPORT,
+    ROUTE_CERT_EXTERNAL_SET,    //  certs.c
+    ROUTE_CERT_EXTERNAL_CA,
+    ROUTE_CERT_WEBHOOKS_SET,
+    ROUTE_CERT_WEBHOOKS_GET,
+    ROUTE_CERT_WEBHOOKS_DELETE,
+    ROUTE_STICKERPACKS_LIST,    //  stickers.c
+    ROUTE_STICKERPACK_CREATE,
+    ROUTE_STICKERPACK_GET,
+    ROUTE_STICKERPACK_UPDATE,
+    ROUTE_STICKERPACK_DELETE,
+    ROUTE_STICKERS_LIST,
+    ROUTE_STICKER_ADD,
+    ROUTE_STICKER_GET,
+    ROUTE_STICKER_UPDATE,
+    ROUTE_STICKER_DELETE,
     ROUTE_COUNT
 } route_id_t;
 
@@ -72,11 +88,14 @@ typedef enum {
 #define ROUTE_PARAM_MAX 128
 //  A longer path matches no route (none is near this long).
 #define ROUTE_PATH_MAX 512
+#define ROUTE_PARAMS 2              //  {} segments a path may have
 
 typedef struct {
     route_id_t id;
     route_auth_t auth;
     char param[ROUTE_PARAM_MAX];    //  the path's {name} segment, "" when none
+    char param2[ROUTE_PARAM_MAX];   //  its second one (/v1/stickerpacks/{id}/stickers/{index})
+    bool raw_body;                  //  the body is text, not JSON: not parsed (certificates' PEM)
     char allow[64];                 //  405: the methods the path takes ("GET, PUT")
 } route_t;
 

@@ -15,6 +15,7 @@
 #include "tokencache.h"
 #include "coreapps.h"
 #include "selfsigned.h"
+#include "certs.h"
 #include "web.h"
 
 #ifndef WA_VERSION
@@ -121,6 +122,7 @@ struct web_t {
     uint64_t requests_seen;
     int probe_state;            //  what web_unready said last: -1 not asked yet, 0 unready, 1 ready
     char probe_why[200];        //  and why, when unready (health.c asks with as much)
+    certs_t *certs;             //  the external certificate's watch (certs.h)
 };
 
 web_req_t *
@@ -133,6 +135,12 @@ const wa_config_t *
 web_config (web_t *self)
 {
     return self->config;
+}
+
+http_server_t *
+web_http (web_t *self)
+{
+    return self->http;
 }
 
 const wa_config_t *
@@ -525,6 +533,10 @@ static void
 s_body_arrived (web_t *self, web_req_t *req)
 {
     req->handle = zlistx_add_end (self->pending, req);
+    if (req->route.raw_body) {
+        req->next (self, req);          //  text for the endpoint itself (certs.c)
+        return;
+    }
     char why[300];
     int code = input_parse_json (req->http.body, req->http.body_len, req->route.id == ROUTE_PROVIDERS_SET,
                                  &req->input, why, sizeof why);
@@ -583,6 +595,21 @@ s_run (web_t *self, web_req_t *req)
         case ROUTE_RESTORE: profile_request (self, req); break;
         case ROUTE_IDENTITY_GET:
         case ROUTE_IDENTITY_ACK: identity_request (self, req); break;
+        case ROUTE_CERT_EXTERNAL_SET:
+        case ROUTE_CERT_EXTERNAL_CA:
+        case ROUTE_CERT_WEBHOOKS_SET:
+        case ROUTE_CERT_WEBHOOKS_GET:
+        case ROUTE_CERT_WEBHOOKS_DELETE: certs_request (self, req); break;
+        case ROUTE_STICKERPACKS_LIST:
+        case ROUTE_STICKERPACK_CREATE:
+        case ROUTE_STICKERPACK_GET:
+        case ROUTE_STICKERPACK_UPDATE:
+        case ROUTE_STICKERPACK_DELETE:
+        case ROUTE_STICKERS_LIST:
+        case ROUTE_STICKER_ADD:
+        case ROUTE_STICKER_GET:
+        case ROUTE_STICKER_UPDATE:
+        case ROUTE_STICKER_DELETE: stickers_request (self, req); break;
         default: web_fail (self, req, 0, WA_ERR_INTERNAL, "no handler for this route"); break;
     }
 }
@@ -952,6 +979,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         return -1;
     s_progress (self);
     s_admin_check (self);
+    if (self->ready)
+        certs_poll (self->certs, self->db);
     return 0;
 }
 
@@ -1025,6 +1054,8 @@ s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
     if (!job)
         return 0;
     if (coreapps_job_done (self->coreapps, job))
+        return 0;
+    if (certs_job_done (self->certs, job, self->http))
         return 0;
     if (job->kind == JOB_REQ_DB || job->kind == JOB_REQ_HASH) {
         web_req_t *req = s_req_back (self, job);
@@ -1176,6 +1207,7 @@ web_run (const wa_config_t *config)
     self->tokens = tokencache_new ();
     self->metrics = metrics_new ();
     self->probe_state = -1;
+    self->certs = certs_new (self);
     self->register_job = wa_register_job_new ();
     self->liveness_job = WA_JOB_NEW (liveness_job_t, JOB_LIVENESS, s_liveness_run, NULL);
     self->admin_job = WA_JOB_NEW (admin_job_t, JOB_ADMIN_HASH, s_admin_hash_run, NULL);
@@ -1222,6 +1254,7 @@ web_run (const wa_config_t *config)
     WA_JOB_DESTROY (self->seed_job);
     WA_JOB_DESTROY (self->tokens_purge_job);
     WA_JOB_DESTROY (self->admin_check_job);
+    certs_destroy (&self->certs);
     wa_reactor_destroy (&self->reactor);
     wa_trust_destroy (&self->trust);
     free (self);

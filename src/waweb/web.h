@@ -170,6 +170,9 @@ void identity_request (web_t *self, web_req_t *req);   //  identity.c: a contact
 //  when none was sent) passes the two-step verification: required when a
 //  PIN is set (400 1008 without it, 1009 when it does not match).
 void profile_two_step_forward (web_t *self, web_req_t *req, const char *pin, json_t *request);
+void stickers_request (web_t *self, web_req_t *req);   //  stickers.c: /v1/stickerpacks
+//  The HTTP server (certs.c changes the certificate it offers).
+http_server_t *web_http (web_t *self);
 //  What the metrics endpoint reads (web.c owns it).
 metrics_t *web_metrics (web_t *self);
 void web_forward_stats (web_t *self, metrics_forward_t *out);

@@ -339,6 +339,36 @@ test_route (void **state)
     assert_string_equal (r.allow, "PUT");
     assert_int_equal (route_match ("PUT", "/v1/messages/w1/x", &r), 404);
     assert_int_equal (route_match ("POST", "/v1/messages//", &r), 404);
+    //  Certificates: PEM bodies, not JSON.
+    assert_int_equal (route_match ("POST", "/v1/certificates/external", &r), 0);
+    assert_int_equal (r.id, ROUTE_CERT_EXTERNAL_SET);
+    assert_int_equal (r.auth, ROUTE_AUTH_ADMIN);
+    assert_true (r.raw_body);
+    assert_int_equal (route_match ("GET", "/v1/certificates/external/ca", &r), 0);
+    assert_int_equal (r.auth, ROUTE_AUTH_BEARER);
+    assert_false (r.raw_body);
+    assert_int_equal (route_match ("POST", "/v1/certificates/webhooks/ca", &r), 0);
+    assert_true (r.raw_body);
+    assert_int_equal (route_match ("PUT", "/v1/certificates/webhooks/ca", &r), 405);
+    assert_string_equal (r.allow, "POST, GET, DELETE");
+    //  Stickerpacks: two names in one path.
+    assert_int_equal (route_match ("GET", "/v1/stickerpacks/p1/stickers/7", &r), 0);
+    assert_int_equal (r.id, ROUTE_STICKER_GET);
+    assert_string_equal (r.param, "p1");
+    assert_string_equal (r.param2, "7");
+    assert_int_equal (route_match ("POST", "/v1/stickerpacks/p1/stickers", &r), 0);
+    assert_int_equal (r.id, ROUTE_STICKER_ADD);
+    assert_string_equal (r.param, "p1");
+    assert_string_equal (r.param2, "");
+    assert_int_equal (route_match ("PATCH", "/v1/stickerpacks/p1", &r), 0);
+    assert_int_equal (r.id, ROUTE_STICKERPACK_UPDATE);
+    //  A trailing slash, as on every path.
+    assert_int_equal (route_match ("GET", "/v1/stickerpacks/p1/stickers/", &r), 0);
+    assert_int_equal (r.id, ROUTE_STICKERS_LIST);
+    assert_string_equal (r.param, "p1");
+    assert_int_equal (route_match ("GET", "/v1/stickerpacks//stickers", &r), 404);
+    assert_int_equal (route_match ("GET", "/v1/stickerpacks/p1/stickers/7/x", &r), 404);
+    assert_int_equal (route_match ("PUT", "/v1/stickerpacks", &r), 405);
     //  A name too long for any user: the route, with no name.
     char path[400] = "/v1/users/";
     memset (path + 10, 'x', 300);
