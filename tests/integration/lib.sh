@@ -36,7 +36,9 @@ dump_logs() {
 # Processes this test started, stopped at exit whatever happens.
 PIDS=()
 cleanup() {
-    local rc=$? pid
+    # An exit trap of a test's own that runs other commands first sets
+    # WA_EXIT_STATUS=$? before them.
+    local rc=${WA_EXIT_STATUS:-$?} pid
     # A test ended by something other than fail (set -e, a daemon that
     # aborted under a command the test waited for): its logs all the same.
     if [ "$rc" != 0 ] && [ -z "$DUMPED" ]; then

@@ -247,6 +247,7 @@ netns_teardown() {
 
 netns__exit() {
     local rc=$? hook
+    WA_EXIT_STATUS=$rc
     set +e
     trap - HUP INT TERM
     [ -z "$NETNS_PREV_EXIT" ] || eval "$NETNS_PREV_EXIT"

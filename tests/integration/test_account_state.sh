@@ -159,7 +159,7 @@ CONF2=$T/cluster2.conf
 GATE2=$(free_port); CTL2=$(free_port)
 sed -e "s/^db_name = .*/db_name = $DB2/" -e "s/:$GATE_PORT\$/:$GATE2/" -e "s/:$CTL_PORT\$/:$CTL2/" \
     -e "s|^wagate_ledger = .*|wagate_ledger = $T/ledger2.jsonl|" "$CONF" > "$CONF2"
-trap 'db_sql -e "DROP DATABASE IF EXISTS $DB2" 2>/dev/null || true; cleanup' EXIT
+trap 'WA_EXIT_STATUS=$?; db_sql -e "DROP DATABASE IF EXISTS $DB2" 2>/dev/null || true; cleanup' EXIT
 start2() { local crt; crt=$(cert "$1" "$2"); WA_BUS_CERT=${crt:-} "$BIN/$2" -c "$CONF2" >>"$T/$1.log" 2>&1 & PIDS+=($!); }
 start2 gate2 wagate
 start2 m3 wamaster

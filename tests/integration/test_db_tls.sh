@@ -29,7 +29,7 @@ PORT=$(free_port); HERE=$T/db
 ( RUN=$HERE; umask 077; mkdir -p "$RUN"
   DB_SERVER_OPTIONS="--ssl-ca=$P/test-ca.pem --ssl-cert=$P/server.pem --ssl-key=$P/server.key --require-secure-transport=ON"
   db_start "$PORT" "127.0.0.1,127.0.0.2" ) > "$T/db_start.log" 2>&1 || fail "db_start: $(cat "$T/db_start.log")"
-trap '( RUN=$HERE; db_stop ); cleanup' EXIT
+trap 'WA_EXIT_STATUS=$?; ( RUN=$HERE; db_stop ); cleanup' EXIT
 ( RUN=$HERE; db_sql -e "CREATE USER 'x509'@'127.0.0.1' IDENTIFIED BY 'wacluster' REQUIRE X509;
                         GRANT ALL PRIVILEGES ON *.* TO 'x509'@'127.0.0.1';" ) || fail "cannot create the X509 user"
 

@@ -26,7 +26,7 @@ DBUSER=lbweb_$$
 db_sql -e "CREATE USER '$DBUSER'@'127.0.0.1' IDENTIFIED BY 'wacluster';
            GRANT ALL PRIVILEGES ON \`$DB\`.* TO '$DBUSER'@'127.0.0.1'" || fail "cannot create $DBUSER"
 drop_user() { db_sql -e "DROP USER IF EXISTS '$DBUSER'@'127.0.0.1'" 2>/dev/null || true; }
-trap 'cleanup; drop_user' EXIT
+trap 'WA_EXIT_STATUS=$?; cleanup; drop_user' EXIT
 sed "s/^db_username = .*/db_username = $DBUSER/" "$CONF" > "$T/web.conf"
 # A Webapp whose database is a closed port: it never gets past its start.
 { sed "s/^db_port = .*/db_port = $DEAD_DB/" "$CONF"; echo "webapp_port = $DEAD"; } > "$T/dead.conf"

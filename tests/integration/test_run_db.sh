@@ -19,7 +19,7 @@ run_sql() { ( RUN=$HERE; db_sql "$@" ); }
 run_stop() { ( RUN=$HERE; db_stop ); }
 tcp() { mariadb --no-defaults -h 127.0.0.1 -P "$PORT" -N -B "$@"; }
 STOP=()
-trap 'for r in "${STOP[@]}"; do ( RUN=$r; db_stop ); done; cleanup' EXIT
+trap 'WA_EXIT_STATUS=$?; for r in "${STOP[@]}"; do ( RUN=$r; db_stop ); done; cleanup' EXIT
 
 refused_root() {
     ! tcp -uroot -e 'SELECT 1' >/dev/null 2>&1 || fail "root over TCP without a password is accepted"
