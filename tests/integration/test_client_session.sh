@@ -105,7 +105,8 @@ send template "{\"to\":\"$TO\",\"type\":\"template\",\"template\":{\"namespace\"
     {\"type\":\"currency\",\"currency\":{\"fallback_value\":\"\$100.99\",\"code\":\"USD\",\"amount_1000\":100990}},
     {\"type\":\"date_time\",\"date_time\":{\"fallback_value\":\"February 25, 1977\",\"year\":1977,\"month\":2,\"day_of_month\":25,
       \"hour\":15,\"minute\":33}}]},
-  {\"type\":\"button\",\"sub_type\":\"quick_reply\",\"index\":0,\"parameters\":[{\"type\":\"payload\",\"payload\":\"track\"}]}]}}"
+  {\"type\":\"button\",\"sub_type\":\"quick_reply\",\"index\":0,\"parameters\":[{\"type\":\"payload\",\"payload\":\"track\"}]},
+  {\"type\":\"button\",\"sub_type\":\"quick_reply\",\"index\":1,\"parameters\":[{\"type\":\"payload\",\"payload\":\"cancel\"}]}]}}"
 send reaction "{\"to\":\"$TO\",\"type\":\"reaction\",\"reaction\":{\"message_id\":\"${IDS[text]}\",\"emoji\":\"\\ud83d\\udc4d\"}}"
 [ "$(printf '%s\n' "${IDS[@]}" | sort -u | wc -l)" = 12 ] || fail "12 distinct message ids expected: ${IDS[*]}"
 
@@ -173,7 +174,7 @@ TOKEN2=$(admin_token "$WEB2")
 AUTH2=(-H "Authorization: Bearer $TOKEN2" -H 'Content-Type: application/json')
 expect "fresh: GET settings" 200 - "$WEB2" GET /v1/settings/application "${AUTH2[@]}"
 [ "$(app .webhooks.url)" = '""' ] || fail "the fresh cluster has a webhook: $(body)"
-expect "fresh: shopbot unknown" 401 - "$WEB2" POST /v1/users/login -u 'shopbot:Sh0p-Bot-Passw0rd'
+expect "fresh: shopbot unknown" 401 1005 "$WEB2" POST /v1/users/login -u 'shopbot:Sh0p-Bot-Passw0rd'
 printf '{"password":"Session-Backup-1","data":"%s"}' "$DATA" > "$T/restore.json"
 expect "restore" 200 - "$WEB2" POST /v1/settings/restore "${AUTH2[@]}" --data-binary @"$T/restore.json"
 # admin's hash is the backup's: its token of the fresh cluster is revoked.
