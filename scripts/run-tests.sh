@@ -68,7 +68,9 @@ run_lane() {
 #   # lane: hosts   network namespaces, installs, CPU-heavy: one after
 #                   another in the first lane (which then helps the others)
 #   # lane: alone   touches what every test shares (restarts the runner's
-#                   MariaDB): after every other test, with nothing beside it
+#                   MariaDB) or times what load beside it would slow (the
+#                   HTTP edge under a flood): after every other test, with
+#                   nothing beside it
 run_integration() {
     local RUN; RUN=$(mktemp -d /tmp/wa-testdb.XXXXXX)
     . scripts/cluster-lib.sh

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: alone
 # waweb's edge against a client on the LAN with no token: connections past
 # webapp_max_connections_per_address are closed while another address is
 # served; a slow-loris header sender and a trickling body (an upload) are cut
