@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: alone
 # waweb's HTTP side: it listens before the schema is there and answers 1011
 # until it is; port 0 picks a free port and logs it; HTTPS with a certificate
 # and key, and a clear startup error for a bad one; a self-signed pair made
