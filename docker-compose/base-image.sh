@@ -1,48 +1,99 @@
 #!/usr/bin/env bash
-# The base image of the wacluster images, made without a registry: a Debian 12
-# (bookworm) root file system from Debian's packages with debootstrap, then
-# `docker import`. Made once; an image of that name already there is reused.
-#
-#   docker-compose/base-image.sh          make WA_BASE_IMAGE (wacluster-base:bookworm)
-#
-# With a registry you need none of this: build with WA_BASE_IMAGE=debian:bookworm-slim.
-# Environment:
-#   WA_BASE_IMAGE    the image's name (default wacluster-base:bookworm)
-#   DEBIAN_MIRROR    where the packages come from (default http://deb.debian.org/debian)
-#   WA_BASE_CACHE    the root file system as a tar, kept so that a removed image is made
-#                    again in seconds (default /var/cache/wacluster/bookworm-minbase.tar;
-#                    empty: no cache)
-# Needs root (debootstrap) and the debootstrap package (installed when missing).
+# The base images of the wacluster images, made without a registry from
+# Debian's packages: one Debian 12 (bookworm) root file system by debootstrap,
+# `docker import`ed three times as it grows:
+#   wacluster-base:bookworm        minbase + the runtime libraries   (WA_BASE_IMAGE)
+#   wacluster-db-base:bookworm     that + mariadb-server             (WA_DB_BASE_IMAGE)
+#   wacluster-build-base:bookworm  that first + the -dev packages    (WA_BUILD_BASE_IMAGE)
+# The Dockerfiles install the same packages when they are missing, so with a
+# registry these are not needed: set all three to debian:bookworm-slim.
+# Made once: an image already there is reused, and each root file system is
+# kept as a tar in WA_BASE_CACHE (default /var/cache/wacluster; empty: none),
+# so that removed images come back in seconds.
+#   DEBIAN_MIRROR   where the packages come from (default http://deb.debian.org/debian)
+# Needs root (debootstrap, chroot) and the debootstrap package (installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")"
-NAME=${WA_BASE_IMAGE:-wacluster-base:bookworm}
+RUNTIME_IMAGE=${WA_BASE_IMAGE:-wacluster-base:bookworm}
+DB_IMAGE=${WA_DB_BASE_IMAGE:-wacluster-db-base:bookworm}
+BUILD_IMAGE=${WA_BUILD_BASE_IMAGE:-wacluster-build-base:bookworm}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-CACHE=${WA_BASE_CACHE-/var/cache/wacluster/bookworm-minbase.tar}
+CACHE=${WA_BASE_CACHE-/var/cache/wacluster}
+# The Dockerfiles' lists (docker-compose/Dockerfile, Dockerfile.db).
+RUNTIME_PKGS="libczmq4 libzmq5 libmsgpackc2 libmariadb3 libjansson4 libmicrohttpd12 libsodium23 libgnutls30
+    libcurl4 zlib1g libsystemd0 ca-certificates curl"
+DB_PKGS="mariadb-server"
+BUILD_PKGS="build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libmariadb-dev libjansson-dev
+    libmicrohttpd-dev libgnutls28-dev libsodium-dev zlib1g-dev libcurl4-openssl-dev libsystemd-dev"
 
-if docker image inspect "$NAME" >/dev/null 2>&1; then
-    echo "base image $NAME: present, reused"
+say() { echo "base-image: $*"; }
+have() { docker image inspect "$1" >/dev/null 2>&1; }
+cached() { [ -n "$CACHE" ] && [ -s "$CACHE/$1.tar" ]; }
+
+missing=()
+for image in "$RUNTIME_IMAGE" "$DB_IMAGE" "$BUILD_IMAGE"; do
+    if have "$image"; then say "$image: present, reused"; else missing+=("$image"); fi
+done
+[ ${#missing[@]} -gt 0 ] || exit 0
+start=$(date +%s)
+
+# import IMAGE NAME DIR: DIR as IMAGE (through the cache tar NAME.tar when kept).
+import() {
+    local image=$1 name=$2 dir=$3 tar
+    tar=${CACHE:+$CACHE/$name.tar}
+    tar=${tar:-$work/$name.tar}
+    if [ -n "$dir" ]; then
+        rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb
+        tar -C "$dir" -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
+    fi
+    have "$image" && return 0
+    say "$image: docker import ..."
+    docker import --change 'CMD ["/bin/bash"]' --message "wacluster base-image.sh ($name)" "$tar" "$image" >/dev/null
+    [ -n "$CACHE" ] || rm -f "$tar"
+}
+
+# chroot_install DIR PACKAGES: apt-get inside the root file system; no
+# service is started (policy-rc.d).
+chroot_install() {
+    local dir=$1; shift
+    mount -t proc proc "$dir/proc"
+    mounted+=("$dir/proc")
+    chroot "$dir" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends $* >/dev/null" || return 1
+    umount "$dir/proc"
+    unset 'mounted[-1]'
+}
+
+if cached runtime && cached db && cached build; then
+    say "from the cached root file systems in $CACHE"
+    work=$(mktemp -d /tmp/wacluster-base.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+    import "$RUNTIME_IMAGE" runtime ""; import "$DB_IMAGE" db ""; import "$BUILD_IMAGE" build ""
+    say "done in $(( $(date +%s) - start )) s"
     exit 0
 fi
-start=$(date +%s)
-if [ -z "$CACHE" ] || [ ! -s "$CACHE" ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "base-image.sh: making $NAME needs root (debootstrap); or build with WA_BASE_IMAGE=debian:bookworm-slim" >&2
-        exit 1
-    fi
-    ../scripts/deps.sh debootstrap
-    root=$(mktemp -d /tmp/wacluster-base.XXXXXX)
-    trap 'rm -rf "$root"' EXIT
-    echo "base image $NAME: debootstrap bookworm from $MIRROR (the first time takes a minute or more) ..."
-    if ! debootstrap --variant=minbase bookworm "$root" "$MIRROR" > "$root.log" 2>&1; then
-        tail -n 20 "$root.log" >&2
-        echo "base-image.sh: debootstrap failed (the log above: $root.log)" >&2
-        exit 1
-    fi
-    rm -f "$root.log"
-    # As debian:bookworm-slim: the updates and security suites too, no lists
-    # or package files left in the image.
-    rm -f "$root/etc/apt/sources.list"
-    cat > "$root/etc/apt/sources.list.d/debian.sources" <<SOURCES
+if [ "$(id -u)" -ne 0 ]; then
+    echo "base-image.sh: making ${missing[*]} needs root (debootstrap); with a registry set WA_BASE_IMAGE," \
+         "WA_DB_BASE_IMAGE and WA_BUILD_BASE_IMAGE to debian:bookworm-slim instead" >&2
+    exit 1
+fi
+../scripts/deps.sh debootstrap
+[ -z "$CACHE" ] || mkdir -p "$CACHE"
+work=$(mktemp -d /tmp/wacluster-base.XXXXXX)
+mounted=()
+cleanup() { local m; for m in "${mounted[@]}"; do umount "$m" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+root=$work/root
+say "debootstrap bookworm from $MIRROR with the runtime libraries (a few minutes the first time) ..."
+if ! debootstrap --variant=minbase --include="$(echo $RUNTIME_PKGS | tr ' ' ,)" bookworm "$root" "$MIRROR" \
+        > "$work/debootstrap.log" 2>&1; then
+    tail -n 20 "$work/debootstrap.log" >&2
+    echo "base-image.sh: debootstrap failed (the log's end above)" >&2
+    exit 1
+fi
+# As debian:bookworm-slim: the updates and security suites too.
+rm -f "$root/etc/apt/sources.list"
+cat > "$root/etc/apt/sources.list.d/debian.sources" <<SOURCES
 Types: deb
 URIs: $MIRROR
 Suites: bookworm bookworm-updates
@@ -55,21 +106,20 @@ Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
-    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
-    if [ -n "$CACHE" ]; then
-        mkdir -p "$(dirname "$CACHE")"
-        tar -C "$root" -cf "$CACHE.tmp" . && mv "$CACHE.tmp" "$CACHE"
-        src=$CACHE
-    else
-        src=$root.tar
-        tar -C "$root" -cf "$src" .
-    fi
-else
-    echo "base image $NAME: from the cached root file system $CACHE"
-    src=$CACHE
-fi
-echo "base image $NAME: docker import ..."
-docker import --change 'CMD ["/bin/bash"]' --message "debootstrap --variant=minbase bookworm $MIRROR" \
-    "$src" "$NAME" >/dev/null
-[ "$src" = "$CACHE" ] || rm -f "$src"
-echo "base image $NAME: made in $(( $(date +%s) - start )) s"
+import "$RUNTIME_IMAGE" runtime "$root"
+# The next two need the network inside the chroot, and no service started.
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"; chmod +x "$root/usr/sbin/policy-rc.d"
+say "+ mariadb-server ..."
+cp -a "$root" "$work/db"
+chroot_install "$work/db" $DB_PKGS || { echo "base-image.sh: installing $DB_PKGS failed" >&2; exit 1; }
+rm -rf "$work/db/var/lib/mysql"/* "$work/db/usr/sbin/policy-rc.d"
+: > "$work/db/etc/resolv.conf"
+import "$DB_IMAGE" db "$work/db"
+rm -rf "$work/db"
+say "+ the build packages ..."
+chroot_install "$root" $BUILD_PKGS || { echo "base-image.sh: installing the build packages failed" >&2; exit 1; }
+rm -f "$root/usr/sbin/policy-rc.d"
+: > "$root/etc/resolv.conf"
+import "$BUILD_IMAGE" build "$root"
+say "done in $(( $(date +%s) - start )) s"
