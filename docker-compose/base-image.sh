@@ -48,9 +48,17 @@ import() {
     fi
     have "$image" && return 0
     say "$image: docker import ..."
-    docker import --change 'CMD ["/bin/bash"]' --message "wacluster base-image.sh ($name)" "$tar" "$image" >/dev/null
-    [ -n "$CACHE" ] || rm -f "$tar"
+    # In the background: the next root file system is made meanwhile.
+    { docker import --change 'CMD ["/bin/bash"]' --message "wacluster base-image.sh ($name)" "$tar" "$image" >/dev/null \
+          && { [ -n "$CACHE" ] || rm -f "$tar"; }; } &
+    imports+=($!)
 }
+# Every import done, or exit 1.
+imported() {
+    local pid
+    for pid in "${imports[@]}"; do wait "$pid" || { echo "base-image.sh: docker import failed" >&2; exit 1; }; done
+}
+imports=()
 
 # chroot_install DIR PACKAGES: apt-get inside the root file system; no
 # service is started (policy-rc.d).
@@ -58,8 +66,11 @@ chroot_install() {
     local dir=$1; shift
     mount -t proc proc "$dir/proc"
     mounted+=("$dir/proc")
-    chroot "$dir" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        --no-install-recommends $* >/dev/null" || return 1
+    if ! chroot "$dir" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends $*" > "$work/apt.log" 2>&1; then
+        tail -n 20 "$work/apt.log" >&2
+        return 1
+    fi
     umount "$dir/proc"
     unset 'mounted[-1]'
 }
@@ -69,6 +80,7 @@ if cached runtime && cached db && cached build; then
     work=$(mktemp -d /tmp/wacluster-base.XXXXXX)
     trap 'rm -rf "$work"' EXIT
     import "$RUNTIME_IMAGE" runtime ""; import "$DB_IMAGE" db ""; import "$BUILD_IMAGE" build ""
+    imported
     say "done in $(( $(date +%s) - start )) s"
     exit 0
 fi
@@ -122,4 +134,5 @@ chroot_install "$root" $BUILD_PKGS || { echo "base-image.sh: installing the buil
 rm -f "$root/usr/sbin/policy-rc.d"
 : > "$root/etc/resolv.conf"
 import "$BUILD_IMAGE" build "$root"
+imported
 say "done in $(( $(date +%s) - start )) s"

@@ -131,7 +131,7 @@ judge() {
             "$BIN/wacheck" --record "$T/$name.rec" --ledger "$T/ledger.jsonl" -n "$name" "$@" > "$T/$name.check" 2>&1
     }
     wait_for 30 judged "$@" || { cat "$T/$name.check" >&2; fail "$name: the checker found a broken invariant"; }
-    note "$(head -n 1 "$T/$name.check")"
+    note "$(grep -m 1 "^$name: PASS" "$T/$name.check")"
 }
 
 # --- from nothing to images ----------------------------------------------
@@ -139,7 +139,7 @@ build() {
     local start; start=$(date +%s)
     docker-compose/base-image.sh | sed 's/^/  compose: /'
     local based; based=$(date +%s)
-    dc build keys db > "$T/build.log" 2>&1 || { tail -n 30 "$T/build.log" >&2; fail "the image build failed"; }
+    dc build --parallel keys db > "$T/build.log" 2>&1 || { tail -n 30 "$T/build.log" >&2; fail "the image build failed"; }
     note "base images $(( based - start )) s, the images (wacluster:$TAG, wacluster-db) $(( $(date +%s) - based )) s"
 }
 
