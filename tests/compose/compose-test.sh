@@ -105,7 +105,11 @@ load_start() {   # load_start NAME PORT
     LOAD_PID=$!
     LOAD_NAME=$name
 }
-load_ok() { tail -n 1 "$T/$LOAD_NAME.progress" 2>/dev/null | grep -o '[0-9]* 201' | cut -d' ' -f1; }
+load_ok() {   # the 201s so far ("" before the first progress line)
+    local line; line=$(tail -n 1 "$T/$LOAD_NAME.progress" 2>/dev/null || true)
+    line=$(grep -o '[0-9]* 201' <<<"$line" || true)
+    echo "${line%% *}"
+}
 load_past() { local n; n=$(load_ok); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
 # load_grows N: N more requests answered 201 than now (60 s at most).
 load_grows() {
