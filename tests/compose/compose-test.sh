@@ -22,7 +22,7 @@ RUN=/nonexistent
 . scripts/cluster-lib.sh
 
 if ! command -v docker >/dev/null 2>&1 || ! why=$(docker info --format '{{.ServerVersion}}' 2>&1); then
-    echo "skipped compose tests: no Docker engine answers (docker info: $(echo "${why:-docker not installed}" | head -n 1))"
+    echo "skipped compose tests: no Docker engine answers (docker info: $(echo "${why:-docker not installed}" | grep . | head -n 1))"
     exit 0
 fi
 if ! command -v docker-compose >/dev/null 2>&1; then
@@ -364,6 +364,11 @@ multi_host() {
         grep -qxF "$ip $want" <<<"$nodes" || fail "no node registered as '$ip $want': $(echo $nodes)"
     done
     note "the nodes registered the published ports: $(echo "$nodes" | tr '\n' ';')"
+    # DEPLOY.md's check, as a host runs it.
+    local status
+    status=$(env NODE_NAME=m1 "${m1[@]}" docker-compose -p "$p-m1" -f docker-compose/multiconnect-master.yml exec -T master wactl status 2>&1) \
+        || fail "wactl status in the Master's container: $status"
+    [ "$(grep -c "$ip" <<<"$status")" -ge 5 ] || fail "wactl status does not show the five nodes at $ip: $status"
     PASSWORD=$(docker run --rm --user 0 --network none -v "$keys:/k:ro" "wacluster:$TAG" cat /k/admin-password)
     WALOAD_PASSWORD=$PASSWORD "$BIN/waload" --url "https://127.0.0.1:$wp" -k --user admin -n 500 -c 16 -t 60 \
         --record "$T/multi-host.rec" > "$T/multi-host.out" 2>&1 || fail "multi-host: not every message 201: $(cat "$T/multi-host.out")"
