@@ -23,19 +23,19 @@ CACHE=${WA_BASE_CACHE-/var/cache/wacluster}
 RUNTIME_PKGS="libczmq4 libzmq5 libmsgpackc2 libmariadb3 libjansson4 libmicrohttpd12 libsodium23 libgnutls30
     libcurl4 zlib1g libsystemd0 ca-certificates curl"
 DB_PKGS="mariadb-server"
-BUILD_PKGS="build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libmariadb-dev libjansson-dev
+BUILD_PKGS="gcc make libc6-dev pkg-config libczmq-dev libzmq3-dev libmsgpack-dev libmariadb-dev libjansson-dev
     libmicrohttpd-dev libgnutls28-dev libsodium-dev zlib1g-dev libcurl4-openssl-dev libsystemd-dev"
 
-say() { echo "base-image: $*"; }
+say() { echo "base-image: $* (+$(( $(date +%s) - ${start:-$(date +%s)} )) s)"; }
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 cached() { [ -n "$CACHE" ] && [ -s "$CACHE/$1.tar" ]; }
 
+start=$(date +%s)
 missing=()
 for image in "$RUNTIME_IMAGE" "$DB_IMAGE" "$BUILD_IMAGE"; do
     if have "$image"; then say "$image: present, reused"; else missing+=("$image"); fi
 done
 [ ${#missing[@]} -gt 0 ] || exit 0
-start=$(date +%s)
 
 # import IMAGE NAME DIR: DIR as IMAGE (through the cache tar NAME.tar when kept).
 import() {
@@ -60,19 +60,16 @@ imported() {
 }
 imports=()
 
-# chroot_install DIR PACKAGES: apt-get inside the root file system; no
-# service is started (policy-rc.d).
+# chroot_install DIR PACKAGES: apt-get inside the root file system (its
+# output in DIR.log, shown when it fails); no service is started.
 chroot_install() {
-    local dir=$1; shift
+    local dir=$1 rc=0; shift
     mount -t proc proc "$dir/proc"
-    mounted+=("$dir/proc")
-    if ! chroot "$dir" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-            --no-install-recommends $*" > "$work/apt.log" 2>&1; then
-        tail -n 20 "$work/apt.log" >&2
-        return 1
-    fi
+    chroot "$dir" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends $*" > "$dir.log" 2>&1 || rc=$?
     umount "$dir/proc"
-    unset 'mounted[-1]'
+    [ "$rc" = 0 ] || { tail -n 20 "$dir.log" >&2; echo "base-image.sh: installing $* failed" >&2; }
+    return "$rc"
 }
 
 if cached runtime && cached db && cached build; then
@@ -92,13 +89,14 @@ fi
 ../scripts/deps.sh debootstrap
 [ -z "$CACHE" ] || mkdir -p "$CACHE"
 work=$(mktemp -d /tmp/wacluster-base.XXXXXX)
-mounted=()
-cleanup() { local m; for m in "${mounted[@]}"; do umount "$m" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+    umount "$work/root/proc" "$work/db/proc" 2>/dev/null || true
+    rm -rf --one-file-system "$work"
+}
 trap cleanup EXIT
 root=$work/root
-say "debootstrap bookworm from $MIRROR with the runtime libraries (a few minutes the first time) ..."
-if ! debootstrap --variant=minbase --include="$(echo $RUNTIME_PKGS | tr ' ' ,)" bookworm "$root" "$MIRROR" \
-        > "$work/debootstrap.log" 2>&1; then
+say "debootstrap bookworm (minbase) from $MIRROR (a few minutes the first time) ..."
+if ! debootstrap --variant=minbase bookworm "$root" "$MIRROR" > "$work/debootstrap.log" 2>&1; then
     tail -n 20 "$work/debootstrap.log" >&2
     echo "base-image.sh: debootstrap failed (the log's end above)" >&2
     exit 1
@@ -118,21 +116,26 @@ Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
-import "$RUNTIME_IMAGE" runtime "$root"
-# The next two need the network inside the chroot, and no service started.
+# apt inside needs the network's names, and must start no service.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"; chmod +x "$root/usr/sbin/policy-rc.d"
-say "+ mariadb-server ..."
+say "+ the runtime libraries ..."
+chroot_install "$root" $RUNTIME_PKGS
+# finish DIR: what the image must not keep.
+finish() { rm -f "$1/usr/sbin/policy-rc.d"; : > "$1/etc/resolv.conf"; }
 cp -a "$root" "$work/db"
-chroot_install "$work/db" $DB_PKGS || { echo "base-image.sh: installing $DB_PKGS failed" >&2; exit 1; }
-rm -rf "$work/db/var/lib/mysql"/* "$work/db/usr/sbin/policy-rc.d"
-: > "$work/db/etc/resolv.conf"
+finish "$root"
+import "$RUNTIME_IMAGE" runtime "$root"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"; chmod +x "$root/usr/sbin/policy-rc.d"
+say "+ mariadb-server, and beside it + the build packages ..."
+chroot_install "$work/db" $DB_PKGS & db_pid=$!
+chroot_install "$root" $BUILD_PKGS & build_pid=$!
+wait "$db_pid" || exit 1
+wait "$build_pid" || exit 1
+rm -rf "$work/db/var/lib/mysql"/*
+finish "$work/db"; finish "$root"
 import "$DB_IMAGE" db "$work/db"
-rm -rf "$work/db"
-say "+ the build packages ..."
-chroot_install "$root" $BUILD_PKGS || { echo "base-image.sh: installing the build packages failed" >&2; exit 1; }
-rm -f "$root/usr/sbin/policy-rc.d"
-: > "$root/etc/resolv.conf"
 import "$BUILD_IMAGE" build "$root"
 imported
 say "done in $(( $(date +%s) - start )) s"
