@@ -28,7 +28,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
 .SECONDEXPANSION:
-.PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-switchover chaos chaos-clean clean distclean help
+.PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration compose-test asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-switchover chaos chaos-clean clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
 
@@ -38,7 +38,9 @@ help:
 	@echo "make stop       stop what make start started"
 	@echo "make install    the programs, sample configs, systemd units into DESTDIR/PREFIX (/usr/local)"
 	@echo "make uninstall  remove what make install put there (not configs you changed)"
-	@echo "make test       install, build, run every test (unit + integration)"
+	@echo "make test       install, build, run every test (unit + integration + a short compose test"
+	@echo "                when a Docker engine answers)"
+	@echo "make compose-test   the compose deployment in containers: faults, upgrade, multi-host (docs/DEPLOY.md)"
 	@echo "make test-db-rows   the same with db_bulk = rows: batches as multi-row statements, as on MySQL"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"
 	@echo "make memcheck   the unit tests under valgrind"
@@ -209,6 +211,12 @@ unit: all
 
 integration: all
 	@scripts/run-tests.sh integration
+
+# The compose deployment in real containers (tests/compose/compose-test.sh):
+# make test runs its short part when a Docker engine answers; this, all of it.
+compose-test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/compose/compose-test.sh full
 
 # Sanitized builds go to their own folders so they never mix with the normal one.
 asan: deps

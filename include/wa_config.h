@@ -30,6 +30,7 @@ typedef struct {
     char db_bulk[8];                //  auto | array | rows: how wa_db_exec_bulk writes
     int db_connect_timeout;         //  seconds
     int db_statement_timeout;       //  seconds: a statement slower than this has failed
+    int db_connection_idle_timeout; //  ms: a connection without a statement this long is closed; 0 never
     bool db_tls;                    //  TLS to the database (also on with db_tls_ca)
     char db_tls_ca[WA_CONFIG_STR];  //  PEM CA file the server's certificate must chain to
     char db_tls_cert[WA_CONFIG_STR];        //  PEM client certificate, with db_tls_key
@@ -39,7 +40,8 @@ typedef struct {
     bool master_node;               //  WA_MASTER_NODE: run as a Master
     char hostname[WA_CONFIG_STR];   //  COREAPP_HOSTNAME: how peers reach this node
     char external_hostname[WA_CONFIG_STR];
-    int ports[4];                   //  COREAPP_EXTERNAL_PORTS: api, bus, control, health
+    int ports[4];                   //  COREAPP_EXTERNAL_PORTS: api, bus, control, health (advertised)
+    int bind_ports[4];              //  the ports bound when they differ from ports; -1: ports
     char bind_address[64];
     //  the node bus's security (wa_trust)
     char bus_security[8];           //  curve | off
@@ -101,6 +103,11 @@ typedef struct {
     char media_dir[WA_CONFIG_STR];
     double media_download_timeout;  //  waweb: a media link's whole download
     bool media_download_private;    //  waweb: links may reach private addresses
+    //  the deployment (the original's variables)
+    bool app_multiconnect;          //  WA_APP_MULTICONNECT: must be 1, the only mode there is
+    char webapp_hostname[WA_CONFIG_STR];    //  WEBAPP_HOSTNAME: a Webapp's hostname
+    char orchestration[32];         //  ORCHESTRATION: informational, logged at start
+    char running_env_version[32];   //  WA_RUNNING_ENV_VERSION: informational, logged at start
     //  logging
     char log_level[8];
     bool log_syslog;
@@ -150,6 +157,11 @@ int wa_config_check (const wa_config_t *self, char *err, size_t errlen);
 //  WA_SQL_ALIVE ("last_seen") with this window, in microseconds.
 wa_usec_t wa_alive_window (double db_liveness_interval);
 #define WA_SQL_ALIVE(column) column " > NOW(6) - INTERVAL ? MICROSECOND"
+//  What a program takes from the keys of another role's name: waweb's
+//  hostname is webapp_hostname (WEBAPP_HOSTNAME) when that is set.
+void wa_config_for_program (wa_config_t *self, const char *program);
+//  The ports a node binds: bind_ports when set, else ports.
+const int *wa_config_bind_ports (const wa_config_t *self);
 //  Print every key with its value as "key = value" lines (secrets as
 //  wa_config_display shows them), in double quotes where a config file
 //  would read the value otherwise.

@@ -34,8 +34,9 @@ void wa_db_disconnect (wa_db_t *self);
 //  paused node's transaction and locks do not outlive it). A connection's
 //  owner calls this when it has nothing else to do, at least every
 //  wa_db_keepalive_interval: an idle connection is pinged then (none while
-//  not connected, or inside a transaction). 0, or -1 when the connection
-//  was gone (then closed; the next call reconnects).
+//  not connected, or inside a transaction), or closed when it ran no
+//  statement for db_connection_idle_timeout (> 0). 0, or -1 when the
+//  connection was gone (then closed; the next call reconnects).
 int wa_db_keepalive (wa_db_t *self);
 wa_usec_t wa_db_keepalive_interval (const wa_db_t *self);
 

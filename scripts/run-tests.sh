@@ -5,7 +5,9 @@
 # WA_MEMCHECK=1 each runs under valgrind with an error exit. Integration
 # tests are tests/integration/test_*.sh, run against one private MariaDB
 # this script starts in a temporary folder (and stops). WA_TESTS=pattern
-# selects integration tests by name.
+# selects integration tests by name. The compose suite is
+# tests/compose/compose-test.sh short (make test; it says itself when no
+# Docker engine answers and passes); WA_COMPOSE=0 leaves it out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export WA_BIN=${WA_BIN:-$PWD/bin}
@@ -129,11 +131,24 @@ run_integration() {
     rm -rf "$RUN"
 }
 
+run_compose() {
+    [ "${WA_COMPOSE:-1}" != 0 ] || { echo "skipped compose tests: WA_COMPOSE=0"; return; }
+    # Sanitized builds are for the programs on this host; the images build their own.
+    [ -z "${WA_SANITIZER_REPORTS:-}" ] || { echo "skipped compose tests: a sanitizer run"; return; }
+    local start; start=$(date +%s)
+    if timeout 900 tests/compose/compose-test.sh short; then
+        passed=$((passed + 1)); echo "ok   compose/short ($(( $(date +%s) - start )) s)"
+    else
+        failed=$((failed + 1)); failures+=("compose/short"); echo "FAIL compose/short"
+    fi
+}
+
 case "${1:-all}" in
     unit) run_unit ;;
     integration) run_integration ;;
-    all) run_unit; run_integration ;;
-    *) echo "usage: $0 unit|integration|all" >&2; exit 2 ;;
+    compose) run_compose ;;
+    all) run_unit; run_integration; run_compose ;;
+    *) echo "usage: $0 unit|integration|compose|all" >&2; exit 2 ;;
 esac
 # Sanitizers write a report file per process that found something, also for
 # daemons whose exit status no test looks at.

@@ -65,6 +65,7 @@ wa_cli_start (const wa_cli_t *cli, int argc, char **argv, wa_config_t *config, i
         fprintf (stderr, "%s: configuration error: %s\n", cli->program, err);
         exit (1);
     }
+    wa_config_for_program (config, cli->program);
     if (verbose)
         wa_log_set_level (WA_LOG_DEBUG);
     wa_log_set_syslog (config->log_syslog, cli->program);
@@ -74,6 +75,9 @@ wa_cli_start (const wa_cli_t *cli, int argc, char **argv, wa_config_t *config, i
         wa_config_print (config, stdout);
         exit (0);
     }
+    if (!cli->takes_args && (*config->orchestration || *config->running_env_version))
+        wa_info ("deployed by %s, deployment files %s", *config->orchestration ? config->orchestration : "(not said)",
+                 *config->running_env_version ? config->running_env_version : "(version not said)");
     *first = optind;
     return 0;
 }

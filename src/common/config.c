@@ -53,6 +53,9 @@ static const key_t_ s_keys[] = {
     K ("db_connect_timeout", NULL, T_INT, db_connect_timeout, "3", 1, 60, NULL, "seconds to connect"),
     K ("db_statement_timeout", NULL, T_INT, db_statement_timeout, "2", 1, 60, NULL,
        "seconds before a statement counts as failed"),
+    K ("db_connection_idle_timeout", NULL, T_INT, db_connection_idle_timeout, "0", 0, 86400000, NULL,
+       "milliseconds (the original's unit): a database connection that ran no statement this long is "
+       "closed, and opened again for the next one (0: kept open, pinged)"),
     K ("db_tls", NULL, T_BOOL, db_tls, "0", 0, 0, NULL,
        "1 talks TLS to the database, and refuses a server without it (on by itself with db_tls_ca)"),
     K ("db_tls_ca", NULL, T_STR, db_tls_ca, "", 0, 255, NULL,
@@ -72,6 +75,9 @@ static const key_t_ s_keys[] = {
        "this machine's host name, used when hostname is not set"),
     K ("ports", "COREAPP_EXTERNAL_PORTS", T_PORTS, ports, "6250,6251,6252,6253", 0, 65535, NULL,
        "four ports: api, bus, control, health (\"a,b,c,d\", \"a-d\", or 0 for any free port)"),
+    K ("bind_ports", NULL, T_PORTS, bind_ports, "", 0, 65535, NULL,
+       "the four ports bound when they differ from those advertised (ports), as behind a container's "
+       "published ports: \"6250-6253\" binds those and tells the others ports (empty: binds ports)"),
     K ("bind_address", NULL, T_STR, bind_address, "*", 1, 63, NULL, "address to bind the four ports on"),
     K ("bus_security", NULL, T_ENUM, bus_security, "curve", 0, 0, "curve|off",
        "the node bus: curve (every connection authenticated by its key and encrypted) or off (no "
@@ -143,6 +149,16 @@ static const key_t_ s_keys[] = {
        "wagate: inbound messages generated per second (0: only those injected)"),
     K ("wagate_registered", NULL, T_BOOL, wagate_registered, "1", 0, 0, NULL,
        "wagate: 1 starts with the account registered; 0 requires POST /v1/account and verify first"),
+    K ("app_multiconnect", NULL, T_BOOL, app_multiconnect, "1", 0, 0, NULL,
+       "the original's switch to High Availability / Multiconnect: the only mode wacluster has, so "
+       "it must be 1 (0 is refused)"),
+    K ("webapp_hostname", "WEBAPP_HOSTNAME", T_STR, webapp_hostname, "", 0, 253, NULL,
+       "waweb: the host name this Webapp registers under (/v1/health, /v1/stats, wactl status) and "
+       "puts in a self-signed certificate; empty: hostname"),
+    K ("orchestration", "ORCHESTRATION", T_STR, orchestration, "", 0, 31, NULL,
+       "informational: how the node was deployed (DOCKER-COMPOSE, ...), logged at start"),
+    K ("running_env_version", NULL, T_STR, running_env_version, "", 0, 31, NULL,
+       "informational: the version of the deployment files, logged at start"),
     K ("log_level", NULL, T_ENUM, log_level, "info", 0, 0, "error|warn|info|debug", "log level"),
     K ("log_syslog", NULL, T_BOOL, log_syslog, "0", 0, 0, NULL, "1 logs to syslog instead of stderr"),
     K ("webhooks_url", NULL, T_STR, webhooks_url, "", 0, 255, NULL,
@@ -469,6 +485,12 @@ s_apply_value (wa_config_t *self, const key_t_ *k, const char *value, char *err,
                 return s_fail (err, errlen, "key '%s': value '%s' is not a boolean (1/0, true/false, yes/no)", k->name, value);
             return 0;
         case T_PORTS:
+            //  A key whose default is empty (bind_ports) may be unset: -1s.
+            if (!*value && !*k->dflt) {
+                for (int i = 0; i < 4; i++)
+                    ((int *) field)[i] = -1;
+                return 0;
+            }
             if (s_parse_ports (value, (int *) field))
                 return s_fail (err, errlen, "key '%s': value '%s' is not four distinct ports "
                                "(\"6250,6251,6252,6253\", \"6250-6253\" or \"0\")", k->name, value);
@@ -818,9 +840,25 @@ s_env_key (wa_config_t *self, const key_t_ *k, char *err, size_t errlen)
     return 0;
 }
 
+//  The original's variables that mean nothing here: refused, naming them,
+//  rather than ignored (a user would believe they took effect).
+static const struct {
+    const char *name;
+    const char *why;
+} s_refused_env[] = {
+    { "WACORE_HOSTNAME", "the original's single-Coreapp setting: here every Webapp finds the Coreapps "
+      "through the database (shard_map), so there is nothing to point it at; remove it" },
+    { "WA_DB_UPGRADE", "the original's one-off upgrade container: here the primary Master migrates the "
+      "schema when it takes the lease (docs/OPERATIONS.md, Upgrade); remove it" },
+};
+
 int
 wa_config_load_env (wa_config_t *self, char *err, size_t errlen)
 {
+    for (size_t i = 0; i < sizeof s_refused_env / sizeof s_refused_env[0]; i++)
+        if (getenv (s_refused_env[i].name))
+            return s_fail (err, errlen, "environment %s is not supported: %s", s_refused_env[i].name,
+                           s_refused_env[i].why);
     wa_config_t copy = *self;
     for (size_t i = 0; i < NKEYS; i++)
         if (s_env_key (&copy, &s_keys[i], err, errlen))
@@ -872,6 +910,17 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
     if (!*self->db_tls_cert != !*self->db_tls_key)
         return s_fail (err, errlen, "db_tls_cert and db_tls_key go together: set both (a client certificate "
                        "and its key) or neither");
+    if (!self->app_multiconnect)
+        return s_fail (err, errlen, "app_multiconnect (WA_APP_MULTICONNECT) is 0: the original's single-Coreapp "
+                       "mode does not exist here, every deployment is Multiconnect; set it to 1 or remove it");
+    if (self->bind_ports[0] >= 0) {
+        if (self->bind_ports[0] == 0)
+            return s_fail (err, errlen, "bind_ports is 0 (any free port): the ports advertised (ports) would "
+                           "lead nowhere; give the four ports to bind, or leave bind_ports empty");
+        if (self->ports[0] == 0)
+            return s_fail (err, errlen, "bind_ports is set but ports (COREAPP_EXTERNAL_PORTS) is 0: give the "
+                           "four ports the others reach this node by (the published ones)");
+    }
     if (self->request_attempt_timeout > self->request_deadline)
         return s_fail (err, errlen, "request_attempt_timeout (%g) must be at most request_deadline (%g)",
                        self->request_attempt_timeout, self->request_deadline);
@@ -973,6 +1022,19 @@ wa_config_load (wa_config_t *self, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+void
+wa_config_for_program (wa_config_t *self, const char *program)
+{
+    if (strcmp (program, "waweb") == 0 && *self->webapp_hostname)
+        snprintf (self->hostname, sizeof self->hostname, "%s", self->webapp_hostname);
+}
+
+const int *
+wa_config_bind_ports (const wa_config_t *self)
+{
+    return self->bind_ports[0] >= 0 ? self->bind_ports : self->ports;
+}
+
 const char *
 wa_config_source (const wa_config_t *self)
 {
@@ -1031,6 +1093,9 @@ wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len)
         case T_PORTS: {
             //  "0" (any free ports) is the one way to say it: "0,0,0,0" is refused.
             const int *p = field;
+            if (p[0] < 0)
+                snprintf (buf, len, "%s", "");
+            else
             if (p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0)
                 snprintf (buf, len, "0");
             else

@@ -71,6 +71,7 @@ struct wa_db_t {
     bool array_binding;         //  wa_db_exec_bulk binds arrays (else multi-row statements)
     bool in_transaction;
     wa_usec_t used_at;          //  the connection's last round trip began
+    wa_usec_t statement_at;     //  its last statement (not a ping) began
     wa_db_row_t row;
 };
 
@@ -298,7 +299,7 @@ wa_db_ensure (wa_db_t *self)
     }
     self->backoff = BACKOFF_MIN;
     self->retry_at = 0;
-    self->used_at = wa_clock_mono ();
+    self->used_at = self->statement_at = wa_clock_mono ();
     s_connects++;
     //  No session may hold locks for long: a node paused (SIGSTOP) or cut
     //  off in the middle of a transaction would otherwise block every
@@ -328,8 +329,20 @@ wa_db_ensure (wa_db_t *self)
 int
 wa_db_keepalive (wa_db_t *self)
 {
-    if (!self->mysql || self->in_transaction
-    ||  wa_clock_mono () - self->used_at < wa_db_keepalive_interval (self))
+    if (!self->mysql || self->in_transaction)
+        return 0;
+    //  db_connection_idle_timeout (the original's): a connection nobody
+    //  used that long goes back to the server instead of being kept alive
+    //  (a proxy or firewall in between may drop it silently otherwise).
+    wa_usec_t now = wa_clock_mono ();
+    int idle_ms = self->config->db_connection_idle_timeout;
+    if (idle_ms > 0 && now - self->statement_at >= (wa_usec_t) idle_ms * 1000) {
+        wa_debug ("db: no statement for %d ms (db_connection_idle_timeout): closing the connection; the "
+                  "next statement opens another", idle_ms);
+        wa_db_disconnect (self);
+        return 0;
+    }
+    if (now - self->used_at < wa_db_keepalive_interval (self))
         return 0;
     return s_ping (self);
 }
@@ -428,7 +441,7 @@ s_ready (wa_db_t *self)
     self->last_errno = 0;
     self->last_error[0] = 0;
     if (wa_db_ensure (self) == 0) {
-        self->used_at = wa_clock_mono ();
+        self->used_at = self->statement_at = wa_clock_mono ();
         return 0;
     }
     //  While the backoff runs, keep the reason of the last failure.

@@ -59,7 +59,7 @@ wa_node_start (wa_node_t *self, const wa_config_t *config, const char *kind)
     for (int i = 0; i < 4; i++) {
         zsock_set_linger (socks[i], 0);
         wa_trust_server (self->trust, socks[i]);
-        int port = s_bind (socks[i], wa_trust_bind_address (self->trust), config->ports[i]);
+        int port = s_bind (socks[i], wa_trust_bind_address (self->trust), wa_config_bind_ports (config)[i]);
         if (port < 0)
             return -1;
         self->ports[i] = port;
@@ -172,8 +172,10 @@ wa_node_register (wa_node_t *self, int min_schema)
 {
     if (self->id)
         return;
+    //  The ports bound, or with bind_ports those the others reach them by.
+    const int *p = self->config->bind_ports[0] >= 0 ? self->config->ports : self->ports;
     char ports[32];
-    snprintf (ports, sizeof ports, "%d,%d,%d,%d", self->ports[0], self->ports[1], self->ports[2], self->ports[3]);
+    snprintf (ports, sizeof ports, "%d,%d,%d,%d", p[0], p[1], p[2], p[3]);
     wa_register_submit (&self->register_job, self->db, self->kind, self->config->hostname, ports,
                         wa_trust_public_key (self->trust), min_schema);
 }

@@ -18,6 +18,7 @@ static const struct {
     { "switchover", wactl_switchover },
     { "pause", wactl_pause },
     { "resume", wactl_resume },
+    { "ping", wactl_ping },
 };
 
 static const wa_cli_t s_cli = {
@@ -89,7 +90,12 @@ static const wa_cli_t s_cli = {
         "                              primary finishes what it has, logs out upstream and\n"
         "                              hands over; the new one logs in at once. Clients see\n"
         "                              a pause, not errors. Waits up to SECONDS (default 30)\n"
-        "                              for the new primary's session; runs while paused too\n\n"
+        "                              for the new primary's session; runs while paused too\n"
+        "  ping --role master|coreapp [--host HOST] [--port N] [--timeout S]\n"
+        "                              one health request to a node's health port (default:\n"
+        "                              127.0.0.1, the port it binds), signed with bus_cert as\n"
+        "                              the node's own key: a container's health check. Exit\n"
+        "                              0 when it answered (its role is printed), 1 if not\n\n"
         "Exit status: 0 done, 1 failed (database unreachable, no schema, not healthy,\n"
         "a setting or password refused), 2 bad usage. From the repository root, wactl\n"
         "finds the cluster 'make start' started through ./run/cluster.conf.",
@@ -104,7 +110,7 @@ main (int argc, char **argv)
     wa_cli_start (&s_cli, argc, argv, &config, &first);
     if (first >= argc) {
         fprintf (stderr, "wactl: no command given (status, events, wait, schema, settings, users, keys, "
-                 "switchover, pause, resume); try 'wactl --help'\n");
+                 "switchover, pause, resume, ping); try 'wactl --help'\n");
         return 2;
     }
     const char *name = argv[first];

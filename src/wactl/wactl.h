@@ -52,6 +52,7 @@ int wactl_keys (wactl_t *self, int argc, char **argv);
 int wactl_switchover (wactl_t *self, int argc, char **argv);
 int wactl_pause (wactl_t *self, int argc, char **argv);
 int wactl_resume (wactl_t *self, int argc, char **argv);
+int wactl_ping (wactl_t *self, int argc, char **argv);
 
 //  The pause as {"at", "by", "reason"}, or null when not paused or the
 //  schema predates it. NULL on a database error.

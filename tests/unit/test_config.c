@@ -19,7 +19,7 @@
 //  them.
 static const char *s_env_names [] = {
     "COREAPP_HOSTNAME", "COREAPP_EXTERNAL_PORTS", "EXTERNAL_HOSTNAME", "WEBAPP_EXTERNAL_PORTS",
-    "WACLUSTER_CONF"
+    "WEBAPP_HOSTNAME", "ORCHESTRATION", "WACORE_HOSTNAME", "WACLUSTER_CONF"
 };
 #define NENV (sizeof s_env_names / sizeof s_env_names [0])
 
@@ -124,6 +124,12 @@ s_assert_config_equal (const wa_config_t *a, const wa_config_t *b)
     assert_string_equal (a->hostname, b->hostname);
     assert_string_equal (a->external_hostname, b->external_hostname);
     assert_memory_equal (a->ports, b->ports, sizeof a->ports);
+    assert_memory_equal (a->bind_ports, b->bind_ports, sizeof a->bind_ports);
+    assert_int_equal (a->db_connection_idle_timeout, b->db_connection_idle_timeout);
+    assert_int_equal (a->app_multiconnect, b->app_multiconnect);
+    assert_string_equal (a->webapp_hostname, b->webapp_hostname);
+    assert_string_equal (a->orchestration, b->orchestration);
+    assert_string_equal (a->running_env_version, b->running_env_version);
     assert_string_equal (a->bind_address, b->bind_address);
     assert_int_equal (a->shards, b->shards);
     assert_true (a->lease_ttl == b->lease_ttl);
@@ -1880,11 +1886,164 @@ test_print_help (void **state)
     free (text);
 }
 
+//  The original's compose variables (issue 10): each works or is refused
+//  at start with a message naming it.
+
+//  wa_config_load of an empty file with the environment as it is: 0, or
+//  -1 with the message in err.
+static int
+s_load_env_only (wa_config_t *config, char *err, size_t errlen)
+{
+    char path [64];
+    s_write_tmp (path, "# nothing\n");
+    return wa_config_load (config, path, err, errlen);
+}
+
+static void
+test_env_app_multiconnect (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    char err [768] = "";
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    assert_true (config.app_multiconnect);
+    setenv ("WA_APP_MULTICONNECT", "1", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    assert_true (config.app_multiconnect);
+    setenv ("WA_APP_MULTICONNECT", "true", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    //  0: the single-Coreapp mode, which does not exist here: refused.
+    setenv ("WA_APP_MULTICONNECT", "0", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), -1);
+    s_assert_contains (err, "WA_APP_MULTICONNECT");
+    s_assert_contains (err, "app_multiconnect");
+    setenv ("WA_APP_MULTICONNECT", "2", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), -1);
+    s_assert_contains (err, "WA_APP_MULTICONNECT");
+    s_assert_contains (err, "'2'");
+}
+
+static void
+test_env_webapp_hostname (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    char err [768] = "";
+    setenv ("COREAPP_HOSTNAME", "core.example.com", 1);
+    setenv ("WEBAPP_HOSTNAME", "web.example.com", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    assert_string_equal (config.webapp_hostname, "web.example.com");
+    //  Only the Webapp takes it as its hostname.
+    wa_config_t core = config;
+    wa_config_for_program (&core, "wacore");
+    assert_string_equal (core.hostname, "core.example.com");
+    wa_config_for_program (&config, "waweb");
+    assert_string_equal (config.hostname, "web.example.com");
+    //  Unset: the Webapp keeps hostname.
+    unsetenv ("WEBAPP_HOSTNAME");
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    wa_config_for_program (&config, "waweb");
+    assert_string_equal (config.hostname, "core.example.com");
+    //  Checked as a host name is: a control character is refused, named.
+    setenv ("WEBAPP_HOSTNAME", "bad\001name", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), -1);
+    s_assert_contains (err, "WEBAPP_HOSTNAME");
+}
+
+static void
+test_env_db_connection_idle_timeout (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    char err [768] = "";
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    assert_int_equal (config.db_connection_idle_timeout, 0);
+    setenv ("WA_DB_CONNECTION_IDLE_TIMEOUT", "180000", 1);     //  the original's db.env
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    assert_int_equal (config.db_connection_idle_timeout, 180000);
+    const char *bad [] = { "-1", "3m", "", "86400001" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        setenv ("WA_DB_CONNECTION_IDLE_TIMEOUT", bad [i], 1);
+        if (s_load_env_only (&config, err, sizeof err) == 0)
+            fail_msg ("WA_DB_CONNECTION_IDLE_TIMEOUT=%s accepted", bad [i]);
+        s_assert_contains (err, "WA_DB_CONNECTION_IDLE_TIMEOUT");
+    }
+}
+
+static void
+test_bind_ports (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    char err [768] = "", value [64];
+    //  Unset: the node binds the ports it advertises.
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    assert_int_equal (config.bind_ports [0], -1);
+    assert_ptr_equal (wa_config_bind_ports (&config), config.ports);
+    assert_int_equal (wa_config_get (&config, "bind_ports", value, sizeof value), 0);
+    assert_string_equal (value, "");
+    //  The original's master behind published ports 6254-6257.
+    setenv ("COREAPP_EXTERNAL_PORTS", "6254,6255,6256,6257", 1);
+    setenv ("WA_BIND_PORTS", "6250-6253", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    assert_int_equal (config.ports [0], 6254);
+    assert_int_equal (wa_config_bind_ports (&config) [0], 6250);
+    assert_int_equal (wa_config_bind_ports (&config) [3], 6253);
+    assert_int_equal (wa_config_get (&config, "bind_ports", value, sizeof value), 0);
+    assert_string_equal (value, "6250,6251,6252,6253");
+    //  Printed and loaded back, it is the same.
+    wa_config_t again;
+    wa_config_defaults (&again);
+    assert_int_equal (wa_config_set (&again, "bind_ports", value, err, sizeof err), 0);
+    assert_memory_equal (again.bind_ports, config.bind_ports, sizeof config.bind_ports);
+    //  Any free port to bind, a fixed one advertised: refused.
+    setenv ("WA_BIND_PORTS", "0", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), -1);
+    s_assert_contains (err, "bind_ports");
+    //  Fixed ports bound, "any" advertised: refused.
+    setenv ("WA_BIND_PORTS", "6250-6253", 1);
+    setenv ("COREAPP_EXTERNAL_PORTS", "0", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), -1);
+    s_assert_contains (err, "COREAPP_EXTERNAL_PORTS");
+    //  Not four ports: refused, named.
+    setenv ("WA_BIND_PORTS", "6250-6252", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), -1);
+    s_assert_contains (err, "WA_BIND_PORTS");
+}
+
+static void
+test_env_refused_originals (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    char err [768] = "";
+    const char *names [] = { "WACORE_HOSTNAME", "WA_DB_UPGRADE" };
+    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
+        setenv (names [i], "1", 1);
+        if (s_load_env_only (&config, err, sizeof err) == 0)
+            fail_msg ("%s accepted", names [i]);
+        s_assert_contains (err, names [i]);
+        s_assert_contains (err, "not supported");
+        unsetenv (names [i]);
+    }
+    //  The informational ones are kept.
+    setenv ("ORCHESTRATION", "DOCKER-COMPOSE", 1);
+    setenv ("WA_RUNNING_ENV_VERSION", "v2.2.3", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    assert_string_equal (config.orchestration, "DOCKER-COMPOSE");
+    assert_string_equal (config.running_env_version, "v2.2.3");
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_defaults, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_env_app_multiconnect, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_env_webapp_hostname, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_env_db_connection_idle_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bind_ports, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_env_refused_originals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_defaults_round_trip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_empty_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_int_bounds, s_setup, s_teardown),
