@@ -32,13 +32,13 @@ bool wa_db_connected (wa_db_t *self);
 void wa_db_disconnect (wa_db_t *self);
 //  The server ends a session silent for db_statement_timeout (so that a
 //  paused node's transaction and locks do not outlive it). A connection's
-//  owner calls this when it has nothing else to do, at least every
-//  wa_db_keepalive_interval: an idle connection is pinged then (none while
+//  owner calls this when it has nothing else to do, by wa_db_keepalive_due
+//  (a monotonic time): an idle connection is pinged then (none while
 //  not connected, or inside a transaction), or closed when it ran no
 //  statement for db_connection_idle_timeout (> 0). 0, or -1 when the
 //  connection was gone (then closed; the next call reconnects).
 int wa_db_keepalive (wa_db_t *self);
-wa_usec_t wa_db_keepalive_interval (const wa_db_t *self);
+wa_usec_t wa_db_keepalive_due (const wa_db_t *self);
 
 //  Execute a statement that returns no rows. Returns the number of rows it
 //  matched (CLIENT_FOUND_ROWS), or -1 on error (wa_db_error tells which; the

@@ -342,15 +342,23 @@ wa_db_keepalive (wa_db_t *self)
         wa_db_disconnect (self);
         return 0;
     }
-    if (now - self->used_at < wa_db_keepalive_interval (self))
+    if (now - self->used_at < wa_clock_from_sec (s_idle_limit (self)) / 3)
         return 0;
     return s_ping (self);
 }
 
 wa_usec_t
-wa_db_keepalive_interval (const wa_db_t *self)
+wa_db_keepalive_due (const wa_db_t *self)
 {
-    return wa_clock_from_sec (s_idle_limit (self)) / 3;
+    wa_usec_t now = wa_clock_mono ();
+    wa_usec_t interval = wa_clock_from_sec (s_idle_limit (self)) / 3;
+    if (!self->mysql || self->in_transaction)
+        return now + interval;
+    wa_usec_t due = self->used_at + interval;
+    int idle_ms = self->config->db_connection_idle_timeout;
+    if (idle_ms > 0 && self->statement_at + (wa_usec_t) idle_ms * 1000 < due)
+        due = self->statement_at + (wa_usec_t) idle_ms * 1000;
+    return due;
 }
 
 bool

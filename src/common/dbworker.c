@@ -18,18 +18,24 @@ s_worker (zsock_t *pipe, void *args)
     const wa_config_t *config = args;
     wa_db_t *db = wa_db_new (config);
     //  Between jobs the connection is pinged, or the server would end it
-    //  as idle (wa_db_keepalive). Nonstop: the reactor's signal flag must
+    //  as idle, or closed when idle past db_connection_idle_timeout
+    //  (wa_db_keepalive), when due: however often jobs come, since a job
+    //  need not run a statement. Nonstop: the reactor's signal flag must
     //  not end the worker before it has run the jobs queued.
     zpoller_t *poller = zpoller_new (pipe, NULL);
     assert (poller);
     zpoller_set_nonstop (poller, true);
-    int keepalive_ms = (int) (wa_db_keepalive_interval (db) / 1000);
     zsock_signal (pipe, 0);
     while (true) {
-        if (!zpoller_wait (poller, keepalive_ms > 0 ? keepalive_ms : 1)) {
+        wa_usec_t now = wa_clock_mono (), due = wa_db_keepalive_due (db);
+        if (now >= due) {
+            wa_db_keepalive (db);
+            continue;
+        }
+        int wait_ms = (int) ((due - now + 999) / 1000);
+        if (!zpoller_wait (poller, wait_ms)) {
             if (zpoller_terminated (poller))
                 break;
-            wa_db_keepalive (db);
             continue;
         }
         zmsg_t *msg = zmsg_recv (pipe);
