@@ -247,7 +247,8 @@ upgrade() {
     mkdir -p "$ctx/conf" "$ctx/scripts" "$ctx/docker-compose"
     cp -a conf/migrations "$ctx/conf/"; cp -a scripts/embed-migrations.sh "$ctx/scripts/"
     cp -a docker-compose/Dockerfile docker-compose/entrypoint.sh docker-compose/db-entrypoint.sh "$ctx/docker-compose/"
-    local n; n=$(ls conf/migrations/*.sql | wc -l)
+    # Migration numbers may skip (0012 is not used): the next is the highest + 1.
+    local n; n=$(ls conf/migrations/*.sql | sed -E 's|.*/0*([0-9]+)_.*|\1|' | sort -n | tail -n 1)
     printf -- '-- The compose test'"'"'s upgrade: one table more.\nCREATE TABLE IF NOT EXISTS compose_upgrade_probe (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB;\n' \
         > "$ctx/conf/migrations/$(printf %04d $((n + 1)))_compose_upgrade_probe.sql"
     docker build -q -f "$ctx/docker-compose/Dockerfile" --build-arg BASE="${WA_BASE_IMAGE:-wacluster-base:bookworm}" \
