@@ -92,7 +92,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 $(BUILD)/tests/test_wamaster_api: tests/unit/test_wamaster_api.c src/wamaster/api.c src/wamaster/api.h \
 		src/wamaster/gatelink.c src/wamaster/gatelink.h src/wamaster/account_state.c \
 		src/wamaster/account_state.h src/wamaster/providers.c src/wamaster/providers.h \
-		src/wamaster/docstore.c src/wamaster/docstore.h $(LIB) | $(BUILD)/tests
+		src/wamaster/docstore.c src/wamaster/docstore.h src/wamaster/reshard.c src/wamaster/reshard.h \
+		$(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 $(BUILD)/tests/test_wagate_account: tests/unit/test_wagate_account.c src/wagate/registration.c src/wagate/registration.h $(LIB) | $(BUILD)/tests
@@ -101,6 +102,11 @@ $(BUILD)/tests/test_wagate_account: tests/unit/test_wagate_account.c src/wagate/
 
 $(BUILD)/tests/test_watch $(BUILD)/tests/test_promote: $(BUILD)/tests/%: tests/unit/%.c src/wamaster/watch.c src/wamaster/watch.h \
 		src/wamaster/promote.c src/wamaster/promote.h $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# The new layout of a change of the shard count, from the old one's rows.
+$(BUILD)/tests/test_reshard: tests/unit/test_reshard.c src/wamaster/reshard.c src/wamaster/reshard.h $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/wamaster -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 

@@ -82,6 +82,13 @@ int wa_message_check (const json_t *root, wa_message_t *msg, char *why, size_t w
 //  The shard of a recipient: crc32 of its digits modulo shards, as the
 //  original routes.
 int wa_message_shard (const char *to, int shards);
+//  Is n a shard count the cluster takes: 1, 2, 4, 8, 16 or 32 (a power of
+//  two, so that every layout's shards split the last layout's evenly)?
+bool wa_shards_valid (int n);
+//  Do shard s of a layout of n shards and shard s2 of a layout of n2 serve
+//  some recipient in common? With valid counts the smaller divides the
+//  larger, so they do exactly when s and s2 agree modulo the smaller.
+bool wa_shards_intersect (int s, int n, int s2, int n2);
 //  Is key a usable idempotency key (1 to WA_MESSAGE_KEY_MAX of A-Z a-z 0-9
 //  and - _ . :)?
 bool wa_message_key_valid (const char *key);

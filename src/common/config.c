@@ -28,7 +28,7 @@ typedef struct {
     size_t size;                //  for strings: buffer size
     const char *dflt;
     double min, max;            //  numbers: bounds; strings: min/max length
-    const char *choices;        //  T_ENUM: "a|b|c"
+    const char *choices;        //  T_ENUM: "a|b|c"; T_INT (optional): the numbers allowed
     const char *help;
 } key_t_;
 
@@ -87,7 +87,8 @@ static const key_t_ s_keys[] = {
     K ("bus_keys_dir", NULL, T_STR, bus_keys_dir, "/etc/wacluster/keys/trusted", 1, 255, NULL,
        "the allow-list: a directory of the public certificates (NAME.key) the cluster trusts; "
        "read again when it changes"),
-    K ("shards", NULL, T_INT, shards, "1", 1, WA_SHARDS_MAX, NULL, "number of shards (fixed at first start)"),
+    K ("shards", NULL, T_INT, shards, "1", 1, WA_SHARDS_MAX, "1|2|4|8|16|32",
+       "number of shards when the cluster is first started; later changed live with POST /v1/account/shards"),
     K ("lease_ttl", NULL, T_SEC, lease_ttl, "10", 0.1, 3600, NULL, "master lease length, seconds"),
     K ("lease_renew_interval", NULL, T_SEC, lease_renew_interval, "2", 0.02, 600, NULL,
        "seconds between master lease renewals"),
@@ -302,6 +303,22 @@ s_find (const char *name)
     return NULL;
 }
 
+//  Is n one of the numbers of choices ("1|2|4")?
+static bool
+s_choice_number (const char *choices, long n)
+{
+    for (const char *p = choices; *p; ) {
+        char *end;
+        long c = strtol (p, &end, 10);
+        if (end == p)
+            return false;
+        if (c == n)
+            return true;
+        p = *end == '|' ? end + 1 : end;
+    }
+    return false;
+}
+
 static int
 s_parse_long (const char *text, long *out)
 {
@@ -459,6 +476,9 @@ s_apply_value (wa_config_t *self, const key_t_ *k, const char *value, char *err,
             if (lv < k->min || lv > k->max)
                 return s_fail (err, errlen, "key '%s': value '%s' is out of bounds (%g to %g)",
                                k->name, value, k->min, k->max);
+            //  A number among choices ("1|2|4"): the whole number, not a prefix.
+            if (k->choices && !s_choice_number (k->choices, lv))
+                return s_fail (err, errlen, "key '%s': value '%s' must be one of %s", k->name, value, k->choices);
             *(int *) field = (int) lv;
             return 0;
         case T_SEC:
@@ -984,6 +1004,9 @@ wa_config_print_help (FILE *out)
         if (k->alias)
             snprintf (env + strlen (env), sizeof env - strlen (env), ", %s", k->alias);
         char bounds[64] = "";
+        if (k->type == T_INT && k->choices)
+            snprintf (bounds, sizeof bounds, " [%s]", k->choices);
+        else
         if (k->type == T_INT || k->type == T_SEC || k->type == T_DAYS)
             snprintf (bounds, sizeof bounds, " [%g..%g]", k->min, k->max);
         else

@@ -9,6 +9,7 @@
 #include "wa_errors.h"
 #include "wa_message.h"
 #include "wa_message_check.h"
+#include "wa_config.h"
 
 const char *const wa_message_types[] = {
     "text", "image", "audio", "video", "document", "sticker", "template", "interactive", "contacts",
@@ -544,6 +545,19 @@ wa_message_shard (const char *to, int shards)
         return 0;
     uLong crc = crc32 (0L, (const Bytef *) to, (uInt) strlen (to));
     return (int) (crc % (uLong) shards);
+}
+
+bool
+wa_shards_valid (int n)
+{
+    return n >= 1 && n <= WA_SHARDS_MAX && (n & (n - 1)) == 0;
+}
+
+bool
+wa_shards_intersect (int s, int n, int s2, int n2)
+{
+    int least = n < n2 ? n : n2;
+    return least > 0 && s % least == s2 % least;
 }
 
 bool

@@ -1,23 +1,27 @@
 /*  core_jobs — see core_jobs.h */
 #include "wa_log.h"
+#include "wa_message.h"
 #include "core_jobs.h"
 
-//  A promotion is a shard_map row naming us with a lease still running.
+//  A promotion is a shard_map row naming us with a lease still running,
+//  not draining (a change of the shard count lets it go: reshard.h).
 static const char *SQL_FIND =
-    "SELECT shard, epoch FROM shard_map WHERE node_id = ? AND expires_at > NOW(6) "
+    "SELECT shard, epoch FROM shard_map WHERE node_id = ? AND expires_at > NOW(6) AND draining = 0 "
     "ORDER BY shard LIMIT 1";
 //  Renewal matches only while the row still names us at our epoch: after a
 //  promotion of someone else it matches nothing, and we have lost the shard.
+//  Nor once the row is draining (a change of the shard count): its holder
+//  lets go, and its lease runs out.
 static const char *SQL_RENEW =
     "UPDATE shard_map SET expires_at = NOW(6) + INTERVAL ? MICROSECOND "
-    "WHERE shard = ? AND node_id = ? AND epoch = ?";
+    "WHERE shard = ? AND node_id = ? AND epoch = ? AND draining = 0";
 //  Time left, by the database's clock, until the previous holder's lease
 //  has expired and its session has surely timed out at the gateway; none
 //  when it handed the shard over with its session confirmed closed
 //  (prev_closed, handover.h).
 static const char *SQL_WAIT =
     "SELECT IF(prev_closed = 1, 0, TIMESTAMPDIFF(MICROSECOND, NOW(6), prev_expires_at) + ?), "
-    WA_CLOCKWATCH_NOW_SQL " "
+    WA_CLOCKWATCH_NOW_SQL ", (SELECT shards FROM cluster_info WHERE id = 1) "
     "FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ?";
 
 typedef struct {
@@ -39,6 +43,7 @@ s_found_row (const wa_db_row_t *row, void *arg)
 typedef struct {
     int64_t wait;
     wa_usec_t db_now;
+    int64_t shards;
 } wait_t;
 
 static int
@@ -47,6 +52,7 @@ s_wait_row (const wa_db_row_t *row, void *arg)
     wait_t *wait = arg;
     wait->wait = wa_db_row_int (row, 0);
     wait->db_now = wa_db_row_int (row, 1);
+    wait->shards = wa_db_row_int (row, 2);
     return 0;
 }
 
@@ -79,13 +85,14 @@ core_shard_run (wa_job_t *job, wa_db_t *db)
         job->rc = 0;
         return;
     }
-    wait_t wait = { 0, 0 };
+    wait_t wait = { 0, 0, 0 };
     wa_usec_t sent = wa_clock_mono ();
     if (wa_db_query (db, SQL_WAIT, s_wait_row, &wait, "iiuu", (int64_t) self->idle,
                      (int64_t) self->shard, self->node, self->epoch) != 1)
         return;
     self->readings[1] = (wa_clockread_t) { wait.db_now, sent, wa_clock_mono () };
     self->login_wait = wait.wait > 0 ? wait.wait : 0;
+    self->shards = wa_shards_valid ((int) wait.shards) ? (int) wait.shards : 0;
     job->rc = 1;
 }
 

@@ -16,6 +16,7 @@ typedef struct {
     wa_usec_t idle;             //  upstream idle timeout
     //  out: rc 1 held (found or renewed), 0 not held / lost, -1 error
     wa_usec_t login_wait;       //  how long before a login may go out (0: now)
+    int shards;                 //  the shard count in force (cluster_info), read with the renewal
     wa_clockread_t readings[2]; //  the database's clock: at the start, and with the wait
 } shard_job_t;
 

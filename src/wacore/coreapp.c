@@ -40,6 +40,7 @@ typedef struct {
     zloop_t *loop;
     wa_lease_t lease;           //  the shard lease as we know it
     int shard;                  //  -1 while secondary
+    int shards;                 //  the count in force, as our last renewal read it (0: unknown)
     session_t session;
     wa_usec_t login_at;         //  no login before this (database says)
     wa_usec_t login_floor;      //  nor before this (our own clock, after a step of the database's)
@@ -331,6 +332,7 @@ s_shard_done (coreapp_t *self)
     s_clock_readings (self, job);
     if (job->job.rc == 1) {
         bool promoted = self->shard < 0;
+        self->shards = job->shards;
         wa_lease_granted (&self->lease, job->job.sent_at, job->ttl, job->epoch);
         if (!wa_lease_valid (&self->lease, wa_clock_mono ())) {
             if (!promoted)
@@ -889,14 +891,29 @@ s_read_send (void *arg, uint64_t seq, const char *payload)
 
 //  Answers a request we cannot serve now (not primary; with check_shard,
 //  not for the shard we hold; handing it over) and says so.
+//  The shard a request is for: of its "route" (the digits whose shard
+//  serves it) by the count in force as we know it, so that a request
+//  routed under another count is sent back (the Webapp reads the map
+//  again); else its "shard"; -1 when neither says.
+static int
+s_request_shard (coreapp_t *self, json_t *root)
+{
+    const char *route = json_string_value (json_object_get (root, "route"));
+    if (route)
+        return self->shards > 0 ? wa_message_shard (route, self->shards) : -1;
+    json_t *shard = json_object_get (root, "shard");
+    return json_is_integer (shard) && json_integer_value (shard) >= 0
+        && json_integer_value (shard) < WA_SHARDS_MAX ? (int) json_integer_value (shard) : -1;
+}
+
 static bool
-s_not_serving (coreapp_t *self, zframe_t **peer, uint64_t seq, json_t *shard, bool check_shard)
+s_not_serving (coreapp_t *self, zframe_t **peer, uint64_t seq, json_t *root, bool check_shard)
 {
     if (!s_holding (self))
         s_api_error (self, peer, seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " is not primary",
                      self->node.id);
     else
-    if (check_shard && (!json_is_integer (shard) || json_integer_value (shard) != self->shard))
+    if (check_shard && s_request_shard (self, root) != self->shard)
         s_api_error (self, peer, seq, 500, WA_ERR_NOT_PRIMARY_COREAPP, "coreapp %" PRIu64 " holds shard %d, not this one",
                      self->node.id, self->shard);
     else
@@ -919,7 +936,6 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
     else
     if (streq (op, "send")) {
         const char *key = json_string_value (json_object_get (root, "key"));
-        json_t *shard = json_object_get (root, "shard");
         wa_message_t message;
         char why[200];
         int code;
@@ -935,7 +951,14 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
                          "the file and sends its id", message.media[0].link ? message.media[0].field
                          : message.media[1].field);
         else
-        if (!s_not_serving (self, peer, msg->seq, shard, true))
+        //  The recipient's shard decides where the row goes: a route that
+        //  is not it would file the message under another shard.
+        if (json_object_get (root, "route") && !streq (json_string_value (json_object_get (root, "route"))
+                                                       ? json_string_value (json_object_get (root, "route")) : "",
+                                                       message.to))
+            s_api_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "'route' is not the message's recipient");
+        else
+        if (!s_not_serving (self, peer, msg->seq, root, true))
             outbox_accept (self->outbox, peer, msg->seq, key, &message);
     }
     else
@@ -945,12 +968,12 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
     }
     else
     if (streq (op, "read")) {
-        if (!s_not_serving (self, peer, msg->seq, json_object_get (root, "shard"), true))
+        if (!s_not_serving (self, peer, msg->seq, root, true))
             reads_request (self->reads, peer, msg->seq, root, s_session_unavailable (self));
     }
     else
     if (streq (op, "identity")) {
-        if (!s_not_serving (self, peer, msg->seq, json_object_get (root, "shard"), true))
+        if (!s_not_serving (self, peer, msg->seq, root, true))
             identity_request (self->identity, peer, msg->seq, root, s_session_unavailable (self));
     }
     else

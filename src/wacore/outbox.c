@@ -129,9 +129,11 @@ struct outbox_t {
 
 enum { JOB_INSERT = 1, JOB_MARK, JOB_LOAD, JOB_MEDIA };
 
+//  Not under a draining row (a change of the shard count): a message is
+//  accepted under the layout in force, or retried until the new one is.
 static const char *SQL_FENCE =
     "SELECT 1 FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ? AND expires_at > NOW(6) "
-    "LOCK IN SHARE MODE";
+    "AND draining = 0 LOCK IN SHARE MODE";
 static const char *SQL_INSERT =
     "INSERT IGNORE INTO outbox (id, idem_key, shard, epoch, batch, recipient, payload, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, NOW(6))";

@@ -13,6 +13,7 @@
 #include "wa_settings.h"
 #include "account_state.h"
 #include "api.h"
+#include "reshard.h"
 #include "gatelink.h"
 #include "providers.h"
 #include "docstore.h"
@@ -70,7 +71,8 @@ static const struct {
 #define NESTED (sizeof s_nested / sizeof s_nested[0])
 
 //  What a job's run says.
-enum { RC_OK = 0, RC_DATABASE = -1, RC_LOCKED = 1, RC_INVALID = 2, RC_NOT_PRIMARY = 3, RC_NOT_FOUND = 4 };
+enum { RC_OK = 0, RC_DATABASE = -1, RC_LOCKED = 1, RC_INVALID = 2, RC_NOT_PRIMARY = 3, RC_NOT_FOUND = 4,
+       RC_CONFLICT = 5 };
 
 typedef struct {
     wa_job_t job;
@@ -102,6 +104,8 @@ typedef struct {
     wa_config_t result;         //  the settings as stored (after the change)
     wa_settings_write_t write;  //  the change, through the settings store
     int shards;                 //  cluster_info's
+    reshard_status_t reshard;   //  shards_get, shards_set: where a change is
+    reshard_begin_t reshard_outcome;    //  shards_set
     char error[900];
 } api_job_t;
 
@@ -152,7 +156,6 @@ struct api_t {
 static const char *SQL_FENCE =
     "SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
     "AND expires_at > NOW(6) LOCK IN SHARE MODE";
-static const char *SQL_SHARDS = "SELECT shards FROM cluster_info WHERE id = 1";
 static const char *SQL_PROVIDERS = "SELECT name, type, config FROM media_providers ORDER BY name";
 static const char *SQL_PROVIDER_CONFIG = "SELECT config FROM media_providers WHERE name = ? FOR UPDATE";
 static const char *SQL_PROVIDER_STORE =
@@ -277,15 +280,16 @@ s_account_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
-//  The shard count is fixed when the cluster is created (cluster_info):
-//  asking for the count it has is fine, any other is refused.
+//  The shard count: read with the change that runs, if one does; or a
+//  change started (reshard.h): the account checked, then, fenced by our
+//  lease, the layout in force marked draining. Answered once started; the
+//  monitor takes it on from there.
 static int
 s_run_shards (api_job_t *self, wa_db_t *db)
 {
-    int64_t shards = 0;
-    if (wa_db_query (db, SQL_SHARDS, s_int_row, &shards, "") < 0)
+    if (reshard_read (db, &self->reshard))
         return s_failed (self, db, "cannot read the shard count", false);
-    self->shards = (int) shards;
+    self->shards = self->reshard.shards;
     if (self->op == OP_SHARDS_GET)
         return RC_OK;
     account_row_t account = { "", "", "" };
@@ -297,13 +301,27 @@ s_run_shards (api_job_t *self, wa_db_t *db)
                   request->phone_number, account.cc, account.phone_number);
         return RC_INVALID;
     }
-    if (request->shards != self->shards) {
-        snprintf (self->error, sizeof self->error, "this cluster has %d shard(s), fixed when it was created: "
-                  "changing the shard count of a running cluster is not supported: create the cluster with "
-                  "shards = %d", self->shards, request->shards);
-        return RC_INVALID;
+    int rc = s_fenced_begin (self, db, "the shard count was not changed");
+    if (rc)
+        return rc;
+    self->reshard_outcome = reshard_begin (db, request->shards, self->by, self->node, self->error,
+                                           sizeof self->error);
+    switch (self->reshard_outcome) {
+        case RESHARD_STARTED:
+            if (wa_db_transaction (db, "COMMIT"))
+                return s_failed (self, db, "cannot commit the change of the shard count", false);
+            return RC_OK;
+        case RESHARD_SAME:
+            wa_db_transaction (db, "ROLLBACK");
+            return RC_OK;
+        case RESHARD_BUSY:
+            wa_db_transaction (db, "ROLLBACK");
+            return RC_CONFLICT;
+        case RESHARD_FAILED:
+            break;
     }
-    return RC_OK;
+    wa_db_transaction (db, "ROLLBACK");
+    return RC_DATABASE;
 }
 
 //  The account row, in a transaction fenced by the master lease.
@@ -1288,6 +1306,26 @@ s_log_change (const slot_t *slot)
         wa_info ("api: %s changed %s: stored; broadcasting", job->by + 4, changed);
 }
 
+//  GET /v1/account/shards: the count in force, and the change that runs:
+//  {"account":{"shards":N[,"change":{...}]}}.
+static json_t *
+s_shards_body (const reshard_status_t *st)
+{
+    json_t *account = json_pack ("{s:i}", "shards", st->shards);
+    if (account && *st->state) {
+        //  Draining: the old layout's rows let go, of all; promoting: the
+        //  new count is in force and its shards get their holders.
+        bool draining = streq (st->state, "draining");
+        json_t *change = json_pack ("{s:i, s:i, s:s, s:s, s:s, s:I, s:i, s:i}", "from", st->from, "to", st->to,
+                                    "state", st->state, "started_at", st->started_at, "started_by", st->started_by,
+                                    "layout", (json_int_t) st->layout, draining ? "released" : "serving",
+                                    draining ? st->released : st->serving, "of", st->rows);
+        if (change)
+            json_object_set_new (account, "change", change);
+    }
+    return account ? json_pack ("{s:o}", "account", account) : NULL;
+}
+
 //  An account op's answer, once its row is stored (or its count read).
 static void
 s_account_done (api_t *self, slot_t *slot)
@@ -1297,11 +1335,15 @@ s_account_done (api_t *self, slot_t *slot)
     int status = 200;
     switch (job->op) {
         case OP_SHARDS_GET:
-            body = json_pack ("{s:{s:i}}", "account", "shards", job->shards);
+            body = s_shards_body (&job->reshard);
             break;
         case OP_SHARDS_SET:
             status = 201;
             body = json_object ();
+            if (job->reshard_outcome == RESHARD_STARTED)
+                wa_info ("api: %s asked for %d shards: %s", job->by + 4, job->shards_request.shards, job->error);
+            if (self->hooks.reshard && job->reshard_outcome == RESHARD_STARTED)
+                self->hooks.reshard (self->hooks.arg);
             break;
         case OP_REGISTER:
             status = job->status;
@@ -1510,6 +1552,10 @@ api_job_done (api_t *self, wa_job_t *job)
             break;
         case RC_NOT_FOUND:
             s_error (self, slot->peer, slot->seq, 404, WA_ERR_NOT_FOUND, "%s", api_job->error);
+            s_free (slot);
+            break;
+        case RC_CONFLICT:
+            s_error (self, slot->peer, slot->seq, 409, WA_ERR_GENERIC, "%s", api_job->error);
             s_free (slot);
             break;
         default:

@@ -77,6 +77,8 @@ typedef struct {
     //  A retention pass now (message_gc), or the one under way: 0, its end
     //  told by api_gc_ended; -1 when this Master cannot (not primary).
     int (*gc) (void *arg);
+    //  A change of the shard count was started (reshard.h): take it on now.
+    void (*reshard) (void *arg);
 } api_hooks_t;
 
 //  Serve sock (the node's api ROUTER) on loop; trust says which keys may

@@ -49,6 +49,7 @@ typedef struct {
     promote_forced_t forced;    //  holders dead by heartbeats, awaiting replacement
     promote_forced_t upstream_forced;   //  holders cut off from the upstream, idem
     bool monitor_again;
+    int reshard_waiting;        //  the old leases a change waited for, as last said
     wa_usec_t health_written;
     zframe_t *settings_asker;   //  a tool waiting for the broadcast
     bool settings_broadcast;    //  the API stored settings: broadcast once re-read
@@ -286,6 +287,15 @@ s_submit_monitor (master_t *self)
     WA_JOB_SUBMIT (self->node.db, self->monitor_job);
 }
 
+//  A change of the shard count was started: the monitor takes it on now.
+static void
+s_api_reshard (void *arg)
+{
+    master_t *self = arg;
+    if (s_acting (self))
+        s_submit_monitor (self);
+}
+
 static void
 s_submit_primary_work (master_t *self)
 {
@@ -368,6 +378,25 @@ s_lease_done (master_t *self)
         s_on_tick (self->loop, 0, self);
 }
 
+//  What a monitor run did to a change of the shard count (reshard.h).
+static void
+s_reshard_done (master_t *self, const reshard_step_t *r)
+{
+    if (r->put_in_force)
+        wa_node_event (&self->node, "layout_changed", -1, r->layout, r->change_id,
+                       "%d shards in force (was %d; layout %" PRIu64 "): %" PRId64 " pending message(s) and %"
+                       PRId64 " callback(s) moved to their new shards", r->to, r->from, r->layout,
+                       r->moved_messages, r->moved_callbacks);
+    if (r->done)
+        wa_node_event (&self->node, "reshard_done", -1, r->layout, r->change_id,
+                       "every one of the %d shards has a primary Coreapp: the change is over", r->to);
+    //  Said once per change and count of old leases left.
+    if (r->running && !r->put_in_force && r->waiting && r->waiting != self->reshard_waiting)
+        wa_info ("shard count change %" PRIu64 ": waiting for %d lease(s) of the old layout to end",
+                 r->change_id, r->waiting);
+    self->reshard_waiting = r->running ? r->waiting : 0;
+}
+
 static void
 s_monitor_done (master_t *self)
 {
@@ -410,6 +439,7 @@ s_monitor_done (master_t *self)
             s_switchover_moved (self, sw, m->epochs[s], NULL);
         }
     }
+    s_reshard_done (self, &m->reshard);
     for (int i = 0; i < m->promotions; i++) {
         promotion_t *p = &m->promoted[i];
         self->promotions++;
@@ -705,8 +735,9 @@ s_job_done (master_t *self, wa_job_t *job)
                 self->migrated = true;
                 self->cluster_shards = self->migrate_job->cluster_shards;
                 if (self->cluster_shards != self->config->shards)
-                    wa_warn ("the cluster has %d shards (fixed when it was created); the config's "
-                             "shards = %d is ignored", self->cluster_shards, self->config->shards);
+                    wa_info ("the cluster has %d shards; the config's shards = %d counts only when a "
+                             "cluster is created (POST /v1/account/shards changes the count)",
+                             self->cluster_shards, self->config->shards);
                 wa_info ("schema at version %d, %d shard(s)", wa_schema_version, self->cluster_shards);
                 s_submit_primary_work (self);
             }
@@ -1381,7 +1412,8 @@ master_run (const wa_config_t *config)
     zloop_reader (self->loop, self->node.health, s_on_health, self);
     zloop_reader (self->loop, self->node.control, s_on_control, self);
     wa_node_watch (&self->node, self->loop);
-    api_hooks_t hooks = { .arg = self, .primary = s_api_primary, .stored = s_api_stored, .gc = s_api_gc };
+    api_hooks_t hooks = { .arg = self, .primary = s_api_primary, .stored = s_api_stored, .gc = s_api_gc,
+                          .reshard = s_api_reshard };
     self->api = api_new (self->loop, self->node.api, self->node.trust, self->node.db, &self->settings, &hooks);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, s_settings_applied);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, lease_renew_interval), s_on_tick);

@@ -130,7 +130,7 @@ master_migrate_run (wa_job_t *job, wa_db_t *db)
 static const char *SQL_SHARDS =
     "SELECT s.shard, s.node_id, s.epoch, s.expires_at > NOW(6), "
     "n.id IS NOT NULL, n.stopped_at IS NULL, "
-    WA_SQL_ALIVE ("n.last_seen") ", " WA_CLOCKWATCH_NOW_SQL " "
+    WA_SQL_ALIVE ("n.last_seen") ", " WA_CLOCKWATCH_NOW_SQL ", s.draining "
     "FROM shard_map s LEFT JOIN nodes n ON n.id = s.node_id ORDER BY s.shard";
 
 //  Every Coreapp that may take a shard, with what promote_pick judges it by.
@@ -151,13 +151,18 @@ static const char *SQL_COREAPPS =
 
 //  Compare-and-set on the epoch, fenced by our master lease. The new
 //  holder's lease starts when the old one ends, and prev_expires_at keeps
-//  the old end: the new holder opens no session before it has passed.
+//  the old end: the new holder opens no session before it has passed. A
+//  row never held keeps the prev_* it was written with: a new layout's row
+//  names the old leases that covered its recipients (reshard.h). A draining
+//  row is promoted by nobody.
 static const char *SQL_PROMOTE =
-    "UPDATE shard_map SET prev_node = node_id, prev_expires_at = expires_at, prev_closed = 0, "
+    "UPDATE shard_map SET prev_node = IF(node_id = 0, prev_node, node_id), "
+    "prev_expires_at = IF(node_id = 0, prev_expires_at, expires_at), "
+    "prev_closed = IF(node_id = 0, prev_closed, 0), "
     "node_id = ?, epoch = epoch + 1, "
     "expires_at = GREATEST(expires_at, NOW(6)) + INTERVAL ? MICROSECOND, "
     "promoted_at = NOW(6), promoted_by = ?, reason = ? "
-    "WHERE shard = ? AND epoch = ? AND "
+    "WHERE shard = ? AND epoch = ? AND draining = 0 AND "
     "(SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
     "AND expires_at > NOW(6)) = 1";
 
@@ -180,6 +185,7 @@ static const char *SQL_FAILOVER_PRUNE =
 typedef struct {
     int count;
     promote_shard_t shards[MASTER_MAX_SHARDS];
+    bool draining[MASTER_MAX_SHARDS];   //  of a layout being replaced (reshard.h)
     wa_usec_t db_now;           //  the statement's NOW(6)
 } shard_list_t;
 
@@ -198,6 +204,7 @@ s_shard_row (const wa_db_row_t *row, void *arg)
     s->running = wa_db_row_int (row, 5);
     s->fresh = wa_db_row_int (row, 6);
     list->db_now = wa_db_row_int (row, 7);
+    list->draining[list->count - 1] = wa_db_row_int (row, 8) != 0;
     return 0;
 }
 
@@ -294,6 +301,12 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
     self->npaused = 0;
     self->paused_by[0] = self->pause_reason[0] = 0;
     job->rc = -1;
+    //  A change of the shard count that runs goes as far as it can first:
+    //  a new layout put in force is promoted by this same run. A step that
+    //  failed (said) is tried again by the next run; the monitor goes on.
+    if (!s_in_time (self->deadline))
+        return;
+    reshard_step (db, self->node, self->epoch, &self->reshard);
     shard_list_t list = { 0 };
     self->clock_ignored = false;
     self->reading.db = 0;
@@ -315,6 +328,9 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
         promote_shard_t *s = &list.shards[i];
         self->holders[i] = s->lease_valid ? s->node : 0;
         self->epochs[i] = s->epoch;
+        //  Draining: its holder lets go and nobody replaces it (reshard.h).
+        if (list.draining[i])
+            continue;
         const char *why = promote_verdict (&policy, s, &self->clock_ignored);
         if (!why)
             continue;

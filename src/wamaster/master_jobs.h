@@ -8,6 +8,7 @@
 #include "wa_clockwatch.h"
 #include "wa_dbworker.h"
 #include "promote.h"
+#include "reshard.h"
 
 #define MASTER_MAX_SHARDS WA_SHARDS_MAX
 #define MASTER_MAX_NODES 64
@@ -71,6 +72,7 @@ typedef struct {
     wa_clockwatch_t clock;      //  the reactor's, as it was (a copy)
     wa_usec_t clock_threshold;  //  what counts as a step
     //  out
+    reshard_step_t reshard;     //  what the run did to a change of the shard count
     wa_clockread_t reading;
     bool clock_ignored;         //  a verdict by the database's clock was set aside
     int promotions;

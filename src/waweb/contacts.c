@@ -32,10 +32,13 @@ contacts_check (web_t *self, web_req_t *req)
         return;
     }
     char digits[WA_CONTACT_DIGITS_MAX + 1];
-    int shard = wa_contact_digits (contacts.contacts[0], digits) == 0 ? wa_message_shard (digits, shards) : 0;
+    bool routed = wa_contact_digits (contacts.contacts[0], digits) == 0;
     //  Only what the Coreapp reads goes on: the request's other keys stay here.
     json_t *request = json_pack ("{s:s, s:s, s:O, s:b}", "op", "contacts", "blocking",
                                  contacts.wait ? "wait" : "no_wait", "contacts",
                                  json_object_get (req->input, "contacts"), "force_check", contacts.force_check);
-    web_forward (self, req, shard, request);
+    if (routed)
+        web_forward_routed (self, req, digits, request);
+    else
+        web_forward (self, req, 0, request);
 }

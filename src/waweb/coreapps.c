@@ -63,10 +63,15 @@ struct coreapps_t {
 };
 
 static const char *SQL_SHARDS = "SELECT shards FROM cluster_info WHERE id = 1";
+//  The primaries, with the count in force read by the same statement (one
+//  snapshot: a change of the count between two reads cannot mix layouts).
+//  A draining row's holder is letting go (a change of the count): no
+//  primary to send to until the new layout's are promoted.
 static const char *SQL_MAP =
-    "SELECT s.shard, s.node_id, s.epoch, n.hostname, n.ports, COALESCE(k.bus_key, '') FROM shard_map s "
+    "SELECT s.shard, s.node_id, s.epoch, n.hostname, n.ports, COALESCE(k.bus_key, ''), c.shards FROM shard_map s "
+    "JOIN cluster_info c ON c.id = 1 "
     "JOIN nodes n ON n.id = s.node_id LEFT JOIN node_keys k ON k.node_id = n.id "
-    "WHERE s.expires_at > NOW(6) AND n.stopped_at IS NULL";
+    "WHERE s.expires_at > NOW(6) AND s.draining = 0 AND s.shard < c.shards AND n.stopped_at IS NULL";
 
 static const char *SQL_MASTER =
     "SELECT m.holder, m.epoch, n.hostname, n.ports, COALESCE(k.bus_key, '') FROM master_lease m "
@@ -107,9 +112,14 @@ static int
 s_map_row (const wa_db_row_t *row, void *arg)
 {
     map_read_t *self = arg;
-    int64_t shard = wa_db_row_int (row, 0);
-    if (shard < 0 || shard >= SHARDS_MAX)
+    int64_t shard = wa_db_row_int (row, 0), shards = wa_db_row_int (row, 6);
+    if (shard < 0 || shard >= SHARDS_MAX || shards < 1 || shards > SHARDS_MAX)
         return 0;
+    //  The count this statement saw wins over the one read before it.
+    if (*self->shards != shards) {
+        *self->shards = (int) shards;
+        memset (self->map, 0, sizeof (shard_entry_t) * SHARDS_MAX);
+    }
     shard_entry_t *entry = &self->map[shard];
     if (wa_peers_endpoint (wa_db_row_str (row, 3), wa_db_row_str (row, 4), 0, entry->endpoint,
                            sizeof entry->endpoint))
@@ -247,6 +257,10 @@ s_send (coreapps_t *self, web_req_t *req)
     wa_usec_t now = wa_clock_mono ();
     bool master = req->fwd_shard == COREAPPS_MASTER;
     int missing = master ? WA_ERR_NOT_PRIMARY_MASTER : WA_ERR_NOT_PRIMARY_COREAPP;
+    //  A routed request's shard by the count in force now: a change of the
+    //  count while it waited sends it where its recipient is served now.
+    if (!master && req->fwd_route[0] && self->shards > 0)
+        req->fwd_shard = wa_message_shard (req->fwd_route, self->shards);
     const shard_entry_t *entry = master ? &self->master
                                : req->fwd_shard >= 0 && req->fwd_shard < self->shards ? &self->map[req->fwd_shard]
                                : NULL;

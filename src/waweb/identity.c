@@ -59,5 +59,5 @@ identity_request (web_t *self, web_req_t *req)
     }
     int shard = wa_message_shard (wa_id, shards);
     json_object_set_new (request, "shard", json_integer (shard));
-    web_forward (self, req, shard, request);
+    web_forward_routed (self, req, wa_id, request);
 }

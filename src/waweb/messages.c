@@ -103,7 +103,7 @@ s_forward (web_t *self, web_req_t *req)
     send_t *send = req->extra;
     json_t *request = json_pack ("{s:s, s:s, s:i, s:O}", "op", "send", "key", send->key, "shard", send->shard,
                                  "message", req->input);
-    web_forward (self, req, send->shard, request);
+    web_forward_routed (self, req, send->msg.to, request);
 }
 
 static void s_next_link (web_t *self, web_req_t *req);
@@ -360,7 +360,7 @@ s_inbound_done (web_t *self, web_req_t *req)
     }
     json_t *request = json_pack ("{s:s, s:i, s:s, s:s}", "op", "read", "shard", read->shard, "id", read->id,
                                  "from", read->from);
-    web_forward (self, req, read->shard, request);
+    web_forward_routed (self, req, read->from, request);
 }
 
 void

@@ -449,6 +449,15 @@ web_forward (web_t *self, web_req_t *req, int shard, json_t *request)
     coreapps_forward (self->coreapps, req, shard);
 }
 
+void
+web_forward_routed (web_t *self, web_req_t *req, const char *route, json_t *request)
+{
+    snprintf (req->fwd_route, sizeof req->fwd_route, "%s", route);
+    if (request)
+        json_object_set_new (request, "route", json_string (req->fwd_route));
+    web_forward (self, req, wa_message_shard (req->fwd_route, web_shards (self)), request);
+}
+
 //  A forwarded request's answer: the Coreapp's, in the envelope; or, when
 //  no attempt succeeded before the deadline, what the last one met.
 static void

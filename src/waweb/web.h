@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <sodium.h>
 #include "wa_config.h"
+#include "wa_message.h"
 #include "wa_dbworker.h"
 #include "wa_node.h"
 #include "auth.h"
@@ -73,6 +74,7 @@ struct web_req_t {
     //  forwarded to a Coreapp (coreapps.h)
     char *fwd_text;             //  the API_REQ's JSON
     int fwd_shard;
+    char fwd_route[WA_MESSAGE_TO_MAX + 1];  //  routed: whose shard serves it ("" when not routed)
     uint64_t fwd_seq;           //  of the attempt in flight, 0 when none
     uint64_t fwd_node;          //  where it went
     wa_usec_t fwd_deadline;     //  the request's
@@ -141,6 +143,11 @@ const char *web_unready (web_t *self, char *why, size_t size);
 //  clear error, ends req.
 int web_shards (web_t *self);
 void web_forward (web_t *self, web_req_t *req, int shard, json_t *request);
+//  Forward req to the primary Coreapp of the shard that serves route (the
+//  digits of a recipient, a conversation or a contact) by the count in
+//  force at each attempt: a change of the count while it waits moves it.
+//  The request carries "route", so that the Coreapp checks it serves it.
+void web_forward_routed (web_t *self, web_req_t *req, const char *route, json_t *request);
 
 //  Endpoints (users.c, health.c, messages.c, settings.c, stats.c).
 void users_login (web_t *self, web_req_t *req);

@@ -312,6 +312,10 @@ test_int_bounds (void **state)
     assert_int_equal (config.shards, 32);
     s_refuse ("shards", "0");
     s_refuse ("shards", "33");
+    //  A power of two: every layout's shards split the last one's evenly.
+    s_accept (&config, "shards", "8");
+    s_refuse ("shards", "3");
+    s_refuse ("shards", "12");
 }
 
 static void
@@ -739,7 +743,7 @@ s_file_error (const char *text, int lineno, const char *part1, const char *part2
     s_write_tmp (path, text);
     wa_config_t config, before;
     wa_config_defaults (&config);
-    s_accept (&config, "shards", "3");
+    s_accept (&config, "shards", "4");
     before = config;
     char err [1024] = "";
     assert_int_equal (wa_config_load_file (&config, path, err, sizeof err), -1);
@@ -974,12 +978,12 @@ test_load_explicit_path (void **state)
 
     //  $WACLUSTER_CONF is used when no path is given; an explicit path wins.
     char other [64];
-    s_write_tmp (other, "shards = 5\n");
+    s_write_tmp (other, "shards = 8\n");
     setenv ("WACLUSTER_CONF", other, 1);
     rc = wa_config_load (&config, NULL, err, sizeof err);
     if (rc)
         fail_msg ("%s", err);
-    assert_int_equal (config.shards, 5);
+    assert_int_equal (config.shards, 8);
     assert_string_equal (wa_config_source (&config), other);
     rc = wa_config_load (&config, path, err, sizeof err);
     if (rc)

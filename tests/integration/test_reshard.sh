@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The shard count changed live (issue 14), under a steady load: 1 → 2 → 1
+# shards on two Coreapps while a client POSTs /v1/messages continuously (8
+# in flight). Every request is answered 201 (a request that meets the change
+# waits and is retried under the new count), every id answered is at wagate
+# exactly once, no two sessions serving a recipient in common were ever open
+# at once (wagate's overlaps), and each change is recorded with its end. A
+# second change while one runs is refused (409), so is a count that is not
+# a power of two, and the count asked for the second time is a no-op.
+. "$(dirname "$0")/lib.sh"
+
+WEB=$(free_port)
+cluster_init webapp_bind=127.0.0.1 shards=1
+standard_cluster
+web_start w1 "$WEB"
+TOKEN=$(admin_token "$WEB")
+AUTH=(-H "Authorization: Bearer $TOKEN")
+shards_body() { echo "{\"cc\":\"1\",\"phone_number\":\"6315551234\",\"shards\":$1}"; }
+in_force() {    # in_force N: the count in force is N and no change runs
+    [ "$(api "$WEB" GET /v1/account/shards "${AUTH[@]}")" = 200 ] \
+        && [ "$(jq -c .account "$T/body")" = "{\"shards\":$1}" ]
+}
+all_held() {    # all_held N: N rows, each with a primary
+    [ "$(q "SELECT COUNT(*) FROM shard_map")" = "$1" ] \
+        && [ "$(q "SELECT COUNT(*) FROM shard_map WHERE node_id <> 0 AND expires_at > NOW(6)")" = "$1" ]
+}
+at_least() { local n; n=$(gate_stat messages); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
+
+expect "a count that is not a power of two" 400 1009 "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 3)"
+expect "the count in force" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 1)"
+[ "$(q "SELECT COUNT(*) FROM shard_changes")" = 0 ] || fail "asking for the count in force recorded a change"
+
+"$BIN/waload" --url "http://127.0.0.1:$WEB" --token "$TOKEN" --concurrency 8 --duration 300 \
+    --stop-file "$T/stop" --record "$T/record.jsonl" --json > "$T/waload.json" 2> "$T/waload.err" &
+LOAD=$!
+PIDS+=($LOAD)
+wait_for 30 at_least 200 || fail "the load did not get going: $(gate_stat messages) messages at wagate"
+
+change() {      # change N: asked for under load, in force, every shard served, the load going on
+    local n=$1 t0 ms before
+    t0=$(now_ms)
+    expect "POST shards $n" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body "$n")"
+    wait_for 60 in_force "$n" || fail "$n shards not in force: $(body); $(q "SELECT shard, node_id, epoch, draining, expires_at > NOW(6) FROM shard_map")"
+    ms=$(( $(now_ms) - t0 ))
+    all_held "$n" || fail "not every one of the $n shards has a primary: $(q "SELECT shard, node_id FROM shard_map")"
+    [ "$(q "SELECT done_at IS NOT NULL FROM shard_changes ORDER BY id DESC LIMIT 1")" = 1 ] || fail "the change has no end"
+    before=$(gate_stat messages)
+    wait_for 30 at_least $(( before + 200 )) || fail "the load did not go on under $n shards"
+    note "$n shards in force and served $ms ms after the POST; $(q "SELECT moved_messages FROM shard_changes ORDER BY id DESC LIMIT 1") pending message(s) moved"
+}
+
+note "1 → 2 under load; a second change while it runs is refused"
+expect "POST shards 2" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 2)"
+expect "a second change while one runs" 409 1000 "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 4)"
+grep -q "a change of the shard count from 1 to 2 runs" "$T/body" || fail "409's details: $(body)"
+running() { api "$WEB" GET /v1/account/shards "${AUTH[@]}" >/dev/null; jq -e '.account.change.to == 2' "$T/body" >/dev/null; }
+running || in_force 2 || fail "GET during the change: $(body)"
+wait_for 60 in_force 2 || fail "2 shards not in force: $(body)"
+all_held 2 || fail "not both shards have a primary: $(q "SELECT shard, node_id FROM shard_map")"
+[ "$(q "SELECT COUNT(DISTINCT node_id) FROM shard_map")" = 2 ] || fail "both shards on one Coreapp"
+wait_for 30 at_least $(( $(gate_stat messages) + 200 )) || fail "the load did not go on under 2 shards"
+
+note "2 → 1 under load"
+change 1
+
+touch "$T/stop"
+rc=0; wait "$LOAD" || rc=$?
+cat "$T/waload.json"
+[ "$rc" = 0 ] || fail "waload saw errors (exit $rc): $(grep -v '"status":201' "$T/record.jsonl" | head -5)"
+
+note "every id answered 201 is at wagate exactly once; no overlap across the layouts"
+grep -o '"id":"[^"]*"' "$T/record.jsonl" | cut -d'"' -f4 | sort > "$T/answered"
+ANSWERED=$(wc -l < "$T/answered")
+[ "$ANSWERED" = "$(wc -l < "$T/record.jsonl")" ] || fail "records without an id"
+[ "$(uniq -d "$T/answered" | wc -l)" = 0 ] || fail "an id answered twice"
+ledger_ids() { grep '"event":"message"' "$T/ledger.jsonl" | grep -o '"id":"[^"]*"' | cut -d'"' -f4 | sort; }
+all_upstream() { [ -z "$(ledger_ids | comm -23 "$T/answered" -)" ]; }
+wait_for 30 all_upstream || fail "answered 201 but never upstream: $(ledger_ids | comm -23 "$T/answered" - | wc -l) ids"
+[ "$(ledger_ids | uniq -d | wc -l)" = 0 ] || fail "ids upstream twice: $(ledger_ids | uniq -d | head -3)"
+[ "$(gate_stat duplicates)" = 0 ] || fail "wagate counted $(gate_stat duplicates) duplicates"
+overlaps_zero || fail "overlaps: $(gate_stat overlaps)"
+none_pending() { [ "$(q "SELECT COUNT(*) FROM outbox WHERE status <> 'sent'")" = 0 ]; }
+wait_for 30 none_pending || fail "rows not sent: $(q "SELECT status, COUNT(*) FROM outbox GROUP BY status")"
+[ "$(q "SELECT COUNT(*) FROM outbox")" = "$ANSWERED" ] || fail "outbox rows vs $ANSWERED answered"
+[ "$(q "SELECT COUNT(*) FROM shard_changes WHERE done_at IS NOT NULL")" = 2 ] || fail "changes: $(q "SELECT * FROM shard_changes")"
+[ "$(q "SELECT layout FROM cluster_info")" = 3 ] || fail "layout $(q "SELECT layout FROM cluster_info"), expected 3"
+note "$ANSWERED messages, all 201, through 1 → 2 → 1 shards; 0 duplicates, 0 overlaps"
+echo "ok $TEST"
