@@ -19,6 +19,12 @@ static const char *SQL_SHARDS =
     "SELECT shard, node_id, epoch, " WACTL_ISO ("expires_at") ", " WACTL_UNTIL ("expires_at") ","
     " expires_at > NOW(6), prev_node, " WACTL_ISO ("promoted_at") ", reason"
     " FROM shard_map ORDER BY shard";
+//  The shard count in force and the change that runs (schema 15): its
+//  state, its counts, when and by whom it was asked.
+static const char *SQL_CHANGE =
+    "SELECT c.shards, c.layout, c.change_state, COALESCE(h.from_shards, 0), COALESCE(h.to_shards, 0),"
+    " " WACTL_ISO ("h.started_at") ", COALESCE(h.started_by, '')"
+    " FROM cluster_info c LEFT JOIN shard_changes h ON h.id = c.change_id WHERE c.id = 1";
 
 //  Parameters: the liveness window twice, in microseconds. A node is hidden
 //  (without --all) once stopped, or down, for more than ten minutes.
@@ -278,6 +284,21 @@ s_print_nodes (json_t *nodes, int hidden)
     wactl_table_destroy (&table);
 }
 
+static int
+s_change_row (const wa_db_row_t *row, void *arg)
+{
+    json_t *status = arg;
+    json_object_set_new (status, "shard_count", json_integer (wa_db_row_int (row, 0)));
+    json_object_set_new (status, "layout", json_integer (wa_db_row_int (row, 1)));
+    if (*wa_db_row_str (row, 2))
+        json_object_set_new (status, "shard_change",
+                             json_pack ("{s:s, s:I, s:I, s:o, s:s}", "state", wa_db_row_str (row, 2),
+                                        "from", (json_int_t) wa_db_row_int (row, 3),
+                                        "to", (json_int_t) wa_db_row_int (row, 4),
+                                        "started_at", s_text_or_null (row, 5), "started_by", wa_db_row_str (row, 6)));
+    return 0;
+}
+
 static void
 s_print_shards (json_t *shards)
 {
@@ -407,6 +428,13 @@ s_print_human (wactl_t *self, json_t *status, int hidden)
     s_print_lease (json_object_get (status, "lease"));
     s_print_nodes (json_object_get (status, "nodes"), hidden);
     s_print_shards (json_object_get (status, "shards"));
+    json_t *change = json_object_get (status, "shard_change");
+    if (json_is_object (change)) {
+        char since[32];
+        printf ("shard count changing from %lld to %lld (%s) since %s UTC, asked by %s\n", s_int (change, "from"),
+                s_int (change, "to"), s_str (change, "state"),
+                wactl_human_time (s_str (change, "started_at"), since, sizeof since), s_str (change, "started_by"));
+    }
     s_print_retention (json_object_get (status, "retention"));
 }
 
@@ -506,6 +534,9 @@ s_collect (wactl_t *self, int version, bool all, json_t *status, int *hidden)
     //  Below version 2 the primary Master has not created the shard map yet.
     if (version >= WACTL_SCHEMA_CLUSTER
     &&  wa_db_query (self->db, SQL_SHARDS, s_shard_row, shards, "") < 0)
+        return -1;
+    if (version >= WACTL_SCHEMA_RESHARD
+    &&  wa_db_query (self->db, SQL_CHANGE, s_change_row, status, "") < 0)
         return -1;
     //  Maintenance mode (wactl pause): {"at", "by", "reason"} or null.
     json_t *paused = wactl_pause_read (self, version);

@@ -32,6 +32,8 @@
 #define WACTL_SCHEMA_RETENTION 9
 //  The schema version that has the pause (cluster_info.paused_at).
 #define WACTL_SCHEMA_OPERATOR 10
+//  The schema version that changes the shard count live (cluster_info.change_state).
+#define WACTL_SCHEMA_RESHARD 15
 
 typedef struct {
     wa_config_t *config;

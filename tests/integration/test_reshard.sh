@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The shard count changed live (issue 14), under a steady load: 1 → 2 → 1
-# shards on two Coreapps while a client POSTs /v1/messages continuously (8
+# → 2 shards on two Coreapps (the last with messages accepted and not yet
+# sent, wagate paused: they move to their new shards and are sent once) while a client POSTs /v1/messages continuously (8
 # in flight). Every request is answered 201 (a request that meets the change
 # waits and is retried under the new count), every id answered is at wagate
 # exactly once, no two sessions serving a recipient in common were ever open
@@ -63,6 +64,22 @@ wait_for 30 at_least $(( $(gate_stat messages) + 200 )) || fail "the load did no
 note "2 → 1 under load"
 change 1
 
+note "1 → 2 with messages accepted and not yet sent (wagate paused): moved to their new shards, sent once"
+kill -STOP "$PID_gate"
+pending_some() { [ "$(q "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")" -ge 50 ]; }
+wait_for 30 pending_some || { kill -CONT "$PID_gate"; fail "no messages waiting: $(q "SELECT status, COUNT(*) FROM outbox GROUP BY status")"; }
+expect "POST shards 2 (wagate paused)" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 2)"
+moved() { [ "$(q "SELECT COUNT(*) FROM shard_changes WHERE id = (SELECT MAX(id) FROM shard_changes) AND drained_at IS NOT NULL")" = 1 ]; }
+wait_for 30 moved || { kill -CONT "$PID_gate"; fail "the new count did not come into force"; }
+kill -CONT "$PID_gate"
+MOVED=$(q "SELECT moved_messages FROM shard_changes ORDER BY id DESC LIMIT 1")
+[ "$MOVED" -ge 1 ] || fail "no pending message moved"
+[ "$(q "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND shard <> CRC32(recipient) % 2")" = 0 ] \
+    || fail "pending messages left under the old count"
+wait_for 60 in_force 2 || fail "2 shards not in force: $(body)"
+wait_for 30 at_least $(( $(gate_stat messages) + 200 )) || fail "the load did not go on under 2 shards"
+note "$MOVED pending message(s) moved to their new shards"
+
 touch "$T/stop"
 rc=0; wait "$LOAD" || rc=$?
 cat "$T/waload.json"
@@ -82,7 +99,9 @@ overlaps_zero || fail "overlaps: $(gate_stat overlaps)"
 none_pending() { [ "$(q "SELECT COUNT(*) FROM outbox WHERE status <> 'sent'")" = 0 ]; }
 wait_for 30 none_pending || fail "rows not sent: $(q "SELECT status, COUNT(*) FROM outbox GROUP BY status")"
 [ "$(q "SELECT COUNT(*) FROM outbox")" = "$ANSWERED" ] || fail "outbox rows vs $ANSWERED answered"
-[ "$(q "SELECT COUNT(*) FROM shard_changes WHERE done_at IS NOT NULL")" = 2 ] || fail "changes: $(q "SELECT * FROM shard_changes")"
-[ "$(q "SELECT layout FROM cluster_info")" = 3 ] || fail "layout $(q "SELECT layout FROM cluster_info"), expected 3"
-note "$ANSWERED messages, all 201, through 1 → 2 → 1 shards; 0 duplicates, 0 overlaps"
+[ "$(q "SELECT COUNT(*) FROM shard_changes WHERE done_at IS NOT NULL")" = 3 ] || fail "changes: $(q "SELECT * FROM shard_changes")"
+[ "$(q "SELECT layout FROM cluster_info")" = 4 ] || fail "layout $(q "SELECT layout FROM cluster_info"), expected 4"
+"$BIN/wactl" -c "$CONF" status --json | jq -e '.shard_count == 2 and .shard_change == null' >/dev/null \
+    || fail "wactl status: $("$BIN/wactl" -c "$CONF" status --json | jq -c '{shard_count, shard_change}')"
+note "$ANSWERED messages, all 201, through 1 → 2 → 1 → 2 shards; 0 duplicates, 0 overlaps"
 echo "ok $TEST"
