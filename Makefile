@@ -28,7 +28,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
 .SECONDEXPANSION:
-.PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration compose-test asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-switchover chaos chaos-clean clean distclean help
+.PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration compose-test asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-switchover bench-reshard chaos chaos-clean clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
 
@@ -48,6 +48,7 @@ help:
 	@echo "make bench-failover   time Coreapp failover, DB-based and heartbeat modes (docs/BENCHMARKS.md)"
 	@echo "make bench-failover-defaults   the same with every setting at its default (slow)"
 	@echo "make bench-switchover 20 planned switchovers under load: the pause a client sees (docs/BENCHMARKS.md)"
+	@echo "make bench-reshard    the shard count changed live under load (WA_BENCH_COUNTS): how long, the pause a client sees"
 	@echo "make bench-api  POST /v1/messages through the full path, and the bare anchor (docs/BENCHMARKS.md)"
 	@echo "make chaos      the multi-host fault-injection suite and a randomized nemesis (docs/RELIABILITY.md; root)"
 	@echo "make chaos-clean  remove what an interrupted make chaos left (its namespaces and processes)"
@@ -248,6 +249,10 @@ bench-failover: deps
 bench-switchover: deps
 	@$(MAKE) --no-print-directory all
 	@bench/switchover.sh
+
+bench-reshard: deps
+	@$(MAKE) --no-print-directory all
+	@bench/reshard.sh
 
 # The multi-host fault-injection suite (docs/RELIABILITY.md): every scenario,
 # then CHAOS_MINUTES (10) of randomized faults with CHAOS_SEED; under 30 min.
