@@ -48,7 +48,7 @@ s_login (referee_t *referee, const referee_owner_t *owner, uint32_t shard, uint6
          uint64_t epoch, wa_usec_t now)
 {
     referee_result_t result;
-    assert_int_equal (referee_login (referee, owner, ACCOUNT, shard, node, epoch, now, &result), 0);
+    assert_int_equal (referee_login (referee, owner, ACCOUNT, shard, 0, node, epoch, now, &result), 0);
     assert_true (result.session > 0);
     return result.session;
 }
@@ -91,7 +91,7 @@ test_stale_epoch_refused (void **state)
     referee_t *referee = (referee_t *) *state;
     referee_result_t result;
     uint64_t session = s_login (referee, &s_alice, 0, 1, 5, SEC (0));
-    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 2, 4, SEC (1), &result), -1);
+    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 0, 2, 4, SEC (1), &result), -1);
     assert_int_equal (result.epoch, 5);
     assert_string_equal (result.text, "stale epoch 4 below 5");
     assert_false (result.overlap);
@@ -104,7 +104,7 @@ test_stale_epoch_refused (void **state)
 
     //  still refused once nothing is open
     assert_int_equal (referee_logout (referee, &s_alice, session, SEC (2), &result), 0);
-    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 2, 0, SEC (2), &result), -1);
+    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 0, 2, 0, SEC (2), &result), -1);
     assert_int_equal (referee_open_count (referee), 0);
     assert_int_equal (s_counter (referee, "refused_stale_epoch"), 2);
     assert_int_equal (s_counter (referee, "sessions"), 1);
@@ -124,7 +124,7 @@ test_equal_and_higher_epoch_accepted (void **state)
     uint64_t third = s_login (referee, &s_bob, 0, 2, 6, SEC (2));
     assert_int_equal (third, 3);
     //  the highest epoch is now 6
-    assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, 0, 1, 5, SEC (3), &result), -1);
+    assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, 0, 0, 1, 5, SEC (3), &result), -1);
     assert_int_equal (result.epoch, 6);
     assert_int_equal (referee_overlap_count (referee), 0);
     assert_int_equal (s_counter (referee, "logouts"), 2);
@@ -136,7 +136,7 @@ test_overlap_counted (void **state)
     referee_t *referee = (referee_t *) *state;
     referee_result_t result;
     uint64_t old = s_login (referee, &s_alice, 0, 11, 1, SEC (0));
-    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 22, 2, SEC (1), &result), 0);
+    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 0, 22, 2, SEC (1), &result), 0);
     assert_true (result.overlap);
     assert_string_equal (result.overlap_record.account, ACCOUNT);
     assert_int_equal (result.overlap_record.old_node, 11);
@@ -171,7 +171,7 @@ test_overlap_counted (void **state)
     json_decref (root);
 
     //  the same key twice from one connection is still two logins
-    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 22, 2, SEC (2), &result), 0);
+    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 0, 22, 2, SEC (2), &result), 0);
     assert_true (result.overlap);
     assert_int_equal (referee_overlap_count (referee), 2);
 }
@@ -183,12 +183,12 @@ test_no_overlap_after_logout_or_expiry (void **state)
     referee_result_t result;
     uint64_t session = s_login (referee, &s_alice, 0, 1, 1, SEC (0));
     assert_int_equal (referee_logout (referee, &s_alice, session, SEC (1), &result), 0);
-    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 2, 2, SEC (1), &result), 0);
+    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 0, 2, 2, SEC (1), &result), 0);
     assert_false (result.overlap);
 
     //  bob goes silent; carol logs in just after his idle timeout: the lazy
     //  expiry before the login closes bob first
-    assert_int_equal (referee_login (referee, &s_carol, ACCOUNT, 0, 3, 3, SEC (1) + IDLE + 1, &result), 0);
+    assert_int_equal (referee_login (referee, &s_carol, ACCOUNT, 0, 0, 3, 3, SEC (1) + IDLE + 1, &result), 0);
     assert_false (result.overlap);
     assert_int_equal (referee_overlap_count (referee), 0);
     assert_int_equal (s_counter (referee, "expired"), 1);
@@ -199,7 +199,7 @@ test_no_overlap_after_logout_or_expiry (void **state)
 
     //  exactly at the timeout it is not yet expired: that is an overlap
     wa_usec_t carol_at = SEC (1) + IDLE + 1;
-    assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, 0, 4, 4, carol_at + IDLE, &result), 0);
+    assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, 0, 0, 4, 4, carol_at + IDLE, &result), 0);
     assert_true (result.overlap);
 }
 
@@ -261,7 +261,7 @@ test_keys_do_not_interfere (void **state)
     uint64_t shard0 = s_login (referee, &s_alice, 0, 1, 7, SEC (0));
     //  lower epochs on another shard or account are fine, and no overlap
     uint64_t shard1 = s_login (referee, &s_bob, 1, 2, 1, SEC (0));
-    assert_int_equal (referee_login (referee, &s_carol, "15551111111", 0, 3, 1, SEC (0), &result), 0);
+    assert_int_equal (referee_login (referee, &s_carol, "15551111111", 0, 0, 3, 1, SEC (0), &result), 0);
     assert_false (result.overlap);
     uint64_t other = result.session;
     assert_int_equal (referee_open_count (referee), 3);
@@ -300,7 +300,7 @@ test_ledger_lines (void **state)
     referee_result_t result;
     uint64_t session = s_login (referee, &s_alice, 0, 1, 2, SEC (0));
     s_login (referee, &s_bob, 0, 2, 3, SEC (1));
-    referee_login (referee, &s_carol, ACCOUNT, 0, 3, 1, SEC (1), &result);
+    referee_login (referee, &s_carol, ACCOUNT, 0, 0, 3, 1, SEC (1), &result);
     referee_ping (referee, &s_bob, session + 1, SEC (1), SEC (1), &result);
     referee_logout (referee, &s_bob, session + 1, SEC (1), &result);
     s_login (referee, &s_carol, 0, 3, 4, SEC (1));
@@ -469,7 +469,7 @@ test_duplicate_across_failover (void **state)
     assert_int_equal (record->again.shard, 3);
     //  from another account and shard too: ids are global
     uint64_t other = 0;
-    assert_int_equal (referee_login (referee, &s_carol, "15559999999", 0, 5, 1, SEC (5), &result), 0);
+    assert_int_equal (referee_login (referee, &s_carol, "15559999999", 0, 0, 5, 1, SEC (5), &result), 0);
     other = result.session;
     assert_int_equal (s_send (referee, &s_carol, other, "never-sent", SEC (5), &result), REFEREE_SEND_DUPLICATE);
     assert_string_equal (result.duplicate_record.first.account, ACCOUNT);
