@@ -19,7 +19,8 @@
 #define WA_TEXT_MAX 16384
 
 typedef enum {
-    WA_MSG_LOGIN = 1,           //  coreapp → upstream: account shard node epoch
+    WA_MSG_LOGIN = 1,           //  coreapp → upstream: account shard node epoch [code] (code, optional:
+                                //  the shard count of the layout the session serves; absent or 0: unknown)
     WA_MSG_LOGIN_OK,            //  upstream → coreapp: session
     WA_MSG_LOGIN_REFUSED,       //  upstream → coreapp: epoch text (reason)
     WA_MSG_PING,                //  coreapp → upstream: session seq
@@ -109,6 +110,9 @@ void wa_msg_init (wa_msg_t *self, wa_msg_type_t type);
 void wa_msg_set_text (wa_msg_t *self, const char *text);
 //  Which fields a type carries (0 for an unknown type).
 uint32_t wa_codec_fields (int type);
+//  Which fields it may also carry (every one or none), in wire order:
+//  encoded when not zero, 0 when absent.
+uint32_t wa_codec_optional (int type);
 const char *wa_codec_type_name (int type);
 const char *wa_codec_strerror (int rc);
 

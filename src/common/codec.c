@@ -52,6 +52,15 @@ static const uint32_t s_fields [WA_MSG_TYPE_MAX] = {
     [WA_MSG_READ_ACK]       = WA_F_SESSION | WA_F_SEQ | WA_F_CODE | WA_F_TEXT,
 };
 
+//  Fields a type may carry or leave out, each in its place in wire order
+//  (every optional field of a frame, or none). Encoded when not zero; a
+//  frame without them decodes to 0: a LOGIN's code, the shard count of
+//  the layout the session serves, is 0 (unknown) from a sender that
+//  predates it.
+static const uint32_t s_optional [WA_MSG_TYPE_MAX] = {
+    [WA_MSG_LOGIN]          = WA_F_CODE,
+};
+
 static const char *s_names [WA_MSG_TYPE_MAX] = {
     [WA_MSG_LOGIN]          = "LOGIN",
     [WA_MSG_LOGIN_OK]       = "LOGIN_OK",
@@ -164,6 +173,12 @@ wa_codec_fields (int type)
     return s_type_known (type)? s_fields [type]: 0;
 }
 
+uint32_t
+wa_codec_optional (int type)
+{
+    return s_type_known (type)? s_optional [type]: 0;
+}
+
 const char *
 wa_codec_type_name (int type)
 {
@@ -223,6 +238,9 @@ wa_codec_encode (const wa_msg_t *self, uint8_t *buf, size_t cap)
     if (!s_type_known (self->type))
         return -1;
     uint32_t fields = s_fields [self->type];
+    //  Only code is optional so far (s_optional).
+    if ((s_optional [self->type] & WA_F_CODE) && self->code)
+        fields |= s_optional [self->type];
     size_t account_len = strnlen (self->account, sizeof (self->account));
     if ((fields & WA_F_ACCOUNT) && !s_account_valid (self->account, account_len))
         return -1;
@@ -371,6 +389,9 @@ s_decode_fields (const msgpack_object_array *array, wa_msg_t *self)
 
     self->type = (uint8_t) head [1].via.u64;
     uint32_t fields = s_fields [self->type];
+    uint32_t optional = s_optional [self->type];
+    if (optional && array->size - 2 == (uint32_t) __builtin_popcount (fields | optional))
+        fields |= optional;
     if (array->size - 2 != (uint32_t) __builtin_popcount (fields))
         return WA_CODEC_EFIELD;
 

@@ -287,7 +287,8 @@ s_try_login (coreapp_t *self)
             wa_timer_once (self->loop, &self->login_timer, when - now, s_on_login_timer, self);
         return;
     }
-    if (session_open (&self->session, self->node.id, (uint32_t) self->shard, self->lease.epoch, now))
+    if (session_open (&self->session, self->node.id, (uint32_t) self->shard, (uint32_t) self->config->shards,
+                      self->lease.epoch, now))
         return;
     zloop_reader (self->loop, self->session.sock, s_on_session, self);
     wa_info ("logging in upstream for shard %d with epoch %" PRIu64, self->shard, self->lease.epoch);

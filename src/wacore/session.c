@@ -32,7 +32,8 @@ s_send (session_t *self, wa_msg_t *msg, wa_usec_t now)
 }
 
 int
-session_open (session_t *self, uint64_t node, uint32_t shard, uint64_t epoch, wa_usec_t now)
+session_open (session_t *self, uint64_t node, uint32_t shard, uint32_t shards, uint64_t epoch,
+              wa_usec_t now)
 {
     assert (self->state == SESSION_CLOSED);
     self->sock = zsock_new (ZMQ_DEALER);
@@ -44,12 +45,14 @@ session_open (session_t *self, uint64_t node, uint32_t shard, uint64_t epoch, wa
     }
     self->node = node;
     self->shard = shard;
+    self->shards = shards;
     self->epoch = epoch;
     self->id = 0;
     wa_msg_t msg;
     wa_msg_init (&msg, WA_MSG_LOGIN);
     snprintf (msg.account, sizeof msg.account, "%s", self->config->account);
     msg.shard = shard;
+    msg.code = shards;          //  the layout's shard count (optional on the wire)
     msg.node = node;
     msg.epoch = epoch;
     self->login_sent_at = now;

@@ -37,6 +37,7 @@ typedef struct {
     uint64_t id;
     uint64_t node;
     uint32_t shard;
+    uint32_t shards;            //  the shard count of the layout it serves (0: unknown)
     uint64_t epoch;
     wa_usec_t login_sent_at;
     wa_usec_t last_pong;
@@ -47,8 +48,10 @@ typedef struct {
 } session_t;
 
 void session_init (session_t *self, const wa_config_t *config);
-//  Create the socket and send LOGIN. 0 / -1.
-int session_open (session_t *self, uint64_t node, uint32_t shard, uint64_t epoch, wa_usec_t now);
+//  Create the socket and send LOGIN for shard of the layout of shards
+//  shards (0: leave the count out, unknown to the gateway). 0 / -1.
+int session_open (session_t *self, uint64_t node, uint32_t shard, uint32_t shards, uint64_t epoch,
+                  wa_usec_t now);
 //  Send LOGOUT when open, then drop the socket. Unless the gateway already
 //  said the session is gone, assume it may linger until the idle timeout.
 void session_close (session_t *self, wa_usec_t now, bool confirmed_gone);

@@ -108,10 +108,16 @@ s_log_overlap (const referee_overlap_t *record)
 {
     char since [48];
     referee_format_time (record->old_since, 3, since, sizeof since);
-    wa_warn ("OVERLAP %s/%" PRIu32 ": node %" PRIu64 " epoch %" PRIu64 " logged in while session %"
-             PRIu64 " of node %" PRIu64 " epoch %" PRIu64 " (open since %s) was still open",
-             record->account, record->shard, record->new_node, record->new_epoch,
-             record->old_session, record->old_node, record->old_epoch, since);
+    //  shard/count, ? when the count is unknown
+    char layout [32], old_layout [32];
+    snprintf (layout, sizeof layout, record->shards? "%" PRIu32 "/%" PRIu32: "%" PRIu32 "/?",
+              record->shard, record->shards);
+    snprintf (old_layout, sizeof old_layout, record->old_shards? "%" PRIu32 "/%" PRIu32: "%" PRIu32 "/?",
+              record->old_shard, record->old_shards);
+    wa_warn ("OVERLAP %s shard %s: node %" PRIu64 " epoch %" PRIu64 " logged in while session %"
+             PRIu64 " of shard %s, node %" PRIu64 " epoch %" PRIu64 " (open since %s) was still open",
+             record->account, layout, record->new_node, record->new_epoch,
+             record->old_session, old_layout, record->old_node, record->old_epoch, since);
 }
 
 static void
@@ -119,16 +125,20 @@ s_handle_login (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
 {
     const wa_msg_t *msg = self->msg;
     referee_result_t result;
-    int rc = referee_login (self->referee, owner, msg->account, msg->shard, msg->node,
+    //  code: the layout's shard count, 0 when the LOGIN did not say
+    int rc = referee_login (self->referee, owner, msg->account, msg->shard, msg->code, msg->node,
                             msg->epoch, now, &result);
+    if (result.overlaps > 1)
+        wa_warn ("OVERLAP %s: the login of node %" PRIu64 " overlapped %" PRIu32 " open sessions, the last:",
+                 msg->account, msg->node, result.overlaps);
     if (result.overlap)
         s_log_overlap (&result.overlap_record);
     //  Sessions closed to make room are told first: the old one ends before
     //  the new one starts.
     s_send_gone (self);
     if (rc == 0) {
-        wa_info ("login %s/%" PRIu32 " node %" PRIu64 " epoch %" PRIu64 ": session %" PRIu64,
-                 msg->account, msg->shard, msg->node, msg->epoch, result.session);
+        wa_info ("login %s/%" PRIu32 " of %" PRIu32 " node %" PRIu64 " epoch %" PRIu64 ": session %" PRIu64,
+                 msg->account, msg->shard, msg->code, msg->node, msg->epoch, result.session);
         wa_msg_init (self->reply, WA_MSG_LOGIN_OK);
         self->reply->session = result.session;
     }
@@ -293,6 +303,12 @@ s_handle_send (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
     }
     if (rc == REFEREE_SEND_NEW)
         s_message_events (self, owner, now);
+    //  Counted every time; said for the first and then at each power of two.
+    size_t misrouted = referee_misrouted_count (self->referee);
+    if (result.misrouted && (misrouted & (misrouted - 1)) == 0)
+        wa_warn ("MISROUTED message %s on session %" PRIu64 ": its recipient is shard %" PRIu32
+                 " of the session's layout (%zu so far)", result.text, msg->session,
+                 result.recipient_shard, misrouted);
     if (rc == REFEREE_SEND_DUPLICATE)
         s_log_duplicate (&result.duplicate_record);
     else
@@ -715,8 +731,8 @@ s_print_summary (const char *endpoint, const char *text)
         return;
     }
     static const char *counters [] = {
-        "sessions", "open", "overlaps", "refused_stale_epoch", "expired", "kicked",
-        "messages", "duplicates"
+        "sessions", "open", "overlaps", "refused_stale_epoch", "refused_layout", "expired", "kicked",
+        "messages", "duplicates", "misrouted"
     };
     printf ("wagate at %s\n", endpoint);
     for (size_t index = 0; index < sizeof counters / sizeof counters [0]; index++)
@@ -736,15 +752,32 @@ s_print_summary (const char *endpoint, const char *text)
     size_t index;
     json_t *entry;
     json_array_foreach (list, index, entry) {
-        printf ("  overlap %s %s/%" JSON_INTEGER_FORMAT ": node %" JSON_INTEGER_FORMAT
-                " epoch %" JSON_INTEGER_FORMAT " (since %s) overlapped by node %"
+        //  A layout is shard/count, shard/? when the count is unknown.
+        json_int_t shards = json_integer_value (json_object_get (entry, "shards"));
+        json_int_t old_shards = json_integer_value (json_object_get (entry, "old_shards"));
+        char layout [48], old_layout [48];
+        snprintf (layout, sizeof layout, "%" JSON_INTEGER_FORMAT "/", json_integer_value (json_object_get (entry, "shard")));
+        snprintf (old_layout, sizeof old_layout, "%" JSON_INTEGER_FORMAT "/",
+                  json_integer_value (json_object_get (entry, "old_shard")));
+        if (shards)
+            snprintf (layout + strlen (layout), sizeof layout - strlen (layout), "%" JSON_INTEGER_FORMAT, shards);
+        else
+            strcat (layout, "?");
+        if (old_shards)
+            snprintf (old_layout + strlen (old_layout), sizeof old_layout - strlen (old_layout),
+                      "%" JSON_INTEGER_FORMAT, old_shards);
+        else
+            strcat (old_layout, "?");
+        printf ("  overlap %s %s shard %s: node %" JSON_INTEGER_FORMAT
+                " epoch %" JSON_INTEGER_FORMAT " (since %s) overlapped by shard %s, node %"
                 JSON_INTEGER_FORMAT " epoch %" JSON_INTEGER_FORMAT "\n",
                 json_string_value (json_object_get (entry, "at")),
                 json_string_value (json_object_get (entry, "account")),
-                json_integer_value (json_object_get (entry, "shard")),
+                old_layout,
                 json_integer_value (json_object_get (entry, "old_node")),
                 json_integer_value (json_object_get (entry, "old_epoch")),
                 json_string_value (json_object_get (entry, "old_since")),
+                layout,
                 json_integer_value (json_object_get (entry, "new_node")),
                 json_integer_value (json_object_get (entry, "new_epoch")));
     }

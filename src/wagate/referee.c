@@ -27,6 +27,7 @@ typedef struct {
 typedef struct {
     char account [REFEREE_ACCOUNT_MAX + 1];
     uint32_t shard;
+    uint32_t shards;            //  the layout's count, 0: unknown (part of the key)
     uint64_t highest_epoch;
     session_t session;          //  at most one per key, by the rule
 } account_t;
@@ -84,6 +85,8 @@ struct _referee_t {
     uint64_t sessions;
     uint64_t overlap_total;
     uint64_t refused_stale_epoch;
+    uint64_t refused_layout;
+    uint64_t misrouted;
     uint64_t expired;
     uint64_t kicked;
     uint64_t logouts;
@@ -129,6 +132,43 @@ static json_t *
 s_uint_json (uint64_t value)
 {
     return json_integer ((json_int_t) value);
+}
+
+//  A layout's shard count; null when unknown.
+static json_t *
+s_shards_json (uint32_t shards)
+{
+    return shards? json_integer (shards): json_null ();
+}
+
+const char *
+referee_layout_check (uint32_t shard, uint32_t shards, char *why, size_t why_size)
+{
+    assert (why && why_size);
+    if (shards == 0)
+        return NULL;
+    if (shards > REFEREE_SHARDS_MAX || (shards & (shards - 1)) != 0)
+        snprintf (why, why_size, "invalid shard count %" PRIu32 ": must be 1, 2, 4, 8, 16 or 32", shards);
+    else
+    if (shard >= shards)
+        snprintf (why, why_size, "invalid shard %" PRIu32 ": not below the shard count %" PRIu32, shard, shards);
+    else
+        return NULL;
+    return why;
+}
+
+//  Counts are powers of two: the recipients of (s, N) are those whose CRC32
+//  is s mod N; with N <= N', every one of (s', N') has CRC32 = s' mod N',
+//  hence = s' mod N mod N (N divides N'): all of them are (s' mod N, N)'s.
+//  So the two sets are nested or disjoint, and meet iff s' mod N == s.
+bool
+referee_layouts_intersect (uint32_t shard_a, uint32_t shards_a, uint32_t shard_b, uint32_t shards_b)
+{
+    if (shards_a == 0 || shards_b == 0)
+        return shard_a == shard_b;
+    if (shards_a <= shards_b)
+        return shard_b % shards_a == shard_a;
+    return shard_a % shards_b == shard_b;
 }
 
 //  FNV-1a: zhashx's default hash is weak on ids that differ in a few
@@ -196,18 +236,18 @@ s_owner_equal (const referee_owner_t *a, const referee_owner_t *b)
 }
 
 static account_t *
-s_account_find (referee_t *self, const char *account, uint32_t shard)
+s_account_find (referee_t *self, const char *account, uint32_t shard, uint32_t shards)
 {
     for (size_t index = 0; index < self->accounts_count; index++) {
         account_t *acct = &self->accounts [index];
-        if (acct->shard == shard && strcmp (acct->account, account) == 0)
+        if (acct->shard == shard && acct->shards == shards && strcmp (acct->account, account) == 0)
             return acct;
     }
     return NULL;
 }
 
 static account_t *
-s_account_add (referee_t *self, const char *account, uint32_t shard)
+s_account_add (referee_t *self, const char *account, uint32_t shard, uint32_t shards)
 {
     if (self->accounts_count == self->accounts_cap) {
         size_t cap = self->accounts_cap? self->accounts_cap * 2: 16;
@@ -221,6 +261,7 @@ s_account_add (referee_t *self, const char *account, uint32_t shard)
     memset (acct, 0, sizeof (account_t));
     snprintf (acct->account, sizeof acct->account, "%s", account);
     acct->shard = shard;
+    acct->shards = shards;
     return acct;
 }
 
@@ -253,6 +294,7 @@ s_ledger (referee_t *self, const char *event, const account_t *acct, uint64_t no
     json_object_set_new (line, "event", json_string (event));
     json_object_set_new (line, "account", json_string (acct->account));
     json_object_set_new (line, "shard", json_integer (acct->shard));
+    json_object_set_new (line, "shards", s_shards_json (acct->shards));
     json_object_set_new (line, "node", s_uint_json (node));
     json_object_set_new (line, "epoch", s_uint_json (epoch));
     json_object_set_new (line, "session", session? s_uint_json (session): json_null ());
@@ -360,9 +402,10 @@ referee_expire (referee_t *self, wa_usec_t now)
     return count;
 }
 
+//  The login of acct (node, epoch, session) found old's session open.
 static void
-s_overlap_record (referee_t *self, account_t *acct, uint64_t node, uint64_t epoch,
-                  uint64_t session, referee_result_t *result)
+s_overlap_record (referee_t *self, const account_t *acct, const account_t *old, uint64_t node,
+                  uint64_t epoch, uint64_t session, referee_result_t *result)
 {
     referee_overlap_t *record = &self->overlaps [self->overlaps_next];
     self->overlaps_next = (self->overlaps_next + 1) % REFEREE_OVERLAPS_KEPT;
@@ -370,30 +413,36 @@ s_overlap_record (referee_t *self, account_t *acct, uint64_t node, uint64_t epoc
     memset (record, 0, sizeof (referee_overlap_t));
     snprintf (record->account, sizeof record->account, "%s", acct->account);
     record->shard = acct->shard;
-    record->old_node = acct->session.node;
-    record->old_epoch = acct->session.epoch;
-    record->old_session = acct->session.id;
-    record->old_since = acct->session.since;
+    record->shards = acct->shards;
+    record->old_shard = old->shard;
+    record->old_shards = old->shards;
+    record->old_node = old->session.node;
+    record->old_epoch = old->session.epoch;
+    record->old_session = old->session.id;
+    record->old_since = old->session.since;
     record->new_node = node;
     record->new_epoch = epoch;
     record->new_session = session;
     record->at = s_wall_now ();
     result->overlap = true;
     result->overlap_record = *record;
+    result->overlaps++;
 
-    json_t *old = json_object ();
-    json_object_set_new (old, "node", s_uint_json (record->old_node));
-    json_object_set_new (old, "epoch", s_uint_json (record->old_epoch));
-    json_object_set_new (old, "session", s_uint_json (record->old_session));
-    json_object_set_new (old, "since", s_time_json (record->old_since, 3));
+    json_t *prior = json_object ();
+    json_object_set_new (prior, "shard", json_integer (record->old_shard));
+    json_object_set_new (prior, "shards", s_shards_json (record->old_shards));
+    json_object_set_new (prior, "node", s_uint_json (record->old_node));
+    json_object_set_new (prior, "epoch", s_uint_json (record->old_epoch));
+    json_object_set_new (prior, "session", s_uint_json (record->old_session));
+    json_object_set_new (prior, "since", s_time_json (record->old_since, 3));
     json_t *extra = json_object ();
-    json_object_set_new (extra, "old", old);
+    json_object_set_new (extra, "old", prior);
     s_ledger (self, "overlap", acct, node, epoch, session, extra);
 }
 
 int
 referee_login (referee_t *self, const referee_owner_t *owner, const char *account,
-               uint32_t shard, uint64_t node, uint64_t epoch, wa_usec_t now,
+               uint32_t shard, uint32_t shards, uint64_t node, uint64_t epoch, wa_usec_t now,
                referee_result_t *result)
 {
     assert (self);
@@ -403,7 +452,20 @@ referee_login (referee_t *self, const referee_owner_t *owner, const char *accoun
     memset (result, 0, sizeof (referee_result_t));
     referee_expire (self, now);
 
-    account_t *acct = s_account_find (self, account, shard);
+    if (referee_layout_check (shard, shards, result->text, sizeof result->text)) {
+        //  No layout's: nothing is opened, nothing remembered but the line.
+        self->refused_layout++;
+        account_t invalid;
+        memset (&invalid, 0, sizeof invalid);
+        snprintf (invalid.account, sizeof invalid.account, "%s", account);
+        invalid.shard = shard;
+        invalid.shards = shards;
+        json_t *extra = json_object ();
+        json_object_set_new (extra, "reason", json_string (result->text));
+        s_ledger (self, "refused", &invalid, node, epoch, 0, extra);
+        return -1;
+    }
+    account_t *acct = s_account_find (self, account, shard, shards);
     if (acct && epoch < acct->highest_epoch) {
         self->refused_stale_epoch++;
         result->epoch = acct->highest_epoch;
@@ -415,7 +477,7 @@ referee_login (referee_t *self, const referee_owner_t *owner, const char *accoun
         return -1;
     }
     if (!acct) {
-        acct = s_account_add (self, account, shard);
+        acct = s_account_add (self, account, shard, shards);
         if (!acct) {
             snprintf (result->text, sizeof result->text, "out of memory");
             return -1;
@@ -433,10 +495,12 @@ referee_login (referee_t *self, const referee_owner_t *owner, const char *accoun
         self->session_info_cap = cap;
     }
     //  One connection holds one session: a second login on it replaces the
-    //  first (when that is the same key, the overlap below records it).
+    //  first (when they intersect, the overlap below records it).
     for (size_t index = 0; index < self->accounts_count; index++) {
         account_t *other = &self->accounts [index];
-        if (other != acct && other->session.open && s_owner_equal (&other->session.owner, owner))
+        if (other != acct && other->session.open && s_owner_equal (&other->session.owner, owner)
+        &&  !(strcmp (other->account, acct->account) == 0
+        &&    referee_layouts_intersect (other->shard, other->shards, shard, shards)))
             s_session_close (self, other, "kicked");
     }
     uint64_t id = self->next_session++;
@@ -444,9 +508,16 @@ referee_login (referee_t *self, const referee_owner_t *owner, const char *accoun
     info->account = (uint32_t) (acct - self->accounts);
     info->node = node;
     info->epoch = epoch;
-    if (acct->session.open) {
-        s_overlap_record (self, acct, node, epoch, id, result);
-        s_session_close (self, acct, "kicked");
+    //  Every open session that serves some of the same recipients, of this
+    //  key or of another layout, overlaps: each is recorded and kicked (the
+    //  real network bans; the emulator keeps the newest, as for one key).
+    for (size_t index = 0; index < self->accounts_count; index++) {
+        account_t *other = &self->accounts [index];
+        if (other->session.open && strcmp (other->account, acct->account) == 0
+        &&  referee_layouts_intersect (other->shard, other->shards, shard, shards)) {
+            s_overlap_record (self, acct, other, node, epoch, id, result);
+            s_session_close (self, other, "kicked");
+        }
     }
     if (epoch > acct->highest_epoch)
         acct->highest_epoch = epoch;
@@ -646,6 +717,7 @@ s_arrival_set (referee_t *self, referee_arrival_t *arrival, uint64_t session, wa
     const account_t *acct = &self->accounts [info->account];
     memcpy (arrival->account, acct->account, sizeof arrival->account);
     arrival->shard = acct->shard;
+    arrival->shards = acct->shards;
     arrival->node = info->node;
     arrival->epoch = info->epoch;
     arrival->session = session;
@@ -658,11 +730,22 @@ s_arrival_json (const referee_arrival_t *arrival)
     json_t *entry = json_object ();
     json_object_set_new (entry, "account", json_string (arrival->account));
     json_object_set_new (entry, "shard", json_integer (arrival->shard));
+    json_object_set_new (entry, "shards", s_shards_json (arrival->shards));
     json_object_set_new (entry, "node", s_uint_json (arrival->node));
     json_object_set_new (entry, "epoch", s_uint_json (arrival->epoch));
     json_object_set_new (entry, "session", s_uint_json (arrival->session));
     json_object_set_new (entry, "at", s_time_json (arrival->at, 3));
     return entry;
+}
+
+//  On a message's ledger line: whether the session serves its recipient.
+static void
+s_misrouted_mark (const referee_result_t *result, json_t *extra)
+{
+    if (result->misrouted) {
+        json_object_set_new (extra, "misrouted", json_true ());
+        json_object_set_new (extra, "recipient_shard", json_integer (result->recipient_shard));
+    }
 }
 
 static void
@@ -685,6 +768,7 @@ s_duplicate_record (referee_t *self, account_t *acct, const message_t *first,
     json_object_set_new (extra, "to", json_string (fields->to));
     json_object_set_new (extra, "type", json_string (fields->type));
     json_object_set_new (extra, "first", s_arrival_json (&record->first));
+    s_misrouted_mark (result, extra);
     s_ledger (self, "duplicate", acct, acct->session.node, acct->session.epoch, session, extra);
 }
 
@@ -707,6 +791,15 @@ referee_send (referee_t *self, const referee_owner_t *owner, uint64_t session,
         result->code = REFEREE_SEND_REFUSED;
         return REFEREE_SEND_REFUSED;
     }
+    //  Judged on whatever is recorded, new or duplicate (counted below, once
+    //  it is: a refusal records nothing).
+    if (acct->shards) {
+        uint32_t recipient = (uint32_t) wa_message_shard (fields.to, (int) acct->shards);
+        if (recipient != acct->shard) {
+            result->misrouted = true;
+            result->recipient_shard = recipient;
+        }
+    }
     wa_usec_t at = s_wall_now ();
     message_t *first = (message_t *) zhashx_lookup (self->messages, fields.id);
     if (first) {
@@ -727,6 +820,7 @@ referee_send (referee_t *self, const referee_owner_t *owner, uint64_t session,
             free (message);
             json_decref (fields.body);
             self->refused_messages++;
+            result->misrouted = false;
             snprintf (result->text, sizeof result->text, "out of memory");
             result->code = REFEREE_SEND_REFUSED;
             return REFEREE_SEND_REFUSED;
@@ -737,10 +831,13 @@ referee_send (referee_t *self, const referee_owner_t *owner, uint64_t session,
         json_object_set_new (extra, "type", json_string (fields.type));
         //  What went upstream, for a checker: the body as sent.
         json_object_set (extra, "body", fields.body);
+        s_misrouted_mark (result, extra);
         s_ledger (self, "message", acct, acct->session.node, acct->session.epoch, session, extra);
         result->code = REFEREE_SEND_NEW;
     }
     json_decref (fields.body);
+    if (result->misrouted)
+        self->misrouted++;
     snprintf (result->text, sizeof result->text, "%s", fields.id);
     return (int) result->code;
 }
@@ -822,12 +919,22 @@ referee_overlap_count (referee_t *self)
     return (size_t) self->overlap_total;
 }
 
+size_t
+referee_misrouted_count (referee_t *self)
+{
+    assert (self);
+    return (size_t) self->misrouted;
+}
+
 static json_t *
 s_overlap_json (const referee_overlap_t *record)
 {
     json_t *entry = json_object ();
     json_object_set_new (entry, "account", json_string (record->account));
     json_object_set_new (entry, "shard", json_integer (record->shard));
+    json_object_set_new (entry, "shards", s_shards_json (record->shards));
+    json_object_set_new (entry, "old_shard", json_integer (record->old_shard));
+    json_object_set_new (entry, "old_shards", s_shards_json (record->old_shards));
     json_object_set_new (entry, "old_node", s_uint_json (record->old_node));
     json_object_set_new (entry, "old_epoch", s_uint_json (record->old_epoch));
     json_object_set_new (entry, "old_session", s_uint_json (record->old_session));
@@ -855,6 +962,7 @@ s_account_json (const account_t *acct)
     json_t *entry = json_object ();
     json_object_set_new (entry, "account", json_string (acct->account));
     json_object_set_new (entry, "shard", json_integer (acct->shard));
+    json_object_set_new (entry, "shards", s_shards_json (acct->shards));
     json_object_set_new (entry, "highest_epoch", s_uint_json (acct->highest_epoch));
     json_t *open = json_null ();
     if (acct->session.open) {
@@ -877,12 +985,14 @@ referee_stats_json (referee_t *self, size_t max_len)
     json_object_set_new (root, "open", s_uint_json (referee_open_count (self)));
     json_object_set_new (root, "overlaps", s_uint_json (self->overlap_total));
     json_object_set_new (root, "refused_stale_epoch", s_uint_json (self->refused_stale_epoch));
+    json_object_set_new (root, "refused_layout", s_uint_json (self->refused_layout));
     json_object_set_new (root, "expired", s_uint_json (self->expired));
     json_object_set_new (root, "kicked", s_uint_json (self->kicked));
     json_object_set_new (root, "logouts", s_uint_json (self->logouts));
     json_object_set_new (root, "malformed", s_uint_json (self->malformed));
     json_object_set_new (root, "messages", s_uint_json (zhashx_size (self->messages)));
     json_object_set_new (root, "duplicates", s_uint_json (self->duplicate_total));
+    json_object_set_new (root, "misrouted", s_uint_json (self->misrouted));
     json_object_set_new (root, "refused_messages", s_uint_json (self->refused_messages));
     json_object_set_new (root, "queries", s_uint_json (self->queries));
 
@@ -955,8 +1065,14 @@ referee_open_session (referee_t *self, const char *account, uint32_t shard, uint
 {
     assert (self);
     assert (account);
-    account_t *acct = s_account_find (self, account, shard);
-    if (!acct || !acct->session.open)
+    account_t *acct = NULL;
+    for (size_t index = 0; index < self->accounts_count && !acct; index++) {
+        account_t *candidate = &self->accounts [index];
+        if (candidate->session.open && candidate->shard == shard
+        &&  strcmp (candidate->account, account) == 0)
+            acct = candidate;
+    }
+    if (!acct)
         return -1;
     if (session)
         *session = acct->session.id;

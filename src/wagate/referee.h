@@ -1,9 +1,21 @@
 /*  referee — wagate's session table and the rules of the one hard rule.
 
-    Sessions are keyed by (account, shard). A login with an epoch lower than
-    the highest the key has seen is refused (a fencing token); a login while
-    the key has an open session is an OVERLAP (the real network would ban the
-    account): it is recorded and the old session is kicked. Sessions silent
+    Sessions are keyed by (account, shard, shards): shards is the shard
+    count of the layout the session serves (the LOGIN's optional count; 0
+    when it did not say: unknown). A session serves the recipients whose
+    CRC32 (zlib's, wa_message_shard) modulo shards is its shard. Two
+    sessions of an account serve common recipients, INTERSECT, when (s, N)
+    and (s', N') with N <= N' have s' mod N == s (referee_layouts_intersect);
+    when either count is unknown, when s == s' (as before counts). A count
+    must be 1, 2, 4, 8, 16 or 32 with shard below it, or the login is
+    refused (refused_layout).
+
+    A login with an epoch lower than the highest its key has seen is refused
+    (a fencing token; per key: epochs of different layouts are not compared,
+    the leases of a new layout may start anew). A login while an
+    intersecting session is open, of its key or of another layout, is an
+    OVERLAP (the real network would ban the account): each such session is
+    recorded as one overlap and kicked, and the login opens. Sessions silent
     longer than the idle timeout expire; nothing ever reopens a session.
 
     Pure: no sockets, no clock reads for the rules (time comes in as `now`,
@@ -14,7 +26,11 @@
     Messages: a SEND on an open session of its owner carries a JSON message
     {"id","to","type","body"} of any type of the API (wa_message_types: a
     text's body a string, contacts' an array, the others' an object); its
-    ledger line holds the body as it arrived. Every id ever received is kept (no cap, no
+    ledger line holds the body as it arrived. A SEND on a session whose count
+    is known whose recipient's CRC32 mod the count is not the session's
+    shard is MISROUTED: counted (misrouted) and marked on its ledger line,
+    and otherwise taken as any other (the real network delivers it; the
+    cluster sent it on a session that does not serve its recipient). Every id ever received is kept (no cap, no
     eviction: this is a test referee) so that a second arrival of an id, from
     any session of any node, is counted as a DUPLICATE and recorded beside
     the first. A QUERY asks whether an id was received, so that a new primary
@@ -45,6 +61,7 @@
 #define REFEREE_MESSAGE_ID_MAX 64       //  [A-Za-z0-9_-]
 #define REFEREE_MESSAGE_TO_MAX 20       //  digits
 #define REFEREE_MESSAGE_BODY_MAX 4096   //  characters, a text message's body
+#define REFEREE_SHARDS_MAX 32           //  a layout's shard count: 1, 2, 4, 8, 16 or 32
 
 //  SEND_ACK codes (the referee_send return values)
 #define REFEREE_SEND_NEW 0
@@ -58,9 +75,15 @@ typedef struct {
     uint8_t data [REFEREE_OWNER_MAX];
 } referee_owner_t;
 
+//  The new login's key (account, shard, shards) and the session it found
+//  open (old_shard, old_shards: the same key's, or an intersecting layout's).
+//  A count 0 is unknown.
 typedef struct {
     char account [REFEREE_ACCOUNT_MAX + 1];
     uint32_t shard;
+    uint32_t shards;
+    uint32_t old_shard;
+    uint32_t old_shards;
     uint64_t old_node;
     uint64_t old_epoch;
     uint64_t old_session;
@@ -75,6 +98,7 @@ typedef struct {
 typedef struct {
     char account [REFEREE_ACCOUNT_MAX + 1];
     uint32_t shard;
+    uint32_t shards;            //  0: unknown
     uint64_t node;
     uint64_t epoch;
     uint64_t session;
@@ -94,10 +118,13 @@ typedef struct {
     uint64_t seq;               //  ping and send: echoed
     uint32_t code;              //  send: SEND_ACK code; query: QUERY_REPLY code
     char text [96];             //  refused or gone: why; send and query: the id
-    bool overlap;               //  login: it overlapped an open session
-    referee_overlap_t overlap_record;
+    bool overlap;               //  login: it overlapped an open session (or more:
+    referee_overlap_t overlap_record;   //  the last one recorded; overlaps says how many)
+    uint32_t overlaps;
     bool duplicate;             //  send: the id had been received before
     referee_duplicate_t duplicate_record;
+    bool misrouted;             //  send: its recipient is not the session's (recipient_shard)
+    uint32_t recipient_shard;
 } referee_result_t;
 
 //  A session the referee closed on its own (kicked or expired) whose owner
@@ -116,10 +143,19 @@ typedef struct {
 referee_t *referee_new (wa_usec_t idle_timeout, FILE *ledger);
 void referee_destroy (referee_t **self_p);
 
-//  0: session opened (result->session); -1: refused (result->epoch, text).
+//  shards: the count of the layout the session serves, 0 when unknown.
+//  0: session opened (result->session); -1: refused (result->epoch, text:
+//  a stale epoch, or a count that is no layout's).
 int referee_login (referee_t *self, const referee_owner_t *owner, const char *account,
-                   uint32_t shard, uint64_t node, uint64_t epoch, wa_usec_t now,
+                   uint32_t shard, uint32_t shards, uint64_t node, uint64_t epoch, wa_usec_t now,
                    referee_result_t *result);
+//  Whether shard a of a layout of shards_a and shard b of shards_b serve
+//  common recipients (counts 0: unknown, then whether a == b). For valid
+//  layouts (referee_layout_check).
+bool referee_layouts_intersect (uint32_t shard_a, uint32_t shards_a, uint32_t shard_b, uint32_t shards_b);
+//  NULL when (shard, shards) is a layout's shard (or shards is 0), else why
+//  not, into why.
+const char *referee_layout_check (uint32_t shard, uint32_t shards, char *why, size_t why_size);
 //  0: pong; -1: session gone (result->text is expired, kicked, logged out or unknown).
 int referee_ping (referee_t *self, const referee_owner_t *owner, uint64_t session,
                   uint64_t seq, wa_usec_t now, referee_result_t *result);
@@ -155,13 +191,15 @@ bool referee_next_gone (referee_t *self, referee_gone_t *gone);
 void referee_count_malformed (referee_t *self);
 size_t referee_open_count (referee_t *self);
 size_t referee_overlap_count (referee_t *self);
+size_t referee_misrouted_count (referee_t *self);
 //  Counters, overlap and duplicate lists and session table as a new JSON
 //  object (the caller owns it) whose compact text takes at most max_len
 //  bytes (to fit, the oldest entries of the longer list go first, then the
 //  session table from its end).
 json_t *referee_stats_json (referee_t *self, size_t max_len);
-//  For the events: the open session of (account, shard) and its owner.
-//  0, or -1 when none is open.
+//  For the events: the open session of (account, shard) and its owner (of
+//  any layout: the first found with that shard index). 0, or -1 when none
+//  is open.
 int referee_open_session (referee_t *self, const char *account, uint32_t shard, uint64_t *session,
                           referee_owner_t *owner);
 //  The key of an open session of the owner (expired sessions closed

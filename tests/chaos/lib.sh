@@ -410,8 +410,8 @@ summary_write() {
              "kernel $(uname -r), build $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?');" \
              "$CHAOS_WHAT, $(elapsed "$STARTED") s in all."
         echo
-        echo "| scenario | result | overlaps (wagate) | lost | duplicates (wagate) | callbacks lost | longest unavailability | failovers | 201s | failed requests | longest delay: 201 → upstream / emitted → webhook | why |"
-        echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+        echo "| scenario | result | overlaps (wagate) | lost | duplicates (wagate) | misrouted (wagate) | callbacks lost | longest unavailability | failovers | 201s | failed requests | longest delay: 201 → upstream / emitted → webhook | why |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         cat "$SUMMARY_ROWS"
     } > "$out"
 }

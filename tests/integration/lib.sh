@@ -117,6 +117,8 @@ gate_stat() {   # gate_stat KEY: a number from wagate stats --json
     "$BIN/wagate" -c "$CONF" stats --json | tr -d '\n ' | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2
 }
 overlaps_zero() { [ "$(gate_stat overlaps)" = 0 ]; }
+# No SEND on a session whose layout does not serve its recipient.
+misrouted_zero() { [ "$(gate_stat misrouted)" = 0 ]; }
 
 primary_master() { q "SELECT holder FROM master_lease WHERE id = 1 AND expires_at > NOW(6)"; }
 primary_coreapp() { q "SELECT node_id FROM shard_map WHERE shard = 0 AND expires_at > NOW(6)"; }

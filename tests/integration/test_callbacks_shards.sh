@@ -2,7 +2,8 @@
 # Callbacks (I4) with two shards, one primary Coreapp each: a status goes to
 # the shard of the session that sent its message, an inbound message to
 # crc32(from) mod 2; each primary stores and delivers its own shard's
-# events, and every event arrives, in order per conversation.
+# events, and every event arrives, in order per conversation. Each session
+# says its layout (2 shards) and wagate counts no message misrouted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/callbacks_lib.sh"
 
@@ -42,4 +43,9 @@ all_delivered() { [ "$(q "SELECT COUNT(*) FROM callbacks WHERE status <> 'delive
 wait_for 20 all_delivered || fail "rows: $(q "SELECT shard, status, COUNT(*) FROM callbacks GROUP BY shard, status")"
 [ -z "$(out_of_order)" ] || fail "out of order: $(out_of_order | head -3)"
 overlaps_zero || fail "overlaps: $(gate_stat overlaps)"
+note "each message went up on the session of its recipient's shard, which said its count"
+misrouted_zero || fail "misrouted: $(gate_stat misrouted)"
+[ "$(jq -s '[.[] | select(.event == "message")] | length' "$T/ledger.jsonl")" = 8 ] || fail "not 8 message lines"
+[ "$(jq -s '[.[] | select(.event == "login" and .shards != 2)] | length' "$T/ledger.jsonl")" = 0 ] \
+    || fail "a login without the count 2: $(jq -c 'select(.event == "login")' "$T/ledger.jsonl" | head -3)"
 note "$(emitted_keys | wc -l) events over two shards, all delivered by their own primary"

@@ -318,6 +318,7 @@ sort -u "$T/wacheck.err" | sed 's/^/    /'
 echo "$out" | grep -q ': PASS ' || fail "wacheck: $out"
 echo "$out" | grep -q ' overlaps 0 (wagate 0)  lost 0/' || fail "wacheck: overlaps or lost: $out"
 echo "$out" | grep -q ' duplicates 0 (wagate 0) ' || fail "wacheck: duplicates: $out"
+echo "$out" | grep -q ' misrouted 0 (wagate 0) ' || fail "wacheck: misrouted: $out"
 check "wagate stats: 0 overlaps" eval '[ "$(gate_stat overlaps)" = 0 ]'
 check "wagate stats: no stale-epoch login" eval '[ "$(gate_stat refused_stale_epoch)" = 0 ]'
 note "load1 (webapp1, h1): $before answered 201 before the kill; load2 (webapp2, h2): all 201, $after of them sent after the kill"

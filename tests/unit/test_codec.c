@@ -72,7 +72,8 @@ s_assert_msg_equal (const wa_msg_t *a, const wa_msg_t *b)
 static void
 s_assert_carried_equal (const wa_msg_t *sent, const wa_msg_t *got)
 {
-    uint32_t fields = wa_codec_fields (sent->type);
+    //  An optional field travels when not zero: either way it comes back.
+    uint32_t fields = wa_codec_fields (sent->type) | wa_codec_optional (sent->type);
     assert_int_equal (sent->type, got->type);
     if (fields & WA_F_ACCOUNT)
         assert_string_equal (sent->account, got->account);
@@ -190,6 +191,11 @@ test_tables (void **state)
     assert_int_equal (wa_codec_fields (WA_MSG_EVENT), WA_F_SHARD | WA_F_NODE | WA_F_EPOCH | WA_F_TEXT);
     assert_int_equal (wa_codec_fields (WA_MSG_ERROR), WA_F_CODE | WA_F_TEXT);
     assert_int_equal (wa_codec_fields (0), 0);
+    assert_int_equal (wa_codec_optional (WA_MSG_LOGIN), WA_F_CODE);
+    assert_int_equal (wa_codec_optional (WA_MSG_LOGIN_OK), 0);
+    assert_int_equal (wa_codec_optional (WA_MSG_ERROR), 0);
+    assert_int_equal (wa_codec_optional (0), 0);
+    assert_int_equal (wa_codec_optional (WA_MSG_TYPE_MAX), 0);
     assert_int_equal (wa_codec_fields (WA_MSG_TYPE_MAX), 0);
     assert_int_equal (wa_codec_fields (-1), 0);
     assert_int_equal (wa_codec_fields (200), 0);
@@ -291,6 +297,51 @@ test_wire_format (void **state)
                              0xd3, 0, 0, 0, 0, 0, 0, 0, 0x05);
     DECODES_TO (WA_CODEC_OK, 0x93, 0x01, 0x0a, 0xda, 0x00, 0x01, 'y');
     DECODES_TO (WA_CODEC_OK, 0x93, 0x01, 0x0a, 0xdb, 0x00, 0x00, 0x00, 0x00);
+    free (msg);
+}
+
+//  A LOGIN's shard count (code) is optional: left out when 0, and a LOGIN
+//  without it (from a sender that predates it) decodes with code 0.
+static void
+test_login_shard_count (void **state)
+{
+    (void) state;
+    wa_msg_t *msg = s_msg_new (WA_MSG_LOGIN);
+    wa_msg_t *got = s_msg_new (WA_MSG_LOGIN);
+    uint8_t buf [64];
+    strcpy (msg->account, "a");
+    msg->shard = 1;
+    msg->node = 300;
+    msg->epoch = 3;
+    msg->code = 4;
+    const uint8_t with_count [] = { 0x97, 0x01, 0x01, 0xa1, 'a', 0x01, 0xcd, 0x01, 0x2c, 0x03, 0x04 };
+    assert_int_equal (wa_codec_encode (msg, buf, sizeof (buf)), sizeof (with_count));
+    assert_memory_equal (buf, with_count, sizeof (with_count));
+    assert_int_equal (wa_codec_decode (with_count, sizeof (with_count), got), WA_CODEC_OK);
+    assert_int_equal (got->code, 4);
+    assert_int_equal (got->shard, 1);
+    assert_true (got->epoch == 3);
+
+    //  Without: the frame of before, decoded as count unknown
+    msg->code = 0;
+    const uint8_t without [] = { 0x96, 0x01, 0x01, 0xa1, 'a', 0x01, 0xcd, 0x01, 0x2c, 0x03 };
+    assert_int_equal (wa_codec_encode (msg, buf, sizeof (buf)), sizeof (without));
+    assert_memory_equal (buf, without, sizeof (without));
+    got->code = 99;
+    assert_int_equal (wa_codec_decode (without, sizeof (without), got), WA_CODEC_OK);
+    assert_int_equal (got->code, 0);
+    assert_true (got->node == 300);
+
+    //  An explicit 0 is accepted (unknown); one field more, or a count that
+    //  is no uint32, is not
+    DECODES_TO (WA_CODEC_OK, 0x97, 0x01, WA_MSG_LOGIN, 0xa1, 'a', 0x01, 0x02, 0x03, 0x00);
+    DECODES_TO (WA_CODEC_EFIELD, 0x98, 0x01, WA_MSG_LOGIN, 0xa1, 'a', 0x01, 0x02, 0x03, 0x04, 0x05);
+    DECODES_TO (WA_CODEC_EFIELD, 0x97, 0x01, WA_MSG_LOGIN, 0xa1, 'a', 0x01, 0x02, 0x03, 0xa1, '4');
+    DECODES_TO (WA_CODEC_EFIELD, 0x97, 0x01, WA_MSG_LOGIN, 0xa1, 'a', 0x01, 0x02, 0x03,
+                0xcf, 0, 0, 0, 1, 0, 0, 0, 0);
+    //  Optional only where the table says so
+    DECODES_TO (WA_CODEC_EFIELD, 0x94, 0x01, WA_MSG_LOGIN_OK, 0x05, 0x06);
+    free (got);
     free (msg);
 }
 
@@ -925,6 +976,7 @@ main (void)
         cmocka_unit_test (test_tables),
         cmocka_unit_test (test_msg_helpers),
         cmocka_unit_test (test_wire_format),
+        cmocka_unit_test (test_login_shard_count),
         cmocka_unit_test (test_round_trip_extremes),
         cmocka_unit_test (test_encode_rejects),
         cmocka_unit_test (test_reject_version),

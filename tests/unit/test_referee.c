@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "wa_message.h"
 #include "referee.h"
 
 #define SEC(s) ((wa_usec_t) ((s) * WA_USEC_PER_SEC))
@@ -48,7 +49,7 @@ s_login (referee_t *referee, const referee_owner_t *owner, uint32_t shard, uint6
          uint64_t epoch, wa_usec_t now)
 {
     referee_result_t result;
-    assert_int_equal (referee_login (referee, owner, ACCOUNT, shard, node, epoch, now, &result), 0);
+    assert_int_equal (referee_login (referee, owner, ACCOUNT, shard, 0, node, epoch, now, &result), 0);
     assert_true (result.session > 0);
     return result.session;
 }
@@ -91,7 +92,7 @@ test_stale_epoch_refused (void **state)
     referee_t *referee = (referee_t *) *state;
     referee_result_t result;
     uint64_t session = s_login (referee, &s_alice, 0, 1, 5, SEC (0));
-    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 2, 4, SEC (1), &result), -1);
+    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 0, 2, 4, SEC (1), &result), -1);
     assert_int_equal (result.epoch, 5);
     assert_string_equal (result.text, "stale epoch 4 below 5");
     assert_false (result.overlap);
@@ -104,7 +105,7 @@ test_stale_epoch_refused (void **state)
 
     //  still refused once nothing is open
     assert_int_equal (referee_logout (referee, &s_alice, session, SEC (2), &result), 0);
-    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 2, 0, SEC (2), &result), -1);
+    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 0, 2, 0, SEC (2), &result), -1);
     assert_int_equal (referee_open_count (referee), 0);
     assert_int_equal (s_counter (referee, "refused_stale_epoch"), 2);
     assert_int_equal (s_counter (referee, "sessions"), 1);
@@ -124,7 +125,7 @@ test_equal_and_higher_epoch_accepted (void **state)
     uint64_t third = s_login (referee, &s_bob, 0, 2, 6, SEC (2));
     assert_int_equal (third, 3);
     //  the highest epoch is now 6
-    assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, 0, 1, 5, SEC (3), &result), -1);
+    assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, 0, 0, 1, 5, SEC (3), &result), -1);
     assert_int_equal (result.epoch, 6);
     assert_int_equal (referee_overlap_count (referee), 0);
     assert_int_equal (s_counter (referee, "logouts"), 2);
@@ -136,7 +137,7 @@ test_overlap_counted (void **state)
     referee_t *referee = (referee_t *) *state;
     referee_result_t result;
     uint64_t old = s_login (referee, &s_alice, 0, 11, 1, SEC (0));
-    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 22, 2, SEC (1), &result), 0);
+    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 0, 22, 2, SEC (1), &result), 0);
     assert_true (result.overlap);
     assert_string_equal (result.overlap_record.account, ACCOUNT);
     assert_int_equal (result.overlap_record.old_node, 11);
@@ -171,7 +172,7 @@ test_overlap_counted (void **state)
     json_decref (root);
 
     //  the same key twice from one connection is still two logins
-    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 22, 2, SEC (2), &result), 0);
+    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 0, 22, 2, SEC (2), &result), 0);
     assert_true (result.overlap);
     assert_int_equal (referee_overlap_count (referee), 2);
 }
@@ -183,12 +184,12 @@ test_no_overlap_after_logout_or_expiry (void **state)
     referee_result_t result;
     uint64_t session = s_login (referee, &s_alice, 0, 1, 1, SEC (0));
     assert_int_equal (referee_logout (referee, &s_alice, session, SEC (1), &result), 0);
-    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 2, 2, SEC (1), &result), 0);
+    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 0, 0, 2, 2, SEC (1), &result), 0);
     assert_false (result.overlap);
 
     //  bob goes silent; carol logs in just after his idle timeout: the lazy
     //  expiry before the login closes bob first
-    assert_int_equal (referee_login (referee, &s_carol, ACCOUNT, 0, 3, 3, SEC (1) + IDLE + 1, &result), 0);
+    assert_int_equal (referee_login (referee, &s_carol, ACCOUNT, 0, 0, 3, 3, SEC (1) + IDLE + 1, &result), 0);
     assert_false (result.overlap);
     assert_int_equal (referee_overlap_count (referee), 0);
     assert_int_equal (s_counter (referee, "expired"), 1);
@@ -199,7 +200,7 @@ test_no_overlap_after_logout_or_expiry (void **state)
 
     //  exactly at the timeout it is not yet expired: that is an overlap
     wa_usec_t carol_at = SEC (1) + IDLE + 1;
-    assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, 0, 4, 4, carol_at + IDLE, &result), 0);
+    assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, 0, 0, 4, 4, carol_at + IDLE, &result), 0);
     assert_true (result.overlap);
 }
 
@@ -261,7 +262,7 @@ test_keys_do_not_interfere (void **state)
     uint64_t shard0 = s_login (referee, &s_alice, 0, 1, 7, SEC (0));
     //  lower epochs on another shard or account are fine, and no overlap
     uint64_t shard1 = s_login (referee, &s_bob, 1, 2, 1, SEC (0));
-    assert_int_equal (referee_login (referee, &s_carol, "15551111111", 0, 3, 1, SEC (0), &result), 0);
+    assert_int_equal (referee_login (referee, &s_carol, "15551111111", 0, 0, 3, 1, SEC (0), &result), 0);
     assert_false (result.overlap);
     uint64_t other = result.session;
     assert_int_equal (referee_open_count (referee), 3);
@@ -300,7 +301,7 @@ test_ledger_lines (void **state)
     referee_result_t result;
     uint64_t session = s_login (referee, &s_alice, 0, 1, 2, SEC (0));
     s_login (referee, &s_bob, 0, 2, 3, SEC (1));
-    referee_login (referee, &s_carol, ACCOUNT, 0, 3, 1, SEC (1), &result);
+    referee_login (referee, &s_carol, ACCOUNT, 0, 0, 3, 1, SEC (1), &result);
     referee_ping (referee, &s_bob, session + 1, SEC (1), SEC (1), &result);
     referee_logout (referee, &s_bob, session + 1, SEC (1), &result);
     s_login (referee, &s_carol, 0, 3, 4, SEC (1));
@@ -469,7 +470,7 @@ test_duplicate_across_failover (void **state)
     assert_int_equal (record->again.shard, 3);
     //  from another account and shard too: ids are global
     uint64_t other = 0;
-    assert_int_equal (referee_login (referee, &s_carol, "15559999999", 0, 5, 1, SEC (5), &result), 0);
+    assert_int_equal (referee_login (referee, &s_carol, "15559999999", 0, 0, 5, 1, SEC (5), &result), 0);
     other = result.session;
     assert_int_equal (s_send (referee, &s_carol, other, "never-sent", SEC (5), &result), REFEREE_SEND_DUPLICATE);
     assert_string_equal (result.duplicate_record.first.account, ACCOUNT);
@@ -876,6 +877,343 @@ test_ledger_message_lines (void **state)
     free (buffer);
 }
 
+//  --------------------------------------------------------------------------
+//  Layouts: the shard count a LOGIN carries (0: unknown)
+
+static uint64_t
+s_login_layout (referee_t *referee, const referee_owner_t *owner, uint32_t shard, uint32_t shards,
+                uint64_t node, uint64_t epoch, wa_usec_t now, referee_result_t *result)
+{
+    assert_int_equal (referee_login (referee, owner, ACCOUNT, shard, shards, node, epoch, now, result), 0);
+    assert_true (result->session > 0);
+    return result->session;
+}
+
+//  A distinct owner per login (one connection, one session).
+static const referee_owner_t *
+s_owner (unsigned number)
+{
+    static referee_owner_t owners [64];
+    assert_true (number < 64);
+    referee_owner_t *owner = &owners [number];
+    owner->size = (size_t) snprintf ((char *) owner->data, sizeof owner->data, "coreapp-%u", number);
+    return owner;
+}
+
+//  (s, N) and (s', N') share recipients iff some CRC32 residue mod 32 (the
+//  largest count) is s mod N and s' mod N': the rule against brute force.
+static void
+test_layouts_intersect (void **state)
+{
+    (void) state;
+    //  the cases of a change: 1 → 2, 2 → 4, 4 → 32, 32 → 1, and no change
+    assert_true (referee_layouts_intersect (0, 1, 0, 2));
+    assert_true (referee_layouts_intersect (0, 1, 1, 2));
+    assert_true (referee_layouts_intersect (0, 2, 0, 4));
+    assert_true (referee_layouts_intersect (0, 2, 2, 4));
+    assert_false (referee_layouts_intersect (0, 2, 1, 4));
+    assert_false (referee_layouts_intersect (0, 2, 3, 4));
+    assert_true (referee_layouts_intersect (1, 2, 3, 4));
+    assert_true (referee_layouts_intersect (3, 4, 31, 32));
+    assert_true (referee_layouts_intersect (3, 4, 7, 32));
+    assert_false (referee_layouts_intersect (3, 4, 6, 32));
+    assert_true (referee_layouts_intersect (17, 32, 0, 1));
+    assert_true (referee_layouts_intersect (2, 4, 2, 4));
+    assert_false (referee_layouts_intersect (2, 4, 1, 4));
+    //  a count unknown: the same index only, as before counts
+    assert_true (referee_layouts_intersect (1, 0, 1, 4));
+    assert_false (referee_layouts_intersect (2, 0, 0, 2));
+    assert_true (referee_layouts_intersect (0, 0, 0, 0));
+    assert_false (referee_layouts_intersect (0, 0, 1, 0));
+
+    for (uint32_t n = 1; n <= 32; n *= 2)
+        for (uint32_t m = 1; m <= 32; m *= 2)
+            for (uint32_t s = 0; s < n; s++)
+                for (uint32_t t = 0; t < m; t++) {
+                    bool common = false;
+                    for (uint32_t crc = 0; crc < 32; crc++)
+                        if (crc % n == s && crc % m == t)
+                            common = true;
+                    assert_int_equal (referee_layouts_intersect (s, n, t, m), common);
+                    assert_int_equal (referee_layouts_intersect (t, m, s, n), common);
+                }
+}
+
+static void
+test_layout_refused (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    static const uint32_t bad [][2] = {
+        { 0, 3 }, { 0, 5 }, { 0, 12 }, { 0, 33 }, { 0, 64 }, { 0, 0x80000000u }, { 0, UINT32_MAX },
+        { 2, 2 }, { 1, 1 }, { 32, 32 }, { 4, 4 },
+    };
+    for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
+        assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, bad [index][0], bad [index][1], 1, 1,
+                                         SEC (0), &result), -1);
+        assert_false (result.overlap);
+        assert_true (result.epoch == 0);
+    }
+    assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, 0, 3, 1, 1, SEC (0), &result), -1);
+    assert_string_equal (result.text, "invalid shard count 3: must be 1, 2, 4, 8, 16 or 32");
+    assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, 4, 4, 1, 1, SEC (0), &result), -1);
+    assert_string_equal (result.text, "invalid shard 4: not below the shard count 4");
+    assert_int_equal (s_counter (referee, "refused_layout"), (json_int_t) (sizeof bad / sizeof bad [0]) + 2);
+    assert_int_equal (s_counter (referee, "refused_stale_epoch"), 0);
+    assert_int_equal (s_counter (referee, "sessions"), 0);
+    assert_int_equal (referee_open_count (referee), 0);
+
+    //  a refused login kicks nothing either
+    uint64_t open = s_login_layout (referee, &s_alice, 1, 2, 1, 1, SEC (0), &result);
+    assert_int_equal (referee_login (referee, &s_alice, ACCOUNT, 1, 6, 1, 1, SEC (0), &result), -1);
+    assert_int_equal (referee_ping (referee, &s_alice, open, 0, SEC (0), &result), 0);
+
+    //  every layout's every shard is taken, and unknown counts any shard
+    unsigned owner = 0;
+    for (uint32_t shards = 1; shards <= 32; shards *= 2)
+        for (uint32_t shard = 0; shard < shards; shard++) {
+            char account [32];
+            snprintf (account, sizeof account, "1555%02u%02u", shards, shard);
+            assert_int_equal (referee_login (referee, s_owner (owner++ % 64), account, shard, shards, 1, 1,
+                                             SEC (0), &result), 0);
+        }
+    assert_int_equal (referee_login (referee, &s_bob, ACCOUNT, 77, 0, 1, 1, SEC (0), &result), 0);
+    assert_int_equal (referee_overlap_count (referee), 0);
+}
+
+//  A new layout's session while an old layout's that serves some of the same
+//  recipients is open: an overlap per such session, which is kicked.
+static void
+test_layout_change_overlaps (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    referee_gone_t gone;
+
+    //  1 → 2, done right: the old session ends first
+    uint64_t one = s_login_layout (referee, s_owner (0), 0, 1, 1, 1, SEC (0), &result);
+    assert_int_equal (referee_logout (referee, s_owner (0), one, SEC (0), &result), 0);
+    s_login_layout (referee, s_owner (1), 0, 2, 1, 1, SEC (0), &result);
+    assert_false (result.overlap);
+    s_login_layout (referee, s_owner (2), 1, 2, 2, 1, SEC (0), &result);
+    assert_false (result.overlap);
+    assert_int_equal (referee_overlap_count (referee), 0);
+
+    //  2 → 4, done wrong: (2, 4) meets (0, 2), (3, 4) meets (1, 2)
+    s_login_layout (referee, s_owner (3), 2, 4, 3, 1, SEC (0), &result);
+    assert_true (result.overlap);
+    assert_int_equal (result.overlaps, 1);
+    assert_int_equal (result.overlap_record.shard, 2);
+    assert_int_equal (result.overlap_record.shards, 4);
+    assert_int_equal (result.overlap_record.old_shard, 0);
+    assert_int_equal (result.overlap_record.old_shards, 2);
+    assert_true (result.overlap_record.old_node == 1);
+    assert_true (referee_next_gone (referee, &gone));
+    assert_string_equal (gone.reason, "kicked");
+    assert_int_equal (gone.shard, 0);
+    assert_false (referee_next_gone (referee, &gone));
+    //  (0, 4) meets nothing open now: (0, 2) was kicked; (1, 4) meets (1, 2)
+    s_login_layout (referee, s_owner (4), 0, 4, 4, 1, SEC (0), &result);
+    assert_false (result.overlap);
+    s_login_layout (referee, s_owner (5), 1, 4, 5, 1, SEC (0), &result);
+    assert_int_equal (result.overlaps, 1);
+    assert_int_equal (result.overlap_record.old_shard, 1);
+    s_login_layout (referee, s_owner (6), 3, 4, 6, 1, SEC (0), &result);
+    assert_false (result.overlap);              //  (1, 2) is gone already
+    assert_int_equal (referee_overlap_count (referee), 2);
+    assert_int_equal (referee_open_count (referee), 4);
+
+    //  4 → 32: (13, 32) meets (1, 4) only, (8, 32) (0, 4) only
+    s_login_layout (referee, s_owner (7), 13, 32, 7, 1, SEC (0), &result);
+    assert_int_equal (result.overlaps, 1);
+    assert_int_equal (result.overlap_record.old_shard, 1);
+    assert_int_equal (result.overlap_record.old_shards, 4);
+    s_login_layout (referee, s_owner (8), 8, 32, 8, 1, SEC (0), &result);
+    assert_int_equal (result.overlaps, 1);
+    assert_int_equal (result.overlap_record.old_shard, 0);
+    //  the same layout's other shards meet nothing
+    for (uint32_t shard = 0; shard < 32; shard++)
+        if (shard % 4 == 1 || shard % 4 == 0)
+            if (shard != 13 && shard != 8) {
+                s_login_layout (referee, s_owner (10 + shard), shard, 32, 10 + shard, 1, SEC (0), &result);
+                assert_false (result.overlap);
+            }
+    assert_int_equal (referee_overlap_count (referee), 4);
+    //  (2, 4) and (3, 4) are open still, and 16 of 32
+    assert_int_equal (referee_open_count (referee), 18);
+
+    //  32 → 1: (0, 1) meets every open session at once
+    s_login_layout (referee, s_owner (50), 0, 1, 50, 1, SEC (0), &result);
+    assert_int_equal (result.overlaps, 18);
+    assert_int_equal (referee_overlap_count (referee), 22);
+    assert_int_equal (s_counter (referee, "overlaps"), 22);
+    assert_int_equal (referee_open_count (referee), 1);
+    assert_int_equal (s_counter (referee, "kicked"), 22);
+}
+
+//  Epochs fence per layout's shard: a new layout's leases may start anew.
+static void
+test_layout_epochs (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    uint64_t old = s_login_layout (referee, &s_alice, 0, 2, 1, 9, SEC (0), &result);
+    assert_int_equal (referee_logout (referee, &s_alice, old, SEC (0), &result), 0);
+    uint64_t new = s_login_layout (referee, &s_bob, 0, 4, 2, 1, SEC (0), &result);
+    assert_false (result.overlap);
+    //  the old layout's own fence stands
+    assert_int_equal (referee_login (referee, &s_carol, ACCOUNT, 0, 2, 3, 8, SEC (0), &result), -1);
+    assert_string_equal (result.text, "stale epoch 8 below 9");
+    assert_int_equal (referee_ping (referee, &s_bob, new, 0, SEC (0), &result), 0);
+    //  a late login of the old layout at its epoch, while the new one is
+    //  open, is no stale epoch: an overlap
+    s_login_layout (referee, &s_carol, 0, 2, 3, 9, SEC (1), &result);
+    assert_true (result.overlap);
+    assert_int_equal (result.overlap_record.old_shards, 4);
+    assert_int_equal (s_counter (referee, "refused_stale_epoch"), 1);
+    assert_int_equal (referee_overlap_count (referee), 1);
+}
+
+//  Counts unknown (a LOGIN without one) judge as before: the same index.
+static void
+test_layout_unknown (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    s_login_layout (referee, s_owner (0), 0, 0, 1, 1, SEC (0), &result);
+    s_login_layout (referee, s_owner (1), 2, 0, 2, 1, SEC (0), &result);
+    s_login_layout (referee, s_owner (2), 1, 2, 3, 1, SEC (0), &result);
+    assert_false (result.overlap);
+    s_login_layout (referee, s_owner (3), 0, 2, 4, 1, SEC (0), &result);
+    assert_int_equal (result.overlaps, 1);
+    assert_int_equal (result.overlap_record.old_shards, 0);
+    s_login_layout (referee, s_owner (4), 2, 0, 5, 1, SEC (0), &result);
+    assert_int_equal (result.overlaps, 1);
+    assert_int_equal (result.overlap_record.old_shard, 2);
+    assert_int_equal (referee_overlap_count (referee), 2);
+    //  the stats and the overlap list say unknown as null
+    json_t *root = s_stats (referee);
+    json_t *first = json_array_get (json_object_get (root, "overlap_list"), 0);
+    assert_int_equal (json_integer_value (json_object_get (first, "shards")), 2);
+    assert_true (json_is_null (json_object_get (first, "old_shards")));
+    json_t *account = json_array_get (json_object_get (root, "accounts"), 0);
+    assert_true (json_is_null (json_object_get (account, "shards")));
+    json_decref (root);
+}
+
+//  One connection replacing its session: an overlap when the two meet.
+static void
+test_layout_same_connection (void **state)
+{
+    referee_t *referee = (referee_t *) *state;
+    referee_result_t result;
+    s_login_layout (referee, &s_alice, 0, 2, 1, 1, SEC (0), &result);
+    s_login_layout (referee, &s_alice, 1, 2, 1, 1, SEC (0), &result);
+    assert_false (result.overlap);
+    assert_int_equal (s_counter (referee, "kicked"), 1);
+    s_login_layout (referee, &s_alice, 3, 4, 1, 1, SEC (0), &result);
+    assert_true (result.overlap);
+    assert_int_equal (referee_open_count (referee), 1);
+    assert_int_equal (referee_overlap_count (referee), 1);
+}
+
+#define TO_SHARD(to, shards) ((uint32_t) wa_message_shard ((to), (shards)))
+
+static int
+s_send_to (referee_t *referee, const referee_owner_t *owner, uint64_t session, const char *id,
+           const char *to, referee_result_t *result)
+{
+    char text [256];
+    snprintf (text, sizeof text, "{\"id\":\"%.64s\",\"to\":\"%.20s\",\"type\":\"text\",\"body\":\"hi\"}", id, to);
+    return referee_send (referee, owner, session, 1, text, SEC (0), result);
+}
+
+static void
+test_misrouted (void **state)
+{
+    (void) state;
+    char *buffer = NULL;
+    size_t size = 0;
+    FILE *ledger = open_memstream (&buffer, &size);
+    assert_non_null (ledger);
+    referee_t *referee = referee_new (IDLE, ledger);
+    referee_result_t result;
+    //  two recipients of different shards of 4 (CRC32, as zlib's and
+    //  MariaDB's CRC32()); the same shard of 2
+    const char *here = "15550001", *there = NULL;
+    char numbers [64][16];
+    for (int index = 0; index < 64 && !there; index++) {
+        snprintf (numbers [index], sizeof numbers [index], "1555%04d", 2 + index);
+        if (TO_SHARD (numbers [index], 4) != TO_SHARD (here, 4)
+        &&  TO_SHARD (numbers [index], 2) == TO_SHARD (here, 2))
+            there = numbers [index];
+    }
+    assert_non_null (there);
+    assert_int_equal (TO_SHARD ("123456789", 32), 0xCBF43926u % 32);     //  the CRC32 check value
+
+    uint32_t shard = TO_SHARD (here, 4);
+    uint64_t session = s_login_layout (referee, &s_alice, shard, 4, 1, 1, SEC (0), &result);
+    assert_int_equal (s_send_to (referee, &s_alice, session, "r1", here, &result), REFEREE_SEND_NEW);
+    assert_false (result.misrouted);
+    assert_int_equal (s_send_to (referee, &s_alice, session, "r2", there, &result), REFEREE_SEND_NEW);
+    assert_true (result.misrouted);
+    assert_int_equal (result.recipient_shard, TO_SHARD (there, 4));
+    assert_int_equal (referee_misrouted_count (referee), 1);
+    //  a duplicate is judged too; a refused SEND is not
+    assert_int_equal (s_send_to (referee, &s_alice, session, "r2", there, &result), REFEREE_SEND_DUPLICATE);
+    assert_true (result.misrouted);
+    assert_int_equal (s_send_to (referee, &s_alice, session, "r3", "12ab", &result), REFEREE_SEND_REFUSED);
+    assert_false (result.misrouted);
+    assert_int_equal (s_counter (referee, "misrouted"), 2);
+
+    //  of 2, both are the session's; of 1 and unknown, everyone is
+    assert_int_equal (referee_logout (referee, &s_alice, session, SEC (0), &result), 0);
+    uint64_t two = s_login_layout (referee, &s_bob, TO_SHARD (here, 2), 2, 2, 1, SEC (0), &result);
+    assert_int_equal (s_send_to (referee, &s_bob, two, "r4", there, &result), REFEREE_SEND_NEW);
+    assert_false (result.misrouted);
+    assert_int_equal (referee_logout (referee, &s_bob, two, SEC (0), &result), 0);
+    uint64_t one = s_login_layout (referee, &s_bob, 0, 1, 2, 1, SEC (0), &result);
+    assert_int_equal (s_send_to (referee, &s_bob, one, "r5", there, &result), REFEREE_SEND_NEW);
+    assert_false (result.misrouted);
+    assert_int_equal (referee_logout (referee, &s_bob, one, SEC (0), &result), 0);
+    uint64_t unknown = s_login_layout (referee, &s_carol, 3, 0, 3, 1, SEC (0), &result);
+    assert_int_equal (s_send_to (referee, &s_carol, unknown, "r6", there, &result), REFEREE_SEND_NEW);
+    assert_false (result.misrouted);
+    assert_int_equal (referee_misrouted_count (referee), 2);
+    assert_int_equal (referee_overlap_count (referee), 0);
+    referee_destroy (&referee);
+    fclose (ledger);
+
+    //  the ledger: every line with its layout's count (null when unknown),
+    //  a misrouted arrival marked with its recipient's shard
+    size_t lines = 0, marked = 0;
+    char *saveptr = NULL;
+    for (char *line = strtok_r (buffer, "\n", &saveptr); line; line = strtok_r (NULL, "\n", &saveptr)) {
+        json_t *entry = json_loads (line, 0, NULL);
+        assert_non_null (entry);
+        json_t *shards = json_object_get (entry, "shards");
+        assert_non_null (shards);
+        uint64_t id = (uint64_t) json_integer_value (json_object_get (entry, "session"));
+        assert_true (id == unknown? json_is_null (shards): json_is_integer (shards));
+        const char *event = json_string_value (json_object_get (entry, "event"));
+        const char *message = json_string_value (json_object_get (entry, "id"));
+        bool wrong = message && strcmp (message, "r2") == 0;
+        assert_int_equal (json_is_true (json_object_get (entry, "misrouted")), wrong);
+        if (wrong) {
+            assert_true (strcmp (event, "message") == 0 || strcmp (event, "duplicate") == 0);
+            assert_int_equal (json_integer_value (json_object_get (entry, "recipient_shard")), TO_SHARD (there, 4));
+            marked++;
+        }
+        else
+            assert_null (json_object_get (entry, "recipient_shard"));
+        json_decref (entry);
+        lines++;
+    }
+    assert_int_equal (marked, 2);
+    assert_true (lines >= 12);
+    free (buffer);
+}
+
 int
 main (void)
 {
@@ -899,6 +1237,13 @@ main (void)
         cmocka_unit_test_setup_teardown (test_many_ids, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stats_keys_and_fit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_ledger_message_lines, s_setup, s_teardown),
+        cmocka_unit_test (test_layouts_intersect),
+        cmocka_unit_test_setup_teardown (test_layout_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_layout_change_overlaps, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_layout_epochs, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_layout_unknown, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_layout_same_connection, s_setup, s_teardown),
+        cmocka_unit_test (test_misrouted),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

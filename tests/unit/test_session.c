@@ -112,7 +112,7 @@ s_session_read (fixture_t *f, wa_usec_t now)
 static void
 s_open (fixture_t *f)
 {
-    assert_int_equal (session_open (&f->session, 4, 2, 7, T0), 0);
+    assert_int_equal (session_open (&f->session, 4, 2, 4, 7, T0), 0);
     assert_int_equal (f->session.state, SESSION_LOGGING_IN);
     //  The reads below must not wait for ever if a message is missing.
     zsock_set_rcvtimeo (f->session.sock, 2000);
@@ -121,6 +121,7 @@ s_open (fixture_t *f)
     assert_int_equal (f->msg->shard, 2);
     assert_int_equal (f->msg->node, 4);
     assert_int_equal (f->msg->epoch, 7);
+    assert_int_equal (f->msg->code, 4);         //  the layout's shard count
     s_gateway_send (f, WA_MSG_LOGIN_OK, SESSION_ID, 0, NULL);
     assert_int_equal (s_session_read (f, T0 + 10), SESSION_EV_OPENED);
     assert_int_equal (f->session.state, SESSION_OPEN);
@@ -133,11 +134,12 @@ test_logout_only_when_open (void **state)
     fixture_t *f = *state;
     assert_int_equal (session_logout (&f->session, T0), -1);     //  closed
     assert_int_equal (f->session.state, SESSION_CLOSED);
-    assert_int_equal (session_open (&f->session, 4, 2, 7, T0), 0);
+    assert_int_equal (session_open (&f->session, 4, 2, 0, 7, T0), 0);
     zsock_set_rcvtimeo (f->session.sock, 2000);
     assert_int_equal (session_logout (&f->session, T0 + 1), -1); //  logging in
     assert_int_equal (f->session.state, SESSION_LOGGING_IN);
     assert_int_equal (s_gateway_recv (f), WA_MSG_LOGIN);
+    assert_int_equal (f->msg->code, 0);         //  no count: left out, decoded as unknown
     s_gateway_send (f, WA_MSG_LOGIN_OK, SESSION_ID, 0, NULL);
     assert_int_equal (s_session_read (f, T0 + 2), SESSION_EV_OPENED);
     assert_int_equal (session_logout (&f->session, T0 + 3), 0);

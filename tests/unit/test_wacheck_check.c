@@ -424,6 +424,112 @@ test_malformed_lines (void **state)
     check_destroy (&check);
 }
 
+//  A session line of a layout: shard of shards (shards 0: null, unknown).
+static void
+s_session_layout (check_t *check, const char *event, int shard, int shards, int node, int session, double at)
+{
+    char line [512], count [16];
+    snprintf (count, sizeof count, shards? "%d": "null", shards);
+    snprintf (line, sizeof line,
+              "{\"at\":\"" T0 "%09.6fZ\",\"event\":\"%s\",\"account\":\"15550000000\",\"shard\":%d,\"shards\":%s,"
+              "\"node\":%d,\"epoch\":1,\"session\":%d}", at, event, shard, count, node, session);
+    assert_int_equal (check_ledger_line (check, line), 0);
+}
+
+//  Layouts: sessions overlap when they serve common recipients, (s, N) and
+//  (s', N') with N <= N' and s' mod N == s; one overlap per open session met.
+static void
+test_layout_overlaps (void **state)
+{
+    (void) state;
+    check_t *check = check_new ();
+    //  1 → 2 done right
+    s_session_layout (check, "login", 0, 1, 3, 1, 1.0);
+    s_session_layout (check, "logout", 0, 1, 3, 1, 2.0);
+    s_session_layout (check, "login", 0, 2, 3, 2, 2.0);
+    s_session_layout (check, "login", 1, 2, 4, 3, 2.0);
+    //  4 shards beside 2: (1, 4) meets (1, 2) only; (2, 4) meets (0, 2)
+    s_session_layout (check, "login", 1, 4, 5, 4, 3.0);
+    check_result_t r;
+    check_result (check, &r);
+    assert_int_equal (r.overlaps, 1);
+    assert_non_null (strstr (r.overlap_example, "shard 1/4"));
+    assert_non_null (strstr (r.overlap_example, "(shard 1/2,"));
+    //  as wagate writes it: overlap and kicked lines, then the login
+    s_session_layout (check, "overlap", 2, 4, 6, 5, 4.0);
+    s_session_layout (check, "kicked", 0, 2, 3, 2, 4.0);
+    s_session_layout (check, "login", 2, 4, 6, 5, 4.0);
+    check_result (check, &r);
+    assert_int_equal (r.overlaps, 2);
+    assert_int_equal (r.overlaps_wagate, 1);
+    //  32 → 1 at once: (0, 1) meets every open session: (1, 2), (1, 4), (2, 4)
+    s_session_layout (check, "login", 0, 1, 7, 6, 5.0);
+    check_result (check, &r);
+    assert_int_equal (r.overlaps, 5);
+    assert_false (check_result_safe (&r));
+    check_destroy (&check);
+
+    //  a count unknown: the same index only
+    check = check_new ();
+    s_session_layout (check, "login", 0, 0, 3, 1, 1.0);
+    s_session_layout (check, "login", 2, 4, 4, 2, 1.0);
+    s_session (check, "login", 1, 5, 1, 3, 1.0);         //  no "shards" at all
+    s_session_layout (check, "login", 3, 4, 6, 4, 1.0);
+    check_result (check, &r);
+    assert_int_equal (r.overlaps, 0);
+    s_session_layout (check, "login", 0, 2, 7, 5, 2.0);     //  meets (0, ?) and (2, 4)
+    s_session_layout (check, "login", 1, 32, 8, 6, 2.0);    //  meets (1, ?) only
+    check_result (check, &r);
+    assert_int_equal (r.overlaps, 3);
+    //  a login refused for its count is no fence at work
+    assert_int_equal (check_ledger_line (check, "{\"at\":\"" T0 "03.000000Z\",\"event\":\"refused\","
+                      "\"account\":\"15550000000\",\"shard\":0,\"shards\":3,\"node\":9,\"epoch\":1,"
+                      "\"session\":null,\"reason\":\"invalid shard count 3: must be 1, 2, 4, 8, 16 or 32\"}"), 0);
+    check_result (check, &r);
+    assert_int_equal (r.refused_layout, 1);
+    assert_int_equal (r.refused, 0);
+    check_destroy (&check);
+}
+
+//  A message line: on shard of shards (0: no "shards"), to, marked or not.
+static void
+s_message_to (check_t *check, int shard, int shards, const char *to, const char *id, bool marked)
+{
+    char line [512], count [24] = "";
+    if (shards)
+        snprintf (count, sizeof count, "\"shards\":%d,", shards);
+    snprintf (line, sizeof line,
+              "{\"at\":\"" T0 "01.000000Z\",\"event\":\"message\",\"account\":\"15550000000\",\"shard\":%d,%s"
+              "\"node\":3,\"epoch\":1,\"session\":1,\"id\":\"%s\",\"to\":\"%s\",\"type\":\"text\"%s}",
+              shard, count, id, to, marked? ",\"misrouted\":true": "");
+    assert_int_equal (check_ledger_line (check, line), 0);
+}
+
+//  CRC32("123456789") is 0xCBF43926: shard 2 of 4, 6 of 8, 0 of 1.
+static void
+test_misrouted (void **state)
+{
+    (void) state;
+    check_t *check = check_new ();
+    s_message_to (check, 2, 4, "123456789", "m1", false);
+    s_message_to (check, 6, 8, "123456789", "m2", false);
+    s_message_to (check, 0, 1, "123456789", "m3", false);
+    s_message_to (check, 5, 0, "123456789", "m4", false);     //  count unknown: not judged
+    check_result_t r;
+    check_result (check, &r);
+    assert_int_equal (r.misrouted, 0);
+    assert_true (check_result_safe (&r));
+    s_message_to (check, 1, 4, "123456789", "m5", true);
+    s_message_to (check, 2, 8, "123456789", "m6", false);      //  wagate missed it
+    check_result (check, &r);
+    assert_int_equal (r.misrouted, 2);
+    assert_int_equal (r.misrouted_wagate, 1);
+    assert_non_null (strstr (r.misrouted_example, "m5"));
+    assert_non_null (strstr (r.misrouted_example, "shard 2 of 4"));
+    assert_false (check_result_safe (&r));
+    check_destroy (&check);
+}
+
 int
 main (void)
 {
@@ -433,6 +539,8 @@ main (void)
         cmocka_unit_test (test_overlap_as_wagate_writes_it),
         cmocka_unit_test (test_overlap_wagate_missed),
         cmocka_unit_test (test_kick_of_another_key),
+        cmocka_unit_test (test_layout_overlaps),
+        cmocka_unit_test (test_misrouted),
         cmocka_unit_test (test_lost_message),
         cmocka_unit_test (test_duplicate),
         cmocka_unit_test (test_conflict),

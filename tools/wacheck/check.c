@@ -9,11 +9,16 @@
 #include <time.h>
 #include <czmq.h>
 #include <jansson.h>
+#include <zlib.h>
 #include "check.h"
 
-//  One (account, shard) of the upstream: its session as the ledger tells it.
+//  One (account, shard, shards) of the upstream: its session as the ledger
+//  tells it. shards is the count of the layout the session serves, 0 when
+//  the ledger does not say (a login without it).
 typedef struct {
+    char account [40];
     uint32_t shard;
+    uint32_t shards;
     bool open;                  //  a login with no logout, expired or kicked yet
     uint64_t session;
     uint64_t node;
@@ -51,7 +56,7 @@ typedef struct {
 
 struct _check_t {
     double since, until;
-    zhashx_t *keys;             //  "account/shard" → upkey_t
+    zhashx_t *keys;             //  "account/shard/shards" → upkey_t
     zhashx_t *messages;         //  id → msg_t
     zhashx_t *answered;         //  id → the request key it was answered to
     zhashx_t *hooks;            //  match → its first accepted POST's index (from 1), as a pointer-sized integer
@@ -238,21 +243,58 @@ s_clear_kicks (check_t *self)
 }
 
 static upkey_t *
-s_key (check_t *self, const char *account, uint32_t shard)
+s_key (check_t *self, const char *account, uint32_t shard, uint32_t shards)
 {
     char name [96];
-    snprintf (name, sizeof name, "%s/%" PRIu32, account, shard);
+    snprintf (name, sizeof name, "%s/%" PRIu32 "/%" PRIu32, account, shard, shards);
     upkey_t *key = (upkey_t *) zhashx_lookup (self->keys, name);
     if (!key) {
         key = (upkey_t *) calloc (1, sizeof (upkey_t));
         if (!key)
             return NULL;
+        snprintf (key->account, sizeof key->account, "%s", account);
         key->shard = shard;
+        key->shards = shards;
         zhashx_insert (self->keys, name, key);
     }
     if (shard < 64 * 32)
         self->shards_seen [shard / 32] |= 1u << (shard % 32);
     return key;
+}
+
+//  Do (s, N) and (s', N') serve common recipients, those whose CRC32 mod
+//  the count is the shard? Counts are powers of two, so with N <= N' iff
+//  s' mod N == s; a count unknown (0): the same shard, as before counts.
+static bool
+s_layouts_intersect (uint32_t shard_a, uint32_t shards_a, uint32_t shard_b, uint32_t shards_b)
+{
+    if (shards_a == 0 || shards_b == 0)
+        return shard_a == shard_b;
+    return shards_a <= shards_b? shard_b % shards_a == shard_a: shard_a % shards_b == shard_b;
+}
+
+//  A message or duplicate line on a session whose layout is known: is its
+//  recipient another shard's (zlib's CRC32 of the digits, mod the count)?
+//  And did wagate say so?
+static void
+s_misrouted (check_t *self, json_t *root, uint64_t shard, double at)
+{
+    if (!s_in_window (self, at))
+        return;
+    uint64_t shards = 0;
+    const char *to = s_string_member (root, "to");
+    if (to && s_uint_member (root, "shards", &shards) && shards > 0) {
+        uLong crc = crc32 (0L, (const Bytef *) to, (uInt) strlen (to));
+        if (crc % shards != shard) {
+            self->r.misrouted++;
+            s_example (self->r.misrouted_example,
+                       "message %s to %s (shard %lu of %" PRIu64 ") went up on shard %" PRIu64 " (ledger line %" PRIu64 ")",
+                       s_string_member (root, "id")? s_string_member (root, "id"): "?", to,
+                       (unsigned long) (crc % shards), shards, shard, self->ledger_line);
+        }
+    }
+    if (json_is_true (json_object_get (root, "misrouted")))
+        self->r.misrouted_wagate++;
 }
 
 //  A message or duplicate line: one arrival of an id.
@@ -366,11 +408,14 @@ check_ledger_line (check_t *self, const char *line)
         return -1;
     }
     const char *account = s_string_member (root, "account");
-    uint64_t shard = 0, node = 0, session = 0;
+    uint64_t shard = 0, shards = 0, node = 0, session = 0;
     bool keyed = account && s_uint_member (root, "shard", &shard) && shard <= UINT32_MAX;
+    //  Absent or null: unknown (0)
+    if (!s_uint_member (root, "shards", &shards) || shards > UINT32_MAX)
+        shards = 0;
     s_uint_member (root, "node", &node);
     s_uint_member (root, "session", &session);
-    upkey_t *key = keyed? s_key (self, account, (uint32_t) shard): NULL;
+    upkey_t *key = keyed? s_key (self, account, (uint32_t) shard, (uint32_t) shards): NULL;
     bool in_window = s_in_window (self, at);
     bool is_kick = strcmp (event, "kicked") == 0;
     bool is_overlap = strcmp (event, "overlap") == 0;
@@ -378,15 +423,23 @@ check_ledger_line (check_t *self, const char *line)
 
     if (is_login && key) {
         //  wagate writes an overlap as "overlap", "kicked" (the old session),
-        //  then "login": a key whose session is still open, or was kicked
-        //  by this very login, overlapped.
-        if (key->open || key->kick_pending) {
-            if (in_window) {
+        //  then "login": a key of the account that serves some of the same
+        //  recipients (this key, or an intersecting layout's) whose session
+        //  is still open, or was kicked by this very login, overlapped; one
+        //  overlap per such session.
+        for (upkey_t *other = (upkey_t *) zhashx_first (self->keys); other;
+             other = (upkey_t *) zhashx_next (self->keys)) {
+            if ((other->open || other->kick_pending) && in_window
+            &&  strcmp (other->account, key->account) == 0
+            &&  s_layouts_intersect (other->shard, other->shards, key->shard, key->shards)) {
                 self->r.overlaps++;
+                //  shard/count, the count 0 when unknown
                 s_example (self->r.overlap_example,
-                           "shard %" PRIu64 ": session %" PRIu64 " of node %" PRIu64 " logged in (ledger line %" PRIu64
-                           ") while session %" PRIu64 " of node %" PRIu64 " (line %" PRIu64 ") was open",
-                           shard, session, node, self->ledger_line, key->session, key->node, key->since_line);
+                           "shard %" PRIu64 "/%" PRIu64 ": session %" PRIu64 " of node %" PRIu64 " logged in (ledger line %"
+                           PRIu64 ") while session %" PRIu64 " of node %" PRIu64 " (shard %" PRIu32 "/%" PRIu32
+                           ", line %" PRIu64 ") was open",
+                           shard, shards, session, node, self->ledger_line, other->session, other->node,
+                           other->shard, other->shards, other->since_line);
             }
         }
         if (in_window) {
@@ -415,12 +468,20 @@ check_ledger_line (check_t *self, const char *line)
     }
     else
     if (strcmp (event, "refused") == 0) {
+        //  a count that is no layout's says why ("reason"); a stale epoch
+        //  (the fence) the highest epoch
+        if (in_window && s_string_member (root, "reason"))
+            self->r.refused_layout++;
+        else
         if (in_window)
             self->r.refused++;
     }
     else
-    if (strcmp (event, "message") == 0 || strcmp (event, "duplicate") == 0)
+    if (strcmp (event, "message") == 0 || strcmp (event, "duplicate") == 0) {
         s_arrival (self, root, key? key->shard: 0, at, strcmp (event, "duplicate") == 0);
+        if (key)
+            s_misrouted (self, root, key->shard, at);
+    }
     else
     if (strcmp (event, "emitted") == 0)
         s_emitted (self, root, at);
@@ -727,5 +788,6 @@ check_result_safe (const check_result_t *r)
     assert (r);
     return r->overlaps == 0 && r->overlaps_wagate == 0 && r->lost == 0 && r->conflicts == 0
         && r->duplicates == 0 && r->duplicates_wagate == 0
+        && r->misrouted == 0 && r->misrouted_wagate == 0
         && (!r->callbacks_checked || (r->callbacks_lost == 0 && r->callbacks_out_of_order == 0));
 }

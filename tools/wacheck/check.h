@@ -12,9 +12,10 @@
       an error status (while told to fail) delivered nothing;
 
     and joins them into the numbers of one scenario (check_result_t):
-    overlapping sessions (recomputed from the session lines, and wagate's
-    own count beside it), messages answered 201 that never reached the
-    upstream, duplicates, lost callbacks, the longest unavailability,
+    overlapping sessions (recomputed from the session lines, by layout,
+    and wagate's own count beside it), messages answered 201 that never
+    reached the upstream, duplicates, messages sent on a session whose
+    layout does not serve their recipient (misrouted), lost callbacks, the longest unavailability,
     failovers, and the longest delivery delays (201 to the upstream, and
     emission upstream to the webhook's POST). No clock, no files: main.c feeds the lines. */
 #ifndef WACHECK_CHECK_H
@@ -32,10 +33,13 @@ typedef struct _check_t check_t;
 typedef struct {
     //  Sessions (the ledger, in the window)
     uint64_t sessions;              //  logins accepted
-    uint64_t overlaps;              //  recomputed: a login while the key's previous session was open
+    uint64_t overlaps;              //  recomputed: a login while a session serving some of the same
+                                    //  recipients was open (its key's, or an intersecting layout's:
+                                    //  (s, N), (s', N') with N <= N' and s' mod N == s), one per such session
     uint64_t overlaps_wagate;       //  "overlap" lines
     uint64_t failovers;             //  a login of a key by another node than its previous login's
     uint64_t refused;               //  stale-epoch logins refused (the fence at work)
+    uint64_t refused_layout;        //  logins refused for a count that is no layout's
     //  Requests (the record)
     uint64_t requests;              //  lines of the record
     uint64_t ok;                    //  answered 201 with an id
@@ -46,6 +50,9 @@ typedef struct {
     uint64_t delivered;             //  distinct ids upstream (of the record's, or in the window)
     uint64_t duplicates;            //  recomputed: arrivals of an id beyond its first
     uint64_t duplicates_wagate;     //  "duplicate" lines
+    uint64_t misrouted;             //  recomputed: arrivals on a session of a known count whose
+                                    //  recipient's CRC32 mod the count is not the session's shard
+    uint64_t misrouted_wagate;      //  arrival lines wagate marked "misrouted"
     //  Callbacks (the ledger's "emitted" lines and the webhook log)
     bool callbacks_checked;         //  false: no webhook log ("n/a")
     uint64_t callbacks_expected;    //  events the upstream emitted (in the window)
@@ -68,6 +75,7 @@ typedef struct {
     char overlap_example[CHECK_EXAMPLE_MAX];
     char lost_example[CHECK_EXAMPLE_MAX];
     char duplicate_example[CHECK_EXAMPLE_MAX];
+    char misrouted_example[CHECK_EXAMPLE_MAX];
     char callback_example[CHECK_EXAMPLE_MAX];
     char message_delay_example[CHECK_EXAMPLE_MAX];
     char callback_delay_example[CHECK_EXAMPLE_MAX];

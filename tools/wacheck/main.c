@@ -175,6 +175,8 @@ main (int argc, char **argv)
         WHY ("; one id answered to different requests");
     if (r.duplicates || r.duplicates_wagate)
         WHY ("; duplicates");
+    if (r.misrouted || r.misrouted_wagate)
+        WHY ("; misrouted");
     if (r.callbacks_checked && r.callbacks_lost)
         WHY ("; callbacks lost");
     if (r.callbacks_checked && r.callbacks_out_of_order)
@@ -205,15 +207,17 @@ main (int argc, char **argv)
     if (r.unavailable_shard != UINT32_MAX)
         snprintf (shard, sizeof shard, " (shard %" PRIu32 ")", r.unavailable_shard);
     printf ("%s: %s  overlaps %" PRIu64 " (wagate %" PRIu64 ")  lost %" PRIu64 "/%" PRIu64
-            "  duplicates %" PRIu64 " (wagate %" PRIu64 ")  callbacks lost %s  unavailable %.3f s%s"
+            "  duplicates %" PRIu64 " (wagate %" PRIu64 ")  misrouted %" PRIu64 " (wagate %" PRIu64 ")"
+            "  callbacks lost %s  unavailable %.3f s%s"
             "  failovers %" PRIu64 "  requests %" PRIu64 " (201: %" PRIu64 ", failed %" PRIu64 ")"
             "  sessions %" PRIu64 ", refused %" PRIu64 "  delays: 201 to upstream %.3f s, emitted to webhook %s"
             "%s%s\n",
             name, pass? "PASS": "FAIL", r.overlaps, r.overlaps_wagate, r.lost, r.ok,
-            r.duplicates, r.duplicates_wagate, callbacks, r.unavailable, shard,
+            r.duplicates, r.duplicates_wagate, r.misrouted, r.misrouted_wagate, callbacks, r.unavailable, shard,
             r.failovers, r.requests, r.ok, r.failed, r.sessions, r.refused, r.message_delay, hook_delay,
             pass? "": "  FAILED:", pass? "": why + 1);
-    const char *examples [] = { r.overlap_example, r.lost_example, r.duplicate_example, r.callback_example,
+    const char *examples [] = { r.overlap_example, r.lost_example, r.duplicate_example, r.misrouted_example,
+                                r.callback_example,
                                 r.message_delay_example, r.callback_delay_example };
     for (size_t index = 0; index < sizeof examples / sizeof examples [0]; index++)
         if (*examples [index])
@@ -229,10 +233,10 @@ main (int argc, char **argv)
         }
         if (r.callbacks_checked)
             snprintf (callbacks, sizeof callbacks, "%" PRIu64, r.callbacks_lost);
-        fprintf (out, "| %s | %s | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %" PRIu64 " (%" PRIu64 ") | %s | %.1f s | %"
-                 PRIu64 " | %" PRIu64 " | %" PRIu64 " | %.1f s / %s | %s |\n",
+        fprintf (out, "| %s | %s | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " (%" PRIu64
+                 ") | %s | %.1f s | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %.1f s / %s | %s |\n",
                  name, pass? "PASS": "**FAIL**", r.overlaps, r.overlaps_wagate, r.lost, r.duplicates,
-                 r.duplicates_wagate, callbacks, r.unavailable, r.failovers, r.ok, r.failed,
+                 r.duplicates_wagate, r.misrouted, r.misrouted_wagate, callbacks, r.unavailable, r.failovers, r.ok, r.failed,
                  r.message_delay, hook_delay, pass? "": why + 2);
         fclose (out);
     }
