@@ -58,8 +58,9 @@ bool switchovers_any (const switchovers_t *self);
 //  *epoch and *to set; else an HTTP-like status with
 //  why: 404 no such shard, 409 not now (no holder, a switchover under way,
 //  the holder not healthy; the named Coreapp not healthy, not reaching the
-//  gateway by its replies, holding a shard or taking one in another
-//  switchover), 503 no such secondary to pick.
+//  gateway by its replies, or taking another shard in a switchover), 503
+//  no other Coreapp to pick. The new holder may hold other shards; picked
+//  (asked_to 0), the one holding the fewest, then the last to answer.
 int switchover_choose (const switchovers_t *self, const watch_t *watch, const uint64_t *holders,
                        const uint64_t *epochs, int nholders,
                        int shard, uint64_t asked_to, wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy,
