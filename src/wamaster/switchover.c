@@ -126,3 +126,42 @@ switchover_choose (const switchovers_t *self, const watch_t *watch, const uint64
     *to = best->node;
     return 0;
 }
+
+int
+switchover_rebalance (const switchovers_t *self, const watch_t *watch, const uint64_t *holders,
+                      const uint64_t *epochs, int nholders, wa_usec_t now, wa_usec_t heartbeat,
+                      wa_usec_t unhealthy, int *shard, uint64_t *from, uint64_t *epoch, uint64_t *to)
+{
+    if (switchovers_any (self) || nholders <= 0 || nholders > WA_SHARDS_MAX)
+        return -1;
+    for (int s = 0; s < nholders; s++)
+        if (!holders[s])
+            return -1;
+    const watch_node_t *most = NULL, *fewest = NULL;
+    int most_held = 0, fewest_held = 0;
+    for (int i = 0; i < watch->count; i++) {
+        const watch_node_t *n = &watch->nodes[i];
+        if (!n->last || !s_fit (self, watch, n, now, heartbeat, unhealthy))
+            continue;
+        int held = s_held (holders, nholders, n->node);
+        if (!most || held > most_held) {
+            most = n;
+            most_held = held;
+        }
+        if (!fewest || held < fewest_held || (held == fewest_held && n->last > fewest->last)) {
+            fewest = n;
+            fewest_held = held;
+        }
+    }
+    if (!most || !fewest || most_held - fewest_held < 2)
+        return -1;
+    for (int s = nholders - 1; s >= 0; s--)
+        if (holders[s] == most->node) {
+            *shard = s;
+            *from = most->node;
+            *epoch = epochs[s];
+            *to = fewest->node;
+            return 0;
+        }
+    return -1;
+}

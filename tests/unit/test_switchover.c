@@ -375,6 +375,59 @@ test_fewest_shards_picked (void **state)
     assert_int_equal (f->to, 1);
 }
 
+static void
+test_rebalance (void **state)
+{
+    fixture_t *f = *state;
+    int shard = -1;
+    uint64_t from = 0, epoch = 0, to = 0;
+    //  4 shards all on 1; 2 answers too (and holds none): shard 3 moves to 2.
+    uint64_t holders[4] = { 1, 1, 1, 1 }, epochs[4] = { 5, 6, 7, 8 };
+    s_reply (f, 1, 0, T0);
+    watch_reply (&f->watch, 2, UINT32_MAX, 0, false, WATCH_UP_REACHABLE, T0);
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), 0);
+    assert_int_equal (shard, 3);
+    assert_int_equal (from, 1);
+    assert_int_equal (epoch, 8);
+    assert_int_equal (to, 2);
+    //  3 + 1: one more move, shard 2.
+    holders[3] = 2;
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), 0);
+    assert_int_equal (shard, 2);
+    //  2 + 2: even.
+    holders[2] = 2;
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    //  3 shards on 2: 2 + 1 is as even as it gets.
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 3, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    //  Not while a shard has no holder, nor while a switchover runs.
+    uint64_t gap[4] = { 1, 1, 1, 0 };
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, gap, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    holders[2] = holders[3] = 1;
+    f->sw.pending[1].phase = SWITCHOVER_ASKED;
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    f->sw.pending[1].phase = SWITCHOVER_NONE;
+    //  Not to one that cannot reach the gateway, nor one late to answer,
+    //  nor one never heard from.
+    watch_reply (&f->watch, 2, UINT32_MAX, 0, false, 0, T0);
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    watch_reply (&f->watch, 2, UINT32_MAX, 0, false, WATCH_UP_REACHABLE, T0);
+    s_reply (f, 1, 0, T0 + SEC (2));
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0 + SEC (2), HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    uint64_t keep[] = { 1 };
+    watch_forget_others (&f->watch, keep, 1);
+    watch_track (&f->watch, 2, T0 + SEC (2));
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0 + SEC (2), HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+}
+
 int
 main (void)
 {
@@ -392,6 +445,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_unreachable_never_picked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_target_of_another_switchover, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_fewest_shards_picked, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rebalance, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
