@@ -376,14 +376,13 @@ s_lease_done (master_t *self)
 }
 
 //  Rebalancing (switchover_rebalance) waits until what just moved has
-//  settled: its new holder logged in and answering our heartbeats.
+//  settled: three heartbeats, so that the view has every Coreapp's replies
+//  since (a Coreapp just started has answered, the new holder says what it
+//  holds).
 static void
 s_rebalance_later (master_t *self, wa_usec_t now)
 {
-    wa_usec_t settle = 3 * WA_SEC (self->settings.heartbeat_interval);
-    if (settle < 2 * WA_SEC (self->settings.db_liveness_interval))
-        settle = 2 * WA_SEC (self->settings.db_liveness_interval);
-    self->rebalance_after = now + settle;
+    self->rebalance_after = now + 3 * WA_SEC (self->settings.heartbeat_interval);
 }
 
 static void
