@@ -7,8 +7,8 @@
 //  A promotion is a shard_map row naming us with a lease still running,
 //  not draining (a change of the shard count lets it go: reshard.h).
 static const char *SQL_FIND =
-    "SELECT shard, epoch FROM shard_map WHERE node_id = ? AND expires_at > NOW(6) AND draining = 0 "
-    "ORDER BY shard";
+    "SELECT s.shard, s.epoch, c.shards FROM shard_map s JOIN cluster_info c ON c.id = 1 "
+    "WHERE s.node_id = ? AND s.expires_at > NOW(6) AND s.draining = 0 ORDER BY s.shard";
 //  Renewal matches only while the row still names us at our epoch: after a
 //  promotion of someone else it matches nothing, and we have lost the shard.
 //  Nor once the row is draining (a change of the shard count): its holder
@@ -22,7 +22,7 @@ static const char *SQL_RENEW =
 //  (prev_closed, handover.h).
 static const char *SQL_WAIT =
     "SELECT IF(prev_closed = 1, 0, TIMESTAMPDIFF(MICROSECOND, NOW(6), prev_expires_at) + ?), "
-    WA_CLOCKWATCH_NOW_SQL ", (SELECT shards FROM cluster_info WHERE id = 1) "
+    WA_CLOCKWATCH_NOW_SQL " "
     "FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ?";
 
 static int
@@ -31,6 +31,8 @@ s_found_row (const wa_db_row_t *row, void *arg)
     shard_job_t *self = arg;
     int shard = (int) wa_db_row_int (row, 0);
     uint64_t epoch = (uint64_t) wa_db_row_int (row, 1);
+    if (wa_shards_valid ((int) wa_db_row_int (row, 2)))
+        self->shards = (int) wa_db_row_int (row, 2);
     //  Held already at that epoch: renewed above. (At another epoch: we
     //  were promoted again; the renewal above found it lost, this takes it.)
     for (int i = 0; i < self->count; i++)
@@ -46,7 +48,6 @@ s_found_row (const wa_db_row_t *row, void *arg)
 typedef struct {
     int64_t wait;
     wa_usec_t db_now;
-    int64_t shards;
 } wait_t;
 
 static int
@@ -55,11 +56,13 @@ s_wait_row (const wa_db_row_t *row, void *arg)
     wait_t *wait = arg;
     wait->wait = wa_db_row_int (row, 0);
     wait->db_now = wa_db_row_int (row, 1);
-    wait->shards = wa_db_row_int (row, 2);
     return 0;
 }
 
-//  Renew one lease and read its login wait.
+//  Renew one lease, and read the login wait of one just found (a held
+//  lease's login time was set when it was found: login_wait -1). One
+//  statement a held shard per tick: a Coreapp holding many shards renews
+//  them all well within shard_renew_interval.
 static void
 s_renew (shard_job_t *self, shard_lease_t *lease, wa_db_t *db)
 {
@@ -75,15 +78,18 @@ s_renew (shard_job_t *self, shard_lease_t *lease, wa_db_t *db)
         lease->rc = 0;
         return;
     }
-    wait_t wait = { 0, 0, 0 };
+    if (lease->held) {
+        lease->login_wait = -1;
+        lease->rc = 1;
+        return;
+    }
+    wait_t wait = { 0, 0 };
     wa_usec_t sent = wa_clock_mono ();
     if (wa_db_query (db, SQL_WAIT, s_wait_row, &wait, "iiuu", (int64_t) self->idle,
                      (int64_t) lease->shard, self->node, lease->epoch) != 1)
         return;
     self->readings[1] = (wa_clockread_t) { wait.db_now, sent, wa_clock_mono () };
     lease->login_wait = wait.wait > 0 ? wait.wait : 0;
-    if (wa_shards_valid ((int) wait.shards))
-        self->shards = (int) wait.shards;
     lease->rc = 1;
 }
 

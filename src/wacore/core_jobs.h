@@ -26,7 +26,7 @@ typedef struct {
     //  out: 1 held (renewed), 0 lost (the row names another holder or
     //  epoch), -1 error (nothing known: the last deadline stands)
     int rc;
-    wa_usec_t login_wait;       //  how long before a login may go out (0: now)
+    wa_usec_t login_wait;       //  how long before a login may go out (0: now; -1: held, not read again)
 } shard_lease_t;
 
 typedef struct {
@@ -39,7 +39,7 @@ typedef struct {
     //  out: rc 0 ran (each lease says), -1 the database failed before any
     //  statement. The database's clock: at the start, and with the last wait.
     wa_clockread_t readings[2];
-    int shards;                 //  out: the shard count in force, read with a renewal (kept when none ran)
+    int shards;                 //  out: the shard count in force, read with the search (kept when none came)
 } shard_job_t;
 
 typedef struct {

@@ -483,7 +483,8 @@ s_granted (slot_t *slot, const shard_job_t *job, const shard_lease_t *lease, boo
     }
     //  The wait is measured from when the database answered, which is
     //  after it judged it: counting from now only adds margin.
-    slot->login_at = wa_clock_mono () + lease->login_wait;
+    if (lease->login_wait >= 0)
+        slot->login_at = wa_clock_mono () + lease->login_wait;
     s_login_floor (slot, job);
     if (slot->login_floor > slot->login_at)
         slot->login_at = slot->login_floor;
