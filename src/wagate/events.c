@@ -49,6 +49,7 @@ struct queue_s {
 typedef struct {
     char name[S_ACCOUNT_MAX + 1];
     queue_t *keys[EVENTS_FINE_KEYS];
+    uint32_t turn;              //  the key the next pump starts from
 } account_t;
 
 //  The seq index: seq → pending event, open addressing (linear probing,
@@ -86,7 +87,6 @@ struct _events_t {
     slot_t *slots;
     size_t slots_cap;           //  a power of two
     size_t slots_used;
-    unsigned rotate;            //  the fine key each pump starts from
     fifo_t stages[2];           //  due for delivered, due for read
     wa_usec_t last_tick;
     double credit;              //  inbound messages owed to the rate
@@ -751,7 +751,8 @@ s_rewind (events_t *self, queue_t *queue, uint64_t session)
 
 //  One account: each fine key with events goes to the session that serves
 //  it; at most EVENTS_WINDOW events out per session, shared by its keys,
-//  which take turns starting from a key that moves on at each pump.
+//  which take turns: a pump starts from the key after the last one that
+//  sent.
 static void
 s_pump_account (events_t *self, account_t *acct, events_sessions_fn *sessions_of, events_send_fn *send,
                 void *arg, wa_usec_t now)
@@ -774,7 +775,7 @@ s_pump_account (events_t *self, account_t *acct, events_sessions_fn *sessions_of
             s_rewind (self, queue, sessions [chosen [fine]].session);
         used [chosen [fine]] += queue->out;
     }
-    uint32_t start = self->rotate++ % EVENTS_FINE_KEYS;
+    uint32_t start = acct->turn;
     for (uint32_t turn = 0; turn < EVENTS_FINE_KEYS; turn++) {
         uint32_t fine = (start + turn) % EVENTS_FINE_KEYS;
         int index = chosen [fine];
@@ -794,6 +795,7 @@ s_pump_account (events_t *self, account_t *acct, events_sessions_fn *sessions_of
                     break;
                 }
                 self->stats.sent++;
+                acct->turn = (fine + 1) % EVENTS_FINE_KEYS;
                 event->sent_at = now;
                 event->out = true;
                 queue->out++;
