@@ -1,4 +1,5 @@
 /*  core_jobs — see core_jobs.h */
+#include "wa_clockwatch.h"
 #include "wa_log.h"
 #include "wa_message.h"
 #include "core_jobs.h"
@@ -7,7 +8,7 @@
 //  not draining (a change of the shard count lets it go: reshard.h).
 static const char *SQL_FIND =
     "SELECT shard, epoch FROM shard_map WHERE node_id = ? AND expires_at > NOW(6) AND draining = 0 "
-    "ORDER BY shard LIMIT 1";
+    "ORDER BY shard";
 //  Renewal matches only while the row still names us at our epoch: after a
 //  promotion of someone else it matches nothing, and we have lost the shard.
 //  Nor once the row is draining (a change of the shard count): its holder
@@ -24,19 +25,21 @@ static const char *SQL_WAIT =
     WA_CLOCKWATCH_NOW_SQL ", (SELECT shards FROM cluster_info WHERE id = 1) "
     "FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ?";
 
-typedef struct {
-    bool found;
-    int shard;
-    uint64_t epoch;
-} found_t;
-
 static int
 s_found_row (const wa_db_row_t *row, void *arg)
 {
-    found_t *found = arg;
-    found->found = true;
-    found->shard = (int) wa_db_row_int (row, 0);
-    found->epoch = (uint64_t) wa_db_row_int (row, 1);
+    shard_job_t *self = arg;
+    int shard = (int) wa_db_row_int (row, 0);
+    uint64_t epoch = (uint64_t) wa_db_row_int (row, 1);
+    //  Held already at that epoch: renewed above. (At another epoch: we
+    //  were promoted again; the renewal above found it lost, this takes it.)
+    for (int i = 0; i < self->count; i++)
+        if (self->leases[i].shard == shard && self->leases[i].epoch == epoch)
+            return 0;
+    if (self->count == WA_SHARDS_MAX)
+        return 0;
+    shard_lease_t *lease = &self->leases[self->count++];
+    *lease = (shard_lease_t) { .shard = shard, .epoch = epoch, .held = false, .rc = -1 };
     return 0;
 }
 
@@ -56,44 +59,52 @@ s_wait_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
+//  Renew one lease and read its login wait.
+static void
+s_renew (shard_job_t *self, shard_lease_t *lease, wa_db_t *db)
+{
+    lease->rc = -1;
+    lease->login_wait = 0;
+    int64_t rows = wa_db_exec (db, SQL_RENEW, "iiuu", (int64_t) self->ttl, (int64_t) lease->shard,
+                               self->node, lease->epoch);
+    if (rows < 0) {
+        wa_warn ("db: shard %d lease renewal failed: %s", lease->shard, wa_db_error (db));
+        return;
+    }
+    if (rows == 0) {
+        lease->rc = 0;
+        return;
+    }
+    wait_t wait = { 0, 0, 0 };
+    wa_usec_t sent = wa_clock_mono ();
+    if (wa_db_query (db, SQL_WAIT, s_wait_row, &wait, "iiuu", (int64_t) self->idle,
+                     (int64_t) lease->shard, self->node, lease->epoch) != 1)
+        return;
+    self->readings[1] = (wa_clockread_t) { wait.db_now, sent, wa_clock_mono () };
+    lease->login_wait = wait.wait > 0 ? wait.wait : 0;
+    if (wa_shards_valid ((int) wait.shards))
+        self->shards = (int) wait.shards;
+    lease->rc = 1;
+}
+
 void
 core_shard_run (wa_job_t *job, wa_db_t *db)
 {
     shard_job_t *self = (shard_job_t *) job;
     job->rc = -1;
     self->readings[1].db = 0;
+    for (int i = 0; i < self->count; i++)
+        self->leases[i].rc = -1;
     if (wa_db_read_clock (db, &self->readings[0]))
         return;
-    if (!self->holding) {
-        found_t found = { false, 0, 0 };
-        if (wa_db_query (db, SQL_FIND, s_found_row, &found, "u", self->node) < 0)
-            return;
-        if (!found.found) {
-            job->rc = 0;
-            return;
-        }
-        self->shard = found.shard;
-        self->epoch = found.epoch;
-    }
-    int64_t rows = wa_db_exec (db, SQL_RENEW, "iiuu", (int64_t) self->ttl, (int64_t) self->shard,
-                               self->node, self->epoch);
-    if (rows < 0) {
-        wa_warn ("db: shard lease renewal failed: %s", wa_db_error (db));
+    job->rc = 0;
+    int held = self->count;
+    for (int i = 0; i < held; i++)
+        s_renew (self, &self->leases[i], db);
+    if (wa_db_query (db, SQL_FIND, s_found_row, self, "u", self->node) < 0)
         return;
-    }
-    if (rows == 0) {
-        job->rc = 0;
-        return;
-    }
-    wait_t wait = { 0, 0, 0 };
-    wa_usec_t sent = wa_clock_mono ();
-    if (wa_db_query (db, SQL_WAIT, s_wait_row, &wait, "iiuu", (int64_t) self->idle,
-                     (int64_t) self->shard, self->node, self->epoch) != 1)
-        return;
-    self->readings[1] = (wa_clockread_t) { wait.db_now, sent, wa_clock_mono () };
-    self->login_wait = wait.wait > 0 ? wait.wait : 0;
-    self->shards = wa_shards_valid ((int) wait.shards) ? (int) wait.shards : 0;
-    job->rc = 1;
+    for (int i = held; i < self->count; i++)
+        s_renew (self, &self->leases[i], db);
 }
 
 static const char *SQL_RELEASE =

@@ -154,42 +154,38 @@ handover_job_back (handover_t *self, handover_job_t *job)
 //  --------------------------------------------------------------------------
 //  The transaction (on the Coreapp's DB worker).
 
-//  Every row, locked: a Master promoting the new holder for another shard
-//  at the same time waits for us, or we see its promotion.
-static const char *SQL_ROWS =
-    "SELECT shard, node_id, epoch, expires_at > NOW(6) FROM shard_map ORDER BY shard FOR UPDATE";
+//  Our row, locked: a promotion of it waits for us, or we see it. The new
+//  holder may hold other shards (a Coreapp holds several): only its being
+//  up is checked.
+static const char *SQL_ROW =
+    "SELECT node_id, epoch, expires_at > NOW(6) FROM shard_map WHERE shard = ? FOR UPDATE";
 static const char *SQL_UP =
     "SELECT COUNT(*) FROM nodes WHERE id = ? AND kind = 'coreapp' AND stopped_at IS NULL AND "
     WA_SQL_ALIVE ("last_seen");
-//  Fenced by our shard lease (the row names us at our epoch, unexpired)
+//  Fenced by our shard lease (the row names us at our epoch, unexpired,
+//  not draining: a change of the shard count moves no row by a handover)
 //  and by the asking Master's lease.
 static const char *SQL_MOVE =
     "UPDATE shard_map SET prev_node = node_id, prev_expires_at = NOW(6) + INTERVAL ? MICROSECOND, "
     "prev_closed = ?, node_id = ?, epoch = epoch + 1, expires_at = NOW(6) + INTERVAL ? MICROSECOND, "
     "promoted_at = NOW(6), promoted_by = ?, reason = 'switchover' "
-    "WHERE shard = ? AND node_id = ? AND epoch = ? AND expires_at > NOW(6) AND "
+    "WHERE shard = ? AND node_id = ? AND epoch = ? AND expires_at > NOW(6) AND draining = 0 AND "
     "(SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
     "AND expires_at > NOW(6)) = 1";
 
 typedef struct {
     handover_job_t *job;
     bool ours;                  //  our row names us at our epoch, unexpired
-    uint64_t other;             //  a shard the new holder holds, +1 (0: none)
 } rows_t;
 
 static int
 s_row (const wa_db_row_t *row, void *arg)
 {
     rows_t *rows = arg;
-    int shard = (int) wa_db_row_int (row, 0);
-    uint64_t node = (uint64_t) wa_db_row_int (row, 1);
-    uint64_t epoch = (uint64_t) wa_db_row_int (row, 2);
-    bool valid = wa_db_row_int (row, 3) != 0;
-    if (shard == rows->job->shard)
-        rows->ours = node == rows->job->node && epoch == rows->job->epoch && valid;
-    else
-    if (node == rows->job->to && valid)
-        rows->other = (uint64_t) shard + 1;
+    uint64_t node = (uint64_t) wa_db_row_int (row, 0);
+    uint64_t epoch = (uint64_t) wa_db_row_int (row, 1);
+    bool valid = wa_db_row_int (row, 2) != 0;
+    rows->ours = node == rows->job->node && epoch == rows->job->epoch && valid;
     return 0;
 }
 
@@ -213,26 +209,22 @@ handover_run (wa_job_t *job, wa_db_t *db)
 {
     handover_job_t *self = (handover_job_t *) job;
     job->rc = -1;
-    rows_t rows = { self, false, 0 };
+    rows_t rows = { self, false };
     int64_t up = 0;
     if (wa_db_transaction (db, "START TRANSACTION")) {
         snprintf (self->why, sizeof self->why, "database: %.140s", wa_db_error (db));
         return;
     }
-    if (wa_db_query (db, SQL_ROWS, s_row, &rows, "") < 0
+    if (wa_db_query (db, SQL_ROW, s_row, &rows, "i", (int64_t) self->shard) < 0
     ||  wa_db_query (db, SQL_UP, s_count, &up, "ui", self->to, (int64_t) self->liveness_limit) < 0) {
         snprintf (self->why, sizeof self->why, "database: %.140s", wa_db_error (db));
         wa_db_transaction (db, "ROLLBACK");
         return;
     }
-    if (!rows.ours || rows.other || up != 1) {
+    if (!rows.ours || up != 1) {
         if (!rows.ours)
             snprintf (self->why, sizeof self->why, "shard %d no longer names us at epoch %" PRIu64,
                       self->shard, self->epoch);
-        else
-        if (rows.other)
-            snprintf (self->why, sizeof self->why, "coreapp %" PRIu64 " holds shard %" PRIu64 " now",
-                      self->to, rows.other - 1);
         else
             snprintf (self->why, sizeof self->why, "coreapp %" PRIu64 " is not up (no recent liveness)", self->to);
         s_refuse (self, db);

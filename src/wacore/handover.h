@@ -10,7 +10,8 @@
       3. closes its upstream session with LOGOUT and waits for the gateway's
          LOGOUT_OK, at most HANDOVER_LOGOUT;
       4. in one transaction, fenced by its own shard lease and the Master's
-         lease, moves the shard_map row to the new holder with prev_closed =
+         lease, moves the shard_map row to the new holder (who may hold
+         other shards: a Coreapp holds several) with prev_closed =
          1 when the gateway confirmed the logout: the new holder then logs
          in at once, since the old session is known to be gone. Without the
          confirmation prev_closed is 0 and the new holder waits, as after any
@@ -45,6 +46,7 @@ typedef enum {
 
 typedef struct {
     wa_job_t job;
+    void *owner;                //  whose handover it is (the Coreapp's shard slot)
     //  in
     int shard;
     uint64_t node;              //  we, the holder

@@ -50,6 +50,8 @@ typedef struct {
     promote_forced_t upstream_forced;   //  holders cut off from the upstream, idem
     bool monitor_again;
     int reshard_waiting;        //  the old leases a change waited for, as last said
+    bool reshard_running;       //  a change of the shard count runs (the last monitor run said):
+                                //  no switchover and no rebalancing meanwhile
     wa_usec_t health_written;
     zframe_t *settings_asker;   //  a tool waiting for the broadcast
     bool settings_broadcast;    //  the API stored settings: broadcast once re-read
@@ -81,6 +83,9 @@ typedef struct {
     wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
     switchovers_t switchovers;  //  planned switchovers under way (switchover.h)
     int switchover_timer;       //  their deadlines, while any (-1: none)
+    //  No rebalancing before this: the last promotion or switchover has
+    //  settled (its holder logged in, the heartbeat view caught up).
+    wa_usec_t rebalance_after;
 } master_t;
 
 #define KEYS_AGAIN (100 * 1000)
@@ -89,6 +94,9 @@ static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
 static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
 static void s_switchovers_end (master_t *self, const char *why);
 static void s_switchover_moved (master_t *self, switchover_t *sw, uint64_t new_epoch, json_t *detail);
+static void s_rebalance_later (master_t *self, wa_usec_t now);
+static void s_switchover_start (master_t *self, int shard, uint64_t from, uint64_t epoch, uint64_t to,
+                                zframe_t *asker, const char *by, wa_usec_t wait);
 static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
 static void s_gc_stop (master_t *self);
 
@@ -339,6 +347,7 @@ s_lease_result (master_t *self)
             //  Replies to us from before count; nodes we never heard from
             //  get a full unhealthy_interval from now.
             watch_rebase (&self->watch, wa_clock_mono ());
+            s_rebalance_later (self, wa_clock_mono ());
             s_set_role (self, "primary_master");
             if (job->previous_holder && job->previous_holder != self->node.id)
                 wa_node_event (&self->node, "lease_lost", -1, job->epoch - 1, job->previous_holder,
@@ -395,6 +404,17 @@ s_reshard_done (master_t *self, const reshard_step_t *r)
         wa_info ("shard count change %" PRIu64 ": waiting for %d lease(s) of the old layout to end",
                  r->change_id, r->waiting);
     self->reshard_waiting = r->running ? r->waiting : 0;
+    self->reshard_running = r->running;
+}
+
+//  Rebalancing (switchover_rebalance) waits until what just moved has
+//  settled: three heartbeats, so that the view has every Coreapp's replies
+//  since (a Coreapp just started has answered, the new holder says what it
+//  holds).
+static void
+s_rebalance_later (master_t *self, wa_usec_t now)
+{
+    self->rebalance_after = now + 3 * WA_SEC (self->settings.heartbeat_interval);
 }
 
 static void
@@ -440,6 +460,8 @@ s_monitor_done (master_t *self)
         }
     }
     s_reshard_done (self, &m->reshard);
+    if (m->promotions)
+        s_rebalance_later (self, now);
     for (int i = 0; i < m->promotions; i++) {
         promotion_t *p = &m->promoted[i];
         self->promotions++;
@@ -866,6 +888,27 @@ s_upstream_note (void *arg, uint64_t node, int shard, bool added)
                  self->settings.upstream_unhealthy_interval);
 }
 
+//  The primaries spread unevenly (a Coreapp that started after another took
+//  every shard, or came back after a failover): one planned switchover at
+//  a time evens them out (switchover_rebalance), never while a holder is
+//  being replaced, and only once the last move has settled.
+static void
+s_rebalance (master_t *self, wa_usec_t now)
+{
+    wa_usec_t hb = WA_SEC (self->settings.heartbeat_interval), unhealthy = WA_SEC (self->settings.unhealthy_interval);
+    int shard = -1;
+    uint64_t from = 0, epoch = 0, to = 0;
+    if (!s_acting (self) || !self->migrated || now < self->rebalance_after || self->reshard_running
+    ||  self->forced.count || self->upstream_forced.count
+    ||  switchover_rebalance (&self->switchovers, &self->watch, self->holders, self->epochs, self->nholders, now,
+                              hb, unhealthy, &shard, &from, &epoch, &to))
+        return;
+    s_rebalance_later (self, now);
+    //  The handover's own bounds (drain, logout) and the new holder's login.
+    wa_usec_t wait = WA_SEC (self->settings.shard_lease_ttl + self->settings.upstream_idle_timeout) + 5 * WA_USEC_PER_SEC;
+    s_switchover_start (self, shard, from, epoch, to, NULL, "rebalance", wait);
+}
+
 //  The primary's view: staged liveness of each Coreapp, the seed's rule
 //  for each shard holder (promote.c), and (at most twice a second) the view
 //  in the database for wactl.
@@ -904,6 +947,7 @@ s_judge (master_t *self, wa_usec_t now)
                                 unhealthy, WA_SEC (self->settings.upstream_unhealthy_interval), s_upstream_note,
                                 self))
         s_submit_monitor (self);
+    s_rebalance (self, now);
     if ((changed || now - self->health_written > 500 * 1000) && self->health_job) {
         health_job_t *job = self->health_job;
         job->count = 0;
@@ -1065,6 +1109,7 @@ s_switchover_answer (master_t *self, switchover_t *sw, uint32_t code, const char
     json_decref (sw->detail);
     sw->detail = NULL;
     sw->phase = SWITCHOVER_NONE;
+    s_rebalance_later (self, wa_clock_mono ());
     if (!switchovers_any (&self->switchovers) && self->switchover_timer >= 0) {
         zloop_timer_end (self->loop, self->switchover_timer);
         self->switchover_timer = -1;
@@ -1077,6 +1122,45 @@ s_switchovers_end (master_t *self, const char *why)
     for (int s = 0; s < WA_SHARDS_MAX; s++)
         if (self->switchovers.pending[s].phase != SWITCHOVER_NONE)
             s_switchover_answer (self, &self->switchovers.pending[s], 503, "%s", why);
+}
+
+//  Ask from, the holder of shard at epoch, to hand it over to to (asker:
+//  wactl's routing id for the answer, NULL for our own rebalancing; by:
+//  who asked), and wait at most wait for it to be done.
+static void
+s_switchover_start (master_t *self, int shard, uint64_t from, uint64_t epoch, uint64_t to, zframe_t *asker,
+                    const char *by, wa_usec_t wait)
+{
+    wa_usec_t now = wa_clock_mono ();
+    switchover_t *sw = &self->switchovers.pending[shard];
+    memset (sw, 0, sizeof *sw);
+    sw->phase = SWITCHOVER_ASKED;
+    sw->shard = shard;
+    sw->from = from;
+    sw->epoch = epoch;
+    sw->to = to;
+    sw->asker = asker ? zframe_dup (asker) : NULL;
+    sw->started = now;
+    sw->deadline = now + wait;
+    snprintf (sw->by, sizeof sw->by, "%s", by);
+    wa_msg_t *handover = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
+    assert (handover);
+    wa_msg_init (handover, WA_MSG_HANDOVER);
+    handover->shard = (uint32_t) shard;
+    handover->node = from;
+    handover->epoch = epoch;
+    handover->seq = to;
+    char text[120];
+    snprintf (text, sizeof text, "{\"master\":%" PRIu64 ",\"master_epoch\":%" PRIu64 "}", self->node.id,
+              self->lease.epoch);
+    wa_msg_set_text (handover, text);
+    wa_codec_send (self->node.bus, NULL, handover);
+    free (handover);
+    wa_node_event (&self->node, "switchover", sw->shard, epoch, to,
+                   "%s asked to move shard %d from coreapp %" PRIu64 " (epoch %" PRIu64 ") to coreapp %" PRIu64,
+                   sw->by, sw->shard, from, epoch, to);
+    if (self->switchover_timer < 0)
+        self->switchover_timer = zloop_timer (self->loop, 50, 0, s_on_switchover_timer, self);
 }
 
 static void
@@ -1095,42 +1179,22 @@ s_switchover_request (master_t *self, zframe_t *peer, const wa_msg_t *msg)
         s_reply_error (self, peer, 400, "the wait must be 0.1 to 3600 s");
         return;
     }
+    //  The shard map is being replaced: its rows move by the change.
+    if (self->reshard_running) {
+        s_reply_error (self, peer, 409, "a change of the shard count runs (GET /v1/account/shards): "
+                       "switch over once it is over");
+        return;
+    }
     if ((rc = switchover_choose (&self->switchovers, &self->watch, self->holders, self->epochs, self->nholders,
                                  (int) msg->shard, msg->node, now, hb, unhealthy, &from, &epoch, &to, why,
                                  sizeof why))) {
         s_reply_error (self, peer, (uint32_t) rc, why);
         return;
     }
-    switchover_t *sw = &self->switchovers.pending[msg->shard];
-    memset (sw, 0, sizeof *sw);
-    sw->phase = SWITCHOVER_ASKED;
-    sw->shard = (int) msg->shard;
-    sw->from = from;
-    sw->epoch = epoch;
-    sw->to = to;
-    sw->asker = zframe_dup (peer);
-    sw->started = now;
-    sw->deadline = now + (wa_usec_t) msg->code * 1000;
     const char *name = wa_trust_sender_name (self->node.trust, msg);
-    snprintf (sw->by, sizeof sw->by, "wactl%s%.60s", *name ? ":" : "", name);
-    wa_msg_t *handover = (wa_msg_t *) zmalloc (sizeof (wa_msg_t));
-    assert (handover);
-    wa_msg_init (handover, WA_MSG_HANDOVER);
-    handover->shard = msg->shard;
-    handover->node = from;
-    handover->epoch = epoch;
-    handover->seq = to;
-    char text[120];
-    snprintf (text, sizeof text, "{\"master\":%" PRIu64 ",\"master_epoch\":%" PRIu64 "}", self->node.id,
-              self->lease.epoch);
-    wa_msg_set_text (handover, text);
-    wa_codec_send (self->node.bus, NULL, handover);
-    free (handover);
-    wa_node_event (&self->node, "switchover", sw->shard, epoch, to,
-                   "%s asked to move shard %d from coreapp %" PRIu64 " (epoch %" PRIu64 ") to coreapp %" PRIu64,
-                   sw->by, sw->shard, from, epoch, to);
-    if (self->switchover_timer < 0)
-        self->switchover_timer = zloop_timer (self->loop, 50, 0, s_on_switchover_timer, self);
+    char by[80];
+    snprintf (by, sizeof by, "wactl%s%.60s", *name ? ":" : "", name);
+    s_switchover_start (self, (int) msg->shard, from, epoch, to, peer, by, (wa_usec_t) msg->code * 1000);
 }
 
 //  The holder's answer: the row moved to the new holder, or why not.

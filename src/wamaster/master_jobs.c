@@ -136,7 +136,7 @@ static const char *SQL_SHARDS =
 //  Every Coreapp that may take a shard, with what promote_pick judges it by.
 static const char *SQL_CANDIDATES =
     "SELECT n.id, " WA_SQL_ALIVE ("n.last_seen") ", "
-    "n.id IN (SELECT node_id FROM shard_map WHERE expires_at > NOW(6) AND shard <> ?), "
+    "(SELECT COUNT(*) FROM shard_map WHERE node_id = n.id AND expires_at > NOW(6) AND shard <> ?), "
     "n.id IN (SELECT node_id FROM node_health WHERE demoted_at > NOW(6) - INTERVAL ? MICROSECOND), "
     "TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) "
     "FROM nodes n WHERE n.kind = 'coreapp' AND n.stopped_at IS NULL "
@@ -222,7 +222,7 @@ s_candidate_row (const wa_db_row_t *row, void *arg)
     promote_candidate_t *c = &list->rows[list->count++];
     c->node = (uint64_t) wa_db_row_int (row, 0);
     c->fresh = wa_db_row_int (row, 1);
-    c->holds_other = wa_db_row_int (row, 2);
+    c->held = (int) wa_db_row_int (row, 2);
     c->held_off = wa_db_row_int (row, 3);
     c->seen_age = wa_db_row_int (row, 4);
     return 0;

@@ -52,7 +52,7 @@ promote_pick (const promote_policy_t *policy, const promote_shard_t *shard,
     bool upstream = shard->node && s_listed (policy->upstream, policy->nupstream, shard->node);
     for (int i = 0; i < count; i++) {
         const promote_candidate_t *c = &candidates[i];
-        if (!c->fresh || c->holds_other || c->held_off || s_listed (policy->exclude, policy->nexclude, c->node))
+        if (!c->fresh || c->held_off || s_listed (policy->exclude, policy->nexclude, c->node))
             continue;
         if (upstream && (c->node == shard->node || s_listed (policy->unreachable, policy->nunreachable, c->node)))
             continue;
@@ -63,8 +63,10 @@ promote_pick (const promote_policy_t *policy, const promote_shard_t *shard,
             best = c;
             continue;
         }
+        //  The failing holder last; then the fewest shards held; then the freshest.
         bool best_failing = best->node == shard->node;
-        if (best_failing != failing ? best_failing : c->seen_age < best->seen_age)
+        if (best_failing != failing ? best_failing
+          : c->held != best->held ? c->held < best->held : c->seen_age < best->seen_age)
             best = c;
     }
     return best ? best->node : 0;
@@ -95,14 +97,15 @@ promote_forced_judge (promote_forced_t *self, const watch_t *watch, const uint64
     return added;
 }
 
-//  A Coreapp that could take a shard from a holder cut off from the upstream.
+//  A Coreapp that could take a shard from holder, cut off from the
+//  upstream: another one, healthy, reaching the gateway (it may hold
+//  shards of its own: a Coreapp holds several).
 static bool
-s_reaching_spare (const watch_t *watch, const uint64_t *holders, int nholders, wa_usec_t now, wa_usec_t heartbeat,
-                  wa_usec_t unhealthy)
+s_reaching_spare (const watch_t *watch, uint64_t holder, wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy)
 {
     for (int i = 0; i < watch->count; i++) {
         const watch_node_t *n = &watch->nodes[i];
-        if (n->last && n->reachable && !s_listed (holders, nholders, n->node)
+        if (n->last && n->reachable && n->node != holder
         &&  watch_state (watch, n->node, now, heartbeat, unhealthy) == WATCH_HEALTHY)
             return true;
     }
@@ -127,7 +130,7 @@ promote_upstream_judge (promote_forced_t *self, const watch_t *watch, const uint
         uint64_t holder = holders[s];
         if (!holder || watch_upstream_lost (watch, holder, now) < lost_limit
         ||  s_listed (self->nodes, self->count, holder) || self->count == WA_SHARDS_MAX
-        ||  !s_reaching_spare (watch, holders, nholders, now, heartbeat, unhealthy))
+        ||  !s_reaching_spare (watch, holder, now, heartbeat, unhealthy))
             continue;
         self->nodes[self->count++] = holder;
         added++;

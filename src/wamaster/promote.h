@@ -14,15 +14,22 @@
       to a fresh secondary Master; promote_forced keeps that list), while its
       lease is still valid;
     - or its heartbeat replies have said for upstream_unhealthy_interval that
-      it has no upstream session and cannot reach the gateway, while a
-      healthy secondary's say it can (promote_upstream_judge); then only a
+      it has no upstream session and cannot reach the gateway, while another
+      healthy Coreapp's say it can (promote_upstream_judge); then only a
       Coreapp that reaches the gateway replaces it.
     A replacement (promote_pick) is a Coreapp that claimed liveness lately,
-    holds no valid lease of another shard, was not itself replaced within
-    promotion_holdoff, and is not unhealthy by heartbeats; the freshest
-    first, the failing holder itself last (after a database outage it may be
-    the only one left, and promoting it again under a new epoch is safe),
-    and never a holder the heartbeat rule declared dead.
+    was not itself replaced within promotion_holdoff, and is not unhealthy
+    by heartbeats. A Coreapp holds any number of shards: the one holding
+    the fewest other shards (valid leases) first, so that with more shards
+    than Coreapps the primaries spread evenly (the monitor promotes one
+    shard after another and counts each promotion it made), then the
+    freshest; the failing holder itself last whatever it holds (after a
+    database outage it may be the only one left, and promoting it again
+    under a new epoch is safe), and never a holder the heartbeat rule
+    declared dead. Shards that need no new primary are not moved: a
+    Coreapp that comes back finds the others holding everything, and takes
+    shards as they fail over or are switched over to it (wactl
+    switchover), never by a rebalancing of its own.
     No shard is failed over more than failover_limit times within
     failover_window (promote_rate_limited): a failover is a promotion that
     replaced an earlier holder (promote_is_failover), not a shard's first.
@@ -53,7 +60,7 @@ typedef struct {
 typedef struct {
     uint64_t node;
     bool fresh;                         //  claimed liveness within twice db_liveness_interval
-    bool holds_other;                   //  holds a valid lease of another shard
+    int held;                           //  valid leases it holds of other shards
     bool held_off;                      //  replaced within promotion_holdoff
     wa_usec_t seen_age;                 //  since its last liveness claim (database's clock)
 } promote_candidate_t;
@@ -97,8 +104,9 @@ int promote_forced_judge (promote_forced_t *self, const watch_t *watch, const ui
                           void *arg);
 //  The upstream rule's list: each listed holder whose replies say it
 //  reaches the gateway again is withdrawn; each holder whose replies have
-//  said for lost_limit (0: never) that it cannot, while a Coreapp that holds
-//  no shard, is healthy and reaches the gateway exists, is added.
+//  said for lost_limit (0: never) that it cannot, while another Coreapp
+//  that is healthy and reaches the gateway exists (it may hold shards), is
+//  added.
 int promote_upstream_judge (promote_forced_t *self, const watch_t *watch, const uint64_t *holders, int nholders,
                             wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy, wa_usec_t lost_limit,
                             promote_note_fn *note, void *arg);

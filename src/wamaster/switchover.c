@@ -21,13 +21,15 @@ switchovers_any (const switchovers_t *self)
     return false;
 }
 
-static bool
-s_holds (const uint64_t *holders, int nholders, uint64_t node)
+//  How many shards node holds (by the database, as last read).
+static int
+s_held (const uint64_t *holders, int nholders, uint64_t node)
 {
+    int held = 0;
     for (int s = 0; s < nholders; s++)
         if (holders[s] == node)
-            return true;
-    return false;
+            held++;
+    return held;
 }
 
 //  The new holder of a switchover under way (another shard's).
@@ -42,13 +44,13 @@ s_taking (const switchovers_t *self, uint64_t node)
 
 //  Fit to take a shard: answering our heartbeats (or new, and not late
 //  yet), not saying it cannot reach the gateway (one never heard from has
-//  said nothing yet), holding none by the database (its replies may say so
-//  a heartbeat late) and not about to take one.
+//  said nothing yet), and not about to take one in another switchover (one
+//  at a time per Coreapp). It may hold other shards: a Coreapp holds several.
 static bool
-s_fit (const switchovers_t *self, const watch_t *watch, const watch_node_t *n, const uint64_t *holders,
-       int nholders, wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy)
+s_fit (const switchovers_t *self, const watch_t *watch, const watch_node_t *n, wa_usec_t now,
+       wa_usec_t heartbeat, wa_usec_t unhealthy)
 {
-    return (n->reachable || !n->last) && !s_holds (holders, nholders, n->node) && !s_taking (self, n->node)
+    return (n->reachable || !n->last) && !s_taking (self, n->node)
         && watch_state (watch, n->node, now, heartbeat, unhealthy) == WATCH_HEALTHY;
 }
 
@@ -90,10 +92,9 @@ switchover_choose (const switchovers_t *self, const watch_t *watch, const uint64
                       asked_to);
             return 409;
         }
-        if (!s_fit (self, watch, n, holders, nholders, now, heartbeat, unhealthy)) {
+        if (!s_fit (self, watch, n, now, heartbeat, unhealthy)) {
             snprintf (why, why_size, "coreapp %" PRIu64 " cannot take shard %d: %s", asked_to, shard,
-                      s_holds (holders, nholders, asked_to) ? "it is primary for a shard"
-                      : s_taking (self, asked_to) ? "it is taking another shard in a switchover under way"
+                      s_taking (self, asked_to) ? "it is taking another shard in a switchover under way"
                       : watch_state (watch, asked_to, now, heartbeat, unhealthy) != WATCH_HEALTHY
                       ? "it is not answering our heartbeats"
                       : "its heartbeat replies say it cannot reach the upstream");
@@ -102,20 +103,65 @@ switchover_choose (const switchovers_t *self, const watch_t *watch, const uint64
         *to = asked_to;
         return 0;
     }
-    //  The secondary that answered last (one never heard from comes last:
-    //  whether it reaches the gateway is not known).
+    //  Another Coreapp holding the fewest shards, then the one that
+    //  answered last (one never heard from comes last: whether it reaches
+    //  the gateway is not known).
     const watch_node_t *best = NULL;
+    int best_held = 0;
     for (int i = 0; i < watch->count; i++) {
         const watch_node_t *n = &watch->nodes[i];
-        if (n->node != *from && s_fit (self, watch, n, holders, nholders, now, heartbeat, unhealthy)
-        &&  (!best || n->last > best->last))
+        if (n->node == *from || !s_fit (self, watch, n, now, heartbeat, unhealthy))
+            continue;
+        int held = s_held (holders, nholders, n->node);
+        if (!best || held < best_held || (held == best_held && n->last > best->last)) {
             best = n;
+            best_held = held;
+        }
     }
     if (!best) {
-        snprintf (why, why_size, "no secondary Coreapp answers our heartbeats and reaches the upstream to take "
+        snprintf (why, why_size, "no other Coreapp answers our heartbeats and reaches the upstream to take "
                   "shard %d", shard);
         return 503;
     }
     *to = best->node;
     return 0;
+}
+
+int
+switchover_rebalance (const switchovers_t *self, const watch_t *watch, const uint64_t *holders,
+                      const uint64_t *epochs, int nholders, wa_usec_t now, wa_usec_t heartbeat,
+                      wa_usec_t unhealthy, int *shard, uint64_t *from, uint64_t *epoch, uint64_t *to)
+{
+    if (switchovers_any (self) || nholders <= 0 || nholders > WA_SHARDS_MAX)
+        return -1;
+    for (int s = 0; s < nholders; s++)
+        if (!holders[s])
+            return -1;
+    const watch_node_t *most = NULL, *fewest = NULL;
+    int most_held = 0, fewest_held = 0;
+    for (int i = 0; i < watch->count; i++) {
+        const watch_node_t *n = &watch->nodes[i];
+        if (!n->last || !s_fit (self, watch, n, now, heartbeat, unhealthy))
+            continue;
+        int held = s_held (holders, nholders, n->node);
+        if (!most || held > most_held) {
+            most = n;
+            most_held = held;
+        }
+        if (!fewest || held < fewest_held || (held == fewest_held && n->last > fewest->last)) {
+            fewest = n;
+            fewest_held = held;
+        }
+    }
+    if (!most || !fewest || most_held - fewest_held < 2)
+        return -1;
+    for (int s = nholders - 1; s >= 0; s--)
+        if (holders[s] == most->node) {
+            *shard = s;
+            *from = most->node;
+            *epoch = epochs[s];
+            *to = fewest->node;
+            return 0;
+        }
+    return -1;
 }

@@ -58,11 +58,25 @@ bool switchovers_any (const switchovers_t *self);
 //  *epoch and *to set; else an HTTP-like status with
 //  why: 404 no such shard, 409 not now (no holder, a switchover under way,
 //  the holder not healthy; the named Coreapp not healthy, not reaching the
-//  gateway by its replies, holding a shard or taking one in another
-//  switchover), 503 no such secondary to pick.
+//  gateway by its replies, or taking another shard in a switchover), 503
+//  no other Coreapp to pick. The new holder may hold other shards; picked
+//  (asked_to 0), the one holding the fewest, then the last to answer.
 int switchover_choose (const switchovers_t *self, const watch_t *watch, const uint64_t *holders,
                        const uint64_t *epochs, int nholders,
                        int shard, uint64_t asked_to, wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy,
                        uint64_t *from, uint64_t *epoch, uint64_t *to, char *why, size_t why_size);
+
+//  Rebalancing: the primaries spread unevenly (a Coreapp started after
+//  another had taken every shard, or came back after a failover) are
+//  evened out one planned switchover at a time, the same handover as
+//  wactl's, so with the same safety. A move is due when no switchover is
+//  under way, every shard has a holder, and among the Coreapps that answer
+//  our heartbeats, reach the gateway and have been heard, the one holding
+//  the most holds at least two more than the one holding the fewest; it
+//  moves the highest shard of the first to the second (ties: the one that
+//  answered last). 0 with *shard, *from, *epoch and *to set; -1 when none.
+int switchover_rebalance (const switchovers_t *self, const watch_t *watch, const uint64_t *holders,
+                          const uint64_t *epochs, int nholders, wa_usec_t now, wa_usec_t heartbeat,
+                          wa_usec_t unhealthy, int *shard, uint64_t *from, uint64_t *epoch, uint64_t *to);
 
 #endif

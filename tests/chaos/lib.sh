@@ -205,10 +205,14 @@ wactl() { topo_exec db "$BIN/wactl" -c "$T/cluster.conf" "$@"; }
 gate_stats() { topo_exec gate "$BIN/wagate" -c "$T/cluster.conf" stats --json 2>/dev/null | tr -d '\n '; }
 gate_stat() { gate_stats | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
 # The node whose session wagate has open for SHARD, or nothing.
+# The node of the session open at wagate for shard SHARD (of any layout).
 gate_open_node() {
-    gate_stats | grep -o "\"shard\":$1,\"highest_epoch\":[0-9]*,\"open\":{[^}]*}" | grep -o '"node":[0-9]*' | cut -d: -f2
+    gate_stats | jq -r --argjson s "$1" '[.accounts[]? | select(.shard == $s and .open != null) | .open.node] | last // empty'
 }
-gate_open_shards() { gate_stats | grep -o '"shard":[0-9]*,"highest_epoch":[0-9]*,"open":{' | wc -l; }
+# Sessions open at wagate (one per shard of the layout in force when served),
+# and that count (it changes with POST /v1/account/shards).
+gate_open_shards() { gate_stats | grep -o '"highest_epoch":[0-9]*,"open":{' | wc -l; }
+shards_in_force() { q "SELECT shards FROM cluster_info WHERE id = 1"; }
 
 healthy() { wactl wait --timeout 0.1 >/dev/null 2>&1; }
 # Monitoring whole again: the three Coreapps up, each healthy in the primary
@@ -256,7 +260,7 @@ lease_moved() { local m; m=$(master_host); [ -n "$m" ] && [ "$m" != "$1" ]; }
 # Served again: every shard has a session upstream and wagate has received
 # 20 more messages since MARK (gate_stat messages).
 served_since() {
-    [ "$(gate_open_shards)" -ge "$SHARDS" ] || return 1
+    [ "$(gate_open_shards)" -ge "$(shards_in_force)" ] || return 1
     local n; n=$(gate_stat messages)
     [ -n "$n" ] && [ "$n" -ge $(( $1 + 20 )) ]
 }

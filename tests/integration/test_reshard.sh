@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The shard count changed live (issue 14), under a steady load: 1 → 2 → 1
-# → 2 shards on two Coreapps (the last with messages accepted and not yet
-# sent, wagate paused: they move to their new shards and are sent once) while a client POSTs /v1/messages continuously (8
+# The shard count changed live (issue 14), under a steady load: 1 → 2 → 4
+# (the primary Master killed in the middle) → 32 (a primary Coreapp killed in
+# the middle) → 1 (with two-step verification: a wrong PIN refused) → 2 (with
+# messages accepted and not yet sent, wagate paused: they move to their new
+# shards and are sent once), on two Coreapps that hold several shards each while a client POSTs /v1/messages continuously (8
 # in flight). Every request is answered 201 (a request that meets the change
 # waits and is retried under the new count), every id answered is at wagate
 # exactly once, no two sessions serving a recipient in common were ever open
@@ -37,17 +39,16 @@ LOAD=$!
 PIDS+=($LOAD)
 wait_for 30 at_least 200 || fail "the load did not get going: $(gate_stat messages) messages at wagate"
 
-change() {      # change N: asked for under load, in force, every shard served, the load going on
+change_over() { # change_over N: the change asked for is over, every shard served, the load going on
     local n=$1 t0 ms before
     t0=$(now_ms)
-    expect "POST shards $n" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body "$n")"
     wait_for 60 in_force "$n" || fail "$n shards not in force: $(body); $(q "SELECT shard, node_id, epoch, draining, expires_at > NOW(6) FROM shard_map")"
     ms=$(( $(now_ms) - t0 ))
     all_held "$n" || fail "not every one of the $n shards has a primary: $(q "SELECT shard, node_id FROM shard_map")"
     [ "$(q "SELECT done_at IS NOT NULL FROM shard_changes ORDER BY id DESC LIMIT 1")" = 1 ] || fail "the change has no end"
     before=$(gate_stat messages)
     wait_for 30 at_least $(( before + 200 )) || fail "the load did not go on under $n shards"
-    note "$n shards in force and served $ms ms after the POST; $(q "SELECT moved_messages FROM shard_changes ORDER BY id DESC LIMIT 1") pending message(s) moved"
+    note "$n shards in force and served $ms ms later; $(q "SELECT moved_messages FROM shard_changes ORDER BY id DESC LIMIT 1") pending message(s) moved"
 }
 
 note "1 → 2 under load; a second change while it runs is refused"
@@ -61,8 +62,40 @@ all_held 2 || fail "not both shards have a primary: $(q "SELECT shard, node_id F
 [ "$(q "SELECT COUNT(DISTINCT node_id) FROM shard_map")" = 2 ] || fail "both shards on one Coreapp"
 wait_for 30 at_least $(( $(gate_stat messages) + 200 )) || fail "the load did not go on under 2 shards"
 
-note "2 → 1 under load"
-change 1
+note "2 → 4, the primary Master killed (kill -9) in the middle: the other carries the change on"
+M=$(primary_master)
+expect "POST shards 4" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 4)"
+kill -KILL "$(node_pid "$M")"
+change_over 4
+start m3 wamaster
+[ "$(primary_master)" != "$M" ] || fail "master $M, killed, holds the lease"
+
+note "4 → 32 on three Coreapps, a primary Coreapp killed (kill -9) in the middle: the two others share its shards"
+start c3 wacore
+three() { [ "$(q "SELECT COUNT(*) FROM nodes WHERE kind = 'coreapp' AND stopped_at IS NULL AND last_seen > NOW(6) - INTERVAL 1 SECOND")" = 3 ]; }
+wait_for 20 three || fail "the third Coreapp did not register"
+C=$(q "SELECT node_id FROM shard_map WHERE shard = 0")
+expect "POST shards 32" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 32)"
+kill -KILL "$(node_pid "$C")"
+change_over 32
+[ "$(q "SELECT COUNT(*) FROM shard_map WHERE node_id = $C")" = 0 ] || fail "coreapp $C, killed, holds shards"
+spread() { [ "$(q "SELECT MAX(n) - MIN(n) FROM (SELECT COUNT(*) n FROM shard_map s JOIN nodes d ON d.id = s.node_id WHERE d.stopped_at IS NULL AND s.expires_at > NOW(6) GROUP BY s.node_id) x")" -le 1 ] \
+    && [ "$(q "SELECT COUNT(DISTINCT node_id) FROM shard_map WHERE expires_at > NOW(6)")" = 2 ]; }
+wait_for 30 spread || fail "32 shards not spread over the two live Coreapps: $(q "SELECT node_id, COUNT(*) FROM shard_map GROUP BY node_id")"
+wait_for 30 gate_open_count 32 || fail "not 32 sessions open at wagate: $(gate_stat open)"
+
+note "a change with two-step verification on: a wrong PIN refused, nothing changes"
+expect "two-step on" 200 - "$WEB" POST /v1/settings/account/two-step "${AUTH[@]}" -d '{"pin":"246810"}'
+CHANGES=$(q "SELECT COUNT(*) FROM shard_changes")
+expect "a wrong PIN" 400 1009 "$WEB" POST /v1/account/shards "${AUTH[@]}" \
+    -d '{"cc":"1","phone_number":"6315551234","shards":1,"pin":"111111"}'
+[ "$(q "SELECT COUNT(*) FROM shard_changes")" = "$CHANGES" ] && in_force 32 || fail "a wrong PIN changed something"
+
+note "32 → 1 under load (with the PIN)"
+expect "POST shards 1" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" \
+    -d '{"cc":"1","phone_number":"6315551234","shards":1,"pin":"246810"}'
+change_over 1
+expect "two-step off" 200 - "$WEB" DELETE /v1/settings/account/two-step "${AUTH[@]}"
 
 note "1 → 2 with messages accepted and not yet sent (wagate paused): moved to their new shards, sent once"
 kill -STOP "$PID_gate"
@@ -99,9 +132,10 @@ overlaps_zero || fail "overlaps: $(gate_stat overlaps)"
 none_pending() { [ "$(q "SELECT COUNT(*) FROM outbox WHERE status <> 'sent'")" = 0 ]; }
 wait_for 30 none_pending || fail "rows not sent: $(q "SELECT status, COUNT(*) FROM outbox GROUP BY status")"
 [ "$(q "SELECT COUNT(*) FROM outbox")" = "$ANSWERED" ] || fail "outbox rows vs $ANSWERED answered"
-[ "$(q "SELECT COUNT(*) FROM shard_changes WHERE done_at IS NOT NULL")" = 3 ] || fail "changes: $(q "SELECT * FROM shard_changes")"
-[ "$(q "SELECT layout FROM cluster_info")" = 4 ] || fail "layout $(q "SELECT layout FROM cluster_info"), expected 4"
+[ "$(q "SELECT COUNT(*) FROM shard_changes WHERE done_at IS NOT NULL")" = 5 ] || fail "changes: $(q "SELECT * FROM shard_changes")"
+[ "$(q "SELECT layout FROM cluster_info")" = 6 ] || fail "layout $(q "SELECT layout FROM cluster_info"), expected 6"
+misrouted_zero || fail "misrouted at wagate: $(gate_stat misrouted)"
 "$BIN/wactl" -c "$CONF" status --json | jq -e '.shard_count == 2 and .shard_change == null' >/dev/null \
     || fail "wactl status: $("$BIN/wactl" -c "$CONF" status --json | jq -c '{shard_count, shard_change}')"
-note "$ANSWERED messages, all 201, through 1 → 2 → 1 → 2 shards; 0 duplicates, 0 overlaps"
+note "$ANSWERED messages, all 201, through 1 → 2 → 4 → 32 → 1 → 2 shards; 0 duplicates, 0 overlaps, 0 misrouted"
 echo "ok $TEST"

@@ -74,7 +74,7 @@ test_pick (void **state)
     promote_candidate_t c[] = {
         { .node = 3, .fresh = true, .seen_age = SEC (0.1) },        //  the failing holder
         { .node = 4, .fresh = false, .seen_age = SEC (200) },       //  silent
-        { .node = 5, .fresh = true, .holds_other = true },          //  holds shard 1
+        { .node = 5, .fresh = true, .held = 1 },                    //  holds shard 1
         { .node = 6, .fresh = true, .held_off = true },             //  replaced lately
         { .node = 7, .fresh = true, .seen_age = SEC (0.8) },
         { .node = 8, .fresh = true, .seen_age = SEC (0.3) },
@@ -83,7 +83,11 @@ test_pick (void **state)
     assert_int_equal (promote_pick (&policy, &s, c, 6), 8);
     policy.exclude[policy.nexclude++] = 8;      //  unhealthy by heartbeats
     assert_int_equal (promote_pick (&policy, &s, c, 6), 7);
+    //  One that holds another shard (a Coreapp holds several) before the
+    //  failing holder; the failing holder only last.
     policy.exclude[policy.nexclude++] = 7;
+    assert_int_equal (promote_pick (&policy, &s, c, 6), 5);
+    policy.exclude[policy.nexclude++] = 5;
     assert_int_equal (promote_pick (&policy, &s, c, 6), 3);
     //  ... but never a holder dead by heartbeats.
     policy.force[policy.nforce++] = 3;
@@ -300,18 +304,16 @@ test_upstream_judge_needs_reaching_spare (void **state)
     watch_reply (&watch, 3, 0, 1, true, 0, now);
     assert_int_equal (watch_state (&watch, 4, now, UP_HB, UP_UNHEALTHY), WATCH_UNHEALTHY);
     assert_int_equal (s_judge (&forced, &watch, holders, 1, now, LOST_LIMIT), 0);
-    //  One that reaches it and answers, but holds a shard itself.
-    watch_reply (&watch, 5, 1, 1, true, WATCH_UP_SESSION | WATCH_UP_REACHABLE, now);
-    uint64_t two[] = { 3, 5 };
-    assert_int_equal (s_judge (&forced, &watch, two, 2, now, LOST_LIMIT), 0);
     //  Known from the database only (never answered): not known to reach it.
     watch_track (&watch, 6, now);
     assert_int_equal (watch_state (&watch, 6, now, UP_HB, UP_UNHEALTHY), WATCH_HEALTHY);
-    assert_int_equal (s_judge (&forced, &watch, two, 2, now, LOST_LIMIT), 0);
+    assert_int_equal (s_judge (&forced, &watch, holders, 1, now, LOST_LIMIT), 0);
     assert_int_equal (forced.count, 0);
     assert_int_equal (s_notes.added, 0);
-    //  The spare answers again: now.
-    watch_reply (&watch, 4, UINT32_MAX, 0, false, WATCH_UP_REACHABLE, now);
+    //  One that reaches it and answers, though it holds a shard itself (a
+    //  Coreapp holds several): now.
+    watch_reply (&watch, 5, 1, 1, true, WATCH_UP_SESSION | WATCH_UP_REACHABLE, now);
+    uint64_t two[] = { 3, 5 };
     assert_int_equal (s_judge (&forced, &watch, two, 2, now, LOST_LIMIT), 1);
     assert_int_equal (forced.nodes[0], 3);
     assert_int_equal (s_notes.shard, 0);
@@ -418,10 +420,102 @@ test_pick_upstream (void **state)
     //  The other rules still hold under it.
     policy.nexclude = 0;
     c[2].held_off = true;
-    c[4].holds_other = true;
+    c[4].fresh = false;
     assert_int_equal (promote_pick (&policy, &s, c, 5), 0);
-    c[4].holds_other = false;
+    c[4].fresh = true;
+    c[4].held = 3;                                  //  holding shards does not bar it
     assert_int_equal (promote_pick (&policy, &s, c, 5), 10);
+}
+
+
+//  The monitor as it runs: shard after shard, each pick counted in the
+//  next candidates' held (the statement reads the promotions just made).
+//  map[s]: shard s's holder (0: none, or one that needs replacing);
+//  fresh[i]: whether nodes[i] is up. Fills map.
+static void
+s_assign (uint64_t *map, int shards, const uint64_t *nodes, const bool *fresh, int count)
+{
+    promote_policy_t policy = { 0 };
+    for (int shard = 0; shard < shards; shard++) {
+        bool up = false;
+        for (int i = 0; i < count; i++)
+            up = up || (nodes[i] == map[shard] && fresh[i]);
+        if (up)
+            continue;
+        promote_shard_t s = { .shard = shard, .node = map[shard], .epoch = 1, .exists = true, .running = true };
+        promote_candidate_t c[8];
+        for (int i = 0; i < count; i++) {
+            c[i] = (promote_candidate_t) { .node = nodes[i], .fresh = fresh[i], .seen_age = SEC (0.1) * (i + 1) };
+            for (int other = 0; other < shards; other++)
+                if (other != shard && map[other] == nodes[i])
+                    c[i].held++;
+        }
+        map[shard] = promote_pick (&policy, &s, c, count);
+    }
+}
+
+static int
+s_count_held (const uint64_t *map, int shards, uint64_t node)
+{
+    int held = 0;
+    for (int s = 0; s < shards; s++)
+        held += map[s] == node;
+    return held;
+}
+
+static void
+test_pick_spreads (void **state)
+{
+    (void) state;
+    uint64_t nodes[] = { 3, 4, 5 };
+    bool fresh[] = { true, true, true };
+    //  4 shards on 2 Coreapps: 2 + 2.
+    uint64_t map[32] = { 0 };
+    s_assign (map, 4, nodes, fresh, 2);
+    assert_int_equal (s_count_held (map, 4, 3), 2);
+    assert_int_equal (s_count_held (map, 4, 4), 2);
+    //  4 on 1: all on it.
+    memset (map, 0, sizeof map);
+    s_assign (map, 4, nodes, fresh, 1);
+    assert_int_equal (s_count_held (map, 4, 3), 4);
+    //  32 on 3: 11, 11, 10.
+    memset (map, 0, sizeof map);
+    s_assign (map, 32, nodes, fresh, 3);
+    assert_true (s_count_held (map, 32, 3) >= 10 && s_count_held (map, 32, 3) <= 11);
+    assert_true (s_count_held (map, 32, 4) >= 10 && s_count_held (map, 32, 4) <= 11);
+    assert_true (s_count_held (map, 32, 5) >= 10 && s_count_held (map, 32, 5) <= 11);
+    //  6 on 3, then one dies: its 2 go one to each survivor.
+    memset (map, 0, sizeof map);
+    s_assign (map, 6, nodes, fresh, 3);
+    assert_int_equal (s_count_held (map, 6, 5), 2);
+    fresh[2] = false;
+    s_assign (map, 6, nodes, fresh, 3);
+    assert_int_equal (s_count_held (map, 6, 3), 3);
+    assert_int_equal (s_count_held (map, 6, 4), 3);
+    assert_int_equal (s_count_held (map, 6, 5), 0);
+    //  4 on 2, one dies: the survivor holds all 4; it comes back: nothing
+    //  moves (no rebalancing: shards move only when they need a primary).
+    memset (map, 0, sizeof map);
+    fresh[2] = true;
+    s_assign (map, 4, nodes, fresh, 2);
+    fresh[1] = false;
+    s_assign (map, 4, nodes, fresh, 2);
+    assert_int_equal (s_count_held (map, 4, 3), 4);
+    fresh[1] = true;
+    s_assign (map, 4, nodes, fresh, 2);
+    assert_int_equal (s_count_held (map, 4, 3), 4);
+    //  The failing holder last, even when it holds the fewest.
+    promote_policy_t policy = { 0 };
+    promote_shard_t s = { .shard = 0, .node = 3, .epoch = 1, .exists = true, .running = true };
+    promote_candidate_t c[] = {
+        { .node = 3, .fresh = true, .held = 0, .seen_age = SEC (0.1) },
+        { .node = 4, .fresh = true, .held = 5, .seen_age = SEC (0.9) },
+    };
+    assert_int_equal (promote_pick (&policy, &s, c, 2), 4);
+    //  Equal counts: the freshest.
+    c[0].node = 6;
+    c[0].held = 5;
+    assert_int_equal (promote_pick (&policy, &s, c, 2), 6);
 }
 
 int
@@ -431,6 +525,7 @@ main (void)
         cmocka_unit_test (test_verdicts),
         cmocka_unit_test (test_clock_suspect),
         cmocka_unit_test (test_pick),
+        cmocka_unit_test (test_pick_spreads),
         cmocka_unit_test (test_is_failover),
         cmocka_unit_test (test_rate_limit),
         cmocka_unit_test (test_forced),

@@ -184,9 +184,11 @@ test_named_target_refused (void **state)
     s_refused (f, 0, 1, T0, 409, "primary already");
     //  Not a Coreapp we know.
     s_refused (f, 0, 77, T0, 409, "not a Coreapp that is up");
-    //  The holder of another shard, though healthy.
-    s_refused (f, 0, 2, T0, 409, "primary for a shard");
-    s_refused (f, 1, 1, T0, 409, "primary for a shard");
+    //  The holder of another shard may take it (a Coreapp holds several).
+    assert_int_equal (s_choose (f, 0, 2, T0), 0);
+    assert_int_equal (f->to, 2);
+    assert_int_equal (s_choose (f, 1, 1, T0), 0);
+    assert_int_equal (f->to, 1);
     //  A spare that stopped answering: late, then unhealthy.
     wa_usec_t now = T0 + SEC (2);
     s_reply (f, 1, 0, now);
@@ -207,17 +209,18 @@ static void
 test_no_spare (void **state)
 {
     fixture_t *f = *state;
-    //  Only the holders answer.
+    //  Only the holder answers.
     s_reply (f, 1, 0, T0);
-    s_reply (f, 2, 1, T0);
-    s_refused (f, 0, 0, T0, 503, "no secondary");
-    s_refused (f, 1, 0, T0, 503, "no secondary");
+    s_refused (f, 0, 0, T0, 503, "no other Coreapp");
     //  A spare that is late is no spare.
     s_reply (f, 5, UINT32_MAX, T0);
     wa_usec_t now = T0 + SEC (2);
     s_reply (f, 1, 0, now);
+    s_refused (f, 0, 0, now, 503, "no other Coreapp");
+    //  The other holder answers: it takes the shard (a Coreapp holds several).
     s_reply (f, 2, 1, now);
-    s_refused (f, 0, 0, now, 503, "no secondary");
+    assert_int_equal (s_choose (f, 0, 0, now), 0);
+    assert_int_equal (f->to, 2);
 }
 
 //  --------------------------------------------------------------------------
@@ -315,6 +318,10 @@ test_unreachable_never_picked (void **state)
     assert_int_equal (f->to, 5);
     s_refused (f, 0, 6, T0 + SEC (0.2), 409, "cannot reach the upstream");
     watch_reply (&f->watch, 5, UINT32_MAX, 0, false, 0, T0 + SEC (0.15));
+    //  Then only the other holder reaches it.
+    assert_int_equal (s_choose (f, 0, 0, T0 + SEC (0.2)), 0);
+    assert_int_equal (f->to, 2);
+    watch_reply (&f->watch, 2, 1, EPOCHS[1], true, 0, T0 + SEC (0.15));
     s_refused (f, 0, 0, T0 + SEC (0.2), 503, "reaches the upstream");
 }
 
@@ -337,8 +344,10 @@ test_target_of_another_switchover (void **state)
     assert_int_equal (f->to, 6);
 }
 
+//  The Coreapp holding the fewest shards (by the database) first, then the
+//  one that answered last.
 static void
-test_holder_of_another_shard_never_picked (void **state)
+test_fewest_shards_picked (void **state)
 {
     fixture_t *f = *state;
     s_reply (f, 5, UINT32_MAX, T0);
@@ -350,17 +359,73 @@ test_holder_of_another_shard_never_picked (void **state)
     wa_usec_t now = T0 + SEC (0.3);
     assert_int_equal (s_choose (f, 0, 0, now), 0);
     assert_int_equal (f->to, 3);
-    //  Without 3: 5, never 2 nor the holder.
+    //  Without 3: 5 (none held) before 2 (one), never the holder.
     uint64_t keep[] = { 1, 2, 5 };
     watch_forget_others (&f->watch, keep, 3);
     assert_int_equal (s_choose (f, 0, 0, now), 0);
     assert_int_equal (f->to, 5);
     assert_int_equal (s_choose (f, 1, 0, now), 0);
     assert_int_equal (f->to, 5);
-    //  Without a spare: none, rather than a holder.
+    //  Without a spare: the other holder.
     uint64_t holders_only[] = { 1, 2 };
     watch_forget_others (&f->watch, holders_only, 2);
-    s_refused (f, 0, 0, now, 503, "no secondary");
+    assert_int_equal (s_choose (f, 0, 0, now), 0);
+    assert_int_equal (f->to, 2);
+    assert_int_equal (s_choose (f, 1, 0, now), 0);
+    assert_int_equal (f->to, 1);
+}
+
+static void
+test_rebalance (void **state)
+{
+    fixture_t *f = *state;
+    int shard = -1;
+    uint64_t from = 0, epoch = 0, to = 0;
+    //  4 shards all on 1; 2 answers too (and holds none): shard 3 moves to 2.
+    uint64_t holders[4] = { 1, 1, 1, 1 }, epochs[4] = { 5, 6, 7, 8 };
+    s_reply (f, 1, 0, T0);
+    watch_reply (&f->watch, 2, UINT32_MAX, 0, false, WATCH_UP_REACHABLE, T0);
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), 0);
+    assert_int_equal (shard, 3);
+    assert_int_equal (from, 1);
+    assert_int_equal (epoch, 8);
+    assert_int_equal (to, 2);
+    //  3 + 1: one more move, shard 2.
+    holders[3] = 2;
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), 0);
+    assert_int_equal (shard, 2);
+    //  2 + 2: even.
+    holders[2] = 2;
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    //  3 shards on 2: 2 + 1 is as even as it gets.
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 3, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    //  Not while a shard has no holder, nor while a switchover runs.
+    uint64_t gap[4] = { 1, 1, 1, 0 };
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, gap, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    holders[2] = holders[3] = 1;
+    f->sw.pending[1].phase = SWITCHOVER_ASKED;
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    f->sw.pending[1].phase = SWITCHOVER_NONE;
+    //  Not to one that cannot reach the gateway, nor one late to answer,
+    //  nor one never heard from.
+    watch_reply (&f->watch, 2, UINT32_MAX, 0, false, 0, T0);
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0, HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    watch_reply (&f->watch, 2, UINT32_MAX, 0, false, WATCH_UP_REACHABLE, T0);
+    s_reply (f, 1, 0, T0 + SEC (2));
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0 + SEC (2), HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
+    uint64_t keep[] = { 1 };
+    watch_forget_others (&f->watch, keep, 1);
+    watch_track (&f->watch, 2, T0 + SEC (2));
+    assert_int_equal (switchover_rebalance (&f->sw, &f->watch, holders, epochs, 4, T0 + SEC (2), HB, UNHEALTHY,
+                                            &shard, &from, &epoch, &to), -1);
 }
 
 int
@@ -379,7 +444,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_never_heard_comes_last, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_unreachable_never_picked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_target_of_another_switchover, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_holder_of_another_shard_never_picked, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_fewest_shards_picked, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rebalance, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
