@@ -46,7 +46,7 @@ s_router_bind (const char *endpoint, const char *what)
         return NULL;
     }
     //  A new session gets every unacknowledged event at once (up to
-    //  EVENTS_WINDOW per key): past the default high-water mark a ROUTER
+    //  EVENTS_WINDOW per session): past the default high-water mark a ROUTER
     //  would drop them silently.
     zsock_set_sndhwm (sock, 0);
     if (zsock_bind (sock, "%s", endpoint) == -1) {
