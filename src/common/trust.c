@@ -8,6 +8,7 @@
     reports each refusal, with the peer's address and key, to the reactor.
     The certificates are czmq's (zcert) either way. */
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -747,6 +748,7 @@ typedef struct {
 } relink_endpoint_t;
 
 struct wa_relink_t {
+    wa_relink_t *next_live;     //  the live relinks (s_live)
     wa_trust_t *trust;
     zsock_t *sock;
     zsock_t *events;            //  the monitor's PAIR
@@ -776,11 +778,44 @@ s_relink_endpoint (wa_relink_t *self, const char *endpoint)
     return free_slot;
 }
 
+//  The relinks not destroyed. zloop calls a timer ended by an earlier
+//  handler of the same pass (its zombies go at the pass's end), and a
+//  reader ended in the timers' part of a pass, with their arg: a relink
+//  destroyed there (a link dropped by a retry timer) would be used after
+//  it was freed. Each handler first checks that its relink is still live.
+static pthread_mutex_t s_live_lock = PTHREAD_MUTEX_INITIALIZER;
+static wa_relink_t *s_live;
+
+static bool
+s_relink_live (const wa_relink_t *self)
+{
+    pthread_mutex_lock (&s_live_lock);
+    const wa_relink_t *r = s_live;
+    while (r && r != self)
+        r = r->next_live;
+    pthread_mutex_unlock (&s_live_lock);
+    return r != NULL;
+}
+
+static void
+s_relink_unlist (wa_relink_t *self)
+{
+    pthread_mutex_lock (&s_live_lock);
+    for (wa_relink_t **r = &s_live; *r; r = &(*r)->next_live)
+        if (*r == self) {
+            *r = self->next_live;
+            break;
+        }
+    pthread_mutex_unlock (&s_live_lock);
+}
+
 static int
 s_relink_due (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
+    if (!s_relink_live (arg))
+        return 0;
     wa_relink_t *self = (wa_relink_t *) arg;
     wa_usec_t now = wa_clock_mono ();
     for (int i = 0; i < RELINK_ENDPOINTS; i++) {
@@ -808,6 +843,8 @@ static int
 s_relink_event (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
+    if (!s_relink_live (arg))
+        return 0;
     wa_relink_t *self = (wa_relink_t *) arg;
     zmsg_t *msg = zmsg_recv (reader);
     zframe_t *head = msg ? zmsg_first (msg) : NULL;
@@ -881,6 +918,10 @@ wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, const char *what
     }
     zloop_reader (loop, self->events, s_relink_event, self);
     self->timer = zloop_timer (loop, 250, 0, s_relink_due, self);
+    pthread_mutex_lock (&s_live_lock);
+    self->next_live = s_live;
+    s_live = self;
+    pthread_mutex_unlock (&s_live_lock);
     return self;
 }
 
@@ -904,6 +945,7 @@ wa_relink_destroy (wa_relink_t **self_p)
 {
     if (*self_p) {
         wa_relink_t *self = *self_p;
+        s_relink_unlist (self);
         zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
         zloop_reader_end (self->loop, self->events);
         zloop_timer_end (self->loop, self->timer);

@@ -13,7 +13,9 @@
 . "$(dirname "$0")/lib.sh"
 
 WEB=$(free_port)
-cluster_init webapp_bind=127.0.0.1 shards=1
+# Liveness claims every second: a Coreapp taking up 16 shards at once may
+# claim late by more than the tests' usual 2 × 0.5 s on a loaded machine.
+cluster_init webapp_bind=127.0.0.1 shards=1 db_liveness_interval=1
 standard_cluster
 web_start w1 "$WEB"
 TOKEN=$(admin_token "$WEB")
@@ -104,6 +106,9 @@ note "4 → 32 on three Coreapps, a primary Coreapp killed (kill -9) in the midd
 start c3 wacore
 three() { [ "$(q "SELECT COUNT(*) FROM nodes WHERE kind = 'coreapp' AND stopped_at IS NULL AND last_seen > NOW(6) - INTERVAL 1 SECOND")" = 3 ]; }
 wait_for 20 three || fail "the third Coreapp did not register"
+# A candidate once the primary Master has heard its heartbeat replies.
+c3_healthy() { [ "$(q "SELECT state FROM node_health WHERE node_id = (SELECT MAX(id) FROM nodes WHERE kind = 'coreapp') AND updated_at > NOW(6) - INTERVAL 2 SECOND")" = healthy ]; }
+wait_for 30 c3_healthy || fail "the third Coreapp is not healthy to the primary Master"
 C=$(q "SELECT node_id FROM shard_map WHERE shard = 0")
 expect "POST shards 32" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 32)"
 kill -KILL "$(node_pid "$C")"
