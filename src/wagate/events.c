@@ -5,43 +5,66 @@
 #include <string.h>
 #include <time.h>
 #include <jansson.h>
+#include "wa_config.h"
 #include "wa_message.h"
 #include "events.h"
 
-#define S_KEYS_MAX 256                  //  (account, shard) keys
+#define S_ACCOUNTS_MAX 32               //  accounts with events, each EVENTS_FINE_KEYS keys
 #define S_ACCOUNT_MAX 32
 #define S_MESSAGE_ID_MAX 64
 #define S_TO_MAX 20
 #define S_INBOUND_POOL 100
 #define S_INBOUND_PER_TICK 10000        //  a late tick does not flood
+#define S_INDEX_MIN 1024                //  slots of the seq index, at least
+
+_Static_assert (EVENTS_FINE_KEYS == WA_SHARDS_MAX, "every layout's count divides the fine keys");
+
+typedef struct queue_s queue_t;
 
 typedef struct {
-    uint64_t seq;
+    uint64_t seq;               //  unique across keys
     bool acked;
+    bool out;                   //  sent on the key's session, counted in its out
     wa_usec_t sent_at;          //  last sent (on any session)
+    queue_t *queue;
     char id[EVENTS_ID_MAX + 1];
     char *text;                 //  the UP_EVENT JSON; freed once acknowledged
 } event_t;
 
-//  One (account, shard): its pending events in seq order, in a ring.
-typedef struct {
+//  One (account, fine key): its pending events in seq order, in a ring.
+struct queue_s {
     char account[S_ACCOUNT_MAX + 1];
-    uint32_t shard;
-    uint64_t next_seq;
+    uint32_t fine;
     event_t **ring;
     size_t head;
     size_t count;
     size_t cap;
     size_t next_send;           //  offset from head of the next to send
+    size_t out;                 //  unacknowledged before next_send: out on the session
     uint64_t session;           //  the session the first next_send went on
     wa_usec_t resend_check;     //  no sent event is due again before; 0: none out
-} queue_t;
+};
+
+//  An account's keys, created as events come.
+typedef struct {
+    char name[S_ACCOUNT_MAX + 1];
+    queue_t *keys[EVENTS_FINE_KEYS];
+    uint32_t turn;              //  the key the next pump starts from
+} account_t;
+
+//  The seq index: seq → pending event, open addressing (linear probing,
+//  deletion by backward shift). seq 0 marks an empty slot.
+typedef struct {
+    uint64_t seq;
+    event_t *event;
+} slot_t;
 
 //  A status to emit later: "delivered", then "read".
 typedef struct sched_s {
     struct sched_s *next;
     wa_usec_t due;
-    size_t key;
+    queue_t *queue;
+    uint32_t shard;             //  for the ledger: the sending session's
     int stage;                  //  1 delivered, 2 read
     char id[S_MESSAGE_ID_MAX + 1];
     char to[S_TO_MAX + 1];
@@ -58,15 +81,19 @@ struct _events_t {
     char account[S_ACCOUNT_MAX + 1];
     char prefix[24];            //  "w" + start time in hex
     uint64_t counter;
-    queue_t *keys[S_KEYS_MAX];
-    size_t nkeys;
+    uint64_t next_seq;
+    account_t *accounts[S_ACCOUNTS_MAX];
+    size_t naccounts;
+    slot_t *slots;
+    size_t slots_cap;           //  a power of two
+    size_t slots_used;
     fifo_t stages[2];           //  due for delivered, due for read
     wa_usec_t last_tick;
     double credit;              //  inbound messages owed to the rate
     uint64_t generated;
     events_stats_t stats;
     //  The last EVENTS_INBOUND_KEPT inbound messages, for READ: id →
-    //  {"from", "key", "read"}, and the ids in a ring, oldest first.
+    //  {"from", "read"}, and the ids in a ring, oldest first.
     json_t *inbound;
     char **inbound_ring;
     size_t inbound_head;
@@ -85,7 +112,9 @@ events_t *
 events_new (const events_config_t *config, wa_usec_t now)
 {
     assert (config);
-    assert (config->shards >= 1);
+    //  A count that divides EVENTS_FINE_KEYS: the fallback for sessions of
+    //  an unknown count is then a union of fine keys too.
+    assert (wa_shards_valid (config->shards));
     events_t *self = (events_t *) calloc (1, sizeof (events_t));
     if (!self)
         return NULL;
@@ -96,9 +125,12 @@ events_new (const events_config_t *config, wa_usec_t now)
     self->config.account = self->account;
     snprintf (self->prefix, sizeof self->prefix, "w%" PRIx64, (uint64_t) config->wall_start);
     self->last_tick = now;
+    self->next_seq = 1;
+    self->slots_cap = S_INDEX_MIN;
+    self->slots = (slot_t *) calloc (self->slots_cap, sizeof (slot_t));
     self->inbound = json_object ();
     self->inbound_ring = (char **) calloc (EVENTS_INBOUND_KEPT, sizeof (char *));
-    if (!self->inbound || !self->inbound_ring) {
+    if (!self->slots || !self->inbound || !self->inbound_ring) {
         events_destroy (&self);
         return NULL;
     }
@@ -123,8 +155,13 @@ events_destroy (events_t **self_p)
     assert (self_p);
     events_t *self = *self_p;
     if (self) {
-        for (size_t index = 0; index < self->nkeys; index++)
-            s_queue_destroy (self->keys [index]);
+        for (size_t index = 0; index < self->naccounts; index++) {
+            for (size_t fine = 0; fine < EVENTS_FINE_KEYS; fine++)
+                if (self->accounts [index]->keys [fine])
+                    s_queue_destroy (self->accounts [index]->keys [fine]);
+            free (self->accounts [index]);
+        }
+        free (self->slots);
         for (size_t index = 0; self->inbound_ring && index < self->inbound_count; index++)
             free (self->inbound_ring [(self->inbound_head + index) % EVENTS_INBOUND_KEPT]);
         free (self->inbound_ring);
@@ -140,23 +177,124 @@ events_destroy (events_t **self_p)
     }
 }
 
-//  The key's queue, created when new; SIZE_MAX when there is no room.
-static size_t
-s_key (events_t *self, const char *account, uint32_t shard)
+uint32_t
+events_fine_key (const char *conversation)
 {
-    for (size_t index = 0; index < self->nkeys; index++)
-        if (self->keys [index]->shard == shard && strcmp (self->keys [index]->account, account) == 0)
-            return index;
-    if (self->nkeys == S_KEYS_MAX || strlen (account) > S_ACCOUNT_MAX)
-        return SIZE_MAX;
-    queue_t *queue = (queue_t *) calloc (1, sizeof (queue_t));
-    if (!queue)
-        return SIZE_MAX;
-    snprintf (queue->account, sizeof queue->account, "%s", account);
-    queue->shard = shard;
-    queue->next_seq = 1;
-    self->keys [self->nkeys] = queue;
-    return self->nkeys++;
+    assert (conversation);
+    return (uint32_t) wa_message_shard (conversation, EVENTS_FINE_KEYS);
+}
+
+//  The queue of (account, fine key), created when new; NULL when there is
+//  no room.
+static queue_t *
+s_key (events_t *self, const char *account, uint32_t fine)
+{
+    assert (fine < EVENTS_FINE_KEYS);
+    account_t *acct = NULL;
+    for (size_t index = 0; index < self->naccounts && !acct; index++)
+        if (strcmp (self->accounts [index]->name, account) == 0)
+            acct = self->accounts [index];
+    if (!acct) {
+        if (self->naccounts == S_ACCOUNTS_MAX || strlen (account) > S_ACCOUNT_MAX)
+            return NULL;
+        acct = (account_t *) calloc (1, sizeof (account_t));
+        if (!acct)
+            return NULL;
+        snprintf (acct->name, sizeof acct->name, "%s", account);
+        self->accounts [self->naccounts++] = acct;
+    }
+    if (!acct->keys [fine]) {
+        queue_t *queue = (queue_t *) calloc (1, sizeof (queue_t));
+        if (!queue)
+            return NULL;
+        snprintf (queue->account, sizeof queue->account, "%s", account);
+        queue->fine = fine;
+        acct->keys [fine] = queue;
+    }
+    return acct->keys [fine];
+}
+
+//  Does a session of (shard, shards) serve the conversations of the fine
+//  key? A count 0 (unknown) is taken as the configured one.
+static bool
+s_covers (events_t *self, uint32_t shard, uint32_t shards, uint32_t fine)
+{
+    uint32_t count = shards? shards: (uint32_t) self->config.shards;
+    return wa_shards_valid ((int) count) && fine % count == shard;
+}
+
+//  --------------------------------------------------------------------------
+//  The seq index
+
+static size_t
+s_slot_home (events_t *self, uint64_t seq)
+{
+    //  Fibonacci hashing: seqs are consecutive, the product spreads them.
+    return (size_t) ((seq * 0x9E3779B97F4A7C15ULL) >> 20) & (self->slots_cap - 1);
+}
+
+static size_t
+s_slot_find (events_t *self, uint64_t seq)
+{
+    size_t mask = self->slots_cap - 1;
+    size_t index = s_slot_home (self, seq);
+    while (self->slots [index].seq && self->slots [index].seq != seq)
+        index = (index + 1) & mask;
+    return index;
+}
+
+static int
+s_index_put (events_t *self, event_t *event)
+{
+    if ((self->slots_used + 1) * 2 > self->slots_cap) {
+        slot_t *old = self->slots;
+        size_t old_cap = self->slots_cap;
+        slot_t *slots = (slot_t *) calloc (old_cap * 2, sizeof (slot_t));
+        if (!slots)
+            return -1;
+        self->slots = slots;
+        self->slots_cap = old_cap * 2;
+        for (size_t index = 0; index < old_cap; index++)
+            if (old [index].seq)
+                self->slots [s_slot_find (self, old [index].seq)] = old [index];
+        free (old);
+    }
+    size_t index = s_slot_find (self, event->seq);
+    assert (self->slots [index].seq == 0);
+    self->slots [index].seq = event->seq;
+    self->slots [index].event = event;
+    self->slots_used++;
+    return 0;
+}
+
+static event_t *
+s_index_get (events_t *self, uint64_t seq)
+{
+    if (seq == 0)
+        return NULL;
+    return self->slots [s_slot_find (self, seq)].event;
+}
+
+static void
+s_index_del (events_t *self, uint64_t seq)
+{
+    size_t mask = self->slots_cap - 1;
+    size_t hole = s_slot_find (self, seq);
+    assert (self->slots [hole].seq == seq);
+    self->slots [hole].seq = 0;
+    self->slots [hole].event = NULL;
+    self->slots_used--;
+    //  Move back every later entry of the run whose home is not in (hole, next].
+    for (size_t next = (hole + 1) & mask; self->slots [next].seq; next = (next + 1) & mask) {
+        size_t home = s_slot_home (self, self->slots [next].seq);
+        bool stays = hole < next? (home > hole && home <= next): (home > hole || home <= next);
+        if (!stays) {
+            self->slots [hole] = self->slots [next];
+            self->slots [next].seq = 0;
+            self->slots [next].event = NULL;
+            hole = next;
+        }
+    }
 }
 
 static event_t *
@@ -218,12 +356,11 @@ s_iso_json (wa_usec_t wall)
 }
 
 //  Queue one event of the key; payload is taken. The ledger line gets
-//  the extra fields (taken). 0 / -1.
+//  the extra fields (taken); shard is its label (events.h). 0 / -1.
 static int
-s_emit (events_t *self, size_t key, const char *kind, const char *conversation, json_t *payload,
-        json_t *extra, char *id_out)
+s_emit (events_t *self, queue_t *queue, uint32_t shard, const char *kind, const char *conversation,
+        json_t *payload, json_t *extra, char *id_out)
 {
-    queue_t *queue = self->keys [key];
     wa_usec_t wall = s_wall_now ();
     event_t *event = (event_t *) calloc (1, sizeof (event_t));
     json_t *root = json_object ();
@@ -240,10 +377,15 @@ s_emit (events_t *self, size_t key, const char *kind, const char *conversation, 
     event->text = json_dumps (root, JSON_COMPACT);
     if (!event->text || strlen (event->text) > EVENTS_TEXT_MAX)
         goto done;
-    event->seq = queue->next_seq;
-    if (s_push (queue, event))
+    event->seq = self->next_seq;
+    event->queue = queue;
+    if (s_index_put (self, event))
         goto done;
-    queue->next_seq++;
+    if (s_push (queue, event)) {
+        s_index_del (self, event->seq);
+        goto done;
+    }
+    self->next_seq++;
     self->stats.emitted++;
     self->stats.pending++;
     if (id_out)
@@ -253,7 +395,8 @@ s_emit (events_t *self, size_t key, const char *kind, const char *conversation, 
     json_object_set_new (line, "t", s_wall_json (wall));
     json_object_set_new (line, "event", json_string ("emitted"));
     json_object_set_new (line, "account", json_string (queue->account));
-    json_object_set_new (line, "shard", json_integer (queue->shard));
+    json_object_set_new (line, "shard", json_integer (shard));
+    json_object_set_new (line, "fine", json_integer (queue->fine));
     json_object_set_new (line, "seq", json_integer ((json_int_t) event->seq));
     json_object_set_new (line, "event_id", json_string (event->id));
     json_object_set_new (line, "kind", json_string (kind));
@@ -285,7 +428,8 @@ s_timestamp (char *buf, size_t size)
 
 //  A status; errors (taken; NULL: none) go with a "failed" one.
 static int
-s_status (events_t *self, size_t key, const char *id, const char *to, const char *status, json_t *errors)
+s_status (events_t *self, queue_t *queue, uint32_t shard, const char *id, const char *to, const char *status,
+          json_t *errors)
 {
     if (self->stats.pending >= EVENTS_PENDING_MAX) {
         self->stats.dropped++;
@@ -301,7 +445,7 @@ s_status (events_t *self, size_t key, const char *id, const char *to, const char
         json_object_set (json_array_get (json_object_get (payload, "statuses"), 0), "errors", errors);
         json_object_set_new (extra, "errors", errors);
     }
-    int rc = s_emit (self, key, "status", to, payload, extra, NULL);
+    int rc = s_emit (self, queue, shard, "status", to, payload, extra, NULL);
     if (rc == 0)
         self->stats.statuses++;
     else
@@ -317,7 +461,8 @@ s_digits (const char *text, size_t max)
 }
 
 static void
-s_schedule (events_t *self, int stage, size_t key, const char *id, const char *to, wa_usec_t due)
+s_schedule (events_t *self, int stage, queue_t *queue, uint32_t shard, const char *id, const char *to,
+            wa_usec_t due)
 {
     sched_t *entry = (sched_t *) calloc (1, sizeof (sched_t));
     if (!entry) {
@@ -325,7 +470,8 @@ s_schedule (events_t *self, int stage, size_t key, const char *id, const char *t
         return;
     }
     entry->due = due;
-    entry->key = key;
+    entry->queue = queue;
+    entry->shard = shard;
     entry->stage = stage;
     snprintf (entry->id, sizeof entry->id, "%s", id);
     snprintf (entry->to, sizeof entry->to, "%s", to);
@@ -347,25 +493,25 @@ events_message (events_t *self, const char *account, uint32_t shard, const char 
     assert (account && id && to);
     if (strlen (id) > S_MESSAGE_ID_MAX || !s_digits (to, S_TO_MAX))
         return -1;
-    size_t key = s_key (self, account, shard);
-    if (key == SIZE_MAX)
+    queue_t *queue = s_key (self, account, events_fine_key (to));
+    if (!queue)
         return -1;
     char last = to [strlen (to) - 1];
     if (strchr (self->fail_digits, last))
-        return s_status (self, key, id, to, "failed", NULL);
-    if (s_status (self, key, id, to, "sent", NULL))
+        return s_status (self, queue, shard, id, to, "failed", NULL);
+    if (s_status (self, queue, shard, id, to, "sent", NULL))
         return -1;
-    s_schedule (self, 1, key, id, to, now + self->config.status_delay);
+    s_schedule (self, 1, queue, shard, id, to, now + self->config.status_delay);
     return 0;
 }
 
 //  An inbound message, for a READ later; the oldest is forgotten past
 //  EVENTS_INBOUND_KEPT.
 static void
-s_remember (events_t *self, const char *id, const char *from, size_t key)
+s_remember (events_t *self, const char *id, const char *from)
 {
     char *copy = strdup (id);
-    json_t *inbound = json_pack ("{s:s, s:I, s:b}", "from", from, "key", (json_int_t) key, "read", 0);
+    json_t *inbound = json_pack ("{s:s, s:b}", "from", from, "read", 0);
     if (!copy || !inbound) {
         free (copy);
         json_decref (inbound);
@@ -386,8 +532,8 @@ s_remember (events_t *self, const char *id, const char *from, size_t key)
 static int
 s_inbound (events_t *self, const char *from, const char *name, const char *text, char *id)
 {
-    size_t key = s_key (self, self->account, (uint32_t) wa_message_shard (from, self->config.shards));
-    if (key == SIZE_MAX)
+    queue_t *queue = s_key (self, self->account, events_fine_key (from));
+    if (!queue)
         return -1;
     char timestamp [24], profile [EVENTS_NAME_MAX + 1];
     s_timestamp (timestamp, sizeof timestamp);
@@ -404,10 +550,11 @@ s_inbound (events_t *self, const char *from, const char *name, const char *text,
                                  "type", "text", "text", "body", text);
     json_t *extra = json_pack ("{s:s}", "from", from);
     char event_id [EVENTS_ID_MAX + 1];
-    int rc = s_emit (self, key, "message", from, payload, extra, event_id);
+    int rc = s_emit (self, queue, (uint32_t) wa_message_shard (from, self->config.shards), "message", from,
+                     payload, extra, event_id);
     if (rc == 0) {
         self->stats.inbound++;
-        s_remember (self, event_id, from, key);
+        s_remember (self, event_id, from);
         if (id)
             memcpy (id, event_id, sizeof event_id);
     }
@@ -452,11 +599,11 @@ events_message_failed (events_t *self, const char *account, uint32_t shard, cons
     assert (account && id && to && title && details);
     if (strlen (id) > S_MESSAGE_ID_MAX || !s_digits (to, S_TO_MAX))
         return -1;
-    size_t key = s_key (self, account, shard);
-    if (key == SIZE_MAX)
+    queue_t *queue = s_key (self, account, events_fine_key (to));
+    if (!queue)
         return -1;
     json_t *errors = json_pack ("[{s:i, s:s, s:s}]", "code", code, "title", title, "details", details);
-    return s_status (self, key, id, to, "failed", errors);
+    return s_status (self, queue, shard, id, to, "failed", errors);
 }
 
 int
@@ -469,7 +616,10 @@ events_read (events_t *self, const char *id, const char *from)
         return -1;
     if (json_is_true (json_object_get (inbound, "read")))
         return 1;
-    if (s_status (self, (size_t) json_integer_value (json_object_get (inbound, "key")), id, from, "read", NULL))
+    //  The conversation's key, as the message's; labelled as it was.
+    queue_t *queue = s_key (self, self->account, events_fine_key (from));
+    if (!queue
+    ||  s_status (self, queue, (uint32_t) wa_message_shard (from, self->config.shards), id, from, "read", NULL))
         return -2;
     json_object_set_new (inbound, "read", json_true ());
     return 0;
@@ -498,11 +648,13 @@ events_tick (events_t *self, wa_usec_t now)
             if (!fifo->first)
                 fifo->last = NULL;
             self->stats.scheduled--;
-            if (s_status (self, entry->key, entry->id, entry->to, stage == 1? "delivered": "read", NULL) == 0
+            if (s_status (self, entry->queue, entry->shard, entry->id, entry->to,
+                          stage == 1? "delivered": "read", NULL) == 0
             &&  stage == 1) {
                 //  From its own due time, so a late tick does not add up.
                 entry->next = NULL;
-                s_schedule (self, 2, entry->key, entry->id, entry->to, entry->due + self->config.status_delay);
+                s_schedule (self, 2, entry->queue, entry->shard, entry->id, entry->to,
+                            entry->due + self->config.status_delay);
             }
             free (entry);
         }
@@ -530,18 +682,20 @@ events_tick (events_t *self, wa_usec_t now)
 //  Each event sent and not acknowledged for EVENTS_RESEND_AFTER goes again
 //  on the same session, whatever happened to the others (a network with
 //  at-least-once delivery: a frame the receiver dropped is not lost). Sets
-//  the time of the next one due.
-static void
+//  the time of the next one due. -1 when the socket is full.
+static int
 s_resend_due (events_t *self, queue_t *queue, events_send_fn *send, void *arg, wa_usec_t now)
 {
     wa_usec_t next = 0;
+    int rc = 0;
     for (size_t offset = 0; offset < queue->next_send; offset++) {
         event_t *event = s_at (queue, offset);
         if (event->acked)
             continue;
         if (now - event->sent_at >= EVENTS_RESEND_AFTER) {
-            if (send (arg, queue->account, queue->shard, queue->session, event->seq, event->text)) {
+            if (send (arg, queue->account, queue->session, event->seq, event->text)) {
                 next = now;             //  the socket is full: on the next pump
+                rc = -1;
                 break;
             }
             self->stats.sent++;
@@ -553,37 +707,99 @@ s_resend_due (events_t *self, queue_t *queue, events_send_fn *send, void *arg, w
             next = due;
     }
     queue->resend_check = next;
+    return rc;
 }
 
-void
-events_pump (events_t *self, events_lookup_fn *lookup, events_send_fn *send, void *arg, wa_usec_t now)
+//  The session that serves the fine key: one whose layout's shard of it is
+//  its shard, a known count before an unknown one (taken as the configured
+//  count), the newest (highest id) of equals. -1 when none.
+static int
+s_choose (events_t *self, const events_session_t *sessions, size_t count, uint32_t fine)
 {
-    assert (self);
-    for (size_t key = 0; key < self->nkeys; key++) {
-        queue_t *queue = self->keys [key];
-        if (queue->count == 0)
+    int best = -1;
+    for (size_t index = 0; index < count; index++) {
+        const events_session_t *candidate = &sessions [index];
+        if (!candidate->session || !s_covers (self, candidate->shard, candidate->shards, fine))
             continue;
-        uint64_t session = 0;
-        if (lookup (arg, queue->account, queue->shard, &session) || !session)
-            continue;
-        if (session != queue->session) {
-            //  A new session: everything unacknowledged goes again, in order.
-            for (size_t offset = 0; offset < queue->next_send; offset++)
-                if (!s_at (queue, offset)->acked)
-                    self->stats.resent++;
-            queue->next_send = 0;
-            queue->session = session;
-            queue->resend_check = 0;
+        if (best >= 0) {
+            const events_session_t *chosen = &sessions [best];
+            bool known = candidate->shards != 0, chosen_known = chosen->shards != 0;
+            if (known != chosen_known? !known: candidate->session < chosen->session)
+                continue;
         }
-        if (queue->resend_check && now >= queue->resend_check)
-            s_resend_due (self, queue, send, arg, now);
-        while (queue->next_send < queue->count && queue->next_send < EVENTS_WINDOW) {
+        best = (int) index;
+    }
+    return best;
+}
+
+//  A key whose session is not the one it last sent on: every unacknowledged
+//  event goes again, in order, from the first.
+static void
+s_rewind (events_t *self, queue_t *queue, uint64_t session)
+{
+    for (size_t offset = 0; offset < queue->next_send; offset++) {
+        event_t *event = s_at (queue, offset);
+        if (!event->acked)
+            self->stats.resent++;
+        event->out = false;
+    }
+    queue->next_send = 0;
+    queue->out = 0;
+    queue->session = session;
+    queue->resend_check = 0;
+}
+
+//  One account: each fine key with events goes to the session that serves
+//  it; at most EVENTS_WINDOW events out per session, shared by its keys,
+//  which take turns: a pump starts from the key after the last one that
+//  sent.
+static void
+s_pump_account (events_t *self, account_t *acct, events_sessions_fn *sessions_of, events_send_fn *send,
+                void *arg, wa_usec_t now)
+{
+    events_session_t sessions [EVENTS_SESSIONS_MAX];
+    size_t count = sessions_of (arg, acct->name, sessions, EVENTS_SESSIONS_MAX);
+    if (count == 0)
+        return;
+    if (count > EVENTS_SESSIONS_MAX)
+        count = EVENTS_SESSIONS_MAX;
+    int chosen [EVENTS_FINE_KEYS];
+    size_t used [EVENTS_SESSIONS_MAX] = { 0 };
+    bool full [EVENTS_SESSIONS_MAX] = { false };
+    for (uint32_t fine = 0; fine < EVENTS_FINE_KEYS; fine++) {
+        queue_t *queue = acct->keys [fine];
+        chosen [fine] = queue && queue->count? s_choose (self, sessions, count, fine): -1;
+        if (chosen [fine] < 0)
+            continue;
+        if (sessions [chosen [fine]].session != queue->session)
+            s_rewind (self, queue, sessions [chosen [fine]].session);
+        used [chosen [fine]] += queue->out;
+    }
+    uint32_t start = acct->turn;
+    for (uint32_t turn = 0; turn < EVENTS_FINE_KEYS; turn++) {
+        uint32_t fine = (start + turn) % EVENTS_FINE_KEYS;
+        int index = chosen [fine];
+        if (index < 0 || full [index])
+            continue;
+        queue_t *queue = acct->keys [fine];
+        if (queue->resend_check && now >= queue->resend_check
+        &&  s_resend_due (self, queue, send, arg, now)) {
+            full [index] = true;
+            continue;
+        }
+        while (queue->next_send < queue->count && used [index] < EVENTS_WINDOW) {
             event_t *event = s_at (queue, queue->next_send);
             if (!event->acked) {
-                if (send (arg, queue->account, queue->shard, session, event->seq, event->text))
+                if (send (arg, queue->account, queue->session, event->seq, event->text)) {
+                    full [index] = true;
                     break;
+                }
                 self->stats.sent++;
+                acct->turn = (fine + 1) % EVENTS_FINE_KEYS;
                 event->sent_at = now;
+                event->out = true;
+                queue->out++;
+                used [index]++;
                 if (!queue->resend_check)
                     queue->resend_check = now + EVENTS_RESEND_AFTER;
             }
@@ -592,26 +808,34 @@ events_pump (events_t *self, events_lookup_fn *lookup, events_send_fn *send, voi
     }
 }
 
-int
-events_ack (events_t *self, const char *account, uint32_t shard, uint64_t session, uint64_t seq)
+void
+events_pump (events_t *self, events_sessions_fn *sessions, events_send_fn *send, void *arg, wa_usec_t now)
 {
     assert (self);
-    queue_t *queue = NULL;
-    for (size_t index = 0; index < self->nkeys; index++)
-        if (self->keys [index]->shard == shard && strcmp (self->keys [index]->account, account) == 0)
-            queue = self->keys [index];
-    if (!queue || queue->count == 0 || seq < s_at (queue, 0)->seq
-    ||  seq - s_at (queue, 0)->seq >= queue->count) {
+    for (size_t index = 0; index < self->naccounts; index++)
+        s_pump_account (self, self->accounts [index], sessions, send, arg, now);
+}
+
+int
+events_ack (events_t *self, const char *account, uint32_t shard, uint32_t shards, uint64_t session,
+            uint64_t seq)
+{
+    assert (self);
+    assert (account);
+    //  The seq is unique: the event, if the acknowledging session serves its key.
+    event_t *event = s_index_get (self, seq);
+    queue_t *queue = event? event->queue: NULL;
+    if (!event || strcmp (queue->account, account) != 0 || !s_covers (self, shard, shards, queue->fine)) {
         self->stats.ack_unknown++;
         return -1;
     }
-    event_t *event = s_at (queue, (size_t) (seq - s_at (queue, 0)->seq));
-    assert (event->seq == seq);
-    if (event->acked) {
-        self->stats.ack_unknown++;
-        return -1;
-    }
+    assert (!event->acked);
+    s_index_del (self, seq);
     event->acked = true;
+    if (event->out) {
+        event->out = false;
+        queue->out--;
+    }
     free (event->text);
     event->text = NULL;
     self->stats.acked++;
@@ -623,7 +847,9 @@ events_ack (events_t *self, const char *account, uint32_t shard, uint64_t sessio
         json_object_set_new (line, "t", s_wall_json (wall));
         json_object_set_new (line, "event", json_string ("event_ack"));
         json_object_set_new (line, "account", json_string (queue->account));
-        json_object_set_new (line, "shard", json_integer (queue->shard));
+        json_object_set_new (line, "shard", json_integer (shard));
+        json_object_set_new (line, "shards", shards? json_integer (shards): json_null ());
+        json_object_set_new (line, "fine", json_integer (queue->fine));
         json_object_set_new (line, "session", json_integer ((json_int_t) session));
         json_object_set_new (line, "seq", json_integer ((json_int_t) seq));
         json_object_set_new (line, "event_id", json_string (event->id));

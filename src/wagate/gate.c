@@ -46,7 +46,7 @@ s_router_bind (const char *endpoint, const char *what)
         return NULL;
     }
     //  A new session gets every unacknowledged event at once (up to
-    //  EVENTS_WINDOW per key): past the default high-water mark a ROUTER
+    //  EVENTS_WINDOW per session): past the default high-water mark a ROUTER
     //  would drop them silently.
     zsock_set_sndhwm (sock, 0);
     if (zsock_bind (sock, "%s", endpoint) == -1) {
@@ -211,7 +211,7 @@ s_message_events (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
     char account [REFEREE_ACCOUNT_MAX + 1];
     uint32_t shard;
     if (referee_session_key (self->referee, owner, self->msg->session, now, &result, account,
-                             sizeof account, &shard))
+                             sizeof account, &shard, NULL))
         return;
     json_t *root = json_loadb (self->msg->text, self->msg->text_len, 0, NULL);
     const char *id = json_string_value (json_object_get (root, "id"));
@@ -241,35 +241,45 @@ s_handle_event_ack (gate_t *self, zsock_t *sock, zframe_t *routing_id, const ref
 {
     referee_result_t result;
     char account [REFEREE_ACCOUNT_MAX + 1];
-    uint32_t shard;
+    uint32_t shard, shards;
     int rc = referee_session_key (self->referee, owner, self->msg->session, now, &result, account,
-                                  sizeof account, &shard);
+                                  sizeof account, &shard, &shards);
     s_send_gone (self);
     if (rc) {
         s_reply_gone (self, &result);
         wa_codec_send (sock, routing_id, self->reply);
     }
     else
-    if (events_ack (self->events, account, shard, self->msg->session, self->msg->seq))
-        wa_debug ("acknowledgement of no pending event: %s/%" PRIu32 " seq %" PRIu64,
-                  account, shard, self->msg->seq);
+    if (events_ack (self->events, account, shard, shards, self->msg->session, self->msg->seq))
+        wa_debug ("acknowledgement of no pending event of the session's keys: %s/%" PRIu32 " of %" PRIu32
+                  " seq %" PRIu64, account, shard, shards, self->msg->seq);
+}
+
+//  The account's open sessions and their layouts, for the events to route by.
+static size_t
+s_event_sessions (void *arg, const char *account, events_session_t *out, size_t max)
+{
+    gate_t *self = (gate_t *) arg;
+    uint64_t sessions [EVENTS_SESSIONS_MAX];
+    uint32_t shard [EVENTS_SESSIONS_MAX], shards [EVENTS_SESSIONS_MAX];
+    if (max > EVENTS_SESSIONS_MAX)
+        max = EVENTS_SESSIONS_MAX;
+    size_t count = referee_open_sessions (self->referee, account, sessions, shard, shards, max);
+    for (size_t index = 0; index < count; index++) {
+        out [index].session = sessions [index];
+        out [index].shard = shard [index];
+        out [index].shards = shards [index];
+    }
+    return count;
 }
 
 static int
-s_event_lookup (void *arg, const char *account, uint32_t shard, uint64_t *session)
+s_event_send (void *arg, const char *account, uint64_t session, uint64_t seq, const char *text)
 {
+    (void) account;
     gate_t *self = (gate_t *) arg;
-    return referee_open_session (self->referee, account, shard, session, NULL);
-}
-
-static int
-s_event_send (void *arg, const char *account, uint32_t shard, uint64_t session, uint64_t seq,
-              const char *text)
-{
-    gate_t *self = (gate_t *) arg;
-    uint64_t open = 0;
     referee_owner_t owner;
-    if (referee_open_session (self->referee, account, shard, &open, &owner) || open != session)
+    if (referee_open_owner (self->referee, session, &owner))
         return -1;
     zframe_t *routing_id = zframe_new (owner.data, owner.size);
     if (!routing_id)
@@ -286,7 +296,7 @@ s_event_send (void *arg, const char *account, uint32_t shard, uint64_t session, 
 static void
 s_events_pump (gate_t *self)
 {
-    events_pump (self->events, s_event_lookup, s_event_send, self, wa_clock_mono ());
+    events_pump (self->events, s_event_sessions, s_event_send, self, wa_clock_mono ());
 }
 
 //  SEND → SEND_ACK (0 new, 1 duplicate, 2 refused) or SESSION_GONE.
@@ -362,7 +372,7 @@ s_handle_contacts (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
     char account [REFEREE_ACCOUNT_MAX + 1], why [160];
     uint32_t shard;
     int rc = referee_session_key (self->referee, owner, self->msg->session, now, &result, account,
-                                  sizeof account, &shard);
+                                  sizeof account, &shard, NULL);
     s_send_gone (self);
     if (rc) {
         s_reply_gone (self, &result);
@@ -394,7 +404,7 @@ s_handle_read (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
     char account [REFEREE_ACCOUNT_MAX + 1];
     uint32_t shard;
     int rc = referee_session_key (self->referee, owner, self->msg->session, now, &result, account,
-                                  sizeof account, &shard);
+                                  sizeof account, &shard, NULL);
     s_send_gone (self);
     if (rc) {
         s_reply_gone (self, &result);

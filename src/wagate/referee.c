@@ -1059,31 +1059,41 @@ referee_stats_json (referee_t *self, size_t max_len)
 //  For the events (events.c): which session a key has open, and which key
 //  a session belongs to.
 
-int
-referee_open_session (referee_t *self, const char *account, uint32_t shard, uint64_t *session,
-                      referee_owner_t *owner)
+size_t
+referee_open_sessions (referee_t *self, const char *account, uint64_t *sessions, uint32_t *shard,
+                       uint32_t *shards, size_t max)
 {
     assert (self);
     assert (account);
-    account_t *acct = NULL;
-    for (size_t index = 0; index < self->accounts_count && !acct; index++) {
-        account_t *candidate = &self->accounts [index];
-        if (candidate->session.open && candidate->shard == shard
-        &&  strcmp (candidate->account, account) == 0)
-            acct = candidate;
+    size_t count = 0;
+    for (size_t index = 0; index < self->accounts_count && count < max; index++) {
+        account_t *acct = &self->accounts [index];
+        if (acct->session.open && strcmp (acct->account, account) == 0) {
+            sessions [count] = acct->session.id;
+            shard [count] = acct->shard;
+            shards [count] = acct->shards;
+            count++;
+        }
     }
+    return count;
+}
+
+int
+referee_open_owner (referee_t *self, uint64_t session, referee_owner_t *owner)
+{
+    assert (self);
+    assert (owner);
+    account_t *acct = s_session_find (self, session);
     if (!acct)
         return -1;
-    if (session)
-        *session = acct->session.id;
-    if (owner)
-        *owner = acct->session.owner;
+    *owner = acct->session.owner;
     return 0;
 }
 
 int
 referee_session_key (referee_t *self, const referee_owner_t *owner, uint64_t session, wa_usec_t now,
-                     referee_result_t *result, char *account, size_t account_size, uint32_t *shard)
+                     referee_result_t *result, char *account, size_t account_size, uint32_t *shard,
+                     uint32_t *shards)
 {
     assert (self);
     assert (owner);
@@ -1094,5 +1104,7 @@ referee_session_key (referee_t *self, const referee_owner_t *owner, uint64_t ses
         return -1;
     snprintf (account, account_size, "%s", acct->account);
     *shard = acct->shard;
+    if (shards)
+        *shards = acct->shards;
     return 0;
 }

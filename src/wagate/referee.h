@@ -197,15 +197,20 @@ size_t referee_misrouted_count (referee_t *self);
 //  bytes (to fit, the oldest entries of the longer list go first, then the
 //  session table from its end).
 json_t *referee_stats_json (referee_t *self, size_t max_len);
-//  For the events: the open session of (account, shard) and its owner (of
-//  any layout: the first found with that shard index). 0, or -1 when none
-//  is open.
-int referee_open_session (referee_t *self, const char *account, uint32_t shard, uint64_t *session,
-                          referee_owner_t *owner);
+//  For the events (events.h): the open sessions of an account, each with
+//  its layout (shard of shards, 0: unknown), at most max of them into the
+//  arrays; how many.
+size_t referee_open_sessions (referee_t *self, const char *account, uint64_t *sessions, uint32_t *shard,
+                              uint32_t *shards, size_t max);
+//  The owner of an open session. 0, or -1 when it is not open.
+int referee_open_owner (referee_t *self, uint64_t session, referee_owner_t *owner);
 //  The key of an open session of the owner (expired sessions closed
-//  first; not activity). 0, or -1 with result filled in as for a ping.
+//  first; not activity): account, shard and, when shards is not NULL, the
+//  layout's count (0: unknown). 0, or -1 with result filled in as for a
+//  ping.
 int referee_session_key (referee_t *self, const referee_owner_t *owner, uint64_t session, wa_usec_t now,
-                         referee_result_t *result, char *account, size_t account_size, uint32_t *shard);
+                         referee_result_t *result, char *account, size_t account_size, uint32_t *shard,
+                         uint32_t *shards);
 //  "2026-01-02T03:04:05.678Z" (decimals 3) or with 6 decimals.
 void referee_format_time (wa_usec_t wall, int decimals, char *buf, size_t size);
 

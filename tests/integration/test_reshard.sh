@@ -30,6 +30,29 @@ all_held() {    # all_held N: N rows, each with a primary
         && [ "$(q "SELECT COUNT(*) FROM shard_map WHERE node_id <> 0 AND expires_at > NOW(6)")" = "$1" ]
 }
 at_least() { local n; n=$(gate_stat messages); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
+# Callbacks across the changes: inbound messages from a few customers,
+# injected at wagate while a change runs and once it is over. wagate sends
+# each on the session that serves its sender under that session's layout,
+# so every callback row is under CRC32(conversation) % the count in force
+# (rows stored before a change are moved by it), and each conversation's
+# rows are in the order wagate emitted them.
+INJECTED=()
+FROMS=(16505550101 16505550102 16505550103 16505550104 16505550105 16505550106)
+inject_some() { # inject_some LABEL: one inbound message from each of FROMS
+    local from id
+    for from in "${FROMS[@]}"; do
+        id=$("$BIN/wagate" -c "$CONF" inject --from "$from" --text "$1" | jq -r .event_id) || fail "inject"
+        INJECTED+=("$id")
+    done
+}
+callbacks_under() {     # callbacks_under N: every injected event stored, every row under N shards
+    local list
+    list=$(printf "'%s'," "${INJECTED[@]}"); list=${list%,}
+    stored() { [ "$(q "SELECT COUNT(*) FROM callbacks WHERE event_id IN ($list)")" = "${#INJECTED[@]}" ]; }
+    wait_for 30 stored || fail "injected events not stored: $(q "SELECT COUNT(*) FROM callbacks WHERE event_id IN ($list)") of ${#INJECTED[@]}"
+    [ "$(q "SELECT COUNT(*) FROM callbacks WHERE shard <> CRC32(conversation) % $1")" = 0 ] \
+        || fail "callbacks under the wrong shard of $1: $(q "SELECT shard, conversation, event_id FROM callbacks WHERE shard <> CRC32(conversation) % $1 LIMIT 3")"
+}
 
 expect "a count that is not a power of two" 400 1009 "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 3)"
 expect "the count in force" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 1)"
@@ -44,17 +67,22 @@ wait_for 30 at_least 200 || fail "the load did not get going: $(gate_stat messag
 change_over() { # change_over N: the change asked for is over, every shard served, the load going on
     local n=$1 t0 ms before
     t0=$(now_ms)
+    inject_some "while the change to $n runs"
     wait_for 60 in_force "$n" || fail "$n shards not in force: $(body); $(q "SELECT shard, node_id, epoch, draining, expires_at > NOW(6) FROM shard_map")"
     ms=$(( $(now_ms) - t0 ))
     all_held "$n" || fail "not every one of the $n shards has a primary: $(q "SELECT shard, node_id FROM shard_map")"
     [ "$(q "SELECT done_at IS NOT NULL FROM shard_changes ORDER BY id DESC LIMIT 1")" = 1 ] || fail "the change has no end"
     before=$(gate_stat messages)
     wait_for 30 at_least $(( before + 200 )) || fail "the load did not go on under $n shards"
-    note "$n shards in force and served $ms ms later; $(q "SELECT moved_messages FROM shard_changes ORDER BY id DESC LIMIT 1") pending message(s) moved"
+    inject_some "under $n"
+    callbacks_under "$n"
+    note "$n shards in force and served $ms ms later; $(q "SELECT moved_messages FROM shard_changes ORDER BY id DESC LIMIT 1") pending message(s) moved; ${#INJECTED[@]} inbound messages so far, each stored under its shard of $n"
 }
 
 note "1 → 2 under load; a second change while it runs is refused"
+inject_some "under 1"
 expect "POST shards 2" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 2)"
+inject_some "while the change to 2 runs"
 expect "a second change while one runs" 409 1000 "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 4)"
 grep -q "a change of the shard count from 1 to 2 runs" "$T/body" || fail "409's details: $(body)"
 running() { api "$WEB" GET /v1/account/shards "${AUTH[@]}" >/dev/null; jq -e '.account.change.to == 2' "$T/body" >/dev/null; }
@@ -63,6 +91,8 @@ wait_for 60 in_force 2 || fail "2 shards not in force: $(body)"
 all_held 2 || fail "not both shards have a primary: $(q "SELECT shard, node_id FROM shard_map")"
 [ "$(q "SELECT COUNT(DISTINCT node_id) FROM shard_map")" = 2 ] || fail "both shards on one Coreapp"
 wait_for 30 at_least $(( $(gate_stat messages) + 200 )) || fail "the load did not go on under 2 shards"
+inject_some "under 2"
+callbacks_under 2
 
 note "2 → 4, the primary Master killed (kill -9) in the middle: the other carries the change on"
 M=$(primary_master)
@@ -140,6 +170,13 @@ wait_for 30 none_pending || fail "rows not sent: $(q "SELECT status, COUNT(*) FR
 [ "$(q "SELECT COUNT(*) FROM shard_changes WHERE done_at IS NOT NULL")" = 5 ] || fail "changes: $(q "SELECT * FROM shard_changes")"
 [ "$(q "SELECT layout FROM cluster_info")" = 6 ] || fail "layout $(q "SELECT layout FROM cluster_info"), expected 6"
 misrouted_zero || fail "misrouted at wagate: $(gate_stat misrouted)"
+note "each customer's inbound messages stored in the order wagate emitted them, across every change"
+callbacks_under 2
+for from in "${FROMS[@]}"; do
+    emitted=$(jq -r --arg from "$from" 'select(.event == "emitted" and .kind == "message" and .conversation == $from) | .event_id' "$T/ledger.jsonl")
+    [ "$(q "SELECT event_id FROM callbacks WHERE conversation = '$from' ORDER BY seq")" = "$emitted" ] \
+        || fail "$from's callbacks out of order: $(q "SELECT event_id FROM callbacks WHERE conversation = '$from' ORDER BY seq" | tr '\n' ' ') vs $(echo $emitted)"
+done
 "$BIN/wactl" -c "$CONF" status --json | jq -e '.shard_count == 2 and .shard_change == null' >/dev/null \
     || fail "wactl status: $("$BIN/wactl" -c "$CONF" status --json | jq -c '{shard_count, shard_change}')"
 note "$ANSWERED messages, all 201, through 1 → 2 → 4 → 32 → 1 → 2 shards; 0 duplicates, 0 overlaps, 0 misrouted"
