@@ -8,7 +8,9 @@
     judged by the database's clock (as wactl status computes it), and
     coreapp for every Coreapp (monitoring scripts match on these three);
     a Coreapp's entry also says whether it is primary ("primary") and,
-    while it holds a valid shard lease, which shard ("shard"). Only the primary Master,
+    while it holds a valid shard lease, which shard ("shard", the lowest) and
+    every shard it holds ("shards": a Coreapp holds several when there are
+    more shards than Coreapps). Only the primary Master,
     and a primary Coreapp whose upstream session is open, are "connected".
     While the account is not registered they are "unregistered" instead: a
     primary Coreapp whose login the upstream answered so (its
@@ -27,7 +29,9 @@ static const char *SQL_HEALTH =
     " COALESCE(l.holder = n.id AND l.expires_at > NOW(6), 0),"
     " COALESCE((SELECT MIN(s.shard) FROM shard_map s WHERE s.node_id = n.id AND s.expires_at > NOW(6)), -1),"
     " TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)), COALESCE(h.state, ''),"
-    " COALESCE((SELECT a.state FROM account a WHERE a.id = 1), 'registered')"
+    " COALESCE((SELECT a.state FROM account a WHERE a.id = 1), 'registered'),"
+    " COALESCE((SELECT GROUP_CONCAT(s.shard ORDER BY s.shard) FROM shard_map s"
+    "  WHERE s.node_id = n.id AND s.expires_at > NOW(6)), '')"
     " FROM nodes n LEFT JOIN master_lease l ON l.id = 1 LEFT JOIN node_health h ON h.node_id = n.id"
     " WHERE n.kind IN ('master', 'coreapp') AND n.stopped_at IS NULL"
     " AND TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) <= " HORIZON
@@ -67,8 +71,16 @@ s_node_row (const wa_db_row_t *row, void *arg)
                                    : connected ? "connected" : "disconnected", "role", role);
         if (!master)
             json_object_set_new (entry, "primary", json_boolean (primary));
-        if (!master && primary)
+        if (!master && primary) {
             json_object_set_new (entry, "shard", json_integer (shard));
+            json_t *shards = json_array ();
+            char list[WA_SHARDS_MAX * 3 + 1];
+            snprintf (list, sizeof list, "%s", wa_db_row_str (row, 9));
+            char *save = NULL;
+            for (char *tok = strtok_r (list, ",", &save); tok; tok = strtok_r (NULL, ",", &save))
+                json_array_append_new (shards, json_integer (strtol (tok, NULL, 10)));
+            json_object_set_new (entry, "shards", shards);
+        }
         json_object_set_new (req->result, key, entry);
     }
     return 0;

@@ -30,6 +30,11 @@ app_shards() {
         | jq -c '[.stats.app[] | select(.kind == "coreapp") | .shards | length] | sort'
 }
 [ "$(app_shards)" = "[2,2]" ] || fail "stats: $(app_shards)"
+health_shards() {
+    curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$WEB/v1/health" \
+        | jq -c '[.health[] | select(.role == "coreapp" and .primary) | .shards] | add | sort'
+}
+[ "$(health_shards)" = "[0,1,2,3]" ] || fail "health: each shard once in the Coreapps' \"shards\": $(health_shards)"
 
 # Two recipients of each shard (crc32(to) mod 4, as the Webapp routes).
 RECIPIENTS=()
