@@ -16,6 +16,10 @@ static const char *SQL_FIND =
 static const char *SQL_RENEW =
     "UPDATE shard_map SET expires_at = NOW(6) + INTERVAL ? MICROSECOND "
     "WHERE shard = ? AND node_id = ? AND epoch = ? AND draining = 0";
+//  Why a held lease's renewal matched nothing: our row, draining (a change
+//  of the shard count: we release it), or another holder's.
+static const char *SQL_DRAINING =
+    "SELECT draining FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ? AND expires_at > NOW(6)";
 //  Time left, by the database's clock, until the previous holder's lease
 //  has expired and its session has surely timed out at the gateway; none
 //  when it handed the shard over with its session confirmed closed
@@ -51,6 +55,13 @@ typedef struct {
 } wait_t;
 
 static int
+s_int_row (const wa_db_row_t *row, void *arg)
+{
+    *(int64_t *) arg = wa_db_row_int (row, 0);
+    return 0;
+}
+
+static int
 s_wait_row (const wa_db_row_t *row, void *arg)
 {
     wait_t *wait = arg;
@@ -68,6 +79,7 @@ s_renew (shard_job_t *self, shard_lease_t *lease, wa_db_t *db)
 {
     lease->rc = -1;
     lease->login_wait = 0;
+    lease->draining = false;
     int64_t rows = wa_db_exec (db, SQL_RENEW, "iiuu", (int64_t) self->ttl, (int64_t) lease->shard,
                                self->node, lease->epoch);
     if (rows < 0) {
@@ -75,6 +87,10 @@ s_renew (shard_job_t *self, shard_lease_t *lease, wa_db_t *db)
         return;
     }
     if (rows == 0) {
+        int64_t draining = 0;
+        if (lease->held && wa_db_query (db, SQL_DRAINING, s_int_row, &draining, "iuu", (int64_t) lease->shard,
+                                        self->node, lease->epoch) == 1)
+            lease->draining = draining != 0;
         lease->rc = 0;
         return;
     }

@@ -27,6 +27,7 @@ typedef struct {
     //  epoch), -1 error (nothing known: the last deadline stands)
     int rc;
     wa_usec_t login_wait;       //  how long before a login may go out (0: now; -1: held, not read again)
+    bool draining;              //  lost (rc 0) because the row is draining: a change of the shard count
 } shard_lease_t;
 
 typedef struct {

@@ -101,6 +101,7 @@ static void s_try_login (slot_t *slot);
 static void s_on_session_message (slot_t *slot);
 static void s_unregistered (slot_t *slot);
 static void s_handover_end (slot_t *slot, uint32_t code, const char *why);
+static void s_release_begin (slot_t *slot);
 static void s_reply_masters (coreapp_t *self, uint64_t master, uint64_t seq);
 static void s_reply_change (slot_t *slot);
 static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
@@ -661,8 +662,12 @@ s_shard_done (coreapp_t *self)
     for (int i = 0; i < job->count; i++) {
         const shard_lease_t *lease = &job->leases[i];
         slot_t *slot = s_slot_of (self, lease->shard);
-        if (lease->held && lease->rc == 0 && slot && slot->lease.epoch == lease->epoch)
-            s_demote (slot, "the shard lease names another holder (taken over)");
+        if (lease->held && lease->rc == 0 && slot && slot->lease.epoch == lease->epoch) {
+            if (lease->draining)
+                s_release_begin (slot);
+            else
+                s_demote (slot, "the shard lease names another holder (taken over)");
+        }
     }
     for (int i = 0; i < job->count; i++) {
         const shard_lease_t *lease = &job->leases[i];
@@ -800,6 +805,11 @@ s_handover_end (slot_t *slot, uint32_t code, const char *why)
     if (slot->handover_timer >= 0)
         zloop_timer_end (self->loop, slot->handover_timer);
     slot->handover_timer = -1;
+    //  A release has no Master to tell: its lease runs out instead.
+    if (h->to == 0) {
+        wa_info ("shard %d: the release for the change of the shard count ended: %s", h->shard, why);
+        return;
+    }
     wa_warn ("handover of shard %d to coreapp %" PRIu64 " did not happen: %s", h->shard, h->to, why);
     s_handover_answer (self, h->master, h->shard, h->epoch, h->to, code, json_pack ("{s:s}", "why", why));
 }
@@ -847,6 +857,25 @@ s_on_handover_timer (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     s_handover_step ((slot_t *) arg);
     return 0;
+}
+
+//  Our row is draining (a change of the shard count, src/wamaster/
+//  reshard.h): the slot stops taking requests, drains, logs out and
+//  releases the row (handover.h), so that the new layout need not wait for
+//  its lease and the gateway's idle timeout. Nobody renews a draining row:
+//  if the release does not end first, our deadline does.
+static void
+s_release_begin (slot_t *slot)
+{
+    coreapp_t *self = slot->core;
+    if (!s_holding (slot) || handover_release (&slot->handover, slot->shard, slot->lease.epoch, wa_clock_mono ()))
+        return;
+    wa_node_event (&self->node, "releasing", slot->shard, slot->lease.epoch, self->node.id,
+                   "coreapp %" PRIu64 " lets shard %d go for a change of the shard count", self->node.id,
+                   slot->shard);
+    if (slot->handover_timer < 0)
+        slot->handover_timer = zloop_timer (self->loop, 5, 0, s_on_handover_timer, slot);
+    s_handover_step (slot);
 }
 
 //  HANDOVER from a Master's bus, naming us, for one of our shards.
@@ -902,6 +931,17 @@ s_handover_done (coreapp_t *self, handover_job_t *job)
     if (slot->handover_timer >= 0)
         zloop_timer_end (self->loop, slot->handover_timer);
     slot->handover_timer = -1;
+    if (to == 0) {
+        //  A release: the session is closed; the row is no longer ours to serve.
+        double ms = (double) (wa_clock_mono () - h->started) / 1e3;
+        s_demote (slot, rc == 1 ? "released for a change of the shard count" : why);
+        if (rc == 1)
+            wa_node_event (&self->node, "released", shard, job->epoch, self->node.id,
+                           "coreapp %" PRIu64 " released shard %d in %.1f ms (%s)", self->node.id, shard, ms,
+                           h->closed ? "the gateway confirmed the logout: the new layout logs in at once"
+                                     : "the logout was not confirmed: the new layout waits out the old session");
+        return;
+    }
     if (rc != 1) {
         s_handover_end (slot, rc == 0 ? 409 : 503, why);
         if (h->unsure)
@@ -990,6 +1030,10 @@ s_on_masters (zloop_t *loop, zsock_t *reader, void *arg)
         //  rather than at the next renewal tick.
         uint64_t subject = 0;
         if (sscanf (msg.text, "promoted %" SCNu64, &subject) == 1 && subject == self->node.id)
+            s_on_tick (self->loop, 0, self);
+        //  A change of the shard count began: renew now, so that our
+        //  draining rows are released at once (s_release_begin).
+        if (strncmp (msg.text, "reshard_started ", 16) == 0)
             s_on_tick (self->loop, 0, self);
     }
     return 0;

@@ -66,6 +66,22 @@ handover_begin (handover_t *self, int holding_shard, uint64_t holding_epoch, uin
     return rc;
 }
 
+int
+handover_release (handover_t *self, int shard, uint64_t epoch, wa_usec_t now)
+{
+    if (self->phase != HANDOVER_IDLE || !self->job)
+        return -1;
+    self->phase = HANDOVER_DRAINING;
+    self->shard = shard;
+    self->epoch = epoch;
+    self->to = 0;
+    self->master = self->master_epoch = 0;
+    self->started = self->phase_at = now;
+    self->drained_us = self->logout_us = 0;
+    self->closed = false;
+    return 0;
+}
+
 handover_action_t
 handover_step (handover_t *self, wa_usec_t now, bool outbox_idle, bool session_open, bool session_closing)
 {
@@ -173,6 +189,11 @@ static const char *SQL_MOVE =
     "(SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
     "AND expires_at > NOW(6)) = 1";
 
+//  A release: our own lease shortened, fenced by our draining row alone.
+static const char *SQL_RELEASE =
+    "UPDATE shard_map SET released = ?, expires_at = LEAST(expires_at, NOW(6) + INTERVAL ? MICROSECOND) "
+    "WHERE shard = ? AND node_id = ? AND epoch = ? AND draining = 1";
+
 typedef struct {
     handover_job_t *job;
     bool ours;                  //  our row names us at our epoch, unexpired
@@ -209,6 +230,22 @@ handover_run (wa_job_t *job, wa_db_t *db)
 {
     handover_job_t *self = (handover_job_t *) job;
     job->rc = -1;
+    if (self->to == 0) {
+        int64_t rows = wa_db_exec (db, SQL_RELEASE, "iiiuu", (int64_t) (self->closed ? 1 : 0),
+                                   (int64_t) (self->closed ? 0 : self->margin), (int64_t) self->shard, self->node,
+                                   self->epoch);
+        if (rows < 0)
+            snprintf (self->why, sizeof self->why, "database: %.140s", wa_db_error (db));
+        else
+        if (rows == 0) {
+            snprintf (self->why, sizeof self->why, "shard %d no longer names us at epoch %" PRIu64 " (draining)",
+                      self->shard, self->epoch);
+            job->rc = 0;
+        }
+        else
+            job->rc = 1;
+        return;
+    }
     rows_t rows = { self, false };
     int64_t up = 0;
     if (wa_db_transaction (db, "START TRANSACTION")) {

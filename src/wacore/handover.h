@@ -24,6 +24,15 @@
     failed around the COMMIT) the holder logs in only once a renewal says
     the row still names it at its epoch.
 
+    A release (handover_release) is the same steps for a change of the
+    shard count: the row is draining, so nobody takes it over; step 4
+    instead shortens our own lease, fenced by our row alone (names us at
+    our epoch, draining): with the logout confirmed, released = 1 and the
+    lease ends now, so the new layout's holders log in at once; without
+    it, the lease ends lease_margin from now and they wait out the old
+    session (prev_closed 0). No Master is told: the change's own step sees
+    the row without a lease (src/wamaster/reshard.h).
+
     This module is the decision and the database work; the Coreapp carries
     out its verdicts (coreapp.c). */
 #ifndef HANDOVER_H
@@ -51,7 +60,7 @@ typedef struct {
     int shard;
     uint64_t node;              //  we, the holder
     uint64_t epoch;             //  our shard lease's
-    uint64_t to;
+    uint64_t to;                //  0: a release for a change of the shard count
     uint64_t master;            //  the Master that asked, and its lease's epoch (the fence)
     uint64_t master_epoch;
     bool closed;                //  the gateway confirmed our logout
@@ -101,6 +110,9 @@ int handover_begin (handover_t *self, int holding_shard, uint64_t holding_epoch,
                     int shard, uint64_t epoch, uint64_t to, const char *text, wa_usec_t now,
                     char *why, size_t why_size);
 bool handover_active (const handover_t *self);
+//  Our row of shard at epoch is draining (a change of the shard count): a
+//  release begins. 0 begun, -1 not now (a handover or release under way).
+int handover_release (handover_t *self, int shard, uint64_t epoch, wa_usec_t now);
 //  The next step, from what the outbox and the session say now.
 handover_action_t handover_step (handover_t *self, wa_usec_t now, bool outbox_idle, bool session_open,
                                  bool session_closing);

@@ -300,8 +300,12 @@ static void
 s_api_reshard (void *arg)
 {
     master_t *self = arg;
-    if (s_acting (self))
-        s_submit_monitor (self);
+    if (!s_acting (self))
+        return;
+    //  On the bus: every Coreapp renews now and releases its draining rows.
+    wa_node_event (&self->node, "reshard_started", -1, self->lease.epoch, 0,
+                   "a change of the shard count began: the shard map drains");
+    s_submit_monitor (self);
 }
 
 static void

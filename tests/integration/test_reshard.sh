@@ -81,9 +81,14 @@ change_over() { # change_over N: the change asked for is over, every shard serve
 
 note "1 → 2 under load; a second change while it runs is refused"
 inject_some "under 1"
+# The primary paused, the change waits for its lease to run out (it cannot
+# release its row): long enough to ask for another.
+P=$(primary_coreapp); PPID_=$(node_pid "$P")
+kill -STOP "$PPID_"
 expect "POST shards 2" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 2)"
-inject_some "while the change to 2 runs"
 expect "a second change while one runs" 409 1000 "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 4)"
+kill -CONT "$PPID_"
+inject_some "while the change to 2 runs"
 grep -q "a change of the shard count from 1 to 2 runs" "$T/body" || fail "409's details: $(body)"
 running() { api "$WEB" GET /v1/account/shards "${AUTH[@]}" >/dev/null; jq -e '.account.change.to == 2' "$T/body" >/dev/null; }
 running || in_force 2 || fail "GET during the change: $(body)"
