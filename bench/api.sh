@@ -10,7 +10,7 @@
 # process used, and wagate's messages, duplicates and overlaps (must be 0).
 #   WA_BENCH_SECONDS (20)  WA_BENCH_CONNECTIONS (64)  WA_BENCH_THREADS (2, wrk's)
 #   WA_BENCH_SHARDS (1, as make run)  shards of the cluster: with 2, each
-#                          Coreapp is primary for one
+#                          Coreapp is primary for one; with 4, for two
 #   WA_BENCH_ONLY=full|anchor   one of the two runs
 #   WA_BENCH_PERF=DIR      perf record (cpu-clock, call graphs) of the cluster's
 #                          processes during the full-path run; reports in DIR
