@@ -16,44 +16,8 @@ for n in $COUNTS; do
     case $n in 1|2|4|8|16|32) ;; *) echo "bench-reshard: WA_BENCH_COUNTS takes 1, 2, 4, 8, 16 or 32, not '$n'" >&2; exit 2 ;; esac
 done
 . bench/lib.sh reshard
-WEB=$(free_port)
 die() { echo "bench-reshard: $*" >&2; exit 1; }
-PASSWORD="Bench-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')!1"
-echo "$PASSWORD" > "$T/admin.password"
-chmod 600 "$T/admin.password"
-cat > "$CONF" <<CONF
-db_port = $DBPORT
-db_username = wacluster
-db_password = wacluster
-db_name = bench
-bind_address = 127.0.0.1
-ports = 0
-webapp_bind = 127.0.0.1
-shards = 1
-upstream_endpoint = tcp://127.0.0.1:$GATE
-upstream_control_endpoint = tcp://127.0.0.1:$CTL
-wagate_ledger = $T/ledger.jsonl
-media_dir = $T/media
-admin_password_file = $T/admin.password
-bus_keys_dir = $T/keys/trusted
-bus_cert = $(bus_cert "$T/keys" wactl wactl)
-CONF
-mkdir -p "$T/media"
-start() {
-    local role crt=""; role=$(role_of "$2")
-    [ -z "$role" ] || crt=$(bus_cert "$T/keys" "$1" "$role")
-    WA_BUS_CERT=$crt "$BIN/$2" -c "$CONF" >>"$T/$1.log" 2>&1 & PIDS+=($!)
-}
-gate() { "$BIN/wagate" -c "$CONF" stats --json | tr -d '\n ' | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
-start gate wagate
-wait_for 10 "$BIN/wagate" -c "$CONF" stats --json >/dev/null || die "wagate did not start"
-start m1 wamaster; start m2 wamaster
-start c1 wacore; start c2 wacore
-wait_for 90 "$BIN/wactl" -c "$CONF" wait --timeout 0.1 >/dev/null || die "cluster not healthy"
-WEBAPP_EXTERNAL_PORTS=$WEB start w1 waweb
-wait_for 30 grep -q "ready: serving" "$T/w1.log" || die "the Webapp did not start"
-TOKEN=$(curl -sS -u "admin:$PASSWORD" -X POST "http://127.0.0.1:$WEB/v1/users/login" | grep -o '"token":"[^"]*"' | cut -d'"' -f4)
-[ -n "$TOKEN" ] || die "no token"
+load_cluster_up shards=1
 shards_get() { curl -sS "http://127.0.0.1:$WEB/v1/account/shards" -H "Authorization: Bearer $TOKEN"; }
 in_force() { shards_get | jq -e --argjson n "$1" '.account.shards == $n' >/dev/null; }
 over() { shards_get | jq -e --argjson n "$1" '.account.shards == $n and (.account.change == null)' >/dev/null; }

@@ -13,44 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${WA_BENCH_ROUNDS:-20}
 . bench/lib.sh switchover
-WEB=$(free_port)
 die() { echo "bench-switchover: $*" >&2; exit 1; }
-PASSWORD="Bench-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')!1"
-echo "$PASSWORD" > "$T/admin.password"
-chmod 600 "$T/admin.password"
-cat > "$CONF" <<CONF
-db_port = $DBPORT
-db_username = wacluster
-db_password = wacluster
-db_name = bench
-bind_address = 127.0.0.1
-ports = 0
-webapp_bind = 127.0.0.1
-upstream_endpoint = tcp://127.0.0.1:$GATE
-upstream_control_endpoint = tcp://127.0.0.1:$CTL
-wagate_ledger = $T/ledger.jsonl
-media_dir = $T/media
-admin_password_file = $T/admin.password
-bus_keys_dir = $T/keys/trusted
-bus_cert = $(bus_cert "$T/keys" wactl wactl)
-CONF
-mkdir -p "$T/media"
-start() {
-    local role crt=""; role=$(role_of "$2")
-    [ -z "$role" ] || crt=$(bus_cert "$T/keys" "$1" "$role")
-    WA_BUS_CERT=$crt "$BIN/$2" -c "$CONF" >>"$T/$1.log" 2>&1 & PIDS+=($!)
-}
-q() { db_sql bench -e "$1"; }
-gate() { "$BIN/wagate" -c "$CONF" stats --json | tr -d '\n ' | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
-start gate wagate
-wait_for 10 "$BIN/wagate" -c "$CONF" stats --json >/dev/null || die "wagate did not start"
-start m1 wamaster; start m2 wamaster
-start c1 wacore; start c2 wacore
-wait_for 90 "$BIN/wactl" -c "$CONF" wait --timeout 0.1 >/dev/null || die "cluster not healthy"
-WEBAPP_EXTERNAL_PORTS=$WEB start w1 waweb
-wait_for 30 grep -q "ready: serving" "$T/w1.log" || die "the Webapp did not start"
-TOKEN=$(curl -sS -u "admin:$PASSWORD" -X POST "http://127.0.0.1:$WEB/v1/users/login" | grep -o '"token":"[^"]*"' | cut -d'"' -f4)
-[ -n "$TOKEN" ] || die "no token"
+load_cluster_up
 "$BIN/waload" --url "http://127.0.0.1:$WEB" --token "$TOKEN" --concurrency 8 --duration 3600 \
     --stop-file "$T/stop" --record "$T/record.jsonl" --json > "$T/waload.json" 2> "$T/waload.err" &
 LOAD=$!; PIDS+=($LOAD)

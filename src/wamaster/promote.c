@@ -105,7 +105,11 @@ s_reaching_spare (const watch_t *watch, uint64_t holder, wa_usec_t now, wa_usec_
 {
     for (int i = 0; i < watch->count; i++) {
         const watch_node_t *n = &watch->nodes[i];
-        if (n->last && n->reachable && n->node != holder
+        //  Reaching it for two heartbeats: when the gateway comes back for
+        //  everyone at once, the holder's own replies say so within one,
+        //  and it is not replaced for having answered second.
+        if (n->last && n->reachable && n->node != holder && n->reachable_since
+        &&  now - n->reachable_since >= 2 * heartbeat
         &&  watch_state (watch, n->node, now, heartbeat, unhealthy) == WATCH_HEALTHY)
             return true;
     }

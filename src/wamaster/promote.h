@@ -105,8 +105,9 @@ int promote_forced_judge (promote_forced_t *self, const watch_t *watch, const ui
 //  The upstream rule's list: each listed holder whose replies say it
 //  reaches the gateway again is withdrawn; each holder whose replies have
 //  said for lost_limit (0: never) that it cannot, while another Coreapp
-//  that is healthy and reaches the gateway exists (it may hold shards), is
-//  added.
+//  that is healthy and has reached the gateway for two heartbeats exists
+//  (it may hold shards), is added — not for one that came back a moment
+//  before the holder did: a shared outage ending replaces nobody.
 int promote_upstream_judge (promote_forced_t *self, const watch_t *watch, const uint64_t *holders, int nholders,
                             wa_usec_t now, wa_usec_t heartbeat, wa_usec_t unhealthy, wa_usec_t lost_limit,
                             promote_note_fn *note, void *arg);

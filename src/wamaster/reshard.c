@@ -169,6 +169,10 @@ reshard_begin (wa_db_t *db, int shards, const char *by, uint64_t master, char *w
         snprintf (why, why_size, "cannot read the shard count: %s", wa_db_error (db));
         return RESHARD_FAILED;
     }
+    //  The same change asked again (a Webapp retrying an attempt whose
+    //  answer it did not get): it runs; answered as started.
+    if (*info.state && st.to == shards)
+        return RESHARD_SAME;
     if (*info.state) {
         snprintf (why, why_size, "a change of the shard count from %d to %d runs (started %.19s by %s, now %s): "
                   "one change at a time", st.from, st.to, st.started_at, *st.started_by ? st.started_by : "?",

@@ -72,7 +72,8 @@ int reshard_read (wa_db_t *db, reshard_status_t *out);
 //  Outcomes of reshard_begin.
 typedef enum {
     RESHARD_STARTED,            //  the change runs
-    RESHARD_SAME,               //  the count asked for is in force and no change runs
+    RESHARD_SAME,               //  the count asked for is in force and no change runs, or
+                                //  the change that runs is to it (asked again)
     RESHARD_BUSY,               //  another change runs (why says which)
     RESHARD_FAILED,             //  a database error (why); nothing changed
 } reshard_begin_t;

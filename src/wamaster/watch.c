@@ -78,11 +78,16 @@ watch_reply (watch_t *self, uint64_t node, uint32_t shard, uint64_t epoch, bool 
     entry->primary = primary;
     entry->connected = (upstream & WATCH_UP_SESSION) != 0;
     entry->reachable = (upstream & (WATCH_UP_SESSION | WATCH_UP_REACHABLE)) != 0;
-    if (entry->reachable)
+    if (entry->reachable) {
         entry->upstream_lost = 0;
-    else
-    if (!entry->upstream_lost)
-        entry->upstream_lost = now;
+        if (!entry->reachable_since)
+            entry->reachable_since = now;
+    }
+    else {
+        entry->reachable_since = 0;
+        if (!entry->upstream_lost)
+            entry->upstream_lost = now;
+    }
 }
 
 wa_usec_t

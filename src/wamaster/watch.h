@@ -34,6 +34,7 @@ typedef struct {
     bool connected;             //  its upstream session is open
     bool reachable;             //  it reaches the gateway (its probe, or its session)
     wa_usec_t upstream_lost;    //  since when its replies say neither (0: they do not)
+    wa_usec_t reachable_since;  //  since when its replies say it reaches the gateway (0: they do not)
     watch_state_t reported;     //  last state announced (for transitions)
 } watch_node_t;
 

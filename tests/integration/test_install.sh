@@ -193,7 +193,7 @@ PY
     curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$WEB_PORT/v1/health/live" | grep -q 200 \
         || fail "the Webapp does not serve HTTPS from the installed sample"
     wait_for 30 sent m1 'STATUS=primary_master' || fail "the Master's STATUS never said primary_master"
-    wait_for 30 sent c1 'STATUS=primary_coreapp, node [0-9]*, shard 0' || fail "the Coreapp's STATUS never said primary_coreapp"
+    wait_for 30 sent c1 'STATUS=primary_coreapp, node [0-9]*, shards 0' || fail "the Coreapp's STATUS never said primary_coreapp"
     note "READY=1 from wagate, the Master, the Coreapp and the Webapp (HTTPS); STATUS follows the roles"
 
     # Pings every second (half of WATCHDOG_USEC), from each reactor.

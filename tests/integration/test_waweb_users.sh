@@ -96,7 +96,7 @@ expect "health" 200 - "$WEB1" GET /v1/health -H "$(bearer "$ADMIN")"
 M1=$(q "SELECT id FROM nodes WHERE kind = 'master' AND pid = $PID_m1")
 C1=$(q "SELECT id FROM nodes WHERE kind = 'coreapp' AND pid = $PID_c1")
 grep -q "\"127.0.0.1:$M1\":{\"gateway_status\":\"connected\",\"role\":\"primary_master\"}" "$T/body" || fail "health (master $M1): $(body)"
-grep -q "\"127.0.0.1:$C1\":{\"gateway_status\":\"connected\",\"role\":\"coreapp\",\"primary\":true,\"shard\":0}" "$T/body" || fail "health (coreapp $C1): $(body)"
+grep -q "\"127.0.0.1:$C1\":{\"gateway_status\":\"connected\",\"role\":\"coreapp\",\"primary\":true,\"shard\":0,\"shards\":\\[0\\]}" "$T/body" || fail "health (coreapp $C1): $(body)"
 start c2 wacore
 wait_for 10 bash -c "[ \"\$(curl -s -H '$(bearer "$ADMIN")' http://127.0.0.1:$WEB1/v1/health | grep -o '\"role\":\"coreapp\",\"primary\":false')\" ]" \
     || fail "health does not list the second Coreapp: $(body)"

@@ -244,6 +244,24 @@ test_upstream_judge (void **state)
     }
     assert_int_equal (forced.count, 0);
     assert_int_equal (s_notes.added + s_notes.withdrawn, 0);
+    //  A shared outage ending: the spare reaches the gateway again a moment
+    //  before the holder says so. Not enough: two heartbeats of it are.
+    {
+        watch_t shared;
+        watch_init (&shared, UP_T0);
+        promote_forced_t none = { 0 };
+        for (wa_usec_t t = UP_T0; t <= UP_T0 + LOST_LIMIT; t += SEC (0.5))
+            s_replies (&shared, 0, t);
+        wa_usec_t healed = UP_T0 + LOST_LIMIT + SEC (0.1);
+        s_replies (&shared, WATCH_UP_REACHABLE, healed);
+        watch_reply (&shared, 3, 0, 1, true, 0, healed);    //  the holder's reply from before the heal
+        assert_int_equal (promote_upstream_judge (&none, &shared, holders, 2, healed + UP_HB, UP_HB, UP_UNHEALTHY,
+                                                  LOST_LIMIT, NULL, NULL), 0);
+        watch_reply (&shared, 3, 0, 1, true, WATCH_UP_SESSION, healed + UP_HB);
+        assert_int_equal (promote_upstream_judge (&none, &shared, holders, 2, healed + 3 * UP_HB, UP_HB,
+                                                  UP_UNHEALTHY, LOST_LIMIT, NULL, NULL), 0);
+        assert_int_equal (none.count, 0);
+    }
     //  Lost for lost_limit, a healthy spare reaching the gateway: added, once.
     wa_usec_t now = UP_T0 + LOST_LIMIT;
     s_replies (&watch, WATCH_UP_REACHABLE, now);
@@ -311,9 +329,13 @@ test_upstream_judge_needs_reaching_spare (void **state)
     assert_int_equal (forced.count, 0);
     assert_int_equal (s_notes.added, 0);
     //  One that reaches it and answers, though it holds a shard itself (a
-    //  Coreapp holds several): now.
+    //  Coreapp holds several) — once it has reached it for two heartbeats.
     watch_reply (&watch, 5, 1, 1, true, WATCH_UP_SESSION | WATCH_UP_REACHABLE, now);
     uint64_t two[] = { 3, 5 };
+    assert_int_equal (s_judge (&forced, &watch, two, 2, now, LOST_LIMIT), 0);
+    now += 2 * UP_HB;
+    watch_reply (&watch, 3, 0, 1, true, 0, now);
+    watch_reply (&watch, 5, 1, 1, true, WATCH_UP_SESSION | WATCH_UP_REACHABLE, now);
     assert_int_equal (s_judge (&forced, &watch, two, 2, now, LOST_LIMIT), 1);
     assert_int_equal (forced.nodes[0], 3);
     assert_int_equal (s_notes.shard, 0);
