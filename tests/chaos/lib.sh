@@ -214,6 +214,59 @@ gate_open_node() {
 gate_open_shards() { gate_stats | grep -o '"highest_epoch":[0-9]*,"open":{' | wc -l; }
 shards_in_force() { q "SELECT shards FROM cluster_info WHERE id = 1"; }
 
+# The shard count through the API, from the client's host, as an operator
+# changes it (docs/OPERATIONS.md, Changing the shard count).
+#   shards_api GET | shards_api POST N
+# prints the HTTP status (000: no answer); the body is in $T/shards.body.
+# A token refused (a clock step of the database ages it) is taken again.
+shards_api() {
+    local url=http://$(topo_ip web):9090/v1/account/shards code try args
+    for try in 1 2; do
+        args=(-s -m 10 -o "$T/shards.body" -w '%{http_code}' -H "Authorization: Bearer $TOKEN")
+        [ "$1" = GET ] || args+=(-X POST -H 'Content-Type: application/json'
+                                 -d "{\"cc\":\"1\",\"phone_number\":\"6315551234\",\"shards\":$2}")
+        code=$(topo_exec client curl "${args[@]}" "$url" 2>/dev/null) || true
+        [ "$code" = 401 ] && [ "$try" = 1 ] && TOKEN=$(login 2>/dev/null || echo "$TOKEN") && continue
+        break
+    done
+    echo "${code:-000}"
+}
+# What GET answers: the count and the change's state, e.g. "4 draining",
+# "4 promoting 3/4", "2" (no change), or the status when not 200.
+shards_state() {
+    local code; code=$(shards_api GET)
+    [ "$code" = 200 ] || { echo "HTTP $code"; return 0; }
+    jq -r '.account | "\(.shards)" + (if .change then " \(.change.from)->\(.change.to) \(.change.state)"
+           + (if .change.state == "draining" then " released \(.change.released)/\(.change.of)"
+              else " serving \(.change.serving)/\(.change.of)" end) else "" end)' "$T/shards.body" 2>/dev/null \
+        || echo "unreadable: $(head -c 200 "$T/shards.body")"
+}
+# The same from the database (the suite's bookkeeping, answered with no
+# Master): "shards 2, draining to 4, layout 3".
+shards_db_state() {
+    q "SELECT CONCAT('shards ', shards, IF(change_state = '', '', CONCAT(', ', change_state, ' to ', target_shards)),
+                     ', layout ', layout) FROM cluster_info WHERE id = 1"
+}
+# shards_over N: the API answers N in force and no change running, and
+# wagate has a session open for each of the N shards.
+shards_over() {
+    [ "$(shards_api GET)" = 200 ] && [ "$(jq -c .account "$T/shards.body" 2>/dev/null)" = "{\"shards\":$1}" ] \
+        && [ "$(gate_open_shards)" -ge "$1" ]
+}
+# shards_settle N: a condition for wait_for that also acts: while a change
+# runs it waits; with none running and another count in force it asks for
+# N (201, or 409 when a change began meanwhile); true once N is in force,
+# no change runs and each shard is served upstream.
+shards_settle() {
+    [ "$(shards_api GET)" = 200 ] || return 1
+    local acc; acc=$(jq -c .account "$T/shards.body" 2>/dev/null) || return 1
+    case $acc in
+        "{\"shards\":$1}") [ "$(gate_open_shards)" -ge "$1" ] ;;
+        *'"change"'*) return 1 ;;
+        *) shards_api POST "$1" >/dev/null; return 1 ;;
+    esac
+}
+
 healthy() { wactl wait --timeout 0.1 >/dev/null 2>&1; }
 # Monitoring whole again: the three Coreapps up, each healthy in the primary
 # Master's heartbeat view, reported by the secondary Master and unhealthy to
