@@ -87,9 +87,12 @@ P=$(primary_coreapp); PPID_=$(node_pid "$P")
 kill -STOP "$PPID_"
 expect "POST shards 2" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 2)"
 expect "a second change while one runs" 409 1000 "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 4)"
+grep -q "a change of the shard count from 1 to 2 runs" "$T/body" || fail "409's details: $(body)"
+CHANGES=$(q "SELECT COUNT(*) FROM shard_changes")
+expect "the running change asked again (a retry)" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 2)"
+[ "$(q "SELECT COUNT(*) FROM shard_changes")" = "$CHANGES" ] || fail "asking again for the running change started another"
 kill -CONT "$PPID_"
 inject_some "while the change to 2 runs"
-grep -q "a change of the shard count from 1 to 2 runs" "$T/body" || fail "409's details: $(body)"
 running() { api "$WEB" GET /v1/account/shards "${AUTH[@]}" >/dev/null; jq -e '.account.change.to == 2' "$T/body" >/dev/null; }
 running || in_force 2 || fail "GET during the change: $(body)"
 wait_for 60 in_force 2 || fail "2 shards not in force: $(body)"
