@@ -17,12 +17,17 @@
 #define WA_CONFIG_STR 256
 //  Shards of an account: 1, 2, 4, 8, 16 or 32 (the original's Multiconnect).
 #define WA_SHARDS_MAX 32
+//  Database nodes in db_hosts.
+#define WA_DB_HOSTS_MAX 8
 
 typedef struct {
     //  database
     char db_engine[16];             //  mysql | mariadb
     char db_hostname[WA_CONFIG_STR];
     int db_port;
+    char db_hosts[WA_CONFIG_STR];   //  "host:port,host:port,...": tried in order (Galera); empty: db_hostname:db_port
+    int db_failback_interval;       //  seconds between tries of a database node earlier in db_hosts; 0 never
+    int db_clock_skew;              //  ms: the most two database nodes' clocks differ (Galera)
     char db_username[64];
     char db_password[128];
     char db_password_file[WA_CONFIG_STR];   //  db_password came from this file's first line
@@ -152,6 +157,18 @@ int wa_config_load_env (wa_config_t *self, char *err, size_t errlen);
 int wa_config_set (wa_config_t *self, const char *key, const char *value, char *err, size_t errlen);
 //  Checks that involve several keys (renew shorter than ttl, ...).
 int wa_config_check (const wa_config_t *self, char *err, size_t errlen);
+
+//  One database node of db_hosts.
+typedef struct {
+    char host[254];                 //  a name, an IPv4 address, or an IPv6 address (without brackets)
+    int port;
+} wa_db_host_t;
+
+//  The database nodes to use, in order: db_hosts parsed ("host", "host:port",
+//  "[v6]" or "[v6]:port", separated by commas; a missing port is db_port),
+//  or db_hostname:db_port when db_hosts is empty. The count (at least 1), or
+//  -1 with the reason, naming the bad entry, in err.
+int wa_config_db_hosts (const wa_config_t *self, wa_db_host_t *hosts, int max, char *err, size_t errlen);
 //  A node is alive while its last liveness claim (nodes.last_seen) is this
 //  recent by the database's clock: twice db_liveness_interval. In SQL:
 //  WA_SQL_ALIVE ("last_seen") with this window, in microseconds.

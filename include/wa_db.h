@@ -28,6 +28,13 @@ void wa_db_destroy (wa_db_t **self_p);
 //  at once while the backoff runs. 0 when connected.
 int wa_db_ensure (wa_db_t *self);
 bool wa_db_connected (wa_db_t *self);
+//  The database node ("host:port") the connection uses, "" when none; and
+//  whether it is a node of a Galera cluster. A process's connections use
+//  one node of db_hosts, the first that serves from the one in use; they
+//  move on when it stops serving and go back to an earlier one when it
+//  serves again (db_failback_interval).
+const char *wa_db_node (const wa_db_t *self);
+bool wa_db_galera (const wa_db_t *self);
 //  Close the connection (the next call reconnects).
 void wa_db_disconnect (wa_db_t *self);
 //  The server ends a session silent for db_statement_timeout (so that a
@@ -51,6 +58,7 @@ typedef struct {
     uint64_t connects;          //  connections made
     uint64_t connect_failures;
     uint64_t disconnects;       //  connections lost (an error that ended one)
+    uint64_t node_changes;      //  moves to another database node of db_hosts (and back)
 } wa_db_stats_t;
 wa_db_stats_t wa_db_stats (void);
 

@@ -37,4 +37,15 @@ bool wa_lease_valid (wa_lease_t *self, wa_usec_t now);
 //  Microseconds left before the deadline (0 when not held or past it).
 wa_usec_t wa_lease_remaining (const wa_lease_t *self, wa_usec_t now);
 
+
+//  The master lease's fence, inside a transaction: one statement that
+//  WRITES the lease row when master still holds the lease at epoch (by the
+//  database's clock). 1: it holds it, and no other Master can take the lease
+//  over before this transaction ends (on one server the takeover waits for
+//  the row; on a Galera cluster, whichever commits second fails
+//  certification); 0: it does not (roll back); -1: the statement failed.
+//  A shared lock (LOCK IN SHARE MODE) would fence on one server only: on
+//  Galera a lock taken on one database node is unknown to the others.
+typedef struct wa_db_t wa_db_t;
+int wa_lease_fence_master (wa_db_t *db, uint64_t master, uint64_t epoch);
 #endif

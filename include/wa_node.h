@@ -54,6 +54,7 @@ typedef struct {
     char bus_key[41];           //  to store in node_keys too ("": stored already)
     uint64_t refused[3];        //  the bus's refusals (wa_trust_counts), stored with the key
     bool key_stored;            //  out
+    char db_node[300];          //  the database node last stored as this node's (nodes.db_node), kept by the job
 } wa_liveness_job_t;
 
 typedef struct {

@@ -40,6 +40,17 @@ static const key_t_ s_keys[] = {
        "informational: what the server reports decides (MySQL 8.0.11+ or MariaDB 10.6+; docs/DEPLOY.md)"),
     K ("db_hostname", NULL, T_STR, db_hostname, "127.0.0.1", 1, 253, NULL, "database host"),
     K ("db_port", NULL, T_INT, db_port, "3306", 1, 65535, NULL, "database TCP port"),
+    K ("db_hosts", NULL, T_STR, db_hosts, "", 0, 255, NULL,
+       "database nodes to use, in order of preference (\"host:port,host:port\"; a MariaDB Galera "
+       "cluster's nodes, docs/DEPLOY.md): a node that cannot be reached, or that is not a synced member "
+       "of the Galera cluster's primary component, is passed over for the next; empty: db_hostname:db_port"),
+    K ("db_failback_interval", NULL, T_INT, db_failback_interval, "30", 0, 3600, NULL,
+       "seconds: a process connected to a database node after the first of db_hosts tries the earlier "
+       "ones again this often, and goes back to the first that serves (0: never)"),
+    K ("db_clock_skew", NULL, T_INT, db_clock_skew, "250", 0, 10000, NULL,
+       "milliseconds: the most the clocks of two Galera database nodes may differ; a lease written by one "
+       "node is judged by another's clock, so a new primary Coreapp waits this much longer before its "
+       "login (not used with a single database server); below half of lease_margin"),
     K ("db_username", NULL, T_STR, db_username, "root", 1, 63, NULL, "database user"),
     K ("db_password", NULL, T_STR, db_password, "", 0, 127, NULL, "database password"),
     K ("db_password_file", NULL, T_STR, db_password_file, "", 0, 255, NULL,
@@ -888,8 +899,92 @@ wa_config_load_env (wa_config_t *self, char *err, size_t errlen)
 }
 
 int
+wa_config_db_hosts (const wa_config_t *self, wa_db_host_t *hosts, int max, char *err, size_t errlen)
+{
+    if (!*self->db_hosts) {
+        if (max < 1)
+            return s_fail (err, errlen, "no room for a database node");
+        snprintf (hosts[0].host, sizeof hosts[0].host, "%.253s", self->db_hostname);
+        hosts[0].port = self->db_port;
+        return 1;
+    }
+    int count = 0;
+    const char *at = self->db_hosts;
+    while (true) {
+        const char *end = strchr (at, ',');
+        size_t len = end ? (size_t) (end - at) : strlen (at);
+        char entry[WA_CONFIG_STR];
+        snprintf (entry, sizeof entry, "%.*s", (int) len, at);
+        //  White space around an entry is allowed ("a:3306, b:3306").
+        char *e = entry;
+        while (isspace ((unsigned char) *e))
+            e++;
+        for (size_t n = strlen (e); n && isspace ((unsigned char) e[n - 1]); n--)
+            e[n - 1] = 0;
+        if (!*e)
+            return s_fail (err, errlen, "db_hosts (%s): an empty entry; give host:port pairs separated by commas",
+                           self->db_hosts);
+        if (count == max)
+            return s_fail (err, errlen, "db_hosts (%s): more than %d database nodes", self->db_hosts, max);
+        wa_db_host_t *h = &hosts[count];
+        const char *port = NULL;
+        if (*e == '[') {
+            char *close = strchr (e, ']');
+            if (!close || close == e + 1 || (close[1] && close[1] != ':'))
+                return s_fail (err, errlen, "db_hosts entry '%s': an IPv6 address goes in brackets, "
+                               "as [::1]:3306", e);
+            *close = 0;
+            struct in6_addr a6;
+            if (inet_pton (AF_INET6, e + 1, &a6) != 1)
+                return s_fail (err, errlen, "db_hosts entry '%s]': not an IPv6 address", e);
+            snprintf (h->host, sizeof h->host, "%s", e + 1);
+            port = close[1] ? close + 2 : NULL;
+        }
+        else {
+            char *colon = strchr (e, ':');
+            if (colon && strchr (colon + 1, ':'))
+                return s_fail (err, errlen, "db_hosts entry '%s': an IPv6 address goes in brackets, "
+                               "as [::1]:3306", e);
+            if (colon) {
+                *colon = 0;
+                port = colon + 1;
+            }
+            if (!*e || strlen (e) > 253)
+                return s_fail (err, errlen, "db_hosts entry '%s': the host name is empty or longer than "
+                               "253 characters", e);
+            for (const char *c = e; *c; c++)
+                if (!isalnum ((unsigned char) *c) && *c != '.' && *c != '-' && *c != '_')
+                    return s_fail (err, errlen, "db_hosts entry '%s': a host name has only letters, digits, "
+                                   "'.', '-' and '_'", e);
+            snprintf (h->host, sizeof h->host, "%s", e);
+        }
+        h->port = self->db_port;
+        if (port) {
+            char *rest;
+            errno = 0;
+            long p = strtol (port, &rest, 10);
+            if (!*port || *rest || errno || p < 1 || p > 65535 || !isdigit ((unsigned char) *port))
+                return s_fail (err, errlen, "db_hosts entry for %s: the port '%s' is not a number from 1 to "
+                               "65535", h->host, port);
+            h->port = (int) p;
+        }
+        for (int i = 0; i < count; i++)
+            if (strcmp (hosts[i].host, h->host) == 0 && hosts[i].port == h->port)
+                return s_fail (err, errlen, "db_hosts: %s:%d is given twice", h->host, h->port);
+        count++;
+        if (!end)
+            break;
+        at = end + 1;
+    }
+    return count;
+}
+
+int
 wa_config_check (const wa_config_t *self, char *err, size_t errlen)
 {
+    wa_db_host_t hosts[WA_DB_HOSTS_MAX];
+    if (wa_config_db_hosts (self, hosts, WA_DB_HOSTS_MAX, err, errlen) < 0)
+        return -1;
     if (self->lease_renew_interval + self->lease_margin >= self->lease_ttl)
         return s_fail (err, errlen, "lease_renew_interval (%g) + lease_margin (%g) must be below lease_ttl (%g): "
                        "otherwise a healthy primary Master would lose its lease between renewals",
@@ -898,6 +993,13 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
         return s_fail (err, errlen, "shard_renew_interval (%g) + lease_margin (%g) must be below shard_lease_ttl (%g): "
                        "otherwise a healthy primary Coreapp would drop its session between renewals",
                        self->shard_renew_interval, self->lease_margin, self->shard_lease_ttl);
+    //  A node that moves to another database node reads a clock up to the
+    //  skew away: below half the margin, that is no step (clockwatch.h).
+    //  (Only with several nodes to move between: a single server has no skew.)
+    if (*self->db_hosts && strchr (self->db_hosts, ',') && self->db_clock_skew / 1000.0 >= self->lease_margin / 2)
+        return s_fail (err, errlen, "db_clock_skew (%d ms) must be below half of lease_margin (%g s): a node "
+                       "that moves to another database node would take the clocks' difference for a step",
+                       self->db_clock_skew, self->lease_margin);
     if (self->upstream_unhealthy_interval > 0 && self->upstream_unhealthy_interval < 2 * self->heartbeat_interval)
         return s_fail (err, errlen, "upstream_unhealthy_interval (%g) must be 0 (off) or at least two "
                        "heartbeat_intervals (%g): replies come once a heartbeat",

@@ -38,6 +38,20 @@ static _Atomic uint64_t s_errors;
 static _Atomic uint64_t s_connects;
 static _Atomic uint64_t s_connect_failures;
 static _Atomic uint64_t s_disconnects;
+static _Atomic uint64_t s_failovers;            //  connections moved to another database node
+
+//  The database node every connection of this process should use: an index
+//  into db_hosts (every connection of a process parses the same config).
+//  Kept per process, not per connection, so that a node's connections stay
+//  on one database node: on Galera, two of them on different nodes writing
+//  the same row (a renewal and a fence) would fail each other's
+//  certification, where on one node they simply wait for each other. A
+//  connection that cannot use it moves it on; the others follow at their
+//  next statement outside a transaction.
+static _Atomic int s_host_current;
+//  When a connection on a later node next tries the earlier ones (fail-back),
+//  for the whole process.
+static _Atomic int64_t s_failback_at;
 
 typedef struct {
     const char *sql;            //  the caller's string; its address is the key
@@ -56,6 +70,13 @@ struct wa_db_row_t {
 struct wa_db_t {
     const wa_config_t *config;
     MYSQL *mysql;
+    //  The database nodes (db_hosts, or db_hostname:db_port) and the one
+    //  this connection uses (-1: none).
+    wa_db_host_t hosts[WA_DB_HOSTS_MAX];
+    int nhosts;
+    int host;
+    char node[300];             //  "host:port" of the connection, or ""
+    bool galera;                //  that node is a member of a Galera cluster
     bool has_schema;            //  the database exists and is selected
     cached_t cache[STMT_CACHE];
     int cached;
@@ -101,6 +122,16 @@ wa_db_new (const wa_config_t *config)
     assert (self);
     self->config = config;
     self->backoff = BACKOFF_MIN;
+    self->host = -1;
+    char err[256];
+    self->nhosts = wa_config_db_hosts (config, self->hosts, WA_DB_HOSTS_MAX, err, sizeof err);
+    if (self->nhosts < 1) {
+        //  A config that passed wa_config_check cannot get here.
+        wa_error ("db: %s", err);
+        snprintf (self->hosts[0].host, sizeof self->hosts[0].host, "%.253s", config->db_hostname);
+        self->hosts[0].port = config->db_port;
+        self->nhosts = 1;
+    }
     return self;
 }
 
@@ -115,6 +146,9 @@ wa_db_disconnect (wa_db_t *self)
     self->mysql = NULL;
     self->has_schema = false;
     self->in_transaction = false;
+    self->host = -1;
+    self->node[0] = 0;
+    self->galera = false;
 }
 
 void
@@ -139,8 +173,12 @@ s_set_error (wa_db_t *self, unsigned int err, const char *text)
 static bool
 s_connection_error (const wa_db_t *self, unsigned int err)
 {
+    //  ER_UNKNOWN_COM_ERROR is what a Galera node answers once it is no
+    //  longer a synced member of the primary component ("WSREP has not yet
+    //  prepared node for application use"): another node must serve.
     return (err >= 2000 && err < 3000) || err == ER_SERVER_SHUTDOWN
         || err == ER_CONNECTION_KILLED || err == ER_QUERY_INTERRUPTED
+        || (self->galera && err == ER_UNKNOWN_COM_ERROR)
         || (!self->mariadb && err == MYSQL_ER_CLIENT_INTERACTION_TIMEOUT);
 }
 
@@ -208,7 +246,8 @@ s_connect_failed (wa_db_t *self, wa_usec_t now, unsigned int err, const char *te
     s_set_error (self, err, text);
     s_connect_failures++;
     snprintf (self->connect_error, sizeof self->connect_error, "%s", text);
-    mysql_close (self->mysql);
+    if (self->mysql)
+        mysql_close (self->mysql);
     self->mysql = NULL;
     self->retry_at = now + self->backoff;
     self->backoff = self->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : self->backoff * 2;
@@ -258,22 +297,76 @@ s_server (wa_db_t *self, char *text, size_t size)
     return 0;
 }
 
-int
-wa_db_ensure (wa_db_t *self)
+//  A Galera node serves only as a synced member of the primary component
+//  (a node cut off into a minority refuses statements, a joiner or donor
+//  may be behind): 0, or -1 with the reason in text. A server without
+//  Galera (no wsrep_on, or OFF) is a single server: 0. On a Galera node,
+//  every read of the session waits until the node has applied every write
+//  committed anywhere before it (wsrep_sync_wait = 1): a lease, the shard
+//  map, a setting read on one node may not be older than one written on
+//  another. Writes need no wait: certification refuses a transaction that
+//  wrote a row another node changed since it began (docs/ARCHITECTURE.md,
+//  On a Galera cluster).
+static int
+s_galera (wa_db_t *self, char *text, size_t size)
 {
-    //  A connection silent for half its idle limit may be at the server's
-    //  end of it: asked first, and made again if it is gone. Not inside a
-    //  transaction: one that outlived the limit was rolled back, and its
-    //  next statement must fail.
-    if (self->mysql && !self->in_transaction
-    &&  wa_clock_mono () - self->used_at >= wa_clock_from_sec (s_idle_limit (self)) / 2)
-        s_ping (self);
-    if (self->mysql)
-        return self->has_schema ? 0 : s_select_schema (self);
-    wa_usec_t now = wa_clock_mono ();
-    if (now < self->retry_at)
+    self->galera = false;
+    if (mysql_query (self->mysql, "SHOW VARIABLES LIKE 'wsrep_on'")) {
+        snprintf (text, size, "cannot ask whether the server is a Galera node: %s", mysql_error (self->mysql));
         return -1;
+    }
+    MYSQL_RES *res = mysql_store_result (self->mysql);
+    MYSQL_ROW row = res ? mysql_fetch_row (res) : NULL;
+    bool on = row && row[1] && strcasecmp (row[1], "ON") == 0;
+    if (res)
+        mysql_free_result (res);
+    if (!on)
+        return 0;
+    if (mysql_query (self->mysql, "SHOW GLOBAL STATUS WHERE Variable_name IN "
+                     "('wsrep_ready', 'wsrep_local_state', 'wsrep_cluster_status', 'wsrep_local_state_comment')")) {
+        snprintf (text, size, "cannot read the Galera node's state: %s", mysql_error (self->mysql));
+        return -1;
+    }
+    char ready[16] = "", state[16] = "", status[32] = "", comment[32] = "";
+    res = mysql_store_result (self->mysql);
+    while (res && (row = mysql_fetch_row (res))) {
+        if (!row[0] || !row[1])
+            continue;
+        if (strcasecmp (row[0], "wsrep_ready") == 0)
+            snprintf (ready, sizeof ready, "%s", row[1]);
+        else
+        if (strcasecmp (row[0], "wsrep_local_state") == 0)
+            snprintf (state, sizeof state, "%s", row[1]);
+        else
+        if (strcasecmp (row[0], "wsrep_cluster_status") == 0)
+            snprintf (status, sizeof status, "%s", row[1]);
+        else
+            snprintf (comment, sizeof comment, "%s", row[1]);
+    }
+    if (res)
+        mysql_free_result (res);
+    //  4: Synced.
+    if (strcasecmp (ready, "ON") != 0 || strcmp (state, "4") != 0 || strcmp (status, "Primary") != 0) {
+        snprintf (text, size, "the Galera node is not a synced member of the primary component (wsrep_ready %s, "
+                  "state %s, cluster status %s)", *ready ? ready : "?", *comment ? comment : *state ? state : "?",
+                  *status ? status : "?");
+        return -1;
+    }
+    if (mysql_query (self->mysql, "SET SESSION wsrep_sync_wait = 1")) {
+        snprintf (text, size, "cannot set wsrep_sync_wait: %s", mysql_error (self->mysql));
+        return -1;
+    }
+    self->galera = true;
+    return 0;
+}
+
+//  A new connection to database node i: 0, or -1 with the reason in text
+//  (the connection closed).
+static int
+s_connect_to (wa_db_t *self, int i, char *text, size_t size)
+{
     const wa_config_t *c = self->config;
+    const wa_db_host_t *h = &self->hosts[i];
     self->mysql = mysql_init (NULL);
     assert (self->mysql);
     unsigned int connect_timeout = (unsigned int) c->db_connect_timeout;
@@ -287,20 +380,57 @@ wa_db_ensure (wa_db_t *self)
     //  Every session judges time in UTC, so NOW(6) means the same on all nodes.
     mysql_options (self->mysql, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
     s_set_tls (self->mysql, c);
-    if (!mysql_real_connect (self->mysql, c->db_hostname, c->db_username, c->db_password,
-                             NULL, (unsigned int) c->db_port, NULL, CLIENT_FOUND_ROWS))
-        return s_connect_failed (self, now, mysql_errno (self->mysql), mysql_error (self->mysql));
-    char refused[256];
-    if (s_server (self, refused, sizeof refused)) {
+    char why[256];
+    int rc = 0;
+    if (!mysql_real_connect (self->mysql, h->host, c->db_username, c->db_password,
+                             NULL, (unsigned int) h->port, NULL, CLIENT_FOUND_ROWS)) {
+        s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
+        snprintf (why, sizeof why, "%s", mysql_error (self->mysql));
+        rc = -1;
+    }
+    else
+    if (s_server (self, why, sizeof why)) {
         static _Atomic bool said;
         if (!atomic_exchange (&said, true))
-            wa_error ("db: %s", refused);
-        return s_connect_failed (self, now, CR_UNKNOWN_ERROR, refused);
+            wa_error ("db: %s", why);
+        s_set_error (self, CR_UNKNOWN_ERROR, why);
+        rc = -1;
     }
-    self->backoff = BACKOFF_MIN;
-    self->retry_at = 0;
-    self->used_at = self->statement_at = wa_clock_mono ();
-    s_connects++;
+    else
+    if (s_galera (self, why, sizeof why)) {
+        s_set_error (self, CR_UNKNOWN_ERROR, why);
+        rc = -1;
+    }
+    if (rc) {
+        if (self->nhosts > 1)
+            snprintf (text, size, "%s:%d: %s", h->host, h->port, why);
+        else
+            snprintf (text, size, "%s", why);
+        mysql_close (self->mysql);
+        self->mysql = NULL;
+        self->galera = false;
+        return -1;
+    }
+    self->host = i;
+    snprintf (self->node, sizeof self->node, strchr (h->host, ':') ? "[%s]:%d" : "%s:%d", h->host, h->port);
+    return 0;
+}
+
+//  text added to buf (of size), cut short when it does not fit.
+static void
+s_append (char *buf, size_t size, const char *text)
+{
+    size_t len = strlen (buf), add = strlen (text);
+    if (len + add >= size)
+        add = size - len - 1;
+    memcpy (buf + len, text, add);
+    buf[len + add] = 0;
+}
+
+//  The session's bounds, on a new connection.
+static void
+s_bound_session (wa_db_t *self)
+{
     //  No session may hold locks for long: a node paused (SIGSTOP) or cut
     //  off in the middle of a transaction would otherwise block every
     //  writer of the rows it locked — a promotion among them — for hours.
@@ -309,7 +439,7 @@ wa_db_ensure (wa_db_t *self)
     //  does not have), and no statement waits for a lock longer than that.
     //  A live node's idle connection is kept from that end by its DB
     //  worker's pings (wa_db_keepalive), or asked again before its next
-    //  statement (above).
+    //  statement (wa_db_ensure).
     char sql[200];
     unsigned int limit = s_idle_limit (self);
     if (self->mariadb)
@@ -323,7 +453,124 @@ wa_db_ensure (wa_db_t *self)
                      mysql_error (self->mysql));
         self->warned_timeouts = true;
     }
+}
+
+//  Connected to a database node earlier in db_hosts than the one in use,
+//  when one serves again: the connection (outside a transaction) moves to
+//  it, and the process's other connections follow. At most one try per
+//  db_failback_interval per process, since a node that is cut off makes
+//  each try wait db_connect_timeout.
+static void
+s_failback (wa_db_t *self, wa_usec_t now)
+{
+    int interval = self->config->db_failback_interval;
+    if (interval <= 0 || self->host <= 0 || self->in_transaction)
+        return;
+    int64_t due = atomic_load (&s_failback_at);
+    if ((int64_t) now < due)
+        return;
+    if (!atomic_compare_exchange_strong (&s_failback_at, &due, (int64_t) (now + wa_clock_from_sec (interval))))
+        return;
+    //  Tried on a connection of its own: the one in use stays until another serves.
+    wa_db_t *probe = wa_db_new (self->config);
+    for (int i = 0; i < self->host; i++) {
+        char why[300];
+        if (s_connect_to (probe, i, why, sizeof why)) {
+            wa_debug ("db: fail-back: %s", why);
+            continue;
+        }
+        wa_info ("db: back to database node %s (earlier in db_hosts than %s)", probe->node, self->node);
+        wa_db_disconnect (self);
+        self->mysql = probe->mysql;
+        self->host = probe->host;
+        self->galera = probe->galera;
+        self->mariadb = probe->mariadb;
+        self->array_binding = probe->array_binding;
+        snprintf (self->node, sizeof self->node, "%s", probe->node);
+        probe->mysql = NULL;
+        s_bound_session (self);
+        atomic_store (&s_host_current, i);
+        s_failovers++;
+        s_connects++;
+        self->used_at = self->statement_at = wa_clock_mono ();
+        break;
+    }
+    wa_db_destroy (&probe);
+}
+
+int
+wa_db_ensure (wa_db_t *self)
+{
+    //  A connection silent for half its idle limit may be at the server's
+    //  end of it: asked first, and made again if it is gone. Not inside a
+    //  transaction: one that outlived the limit was rolled back, and its
+    //  next statement must fail.
+    if (self->mysql && !self->in_transaction
+    &&  wa_clock_mono () - self->used_at >= wa_clock_from_sec (s_idle_limit (self)) / 2)
+        s_ping (self);
+    //  Another connection of this process moved to another database node:
+    //  this one follows, between transactions.
+    if (self->mysql && !self->in_transaction && self->nhosts > 1) {
+        int current = atomic_load (&s_host_current);
+        if (current != self->host && current < self->nhosts) {
+            wa_debug ("db: following the process's other connections to database node %s:%d",
+                      self->hosts[current].host, self->hosts[current].port);
+            wa_db_disconnect (self);
+        }
+        else
+            s_failback (self, wa_clock_mono ());
+    }
+    if (self->mysql)
+        return self->has_schema ? 0 : s_select_schema (self);
+    wa_usec_t now = wa_clock_mono ();
+    if (now < self->retry_at)
+        return -1;
+    //  Each database node in turn, from the one in use: the first that
+    //  serves is used, and becomes the process's.
+    int first = atomic_load (&s_host_current);
+    if (first < 0 || first >= self->nhosts)
+        first = 0;
+    char why[sizeof self->connect_error] = "";
+    for (int k = 0; k < self->nhosts; k++) {
+        int i = (first + k) % self->nhosts;
+        char one[300];
+        if (s_connect_to (self, i, one, sizeof one) == 0) {
+            if (i != first) {
+                int expected = first;
+                if (atomic_compare_exchange_strong (&s_host_current, &expected, i)) {
+                    s_failovers++;
+                    wa_warn ("db: database node %s:%d does not serve (%s); using %s", self->hosts[first].host,
+                             self->hosts[first].port, why, self->node);
+                }
+            }
+            why[0] = 0;
+            break;
+        }
+        s_append (why, sizeof why, *why ? "; " : "");
+        s_append (why, sizeof why, one);
+    }
+    if (!self->mysql) {
+        //  Every node refused: the last error stands, and a backoff begins.
+        return s_connect_failed (self, now, self->last_errno ? self->last_errno : CR_CONN_HOST_ERROR, why);
+    }
+    self->backoff = BACKOFF_MIN;
+    self->retry_at = 0;
+    self->used_at = self->statement_at = wa_clock_mono ();
+    s_connects++;
+    s_bound_session (self);
     return s_select_schema (self);
+}
+
+const char *
+wa_db_node (const wa_db_t *self)
+{
+    return self->node;
+}
+
+bool
+wa_db_galera (const wa_db_t *self)
+{
+    return self->galera;
 }
 
 int
@@ -579,7 +826,7 @@ wa_db_exec (wa_db_t *self, const char *sql, const char *fmt, ...)
 wa_db_stats_t
 wa_db_stats (void)
 {
-    wa_db_stats_t stats = { s_statements, s_errors, s_connects, s_connect_failures, s_disconnects };
+    wa_db_stats_t stats = { s_statements, s_errors, s_connects, s_connect_failures, s_disconnects, s_failovers };
     return stats;
 }
 

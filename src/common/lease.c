@@ -1,5 +1,6 @@
 /*  wa_lease — see include/wa_lease.h for why the deadline is safe. */
 #include <assert.h>
+#include "wa_db.h"
 #include "wa_lease.h"
 
 void
@@ -52,4 +53,14 @@ wa_lease_remaining (const wa_lease_t *self, wa_usec_t now)
     if (!self->held || now >= self->deadline)
         return 0;
     return self->deadline - now;
+}
+
+static const char *SQL_FENCE_MASTER =
+    "UPDATE master_lease SET fence = fence + 1 WHERE id = 1 AND holder = ? AND epoch = ? AND expires_at > NOW(6)";
+
+int
+wa_lease_fence_master (wa_db_t *db, uint64_t master, uint64_t epoch)
+{
+    int64_t rows = wa_db_exec (db, SQL_FENCE_MASTER, "uu", master, epoch);
+    return rows < 0 ? -1 : rows == 1;
 }

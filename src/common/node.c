@@ -188,6 +188,10 @@ static const char *SQL_LIVENESS =
 static const char *SQL_STOPPED =
     "UPDATE nodes SET last_seen = NOW(6), gateway_status = ?, stopped_at = NOW(6) WHERE id = ?";
 
+//  The database node this node's connections use, for wactl status
+//  (schema 16; refused by an older schema, and tried again at the next claim).
+static const char *SQL_DB_NODE = "UPDATE nodes SET db_node = ? WHERE id = ?";
+
 static void
 s_liveness_run (wa_job_t *job, wa_db_t *db)
 {
@@ -197,6 +201,9 @@ s_liveness_run (wa_job_t *job, wa_db_t *db)
     job->rc = rows == 1 ? 0 : -1;
     if (rows < 0)
         wa_warn ("db: liveness claim failed: %s", wa_db_error (db));
+    if (rows >= 0 && strcmp (self->db_node, wa_db_node (db)) != 0
+    &&  wa_db_exec (db, SQL_DB_NODE, "su", wa_db_node (db), self->id) >= 0)
+        snprintf (self->db_node, sizeof self->db_node, "%s", wa_db_node (db));
     self->key_stored = !*self->bus_key || wa_db_exec (db, SQL_NODE_KEY, "us", self->id, self->bus_key) >= 0;
     if (self->key_stored)
         wa_db_exec (db, SQL_BUS_REFUSED, "uuuu", self->refused[0], self->refused[1], self->refused[2], self->id);

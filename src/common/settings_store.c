@@ -2,6 +2,7 @@
 #include <jansson.h>
 #include <mysqld_error.h>
 #include <inttypes.h>
+#include "wa_lease.h"
 #include "wa_log.h"
 #include "wa_settings.h"
 
@@ -185,11 +186,11 @@ static const char *SQL_UNLOCK = "SELECT RELEASE_LOCK(?)";
 static const char *SQL_STORE =
     "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, NOW(6), ?)"
     " ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6), updated_by = VALUES(updated_by)";
-//  Both hold a shared lock on the lease row until COMMIT: no Master takes
-//  the lease over while the change is being stored.
-static const char *SQL_FENCE =
-    "SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
-    "AND expires_at > NOW(6) LOCK IN SHARE MODE";
+//  A shared lock on the lease row until COMMIT: no Master takes the lease
+//  over while the change is being stored, on one server (a Master's own
+//  change is fenced by wa_lease_fence_master, which holds on Galera too;
+//  this read serves wactl, which tells the holder, and a holder that
+//  changes meanwhile reads the table at its next start of the lease).
 static const char *SQL_HOLDER =
     "SELECT IF(expires_at > NOW(6), holder, 0) FROM master_lease WHERE id = 1 LOCK IN SHARE MODE";
 
@@ -295,7 +296,7 @@ s_store (wa_settings_write_t *self, wa_db_t *db)
         return s_failed (self, db, "cannot start a transaction", false);
     int64_t fence = 0;
     if (self->master) {
-        if (wa_db_query (db, SQL_FENCE, s_int_row, &fence, "uu", self->master, self->epoch) < 0)
+        if ((fence = wa_lease_fence_master (db, self->master, self->epoch)) < 0)
             return s_failed (self, db, "cannot read the master lease", true);
         if (fence != 1) {
             wa_db_transaction (db, "ROLLBACK");

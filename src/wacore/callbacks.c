@@ -150,9 +150,10 @@ struct callbacks_t {
     callbacks_stats_t stats;
 };
 
+//  Written, not read under a lock: see the outbox's fence (outbox.c).
 static const char *SQL_FENCE =
-    "SELECT 1 FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ? AND expires_at > NOW(6) "
-    "LOCK IN SHARE MODE";
+    "UPDATE shard_map SET fence = fence + 1 WHERE shard = ? AND node_id = ? AND epoch = ? "
+    "AND expires_at > NOW(6)";
 static const char *SQL_INSERT =
     "INSERT IGNORE INTO callbacks (event_id, shard, kind, conversation, payload, created_at) "
     "VALUES (?, ?, ?, ?, ?, NOW(6))";
@@ -228,8 +229,7 @@ s_store_run (wa_job_t *job, wa_db_t *db)
     self->error[0] = 0;
     if (wa_db_transaction (db, "START TRANSACTION"))
         goto failed;
-    int64_t holding = wa_db_query (db, SQL_FENCE, NULL, NULL, "iuu", (int64_t) self->shard, self->node,
-                                   self->epoch);
+    int64_t holding = wa_db_exec (db, SQL_FENCE, "iuu", (int64_t) self->shard, self->node, self->epoch);
     if (holding < 0)
         goto rollback;
     if (holding == 0) {

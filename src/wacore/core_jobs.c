@@ -101,7 +101,12 @@ s_renew (shard_job_t *self, shard_lease_t *lease, wa_db_t *db)
     }
     wait_t wait = { 0, 0 };
     wa_usec_t sent = wa_clock_mono ();
-    if (wa_db_query (db, SQL_WAIT, s_wait_row, &wait, "iiuu", (int64_t) self->idle,
+    //  On a Galera cluster prev_expires_at was written by the old holder's
+    //  database node, by its clock, and NOW(6) is this one's: the wait grows
+    //  by the bound on their difference (docs/ARCHITECTURE.md, On a Galera
+    //  cluster). One server judges both by one clock.
+    wa_usec_t after = self->idle + (wa_db_galera (db) ? self->skew : 0);
+    if (wa_db_query (db, SQL_WAIT, s_wait_row, &wait, "iiuu", (int64_t) after,
                      (int64_t) lease->shard, self->node, lease->epoch) != 1)
         return;
     self->readings[1] = (wa_clockread_t) { wait.db_now, sent, wa_clock_mono () };

@@ -35,6 +35,7 @@ typedef struct {
     uint64_t node;
     wa_usec_t ttl;
     wa_usec_t idle;             //  upstream idle timeout
+    wa_usec_t skew;             //  db_clock_skew: added to the login wait on a Galera cluster
     int count;                  //  in: the held leases; out: and the ones found after them
     shard_lease_t leases[WA_SHARDS_MAX];
     //  out: rc 0 ran (each lease says), -1 the database failed before any

@@ -1109,6 +1109,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         job->node = self->node.id;
         job->ttl = WA_SEC (self->settings.shard_lease_ttl);
         job->idle = WA_SEC (self->settings.upstream_idle_timeout);
+        job->skew = (wa_usec_t) self->config->db_clock_skew * 1000;
         job->count = 0;
         for (int i = 0; i < self->nslots; i++) {
             slot_t *slot = self->slots[i];

@@ -131,9 +131,15 @@ enum { JOB_INSERT = 1, JOB_MARK, JOB_LOAD, JOB_MEDIA };
 
 //  Not under a draining row (a change of the shard count): a message is
 //  accepted under the layout in force, or retried until the new one is.
+//  The fence WRITES the shard's row (one row matched: still the holder):
+//  a promotion, a handover or a change of the shard count writes it too, so
+//  on one server it waits for this batch's COMMIT, and on a Galera cluster,
+//  where a locking read locks on its own database node only, whichever of
+//  the two commits second fails certification (docs/ARCHITECTURE.md, On a
+//  Galera cluster).
 static const char *SQL_FENCE =
-    "SELECT 1 FROM shard_map WHERE shard = ? AND node_id = ? AND epoch = ? AND expires_at > NOW(6) "
-    "AND draining = 0 LOCK IN SHARE MODE";
+    "UPDATE shard_map SET fence = fence + 1 WHERE shard = ? AND node_id = ? AND epoch = ? "
+    "AND expires_at > NOW(6) AND draining = 0";
 static const char *SQL_INSERT =
     "INSERT IGNORE INTO outbox (id, idem_key, shard, epoch, batch, recipient, payload, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, NOW(6))";
@@ -190,8 +196,7 @@ s_sql_insert (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *am
     }
     if (wa_db_transaction (db, "START TRANSACTION"))
         goto failed;
-    int64_t holding = wa_db_query (db, SQL_FENCE, NULL, NULL, "iuu", (int64_t) batch->shard, batch->node,
-                                   batch->epoch);
+    int64_t holding = wa_db_exec (db, SQL_FENCE, "iuu", (int64_t) batch->shard, batch->node, batch->epoch);
     if (holding < 0)
         goto rollback;
     if (holding == 0) {

@@ -28,12 +28,13 @@ static const char *SQL_CHANGE =
 
 //  Parameters: the liveness window twice, in microseconds. A node is hidden
 //  (without --all) once stopped, or down, for more than ten minutes.
-static const char *SQL_NODES =
+//  %s: the database node column (schema 16), or '' before it.
+static const char *SQL_NODES_FMT =
     "SELECT n.id, n.kind, n.hostname, n.ports, n.pid, n.version, " WACTL_ISO ("n.last_seen") ","
     " " WACTL_AGE ("n.last_seen") ", n.gateway_status, " WACTL_STATE ("n") ","
     " CASE WHEN n.stopped_at IS NOT NULL THEN n.stopped_at < NOW(6) - INTERVAL 10 MINUTE"
-    " ELSE TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) > ? + 600000000 END"
-    " FROM nodes n ORDER BY n.id";
+    " ELSE TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) > ? + 600000000 END,"
+    " %s FROM nodes n ORDER BY n.id";
 
 //  The primary Master's view of each Coreapp (schema version 3). Parameter:
 //  the age in microseconds past which a row is too old to tell anything.
@@ -136,6 +137,7 @@ s_node_row (const wa_db_row_t *row, void *arg)
     json_object_set_new (node, "last_seen", s_text_or_null (row, 6));
     json_object_set_new (node, "last_seen_age", json_real (wa_db_row_double (row, 7)));
     json_object_set_new (node, "gateway_status", json_string (wa_db_row_str (row, 8)));
+    json_object_set_new (node, "db_node", json_string (wa_db_row_str (row, 11)));
     //  Kept for the human table, which shows the ports as the node wrote them.
     json_object_set_new (node, "ports_text", json_string (wa_db_row_str (row, 3)));
     json_array_append_new (ctx->nodes, node);
@@ -255,8 +257,8 @@ s_liveness_cell (wactl_table_t *table, json_t *liveness)
 static void
 s_print_nodes (json_t *nodes, int hidden)
 {
-    wactl_table_t *table = wactl_table_new (11, "ID", "KIND", "HOST", "PORTS", "PID", "VERSION",
-                                            "ROLE", "STATE", "LIVENESS", "LAST SEEN", "GATEWAY");
+    wactl_table_t *table = wactl_table_new (12, "ID", "KIND", "HOST", "PORTS", "PID", "VERSION",
+                                            "ROLE", "STATE", "LIVENESS", "LAST SEEN", "GATEWAY", "DATABASE");
     size_t i;
     json_t *node;
     json_array_foreach (nodes, i, node) {
@@ -272,6 +274,7 @@ s_print_nodes (json_t *nodes, int hidden)
         s_liveness_cell (table, json_object_get (node, "liveness"));
         wactl_table_cell (table, "%s ago", wactl_human_seconds (json_real_value (json_object_get (node, "last_seen_age")), age, sizeof age));
         wactl_table_cell (table, "%s", s_str (node, "gateway_status"));
+        wactl_table_cell (table, "%s", *s_str (node, "db_node") ? s_str (node, "db_node") : "-");
     }
     printf ("\nNODES\n");
     if (json_array_size (nodes))
@@ -545,7 +548,13 @@ s_collect (wactl_t *self, int version, bool all, json_t *status, int *hidden)
     json_object_set_new (status, "paused", paused);
     nodes_arg_t ctx = { .nodes = nodes, .all = all };
     int64_t window = wactl_liveness_window (self);
-    if (wa_db_query (self->db, SQL_NODES, s_node_row, &ctx, "ii", window, window) < 0)
+    //  A statement per schema, kept for the process (the statement cache
+    //  is keyed by the string's address).
+    static char nodes_sql[2][900];
+    int galera = version >= WACTL_SCHEMA_GALERA;
+    if (!nodes_sql[galera][0])
+        snprintf (nodes_sql[galera], sizeof nodes_sql[galera], SQL_NODES_FMT, galera ? "n.db_node" : "''");
+    if (wa_db_query (self->db, nodes_sql[galera], s_node_row, &ctx, "ii", window, window) < 0)
         return -1;
     *hidden = ctx.hidden;
     wa_config_t effective;

@@ -34,6 +34,8 @@
 #define WACTL_SCHEMA_OPERATOR 10
 //  The schema version that changes the shard count live (cluster_info.change_state).
 #define WACTL_SCHEMA_RESHARD 15
+//  nodes.db_node, the write fences, named_locks (a Galera cluster)
+#define WACTL_SCHEMA_GALERA 16
 
 typedef struct {
     wa_config_t *config;

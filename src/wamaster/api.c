@@ -8,6 +8,7 @@
 #include "wa_account.h"
 #include "wa_codec.h"
 #include "wa_errors.h"
+#include "wa_lease.h"
 #include "wa_log.h"
 #include "wa_node.h"
 #include "wa_settings.h"
@@ -151,11 +152,6 @@ struct api_t {
     docstore_t *docstore;       //  certificates, first-party stickers (docstore.h)
 };
 
-//  Holds a shared lock on the lease row until COMMIT: no other Master can
-//  take the lease over while the change is being stored.
-static const char *SQL_FENCE =
-    "SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
-    "AND expires_at > NOW(6) LOCK IN SHARE MODE";
 static const char *SQL_PROVIDERS = "SELECT name, type, config FROM media_providers ORDER BY name";
 static const char *SQL_PROVIDER_CONFIG = "SELECT config FROM media_providers WHERE name = ? FOR UPDATE";
 static const char *SQL_PROVIDER_STORE =
@@ -214,7 +210,7 @@ s_fenced_begin (api_job_t *self, wa_db_t *db, const char *outcome)
     if (wa_db_transaction (db, "START TRANSACTION"))
         return s_failed (self, db, "cannot start a transaction", false);
     int64_t holds = 0;
-    if (wa_db_query (db, SQL_FENCE, s_int_row, &holds, "uu", self->node, self->epoch) < 0)
+    if ((holds = wa_lease_fence_master (db, self->node, self->epoch)) < 0)
         return s_failed (self, db, "cannot read the master lease", true);
     if (holds != 1) {
         wa_db_transaction (db, "ROLLBACK");

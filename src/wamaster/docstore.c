@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include "wa_certs.h"
 #include "wa_errors.h"
+#include "wa_lease.h"
 #include "wa_log.h"
 #include "docstore.h"
 #include "gatelink.h"
@@ -52,9 +53,6 @@ struct docstore_t {
     wa_msg_t *msg;              //  for the answers
 };
 
-static const char *SQL_FENCE =
-    "SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
-    "AND expires_at > NOW(6) LOCK IN SHARE MODE";
 static const char *SQL_CERT_SET =
     "INSERT INTO certificates (name, pem, version, updated_at, updated_by) VALUES (?, ?, 1, NOW(6), ?)"
     " ON DUPLICATE KEY UPDATE pem = VALUES(pem), version = version + 1, updated_at = NOW(6),"
@@ -76,13 +74,6 @@ s_job_destroy (wa_job_t *job)
 
 //  --------------------------------------------------------------------------
 //  The DB worker's side
-
-static int
-s_int_row (const wa_db_row_t *row, void *arg)
-{
-    *(int64_t *) arg = wa_db_row_int (row, 0);
-    return 0;
-}
 
 static void
 s_db_failed (doc_job_t *self, wa_db_t *db, const char *what, bool rollback)
@@ -114,7 +105,7 @@ s_run (wa_job_t *job, wa_db_t *db)
         return;
     }
     int64_t holds = 0;
-    if (wa_db_query (db, SQL_FENCE, s_int_row, &holds, "uu", self->node, self->epoch) < 0) {
+    if ((holds = wa_lease_fence_master (db, self->node, self->epoch)) < 0) {
         s_db_failed (self, db, "cannot read the master lease", true);
         return;
     }

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <stdio.h>
+#include "wa_lease.h"
 #include "wa_log.h"
 #include "wa_message.h"
 #include "reshard.h"
@@ -49,9 +50,6 @@ reshard_plan (const reshard_old_t *old, int nold, int shards, reshard_new_t *out
 //  --------------------------------------------------------------------------
 //  The database's side
 
-static const char *SQL_FENCE =
-    "SELECT COUNT(*) FROM master_lease WHERE id = 1 AND holder = ? AND epoch = ? "
-    "AND expires_at > NOW(6) LOCK IN SHARE MODE";
 static const char *SQL_INFO =
     "SELECT c.shards, c.layout, c.change_state, COALESCE(c.target_shards, 0), c.change_id, "
     "COALESCE(h.from_shards, 0), COALESCE(h.to_shards, 0), "
@@ -313,7 +311,7 @@ reshard_step (wa_db_t *db, uint64_t master, uint64_t epoch, reshard_step_t *out)
     if (wa_db_transaction (db, "START TRANSACTION"))
         return -1;
     int64_t holds = 0;
-    if (wa_db_query (db, SQL_FENCE, s_int_row, &holds, "uu", master, epoch) < 0)
+    if ((holds = wa_lease_fence_master (db, master, epoch)) < 0)
         return s_fail (db, "cannot read the master lease");
     if (holds != 1) {
         wa_db_transaction (db, "ROLLBACK");

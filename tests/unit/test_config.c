@@ -1647,6 +1647,82 @@ s_check_ok (wa_config_t *config)
         fail_msg ("refused: %s", err);
 }
 
+//  db_hosts: the database nodes in order; every bad entry is refused by the
+//  check, naming it.
+static void
+test_db_hosts (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_db_host_t hosts [WA_DB_HOSTS_MAX];
+    char err [512] = "";
+
+    //  Empty: db_hostname and db_port.
+    wa_config_defaults (&config);
+    s_accept (&config, "db_hostname", "db.lan");
+    s_accept (&config, "db_port", "3307");
+    assert_int_equal (wa_config_db_hosts (&config, hosts, WA_DB_HOSTS_MAX, err, sizeof err), 1);
+    assert_string_equal (hosts [0].host, "db.lan");
+    assert_int_equal (hosts [0].port, 3307);
+
+    //  In order; a missing port is db_port; spaces around entries; IPv6 in brackets.
+    s_accept (&config, "db_hosts", "10.0.0.1:3306, galera-2 ,[fd00::3]:3310,[::1]");
+    s_check_ok (&config);
+    assert_int_equal (wa_config_db_hosts (&config, hosts, WA_DB_HOSTS_MAX, err, sizeof err), 4);
+    assert_string_equal (hosts [0].host, "10.0.0.1");
+    assert_int_equal (hosts [0].port, 3306);
+    assert_string_equal (hosts [1].host, "galera-2");
+    assert_int_equal (hosts [1].port, 3307);
+    assert_string_equal (hosts [2].host, "fd00::3");
+    assert_int_equal (hosts [2].port, 3310);
+    assert_string_equal (hosts [3].host, "::1");
+    assert_int_equal (hosts [3].port, 3307);
+
+    //  Refused, naming what is wrong.
+    const struct { const char *value, *says; } bad [] = {
+        { "a:3306,,b:3306", "empty entry" },
+        { "a:3306,", "empty entry" },
+        { "a:0", "port '0'" },
+        { "a:65536", "port '65536'" },
+        { "a:33x6", "port '33x6'" },
+        { "a:", "port ''" },
+        { "a:-1", "port '-1'" },
+        { "fd00::3:3306", "brackets" },
+        { "[fd00::3", "brackets" },
+        { "[]:3306", "brackets" },
+        { "[zz::1]:3306", "not an IPv6 address" },
+        { "[::1]3306", "brackets" },
+        { "a b:3306", "host name" },
+        { "a/b", "host name" },
+        { ":3306", "host name" },
+        { "a:3306,b,a", "given twice" },
+        { "h1,h2,h3,h4,h5,h6,h7,h8,h9", "more than 8" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        wa_config_defaults (&config);
+        s_accept (&config, "db_hosts", bad [i].value);
+        err [0] = 0;
+        if (wa_config_check (&config, err, sizeof err) != -1)
+            fail_msg ("db_hosts = '%s' was accepted", bad [i].value);
+        s_assert_contains (err, "db_hosts");
+        s_assert_contains (err, bad [i].says);
+    }
+    //  With several database nodes, the skew stays below half of lease_margin.
+    wa_config_defaults (&config);
+    s_accept (&config, "db_hosts", "a,b,c");
+    s_accept (&config, "lease_margin", "0.5");
+    s_check_refused (&config, "db_clock_skew (250 ms)", "half of lease_margin");
+    s_accept (&config, "db_clock_skew", "200");
+    s_check_ok (&config);
+    s_accept (&config, "db_hosts", "");
+    s_accept (&config, "db_clock_skew", "1000");
+    s_check_ok (&config);
+    //  Bounds of the other two keys.
+    s_refuse ("db_failback_interval", "-1");
+    s_refuse ("db_failback_interval", "3601");
+    s_refuse ("db_clock_skew", "10001");
+}
+
 static void
 test_check (void **state)
 {
@@ -2085,6 +2161,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_secret_file_conflicts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_is_loopback, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_db_hosts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_load_runs_check, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_print_hides_password, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_print_quotes, s_setup, s_teardown),
