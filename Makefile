@@ -38,8 +38,8 @@ help:
 	@echo "make stop       stop what make start started"
 	@echo "make install    the programs, sample configs, systemd units into DESTDIR/PREFIX (/usr/local)"
 	@echo "make uninstall  remove what make install put there (not configs you changed)"
-	@echo "make test       install, build, run every test (unit + integration; WA_COMPOSE=1 adds a"
-	@echo "                short compose test when a Docker engine answers)"
+	@echo "make test       install, build, run every test (unit + integration, and a short compose test"
+	@echo "                when a Docker engine answers; WA_COMPOSE=0 leaves it out)"
 	@echo "make compose-test   the compose deployment in containers: faults, upgrade, multi-host (docs/DEPLOY.md)"
 	@echo "make test-db-rows   the same with db_bulk = rows: batches as multi-row statements, as on MySQL"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"
@@ -220,8 +220,8 @@ integration: all
 	@scripts/run-tests.sh integration
 
 # The compose deployment in real containers (tests/compose/compose-test.sh):
-# WA_COMPOSE=1 make test runs its short part when a Docker engine answers;
-# this, all of it.
+# make test runs its short part when a Docker engine answers (its images made
+# in the background meanwhile); this, all of it.
 compose-test: deps
 	@$(MAKE) --no-print-directory all
 	@tests/compose/compose-test.sh full

@@ -4,6 +4,9 @@
 #                                         images, image build) to a healthy
 #                                         one-host cluster, 500 messages, then
 #                                         down / up / logs / down -v
+#   tests/compose/compose-test.sh prepare the images only (base images, image
+#                                         build), as make test starts it in the
+#                                         background while the other tests run
 #   tests/compose/compose-test.sh full    make compose-test: the short part's
 #                                         steps, and faults under load, an upgrade
 #                                         under load, and the per-role files as
@@ -14,7 +17,7 @@
 # deadline. Judged by wagate's ledger and tools/wacheck, as the chaos suite is.
 set -euo pipefail
 MODE=${1:-full}
-case "$MODE" in short|full) ;; *) echo "usage: $0 short|full" >&2; exit 2 ;; esac
+case "$MODE" in short|full|prepare) ;; *) echo "usage: $0 short|full|prepare" >&2; exit 2 ;; esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 BIN=${WA_BIN:-$ROOT/bin}
@@ -378,6 +381,7 @@ multi_host() {
 }
 
 build
+if [ "$MODE" = prepare ]; then echo "ok   compose/prepare ($(( $(date +%s) - STARTED )) s)"; exit 0; fi
 one_host_up
 one_host_messages
 if [ "$MODE" = full ]; then
