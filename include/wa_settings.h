@@ -33,18 +33,22 @@ typedef struct {
 void wa_settings_seed_run (wa_job_t *job, wa_db_t *db);
 
 //  The settings store: the one way a setting is written, by `wactl settings
-//  set` and by the Master's API alike. Under the settings lock (a named
-//  lock per cluster database, wa_settings_lock_name): the stored rows over
-//  base, the change (some settings, or every one back to its default), the
-//  checks of each value and of the combination, then every changed row in
-//  one transaction fenced by the master lease (a share lock on its row, so
-//  no takeover happens while the change is stored): held by master at
-//  epoch, or, with master 0, by whoever holds it (or nobody: the nodes then
-//  read the change from the table within db_liveness_interval).
+//  set` and by the Master's API alike. One transaction: the settings lock
+//  (the row WA_SETTINGS_LOCK of named_locks, its first statement:
+//  wa_named_lock.h), the stored rows over base, the change (some settings,
+//  or every one back to its default), the checks of each value and of the
+//  combination, then every changed row, fenced by the master lease (a
+//  share lock on its row, so no takeover happens while the change is
+//  stored): held by master at epoch, or, with master 0, by whoever holds it
+//  (or nobody: the nodes then read the change from the table within
+//  db_liveness_interval). Another change at the same time (the lock taken
+//  on this server; on Galera, a COMMIT that failed certification): the
+//  whole transaction again after WA_NAMED_LOCK_RETRY, for lock_wait.
+#define WA_SETTINGS_LOCK "settings"
 enum {
     WA_SETTINGS_OK = 0,
     WA_SETTINGS_DATABASE = -1,          //  error says what failed
-    WA_SETTINGS_LOCKED = 1,             //  the lock stayed taken for lock_wait
+    WA_SETTINGS_LOCKED = 1,             //  another change held the settings for lock_wait
     WA_SETTINGS_REFUSED = 2,            //  a value or the combination (combination true): error says why
     WA_SETTINGS_NOT_PRIMARY = 3,        //  master no longer holds the lease
     WA_SETTINGS_NO_TABLE = 4            //  a schema from before the settings
@@ -56,7 +60,7 @@ typedef struct {
     bool reset;                         //  every setting back to its built-in default
     uint64_t changed;                   //  bit i: setting i (wa_config_setting_name) is set ...
     wa_config_t changes;                //  ... to its value here
-    int lock_wait;                      //  seconds to wait for the lock
+    int lock_wait;                      //  seconds to try again for (0: once, never waits)
     uint64_t master;                    //  the fence (0: whoever holds the lease now)
     uint64_t epoch;
     wa_usec_t deadline;                 //  monotonic; no write from then on (0: none)
@@ -71,10 +75,8 @@ typedef struct {
     char error[768];
 } wa_settings_write_t;
 
-//  The name of the settings lock of the cluster database db_name.
-void wa_settings_lock_name (const char *db_name, char *buf, size_t size);
 //  Store the change (see above). A WA_SETTINGS_ code.
-int wa_settings_write (wa_db_t *db, const char *lock, wa_settings_write_t *write);
+int wa_settings_write (wa_db_t *db, wa_settings_write_t *write);
 //  Read the stored settings over config (no lock): rows the checks refuse,
 //  and names that are no setting, are left out (note is told, when not NULL). WA_SETTINGS_OK, _NO_TABLE or
 //  _DATABASE.

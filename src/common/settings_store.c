@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include "wa_lease.h"
 #include "wa_log.h"
+#include "wa_named_lock.h"
 #include "wa_settings.h"
 
 static const char *SQL_LOAD = "SELECT name, value FROM settings ORDER BY name";
@@ -181,8 +182,6 @@ wa_settings_load (wa_settings_job_t **job_p, wa_dbworker_t *db, const wa_config_
 //  --------------------------------------------------------------------------
 //  The settings store
 
-static const char *SQL_LOCK = "SELECT GET_LOCK(?, ?)";
-static const char *SQL_UNLOCK = "SELECT RELEASE_LOCK(?)";
 static const char *SQL_STORE =
     "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, NOW(6), ?)"
     " ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6), updated_by = VALUES(updated_by)";
@@ -217,14 +216,6 @@ s_int_row (const wa_db_row_t *row, void *arg)
 {
     *(int64_t *) arg = wa_db_row_int (row, 0);
     return 0;
-}
-
-void
-wa_settings_lock_name (const char *db_name, char *buf, size_t size)
-{
-    //  GET_LOCK names are server-wide (and at most 64 characters): one per
-    //  cluster database, two whose long names differ only at the end share it.
-    snprintf (buf, size, "wa_settings.%.52s", db_name);
 }
 
 uint64_t
@@ -283,10 +274,33 @@ s_change (wa_settings_write_t *self)
     return WA_SETTINGS_OK;
 }
 
-//  The transaction fenced by the master lease, and the rows.
+//  A statement of the transaction failed: rolled back. Lost to another
+//  change that ran at the same time (wa_named_lock_lost): LOCKED, so that
+//  the caller tries again; else what failed.
 static int
-s_store (wa_settings_write_t *self, wa_db_t *db)
+s_failed_in (wa_settings_write_t *self, wa_db_t *db, const char *what)
 {
+    if (!wa_named_lock_lost (db))
+        return s_failed (self, db, what, true);
+    snprintf (self->error, sizeof self->error, "another change of the settings ran at the same time: %s",
+              wa_db_error (db));
+    wa_db_transaction (db, "ROLLBACK");
+    return WA_SETTINGS_LOCKED;
+}
+
+//  One attempt, one transaction: the settings lock (its row, the first
+//  statement), the stored rows over base, the change and the checks, the
+//  fence of the master lease, the changed rows, COMMIT. Whatever ran before
+//  our lock's row was taken is in what we read: a change made at the same
+//  time is either kept out by the row's lock (one server) or fails, ours or
+//  the other, at COMMIT (Galera).
+static int
+s_attempt (wa_settings_write_t *self, wa_db_t *db)
+{
+    self->error[0] = 0;
+    self->combination = false;
+    self->holder = 0;
+    self->result = self->base;
     if (self->deadline && wa_clock_mono () >= self->deadline) {
         snprintf (self->error, sizeof self->error, "master %" PRIu64 "'s lease deadline passed; nothing was changed",
                   self->master);
@@ -294,10 +308,27 @@ s_store (wa_settings_write_t *self, wa_db_t *db)
     }
     if (wa_db_transaction (db, "START TRANSACTION"))
         return s_failed (self, db, "cannot start a transaction", false);
+    int rc = wa_named_lock_take (db, WA_SETTINGS_LOCK);
+    if (rc == WA_NAMED_LOCK_BUSY) {
+        snprintf (self->error, sizeof self->error, "the settings lock is taken");
+        wa_db_transaction (db, "ROLLBACK");
+        return WA_SETTINGS_LOCKED;
+    }
+    if (rc != WA_NAMED_LOCK_TAKEN)
+        return s_failed (self, db, "cannot take the settings lock", true);
+    rc = wa_settings_read (db, &self->result, self->note, self->note_arg);
+    if (rc == WA_SETTINGS_DATABASE)
+        return s_failed_in (self, db, "cannot read the settings");
+    if (rc == WA_SETTINGS_OK)
+        rc = s_change (self);
+    if (rc != WA_SETTINGS_OK) {
+        wa_db_transaction (db, "ROLLBACK");
+        return rc;
+    }
     int64_t fence = 0;
     if (self->master) {
         if ((fence = wa_lease_fence_master (db, self->master, self->epoch)) < 0)
-            return s_failed (self, db, "cannot read the master lease", true);
+            return s_failed_in (self, db, "cannot read the master lease");
         if (fence != 1) {
             wa_db_transaction (db, "ROLLBACK");
             snprintf (self->error, sizeof self->error, "master %" PRIu64 " no longer holds the master lease "
@@ -307,7 +338,7 @@ s_store (wa_settings_write_t *self, wa_db_t *db)
     }
     else {
         if (wa_db_query (db, SQL_HOLDER, s_int_row, &fence, "") < 0)
-            return s_failed (self, db, "cannot read the master lease", true);
+            return s_failed_in (self, db, "cannot read the master lease");
         self->holder = (uint64_t) fence;
     }
     char value[WA_CONFIG_STR];
@@ -316,36 +347,24 @@ s_store (wa_settings_write_t *self, wa_db_t *db)
             continue;
         wa_config_get (&self->result, wa_config_setting_name (i), value, sizeof value);
         if (wa_db_exec (db, SQL_STORE, "sss", wa_config_setting_name (i), value, self->by) < 0)
-            return s_failed (self, db, "cannot store the settings", true);
+            return s_failed_in (self, db, "cannot store the settings");
     }
+    //  On Galera, the COMMIT of a change made at the same time on another
+    //  database node as ours fails certification (1213): nothing stored.
     if (wa_db_transaction (db, "COMMIT"))
-        return s_failed (self, db, "cannot commit the settings", false);
+        return wa_named_lock_lost (db) ? s_failed_in (self, db, "cannot commit the settings")
+                                       : s_failed (self, db, "cannot commit the settings", false);
     return WA_SETTINGS_OK;
 }
 
 int
-wa_settings_write (wa_db_t *db, const char *lock, wa_settings_write_t *self)
+wa_settings_write (wa_db_t *db, wa_settings_write_t *self)
 {
-    self->error[0] = 0;
-    self->combination = false;
-    self->holder = 0;
-    self->result = self->base;
-    int64_t locked = 0;
-    if (wa_db_query (db, SQL_LOCK, s_int_row, &locked, "si", lock, (int64_t) self->lock_wait) < 0)
-        return s_failed (self, db, "cannot take the settings lock", false);
-    if (locked != 1)
-        return WA_SETTINGS_LOCKED;
-    int rc = wa_settings_read (db, &self->result, self->note, self->note_arg);
-    if (rc == WA_SETTINGS_DATABASE)
-        s_failed (self, db, "cannot read the settings", false);
-    if (rc == WA_SETTINGS_OK)
-        rc = s_change (self);
-    if (rc == WA_SETTINGS_OK)
-        rc = s_store (self, db);
-    //  A lock left held would stop every later change: without its release,
-    //  the connection goes, and the lock with it.
-    int64_t released = 0;
-    if (wa_db_query (db, SQL_UNLOCK, s_int_row, &released, "s", lock) < 0 || released != 1)
-        wa_db_disconnect (db);
-    return rc;
+    wa_usec_t until = wa_clock_mono () + wa_clock_from_sec (self->lock_wait > 0 ? self->lock_wait : 0);
+    while (true) {
+        int rc = s_attempt (self, db);
+        if (rc != WA_SETTINGS_LOCKED || wa_clock_mono () + WA_NAMED_LOCK_RETRY > until)
+            return rc;
+        zclock_sleep (WA_NAMED_LOCK_RETRY / 1000);
+    }
 }

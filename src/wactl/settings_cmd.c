@@ -24,9 +24,13 @@ static const char *SQL_SETTINGS =
     "SELECT name, value, " WACTL_ISO ("updated_at") ", updated_by FROM settings ORDER BY name";
 
 //  Two `settings set` at once could each pass the cross-key checks against
-//  the other's old value and store a combination no node accepts: the check
-//  and the store run under the settings lock (held by the connection, so a
-//  wactl that dies releases it), in wa_settings_write.
+//  the other's old value and store a combination no node accepts: the
+//  check and the store run in one transaction that starts by taking the
+//  settings lock (a row of named_locks, schema 16: a wactl that dies
+//  drops it with its transaction), in wa_settings_write.
+#define SCHEMA_NAMED_LOCKS 16
+//  The settings table came with version 3.
+#define SCHEMA_SETTINGS 3
 
 
 static int
@@ -244,9 +248,8 @@ s_set (wactl_t *self, const char *key, const char *value)
     write->note = s_stored_invalid;
     write->note_arg = (void *) key;
     wactl_who (write->by, sizeof write->by);
-    char lock[65];
-    wa_settings_lock_name (self->config->db_name, lock, sizeof lock);
-    int rc = wa_settings_write (self->db, lock, write);
+    write->result = write->base;
+    int rc = version < SCHEMA_NAMED_LOCKS ? WA_SETTINGS_NO_TABLE : wa_settings_write (self->db, write);
     char canonical[WA_CONFIG_STR];
     wa_config_display (&write->result, key, canonical, sizeof canonical);
     double liveness = write->result.db_liveness_interval;
@@ -257,7 +260,8 @@ s_set (wactl_t *self, const char *key, const char *value)
     else
     if (rc == WA_SETTINGS_NO_TABLE)
         status = wactl_fail (self, "the cluster's database '%s' has schema version %d: no settings "
-                             "table until the primary Master upgrades it", self->config->db_name, version);
+                             "%s until the primary Master upgrades it", self->config->db_name, version,
+                             version < SCHEMA_SETTINGS ? "table" : "lock (named_locks, version 16)");
     else
     if (rc == WA_SETTINGS_REFUSED)
         status = wactl_fail (self, "%s = %s refused, nothing changed: %s", key, text, write->error);

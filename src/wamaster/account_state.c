@@ -39,10 +39,8 @@ static const char *SQL_STATE_CLEAR = "DELETE FROM account_state";
 static const char *SQL_PROVIDERS_CLEAR = "DELETE FROM media_providers";
 static const char *SQL_PROVIDER_PUT =
     "INSERT INTO media_providers (name, type, config, updated_at, updated_by) VALUES (?, ?, ?, NOW(6), ?)";
-static const char *SQL_LOCK = "SELECT GET_LOCK(?, 0)";
-static const char *SQL_UNLOCK = "SELECT RELEASE_LOCK(?)";
 
-enum { RUN_OK = 0, RUN_LOCKED = 1, RUN_REFUSED = 2, RUN_DATABASE = -1 };
+enum { RUN_OK = 0, RUN_REFUSED = 2, RUN_DATABASE = -1 };
 
 static int
 s_refuse (char *error, size_t size, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
@@ -85,7 +83,6 @@ account_state_clear (account_state_req_t *req)
     free (req->answer);
     req->answer = NULL;
     req->settings_changed = false;
-    req->locked = false;
     req->summary[0] = 0;
 }
 
@@ -378,21 +375,8 @@ s_apply (account_state_req_t *req, wa_db_t *db, const wa_config_t *base, json_t 
 }
 
 static int
-s_lock_row (const wa_db_row_t *row, void *arg)
-{
-    *(int64_t *) arg = wa_db_row_null (row, 0) ? -1 : wa_db_row_int (row, 0);
-    return 0;
-}
-
-static int
 s_run_restore (account_state_req_t *req, wa_db_t *db, const wa_config_t *base, char *error, size_t size)
 {
-    int64_t got = 0;
-    if (wa_db_query (db, SQL_LOCK, s_lock_row, &got, "s", req->lock) < 0)
-        return s_db_failed (db, error, size, "cannot take the settings lock");
-    if (got != 1)
-        return RUN_LOCKED;
-    req->locked = true;
     unsigned char *bytes = NULL;
     size_t len = 0;
     int found = wa_blob_load (db, "restore", req->sha256, &bytes, &len, NULL, 0);
@@ -435,15 +419,4 @@ account_state_run (account_state_req_t *req, wa_db_t *db, const wa_config_t *bas
         case STATE_RESTORE: return s_run_restore (req, db, base, error, size);
     }
     return s_refuse (error, size, "unknown op");
-}
-
-void
-account_state_after (account_state_req_t *req, wa_db_t *db)
-{
-    if (!req->locked)
-        return;
-    int64_t released = 0;
-    if (wa_db_query (db, SQL_UNLOCK, s_lock_row, &released, "s", req->lock) < 0)
-        wa_warn ("api: cannot release the settings lock: %s", wa_db_error (db));
-    req->locked = false;
 }

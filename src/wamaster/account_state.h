@@ -22,8 +22,9 @@
                                       the one transaction; anything wrong in
                                       it and nothing changes (400)
 
-    A restore writes the settings rows under the settings lock (as `wactl
-    settings set` does); it tells api.c to broadcast them after the commit. */
+    A restore writes the settings rows in a transaction that api.c starts
+    with the settings lock (WA_SETTINGS_LOCK, as `wactl settings set`'s
+    does); it tells api.c to broadcast them after the commit. */
 #ifndef WAMASTER_ACCOUNT_STATE_H
 #define WAMASTER_ACCOUNT_STATE_H
 
@@ -42,8 +43,6 @@ typedef struct {
     char value[WA_TEXT_MAX + 1];    //  state_set: the value sent, JSON
     char sha256[65];
     char by[65];
-    char lock[65];                  //  the settings lock (restore)
-    bool locked;                    //  restore: holds it (release after the transaction)
     //  out
     char *answer;                   //  the answer's JSON (malloc'd), NULL for {}
     bool settings_changed;          //  restore: broadcast the settings
@@ -56,11 +55,10 @@ int account_state_op (const char *op);
 int account_state_check (const json_t *root, account_state_req_t *req, char *why, size_t size);
 //  Whether the op writes (then run inside the fenced transaction).
 bool account_state_writes (const account_state_req_t *req);
-//  On the DB worker. 0 done; 1 the settings lock is taken (try again);
-//  2 refused (error says why: the client's 400); -1 a database error.
+//  On the DB worker, inside api.c's transaction. 0 done; 2 refused (error
+//  says why: the client's 400); -1 a database error (wa_db_errno says
+//  which: a restore that lost to another change is tried again).
 int account_state_run (account_state_req_t *req, wa_db_t *db, const wa_config_t *base, char *error, size_t size);
-//  After the transaction (committed or not): releases the settings lock.
-void account_state_after (account_state_req_t *req, wa_db_t *db);
 //  Free what an answer holds (before the job is used again).
 void account_state_clear (account_state_req_t *req);
 

@@ -10,6 +10,7 @@
 #include "wa_errors.h"
 #include "wa_lease.h"
 #include "wa_log.h"
+#include "wa_named_lock.h"
 #include "wa_node.h"
 #include "wa_settings.h"
 #include "account_state.h"
@@ -24,9 +25,11 @@
 //  Bit i of a mask is the i-th setting (wa_config_setting_name).
 #define API_SETTINGS_MAX 64
 //  A change finding the settings lock taken (a `wactl settings set` under
-//  way) tries again after LOCK_RETRY, for up to LOCK_WAIT, then gets 1023.
-//  GET_LOCK itself never waits: a wait inside the worker would hold up the
-//  lease renewals queued behind it.
+//  way), or that lost to a change made at the same time (on Galera, on
+//  another database node: our COMMIT failed certification), tries its
+//  whole transaction again after LOCK_RETRY, for up to LOCK_WAIT, then
+//  gets 1023. Taking the lock's row never waits (wa_named_lock.h): a wait
+//  inside the worker would hold up the lease renewals queued behind it.
 #define LOCK_RETRY (50 * 1000)
 #define LOCK_WAIT (1000 * 1000)
 //  Requests answered 1017 are logged at most this often.
@@ -83,7 +86,6 @@ typedef struct {
     wa_config_t base;           //  the live settings: for a setting the table lacks or holds invalid
     wa_config_t changes;        //  PATCH: base with the values sent (each checked)
     uint64_t changed;           //  PATCH: the settings sent
-    char lock[65];
     char by[65];                //  settings.updated_by
     uint64_t node;
     uint64_t epoch;
@@ -193,14 +195,25 @@ s_in_time (const api_job_t *self)
     return wa_clock_mono () < self->deadline;
 }
 
-//  Under the settings lock: the stored settings, the change over them,
-//  the checks, then every changed row in one transaction fenced by the lease.
+//  A statement of a transaction that took a named lock failed: rolled
+//  back; RC_LOCKED when it lost to a change made at the same time
+//  (wa_named_lock_lost: tried again), else RC_DATABASE.
+static int
+s_failed_locked (api_job_t *self, wa_db_t *db, const char *what)
+{
+    bool lost = wa_named_lock_lost (db);
+    int rc = s_failed (self, db, what, true);
+    return lost ? RC_LOCKED : rc;
+}
+
 //  Starts a transaction that holds a shared lock on the master lease row
 //  and has checked that this Master still holds it (and that its own
-//  deadline has not passed): every write the API makes is fenced so. 0, or
-//  an RC_ code with self->error saying what happened ("...; outcome").
+//  deadline has not passed): every write the API makes is fenced so. With
+//  a lock, its first statements take that named lock (wa_named_lock.h;
+//  RC_LOCKED when another transaction holds it). 0, or an RC_ code with
+//  self->error saying what happened ("...; outcome").
 static int
-s_fenced_begin (api_job_t *self, wa_db_t *db, const char *outcome)
+s_fenced_begin_locked (api_job_t *self, wa_db_t *db, const char *lock, const char *outcome)
 {
     if (!s_in_time (self)) {
         snprintf (self->error, sizeof self->error, "master %" PRIu64 "'s lease deadline passed; %s",
@@ -209,6 +222,19 @@ s_fenced_begin (api_job_t *self, wa_db_t *db, const char *outcome)
     }
     if (wa_db_transaction (db, "START TRANSACTION"))
         return s_failed (self, db, "cannot start a transaction", false);
+    if (lock) {
+        int taken = wa_named_lock_take (db, lock);
+        if (taken == WA_NAMED_LOCK_BUSY) {
+            wa_db_transaction (db, "ROLLBACK");
+            snprintf (self->error, sizeof self->error, "the %s lock is taken; %s", lock, outcome);
+            return RC_LOCKED;
+        }
+        if (taken != WA_NAMED_LOCK_TAKEN) {
+            char what[96];
+            snprintf (what, sizeof what, "cannot take the %s lock", lock);
+            return s_failed (self, db, what, true);
+        }
+    }
     int64_t holds = 0;
     if ((holds = wa_lease_fence_master (db, self->node, self->epoch)) < 0)
         return s_failed (self, db, "cannot read the master lease", true);
@@ -221,8 +247,15 @@ s_fenced_begin (api_job_t *self, wa_db_t *db, const char *outcome)
     return 0;
 }
 
+static int
+s_fenced_begin (api_job_t *self, wa_db_t *db, const char *outcome)
+{
+    return s_fenced_begin_locked (self, db, NULL, outcome);
+}
+
 //  The settings: read, or changed through the settings store
-//  (wa_settings_write: the lock, the checks, the rows fenced by our lease).
+//  (wa_settings_write: one transaction, the lock, the checks, the rows
+//  fenced by our lease; tried once here: RC_LOCKED tries it again later).
 static int
 s_run_settings (api_job_t *self, wa_db_t *db)
 {
@@ -243,7 +276,7 @@ s_run_settings (api_job_t *self, wa_db_t *db)
     write->deadline = self->deadline;
     write->note = NULL;
     snprintf (write->by, sizeof write->by, "%s", self->by);
-    int rc = wa_settings_write (db, self->lock, write);
+    int rc = wa_settings_write (db, write);
     self->result = write->result;
     if (rc == WA_SETTINGS_REFUSED && write->combination)
         snprintf (self->error, sizeof self->error, "%s, so nothing was changed: %s",
@@ -335,36 +368,43 @@ s_run_account (api_job_t *self, wa_db_t *db)
 }
 
 //  The account state's ops: reads alone, writes fenced by the master lease.
+//  A restore writes settings rows: its transaction starts with the settings
+//  lock (as wa_settings_write's does), and one that lost to another change
+//  of the settings (the lock taken; on Galera, a failed certification) is
+//  tried again (RC_LOCKED).
 static int
 s_run_account_state (api_job_t *self, wa_db_t *db)
 {
     account_state_req_t *req = &self->account_state;
-    snprintf (req->lock, sizeof req->lock, "%s", self->lock);
     snprintf (req->by, sizeof req->by, "%s", self->by);
     free (req->answer);
     req->answer = NULL;
     req->settings_changed = false;
     bool writes = account_state_writes (req);
+    const char *lock = req->op == STATE_RESTORE ? WA_SETTINGS_LOCK : NULL;
     if (writes) {
-        int rc = s_fenced_begin (self, db, "nothing was changed");
+        int rc = s_fenced_begin_locked (self, db, lock, "nothing was changed");
         if (rc)
             return rc;
     }
     int rc = account_state_run (req, db, &self->base, self->error, sizeof self->error);
+    rc = rc == 0 ? RC_OK : rc == 2 ? RC_INVALID : RC_DATABASE;
+    if (lock && rc == RC_DATABASE && wa_named_lock_lost (db))
+        rc = RC_LOCKED;
     if (writes) {
-        if (rc == 0 && wa_db_transaction (db, "COMMIT"))
-            rc = s_failed (self, db, "cannot commit the account state", false);
+        if (rc == RC_OK && wa_db_transaction (db, "COMMIT"))
+            rc = lock ? s_failed_locked (self, db, "cannot commit the account state")
+                      : s_failed (self, db, "cannot commit the account state", false);
         else
-        if (rc != 0)
+        if (rc != RC_OK)
             wa_db_transaction (db, "ROLLBACK");
     }
-    account_state_after (req, db);
-    if (rc != 0) {
+    if (rc != RC_OK) {
         free (req->answer);
         req->answer = NULL;
         req->settings_changed = false;
     }
-    return rc == 0 ? RC_OK : rc == 1 ? RC_LOCKED : rc == 2 ? RC_INVALID : RC_DATABASE;
+    return rc;
 }
 
 static int
@@ -1089,9 +1129,6 @@ s_request (api_t *self, zframe_t *peer, const wa_msg_t *msg)
                 for (char *c = job->by; *c; c++)
                     if (!isprint ((unsigned char) *c))
                         *c = '?';
-                //  GET_LOCK names are server-wide: one per cluster database,
-                //  as wactl names it.
-                wa_settings_lock_name (self->settings->db_name, job->lock, sizeof job->lock);
                 if (kind == OP_GC) {
                     //  The Master's retention pass (gc.h), now or the one
                     //  under way; answered when it ends (api_gc_ended), or
