@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <math.h>
 #include "wa_log.h"
+#include "wa_named_lock.h"
 #include "input.h"
 #include "web.h"
 
@@ -24,10 +25,14 @@ static const char *SQL_REVOKE =
 static const char *SQL_INSERT_USER =
     "INSERT IGNORE INTO users (username, password_hash, role, must_change, created_at, updated_at)"
     " VALUES (?, ?, ?, 0, NOW(6), NOW(6))";
-//  Deleting is serialized cluster-wide by a named lock, so two Webapps
-//  cannot each delete one of the last two ADMINs.
-static const char *SQL_LOCK = "SELECT GET_LOCK(?, ?)";
-static const char *SQL_UNLOCK = "SELECT RELEASE_LOCK(?)";
+//  Deleting is serialized cluster-wide by the named lock USERS_LOCK (a row
+//  of named_locks, wa_named_lock.h) that starts the transaction counting
+//  the ADMINs and deleting, so two Webapps cannot each delete one of the
+//  last two ADMINs: on one server the second finds the lock taken until
+//  the first's COMMIT; on Galera the COMMIT certified second fails. The
+//  loser tries again, for up to DELETE_LOCK_WAIT, and counts again.
+#define USERS_LOCK "users"
+#define DELETE_LOCK_WAIT (1000 * 1000)
 static const char *SQL_ROLE_AND_ADMINS =
     "SELECT role, (SELECT COUNT(*) FROM users WHERE role = 'ADMIN') FROM users WHERE username = ?";
 static const char *SQL_DELETE_USER = "DELETE FROM users WHERE username = ?";
@@ -232,13 +237,6 @@ s_set_password_run (wa_job_t *job, wa_db_t *db)
 }
 
 static int
-s_int_row (const wa_db_row_t *row, void *arg)
-{
-    *(int64_t *) arg = wa_db_row_int (row, 0);
-    return 0;
-}
-
-static int
 s_role_row (const wa_db_row_t *row, void *arg)
 {
     web_req_t *req = arg;
@@ -248,29 +246,47 @@ s_role_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
-//  Out: found (the user existed), verified (it was deleted).
+//  One attempt, one transaction. 0 (found: the user existed; verified: it
+//  was deleted), 1 lost to another deletion (try again), -1 a database
+//  error.
+static int
+s_delete_once (web_req_t *req, wa_db_t *db)
+{
+    req->found = req->verified = false;
+    if (wa_db_transaction (db, "START TRANSACTION"))
+        return -1;
+    int taken = wa_named_lock_take (db, USERS_LOCK);
+    bool committing = false;
+    if (taken == WA_NAMED_LOCK_TAKEN
+    &&  wa_db_query (db, SQL_ROLE_AND_ADMINS, s_role_row, req, "s", req->username) >= 0) {
+        if (!req->found || (streq (req->role, "ADMIN") && req->admins <= 1)) {
+            wa_db_transaction (db, "ROLLBACK");
+            return 0;
+        }
+        if (wa_db_exec (db, SQL_DELETE_USER, "s", req->username) >= 0
+        &&  wa_db_exec (db, SQL_REVOKE_USER, "s", req->username) >= 0) {
+            if (wa_db_transaction (db, "COMMIT") == 0) {
+                req->verified = true;
+                return 0;
+            }
+            committing = true;
+        }
+    }
+    bool lost = taken == WA_NAMED_LOCK_BUSY || wa_named_lock_lost (db);
+    if (!committing)
+        wa_db_transaction (db, "ROLLBACK");
+    req->found = false;
+    return lost ? 1 : -1;
+}
+
+//  Out: found, verified (s_delete_once); rc 1 when every attempt lost.
 static void
 s_delete_run (wa_job_t *job, wa_db_t *db)
 {
     web_req_t *req = web_job_req (job);
-    req->found = req->verified = false;
-    job->rc = -1;
-    int64_t locked = 0;
-    if (wa_db_query (db, SQL_LOCK, s_int_row, &locked, "si", req->lock_name, (int64_t) 1) != 1 || locked != 1)
-        return;
-    if (wa_db_query (db, SQL_ROLE_AND_ADMINS, s_role_row, req, "s", req->username) >= 0) {
-        if (!req->found || (streq (req->role, "ADMIN") && req->admins <= 1))
-            job->rc = 0;
-        else
-        if (wa_db_exec (db, SQL_DELETE_USER, "s", req->username) >= 0
-        &&  wa_db_exec (db, SQL_REVOKE_USER, "s", req->username) >= 0) {
-            req->verified = true;
-            job->rc = 0;
-        }
-    }
-    //  A connection that failed has dropped the lock with it.
-    int64_t released = 0;
-    wa_db_query (db, SQL_UNLOCK, s_int_row, &released, "s", req->lock_name);
+    wa_usec_t until = wa_clock_mono () + DELETE_LOCK_WAIT;
+    while ((job->rc = s_delete_once (req, db)) == 1 && wa_clock_mono () + WA_NAMED_LOCK_RETRY <= until)
+        zclock_sleep (WA_NAMED_LOCK_RETRY / 1000);
 }
 
 //  --------------------------------------------------------------------------
@@ -684,6 +700,11 @@ users_get (web_t *self, web_req_t *req)
 static void
 s_deleted (web_t *self, web_req_t *req)
 {
+    if (req->job_rc == 1) {
+        web_fail (self, req, 0, WA_ERR_DATABASE, "cannot delete the user: other deletions of users held the "
+                  "users lock for %g s; nothing was changed, try again", (double) DELETE_LOCK_WAIT / 1e6);
+        return;
+    }
     if (req->job_rc) {
         web_fail (self, req, 0, WA_ERR_DATABASE, "cannot delete the user");
         return;
@@ -707,6 +728,5 @@ users_delete (web_t *self, web_req_t *req)
 {
     if (s_take_name (self, req))
         return;
-    snprintf (req->lock_name, sizeof req->lock_name, "%.50s.users", web_config (self)->db_name);
     web_db (self, req, s_delete_run, s_deleted);
 }

@@ -54,7 +54,6 @@ struct web_req_t {
     char new_hash[crypto_pwhash_STRBYTES];
     char token[AUTH_TOKEN_LEN + 1];
     char expires[40];
-    char lock_name[64];
     bool found;
     bool verified;
     bool must_change;
