@@ -182,3 +182,17 @@ gate_open_other() { local n; n=$(gate_open_node); [ -n "$n" ] && [ "$n" != "$1" 
 gate_open_count() { [ "$(gate_stat open)" = "$1" ]; }
 db_clock_past() { [ "$(q "SELECT NOW(6) >= '$1'")" = 1 ]; }
 db_down() { ! db_sql -e 'SELECT 1' 2>/dev/null; }
+# Named locks (wa_named_lock.h): lock_held NAME is true while a transaction
+# holds the row (a NOWAIT read of it fails). hold_lock NAME SECONDS [SQL]:
+# in the background, a transaction that takes the lock as the nodes do (its
+# row written first), runs SQL, sleeps SECONDS and commits; returns once the
+# lock is held, its pid in HOLDER.
+lock_held() { ! db_sql "$DB" -e "SELECT 1 FROM named_locks WHERE name = '$1' FOR UPDATE NOWAIT" >/dev/null 2>&1; }
+hold_lock() {
+    db_sql "$DB" -e "START TRANSACTION;
+        INSERT INTO named_locks (name, taken, taken_at) VALUES ('$1', 1, NOW(6))
+            ON DUPLICATE KEY UPDATE taken = taken + 1, taken_at = NOW(6);
+        ${3:-} DO SLEEP($2); COMMIT" >/dev/null &
+    HOLDER=$!
+    wait_for 5 lock_held "$1" || fail "the test could not take the $1 lock"
+}

@@ -189,8 +189,15 @@ expect "restored settings" 200 - "$WEB2" GET /v1/settings/application "${AUTH2[@
 [ "$(jq .settings.application.webhooks.max_concurrent_requests "$T/body")" = 7 ] || fail "restored setting: $(body)"
 expect "restored PIN: needed" 400 1008 "$WEB2" POST /v1/account/shards "${AUTH2[@]}" -d "$SHARDS}"
 expect "restored PIN: works" 201 - "$WEB2" POST /v1/account/shards "${AUTH2[@]}" -d "$SHARDS,\"pin\":\"246810\"}"
-# Applied again (a retry whose first answer was lost): the same result.
+# Applied again (a retry whose first answer was lost): the same result;
+# here beside a change of the settings under way (the settings lock's row
+# held by another client), which it waits for.
+DB=$DB2 hold_lock settings 0.6
+t0=$(now_ms)
 expect "restore again" 200 - "$WEB2" POST /v1/settings/restore "${AUTH2[@]}" --data-binary @"$T/restore.json"
+took=$(( $(now_ms) - t0 ))
+wait "$HOLDER"
+[ "$took" -ge 300 ] || fail "the restore did not wait for the settings lock (answered after $took ms)"
 jq -e '.restored.users_tokens_revoked == 0 and .restored.users_removed == 0' "$T/body" >/dev/null || fail "restore again: $(body)"
 
 note "two-step removed: no PIN needed"

@@ -186,18 +186,43 @@ bad "a good key beside a bad one" 1009 "key 'failover_limit': value '0' is out o
     -d '{"promotion_holdoff":30,"failover_limit":0}'
 [ "$(changes_logged)" = "$logged" ] || fail "a refused change was logged as made"
 
-note "a change waits for the lock of 'wactl settings set' (here held by another client)"
-lock="wa_settings.$DB"
-db_sql -e "SELECT GET_LOCK('$lock', 10), SLEEP(2), RELEASE_LOCK('$lock')" >/dev/null &
-HOLDER=$!
-lock_held() { [ "$(q "SELECT IS_USED_LOCK('$lock') IS NOT NULL")" = 1 ]; }
-wait_for 5 lock_held || fail "the test could not take the settings lock"
+note "a change waits for the settings lock of 'wactl settings set' (its row, here held by another client)"
+hold_lock settings 2
 t0=$(now_ms)
 expect "PATCH while locked" 200 - "$WEB" PATCH $S "${AUTH[@]}" -d '{"failover_limit":6}'
 took=$(( $(now_ms) - t0 ))
 wait "$HOLDER"
 [ "$took" -ge 1000 ] || fail "the PATCH did not wait for the lock (answered after $took ms)"
 [ "$(stored failover_limit)" = 6 ] || fail "failover_limit: stored $(stored failover_limit)"
+if grep -qx max_callback_backoff_delay_ms <<<"$SETTINGS"; then
+    note "two changes at once are checked one after the other: the second against the first's values"
+    # The holder raises callback_backoff_delay_ms inside its transaction; the
+    # PATCH, fine against the old value, must be checked against the new one.
+    hold_lock settings 1.5 "UPDATE settings SET value = '600000', updated_by = 'test'
+        WHERE name = 'callback_backoff_delay_ms';"
+    expect "PATCH beside a change" 400 1009 "$WEB" PATCH $S "${AUTH[@]}" -d '{"max_callback_backoff_delay_ms":300000}'
+    wait "$HOLDER"
+    grep -q "max_callback_backoff_delay_ms (300000) must be at least callback_backoff_delay_ms (600000)" "$T/body" \
+        || fail "the PATCH was not checked against the change before it: $(body)"
+    [ "$(stored max_callback_backoff_delay_ms)" = 900000 ] || fail "stored $(stored max_callback_backoff_delay_ms)"
+    # wactl and the API at once, each fine alone, refused together: one of
+    # them is refused, whichever comes second, and the pair stored is valid.
+    for round in 1 2 3 4 5; do
+        expect "back to the defaults" 200 - "$WEB" PATCH $S "${AUTH[@]}" \
+            -d '{"callback_backoff_delay_ms":3000,"max_callback_backoff_delay_ms":900000}'
+        "$BIN/wactl" -c "$CONF" settings set callback_backoff_delay_ms 600000 >"$T/race.out" 2>&1 &
+        CLI=$!
+        status=$(api "$WEB" PATCH $S "${AUTH[@]}" -d '{"max_callback_backoff_delay_ms":300000}')
+        cli=0; wait "$CLI" || cli=$?
+        pair="$(stored callback_backoff_delay_ms)/$(stored max_callback_backoff_delay_ms)"
+        case "$status:$cli:$pair" in
+            200:1:3000/300000|400:0:600000/900000) ;;
+            *) fail "round $round: PATCH $status, wactl exit $cli ($(cat "$T/race.out")), stored $pair: $(body)" ;;
+        esac
+    done
+    expect "back to the defaults" 200 - "$WEB" PATCH $S "${AUTH[@]}" \
+        -d '{"callback_backoff_delay_ms":3000,"max_callback_backoff_delay_ms":900000}'
+fi
 snapshot=$(table)
 
 note "a USER: 403"

@@ -113,6 +113,32 @@ check "promotion_holdoff is stored (got '$(stored_value promotion_holdoff)')" \
 "$BIN/wactl" -c "$CONF" settings set heartbeat_interval 0.25 >/dev/null 2>&1 || fail "the bad row could not be repaired"
 check "the bad row is repaired" [ "$(stored_value heartbeat_interval)" = 0.25 ]
 
+# --- the settings lock: a set waits for a change under way (its row held
+# by another client's transaction) and is checked against it; one held
+# longer than wactl waits (5 s) is answered, nothing changed
+hold_lock settings 1.5 "UPDATE settings SET value = '600000', updated_by = 'test'
+    WHERE name = 'callback_backoff_delay_ms';"
+t0=$(now_ms)
+set +e; out=$("$BIN/wactl" -c "$CONF" settings set max_callback_backoff_delay_ms 300000 2>&1); rc=$?; set -e
+took=$(( $(now_ms) - t0 ))
+wait "$HOLDER"
+check "a set beside a change is refused (exit $rc: $out)" [ "$rc" = 1 ]
+check "it was checked against the change ($out)" \
+    grep -q "max_callback_backoff_delay_ms (300000) must be at least callback_backoff_delay_ms (600000)" <<<"$out"
+check "it waited for the lock ($took ms)" [ "$took" -ge 700 ]
+check "nothing stored" [ "$(stored_value max_callback_backoff_delay_ms)" = 900000 ]
+hold_lock settings 7
+t0=$(now_ms)
+set +e; out=$("$BIN/wactl" -c "$CONF" settings set callback_backoff_delay_ms 3000 2>&1); rc=$?; set -e
+took=$(( $(now_ms) - t0 ))
+check "a set behind a lock held too long fails (exit $rc: $out)" [ "$rc" = 1 ]
+check "it says so ($out)" grep -q "held the settings for 5 s; nothing changed, try again" <<<"$out"
+check "after 5 s ($took ms)" [ "$took" -ge 4900 ]
+wait "$HOLDER"
+check "nothing stored" [ "$(stored_value callback_backoff_delay_ms)" = 600000 ]
+"$BIN/wactl" -c "$CONF" settings set callback_backoff_delay_ms 3000 >/dev/null 2>&1 || fail "set once the lock is free"
+check "stored once the lock is free" [ "$(stored_value callback_backoff_delay_ms)" = 3000 ]
+
 # --- wactl status: liveness for Coreapps, "-" and null for Masters
 out=$("$BIN/wactl" -c "$CONF" status) || fail "wactl status failed: $out"
 check "status has a LIVENESS column ($out)" grep -q "STATE  *LIVENESS  *LAST SEEN" <<<"$out"
@@ -124,6 +150,10 @@ check "status --json keeps its keys ($out)" grep -q '"gateway_status":"[^"]*","l
 # --- an older database (schema version 2): no settings, no node_health
 kill -TERM "$PID_m1"
 wait_for 15 bash -c "! kill -0 $PID_m1" || fail "the Master did not stop"
+q "UPDATE schema_version SET version = 15 WHERE id = 1"
+set +e; out=$("$BIN/wactl" -c "$CONF" settings set heartbeat_interval 1 2>&1); rc=$?; set -e
+check "settings set on schema 15 fails (exit $rc: $out)" [ "$rc" = 1 ]
+check "settings set on schema 15 says why ($out)" grep -q "schema version 15: no settings lock" <<<"$out"
 q "DROP TABLE settings; DROP TABLE node_health; UPDATE schema_version SET version = 2 WHERE id = 1"
 out=$("$BIN/wactl" -c "$CONF" status 2>&1) || fail "wactl status failed on schema version 2: $out"
 check "status on schema 2 shows the nodes ($out)" grep -q "LIVENESS" <<<"$out"

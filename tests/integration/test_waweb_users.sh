@@ -71,6 +71,25 @@ expect "delete alice" 200 - "$WEB1" DELETE /v1/users/alice -H "$(bearer "$ADMIN"
 expect "alice's token died with her" 401 1005 "$WEB1" GET /v1/users/alice -H "$(bearer "$ALICE")"
 expect "alice is gone" 404 1006 "$WEB1" GET /v1/users/alice -H "$(bearer "$ADMIN")"
 
+note "deletions one at a time (the users lock): never the last ADMIN"
+# Another deletion under way (the lock's row held by a transaction that has
+# deleted root2): the Webapp waits for it, then counts again, and admin is
+# now the last ADMIN.
+hold_lock users 0.5 "DELETE FROM users WHERE username = 'root2';"
+expect "the other ADMIN while root2 is being deleted" 400 1009 "$WEB1" DELETE /v1/users/admin -H "$(bearer "$ADMIN")"
+grep -q "'admin' is the last ADMIN" "$T/body" || fail "delete beside a deletion: $(body)"
+wait "$HOLDER"
+[ "$(q "SELECT GROUP_CONCAT(username) FROM users WHERE role = 'ADMIN'")" = admin ] \
+    || fail "ADMINs: $(q "SELECT GROUP_CONCAT(username) FROM users WHERE role = 'ADMIN'")"
+# One held longer than the Webapp waits (1 s): 500 1023, nothing deleted.
+expect "create bobby" 201 - "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" -d "{\"username\":\"bobby\",\"password\":\"$ALICE_PW\"}"
+hold_lock users 2.5
+expect "a deletion behind a lock held too long" 500 1023 "$WEB1" DELETE /v1/users/bobby -H "$(bearer "$ADMIN")"
+grep -q "held the users lock for 1 s; nothing was changed, try again" "$T/body" || fail "the busy answer: $(body)"
+wait "$HOLDER"
+expect "bobby is still there" 200 - "$WEB1" GET /v1/users/bobby -H "$(bearer "$ADMIN")"
+expect "delete bobby once the lock is free" 200 - "$WEB1" DELETE /v1/users/bobby -H "$(bearer "$ADMIN")"
+
 note "bad input"
 for bad in '{"username":' '[1,2]' '"text"' '{"username":"bobby","username":"x"}' $'\xff\xfe'; do
     expect "malformed body $bad" 400 1009 "$WEB1" POST /v1/users -H "$(bearer "$ADMIN")" --data-binary "$bad"
