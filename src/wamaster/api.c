@@ -206,8 +206,8 @@ s_failed_locked (api_job_t *self, wa_db_t *db, const char *what)
     return lost ? RC_LOCKED : rc;
 }
 
-//  Starts a transaction that holds a shared lock on the master lease row
-//  and has checked that this Master still holds it (and that its own
+//  Starts a transaction that has written the master lease row
+//  (wa_lease_fence_master): this Master still holds it (and its own
 //  deadline has not passed): every write the API makes is fenced so. With
 //  a lock, its first statements take that named lock (wa_named_lock.h;
 //  RC_LOCKED when another transaction holds it). 0, or an RC_ code with
@@ -237,7 +237,8 @@ s_fenced_begin_locked (api_job_t *self, wa_db_t *db, const char *lock, const cha
     }
     int64_t holds = 0;
     if ((holds = wa_lease_fence_master (db, self->node, self->epoch)) < 0)
-        return s_failed (self, db, "cannot read the master lease", true);
+        return lock ? s_failed_locked (self, db, "cannot read the master lease")
+                    : s_failed (self, db, "cannot read the master lease", true);
     if (holds != 1) {
         wa_db_transaction (db, "ROLLBACK");
         snprintf (self->error, sizeof self->error, "master %" PRIu64 " no longer holds the master lease "
