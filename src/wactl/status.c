@@ -28,13 +28,15 @@ static const char *SQL_CHANGE =
 
 //  Parameters: the liveness window twice, in microseconds. A node is hidden
 //  (without --all) once stopped, or down, for more than ten minutes.
-//  %s: the database node column (schema 16), or '' before it.
-static const char *SQL_NODES_FMT =
-    "SELECT n.id, n.kind, n.hostname, n.ports, n.pid, n.version, " WACTL_ISO ("n.last_seen") ","
-    " " WACTL_AGE ("n.last_seen") ", n.gateway_status, " WACTL_STATE ("n") ","
-    " CASE WHEN n.stopped_at IS NOT NULL THEN n.stopped_at < NOW(6) - INTERVAL 10 MINUTE"
-    " ELSE TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) > ? + 600000000 END,"
-    " %s FROM nodes n ORDER BY n.id";
+//  The last column: the database node (schema 16), or '' before it. Two
+//  strings, not a printf format: WACTL_ISO's DATE_FORMAT holds '%' specifiers.
+#define SQL_NODES(db_node) \
+    "SELECT n.id, n.kind, n.hostname, n.ports, n.pid, n.version, " WACTL_ISO ("n.last_seen") "," \
+    " " WACTL_AGE ("n.last_seen") ", n.gateway_status, " WACTL_STATE ("n") "," \
+    " CASE WHEN n.stopped_at IS NOT NULL THEN n.stopped_at < NOW(6) - INTERVAL 10 MINUTE" \
+    " ELSE TIMESTAMPDIFF(MICROSECOND, n.last_seen, NOW(6)) > ? + 600000000 END," \
+    " " db_node " FROM nodes n ORDER BY n.id"
+static const char *SQL_NODES_BY_SCHEMA[2] = { SQL_NODES ("''"), SQL_NODES ("n.db_node") };
 
 //  The primary Master's view of each Coreapp (schema version 3). Parameter:
 //  the age in microseconds past which a row is too old to tell anything.
@@ -548,13 +550,8 @@ s_collect (wactl_t *self, int version, bool all, json_t *status, int *hidden)
     json_object_set_new (status, "paused", paused);
     nodes_arg_t ctx = { .nodes = nodes, .all = all };
     int64_t window = wactl_liveness_window (self);
-    //  A statement per schema, kept for the process (the statement cache
-    //  is keyed by the string's address).
-    static char nodes_sql[2][900];
     int galera = version >= WACTL_SCHEMA_GALERA;
-    if (!nodes_sql[galera][0])
-        snprintf (nodes_sql[galera], sizeof nodes_sql[galera], SQL_NODES_FMT, galera ? "n.db_node" : "''");
-    if (wa_db_query (self->db, nodes_sql[galera], s_node_row, &ctx, "ii", window, window) < 0)
+    if (wa_db_query (self->db, SQL_NODES_BY_SCHEMA[galera], s_node_row, &ctx, "ii", window, window) < 0)
         return -1;
     *hidden = ctx.hidden;
     wa_config_t effective;
