@@ -1140,7 +1140,11 @@ wa_db_query (wa_db_t *self, const char *sql, wa_db_row_fn *fn, void *arg, const 
         if (f == MYSQL_NO_DATA)
             break;
         if (f == 1) {
-            s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
+            //  An error packet read while fetching is the connection's.
+            if (mysql_stmt_errno (stmt))
+                s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
+            else
+                s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
             mysql_stmt_free_result (stmt);
             if (s_connection_error (self, self->last_errno))
                 wa_db_disconnect (self);
