@@ -13,5 +13,14 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# No service a package brings is started (mariadb-server's, installed for the
+# Galera tests' state-transfer scripts, would take 127.0.0.1:3306): a policy
+# that refuses every start while apt runs, unless the machine has its own.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# wacluster deps.sh: no service started while packages install\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
