@@ -58,11 +58,12 @@ clean_stale() {
 
 FAILED=
 finish() {
-    local rc=$?
+    local rc=$? h
     trap - EXIT INT TERM HUP
     set +e
     [ -z "${SLEEPER:-}" ] || kill "$SLEEPER" 2>/dev/null
-    [ -z "${PROBE:-}" ] || { touch "$T/probe.stop"; wait "$PROBE"; }
+    for h in "${!PROBE[@]}"; do touch "$T/probe.$h.stop"; done
+    wait
     galera_down
     topo_down
     if [ -n "$FAILED" ] || [ "$rc" != 0 ]; then
@@ -121,26 +122,31 @@ transfer_since() {
     else echo "none"; fi
 }
 
-# A write every 0.1 s on HOST while a fault happens: probe_start HOST,
-# probe_stop prints how many, how many failed (and with what), the longest.
+# A write every 0.1 s on HOST while a fault happens: probe_start HOST, then
+# probe_stop HOST; probe_summary HOST prints how many, the longest, how many
+# failed and with what.
+declare -A PROBE=()
 probe_start() {
-    rm -f "$T/probe.stop" "$T/probe.out"
+    rm -f "$T/probe.$1.stop" "$T/probe.$1.out"
     (
-        while [ ! -e "$T/probe.stop" ]; do
+        while [ ! -e "$T/probe.$1.stop" ]; do
             t=$(date +%s%N)
             err=$(galera_sql "$1" -e "INSERT INTO selftest.probe (node) VALUES ('$1')" 2>&1 | grep -o 'ERROR [0-9]*' | head -1) || true
-            echo "$(( ($(date +%s%N) - t) / 1000000 )) ${err:-ok}" >> "$T/probe.out"
+            echo "$(( ($(date +%s%N) - t) / 1000000 )) ${err:-ok}" >> "$T/probe.$1.out"
             sleep 0.1       # the probe's interval
         done
     ) &
-    PROBE=$!
+    PROBE[$1]=$!
 }
 probe_stop() {
-    touch "$T/probe.stop"
-    wait "$PROBE" 2>/dev/null || true; PROBE=
+    touch "$T/probe.$1.stop"
+    wait "${PROBE[$1]}" 2>/dev/null || true
+    unset "PROBE[$1]"
+}
+probe_summary() {
     awk '{ n++; if ($1 > max) max = $1; if ($2 != "ok") { f++; e[$2 " " $3]++ } }
          END { printf "%d writes, longest %.2f s, %d failed", n, max / 1000, f
-               for (k in e) printf " (%s x%d)", k, e[k]; printf "\n" }' "$T/probe.out"
+               for (k in e) printf " (%s x%d)", k, e[k]; printf "\n" }' "$T/probe.$1.out"
 }
 
 # ---------------------------------------------------------------- steps
@@ -180,7 +186,8 @@ s_kill_db2() {
     galera__wait 60 "db in a Primary component of 2" galera__synced db 2 || return 1
     say "db and db3 at size 2 after $(since "$t") s"
     put db while-db2-down || return 1
-    say "writes on db from the kill on: $(probe_stop)"
+    probe_stop db
+    say "writes on db from the kill on: $(probe_summary db)"
     expect "rows of 'while-db2-down' on db3" "$(rows db3 while-db2-down)" 1 || return 1
     expect "state of db2" "$(galera__state db2)" down
 }
@@ -195,11 +202,12 @@ s_restart_db2() {
 
 s_partition_db3() {
     local t out rc
-    probe_start db
+    probe_start db; probe_start db3
     t=$(date +%s.%N)
     galera_partition db3 || return 1
     say "db3 a minority after $(since "$t") s: db3 $(galera__state db3), db $(galera__state db), db2 $(galera__state db2)"
-    say "writes on db from the cut on: $(probe_stop)"
+    probe_stop db; probe_stop db3
+    say "writes from the cut on: on db $(probe_summary db); on db3 $(probe_summary db3)"
     say "db3: $(galera_sql db3 -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_connected', 'wsrep_local_state_comment', 'wsrep_cluster_status')" | tr '\t\n' '= ')"
     case $(galera__state db3) in *" non-Primary "*) ;; *) fail "db3 is not non-Primary: $(galera__state db3)"; return 1 ;; esac
     out=$(galera_sql db3 -e "INSERT INTO selftest.t (step, node) VALUES ('minority', 'db3')" 2>&1) && rc=0 || rc=$?
@@ -225,7 +233,8 @@ s_heal_db3() {
     local m; m=$(log_mark db3)
     probe_start db
     galera_heal db3 || return 1
-    say "db3 rejoined by $(transfer_since db3 "$m"); writes on db meanwhile: $(probe_stop)"
+    probe_stop db
+    say "db3 rejoined by $(transfer_since db3 "$m"); writes on db meanwhile: $(probe_summary db)"
     expect "rows of 'partition-db' on db3" "$(rows db3 partition-db)" 1 || return 1
     expect "rows of 'partition-db2' on db3" "$(rows db3 partition-db2)" 1 || return 1
     expect "rows of 'minority' anywhere" "$(rows db minority)" 0 || return 1

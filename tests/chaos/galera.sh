@@ -57,9 +57,17 @@
 # Each node: datadir, socket and pid file under $GALERA_DIR/HOST ($T/galera/HOST),
 # its log in $T/logs/galera-HOST.log, its clock offset in $T/clock/HOST (as for
 # the single server: libfaketime with FAKETIME_TIMESTAMP_FILE and
-# FAKETIME_DONT_FAKE_MONOTONIC=1). GALERA_PROVIDER_OPTIONS adds to
-# wsrep_provider_options (e.g. "evs.suspect_timeout=PT2S"), GALERA_SERVER_OPTIONS
-# adds options (words) to mariadbd's. GALERA_WAIT (120) bounds every wait in s.
+# FAKETIME_DONT_FAKE_MONOTONIC=1), its options in $GALERA_DIR/HOST/my.cnf.
+# GALERA_PROVIDER_OPTIONS adds to wsrep_provider_options (e.g.
+# "evs.suspect_timeout=PT2S"), GALERA_SERVER_OPTIONS adds options (words) to
+# mariadbd's. GALERA_WAIT (120) bounds every wait in s.
+#
+# State transfers: wsrep_sst_method=mariabackup (GALERA_SST). rsync does not
+# work here: its joiner runs an rsync daemon, which, started by a mariadbd
+# running as root, switches to the user nobody and cannot write the datadir.
+# A node that rejoins with its data (a restart, a healed partition) gets what
+# it missed by IST from a donor's gcache (32 MB here); only a node without
+# data gets a full copy (SST), and the script then sleeps 10 s before sending.
 
 GALERA_HOSTS=(db db2 db3)
 GALERA_DIR=${GALERA_DIR:-$T/galera}
