@@ -28,7 +28,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
 .SECONDEXPANSION:
-.PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration compose-test asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-switchover bench-reshard chaos chaos-clean clean distclean help
+.PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration compose-test asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-switchover bench-reshard chaos chaos-clean galera-selftest clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
 
@@ -52,13 +52,21 @@ help:
 	@echo "make bench-api  POST /v1/messages through the full path, and the bare anchor (docs/BENCHMARKS.md)"
 	@echo "make chaos      the multi-host fault-injection suite and a randomized nemesis (docs/RELIABILITY.md; root)"
 	@echo "make chaos-clean  remove what an interrupted make chaos left (its namespaces and processes)"
+	@echo "make galera-selftest  the chaos suite's three-node Galera harness (CHAOS_DB=galera) proved alone (root)"
 	@echo "make bench-webhooks   inbound messages from wagate through the cluster to a webhook: events/s, latency"
 
 # The one list of packages. Installed only when something is missing.
 DEB_PACKAGES := build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
 	libmariadb-dev libjansson-dev mariadb-server-core mariadb-client-core libcmocka-dev \
 	valgrind nftables iproute2 libfaketime procps libmicrohttpd-dev libgnutls28-dev libsodium-dev zlib1g-dev curl openssl wrk jq \
-	libcurl4-openssl-dev libsystemd-dev
+	libcurl4-openssl-dev libsystemd-dev \
+	galera-4 mariadb-server mariadb-backup socat
+# (The last line: the chaos suite's three-node Galera cluster, CHAOS_DB=galera:
+# the provider; the SST scripts, which are in mariadb-server, not -core; the
+# SST method, mariabackup, streamed with socat. The suite runs its own mariadbd
+# in namespaces; on a host with systemd, installing mariadb-server also starts
+# a system MariaDB on 127.0.0.1:3306 that nothing here uses: `systemctl disable
+# --now mariadb` stops it for good.)
 deps:
 	@scripts/deps.sh $(DEB_PACKAGES)
 
@@ -262,6 +270,12 @@ chaos: deps
 
 chaos-clean:
 	@bash -c '. tests/chaos/topology.sh && topo_clean_stale'
+
+# The Galera harness of the chaos suite (tests/chaos/galera.sh) alone: three
+# nodes started, killed, partitioned, clock-stepped, rolling-restarted, each
+# step checked and timed (about a minute and a half; root).
+galera-selftest: deps
+	@tests/chaos/galera-selftest.sh
 
 # One slower run with every setting at its default (a crash failover takes ~12 s:
 # the 10 s shard lease + the 3 s idle timeout; the heartbeat rule needs 30 s).

@@ -200,6 +200,22 @@ db_alive() { db_sql -e 'SELECT 1' >/dev/null 2>&1; }
 
 q() { db_sql wacluster -e "$1"; }
 
+# CHAOS_DB=galera: the database is a three-node Galera cluster on db, db2 and
+# db3 (tests/chaos/galera.sh; topology.sh adds the two hosts). The functions
+# above then act on it: chaos_db_start starts whatever of the three is down
+# (the whole cluster when none runs) and waits until all are Synced;
+# chaos_db_stop and chaos_db_kill stop or kill -9 node db only (the one q and
+# wactl use, the first of galera_db_hosts), the other two carry on; db_alive
+# is all three Synced in a Primary component of 3; q asks node db.
+if [ "${CHAOS_DB:-single}" = galera ]; then
+    . "$ROOT/tests/chaos/galera.sh"
+    chaos_db_start() { galera_ensure; }
+    chaos_db_stop() { galera_stop db; }
+    chaos_db_kill() { galera_kill db; }
+    db_alive() { galera_all_synced; }
+    q() { galera_sql db wacluster -e "$1"; }
+fi
+
 # Tools: wactl from the database's host, wagate's stats from its own.
 wactl() { topo_exec db "$BIN/wactl" -c "$T/cluster.conf" "$@"; }
 gate_stats() { topo_exec gate "$BIN/wagate" -c "$T/cluster.conf" stats --json 2>/dev/null | tr -d '\n '; }
@@ -368,6 +384,7 @@ chaos_restore() {
     done
     for h in m1 m2 c1 c2 c3 web; do echo "+0" > "$T/clock/$h"; node_signal "$h" CONT; done
     echo "+0" > "$T/clock/db"
+    [ "${CHAOS_DB:-single}" != galera ] || { echo "+0" > "$T/clock/db2"; echo "+0" > "$T/clock/db3"; }
     db_alive || chaos_db_start || true
     for h in gate m1 m2 c1 c2 c3 web; do node_alive "$h" || node_start "$h"; done
     kill -0 "$HOOK_PID" 2>/dev/null || hook_start || true
@@ -384,7 +401,7 @@ chaos_down() {
     for pid in "${ALL_PIDS[@]}"; do
         wait_for 15 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
     done
-    db_stop 2>/dev/null
+    if [ "${CHAOS_DB:-single}" = galera ]; then galera_down; else db_stop 2>/dev/null; fi
     topo_down
 }
 

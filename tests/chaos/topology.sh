@@ -10,6 +10,10 @@
 #              db   gate   m1    m2    c1    c2    c3   web  client
 #             .2     .3   .11   .12   .21   .22   .23   .31   .41   10.77.0.0/24
 #
+#   With CHAOS_DB=galera (tests/chaos/galera.sh) two more database hosts join
+#   the bridge, db2 (.6) and db3 (.7): db, db2 and db3 run a three-node
+#   MariaDB Galera cluster. The default (CHAOS_DB unset or "single") has db alone.
+#
 #   topo_up                      make the bridge and every host (needs root)
 #   topo_down                    remove everything topo_up made, whatever state it is in
 #   topo_clean_stale             remove what an earlier run left behind (its pid is gone)
@@ -34,6 +38,11 @@ CHAOS_NET=10.77.0
 CHAOS_MARK=0x77
 TOPO_HOSTS=(db gate m1 m2 c1 c2 c3 web client)
 declare -gA TOPO_IP=([db]=2 [gate]=3 [m1]=11 [m2]=12 [c1]=21 [c2]=22 [c3]=23 [web]=31 [client]=41)
+case ${CHAOS_DB:-single} in
+    single) ;;
+    galera) TOPO_HOSTS+=(db2 db3); TOPO_IP[db2]=6; TOPO_IP[db3]=7 ;;
+    *) echo "CHAOS_DB is single (the default) or galera, not '$CHAOS_DB'" >&2; return 1 2>/dev/null || exit 1 ;;
+esac
 for _h in "${!TOPO_IP[@]}"; do TOPO_IP[$_h]=$CHAOS_NET.${TOPO_IP[$_h]}; done
 unset _h
 TOPO_MADE=0
