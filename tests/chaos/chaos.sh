@@ -502,6 +502,74 @@ nemesis() {
     scenario_end
 }
 
+# ------------------------------------------------- on a Galera cluster
+# (CHAOS_DB=galera, make chaos-galera: the database is three Galera nodes,
+# db, db2 and db3, and each program prefers its own: tests/chaos/lib.sh,
+# chaos_db_order.) The target for the loss of a database node: no failover
+# of any Coreapp and no client error.
+
+# The database host the primary Master uses now (nodes.db_node).
+master_db_host() { local n; n=$(master_node) && [ -n "$n" ] && db_host_of_node "$n"; }
+# until_db_host_moved NODE HOST: NODE uses a database host other than HOST.
+db_host_moved() { local h; h=$(db_host_of_node "$1") && [ -n "$h" ] && [ "$h" != "$2" ]; }
+
+# (G1) kill -9 the database node the primary Master uses, then start it again
+# (it rejoins by IST): every node on it moves to its next; nothing fails over.
+s_galera_kill_db() {
+    scenario_begin galera-kill-db
+    local n d; n=$(master_node || true); d=$(master_db_host || true)
+    [ -n "$d" ] || { scenario_fail "the primary Master's database node is not known"; scenario_end; return; }
+    say "kill -9 the database node $d, which the primary Master (node $n) uses"
+    galera_kill "$d"
+    wait_for 30 db_host_moved "$n" "$d" || scenario_fail "the primary Master did not move off $d within 30 s"
+    say "the primary Master uses $(db_host_of_node "$n"); starting $d again"
+    galera_restart "$d" || scenario_fail "$d did not rejoin: $(galera_status | tr '\n' ';')"
+    scenario_end --failovers 0
+}
+
+# (G2) the database node the primary Coreapp of shard 0 uses cut off from
+# the other two (a minority): it refuses statements, the Coreapp moves on
+# and keeps its lease; healed, the node rejoins.
+s_galera_minority() {
+    scenario_begin galera-minority
+    local n d; n=$(shard_holder 0 || true); d=$(db_host_of_node "$n" || true)
+    [ -n "$d" ] || { scenario_fail "the primary Coreapp's database node is not known"; scenario_end; return; }
+    say "cut the database node $d, which the primary Coreapp of shard 0 (node $n) uses, off from the other two"
+    galera_partition "$d" || scenario_fail "$d did not become a minority: $(galera_status | tr '\n' ';')"
+    wait_for 30 db_host_moved "$n" "$d" || scenario_fail "the primary Coreapp did not move off $d within 30 s"
+    say "the primary Coreapp uses $(db_host_of_node "$n"); healing $d"
+    galera_heal "$d" || scenario_fail "$d did not rejoin: $(galera_status | tr '\n' ';')"
+    scenario_end --failovers 0
+}
+
+# (G3) a rolling restart of the three database nodes under the load (each
+# stopped and started again, the next once it is Synced).
+s_galera_rolling() {
+    scenario_begin galera-rolling
+    say "rolling restart of db, db2, db3"
+    galera_rolling_restart || scenario_fail "the rolling restart did not complete: $(galera_status | tr '\n' ';')"
+    scenario_end --failovers 0
+}
+
+# (G4) the clock of the database node the primary Coreapp of shard 0 uses
+# 0.2 s behind the others (within db_clock_skew, 250 ms), then that Coreapp
+# killed: its lease was written by the slow clock and its successor, on
+# another database node, judges it by a faster one (the login wait grows by
+# db_clock_skew on Galera).
+s_galera_clock() {
+    scenario_begin galera-clock
+    local n d h; n=$(shard_holder 0 || true); d=$(db_host_of_node "$n" || true); h=$(shard_host 0 || true)
+    [ -n "$d" ] || { scenario_fail "the primary Coreapp's database node is not known"; scenario_end; return; }
+    say "the clock of $d (the database node of the primary Coreapp of shard 0, $h) 0.2 s behind"
+    galera_clock "$d" -0.2 || scenario_fail "the clock of $d did not move"
+    db_wait_clock 1 || true
+    say "kill -9 the primary Coreapp of shard 0 ($h, node $n)"
+    node_kill "$h"
+    wait_for 30 gate_moved 0 "$n" || scenario_fail "no other Coreapp logged in for shard 0 within 30 s"
+    say "shard 0 on $(shard_host 0) (database node $(db_host_of_node "$(shard_holder 0)"))"
+    scenario_end --failovers 1
+}
+
 # ---------------------------------------------------------------- the run
 
 ALL=(coreapp-kill9 master-kill9 master-sigstop coreapp-pause-short coreapp-pause-long master-db-partition
@@ -511,12 +579,17 @@ ALL=(coreapp-kill9 master-kill9 master-sigstop coreapp-pause-short coreapp-pause
 # set past the test's 300 s; test_bus_security covers the rogue in make test.)
 SHORT_SET=(coreapp-kill9 master-kill9 master-sigstop coreapp-masters-partition db-restart clock-steps db-clock-steps
            settings-churn)
+# On Galera (CHAOS_DB=galera): the database's faults, then the usual kills.
+GALERA_ALL=(galera-kill-db galera-minority galera-rolling galera-clock coreapp-kill9 master-kill9)
+GALERA_SHORT=(galera-kill-db galera-minority)
+if [ "${CHAOS_DB:-single}" = galera ]; then ALL=("${GALERA_ALL[@]}"); SHORT_SET=("${GALERA_SHORT[@]}"); fi
 if [ "$LIST" = 1 ]; then printf '%s\n' "${ALL[@]}" nemesis; exit 0; fi
 # The nemesis runs after the scenarios: for --nemesis M, for the full suite
 # (CHAOS_MINUTES, default 10), or when --only names it (1 minute).
 if [ -n "$ONLY" ]; then IFS=, read -r -a SET <<< "$ONLY"
     [[ " ${SET[*]} " != *" nemesis "* ]] || MINUTES=${MINUTES:-${CHAOS_MINUTES:-1}}
 elif [ "$SHORT" = 1 ]; then SET=("${SHORT_SET[@]}")
+elif [ "${CHAOS_DB:-single}" = galera ]; then SET=("${ALL[@]}"); MINUTES=${MINUTES:-0}
 else SET=("${ALL[@]}"); MINUTES=${MINUTES:-${CHAOS_MINUTES:-10}}; fi
 MINUTES=${MINUTES:-0}
 
@@ -524,6 +597,7 @@ FAILED=()
 STARTED=$(now_s)
 SUMMARY_NAME=summary.md
 [ "$SHORT" = 0 ] || SUMMARY_NAME=summary-short.md
+[ "${CHAOS_DB:-single}" != galera ] || SUMMARY_NAME=galera-$SUMMARY_NAME
 finish() {
     local rc=$?
     trap - EXIT INT TERM HUP
@@ -551,6 +625,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 CHAOS_WHAT="scenarios: ${SET[*]}"
+[ "${CHAOS_DB:-single}" != galera ] || CHAOS_WHAT="database: three Galera nodes; $CHAOS_WHAT"
 [ "$MINUTES" = 0 ] || CHAOS_WHAT="$CHAOS_WHAT; nemesis $MINUTES min, seed $SEED"
 chaos_up
 say "cluster up after $(elapsed "$STARTED") s: shard 0 on $(shard_host 0), shard 1 on $(shard_host 1), primary Master $(master_host)"

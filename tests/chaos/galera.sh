@@ -48,9 +48,10 @@
 #   galera_down                  stop everything galera_start made (SIGTERM to all,
 #                                SIGKILL after 60 s); the data stays in $GALERA_DIR
 #
-#   galera_ensure                whatever of the three is down started again (the
-#                                whole cluster bootstrapped from db when none runs),
-#                                then all Synced, size 3 (lib.sh's chaos_db_start)
+#   galera_ensure                whatever of the three is down started again (when
+#                                none runs, galera_start: db bootstraps, from the
+#                                data it has), then all Synced, size 3 (lib.sh's
+#                                chaos_db_start)
 #   galera_all_synced            true when all three are Synced, Primary, size 3
 #   galera_db_hosts              the three nodes as host:port, comma-separated
 #
@@ -306,10 +307,7 @@ galera_restart() {
 
 galera_ensure() {
     local h
-    if [ -z "$(galera__running)" ]; then
-        galera__launch db --wsrep-new-cluster || return 1
-        galera__wait_nodes 1 db || return 1
-    fi
+    [ -n "$(galera__running)" ] || { galera_start; return; }
     for h in "${GALERA_HOSTS[@]}"; do galera__alive "$h" || galera__launch "$h" || return 1; done
     galera__wait_nodes 3 "${GALERA_HOSTS[@]}"
 }
@@ -341,12 +339,12 @@ galera_heal() {
     galera__wait_nodes "$(galera__running | wc -l)" "$h"
 }
 
-# galera__clock_is HOST OFFSET: NOW(6) on HOST is OFFSET s from ours (0.5 s).
+# galera__clock_is HOST OFFSET: NOW(6) on HOST is OFFSET s from ours (within 0.15 s: the query's round trip).
 galera__clock_is() {
     local now off
     now=$(galera_sql "$1" --connect-timeout=3 -e 'SELECT UNIX_TIMESTAMP(NOW(6))') || return 1
     off=$(awk -v a="$now" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", a - b }')
-    awk -v o="$off" -v w="$2" 'BEGIN { d = o - w; exit !(d < 0.5 && d > -0.5) }'
+    awk -v o="$off" -v w="$2" 'BEGIN { d = o - w; exit !(d < 0.15 && d > -0.15) }'
 }
 galera_clock() {
     local h=$1 off=$2

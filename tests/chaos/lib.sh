@@ -50,6 +50,14 @@ elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
 # shared with other work (a spurious failover is not a violation, but it
 # blurs what a scenario shows).
 chaos_config() {
+    # Leases of 3 s; on Galera 10 s, the default: a database node that is
+    # gone or cut off stalls every commit until Galera suspects it
+    # (evs.suspect_timeout, 5 s by default, kept: shorter ones evicted
+    # joiners in the middle of their state transfer here), and a holder
+    # renews through the next node within its lease (docs/ARCHITECTURE.md,
+    # On a Galera cluster, 5).
+    CHAOS_LEASE=3
+    [ "${CHAOS_DB:-single}" != galera ] || CHAOS_LEASE=10
     cat > "$T/cluster.conf" <<CONF
 db_hostname = $(topo_ip db)
 db_port = 3306
@@ -60,10 +68,10 @@ db_connect_timeout = 1
 db_statement_timeout = 1
 ports = 6250-6253
 shards = $SHARDS
-lease_ttl = 3
+lease_ttl = $CHAOS_LEASE
 lease_renew_interval = 0.3
 lease_margin = 0.6
-shard_lease_ttl = 3
+shard_lease_ttl = $CHAOS_LEASE
 shard_renew_interval = 0.3
 db_liveness_interval = 1
 heartbeat_interval = 0.25
@@ -97,9 +105,16 @@ CONF
     # The client logs in from its own host: no default password is served there.
     (umask 077; echo 'Wacluster-2024!' > "$T/admin-password")
     local h
+    # On Galera every program is given the three database nodes, in an
+    # order of its own (the first it prefers): the nodes write through
+    # different database nodes, so what rests on certification is exercised
+    # all the time (docs/ARCHITECTURE.md, On a Galera cluster); wactl and
+    # the tools, in cluster.conf, start with db.
+    [ "${CHAOS_DB:-single}" != galera ] || echo "db_hosts = $(galera_db_hosts)" >> "$T/cluster.conf"
     for h in gate m1 m2 c1 c2 c3 web; do
         local role; role=$(role_of "$(prog_of "$h")")
-        { cat "$T/cluster.conf"; echo "bind_address = $(topo_ip "$h")"; echo "webapp_bind = $(topo_ip "$h")"
+        { grep -v '^db_hosts = ' "$T/cluster.conf"; echo "bind_address = $(topo_ip "$h")"; echo "webapp_bind = $(topo_ip "$h")"
+          [ "${CHAOS_DB:-single}" != galera ] || echo "db_hosts = $(chaos_db_order "$h")"
           [ -z "$role" ] || echo "bus_cert = $(bus_cert "$T/keys" "$h" "$role")"; } > "$T/$h.conf"
         echo "+0" > "$T/clock/$h"
     done
@@ -200,6 +215,19 @@ db_alive() { db_sql -e 'SELECT 1' >/dev/null 2>&1; }
 
 q() { db_sql wacluster -e "$1"; }
 
+# The database nodes in HOST's order of preference (Galera): m1, c1 db first;
+# m2, c2 db2 first; c3, web db3 first.
+chaos_db_order() {
+    local a=db b=db2 c=db3
+    case $1 in m2|c2) a=db2 b=db3 c=db ;; c3|web) a=db3 b=db c=db2 ;; esac
+    echo "$(topo_ip $a):3306,$(topo_ip $b):3306,$(topo_ip $c):3306"
+}
+# The database host a node (by id) uses now (nodes.db_node), or nothing.
+db_host_of_node() {
+    local n; n=$(q "SELECT db_node FROM nodes WHERE id = $1" 2>/dev/null) || return 1
+    [ -n "$n" ] && topo_host_of "${n%:*}"
+}
+
 # CHAOS_DB=galera: the database is a three-node Galera cluster on db, db2 and
 # db3 (tests/chaos/galera.sh; topology.sh adds the two hosts). The functions
 # above then act on it: chaos_db_start starts whatever of the three is down
@@ -213,7 +241,14 @@ if [ "${CHAOS_DB:-single}" = galera ]; then
     chaos_db_stop() { galera_stop db; }
     chaos_db_kill() { galera_kill db; }
     db_alive() { galera_all_synced; }
-    q() { galera_sql db wacluster -e "$1"; }
+    # Any node that serves (db may be the one a scenario killed or cut off).
+    q() {
+        local h
+        for h in "${GALERA_HOSTS[@]}"; do
+            galera__alive "$h" && galera_sql "$h" --connect-timeout=2 wacluster -e "$1" 2>/dev/null && return 0
+        done
+        return 1
+    }
 fi
 
 # Tools: wactl from the database's host, wagate's stats from its own.
