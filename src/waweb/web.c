@@ -511,12 +511,29 @@ s_token_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
+//  A lookup whose connection was lost is asked again, on the next database
+//  node that serves, for this long: a Galera node lost stalls every node's
+//  statements until the others have evicted it (6 s after a kill -9, 10 s
+//  after a partition with Galera's default evs.suspect_timeout, measured),
+//  and a valid token should not meet a 500 for that. A read asked twice
+//  changes nothing.
+#define TOKEN_RETRY_FOR (15 * WA_USEC_PER_SEC)
+
 static void
 s_token_run (wa_job_t *job, wa_db_t *db)
 {
     web_req_t *req = web_job_req (job);
-    req->found = false;
-    job->rc = wa_db_query (db, SQL_TOKEN, s_token_row, req, "s", req->token_hash) < 0 ? -1 : 0;
+    wa_usec_t until = wa_clock_mono () + TOKEN_RETRY_FOR;
+    while (true) {
+        req->found = false;
+        job->rc = wa_db_query (db, SQL_TOKEN, s_token_row, req, "s", req->token_hash) < 0 ? -1 : 0;
+        //  Done, or a statement's own error, or out of time.
+        if (job->rc == 0 || wa_db_connected (db) || wa_clock_mono () >= until)
+            return;
+        //  Not connected: the next try connects again once the connection's
+        //  backoff (100 ms to 1 s) has passed.
+        zclock_sleep (100);
+    }
 }
 
 void

@@ -565,7 +565,7 @@ s_galera_clock() {
     db_wait_clock 1 || true
     say "kill -9 the primary Coreapp of shard 0 ($h, node $n)"
     node_kill "$h"
-    wait_for 30 gate_moved 0 "$n" || scenario_fail "no other Coreapp logged in for shard 0 within 30 s"
+    wait_for 60 gate_moved 0 "$n" || scenario_fail "no other Coreapp logged in for shard 0 within 60 s"
     say "shard 0 on $(shard_host 0) (database node $(db_host_of_node "$(shard_holder 0)"))"
     scenario_end --failovers 1
 }

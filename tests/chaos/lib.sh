@@ -50,14 +50,15 @@ elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
 # shared with other work (a spurious failover is not a violation, but it
 # blurs what a scenario shows).
 chaos_config() {
-    # Leases of 3 s; on Galera 10 s, the default: a database node that is
-    # gone or cut off stalls every commit until Galera suspects it
-    # (evs.suspect_timeout, 5 s by default, kept: shorter ones evicted
-    # joiners in the middle of their state transfer here), and a holder
-    # renews through the next node within its lease (docs/ARCHITECTURE.md,
-    # On a Galera cluster, 5).
+    # Leases of 3 s; on Galera 20 s: a database node that is gone or cut
+    # off stalls every commit on every node until Galera has evicted it
+    # (measured here with its default evs.suspect_timeout of 5 s, kept:
+    # shorter ones evicted joiners in the middle of their state transfer:
+    # about 6 s after a kill -9, 10 s after a partition), and a holder must
+    # renew through the next node within its lease (docs/ARCHITECTURE.md,
+    # On a Galera cluster, 5; docs/DEPLOY.md).
     CHAOS_LEASE=3
-    [ "${CHAOS_DB:-single}" != galera ] || CHAOS_LEASE=10
+    [ "${CHAOS_DB:-single}" != galera ] || CHAOS_LEASE=20
     cat > "$T/cluster.conf" <<CONF
 db_hostname = $(topo_ip db)
 db_port = 3306
