@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <mysqld_error.h>
 #include "wa_log.h"
 #include "wa_notify.h"
 #include "wa_reactor.h"
@@ -527,9 +528,18 @@ s_token_run (wa_job_t *job, wa_db_t *db)
     while (true) {
         req->found = false;
         job->rc = wa_db_query (db, SQL_TOKEN, s_token_row, req, "s", req->token_hash) < 0 ? -1 : 0;
-        //  Done, or a statement's own error, or out of time.
-        if (job->rc == 0 || wa_db_connected (db) || wa_clock_mono () >= until)
+        //  Done, or out of time, or an error of the statement's own (a
+        //  lost connection, a deadlock or lock wait, and a node that left
+        //  the primary component, which aborts what runs on it, are tried
+        //  again).
+        unsigned int err = wa_db_errno (db);
+        bool again = !wa_db_connected (db) || err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT
+                  || err == ER_UNKNOWN_COM_ERROR;
+        if (job->rc == 0 || !again || wa_clock_mono () >= until) {
+            if (job->rc)
+                wa_warn ("db: a token lookup failed: %s", wa_db_error (db));
             return;
+        }
         //  Not connected: the next try connects again once the connection's
         //  backoff (100 ms to 1 s) has passed.
         zclock_sleep (100);

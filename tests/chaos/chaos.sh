@@ -512,6 +512,7 @@ nemesis() {
 master_db_host() { local n; n=$(master_node) && [ -n "$n" ] && db_host_of_node "$n"; }
 # until_db_host_moved NODE HOST: NODE uses a database host other than HOST.
 db_host_moved() { local h; h=$(db_host_of_node "$1") && [ -n "$h" ] && [ "$h" != "$2" ]; }
+db_host_is() { [ "$(db_host_of_node "$1" 2>/dev/null)" = "$2" ]; }
 
 # (G1) kill -9 the database node the primary Master uses, then start it again
 # (it rejoins by IST): every node on it moves to its next; nothing fails over.
@@ -524,6 +525,9 @@ s_galera_kill_db() {
     wait_for 30 db_host_moved "$n" "$d" || scenario_fail "the primary Master did not move off $d within 30 s"
     say "the primary Master uses $(db_host_of_node "$n"); starting $d again"
     galera_restart "$d" || scenario_fail "$d did not rejoin: $(galera_status | tr '\n' ';')"
+    # It was the Master's first: the Master goes back to it (db_failback_interval, 5 s here).
+    wait_for 60 db_host_is "$n" "$d" || scenario_fail "the Master (node $n) did not come back to $d within 60 s"
+    say "the Master (node $n) is back on $d"
     scenario_end --failovers 0
 }
 

@@ -111,7 +111,7 @@ CONF
     # different database nodes, so what rests on certification is exercised
     # all the time (docs/ARCHITECTURE.md, On a Galera cluster); wactl and
     # the tools, in cluster.conf, start with db.
-    [ "${CHAOS_DB:-single}" != galera ] || echo "db_hosts = $(galera_db_hosts)" >> "$T/cluster.conf"
+    [ "${CHAOS_DB:-single}" != galera ] || printf 'db_hosts = %s\ndb_failback_interval = 5\n' "$(galera_db_hosts)" >> "$T/cluster.conf"
     for h in gate m1 m2 c1 c2 c3 web; do
         local role; role=$(role_of "$(prog_of "$h")")
         { grep -v '^db_hosts = ' "$T/cluster.conf"; echo "bind_address = $(topo_ip "$h")"; echo "webapp_bind = $(topo_ip "$h")"
