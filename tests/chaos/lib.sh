@@ -57,8 +57,12 @@ chaos_config() {
     # about 6 s after a kill -9, 10 s after a partition), and a holder must
     # renew through the next node within its lease (docs/ARCHITECTURE.md,
     # On a Galera cluster, 5; docs/DEPLOY.md).
-    CHAOS_LEASE=3
-    [ "${CHAOS_DB:-single}" != galera ] || CHAOS_LEASE=20
+    # The DB-based rule's liveness claims likewise: a holder whose database
+    # node is the one cut off cannot claim until it has moved to another,
+    # while a Master on the majority writes again at once; claims every 1 s
+    # (silent after 2 s) replaced such a holder, every 10 s (20 s) do not.
+    CHAOS_LEASE=3 CHAOS_LIVENESS=1
+    [ "${CHAOS_DB:-single}" != galera ] || { CHAOS_LEASE=20; CHAOS_LIVENESS=10; }
     cat > "$T/cluster.conf" <<CONF
 db_hostname = $(topo_ip db)
 db_port = 3306
@@ -74,7 +78,7 @@ lease_renew_interval = 0.3
 lease_margin = 0.6
 shard_lease_ttl = $CHAOS_LEASE
 shard_renew_interval = 0.3
-db_liveness_interval = 1
+db_liveness_interval = $CHAOS_LIVENESS
 heartbeat_interval = 0.25
 unhealthy_interval = 1.5
 promotion_holdoff = 2
