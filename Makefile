@@ -39,7 +39,7 @@ help:
 	@echo "make install    the programs, sample configs, systemd units into DESTDIR/PREFIX (/usr/local)"
 	@echo "make uninstall  remove what make install put there (not configs you changed)"
 	@echo "make test       install, build, run every test (unit + integration, and a short compose test"
-	@echo "                when a Docker engine answers; WA_COMPOSE=0 leaves it out)"
+	@echo "                when a Docker engine answers and the base images exist; WA_COMPOSE=0: none)"
 	@echo "make compose-test   the compose deployment in containers: faults, upgrade, multi-host (docs/DEPLOY.md)"
 	@echo "make test-db-rows   the same with db_bulk = rows: batches as multi-row statements, as on MySQL"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"
@@ -229,8 +229,8 @@ integration: all
 	@scripts/run-tests.sh integration
 
 # The compose deployment in real containers (tests/compose/compose-test.sh):
-# make test runs its short part when a Docker engine answers (its images made
-# in the background meanwhile); this, all of it.
+# make test runs its short part when a Docker engine answers and the base
+# images exist (the rest built in the background meanwhile); this, all of it.
 compose-test: deps
 	@$(MAKE) --no-print-directory all
 	@tests/compose/compose-test.sh full

@@ -7,10 +7,14 @@
 # this script starts in a temporary folder (and stops). WA_TESTS=pattern
 # selects integration tests by name. The compose suite is
 # tests/compose/compose-test.sh short (make test; it says itself when no
-# Docker engine answers and passes); its images (a debootstrap, a build:
-# minutes the first time) are made in the background, at a low priority,
-# while the unit and integration tests run, so that make test stays within
-# its time. WA_COMPOSE=0 leaves it out; make compose-test runs all of it.
+# Docker engine answers and passes). It runs when the base images are
+# there (made once by docker-compose/base-image.sh or make compose-test):
+# their debootstrap took 8 minutes at a low priority beside the other
+# tests, which put make test from nothing at 17 minutes, past its 15;
+# without them it says so in one line. The wacluster images are then built
+# in the background (a minute or two, cached layers after) while the unit
+# and integration tests run. WA_COMPOSE=0 leaves it out; make compose-test
+# runs all of it, from nothing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export WA_BIN=${WA_BIN:-$PWD/bin}
@@ -144,6 +148,14 @@ compose_skip() {
     # Sanitized builds are for the programs on this host; the images build their own.
     [ -z "${WA_SANITIZER_REPORTS:-}" ] || { echo "a sanitizer run"; return; }
     [ -z "${WA_TESTS:-}" ] || { echo "WA_TESTS selects integration tests"; return; }
+    # No engine: the test itself says so in its line.
+    docker info >/dev/null 2>&1 || return 0
+    local image
+    for image in "${WA_BASE_IMAGE:-wacluster-base:bookworm}" "${WA_DB_BASE_IMAGE:-wacluster-db-base:bookworm}" \
+                 "${WA_BUILD_BASE_IMAGE:-wacluster-build-base:bookworm}"; do
+        docker image inspect "$image" >/dev/null 2>&1 \
+            || { echo "the base image $image is not made yet (docker-compose/base-image.sh makes the three once, a few minutes; make compose-test does too)"; return; }
+    done
 }
 # The images, in the background (nice, idle I/O class) from the start.
 COMPOSE_PREP_PID=
