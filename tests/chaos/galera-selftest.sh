@@ -63,8 +63,8 @@ finish() {
     set +e
     [ -z "${SLEEPER:-}" ] || kill "$SLEEPER" 2>/dev/null
     for h in "${!PROBE[@]}"; do touch "$T/probe.$h.stop"; done
-    wait
-    galera_down
+    galera_down         # (a probe's write hanging on a node returns)
+    for h in "${!PROBE[@]}"; do wait "${PROBE[$h]}"; done
     topo_down
     if [ -n "$FAILED" ] || [ "$rc" != 0 ]; then
         say "FAILED${FAILED:+: $FAILED}; logs kept in $T"

@@ -233,11 +233,28 @@ wsrep-sst-method = $GALERA_SST
 sst-log-archive = 0
 CNF
     echo "---- $(date -u +%FT%T.%3NZ) start $*" >> "$(galera__log "$h")"
+    # A node that did not shut down cleanly (kill -9) has no position in
+    # grastate.dat (seqno -1): without one it would need a full copy (SST).
+    # Its position is recovered from InnoDB first, as galera_recovery does
+    # under systemd, so that it can rejoin by IST.
+    local start_pos=()
+    if [ -d "$dir/data/mysql" ] && grep -q '^seqno: *-1' "$dir/data/grastate.dat" 2>/dev/null; then
+        local pos
+        pos=$(ip netns exec "$(topo_ns "$h")" env "${env[@]}" mariadbd --defaults-file="$dir/my.cnf" --wsrep-recover --log-error="$dir/recover.log" \
+                  >/dev/null 2>&1; grep -a 'WSREP: Recovered position:' "$dir/recover.log" | tail -n 1 \
+                  | sed 's/.*Recovered position: *//')
+        cat "$dir/recover.log" >> "$(galera__log "$h")" 2>/dev/null; rm -f "$dir/recover.log"
+        [ -z "$pos" ] || start_pos=(--wsrep-start-position="$pos")
+    fi
     # setsid: a session (and process group) of its own, which galera_kill ends
     # whole (the SST script and the mariadb-backup, socat it runs are in it).
     UMASK=0600 UMASK_DIR=0700 ip netns exec "$(topo_ns "$h")" env "${env[@]}" setsid mariadbd \
-        --defaults-file="$dir/my.cnf" ${GALERA_SERVER_OPTIONS:-} "$@" >> "$(galera__log "$h")" 2>&1 &
+        --defaults-file="$dir/my.cnf" ${GALERA_SERVER_OPTIONS:-} ${start_pos[@]+"${start_pos[@]}"} "$@" \
+        >> "$(galera__log "$h")" 2>&1 &
     pid=$!
+    # Out of the shell's job table: its kill -9 is not reported as "Killed"
+    # (the shell still reaps it).
+    disown "$pid" 2>/dev/null || true
     echo "$pid" > "$dir/pid"
 }
 
