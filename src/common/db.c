@@ -673,16 +673,39 @@ typedef union {
     double d;
 } param_value_t;
 
+//  A Galera node cut off into a minority fails a commit in flight with 1180
+//  and, with wsrep_sync_wait, every read with 1205 (a lock wait timeout),
+//  while the connection stays up; only writes say 1047. After either error
+//  the node is asked whether it still serves: true when it does not (or
+//  cannot say), and the connection must go to another node.
+static bool
+s_left_cluster (wa_db_t *self)
+{
+    if (!self->galera || !self->mysql
+    ||  (self->last_errno != ER_LOCK_WAIT_TIMEOUT && self->last_errno != ER_ERROR_DURING_COMMIT))
+        return false;
+    if (mysql_query (self->mysql, "SHOW GLOBAL STATUS LIKE 'wsrep_ready'"))
+        return true;
+    MYSQL_RES *res = mysql_store_result (self->mysql);
+    MYSQL_ROW row = res ? mysql_fetch_row (res) : NULL;
+    bool ready = row && row[1] && strcasecmp (row[1], "ON") == 0;
+    if (res)
+        mysql_free_result (res);
+    if (!ready)
+        wa_debug ("db: database node %s is no longer ready (wsrep_ready OFF): connecting to another", self->node);
+    return !ready;
+}
+
 //  After a failed statement: a lost connection is dropped (the next call
 //  reconnects), a statement the server no longer knows is prepared again.
 static void
 s_failed (wa_db_t *self, MYSQL_STMT *stmt)
 {
     s_errors++;
-    if (s_connection_error (self, self->last_errno))
+    if (s_connection_error (self, self->last_errno) || s_left_cluster (self)) {
         s_disconnects++;
-    if (s_connection_error (self, self->last_errno))
         wa_db_disconnect (self);
+    }
     else
     if (stmt && (self->last_errno == ER_NEED_REPREPARE || self->last_errno == ER_NO_SUCH_TABLE))
         s_forget (self, stmt);
@@ -1146,7 +1169,7 @@ wa_db_query (wa_db_t *self, const char *sql, wa_db_row_fn *fn, void *arg, const 
             else
                 s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
             mysql_stmt_free_result (stmt);
-            if (s_connection_error (self, self->last_errno))
+            if (s_connection_error (self, self->last_errno) || s_left_cluster (self))
                 wa_db_disconnect (self);
             return -1;
         }
