@@ -117,7 +117,8 @@ start() {
             || { echo "Cannot set the admin's password (wactl users set-password)." >&2; return 1; }
     fi
     # Its readiness line, in what this start appends to the log.
-    local seen; seen=$(wc -l < "$RUN/logs/webapp1.log" 2>/dev/null || echo 0)
+    local seen=0
+    [ ! -f "$RUN/logs/webapp1.log" ] || seen=$(wc -l < "$RUN/logs/webapp1.log")
     WA_BUS_CERT="$RUN/keys/webapp1.key_secret" proc_start webapp1 "$BIN/waweb"
     if ! wait_for 30 bash -c "tail -n +$((seen + 1)) '$RUN/logs/webapp1.log' | grep -q 'ready: serving'"; then
         echo "The Webapp did not start; see $RUN/logs/webapp1.log." >&2
