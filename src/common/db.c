@@ -301,12 +301,15 @@ s_server (wa_db_t *self, char *text, size_t size)
 //  (a node cut off into a minority refuses statements, a joiner or donor
 //  may be behind): 0, or -1 with the reason in text. A server without
 //  Galera (no wsrep_on, or OFF) is a single server: 0. On a Galera node,
-//  every read of the session waits until the node has applied every write
-//  committed anywhere before it (wsrep_sync_wait = 1): a lease, the shard
-//  map, a setting read on one node may not be older than one written on
-//  another. Writes need no wait: certification refuses a transaction that
-//  wrote a row another node changed since it began (docs/ARCHITECTURE.md,
-//  On a Galera cluster).
+//  every read and every INSERT of the session waits until the node has
+//  applied every write committed anywhere before it (wsrep_sync_wait = 1 +
+//  4): a lease, the shard map, a setting read on one node may not be older
+//  than one written on another, and a row inserted after a move to another
+//  node takes an auto-increment seq above every row committed before it
+//  (the node's counter moves past the rows it applies), so a shard's
+//  callbacks keep their order by seq. Updates need no wait: certification
+//  refuses a transaction that wrote a row another node changed since it
+//  began (docs/ARCHITECTURE.md, On a Galera cluster).
 static int
 s_galera (wa_db_t *self, char *text, size_t size)
 {
@@ -352,7 +355,7 @@ s_galera (wa_db_t *self, char *text, size_t size)
                   *status ? status : "?");
         return -1;
     }
-    if (mysql_query (self->mysql, "SET SESSION wsrep_sync_wait = 1")) {
+    if (mysql_query (self->mysql, "SET SESSION wsrep_sync_wait = 5")) {
         snprintf (text, size, "cannot set wsrep_sync_wait: %s", mysql_error (self->mysql));
         return -1;
     }

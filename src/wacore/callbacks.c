@@ -535,7 +535,10 @@ s_store_done (callbacks_t *self)
         if (current) {
             if (self->pending >= 0)
                 self->pending += job->inserted;
-            if (job->inserted > 0)
+            //  Read back even when this try inserted nothing: an earlier
+            //  try of these events whose COMMIT failed may have committed
+            //  them (then this one found them there).
+            if (job->count > 0)
                 self->load_more = true;
             for (unsigned int i = 0; i < job->count; i++)
                 s_ack (self, job->rows[i]->session, job->rows[i]->seq);
@@ -559,12 +562,25 @@ s_store_done (callbacks_t *self)
         else
             s_db_warn (self, "storing events", job->error);
         self->store_after = wa_clock_mono () + STORE_RETRY_USEC;
-        //  (An ambiguous COMMIT is harmless: the event ids are unique.)
+        //  An ambiguous COMMIT is harmless: the next try holds the same
+        //  events first, and the event ids are unique, so an earlier try
+        //  either committed before it (found there: INSERT IGNORE) or
+        //  fails certification or the key after it; once a try succeeds,
+        //  none of these events can land later, behind the load cursor.
         if (current) {
             for (unsigned int i = job->count; i-- > 0;) {
                 incoming_t *incoming = job->rows[i];
-                if (zhashx_lookup (self->incoming_ids, incoming->event.event_id))
+                //  Sent again while away (a new session): the newer copy,
+                //  which answers the upstream, takes this one's place.
+                incoming_t *newer = zhashx_lookup (self->incoming_ids, incoming->event.event_id);
+                if (newer) {
+                    void *handle = zlistx_find (self->incoming, newer);
+                    if (handle) {
+                        zlistx_detach (self->incoming, handle);
+                        zlistx_add_start (self->incoming, newer);
+                    }
                     continue;
+                }
                 zlistx_add_start (self->incoming, incoming);
                 zhashx_insert (self->incoming_ids, incoming->event.event_id, incoming);
                 job->rows[i] = NULL;

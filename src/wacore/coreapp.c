@@ -1197,6 +1197,7 @@ s_outbox_add (outbox_stats_t *sum, const outbox_stats_t *o)
     sum->queried += o->queried;
     sum->found += o->found;
     sum->batches += o->batches;
+    sum->unresolved += o->unresolved;
     sum->depth += o->depth;
     sum->waiting += o->waiting;
 }
@@ -1204,13 +1205,13 @@ s_outbox_add (outbox_stats_t *sum, const outbox_stats_t *o)
 static json_t *
 s_outbox_json (const outbox_stats_t *o)
 {
-    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                       "accepted", (json_int_t) o->accepted, "retried", (json_int_t) o->retried,
                       "sent", (json_int_t) o->sent, "acked", (json_int_t) o->acked,
                       "duplicates", (json_int_t) o->duplicates, "refused", (json_int_t) o->refused,
                       "queried", (json_int_t) o->queried, "found", (json_int_t) o->found,
-                      "batches", (json_int_t) o->batches, "depth", (json_int_t) o->depth,
-                      "waiting", (json_int_t) o->waiting);
+                      "batches", (json_int_t) o->batches, "unresolved", (json_int_t) o->unresolved,
+                      "depth", (json_int_t) o->depth, "waiting", (json_int_t) o->waiting);
 }
 
 //  The callbacks of every slot, summed in callbacks_stats_json's shape.

@@ -14,6 +14,7 @@
 #define LOAD_PAGE 256
 #define ID_MAX 40               //  the outbox.id column
 #define MEDIA_BATCH 64          //  media ids looked up per job
+#define INSERT_RETRY_USEC (WA_USEC_PER_SEC / 20)        //  an unresolved batch tried again after
 
 typedef enum { E_UNSENT, E_SENT, E_QUERY, E_QUERIED } estate_t;
 
@@ -60,6 +61,9 @@ typedef struct {
     bool inserted[OUTBOX_BATCH];
     int result;                 //  0 committed, 1 fenced off, -1 database error
     bool ambiguous;             //  the error came after the insert ran
+    //  Held in its slot, rows and batch id kept, until tried again: an
+    //  earlier try of this batch may have committed (its outcome unknown).
+    bool retry;
     char error[200];
 } insert_job_t;
 
@@ -118,6 +122,7 @@ struct outbox_t {
     bool reconcile;             //  a reconciliation is wanted or running
     bool reconcile_again;       //  start over when this one ends
     uint64_t load_after;
+    wa_usec_t insert_retry_at;  //  an unresolved batch is tried again then
     const outbox_db_t *ops;     //  the database side, copied into each job
     //  The jobs, NULL while the worker has them.
     insert_job_t *insert;
@@ -143,8 +148,12 @@ static const char *SQL_FENCE =
 static const char *SQL_INSERT =
     "INSERT IGNORE INTO outbox (id, idem_key, shard, epoch, batch, recipient, payload, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, NOW(6))";
+//  The batch's rows that are there: a row of this batch is ours, whichever
+//  try of it wrote it (an earlier try whose COMMIT failed may have
+//  committed); one that a retried request finds is not.
 static const char *SQL_NEW =
-    "SELECT id FROM outbox WHERE shard = ? AND status = 'pending' AND batch = ?";
+    "SELECT o.id FROM outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(40) CHARACTER SET ascii PATH '$')) j "
+    "ON o.id = j.id WHERE o.batch = ? AND o.status = 'pending'";
 //  One statement for a whole batch: the ids come as a JSON array joined
 //  through JSON_TABLE on the id index (an array-bound UPDATE runs once per
 //  row on the server, which made marking the database's largest cost).
@@ -182,6 +191,21 @@ s_new_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
+//  Which of the batch's rows this batch wrote (some were there before it).
+static int
+s_sql_new_rows (wa_db_t *db, const outbox_batch_t *batch, bool *inserted)
+{
+    json_t *array = json_array ();
+    for (unsigned int i = 0; i < batch->count; i++)
+        json_array_append_new (array, json_string (batch->ids[i]));
+    char *text = json_dumps (array, JSON_COMPACT);
+    json_decref (array);
+    new_rows_t found = { batch, inserted };
+    int rc = text && wa_db_query (db, SQL_NEW, s_new_row, &found, "su", text, batch->batch) >= 0 ? 0 : -1;
+    free (text);
+    return rc;
+}
+
 static int
 s_sql_insert (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *ambiguous, char *error,
               size_t error_size)
@@ -209,12 +233,9 @@ s_sql_insert (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *am
         goto rollback;
     if ((unsigned int) rows == batch->count)
         memset (inserted, 1, sizeof inserted[0] * batch->count);
-    else {
-        new_rows_t found = { batch, inserted };
-        if (rows > 0
-        &&  wa_db_query (db, SQL_NEW, s_new_row, &found, "iu", (int64_t) batch->shard, batch->batch) < 0)
-            goto rollback;
-    }
+    else
+    if (s_sql_new_rows (db, batch, inserted))
+        goto rollback;
     *ambiguous = true;
     if (wa_db_transaction (db, "COMMIT"))
         goto failed;
@@ -449,9 +470,28 @@ s_accept_destroy (accept_t **accept_p)
     *accept_p = NULL;
 }
 
+//  A batch being tried again (s_insert_done), given up with the hold or at
+//  a stop: its rows, if they committed, are the next holder's (the fence
+//  orders them before its promotion, and its reconcile reads them), and a
+//  retried request finds them there.
+static void
+s_give_up_retry (outbox_t *self, int status, int code, const char *details)
+{
+    insert_job_t *job = self->insert;
+    if (!job || !job->retry)
+        return;
+    for (unsigned int i = 0; i < job->count; i++) {
+        s_reply_error (self, &job->rows[i]->peer, job->rows[i]->seq, status, code, details);
+        s_accept_destroy (&job->rows[i]);
+    }
+    job->count = 0;
+    job->retry = false;
+}
+
 static void
 s_answer_waiting (outbox_t *self, int status, int code, const char *details)
 {
+    s_give_up_retry (self, status, code, details);
     accept_t *accept;
     while ((accept = zlistx_first (self->waiting))) {
         zlistx_detach_cur (self->waiting);
@@ -500,6 +540,14 @@ static void
 s_insert_submit (outbox_t *self)
 {
     insert_job_t *job = self->insert;
+    if (job && job->retry) {
+        //  The same rows under the same batch id, first, until the outcome is known.
+        if (wa_clock_mono () < self->insert_retry_at)
+            return;
+        job->ops = self->ops;
+        WA_JOB_SUBMIT (self->db, self->insert);
+        return;
+    }
     if (!job || self->shard < 0 || zlistx_size (self->waiting) == 0)
         return;
     job->ops = self->ops;
@@ -617,6 +665,28 @@ s_insert_done (outbox_t *self)
     insert_job_t *job = self->insert;
     self->stats.batches++;
     bool current = self->shard == job->shard && self->epoch == job->epoch;
+    //  A COMMIT that failed may have committed, now or later (on a Galera
+    //  cluster a stalled COMMIT lands once the cluster moves again): the
+    //  rows are neither answered nor given up while we hold the shard, but
+    //  tried again under the same batch id until the outcome is known. A
+    //  later try finds what an earlier one wrote by the batch id (its rows
+    //  go to memory like new ones), and an earlier try that lands after a
+    //  later one fails on the rows' unique keys. So no request's retry can
+    //  meet a row that committed behind our back and answer 201 for a
+    //  message nobody sends.
+    if (job->result == -1 && (job->ambiguous || job->retry) && current) {
+        if (!job->retry)
+            wa_warn ("outbox: the outcome of inserting %u messages is unknown (%s); tried again under the same "
+                     "batch id", job->count, job->error);
+        job->retry = true;
+        self->stats.unresolved++;
+        self->insert_retry_at = wa_clock_mono () + INSERT_RETRY_USEC;
+        return;
+    }
+    if (job->retry && job->result != -1)
+        wa_info ("outbox: inserting %u messages resolved: %s", job->count,
+                 job->result == 0 ? "committed" : "the shard_map row no longer names us");
+    job->retry = false;
     for (unsigned int i = 0; i < job->count; i++) {
         accept_t *accept = job->rows[i];
         if (job->result == 0) {
@@ -648,14 +718,11 @@ s_insert_done (outbox_t *self)
     if (job->result == 1 && current)
         wa_warn ("outbox: the shard_map row no longer names us at epoch %" PRIu64 "; %u requests refused",
                  job->epoch, job->count);
-    //  A failed COMMIT may have committed: its rows are found by asking.
-    if (job->result == -1) {
+    //  Given up on with the shard: a row that committed is the next
+    //  holder's (the fence orders it before the promotion; its reconcile
+    //  reads it).
+    if (job->result == -1)
         wa_warn ("outbox: insert of %u messages failed: %s", job->count, job->error);
-        if (job->ambiguous && current) {
-            self->reconcile_again = self->reconcile;
-            self->reconcile = true;
-        }
-    }
     job->count = 0;
 }
 
@@ -821,6 +888,7 @@ outbox_hold (outbox_t *self, int shard, uint64_t node, uint64_t epoch)
     self->outstanding = 0;
     self->reconcile = false;
     self->reconcile_again = false;
+    s_give_up_retry (self, 500, WA_ERR_NOT_PRIMARY_COREAPP, "this Coreapp no longer holds the message's shard");
     self->shard = shard;
     self->node = node;
     self->epoch = epoch;

@@ -51,6 +51,7 @@ typedef struct {
     uint64_t queried;           //  QUERYs that went out
     uint64_t found;             //  QUERY answered "received"
     uint64_t batches;           //  insert transactions
+    uint64_t unresolved;        //  insert tries whose outcome was unknown (tried again)
     size_t depth;               //  messages not yet acknowledged, in memory
     size_t waiting;             //  requests waiting for an insert
 } outbox_stats_t;
@@ -74,10 +75,11 @@ typedef void (outbox_row_fn) (void *arg, uint64_t seq, const char *id, const cha
 
 typedef struct {
     //  Insert a batch in one transaction fenced by the shard_map row: 0
-    //  committed (inserted[i]: row i is new, not one a retried request
+    //  committed (inserted[i]: row i is this batch's, written by this try
+    //  or an earlier try of the same batch id, not one a retried request
     //  finds), 1 the row does not name us (nothing inserted), -1 failed
     //  (error says why; *ambiguous when the COMMIT failed: it may have
-    //  committed).
+    //  committed, and the batch is tried again under its id).
     int (*insert) (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *ambiguous,
                    char *error, size_t error_size);
     //  Mark ids[i] statuses[i] ("sent" or "refused"): 0 / -1.

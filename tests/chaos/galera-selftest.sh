@@ -169,6 +169,22 @@ s_replicate() {
         CREATE TABLE selftest.probe (id INT AUTO_INCREMENT PRIMARY KEY, node VARCHAR(8) NOT NULL)" || return 1
     put db start || return 1
     expect "rows of 'start' on db3" "$(rows db3 start)" 1
+    # A writer that moves from node to node, as a process does when its node
+    # fails, gets rising auto-increment ids: each node's counter moves past
+    # the rows it applied, and with wsrep_sync_wait = 5 (reads and inserts,
+    # as every session of the cluster sets it) an insert waits until its node
+    # applied everything committed before it (docs/ARCHITECTURE.md, On a
+    # Galera cluster, 6). The callbacks' order rests on it.
+    local i h id last=0
+    for i in $(seq 1 30); do
+        for h in db db2 db3; do
+            id=$(galera_sql "$h" -e "SET SESSION wsrep_sync_wait = 5; INSERT INTO selftest.t (step, node)
+                                    VALUES ('moves', '$h'); SELECT LAST_INSERT_ID()") || return 1
+            [ "$id" -gt "$last" ] || { fail "an insert on $h after one at id $last got id $id"; return 1; }
+            last=$id
+        done
+    done
+    say "90 inserts moving between the three nodes: ids rose each time (the last $last)"
 }
 
 s_kill_db2() {

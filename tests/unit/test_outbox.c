@@ -27,10 +27,14 @@ typedef struct {
     char id[64];
     char *payload;
     char status[16];            //  pending, sent, refused
+    uint64_t batch;             //  the insert that wrote it
 } row_t;
 
 static struct {
-    int insert_result;          //  what an insert meets: 0 commit, 1 fenced off, -1 error
+    //  What an insert meets: 0 commit, 1 fenced off, -1 error, -2 a COMMIT
+    //  that fails but commits (the connection lost, a Galera stall), -3 a
+    //  COMMIT that fails and does not commit.
+    int insert_result;
     bool count_only;            //  the bounds test: store nothing, every row is new
     int inserts;                //  transactions run
     int committed;              //  rows inserted
@@ -72,17 +76,26 @@ s_fake_insert (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *a
     s_db.inserts++;
     if (s_db.insert_result == 1)
         return 1;
-    if (s_db.insert_result < 0) {
-        *ambiguous = false;
-        snprintf (error, error_size, "fake: Deadlock found when trying to get lock");
+    if (s_db.insert_result == -1 || s_db.insert_result == -3) {
+        *ambiguous = s_db.insert_result == -3;
+        snprintf (error, error_size, "fake: %s", *ambiguous ? "Lost connection to server during query"
+                                                            : "Deadlock found when trying to get lock");
         return -1;
     }
+    //  As the SQL: a row is this batch's when this insert or an earlier try
+    //  of the same batch wrote it.
     for (unsigned int i = 0; i < batch->count; i++) {
-        inserted[i] = s_db.count_only || !s_row (batch->ids[i]);
-        if (inserted[i])
+        row_t *row = s_db.count_only ? NULL : s_row (batch->ids[i]);
+        inserted[i] = !row || (row->batch == batch->batch && streq (row->status, "pending"));
+        if (!row)
             s_db.committed++;
-        if (inserted[i] && !s_db.count_only)
-            s_row_add (batch->shard, batch->ids[i], batch->payloads[i]);
+        if (!row && !s_db.count_only)
+            s_row_add (batch->shard, batch->ids[i], batch->payloads[i])->batch = batch->batch;
+    }
+    if (s_db.insert_result == -2) {
+        *ambiguous = true;
+        snprintf (error, error_size, "fake: Lost connection to server during query");
+        return -1;
     }
     return 0;
 }
@@ -509,6 +522,106 @@ test_memory_max (void **state)
     assert_false (outbox_busy (outbox));
 }
 
+//  Settle, and tick until n answers came (a batch tried again waits a
+//  moment between tries), for 10 s at most.
+static void
+s_until_replies (outbox_t *outbox, int n)
+{
+    int64_t until = zclock_mono () + 10000;
+    s_settle (outbox);
+    while (s_io.replies < n && zclock_mono () < until) {
+        zclock_sleep (10);
+        outbox_tick (outbox);
+        s_settle (outbox);
+    }
+    assert_int_equal (s_io.replies, n);
+}
+
+//  A COMMIT that fails but committed (the connection lost in it; on Galera
+//  a stall): no answer until a try of the same batch knows; then one 201,
+//  one SEND. The client's retry, queued meanwhile, finds the row: 201, not
+//  sent again. Before, the batch was answered 500 and the retry's 201 named
+//  a row nobody would send.
+static void
+test_ambiguous_commit_landed (void **state)
+{
+    outbox_t *outbox = *state;
+    s_primary (outbox);
+    s_db.insert_result = -2;
+    s_accept (outbox, 9, "key-1", NULL);
+    s_settle (outbox);
+    assert_int_equal (s_io.replies, 0);
+    assert_int_equal (s_db.count, 1);
+    assert_int_equal (outbox_stats (outbox).unresolved, 1);
+    s_accept (outbox, 10, "key-1", NULL);
+    s_accept (outbox, 11, "key-2", NULL);
+    s_db.insert_result = 0;
+    s_until_replies (outbox, 3);
+    assert_int_equal (s_io.by_status[201], 3);
+    assert_int_equal (s_db.count, 2);
+    assert_int_equal (s_io.sends, 2);
+    assert_string_equal (s_io.send_ids[0], s_id ("key-1"));
+    assert_string_equal (s_io.send_ids[1], s_id ("key-2"));
+    outbox_stats_t stats = outbox_stats (outbox);
+    assert_int_equal (stats.accepted, 2);
+    assert_int_equal (stats.retried, 1);
+    assert_int_equal (stats.unresolved, 1);
+}
+
+//  A COMMIT that fails and did not commit: tried again until it does.
+static void
+test_ambiguous_commit_lost (void **state)
+{
+    outbox_t *outbox = *state;
+    s_primary (outbox);
+    s_db.insert_result = -3;
+    s_accept (outbox, 9, "key-1", NULL);
+    s_settle (outbox);
+    assert_int_equal (s_io.replies, 0);
+    assert_int_equal (s_db.count, 0);
+    //  Every try fails alike while the database does: still no answer.
+    int64_t until = zclock_mono () + 200;
+    while (zclock_mono () < until) {
+        zclock_sleep (10);
+        outbox_tick (outbox);
+        s_settle (outbox);
+    }
+    assert_int_equal (s_io.replies, 0);
+    assert_true (s_db.inserts >= 2);
+    assert_true (outbox_stats (outbox).unresolved >= 2);
+    s_db.insert_result = 0;
+    s_until_replies (outbox, 1);
+    assert_int_equal (s_io.last.status, 201);
+    assert_int_equal (s_db.count, 1);
+    assert_int_equal (s_io.sends, 1);
+}
+
+//  The shard lost while a batch is unresolved: its requests are answered
+//  1018 (retried at the next holder, which finds the row if it committed);
+//  nothing more is tried or sent.
+static void
+test_ambiguous_commit_demoted (void **state)
+{
+    outbox_t *outbox = *state;
+    s_primary (outbox);
+    s_db.insert_result = -2;
+    s_accept (outbox, 9, "key-1", NULL);
+    s_settle (outbox);
+    assert_int_equal (s_io.replies, 0);
+    int inserts = s_db.inserts;
+    outbox_hold (outbox, -1, 1, 0);
+    assert_int_equal (s_io.replies, 1);
+    assert_int_equal (s_io.last.status, 500);
+    assert_int_equal (s_io.last.code, 1018);
+    s_db.insert_result = 0;
+    zclock_sleep (100);
+    outbox_tick (outbox);
+    s_settle (outbox);
+    assert_int_equal (s_db.inserts, inserts);
+    assert_int_equal (s_io.sends, 0);
+    assert_int_equal (s_io.replies, 1);
+}
+
 static void
 test_demotion_stops (void **state)
 {
@@ -589,6 +702,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_session_lost_queries_first, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_waiting_max, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_memory_max, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_ambiguous_commit_landed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_ambiguous_commit_lost, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_ambiguous_commit_demoted, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_demotion_stops, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_media_lookup, s_setup, s_teardown),
     };
