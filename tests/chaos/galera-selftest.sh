@@ -166,7 +166,8 @@ s_replicate() {
     galera_sql db -e "CREATE DATABASE selftest;
         CREATE TABLE selftest.t (id INT AUTO_INCREMENT PRIMARY KEY, step VARCHAR(40) NOT NULL,
                                  node VARCHAR(8) NOT NULL, at DATETIME(6) NOT NULL DEFAULT NOW(6));
-        CREATE TABLE selftest.probe (id INT AUTO_INCREMENT PRIMARY KEY, node VARCHAR(8) NOT NULL)" || return 1
+        CREATE TABLE selftest.probe (id INT AUTO_INCREMENT PRIMARY KEY, node VARCHAR(8) NOT NULL);
+        CREATE TABLE selftest.moves (id INT AUTO_INCREMENT PRIMARY KEY, node VARCHAR(8) NOT NULL)" || return 1
     put db start || return 1
     expect "rows of 'start' on db3" "$(rows db3 start)" 1
     # A writer that moves from node to node, as a process does when its node
@@ -178,8 +179,8 @@ s_replicate() {
     local i h id last=0
     for i in $(seq 1 30); do
         for h in db db2 db3; do
-            id=$(galera_sql "$h" -e "SET SESSION wsrep_sync_wait = 5; INSERT INTO selftest.t (step, node)
-                                    VALUES ('moves', '$h'); SELECT LAST_INSERT_ID()") || return 1
+            id=$(galera_sql "$h" -e "SET SESSION wsrep_sync_wait = 5; INSERT INTO selftest.moves (node)
+                                    VALUES ('$h'); SELECT LAST_INSERT_ID()") || return 1
             [ "$id" -gt "$last" ] || { fail "an insert on $h after one at id $last got id $id"; return 1; }
             last=$id
         done
