@@ -297,6 +297,43 @@ s_server (wa_db_t *self, char *text, size_t size)
     return 0;
 }
 
+//  A Galera node's state, as its status variables say it.
+typedef struct {
+    char ready[16];             //  wsrep_ready: ON, OFF
+    char state[16];             //  wsrep_local_state: 4 is Synced
+    char status[32];            //  wsrep_cluster_status: Primary, non-Primary
+    char comment[32];           //  wsrep_local_state_comment: Synced, Initialized, ...
+} wsrep_state_t;
+
+//  0, or -1 (the query failed: the reason in mysql_error).
+static int
+s_wsrep_state (MYSQL *mysql, wsrep_state_t *out)
+{
+    memset (out, 0, sizeof *out);
+    if (mysql_query (mysql, "SHOW GLOBAL STATUS WHERE Variable_name IN "
+                     "('wsrep_ready', 'wsrep_local_state', 'wsrep_cluster_status', 'wsrep_local_state_comment')"))
+        return -1;
+    MYSQL_RES *res = mysql_store_result (mysql);
+    MYSQL_ROW row;
+    while (res && (row = mysql_fetch_row (res))) {
+        if (!row[0] || !row[1])
+            continue;
+        if (strcasecmp (row[0], "wsrep_ready") == 0)
+            snprintf (out->ready, sizeof out->ready, "%s", row[1]);
+        else
+        if (strcasecmp (row[0], "wsrep_local_state") == 0)
+            snprintf (out->state, sizeof out->state, "%s", row[1]);
+        else
+        if (strcasecmp (row[0], "wsrep_cluster_status") == 0)
+            snprintf (out->status, sizeof out->status, "%s", row[1]);
+        else
+            snprintf (out->comment, sizeof out->comment, "%s", row[1]);
+    }
+    if (res)
+        mysql_free_result (res);
+    return 0;
+}
+
 //  A Galera node serves only as a synced member of the primary component
 //  (a node cut off into a minority refuses statements, a joiner or donor
 //  may be behind): 0, or -1 with the reason in text. A server without
@@ -325,34 +362,16 @@ s_galera (wa_db_t *self, char *text, size_t size)
         mysql_free_result (res);
     if (!on)
         return 0;
-    if (mysql_query (self->mysql, "SHOW GLOBAL STATUS WHERE Variable_name IN "
-                     "('wsrep_ready', 'wsrep_local_state', 'wsrep_cluster_status', 'wsrep_local_state_comment')")) {
+    wsrep_state_t w;
+    if (s_wsrep_state (self->mysql, &w)) {
         snprintf (text, size, "cannot read the Galera node's state: %s", mysql_error (self->mysql));
         return -1;
     }
-    char ready[16] = "", state[16] = "", status[32] = "", comment[32] = "";
-    res = mysql_store_result (self->mysql);
-    while (res && (row = mysql_fetch_row (res))) {
-        if (!row[0] || !row[1])
-            continue;
-        if (strcasecmp (row[0], "wsrep_ready") == 0)
-            snprintf (ready, sizeof ready, "%s", row[1]);
-        else
-        if (strcasecmp (row[0], "wsrep_local_state") == 0)
-            snprintf (state, sizeof state, "%s", row[1]);
-        else
-        if (strcasecmp (row[0], "wsrep_cluster_status") == 0)
-            snprintf (status, sizeof status, "%s", row[1]);
-        else
-            snprintf (comment, sizeof comment, "%s", row[1]);
-    }
-    if (res)
-        mysql_free_result (res);
     //  4: Synced.
-    if (strcasecmp (ready, "ON") != 0 || strcmp (state, "4") != 0 || strcmp (status, "Primary") != 0) {
+    if (strcasecmp (w.ready, "ON") != 0 || strcmp (w.state, "4") != 0 || strcmp (w.status, "Primary") != 0) {
         snprintf (text, size, "the Galera node is not a synced member of the primary component (wsrep_ready %s, "
-                  "state %s, cluster status %s)", *ready ? ready : "?", *comment ? comment : *state ? state : "?",
-                  *status ? status : "?");
+                  "state %s, cluster status %s)", *w.ready ? w.ready : "?",
+                  *w.comment ? w.comment : *w.state ? w.state : "?", *w.status ? w.status : "?");
         return -1;
     }
     if (mysql_query (self->mysql, "SET SESSION wsrep_sync_wait = 5")) {
@@ -687,13 +706,10 @@ s_left_cluster (wa_db_t *self)
     if (!self->galera || !self->mysql
     ||  (self->last_errno != ER_LOCK_WAIT_TIMEOUT && self->last_errno != ER_ERROR_DURING_COMMIT))
         return false;
-    if (mysql_query (self->mysql, "SHOW GLOBAL STATUS LIKE 'wsrep_ready'"))
+    wsrep_state_t w;
+    if (s_wsrep_state (self->mysql, &w))
         return true;
-    MYSQL_RES *res = mysql_store_result (self->mysql);
-    MYSQL_ROW row = res ? mysql_fetch_row (res) : NULL;
-    bool ready = row && row[1] && strcasecmp (row[1], "ON") == 0;
-    if (res)
-        mysql_free_result (res);
+    bool ready = strcasecmp (w.ready, "ON") == 0;
     if (!ready)
         wa_debug ("db: database node %s is no longer ready (wsrep_ready OFF): connecting to another", self->node);
     return !ready;

@@ -231,10 +231,11 @@ wa_dbworker_stats_json (void)
     wa_dbworker_stats_t jobs = s_stats;
     //  Milliseconds to the microsecond.
     double mean_ms = jobs.jobs ? round ((double) jobs.total_us / (double) jobs.jobs) / 1000.0 : 0.0;
-    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
+    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
                       "statements", (json_int_t) db.statements, "statement_errors", (json_int_t) db.errors,
                       "connects", (json_int_t) db.connects, "connect_failures", (json_int_t) db.connect_failures,
-                      "disconnects", (json_int_t) db.disconnects, "jobs", (json_int_t) jobs.jobs,
+                      "disconnects", (json_int_t) db.disconnects, "node_changes", (json_int_t) db.node_changes,
+                      "jobs", (json_int_t) jobs.jobs,
                       "jobs_failed", (json_int_t) jobs.failed, "job_ms_mean", mean_ms,
                       "job_ms_max", (double) jobs.max_us / 1000.0);
 }
