@@ -984,6 +984,7 @@ s_probe_start (coreapp_t *self)
 {
     self->probe = zsock_new (ZMQ_DEALER);
     zsock_set_linger (self->probe, 0);
+    zsock_set_maxmsgsize (self->probe, WA_FRAME_MAX);
     zsock_set_sndhwm (self->probe, 1);
     zsock_set_heartbeat_ivl (self->probe, (int) (self->settings.upstream_ping_interval * 1000));
     zsock_set_heartbeat_timeout (self->probe, (int) (self->settings.upstream_idle_timeout * 1000));

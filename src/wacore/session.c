@@ -38,6 +38,9 @@ session_open (session_t *self, uint64_t node, uint32_t shard, uint32_t shards, u
     assert (self->state == SESSION_CLOSED);
     self->sock = zsock_new (ZMQ_DEALER);
     zsock_set_sndtimeo (self->sock, 0);
+    //  A frame over the codec's limit is dropped by libzmq before it is
+    //  buffered whole (the codec would refuse it anyway).
+    zsock_set_maxmsgsize (self->sock, WA_FRAME_MAX);
     if (zsock_connect (self->sock, "%s", self->config->upstream_endpoint)) {
         wa_error ("cannot connect to upstream %s", self->config->upstream_endpoint);
         zsock_destroy (&self->sock);

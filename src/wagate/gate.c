@@ -49,6 +49,7 @@ s_router_bind (const char *endpoint, const char *what)
     //  EVENTS_WINDOW per session): past the default high-water mark a ROUTER
     //  would drop them silently.
     zsock_set_sndhwm (sock, 0);
+    zsock_set_maxmsgsize (sock, WA_FRAME_MAX);
     if (zsock_bind (sock, "%s", endpoint) == -1) {
         wa_error ("cannot bind the %s socket on %s: %s", what, endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);

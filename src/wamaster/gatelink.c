@@ -145,6 +145,7 @@ gatelink_new (zloop_t *loop, const char *endpoint)
     self->dealer = zsock_new (ZMQ_DEALER);
     if (self->dealer) {
         zsock_set_immediate (self->dealer, 1);
+        zsock_set_maxmsgsize (self->dealer, WA_FRAME_MAX);
         zsock_set_sndtimeo (self->dealer, 0);
         zsock_set_linger (self->dealer, 0);
         if (zsock_connect (self->dealer, "%s", endpoint))
