@@ -102,14 +102,9 @@ db_start() {
         echo "port $port (the private MariaDB's) is already in use; set WA_RUN_DB_PORT to another" >&2
         return 1
     fi
-    # A MariaDB stopped moments ago leaves its closed connections in
-    # TIME-WAIT on the port for up to a minute, and mariadbd will not bind
-    # it until they are gone (make stop; make start).
-    if ss -Htan state time-wait "sport = :$port" | grep -q .; then
-        echo "waiting for the old connections on port $port to time out (up to a minute) ..."
-        wait_for 70 bash -c "! ss -Htan state time-wait 'sport = :$port' | grep -q ." \
-            || { echo "port $port stays busy; set WA_RUN_DB_PORT to another" >&2; return 1; }
-    fi
+    # (A MariaDB stopped or killed moments ago leaves its connections in
+    # TIME-WAIT on the port; mariadbd binds with SO_REUSEADDR, so a restart
+    # on the same port need not wait for them.)
     mkdir -p "$RUN/db/tmp"
     # Its files for this user only (it sets its own umask: 0660 by default).
     UMASK=0600 UMASK_DIR=0700 setsid mariadbd --no-defaults --datadir="$RUN/db/data" --socket="$RUN/db/mariadb.sock" --tmpdir="$RUN/db/tmp" \

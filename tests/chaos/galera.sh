@@ -195,8 +195,8 @@ galera__launch() {
     if [ "${1:-}" = --wsrep-new-cluster ] && [ -f "$dir/data/grastate.dat" ]; then
         sed -i 's/^safe_to_bootstrap: 0/safe_to_bootstrap: 1/' "$dir/data/grastate.dat"
     fi
-    # (No wait for the port's connections in TIME-WAIT, as db_start has: a
-    # node killed while clients were connected binds 3306 again at once.)
+    # (No wait for the port's connections in TIME-WAIT: a node killed while
+    # clients were connected binds 3306 again at once, SO_REUSEADDR.)
     [ ! -f "$FAKETIME_LIB" ] || env=(LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$T/clock/$h"
                                      FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_CACHE_DURATION=1)
     # The node's options in a file of its own, given with --defaults-file (not
