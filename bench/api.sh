@@ -6,8 +6,11 @@
 #      each message goes waweb -> wacore -> outbox committed -> wagate;
 #   2. the bare anchor (bench/anchor/anchor.c): waweb's HTTP layer and one
 #      API_REQ per request over a DEALER to a ROUTER echo, nothing else.
-# Prints req/s, p50, p99 and errors for both, their ratio, the CPU each
-# process used, and wagate's messages, duplicates and overlaps (must be 0).
+# Prints req/s, p50, p90, p99, max and errors for both, their ratio, the CPU each
+# process used, what one message cost (bench/costs.sh: per process CPU µs,
+# system calls and context switches; the database's statements, commits,
+# redo bytes and fsyncs), and wagate's messages, duplicates and overlaps
+# (must be 0).
 #   WA_BENCH_SECONDS (20)  WA_BENCH_CONNECTIONS (64)  WA_BENCH_THREADS (2, wrk's)
 #   WA_BENCH_SHARDS (1, as make run)  shards of the cluster: with 2, each
 #                          Coreapp is primary for one; with 4, for two
@@ -42,6 +45,7 @@ fi
 
 RUN=$(mktemp -d /tmp/wa-bench-api.XXXXXX)
 . scripts/cluster-lib.sh
+. bench/costs.sh
 CONF=$RUN/bench.conf
 NAMES="webapp1 coreapp1 coreapp2 master1 master2 wagate anchor echo"
 PERF_PID=
@@ -224,9 +228,11 @@ CONF
     fi
     idle_check
     cpu_begin webapp1 coreapp1 coreapp2 master1 master2 wagate mariadbd
+    costs_begin webapp1 coreapp1 coreapp2 master1 master2 wagate mariadbd
     run_wrk full "$url"
     echo "  CPU during the run:"
     cpu_end "$(field full seconds)"
+    costs_end "$(field full ok)"
     if [ -n "$PERF_PID" ]; then
         kill -INT "$PERF_PID" 2>/dev/null || true
         wait "$PERF_PID" 2>/dev/null || true
@@ -266,9 +272,11 @@ anchor() {
     echo "Anchor: $DURATION s at $CONNS connections ..."
     idle_check
     cpu_begin anchor echo
+    costs_begin anchor echo
     run_wrk anchor "$url"
     echo "  CPU during the run:"
     cpu_end "$(field anchor seconds)"
+    COSTS_SQL=false costs_end "$(field anchor ok)"
     proc_stop anchor; proc_stop echo
 }
 
@@ -279,13 +287,13 @@ anchor() {
 # The table
 echo
 echo "bench-api: POST /v1/messages, wrk -t$THREADS -c$CONNS -d${DURATION}s, $SHARDS shard(s); $(nproc) × $(lscpu | sed -n 's/^Model name: *//p'); $(date -u '+%Y-%m-%d %H:%M UTC')"
-printf '  %-12s %10s %10s %10s %10s %10s %14s\n' "" "requests" "req/s" "p50" "p99" "non-2xx" "socket errors"
+printf '  %-12s %10s %10s %10s %10s %10s %10s %10s %14s\n' "" "requests" "req/s" "p50" "p90" "p99" "max" "non-2xx" "socket errors"
 for label in full anchor; do
     [ -n "${RESULT[$label]:-}" ] || continue
     name=$([ "$label" = full ] && echo "full path" || echo "anchor")
-    printf '  %-12s %10s %10s %7.2f ms %7.2f ms %10s %14s\n' "$name" "$(field "$label" requests)" "$(field "$label" rps)" \
-        "$(awk -v u="$(field "$label" p50_us)" 'BEGIN { print u / 1000 }')" \
-        "$(awk -v u="$(field "$label" p99_us)" 'BEGIN { print u / 1000 }')" \
+    ms() { awk -v u="$(field "$label" "$1")" 'BEGIN { print u / 1000 }'; }
+    printf '  %-12s %10s %10s %7.2f ms %7.2f ms %7.2f ms %7.1f ms %10s %14s\n' "$name" "$(field "$label" requests)" \
+        "$(field "$label" rps)" "$(ms p50_us)" "$(ms p90_us)" "$(ms p99_us)" "$(ms max_us)" \
         "$(field "$label" non2xx)" "$(field "$label" socket_errors)"
     [ "$(field "$label" non2xx)" = 0 ] && [ "$(field "$label" socket_errors)" = 0 ] || FAILED=1
     [ "$(field "$label" non2xx)" = 0 ] || echo "    statuses: $(field "$label" statuses)"
@@ -296,9 +304,9 @@ fi
 [ -z "${GATE_LINE:-}" ] || echo "  $GATE_LINE"
 [ -z "$LOADED" ] || echo "  WARNING: other work ran on the machine during a run (see above): the figures are not clean"
 if [ -n "${RESULT[full]:-}" ]; then
-    awk -v f="$(field full rps)" -v p="$(field full p99_us)" -v a="$(field anchor rps)" 'BEGIN {
-        printf "  targets: >= 20000 req/s: %s; p99 <= 10 ms: %s", (f >= 20000 ? "met" : "missed"), (p <= 10000 ? "met" : "missed")
-        if (a != "") printf "; >= 30 %% of the anchor: %s", (f >= 0.3 * a ? "met" : "missed")
+    awk -v f="$(field full rps)" -v p="$(field full p99_us)" -v a="$(field anchor rps)" -v c="$CONNS" 'BEGIN {
+        printf "  targets (issue 15): p99 <= 10 ms at 64 connections: %s", (c != 64 ? "not measured (" c " connections)" : p <= 10000 ? "met" : "missed")
+        if (a != "") printf "; >= 50 %% of the anchor: %s (%.1f %%)", (f >= 0.5 * a ? "met" : "missed"), 100 * f / a
         printf "\n" }'
 fi
 exit "$FAILED"
