@@ -1204,6 +1204,22 @@ s_shutdown (web_t *self)
     zsock_destroy (&self->requests);
 }
 
+//  Listening where other hosts connect, but named by a loopback address:
+//  `nodes` (wactl status, the support bundle) lists it under it, and a
+//  self-signed certificate made here names it, not a name that reaches
+//  this host from another (wa_node_start says the same of the other roles).
+static void
+s_warn_loopback (const wa_config_t *config)
+{
+    if (wa_config_is_loopback (config->webapp_bind) || !wa_config_is_loopback (config->hostname))
+        return;
+    wa_warn ("this webapp binds %s (webapp_bind) but its hostname is %s: it is registered as a loopback "
+             "address, which is other hosts' own, and a self-signed certificate made here names no address "
+             "they reach it by. Set webapp_hostname (WEBAPP_HOSTNAME) or hostname to a name the other hosts "
+             "and the clients reach this one by, or webapp_bind to 127.0.0.1 for a Webapp on one host",
+             config->webapp_bind, config->hostname);
+}
+
 int
 web_run (const wa_config_t *config)
 {
@@ -1236,6 +1252,7 @@ web_run (const wa_config_t *config)
     wa_info ("listening on %s://%s:%d; database %s:%d/%s", http_server_tls (self->http) ? "https" : "http",
              config->webapp_bind, http_server_port (self->http), config->db_hostname, config->db_port,
              config->db_name);
+    s_warn_loopback (config);
     self->db = s_worker_new (config);
     self->hasher = s_worker_new (config);
     self->pending = zlistx_new ();
