@@ -11,7 +11,8 @@
 #                                         steps, and faults under load, an upgrade
 #                                         under load, and the per-role files as
 #                                         separate projects ("hosts")
-# Without a Docker engine it prints one line saying so and passes. Every
+# Without a Docker engine (or docker-compose) it prints one line, "skip
+# compose/MODE: why", and exits 0 (make test counts it skipped). Every
 # project it makes is named wact-*, and removed at exit with its volumes
 # (WA_KEEP=1 keeps them and the work folder). Waits poll a condition with a
 # deadline. Judged by wagate's ledger and tools/wacheck, as the chaos suite is.
@@ -25,11 +26,11 @@ RUN=/nonexistent
 . scripts/cluster-lib.sh
 
 if ! command -v docker >/dev/null 2>&1 || ! why=$(docker info --format '{{.ServerVersion}}' 2>&1); then
-    echo "skipped compose tests: no Docker engine answers (docker info: $(echo "${why:-docker not installed}" | grep . | head -n 1))"
+    echo "skip compose/$MODE: no Docker engine answers (docker info: $(echo "${why:-docker not installed}" | grep . | head -n 1))"
     exit 0
 fi
 if ! command -v docker-compose >/dev/null 2>&1; then
-    echo "skipped compose tests: docker-compose is not installed (Debian's package docker-compose)"
+    echo "skip compose/$MODE: docker-compose is not installed (Debian's package docker-compose)"
     exit 0
 fi
 for program in waload wacheck; do
