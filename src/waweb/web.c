@@ -910,8 +910,11 @@ s_progress (web_t *self)
     if (self->fatal || self->ready)
         return;
     if (!self->id) {
+        //  The port clients reach: the one bound, or the published one
+        //  (webapp_port) when webapp_bind_port binds another.
         char port[16];
-        snprintf (port, sizeof port, "%d", http_server_port (self->http));
+        snprintf (port, sizeof port, "%d", self->config->webapp_bind_port >= 0 ? self->config->webapp_port
+                                                                                : http_server_port (self->http));
         //  No port of ours on the bus: the key is not stored.
         wa_register_submit (&self->register_job, self->db, "webapp", self->config->hostname, port, "",
                             wa_schema_version);
@@ -1249,8 +1252,11 @@ web_run (const wa_config_t *config)
         free (self);
         return 1;
     }
-    wa_info ("listening on %s://%s:%d; database %s:%d/%s", http_server_tls (self->http) ? "https" : "http",
-             config->webapp_bind, http_server_port (self->http), config->db_hostname, config->db_port,
+    char published[48] = "";
+    if (config->webapp_bind_port >= 0)
+        snprintf (published, sizeof published, " (published as %d)", config->webapp_port);
+    wa_info ("listening on %s://%s:%d%s; database %s:%d/%s", http_server_tls (self->http) ? "https" : "http",
+             config->webapp_bind, http_server_port (self->http), published, config->db_hostname, config->db_port,
              config->db_name);
     s_warn_loopback (config);
     self->db = s_worker_new (config);
