@@ -130,7 +130,8 @@ static const key_t_ s_keys[] = {
        "days an outbox row is kept once its message is sent (or refused); it is the message's "
        "idempotency record for that long (0: kept forever)"),
     K ("retention_callbacks_days", NULL, T_DAYS, retention_callbacks_days, "7", 0, 36500, NULL,
-       "days a callback is kept once delivered (or skipped, or rejected) (0: kept forever)"),
+       "days a callback is kept once delivered (or skipped, or rejected), and an inbound message's id "
+       "(inbound_ids, for marking it read) once stored, pass_through or not (0: kept forever)"),
     K ("retention_events_days", NULL, T_DAYS, retention_events_days, "30", 0, 36500, NULL,
        "days an audit event (wactl events) is kept (0: kept forever)"),
     K ("gc_interval", NULL, T_SEC, gc_interval, "60", 0.1, 86400, NULL,

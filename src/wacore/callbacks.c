@@ -59,6 +59,11 @@ typedef struct {
     const char *kinds[STORE_BATCH];
     const char *conversations[STORE_BATCH];
     const char *payloads[STORE_BATCH];
+    //  The inbound messages among them: their ids kept (inbound_ids).
+    unsigned int inbound;
+    const char *inbound_ids[STORE_BATCH];
+    int64_t inbound_shards[STORE_BATCH];
+    const char *inbound_senders[STORE_BATCH];
     int result;                 //  0 committed, 1 fenced off, -1 database error
     int64_t inserted;
     char error[200];
@@ -157,6 +162,10 @@ static const char *SQL_FENCE =
 static const char *SQL_INSERT =
     "INSERT IGNORE INTO callbacks (event_id, shard, kind, conversation, payload, created_at) "
     "VALUES (?, ?, ?, ?, ?, NOW(6))";
+//  What PUT /v1/messages/{id} needs of an inbound message, kept after its
+//  callback is gone (schema 17).
+static const char *SQL_INSERT_INBOUND =
+    "INSERT IGNORE INTO inbound_ids (message_id, shard, sender, created_at) VALUES (?, ?, ?, NOW(6))";
 static const char *SQL_COUNT =
     "SELECT COUNT(*) FROM callbacks WHERE shard = ? AND status = 'pending'";
 static const char *SQL_LOAD =
@@ -240,6 +249,9 @@ s_store_run (wa_job_t *job, wa_db_t *db)
     const void *cols[] = { self->ids, self->shards, self->kinds, self->conversations, self->payloads };
     int64_t rows = wa_db_exec_bulk (db, SQL_INSERT, "sisss", self->count, cols);
     if (rows < 0)
+        goto rollback;
+    const void *inbound[] = { self->inbound_ids, self->inbound_shards, self->inbound_senders };
+    if (self->inbound > 0 && wa_db_exec_bulk (db, SQL_INSERT_INBOUND, "sis", self->inbound, inbound) < 0)
         goto rollback;
     if (wa_db_transaction (db, "COMMIT"))
         goto failed;
@@ -505,6 +517,7 @@ s_store_submit (callbacks_t *self)
     job->node = self->node;
     job->epoch = self->epoch;
     job->count = 0;
+    job->inbound = 0;
     incoming_t *incoming;
     while (job->count < STORE_BATCH && (int64_t) job->count < room
        &&  (incoming = zlistx_first (self->incoming))) {
@@ -517,6 +530,12 @@ s_store_submit (callbacks_t *self)
         job->kinds[i] = incoming->event.kind;
         job->conversations[i] = incoming->event.conversation;
         job->payloads[i] = incoming->event.payload;
+        if (incoming->event.message_id[0]) {
+            unsigned int m = job->inbound++;
+            job->inbound_ids[m] = incoming->event.message_id;
+            job->inbound_shards[m] = self->shard;
+            job->inbound_senders[m] = incoming->event.conversation;
+        }
     }
     WA_JOB_SUBMIT (self->db, self->store);
 }
@@ -590,6 +609,7 @@ s_store_done (callbacks_t *self)
     for (unsigned int i = 0; i < job->count; i++)
         s_incoming_free (&job->rows[i]);
     job->count = 0;
+    job->inbound = 0;
 }
 
 //  --------------------------------------------------------------------------

@@ -10,6 +10,9 @@
     and resends everything not stored. event_id is unique: a resent event is
     stored once. An event that fails the checks is acknowledged and dropped
     (counted as rejected, logged): it would otherwise come back forever.
+    An inbound message's id, sender and shard go into inbound_ids in
+    the same transaction: PUT /v1/messages/{id} finds it there after its
+    callback row is gone (pass_through, retention).
 
     Deliver: pending rows are read back from the table in seq order (paged,
     CALLBACKS_MEMORY_MAX in memory at once), so the table is the one queue

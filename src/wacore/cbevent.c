@@ -131,6 +131,7 @@ s_payload (json_t *payload, cbevent_t *event, char *why, size_t why_size)
         if (!s_digits (json_object_get (status, "timestamp"), NUMBER_MAX))
             return s_fail (why, why_size, "a status's 'timestamp' is not 1 to 20 digits");
         event->kind = "status";
+        event->message_id[0] = 0;
         event->sent_status = strcmp (value, "sent") == 0;
         snprintf (event->conversation, sizeof event->conversation, "%s",
                   json_string_value (json_object_get (status, "recipient_id")));
@@ -160,6 +161,8 @@ s_payload (json_t *payload, cbevent_t *event, char *why, size_t why_size)
         if (!s_text (json_object_get (json_object_get (message, "text"), "body"), BODY_MAX_BYTES))
             return s_fail (why, why_size, "a message's body is not 1 to 4096 bytes");
         event->kind = "message";
+        snprintf (event->message_id, sizeof event->message_id, "%s",
+                  json_string_value (json_object_get (message, "id")));
         event->sent_status = false;
         snprintf (event->conversation, sizeof event->conversation, "%s", json_string_value (from));
     }

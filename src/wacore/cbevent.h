@@ -28,6 +28,7 @@ typedef struct {
     char event_id[CBQUEUE_EVENT_ID_MAX + 1];
     const char *kind;                           //  "status" or "message"
     char conversation[CBQUEUE_CONVERSATION_MAX + 1];   //  recipient_id, or from
+    char message_id[CBQUEUE_EVENT_ID_MAX + 1];         //  an inbound message's id ("" for a status)
     bool sent_status;                           //  a status "sent"
     char *payload;                              //  malloc'd compact JSON
 } cbevent_t;

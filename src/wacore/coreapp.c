@@ -1485,6 +1485,13 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
     }
     else
     if (streq (op, "read")) {
+        //  Routed by its sender: a route that is not it would read the
+        //  message on another conversation's shard.
+        const char *route = json_string_value (json_object_get (root, "route"));
+        const char *from = json_string_value (json_object_get (root, "from"));
+        if (json_object_get (root, "route") && (!route || !from || !streq (route, from)))
+            s_api_error (self, peer, msg->seq, 400, WA_ERR_INVALID, "'route' is not the message's sender");
+        else
         if ((slot = s_serving (self, peer, msg->seq, root, true)))
             reads_request (slot->reads, peer, msg->seq, root, s_session_unavailable (slot));
     }

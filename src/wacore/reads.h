@@ -44,8 +44,9 @@ typedef struct {
 reads_t *reads_new (const wa_config_t *settings, reads_io_t io, void *arg, zloop_t *loop);
 //  Every waiting request gets 1011 (stopping); then it is freed.
 void reads_destroy (reads_t **self_p);
-//  An API request ({"op":"read", "shard", "id", "from"}), its shard already
-//  checked; the peer is taken. unavailable: NULL while the session is open,
+//  An API request ({"op":"read", "id", "from", "route"}: route, the sender,
+//  picks the shard by the count in force; an older Webapp's "shard" instead
+//  of route is taken as well), its shard already checked; the peer is taken. unavailable: NULL while the session is open,
 //  else why it is not (the request gets it with 1011).
 void reads_request (reads_t *self, zframe_t **peer, uint64_t seq, const json_t *request, const char *unavailable);
 //  A READ_ACK from the upstream.

@@ -46,12 +46,15 @@ static const char *SQL_HEALTH =
     " FROM node_health";
 
 //  What the primary Master's retention passes did (schema version 9): the
-//  last pass, and the rows deleted since the cluster began.
-static const char *SQL_GC =
-    "SELECT node_id, epoch, passes, " WACTL_ISO ("last_pass_at") ", " WACTL_AGE ("last_pass_at") ","
-    " last_pass_ms, last_batches, last_outbox, last_callbacks, last_events, last_error,"
-    " outbox_deleted, callbacks_deleted, events_deleted"
-    " FROM gc_state WHERE id = 1";
+//  last pass, and the rows deleted since the cluster began; the inbound ids
+//  from schema version 17 (0 before).
+#define SQL_GC(last_inbound_ids, inbound_ids_deleted) \
+    "SELECT node_id, epoch, passes, " WACTL_ISO ("last_pass_at") ", " WACTL_AGE ("last_pass_at") "," \
+    " last_pass_ms, last_batches, last_error, last_outbox, last_callbacks, last_events, " last_inbound_ids "," \
+    " outbox_deleted, callbacks_deleted, events_deleted, " inbound_ids_deleted \
+    " FROM gc_state WHERE id = 1"
+static const char *SQL_GC_9 = SQL_GC ("0", "0");
+static const char *SQL_GC_17 = SQL_GC ("last_inbound_ids", "inbound_ids_deleted");
 
 //  A node_health row older than this many heartbeats (and seconds) is stale.
 #define HEALTH_STALE_BEATS 3
@@ -352,13 +355,13 @@ s_gc_row (const wa_db_row_t *row, void *arg)
                                         "epoch", (json_int_t) wa_db_row_int (row, 1),
                                         "seconds", (double) wa_db_row_int (row, 5) / 1000.0,
                                         "batches", (json_int_t) wa_db_row_int (row, 6),
-                                        "error", wa_db_row_str (row, 10)));
+                                        "error", wa_db_row_str (row, 7)));
     json_t *tables = json_object_get (retention, "tables");
-    static const char *names[3] = { "outbox", "callbacks", "events" };
-    for (int t = 0; t < 3; t++) {
+    static const char *names[4] = { "outbox", "callbacks", "events", "inbound_ids" };
+    for (int t = 0; t < 4; t++) {
         json_t *table = json_object_get (tables, names[t]);
-        json_object_set_new (table, "last_pass", json_integer (wa_db_row_int (row, 7 + t)));
-        json_object_set_new (table, "deleted", json_integer (wa_db_row_int (row, 11 + t)));
+        json_object_set_new (table, "last_pass", json_integer (wa_db_row_int (row, 8 + t)));
+        json_object_set_new (table, "deleted", json_integer (wa_db_row_int (row, 12 + t)));
     }
     return 0;
 }
@@ -509,7 +512,8 @@ s_collect_retention (wactl_t *self, int version, const wa_config_t *effective, j
         json_object_set_new (status, "retention", json_null ());
         return 0;
     }
-    json_t *retention = json_pack ("{s:b, s:f, s:i, s:i, s:n, s:{s:{s:f, s:i, s:i}, s:{s:f, s:i, s:i}, s:{s:f, s:i, s:i}}}",
+    json_t *retention = json_pack ("{s:b, s:f, s:i, s:i, s:n, s:{s:{s:f, s:i, s:i}, s:{s:f, s:i, s:i}, s:{s:f, s:i, s:i}, "
+                                   "s:{s:f, s:i, s:i}}}",
                                    "enabled", effective->db_garbagecollector_enable,
                                    "interval", effective->gc_interval, "batch_size", effective->gc_batch_size,
                                    "passes", 0, "last_pass", "tables",
@@ -517,9 +521,13 @@ s_collect_retention (wactl_t *self, int version, const wa_config_t *effective, j
                                    "callbacks", "keep_days", effective->retention_callbacks_days, "last_pass", 0,
                                    "deleted", 0,
                                    "events", "keep_days", effective->retention_events_days, "last_pass", 0,
+                                   "deleted", 0,
+                                   //  kept as long as callbacks, whatever pass_through says
+                                   "inbound_ids", "keep_days", effective->retention_callbacks_days, "last_pass", 0,
                                    "deleted", 0);
     json_object_set_new (status, "retention", retention);
-    return wa_db_query (self->db, SQL_GC, s_gc_row, retention, "") < 0 ? -1 : 0;
+    return wa_db_query (self->db, version >= WACTL_SCHEMA_INBOUND_IDS ? SQL_GC_17 : SQL_GC_9, s_gc_row, retention,
+                        "") < 0 ? -1 : 0;
 }
 
 static int

@@ -36,6 +36,8 @@
 #define WACTL_SCHEMA_RESHARD 15
 //  nodes.db_node, the write fences, named_locks (a Galera cluster)
 #define WACTL_SCHEMA_GALERA 16
+//  inbound_ids (what PUT /v1/messages/{id} needs), its retention in gc_state
+#define WACTL_SCHEMA_INBOUND_IDS 17
 
 typedef struct {
     wa_config_t *config;

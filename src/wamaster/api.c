@@ -1444,7 +1444,7 @@ s_providers_done (api_t *self, slot_t *slot)
 //  The retention pass a message_gc waits for
 
 void
-api_gc_ended (api_t *self, const int64_t deleted[3], bool more, const char *error)
+api_gc_ended (api_t *self, const int64_t deleted[4], bool more, const char *error)
 {
     if (!self)
         return;
@@ -1460,10 +1460,11 @@ api_gc_ended (api_t *self, const int64_t deleted[3], bool more, const char *erro
             s_error (self, slot->peer, slot->seq, 500, WA_ERR_DATABASE, "the retention pass failed after deleting "
                      "%" PRId64 " outbox rows and %" PRId64 " callbacks: %s", deleted[0], deleted[1], error);
         else {
-            json_t *body = json_pack ("{s:{s:{s:{s:s, s:I, s:I, s:I, s:b}}}}", "services", "message", "gc",
+            json_t *body = json_pack ("{s:{s:{s:{s:s, s:I, s:I, s:I, s:I, s:b}}}}", "services", "message", "gc",
                                       "status", "complete", "messages_deleted", (json_int_t) deleted[0],
                                       "callbacks_deleted", (json_int_t) deleted[1],
-                                      "events_deleted", (json_int_t) deleted[2], "more", more);
+                                      "events_deleted", (json_int_t) deleted[2],
+                                      "inbound_ids_deleted", (json_int_t) deleted[3], "more", more);
             s_reply (self, slot->peer, slot->seq, 200, body);
             json_decref (body);
         }

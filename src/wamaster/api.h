@@ -100,11 +100,11 @@ bool api_job_back (api_t *self, wa_job_t *job);
 void api_stop (api_t *self, bool running);
 
 //  The retention pass the gc hook started or joined ended: rows deleted
-//  (outbox, callbacks, events), whether a table has more left (capped),
+//  (outbox, callbacks, events, inbound ids: gc.h's order), whether a table has more left (capped),
 //  error ("" none); deleted NULL when the pass was dropped (the lease was
 //  lost: the Webapp retries 1017 on the next primary). Every message_gc
 //  waiting gets its answer.
-void api_gc_ended (api_t *self, const int64_t deleted[3], bool more, const char *error);
+void api_gc_ended (api_t *self, const int64_t deleted[4], bool more, const char *error);
 
 //  The settings as settings_get answers them (a new object):
 //  {"settings":{"application":{name: value, ..., "webhooks":{"url": ...}}}}.

@@ -5,7 +5,7 @@
 #include "wa_log.h"
 #include "gc.h"
 
-static const char *s_names[GC_TABLES] = { "outbox", "callbacks", "events" };
+static const char *s_names[GC_TABLES] = { "outbox", "callbacks", "events", "inbound_ids" };
 
 void
 gc_init (gc_t *self)
@@ -60,8 +60,8 @@ gc_cursor (const gc_t *self, int table)
     return self->walk[table].cursor;
 }
 
-//  Walked tables (outbox, callbacks) go window by window; events until a
-//  batch finds fewer rows than it could delete.
+//  Walked tables (outbox, callbacks) go window by window; events and
+//  inbound ids until a batch finds fewer rows than it could delete.
 static bool
 s_walked (int table)
 {
@@ -220,11 +220,17 @@ static const char *SQL_DELETE_EVENTS =
     "DELETE FROM events WHERE at < NOW(6) - INTERVAL ? MICROSECOND AND " GC_FENCE " "
     "ORDER BY at, id LIMIT ?";
 
+//  Inbound message ids (schema 17), the same way by created_at.
+static const char *SQL_DELETE_INBOUND =
+    "DELETE FROM inbound_ids WHERE created_at < NOW(6) - INTERVAL ? MICROSECOND AND " GC_FENCE " "
+    "ORDER BY created_at LIMIT ?";
+
 static const char *SQL_STATE =
     "UPDATE gc_state SET node_id = ?, epoch = ?, passes = passes + 1, last_pass_at = NOW(6), "
     "last_pass_ms = ?, last_batches = ?, last_outbox = ?, last_callbacks = ?, last_events = ?, "
-    "last_error = ?, outbox_deleted = outbox_deleted + ?, callbacks_deleted = callbacks_deleted + ?, "
-    "events_deleted = events_deleted + ? WHERE id = 1 AND " GC_FENCE;
+    "last_inbound_ids = ?, last_error = ?, outbox_deleted = outbox_deleted + ?, "
+    "callbacks_deleted = callbacks_deleted + ?, events_deleted = events_deleted + ?, "
+    "inbound_ids_deleted = inbound_ids_deleted + ? WHERE id = 1 AND " GC_FENCE;
 
 //  The window as it is read: the result, and the due keys as a JSON array.
 typedef struct {
@@ -302,9 +308,9 @@ s_batch_run (gc_job_t *self, wa_db_t *db)
         result->rc = 1;
         return;
     }
-    int64_t rows = self->table == GC_EVENTS
-                 ? wa_db_exec (db, SQL_DELETE_EVENTS, "iuui", self->keep, self->node, self->epoch,
-                               (int64_t) self->limit)
+    int64_t rows = self->table == GC_EVENTS || self->table == GC_INBOUND
+                 ? wa_db_exec (db, self->table == GC_EVENTS ? SQL_DELETE_EVENTS : SQL_DELETE_INBOUND, "iuui",
+                               self->keep, self->node, self->epoch, (int64_t) self->limit)
                  : s_walk_run (self, db);
     if (rows < 0) {
         result->rc = -1;
@@ -322,12 +328,13 @@ s_state_run (gc_job_t *self, wa_db_t *db)
         self->job.rc = 1;
         return;
     }
-    int64_t rows = wa_db_exec (db, SQL_STATE, "uuiiiiisiiiuu", self->node, self->epoch,
+    int64_t rows = wa_db_exec (db, SQL_STATE, "uuiiiiiisiiiiuu", self->node, self->epoch,
                                (int64_t) (self->pass_took / 1000), (int64_t) self->pass_batches,
                                self->pass_deleted[GC_OUTBOX], self->pass_deleted[GC_CALLBACKS],
-                               self->pass_deleted[GC_EVENTS], self->error,
+                               self->pass_deleted[GC_EVENTS], self->pass_deleted[GC_INBOUND], self->error,
                                self->pass_deleted[GC_OUTBOX], self->pass_deleted[GC_CALLBACKS],
-                               self->pass_deleted[GC_EVENTS], self->node, self->epoch);
+                               self->pass_deleted[GC_EVENTS], self->pass_deleted[GC_INBOUND], self->node,
+                               self->epoch);
     if (rows < 0)
         snprintf (self->error, sizeof self->error, "%s", wa_db_error (db));
     self->job.rc = rows < 0 ? -1 : rows == 0 ? 1 : 0;

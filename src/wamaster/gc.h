@@ -8,7 +8,9 @@
       older than retention_outbox_days; a pending row never goes;
     - callbacks delivered, skipped or rejected (status <> 'pending') whose
       delivered_at is older than retention_callbacks_days;
-    - audit events whose `at` is older than retention_events_days.
+    - audit events whose `at` is older than retention_events_days;
+    - inbound message ids (inbound_ids, what PUT /v1/messages/{id}
+      needs) whose created_at is older than retention_callbacks_days.
     0 days keeps a table's rows. Ages are by the database's clock, the one
     the rows were stamped with.
 
@@ -23,8 +25,8 @@
     than the retention (those after it are younger still) or at the table's
     end, and the next pass walks from the first row again. No index on
     sent_at is needed, so the send path pays no extra index write. Events
-    go oldest first by their `at` key until a batch deletes fewer than
-    gc_batch_size. A pass takes at most GC_PASS_BATCHES batches per table
+    and inbound ids (every row finished) go oldest first by their time key
+    until a batch deletes fewer than gc_batch_size. A pass takes at most GC_PASS_BATCHES batches per table
     (the next pass goes on from where it stopped), and after each batch the
     reactor waits as long as the batch took (at most GC_GAP_MAX): the
     collector keeps its connection busy half the time at most, and each
@@ -44,7 +46,7 @@
 #include <jansson.h>
 #include "wa_dbworker.h"
 
-typedef enum { GC_OUTBOX, GC_CALLBACKS, GC_EVENTS, GC_TABLES } gc_table_t;
+typedef enum { GC_OUTBOX, GC_CALLBACKS, GC_EVENTS, GC_INBOUND, GC_TABLES } gc_table_t;
 
 //  Batches per table in one pass.
 #define GC_PASS_BATCHES 100
@@ -108,7 +110,7 @@ typedef struct {
 } gc_t;
 
 void gc_init (gc_t *self);
-//  "outbox", "callbacks", "events".
+//  "outbox", "callbacks", "events", "inbound_ids".
 const char *gc_table_name (int table);
 //  Start a pass at now. False when one is under way.
 bool gc_start (gc_t *self, wa_usec_t now);

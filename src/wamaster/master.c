@@ -529,6 +529,9 @@ s_gc_keep (master_t *self, int64_t keep[GC_TABLES])
     keep[GC_OUTBOX] = WA_SEC (self->settings.retention_outbox_days * 86400);
     keep[GC_CALLBACKS] = WA_SEC (self->settings.retention_callbacks_days * 86400);
     keep[GC_EVENTS] = WA_SEC (self->settings.retention_events_days * 86400);
+    //  What PUT /v1/messages/{id} needs of an inbound message, as long as a
+    //  delivered callback would be kept without pass_through.
+    keep[GC_INBOUND] = keep[GC_CALLBACKS];
     //  pass_through keeps no history: a sent message's row only for as long
     //  as a Webapp may retry it (its idempotency record), a delivered
     //  callback as long.
@@ -573,16 +576,16 @@ s_gc_ended (master_t *self)
     gc_t *gc = &self->gc;
     int64_t deleted = gc_pass_deleted (gc);
     wa_log (*gc->error ? WA_LOG_WARN : deleted ? WA_LOG_INFO : WA_LOG_DEBUG,
-            "retention: pass deleted %" PRId64 " outbox rows, %" PRId64 " callbacks, %" PRId64 " events "
-            "in %d batch(es), %.3f s%s%s%s", gc->walk[GC_OUTBOX].deleted, gc->walk[GC_CALLBACKS].deleted,
-            gc->walk[GC_EVENTS].deleted, gc->batches, (double) gc->last_took / 1e6,
+            "retention: pass deleted %" PRId64 " outbox rows, %" PRId64 " callbacks, %" PRId64 " events, "
+            "%" PRId64 " inbound ids in %d batch(es), %.3f s%s%s%s", gc->walk[GC_OUTBOX].deleted,
+            gc->walk[GC_CALLBACKS].deleted, gc->walk[GC_EVENTS].deleted, gc->walk[GC_INBOUND].deleted, gc->batches, (double) gc->last_took / 1e6,
             gc_more (gc) ? "; more left for the next pass" : "", *gc->error ? "; ended by an error: " : "",
             gc->error);
     if (deleted)
         wa_node_publish (&self->node, "retention", -1, self->lease.epoch, self->node.id,
-                         "deleted outbox %" PRId64 " callbacks %" PRId64 " events %" PRId64 " in %.3f s",
-                         gc->walk[GC_OUTBOX].deleted, gc->walk[GC_CALLBACKS].deleted,
-                         gc->walk[GC_EVENTS].deleted, (double) gc->last_took / 1e6);
+                         "deleted outbox %" PRId64 " callbacks %" PRId64 " events %" PRId64 " inbound_ids %" PRId64
+                         " in %.3f s", gc->walk[GC_OUTBOX].deleted, gc->walk[GC_CALLBACKS].deleted,
+                         gc->walk[GC_EVENTS].deleted, gc->walk[GC_INBOUND].deleted, (double) gc->last_took / 1e6);
 }
 
 //  Hand the pass's next batch to the worker, or, once there is none, its
@@ -615,6 +618,8 @@ s_gc_next (master_t *self)
     }
     gc_finish (&self->gc, wa_clock_mono ());
     s_gc_ended (self);
+    //  api_gc_ended takes the tables in gc.h's order.
+    _Static_assert (GC_TABLES == 4, "api_gc_ended answers four tables");
     int64_t deleted[GC_TABLES];
     for (int t = 0; t < GC_TABLES; t++)
         deleted[t] = self->gc.walk[t].deleted;

@@ -22,11 +22,15 @@
     media_dir. Anything the download refuses answers 400 (1009) naming the
     link's field; nothing is forwarded.
 
-    PUT: an inbound message marked read. Its row in the callbacks table
-    (stored when it came, and kept for retention_callbacks_days once
-    delivered) gives its shard and sender; the request goes, as op "read",
-    to that shard's primary Coreapp, which sends it upstream and answers
-    once the upstream has it (src/wacore/reads.h). */
+    PUT: an inbound message marked read. Its sender comes from its row in
+    inbound_ids (written with its callback, kept for
+    retention_callbacks_days whatever pass_through says), or, for one
+    stored before schema 17, from its callback row. The request goes, as
+    op "read" routed by the sender, to the primary Coreapp of the shard
+    that serves the sender under the shard count in force at each attempt
+    (not the shard it came under: the count may have changed since), which
+    sends it upstream and answers once the upstream has it
+    (src/wacore/reads.h). An id found in neither answers 404 (1006). */
 #include <sodium.h>
 #include "wa_message.h"
 #include "wa_log.h"
@@ -311,21 +315,21 @@ messages_send (web_t *self, web_req_t *req)
 typedef struct {
     char id[WA_MESSAGE_REF_MAX + 1];
     bool found;
-    int shard;
     char from[WA_MESSAGE_TO_MAX + 1];
 } read_t;
 
+//  The kept id first; a callback row for a message stored before schema 17.
 static const char *SQL_INBOUND =
-    "SELECT shard, conversation FROM callbacks WHERE event_id = ? AND kind = 'message'";
+    "(SELECT sender FROM inbound_ids WHERE message_id = ?) UNION ALL "
+    "(SELECT conversation FROM callbacks WHERE event_id = ? AND kind = 'message') LIMIT 1";
 
 static int
 s_inbound_row (const wa_db_row_t *row, void *arg)
 {
     read_t *read = arg;
     read->found = true;
-    read->shard = (int) wa_db_row_int (row, 0);
-    snprintf (read->from, sizeof read->from, "%s", wa_db_row_str (row, 1));
-    return 0;
+    snprintf (read->from, sizeof read->from, "%s", wa_db_row_str (row, 0));
+    return 1;
 }
 
 static void
@@ -333,7 +337,7 @@ s_inbound_run (wa_job_t *job, wa_db_t *db)
 {
     web_req_t *req = web_job_req (job);
     read_t *read = req->extra;
-    job->rc = wa_db_query (db, SQL_INBOUND, s_inbound_row, read, "s", read->id) < 0 ? -1 : 0;
+    job->rc = wa_db_query (db, SQL_INBOUND, s_inbound_row, read, "ss", read->id, read->id) < 0 ? -1 : 0;
 }
 
 static void
@@ -348,18 +352,13 @@ s_inbound_done (web_t *self, web_req_t *req)
         web_fail (self, req, 404, WA_ERR_NOT_FOUND, "no inbound message with id '%s'", read->id);
         return;
     }
-    int shards = web_shards (self);
-    if (shards == 0) {
+    if (web_shards (self) == 0) {
         web_fail (self, req, 503, WA_ERR_NOT_READY, "the shard map has not been read from the database yet");
         return;
     }
-    if (read->shard < 0 || read->shard >= shards) {
-        web_fail (self, req, 500, WA_ERR_INTERNAL, "inbound message '%s' belongs to shard %d, which this cluster "
-                  "does not have", read->id, read->shard);
-        return;
-    }
-    json_t *request = json_pack ("{s:s, s:i, s:s, s:s}", "op", "read", "shard", read->shard, "id", read->id,
-                                 "from", read->from);
+    //  Routed by the sender: each attempt goes to the shard that serves it
+    //  under the count in force then, and the Coreapp checks it by "route".
+    json_t *request = json_pack ("{s:s, s:s, s:s}", "op", "read", "id", read->id, "from", read->from);
     web_forward_routed (self, req, read->from, request);
 }
 

@@ -7,7 +7,8 @@
 #     secondary_master, coreapp), the primary Coreapp saying so and its
 #     shard, "connected" only for it and the primary Master;
 #   - PUT /v1/services/message/gc (collector off): deletes exactly the sent
-#     outbox rows, delivered callbacks and events older than their
+#     outbox rows, delivered callbacks, events and inbound message ids
+#     (inbound_ids) older than their
 #     retention and answers how many; pending and recent rows stay; a pass
 #     capped by its batches says "more" (or "processing") and asking again
 #     finishes the job; across a killed primary Master it is answered by
@@ -72,20 +73,24 @@ q "INSERT INTO callbacks (event_id, shard, kind, conversation, payload, status, 
           IF(seq % 100 = 0, 'pending', 'delivered'), NOW(6) - INTERVAL 1 DAY, IF(seq % 100 = 0, NULL, NOW(6) - INTERVAL 1 DAY)
    FROM seq_1_to_300"
 q "INSERT INTO events (at, node_id, kind, detail) SELECT NOW(6) - INTERVAL 1 DAY, 0, 'op_test', 'old' FROM seq_1_to_40"
+q "INSERT INTO inbound_ids (message_id, shard, sender, created_at)
+   SELECT CONCAT('op-in-', seq), 0, '16315550000', IF(seq <= 25, NOW(6) - INTERVAL 1 DAY, NOW(6)) FROM seq_1_to_29"
 q "INSERT INTO events (at, node_id, kind, shard, detail) VALUES (NOW(6), 0, 'demoted', 0, 'op-test: coreapp 9 demoted')"
 outbox_left() { q "SELECT COUNT(*) FROM outbox WHERE id LIKE 'op-%'"; }
 callbacks_left() { q "SELECT COUNT(*) FROM callbacks WHERE event_id LIKE 'op-%'"; }
 # The collector is off: nothing goes by itself.
 ! wait_for 2 [ "$(outbox_left)" != 507 ] || fail "rows went with the collector off"
 expect "PUT gc" 200 - "$WEB" PUT $GC "${AUTH[@]}"
-[ "$(j .services.message.gc)" = '{"callbacks_deleted":297,"events_deleted":40,"messages_deleted":495,"more":false,"status":"complete"}' ] \
+[ "$(j .services.message.gc)" = '{"callbacks_deleted":297,"events_deleted":40,"inbound_ids_deleted":25,"messages_deleted":495,"more":false,"status":"complete"}' ] \
     || fail "PUT gc: $(body)"
 [ "$(outbox_left)/$(callbacks_left)" = 12/3 ] || fail "left: $(outbox_left) outbox, $(callbacks_left) callbacks"
+[ "$(q "SELECT COUNT(*) FROM inbound_ids WHERE message_id LIKE 'op-in-%'")" = 4 ] || fail "inbound ids: the recent ones must stay"
 [ "$(q "SELECT COUNT(*) FROM outbox WHERE id LIKE 'op-%' AND status = 'pending'")" = 5 ] || fail "a pending row went"
 [ "$(q "SELECT COUNT(*) FROM events WHERE kind = 'demoted'")" -ge 1 ] || fail "a recent event went"
 grep -q "asked for a retention pass now" "$T"/m*.log || fail "the Master did not log the request"
 expect "PUT gc again: nothing left" 200 - "$WEB" PUT $GC/ "${AUTH[@]}"
-[ "$(j '.services.message.gc | [.status, .messages_deleted, .callbacks_deleted]')" = '["complete",0,0]' ] || fail "again: $(body)"
+[ "$(j '.services.message.gc | [.status, .messages_deleted, .callbacks_deleted, .inbound_ids_deleted]')" = '["complete",0,0,0]' ] \
+    || fail "again: $(body)"
 
 note "a pass capped by its batches: more (or processing), then asking again finishes"
 # A walk ends at the first window that reaches rows younger than the

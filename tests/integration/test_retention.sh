@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Retention (issue 13, item 8; docs/OPERATIONS.md, Retention): the primary
 # Master deletes sent (or refused) outbox rows, delivered (skipped,
-# rejected) callbacks and audit events older than their retention, in
-# batches of gc_batch_size, and nothing else:
+# rejected) callbacks, audit events and inbound message ids (inbound_ids,
+# kept for PUT /v1/messages/{id}) older than their retention, in batches of
+# gc_batch_size, and nothing else:
 #   - off from the config file (db_garbagecollector_enable = 0, seeded):
 #     nothing goes;
 #   - turned on with wactl settings set, under a steady stream of
@@ -30,7 +31,7 @@ AUTH=(-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json')
 wactl() { "$BIN/wactl" -c "$CONF" "$@"; }
 gc() { q "SELECT $1 FROM gc_state WHERE id = 1"; }
 
-note "old rows: outbox, callbacks, events, a day old; the pending ones on shard 1 (no Coreapp sends them)"
+note "old rows: outbox, callbacks, events, inbound ids, a day old; the pending ones on shard 1 (no Coreapp sends them)"
 # 80000 outbox rows: every 400th pending, every 50th (else) refused, the rest sent.
 q "INSERT INTO outbox (id, idem_key, shard, epoch, batch, recipient, payload, status, created_at, sent_at)
    SELECT CONCAT('gc-old-', seq), CONCAT('gc-old-', seq), IF(seq % 400 = 0, 1, 0), 1, 0, '16315550000', '{}',
@@ -51,19 +52,24 @@ q "INSERT INTO callbacks (event_id, shard, kind, conversation, payload, status, 
 q "INSERT INTO callbacks (event_id, shard, kind, conversation, payload, status, created_at, delivered_at)
    SELECT CONCAT('gc-now-', seq), 0, 'status', '16315550000', '{}', 'delivered', NOW(6), NOW(6) FROM seq_1_to_20"
 q "INSERT INTO events (at, node_id, kind, detail) SELECT NOW(6) - INTERVAL 1 DAY, 0, 'gc_test', 'old' FROM seq_1_to_40000"
-OUTBOX_OLD=79800 CALLBACKS_OLD=39900 EVENTS_OLD=40000 OUTBOX_PENDING=200 CALLBACKS_PENDING=100
+q "INSERT INTO inbound_ids (message_id, shard, sender, created_at)
+   SELECT CONCAT('gc-old-', seq), seq % 2, '16505550000', NOW(6) - INTERVAL 1 DAY FROM seq_1_to_10000"
+q "INSERT INTO inbound_ids (message_id, shard, sender, created_at)
+   SELECT CONCAT('gc-now-', seq), 0, '16505550000', NOW(6) FROM seq_1_to_20"
+OUTBOX_OLD=79800 CALLBACKS_OLD=39900 EVENTS_OLD=40000 INBOUND_OLD=10000 OUTBOX_PENDING=200 CALLBACKS_PENDING=100
 old_outbox() { q "SELECT COUNT(*) FROM outbox WHERE id LIKE 'gc-old-%' AND status <> 'pending'"; }
 old_callbacks() { q "SELECT COUNT(*) FROM callbacks WHERE event_id LIKE 'gc-old-%' AND status <> 'pending'"; }
 old_events() { q "SELECT COUNT(*) FROM events WHERE kind = 'gc_test'"; }
-[ "$(old_outbox)/$(old_callbacks)/$(old_events)" = "$OUTBOX_OLD/$CALLBACKS_OLD/$EVENTS_OLD" ] \
-    || fail "the old rows: $(old_outbox)/$(old_callbacks)/$(old_events)"
+old_inbound() { q "SELECT COUNT(*) FROM inbound_ids WHERE message_id LIKE 'gc-old-%'"; }
+[ "$(old_outbox)/$(old_callbacks)/$(old_events)/$(old_inbound)" = "$OUTBOX_OLD/$CALLBACKS_OLD/$EVENTS_OLD/$INBOUND_OLD" ] \
+    || fail "the old rows: $(old_outbox)/$(old_callbacks)/$(old_events)/$(old_inbound)"
 
 note "db_garbagecollector_enable = 0 (from the config file): nothing goes"
 setting() { wactl settings --json | jq -r --arg n "$1" '.settings[] | select(.name == $n) | "\(.value) \(.stored)"'; }
 [ "$(setting db_garbagecollector_enable)" = "0 true" ] || fail "not seeded off: $(setting db_garbagecollector_enable)"
 sleep 3
-[ "$(old_outbox)/$(old_callbacks)/$(old_events)" = "$OUTBOX_OLD/$CALLBACKS_OLD/$EVENTS_OLD" ] \
-    || fail "deleted while off: $(old_outbox)/$(old_callbacks)/$(old_events)"
+[ "$(old_outbox)/$(old_callbacks)/$(old_events)/$(old_inbound)" = "$OUTBOX_OLD/$CALLBACKS_OLD/$EVENTS_OLD/$INBOUND_OLD" ] \
+    || fail "deleted while off: $(old_outbox)/$(old_callbacks)/$(old_events)/$(old_inbound)"
 [ "$(gc passes)" = 0 ] || fail "a pass while off: $(gc passes)"
 ! grep -q "retention:" "$T/m1.log" "$T/m2.log" || fail "a Master ran a pass while off: $(grep -h "retention:" "$T"/m?.log)"
 
@@ -86,8 +92,9 @@ send 0 "$T/during" &
 SENDER=$!; PIDS+=("$SENDER")
 T_ON=$(now_ms)
 wactl settings set db_garbagecollector_enable 1 > /dev/null || fail "wactl settings set db_garbagecollector_enable 1"
-all_gone() { [ "$(old_outbox)/$(old_callbacks)/$(old_events)" = 0/0/0 ] && [ "$(gc passes)" -ge 1 ]; }
-wait_for 120 all_gone || fail "old rows left after 120 s: $(old_outbox)/$(old_callbacks)/$(old_events), $(gc passes) passes"
+all_gone() { [ "$(old_outbox)/$(old_callbacks)/$(old_events)/$(old_inbound)" = 0/0/0/0 ] && [ "$(gc passes)" -ge 1 ]; }
+wait_for 120 all_gone \
+    || fail "old rows left after 120 s: $(old_outbox)/$(old_callbacks)/$(old_events)/$(old_inbound), $(gc passes) passes"
 T_OFF=$(now_ms)
 touch "$T/stop"; wait "$SENDER" || true
 P=$(primary_master); E=$(lease_epoch)
@@ -99,12 +106,12 @@ done
 # logs at debug only).
 line=$(grep -m1 "retention: pass deleted" "$T/$PNAME.log") || fail "the primary logged no pass"
 PASS_BATCHES=$(sed -E 's/.* in ([0-9]+) batch.*/\1/' <<<"$line"); PASS_S=$(sed -E 's/.* batch\(es\), ([0-9.]+) s.*/\1/' <<<"$line")
-grep -q "retention: pass deleted $OUTBOX_OLD outbox rows, $CALLBACKS_OLD callbacks, $EVENTS_OLD events" <<<"$line" \
+grep -q "retention: pass deleted $OUTBOX_OLD outbox rows, $CALLBACKS_OLD callbacks, $EVENTS_OLD events, $INBOUND_OLD inbound ids" <<<"$line" \
     || fail "not all in the first pass: $line"
 # Batches: at least the rows over gc_batch_size per table, plus the last
 # (short or young) window of each.
 min=$(( (OUTBOX_OLD + OUTBOX_PENDING + BATCH - 1) / BATCH + (CALLBACKS_OLD + CALLBACKS_PENDING + BATCH - 1) / BATCH
-       + EVENTS_OLD / BATCH ))
+       + EVENTS_OLD / BATCH + INBOUND_OLD / BATCH ))
 [ "$PASS_BATCHES" -ge "$min" ] || fail "$PASS_BATCHES batches, at least $min expected: $line"
 # stats FILE FROM TO: the sends that started within [FROM, TO] ms: count,
 # not 201, longest and mean seconds.
@@ -123,28 +130,32 @@ note "what stays: pending, recent, sent just now"
 [ "$(q "SELECT COUNT(*) FROM callbacks WHERE event_id LIKE 'gc-old-%' AND status = 'pending'")" = "$CALLBACKS_PENDING" ] || fail "old pending callbacks deleted"
 [ "$(q "SELECT COUNT(*) FROM outbox WHERE id LIKE 'gc-now-%'")" = 20 ] || fail "rows sent just now deleted"
 [ "$(q "SELECT COUNT(*) FROM callbacks WHERE event_id LIKE 'gc-now-%'")" = 20 ] || fail "callbacks delivered just now deleted"
+[ "$(q "SELECT COUNT(*) FROM inbound_ids WHERE message_id LIKE 'gc-now-%'")" = 20 ] || fail "recent inbound ids deleted"
 sent=$(cat "$T/before" "$T/during" | grep -c ' 201 ')
 [ "$(q "SELECT COUNT(*) FROM outbox WHERE id NOT LIKE 'gc-%'")" = "$sent" ] || fail "messages sent through the API deleted"
 [ "$(q "SELECT COUNT(*) FROM events WHERE kind = 'lease_acquired'")" -ge 1 ] || fail "recent events deleted"
 
 note "counted: gc_state, wactl status, the primary Master's stats; the secondary ran no pass"
 [ "$(gc node_id)/$(gc epoch)" = "$P/$E" ] || fail "gc_state names $(gc node_id)/$(gc epoch), the primary is $P/$E"
-[ "$(gc outbox_deleted)/$(gc callbacks_deleted)/$(gc events_deleted)" = "$OUTBOX_OLD/$CALLBACKS_OLD/$EVENTS_OLD" ] \
-    || fail "gc_state counts $(gc outbox_deleted)/$(gc callbacks_deleted)/$(gc events_deleted)"
+[ "$(gc outbox_deleted)/$(gc callbacks_deleted)/$(gc events_deleted)/$(gc inbound_ids_deleted)" \
+  = "$OUTBOX_OLD/$CALLBACKS_OLD/$EVENTS_OLD/$INBOUND_OLD" ] \
+    || fail "gc_state counts $(gc outbox_deleted)/$(gc callbacks_deleted)/$(gc events_deleted)/$(gc inbound_ids_deleted)"
 wactl status > "$T/status" || fail "wactl status"
 grep -q "^on: a pass every 0.500s by the primary Master" "$T/status" || fail "wactl status: $(sed -n '/RETENTION/,$p' "$T/status")"
 grep -Eq "^outbox +14m24s +[0-9]+ +$OUTBOX_OLD$" "$T/status" || fail "wactl status outbox: $(sed -n '/RETENTION/,$p' "$T/status")"
 grep -Eq "^callbacks +14m24s +[0-9]+ +$CALLBACKS_OLD$" "$T/status" || fail "wactl status callbacks"
 grep -Eq "^events +12h00m +[0-9]+ +$EVENTS_OLD$" "$T/status" || fail "wactl status events"
+grep -Eq "^inbound_ids +14m24s +[0-9]+ +$INBOUND_OLD$" "$T/status" || fail "wactl status inbound_ids"
 grep -q "^last pass .* by master $P, " "$T/status" || fail "wactl status last pass: $(grep 'last pass' "$T/status")"
 wactl status --json > "$T/status.json" || fail "wactl status --json"
 [ "$(jq -r '.retention | [.enabled, .tables.outbox.deleted, .tables.callbacks.deleted, .tables.events.deleted,
-      .tables.outbox.keep_days, .last_pass.by] | map(tostring) | join(" ")' "$T/status.json")" \
-  = "true $OUTBOX_OLD $CALLBACKS_OLD $EVENTS_OLD 0.01 $P" ] || fail "wactl status --json: $(jq -c .retention "$T/status.json")"
+      .tables.inbound_ids.deleted, .tables.outbox.keep_days, .tables.inbound_ids.keep_days, .last_pass.by]
+      | map(tostring) | join(" ")' "$T/status.json")" \
+  = "true $OUTBOX_OLD $CALLBACKS_OLD $EVENTS_OLD $INBOUND_OLD 0.01 0.01 $P" ] || fail "wactl status --json: $(jq -c .retention "$T/status.json")"
 expect "stats" 200 - "$WEB" GET /v1/stats/app "${AUTH[@]}"
 master_gc() { jq -c --argjson id "$1" '.stats.app[] | select(.node == $id) | .gc' "$T/body"; }
-[ "$(master_gc "$P" | jq -r '[.deleted.outbox, .deleted.callbacks, .deleted.events, .passes >= 1] | map(tostring) | join(" ")')" \
-  = "$OUTBOX_OLD $CALLBACKS_OLD $EVENTS_OLD true" ] || fail "the primary's stats: $(master_gc "$P")"
+[ "$(master_gc "$P" | jq -r '[.deleted.outbox, .deleted.callbacks, .deleted.events, .deleted.inbound_ids, .passes >= 1]
+      | map(tostring) | join(" ")')" = "$OUTBOX_OLD $CALLBACKS_OLD $EVENTS_OLD $INBOUND_OLD true" ] || fail "the primary's stats: $(master_gc "$P")"
 [ "$(master_gc "$S" | jq -r '[.passes, .batches, .deleted.outbox, .deleted.callbacks, .deleted.events] | map(tostring) | join(" ")')" \
   = "0 0 0 0 0" ] || fail "the secondary's stats: $(master_gc "$S")"
 ! grep -q "retention:" "$T/$SNAME.log" || fail "the secondary Master logged: $(grep "retention:" "$T/$SNAME.log")"
@@ -177,4 +188,4 @@ wait_for 20 takeover_gone || fail "an event older than 4.32 s stays: $(q "SELECT
 [ "$(q "SELECT COUNT(*) FROM events WHERE at < NOW(6) - INTERVAL 6 SECOND")" = 0 ] || fail "events older than 6 s stay"
 [ "$(q "SELECT COUNT(*) FROM outbox WHERE id LIKE 'gc-old-%' AND status = 'pending'")" = "$OUTBOX_PENDING" ] || fail "pending rows went"
 check "0 overlaps at wagate" overlaps_zero
-note "deleted $OUTBOX_OLD outbox rows, $CALLBACKS_OLD callbacks, $EVENTS_OLD events in $PASS_BATCHES batches ($PASS_S s); the secondary none; off kept them; master $P2 after the takeover"
+note "deleted $OUTBOX_OLD outbox rows, $CALLBACKS_OLD callbacks, $EVENTS_OLD events, $INBOUND_OLD inbound ids in $PASS_BATCHES batches ($PASS_S s); the secondary none; off kept them; master $P2 after the takeover"

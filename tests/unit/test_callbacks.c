@@ -221,6 +221,7 @@ test_event_status (void **state)
     assert_string_equal (event.event_id, "w1-1");
     assert_string_equal (event.kind, "status");
     assert_string_equal (event.conversation, "16315551234");
+    assert_string_equal (event.message_id, "");
     assert_true (event.sent_status);
     assert_string_equal (event.payload, "{\"statuses\":[{\"id\":\"gBEabc-_\",\"recipient_id\":\"16315551234\","
                                         "\"status\":\"sent\",\"timestamp\":\"1700000000\"}]}");
@@ -282,11 +283,13 @@ test_event_inbound (void **state)
     cbevent_t event;
     char why[160];
     const char *text = "{\"event_id\":\"w1-3\",\"payload\":{\"contacts\":[{\"profile\":{\"name\":\"Kerry\"},"
-                       "\"wa_id\":\"16505551234\"}],\"messages\":[{\"from\":\"16505551234\",\"id\":\"w1-3\","
+                       "\"wa_id\":\"16505551234\"}],\"messages\":[{\"from\":\"16505551234\",\"id\":\"in.7\","
                        "\"timestamp\":\"1700000000\",\"type\":\"text\",\"text\":{\"body\":\"hello \\u00e9\"}}]}}";
     assert_int_equal (s_parse (text, &event, why), 0);
     assert_string_equal (event.kind, "message");
     assert_string_equal (event.conversation, "16505551234");
+    //  The message's own id (kept for PUT /v1/messages/{id}), not the event's.
+    assert_string_equal (event.message_id, "in.7");
     assert_false (event.sent_status);
     assert_non_null (strstr (event.payload, "\"body\":\"hello \xc3\xa9\""));
     //  A row read back passes the same checks.

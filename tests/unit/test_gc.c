@@ -12,7 +12,7 @@
 #define S(x) ((wa_usec_t) ((x) * 1000000.0))
 #define DAY S (86400)
 
-static const int64_t KEEP_ALL[GC_TABLES] = { 7 * DAY, 7 * DAY, 30 * DAY };
+static const int64_t KEEP_ALL[GC_TABLES] = { 7 * DAY, 7 * DAY, 30 * DAY, 7 * DAY };
 
 //  A window of examined rows ending at last, deleted of them, young or not.
 static gc_result_t
@@ -60,17 +60,22 @@ test_tables_in_turn (void **state)
     assert_int_equal (gc_next (&gc, KEEP_ALL), GC_EVENTS);
     r = s_events (2);
     gc_batch_done (&gc, GC_EVENTS, 10, &r, S (0.01), NULL);
+    //  Inbound ids, like events: a short batch ends them.
+    assert_int_equal (gc_next (&gc, KEEP_ALL), GC_INBOUND);
+    r = s_events (7);
+    gc_batch_done (&gc, GC_INBOUND, 10, &r, S (0.01), NULL);
     assert_int_equal (gc_next (&gc, KEEP_ALL), -1);
-    assert_int_equal (gc_pass_deleted (&gc), 3 + 10 + 4 + 10 + 2);
+    assert_int_equal (gc_pass_deleted (&gc), 3 + 10 + 4 + 10 + 2 + 7);
     assert_false (gc_more (&gc));
     gc_finish (&gc, S (101.5));
     assert_false (gc.running);
     assert_int_equal (gc.passes, 1);
     assert_int_equal (gc.last_took, S (1.5));
-    assert_int_equal (gc.batches_total, 5);
+    assert_int_equal (gc.batches_total, 6);
     assert_int_equal (gc.deleted[GC_OUTBOX], 13);
     assert_int_equal (gc.deleted[GC_CALLBACKS], 4);
     assert_int_equal (gc.deleted[GC_EVENTS], 12);
+    assert_int_equal (gc.deleted[GC_INBOUND], 7);
     //  The next pass counts from zero, the totals go on.
     assert_true (gc_start (&gc, S (200)));
     assert_int_equal (gc_pass_deleted (&gc), 0);
@@ -108,7 +113,7 @@ test_kept_tables_skipped (void **state)
     (void) state;
     gc_t gc;
     gc_init (&gc);
-    int64_t keep[GC_TABLES] = { 0, 7 * DAY, 0 };
+    int64_t keep[GC_TABLES] = { 0, 7 * DAY, 0, 0 };
     gc_start (&gc, 0);
     assert_int_equal (gc_next (&gc, keep), GC_CALLBACKS);
     gc_result_t r = s_window (3, 3, 3, false);
@@ -120,7 +125,7 @@ test_kept_tables_skipped (void **state)
     assert_int_equal (gc_next (&gc, KEEP_ALL), GC_OUTBOX);
     r = s_window (10, 10, 10, false);
     gc_batch_done (&gc, GC_OUTBOX, 10, &r, 1, NULL);
-    int64_t none[GC_TABLES] = { 0, 0, 0 };
+    int64_t none[GC_TABLES] = { 0, 0, 0, 0 };
     assert_int_equal (gc_next (&gc, none), -1);
     assert_int_equal (gc_cursor (&gc, GC_OUTBOX), 0);
 }
@@ -145,13 +150,14 @@ test_pass_bounded (void **state)
     assert_int_equal (batches, GC_PASS_BATCHES);
     assert_true (gc_more (&gc));
     assert_int_equal (gc_cursor (&gc, GC_OUTBOX), 10 * GC_PASS_BATCHES);
-    //  Events too.
+    //  Events and inbound ids too.
     while (gc_next (&gc, KEEP_ALL) >= 0) {
         int table = gc_next (&gc, KEEP_ALL);
-        gc_result_t r = table == GC_EVENTS ? s_events (10) : s_window (0, 0, 0, false);
+        gc_result_t r = table == GC_EVENTS || table == GC_INBOUND ? s_events (10) : s_window (0, 0, 0, false);
         gc_batch_done (&gc, table, 10, &r, 1, NULL);
     }
     assert_int_equal (gc.walk[GC_EVENTS].batches, GC_PASS_BATCHES);
+    assert_int_equal (gc.walk[GC_INBOUND].batches, GC_PASS_BATCHES);
     gc_finish (&gc, 1);
     gc_start (&gc, 2);
     assert_false (gc_more (&gc));

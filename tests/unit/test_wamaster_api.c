@@ -53,7 +53,7 @@ s_fake_gc (void *arg)
     if (master->gc_refuse)
         return -1;
     if (master->gc_at_once) {
-        int64_t none[3] = { 0, 0, 0 };
+        int64_t none[4] = { 0, 0, 0, 0 };
         api_gc_ended (*master->api, none, false, "");
     }
     return 0;
@@ -501,11 +501,12 @@ test_message_gc (void **state)
     //  Answered when the pass ends, with what it deleted.
     t_send (f, 501, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
     assert_int_equal (f->master.gc_asked, 1);
-    int64_t deleted[3] = { 495, 297, 40 };
+    int64_t deleted[4] = { 495, 297, 40, 12 };
     api_gc_ended (f->api, deleted, true, "");
     char *text = s_ok_body (f, 501);
     assert_string_equal (text, "{\"services\":{\"message\":{\"gc\":{\"callbacks_deleted\":297,\"events_deleted\":40,"
-                               "\"messages_deleted\":495,\"more\":true,\"status\":\"complete\"}}}}");
+                               "\"inbound_ids_deleted\":12,\"messages_deleted\":495,\"more\":true,"
+                               "\"status\":\"complete\"}}}}");
     free (text);
     //  Two waiting for one pass: both answered, once.
     t_send (f, 502, "{\"op\":\"message_gc\",\"by\":\"admin\"}");
