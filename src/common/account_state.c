@@ -108,13 +108,15 @@ s_url_valid (const char *url)
     return true;
 }
 
-//  A phone number with its country code: '+' and 6 to 15 digits.
+//  A phone number with its country code: '+' and 6 to 15 digits. The '+'
+//  first: "" has no byte after its NUL to count from.
 static bool
 s_phone_valid (const char *phone)
 {
+    if (phone[0] != '+')
+        return false;
     size_t digits = strlen (phone + 1);
-    return phone[0] == '+' && digits >= 6 && digits <= WA_ACCOUNT_NUMBER_MAX
-        && strspn (phone + 1, "0123456789") == digits;
+    return digits >= 6 && digits <= WA_ACCOUNT_NUMBER_MAX && strspn (phone + 1, "0123456789") == digits;
 }
 
 static const char *const s_verticals[] = {
@@ -294,8 +296,10 @@ s_compliance (const json_t *input, char *why, size_t size)
     if (other && !*custom)
         return s_refuse (why, size, WA_ERR_INVALID, "'entity_type_custom' must name the type when "
                          "'entity_type' is OTHER");
+    //  Absent means false (the stored copy says so); null is no boolean: it
+    //  would be stored as null and answered where GET promises one.
     json_t *registered = json_object_get (input, "is_registered");
-    if (registered && !json_is_null (registered) && !json_is_boolean (registered))
+    if (registered && !json_is_boolean (registered))
         return s_refuse (why, size, WA_ERR_INVALID, "'is_registered' must be true or false");
     if ((code = s_text (input, "", "entity_registration_number", json_is_true (registered), 64, "", &text,
                         why, size)))

@@ -132,6 +132,16 @@ test_compliance (void **state)
         { "{\"entity_name\":\"A\",\"entity_type\":\"PARTNERSHIP\",\"grievance_officer_details\":{\"name\":\"B\","
           "\"email\":\"b@c.example\",\"mobile_number\":\"+123456789\",\"fax\":\"1\"}}", WA_ERR_INVALID,
           "'grievance_officer_details.fax'" },
+        //  Found by fuzz_account_state: "" was read past its NUL (ASan).
+        { "{\"entity_name\":\"A\",\"entity_type\":\"PARTNERSHIP\",\"grievance_officer_details\":{\"name\":\"B\","
+          "\"email\":\"b@c.example\",\"mobile_number\":\"\"}}", WA_ERR_INVALID,
+          "'grievance_officer_details.mobile_number'" },
+        { "{\"entity_name\":\"A\",\"entity_type\":\"PARTNERSHIP\",\"grievance_officer_details\":{\"name\":\"B\","
+          "\"email\":\"b@c.example\",\"landline_number\":\"\"}}", WA_ERR_INVALID,
+          "'grievance_officer_details.landline_number'" },
+        //  Found by fuzz_account_state: null was taken and stored as null.
+        { "{\"entity_name\":\"A\",\"entity_type\":\"PARTNERSHIP\",\"is_registered\":null}", WA_ERR_INVALID,
+          "'is_registered' must be true or false" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         input = s_json (bad[i].text);
