@@ -17,7 +17,7 @@
 #include "api.h"
 #include "reshard.h"
 #include "gatelink.h"
-#include "providers.h"
+#include "wa_providers.h"
 #include "docstore.h"
 
 //  Requests accepted and not yet answered; past this, 503 (1016).
@@ -70,8 +70,6 @@ static const struct {
 //  A setting the answer shows as a JSON array of strings (the table keeps
 //  them comma-separated).
 #define LIST_SETTING "media_auto_download"
-//  Media providers stored at most; past it a POST is refused.
-#define PROVIDERS_MAX 256
 #define NESTED (sizeof s_nested / sizeof s_nested[0])
 
 //  What a job's run says.
@@ -102,7 +100,7 @@ typedef struct {
     //  the providers: in, those to store (checked); out, those stored as
     //  shown (providers_get); the one to delete
     json_t *providers;
-    char provider[PROVIDERS_NAME_MAX + 1];
+    char provider[WA_PROVIDERS_NAME_MAX + 1];
     //  out
     wa_config_t result;         //  the settings as stored (after the change)
     wa_settings_write_t write;  //  the change, through the settings store
@@ -411,7 +409,7 @@ s_run_account_state (api_job_t *self, wa_db_t *db)
 static int
 s_provider_row (const wa_db_row_t *row, void *arg)
 {
-    json_array_append_new ((json_t *) arg, providers_shown (wa_db_row_str (row, 0), wa_db_row_str (row, 1),
+    json_array_append_new ((json_t *) arg, wa_providers_shown (wa_db_row_str (row, 0), wa_db_row_str (row, 1),
                                                             wa_db_row_str (row, 2)));
     return 0;
 }
@@ -425,7 +423,7 @@ s_config_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
-//  The providers checked (providers.h) into the table, in one transaction
+//  The providers checked (wa_providers.h) into the table, in one transaction
 //  fenced by the master lease: all or none.
 static int
 s_run_providers_set (api_job_t *self, wa_db_t *db)
@@ -442,7 +440,7 @@ s_run_providers_set (api_job_t *self, wa_db_t *db)
             return s_failed (self, db, "cannot read the media providers", true);
         char field[48];
         snprintf (field, sizeof field, json_array_size (self->providers) > 1 ? "[%zu].config" : "config", i);
-        rc = providers_keep (config, stored, field, self->error, sizeof self->error);
+        rc = wa_providers_keep (config, stored, field, self->error, sizeof self->error);
         free (stored);
         if (rc) {
             wa_db_transaction (db, "ROLLBACK");
@@ -460,10 +458,10 @@ s_run_providers_set (api_job_t *self, wa_db_t *db)
     int64_t count = 0;
     if (wa_db_query (db, SQL_PROVIDERS_COUNT, s_int_row, &count, "") < 0)
         return s_failed (self, db, "cannot count the media providers", true);
-    if (count > PROVIDERS_MAX) {
+    if (count > WA_PROVIDERS_MAX) {
         wa_db_transaction (db, "ROLLBACK");
         snprintf (self->error, sizeof self->error, "at most %d media providers may be stored; delete some first "
-                  "(nothing was changed)", PROVIDERS_MAX);
+                  "(nothing was changed)", WA_PROVIDERS_MAX);
         return RC_INVALID;
     }
     if (wa_db_transaction (db, "COMMIT"))
@@ -1030,13 +1028,13 @@ s_check_providers (api_t *self, slot_t *slot, json_t *root)
     char why[400];
     if (job->op == OP_PROVIDERS_DELETE) {
         const char *name = json_string_value (json_object_get (root, "name"));
-        if (!name || !providers_name_ok (name))
+        if (!name || !wa_providers_name_ok (name))
             return s_error (self, slot->peer, slot->seq, 404, WA_ERR_NOT_FOUND, "no media provider is named "
                             "'%.100s'", name ? name : ""), -1;
         snprintf (job->provider, sizeof job->provider, "%s", name);
         return 0;
     }
-    int code = providers_check (json_object_get (root, "providers"), &job->providers, why, sizeof why);
+    int code = wa_providers_check (json_object_get (root, "providers"), &job->providers, why, sizeof why);
     if (code)
         return s_error (self, slot->peer, slot->seq, 400, code, "%s", why), -1;
     return 0;

@@ -19,7 +19,7 @@
                                       code was sent, 201 when registered already
       verify {code, by}               asked upstream; 201 once registered
       providers_get                   200 {"settings":{"application":{"media":{"providers":[...]}}}},
-                                      credentials shown as "(set)" (providers.h)
+                                      credentials shown as "(set)" (wa_providers.h)
       providers_set {providers, by}   store them (checked, all or none): 200 {}
       providers_delete {name, by}     200 {}, or 404 when there is none of that name
       message_gc {by}                 a retention pass now (gc.h), or the one under way:

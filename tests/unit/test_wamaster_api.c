@@ -14,7 +14,7 @@
 #include "wa_codec.h"
 #include "wa_log.h"
 #include "api.h"
-#include "providers.h"
+#include "wa_providers.h"
 #include "test_loop.h"
 
 typedef struct {
@@ -445,35 +445,35 @@ static void
 test_providers_shown (void **state)
 {
     (void) state;
-    json_t *shown = providers_shown ("cdn", "www", "{\"basic\":{\"username\":\"bob\",\"password\":\"hunter2\"}}");
+    json_t *shown = wa_providers_shown ("cdn", "www", "{\"basic\":{\"username\":\"bob\",\"password\":\"hunter2\"}}");
     char *text = json_dumps (shown, JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal (text, "{\"config\":{\"basic\":{\"password\":\"(set)\",\"username\":\"bob\"}},"
                                "\"name\":\"cdn\",\"type\":\"www\"}");
     free (text);
     json_decref (shown);
-    shown = providers_shown ("t", "www", "{\"bearer\":\"secret-token\"}");
+    shown = wa_providers_shown ("t", "www", "{\"bearer\":\"secret-token\"}");
     text = json_dumps (shown, JSON_COMPACT | JSON_SORT_KEYS);
     assert_null (strstr (text, "secret-token"));
     assert_non_null (strstr (text, "\"bearer\":\"(set)\""));
     free (text);
     json_decref (shown);
     //  Damaged stored JSON: shown without credentials, no crash.
-    shown = providers_shown ("x", "www", "{not json");
+    shown = wa_providers_shown ("x", "www", "{not json");
     assert_int_equal ((int) json_object_size (json_object_get (shown, "config")), 0);
     json_decref (shown);
     //  "(set)" sent back keeps the stored credential, and only one of its kind.
     char why[300];
     json_t *config = json_pack ("{s:{s:s, s:s}}", "basic", "username", "bob", "password", "(set)");
-    assert_int_equal (providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
+    assert_int_equal (wa_providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
                                       "config", why, sizeof why), 0);
     assert_string_equal (json_string_value (json_object_get (json_object_get (config, "basic"), "password")), "pw");
-    assert_int_equal (providers_keep (config, NULL, "config", why, sizeof why), 0);     //  a real one stays
+    assert_int_equal (wa_providers_keep (config, NULL, "config", why, sizeof why), 0);     //  a real one stays
     json_decref (config);
     config = json_pack ("{s:s}", "bearer", "(set)");
-    assert_int_equal (providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
+    assert_int_equal (wa_providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
                                       "config", why, sizeof why), -1);
     assert_non_null (strstr (why, "'config.bearer' is \"(set)\""));
-    assert_int_equal (providers_keep (config, NULL, "config", why, sizeof why), -1);
+    assert_int_equal (wa_providers_keep (config, NULL, "config", why, sizeof why), -1);
     json_decref (config);
 }
 
