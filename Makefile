@@ -101,7 +101,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 
 $(BUILD)/tests/test_wamaster_api: tests/unit/test_wamaster_api.c src/wamaster/api.c src/wamaster/api.h \
 		src/wamaster/gatelink.c src/wamaster/gatelink.h src/wamaster/account_state.c \
-		src/wamaster/account_state.h \
+		src/wamaster/account_state.h src/wamaster/appsettings.c src/wamaster/appsettings.h \
 		src/wamaster/docstore.c src/wamaster/docstore.h src/wamaster/reshard.c src/wamaster/reshard.h \
 		$(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")

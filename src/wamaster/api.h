@@ -106,11 +106,4 @@ void api_stop (api_t *self, bool running);
 //  waiting gets its answer.
 void api_gc_ended (api_t *self, const int64_t deleted[3], bool more, const char *error);
 
-//  The settings as settings_get answers them (a new object):
-//  {"settings":{"application":{name: value, ..., "webhooks":{"url": ...}}}}.
-json_t *api_settings_body (const wa_config_t *settings);
-//  The value of a settings_patch key as the text wa_config_set reads (in
-//  buf or value's own), or NULL when its JSON type does not fit the setting.
-const char *api_value_text (const char *name, json_t *value, char *buf, size_t size);
-
 #endif

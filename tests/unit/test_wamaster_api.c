@@ -14,6 +14,7 @@
 #include "wa_codec.h"
 #include "wa_log.h"
 #include "api.h"
+#include "appsettings.h"
 #include "wa_providers.h"
 #include "test_loop.h"
 
@@ -258,7 +259,7 @@ test_settings_as_json (void **state)
     wa_config_defaults (&settings);
     char err[256];
     assert_int_equal (wa_config_set (&settings, "heartbeat_interval", "0.1", err, sizeof err), 0);
-    json_t *body = api_settings_body (&settings);
+    json_t *body = appsettings_body (&settings);
     json_t *application = json_object_get (json_object_get (body, "settings"), "application");
     assert_non_null (application);
     int count = 0;
@@ -308,10 +309,10 @@ test_media_list (void **state)
     char err[256], buf[128];
     //  The original's nested array, stored comma-separated, shown back as the array.
     json_t *list = json_pack ("[s, s]", "image", "voice");
-    const char *text = api_value_text ("media_auto_download", list, buf, sizeof buf);
+    const char *text = appsettings_value_text ("media_auto_download", list, buf, sizeof buf);
     assert_string_equal (text, "image,voice");
     assert_int_equal (wa_config_set (&settings, "media_auto_download", text, err, sizeof err), 0);
-    json_t *body = api_settings_body (&settings);
+    json_t *body = appsettings_body (&settings);
     json_t *shown = json_object_get (json_object_get (json_object_get (json_object_get (body, "settings"),
                                                                        "application"), "media"), "auto_download");
     assert_true (json_equal (shown, list));
@@ -319,16 +320,16 @@ test_media_list (void **state)
     json_decref (list);
     //  Empty is none; anything but an array of plain strings is refused.
     list = json_array ();
-    assert_string_equal (api_value_text ("media_auto_download", list, buf, sizeof buf), "");
+    assert_string_equal (appsettings_value_text ("media_auto_download", list, buf, sizeof buf), "");
     json_decref (list);
     list = json_pack ("[i]", 1);
-    assert_null (api_value_text ("media_auto_download", list, buf, sizeof buf));
+    assert_null (appsettings_value_text ("media_auto_download", list, buf, sizeof buf));
     json_decref (list);
     list = json_pack ("[s]", "image,video");
-    assert_null (api_value_text ("media_auto_download", list, buf, sizeof buf));
+    assert_null (appsettings_value_text ("media_auto_download", list, buf, sizeof buf));
     json_decref (list);
     json_t *string = json_string ("image");
-    assert_null (api_value_text ("media_auto_download", string, buf, sizeof buf));
+    assert_null (appsettings_value_text ("media_auto_download", string, buf, sizeof buf));
     json_decref (string);
     //  The items are checked by the configuration's table.
     assert_int_equal (wa_config_set (&settings, "media_auto_download", "image,gif", err, sizeof err), -1);
@@ -346,10 +347,10 @@ test_value_text (void **state)
     (void) state;
     char buf[64];
     json_t *real = json_real (0.1), *whole = json_integer (30), *yes = json_true (), *text = json_string ("2.5");
-    assert_string_equal (api_value_text ("heartbeat_interval", real, buf, sizeof buf), "0.1");
-    assert_string_equal (api_value_text ("unhealthy_interval", whole, buf, sizeof buf), "30");
-    assert_string_equal (api_value_text ("unhealthy_interval", text, buf, sizeof buf), "2.5");
-    assert_null (api_value_text ("unhealthy_interval", yes, buf, sizeof buf));
+    assert_string_equal (appsettings_value_text ("heartbeat_interval", real, buf, sizeof buf), "0.1");
+    assert_string_equal (appsettings_value_text ("unhealthy_interval", whole, buf, sizeof buf), "30");
+    assert_string_equal (appsettings_value_text ("unhealthy_interval", text, buf, sizeof buf), "2.5");
+    assert_null (appsettings_value_text ("unhealthy_interval", yes, buf, sizeof buf));
     json_decref (real);
     json_decref (whole);
     json_decref (yes);
