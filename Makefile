@@ -144,7 +144,7 @@ $(BIN)/wactl: src/waweb/auth.c src/waweb/auth.h
 
 # The pure parts of waweb (no reactor, no HTTP server).
 WAWEB_PURE := src/waweb/envelope.c src/waweb/auth.c src/waweb/route.c src/waweb/input.c src/waweb/metrics.c \
-	src/waweb/tokencache.c
+	src/waweb/tokencache.c src/waweb/idempotency.c
 $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard src/waweb/*.h) $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/waweb -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
