@@ -101,7 +101,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 
 $(BUILD)/tests/test_wamaster_api: tests/unit/test_wamaster_api.c src/wamaster/api.c src/wamaster/api.h \
 		src/wamaster/gatelink.c src/wamaster/gatelink.h src/wamaster/account_state.c \
-		src/wamaster/account_state.h src/wamaster/providers.c src/wamaster/providers.h \
+		src/wamaster/account_state.h src/wamaster/appsettings.c src/wamaster/appsettings.h \
 		src/wamaster/docstore.c src/wamaster/docstore.h src/wamaster/reshard.c src/wamaster/reshard.h \
 		$(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
@@ -144,7 +144,7 @@ $(BIN)/wactl: src/waweb/auth.c src/waweb/auth.h
 
 # The pure parts of waweb (no reactor, no HTTP server).
 WAWEB_PURE := src/waweb/envelope.c src/waweb/auth.c src/waweb/route.c src/waweb/input.c src/waweb/metrics.c \
-	src/waweb/tokencache.c
+	src/waweb/tokencache.c src/waweb/idempotency.c
 $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard src/waweb/*.h) $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/waweb -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
@@ -413,7 +413,8 @@ FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-poin
 	-Wno-cast-align
 FUZZ_CFLAGS  := $(CFLAGS_BASE:-Ibuild=-I$(FUZZ_BUILD)/obj) $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_LIB     := $(FUZZ_BUILD)/obj/libwa.a
-FUZZ_ALL     := codec http_input http_auth http_route message account config settings cbevent certs
+FUZZ_ALL     := codec http_input http_auth http_route message account config settings cbevent certs \
+	account_state providers
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_BINS    := $(FUZZ_ALL:%=$(FUZZ_BUILD)/bin/fuzz_%)
 # The product sources a harness needs besides the common library.
