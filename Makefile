@@ -28,7 +28,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
 .SECONDEXPANSION:
-.PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration compose-test asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-switchover bench-reshard chaos chaos-clean chaos-galera galera-selftest clean distclean help
+.PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration compose-test asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-galera bench-switchover bench-reshard chaos chaos-clean chaos-galera galera-selftest clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
 
@@ -50,6 +50,7 @@ help:
 	@echo "make bench-switchover 20 planned switchovers under load: the pause a client sees (docs/BENCHMARKS.md)"
 	@echo "make bench-reshard    the shard count changed live under load (WA_BENCH_COUNTS): how long, the pause a client sees"
 	@echo "make bench-api  POST /v1/messages through the full path, and the bare anchor (docs/BENCHMARKS.md)"
+	@echo "make bench-galera  bench-api, bench-failover on one server and on three Galera nodes, a Galera node's loss under load (root)"
 	@echo "make chaos      the multi-host fault-injection suite and a randomized nemesis (docs/RELIABILITY.md; root)"
 	@echo "make chaos-clean  remove what an interrupted make chaos left (its namespaces and processes)"
 	@echo "make chaos-galera  the chaos suite on a three-node MariaDB Galera cluster (root)"
@@ -284,6 +285,14 @@ chaos-galera: deps
 # step checked and timed (about a minute and a half; root).
 galera-selftest: deps
 	@tests/chaos/galera-selftest.sh
+
+# bench-api's full path and bench-failover (db, heartbeat) on one MariaDB
+# server and on three Galera nodes in the same run, then the outage a Galera
+# node's kill -9 causes under load (bench/galera.sh, bench/galera-outage.sh;
+# docs/BENCHMARKS.md, The database on Galera; about 6 min; root).
+bench-galera: deps
+	@$(MAKE) --no-print-directory all
+	@bench/galera.sh
 
 # One slower run with every setting at its default (a crash failover takes ~12 s:
 # the 10 s shard lease + the 3 s idle timeout; the heartbeat rule needs 30 s).

@@ -18,11 +18,15 @@
 #   WA_BENCH_PERF=DIR      perf record (cpu-clock, call graphs) of the cluster's
 #                          processes during the full-path run; reports in DIR
 #   WA_BENCH_KEEP=1        keep the temp folder (logs, wrk output)
+#   WA_BENCH_DB=single|galera  the full path's database: its own MariaDB
+#                          (default), or three Galera nodes (bench/db.sh; root)
 #   WA_ANCHOR              the anchor binary (default build/bench/wa-anchor)
 # Exit status 1 when a run cannot start, a request failed, or wagate counted
 # a duplicate or an overlap. The targets are reported, not enforced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/db.sh
+bench_db_enter "$PWD/bench/api.sh" "$@"
 DURATION=${WA_BENCH_SECONDS:-20}
 CONNS=${WA_BENCH_CONNECTIONS:-64}
 THREADS=${WA_BENCH_THREADS:-2}
@@ -52,7 +56,7 @@ PERF_PID=
 stop_all() {
     local name
     for name in $NAMES; do proc_stop "$name"; done
-    db_stop
+    bench_db_down
 }
 cleanup() {
     trap - EXIT INT TERM
@@ -70,7 +74,9 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # Busy ticks of the whole machine.
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 HZ=$(getconf CLK_TCK)
-pid_of() { if [ "$1" = mariadbd ]; then cat "$RUN/db/mariadbd.pid" 2>/dev/null; else proc_pid "$1"; fi; }
+# The database's processes: mariadbd, or galera-db, galera-db2, galera-db3.
+declare -A DB_PID
+pid_of() { if [ -n "${DB_PID[$1]:-}" ]; then echo "${DB_PID[$1]}"; else proc_pid "$1"; fi; }
 
 # CPU ticks of this script's finished children (wrk, above all), into
 # CHILDREN. `times` must run in this shell, not in a $(...) subshell.
@@ -176,13 +182,14 @@ TOKEN=
 full_path() {
     local dbport gate ctl web
     dbport=$(free_port); gate=$(free_port); ctl=$(free_port); web=$(free_port)
-    echo "Starting a private cluster in $RUN ($SHARDS shard(s); MariaDB on $dbport, waweb on $web) ..."
-    db_start "$dbport" >/dev/null
+    echo "Starting a private cluster in $RUN ($SHARDS shard(s); waweb on $web; the database: $(bench_db_describe)) ..."
+    bench_db_up "$dbport" || die "the database did not start"
+    local kv
+    for kv in $(bench_db_pids); do DB_PID[${kv%%=*}]=${kv#*=}; done
     mkdir -p "$RUN/media"
     cat > "$CONF" <<CONF
 db_engine = mariadb
-db_hostname = 127.0.0.1
-db_port = $dbport
+$(bench_db_conf "$dbport")
 db_username = wacluster
 db_password = wacluster
 db_name = bench
@@ -222,17 +229,18 @@ CONF
     local pids
     if [ -n "${WA_BENCH_PERF:-}" ]; then
         pids=$(for n in webapp1 coreapp1 coreapp2 wagate; do proc_pid "$n"; done | paste -sd,)
-        pids="$pids,$(cat "$RUN/db/mariadbd.pid")"
+        pids="$pids,$(printf '%s\n' "${DB_PID[@]}" | paste -sd,)"
         perf record -e cpu-clock -F 999 -g -o "$WA_BENCH_PERF/full.data" -p "$pids" >"$WA_BENCH_PERF/record.log" 2>&1 &
         PERF_PID=$!
     fi
     idle_check
-    cpu_begin webapp1 coreapp1 coreapp2 master1 master2 wagate mariadbd
-    costs_begin webapp1 coreapp1 coreapp2 master1 master2 wagate mariadbd
+    local dbs; dbs=$(printf '%s\n' "${!DB_PID[@]}" | sort)
+    cpu_begin webapp1 coreapp1 coreapp2 master1 master2 wagate $dbs
+    COSTS_SQL=bench_db_sql costs_begin webapp1 coreapp1 coreapp2 master1 master2 wagate $dbs
     run_wrk full "$url"
     echo "  CPU during the run:"
     cpu_end "$(field full seconds)"
-    costs_end "$(field full ok)"
+    COSTS_SQL=bench_db_sql costs_end "$(field full ok)"
     if [ -n "$PERF_PID" ]; then
         kill -INT "$PERF_PID" 2>/dev/null || true
         wait "$PERF_PID" 2>/dev/null || true
@@ -287,6 +295,7 @@ anchor() {
 # The table
 echo
 echo "bench-api: POST /v1/messages, wrk -t$THREADS -c$CONNS -d${DURATION}s, $SHARDS shard(s); $(nproc) × $(lscpu | sed -n 's/^Model name: *//p'); $(date -u '+%Y-%m-%d %H:%M UTC')"
+[ "$ONLY" = anchor ] || echo "  database ($BENCH_DB): $(bench_db_describe)"
 printf '  %-12s %10s %10s %10s %10s %10s %10s %10s %14s\n' "" "requests" "req/s" "p50" "p90" "p99" "max" "non-2xx" "socket errors"
 for label in full anchor; do
     [ -n "${RESULT[$label]:-}" ] || continue
