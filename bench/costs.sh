@@ -9,7 +9,7 @@
 #   costs_end MESSAGES    after it: per process, CPU µs, system calls and
 #                         context switches (wake-ups, mostly) per message;
 #                         then the database's statements, commits, redo
-#                         bytes and fsyncs per message. MESSAGES: the 201s.
+#                         bytes and writes, and fsyncs per message. MESSAGES: the 201s.
 # It needs pid_of NAME, cpu_ticks PID and HZ from the caller, and $RUN.
 
 # Context switches of every thread of a process (voluntary + not).
@@ -18,7 +18,7 @@ ctx_switches() {
         | awk '/^(voluntary|nonvoluntary)_ctxt_switches:/ { n += $2 } END { print n + 0 }'
 }
 # The database counters a message moves, as NAME VALUE lines.
-COSTS_STATUS="'Questions','Com_insert','Com_update','Com_select','Com_delete','Com_commit','Innodb_os_log_written','Innodb_data_fsyncs','Innodb_os_log_fsyncs'"
+COSTS_STATUS="'Questions','Com_insert','Com_update','Com_select','Com_delete','Com_commit','Innodb_os_log_written','Innodb_data_fsyncs','Innodb_log_writes'"
 db_counters() {
     ${COSTS_SQL:-db_sql} -e "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
                              WHERE VARIABLE_NAME IN ($(tr 'a-z' 'A-Z' <<<"$COSTS_STATUS"))" 2>/dev/null \
@@ -69,11 +69,13 @@ costs_end() {
     [ -n "$COST_PERF" ] || echo "    (syscalls: n/a, perf with tracepoints is not available here: apt-get install linux-perf, as root)"
     db_counters > "$RUN/db-counters.1" || true
     if [ -s "$RUN/db-counters.0" ] && [ -s "$RUN/db-counters.1" ]; then
-        awk -v m="$messages" 'NR == FNR { a[$1] = $2; next } { d[$1] = $2 - a[$1] }
+        awk -v m="$messages" 'NR == FNR { a[$1] = $2; next } { d[$1] = $2 - a[$1]; seen[$1] = 1 }
+            function per(name, fmt) { return (name in seen) ? sprintf(fmt, d[name] / m) : "n/a" }
             END {
-                printf "  per message, the database: %.2f statements (%.2f INSERT, %.2f UPDATE, %.2f SELECT, %.2f DELETE), %.2f COMMIT, %.0f redo bytes, %.3f fsyncs (%.3f of the redo log)\n",
-                    d["questions"] / m, d["com_insert"] / m, d["com_update"] / m, d["com_select"] / m, d["com_delete"] / m,
-                    d["com_commit"] / m, d["innodb_os_log_written"] / m, d["innodb_data_fsyncs"] / m, d["innodb_os_log_fsyncs"] / m }' \
+                printf "  per message, the database: %s statements (%s INSERT, %s UPDATE, %s SELECT, %s DELETE), %s COMMIT, %s redo bytes in %s redo log writes, %s fsyncs\n",
+                    per("questions", "%.2f"), per("com_insert", "%.2f"), per("com_update", "%.2f"), per("com_select", "%.2f"),
+                    per("com_delete", "%.2f"), per("com_commit", "%.2f"), per("innodb_os_log_written", "%.0f"),
+                    per("innodb_log_writes", "%.3f"), per("innodb_data_fsyncs", "%.3f") }' \
             "$RUN/db-counters.0" "$RUN/db-counters.1"
     else
         echo "  per message, the database: n/a (its status counters could not be read)"
