@@ -289,7 +289,7 @@ galera-selftest: deps
 # bench-api's full path and bench-failover (db, heartbeat) on one MariaDB
 # server and on three Galera nodes in the same run, then the outage a Galera
 # node's kill -9 causes under load (bench/galera.sh, bench/galera-outage.sh;
-# docs/BENCHMARKS.md, The database on Galera; about 6 min; root).
+# docs/BENCHMARKS.md, The database on Galera; about 5 min; root).
 bench-galera: deps
 	@$(MAKE) --no-print-directory all
 	@bench/galera.sh

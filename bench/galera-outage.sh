@@ -45,8 +45,15 @@ name_of() {
     for n in "${!PID_OF[@]}"; do [ "${PID_OF[$n]}" != "$pid" ] || { echo "$n"; return 0; }; done
     echo "node $1"
 }
-two_primaries() { [ "$("$BIN/wagate" -c "$CONF" stats --json | jq '.open')" = 2 ]; }
-wait_for 60 two_primaries || die "not two upstream sessions open"
+# Settled before the load: each Coreapp primary for one shard, both sessions
+# open. (A Coreapp up first takes both shards; the Master moves one by a
+# planned switchover three heartbeats later, 15 s at the defaults: during
+# the outage it would count as a primary change.)
+spread() {
+    [ "$(q "SELECT COUNT(DISTINCT node_id) FROM shard_map WHERE node_id IS NOT NULL")" = 2 ] \
+        && [ "$("$BIN/wagate" -c "$CONF" stats --json | jq '.open')" = 2 ]
+}
+wait_for 90 spread || die "the two shards are not on the two Coreapps, each session open"
 
 "$BIN/waload" --url "http://127.0.0.1:$WEB" --token "$TOKEN" --concurrency 8 --duration 3600 \
     --stop-file "$T/stop" --record "$T/record.jsonl" --json > "$T/waload.json" 2> "$T/waload.err" &
@@ -103,6 +110,11 @@ wait_for 120 going $(( $(gate messages) + AFTER )) || die "the load did not go o
 t_restart=$(now)
 bench_galera galera_restart "$dhost" || die "$dhost did not rejoin"
 echo "  $dhost started again: Synced in the primary component after $(secs "$t_restart" "$(now)") s"
+echo "  after: shard 0: $(name_of "$(holder 0)"), shard 1: $(name_of "$(holder 1)"), primary Master: $(name_of "$(q "SELECT holder FROM master_lease WHERE id = 1")")"
+changes=$(q "SELECT CONCAT(DATE_FORMAT(at, '%T.%f'), ' ', kind, ' shard ', IFNULL(shard, '-'), ' node ', IFNULL(node_id, '-'), ' ', IFNULL(detail, ''))
+             FROM events WHERE at >= FROM_UNIXTIME($t_kill) AND kind IN ('promoted', 'demoted', 'switchover', 'lease_lost', 'lease_acquired')
+             ORDER BY id")
+echo "  primary changes after the kill (events): ${changes:-none}" | sed '2,$s/^/    /'
 touch "$T/stop"
 rc=0; wait "$LOAD" || rc=$?
 ok=$(jq -r '.ok' "$T/waload.json")
