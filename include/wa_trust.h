@@ -16,7 +16,8 @@
     at once (a key trusted a moment ago is accepted); a key it knows is
     checked against the directory at most once a second, so a revoked
     key's messages are refused within a second, on connections it already
-    had too.
+    had too; a handshake always sees the directory as it is (one stat), so
+    a revoked key cannot connect again.
 
     bus_security = off turns all of that off, and then every port binds
     only loopback: for one machine's tests and demos. */

@@ -272,6 +272,9 @@ s_zap_answer (zsock_t *handler, allowlist_t *list, char *address, size_t address
         char text[WA_KEY_TEXT];
         zmq_z85_encode (text, zframe_data (credentials), 32);
         snprintf (key, key_len, "%s", text);
+        //  Handshakes are few: each sees the directory as it is now (one
+        //  stat), so a revoked key is refused at its very next handshake.
+        s_allowlist_refresh (list, true);
         allowed = s_allowlist_lookup (list, text) != NULL;
     }
     //  Reply to whatever came, so that libzmq never waits on us.
