@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # A non-loopback address of this host: "the network" for the first part.
-LAN=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+LAN=$(ip -4 -o addr show scope global 2>/dev/null | awk '!seen++ { split($4, a, "/"); print a[1] }')  # every line read: no SIGPIPE for ip
 WEB1=$(free_port); WEB2=$(free_port)
 cluster_init webapp_bind=0.0.0.0 login_failures_limit=4 login_failures_window=30
 start gate wagate

@@ -17,7 +17,7 @@
 #   period as long), and /metrics counts them as health_ready / health_live.
 . "$(dirname "$0")/lib.sh"
 
-LAN=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+LAN=$(ip -4 -o addr show scope global 2>/dev/null | awk '!seen++ { split($4, a, "/"); print a[1] }')  # every line read: no SIGPIPE for ip
 WEB=$(free_port); DEAD=$(free_port); DEAD_DB=$(free_port)
 PROBES=2000
 cluster_init webapp_bind=0.0.0.0
