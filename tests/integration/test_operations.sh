@@ -41,6 +41,9 @@ expect "contacts/" 200 - "$WEB" POST /v1/contacts/ "${AUTH[@]}" -d '{"blocking":
 [ "$(api "$WEB" GET /metrics/ "${AUTH[@]}")" = 200 ] || fail "GET /metrics/: $(body)"
 expect "an unknown path" 404 1006 "$WEB" GET /v1/nothing "${AUTH[@]}"
 expect "an unknown path with a slash" 404 1006 "$WEB" GET /v1/nothing/ "${AUTH[@]}"
+# What of the original is not served (docs/API.md, Not served): the Groups API.
+expect "the Groups API" 404 1006 "$WEB" POST /v1/groups "${AUTH[@]}" -d '{"subject":"g"}'
+expect "a group's invite link" 404 1006 "$WEB" GET /v1/groups/1234-5678/invite "${AUTH[@]}"
 expect "two slashes" 404 1006 "$WEB" GET /v1/health// "${AUTH[@]}"
 expect "users/ by GET" 405 1006 "$WEB" GET /v1/users/ "${AUTH[@]}"
 expect "gc by GET" 405 1006 "$WEB" GET $GC "${AUTH[@]}"
