@@ -28,7 +28,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 
 .SECONDEXPANSION:
-.PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration compose-test asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-switchover bench-reshard chaos chaos-clean chaos-galera galera-selftest clean distclean help
+.PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration compose-test asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-galera bench-switchover bench-reshard chaos chaos-clean chaos-galera galera-selftest clean distclean help
 
 all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
 
@@ -50,6 +50,7 @@ help:
 	@echo "make bench-switchover 20 planned switchovers under load: the pause a client sees (docs/BENCHMARKS.md)"
 	@echo "make bench-reshard    the shard count changed live under load (WA_BENCH_COUNTS): how long, the pause a client sees"
 	@echo "make bench-api  POST /v1/messages through the full path, and the bare anchor (docs/BENCHMARKS.md)"
+	@echo "make bench-galera  bench-api, bench-failover on one server and on three Galera nodes, a Galera node's loss under load (root)"
 	@echo "make chaos      the multi-host fault-injection suite and a randomized nemesis (docs/RELIABILITY.md; root)"
 	@echo "make chaos-clean  remove what an interrupted make chaos left (its namespaces and processes)"
 	@echo "make chaos-galera  the chaos suite on a three-node MariaDB Galera cluster (root)"
@@ -101,7 +102,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 
 $(BUILD)/tests/test_wamaster_api: tests/unit/test_wamaster_api.c src/wamaster/api.c src/wamaster/api.h \
 		src/wamaster/gatelink.c src/wamaster/gatelink.h src/wamaster/account_state.c \
-		src/wamaster/account_state.h src/wamaster/providers.c src/wamaster/providers.h \
+		src/wamaster/account_state.h src/wamaster/appsettings.c src/wamaster/appsettings.h \
 		src/wamaster/docstore.c src/wamaster/docstore.h src/wamaster/reshard.c src/wamaster/reshard.h \
 		$(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
@@ -144,7 +145,7 @@ $(BIN)/wactl: src/waweb/auth.c src/waweb/auth.h
 
 # The pure parts of waweb (no reactor, no HTTP server).
 WAWEB_PURE := src/waweb/envelope.c src/waweb/auth.c src/waweb/route.c src/waweb/input.c src/waweb/metrics.c \
-	src/waweb/tokencache.c
+	src/waweb/tokencache.c src/waweb/idempotency.c
 $(BUILD)/tests/test_waweb_%: tests/unit/test_waweb_%.c $(WAWEB_PURE) $(wildcard src/waweb/*.h) $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -Isrc/waweb -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
@@ -285,6 +286,14 @@ chaos-galera: deps
 galera-selftest: deps
 	@tests/chaos/galera-selftest.sh
 
+# bench-api's full path and bench-failover (db, heartbeat) on one MariaDB
+# server and on three Galera nodes in the same run, then the outage a Galera
+# node's kill -9 causes under load (bench/galera.sh, bench/galera-outage.sh;
+# docs/BENCHMARKS.md, The database on Galera; about 6 min; root).
+bench-galera: deps
+	@$(MAKE) --no-print-directory all
+	@bench/galera.sh
+
 # One slower run with every setting at its default (a crash failover takes ~12 s:
 # the 10 s shard lease + the 3 s idle timeout; the heartbeat rule needs 30 s).
 bench-failover-defaults: deps
@@ -413,7 +422,8 @@ FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-poin
 	-Wno-cast-align
 FUZZ_CFLAGS  := $(CFLAGS_BASE:-Ibuild=-I$(FUZZ_BUILD)/obj) $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_LIB     := $(FUZZ_BUILD)/obj/libwa.a
-FUZZ_ALL     := codec http_input http_auth http_route message account config settings cbevent certs
+FUZZ_ALL     := codec http_input http_auth http_route message account config settings cbevent certs \
+	account_state providers
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_BINS    := $(FUZZ_ALL:%=$(FUZZ_BUILD)/bin/fuzz_%)
 # The product sources a harness needs besides the common library.

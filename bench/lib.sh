@@ -1,10 +1,14 @@
 # The set-up the cluster benchmarks share, sourced from the top of the
 # checkout:  . bench/lib.sh NAME
-# A temp folder ($RUN, also $T) with the config path $CONF, a private
-# MariaDB on $DBPORT (started here), free ports $GATE and $CTL, the
+# A temp folder ($RUN, also $T) with the config path $CONF, the database
+# (bench/db.sh, WA_BENCH_DB: a private MariaDB on $DBPORT, or three Galera
+# nodes; started here; bench_db_conf gives the config lines that reach
+# it), free ports $GATE and $CTL, the
 # programs in $BIN, and PIDS: every process a benchmark starts goes there
 # and is stopped (TERM, then KILL after 15 s) on exit, with the database.
 # WA_BENCH_KEEP=1 keeps the temp folder.
+. bench/db.sh
+bench_db_enter "$PWD/bench/$(basename "$0")"
 RUN=$(mktemp -d "/tmp/wa-bench-$1.XXXXXX")
 BIN=$PWD/bin
 . scripts/cluster-lib.sh
@@ -15,11 +19,11 @@ cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait_for 15 bash -c "! kill -0 $p" || kill -KILL "$p" 2>/dev/null || true; done
-    db_stop
+    bench_db_down
     [ -n "${WA_BENCH_KEEP:-}" ] || rm -rf "$RUN"
 }
 trap cleanup EXIT
-db_start "$DBPORT" >/dev/null
+bench_db_up "$DBPORT" || { echo "bench: the database did not start" >&2; exit 1; }
 
 # start NAME PROGRAM [ARGS...]: a program of this checkout, in the
 # background, logging to $T/NAME.log, with NAME's own bus certificate when
@@ -44,7 +48,7 @@ load_cluster_up() {
     WEB=$(free_port)
     mkdir -p "$T/media"
     cat > "$CONF" <<CONF
-db_port = $DBPORT
+$(bench_db_conf "$DBPORT")
 db_username = wacluster
 db_password = wacluster
 db_name = bench

@@ -3,7 +3,7 @@
 -- shards), with the bearer token from WA_BENCH_TOKEN (none for the anchor).
 -- Counts the answers by HTTP status and prints, at the end, one line that
 -- bench/api.sh reads:
---   WA_BENCH requests=N seconds=S rps=R p50_us=A p99_us=B max_us=C ok=N non2xx=N socket_errors=N statuses=201:N,...
+--   WA_BENCH requests=N seconds=S rps=R p50_us=A p90_us=D p99_us=B max_us=C ok=N non2xx=N socket_errors=N statuses=201:N,...
 
 local threads = {}
 
@@ -53,8 +53,8 @@ function done(summary, latency, requests)
     local e = summary.errors
     local seconds = summary.duration / 1e6
     io.write(string.format(
-        "WA_BENCH requests=%d seconds=%.2f rps=%.0f p50_us=%d p99_us=%d max_us=%d ok=%d non2xx=%d socket_errors=%d statuses=%s\n",
-        summary.requests, seconds, summary.requests / seconds, latency:percentile(50), latency:percentile(99),
+        "WA_BENCH requests=%d seconds=%.2f rps=%.0f p50_us=%d p90_us=%d p99_us=%d max_us=%d ok=%d non2xx=%d socket_errors=%d statuses=%s\n",
+        summary.requests, seconds, summary.requests / seconds, latency:percentile(50), latency:percentile(90), latency:percentile(99),
         latency.max, ok, total - ok, e.connect + e.read + e.write + e.timeout,
         #parts > 0 and table.concat(parts, ",") or "none"))
 end

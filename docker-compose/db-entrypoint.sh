@@ -4,9 +4,14 @@
 #   WA_DB_USERNAME   the cluster's user (not root), made or updated at every start,
 #                    with ALL PRIVILEGES on WA_DB_NAME (default wacluster) only
 #   WA_DB_PASSWORD   its password, or else WA_DB_PASSWORD_FILE's first line
+#   WA_DB_ENGINE     MARIADB or MYSQL (the server is MariaDB); anything else is refused
 # Root has no password and no TCP access: only through the socket inside the
 # container (docker exec ... mariadb). `db-entrypoint health` is the HEALTHCHECK:
-# the server answers and the user is made.
+# the server answers and the user is made. Refused at start, named: the
+# original's database container's variables (MYSQL_ROOT_PASSWORD, MYSQL_USER,
+# MYSQL_PASSWORD, POSTGRES_*; any MYSQL_*, MARIADB_*, POSTGRES_* or PGDATA)
+# and a command's arguments (its --default-authentication-plugin=..., -p 3306
+# -N 500): none would take effect here.
 set -euo pipefail
 READY=/run/mysqld/wacluster-ready
 SOCK=/run/mysqld/mysqld.sock
@@ -18,6 +23,18 @@ if [ "${1:-}" = health ]; then
     exit
 fi
 
+[ $# -eq 0 ] || fail "arguments are not taken ('$*'): this container's MariaDB options are its own (WA_DB_PORT sets the port); remove the service's command"
+for var in $(compgen -e); do
+    case "$var" in
+        MYSQL_*|MARIADB_*|POSTGRES_*|PGDATA)
+            fail "environment $var is not supported: the original's database container's variable; here the db service makes the user WA_DB_USERNAME with WA_DB_PASSWORD (db.env) for the nodes, and root has no password and no TCP login; remove it" ;;
+    esac
+done
+engine=${WA_DB_ENGINE:-MARIADB}
+case "${engine^^}" in
+    MARIADB|MYSQL) ;;
+    *) fail "WA_DB_ENGINE '$engine' is not supported: the database is MariaDB (MARIADB or MYSQL)" ;;
+esac
 port=${WA_DB_PORT:-3306}
 user=${WA_DB_USERNAME:-}
 schema=${WA_DB_NAME:-wacluster}

@@ -49,7 +49,8 @@ health() {
         wamaster) exec wactl ping --role master --timeout 3 ;;
         wacore) exec wactl ping --role coreapp --timeout 3 ;;
         waweb)
-            port=${WA_WEBAPP_PORT:-${WEBAPP_EXTERNAL_PORTS:-9090}}
+            # The port bound: WA_WEBAPP_BIND_PORT behind a published port.
+            port=${WA_WEBAPP_BIND_PORT:-${WA_WEBAPP_PORT:-${WEBAPP_EXTERNAL_PORTS:-9090}}}
             if [ -n "${WA_WEBAPP_TLS_CERT:-}" ]; then
                 exec curl -fsk --max-time 4 -o /dev/null "https://127.0.0.1:$port/v1/health/ready"
             fi

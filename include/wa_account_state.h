@@ -96,8 +96,9 @@ int wa_backup_open (const char *password, const char *data, size_t len, char **c
 //  {"version":1, "settings":{name: text}, "users":[{"username",
 //  "password_hash", "role", "must_change"}], "state":{name: value},
 //  "photo":{"type", "data" (base64)} or absent, "media_providers":[{"name",
-//  "type", "config"}] or absent}. 0, or 1009 with why naming the field.
-//  Settings names and values are left to the restorer (wa_config_set).
+//  "type", "config"}] or absent, each row what a POST would have stored:
+//  wa_providers_row_check, names once}. 0, or 1009 with why naming the
+//  field. Settings names and values are left to the restorer (wa_config_set).
 int wa_backup_content_check (const json_t *content, char *why, size_t size);
 
 //  account_blobs (needs a wa_db_t: the DB workers').

@@ -120,6 +120,7 @@ typedef struct {
     char source[WA_CONFIG_STR];
     //  the Webapp (waweb): the HTTP API
     int webapp_port;                //  WEBAPP_EXTERNAL_PORTS; 0 = any free port
+    int webapp_bind_port;           //  the port bound when it differs from webapp_port; -1: webapp_port
     char webapp_bind[64];           //  "*" = every IPv4 address
     char webapp_tls_cert[WA_CONFIG_STR];    //  PEM file; with the key: HTTPS
     char webapp_tls_key[WA_CONFIG_STR];
@@ -179,6 +180,9 @@ wa_usec_t wa_alive_window (double db_liveness_interval);
 void wa_config_for_program (wa_config_t *self, const char *program);
 //  The ports a node binds: bind_ports when set, else ports.
 const int *wa_config_bind_ports (const wa_config_t *self);
+
+//  The port a Webapp binds: webapp_bind_port when set, else webapp_port.
+int wa_config_webapp_bind_port (const wa_config_t *self);
 //  Print every key with its value as "key = value" lines (secrets as
 //  wa_config_display shows them), in double quotes where a config file
 //  would read the value otherwise.

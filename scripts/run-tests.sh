@@ -6,20 +6,21 @@
 # tests are tests/integration/test_*.sh, run against one private MariaDB
 # this script starts in a temporary folder (and stops). WA_TESTS=pattern
 # selects integration tests by name. The compose suite is
-# tests/compose/compose-test.sh short (make test; it says itself when no
-# Docker engine answers and passes). It runs when the base images are
+# tests/compose/compose-test.sh short (make test). It runs when a Docker
+# engine answers, docker-compose is there, and the base images are
 # there (made once by docker-compose/base-image.sh or make compose-test):
 # their debootstrap took 8 minutes at a low priority beside the other
 # tests, which put make test from nothing at 17 minutes, past its 15;
-# without them it says so in one line. The wacluster images are then built
-# in the background (a minute or two, cached layers after) while the unit
-# and integration tests run. WA_COMPOSE=0 leaves it out; make compose-test
-# runs all of it, from nothing.
+# otherwise the summary has "skip compose/short: WHY", counted as skipped,
+# not passed. The wacluster images are then built in the background (a
+# minute or two, cached layers after) while the unit and integration tests
+# run. WA_COMPOSE=0 leaves it out; make compose-test runs all of it, from
+# nothing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export WA_BIN=${WA_BIN:-$PWD/bin}
 TEST_BIN=${WA_TEST_BIN:-build/tests}
-passed=0; failed=0; failures=()
+passed=0; failed=0; failures=(); skipped=()
 # An integration test's time limit; a sanitized build runs two to three
 # times slower (the chaos suite's short set takes about four minutes).
 TEST_LIMIT=300
@@ -148,8 +149,11 @@ compose_skip() {
     # Sanitized builds are for the programs on this host; the images build their own.
     [ -z "${WA_SANITIZER_REPORTS:-}" ] || { echo "a sanitizer run"; return; }
     [ -z "${WA_TESTS:-}" ] || { echo "WA_TESTS selects integration tests"; return; }
-    # No engine: the test itself says so in its line.
-    docker info >/dev/null 2>&1 || return 0
+    command -v docker >/dev/null 2>&1 || { echo "docker is not installed"; return; }
+    local why
+    why=$(docker info --format '{{.ServerVersion}}' 2>&1) \
+        || { echo "no Docker engine answers (docker info: $(grep . <<<"$why" | head -n 1))"; return; }
+    command -v docker-compose >/dev/null 2>&1 || { echo "docker-compose is not installed (Debian's package docker-compose)"; return; }
     local image
     for image in "${WA_BASE_IMAGE:-wacluster-base:bookworm}" "${WA_DB_BASE_IMAGE:-wacluster-db-base:bookworm}" \
                  "${WA_BUILD_BASE_IMAGE:-wacluster-build-base:bookworm}"; do
@@ -165,9 +169,13 @@ run_compose_prepare() {
     nice -n 19 ionice -c 3 tests/compose/compose-test.sh prepare > /tmp/wa-compose-prepare.log 2>&1 &
     COMPOSE_PREP_PID=$!
 }
+# compose/short: passed when it printed its "ok   compose/short" line (the
+# one printed), skipped with its reason when it could not run here.
 run_compose() {
     local why; why=$(compose_skip)
-    [ -z "$why" ] || { echo "skipped compose tests: $why (make compose-test runs all of them)"; return; }
+    if [ -n "$why" ]; then
+        skipped+=("compose/short: $why"); echo "skip compose/short: $why (make compose-test runs all of it)"; return
+    fi
     local start; start=$(date +%s)
     if [ -n "$COMPOSE_PREP_PID" ]; then
         if ! wait "$COMPOSE_PREP_PID"; then
@@ -177,10 +185,14 @@ run_compose() {
         sed 's/^/  /' /tmp/wa-compose-prepare.log
         echo "  compose test: the images were ready $(( $(date +%s) - start )) s after the other tests ended"
     fi
-    if timeout 900 tests/compose/compose-test.sh short; then
-        passed=$((passed + 1)); echo "ok   compose/short ($(( $(date +%s) - start )) s)"
+    local rc=0 log=/tmp/wa-compose-short.log
+    timeout 900 tests/compose/compose-test.sh short 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
+    if [ "$rc" = 0 ] && grep -q '^ok   compose/short' "$log"; then
+        passed=$((passed + 1))
+    elif [ "$rc" = 0 ] && why=$(sed -n 's/^skip compose\/short: //p' "$log" | head -n 1) && [ -n "$why" ]; then
+        skipped+=("compose/short: $why")
     else
-        failed=$((failed + 1)); failures+=("compose/short"); echo "FAIL compose/short"
+        failed=$((failed + 1)); failures+=("compose/short"); echo "FAIL compose/short (exit $rc after $(( $(date +%s) - start )) s)"
     fi
 }
 
@@ -202,5 +214,6 @@ if [ -n "${WA_SANITIZER_REPORTS:-}" ]; then
 fi
 echo
 [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
-echo "$passed passed, $failed failed"
+[ ${#skipped[@]} -eq 0 ] || printf 'skipped: %s\n' "${skipped[@]}"
+echo "$passed passed, $failed failed, ${#skipped[@]} skipped"
 [ "$failed" -eq 0 ]

@@ -8,6 +8,7 @@
 #include "wa_account.h"
 #include "wa_account_state.h"
 #include "wa_errors.h"
+#include "wa_providers.h"
 
 static int
 s_refuse (char *why, size_t size, int code, const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
@@ -108,13 +109,15 @@ s_url_valid (const char *url)
     return true;
 }
 
-//  A phone number with its country code: '+' and 6 to 15 digits.
+//  A phone number with its country code: '+' and 6 to 15 digits. The '+'
+//  first: "" has no byte after its NUL to count from.
 static bool
 s_phone_valid (const char *phone)
 {
+    if (phone[0] != '+')
+        return false;
     size_t digits = strlen (phone + 1);
-    return phone[0] == '+' && digits >= 6 && digits <= WA_ACCOUNT_NUMBER_MAX
-        && strspn (phone + 1, "0123456789") == digits;
+    return digits >= 6 && digits <= WA_ACCOUNT_NUMBER_MAX && strspn (phone + 1, "0123456789") == digits;
 }
 
 static const char *const s_verticals[] = {
@@ -294,8 +297,10 @@ s_compliance (const json_t *input, char *why, size_t size)
     if (other && !*custom)
         return s_refuse (why, size, WA_ERR_INVALID, "'entity_type_custom' must name the type when "
                          "'entity_type' is OTHER");
+    //  Absent means false (the stored copy says so); null is no boolean: it
+    //  would be stored as null and answered where GET promises one.
     json_t *registered = json_object_get (input, "is_registered");
-    if (registered && !json_is_null (registered) && !json_is_boolean (registered))
+    if (registered && !json_is_boolean (registered))
         return s_refuse (why, size, WA_ERR_INVALID, "'is_registered' must be true or false");
     if ((code = s_text (input, "", "entity_registration_number", json_is_true (registered), 64, "", &text,
                         why, size)))
@@ -565,6 +570,7 @@ s_username_valid (const char *name)
 int
 wa_backup_content_check (const json_t *content, char *why, size_t size)
 {
+    char inner[400];
     if (!json_is_object (content))
         return s_refuse (why, size, WA_ERR_INVALID, "the backup's content is not a JSON object");
     json_t *version = json_object_get (content, "version");
@@ -619,17 +625,26 @@ wa_backup_content_check (const json_t *content, char *why, size_t size)
         if (!data || json_string_length (json_object_get (photo, "data")) > (WA_PHOTO_MAX / 3 + 1) * 4)
             return s_refuse (why, size, WA_ERR_INVALID, "the backup's photo has no data");
     }
+    //  Each provider as a POST would have stored it: a restore writes the
+    //  rows as they are, and the Webapps use them for every media link.
     json_t *providers = json_object_get (content, "media_providers");
-    if (providers && !json_is_array (providers))
-        return s_refuse (why, size, WA_ERR_INVALID, "the backup's 'media_providers' is not an array");
+    if (providers && (!json_is_array (providers) || json_array_size (providers) > WA_PROVIDERS_MAX))
+        return s_refuse (why, size, WA_ERR_INVALID, "the backup's 'media_providers' is not an array of at most %d "
+                         "providers", WA_PROVIDERS_MAX);
     json_t *provider;
     json_array_foreach (providers, i, provider) {
+        char at[40];
+        snprintf (at, sizeof at, "media_providers[%zu]", i);
         const char *name = json_string_value (json_object_get (provider, "name"));
-        const char *type = json_string_value (json_object_get (provider, "type"));
-        const char *config = json_string_value (json_object_get (provider, "config"));
-        if (!name || !*name || strlen (name) > 100 || !type || strlen (type) > 16 || !config
-        ||  strlen (config) > 8000)
-            return s_refuse (why, size, WA_ERR_INVALID, "the backup's media_providers[%zu] is not a provider", i);
+        if (!json_is_object (provider) || json_object_size (provider) != 3)
+            return s_refuse (why, size, WA_ERR_INVALID, "the backup's %s is not a provider {\"name\", \"type\", "
+                             "\"config\"}", at);
+        if (wa_providers_row_check (name, json_string_value (json_object_get (provider, "type")),
+                                    json_string_value (json_object_get (provider, "config")), at, inner, sizeof inner))
+            return s_refuse (why, size, WA_ERR_INVALID, "the backup's %s", inner);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp (name, json_string_value (json_object_get (json_array_get (providers, j), "name"))) == 0)
+                return s_refuse (why, size, WA_ERR_INVALID, "the backup names media provider '%s' twice", name);
     }
     return 0;
 }

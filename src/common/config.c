@@ -223,7 +223,12 @@ static const key_t_ s_keys[] = {
        "waweb: 1 lets media links reach loopback, private and link-local addresses (an internal media "
        "server, tests); 0 refuses them, so a link cannot make a Webapp fetch from inside the network"),
     K ("webapp_port", "WEBAPP_EXTERNAL_PORTS", T_INT, webapp_port, "9090", 0, 65535, NULL,
-       "waweb: the HTTP API's TCP port (0: any free port, logged)"),
+       "waweb: the HTTP API's TCP port, the one clients reach and the Webapp registers (0: any free port, "
+       "logged); bound too unless webapp_bind_port is set"),
+    K ("webapp_bind_port", NULL, T_INT, webapp_bind_port, "", 0, 65535, NULL,
+       "waweb: the port bound when it differs from webapp_port, as behind a container's published port: "
+       "443 binds 443 and registers webapp_port (WEBAPP_EXTERNAL_PORTS, the published one); empty: binds "
+       "webapp_port"),
     K ("webapp_bind", NULL, T_STR, webapp_bind, "*", 1, 63, NULL,
        "waweb: address to listen on (\"*\": every IPv4 address)"),
     K ("webapp_tls_cert", NULL, T_STR, webapp_tls_cert, "", 0, 255, NULL,
@@ -483,6 +488,11 @@ s_apply_value (wa_config_t *self, const key_t_ *k, const char *value, char *err,
             ((char *) field)[strlen (value)] = 0;
             return 0;
         case T_INT:
+            //  A key whose default is empty (webapp_bind_port) may be unset: -1.
+            if (!*value && !*k->dflt) {
+                *(int *) field = -1;
+                return 0;
+            }
             if (s_parse_long (value, &lv))
                 return s_fail (err, errlen, "key '%s': value '%s' is not a whole number", k->name, value);
             if (lv < k->min || lv > k->max)
@@ -874,6 +884,11 @@ s_env_key (wa_config_t *self, const key_t_ *k, char *err, size_t errlen)
 
 //  The original's variables that mean nothing here: refused, naming them,
 //  rather than ignored (a user would believe they took effect).
+#define DB_CONTAINER_WHY "the database container's variable in the original's files: a node reaches the " \
+    "database as WA_DB_USERNAME with WA_DB_PASSWORD (db.env), and the db service makes that user from " \
+    "them (root has no TCP login there); remove it"
+#define POSTGRES_WHY "the original's PostgreSQL container's variable: the database here is MariaDB or MySQL " \
+    "(WA_DB_ENGINE), reached as WA_DB_USERNAME with WA_DB_PASSWORD (db.env); remove it"
 static const struct {
     const char *name;
     const char *why;
@@ -882,6 +897,20 @@ static const struct {
       "through the database (shard_map), so there is nothing to point it at; remove it" },
     { "WA_DB_UPGRADE", "the original's one-off upgrade container: here the primary Master migrates the "
       "schema when it takes the lease (docs/OPERATIONS.md, Upgrade); remove it" },
+    //  The database container's, in the original's files (the mysql and
+    //  postgres images) and their images' siblings: a node given one would
+    //  seem to set the database's user or password, and would not.
+    { "MYSQL_ROOT_PASSWORD", DB_CONTAINER_WHY },
+    { "MYSQL_USER", DB_CONTAINER_WHY },
+    { "MYSQL_PASSWORD", DB_CONTAINER_WHY },
+    { "MYSQL_DATABASE", DB_CONTAINER_WHY },
+    { "MARIADB_ROOT_PASSWORD", DB_CONTAINER_WHY },
+    { "MARIADB_USER", DB_CONTAINER_WHY },
+    { "MARIADB_PASSWORD", DB_CONTAINER_WHY },
+    { "MARIADB_DATABASE", DB_CONTAINER_WHY },
+    { "POSTGRES_PASSWORD", POSTGRES_WHY },
+    { "POSTGRES_USER", POSTGRES_WHY },
+    { "POSTGRES_DB", POSTGRES_WHY },
 };
 
 int
@@ -1044,6 +1073,9 @@ wa_config_check (const wa_config_t *self, char *err, size_t errlen)
             return s_fail (err, errlen, "bind_ports is set but ports (COREAPP_EXTERNAL_PORTS) is 0: give the "
                            "four ports the others reach this node by (the published ones)");
     }
+    if (self->webapp_bind_port >= 0 && self->webapp_port == 0)
+        return s_fail (err, errlen, "webapp_bind_port is set but webapp_port (WEBAPP_EXTERNAL_PORTS) is 0: give "
+                       "the port clients reach this Webapp by (the published one)");
     if (self->request_attempt_timeout > self->request_deadline)
         return s_fail (err, errlen, "request_attempt_timeout (%g) must be at most request_deadline (%g)",
                        self->request_attempt_timeout, self->request_deadline);
@@ -1161,6 +1193,12 @@ wa_config_bind_ports (const wa_config_t *self)
     return self->bind_ports[0] >= 0 ? self->bind_ports : self->ports;
 }
 
+int
+wa_config_webapp_bind_port (const wa_config_t *self)
+{
+    return self->webapp_bind_port >= 0 ? self->webapp_bind_port : self->webapp_port;
+}
+
 const char *
 wa_config_source (const wa_config_t *self)
 {
@@ -1212,7 +1250,12 @@ wa_config_get (const wa_config_t *self, const char *key, char *buf, size_t len)
     switch (k->type) {
         case T_STR:
         case T_ENUM:  snprintf (buf, len, "%s", (const char *) field); break;
-        case T_INT:   snprintf (buf, len, "%d", *(const int *) field); break;
+        case T_INT:
+            if (*(const int *) field < 0 && !*k->dflt)
+                snprintf (buf, len, "%s", "");
+            else
+                snprintf (buf, len, "%d", *(const int *) field);
+            break;
         case T_SEC:
         case T_DAYS:  snprintf (buf, len, "%.17g", *(const double *) field); break;
         case T_BOOL:  snprintf (buf, len, "%d", *(const bool *) field ? 1 : 0); break;

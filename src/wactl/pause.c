@@ -1,7 +1,8 @@
 /*  wactl pause, wactl resume — maintenance mode. While cluster_info's
-    paused_at is set no Master replaces a primary Coreapp on its own: each
-    says once per shard what it would have done (failover_paused), and
-    planned switchovers still run. It needs no Master up: a Master that
+    paused_at is set no Master moves a primary Coreapp on its own, neither
+    to replace it nor to even out the primaries: the primary Master says
+    once what it would have done (failover_paused per shard,
+    rebalance_paused), and planned switchovers still run. It needs no Master up: a Master that
     starts during the pause honours it.
 
     A change is one transaction with its audit row in `events` (kinds
@@ -144,11 +145,11 @@ s_change (wactl_t *self, bool pause, const char *reason)
     ||  wa_db_transaction (self->db, "COMMIT"))
         return s_failed (self);
     if (pause)
-        printf ("paused by %s: no Master replaces a primary Coreapp on its own until 'wactl resume' "
-                "(planned switchovers still run)\n", who);
+        printf ("paused by %s: no Master moves a primary Coreapp on its own (no failover, no rebalancing) "
+                "until 'wactl resume' (planned switchovers still run)\n", who);
     else
-        printf ("resumed by %s after %s (paused %s): the primary Master fails over again from its next "
-                "check\n", who, age, by);
+        printf ("resumed by %s after %s (paused %s): the primary Master fails over and rebalances again from "
+                "its next check\n", who, age, by);
     return 0;
 }
 

@@ -1,7 +1,5 @@
 /*  api — see api.h */
 #include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -15,15 +13,14 @@
 #include "wa_settings.h"
 #include "account_state.h"
 #include "api.h"
+#include "appsettings.h"
 #include "reshard.h"
 #include "gatelink.h"
-#include "providers.h"
+#include "wa_providers.h"
 #include "docstore.h"
 
 //  Requests accepted and not yet answered; past this, 503 (1016).
 #define API_SLOTS 32
-//  Bit i of a mask is the i-th setting (wa_config_setting_name).
-#define API_SETTINGS_MAX 64
 //  A change finding the settings lock taken (a `wactl settings set` under
 //  way), or that lost to a change made at the same time (on Galera, on
 //  another database node: our COMMIT failed certification), tries its
@@ -55,25 +52,6 @@ static const char *s_op_names[] = { "settings_get", "settings_patch", "settings_
                                     "shards_set", "register", "verify", "sync", "account_state" };
 #define OPS_REQUESTED OP_SYNC
 
-//  Settings the original's answer nests, as object.member (the Webapp
-//  shows {"webhooks": {"url": ...}}; the table keeps webhooks_url).
-static const struct {
-    const char *name;
-    const char *object;
-    const char *member;
-} s_nested[] = {
-    { "webhooks_url", "webhooks", "url" },
-    { "webhooks_max_concurrent_requests", "webhooks", "max_concurrent_requests" },
-    { "webhooks_secret", "webhooks", "secret" },
-    { "media_auto_download", "media", "auto_download" },
-};
-//  A setting the answer shows as a JSON array of strings (the table keeps
-//  them comma-separated).
-#define LIST_SETTING "media_auto_download"
-//  Media providers stored at most; past it a POST is refused.
-#define PROVIDERS_MAX 256
-#define NESTED (sizeof s_nested / sizeof s_nested[0])
-
 //  What a job's run says.
 enum { RC_OK = 0, RC_DATABASE = -1, RC_LOCKED = 1, RC_INVALID = 2, RC_NOT_PRIMARY = 3, RC_NOT_FOUND = 4,
        RC_CONFLICT = 5 };
@@ -102,7 +80,7 @@ typedef struct {
     //  the providers: in, those to store (checked); out, those stored as
     //  shown (providers_get); the one to delete
     json_t *providers;
-    char provider[PROVIDERS_NAME_MAX + 1];
+    char provider[WA_PROVIDERS_NAME_MAX + 1];
     //  out
     wa_config_t result;         //  the settings as stored (after the change)
     wa_settings_write_t write;  //  the change, through the settings store
@@ -411,7 +389,7 @@ s_run_account_state (api_job_t *self, wa_db_t *db)
 static int
 s_provider_row (const wa_db_row_t *row, void *arg)
 {
-    json_array_append_new ((json_t *) arg, providers_shown (wa_db_row_str (row, 0), wa_db_row_str (row, 1),
+    json_array_append_new ((json_t *) arg, wa_providers_shown (wa_db_row_str (row, 0), wa_db_row_str (row, 1),
                                                             wa_db_row_str (row, 2)));
     return 0;
 }
@@ -425,7 +403,7 @@ s_config_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
-//  The providers checked (providers.h) into the table, in one transaction
+//  The providers checked (wa_providers.h) into the table, in one transaction
 //  fenced by the master lease: all or none.
 static int
 s_run_providers_set (api_job_t *self, wa_db_t *db)
@@ -442,7 +420,7 @@ s_run_providers_set (api_job_t *self, wa_db_t *db)
             return s_failed (self, db, "cannot read the media providers", true);
         char field[48];
         snprintf (field, sizeof field, json_array_size (self->providers) > 1 ? "[%zu].config" : "config", i);
-        rc = providers_keep (config, stored, field, self->error, sizeof self->error);
+        rc = wa_providers_keep (config, stored, field, self->error, sizeof self->error);
         free (stored);
         if (rc) {
             wa_db_transaction (db, "ROLLBACK");
@@ -460,10 +438,10 @@ s_run_providers_set (api_job_t *self, wa_db_t *db)
     int64_t count = 0;
     if (wa_db_query (db, SQL_PROVIDERS_COUNT, s_int_row, &count, "") < 0)
         return s_failed (self, db, "cannot count the media providers", true);
-    if (count > PROVIDERS_MAX) {
+    if (count > WA_PROVIDERS_MAX) {
         wa_db_transaction (db, "ROLLBACK");
         snprintf (self->error, sizeof self->error, "at most %d media providers may be stored; delete some first "
-                  "(nothing was changed)", PROVIDERS_MAX);
+                  "(nothing was changed)", WA_PROVIDERS_MAX);
         return RC_INVALID;
     }
     if (wa_db_transaction (db, "COMMIT"))
@@ -585,74 +563,6 @@ s_not_primary (api_t *self, zframe_t *peer, uint64_t seq, const api_lease_t *lea
     }
 }
 
-static bool
-s_is_number (const char *name)
-{
-    const char *type = wa_config_type (name);
-    return type && (streq (type, "seconds") || streq (type, "days") || streq (type, "integer"));
-}
-
-static bool
-s_is_boolean (const char *name)
-{
-    const char *type = wa_config_type (name);
-    return type && streq (type, "boolean");
-}
-
-//  A setting's canonical text as JSON of its type: a number (whole ones
-//  as integers), true or false, or a string.
-static json_t *
-s_json_value (const char *name, const char *text)
-{
-    if (streq (name, LIST_SETTING)) {
-        json_t *list = json_array ();
-        for (const char *p = text; *p; ) {
-            size_t len = strcspn (p, ",");
-            json_array_append_new (list, json_stringn (p, len));
-            p += len + (p[len] == ',');
-        }
-        return list;
-    }
-    if (s_is_boolean (name))
-        return json_boolean (streq (text, "1"));
-    if (s_is_number (name)) {
-        char *end;
-        errno = 0;
-        long long whole = strtoll (text, &end, 10);
-        if (*end == 0 && errno == 0)
-            return json_integer (whole);
-        double real = strtod (text, &end);
-        if (*end == 0 && isfinite (real))
-            return json_real (real);
-    }
-    return json_string (text);
-}
-
-//  {"settings":{"application":{name: value, ..., "webhooks":{"url": ...}}}}
-json_t *
-api_settings_body (const wa_config_t *settings)
-{
-    json_t *application = json_object ();
-    const char *name;
-    for (int i = 0; (name = wa_config_setting_name (i)); i++) {
-        char value[WA_CONFIG_STR];
-        wa_config_display (settings, name, value, sizeof value);
-        json_t *into = application;
-        const char *key = name;
-        for (size_t n = 0; n < NESTED; n++)
-            if (streq (s_nested[n].name, name)) {
-                into = json_object_get (application, s_nested[n].object);
-                if (!into) {
-                    into = json_object ();
-                    json_object_set_new (application, s_nested[n].object, into);
-                }
-                key = s_nested[n].member;
-            }
-        json_object_set_new (into, key, s_json_value (name, value));
-    }
-    return json_pack ("{s:{s:o}}", "settings", "application", application);
-}
-
 //  --------------------------------------------------------------------------
 //  Requests
 
@@ -735,227 +645,6 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  The value of a PATCH's key as the text wa_config_set reads, or NULL
-//  when its JSON type does not fit the setting's: a number (or a string
-//  holding one) for a duration or a count, true or false (or what the
-//  config file accepts: 1, "on", ...) for a boolean, a string for a string.
-const char *
-api_value_text (const char *name, json_t *value, char *buf, size_t size)
-{
-    if (streq (name, LIST_SETTING)) {
-        //  A list of strings, stored comma-separated (wa_config checks the items).
-        if (!json_is_array (value))
-            return NULL;
-        size_t used = 0;
-        buf[0] = 0;
-        for (size_t i = 0; i < json_array_size (value); i++) {
-            const char *item = json_string_value (json_array_get (value, i));
-            if (!item || !*item || strchr (item, ','))
-                return NULL;
-            int n = snprintf (buf + used, size - used, "%s%s", i ? "," : "", item);
-            if (n < 0 || (size_t) n >= size - used)
-                return NULL;
-            used += (size_t) n;
-        }
-        return buf;
-    }
-    if (json_is_boolean (value))
-        return s_is_boolean (name) ? (json_is_true (value) ? "1" : "0") : NULL;
-    if (json_is_string (value))
-        return json_string_value (value);
-    if (!s_is_number (name) && !s_is_boolean (name))
-        return NULL;
-    if (json_is_integer (value)) {
-        snprintf (buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value (value));
-        return buf;
-    }
-    if (json_is_real (value)) {
-        //  The shortest text that reads back as the same number.
-        double real = json_real_value (value);
-        for (int digits = 1; digits <= 17; digits++) {
-            snprintf (buf, size, "%.*g", digits, real);
-            if (strtod (buf, NULL) == real)
-                break;
-        }
-        return buf;
-    }
-    return NULL;
-}
-
-static const char *
-s_type_name (json_t *value)
-{
-    switch (json_typeof (value)) {
-        case JSON_OBJECT: return "an object";
-        case JSON_ARRAY: return "an array";
-        case JSON_TRUE:
-        case JSON_FALSE: return "a boolean";
-        case JSON_NULL: return "null";
-        case JSON_STRING: return "a string";
-        case JSON_INTEGER:
-        case JSON_REAL: return "a number";
-        default: return "that";
-    }
-}
-
-//  One key of a PATCH (label: as the client named it), checked into job.
-//  0, or -1 answered.
-static int
-s_check_change (api_t *self, slot_t *slot, const char *key, const char *label, json_t *value)
-{
-    api_job_t *job = slot->job;
-    int index = -1;
-    for (int i = 0; wa_config_setting_name (i); i++)
-        if (streq (wa_config_setting_name (i), key))
-            index = i;
-    char text[WA_CONFIG_STR], err[768];
-    if (index < 0) {
-        bool config_key = wa_config_get (self->settings, key, text, sizeof text) == 0;
-        if (config_key)
-            s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%.64s' is not a cluster setting: "
-                     "it is a key of each node's configuration file", label);
-        else
-            s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "unknown setting '%.64s'", label);
-        return -1;
-    }
-    if (index >= API_SETTINGS_MAX)
-        return s_error (self, slot->peer, slot->seq, 500, WA_ERR_INTERNAL, "too many settings"), -1;
-    if (job->changed & ((uint64_t) 1 << index))
-        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%.64s' names a setting given already "
-                        "(as %s)", label, key), -1;
-    const char *input = api_value_text (key, value, text, sizeof text);
-    if (!input)
-        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be %s, not %s", label,
-                        streq (key, LIST_SETTING) ? "an array of media types (audio, document, image, sticker, "
-                                                    "video, voice)"
-                        : s_is_number (key) ? "a number" : s_is_boolean (key) ? "true or false" : "a string",
-                        json_is_array (value) && streq (key, LIST_SETTING) ? "that array" : s_type_name (value)), -1;
-    //  A secret sent back as GET shows it ("(set)", a URL's "user:***")
-    //  leaves it as it is: a client may PATCH what it read.
-    char shown[WA_CONFIG_STR], stored[WA_CONFIG_STR];
-    if (wa_config_is_secret (key)
-    &&  wa_config_display (self->settings, key, shown, sizeof shown) == 0
-    &&  wa_config_get (self->settings, key, stored, sizeof stored) == 0
-    &&  strcmp (shown, stored) != 0 && strcmp (input, shown) == 0)
-        return 0;
-    if (wa_config_set (&job->changes, key, input, err, sizeof err))
-        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "%s", err), -1;
-    job->changed |= (uint64_t) 1 << index;
-    return 0;
-}
-
-//  Newer versions of the original name two settings otherwise, in objects
-//  PATCH takes (GET shows the names above, so a client may PATCH what it
-//  read): garbagecollector_enable.messages is db_garbagecollector_enable,
-//  webhooks.message.sent is sent_status. Their other members are taken
-//  only as what this cluster does: no media is collected here (a media
-//  file goes with DELETE /v1/media), and delivered and read statuses are
-//  always POSTed.
-static const struct {
-    const char *object;
-    const char *member;
-    const char *name;           //  the setting, or NULL: only fixed is taken
-    int fixed;                  //  the one value taken (1 true, 0 false, -1 either)
-    const char *why;
-} s_aliases[] = {
-    { "garbagecollector_enable", "messages", "db_garbagecollector_enable", -1, NULL },
-    { "garbagecollector_enable", "media", NULL, -1, NULL },
-    { "webhooks.message", "sent", "sent_status", -1, NULL },
-    { "webhooks.message", "delivered", NULL, 1, "delivered statuses are always POSTed here" },
-    { "webhooks.message", "read", NULL, 1, "read statuses are always POSTed here" },
-};
-#define ALIASES (sizeof s_aliases / sizeof s_aliases[0])
-
-static int
-s_check_aliases (api_t *self, slot_t *slot, const char *object, json_t *value)
-{
-    if (!json_is_object (value) || json_object_size (value) == 0)
-        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be an object naming at least "
-                        "one of its settings", object), -1;
-    const char *member;
-    json_t *inner;
-    json_object_foreach (value, member, inner) {
-        char label[160];
-        snprintf (label, sizeof label, "%s.%.64s", object, member);
-        int alias = -1;
-        for (size_t n = 0; n < ALIASES; n++)
-            if (streq (s_aliases[n].object, object) && streq (s_aliases[n].member, member))
-                alias = (int) n;
-        if (alias < 0)
-            return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "unknown setting '%s'", label), -1;
-        if (s_aliases[alias].name) {
-            if (s_check_change (self, slot, s_aliases[alias].name, label, inner))
-                return -1;
-            continue;
-        }
-        if (!json_is_boolean (inner))
-            return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be true or false, not %s",
-                            label, s_type_name (inner)), -1;
-        if (s_aliases[alias].fixed >= 0 && json_is_true (inner) != (s_aliases[alias].fixed == 1))
-            return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' can only be %s: %s", label,
-                            s_aliases[alias].fixed ? "true" : "false", s_aliases[alias].why), -1;
-    }
-    return 0;
-}
-
-//  Checks a PATCH's changes, each on its own, into job: flat names, and
-//  the nested form the GET answers with ({"webhooks": {"url": ...}}).
-//  0, or -1 answered.
-static int
-s_check_changes (api_t *self, slot_t *slot, json_t *changes)
-{
-    api_job_t *job = slot->job;
-    if (!changes)
-        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_MISSING, "'changes' is missing: the settings "
-                        "to change, e.g. {\"heartbeat_interval\": 5}"), -1;
-    if (!json_is_object (changes) || json_object_size (changes) == 0)
-        return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "the changes must be a JSON object "
-                        "naming at least one setting, e.g. {\"heartbeat_interval\": 5}"), -1;
-    job->changes = *self->settings;
-    job->changed = 0;
-    const char *key;
-    json_t *value;
-    json_object_foreach (changes, key, value) {
-        if (streq (key, "garbagecollector_enable")) {
-            if (s_check_aliases (self, slot, key, value))
-                return -1;
-            continue;
-        }
-        const char *object = NULL;
-        for (size_t n = 0; n < NESTED && !object; n++)
-            if (streq (s_nested[n].object, key))
-                object = s_nested[n].object;
-        if (!object) {
-            if (s_check_change (self, slot, key, key, value))
-                return -1;
-            continue;
-        }
-        if (!json_is_object (value) || json_object_size (value) == 0)
-            return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "'%s' must be an object naming "
-                            "at least one of its settings, e.g. {\"url\": \"https://...\"}", key), -1;
-        const char *member;
-        json_t *inner;
-        json_object_foreach (value, member, inner) {
-            char label[160];
-            snprintf (label, sizeof label, "%s.%.64s", object, member);
-            const char *name = NULL;
-            for (size_t n = 0; n < NESTED; n++)
-                if (streq (s_nested[n].object, object) && streq (s_nested[n].member, member))
-                    name = s_nested[n].name;
-            if (!name && streq (label, "webhooks.message")) {
-                if (s_check_aliases (self, slot, label, inner))
-                    return -1;
-                continue;
-            }
-            if (!name)
-                return s_error (self, slot->peer, slot->seq, 400, WA_ERR_INVALID, "unknown setting '%s'", label), -1;
-            if (s_check_change (self, slot, name, label, inner))
-                return -1;
-        }
-    }
-    return 0;
-}
-
 static wa_usec_t
 s_upstream_timeout (api_t *self)
 {
@@ -966,6 +655,19 @@ s_upstream_timeout (api_t *self)
 static void s_on_upstream (void *arg, int status, json_t *reply, const char *why);
 static void s_gc_expire (api_t *self);
 static void s_providers_done (api_t *self, slot_t *slot);
+
+//  A PATCH's changes checked into the slot's job (appsettings.h): 0, or -1 answered.
+static int
+s_check_changes (api_t *self, slot_t *slot, json_t *changes)
+{
+    char why[1024];
+    int status = 400;
+    int code = appsettings_check (self->settings, changes, &slot->job->changes, &slot->job->changed, &status, why,
+                                  sizeof why);
+    if (code)
+        return s_error (self, slot->peer, slot->seq, status, code, "%s", why), -1;
+    return 0;
+}
 
 //  Checks an account request into its slot's job, and builds what goes
 //  upstream (register, verify; NULL for the others). 0, or -1 answered.
@@ -1030,13 +732,13 @@ s_check_providers (api_t *self, slot_t *slot, json_t *root)
     char why[400];
     if (job->op == OP_PROVIDERS_DELETE) {
         const char *name = json_string_value (json_object_get (root, "name"));
-        if (!name || !providers_name_ok (name))
+        if (!name || !wa_providers_name_ok (name))
             return s_error (self, slot->peer, slot->seq, 404, WA_ERR_NOT_FOUND, "no media provider is named "
                             "'%.100s'", name ? name : ""), -1;
         snprintf (job->provider, sizeof job->provider, "%s", name);
         return 0;
     }
-    int code = providers_check (json_object_get (root, "providers"), &job->providers, why, sizeof why);
+    int code = wa_providers_check (json_object_get (root, "providers"), &job->providers, why, sizeof why);
     if (code)
         return s_error (self, slot->peer, slot->seq, 400, code, "%s", why), -1;
     return 0;
@@ -1324,7 +1026,7 @@ s_log_change (const slot_t *slot)
     const api_job_t *job = slot->job;
     char changed[1024] = "";
     size_t used = 0;
-    for (int i = 0; wa_config_setting_name (i) && i < API_SETTINGS_MAX; i++) {
+    for (int i = 0; wa_config_setting_name (i) && i < APPSETTINGS_MAX; i++) {
         if (!(job->changed & ((uint64_t) 1 << i)))
             continue;
         char value[WA_CONFIG_STR];
@@ -1553,7 +1255,7 @@ api_job_done (api_t *self, wa_job_t *job)
             s_account_done (self, slot);
             s_providers_done (self, slot);
             if (api_job->op == OP_GET || api_job->op == OP_PATCH || api_job->op == OP_RESET) {
-                json_t *body = api_settings_body (&api_job->result);
+                json_t *body = appsettings_body (&api_job->result);
                 s_reply (self, slot->peer, slot->seq, 200, body);
                 json_decref (body);
             }

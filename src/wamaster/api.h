@@ -19,7 +19,7 @@
                                       code was sent, 201 when registered already
       verify {code, by}               asked upstream; 201 once registered
       providers_get                   200 {"settings":{"application":{"media":{"providers":[...]}}}},
-                                      credentials shown as "(set)" (providers.h)
+                                      credentials shown as "(set)" (wa_providers.h)
       providers_set {providers, by}   store them (checked, all or none): 200 {}
       providers_delete {name, by}     200 {}, or 404 when there is none of that name
       message_gc {by}                 a retention pass now (gc.h), or the one under way:
@@ -105,12 +105,5 @@ void api_stop (api_t *self, bool running);
 //  lost: the Webapp retries 1017 on the next primary). Every message_gc
 //  waiting gets its answer.
 void api_gc_ended (api_t *self, const int64_t deleted[4], bool more, const char *error);
-
-//  The settings as settings_get answers them (a new object):
-//  {"settings":{"application":{name: value, ..., "webhooks":{"url": ...}}}}.
-json_t *api_settings_body (const wa_config_t *settings);
-//  The value of a settings_patch key as the text wa_config_set reads (in
-//  buf or value's own), or NULL when its JSON type does not fit the setting.
-const char *api_value_text (const char *name, json_t *value, char *buf, size_t size);
 
 #endif

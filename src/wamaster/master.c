@@ -58,6 +58,14 @@ typedef struct {
     api_t *api;                 //  the API port (api.h)
     wa_usec_t limit_logged[MASTER_MAX_SHARDS];
     uint32_t paused_logged;     //  shards told "not replaced: paused" in this episode
+    //  Maintenance mode as the last monitor run read it (none read yet
+    //  since this Master took the lease: no rebalancing), and whether the
+    //  rebalancing it held back was told in this pause.
+    bool pause_known;
+    bool paused;
+    char paused_by[65];
+    char pause_reason[256];
+    bool rebalance_paused_logged;
     wa_clockwatch_t clock;      //  the database's clock against ours
     //  The jobs, NULL while the worker has them.
     bootstrap_job_t *bootstrap_job;
@@ -121,6 +129,7 @@ s_step_down (master_t *self, const char *why)
     self->seeded = false;
     self->forced.count = 0;
     self->upstream_forced.count = 0;
+    self->pause_known = false;
     s_gc_stop (self);
     s_switchovers_end (self, "the Master lost its lease");
     wa_warn ("stepping down as primary Master (epoch %" PRIu64 "): %s", self->lease.epoch, why);
@@ -348,6 +357,7 @@ s_lease_result (master_t *self)
             self->primary = true;
             self->forced.count = 0;
             self->upstream_forced.count = 0;
+            self->pause_known = false;
             //  Replies to us from before count; nodes we never heard from
             //  get a full unhealthy_interval from now.
             watch_rebase (&self->watch, wa_clock_mono ());
@@ -452,6 +462,12 @@ s_monitor_done (master_t *self)
         //  A forced replacement is done once its node holds no shard.
         promote_forced_done (&self->forced, m->holders, m->shards);
         promote_forced_done (&self->upstream_forced, m->holders, m->shards);
+        self->pause_known = true;
+        self->paused = m->cluster_paused;
+        snprintf (self->paused_by, sizeof self->paused_by, "%s", m->paused_by);
+        snprintf (self->pause_reason, sizeof self->pause_reason, "%s", m->pause_reason);
+        if (!self->paused)
+            self->rebalance_paused_logged = false;
     }
     //  A handover whose HANDED_OVER we missed (dropped while the holder's
     //  key was not listed here yet) is in the shard map all the same.
@@ -900,18 +916,29 @@ s_upstream_note (void *arg, uint64_t node, int shard, bool added)
 //  The primaries spread unevenly (a Coreapp that started after another took
 //  every shard, or came back after a failover): one planned switchover at
 //  a time evens them out (switchover_rebalance), never while a holder is
-//  being replaced, and only once the last move has settled.
+//  being replaced, and only once the last move has settled. It moves a
+//  primary nobody asked to move: not while the cluster is paused (said
+//  once per pause), nor before this Master has read whether it is.
 static void
 s_rebalance (master_t *self, wa_usec_t now)
 {
     wa_usec_t hb = WA_SEC (self->settings.heartbeat_interval), unhealthy = WA_SEC (self->settings.unhealthy_interval);
     int shard = -1;
     uint64_t from = 0, epoch = 0, to = 0;
-    if (!s_acting (self) || !self->migrated || now < self->rebalance_after || self->reshard_running
-    ||  self->forced.count || self->upstream_forced.count
+    if (!s_acting (self) || !self->migrated || !self->pause_known || now < self->rebalance_after
+    ||  self->reshard_running || self->forced.count || self->upstream_forced.count
     ||  switchover_rebalance (&self->switchovers, &self->watch, self->holders, self->epochs, self->nholders, now,
                               hb, unhealthy, &shard, &from, &epoch, &to))
         return;
+    if (self->paused) {
+        if (!self->rebalance_paused_logged)
+            wa_node_event (&self->node, "rebalance_paused", shard, self->lease.epoch, from,
+                           "paused: shard %d would be moved from coreapp %" PRIu64 " to coreapp %" PRIu64
+                           " to even out the primaries; no rebalancing until 'wactl resume' (paused by %s%s%s)",
+                           shard, from, to, self->paused_by, *self->pause_reason ? ": " : "", self->pause_reason);
+        self->rebalance_paused_logged = true;
+        return;
+    }
     s_rebalance_later (self, now);
     //  The handover's own bounds (drain, logout) and the new holder's login.
     wa_usec_t wait = WA_SEC (self->settings.shard_lease_ttl + self->settings.upstream_idle_timeout) + 5 * WA_USEC_PER_SEC;

@@ -167,7 +167,8 @@ static const char *SQL_PROMOTE =
     "AND expires_at > NOW(6)) = 1";
 
 //  Maintenance mode (schema 10): while paused_at is set, the monitor
-//  replaces no primary Coreapp.
+//  replaces no primary Coreapp and the Master moves none to even them out.
+//  One row by its primary key, read by every run.
 static const char *SQL_PAUSED =
     "SELECT paused_at IS NOT NULL, paused_by, pause_reason FROM cluster_info WHERE id = 1";
 //  The failover rate limit, by the database's clock: each shard's failovers
@@ -243,22 +244,20 @@ s_ids_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
-//  What stops the monitor from promoting, read once per run and only when
-//  a shard needs a new primary: the pause, and the failovers per shard.
+//  What stops the monitor from promoting a shard: the failovers per shard,
+//  read once per run and only when a shard needs a new primary (the pause
+//  is read by every run: s_paused_row).
 typedef struct {
     bool read;
-    bool paused;
     int counts[MASTER_MAX_SHARDS];
-    monitor_job_t *job;         //  where who paused, and why, go
 } guards_t;
 
 static int
 s_paused_row (const wa_db_row_t *row, void *arg)
 {
-    guards_t *guards = arg;
-    guards->paused = wa_db_row_int (row, 0) != 0;
-    if (guards->paused) {
-        monitor_job_t *job = guards->job;
+    monitor_job_t *job = arg;
+    job->cluster_paused = wa_db_row_int (row, 0) != 0;
+    if (job->cluster_paused) {
         snprintf (job->paused_by, sizeof job->paused_by, "%s", wa_db_row_str (row, 1));
         snprintf (job->pause_reason, sizeof job->pause_reason, "%s", wa_db_row_str (row, 2));
     }
@@ -280,10 +279,8 @@ s_read_guards (monitor_job_t *self, wa_db_t *db, guards_t *guards, promote_polic
 {
     if (guards->read)
         return 0;
-    guards->job = self;
-    if (wa_db_query (db, SQL_PAUSED, s_paused_row, guards, "") < 0
-    ||  wa_db_query (db, SQL_FAILOVER_COUNTS, s_count_row, guards, "i", (int64_t) self->failover_window) < 0) {
-        wa_warn ("db: reading the pause and the failover history failed: %s", wa_db_error (db));
+    if (wa_db_query (db, SQL_FAILOVER_COUNTS, s_count_row, guards, "i", (int64_t) self->failover_window) < 0) {
+        wa_warn ("db: reading the failover history failed: %s", wa_db_error (db));
         return -1;
     }
     policy->blocked = promote_rate_limited (guards->counts, MASTER_MAX_SHARDS, self->failover_limit);
@@ -299,6 +296,7 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
     self->unserved = 0;
     self->limited = 0;
     self->npaused = 0;
+    self->cluster_paused = false;
     self->paused_by[0] = self->pause_reason[0] = 0;
     job->rc = -1;
     //  A change of the shard count that runs goes as far as it can first:
@@ -323,6 +321,10 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
             policy.clock_suspect = true;
     }
     self->shards = list.count;
+    if (wa_db_query (db, SQL_PAUSED, s_paused_row, self, "") < 0) {
+        wa_warn ("db: reading the pause failed: %s", wa_db_error (db));
+        return;
+    }
     guards_t guards = { .read = false };
     for (int i = 0; i < list.count; i++) {
         promote_shard_t *s = &list.shards[i];
@@ -334,10 +336,8 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
         const char *why = promote_verdict (&policy, s, &self->clock_ignored);
         if (!why)
             continue;
-        if (s_read_guards (self, db, &guards, &policy))
-            return;
         //  Paused: the verdict is told (s_monitor_done), nothing is promoted.
-        if (guards.paused) {
+        if (self->cluster_paused) {
             promotion_t *p = &self->paused[self->npaused++];
             p->shard = s->shard;
             p->node = 0;
@@ -346,6 +346,8 @@ master_monitor_run (wa_job_t *job, wa_db_t *db)
             snprintf (p->reason, sizeof p->reason, "%s", why);
             continue;
         }
+        if (s_read_guards (self, db, &guards, &policy))
+            return;
         if (promote_blocked (&policy, s->shard)) {
             self->limited |= 1u << s->shard;
             continue;

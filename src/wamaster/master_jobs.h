@@ -79,9 +79,11 @@ typedef struct {
     promotion_t promoted[MASTER_MAX_SHARDS];
     int unserved;               //  shards needing a primary with no candidate
     uint32_t limited;           //  shards that needed a promotion but are blocked
-    //  Maintenance mode (wactl pause): the shards that needed a promotion
-    //  and got none (node 0; previous is the holder, reason the verdict),
-    //  and who paused, why. Read only when some shard needed one.
+    //  Maintenance mode (wactl pause), read by every run (rc 0): whether
+    //  the cluster is paused and who paused, why (the rebalancing asks it
+    //  too); the shards that needed a promotion and got none (node 0;
+    //  previous is the holder, reason the verdict).
+    bool cluster_paused;
     int npaused;
     promotion_t paused[MASTER_MAX_SHARDS];
     char paused_by[65];

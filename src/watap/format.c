@@ -17,7 +17,7 @@ static const char *s_known_kinds[] = {
     "heartbeat", "reply", "settings", "heartbeat_summary", "reply_summary",
     "lease_acquired", "lease_lost", "lease_released", "promoted", "primary", "demoted",
     "session_opened", "session_closed", "liveness", "failover_rate_limited", "failover_paused",
-    "settings_applied", "socket", "retention",
+    "rebalance_paused", "settings_applied", "socket", "retention",
     NULL
 };
 

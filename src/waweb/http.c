@@ -677,14 +677,17 @@ http_server_new (const wa_config_t *config, size_t req_size, zsock_t **requests,
     if (self->tls)
         flags |= MHD_USE_TLS;
     const char *bind = config->webapp_bind;
+    //  Behind a container's published port the port bound differs from the
+    //  one clients are told (webapp_bind_port).
+    int port = wa_config_webapp_bind_port (config);
     addr4.sin_family = AF_INET;
-    addr4.sin_port = htons ((uint16_t) config->webapp_port);
+    addr4.sin_port = htons ((uint16_t) port);
     if (streq (bind, "*"))
         addr4.sin_addr.s_addr = htonl (INADDR_ANY);
     else
     if (inet_pton (AF_INET6, bind, &addr6.sin6_addr) == 1) {
         addr6.sin6_family = AF_INET6;
-        addr6.sin6_port = htons ((uint16_t) config->webapp_port);
+        addr6.sin6_port = htons ((uint16_t) port);
         addr = (struct sockaddr *) &addr6;
         flags |= MHD_USE_IPv6;
     }
@@ -710,7 +713,7 @@ http_server_new (const wa_config_t *config, size_t req_size, zsock_t **requests,
     sigaddset (&block, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &block, &old);
     //  Without TLS the list ends before the TLS options.
-    self->daemon = MHD_start_daemon (flags, (uint16_t) config->webapp_port, NULL, NULL, s_on_access, self,
+    self->daemon = MHD_start_daemon (flags, (uint16_t) port, NULL, NULL, s_on_access, self,
                                      MHD_OPTION_EXTERNAL_LOGGER, s_on_log, self,
                                      MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, self,
                                      MHD_OPTION_NOTIFY_CONNECTION, s_on_connection, self,
@@ -728,13 +731,13 @@ http_server_new (const wa_config_t *config, size_t req_size, zsock_t **requests,
     pthread_sigmask (SIG_SETMASK, &old, NULL);
     if (!self->daemon) {
         snprintf (err, errlen, "cannot serve HTTP%s on %s:%d: %s", self->tls ? "S" : "", bind,
-                  config->webapp_port, self->tls ? "bad certificate or key, or the port is taken"
+                  port, self->tls ? "bad certificate or key, or the port is taken"
                                                  : strerror (saved));
         zsock_destroy (requests);
         goto failed;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    self->port = info ? info->port : config->webapp_port;
+    self->port = info ? info->port : port;
     return self;
 
 failed:

@@ -109,8 +109,8 @@ typedef struct {
     void *conn;                 //  the connection's deadline (http.c)
 } http_req_t;
 
-//  Starts MHD on config's webapp_port / webapp_bind (HTTPS with
-//  webapp_tls_cert and webapp_tls_key). The reactor reads request pointers
+//  Starts MHD on config's webapp_bind_port (else webapp_port) / webapp_bind
+//  (HTTPS with webapp_tls_cert and webapp_tls_key). The reactor reads request pointers
 //  from *requests (a PULL socket the caller destroys after the server). NULL
 //  with a message in err when it cannot start.
 http_server_t *http_server_new (const wa_config_t *config, size_t req_size, zsock_t **requests,

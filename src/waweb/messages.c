@@ -34,42 +34,8 @@
 #include <sodium.h>
 #include "wa_message.h"
 #include "wa_log.h"
+#include "idempotency.h"
 #include "web.h"
-
-#define CLIENT_KEY_MAX 64
-
-//  The client's key: 1 to 64 printable ASCII characters, no spaces.
-static bool
-s_client_key_valid (const char *key)
-{
-    size_t len = strlen (key);
-    if (len == 0 || len > CLIENT_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (key[i] <= ' ' || key[i] > '~')
-            return false;
-    return true;
-}
-
-static void
-s_key (web_req_t *req, char *key, size_t size)
-{
-    unsigned char bytes[16];
-    char text[sizeof bytes * 2 + 1];
-    if (req->http.idempotency_key) {
-        crypto_generichash_state state;
-        crypto_generichash_init (&state, NULL, 0, sizeof bytes);
-        crypto_generichash_update (&state, (const unsigned char *) req->caller, strlen (req->caller) + 1);
-        crypto_generichash_update (&state, (const unsigned char *) req->http.idempotency_key,
-                                   strlen (req->http.idempotency_key));
-        crypto_generichash_final (&state, bytes, sizeof bytes);
-        snprintf (key, size, "c.%s", sodium_bin2hex (text, sizeof text, bytes, sizeof bytes));
-    }
-    else {
-        randombytes_buf (bytes, sizeof bytes);
-        snprintf (key, size, "w.%s", sodium_bin2hex (text, sizeof text, bytes, sizeof bytes));
-    }
-}
 
 //  --------------------------------------------------------------------------
 //  POST /v1/messages
@@ -294,9 +260,9 @@ messages_send (web_t *self, web_req_t *req)
         web_fail (self, req, 0, code, "%s", why);
         return;
     }
-    if (req->http.idempotency_key && !s_client_key_valid (req->http.idempotency_key)) {
+    if (req->http.idempotency_key && !idempotency_client_valid (req->http.idempotency_key)) {
         web_fail (self, req, 0, WA_ERR_INVALID, "the Idempotency-Key header must be 1 to %d printable "
-                  "characters without spaces", CLIENT_KEY_MAX);
+                  "characters without spaces", IDEMPOTENCY_CLIENT_MAX);
         return;
     }
     int shards = web_shards (self);
@@ -304,7 +270,7 @@ messages_send (web_t *self, web_req_t *req)
         web_fail (self, req, 503, WA_ERR_NOT_READY, "the shard map has not been read from the database yet");
         return;
     }
-    s_key (req, send->key, sizeof send->key);
+    idempotency_key (req->caller, req->http.idempotency_key, send->key, sizeof send->key);
     send->shard = wa_message_shard (send->msg.to, shards);
     s_next_link (self, req);
 }

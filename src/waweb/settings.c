@@ -35,7 +35,7 @@ settings_application (web_t *self, web_req_t *req)
     web_forward (self, req, COREAPPS_MASTER, request);
 }
 
-//  The Master checks the providers field by field (src/wamaster/providers.h);
+//  The Master checks the providers field by field (include/wa_providers.h);
 //  the Webapp only sees that there is a body, and what the path names.
 void
 settings_providers (web_t *self, web_req_t *req)

@@ -910,8 +910,11 @@ s_progress (web_t *self)
     if (self->fatal || self->ready)
         return;
     if (!self->id) {
+        //  The port clients reach: the one bound, or the published one
+        //  (webapp_port) when webapp_bind_port binds another.
         char port[16];
-        snprintf (port, sizeof port, "%d", http_server_port (self->http));
+        snprintf (port, sizeof port, "%d", self->config->webapp_bind_port >= 0 ? self->config->webapp_port
+                                                                                : http_server_port (self->http));
         //  No port of ours on the bus: the key is not stored.
         wa_register_submit (&self->register_job, self->db, "webapp", self->config->hostname, port, "",
                             wa_schema_version);
@@ -1204,6 +1207,22 @@ s_shutdown (web_t *self)
     zsock_destroy (&self->requests);
 }
 
+//  Listening where other hosts connect, but named by a loopback address:
+//  `nodes` (wactl status, the support bundle) lists it under it, and a
+//  self-signed certificate made here names it, not a name that reaches
+//  this host from another (wa_node_start says the same of the other roles).
+static void
+s_warn_loopback (const wa_config_t *config)
+{
+    if (wa_config_is_loopback (config->webapp_bind) || !wa_config_is_loopback (config->hostname))
+        return;
+    wa_warn ("this webapp binds %s (webapp_bind) but its hostname is %s: it is registered as a loopback "
+             "address, which is other hosts' own, and a self-signed certificate made here names no address "
+             "they reach it by. Set webapp_hostname (WEBAPP_HOSTNAME) or hostname to a name the other hosts "
+             "and the clients reach this one by, or webapp_bind to 127.0.0.1 for a Webapp on one host",
+             config->webapp_bind, config->hostname);
+}
+
 int
 web_run (const wa_config_t *config)
 {
@@ -1233,9 +1252,13 @@ web_run (const wa_config_t *config)
         free (self);
         return 1;
     }
-    wa_info ("listening on %s://%s:%d; database %s:%d/%s", http_server_tls (self->http) ? "https" : "http",
-             config->webapp_bind, http_server_port (self->http), config->db_hostname, config->db_port,
+    char published[48] = "";
+    if (config->webapp_bind_port >= 0)
+        snprintf (published, sizeof published, " (published as %d)", config->webapp_port);
+    wa_info ("listening on %s://%s:%d%s; database %s:%d/%s", http_server_tls (self->http) ? "https" : "http",
+             config->webapp_bind, http_server_port (self->http), published, config->db_hostname, config->db_port,
              config->db_name);
+    s_warn_loopback (config);
     self->db = s_worker_new (config);
     self->hasher = s_worker_new (config);
     self->pending = zlistx_new ();

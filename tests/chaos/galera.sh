@@ -61,7 +61,10 @@
 # FAKETIME_DONT_FAKE_MONOTONIC=1), its options in $GALERA_DIR/HOST/my.cnf.
 # GALERA_PROVIDER_OPTIONS adds to wsrep_provider_options (e.g.
 # "evs.suspect_timeout=PT2S"), GALERA_SERVER_OPTIONS adds options (words) to
-# mariadbd's. GALERA_WAIT (120) bounds every wait in s.
+# mariadbd's. GALERA_WAIT (120) bounds every wait in s. GALERA_BUFFER_POOL
+# (48M) is each node's innodb-buffer-pool-size: three nodes beside the
+# cluster's programs on one test machine (the benchmarks give 64M, the
+# single server's, for a like-for-like comparison: bench/db.sh).
 #
 # State transfers: wsrep_sst_method=mariabackup (GALERA_SST). rsync does not
 # work here: its joiner runs an rsync daemon, which, started by a mariadbd
@@ -75,6 +78,7 @@ GALERA_DIR=${GALERA_DIR:-$T/galera}
 GALERA_PROVIDER=/usr/lib/galera/libgalera_smm.so
 GALERA_SST=${GALERA_SST:-mariabackup}
 GALERA_WAIT=${GALERA_WAIT:-120}
+GALERA_BUFFER_POOL=${GALERA_BUFFER_POOL:-48M}
 FAKETIME_LIB=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1}
 DB_APP_PASSWORD=${DB_APP_PASSWORD:-wacluster}
 
@@ -179,6 +183,8 @@ galera__wait_nodes() {
 galera__launch() {
     local h=$1 dir ip env=() pid
     shift
+    [[ $GALERA_BUFFER_POOL =~ ^[1-9][0-9]*[KMG]?$ ]] \
+        || { echo "galera: GALERA_BUFFER_POOL is a size such as 64M, not '$GALERA_BUFFER_POOL'" >&2; return 1; }
     dir=$(galera__dir "$h"); ip=$(topo_ip "$h")
     mkdir -p "$dir/data" "$dir/tmp" "$T/logs" "$T/clock"
     [ -f "$T/clock/$h" ] || echo "+0" > "$T/clock/$h"
@@ -215,7 +221,7 @@ user = $(id -un)
 log-error = $(galera__log "$h")
 skip-name-resolve
 max-connections = 500
-innodb-buffer-pool-size = 48M
+innodb-buffer-pool-size = $GALERA_BUFFER_POOL
 innodb-log-file-size = 32M
 innodb-flush-log-at-trx-commit = 2
 binlog-format = ROW

@@ -11,7 +11,8 @@
 #                                         steps, and faults under load, an upgrade
 #                                         under load, and the per-role files as
 #                                         separate projects ("hosts")
-# Without a Docker engine it prints one line saying so and passes. Every
+# Without a Docker engine (or docker-compose) it prints one line, "skip
+# compose/MODE: why", and exits 0 (make test counts it skipped). Every
 # project it makes is named wact-*, and removed at exit with its volumes
 # (WA_KEEP=1 keeps them and the work folder). Waits poll a condition with a
 # deadline. Judged by wagate's ledger and tools/wacheck, as the chaos suite is.
@@ -25,11 +26,11 @@ RUN=/nonexistent
 . scripts/cluster-lib.sh
 
 if ! command -v docker >/dev/null 2>&1 || ! why=$(docker info --format '{{.ServerVersion}}' 2>&1); then
-    echo "skipped compose tests: no Docker engine answers (docker info: $(echo "${why:-docker not installed}" | grep . | head -n 1))"
+    echo "skip compose/$MODE: no Docker engine answers (docker info: $(echo "${why:-docker not installed}" | grep . | head -n 1))"
     exit 0
 fi
 if ! command -v docker-compose >/dev/null 2>&1; then
-    echo "skipped compose tests: docker-compose is not installed (Debian's package docker-compose)"
+    echo "skip compose/$MODE: docker-compose is not installed (Debian's package docker-compose)"
     exit 0
 fi
 for program in waload wacheck; do
@@ -175,6 +176,11 @@ one_host_messages() {
     grep -qxF "hostname = waweb" <<<"$(docker exec "$(cid waweb)" waweb -n 2>&1)" || fail "WEBAPP_HOSTNAME did not reach waweb"
     [ "$(sql "SELECT hostname FROM nodes WHERE kind = 'webapp' ORDER BY id DESC LIMIT 1")" = waweb ] \
         || fail "the Webapp did not register as waweb (WEBAPP_HOSTNAME)"
+    # As the original's: 443 in the container, the published port registered.
+    [ "$(docker port "$(cid waweb)" 443/tcp | head -n 1 | sed 's/.*://')" = "$WEB_PORT" ] \
+        || fail "the Webapp's 443 is not published on $WEB_PORT: $(docker port "$(cid waweb)")"
+    [ "$(sql "SELECT ports FROM nodes WHERE kind = 'webapp' ORDER BY id DESC LIMIT 1")" = "$WEB_PORT" ] \
+        || fail "the Webapp did not register its published port $WEB_PORT (WEBAPP_EXTERNAL_PORTS)"
     # The database user has its schema only, root no TCP login.
     local grants; grants=$(sql "SHOW GRANTS FOR 'wacluster'@'%'")
     grep -q 'ALL PRIVILEGES ON `wacluster`.\*' <<<"$grants" && ! grep -q 'ON \*\.\*.*ALL\|GRANT ALL PRIVILEGES ON \*' <<<"$grants" \
@@ -367,7 +373,10 @@ multi_host() {
         want=$(echo "$want" | sed 's/EXTERNAL_[A-Z]*_PORT[0-9]=//g' | tr ' ' ,)
         grep -qxF "$ip $want" <<<"$nodes" || fail "no node registered as '$ip $want': $(echo $nodes)"
     done
-    note "the nodes registered the published ports: $(echo "$nodes" | tr '\n' ';')"
+    [ "$(docker exec "$(docker ps -q --filter "label=com.docker.compose.project=$p-db" --filter label=com.docker.compose.service=db)" \
+        mariadb --no-defaults -uroot -N -B wacluster -e "SELECT CONCAT(hostname, ' ', ports) FROM nodes WHERE stopped_at IS NULL AND kind = 'webapp'")" = "$ip $wp" ] \
+        || fail "the Webapp did not register as '$ip $wp' (it binds 443 inside)"
+    note "the nodes registered the published ports: $(echo "$nodes" | tr '\n' ';'); the Webapp $ip $wp"
     # DEPLOY.md's check, as a host runs it.
     local status
     status=$(env NODE_NAME=m1 "${m1[@]}" docker-compose -p "$p-m1" -f docker-compose/multiconnect-master.yml exec -T master wactl status 2>&1) \

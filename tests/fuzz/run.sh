@@ -24,11 +24,14 @@ declare -A MAX_LEN=(
     [config]=4096           # lines of up to 1022 characters
     [settings]=4096
     [cbevent]=10000         # a payload of CBEVENT_PAYLOAD_MAX (8000)
+    [account_state]=8192    # a backup's content with users, state and providers
+    [providers]=6000        # 16 providers, or a bearer token of 2048
 )
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(codec http_input http_auth http_route message account config settings cbevent)
+[ ${#targets[@]} -eq 0 ] && targets=(codec http_input http_auth http_route message account config settings cbevent certs
+                                     account_state providers)
 mkdir -p "$BUILD/logs"
-printf '%-11s %6s %11s %9s %6s %6s %7s\n' target secs execs exec/s cov ft corpus
+printf '%-13s %6s %11s %9s %6s %6s %7s\n' target secs execs exec/s cov ft corpus
 for t in "${targets[@]}"; do
     bin=$BUILD/bin/fuzz_$t
     [ -x "$bin" ] || { echo "fuzz: $bin is not built (make fuzz-build)" >&2; exit 2; }
@@ -48,7 +51,7 @@ for t in "${targets[@]}"; do
     cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<< "$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<< "$last")
     corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<< "$last")
-    printf '%-11s %6s %11s %9s %6s %6s %7s\n' "$t" "$SECONDS_EACH" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}"
+    printf '%-13s %6s %11s %9s %6s %6s %7s\n' "$t" "$SECONDS_EACH" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}"
     if [ $rc -ne 0 ]; then
         crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
         echo "fuzz: $t failed (status $rc); the log is $log" >&2

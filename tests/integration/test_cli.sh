@@ -98,4 +98,24 @@ check "a Master bound on * with hostname 127.0.0.1 warns" \
 start m2 wamaster
 wait_for 20 grep -q "ready:" "$T/m2.log" || fail "the second Master is not ready"
 check "a Master bound on 127.0.0.1 does not warn" bash -c "! grep -q 'loopback address' '$T/m2.log'"
-note "WA_ variables, comments, db_password_file in a running Master, the loopback warning"
+
+# The other roles: a Coreapp bound on * warns as the Master does; a Webapp
+# listening on * (webapp_bind) warns while its hostname is 127.0.0.1, not
+# with a name of its own (webapp_hostname), nor listening on 127.0.0.1.
+# Each is checked once it has registered, which it does after the check.
+WA_BIND_ADDRESS='*' start c1 wacore
+wait_for 20 grep -q "registered as node" "$T/c1.log" || fail "the Coreapp bound on * did not register"
+check "a Coreapp bound on * with hostname 127.0.0.1 warns" \
+    grep -q "WARN .*this coreapp binds \* but its hostname is 127.0.0.1: other hosts will be told to connect to a loopback address" "$T/c1.log"
+registered() { wait_for 20 grep -q "registered as node" "$T/$1.log" || fail "the Webapp $1 did not register"; }
+WARNING="WARN .*this webapp binds .* (webapp_bind) but its hostname is 127.0.0.1: it is registered as a loopback address"
+WEBAPP_EXTERNAL_PORTS=$(free_port) WA_WEBAPP_BIND='*' start w1 waweb
+registered w1
+check "a Webapp on * with hostname 127.0.0.1 warns" grep -q "$WARNING" "$T/w1.log"
+WEBAPP_EXTERNAL_PORTS=$(free_port) WA_WEBAPP_BIND='*' WA_WEBAPP_HOSTNAME=web2.example.net start w2 waweb
+registered w2
+check "a Webapp on * with a hostname of its own does not warn" bash -c "! grep -q 'loopback address' '$T/w2.log'"
+WEBAPP_EXTERNAL_PORTS=$(free_port) WA_WEBAPP_BIND=127.0.0.1 start w3 waweb
+registered w3
+check "a Webapp on 127.0.0.1 does not warn" bash -c "! grep -q 'loopback address' '$T/w3.log'"
+note "WA_ variables, comments, db_password_file in a running Master, the loopback warning of each role"

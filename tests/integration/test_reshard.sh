@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The shard count changed live (issue 14), under a steady load: 1 → 2 → 4
 # (the primary Master killed in the middle) → 32 (a primary Coreapp killed in
-# the middle) → 1 (with two-step verification: a wrong PIN refused) → 2 (with
+# the middle; both kills shown to meet a running change: wagate is paused
+# before the POST, so the old primaries cannot drain nor log out, GET shows
+# the change draining before the kill and the database still draining after
+# it) → 1 (with two-step verification: a wrong PIN refused) → 2 (with
 # messages accepted and not yet sent, wagate paused: they move to their new
 # shards and are sent once), on two Coreapps that hold several shards each while a client POSTs /v1/messages continuously (8
 # in flight). Every request is answered 201 (a request that meets the change
@@ -64,6 +67,28 @@ LOAD=$!
 PIDS+=($LOAD)
 wait_for 30 at_least 200 || fail "the load did not get going: $(gate_stat messages) messages at wagate"
 
+# The change held open for a kill (kill_during N WHO PID): wagate paused
+# (SIGSTOP) before the POST, the old layout's primaries cannot finish their
+# release (no acknowledgements, no LOGOUT_OK: each waits out its drain and
+# logout time, then lease_margin), so the change drains for a second or
+# more. GET answers it running (draining, to N) just before the kill; the
+# change's row still without drained_at just after it proves the kill met
+# it before the new layout came into force. wagate resumes at once.
+kill_during() {
+    local n=$1 who=$2 pid=$3 id state
+    kill -STOP "$PID_gate"
+    expect "POST shards $n (wagate paused)" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body "$n")"
+    expect "GET shards while the change to $n runs" 200 - "$WEB" GET /v1/account/shards "${AUTH[@]}"
+    state=$(jq -c '.account.change | {to, state}' "$T/body")
+    [ "$state" = "{\"to\":$n,\"state\":\"draining\"}" ] || fail "the change to $n is not running before the kill: $(body)"
+    id=$(q "SELECT MAX(id) FROM shard_changes")
+    kill -KILL "$pid"
+    [ "$(q "SELECT to_shards = $n AND drained_at IS NULL AND done_at IS NULL FROM shard_changes WHERE id = $id")" = 1 ] \
+        || fail "the kill of $who came after the change to $n had drained: $(q "SELECT * FROM shard_changes WHERE id = $id")"
+    kill -CONT "$PID_gate"
+    note "$who killed (kill -9) while change $id to $n shards was draining (GET before: $state)"
+}
+
 change_over() { # change_over N: the change asked for is over, every shard served, the load going on
     local n=$1 t0 ms before
     t0=$(now_ms)
@@ -104,8 +129,7 @@ callbacks_under 2
 
 note "2 → 4, the primary Master killed (kill -9) in the middle: the other carries the change on"
 M=$(primary_master)
-expect "POST shards 4" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 4)"
-kill -KILL "$(node_pid "$M")"
+kill_during 4 "the primary Master $M" "$(node_pid "$M")"
 change_over 4
 start m3 wamaster
 [ "$(primary_master)" != "$M" ] || fail "master $M, killed, holds the lease"
@@ -118,8 +142,7 @@ wait_for 20 three || fail "the third Coreapp did not register"
 c3_healthy() { [ "$(q "SELECT state FROM node_health WHERE node_id = (SELECT MAX(id) FROM nodes WHERE kind = 'coreapp') AND updated_at > NOW(6) - INTERVAL 2 SECOND")" = healthy ]; }
 wait_for 30 c3_healthy || fail "the third Coreapp is not healthy to the primary Master"
 C=$(q "SELECT node_id FROM shard_map WHERE shard = 0")
-expect "POST shards 32" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$(shards_body 32)"
-kill -KILL "$(node_pid "$C")"
+kill_during 32 "coreapp $C, primary of shard 0 of 4" "$(node_pid "$C")"
 change_over 32
 [ "$(q "SELECT COUNT(*) FROM shard_map WHERE node_id = $C")" = 0 ] || fail "coreapp $C, killed, holds shards"
 spread() { [ "$(q "SELECT MAX(n) - MIN(n) FROM (SELECT COUNT(*) n FROM shard_map s JOIN nodes d ON d.id = s.node_id WHERE d.stopped_at IS NULL AND s.expires_at > NOW(6) GROUP BY s.node_id) x")" -le 1 ] \

@@ -132,6 +132,16 @@ test_compliance (void **state)
         { "{\"entity_name\":\"A\",\"entity_type\":\"PARTNERSHIP\",\"grievance_officer_details\":{\"name\":\"B\","
           "\"email\":\"b@c.example\",\"mobile_number\":\"+123456789\",\"fax\":\"1\"}}", WA_ERR_INVALID,
           "'grievance_officer_details.fax'" },
+        //  Found by fuzz_account_state: "" was read past its NUL (ASan).
+        { "{\"entity_name\":\"A\",\"entity_type\":\"PARTNERSHIP\",\"grievance_officer_details\":{\"name\":\"B\","
+          "\"email\":\"b@c.example\",\"mobile_number\":\"\"}}", WA_ERR_INVALID,
+          "'grievance_officer_details.mobile_number'" },
+        { "{\"entity_name\":\"A\",\"entity_type\":\"PARTNERSHIP\",\"grievance_officer_details\":{\"name\":\"B\","
+          "\"email\":\"b@c.example\",\"landline_number\":\"\"}}", WA_ERR_INVALID,
+          "'grievance_officer_details.landline_number'" },
+        //  Found by fuzz_account_state: null was taken and stored as null.
+        { "{\"entity_name\":\"A\",\"entity_type\":\"PARTNERSHIP\",\"is_registered\":null}", WA_ERR_INVALID,
+          "'is_registered' must be true or false" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         input = s_json (bad[i].text);
@@ -318,6 +328,48 @@ test_content_check (void **state)
     json_decref (content);
 }
 
+//  The media providers a restore stores as they are: each must be what a
+//  POST would have stored (found by fuzz_account_state: any three strings
+//  were taken, a config that is no JSON, a bearer token with spaces, a type
+//  the Webapp does not know, a name twice).
+static void
+test_content_providers (void **state)
+{
+    (void) state;
+    char why[400];
+    json_t *content = s_json (CONTENT);
+    json_object_set_new (content, "media_providers", s_json (
+        "[{\"name\":\"cdn\",\"type\":\"www\",\"config\":\"{\\\"bearer\\\":\\\"t0k\\\"}\"},"
+        " {\"name\":\"files\",\"type\":\"www\","
+        "\"config\":\"{\\\"basic\\\":{\\\"username\\\":\\\"u\\\",\\\"password\\\":\\\"p\\\"}}\"}]"));
+    assert_int_equal (wa_backup_content_check (content, why, sizeof why), 0);
+    const struct { const char *provider; const char *says; } bad[] = {
+        { "{\"name\":\"x\",\"type\":\"www\",\"config\":\"not json\"}", "'media_providers[1].config' is not JSON" },
+        { "{\"name\":\"x\",\"type\":\"ftp\",\"config\":\"{\\\"bearer\\\":\\\"t\\\"}\"}", "'type' must be \"www\"" },
+        { "{\"name\":\"a b\",\"type\":\"www\",\"config\":\"{\\\"bearer\\\":\\\"t\\\"}\"}", "'name' may hold only" },
+        { "{\"name\":\"x\",\"type\":\"www\",\"config\":\"{\\\"bearer\\\":\\\"a b\\\"}\"}", "holds a space" },
+        { "{\"name\":\"x\",\"type\":\"www\",\"config\":\"{}\"}", "one of 'basic' and 'bearer'" },
+        { "{\"name\":\"x\",\"type\":\"www\",\"config\":\"[]\"}", "must be an object" },
+        { "{\"name\":\"cdn\",\"type\":\"www\",\"config\":\"{\\\"bearer\\\":\\\"t\\\"}\"}", "'cdn' twice" },
+        { "{\"name\":\"x\",\"type\":\"www\",\"config\":\"{\\\"bearer\\\":\\\"t\\\"}\",\"extra\":1}", "is not a provider" },
+        { "{\"name\":\"x\",\"type\":\"www\",\"config\":{\"bearer\":\"t\"}}", "must be a provider" },
+        { "\"cdn\"", "is not a provider" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *providers = json_array ();
+        json_array_append_new (providers, s_json ("{\"name\":\"cdn\",\"type\":\"www\","
+                                                  "\"config\":\"{\\\"bearer\\\":\\\"t0k\\\"}\"}"));
+        json_array_append_new (providers, json_loads (bad[i].provider, JSON_DECODE_ANY, NULL));
+        json_object_set_new (content, "media_providers", providers);
+        assert_int_equal (wa_backup_content_check (content, why, sizeof why), WA_ERR_INVALID);
+        if (!strstr (why, bad[i].says))
+            fail_msg ("case %zu: '%s' does not say '%s'", i, why, bad[i].says);
+    }
+    json_object_set_new (content, "media_providers", json_string ("x"));
+    assert_int_equal (wa_backup_content_check (content, why, sizeof why), WA_ERR_INVALID);
+    json_decref (content);
+}
+
 int
 main (void)
 {
@@ -330,6 +382,7 @@ main (void)
         cmocka_unit_test (test_seal_round_trip),
         cmocka_unit_test (test_seal_tamper),
         cmocka_unit_test (test_content_check),
+        cmocka_unit_test (test_content_providers),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -19,7 +19,9 @@
 //  them.
 static const char *s_env_names [] = {
     "COREAPP_HOSTNAME", "COREAPP_EXTERNAL_PORTS", "EXTERNAL_HOSTNAME", "WEBAPP_EXTERNAL_PORTS",
-    "WEBAPP_HOSTNAME", "ORCHESTRATION", "WACORE_HOSTNAME", "WACLUSTER_CONF"
+    "WEBAPP_HOSTNAME", "ORCHESTRATION", "WACORE_HOSTNAME", "WACLUSTER_CONF",
+    "MYSQL_ROOT_PASSWORD", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE", "MARIADB_ROOT_PASSWORD",
+    "MARIADB_USER", "MARIADB_PASSWORD", "MARIADB_DATABASE", "POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB"
 };
 #define NENV (sizeof s_env_names / sizeof s_env_names [0])
 
@@ -125,6 +127,8 @@ s_assert_config_equal (const wa_config_t *a, const wa_config_t *b)
     assert_string_equal (a->external_hostname, b->external_hostname);
     assert_memory_equal (a->ports, b->ports, sizeof a->ports);
     assert_memory_equal (a->bind_ports, b->bind_ports, sizeof a->bind_ports);
+    assert_int_equal (a->webapp_port, b->webapp_port);
+    assert_int_equal (a->webapp_bind_port, b->webapp_bind_port);
     assert_int_equal (a->db_connection_idle_timeout, b->db_connection_idle_timeout);
     assert_int_equal (a->app_multiconnect, b->app_multiconnect);
     assert_string_equal (a->webapp_hostname, b->webapp_hostname);
@@ -2092,12 +2096,60 @@ test_bind_ports (void **state)
 }
 
 static void
+test_webapp_bind_port (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    char err [768] = "", value [64];
+    //  Unset: the Webapp binds the port it registers.
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    assert_int_equal (config.webapp_bind_port, -1);
+    assert_int_equal (wa_config_webapp_bind_port (&config), 9090);
+    assert_int_equal (wa_config_get (&config, "webapp_bind_port", value, sizeof value), 0);
+    assert_string_equal (value, "");
+    //  The original's Webapp: published on 9090, listening on 443 inside.
+    setenv ("WEBAPP_EXTERNAL_PORTS", "9090", 1);
+    setenv ("WA_WEBAPP_BIND_PORT", "443", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    assert_int_equal (config.webapp_port, 9090);
+    assert_int_equal (wa_config_webapp_bind_port (&config), 443);
+    assert_int_equal (wa_config_get (&config, "webapp_bind_port", value, sizeof value), 0);
+    assert_string_equal (value, "443");
+    //  Printed and loaded back, it is the same; empty is unset again.
+    wa_config_t again;
+    wa_config_defaults (&again);
+    assert_int_equal (wa_config_set (&again, "webapp_bind_port", value, err, sizeof err), 0);
+    assert_int_equal (again.webapp_bind_port, 443);
+    assert_int_equal (wa_config_set (&again, "webapp_bind_port", "", err, sizeof err), 0);
+    assert_int_equal (again.webapp_bind_port, -1);
+    //  A fixed port bound, "any" registered: refused, named.
+    setenv ("WEBAPP_EXTERNAL_PORTS", "0", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), -1);
+    s_assert_contains (err, "WEBAPP_EXTERNAL_PORTS");
+    s_assert_contains (err, "webapp_bind_port");
+    //  Not a port: refused, named.
+    setenv ("WEBAPP_EXTERNAL_PORTS", "9090", 1);
+    const char *bad [] = { "x", "-1", "65536", "443 " };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        setenv ("WA_WEBAPP_BIND_PORT", bad [i], 1);
+        if (s_load_env_only (&config, err, sizeof err) == 0)
+            fail_msg ("WA_WEBAPP_BIND_PORT=%s accepted", bad [i]);
+        s_assert_contains (err, "WA_WEBAPP_BIND_PORT");
+    }
+}
+
+static void
 test_env_refused_originals (void **state)
 {
     (void) state;
     wa_config_t config;
     char err [768] = "";
-    const char *names [] = { "WACORE_HOSTNAME", "WA_DB_UPGRADE" };
+    //  The original's compose files' and its database containers' (mysql,
+    //  postgres), and those images' siblings.
+    const char *names [] = { "WACORE_HOSTNAME", "WA_DB_UPGRADE", "MYSQL_ROOT_PASSWORD", "MYSQL_USER",
+                             "MYSQL_PASSWORD", "MYSQL_DATABASE", "MARIADB_ROOT_PASSWORD", "MARIADB_USER",
+                             "MARIADB_PASSWORD", "MARIADB_DATABASE", "POSTGRES_PASSWORD", "POSTGRES_USER",
+                             "POSTGRES_DB" };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
         setenv (names [i], "1", 1);
         if (s_load_env_only (&config, err, sizeof err) == 0)
@@ -2106,6 +2158,14 @@ test_env_refused_originals (void **state)
         s_assert_contains (err, "not supported");
         unsetenv (names [i]);
     }
+    //  The original's engines: MYSQL taken, PGSQL refused, named.
+    setenv ("WA_DB_ENGINE", "MYSQL", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), 0);
+    assert_string_equal (config.db_engine, "mysql");
+    setenv ("WA_DB_ENGINE", "PGSQL", 1);
+    assert_int_equal (s_load_env_only (&config, err, sizeof err), -1);
+    s_assert_contains (err, "WA_DB_ENGINE");
+    unsetenv ("WA_DB_ENGINE");
     //  The informational ones are kept.
     setenv ("ORCHESTRATION", "DOCKER-COMPOSE", 1);
     setenv ("WA_RUNNING_ENV_VERSION", "v2.2.3", 1);
@@ -2123,6 +2183,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_env_webapp_hostname, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_env_db_connection_idle_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bind_ports, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_webapp_bind_port, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_env_refused_originals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_defaults_round_trip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_empty_file, s_setup, s_teardown),

@@ -14,7 +14,8 @@
 #include "wa_codec.h"
 #include "wa_log.h"
 #include "api.h"
-#include "providers.h"
+#include "appsettings.h"
+#include "wa_providers.h"
 #include "test_loop.h"
 
 typedef struct {
@@ -258,7 +259,7 @@ test_settings_as_json (void **state)
     wa_config_defaults (&settings);
     char err[256];
     assert_int_equal (wa_config_set (&settings, "heartbeat_interval", "0.1", err, sizeof err), 0);
-    json_t *body = api_settings_body (&settings);
+    json_t *body = appsettings_body (&settings);
     json_t *application = json_object_get (json_object_get (body, "settings"), "application");
     assert_non_null (application);
     int count = 0;
@@ -308,10 +309,10 @@ test_media_list (void **state)
     char err[256], buf[128];
     //  The original's nested array, stored comma-separated, shown back as the array.
     json_t *list = json_pack ("[s, s]", "image", "voice");
-    const char *text = api_value_text ("media_auto_download", list, buf, sizeof buf);
+    const char *text = appsettings_value_text ("media_auto_download", list, buf, sizeof buf);
     assert_string_equal (text, "image,voice");
     assert_int_equal (wa_config_set (&settings, "media_auto_download", text, err, sizeof err), 0);
-    json_t *body = api_settings_body (&settings);
+    json_t *body = appsettings_body (&settings);
     json_t *shown = json_object_get (json_object_get (json_object_get (json_object_get (body, "settings"),
                                                                        "application"), "media"), "auto_download");
     assert_true (json_equal (shown, list));
@@ -319,16 +320,16 @@ test_media_list (void **state)
     json_decref (list);
     //  Empty is none; anything but an array of plain strings is refused.
     list = json_array ();
-    assert_string_equal (api_value_text ("media_auto_download", list, buf, sizeof buf), "");
+    assert_string_equal (appsettings_value_text ("media_auto_download", list, buf, sizeof buf), "");
     json_decref (list);
     list = json_pack ("[i]", 1);
-    assert_null (api_value_text ("media_auto_download", list, buf, sizeof buf));
+    assert_null (appsettings_value_text ("media_auto_download", list, buf, sizeof buf));
     json_decref (list);
     list = json_pack ("[s]", "image,video");
-    assert_null (api_value_text ("media_auto_download", list, buf, sizeof buf));
+    assert_null (appsettings_value_text ("media_auto_download", list, buf, sizeof buf));
     json_decref (list);
     json_t *string = json_string ("image");
-    assert_null (api_value_text ("media_auto_download", string, buf, sizeof buf));
+    assert_null (appsettings_value_text ("media_auto_download", string, buf, sizeof buf));
     json_decref (string);
     //  The items are checked by the configuration's table.
     assert_int_equal (wa_config_set (&settings, "media_auto_download", "image,gif", err, sizeof err), -1);
@@ -346,10 +347,10 @@ test_value_text (void **state)
     (void) state;
     char buf[64];
     json_t *real = json_real (0.1), *whole = json_integer (30), *yes = json_true (), *text = json_string ("2.5");
-    assert_string_equal (api_value_text ("heartbeat_interval", real, buf, sizeof buf), "0.1");
-    assert_string_equal (api_value_text ("unhealthy_interval", whole, buf, sizeof buf), "30");
-    assert_string_equal (api_value_text ("unhealthy_interval", text, buf, sizeof buf), "2.5");
-    assert_null (api_value_text ("unhealthy_interval", yes, buf, sizeof buf));
+    assert_string_equal (appsettings_value_text ("heartbeat_interval", real, buf, sizeof buf), "0.1");
+    assert_string_equal (appsettings_value_text ("unhealthy_interval", whole, buf, sizeof buf), "30");
+    assert_string_equal (appsettings_value_text ("unhealthy_interval", text, buf, sizeof buf), "2.5");
+    assert_null (appsettings_value_text ("unhealthy_interval", yes, buf, sizeof buf));
     json_decref (real);
     json_decref (whole);
     json_decref (yes);
@@ -445,35 +446,35 @@ static void
 test_providers_shown (void **state)
 {
     (void) state;
-    json_t *shown = providers_shown ("cdn", "www", "{\"basic\":{\"username\":\"bob\",\"password\":\"hunter2\"}}");
+    json_t *shown = wa_providers_shown ("cdn", "www", "{\"basic\":{\"username\":\"bob\",\"password\":\"hunter2\"}}");
     char *text = json_dumps (shown, JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal (text, "{\"config\":{\"basic\":{\"password\":\"(set)\",\"username\":\"bob\"}},"
                                "\"name\":\"cdn\",\"type\":\"www\"}");
     free (text);
     json_decref (shown);
-    shown = providers_shown ("t", "www", "{\"bearer\":\"secret-token\"}");
+    shown = wa_providers_shown ("t", "www", "{\"bearer\":\"secret-token\"}");
     text = json_dumps (shown, JSON_COMPACT | JSON_SORT_KEYS);
     assert_null (strstr (text, "secret-token"));
     assert_non_null (strstr (text, "\"bearer\":\"(set)\""));
     free (text);
     json_decref (shown);
     //  Damaged stored JSON: shown without credentials, no crash.
-    shown = providers_shown ("x", "www", "{not json");
+    shown = wa_providers_shown ("x", "www", "{not json");
     assert_int_equal ((int) json_object_size (json_object_get (shown, "config")), 0);
     json_decref (shown);
     //  "(set)" sent back keeps the stored credential, and only one of its kind.
     char why[300];
     json_t *config = json_pack ("{s:{s:s, s:s}}", "basic", "username", "bob", "password", "(set)");
-    assert_int_equal (providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
+    assert_int_equal (wa_providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
                                       "config", why, sizeof why), 0);
     assert_string_equal (json_string_value (json_object_get (json_object_get (config, "basic"), "password")), "pw");
-    assert_int_equal (providers_keep (config, NULL, "config", why, sizeof why), 0);     //  a real one stays
+    assert_int_equal (wa_providers_keep (config, NULL, "config", why, sizeof why), 0);     //  a real one stays
     json_decref (config);
     config = json_pack ("{s:s}", "bearer", "(set)");
-    assert_int_equal (providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
+    assert_int_equal (wa_providers_keep (config, "{\"basic\":{\"username\":\"al\",\"password\":\"pw\"}}",
                                       "config", why, sizeof why), -1);
     assert_non_null (strstr (why, "'config.bearer' is \"(set)\""));
-    assert_int_equal (providers_keep (config, NULL, "config", why, sizeof why), -1);
+    assert_int_equal (wa_providers_keep (config, NULL, "config", why, sizeof why), -1);
     json_decref (config);
 }
 

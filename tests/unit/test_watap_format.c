@@ -436,6 +436,7 @@ test_filters (void **state)
 
     assert_true (tap_kind_known ("failover_rate_limited"));
     assert_true (tap_kind_known ("failover_paused"));
+    assert_true (tap_kind_known ("rebalance_paused"));
     assert_true (tap_kind_known ("heartbeat_summary"));
     assert_false (tap_kind_known ("promote"));
     assert_non_null (strstr (tap_kinds_known (), "socket"));

@@ -1,6 +1,6 @@
 /*  The pure parts of waweb: the error envelope and its table, the
     credential rules, Authorization parsing, tokens, path routing, body
-    parsing, the login rate limit and the token cache. */
+    parsing, the login rate limit, the token cache and the Idempotency-Key. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,9 +10,11 @@
 #include <sodium.h>
 #include "auth.h"
 #include "envelope.h"
+#include "idempotency.h"
 #include "input.h"
 #include "route.h"
 #include "tokencache.h"
+#include "wa_message.h"
 
 static void
 test_envelope_table (void **state)
@@ -432,6 +434,44 @@ test_tokencache (void **state)
     assert_null (cache);
 }
 
+//  The client's key taken as it is or refused whole; the request's key
+//  scoped to the caller, the same on every retry.
+static void
+test_idempotency (void **state)
+{
+    (void) state;
+    char max[IDEMPOTENCY_CLIENT_MAX + 2];
+    memset (max, 'k', IDEMPOTENCY_CLIENT_MAX);
+    max[IDEMPOTENCY_CLIENT_MAX] = 0;
+    assert_true (idempotency_client_valid ("retry-1"));
+    assert_true (idempotency_client_valid ("~!{}"));
+    assert_true (idempotency_client_valid (max));
+    max[IDEMPOTENCY_CLIENT_MAX] = 'k';
+    max[IDEMPOTENCY_CLIENT_MAX + 1] = 0;
+    assert_false (idempotency_client_valid (max));
+    assert_false (idempotency_client_valid (""));
+    assert_false (idempotency_client_valid ("a b"));
+    assert_false (idempotency_client_valid ("a\tb"));
+    assert_false (idempotency_client_valid ("caf\xc3\xa9"));
+    assert_false (idempotency_client_valid ("a\x7f"));
+    char a[IDEMPOTENCY_KEY_SIZE], b[IDEMPOTENCY_KEY_SIZE], c[IDEMPOTENCY_KEY_SIZE];
+    idempotency_key ("admin", "retry-1", a, sizeof a);
+    idempotency_key ("admin", "retry-1", b, sizeof b);
+    idempotency_key ("user1", "retry-1", c, sizeof c);
+    assert_string_equal (a, b);
+    assert_string_not_equal (a, c);
+    assert_int_equal (strlen (a), IDEMPOTENCY_KEY_SIZE - 1);
+    assert_true (strncmp (a, "c.", 2) == 0 && wa_message_key_valid (a));
+    //  The caller's end is hashed: ("ab", "c") is not ("a", "bc").
+    idempotency_key ("ab", "c", b, sizeof b);
+    idempotency_key ("a", "bc", c, sizeof c);
+    assert_string_not_equal (b, c);
+    idempotency_key ("admin", NULL, b, sizeof b);
+    idempotency_key ("admin", NULL, c, sizeof c);
+    assert_true (strncmp (b, "w.", 2) == 0 && wa_message_key_valid (b));
+    assert_string_not_equal (b, c);
+}
+
 int
 main (void)
 {
@@ -448,6 +488,7 @@ main (void)
         cmocka_unit_test (test_route),
         cmocka_unit_test (test_input),
         cmocka_unit_test (test_tokencache),
+        cmocka_unit_test (test_idempotency),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

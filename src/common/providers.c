@@ -1,15 +1,16 @@
-/*  providers — see providers.h */
+/*  providers — see wa_providers.h */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "wa_errors.h"
-#include "providers.h"
+#include "wa_providers.h"
 
 int
-providers_name_ok (const char *name)
+wa_providers_name_ok (const char *name)
 {
     size_t len = strlen (name);
-    if (len == 0 || len > PROVIDERS_NAME_MAX)
+    if (len == 0 || len > WA_PROVIDERS_NAME_MAX)
         return 0;
     for (const char *c = name; *c; c++)
         if (!isalnum ((unsigned char) *c) && *c != '-' && *c != '_')
@@ -88,7 +89,7 @@ s_config (json_t *config, const char *at, json_t **out, char *why, size_t size)
     char inner[200];
     if (bearer) {
         snprintf (inner, sizeof inner, "%s.bearer", field);
-        code = s_text (bearer, inner, PROVIDERS_TOKEN_MAX, why, size);
+        code = s_text (bearer, inner, WA_PROVIDERS_TOKEN_MAX, why, size);
         if (code)
             return code;
         for (const char *c = json_string_value (bearer); *c; c++)
@@ -109,14 +110,14 @@ s_config (json_t *config, const char *at, json_t **out, char *why, size_t size)
     char member[220];
     snprintf (member, sizeof member, "%s.username", inner);
     if (!code)
-        code = s_text (json_object_get (basic, "username"), member, PROVIDERS_FIELD_MAX, why, size);
+        code = s_text (json_object_get (basic, "username"), member, WA_PROVIDERS_FIELD_MAX, why, size);
     if (!code && strchr (json_string_value (json_object_get (basic, "username")), ':')) {
         snprintf (why, size, "'%s' holds a ':', which HTTP Basic cannot carry in a user name", member);
         code = WA_ERR_INVALID;
     }
     snprintf (member, sizeof member, "%s.password", inner);
     if (!code)
-        code = s_text (json_object_get (basic, "password"), member, PROVIDERS_FIELD_MAX, why, size);
+        code = s_text (json_object_get (basic, "password"), member, WA_PROVIDERS_FIELD_MAX, why, size);
     if (code)
         return code;
     *out = json_pack ("{s:{s:O, s:O}}", "basic", "username", json_object_get (basic, "username"),
@@ -139,10 +140,10 @@ s_provider (json_t *provider, const char *at, json_t **out, char *why, size_t si
         return code;
     snprintf (field, sizeof field, "%sname", at);
     json_t *name = json_object_get (provider, "name");
-    code = s_text (name, field, PROVIDERS_NAME_MAX, why, size);
+    code = s_text (name, field, WA_PROVIDERS_NAME_MAX, why, size);
     if (code)
         return code;
-    if (!providers_name_ok (json_string_value (name))) {
+    if (!wa_providers_name_ok (json_string_value (name))) {
         snprintf (why, size, "'%s' may hold only letters, digits, '-' and '_'", field);
         return WA_ERR_INVALID;
     }
@@ -164,7 +165,7 @@ s_provider (json_t *provider, const char *at, json_t **out, char *why, size_t si
 }
 
 int
-providers_check (json_t *input, json_t **out, char *why, size_t size)
+wa_providers_check (json_t *input, json_t **out, char *why, size_t size)
 {
     *out = NULL;
     if (!input) {
@@ -173,8 +174,8 @@ providers_check (json_t *input, json_t **out, char *why, size_t size)
     }
     json_t *list = json_is_array (input) ? json_incref (input) : json_pack ("[O]", input);
     size_t count = json_array_size (list);
-    if (count == 0 || count > PROVIDERS_PER_REQUEST) {
-        snprintf (why, size, "the body must list 1 to %d providers, not %zu", PROVIDERS_PER_REQUEST, count);
+    if (count == 0 || count > WA_PROVIDERS_PER_REQUEST) {
+        snprintf (why, size, "the body must list 1 to %d providers, not %zu", WA_PROVIDERS_PER_REQUEST, count);
         json_decref (list);
         return WA_ERR_INVALID;
     }
@@ -205,7 +206,7 @@ providers_check (json_t *input, json_t **out, char *why, size_t size)
 }
 
 json_t *
-providers_shown (const char *name, const char *type, const char *config)
+wa_providers_shown (const char *name, const char *type, const char *config)
 {
     json_t *stored = json_loads (config, 0, NULL);
     json_t *shown = json_object ();
@@ -214,43 +215,79 @@ providers_shown (const char *name, const char *type, const char *config)
         json_t *user = json_object_get (basic, "username");
         json_object_set_new (shown, "basic", json_pack ("{s:s, s:s}", "username",
                                                         json_is_string (user) ? json_string_value (user) : "",
-                                                        "password", PROVIDERS_SHOWN));
+                                                        "password", WA_PROVIDERS_SHOWN));
     }
     else
     if (json_object_get (stored, "bearer"))
-        json_object_set_new (shown, "bearer", json_string (PROVIDERS_SHOWN));
+        json_object_set_new (shown, "bearer", json_string (WA_PROVIDERS_SHOWN));
     json_decref (stored);
     return json_pack ("{s:s, s:s, s:o}", "name", name, "type", type, "config", shown);
 }
 
 int
-providers_keep (json_t *config, const char *stored_text, const char *field, char *why, size_t size)
+wa_providers_keep (json_t *config, const char *stored_text, const char *field, char *why, size_t size)
 {
     json_t *stored = stored_text ? json_loads (stored_text, 0, NULL) : NULL;
     json_t *basic = json_object_get (config, "basic");
     json_t *password = json_object_get (basic, "password");
     json_t *bearer = json_object_get (config, "bearer");
     int rc = 0;
-    if (password && strcmp (json_string_value (password), PROVIDERS_SHOWN) == 0) {
+    if (password && strcmp (json_string_value (password), WA_PROVIDERS_SHOWN) == 0) {
         json_t *kept = json_object_get (json_object_get (stored, "basic"), "password");
         if (json_is_string (kept))
             json_object_set (basic, "password", kept);
         else {
-            snprintf (why, size, "'%s.basic.password' is \"" PROVIDERS_SHOWN "\", but the provider has no "
+            snprintf (why, size, "'%s.basic.password' is \"" WA_PROVIDERS_SHOWN "\", but the provider has no "
                       "stored password to keep: send the password", field);
             rc = -1;
         }
     }
-    if (bearer && strcmp (json_string_value (bearer), PROVIDERS_SHOWN) == 0) {
+    if (bearer && strcmp (json_string_value (bearer), WA_PROVIDERS_SHOWN) == 0) {
         json_t *kept = json_object_get (stored, "bearer");
         if (json_is_string (kept))
             json_object_set (config, "bearer", kept);
         else {
-            snprintf (why, size, "'%s.bearer' is \"" PROVIDERS_SHOWN "\", but the provider has no stored "
+            snprintf (why, size, "'%s.bearer' is \"" WA_PROVIDERS_SHOWN "\", but the provider has no stored "
                       "token to keep: send the token", field);
             rc = -1;
         }
     }
     json_decref (stored);
     return rc;
+}
+
+int
+wa_providers_row_check (const char *name, const char *type, const char *config, const char *at, char *why,
+                        size_t size)
+{
+    if (!name || !type || !config || strlen (config) > WA_PROVIDERS_CONFIG_MAX) {
+        snprintf (why, size, "'%s' must be a provider: {\"name\", \"type\", \"config\": its JSON text of at "
+                  "most %d characters}", at, WA_PROVIDERS_CONFIG_MAX);
+        return WA_ERR_INVALID;
+    }
+    json_error_t error;
+    json_t *parsed = json_loads (config, JSON_REJECT_DUPLICATES, &error);
+    if (!parsed) {
+        snprintf (why, size, "'%s.config' is not JSON: %s", at, error.text);
+        return WA_ERR_INVALID;
+    }
+    json_t *provider = json_pack ("{s:s, s:s, s:o}", "name", name, "type", type, "config", parsed);
+    json_t *checked = NULL;
+    char inner[300];
+    int code = provider ? wa_providers_check (provider, &checked, inner, sizeof inner) : WA_ERR_INVALID;
+    if (code) {
+        snprintf (why, size, "'%s' is not a media provider: %s", at, provider ? inner : "not valid UTF-8");
+        json_decref (provider);
+        return WA_ERR_INVALID;
+    }
+    //  Only what a POST keeps: no member the check would have dropped.
+    bool same = json_equal (json_object_get (json_array_get (checked, 0), "config"),
+                            json_object_get (provider, "config"));
+    json_decref (checked);
+    json_decref (provider);
+    if (!same) {
+        snprintf (why, size, "'%s.config' holds more than a provider's credentials", at);
+        return WA_ERR_INVALID;
+    }
+    return 0;
 }
