@@ -1272,6 +1272,14 @@ s_run_statements (wa_db_t *self, const wa_migration_t *m)
         if (mysql_stmt_prepare (stmt, *sql, strlen (*sql)) || mysql_stmt_execute (stmt)) {
             s_set_error (self, mysql_stmt_errno (stmt), mysql_stmt_error (stmt));
             mysql_stmt_close (stmt);
+            //  An ALTER TABLE (atomic) that an earlier run of this migration
+            //  made before it was cut short, ahead of the version's update:
+            //  done already (MySQL has no ADD COLUMN IF NOT EXISTS).
+            if ((self->last_errno == ER_DUP_FIELDNAME || self->last_errno == ER_DUP_KEYNAME)
+            &&  strncmp (*sql, "ALTER TABLE ", 12) == 0) {
+                wa_info ("db: migration %s: %s: made by an earlier run, kept", m->name, self->last_error);
+                continue;
+            }
             wa_error ("db: migration %s failed: %s", m->name, self->last_error);
             if (s_connection_error (self, self->last_errno))
                 wa_db_disconnect (self);

@@ -503,6 +503,12 @@ wa_message_check (const json_t *root, wa_message_t *msg, char *why, size_t why_s
     for (size_t i = 0; wa_message_types[i] && !msg->type; i++)
         if (s_streq (asked, wa_message_types[i]))
             msg->type = wa_message_types[i];
+    //  The original's templates before "template": not served (docs/API.md).
+    if (!msg->type && s_streq (asked, "hsm")) {
+        snprintf (why, why_size, "'type' \"hsm\" (the deprecated templates) is not served: send the message as "
+                  "\"template\"");
+        return WA_ERR_INVALID;
+    }
     if (!msg->type) {
         snprintf (why, why_size, "'type' must be one of \"text\", \"image\", \"audio\", \"video\", \"document\", "
                   "\"sticker\", \"template\", \"interactive\", \"contacts\", \"location\", \"reaction\"");

@@ -375,10 +375,13 @@ s_print_retention (json_t *retention)
         return;
     }
     char every[32];
-    if (json_is_true (json_object_get (retention, "enabled")))
-        printf ("on: a pass every %s by the primary Master (db_garbagecollector_enable = 1)\n",
+    bool pass_through = json_is_true (json_object_get (retention, "pass_through"));
+    if (json_is_true (json_object_get (retention, "enabled")) || pass_through)
+        printf ("on: a pass every %s by the primary Master (%s)\n",
                 wactl_human_seconds (json_number_value (json_object_get (retention, "interval")), every,
-                                     sizeof every));
+                                     sizeof every),
+                pass_through ? "pass_through = 1: sent outbox rows and delivered callbacks kept only for their "
+                               "retry window" : "db_garbagecollector_enable = 1");
     else
         printf ("off: nothing is deleted (db_garbagecollector_enable = 0)\n");
     wactl_table_t *table = wactl_table_new (4, "TABLE", "KEEP", "LAST PASS", "IN ALL");
@@ -525,6 +528,20 @@ s_collect_retention (wactl_t *self, int version, const wa_config_t *effective, j
                                    //  kept as long as callbacks, whatever pass_through says
                                    "inbound_ids", "keep_days", effective->retention_callbacks_days, "last_pass", 0,
                                    "deleted", 0);
+    //  pass_through: outbox rows and callbacks go once past the retry window
+    //  (request_deadline + 1 s) whatever their days say; passes run with
+    //  the collector off (wamaster's s_gc_keep).
+    json_object_set_new (retention, "pass_through", json_boolean (effective->pass_through));
+    if (effective->pass_through) {
+        double window = (effective->request_deadline + 1) / 86400.0;
+        const char *shortened[2] = { "outbox", "callbacks" };
+        for (int t = 0; t < 2; t++) {
+            json_t *table = json_object_get (json_object_get (retention, "tables"), shortened[t]);
+            double days = json_number_value (json_object_get (table, "keep_days"));
+            if (days <= 0 || days > window)
+                json_object_set_new (table, "keep_days", json_real (window));
+        }
+    }
     json_object_set_new (status, "retention", retention);
     return wa_db_query (self->db, version >= WACTL_SCHEMA_INBOUND_IDS ? SQL_GC_17 : SQL_GC_9, s_gc_row, retention,
                         "") < 0 ? -1 : 0;

@@ -119,6 +119,8 @@ static const db_family_t s_db_families[] = {
       "SELECT status, COUNT(*) FROM callbacks GROUP BY status ORDER BY status" },
     { "db_pending_callbacks", "gauge", "Current number of pending callbacks in DB", NULL,
       "SELECT COUNT(*) FROM callbacks WHERE status = 'pending'" },
+    { "db_inbound_ids", "gauge", "Current number of inbound message ids kept for marking them read", NULL,
+      "SELECT COUNT(*) FROM inbound_ids" },
     { "db_media", "gauge", "Current number of media files in DB", NULL, "SELECT COUNT(*) FROM media" },
     { "db_media_providers", "gauge", "Current number of media providers", NULL,
       "SELECT COUNT(*) FROM media_providers" },

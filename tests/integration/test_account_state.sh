@@ -5,7 +5,8 @@
 # PIN (hashed; then required by POST /v1/account/shards), all ADMIN only,
 # every bad input refused with its field named and nothing changed; a
 # change through a Webapp survives the primary Master's death (the Webapp
-# retries on the new one). Then a backup, refused restores (a wrong
+# retries on the new one), and so do a photo, a PIN and a restore sent
+# right after a kill -9 of the primary Master, each applied whole. Then a backup, refused restores (a wrong
 # password, cut or changed data: 400, nothing changed), and the backup
 # restored into a second, fresh cluster with its own database: settings,
 # users (their passwords), profile, About, compliance, photo, PIN.
@@ -152,6 +153,58 @@ restore_refused "changed data" "Backup-Pass-1" "$FLIPPED" "changed or cut"
 restore_refused "not base64" "Backup-Pass-1" "not-a-backup!" "not base64"
 bad "restore without data" 1008 "'data' is missing" POST /v1/settings/restore "${AUTH[@]}" -d '{"password":"x"}'
 [ "$(q "SELECT COUNT(*) FROM account_blobs WHERE kind = 'restore'")" = 0 ] || fail "a refused restore staged something"
+
+note "a photo, a PIN and a restore, each sent right after the primary Master's kill -9: applied whole by the next one"
+MASTERS=2
+# A fresh secondary Master (its liveness claimed), then kill -9 the primary:
+# the request that follows meets no primary until the lease moves.
+failover_now() {
+    MASTERS=$((MASTERS + 1)); start "m$MASTERS" wamaster
+    local pid; pid=$(pid_of "m$MASTERS")
+    up() { [ "$(q "SELECT COUNT(*) FROM nodes WHERE kind = 'master' AND pid = $pid AND stopped_at IS NULL
+                   AND last_seen > NOW(6) - INTERVAL 2 SECOND")" = 1 ]; }
+    wait_for 20 up || fail "master m$MASTERS did not start"
+    KILLED=$(primary_master)
+    [ -n "$KILLED" ] || fail "no primary Master to kill"
+    kill -KILL "$(node_pid "$KILLED")"
+}
+moved() { local p; p=$(primary_master); [ -n "$p" ] && [ "$p" != "$KILLED" ]; }
+# What the restore below must bring back, changed first.
+expect "about changed" 200 - "$WEB" PATCH $ABOUT "${AUTH[@]}" -d '{"text":"Closed today"}'
+expect "a setting changed" 200 - "$WEB" PATCH /v1/settings/application "${AUTH[@]}" -d '{"webhooks":{"max_concurrent_requests":9}}'
+failover_now
+expect "POST photo across the failover" 200 - "$WEB" POST $PHOTO -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: image/jpeg' --data-binary @"$T/photo.jpg"
+moved || fail "photo: the killed Master $KILLED still holds the lease"
+[ "$(api "$WEB" GET $PHOTO -H "Authorization: Bearer $TOKEN")" = 200 ] && cmp -s "$T/body" "$T/photo.jpg" \
+    || fail "the photo set across the failover: not the JPEG"
+[ "$(q "SELECT COUNT(DISTINCT sha256) FROM account_blobs WHERE kind = 'photo'")" = 1 ] \
+    || fail "photo across the failover: $(q "SELECT COUNT(DISTINCT sha256) FROM account_blobs WHERE kind = 'photo'") photo blobs"
+failover_now
+expect "POST two-step across the failover" 200 - "$WEB" POST $TWO_STEP "${AUTH[@]}" -d '{"pin":"135790"}'
+moved || fail "two-step: the killed Master $KILLED still holds the lease"
+expect "shards with the old PIN" 400 1009 "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$SHARDS,\"pin\":\"246810\"}"
+expect "shards with the new PIN" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$SHARDS,\"pin\":\"135790\"}"
+failover_now
+printf '{"password":"Backup-Pass-1","data":"%s"}' "$DATA" > "$T/restore.json"
+expect "restore across the failover" 200 - "$WEB" POST /v1/settings/restore "${AUTH[@]}" --data-binary @"$T/restore.json"
+moved || fail "restore: the killed Master $KILLED still holds the lease"
+jq -e '.restored.photo == true and .restored.users == 2' "$T/body" >/dev/null || fail "restore across the failover: $(body)"
+# Every piece is the backup's: nothing half-applied.
+TOKEN=$(admin_token "$WEB")
+AUTH=(-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json')
+expect "about after the restore" 200 - "$WEB" GET $ABOUT "${AUTH[@]}"
+[ "$(jq -r .settings.profile.about.text "$T/body")" = "Still open" ] || fail "about after the restore: $(body)"
+expect "settings after the restore" 200 - "$WEB" GET /v1/settings/application "${AUTH[@]}"
+[ "$(jq .settings.application.webhooks.max_concurrent_requests "$T/body")" = 7 ] || fail "setting after the restore: $(body)"
+[ "$(api "$WEB" GET $PHOTO -H "Authorization: Bearer $TOKEN")" = 200 ] && cmp -s "$T/body" "$T/photo.png" \
+    || fail "the photo after the restore: not the backup's"
+[ "$(q "SELECT COUNT(DISTINCT sha256) FROM account_blobs WHERE kind = 'photo'")" = 1 ] || fail "photo blobs after the restore"
+expect "PIN after the restore: the new one refused" 400 1009 "$WEB" POST /v1/account/shards "${AUTH[@]}" \
+    -d "$SHARDS,\"pin\":\"135790\"}"
+expect "PIN after the restore: the backup's" 201 - "$WEB" POST /v1/account/shards "${AUTH[@]}" -d "$SHARDS,\"pin\":\"246810\"}"
+[ "$(q "SELECT GROUP_CONCAT(username, password_hash ORDER BY username) FROM users")" = "$USERS_BEFORE" ] \
+    || fail "the users after the restore are not the backup's"
 
 note "restore into a second, fresh cluster"
 DB2=${DB}_b

@@ -10,7 +10,7 @@
 #   - pass_through off: the message's callback row is still there;
 #   - pass_through on: its callback is deleted once delivered (the
 #     retention's pass_through window), and the kept id (inbound_ids)
-#     still finds it;
+#     still finds it; wactl status shows both retentions;
 #   - after POST /v1/account/shards 2 → 1, a message that came under
 #     shard 1 (of 2), its callback gone: routed to the one shard of the
 #     count in force.
@@ -106,6 +106,14 @@ inbound "$FROM" "read me after my callback is gone"
 callback_gone() { [ "$(q "SELECT COUNT(*) FROM callbacks WHERE event_id = '$IN'")" = 0 ]; }
 wait_for 40 callback_gone || fail "pass_through: the delivered callback of $IN stays"
 [ "$(q "SELECT sender FROM inbound_ids WHERE message_id = '$IN'")" = "$FROM" ] || fail "pass_through deleted the kept id"
+# wactl status tells it so: callbacks kept for the retry window (13 s), the ids 7 days.
+"$BIN/wactl" -c "$CONF" status --json > "$T/status.json" || fail "wactl status --json"
+[ "$(jq -c '.retention | [.pass_through, (.tables.callbacks.keep_days * 86400 | round), .tables.inbound_ids.keep_days]' \
+      "$T/status.json")" = '[true,13,7]' ] || fail "wactl status --json: $(jq -c .retention "$T/status.json")"
+"$BIN/wactl" -c "$CONF" status > "$T/status" || fail "wactl status"
+grep -q "^on: a pass every .* (pass_through = 1: " "$T/status" || fail "wactl status: $(sed -n '/RETENTION/,$p' "$T/status")"
+grep -Eq "^callbacks +13\.000s " "$T/status" && grep -Eq "^inbound_ids +7d00h " "$T/status" \
+    || fail "wactl status keeps: $(sed -n '/RETENTION/,$p' "$T/status")"
 mark_read_across_failover "pass_through on"
 
 note "a change of the shard count (2 → 1) after the message came under shard 1: routed by the count in force"

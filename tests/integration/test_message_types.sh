@@ -175,6 +175,8 @@ bad "product: no retailer id" 1008 "interactive.action.product_retailer_id" "{\"
 bad "contacts: no formatted_name" 1008 "contacts[0].name.formatted_name" "{\"to\":\"$TO\",\"type\":\"contacts\",\"contacts\":[{\"name\":{\"first_name\":\"J\"}}]}"
 bad "location: latitude" 1009 location.latitude "{\"to\":\"$TO\",\"type\":\"location\",\"location\":{\"longitude\":1,\"latitude\":95}}"
 bad "reaction: two emoji" 1009 reaction.emoji "{\"to\":\"$TO\",\"type\":\"reaction\",\"reaction\":{\"message_id\":\"${IDS[text]}\",\"emoji\":\"\\ud83d\\udc4d\\ud83d\\udc4d\"}}"
+bad "hsm: not served" 1009 type "{\"to\":\"$TO\",\"type\":\"hsm\",\"hsm\":{\"namespace\":\"wacluster\",\"element_name\":\"hello_world\",\"language\":{\"policy\":\"deterministic\",\"code\":\"en\"},\"localizable_params\":[]}}"
+grep -qF 'is not served: send the message as \"template\"' "$T/body" || fail "hsm: $(body)"
 bad "reaction: no message_id" 1008 reaction.message_id "{\"to\":\"$TO\",\"type\":\"reaction\",\"reaction\":{\"emoji\":\"\"}}"
 expect "unknown media in a template" 404 1006 "$WEB" POST /v1/messages "${AUTH[@]}" -d "$(tpl wacluster product_demo en \
     ",\"components\":[{\"type\":\"header\",\"parameters\":[{\"type\":\"video\",\"video\":{\"id\":\"00000000-0000-4000-8000-000000000000\"}}]}]")"

@@ -41,6 +41,9 @@ expect "contacts/" 200 - "$WEB" POST /v1/contacts/ "${AUTH[@]}" -d '{"blocking":
 [ "$(api "$WEB" GET /metrics/ "${AUTH[@]}")" = 200 ] || fail "GET /metrics/: $(body)"
 expect "an unknown path" 404 1006 "$WEB" GET /v1/nothing "${AUTH[@]}"
 expect "an unknown path with a slash" 404 1006 "$WEB" GET /v1/nothing/ "${AUTH[@]}"
+# What of the original is not served (docs/API.md, Not served): the Groups API.
+expect "the Groups API" 404 1006 "$WEB" POST /v1/groups "${AUTH[@]}" -d '{"subject":"g"}'
+expect "a group's invite link" 404 1006 "$WEB" GET /v1/groups/1234-5678/invite "${AUTH[@]}"
 expect "two slashes" 404 1006 "$WEB" GET /v1/health// "${AUTH[@]}"
 expect "users/ by GET" 405 1006 "$WEB" GET /v1/users/ "${AUTH[@]}"
 expect "gc by GET" 405 1006 "$WEB" GET $GC "${AUTH[@]}"
@@ -123,6 +126,8 @@ D=".stats.db[\"127.0.0.1:$PM\"]"
 [ "$(j "$D.db_pending_messages | [.type, (.help | length > 0)]")" = '["gauge",true]' ] || fail "the form: $(body)"
 [ "$(j "[$D.db_messages.data[] | select(.labels.status == \"pending\") | .value]")" = '[5]' ] || fail "db_messages: $(body)"
 [ "$(j "$D.db_users.data[0].labels.role")" = '"ADMIN"' ] || fail "db_users: $(body)"
+[ "$(j "$D.db_inbound_ids.data[0].value")" = "$(q "SELECT COUNT(*) FROM inbound_ids")" ] \
+    && [ "$(j "$D.db_inbound_ids.data[0].value")" -ge 4 ] || fail "db_inbound_ids: $(body)"
 expect "stats/app/internal" 200 - "$WEB" GET /v1/stats/app/internal "${AUTH[@]}"
 [ "$(j '.stats.app | length')" = 5 ] || fail "app/internal: not every node: $(body)"
 [ "$(j "[.stats.app[].node_info.data[0].labels.kind] | sort")" = '["coreapp","coreapp","master","master","webapp"]' ] \

@@ -248,7 +248,7 @@ test_text_more (void **state)
     sprintf (p, "\xc3\xa9\"}}");
     s_expect (text, 1009, "'text.body' must be 1 to 4096 characters");
     free (text);
-    s_expectq ("{'to':'1631','type':'hsm','hsm':{}}", 1009, "'type' must be one of");
+    s_expectq ("{'to':'1631','type':'hsm','hsm':{}}", 1009, "'type' \"hsm\" (the deprecated templates) is not served");
     s_expectq ("{'to':null,'text':{'body':'x'}}", 1008, "'to' is missing");
 }
 
