@@ -896,8 +896,9 @@ s_forced_note (void *arg, uint64_t node, int shard, bool added)
     int observers = 0;
     int votes = watch_votes (&self->watch, node, now, hb, unhealthy, &observers);
     wa_warn ("primary coreapp %" PRIu64 " of shard %d is unhealthy: no reply to us for %.3f s, "
-             "nor to %d of %d secondary Masters; replacing it", node, shard,
-             (double) watch_age (&self->watch, node, now) / 1e6, votes, observers);
+             "nor to %d of %d secondary Masters; %s", node, shard,
+             (double) watch_age (&self->watch, node, now) / 1e6, votes, observers,
+             self->paused ? "it would be replaced, but the cluster is paused" : "replacing it");
 }
 
 static void
@@ -908,9 +909,10 @@ s_upstream_note (void *arg, uint64_t node, int shard, bool added)
         wa_info ("coreapp %" PRIu64 " reaches the upstream again: no longer replacing it", node);
     else
         wa_warn ("primary coreapp %" PRIu64 " of shard %d has not reached the upstream for %.3f s "
-                 "(upstream_unhealthy_interval %g s) and a healthy secondary does: replacing it", node, shard,
+                 "(upstream_unhealthy_interval %g s) and a healthy secondary does: %s", node, shard,
                  (double) watch_upstream_lost (&self->watch, node, wa_clock_mono ()) / 1e6,
-                 self->settings.upstream_unhealthy_interval);
+                 self->settings.upstream_unhealthy_interval,
+                 self->paused ? "it would be replaced, but the cluster is paused" : "replacing it");
 }
 
 //  The primaries spread unevenly (a Coreapp that started after another took

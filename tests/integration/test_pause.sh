@@ -89,6 +89,9 @@ to=$(q "SELECT node_id FROM shard_map WHERE shard = 1")
 # A switchover needs both Coreapps answering the primary Master's heartbeats.
 heard() { [ "$(wactl status --json | jq '[.nodes[] | select(.kind == "coreapp" and .liveness.state == "healthy")] | length')" = 2 ]; }
 wait_for 15 heard || fail "the primary Master does not see both Coreapps healthy: $(wactl status)"
+# Rebalancings before the pause (a slow start may have needed one for the
+# 1 + 1) are not this test's either.
+rebalanced=$(rebalances)
 out=$(wactl switchover --shard 0 --to "$to" 2>&1) || fail "wactl switchover while paused failed: $out"
 both() { [ "$(held_by "$to")" = 2 ]; }
 wait_for 10 both || fail "the switchover did not move shard 0 to coreapp $to while paused: $out; $(shard_map)"
@@ -109,7 +112,7 @@ renewed() { [ "$(q "SELECT expires_at >= '$until' FROM master_lease WHERE id = 1
 wait_for 10 renewed || fail "the primary Master did not renew its lease twice"
 check "coreapp $to still holds both shards, at the same epochs ($MAP, now $(shard_map))" [ "$(shard_map)" = "$MAP" ]
 check "the same sessions at wagate ($SESSIONS, now $(open_sessions))" [ "$(open_sessions)" = "$SESSIONS" ]
-check "no switchover asked by the rebalancing ($(rebalances))" [ "$(rebalances)" = 0 ]
+check "no switchover asked by the rebalancing ($rebalanced before, now $(rebalances))" [ "$(rebalances)" = "$rebalanced" ]
 check "rebalance_paused once for the pause ($(events_of rebalance_paused))" [ "$(events_of rebalance_paused)" = 1 ]
 
 note "kill -9 the primary Coreapp of both shards while paused: not replaced"
@@ -128,7 +131,7 @@ wait_for 10 renewed || fail "the primary Master did not renew its lease twice"
 check "no promotion while paused (was $MAP, now $(shard_map))" [ "$(shard_map)" = "${MAP//:$old:/:0:}" ]
 check "failover_paused once per shard for the episode ($(events_of failover_paused))" [ "$(events_of failover_paused)" = 2 ]
 check "no failover recorded while paused" [ "$(failovers)" = "$base" ]
-check "no switchover asked by the rebalancing" [ "$(rebalances)" = 0 ]
+check "no switchover asked by the rebalancing" [ "$(rebalances)" = "$rebalanced" ]
 check "/metrics: still wacluster_paused 1" [ "$(metric wacluster_paused)" = 1 ]
 
 note "resume: the other Coreapp is promoted for both shards"
@@ -154,7 +157,7 @@ check "a second resume says not paused ($out)" grep -q "^not paused; nothing cha
 note "resumed: a Coreapp that starts gets a shard back by the rebalancing"
 start c3 wacore
 wait_for 30 spread || fail "not rebalanced after the resume: $(shard_map)"
-check "moved by a switchover the rebalancing asked for ($(rebalances))" [ "$(rebalances)" -ge 1 ]
+check "moved by a switchover the rebalancing asked for ($rebalanced before, now $(rebalances))" [ "$(rebalances)" -gt "$rebalanced" ]
 check "no failover for it" [ "$(failovers)" = $((base + 2)) ]
 balanced() { [ "$(open_sessions | wc -w)" = 2 ] && ! open_by "$from"; }
 wait_for 15 balanced || fail "wagate does not have the shards' sessions on two Coreapps: $(open_sessions)"
