@@ -154,19 +154,20 @@ compose_skip() {
     why=$(docker info --format '{{.ServerVersion}}' 2>&1) \
         || { echo "no Docker engine answers (docker info: $(grep . <<<"$why" | head -n 1))"; return; }
     command -v docker-compose >/dev/null 2>&1 || { echo "docker-compose is not installed (Debian's package docker-compose)"; return; }
-    local image
-    for image in "${WA_BASE_IMAGE:-wacluster-base:bookworm}" "${WA_DB_BASE_IMAGE:-wacluster-db-base:bookworm}" \
-                 "${WA_BUILD_BASE_IMAGE:-wacluster-build-base:bookworm}"; do
-        docker image inspect "$image" >/dev/null 2>&1 \
-            || { echo "the base image $image is not made yet (docker-compose/base-image.sh makes the three once, a few minutes; make compose-test does too)"; return; }
-    done
 }
-# The images, in the background (nice, idle I/O class) from the start.
+# The images, in the background (at a lower priority) from the start: on a
+# machine that has none, the base images first, from Debian's packages
+# (docker-compose/base-image.sh: a few minutes, once), then the image build.
 COMPOSE_PREP_PID=
 run_compose_prepare() {
     [ -z "$(compose_skip)" ] || return 0
-    echo "compose test: making its images in the background (log: /tmp/wa-compose-prepare.log)"
-    nice -n 19 ionice -c 3 tests/compose/compose-test.sh prepare > /tmp/wa-compose-prepare.log 2>&1 &
+    local image missing=
+    for image in "${WA_BASE_IMAGE:-wacluster-base:bookworm}" "${WA_DB_BASE_IMAGE:-wacluster-db-base:bookworm}" \
+                 "${WA_BUILD_BASE_IMAGE:-wacluster-build-base:bookworm}"; do
+        docker image inspect "$image" >/dev/null 2>&1 || missing="$missing $image"
+    done
+    echo "compose test: making its images in the background${missing:+ (first the base images, from Debian's packages, a few minutes:$missing)} (log: /tmp/wa-compose-prepare.log)"
+    nice -n 10 tests/compose/compose-test.sh prepare > /tmp/wa-compose-prepare.log 2>&1 &
     COMPOSE_PREP_PID=$!
 }
 # compose/short: passed when it printed its "ok   compose/short" line (the
