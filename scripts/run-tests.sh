@@ -166,7 +166,9 @@ run_compose_prepare() {
                  "${WA_BUILD_BASE_IMAGE:-wacluster-build-base:bookworm}"; do
         docker image inspect "$image" >/dev/null 2>&1 || missing="$missing $image"
     done
-    echo "compose test: making its images in the background${missing:+ (first the base images, from Debian's packages, a few minutes:$missing)} (log: /tmp/wa-compose-prepare.log)"
+    local first=
+    [ -z "$missing" ] || first=" (first the base images, from Debian packages, a few minutes:$missing)"
+    echo "compose test: making its images in the background$first (log: /tmp/wa-compose-prepare.log)"
     nice -n 10 tests/compose/compose-test.sh prepare > /tmp/wa-compose-prepare.log 2>&1 &
     COMPOSE_PREP_PID=$!
 }
