@@ -325,8 +325,55 @@ s_list (wactl_t *self, const char *dir)
     return 0;
 }
 
+//  Whether arg is a public key's Z85 text (40 characters).
+static bool
+s_is_key_text (const char *arg)
+{
+    uint8_t raw[32];
+    return strlen (arg) == WA_KEY_TEXT - 1 && zmq_z85_decode (raw, arg) != NULL;
+}
+
+//  argv with each key's text that begins with '-' (Z85 has '-') moved
+//  behind a "--", in order, so that getopt takes it for the argument it is
+//  and not for options. A new array of the same strings, argc + 1 long.
+static char **
+s_keys_last (int argc, char **argv, int *argc_out)
+{
+    char **out = (char **) calloc ((size_t) argc + 2, sizeof (char *));
+    assert (out);
+    int n = 0, moved = 0;
+    bool ended = false;         //  a "--" of the user's: left as it is
+    for (int i = 1; i < argc; i++)
+        ended = ended || streq (argv[i], "--");
+    for (int i = 0; i < argc; i++)
+        if (ended || i == 0 || argv[i][0] != '-' || !s_is_key_text (argv[i]))
+            out[n++] = argv[i];
+        else
+            moved++;
+    if (moved) {
+        out[n++] = "--";
+        for (int i = 1; i < argc; i++)
+            if (argv[i][0] == '-' && s_is_key_text (argv[i]))
+                out[n++] = argv[i];
+    }
+    *argc_out = n;
+    return out;
+}
+
+static int s_keys (wactl_t *self, int argc, char **argv);
+
 int
 wactl_keys (wactl_t *self, int argc, char **argv)
+{
+    int n;
+    char **args = s_keys_last (argc, argv, &n);
+    int rc = s_keys (self, n, args);
+    free (args);
+    return rc;
+}
+
+static int
+s_keys (wactl_t *self, int argc, char **argv)
 {
     static const struct option options[] = {
         { "json", no_argument, NULL, 'j' },
