@@ -39,7 +39,7 @@ help:
 	@echo "make install    the programs, sample configs, systemd units into DESTDIR/PREFIX (/usr/local)"
 	@echo "make uninstall  remove what make install put there (not configs you changed)"
 	@echo "make test       install, build, run every test (unit + integration, and a short compose test"
-	@echo "                when a Docker engine answers and the base images exist; WA_COMPOSE=0: none)"
+	@echo "                when a Docker engine answers, its images made if missing; WA_COMPOSE=0: none)"
 	@echo "make compose-test   the compose deployment in containers: faults, upgrade, multi-host (docs/DEPLOY.md)"
 	@echo "make test-db-rows   the same with db_bulk = rows: batches as multi-row statements, as on MySQL"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"

@@ -7,15 +7,13 @@
 # this script starts in a temporary folder (and stops). WA_TESTS=pattern
 # selects integration tests by name. The compose suite is
 # tests/compose/compose-test.sh short (make test). It runs when a Docker
-# engine answers, docker-compose is there, and the base images are
-# there (made once by docker-compose/base-image.sh or make compose-test):
-# their debootstrap took 8 minutes at a low priority beside the other
-# tests, which put make test from nothing at 17 minutes, past its 15;
-# otherwise the summary has "skip compose/short: WHY", counted as skipped,
-# not passed. The wacluster images are then built in the background (a
-# minute or two, cached layers after) while the unit and integration tests
-# run. WA_COMPOSE=0 leaves it out; make compose-test runs all of it, from
-# nothing.
+# engine answers and docker-compose is there; otherwise the summary has
+# "skip compose/short: WHY", counted as skipped, not passed. Its images are
+# made in the background (nice 10) while the unit and integration tests
+# run: the base images first when missing (docker-compose/base-image.sh,
+# debootstrap from Debian's packages: 99 s here beside the tests), then
+# the wacluster images (a minute, cached layers after). WA_COMPOSE=0
+# leaves it out; make compose-test runs all of it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export WA_BIN=${WA_BIN:-$PWD/bin}
