@@ -414,7 +414,7 @@ FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-poin
 FUZZ_CFLAGS  := $(CFLAGS_BASE:-Ibuild=-I$(FUZZ_BUILD)/obj) $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_LIB     := $(FUZZ_BUILD)/obj/libwa.a
 FUZZ_ALL     := codec http_input http_auth http_route message account config settings cbevent certs \
-	account_state providers app_settings idempotency
+	account_state providers app_settings idempotency account_blobs
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_BINS    := $(FUZZ_ALL:%=$(FUZZ_BUILD)/bin/fuzz_%)
 # The product sources a harness needs besides the common library.
