@@ -423,7 +423,7 @@ FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-poin
 FUZZ_CFLAGS  := $(CFLAGS_BASE:-Ibuild=-I$(FUZZ_BUILD)/obj) $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_LIB     := $(FUZZ_BUILD)/obj/libwa.a
 FUZZ_ALL     := codec http_input http_auth http_route message account config settings cbevent certs \
-	account_state providers
+	account_state providers app_settings idempotency account_blobs
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_BINS    := $(FUZZ_ALL:%=$(FUZZ_BUILD)/bin/fuzz_%)
 # The product sources a harness needs besides the common library.
@@ -431,6 +431,8 @@ FUZZ_SRC_http_input := src/waweb/input.c
 FUZZ_SRC_http_auth  := src/waweb/auth.c
 FUZZ_SRC_http_route := src/waweb/route.c
 FUZZ_SRC_cbevent    := src/wacore/cbevent.c
+FUZZ_SRC_app_settings := src/wamaster/appsettings.c
+FUZZ_SRC_idempotency := src/waweb/idempotency.c
 
 fuzz-build:
 	@scripts/deps.sh $(FUZZ_PACKAGES)
@@ -438,9 +440,9 @@ fuzz-build:
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 
 $(FUZZ_BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(FUZZ_SRC_$$*) $(FUZZ_LIB) \
-		$(wildcard src/waweb/*.h src/wacore/*.h) | $(FUZZ_BUILD)/bin
+		$(wildcard src/waweb/*.h src/wacore/*.h src/wamaster/*.h) | $(FUZZ_BUILD)/bin
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc/waweb -Isrc/wacore -Itests/fuzz -o $@ \
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc/waweb -Isrc/wacore -Isrc/wamaster -Itests/fuzz -o $@ \
 	    $(filter %.c,$^) $(FUZZ_LIB) $(LDLIBS)
 
 $(FUZZ_BUILD)/bin:

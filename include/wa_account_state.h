@@ -117,4 +117,30 @@ int wa_blob_load (wa_db_t *db, const char *kind, const char *sha256, unsigned ch
 //  The SHA-256 of bytes as hex.
 void wa_sha256_hex (const void *bytes, size_t len, char hex[65]);
 
+//  What the two above do without the database. No blob is larger than a
+//  backup's data (a row saying more is damaged).
+#define WA_BLOB_MAX WA_BACKUP_DATA_MAX
+//  The rows of bytes as wa_blob_store writes them: row (seq from 0, data
+//  the chunk's base64) for each chunk in order, one for no bytes; stops at
+//  the first non-zero answer of row, and returns it (else 0).
+int wa_blob_chunks (const void *bytes, size_t len, int (*row) (void *arg, int64_t seq, const char *data), void *arg);
+//  A blob read back from its rows, in seq order (zeroed to start).
+typedef struct {
+    unsigned char *bytes;
+    size_t len;
+    size_t size;
+    int64_t next;
+    char type[64];
+    bool broken;
+} wa_blob_reader_t;
+//  One row (type and data may be NULL, as a NULL column reads): 0, or 1
+//  once the blob is broken (a row missing or out of order, another size,
+//  a size over WA_BLOB_MAX, data that is not base64 or overflows it).
+int wa_blob_reader_row (wa_blob_reader_t *self, int64_t seq, const char *type, int64_t size, const char *data);
+//  The end: 0 with *bytes (malloc'd, NUL-terminated, *len bytes) and its
+//  type (type_size bytes; type may be NULL) when it is whole and its
+//  SHA-256 is sha256, else 1. The reader holds nothing after.
+int wa_blob_reader_end (wa_blob_reader_t *self, const char *sha256, unsigned char **bytes, size_t *len, char *type,
+                        size_t type_size);
+
 #endif

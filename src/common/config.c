@@ -511,6 +511,14 @@ s_apply_value (wa_config_t *self, const key_t_ *k, const char *value, char *err,
             double d = strtod (value, &end);
             if (errno || end == value || *end || !isfinite (d))
                 return s_fail (err, errlen, "key '%s': value '%s' is not a number of %s", k->name, value, unit);
+            //  Kept to 15 significant digits (DBL_DIG): every JSON answer
+            //  writes numbers so (JSON_REAL_PRECISION (15)), and a value
+            //  with more (0.10000000000000002) came back from GET as
+            //  another (0.1), so a PATCH of what GET showed changed it.
+            //  And -0 is 0: it was kept as "-0", which GET shows as 0.
+            char digits[32];
+            snprintf (digits, sizeof digits, "%.15g", d);
+            d = strtod (digits, NULL) + 0.0;
             if (d < k->min || d > k->max)
                 return s_fail (err, errlen, "key '%s': value '%s' is out of bounds (%g to %g %s)",
                                k->name, value, k->min, k->max, unit);

@@ -156,8 +156,13 @@ appsettings_value_text (const char *name, json_t *value, char *buf, size_t size)
         return buf;
     }
     if (json_is_real (value)) {
-        //  The shortest text that reads back as the same number.
+        //  A whole number as one (30.0 is "30", not "3e+01", which a count
+        //  refuses), else the shortest text that reads back as the same.
         double real = json_real_value (value);
+        if (real == floor (real) && fabs (real) < 1e15) {
+            snprintf (buf, size, "%.0f", real);
+            return buf;
+        }
         for (int digits = 1; digits <= 17; digits++) {
             snprintf (buf, size, "%.*g", digits, real);
             if (strtod (buf, NULL) == real)

@@ -26,10 +26,13 @@ declare -A MAX_LEN=(
     [cbevent]=10000         # a payload of CBEVENT_PAYLOAD_MAX (8000)
     [account_state]=8192    # a backup's content with users, state and providers
     [providers]=6000        # 16 providers, or a bearer token of 2048
+    [app_settings]=4096     # every setting, nested and flat
+    [idempotency]=128       # a caller and a key of 64
+    [account_blobs]=20000   # three chunks of WA_BLOB_CHUNK (6000) and their rows
 )
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(codec http_input http_auth http_route message account config settings cbevent certs
-                                     account_state providers)
+                                     account_state providers app_settings idempotency account_blobs)
 mkdir -p "$BUILD/logs"
 printf '%-13s %6s %11s %9s %6s %6s %7s\n' target secs execs exec/s cov ft corpus
 for t in "${targets[@]}"; do

@@ -370,6 +370,71 @@ test_content_providers (void **state)
     json_decref (content);
 }
 
+typedef struct {
+    char rows[4][8200];
+    int count;
+} rows_t;
+
+static int
+s_keep_row (void *arg, int64_t seq, const char *data)
+{
+    rows_t *rows = arg;
+    assert_int_equal (seq, rows->count);
+    snprintf (rows->rows[rows->count++], sizeof rows->rows[0], "%s", data);
+    return 0;
+}
+
+//  A blob's rows as stored, read back whole; a row missing, out of order,
+//  with another size, or a size past WA_BLOB_MAX (never allocated) is not.
+static void
+test_blob_rows (void **state)
+{
+    (void) state;
+    size_t size = WA_BLOB_CHUNK * 2 + 10;
+    unsigned char *bytes = malloc (size), *back = NULL;
+    for (size_t i = 0; i < size; i++)
+        bytes[i] = (unsigned char) (i * 7);
+    static rows_t rows;
+    rows.count = 0;
+    assert_int_equal (wa_blob_chunks (bytes, size, s_keep_row, &rows), 0);
+    assert_int_equal (rows.count, 3);
+    char sha[65], type[64];
+    wa_sha256_hex (bytes, size, sha);
+    size_t len = 0;
+    wa_blob_reader_t reader = { 0 };
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (wa_blob_reader_row (&reader, i, "image/png", (int64_t) size, rows.rows[i]), 0);
+    assert_int_equal (wa_blob_reader_end (&reader, sha, &back, &len, type, sizeof type), 0);
+    assert_int_equal (len, size);
+    assert_memory_equal (back, bytes, size);
+    assert_string_equal (type, "image/png");
+    free (back);
+    //  Row 1 missing, then rows out of order, then another size.
+    assert_int_equal (wa_blob_reader_row (&reader, 0, "image/png", (int64_t) size, rows.rows[0]), 0);
+    assert_int_equal (wa_blob_reader_row (&reader, 2, "image/png", (int64_t) size, rows.rows[2]), 1);
+    assert_int_equal (wa_blob_reader_end (&reader, sha, &back, &len, type, sizeof type), 1);
+    assert_null (back);
+    assert_int_equal (wa_blob_reader_row (&reader, 0, "image/png", (int64_t) size, rows.rows[0]), 0);
+    assert_int_equal (wa_blob_reader_row (&reader, 1, "image/png", (int64_t) size + 1, rows.rows[1]), 1);
+    assert_int_equal (wa_blob_reader_end (&reader, sha, &back, &len, type, sizeof type), 1);
+    //  A damaged size is refused before anything is allocated for it.
+    assert_int_equal (wa_blob_reader_row (&reader, 0, "x", (int64_t) WA_BLOB_MAX + 1, "AAAA"), 1);
+    assert_null (reader.bytes);
+    assert_int_equal (wa_blob_reader_end (&reader, sha, &back, &len, NULL, 0), 1);
+    assert_int_equal (wa_blob_reader_row (&reader, 0, "x", INT64_MAX, "AAAA"), 1);
+    assert_int_equal (wa_blob_reader_end (&reader, sha, &back, &len, NULL, 0), 1);
+    //  No bytes: one row, read back as none.
+    rows.count = 0;
+    assert_int_equal (wa_blob_chunks (bytes, 0, s_keep_row, &rows), 0);
+    assert_int_equal (rows.count, 1);
+    wa_sha256_hex (bytes, 0, sha);
+    assert_int_equal (wa_blob_reader_row (&reader, 0, "image/png", 0, rows.rows[0]), 0);
+    assert_int_equal (wa_blob_reader_end (&reader, sha, &back, &len, NULL, 0), 0);
+    assert_int_equal (len, 0);
+    free (back);
+    free (bytes);
+}
+
 int
 main (void)
 {
@@ -383,6 +448,7 @@ main (void)
         cmocka_unit_test (test_seal_tamper),
         cmocka_unit_test (test_content_check),
         cmocka_unit_test (test_content_providers),
+        cmocka_unit_test (test_blob_rows),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

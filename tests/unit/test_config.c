@@ -611,6 +611,34 @@ test_ports_zero_round_trip (void **state)
         assert_int_equal (loaded.ports [i], 0);
 }
 
+//  A duration is kept to 15 significant digits, what every JSON answer
+//  writes (found by fuzz_app_settings: 0.10000000000000002 s was shown by
+//  GET as 0.1, so a PATCH of GET's answer changed the setting).
+static void
+test_seconds_fifteen_digits (void **state)
+{
+    (void) state;
+    wa_config_t config;
+    wa_config_defaults (&config);
+    char value [64], shown [64];
+    s_accept (&config, "heartbeat_interval", "0.10000000000000002");
+    assert_int_equal (wa_config_get (&config, "heartbeat_interval", value, sizeof value), 0);
+    assert_string_equal (value, "0.1");
+    s_accept (&config, "failover_window", "86399.999999999985");
+    assert_int_equal (wa_config_get (&config, "failover_window", value, sizeof value), 0);
+    assert_string_equal (value, "86400");
+    //  What 15 digits say is kept: shown at 15 digits, it reads back the same.
+    s_accept (&config, "retention_outbox_days", "0.123456789012345");
+    snprintf (shown, sizeof shown, "%.15g", config.retention_outbox_days);
+    assert_string_equal (shown, "0.123456789012345");
+    s_accept (&config, "retention_outbox_days", shown);
+    assert_int_equal (wa_config_get (&config, "retention_outbox_days", value, sizeof value), 0);
+    assert_string_equal (value, "0.123456789012345");    //  -0 is 0 (found by fuzz_app_settings: "-0" came back from GET as 0).
+    s_accept (&config, "retention_outbox_days", "-0.0");
+    assert_int_equal (wa_config_get (&config, "retention_outbox_days", value, sizeof value), 0);
+    assert_string_equal (value, "0");
+}
+
 static void
 test_error_names_key_and_value (void **state)
 {
@@ -2196,6 +2224,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_db_name, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_ports, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_ports_zero_round_trip, s_setup, s_teardown),
+        cmocka_unit_test (test_seconds_fifteen_digits),
         cmocka_unit_test_setup_teardown (test_error_names_key_and_value, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_set_unchanged_on_error, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_file_syntax, s_setup, s_teardown),

@@ -351,6 +351,10 @@ test_value_text (void **state)
     assert_string_equal (appsettings_value_text ("unhealthy_interval", whole, buf, sizeof buf), "30");
     assert_string_equal (appsettings_value_text ("unhealthy_interval", text, buf, sizeof buf), "2.5");
     assert_null (appsettings_value_text ("unhealthy_interval", yes, buf, sizeof buf));
+    //  A whole real for a count is its digits: "3e+01" was refused by the count.
+    json_t *whole_real = json_real (30.0);
+    assert_string_equal (appsettings_value_text ("failover_limit", whole_real, buf, sizeof buf), "30");
+    json_decref (whole_real);
     json_decref (real);
     json_decref (whole);
     json_decref (yes);
