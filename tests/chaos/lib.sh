@@ -162,6 +162,7 @@ node_stop() {
     kill -TERM "$pid" 2>/dev/null || true
     wait_for 15 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    unset "PID[$1]"     # reaped: its number may be another process's soon
 }
 # node_kill HOST: kill -9, and reap it.
 node_kill() {
@@ -169,6 +170,7 @@ node_kill() {
     [ -n "$pid" ] || return 0
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    unset "PID[$1]"     # reaped: its number may be another process's soon
 }
 
 # wadelay on a Coreapp host: the host's TCP to every Master's bus and control
@@ -205,7 +207,6 @@ chaos_db_start() {
     [ ! -f "$FAKETIME_LIB" ] || env=(LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$T/clock/db"
                                      FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_CACHE_DURATION=1)
     topo_exec db env "${env[@]}" bash -c "RUN='$RUN'; . '$ROOT/scripts/cluster-lib.sh'; db_start 3306 '127.0.0.1,$(topo_ip db)'" || return 1
-    ALL_PIDS+=($(cat "$RUN/db/mariadbd.pid"))
     db_sql -e "CREATE USER IF NOT EXISTS 'wacluster'@'$net.%' IDENTIFIED BY 'wacluster';
                GRANT ALL PRIVILEGES ON *.* TO 'wacluster'@'$net.%';"
 }
@@ -435,10 +436,17 @@ chaos_restore() {
 }
 
 chaos_down() {
-    local pid
+    local pid ours=()
     set +e
-    for pid in "${ALL_PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null; kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${ALL_PIDS[@]}"; do
+    # Only our children not reaped yet: a process that ended and was reaped
+    # left its number free, and with pid_max at 32768 (as here) another
+    # process on the machine may have it by now (a signal sent to the old
+    # number once stopped another test's Webapp). The database is stopped
+    # by its pid file below.
+    local live; live=" $(jobs -p | tr '\n' ' ') "
+    for pid in "${ALL_PIDS[@]}"; do [[ $live == *" $pid "* ]] && ours+=("$pid"); done
+    for pid in "${ours[@]}"; do kill -CONT "$pid" 2>/dev/null; kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${ours[@]}"; do
         wait_for 15 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
     done
     if [ "${CHAOS_DB:-single}" = galera ]; then galera_down; else db_stop 2>/dev/null; fi
