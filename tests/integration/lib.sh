@@ -45,8 +45,13 @@ cleanup() {
         echo "FAIL $TEST: exit status $rc at a command that failed (set -e)" >&2
         dump_logs
     fi
-    for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
+    # Only our children still running: a node the test killed was reaped,
+    # and with pid_max at 32768 its number may be another test's process
+    # by now (the other lane's).
+    local live ours=(); live=" $(jobs -p | tr '\n' ' ') "
+    for pid in "${PIDS[@]}"; do [[ $live == *" $pid "* ]] && ours+=("$pid"); done
+    for pid in "${ours[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${ours[@]}"; do
         wait_for 15 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
     done
     db_sql -e "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
