@@ -137,7 +137,8 @@ db_start() {
 db_stop() {
     local pid
     pid=$(cat "$RUN/db/mariadbd.pid" 2>/dev/null) || return 0
-    if pid_alive "$pid"; then
+    # A pid file left by a server killed -9 may name another process by now.
+    if pid_alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = mariadbd ]; then
         kill -TERM "$pid"
         wait_for 60 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
     fi
