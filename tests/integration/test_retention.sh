@@ -102,12 +102,17 @@ S=$(q "SELECT id FROM nodes WHERE kind = 'master' AND id <> $P AND stopped_at IS
 for name in m1 m2; do
     if [ "$(pid_of $name)" = "$(node_pid "$S")" ]; then SNAME=$name; else PNAME=$name; fi
 done
-# The pass that took them: the primary's log (a pass that deletes nothing
-# logs at debug only).
-line=$(grep -m1 "retention: pass deleted" "$T/$PNAME.log") || fail "the primary logged no pass"
-PASS_BATCHES=$(sed -E 's/.* in ([0-9]+) batch.*/\1/' <<<"$line"); PASS_S=$(sed -E 's/.* batch\(es\), ([0-9.]+) s.*/\1/' <<<"$line")
-grep -q "retention: pass deleted $OUTBOX_OLD outbox rows, $CALLBACKS_OLD callbacks, $EVENTS_OLD events, $INBOUND_OLD inbound ids" <<<"$line" \
-    || fail "not all in the first pass: $line"
+# The passes that took them: the primary's log (a pass that deletes nothing
+# logs at debug only). One pass takes them all unless the lease's deadline
+# cut it short (a batch is never run past it: under a sanitizer on a loaded
+# machine the first pass once stopped part way); the next pass goes on.
+grep "retention: pass deleted" "$T/$PNAME.log" > "$T/passes" || fail "the primary logged no pass"
+read -r PASSES DEL_OUTBOX DEL_CALLBACKS DEL_EVENTS DEL_INBOUND PASS_BATCHES PASS_S < <(sed -E \
+    's/.*pass deleted ([0-9]+) outbox rows, ([0-9]+) callbacks, ([0-9]+) events, ([0-9]+) inbound ids in ([0-9]+) batch\(es\), ([0-9.]+) s.*/\1 \2 \3 \4 \5 \6/' \
+    "$T/passes" | awk '{ o += $1; c += $2; e += $3; i += $4; b += $5; s += $6 } END { printf "%d %d %d %d %d %d %.3f\n", NR, o, c, e, i, b, s }')
+[ "$DEL_OUTBOX/$DEL_CALLBACKS/$DEL_EVENTS/$DEL_INBOUND" = "$OUTBOX_OLD/$CALLBACKS_OLD/$EVENTS_OLD/$INBOUND_OLD" ] \
+    || fail "the passes deleted $DEL_OUTBOX/$DEL_CALLBACKS/$DEL_EVENTS/$DEL_INBOUND: $(cat "$T/passes")"
+line="$PASSES pass(es): $(tr '\n' ' ' < "$T/passes")"
 # Batches: at least the rows over gc_batch_size per table, plus the last
 # (short or young) window of each.
 min=$(( (OUTBOX_OLD + OUTBOX_PENDING + BATCH - 1) / BATCH + (CALLBACKS_OLD + CALLBACKS_PENDING + BATCH - 1) / BATCH
@@ -119,7 +124,7 @@ stats() { awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b { n++; if ($2 != 201) bad+
     END { printf "%d %d %.3f %.3f\n", n, bad, max, n ? sum / n : 0 }' "$1"; }
 read -r n_before bad_before max_before avg_before < <(stats "$T/before" 0 99999999999999)
 read -r n_during bad_during max_during avg_during < <(stats "$T/during" "$T_ON" "$T_OFF")
-note "the pass: $PASS_BATCHES batches of at most $BATCH rows in $PASS_S s; POST /v1/messages before: longest ${max_before} s, mean ${avg_before} s ($n_before); while on: longest ${max_during} s, mean ${avg_during} s ($n_during)"
+note "$PASSES pass(es): $PASS_BATCHES batches of at most $BATCH rows in $PASS_S s; POST /v1/messages before: longest ${max_before} s, mean ${avg_before} s ($n_before); while on: longest ${max_during} s, mean ${avg_during} s ($n_during)"
 [ "$bad_during" = 0 ] || fail "$bad_during sends not 201 while the collector ran: $(grep -v ' 201 ' "$T/during" | head -3)"
 [ "$n_during" -ge 3 ] || fail "only $n_during sends while the collector ran"
 # request_attempt_timeout is 2 s: the send path stays far from it.
