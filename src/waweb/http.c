@@ -673,7 +673,13 @@ http_server_new (const wa_config_t *config, size_t req_size, zsock_t **requests,
     memset (&addr4, 0, sizeof addr4);
     memset (&addr6, 0, sizeof addr6);
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    flags |= MHD_is_feature_supported (MHD_FEATURE_EPOLL) ? MHD_USE_EPOLL : MHD_USE_POLL;
+    //  poll, not epoll: with libmicrohttpd 0.9.75's epoll a resumed
+    //  connection could go unnoticed while every connection was suspended
+    //  (each request waits suspended for the reactor), and the server then
+    //  stalled until the header deadline cut them all (bench-api at 256
+    //  connections, 3 runs in 3; test_waweb_edge). poll served as fast at
+    //  64 connections and at 256 without a stall.
+    flags |= MHD_USE_POLL;
     if (self->tls)
         flags |= MHD_USE_TLS;
     const char *bind = config->webapp_bind;
