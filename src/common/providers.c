@@ -224,34 +224,36 @@ wa_providers_shown (const char *name, const char *type, const char *config)
     return json_pack ("{s:s, s:s, s:o}", "name", name, "type", type, "config", shown);
 }
 
+//  The secret at key in into, when it is the shown placeholder: replaced by
+//  the stored one (from). 0, or -1 with why when none is stored.
+static int
+s_keep_one (json_t *into, json_t *from, const char *key, const char *path, const char *what, char *why,
+            size_t size)
+{
+    json_t *value = json_object_get (into, key);
+    if (!value || strcmp (json_string_value (value), WA_PROVIDERS_SHOWN) != 0)
+        return 0;
+    json_t *kept = json_object_get (from, key);
+    if (json_is_string (kept)) {
+        json_object_set (into, key, kept);
+        return 0;
+    }
+    snprintf (why, size, "'%s' is \"" WA_PROVIDERS_SHOWN "\", but the provider has no stored %s to keep: "
+              "send the %s", path, what, what);
+    return -1;
+}
+
 int
 wa_providers_keep (json_t *config, const char *stored_text, const char *field, char *why, size_t size)
 {
     json_t *stored = stored_text ? json_loads (stored_text, 0, NULL) : NULL;
-    json_t *basic = json_object_get (config, "basic");
-    json_t *password = json_object_get (basic, "password");
-    json_t *bearer = json_object_get (config, "bearer");
-    int rc = 0;
-    if (password && strcmp (json_string_value (password), WA_PROVIDERS_SHOWN) == 0) {
-        json_t *kept = json_object_get (json_object_get (stored, "basic"), "password");
-        if (json_is_string (kept))
-            json_object_set (basic, "password", kept);
-        else {
-            snprintf (why, size, "'%s.basic.password' is \"" WA_PROVIDERS_SHOWN "\", but the provider has no "
-                      "stored password to keep: send the password", field);
-            rc = -1;
-        }
-    }
-    if (bearer && strcmp (json_string_value (bearer), WA_PROVIDERS_SHOWN) == 0) {
-        json_t *kept = json_object_get (stored, "bearer");
-        if (json_is_string (kept))
-            json_object_set (config, "bearer", kept);
-        else {
-            snprintf (why, size, "'%s.bearer' is \"" WA_PROVIDERS_SHOWN "\", but the provider has no stored "
-                      "token to keep: send the token", field);
-            rc = -1;
-        }
-    }
+    char path[160];
+    snprintf (path, sizeof path, "%s.basic.password", field);
+    int rc = s_keep_one (json_object_get (config, "basic"), json_object_get (stored, "basic"), "password", path,
+                         "password", why, size);
+    snprintf (path, sizeof path, "%s.bearer", field);
+    if (s_keep_one (config, stored, "bearer", path, "token", why, size))
+        rc = -1;
     json_decref (stored);
     return rc;
 }
