@@ -74,7 +74,7 @@ wa_dbworker_t *wa_dbworker_new_with (zactor_fn *handler, void *args);
 //  back goes to done (with arg, which takes it), or to wa_job_destroy when
 //  done is NULL. NULL-safe.
 void wa_dbworker_destroy (wa_dbworker_t **self_p, wa_job_done_fn *done, void *arg);
-//  The pipe jobs come back on: poll it, give it to a zloop reader.
+//  The pipe jobs come back on: poll it, give it to a wa_loop reader.
 zsock_t *wa_dbworker_sock (wa_dbworker_t *self);
 //  Hand *job_p over (stamps sent_at, clears rc) and null it: the worker
 //  has it now. -1 when it cannot be sent (it stays the caller's).

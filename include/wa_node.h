@@ -9,6 +9,7 @@
 #define WA_NODE_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 #include "wa_codec.h"
 #include "wa_config.h"
 #include "wa_dbworker.h"
@@ -154,18 +155,18 @@ void wa_node_finish (wa_node_t *self, const char *gateway_status, int timeout_ms
 void wa_node_store_key (wa_node_t *self, const char *gateway_status);
 //  Put the node's sockets on loop: the handshake checker's refusals, and a
 //  monitor on each of the four ports (connections, refused handshakes).
-void wa_node_watch (wa_node_t *self, zloop_t *loop);
+void wa_node_watch (wa_node_t *self, wa_loop_t *loop);
 //  Publish a socket's event (a "socket" item on the bus: event, endpoint,
 //  the socket's name), as the monitors do.
 void wa_node_socket_event (wa_node_t *self, const char *name, const char *event, const char *endpoint);
 //  (Re)arm the one-shot timer *timer_id to fire after delay; -1 means none.
-void wa_timer_once (zloop_t *loop, int *timer_id, wa_usec_t delay, zloop_timer_fn handler, void *arg);
+void wa_timer_once (wa_loop_t *loop, int *timer_id, wa_usec_t delay, wa_loop_timer_fn handler, void *arg);
 //  (Re)arm the repeating timer *timer_id with a period in seconds (a setting).
-void wa_timer_every (zloop_t *loop, int *timer_id, double seconds, zloop_timer_fn handler, void *arg);
+void wa_timer_every (wa_loop_t *loop, int *timer_id, double seconds, wa_loop_timer_fn handler, void *arg);
 //  Watch sock's ZeroMQ events (connected, disconnected, accepted, ...) and
 //  publish each on the bus as an EVENT "socket 0 <EVENT> <endpoint> <name>",
 //  so a tap (watap) sees them. Monitors end with wa_node_stop.
-void wa_node_monitor (wa_node_t *self, zsock_t *sock, const char *name, zloop_t *loop);
+void wa_node_monitor (wa_node_t *self, zsock_t *sock, const char *name, wa_loop_t *loop);
 //  Publish on the bus only (no audit row): transitions a tap should see.
 void wa_node_publish (wa_node_t *self, const char *kind, int shard, uint64_t epoch,
                       uint64_t subject, const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));

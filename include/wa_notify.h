@@ -13,6 +13,7 @@
 #define WA_NOTIFY_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 
 //  READY=1 and STATUS=<text>.
 void wa_notify_ready (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
@@ -22,7 +23,7 @@ void wa_notify_status (const char *format, ...) __attribute__ ((format (printf, 
 //  and WATCHDOG_PID when set is ours), a timer on loop sends WATCHDOG=1
 //  every half of its interval. Returns the timer's id, or -1 when no
 //  watchdog was asked for.
-int wa_notify_watchdog_start (zloop_t *loop);
+int wa_notify_watchdog_start (wa_loop_t *loop);
 //  STOPPING=1 and STATUS=stopping; no status is sent after it.
 void wa_notify_stopping (void);
 

@@ -10,6 +10,7 @@
 #define WA_PEERS_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 #include "wa_codec.h"
 #include "wa_dbworker.h"
 #include "wa_trust.h"
@@ -32,8 +33,8 @@ typedef struct {
 
 typedef struct {
     wa_trust_t *trust;          //  how we connect (keys), and to whom
-    zloop_t *loop;              //  where the relinks and the SUBs' readers run
-    zloop_reader_fn *on_bus;    //  reads a Master's bus (a SUB)
+    wa_loop_t *loop;              //  where the relinks and the SUBs' readers run
+    wa_loop_reader_fn *on_bus;    //  reads a Master's bus (a SUB)
     wa_relink_event_fn *on_event;
     void *arg;
     wa_peer_t peers[WA_PEERS_MAX];
@@ -52,14 +53,14 @@ typedef struct {
 //  a connection a Master refused is made again (wa_relink) on loop. Every
 //  Master's bus is read by on_bus (with arg) on loop; on_event, when not
 //  NULL, hears the SUBs' socket events (CONNECTED, ...).
-void wa_peers_init (wa_peers_t *self, wa_trust_t *trust, zloop_t *loop, zloop_reader_fn *on_bus,
+void wa_peers_init (wa_peers_t *self, wa_trust_t *trust, wa_loop_t *loop, wa_loop_reader_fn *on_bus,
                     wa_relink_event_fn *on_event, void *arg);
-void wa_peers_destroy (wa_peers_t *self, zloop_t *loop);
+void wa_peers_destroy (wa_peers_t *self, wa_loop_t *loop);
 //  Make the set equal to list (skipping skip_id, this node): new peers are
 //  connected, gone ones dropped. Each new DEALER is registered with loop and
 //  handler when handler is not NULL.
 void wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_id,
-                   zloop_t *loop, zloop_reader_fn handler, void *arg);
+                   wa_loop_t *loop, wa_loop_reader_fn handler, void *arg);
 wa_peer_t *wa_peers_find (wa_peers_t *self, uint64_t id);
 //  Send to a peer's control port without blocking; -1 if unknown or full.
 int wa_peers_send (wa_peers_t *self, uint64_t id, const wa_msg_t *msg);

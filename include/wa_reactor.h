@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <czmq.h>
+#include "wa_loop.h"
 #include "wa_config.h"
 #include "wa_settings.h"
 
@@ -28,12 +29,12 @@ typedef void (wa_reactor_applied_fn) (void *arg, const wa_config_t *was, const c
 
 typedef struct {
     size_t period;                      //  offsetof (wa_config_t, a setting in seconds)
-    zloop_timer_fn *handler;
+    wa_loop_timer_fn *handler;
     int id;                             //  -1 until armed
 } wa_reactor_timer_t;
 
 typedef struct {
-    zloop_t *loop;
+    wa_loop_t *loop;
     wa_config_t *settings;              //  the daemon's live settings
     void *arg;                          //  for the handlers and the hook
     wa_reactor_applied_fn *applied;
@@ -45,13 +46,13 @@ typedef struct {
     void (*deadline) (void *arg);       //  what the daemon checks when it fires
 } wa_reactor_t;
 
-void wa_reactor_init (wa_reactor_t *self, zloop_t *loop, wa_config_t *settings, void *arg,
+void wa_reactor_init (wa_reactor_t *self, wa_loop_t *loop, wa_config_t *settings, void *arg,
                       wa_reactor_applied_fn *applied);
 //  Free the settings read, unless the worker has it (then the worker's
 //  destroy frees it). After the worker is gone.
 void wa_reactor_destroy (wa_reactor_t *self);
 //  A timer every settings->(period) seconds, armed now.
-void wa_reactor_every (wa_reactor_t *self, size_t period, zloop_timer_fn *handler);
+void wa_reactor_every (wa_reactor_t *self, size_t period, wa_loop_timer_fn *handler);
 //  Apply next's settings (from source): log each change, re-arm the timers
 //  whose period changed, call the hook. True when anything changed.
 bool wa_reactor_apply (wa_reactor_t *self, const wa_config_t *next, const char *source);

@@ -25,6 +25,7 @@
 #define WA_TRUST_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 #include <jansson.h>
 #include "wa_codec.h"
 #include "wa_config.h"
@@ -108,7 +109,7 @@ void wa_trust_on_protocol_failure (wa_trust_t *self, const char *where, const ch
 //  sock. NULL with bus_security = off and no on_event.
 typedef struct wa_relink_t wa_relink_t;
 typedef void (wa_relink_event_fn) (void *arg, const char *event, const char *endpoint);
-wa_relink_t *wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, const char *what,
+wa_relink_t *wa_relink_new (wa_trust_t *trust, zsock_t *sock, wa_loop_t *loop, const char *what,
                             wa_relink_event_fn *on_event, void *arg);
 void wa_relink_destroy (wa_relink_t **self_p);
 //  On a socket connected to servers of different keys (a SUB to every

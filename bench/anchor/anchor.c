@@ -3,7 +3,7 @@
     The least a Webapp can do per request and still forward it the way waweb
     does: waweb's own HTTP layer (src/waweb/http.c: libmicrohttpd's polling
     thread reads the request, suspends the connection and hands the pointer
-    over an inproc PUSH/PULL pair to a zloop reactor; http_respond resumes
+    over an inproc PUSH/PULL pair to a wa_loop reactor (the Webapp's); http_respond resumes
     it), then one API_REQ frame (the wire codec, src/common/codec.c) over a
     DEALER on TCP loopback to a ROUTER that echoes it back as API_REP, then
     201 with an envelope {"messages":[{"id":"..."}],"meta":{...}}.
@@ -32,6 +32,7 @@
 #include "wa_codec.h"
 #include "wa_config.h"
 #include "wa_log.h"
+#include "wa_loop.h"
 #include "envelope.h"
 #include "http.h"
 
@@ -110,7 +111,7 @@ s_forward (anchor_t *self, anchor_req_t *req)
 }
 
 static int
-s_on_requests (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_requests (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     anchor_t *self = arg;
@@ -125,7 +126,7 @@ s_on_requests (zloop_t *loop, zsock_t *reader, void *arg)
 
 //  The echo's answers: 201 with the message id, as the API answers a send.
 static int
-s_on_echo (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_echo (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     anchor_t *self = arg;
@@ -293,7 +294,7 @@ main (int argc, char **argv)
     if (echo)
         snprintf (endpoint, sizeof endpoint, "%s", echo);
     else {
-        //  Signals go to the reactor's thread only (its zloop sees them).
+        //  Signals go to the reactor's thread only (its loop sees them).
         sigset_t block, old;
         sigemptyset (&block);
         sigaddset (&block, SIGINT);
@@ -327,11 +328,11 @@ main (int argc, char **argv)
     printf ("ready: http://%s:%d (echo %s)\n", config.webapp_bind, http_server_port (self->http), endpoint);
     fflush (stdout);
 
-    zloop_t *loop = zloop_new ();
-    zloop_reader (loop, self->requests, s_on_requests, self);
-    zloop_reader (loop, self->dealer, s_on_echo, self);
-    zloop_start (loop);          //  until SIGINT / SIGTERM
-    zloop_destroy (&loop);
+    wa_loop_t *loop = wa_loop_new ();
+    wa_loop_reader (loop, self->requests, s_on_requests, self);
+    wa_loop_reader (loop, self->dealer, s_on_echo, self);
+    wa_loop_start (loop);          //  until SIGINT / SIGTERM
+    wa_loop_destroy (&loop);
 
     //  Answer what waits (for the echo, or still in the handover), then stop.
     http_server_stop_handover (self->http);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <msgpack.h>
 #include "wa_codec.h"
+#include "wa_loop.h"
 
 //  Version, type and at most every field once.
 #define S_ELEMENTS_MAX 10
@@ -497,8 +498,11 @@ wa_codec_send (zsock_t *sock, zframe_t *routing_id, const wa_msg_t *self)
     }
     if (rc == 0)
         rc = zmsg_addmem (msg, buf, (size_t) len);
-    if (rc == 0)
+    if (rc == 0) {
         rc = zmsg_send (&msg, sock);
+        //  The send may have taken in the command that made sock readable.
+        wa_loop_touched (sock);
+    }
     //  zmsg_send leaves the message with the caller when it fails
     zmsg_destroy (&msg);
     return rc == 0? 0: -1;

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include "wa_dbworker.h"
 #include "wa_log.h"
+#include "wa_loop.h"
 
 static void
 s_worker (zsock_t *pipe, void *args)
@@ -133,7 +134,9 @@ wa_dbworker_submit (wa_dbworker_t *self, wa_job_t **job_p)
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "JOB");
     zmsg_addmem (msg, &job, sizeof job);
-    if (zmsg_send (&msg, wa_actor_sock (self->actor))) {
+    int rc = zmsg_send (&msg, wa_actor_sock (self->actor));
+    wa_loop_touched (wa_actor_sock (self->actor));
+    if (rc) {
         zmsg_destroy (&msg);
         return -1;
     }

@@ -484,13 +484,13 @@ wa_node_wait_jobs (wa_node_t *self, int timeout_ms, wa_job_done_fn *done, void *
 }
 
 void
-wa_timer_once (zloop_t *loop, int *timer_id, wa_usec_t delay, zloop_timer_fn handler, void *arg)
+wa_timer_once (wa_loop_t *loop, int *timer_id, wa_usec_t delay, wa_loop_timer_fn handler, void *arg)
 {
     if (*timer_id >= 0)
-        zloop_timer_end (loop, *timer_id);
+        wa_loop_timer_end (loop, *timer_id);
     //  Rounded up: firing a millisecond late is harmless, early is not.
     size_t ms = delay > 0 ? (size_t) (delay / 1000 + 1) : 1;
-    *timer_id = zloop_timer (loop, ms, 1, handler, arg);
+    *timer_id = wa_loop_timer (loop, ms, 1, handler, arg);
 }
 
 static void
@@ -520,7 +520,7 @@ wa_node_publish (wa_node_t *self, const char *kind, int shard, uint64_t epoch,
 }
 
 static int
-s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_monitor (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     wa_node_t *self = arg;
@@ -560,7 +560,7 @@ wa_node_socket_event (wa_node_t *self, const char *name, const char *event, cons
 }
 
 void
-wa_node_monitor (wa_node_t *self, zsock_t *sock, const char *name, zloop_t *loop)
+wa_node_monitor (wa_node_t *self, zsock_t *sock, const char *name, wa_loop_t *loop)
 {
     if (self->monitor_count == WA_MONITORS_MAX)
         return;
@@ -573,11 +573,11 @@ wa_node_monitor (wa_node_t *self, zsock_t *sock, const char *name, zloop_t *loop
     self->monitors[self->monitor_count] = monitor;
     self->monitor_names[self->monitor_count] = name;
     self->monitor_count++;
-    zloop_reader (loop, wa_actor_sock (monitor), s_on_monitor, self);
+    wa_loop_reader (loop, wa_actor_sock (monitor), s_on_monitor, self);
 }
 
 static int
-s_on_refusal (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_refusal (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -587,10 +587,10 @@ s_on_refusal (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 void
-wa_node_watch (wa_node_t *self, zloop_t *loop)
+wa_node_watch (wa_node_t *self, wa_loop_t *loop)
 {
     if (wa_trust_sock (self->trust))
-        zloop_reader (loop, wa_trust_sock (self->trust), s_on_refusal, self);
+        wa_loop_reader (loop, wa_trust_sock (self->trust), s_on_refusal, self);
     wa_node_monitor (self, self->api, "api", loop);
     wa_node_monitor (self, self->bus, "bus", loop);
     wa_node_monitor (self, self->control, "control", loop);
@@ -598,12 +598,12 @@ wa_node_watch (wa_node_t *self, zloop_t *loop)
 }
 
 void
-wa_timer_every (zloop_t *loop, int *timer_id, double seconds, zloop_timer_fn handler, void *arg)
+wa_timer_every (wa_loop_t *loop, int *timer_id, double seconds, wa_loop_timer_fn handler, void *arg)
 {
     if (*timer_id >= 0)
-        zloop_timer_end (loop, *timer_id);
+        wa_loop_timer_end (loop, *timer_id);
     size_t ms = (size_t) (seconds * 1000);
-    *timer_id = zloop_timer (loop, ms ? ms : 1, 0, handler, arg);
+    *timer_id = wa_loop_timer (loop, ms ? ms : 1, 0, handler, arg);
 }
 
 void

@@ -63,7 +63,7 @@ wa_notify_status (const char *format, ...)
 }
 
 static int
-s_on_watchdog (zloop_t *loop, int timer_id, void *arg)
+s_on_watchdog (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -73,7 +73,7 @@ s_on_watchdog (zloop_t *loop, int timer_id, void *arg)
 }
 
 int
-wa_notify_watchdog_start (zloop_t *loop)
+wa_notify_watchdog_start (wa_loop_t *loop)
 {
     uint64_t usec = 0;
     if (sd_watchdog_enabled (0, &usec) <= 0 || usec == 0)
@@ -83,7 +83,7 @@ wa_notify_watchdog_start (zloop_t *loop)
     size_t msec = (size_t) (usec / 2000);
     if (msec == 0)
         msec = 1;
-    int id = zloop_timer (loop, msec, 0, s_on_watchdog, NULL);
+    int id = wa_loop_timer (loop, msec, 0, s_on_watchdog, NULL);
     if (id == -1) {
         wa_error ("cannot arm the systemd watchdog's timer");
         return -1;

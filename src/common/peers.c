@@ -4,7 +4,7 @@
 #include "wa_peers.h"
 
 void
-wa_peers_init (wa_peers_t *self, wa_trust_t *trust, zloop_t *loop, zloop_reader_fn *on_bus,
+wa_peers_init (wa_peers_t *self, wa_trust_t *trust, wa_loop_t *loop, wa_loop_reader_fn *on_bus,
                wa_relink_event_fn *on_event, void *arg)
 {
     memset (self, 0, sizeof *self);
@@ -35,7 +35,7 @@ s_sub_close (wa_peers_t *self, wa_peer_t *peer)
     if (!peer->sub)
         return;
     if (self->loop)
-        zloop_reader_end (self->loop, peer->sub);
+        wa_loop_reader_end (self->loop, peer->sub);
     wa_relink_destroy (&peer->sub_relink);
     zsock_destroy (&peer->sub);
 }
@@ -54,7 +54,7 @@ s_sub_open (wa_peers_t *self, wa_peer_t *peer)
         return -1;
     }
     if (self->loop && self->on_bus)
-        zloop_reader (self->loop, peer->sub, self->on_bus, self->arg);
+        wa_loop_reader (self->loop, peer->sub, self->on_bus, self->arg);
     char what[64];
     snprintf (what, sizeof what, "master %" PRIu64 "'s bus", peer->id);
     peer->sub_relink = wa_relink_new (self->trust, peer->sub, self->loop, what, self->on_event, self->arg);
@@ -63,7 +63,7 @@ s_sub_open (wa_peers_t *self, wa_peer_t *peer)
 }
 
 static void
-s_drop (wa_peers_t *self, int index, zloop_t *loop)
+s_drop (wa_peers_t *self, int index, wa_loop_t *loop)
 {
     wa_peer_t *peer = &self->peers[index];
     if (peer->sub) {
@@ -80,14 +80,14 @@ s_drop (wa_peers_t *self, int index, zloop_t *loop)
         s_sub_close (self, peer);
     }
     if (loop)
-        zloop_reader_end (loop, peer->dealer);
+        wa_loop_reader_end (loop, peer->dealer);
     wa_relink_destroy (&peer->relink);
     zsock_destroy (&peer->dealer);
     self->peers[index] = self->peers[--self->count];
 }
 
 void
-wa_peers_destroy (wa_peers_t *self, zloop_t *loop)
+wa_peers_destroy (wa_peers_t *self, wa_loop_t *loop)
 {
     while (self->count)
         s_drop (self, self->count - 1, loop);
@@ -104,7 +104,7 @@ wa_peers_find (wa_peers_t *self, uint64_t id)
 
 void
 wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_id,
-              zloop_t *loop, zloop_reader_fn handler, void *arg)
+              wa_loop_t *loop, wa_loop_reader_fn handler, void *arg)
 {
     for (int i = self->count - 1; i >= 0; i--) {
         bool keep = false;
@@ -150,7 +150,7 @@ wa_peers_set (wa_peers_t *self, const wa_peer_t *list, int count, uint64_t skip_
             continue;
         }
         if (loop && handler)
-            zloop_reader (loop, peer->dealer, handler, arg);
+            wa_loop_reader (loop, peer->dealer, handler, arg);
         char what[64];
         snprintf (what, sizeof what, "master %" PRIu64 "'s control port", peer->id);
         peer->relink = wa_relink_new (self->trust, peer->dealer, self->loop, what, NULL, NULL);

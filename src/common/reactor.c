@@ -4,7 +4,7 @@
 #include "wa_reactor.h"
 
 void
-wa_reactor_init (wa_reactor_t *self, zloop_t *loop, wa_config_t *settings, void *arg,
+wa_reactor_init (wa_reactor_t *self, wa_loop_t *loop, wa_config_t *settings, void *arg,
                  wa_reactor_applied_fn *applied)
 {
     memset (self, 0, sizeof *self);
@@ -23,7 +23,7 @@ wa_reactor_destroy (wa_reactor_t *self)
 }
 
 static int
-s_on_deadline (zloop_t *loop, int timer_id, void *arg)
+s_on_deadline (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -48,7 +48,7 @@ s_period (const wa_config_t *settings, size_t period)
 }
 
 void
-wa_reactor_every (wa_reactor_t *self, size_t period, zloop_timer_fn *handler)
+wa_reactor_every (wa_reactor_t *self, size_t period, wa_loop_timer_fn *handler)
 {
     assert (self->ntimers < WA_REACTOR_TIMERS);
     wa_reactor_timer_t *timer = &self->timers[self->ntimers++];

@@ -755,7 +755,7 @@ struct wa_relink_t {
     wa_trust_t *trust;
     zsock_t *sock;
     zsock_t *events;            //  the monitor's PAIR
-    zloop_t *loop;
+    wa_loop_t *loop;
     int timer;
     char what[96];
     wa_relink_event_fn *on_event;
@@ -781,11 +781,11 @@ s_relink_endpoint (wa_relink_t *self, const char *endpoint)
     return free_slot;
 }
 
-//  The relinks not destroyed. zloop calls a timer ended by an earlier
-//  handler of the same pass (its zombies go at the pass's end), and a
-//  reader ended in the timers' part of a pass, with their arg: a relink
-//  destroyed there (a link dropped by a retry timer) would be used after
-//  it was freed. Each handler first checks that its relink is still live.
+//  The relinks not destroyed. czmq's zloop, which ran these handlers
+//  before wa_loop, called a timer ended by an earlier handler of the same
+//  pass and a reader ended in the timers' part of a pass, with their arg;
+//  wa_loop calls neither, and each handler still first checks that its
+//  relink is live, so a relink freed there is never used.
 static pthread_mutex_t s_live_lock = PTHREAD_MUTEX_INITIALIZER;
 static wa_relink_t *s_live;
 
@@ -813,7 +813,7 @@ s_relink_unlist (wa_relink_t *self)
 }
 
 static int
-s_relink_due (zloop_t *loop, int timer_id, void *arg)
+s_relink_due (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -843,7 +843,7 @@ s_relink_due (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_relink_event (zloop_t *loop, zsock_t *reader, void *arg)
+s_relink_event (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     if (!s_relink_live (arg))
@@ -888,7 +888,7 @@ s_relink_event (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 wa_relink_t *
-wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, const char *what,
+wa_relink_new (wa_trust_t *trust, zsock_t *sock, wa_loop_t *loop, const char *what,
                wa_relink_event_fn *on_event, void *arg)
 {
     if ((!trust->secure && !on_event) || !loop)
@@ -919,8 +919,8 @@ wa_relink_new (wa_trust_t *trust, zsock_t *sock, zloop_t *loop, const char *what
         free (self);
         return NULL;
     }
-    zloop_reader (loop, self->events, s_relink_event, self);
-    self->timer = zloop_timer (loop, 250, 0, s_relink_due, self);
+    wa_loop_reader (loop, self->events, s_relink_event, self);
+    self->timer = wa_loop_timer (loop, 250, 0, s_relink_due, self);
     pthread_mutex_lock (&s_live_lock);
     self->next_live = s_live;
     s_live = self;
@@ -950,8 +950,8 @@ wa_relink_destroy (wa_relink_t **self_p)
         wa_relink_t *self = *self_p;
         s_relink_unlist (self);
         zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
-        zloop_reader_end (self->loop, self->events);
-        zloop_timer_end (self->loop, self->timer);
+        wa_loop_reader_end (self->loop, self->events);
+        wa_loop_timer_end (self->loop, self->timer);
         zsock_destroy (&self->events);
         free (self);
         *self_p = NULL;

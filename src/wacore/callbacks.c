@@ -111,7 +111,7 @@ struct callbacks_t {
     const wa_config_t *settings;
     callbacks_io_t io;
     void *arg;
-    zloop_t *loop;
+    wa_loop_t *loop;
     wa_dbworker_t *db;
     wa_actor_t *webhook;
     int tick_timer;
@@ -742,7 +742,7 @@ s_count_done (callbacks_t *self)
 }
 
 static int
-s_on_due (zloop_t *loop, int timer_id, void *arg)
+s_on_due (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -875,7 +875,7 @@ s_job_done (callbacks_t *self, wa_job_t *job)
 }
 
 static int
-s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_worker (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -886,7 +886,7 @@ s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 static int
-s_on_webhook (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_webhook (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -919,7 +919,7 @@ s_tick (callbacks_t *self)
 }
 
 static int
-s_on_tick (zloop_t *loop, int timer_id, void *arg)
+s_on_tick (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -929,7 +929,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
 
 callbacks_t *
 callbacks_new (const wa_config_t *config, const wa_config_t *settings, callbacks_io_t io, void *arg,
-               zloop_t *loop)
+               wa_loop_t *loop)
 {
     callbacks_t *self = (callbacks_t *) zmalloc (sizeof (callbacks_t));
     self->config = config;
@@ -967,8 +967,8 @@ callbacks_new (const wa_config_t *config, const wa_config_t *settings, callbacks
         callbacks_destroy (&self);
         return NULL;
     }
-    zloop_reader (loop, wa_dbworker_sock (self->db), s_on_worker, self);
-    zloop_reader (loop, wa_actor_sock (self->webhook), s_on_webhook, self);
+    wa_loop_reader (loop, wa_dbworker_sock (self->db), s_on_worker, self);
+    wa_loop_reader (loop, wa_actor_sock (self->webhook), s_on_webhook, self);
     wa_timer_every (loop, &self->tick_timer, TICK_SEC, s_on_tick, self);
     return self;
 }
@@ -981,13 +981,13 @@ callbacks_destroy (callbacks_t **self_p)
         return;
     if (self->loop) {
         if (self->db)
-            zloop_reader_end (self->loop, wa_dbworker_sock (self->db));
+            wa_loop_reader_end (self->loop, wa_dbworker_sock (self->db));
         if (self->webhook)
-            zloop_reader_end (self->loop, wa_actor_sock (self->webhook));
+            wa_loop_reader_end (self->loop, wa_actor_sock (self->webhook));
         if (self->tick_timer >= 0)
-            zloop_timer_end (self->loop, self->tick_timer);
+            wa_loop_timer_end (self->loop, self->tick_timer);
         if (self->due_timer >= 0)
-            zloop_timer_end (self->loop, self->due_timer);
+            wa_loop_timer_end (self->loop, self->due_timer);
     }
     //  No job runs and no answer comes once the actors are gone; a job
     //  still with the worker comes back destroyed, with the rows it holds.
@@ -1030,7 +1030,7 @@ callbacks_hold (callbacks_t *self, int shard, uint64_t node, uint64_t epoch)
     self->caught_up = false;
     self->load_more = false;
     if (self->due_timer >= 0)
-        zloop_timer_end (self->loop, self->due_timer);
+        wa_loop_timer_end (self->loop, self->due_timer);
     self->due_timer = -1;
     if (shard >= 0) {
         wa_info ("callbacks: delivering the pending callbacks of shard %d%s", shard,

@@ -38,6 +38,7 @@
 #define WACORE_CALLBACKS_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 #include <jansson.h>
 #include "wa_config.h"
 
@@ -74,7 +75,7 @@ typedef struct {
 //  what the DB worker connects with. Registers its readers and timers on
 //  loop. NULL on failure (logged).
 callbacks_t *callbacks_new (const wa_config_t *config, const wa_config_t *settings, callbacks_io_t io,
-                            void *arg, zloop_t *loop);
+                            void *arg, wa_loop_t *loop);
 void callbacks_destroy (callbacks_t **self_p);
 
 //  This Coreapp holds shard at epoch (node is our id); -1: no longer.

@@ -34,7 +34,7 @@ struct contacts_t {
     const wa_config_t *settings;
     contacts_io_t io;
     void *arg;
-    zloop_t *loop;
+    wa_loop_t *loop;
     int sweep_timer;
     zhashx_t *cache;            //  input → entry_t
     zlistx_t *order;            //  entry_t, oldest first
@@ -226,7 +226,7 @@ s_end_all (contacts_t *self, int status, int code, const char *why)
 }
 
 static int
-s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+s_on_sweep (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -258,7 +258,7 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
 //  --------------------------------------------------------------------------
 
 contacts_t *
-contacts_new (const wa_config_t *settings, contacts_io_t io, void *arg, zloop_t *loop)
+contacts_new (const wa_config_t *settings, contacts_io_t io, void *arg, wa_loop_t *loop)
 {
     contacts_t *self = (contacts_t *) zmalloc (sizeof (contacts_t));
     self->settings = settings;
@@ -286,7 +286,7 @@ contacts_destroy (contacts_t **self_p)
         return;
     s_end_all (self, 503, WA_ERR_NOT_READY, "the Coreapp is stopping");
     if (self->sweep_timer >= 0)
-        zloop_timer_end (self->loop, self->sweep_timer);
+        wa_loop_timer_end (self->loop, self->sweep_timer);
     zhashx_destroy (&self->checks);
     zlistx_destroy (&self->order);
     zhashx_destroy (&self->cache);

@@ -24,6 +24,7 @@
 #define WACORE_CONTACTS_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 #include <jansson.h>
 #include "wa_clock.h"
 #include "wa_config.h"
@@ -53,7 +54,7 @@ typedef struct {
 } contacts_stats_t;
 
 //  settings are the live ones (request_attempt_timeout is read at each check).
-contacts_t *contacts_new (const wa_config_t *settings, contacts_io_t io, void *arg, zloop_t *loop);
+contacts_t *contacts_new (const wa_config_t *settings, contacts_io_t io, void *arg, wa_loop_t *loop);
 //  Every waiting request gets 1011 (stopping); then it is freed.
 void contacts_destroy (contacts_t **self_p);
 //  An API request ({"op":"contacts", "blocking", "contacts", "force_check"}),

@@ -73,7 +73,7 @@ struct coreapp_t {
     uint64_t heartbeats;
     wa_masters_job_t *masters_job;  //  NULL while the worker has it (as shard_job)
     wa_reactor_t reactor;       //  the settings' timers and reads (wa_reactor)
-    zloop_t *loop;
+    wa_loop_t *loop;
     wa_clockwatch_t clock;      //  the database's clock against ours
     shard_job_t *shard_job;     //  every held lease's renewal, and the search for new ones
     int shards;                 //  the shard count in force, as a renewal last read it (0: not yet)
@@ -104,7 +104,7 @@ static void s_handover_end (slot_t *slot, uint32_t code, const char *why);
 static void s_release_begin (slot_t *slot);
 static void s_reply_masters (coreapp_t *self, uint64_t master, uint64_t seq);
 static void s_reply_change (slot_t *slot);
-static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
+static int s_on_tick (wa_loop_t *loop, int timer_id, void *arg);
 
 //  --------------------------------------------------------------------------
 //  Slots
@@ -202,7 +202,7 @@ s_close_session (slot_t *slot, const char *why, bool confirmed_gone)
     uint64_t id = slot->session.id;
     uint32_t shard = slot->session.shard;
     //  The reactor must forget the socket before it is destroyed.
-    zloop_reader_end (self->loop, slot->session.sock);
+    wa_loop_reader_end (self->loop, slot->session.sock);
     session_close (&slot->session, wa_clock_mono (), confirmed_gone);
     if (shard < WA_SHARDS_MAX && slot->session.quiet_until > self->quiet[shard])
         self->quiet[shard] = slot->session.quiet_until;
@@ -241,10 +241,10 @@ s_demote (slot_t *slot, const char *why)
     reads_demoted (slot->reads);
     identity_demoted (slot->identity);
     if (slot->login_timer >= 0)
-        zloop_timer_end (self->loop, slot->login_timer);
+        wa_loop_timer_end (self->loop, slot->login_timer);
     slot->login_timer = -1;
     if (slot->deadline_timer >= 0)
-        zloop_timer_end (self->loop, slot->deadline_timer);
+        wa_loop_timer_end (self->loop, slot->deadline_timer);
     slot->deadline_timer = -1;
     s_set_gateway (slot, "disconnected");
     s_set_role (self);
@@ -274,7 +274,7 @@ s_holding_any (coreapp_t *self)
 }
 
 static int
-s_on_deadline (zloop_t *loop, int timer_id, void *arg)
+s_on_deadline (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -285,7 +285,7 @@ s_on_deadline (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_login_timer (zloop_t *loop, int timer_id, void *arg)
+s_on_login_timer (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -296,7 +296,7 @@ s_on_login_timer (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_session (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_session (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -379,7 +379,7 @@ s_unregistered (slot_t *slot)
 {
     coreapp_t *self = slot->core;
     wa_usec_t now = wa_clock_mono ();
-    zloop_reader_end (self->loop, slot->session.sock);
+    wa_loop_reader_end (self->loop, slot->session.sock);
     session_close (&slot->session, now, true);
     if (!streq (slot->gateway, "unregistered"))
         wa_node_event (&self->node, "unregistered", slot->shard, slot->lease.epoch, self->node.id,
@@ -415,7 +415,7 @@ s_try_login (slot_t *slot)
     if (session_open (&slot->session, self->node.id, (uint32_t) slot->shard, (uint32_t) self->shards,
                       slot->lease.epoch, now))
         return;
-    zloop_reader (self->loop, slot->session.sock, s_on_session, slot);
+    wa_loop_reader (self->loop, slot->session.sock, s_on_session, slot);
     wa_info ("logging in upstream for shard %d with epoch %" PRIu64, slot->shard, slot->lease.epoch);
 }
 
@@ -576,7 +576,7 @@ s_read_send (void *arg, uint64_t seq, const char *payload)
 }
 
 static int
-s_on_outbox (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_outbox (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -591,7 +591,7 @@ s_slot_destroy (coreapp_t *self, slot_t **slot_p)
     if (!slot)
         return;
     if (slot->outbox && self->loop)
-        zloop_reader_end (self->loop, wa_dbworker_sock (outbox_worker (slot->outbox)));
+        wa_loop_reader_end (self->loop, wa_dbworker_sock (outbox_worker (slot->outbox)));
     contacts_destroy (&slot->contacts);
     reads_destroy (&slot->reads);
     identity_destroy (&slot->identity);
@@ -631,7 +631,7 @@ s_slot_new (coreapp_t *self)
     slot->reads = reads_new (&self->settings, reads_io, slot, self->loop);
     identity_io_t identity_io = { s_api_reply, s_contacts_ask, s_identity_submit };
     slot->identity = identity_new (&self->settings, identity_io, slot, self->loop);
-    zloop_reader (self->loop, wa_dbworker_sock (outbox_worker (slot->outbox)), s_on_outbox, slot);
+    wa_loop_reader (self->loop, wa_dbworker_sock (outbox_worker (slot->outbox)), s_on_outbox, slot);
     self->slots[self->nslots++] = slot;
     return slot;
 }
@@ -774,7 +774,7 @@ s_reply_change (slot_t *slot)
 //  A planned switchover of one shard (handover.h): the Master's HANDOVER,
 //  the steps on a timer, the transaction, the answer. Each slot has its own.
 
-static int s_on_handover_timer (zloop_t *loop, int timer_id, void *arg);
+static int s_on_handover_timer (wa_loop_t *loop, int timer_id, void *arg);
 
 //  Tell the Master that asked how the handover ended (code 0: done).
 static void
@@ -803,7 +803,7 @@ s_handover_end (slot_t *slot, uint32_t code, const char *why)
     coreapp_t *self = slot->core;
     handover_t *h = &slot->handover;
     if (slot->handover_timer >= 0)
-        zloop_timer_end (self->loop, slot->handover_timer);
+        wa_loop_timer_end (self->loop, slot->handover_timer);
     slot->handover_timer = -1;
     //  A release has no Master to tell: its lease runs out instead.
     if (h->to == 0) {
@@ -851,7 +851,7 @@ s_handover_step (slot_t *slot)
 }
 
 static int
-s_on_handover_timer (zloop_t *loop, int timer_id, void *arg)
+s_on_handover_timer (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -874,7 +874,7 @@ s_release_begin (slot_t *slot)
                    "coreapp %" PRIu64 " lets shard %d go for a change of the shard count", self->node.id,
                    slot->shard);
     if (slot->handover_timer < 0)
-        slot->handover_timer = zloop_timer (self->loop, 5, 0, s_on_handover_timer, slot);
+        slot->handover_timer = wa_loop_timer (self->loop, 5, 0, s_on_handover_timer, slot);
     s_handover_step (slot);
 }
 
@@ -912,7 +912,7 @@ s_handover_begin (coreapp_t *self, const wa_msg_t *msg)
                    "coreapp %" PRIu64 " hands shard %d over to coreapp %" PRIu64 " (asked by master %" PRIu64 ")",
                    self->node.id, h->shard, to, h->master);
     if (slot->handover_timer < 0)
-        slot->handover_timer = zloop_timer (self->loop, 5, 0, s_on_handover_timer, slot);
+        slot->handover_timer = wa_loop_timer (self->loop, 5, 0, s_on_handover_timer, slot);
     s_handover_step (slot);
 }
 
@@ -929,7 +929,7 @@ s_handover_done (coreapp_t *self, handover_job_t *job)
     snprintf (why, sizeof why, "%s", job->why);
     handover_job_back (h, job);
     if (slot->handover_timer >= 0)
-        zloop_timer_end (self->loop, slot->handover_timer);
+        wa_loop_timer_end (self->loop, slot->handover_timer);
     slot->handover_timer = -1;
     if (to == 0) {
         //  A release: the session is closed; the row is no longer ours to serve.
@@ -1007,7 +1007,7 @@ s_on_masters_socket (void *arg, const char *event, const char *endpoint)
 
 //  A Master's bus: heartbeats get a reply at once, settings are applied.
 static int
-s_on_masters (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_masters (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     coreapp_t *self = arg;
@@ -1041,7 +1041,7 @@ s_on_masters (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 static int
-s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_db (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -1094,7 +1094,7 @@ s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 static int
-s_on_tick (zloop_t *loop, int timer_id, void *arg)
+s_on_tick (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -1149,7 +1149,7 @@ s_ping (slot_t *slot)
 }
 
 static int
-s_on_ping (zloop_t *loop, int timer_id, void *arg)
+s_on_ping (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -1160,7 +1160,7 @@ s_on_ping (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_liveness (zloop_t *loop, int timer_id, void *arg)
+s_on_liveness (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -1172,7 +1172,7 @@ s_on_liveness (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_health (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_health (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -1293,7 +1293,7 @@ s_reads_sum_json (coreapp_t *self)
 }
 
 static int
-s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_control (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -1506,7 +1506,7 @@ s_api_request (coreapp_t *self, zframe_t **peer, const wa_msg_t *msg)
 }
 
 static int
-s_on_api (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_api (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -1539,7 +1539,7 @@ s_on_api (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 static int
-s_on_outbox_tick (zloop_t *loop, int timer_id, void *arg)
+s_on_outbox_tick (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -1646,7 +1646,7 @@ coreapp_run (const wa_config_t *config)
     wa_notify_ready ("secondary_coreapp: api %d, bus %d, control %d, health %d", self->node.ports[0],
                      self->node.ports[1], self->node.ports[2], self->node.ports[3]);
 
-    self->loop = zloop_new ();
+    self->loop = wa_loop_new ();
     wa_notify_watchdog_start (self->loop);
     wa_peers_init (&self->peers, self->node.trust, self->loop, s_on_masters, s_on_masters_socket, self);
     s_probe_start (self);
@@ -1656,23 +1656,23 @@ coreapp_run (const wa_config_t *config)
         wa_peers_destroy (&self->peers, self->loop);
         wa_relink_destroy (&self->probe_watch);
         zsock_destroy (&self->probe);
-        zloop_destroy (&self->loop);
+        wa_loop_destroy (&self->loop);
         wa_node_stop (&self->node);
         s_destroy (&self);
         return 1;
     }
-    zloop_reader (self->loop, wa_dbworker_sock (self->node.db), s_on_db, self);
+    wa_loop_reader (self->loop, wa_dbworker_sock (self->node.db), s_on_db, self);
     wa_timer_every (self->loop, &self->outbox_timer, 0.1, s_on_outbox_tick, self);
-    zloop_reader (self->loop, self->node.health, s_on_health, self);
-    zloop_reader (self->loop, self->node.control, s_on_control, self);
-    zloop_reader (self->loop, self->node.api, s_on_api, self);
+    wa_loop_reader (self->loop, self->node.health, s_on_health, self);
+    wa_loop_reader (self->loop, self->node.control, s_on_control, self);
+    wa_loop_reader (self->loop, self->node.api, s_on_api, self);
     wa_node_watch (&self->node, self->loop);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, s_settings_applied);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, shard_renew_interval), s_on_tick);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, upstream_ping_interval), s_on_ping);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, db_liveness_interval), s_on_liveness);
     s_on_tick (self->loop, 0, self);
-    zloop_start (self->loop);
+    wa_loop_start (self->loop);
     wa_info ("stopping");
     wa_notify_stopping ();
     s_shutdown (self);
@@ -1683,7 +1683,7 @@ coreapp_run (const wa_config_t *config)
     //  The callbacks end their readers and timers on the loop: before it goes.
     for (int i = 0; i < self->nslots; i++)
         callbacks_destroy (&self->slots[i]->callbacks);
-    zloop_destroy (&self->loop);
+    wa_loop_destroy (&self->loop);
     for (int i = 0; i < self->nslots; i++)
         outbox_destroy (&self->slots[i]->outbox);
     wa_node_stop (&self->node);

@@ -34,7 +34,7 @@ struct identity_t {
     const wa_config_t *settings;
     identity_io_t io;
     void *arg;
-    zloop_t *loop;
+    wa_loop_t *loop;
     int sweep_timer;
     zhashx_t *pending;          //  upstream seq → pending_t
     uint64_t next_seq;
@@ -100,7 +100,7 @@ s_end_all (identity_t *self, int status, int code, const char *why)
 }
 
 static int
-s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+s_on_sweep (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -121,7 +121,7 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
 }
 
 identity_t *
-identity_new (const wa_config_t *settings, identity_io_t io, void *arg, zloop_t *loop)
+identity_new (const wa_config_t *settings, identity_io_t io, void *arg, wa_loop_t *loop)
 {
     identity_t *self = (identity_t *) zmalloc (sizeof (identity_t));
     self->settings = settings;
@@ -142,7 +142,7 @@ identity_destroy (identity_t **self_p)
         return;
     s_end_all (self, 503, WA_ERR_NOT_READY, "the Coreapp is stopping");
     if (self->sweep_timer >= 0)
-        zloop_timer_end (self->loop, self->sweep_timer);
+        wa_loop_timer_end (self->loop, self->sweep_timer);
     zhashx_destroy (&self->pending);
     free (self);
     *self_p = NULL;

@@ -18,6 +18,7 @@
 #define WACORE_IDENTITY_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 #include <jansson.h>
 #include "wa_config.h"
 #include "wa_dbworker.h"
@@ -38,7 +39,7 @@ typedef struct {
     int (*submit) (void *arg, wa_job_t **job);
 } identity_io_t;
 
-identity_t *identity_new (const wa_config_t *settings, identity_io_t io, void *arg, zloop_t *loop);
+identity_t *identity_new (const wa_config_t *settings, identity_io_t io, void *arg, wa_loop_t *loop);
 void identity_destroy (identity_t **self_p);
 //  An API request {"op":"identity","wa_id"[,"hash","by"]}, its shard
 //  checked; the peer is taken. unavailable: why the session cannot take it.

@@ -22,7 +22,7 @@ struct reads_t {
     const wa_config_t *settings;
     reads_io_t io;
     void *arg;
-    zloop_t *loop;
+    wa_loop_t *loop;
     int sweep_timer;
     zhashx_t *pending;          //  seq → pending_t (freed by whoever takes it)
     uint64_t next_seq;
@@ -80,7 +80,7 @@ s_end_all (reads_t *self, int status, int code, const char *why)
 }
 
 static int
-s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+s_on_sweep (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -109,7 +109,7 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
 }
 
 reads_t *
-reads_new (const wa_config_t *settings, reads_io_t io, void *arg, zloop_t *loop)
+reads_new (const wa_config_t *settings, reads_io_t io, void *arg, wa_loop_t *loop)
 {
     reads_t *self = (reads_t *) zmalloc (sizeof (reads_t));
     self->settings = settings;
@@ -130,7 +130,7 @@ reads_destroy (reads_t **self_p)
         return;
     s_end_all (self, 503, WA_ERR_NOT_READY, "the Coreapp is stopping");
     if (self->sweep_timer >= 0)
-        zloop_timer_end (self->loop, self->sweep_timer);
+        wa_loop_timer_end (self->loop, self->sweep_timer);
     zhashx_destroy (&self->pending);
     free (self);
     *self_p = NULL;

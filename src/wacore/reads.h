@@ -16,6 +16,7 @@
 #define WACORE_READS_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 #include <jansson.h>
 #include "wa_config.h"
 
@@ -41,7 +42,7 @@ typedef struct {
 } reads_stats_t;
 
 //  settings are the live ones (request_attempt_timeout is read at each read).
-reads_t *reads_new (const wa_config_t *settings, reads_io_t io, void *arg, zloop_t *loop);
+reads_t *reads_new (const wa_config_t *settings, reads_io_t io, void *arg, wa_loop_t *loop);
 //  Every waiting request gets 1011 (stopping); then it is freed.
 void reads_destroy (reads_t **self_p);
 //  An API request ({"op":"read", "id", "from", "route"}: route, the sender,

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <curl/curl.h>
 #include <sodium.h>
+#include "wa_loop.h"
 #include "webhook.h"
 
 typedef struct {
@@ -279,7 +280,9 @@ webhook_post (wa_actor_t *self, uint64_t token, const char *url, const char *bod
     zmsg_addstr (msg, url);
     zmsg_addstr (msg, body);
     zmsg_addstr (msg, secret ? secret : "");
-    return zmsg_send (&msg, wa_actor_sock (self));
+    int rc = zmsg_send (&msg, wa_actor_sock (self));
+    wa_loop_touched (wa_actor_sock (self));
+    return rc;
 }
 
 int
@@ -288,7 +291,9 @@ webhook_trust (wa_actor_t *self, const char *pem)
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "CA");
     zmsg_addstr (msg, pem ? pem : "");
-    return zmsg_send (&msg, wa_actor_sock (self));
+    int rc = zmsg_send (&msg, wa_actor_sock (self));
+    wa_loop_touched (wa_actor_sock (self));
+    return rc;
 }
 
 int

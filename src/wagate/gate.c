@@ -25,7 +25,7 @@
 struct _gate_t {
     zsock_t *sessions;
     zsock_t *control;
-    zloop_t *loop;
+    wa_loop_t *loop;
     referee_t *referee;
     FILE *ledger;
     wa_msg_t *msg;              //  16 KB each: kept off the stack
@@ -448,7 +448,7 @@ s_recv (gate_t *self, zsock_t *sock, const char *what, zframe_t **routing_id)
 }
 
 static int
-s_sessions_readable (zloop_t *loop, zsock_t *sock, void *arg)
+s_sessions_readable (wa_loop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
     gate_t *self = (gate_t *) arg;
@@ -566,7 +566,7 @@ s_handle_control (gate_t *self, zsock_t *sock, zframe_t *routing_id)
 }
 
 static int
-s_control_readable (zloop_t *loop, zsock_t *sock, void *arg)
+s_control_readable (wa_loop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
     gate_t *self = (gate_t *) arg;
@@ -602,7 +602,7 @@ s_control_readable (zloop_t *loop, zsock_t *sock, void *arg)
 
 //  Statuses and inbound messages that are due, and what may go now.
 static int
-s_events_tick (zloop_t *loop, int timer_id, void *arg)
+s_events_tick (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -616,7 +616,7 @@ s_events_tick (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_sweep (zloop_t *loop, int timer_id, void *arg)
+s_sweep (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -663,7 +663,7 @@ gate_new (const wa_config_t *config)
     self->account = account_new (config->wagate_registered, config->wagate_invalid_digits);
     self->sessions = s_router_bind (config->upstream_endpoint, "sessions");
     self->control = s_router_bind (config->upstream_control_endpoint, "control");
-    self->loop = zloop_new ();
+    self->loop = wa_loop_new ();
     if (!self->referee || !self->events || !self->account || !self->sessions || !self->control || !self->loop) {
         gate_destroy (&self);
         return NULL;
@@ -671,10 +671,10 @@ gate_new (const wa_config_t *config)
     int sweep_msec = (int) (idle_timeout / 10 / 1000);
     if (sweep_msec < S_SWEEP_MIN_MSEC)
         sweep_msec = S_SWEEP_MIN_MSEC;
-    if (zloop_reader (self->loop, self->sessions, s_sessions_readable, self)
-    ||  zloop_reader (self->loop, self->control, s_control_readable, self)
-    ||  zloop_timer (self->loop, (size_t) sweep_msec, 0, s_sweep, self) == -1
-    ||  zloop_timer (self->loop, S_EVENTS_TICK_MSEC, 0, s_events_tick, self) == -1) {
+    if (wa_loop_reader (self->loop, self->sessions, s_sessions_readable, self)
+    ||  wa_loop_reader (self->loop, self->control, s_control_readable, self)
+    ||  wa_loop_timer (self->loop, (size_t) sweep_msec, 0, s_sweep, self) == -1
+    ||  wa_loop_timer (self->loop, S_EVENTS_TICK_MSEC, 0, s_events_tick, self) == -1) {
         wa_error ("cannot set up the reactor");
         gate_destroy (&self);
         return NULL;
@@ -700,7 +700,7 @@ gate_destroy (gate_t **self_p)
     assert (self_p);
     gate_t *self = *self_p;
     if (self) {
-        zloop_destroy (&self->loop);
+        wa_loop_destroy (&self->loop);
         zsock_destroy (&self->sessions);
         zsock_destroy (&self->control);
         referee_destroy (&self->referee);
@@ -721,9 +721,9 @@ int
 gate_run (gate_t *self)
 {
     assert (self);
-    //  zloop_start returns 0 when interrupted (SIGINT/SIGTERM, caught by
+    //  wa_loop_start returns 0 when interrupted (SIGINT/SIGTERM, caught by
     //  czmq) and -1 when a handler failed.
-    int rc = zloop_start (self->loop);
+    int rc = wa_loop_start (self->loop);
     wa_notify_stopping ();
     if (zsys_interrupted)
         wa_info ("interrupted: %zu session(s) open, %zu overlap(s)",

@@ -109,7 +109,7 @@ struct slot_t {
 };
 
 struct api_t {
-    zloop_t *loop;
+    wa_loop_t *loop;
     zsock_t *sock;
     wa_trust_t *trust;          //  the roles of the keys that send requests
     wa_dbworker_t *db;
@@ -578,7 +578,7 @@ s_free (slot_t *slot)
     slot->locked_since = 0;
 }
 
-static int s_on_timer (zloop_t *loop, int timer_id, void *arg);
+static int s_on_timer (wa_loop_t *loop, int timer_id, void *arg);
 
 //  Hand the next request to the DB worker, unless one is there already.
 static void
@@ -635,7 +635,7 @@ s_pump (api_t *self)
 }
 
 static int
-s_on_timer (zloop_t *loop, int timer_id, void *arg)
+s_on_timer (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -940,7 +940,7 @@ s_on_upstream (void *arg, int status, json_t *reply, const char *why)
 //  The primary keeps the account row as the upstream says it is: at once
 //  under a new lease, then every db_liveness_interval.
 static int
-s_on_sync (zloop_t *loop, int timer_id, void *arg)
+s_on_sync (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -976,7 +976,7 @@ s_on_sync (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_socket (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_socket (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -1312,7 +1312,7 @@ s_job_destroy (wa_job_t *job)
 }
 
 api_t *
-api_new (zloop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
+api_new (wa_loop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
          const api_hooks_t *hooks)
 {
     api_t *self = (api_t *) zmalloc (sizeof (api_t));
@@ -1331,7 +1331,7 @@ api_new (zloop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, con
     }
     self->gate = gatelink_new (loop, settings->upstream_control_endpoint);
     self->docstore = docstore_new (loop, sock, trust, db, settings, hooks);
-    zloop_reader (loop, sock, s_on_socket, self);
+    wa_loop_reader (loop, sock, s_on_socket, self);
     //  Without a DB worker (the unit test) there is no row to keep.
     if (db)
         wa_timer_every (loop, &self->sync_timer, SYNC_POLL, s_on_sync, self);
@@ -1344,10 +1344,10 @@ api_stop (api_t *self, bool running)
     if (!self)
         return;
     if (self->timer >= 0)
-        zloop_timer_end (self->loop, self->timer);
+        wa_loop_timer_end (self->loop, self->timer);
     self->timer = -1;
     if (self->sync_timer >= 0)
-        zloop_timer_end (self->loop, self->sync_timer);
+        wa_loop_timer_end (self->loop, self->sync_timer);
     self->sync_timer = -1;
     docstore_stop (self->docstore);
     for (int i = 0; i < API_SLOTS; i++) {

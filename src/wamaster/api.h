@@ -48,6 +48,7 @@
 #define WAMASTER_API_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 #include <jansson.h>
 #include "wa_config.h"
 #include "wa_dbworker.h"
@@ -84,7 +85,7 @@ typedef struct {
 //  Serve sock (the node's api ROUTER) on loop; trust says which keys may
 //  ask what (wa_trust). settings are the Master's
 //  live ones (config keys included): read at each request, never kept.
-api_t *api_new (zloop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
+api_t *api_new (wa_loop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
                 const api_hooks_t *hooks);
 //  Once the loop and the DB worker are gone (a job the worker still had
 //  is destroyed there).

@@ -40,7 +40,7 @@ typedef struct {
 } doc_job_t;
 
 struct docstore_t {
-    zloop_t *loop;
+    wa_loop_t *loop;
     zsock_t *sock;
     wa_trust_t *trust;
     wa_dbworker_t *db;
@@ -362,7 +362,7 @@ docstore_job_done (docstore_t *self, wa_job_t *job)
 }
 
 docstore_t *
-docstore_new (zloop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
+docstore_new (wa_loop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
               const api_hooks_t *hooks)
 {
     docstore_t *self = (docstore_t *) zmalloc (sizeof (docstore_t));

@@ -18,6 +18,7 @@
 #define WAMASTER_DOCSTORE_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 #include <jansson.h>
 #include "wa_codec.h"
 #include "wa_config.h"
@@ -29,7 +30,7 @@
 
 typedef struct docstore_t docstore_t;
 
-docstore_t *docstore_new (zloop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db,
+docstore_t *docstore_new (wa_loop_t *loop, zsock_t *sock, wa_trust_t *trust, wa_dbworker_t *db,
                           const wa_config_t *settings, const api_hooks_t *hooks);
 void docstore_destroy (docstore_t **self_p);
 //  Whether op is one of docstore's.

@@ -13,7 +13,7 @@ typedef struct {
 } ask_t;
 
 struct gatelink_t {
-    zloop_t *loop;
+    wa_loop_t *loop;
     char endpoint[256];
     zsock_t *dealer;
     zlistx_t *queue;            //  ask_t, the first is in flight when sent
@@ -38,7 +38,7 @@ static void
 s_done (gatelink_t *self, int status, json_t *reply, const char *why)
 {
     if (self->timer >= 0)
-        zloop_timer_end (self->loop, self->timer);
+        wa_loop_timer_end (self->loop, self->timer);
     self->timer = -1;
     self->in_flight = false;
     ask_t *ask = zlistx_first (self->queue);
@@ -53,7 +53,7 @@ s_done (gatelink_t *self, int status, json_t *reply, const char *why)
 }
 
 static int
-s_on_timeout (zloop_t *loop, int timer_id, void *arg)
+s_on_timeout (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -105,7 +105,7 @@ s_next (gatelink_t *self)
 }
 
 static int
-s_on_reply (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_reply (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -135,7 +135,7 @@ s_on_reply (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 gatelink_t *
-gatelink_new (zloop_t *loop, const char *endpoint)
+gatelink_new (wa_loop_t *loop, const char *endpoint)
 {
     gatelink_t *self = (gatelink_t *) zmalloc (sizeof (gatelink_t));
     self->loop = loop;
@@ -150,7 +150,7 @@ gatelink_new (zloop_t *loop, const char *endpoint)
         zsock_set_linger (self->dealer, 0);
         if (zsock_connect (self->dealer, "%s", endpoint))
             wa_warn ("cannot connect to the upstream's control endpoint %s", endpoint);
-        zloop_reader (loop, self->dealer, s_on_reply, self);
+        wa_loop_reader (loop, self->dealer, s_on_reply, self);
     }
     return self;
 }
@@ -208,7 +208,7 @@ gatelink_cancel (gatelink_t *self, void *arg)
                 //  Its answer, when it comes, matches nothing in flight.
                 self->in_flight = false;
                 if (self->timer >= 0)
-                    zloop_timer_end (self->loop, self->timer);
+                    wa_loop_timer_end (self->loop, self->timer);
                 self->timer = -1;
             }
             s_ask_free (&ask);

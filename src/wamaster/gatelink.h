@@ -14,6 +14,7 @@
 #define WAMASTER_GATELINK_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 #include <jansson.h>
 #include "wa_clock.h"
 
@@ -25,7 +26,7 @@ typedef struct gatelink_t gatelink_t;
 //  keep or drop), or 0 with reply NULL and why saying what failed.
 typedef void (gatelink_fn) (void *arg, int status, json_t *reply, const char *why);
 
-gatelink_t *gatelink_new (zloop_t *loop, const char *endpoint);
+gatelink_t *gatelink_new (wa_loop_t *loop, const char *endpoint);
 //  Once the loop has stopped for good: the loop is not touched (it may be gone).
 void gatelink_destroy (gatelink_t **self_p);
 //  Send request (taken; a JSON object naming its "op") and call fn with

@@ -30,7 +30,7 @@ typedef struct {
     const wa_config_t *config;  //  as started; the DB worker reads it
     wa_config_t settings;       //  the live cluster settings
     wa_node_t node;
-    zloop_t *loop;
+    wa_loop_t *loop;
     wa_lease_t lease;
     bool primary;
     bool bootstrapped;
@@ -98,14 +98,14 @@ typedef struct {
 
 #define KEYS_AGAIN (100 * 1000)
 
-static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
-static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
+static int s_on_tick (wa_loop_t *loop, int timer_id, void *arg);
+static int s_on_liveness (wa_loop_t *loop, int timer_id, void *arg);
 static void s_switchovers_end (master_t *self, const char *why);
 static void s_switchover_moved (master_t *self, switchover_t *sw, uint64_t new_epoch, json_t *detail);
 static void s_rebalance_later (master_t *self, wa_usec_t now);
 static void s_switchover_start (master_t *self, int shard, uint64_t from, uint64_t epoch, uint64_t to,
                                 zframe_t *asker, const char *by, wa_usec_t wait);
-static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
+static int s_on_heartbeat (wa_loop_t *loop, int timer_id, void *arg);
 static void s_gc_stop (master_t *self);
 
 static void
@@ -520,7 +520,7 @@ s_monitor_done (master_t *self)
 //  Retention (gc.h): a pass every gc_interval, one batch per job, a wait
 //  between batches; only while primary.
 
-static int s_on_gc_gap (zloop_t *loop, int timer_id, void *arg);
+static int s_on_gc_gap (wa_loop_t *loop, int timer_id, void *arg);
 
 //  Each table's retention now, in microseconds (0: kept).
 static void
@@ -557,7 +557,7 @@ static void
 s_gc_stop (master_t *self)
 {
     if (self->gc_timer >= 0) {
-        zloop_timer_end (self->loop, self->gc_timer);
+        wa_loop_timer_end (self->loop, self->gc_timer);
         self->gc_timer = -1;
     }
     if (self->gc.running)
@@ -664,7 +664,7 @@ s_gc_done (master_t *self)
 }
 
 static int
-s_on_gc_gap (zloop_t *loop, int timer_id, void *arg)
+s_on_gc_gap (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -675,7 +675,7 @@ s_on_gc_gap (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_gc (zloop_t *loop, int timer_id, void *arg)
+s_on_gc (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -824,7 +824,7 @@ s_job_done_cb (wa_job_t *job, void *arg)
 }
 
 static int
-s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_db (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -836,7 +836,7 @@ s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 static int
-s_on_tick (zloop_t *loop, int timer_id, void *arg)
+s_on_tick (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -870,7 +870,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_liveness (zloop_t *loop, int timer_id, void *arg)
+s_on_liveness (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -1004,7 +1004,7 @@ s_judge (master_t *self, wa_usec_t now)
 }
 
 static int
-s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+s_on_heartbeat (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -1037,7 +1037,7 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_health (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_health (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -1100,7 +1100,7 @@ s_own_key (master_t *self, const wa_msg_t *msg)
 //  Planned switchovers (switchover.h): wactl's request, the holder's
 //  HANDED_OVER, the new holder's reply, the deadlines.
 
-static int s_on_switchover_timer (zloop_t *loop, int timer_id, void *arg);
+static int s_on_switchover_timer (wa_loop_t *loop, int timer_id, void *arg);
 
 //  Answer wactl (code 0: SWITCHOVER_OK with detail; else ERROR code text)
 //  and forget the switchover.
@@ -1149,7 +1149,7 @@ s_switchover_answer (master_t *self, switchover_t *sw, uint32_t code, const char
     sw->phase = SWITCHOVER_NONE;
     s_rebalance_later (self, wa_clock_mono ());
     if (!switchovers_any (&self->switchovers) && self->switchover_timer >= 0) {
-        zloop_timer_end (self->loop, self->switchover_timer);
+        wa_loop_timer_end (self->loop, self->switchover_timer);
         self->switchover_timer = -1;
     }
 }
@@ -1198,7 +1198,7 @@ s_switchover_start (master_t *self, int shard, uint64_t from, uint64_t epoch, ui
                    "%s asked to move shard %d from coreapp %" PRIu64 " (epoch %" PRIu64 ") to coreapp %" PRIu64,
                    sw->by, sw->shard, from, epoch, to);
     if (self->switchover_timer < 0)
-        self->switchover_timer = zloop_timer (self->loop, 50, 0, s_on_switchover_timer, self);
+        self->switchover_timer = wa_loop_timer (self->loop, 50, 0, s_on_switchover_timer, self);
 }
 
 static void
@@ -1297,7 +1297,7 @@ s_switchover_seen (master_t *self, const wa_msg_t *msg)
 }
 
 static int
-s_on_switchover_timer (zloop_t *loop, int timer_id, void *arg)
+s_on_switchover_timer (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -1323,7 +1323,7 @@ s_on_switchover_timer (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_control (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -1403,7 +1403,7 @@ s_on_control (zloop_t *loop, zsock_t *reader, void *arg)
 
 //  Other Masters' buses: the primary's settings broadcasts.
 static int
-s_on_peers (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_peers (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     master_t *self = arg;
@@ -1507,12 +1507,12 @@ master_run (const wa_config_t *config)
     wa_notify_ready ("secondary_master: bus %d, control %d, health %d", self->node.ports[1],
                      self->node.ports[2], self->node.ports[3]);
 
-    self->loop = zloop_new ();
+    self->loop = wa_loop_new ();
     wa_notify_watchdog_start (self->loop);
     wa_peers_init (&self->peers, self->node.trust, self->loop, s_on_peers, NULL, self);
-    zloop_reader (self->loop, wa_dbworker_sock (self->node.db), s_on_db, self);
-    zloop_reader (self->loop, self->node.health, s_on_health, self);
-    zloop_reader (self->loop, self->node.control, s_on_control, self);
+    wa_loop_reader (self->loop, wa_dbworker_sock (self->node.db), s_on_db, self);
+    wa_loop_reader (self->loop, self->node.health, s_on_health, self);
+    wa_loop_reader (self->loop, self->node.control, s_on_control, self);
     wa_node_watch (&self->node, self->loop);
     api_hooks_t hooks = { .arg = self, .primary = s_api_primary, .stored = s_api_stored, .gc = s_api_gc,
                           .reshard = s_api_reshard };
@@ -1523,7 +1523,7 @@ master_run (const wa_config_t *config)
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, heartbeat_interval), s_on_heartbeat);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, gc_interval), s_on_gc);
     s_on_tick (self->loop, 0, self);
-    zloop_start (self->loop);
+    wa_loop_start (self->loop);
     wa_info ("stopping");
     wa_notify_stopping ();
     s_shutdown (self);
@@ -1531,7 +1531,7 @@ master_run (const wa_config_t *config)
     zframe_destroy (&self->settings_asker);
     switchovers_destroy (&self->switchovers);
     wa_peers_destroy (&self->peers, self->loop);
-    zloop_destroy (&self->loop);
+    wa_loop_destroy (&self->loop);
     wa_node_stop (&self->node);
     api_destroy (&self->api);
     s_destroy (&self);

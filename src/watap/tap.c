@@ -82,7 +82,7 @@ struct _tap_t {
     const wa_config_t *config;
     tap_options_t options;
     char db_name[WA_CONFIG_STR + 96];   //  "host:port/db", for messages
-    zloop_t *loop;
+    wa_loop_t *loop;
     zlistx_t *buses;            //  bus_t *
     wa_dbworker_t *db;               //  NULL when the buses are given
     wa_trust_t *trust;          //  the bus's keys: ours, and those we accept
@@ -225,7 +225,7 @@ s_summaries (tap_t *self)
 }
 
 static int
-s_on_summary (zloop_t *loop, int timer_id, void *arg)
+s_on_summary (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -235,7 +235,7 @@ s_on_summary (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_timeout (zloop_t *loop, int timer_id, void *arg)
+s_on_timeout (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -279,7 +279,7 @@ s_on_message (tap_t *self, bus_t *bus)
 }
 
 static int
-s_on_bus (zloop_t *loop, zsock_t *sock, void *arg)
+s_on_bus (wa_loop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
     bus_t *bus = arg;
@@ -365,7 +365,7 @@ s_bus_add (tap_t *self, const char *endpoint, uint64_t node, const char *kind, c
         free (bus);
         return NULL;
     }
-    int rc = zloop_reader (self->loop, bus->sub, s_on_bus, bus);
+    int rc = wa_loop_reader (self->loop, bus->sub, s_on_bus, bus);
     assert (rc == 0);
     zlistx_add_end (self->buses, bus);
     fprintf (stderr, "watap: following %s\n", s_bus_name (bus, name, sizeof name));
@@ -377,7 +377,7 @@ s_bus_drop (tap_t *self, bus_t *bus, const char *why)
 {
     char name[ENDPOINT_MAX + 64];
     fprintf (stderr, "watap: no longer following %s (%s)\n", s_bus_name (bus, name, sizeof name), why);
-    zloop_reader_end (self->loop, bus->sub);
+    wa_loop_reader_end (self->loop, bus->sub);
     zsock_destroy (&bus->sub);
     void *handle = zlistx_find (self->buses, bus);
     assert (handle);
@@ -543,7 +543,7 @@ s_refreshed (tap_t *self, const refresh_job_t *job)
 }
 
 static int
-s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_db (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
@@ -559,7 +559,7 @@ s_on_db (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 static int
-s_on_refresh (zloop_t *loop, int timer_id, void *arg)
+s_on_refresh (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -599,7 +599,7 @@ tap_new (const wa_config_t *config, const tap_options_t *options)
     self->msg = malloc (sizeof *self->msg);
     self->line = malloc (LINE_MAX_);
     self->buses = zlistx_new ();
-    self->loop = zloop_new ();
+    self->loop = wa_loop_new ();
     self->refused = zhashx_new ();
     assert (self->msg && self->line && self->buses && self->loop && self->refused);
     char err[512];
@@ -646,16 +646,16 @@ tap_new (const wa_config_t *config, const tap_options_t *options)
         self->refresh->config = config;
         self->db = s_start_worker (config);
         assert (self->db);
-        zloop_reader (self->loop, wa_dbworker_sock (self->db), s_on_db, self);
-        zloop_timer (self->loop, REFRESH_MSEC, 0, s_on_refresh, self);
+        wa_loop_reader (self->loop, wa_dbworker_sock (self->db), s_on_db, self);
+        wa_loop_timer (self->loop, REFRESH_MSEC, 0, s_on_refresh, self);
     }
-    //  Also with --all, when there is nothing to summarise: zloop sees a
+    //  Also with --all, when there is nothing to summarise: the loop sees a
     //  signal only when its poll returns, and this bounds how long that takes
     //  when the signal lands just before the poll.
-    zloop_timer (self->loop, SUMMARY_MSEC, 0, s_on_summary, self);
+    wa_loop_timer (self->loop, SUMMARY_MSEC, 0, s_on_summary, self);
     if (options->timeout > 0) {
         double msec = ceil (options->timeout * 1000);
-        zloop_timer (self->loop, msec < 1 ? 1 : (size_t) msec, 1, s_on_timeout, self);
+        wa_loop_timer (self->loop, msec < 1 ? 1 : (size_t) msec, 1, s_on_timeout, self);
     }
     return self;
 }
@@ -666,7 +666,7 @@ tap_destroy (tap_t **self_p)
     tap_t *self = *self_p;
     if (!self)
         return;
-    zloop_destroy (&self->loop);
+    wa_loop_destroy (&self->loop);
     //  Waits for a refresh in progress, which the statement timeout bounds
     //  (and destroys it when it comes back).
     wa_dbworker_destroy (&self->db, NULL, NULL);
@@ -695,6 +695,6 @@ tap_run (tap_t *self)
         WA_JOB_SUBMIT (self->db, self->refresh);
     //  Returns on SIGINT/SIGTERM (czmq's handler), --count or --timeout:
     //  each is a normal end for a tap.
-    zloop_start (self->loop);
+    wa_loop_start (self->loop);
     return 0;
 }

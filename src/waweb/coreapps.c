@@ -35,7 +35,7 @@ typedef struct {
 struct coreapps_t {
     web_t *web;
     wa_trust_t *trust;
-    zloop_t *loop;
+    wa_loop_t *loop;
     wa_dbworker_t *db;
     const wa_config_t *settings;
     coreapps_done_fn *done;
@@ -156,7 +156,7 @@ s_map_run (wa_job_t *job, wa_db_t *db)
 static void s_park (coreapps_t *self, web_req_t *req, int code, const char *why, bool at_once);
 
 static int
-s_on_reply (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_reply (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     coreapps_t *self = arg;
@@ -209,7 +209,7 @@ s_link (coreapps_t *self, const shard_entry_t *entry, unsigned roles)
     if (link && streq (link->endpoint, entry->endpoint) && streq (link->key, entry->key))
         return link;
     if (link) {
-        zloop_reader_end (self->loop, link->dealer);
+        wa_loop_reader_end (self->loop, link->dealer);
         zhashx_delete (self->links, WA_U64_KEY (entry->node));
     }
     link = (link_t *) zmalloc (sizeof (link_t));
@@ -231,7 +231,7 @@ s_link (coreapps_t *self, const shard_entry_t *entry, unsigned roles)
         free (link);
         return NULL;
     }
-    zloop_reader (self->loop, link->dealer, s_on_reply, self);
+    wa_loop_reader (self->loop, link->dealer, s_on_reply, self);
     char what[64];
     snprintf (what, sizeof what, "node %" PRIu64 "'s api port", link->node);
     link->relink = wa_relink_new (self->trust, link->dealer, self->loop, what, NULL, NULL);
@@ -313,7 +313,7 @@ s_expire (coreapps_t *self, web_req_t *req)
 }
 
 static int
-s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+s_on_sweep (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -376,7 +376,7 @@ s_refresh_submit (coreapps_t *self)
 }
 
 static int
-s_on_refresh (zloop_t *loop, int timer_id, void *arg)
+s_on_refresh (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -389,7 +389,7 @@ s_on_refresh (zloop_t *loop, int timer_id, void *arg)
 
 //  A Master's bus: a promotion means the map changed.
 static int
-s_on_bus (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_bus (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     coreapps_t *self = arg;
@@ -404,7 +404,7 @@ s_on_bus (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 coreapps_t *
-coreapps_new (web_t *web, zloop_t *loop, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
+coreapps_new (web_t *web, wa_loop_t *loop, wa_trust_t *trust, wa_dbworker_t *db, const wa_config_t *settings,
               coreapps_read_fn *read,
               coreapps_done_fn *done)
 {
@@ -421,7 +421,7 @@ coreapps_new (web_t *web, zloop_t *loop, wa_trust_t *trust, wa_dbworker_t *db, c
     zhashx_set_destructor (self->links, s_link_destroy);
     self->in_flight = wa_u64hash_new ();
     self->parked = zlistx_new ();
-    self->sweep_timer = zloop_timer (loop, SWEEP_MS, 0, s_on_sweep, self);
+    self->sweep_timer = wa_loop_timer (loop, SWEEP_MS, 0, s_on_sweep, self);
     self->refresh_timer = -1;
     self->trust = trust;
     wa_peers_init (&self->masters, trust, loop, s_on_bus, NULL, self);
@@ -436,13 +436,13 @@ coreapps_destroy (coreapps_t **self_p)
     if (!self)
         return;
     for (link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links))
-        zloop_reader_end (self->loop, link->dealer);
+        wa_loop_reader_end (self->loop, link->dealer);
     zhashx_destroy (&self->links);
     zhashx_destroy (&self->in_flight);
     zlistx_destroy (&self->parked);
-    zloop_timer_end (self->loop, self->sweep_timer);
+    wa_loop_timer_end (self->loop, self->sweep_timer);
     if (self->refresh_timer >= 0)
-        zloop_timer_end (self->loop, self->refresh_timer);
+        wa_loop_timer_end (self->loop, self->refresh_timer);
     wa_peers_destroy (&self->masters, self->loop);
     WA_JOB_DESTROY (self->map_job);
     WA_JOB_DESTROY (self->masters_job);

@@ -13,6 +13,7 @@
 #ifndef WAWEB_COREAPPS_H
 #define WAWEB_COREAPPS_H
 
+#include "wa_loop.h"
 #include "wa_trust.h"
 #include "web.h"
 
@@ -48,7 +49,7 @@ typedef int (coreapps_read_fn) (wa_db_t *db, int *shards, coreapps_primary_t *ma
 coreapps_read_fn coreapps_read_sql;
 
 //  Connections made with trust's keys, to nodes whose key it trusts.
-coreapps_t *coreapps_new (web_t *web, zloop_t *loop, wa_trust_t *trust, wa_dbworker_t *db,
+coreapps_t *coreapps_new (web_t *web, wa_loop_t *loop, wa_trust_t *trust, wa_dbworker_t *db,
                           const wa_config_t *settings, coreapps_read_fn *read, coreapps_done_fn *done);
 void coreapps_destroy (coreapps_t **self_p);
 //  Forward req (its fwd_text set) to the primary of shard, or with shard

@@ -16,7 +16,7 @@
 
 struct fetch_t {
     wa_actor_t *actor;
-    zloop_t *loop;
+    wa_loop_t *loop;
     fetch_done_fn *done;
     void *arg;
     size_t running;
@@ -405,7 +405,7 @@ s_actor (zsock_t *pipe, void *args)
 //  The reactor's side
 
 static int
-s_on_pipe (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_pipe (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     fetch_t *self = arg;
@@ -430,7 +430,7 @@ s_on_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 fetch_t *
-fetch_new (zloop_t *loop, fetch_done_fn *done, void *arg)
+fetch_new (wa_loop_t *loop, fetch_done_fn *done, void *arg)
 {
     static bool initialised;
     if (!initialised) {
@@ -447,7 +447,7 @@ fetch_new (zloop_t *loop, fetch_done_fn *done, void *arg)
     self->loop = loop;
     self->done = done;
     self->arg = arg;
-    zloop_reader (loop, wa_actor_sock (self->actor), s_on_pipe, self);
+    wa_loop_reader (loop, wa_actor_sock (self->actor), s_on_pipe, self);
     return self;
 }
 
@@ -457,7 +457,7 @@ fetch_destroy (fetch_t **self_p)
     fetch_t *self = *self_p;
     if (!self)
         return;
-    zloop_reader_end (self->loop, wa_actor_sock (self->actor));
+    wa_loop_reader_end (self->loop, wa_actor_sock (self->actor));
     wa_actor_destroy (&self->actor);
     free (self);
     *self_p = NULL;
@@ -474,7 +474,9 @@ fetch_start (fetch_t *self, uint64_t token, fetch_spec_t *spec)
     zmsg_addmem (msg, spec, sizeof *spec);
     sodium_memzero (spec->password, sizeof spec->password);
     sodium_memzero (spec->bearer, sizeof spec->bearer);
-    if (zmsg_send (&msg, wa_actor_sock (self->actor))) {
+    int rc = zmsg_send (&msg, wa_actor_sock (self->actor));
+    wa_loop_touched (wa_actor_sock (self->actor));
+    if (rc) {
         zmsg_destroy (&msg);
         return -1;
     }

@@ -29,6 +29,7 @@
 
 #include <limits.h>
 #include <czmq.h>
+#include "wa_loop.h"
 #include "wa_message.h"
 
 #define FETCH_RUNNING_MAX 32            //  downloads at once per Webapp
@@ -63,7 +64,7 @@ typedef struct {
 typedef void (fetch_done_fn) (void *arg, uint64_t token, const fetch_result_t *result);
 
 //  Starts the actor and reads its answers on loop. NULL on failure.
-fetch_t *fetch_new (zloop_t *loop, fetch_done_fn *done, void *arg);
+fetch_t *fetch_new (wa_loop_t *loop, fetch_done_fn *done, void *arg);
 //  Downloads under way are abandoned (their files removed); done is not
 //  called for them.
 void fetch_destroy (fetch_t **self_p);

@@ -65,17 +65,17 @@ static void
 s_fanout_free (void *arg)
 {
     fanout_t *fanout = arg;
-    zloop_t *loop = web_loop (fanout->web);
+    wa_loop_t *loop = web_loop (fanout->web);
     for (int i = 0; i < fanout->count; i++) {
         probe_t *probe = &fanout->probes[i];
         if (probe->dealer) {
-            zloop_reader_end (loop, probe->dealer);
+            wa_loop_reader_end (loop, probe->dealer);
             zsock_destroy (&probe->dealer);
         }
         json_decref (probe->answer);
     }
     if (fanout->timer >= 0)
-        zloop_timer_end (loop, fanout->timer);
+        wa_loop_timer_end (loop, fanout->timer);
     free (fanout);
 }
 
@@ -128,7 +128,7 @@ s_finish (fanout_t *fanout)
 }
 
 static int
-s_on_answer (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_answer (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     fanout_t *fanout = arg;
@@ -154,12 +154,12 @@ s_on_answer (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 static int
-s_on_timeout (zloop_t *loop, int timer_id, void *arg)
+s_on_timeout (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
     fanout_t *fanout = arg;
-    fanout->timer = -1;         //  a one-shot timer: ended by zloop
+    fanout->timer = -1;         //  a one-shot timer: ended by the loop
     s_finish (fanout);
     return 0;
 }
@@ -177,7 +177,7 @@ s_nodes_done (web_t *self, web_req_t *req)
     fanout->timer = -1;
     req->extra = fanout;
     req->extra_free = s_fanout_free;
-    zloop_t *loop = web_loop (self);
+    wa_loop_t *loop = web_loop (self);
     size_t index;
     json_t *node;
     wa_msg_t *msg = (wa_msg_t *) malloc (sizeof (wa_msg_t));
@@ -199,7 +199,7 @@ s_nodes_done (web_t *self, web_req_t *req)
         else
         if (zsock_connect (probe->dealer, "%s", probe->endpoint) == 0
         &&  wa_codec_send (probe->dealer, NULL, msg) == 0) {
-            zloop_reader (loop, probe->dealer, s_on_answer, fanout);
+            wa_loop_reader (loop, probe->dealer, s_on_answer, fanout);
             fanout->waiting++;
         }
         else
@@ -210,7 +210,7 @@ s_nodes_done (web_t *self, web_req_t *req)
         s_finish (fanout);
         return;
     }
-    fanout->timer = zloop_timer (loop, STATS_TIMEOUT_MS, 1, s_on_timeout, fanout);
+    fanout->timer = wa_loop_timer (loop, STATS_TIMEOUT_MS, 1, s_on_timeout, fanout);
 }
 
 void

@@ -88,7 +88,7 @@ struct web_t {
     const wa_config_t *config;
     wa_trust_t *trust;          //  our key, and the keys we connect to
     wa_config_t settings;       //  the live cluster settings
-    zloop_t *loop;
+    wa_loop_t *loop;
     http_server_t *http;
     zsock_t *requests;
     wa_dbworker_t *db;
@@ -276,7 +276,7 @@ web_trust (web_t *self)
     return self->trust;
 }
 
-zloop_t *
+wa_loop_t *
 web_loop (web_t *self)
 {
     return self->loop;
@@ -796,7 +796,7 @@ s_start (web_t *self, web_req_t *req)
 }
 
 static int
-s_on_requests (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_requests (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     web_t *self = arg;
@@ -933,8 +933,8 @@ s_load_settings (web_t *self)
         wa_reactor_load (&self->reactor, self->db);
 }
 
-static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
-static int s_on_liveness (zloop_t *loop, int timer_id, void *arg);
+static int s_on_tick (wa_loop_t *loop, int timer_id, void *arg);
+static int s_on_liveness (wa_loop_t *loop, int timer_id, void *arg);
 
 static void
 s_node_job_done (web_t *self, wa_job_t *job)
@@ -1009,7 +1009,7 @@ s_node_job_done (web_t *self, wa_job_t *job)
 }
 
 static int
-s_on_tick (zloop_t *loop, int timer_id, void *arg)
+s_on_tick (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -1024,7 +1024,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_liveness (zloop_t *loop, int timer_id, void *arg)
+s_on_liveness (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -1059,7 +1059,7 @@ s_tokens_purge_run (wa_job_t *job, wa_db_t *db)
 }
 
 static int
-s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+s_on_sweep (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -1069,7 +1069,7 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_purge (zloop_t *loop, int timer_id, void *arg)
+s_on_purge (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -1085,7 +1085,7 @@ s_on_purge (zloop_t *loop, int timer_id, void *arg)
 
 //  A worker gave a job back: a request's next step, or the node's own.
 static int
-s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_worker (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     web_t *self = arg;
@@ -1111,7 +1111,7 @@ s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
 static wa_dbworker_t *
 s_worker_new (const wa_config_t *config)
 {
-    //  Signals belong to the reactor's thread (its zloop sees them at once).
+    //  Signals belong to the reactor's thread (its loop sees them at once).
     sigset_t block, old;
     sigemptyset (&block);
     sigaddset (&block, SIGINT);
@@ -1277,28 +1277,28 @@ web_run (const wa_config_t *config)
     sodium_memzero (self->admin_password, sizeof self->admin_password);
     WA_JOB_SUBMIT (self->hasher, self->admin_job);
 
-    self->loop = zloop_new ();
+    self->loop = wa_loop_new ();
     wa_notify_watchdog_start (self->loop);
     self->coreapps = coreapps_new (self, self->loop, self->trust, self->db, &self->settings, NULL, s_forwarded);
     self->fetching = wa_u64hash_new ();
     self->fetch = fetch_new (self->loop, s_fetched, self);
     if (!self->fetch)
         wa_warn ("cannot start the media downloader: messages with a media link will get 503");
-    zloop_reader (self->loop, self->requests, s_on_requests, self);
-    zloop_reader (self->loop, wa_dbworker_sock (self->db), s_on_worker, self);
-    zloop_reader (self->loop, wa_dbworker_sock (self->hasher), s_on_worker, self);
-    zloop_timer (self->loop, PURGE_INTERVAL_MS, 0, s_on_purge, self);
-    zloop_timer (self->loop, SWEEP_MS, 0, s_on_sweep, self);
+    wa_loop_reader (self->loop, self->requests, s_on_requests, self);
+    wa_loop_reader (self->loop, wa_dbworker_sock (self->db), s_on_worker, self);
+    wa_loop_reader (self->loop, wa_dbworker_sock (self->hasher), s_on_worker, self);
+    wa_loop_timer (self->loop, PURGE_INTERVAL_MS, 0, s_on_purge, self);
+    wa_loop_timer (self->loop, SWEEP_MS, 0, s_on_sweep, self);
     wa_reactor_init (&self->reactor, self->loop, &self->settings, self, NULL);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, shard_renew_interval), s_on_tick);
     wa_reactor_every (&self->reactor, offsetof (wa_config_t, db_liveness_interval), s_on_liveness);
     s_progress (self);
-    zloop_start (self->loop);
+    wa_loop_start (self->loop);
     wa_info ("stopping");
     wa_notify_stopping ();
     s_shutdown (self);
     int rc = self->fatal ? 1 : 0;
-    zloop_destroy (&self->loop);
+    wa_loop_destroy (&self->loop);
     for (zlistx_t *waiting = zhashx_first (self->lookups); waiting; waiting = zhashx_next (self->lookups))
         zlistx_destroy (&waiting);
     zhashx_destroy (&self->lookups);

@@ -1,7 +1,7 @@
 /*  web — waweb's reactor and what its endpoints share.
 
     Threads: MHD's polling thread (http.h) reads requests and hands them
-    over; this reactor (a zloop) owns every piece of state: it routes,
+    over; this reactor (a wa_loop) owns every piece of state: it routes,
     authenticates, runs each request's database work on the DB worker
     (wa_dbworker) and its password hashing on a second worker of the same
     kind, so that a burst of logins (each Argon2id hash takes tens of
@@ -16,6 +16,7 @@
 #define WAWEB_WEB_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 #include <jansson.h>
 #include <sodium.h>
 #include "wa_config.h"
@@ -182,7 +183,7 @@ http_server_t *web_http (web_t *self);
 //  What the metrics endpoint reads (web.c owns it).
 metrics_t *web_metrics (web_t *self);
 void web_forward_stats (web_t *self, metrics_forward_t *out);
-zloop_t *web_loop (web_t *self);
+wa_loop_t *web_loop (web_t *self);
 //  Our key and the allow-list (wa_trust).
 wa_trust_t *web_trust (web_t *self);
 //  This Webapp's node id and its stats as a JSON object (stats.c).

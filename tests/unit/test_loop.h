@@ -1,11 +1,12 @@
-/*  test_loop — what the unit tests that drive a zloop share. */
+/*  test_loop — what the unit tests that drive a wa_loop share. */
 #ifndef TEST_LOOP_H
 #define TEST_LOOP_H
 
 #include <czmq.h>
+#include "wa_loop.h"
 
 static int
-test_loop_end (zloop_t *loop, int timer_id, void *arg)
+test_loop_end (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -15,10 +16,10 @@ test_loop_end (zloop_t *loop, int timer_id, void *arg)
 
 //  Run loop for about ms milliseconds: its readers and timers get their turn.
 static inline void
-test_run_loop (zloop_t *loop, int ms)
+test_run_loop (wa_loop_t *loop, int ms)
 {
-    zloop_timer (loop, (size_t) ms, 1, test_loop_end, NULL);
-    zloop_start (loop);
+    wa_loop_timer (loop, (size_t) ms, 1, test_loop_end, NULL);
+    wa_loop_start (loop);
 }
 
 #endif

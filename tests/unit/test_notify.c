@@ -97,13 +97,13 @@ test_nothing_without_systemd (void **state)
     char got[600];
     assert_false (s_recv (f, got, sizeof got));
     //  No watchdog asked for: no timer.
-    zloop_t *loop = zloop_new ();
+    wa_loop_t *loop = wa_loop_new ();
     assert_int_equal (wa_notify_watchdog_start (loop), -1);
-    zloop_destroy (&loop);
+    wa_loop_destroy (&loop);
 }
 
 static int
-s_end_loop (zloop_t *loop, int timer_id, void *arg)
+s_end_loop (wa_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -120,11 +120,11 @@ test_watchdog_pings_from_the_loop (void **state)
     char pid[32];
     snprintf (pid, sizeof pid, "%d", (int) getpid ());
     setenv ("WATCHDOG_PID", pid, 1);
-    zloop_t *loop = zloop_new ();
+    wa_loop_t *loop = wa_loop_new ();
     assert_true (wa_notify_watchdog_start (loop) >= 0);
-    zloop_timer (loop, 210, 1, s_end_loop, NULL);
-    zloop_start (loop);
-    zloop_destroy (&loop);
+    wa_loop_timer (loop, 210, 1, s_end_loop, NULL);
+    wa_loop_start (loop);
+    wa_loop_destroy (&loop);
     char got[600];
     int pings = 0;
     while (s_recv (f, got, sizeof got)) {
@@ -148,9 +148,9 @@ test_watchdog_of_another_pid (void **state)
     char pid[32];
     snprintf (pid, sizeof pid, "%d", (int) getpid () + 1);
     setenv ("WATCHDOG_PID", pid, 1);
-    zloop_t *loop = zloop_new ();
+    wa_loop_t *loop = wa_loop_new ();
     assert_int_equal (wa_notify_watchdog_start (loop), -1);
-    zloop_destroy (&loop);
+    wa_loop_destroy (&loop);
 }
 
 int

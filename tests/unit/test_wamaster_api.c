@@ -61,7 +61,7 @@ s_fake_gc (void *arg)
 }
 
 typedef struct {
-    zloop_t *loop;
+    wa_loop_t *loop;
     zsock_t *router;
     zsock_t *dealer;
     wa_config_t settings;
@@ -88,7 +88,7 @@ s_setup (void **state)
     fixture_t *f = (fixture_t *) zmalloc (sizeof (fixture_t));
     char endpoint[64];
     snprintf (endpoint, sizeof endpoint, "inproc://api-test-%d", ++instance);
-    f->loop = zloop_new ();
+    f->loop = wa_loop_new ();
     f->router = zsock_new_router (endpoint);
     f->dealer = zsock_new_dealer (endpoint);
     assert_non_null (f->router);
@@ -114,7 +114,7 @@ s_teardown (void **state)
     fixture_t *f = *state;
     api_destroy (&f->api);
     wa_trust_destroy (&f->trust);
-    zloop_destroy (&f->loop);
+    wa_loop_destroy (&f->loop);
     zsock_destroy (&f->dealer);
     zsock_destroy (&f->router);
     free (f);
@@ -610,8 +610,8 @@ static void
 s_api_restart (fixture_t *f, const char *endpoint)
 {
     api_destroy (&f->api);
-    zloop_destroy (&f->loop);
-    f->loop = zloop_new ();
+    wa_loop_destroy (&f->loop);
+    f->loop = wa_loop_new ();
     snprintf (f->settings.upstream_control_endpoint, sizeof f->settings.upstream_control_endpoint, "%s", endpoint);
     s_api_start (f);
 }

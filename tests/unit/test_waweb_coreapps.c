@@ -73,7 +73,7 @@ s_fake_worker (zsock_t *pipe, void *args)
 //  The fixture
 
 typedef struct {
-    zloop_t *loop;
+    wa_loop_t *loop;
     wa_dbworker_t *worker;
     wa_config_t settings;
     coreapps_t *coreapps;
@@ -170,7 +170,7 @@ s_setup (void **state)
     f->settings.request_deadline = 10;
     f->settings.request_attempt_timeout = 2;
     f->settings.shard_renew_interval = 3600;    //  the map is read when a test says
-    f->loop = zloop_new ();
+    f->loop = wa_loop_new ();
     f->worker = wa_dbworker_new_with (s_fake_worker, NULL);
     snprintf (f->settings.bus_security, sizeof f->settings.bus_security, "off");
     char err[256];
@@ -190,7 +190,7 @@ s_teardown (void **state)
     coreapps_abandon (f->coreapps);
     coreapps_destroy (&f->coreapps);
     wa_trust_destroy (&f->trust);
-    zloop_destroy (&f->loop);
+    wa_loop_destroy (&f->loop);
     wa_dbworker_destroy (&f->worker, NULL, NULL);
     for (int i = 0; i < COREAPPS; i++)
         zsock_destroy (&f->router[i]);
