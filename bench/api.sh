@@ -20,6 +20,8 @@
 #   WA_BENCH_KEEP=1        keep the temp folder (logs, wrk output)
 #   WA_BENCH_DB=single|galera  the full path's database: its own MariaDB
 #                          (default), or three Galera nodes (bench/db.sh; root)
+#   WA_BENCH_DB_FLUSH=2|1  the single server's innodb_flush_log_at_trx_commit:
+#                          2 as make run, 1 a production server's default
 #   WA_ANCHOR              the anchor binary (default build/bench/wa-anchor)
 # Exit status 1 when a run cannot start, a request failed, or wagate counted
 # a duplicate or an overlap. The targets are reported, not enforced.

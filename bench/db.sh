@@ -46,6 +46,14 @@ case "$BENCH_DB" in
     *) echo "bench: WA_BENCH_DB is single or galera, not '$BENCH_DB'" >&2; exit 2 ;;
 esac
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The single server's innodb_flush_log_at_trx_commit: 2 as make run (a
+# commit survives mariadbd's crash, not the host's), or 1, the default a
+# production server keeps (each commit on disk before it is answered).
+BENCH_DB_FLUSH=${WA_BENCH_DB_FLUSH:-2}
+case "$BENCH_DB_FLUSH" in
+    1|2) ;;
+    *) echo "bench: WA_BENCH_DB_FLUSH is 1 or 2 (innodb_flush_log_at_trx_commit), not '$BENCH_DB_FLUSH'" >&2; exit 2 ;;
+esac
 
 bench_galera_version() { dpkg-query -W -f '${Version}' galera-4 2>/dev/null || echo "?"; }
 bench_db_describe() {
@@ -53,7 +61,7 @@ bench_db_describe() {
     if [ "$BENCH_DB" = galera ]; then
         echo "three MariaDB $v Galera nodes (galera-4 $(bench_galera_version)), each on a network host of its own; db_hosts in one order"
     else
-        echo "one MariaDB $v server on the benchmark host's loopback"
+        echo "one MariaDB $v server on the benchmark host's loopback, innodb_flush_log_at_trx_commit $BENCH_DB_FLUSH"
     fi
 }
 
@@ -74,7 +82,10 @@ bench_db_enter() {
 }
 
 bench_db_up() {
-    if [ "$BENCH_DB" = single ]; then db_start "$1" >/dev/null; return; fi
+    if [ "$BENCH_DB" = single ]; then
+        DB_SERVER_OPTIONS="--innodb-flush-log-at-trx-commit=$BENCH_DB_FLUSH ${DB_SERVER_OPTIONS:-}" db_start "$1" >/dev/null
+        return
+    fi
     bench_galera galera_ensure || return 1
     bench_db_sql -e 'DROP DATABASE IF EXISTS bench'
 }

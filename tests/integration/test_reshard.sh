@@ -52,7 +52,13 @@ callbacks_under() {     # callbacks_under N: every injected event stored, every 
     local list
     list=$(printf "'%s'," "${INJECTED[@]}"); list=${list%,}
     stored() { [ "$(q "SELECT COUNT(*) FROM callbacks WHERE event_id IN ($list)")" = "${#INJECTED[@]}" ]; }
-    wait_for 30 stored || fail "injected events not stored: $(q "SELECT COUNT(*) FROM callbacks WHERE event_id IN ($list)") of ${#INJECTED[@]}"
+    if ! wait_for 30 stored; then
+        local id missing=
+        for id in "${INJECTED[@]}"; do
+            [ "$(q "SELECT COUNT(*) FROM callbacks WHERE event_id = '$id'")" = 1 ] || missing="$missing $id"
+        done
+        fail "injected events not stored: $(q "SELECT COUNT(*) FROM callbacks WHERE event_id IN ($list)") of ${#INJECTED[@]}; missing:$missing; wagate: $("$BIN/wagate" -c "$CONF" stats --json | tr -d '\n')"
+    fi
     [ "$(q "SELECT COUNT(*) FROM callbacks WHERE shard <> CRC32(conversation) % $1")" = 0 ] \
         || fail "callbacks under the wrong shard of $1: $(q "SELECT shard, conversation, event_id FROM callbacks WHERE shard <> CRC32(conversation) % $1 LIMIT 3")"
 }
