@@ -130,5 +130,9 @@ int wa_codec_send (zsock_t *sock, zframe_t *routing_id, const wa_msg_t *self);
 //  returned there, with -2 too, so a malformed request can be answered
 //  (caller destroys it; NULL when the message had no frames to take).
 int wa_codec_recv (zsock_t *sock, zframe_t **routing_id, wa_msg_t *self, int *why);
+//  wa_codec_recv without waiting: 1 when no message is there (nothing
+//  taken), else as wa_codec_recv. A reader drains its socket with it at
+//  one ZMQ_EVENTS's cost per drain, not one per message (issue 15).
+int wa_codec_try_recv (zsock_t *sock, zframe_t **routing_id, wa_msg_t *self, int *why);
 
 #endif

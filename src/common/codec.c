@@ -508,6 +508,70 @@ wa_codec_send (zsock_t *sock, zframe_t *routing_id, const wa_msg_t *self)
     return rc == 0? 0: -1;
 }
 
+//  The frames a message may have: a sender's id and its data. More are
+//  read and dropped (the message is malformed).
+#define FRAMES_MAX 2
+
+int
+wa_codec_try_recv (zsock_t *sock, zframe_t **routing_id, wa_msg_t *self, int *why)
+{
+    assert (sock);
+    assert (self);
+    if (routing_id)
+        *routing_id = NULL;
+    void *handle = zsock_resolve (sock);
+    zmq_msg_t parts [FRAMES_MAX], extra;
+    int count = 0, more = 1, dropped = 0;
+    zmq_msg_init (&parts [0]);
+    if (zmq_msg_recv (&parts [0], handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&parts [0]);
+        return zmq_errno () == EAGAIN ? 1 : -1;
+    }
+    count = 1;
+    more = zmq_msg_more (&parts [0]);
+    //  The rest of a message is there once its first frame is.
+    while (more) {
+        zmq_msg_t *part = count < FRAMES_MAX ? &parts [count] : &extra;
+        zmq_msg_init (part);
+        if (zmq_msg_recv (part, handle, 0) == -1) {
+            zmq_msg_close (part);
+            break;
+        }
+        more = zmq_msg_more (part);
+        if (part == &extra) {
+            zmq_msg_close (&extra);
+            dropped++;
+        }
+        else
+            count++;
+    }
+    zframe_t *id = NULL;
+    int data = 0;
+    if (routing_id && count == 2) {
+        id = zframe_new (zmq_msg_data (&parts [0]), zmq_msg_size (&parts [0]));
+        data = 1;
+    }
+    int rc = WA_CODEC_EMALFORMED;
+    //  A lone frame was no sender's id: nothing came after it.
+    if (!dropped && (routing_id ? count == 2 : count == 1)) {
+        rc = wa_codec_decode ((const uint8_t *) zmq_msg_data (&parts [data]), zmq_msg_size (&parts [data]), self);
+        //  The handshake's user id: our ZAP handler makes it the key.
+        const char *key = zmq_msg_gets (&parts [data], "User-Id");
+        if (key && strlen (key) == sizeof self->sender_key - 1)
+            memcpy (self->sender_key, key, sizeof self->sender_key);
+    }
+    else
+        s_clear (self, 0);
+    for (int i = 0; i < count; i++)
+        zmq_msg_close (&parts [i]);
+    if (why)
+        *why = rc;
+    //  The sender comes back also with a malformed frame, so it can be told.
+    if (routing_id)
+        *routing_id = id;
+    return rc ? -2 : 0;
+}
+
 int
 wa_codec_recv (zsock_t *sock, zframe_t **routing_id, wa_msg_t *self, int *why)
 {

@@ -98,7 +98,7 @@ struct coreapp_t {
 };
 
 static void s_try_login (slot_t *slot);
-static void s_on_session_message (slot_t *slot);
+static bool s_on_session_message (slot_t *slot);
 static void s_unregistered (slot_t *slot);
 static void s_handover_end (slot_t *slot, uint32_t code, const char *why);
 static void s_release_begin (slot_t *slot);
@@ -303,12 +303,14 @@ s_on_session (wa_loop_t *loop, zsock_t *reader, void *arg)
     slot_t *slot = arg;
     //  Drain what is there (acknowledgements come in thousands), within
     //  bounds so timers get their turn.
-    for (int i = 0; i < 1000 && slot->session.sock && (zsock_events (slot->session.sock) & ZMQ_POLLIN); i++)
-        s_on_session_message (slot);
+    for (int i = 0; i < 1000 && slot->session.sock; i++)
+        if (!s_on_session_message (slot))
+            break;
     return 0;
 }
 
-static void
+//  One message from the gateway; false when none was waiting.
+static bool
 s_on_session_message (slot_t *slot)
 {
     coreapp_t *self = slot->core;
@@ -367,7 +369,10 @@ s_on_session_message (slot_t *slot)
             break;
         case SESSION_EV_NONE:
             break;
+        case SESSION_EV_EMPTY:
+            return false;
     }
+    return true;
 }
 
 //  The upstream says the account is not registered: no session was opened,
@@ -1511,10 +1516,12 @@ s_on_api (wa_loop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     coreapp_t *self = arg;
-    for (int i = 0; i < 1000 && (zsock_events (self->node.api) & ZMQ_POLLIN); i++) {
+    for (int i = 0; i < 1000; i++) {
         zframe_t *peer = NULL;
         int why = 0;
-        int rc = wa_codec_recv (self->node.api, &peer, &self->msg, &why);
+        int rc = wa_codec_try_recv (self->node.api, &peer, &self->msg, &why);
+        if (rc == 1)
+            break;
         if (rc == -1 || !peer) {
             zframe_destroy (&peer);
             continue;

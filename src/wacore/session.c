@@ -204,7 +204,9 @@ session_on_message (session_t *self, wa_usec_t now, wa_msg_t *out)
 {
     wa_msg_t *msg = out;
     int why = 0;
-    int rc = wa_codec_recv (self->sock, NULL, msg, &why);
+    int rc = wa_codec_try_recv (self->sock, NULL, msg, &why);
+    if (rc == 1)
+        return SESSION_EV_EMPTY;
     if (rc == -2) {
         wa_warn ("upstream sent a malformed frame: %s", wa_codec_strerror (why));
         return SESSION_EV_NONE;

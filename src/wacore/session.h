@@ -17,6 +17,7 @@
 typedef enum { SESSION_CLOSED, SESSION_LOGGING_IN, SESSION_OPEN, SESSION_CLOSING } session_state_t;
 
 typedef enum {
+    SESSION_EV_EMPTY,           //  nothing was waiting on the socket
     SESSION_EV_NONE,
     SESSION_EV_OPENED,          //  login accepted
     SESSION_EV_REFUSED,         //  login refused: a newer epoch exists

@@ -23,6 +23,7 @@
 #define S_EVENTS_TICK_MSEC 10
 
 struct _gate_t {
+    bool pump;                  //  a LOGIN or SEND came: what waits may go
     zsock_t *sessions;
     zsock_t *control;
     wa_loop_t *loop;
@@ -429,13 +430,16 @@ s_handle_read (gate_t *self, const referee_owner_t *owner, wa_usec_t now)
     json_decref (root);
 }
 
-//  Receives one message; 0 with *routing_id set, or -1 when there is
-//  nothing to handle (a malformed frame was counted and answered).
+//  Receives one message without waiting: 0 with *routing_id set, 1 when
+//  none was there, -1 when there is nothing to handle (a malformed frame
+//  was counted and answered).
 static int
 s_recv (gate_t *self, zsock_t *sock, const char *what, zframe_t **routing_id)
 {
     int why = 0;
-    int rc = wa_codec_recv (sock, routing_id, self->msg, &why);
+    int rc = wa_codec_try_recv (sock, routing_id, self->msg, &why);
+    if (rc == 1)
+        return 1;
     if (rc == -2) {
         referee_count_malformed (self->referee);
         wa_debug ("malformed frame on the %s socket: %s", what, wa_codec_strerror (why));
@@ -447,21 +451,41 @@ s_recv (gate_t *self, zsock_t *sock, const char *what, zframe_t **routing_id)
     return rc == 0? 0: -1;
 }
 
+//  One message from a session; false when none was waiting.
+static bool s_sessions_message (gate_t *self, zsock_t *sock);
+
+//  What waits, within bounds so that the timers get their turn.
 static int
 s_sessions_readable (wa_loop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
     gate_t *self = (gate_t *) arg;
+    for (int i = 0; i < 1000; i++)
+        if (!s_sessions_message (self, sock))
+            break;
+    //  Once for all that came: a new session gets what waits, a new
+    //  message its first status.
+    if (self->pump) {
+        self->pump = false;
+        s_events_pump (self);
+    }
+    return 0;
+}
+
+static bool
+s_sessions_message (gate_t *self, zsock_t *sock)
+{
     zframe_t *routing_id = NULL;
-    if (s_recv (self, sock, "sessions", &routing_id))
-        return 0;
+    int rc = s_recv (self, sock, "sessions", &routing_id);
+    if (rc)
+        return rc == -1;
     referee_owner_t owner;
     s_owner_set (&owner, routing_id);
     wa_usec_t now = wa_clock_mono ();
     if (self->msg->type == WA_MSG_UP_EVENT_ACK) {
         s_handle_event_ack (self, sock, routing_id, &owner, now);
         zframe_destroy (&routing_id);
-        return 0;
+        return true;
     }
     switch (self->msg->type) {
         case WA_MSG_LOGIN:
@@ -490,14 +514,13 @@ s_sessions_readable (wa_loop_t *loop, zsock_t *sock, void *arg)
             s_send_error (self, sock, routing_id, "unexpected %s on the sessions socket",
                           wa_codec_type_name (self->msg->type));
             zframe_destroy (&routing_id);
-            return 0;
+            return true;
     }
     wa_codec_send (sock, routing_id, self->reply);
     zframe_destroy (&routing_id);
-    //  A new session gets what waits; a new message has its first status.
     if (self->msg->type == WA_MSG_LOGIN || self->msg->type == WA_MSG_SEND)
-        s_events_pump (self);
-    return 0;
+        self->pump = true;
+    return true;
 }
 
 static void

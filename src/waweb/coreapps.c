@@ -160,9 +160,11 @@ s_on_reply (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     coreapps_t *self = arg;
-    for (int i = 0; i < 1000 && (zsock_events (reader) & ZMQ_POLLIN); i++) {
+    for (int i = 0; i < 1000; i++) {
         int why = 0;
-        int rc = wa_codec_recv (reader, NULL, &self->msg, &why);
+        int rc = wa_codec_try_recv (reader, NULL, &self->msg, &why);
+        if (rc == 1)
+            break;
         if (rc == -2)
             wa_warn ("a Coreapp sent a malformed frame: %s", wa_codec_strerror (why));
         if (rc || self->msg.type != WA_MSG_API_REP)
@@ -393,8 +395,11 @@ s_on_bus (wa_loop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     coreapps_t *self = arg;
-    for (int i = 0; i < 1000 && (zsock_events (reader) & ZMQ_POLLIN); i++) {
-        if (wa_codec_recv (reader, NULL, &self->msg, NULL))
+    for (int i = 0; i < 1000; i++) {
+        int rc = wa_codec_try_recv (reader, NULL, &self->msg, NULL);
+        if (rc == 1)
+            break;
+        if (rc)
             continue;
         if (self->msg.type == WA_MSG_EVENT && (strncmp (self->msg.text, "promoted ", 9) == 0
                                            || strncmp (self->msg.text, "lease_acquired ", 15) == 0))

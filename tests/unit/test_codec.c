@@ -827,6 +827,10 @@ s_send_raw (zsock_t *sock, int frames, ...)
     assert_int_equal (zmsg_send (&msg, sock), 0);
 }
 
+//  The socket tests run with each receive: the waiting one and the one
+//  that drains without waiting.
+static int (*s_recv) (zsock_t *sock, zframe_t **routing_id, wa_msg_t *self, int *why) = wa_codec_recv;
+
 static void
 test_socket_pair (void **state)
 {
@@ -845,7 +849,7 @@ test_socket_pair (void **state)
         wa_msg_init (msg, (wa_msg_type_t) type);
         s_fill_max (msg);
         assert_int_equal (wa_codec_send (client, NULL, msg), 0);
-        assert_int_equal (wa_codec_recv (server, NULL, got, &why), 0);
+        assert_int_equal (s_recv (server, NULL, got, &why), 0);
         s_assert_carried_equal (msg, got);
     }
     //  An invalid message is not sent
@@ -854,23 +858,23 @@ test_socket_pair (void **state)
 
     //  Garbage, an empty frame, extra frames: dropped with the reason
     s_send_raw (client, 1, "\x93\x01\x02\x90", (size_t) 4);
-    assert_int_equal (wa_codec_recv (server, NULL, got, &why), -2);
+    assert_int_equal (s_recv (server, NULL, got, &why), -2);
     assert_int_equal (why, WA_CODEC_EMALFORMED);
     s_send_raw (client, 1, "\x92\x02\x09", (size_t) 3);
-    assert_int_equal (wa_codec_recv (server, NULL, got, &why), -2);
+    assert_int_equal (s_recv (server, NULL, got, &why), -2);
     assert_int_equal (why, WA_CODEC_EVERSION);
     s_send_raw (client, 1, "", (size_t) 0);
-    assert_int_equal (wa_codec_recv (server, NULL, got, &why), -2);
+    assert_int_equal (s_recv (server, NULL, got, &why), -2);
     assert_int_equal (why, WA_CODEC_ETRUNCATED);
     s_send_raw (client, 3, "junk", (size_t) 4, "\x92\x01\x09", (size_t) 3, "\xdd\xff\xff\xff\xff", (size_t) 5);
-    assert_int_equal (wa_codec_recv (server, NULL, got, &why), -2);
+    assert_int_equal (s_recv (server, NULL, got, &why), -2);
     assert_int_equal (why, WA_CODEC_EMALFORMED);
     s_send_raw (client, 2, "\x92\x01\x09", (size_t) 3, "\x92\x01\x09", (size_t) 3);
-    assert_int_equal (wa_codec_recv (server, NULL, got, NULL), -2);
+    assert_int_equal (s_recv (server, NULL, got, NULL), -2);
     //  A routing id wanted where there is none: no frame left to decode
     s_send_raw (client, 1, "\x92\x01\x09", (size_t) 3);
     zframe_t *id = (zframe_t *) 1;
-    assert_int_equal (wa_codec_recv (server, &id, got, &why), -2);
+    assert_int_equal (s_recv (server, &id, got, &why), -2);
     assert_null (id);
     assert_int_equal (why, WA_CODEC_EMALFORMED);
 
@@ -879,13 +883,13 @@ test_socket_pair (void **state)
     msg->session = 77;
     msg->seq = 78;
     assert_int_equal (wa_codec_send (server, NULL, msg), 0);
-    assert_int_equal (wa_codec_recv (client, NULL, got, &why), 0);
+    assert_int_equal (s_recv (client, NULL, got, &why), 0);
     assert_int_equal (why, WA_CODEC_OK);
     s_assert_msg_equal (msg, got);
 
-    //  Nothing to receive
+    //  Nothing to receive: -1 after the timeout, 1 at once without waiting
     zsock_set_rcvtimeo (server, 20);
-    assert_int_equal (wa_codec_recv (server, NULL, got, &why), -1);
+    assert_int_equal (s_recv (server, NULL, got, &why), s_recv == wa_codec_try_recv ? 1 : -1);
 
     free (got);
     free (msg);
@@ -913,7 +917,7 @@ test_socket_router_dealer (void **state)
     msg->seq = 1;
     assert_int_equal (wa_codec_send (dealer, NULL, msg), 0);
     zframe_t *id = NULL;
-    assert_int_equal (wa_codec_recv (router, &id, got, &why), 0);
+    assert_int_equal (s_recv (router, &id, got, &why), 0);
     assert_non_null (id);
     assert_true (zframe_streq (id, "dealer-1"));
     s_assert_msg_equal (msg, got);
@@ -926,7 +930,7 @@ test_socket_router_dealer (void **state)
     assert_int_equal (wa_codec_send (router, id, msg), 0);
     assert_true (zframe_streq (id, "dealer-1"));
     for (int reply = 0; reply < 2; reply++) {
-        assert_int_equal (wa_codec_recv (dealer, NULL, got, &why), 0);
+        assert_int_equal (s_recv (dealer, NULL, got, &why), 0);
         s_assert_msg_equal (msg, got);
     }
     zframe_destroy (&id);
@@ -935,30 +939,30 @@ test_socket_router_dealer (void **state)
     //  that it can be answered
     s_send_raw (dealer, 1, "\x93\x01\x02\xc1", (size_t) 4);
     id = NULL;
-    assert_int_equal (wa_codec_recv (router, &id, got, &why), -2);
+    assert_int_equal (s_recv (router, &id, got, &why), -2);
     assert_non_null (id);
     assert_true (zframe_streq (id, "dealer-1"));
     zframe_destroy (&id);
     assert_int_equal (why, WA_CODEC_EMALFORMED);
     s_send_raw (dealer, 1, "\x92\x01\x00", (size_t) 3);
-    assert_int_equal (wa_codec_recv (router, &id, got, &why), -2);
+    assert_int_equal (s_recv (router, &id, got, &why), -2);
     assert_int_equal (why, WA_CODEC_ETYPE);
     assert_true (id && zframe_streq (id, "dealer-1"));
     zframe_destroy (&id);
     s_send_raw (dealer, 4, "a", (size_t) 1, "b", (size_t) 1, "", (size_t) 0, "\xff", (size_t) 1);
-    assert_int_equal (wa_codec_recv (router, &id, got, &why), -2);
+    assert_int_equal (s_recv (router, &id, got, &why), -2);
     assert_int_equal (why, WA_CODEC_EMALFORMED);
     assert_true (id && zframe_streq (id, "dealer-1"));
     zframe_destroy (&id);
     //  Without asking for the id a ROUTER message has one frame too many
     s_send_raw (dealer, 1, "\x92\x01\x09", (size_t) 3);
-    assert_int_equal (wa_codec_recv (router, NULL, got, &why), -2);
+    assert_int_equal (s_recv (router, NULL, got, &why), -2);
     assert_int_equal (why, WA_CODEC_EMALFORMED);
 
     //  And a good one still goes through
     wa_msg_init (msg, WA_MSG_HEALTH_REQ);
     assert_int_equal (wa_codec_send (dealer, NULL, msg), 0);
-    assert_int_equal (wa_codec_recv (router, &id, got, &why), 0);
+    assert_int_equal (s_recv (router, &id, got, &why), 0);
     assert_int_equal (got->type, WA_MSG_HEALTH_REQ);
     assert_true (zframe_streq (id, "dealer-1"));
     zframe_destroy (&id);
@@ -967,6 +971,22 @@ test_socket_router_dealer (void **state)
     free (msg);
     zsock_destroy (&dealer);
     zsock_destroy (&router);
+}
+
+static void
+test_socket_pair_try (void **state)
+{
+    s_recv = wa_codec_try_recv;
+    test_socket_pair (state);
+    s_recv = wa_codec_recv;
+}
+
+static void
+test_socket_router_dealer_try (void **state)
+{
+    s_recv = wa_codec_try_recv;
+    test_socket_router_dealer (state);
+    s_recv = wa_codec_recv;
 }
 
 int
@@ -993,6 +1013,8 @@ main (void)
         cmocka_unit_test (test_fuzz_mutations),
         cmocka_unit_test (test_socket_pair),
         cmocka_unit_test (test_socket_router_dealer),
+        cmocka_unit_test (test_socket_pair_try),
+        cmocka_unit_test (test_socket_router_dealer_try),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
