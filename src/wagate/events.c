@@ -6,6 +6,7 @@
 #include <time.h>
 #include <jansson.h>
 #include "wa_config.h"
+#include "wa_jsonl.h"
 #include "wa_message.h"
 #include "events.h"
 
@@ -77,6 +78,7 @@ typedef struct {
 
 struct _events_t {
     events_config_t config;
+    wa_jsonl_t line;            //  the ledger line being written
     char fail_digits[16];
     char account[S_ACCOUNT_MAX + 1];
     char prefix[24];            //  "w" + start time in hex
@@ -119,6 +121,7 @@ events_new (const events_config_t *config, wa_usec_t now)
     if (!self)
         return NULL;
     self->config = *config;
+    wa_jsonl_init (&self->line);
     snprintf (self->fail_digits, sizeof self->fail_digits, "%s", config->fail_digits? config->fail_digits: "");
     snprintf (self->account, sizeof self->account, "%s", config->account? config->account: "");
     self->config.fail_digits = self->fail_digits;
@@ -166,6 +169,7 @@ events_destroy (events_t **self_p)
             free (self->inbound_ring [(self->inbound_head + index) % EVENTS_INBOUND_KEPT]);
         free (self->inbound_ring);
         json_decref (self->inbound);
+        wa_jsonl_release (&self->line);
         for (int stage = 0; stage < 2; stage++)
             while (self->stages [stage].first) {
                 sched_t *next = self->stages [stage].first->next;
@@ -323,36 +327,15 @@ s_push (queue_t *queue, event_t *event)
     return 0;
 }
 
-static json_t *
-s_wall_json (wa_usec_t wall)
-{
-    return json_real ((double) wall / 1e6);
-}
-
+//  A ledger line's first members: "at" ("2026-01-02T03:04:05.678901Z", as
+//  the referee's lines), "t" (seconds, a number) and "event".
 static void
-s_ledger_write (events_t *self, json_t *line)
+s_line_begin (events_t *self, wa_usec_t wall, const char *event)
 {
-    if (self->config.ledger) {
-        char *text = json_dumps (line, JSON_COMPACT | JSON_REAL_PRECISION (17));
-        if (text) {
-            fprintf (self->config.ledger, "%s\n", text);
-            free (text);
-        }
-    }
-    json_decref (line);
-}
-
-//  "2026-01-02T03:04:05.678901Z", as the referee's lines.
-static json_t *
-s_iso_json (wa_usec_t wall)
-{
-    time_t secs = (time_t) (wall / WA_USEC_PER_SEC);
-    struct tm tm;
-    gmtime_r (&secs, &tm);
-    char stamp [32], buf [48];
-    strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf (buf, sizeof buf, "%s.%06ldZ", stamp, (long) (wall % WA_USEC_PER_SEC));
-    return json_string (buf);
+    wa_jsonl_begin (&self->line);
+    wa_jsonl_iso (&self->line, "at", wall, 6);
+    wa_jsonl_seconds (&self->line, "t", wall);
+    wa_jsonl_str (&self->line, "event", event);
 }
 
 //  Queue one event of the key; payload is taken. The ledger line gets
@@ -390,23 +373,23 @@ s_emit (events_t *self, queue_t *queue, uint32_t shard, const char *kind, const 
     self->stats.pending++;
     if (id_out)
         memcpy (id_out, event->id, sizeof event->id);
-    json_t *line = json_object ();
-    json_object_set_new (line, "at", s_iso_json (wall));
-    json_object_set_new (line, "t", s_wall_json (wall));
-    json_object_set_new (line, "event", json_string ("emitted"));
-    json_object_set_new (line, "account", json_string (queue->account));
-    json_object_set_new (line, "shard", json_integer (shard));
-    json_object_set_new (line, "fine", json_integer (queue->fine));
-    json_object_set_new (line, "seq", json_integer ((json_int_t) event->seq));
-    json_object_set_new (line, "event_id", json_string (event->id));
-    json_object_set_new (line, "kind", json_string (kind));
-    json_object_set_new (line, "conversation", json_string (conversation));
-    if (extra)
-        json_object_update (line, extra);
-    //  What the webhook will show: an inbound message's id is its event id.
-    if (strcmp (kind, "message") == 0)
-        json_object_set_new (line, "id", json_string (event->id));
-    s_ledger_write (self, line);
+    if (self->config.ledger) {
+        s_line_begin (self, wall, "emitted");
+        wa_jsonl_str (&self->line, "account", queue->account);
+        wa_jsonl_uint (&self->line, "shard", shard);
+        wa_jsonl_uint (&self->line, "fine", queue->fine);
+        wa_jsonl_uint (&self->line, "seq", event->seq);
+        wa_jsonl_str (&self->line, "event_id", event->id);
+        wa_jsonl_str (&self->line, "kind", kind);
+        wa_jsonl_str (&self->line, "conversation", conversation);
+        //  (extra's keys are none of the above, nor "id" for a message)
+        if (extra)
+            wa_jsonl_members (&self->line, extra);
+        //  What the webhook will show: an inbound message's id is its event id.
+        if (strcmp (kind, "message") == 0)
+            wa_jsonl_str (&self->line, "id", event->id);
+        wa_jsonl_end (&self->line, self->config.ledger);
+    }
     event = NULL;
     rc = 0;
 done:
@@ -841,19 +824,18 @@ events_ack (events_t *self, const char *account, uint32_t shard, uint32_t shards
     self->stats.acked++;
     self->stats.pending--;
     if (self->config.ledger) {
-        wa_usec_t wall = s_wall_now ();
-        json_t *line = json_object ();
-        json_object_set_new (line, "at", s_iso_json (wall));
-        json_object_set_new (line, "t", s_wall_json (wall));
-        json_object_set_new (line, "event", json_string ("event_ack"));
-        json_object_set_new (line, "account", json_string (queue->account));
-        json_object_set_new (line, "shard", json_integer (shard));
-        json_object_set_new (line, "shards", shards? json_integer (shards): json_null ());
-        json_object_set_new (line, "fine", json_integer (queue->fine));
-        json_object_set_new (line, "session", json_integer ((json_int_t) session));
-        json_object_set_new (line, "seq", json_integer ((json_int_t) seq));
-        json_object_set_new (line, "event_id", json_string (event->id));
-        s_ledger_write (self, line);
+        s_line_begin (self, s_wall_now (), "event_ack");
+        wa_jsonl_str (&self->line, "account", queue->account);
+        wa_jsonl_uint (&self->line, "shard", shard);
+        if (shards)
+            wa_jsonl_uint (&self->line, "shards", shards);
+        else
+            wa_jsonl_null (&self->line, "shards");
+        wa_jsonl_uint (&self->line, "fine", queue->fine);
+        wa_jsonl_uint (&self->line, "session", session);
+        wa_jsonl_uint (&self->line, "seq", seq);
+        wa_jsonl_str (&self->line, "event_id", event->id);
+        wa_jsonl_end (&self->line, self->config.ledger);
     }
     //  Acknowledged events leave from the head, in order.
     while (queue->count > 0 && s_at (queue, 0)->acked) {

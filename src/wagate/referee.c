@@ -7,6 +7,7 @@
 #include <czmq.h>
 #include <jansson.h>
 #include "wa_message.h"
+#include "wa_jsonl.h"
 #include "referee.h"
 
 //  Closed sessions remembered so that a late ping learns why its session is
@@ -64,6 +65,7 @@ typedef struct {
 struct _referee_t {
     wa_usec_t idle_timeout;
     FILE *ledger;
+    wa_jsonl_t line;            //  the ledger line being written
     account_t *accounts;
     size_t accounts_count;
     size_t accounts_cap;
@@ -200,6 +202,7 @@ referee_new (wa_usec_t idle_timeout, FILE *ledger)
         return NULL;
     self->idle_timeout = idle_timeout;
     self->ledger = ledger;
+    wa_jsonl_init (&self->line);
     self->next_session = 1;
     self->messages = zhashx_new ();
     if (!self->messages) {
@@ -221,6 +224,7 @@ referee_destroy (referee_t **self_p)
     referee_t *self = *self_p;
     if (self) {
         zhashx_destroy (&self->messages);
+        wa_jsonl_release (&self->line);
         free (self->accounts);
         free (self->gone);
         free (self->session_info);
@@ -289,27 +293,29 @@ s_ledger (referee_t *self, const char *event, const account_t *acct, uint64_t no
         json_decref (extra);
         return;
     }
-    json_t *line = json_object ();
-    json_object_set_new (line, "at", s_time_json (s_wall_now (), 6));
-    json_object_set_new (line, "event", json_string (event));
-    json_object_set_new (line, "account", json_string (acct->account));
-    json_object_set_new (line, "shard", json_integer (acct->shard));
-    json_object_set_new (line, "shards", s_shards_json (acct->shards));
-    json_object_set_new (line, "node", s_uint_json (node));
-    json_object_set_new (line, "epoch", s_uint_json (epoch));
-    json_object_set_new (line, "session", session? s_uint_json (session): json_null ());
+    wa_jsonl_t *line = &self->line;
+    wa_jsonl_begin (line);
+    wa_jsonl_iso (line, "at", s_wall_now (), 6);
+    wa_jsonl_str (line, "event", event);
+    wa_jsonl_str (line, "account", acct->account);
+    wa_jsonl_uint (line, "shard", acct->shard);
+    if (acct->shards)
+        wa_jsonl_uint (line, "shards", acct->shards);
+    else
+        wa_jsonl_null (line, "shards");
+    wa_jsonl_uint (line, "node", node);
+    wa_jsonl_uint (line, "epoch", epoch);
+    if (session)
+        wa_jsonl_uint (line, "session", session);
+    else
+        wa_jsonl_null (line, "session");
+    //  (extra's keys are none of the above)
     if (extra) {
-        json_object_update (line, extra);
+        wa_jsonl_members (line, extra);
         json_decref (extra);
     }
-    char *text = json_dumps (line, JSON_COMPACT);
-    if (text) {
-        fprintf (self->ledger, "%s\n", text);
-        if (strcmp (event, "message") != 0)
-            fflush (self->ledger);
-        free (text);
-    }
-    json_decref (line);
+    if (wa_jsonl_end (line, self->ledger) == 0 && strcmp (event, "message") != 0)
+        fflush (self->ledger);
 }
 
 static void
