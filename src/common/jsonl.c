@@ -80,13 +80,20 @@ wa_jsonl_begin (wa_jsonl_t *self)
 }
 
 void
-wa_jsonl_str (wa_jsonl_t *self, const char *key, const char *value)
+wa_jsonl_null (wa_jsonl_t *self, const char *key)
 {
     s_key (self, key);
+    s_put (self, "null", 4);
+}
+
+void
+wa_jsonl_str (wa_jsonl_t *self, const char *key, const char *value)
+{
     if (!value) {
-        s_put (self, "null", 4);
+        wa_jsonl_null (self, key);
         return;
     }
+    s_key (self, key);
     size_t len = strlen (value);
     //  At worst six bytes a byte (\u00XX), and the quotes.
     if (!s_room (self, len * 6 + 2))
@@ -138,20 +145,13 @@ wa_jsonl_uint (wa_jsonl_t *self, const char *key, uint64_t value)
 }
 
 void
-wa_jsonl_null (wa_jsonl_t *self, const char *key)
-{
-    s_key (self, key);
-    s_put (self, "null", 4);
-}
-
-void
 wa_jsonl_json (wa_jsonl_t *self, const char *key, const json_t *value)
 {
-    s_key (self, key);
     if (!value) {
-        s_put (self, "null", 4);
+        wa_jsonl_null (self, key);
         return;
     }
+    s_key (self, key);
     char *text = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!text) {
         self->failed = true;
