@@ -134,6 +134,21 @@ s_coreapp_masters_partition() {
     scenario_end --failovers 1
 }
 
+# (6b) the Webapp cut off from the primary Coreapp of shard 0 for 8 s
+# under load, then joined again (the nemesis's "partition web/c1", which
+# once lost 18 accepted messages): the requests it holds meanwhile, and
+# each one's attempts that the cut kept back, reach the Coreapp at once
+# when it heals. Nothing fails over; every 201 is a message upstream.
+s_web_coreapp_partition() {
+    scenario_begin web-coreapp-partition
+    local h n; h=$(shard_host 0 || true); n=$(shard_holder 0 || true)
+    say "cut the Webapp off from the primary Coreapp of shard 0 ($h, node $n) for 8 s"
+    topo_cut web "$(topo_ip "$h")"
+    sleep 8             # the fault's length
+    topo_heal web
+    scenario_end
+}
+
 # (7a) heartbeats reach the primary Coreapp, its replies do not: the
 # connections to the Masters' control ports carry nothing out.
 s_oneway_replies() {
@@ -577,7 +592,7 @@ s_galera_clock() {
 # ---------------------------------------------------------------- the run
 
 ALL=(coreapp-kill9 master-kill9 master-sigstop coreapp-pause-short coreapp-pause-long master-db-partition
-     coreapp-masters-partition oneway-replies oneway-heartbeats db-restart bus-loss bus-delay cluster-restart
+     coreapp-masters-partition web-coreapp-partition oneway-replies oneway-heartbeats db-restart bus-loss bus-delay cluster-restart
      clock-steps db-clock-steps settings-churn rogue-failovers reshard)
 # (rogue-failovers is left to make chaos: under make asan it took the short
 # set past the test's 300 s; test_bus_security covers the rogue in make test.)
