@@ -154,6 +154,13 @@ static const char *SQL_INSERT =
 static const char *SQL_NEW =
     "SELECT o.id FROM outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(40) CHARACTER SET ascii PATH '$')) j "
     "ON o.id = j.id WHERE o.batch = ? AND o.status = 'pending'";
+//  The ids, of those the batch did not write, that are in the table: a
+//  request answered 201 without writing its row must find it there (an
+//  earlier try of the request wrote it). A locking read: the newest
+//  committed rows, not the transaction's snapshot.
+static const char *SQL_THERE =
+    "SELECT o.id FROM outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(40) CHARACTER SET ascii PATH '$')) j "
+    "ON o.id = j.id LOCK IN SHARE MODE";
 //  One statement for a whole batch: the ids come as a JSON array joined
 //  through JSON_TABLE on the id index (an array-bound UPDATE runs once per
 //  row on the server, which made marking the database's largest cost).
@@ -206,6 +213,49 @@ s_sql_new_rows (wa_db_t *db, const outbox_batch_t *batch, bool *inserted)
     return rc;
 }
 
+typedef struct {
+    const outbox_batch_t *batch;
+    const bool *inserted;
+    bool *there;
+} there_rows_t;
+
+static int
+s_there_row (const wa_db_row_t *row, void *arg)
+{
+    there_rows_t *self = arg;
+    const char *id = wa_db_row_str (row, 0);
+    for (unsigned int i = 0; i < self->batch->count; i++)
+        if (!self->inserted[i] && streq (self->batch->ids[i], id))
+            self->there[i] = true;
+    return 0;
+}
+
+//  Every row the batch did not write is in the table. 0; 1 when some are
+//  not (how many in *missing, the first's id in error); -1 on a
+//  database error.
+static int
+s_sql_all_there (wa_db_t *db, const outbox_batch_t *batch, const bool *inserted, unsigned int *missing,
+                 char *error, size_t error_size)
+{
+    json_t *array = json_array ();
+    for (unsigned int i = 0; i < batch->count; i++)
+        if (!inserted[i])
+            json_array_append_new (array, json_string (batch->ids[i]));
+    char *text = json_dumps (array, JSON_COMPACT);
+    json_decref (array);
+    bool there[OUTBOX_BATCH] = { false };
+    there_rows_t found = { batch, inserted, there };
+    int rc = text && wa_db_query (db, SQL_THERE, s_there_row, &found, "s", text) >= 0 ? 0 : -1;
+    free (text);
+    if (rc)
+        return -1;
+    *missing = 0;
+    for (unsigned int i = 0; i < batch->count; i++)
+        if (!inserted[i] && !there[i] && (*missing)++ == 0)
+            snprintf (error, error_size, "%s", batch->ids[i]);
+    return *missing ? 1 : 0;
+}
+
 static int
 s_sql_insert (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *ambiguous, char *error,
               size_t error_size)
@@ -233,9 +283,24 @@ s_sql_insert (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *am
         goto rollback;
     if ((unsigned int) rows == batch->count)
         memset (inserted, 1, sizeof inserted[0] * batch->count);
-    else
-    if (s_sql_new_rows (db, batch, inserted))
-        goto rollback;
+    else {
+        if (s_sql_new_rows (db, batch, inserted))
+            goto rollback;
+        //  What the INSERT IGNORE skipped must be a row already there: a
+        //  201 for a row that is neither would be a message lost.
+        unsigned int missing = 0;
+        char first[64] = "";
+        int there = s_sql_all_there (db, batch, inserted, &missing, first, sizeof first);
+        if (there == -1)
+            goto rollback;
+        if (there == 1) {
+            wa_db_transaction (db, "ROLLBACK");
+            snprintf (error, error_size, "%u of %u rows were neither written nor found (the first: %s); "
+                      "nothing answered 201", missing, batch->count, first);
+            wa_error ("outbox: insert of %u messages: %s", batch->count, error);
+            return -1;
+        }
+    }
     *ambiguous = true;
     if (wa_db_transaction (db, "COMMIT"))
         goto failed;

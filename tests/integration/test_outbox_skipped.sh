@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A request the outbox's INSERT IGNORE skips is answered 201 only when its
+# row is in the table: the Coreapp takes a skipped row for one an earlier
+# try of the same request wrote, and answers 201 with the id it derives
+# from the idempotency key. A row that holds the key under another id (the
+# INSERT skips on the key, and the id the 201 would carry is nowhere) is
+# refused instead: 500 (1023, retried by the Webapp until
+# request_deadline), the Coreapp's log naming the missing id, and no row
+# or upstream message for that id. (The make chaos nemesis of 2026-12-06
+# met 18 requests answered 201 whose rows were never there; this is the
+# check that keeps such a 201 from being given, whatever skipped the row.)
+# The same key sent again when its row is there: 201, as before.
+. "$(dirname "$0")/lib.sh"
+
+WEB=$(free_port)
+cluster_init webapp_bind=127.0.0.1 request_deadline=4 request_attempt_timeout=1
+standard_cluster
+web_start w1 "$WEB"
+TOKEN=$(admin_token "$WEB")
+AUTH=(-H "Authorization: Bearer $TOKEN")
+send() {        # send KEY: POST a text message under Idempotency-Key KEY; the status
+    curl -s -o "$T/body" -w '%{http_code}' -X POST "http://127.0.0.1:$WEB/v1/messages" "${AUTH[@]}" \
+        -H "Idempotency-Key: $1" -d '{"to":"16315550123","type":"text","text":{"body":"skipped?"}}'
+}
+# The Webapp's key for the admin's Idempotency-Key (src/waweb/idempotency.c)
+# and the id the Coreapp derives from it (src/common/message.c).
+key_of() { python3 -c 'import hashlib,sys; print("c." + hashlib.blake2b(b"admin\0" + sys.argv[1].encode(), digest_size=16).hexdigest())' "$1"; }
+id_of() { python3 -c 'import base64,hashlib,sys; print("gBE" + base64.urlsafe_b64encode(hashlib.blake2b(sys.argv[1].encode(), digest_size=18).digest()).decode().rstrip("="))' "$1"; }
+
+note "the same key twice when its row is there: 201 and the same id both times"
+[ "$(send twice)" = 201 ] || fail "first send: $(cat "$T/body")"
+first=$(jq -r '.messages[0].id' "$T/body")
+[ "$first" = "$(id_of "$(key_of twice)")" ] || fail "the id $first is not the one derived from the key"
+[ "$(send twice)" = 201 ] || fail "second send: $(cat "$T/body")"
+[ "$(jq -r '.messages[0].id' "$T/body")" = "$first" ] || fail "another id the second time: $(cat "$T/body")"
+[ "$(q "SELECT COUNT(*) FROM outbox WHERE id = '$first'")" = 1 ] || fail "the row of $first is not there once"
+
+note "a key whose row holds another id: refused, not 201"
+key=$(key_of skipped); id=$(id_of "$key")
+q "INSERT INTO outbox (id, idem_key, shard, epoch, batch, recipient, payload, status, created_at, sent_at)
+   VALUES ('gBEnot-the-derived-id', '$key', 0, 0, 0, '16315550123', '{}', 'sent', NOW(6), NOW(6))"
+code=$(send skipped)
+[ "$code" != 201 ] || fail "answered 201 for $id, whose row is nowhere: $(cat "$T/body")"
+[ "$code" = 500 ] && [ "$(jq -r '.errors[0].code' "$T/body")" = 1023 ] \
+    || fail "not 500 (1023): $code $(cat "$T/body")"
+grep -q "rows were neither written nor found (the first: $id)" "$T"/c[12].log \
+    || fail "no Coreapp log names $id: $(grep -h 'outbox:' "$T"/c[12].log | tail -n 3)"
+[ "$(q "SELECT COUNT(*) FROM outbox WHERE id = '$id'")" = 0 ] || fail "a row of $id appeared"
+! grep -q "\"id\":\"$id\"" "$T/ledger.jsonl" || fail "$id went upstream"
+
+note "the outbox goes on: a new key is 201"
+[ "$(send after)" = 201 ] || fail "after: $(cat "$T/body")"
+note "a skipped row answered 201 only when it is there; refused (1023) and named when not"
+echo "ok $TEST"
