@@ -126,22 +126,27 @@ wa_jsonl_str (wa_jsonl_t *self, const char *key, const char *value)
     self->buf [self->len] = 0;
 }
 
+//  "key": text, a value written already (a number, a quoted stamp).
+static void
+s_raw (wa_jsonl_t *self, const char *key, const char *text, int len)
+{
+    s_key (self, key);
+    if (len > 0)
+        s_put (self, text, (size_t) len);
+}
+
 void
 wa_jsonl_int (wa_jsonl_t *self, const char *key, int64_t value)
 {
     char text [24];
-    int len = snprintf (text, sizeof text, "%" PRId64, value);
-    s_key (self, key);
-    s_put (self, text, (size_t) len);
+    s_raw (self, key, text, snprintf (text, sizeof text, "%" PRId64, value));
 }
 
 void
 wa_jsonl_uint (wa_jsonl_t *self, const char *key, uint64_t value)
 {
     char text [24];
-    int len = snprintf (text, sizeof text, "%" PRIu64, value);
-    s_key (self, key);
-    s_put (self, text, (size_t) len);
+    s_raw (self, key, text, snprintf (text, sizeof text, "%" PRIu64, value));
 }
 
 void
@@ -190,8 +195,7 @@ wa_jsonl_iso (wa_jsonl_t *self, const char *key, wa_usec_t wall, int decimals)
     char text [48];
     int len = decimals == 6 ? snprintf (text, sizeof text, "\"%s.%06ldZ\"", self->stamp, usec)
                             : snprintf (text, sizeof text, "\"%s.%03ldZ\"", self->stamp, usec / 1000);
-    s_key (self, key);
-    s_put (self, text, (size_t) len);
+    s_raw (self, key, text, len);
 }
 
 void
@@ -200,8 +204,7 @@ wa_jsonl_seconds (wa_jsonl_t *self, const char *key, wa_usec_t wall)
     char text [32];
     int len = snprintf (text, sizeof text, "%" PRId64 ".%06" PRId64, (int64_t) (wall / WA_USEC_PER_SEC),
                         (int64_t) (wall % WA_USEC_PER_SEC));
-    s_key (self, key);
-    s_put (self, text, (size_t) len);
+    s_raw (self, key, text, len);
 }
 
 int

@@ -198,15 +198,25 @@ s_new_row (const wa_db_row_t *row, void *arg)
     return 0;
 }
 
+//  The batch's ids as a JSON array (for JSON_TABLE): every one, or those
+//  not written when written is not NULL. NULL when out of memory.
+static char *
+s_ids_text (const outbox_batch_t *batch, const bool *written)
+{
+    json_t *array = json_array ();
+    for (unsigned int i = 0; i < batch->count; i++)
+        if (!written || !written[i])
+            json_array_append_new (array, json_string (batch->ids[i]));
+    char *text = json_dumps (array, JSON_COMPACT);
+    json_decref (array);
+    return text;
+}
+
 //  Which of the batch's rows this batch wrote (some were there before it).
 static int
 s_sql_new_rows (wa_db_t *db, const outbox_batch_t *batch, bool *inserted)
 {
-    json_t *array = json_array ();
-    for (unsigned int i = 0; i < batch->count; i++)
-        json_array_append_new (array, json_string (batch->ids[i]));
-    char *text = json_dumps (array, JSON_COMPACT);
-    json_decref (array);
+    char *text = s_ids_text (batch, NULL);
     new_rows_t found = { batch, inserted };
     int rc = text && wa_db_query (db, SQL_NEW, s_new_row, &found, "su", text, batch->batch) >= 0 ? 0 : -1;
     free (text);
@@ -237,12 +247,7 @@ static int
 s_sql_all_there (wa_db_t *db, const outbox_batch_t *batch, const bool *inserted, unsigned int *missing,
                  char *error, size_t error_size)
 {
-    json_t *array = json_array ();
-    for (unsigned int i = 0; i < batch->count; i++)
-        if (!inserted[i])
-            json_array_append_new (array, json_string (batch->ids[i]));
-    char *text = json_dumps (array, JSON_COMPACT);
-    json_decref (array);
+    char *text = s_ids_text (batch, inserted);
     bool there[OUTBOX_BATCH] = { false };
     there_rows_t found = { batch, inserted, there };
     int rc = text && wa_db_query (db, SQL_THERE, s_there_row, &found, "s", text) >= 0 ? 0 : -1;
