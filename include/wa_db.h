@@ -76,6 +76,12 @@ int64_t wa_db_exec_bulk (wa_db_t *self, const char *sql, const char *fmt, unsign
 //  "START TRANSACTION", "COMMIT" or "ROLLBACK". 0 / -1. A lost connection
 //  rolls back by itself; after any failure inside a transaction, ROLLBACK.
 int wa_db_transaction (wa_db_t *self, const char *verb);
+//  Whether the server, in its last answer on this connection, said that a
+//  transaction is open (SERVER_STATUS_IN_TRANS). A transaction the server
+//  ended on its own after a statement that answered OK makes a COMMIT a
+//  no-op that also answers OK: whoever must know that its rows commit asks
+//  this before the COMMIT. False when not connected.
+bool wa_db_server_in_transaction (wa_db_t *self);
 //  Execute a query and call fn for each row. Returns the row count or -1.
 int64_t wa_db_query (wa_db_t *self, const char *sql, wa_db_row_fn *fn, void *arg, const char *fmt, ...);
 //  LAST_INSERT_ID() of the last exec (also set by UPDATE ... LAST_INSERT_ID(x)).

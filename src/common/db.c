@@ -1146,6 +1146,15 @@ wa_db_transaction (wa_db_t *self, const char *verb)
     return 0;
 }
 
+bool
+wa_db_server_in_transaction (wa_db_t *self)
+{
+    unsigned int status = 0;
+    if (!self->mysql || mariadb_get_infov (self->mysql, MARIADB_CONNECTION_SERVER_STATUS, &status))
+        return false;
+    return (status & SERVER_STATUS_IN_TRANS) != 0;
+}
+
 int64_t
 wa_db_query (wa_db_t *self, const char *sql, wa_db_row_fn *fn, void *arg, const char *fmt, ...)
 {

@@ -161,6 +161,11 @@ static const char *SQL_NEW =
 static const char *SQL_THERE =
     "SELECT o.id FROM outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(40) CHARACTER SET ascii PATH '$')) j "
     "ON o.id = j.id LOCK IN SHARE MODE";
+//  The batch's rows read back after its COMMIT, each must be there (a
+//  consistent read: the committed rows as of now).
+static const char *SQL_COMMITTED =
+    "SELECT o.id FROM outbox o JOIN JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(40) CHARACTER SET ascii PATH '$')) j "
+    "ON o.id = j.id";
 //  One statement for a whole batch: the ids come as a JSON array joined
 //  through JSON_TABLE on the id index (an array-bound UPDATE runs once per
 //  row on the server, which made marking the database's largest cost).
@@ -235,28 +240,29 @@ s_there_row (const wa_db_row_t *row, void *arg)
     there_rows_t *self = arg;
     const char *id = wa_db_row_str (row, 0);
     for (unsigned int i = 0; i < self->batch->count; i++)
-        if (!self->inserted[i] && streq (self->batch->ids[i], id))
+        if ((!self->inserted || !self->inserted[i]) && streq (self->batch->ids[i], id))
             self->there[i] = true;
     return 0;
 }
 
-//  Every row the batch did not write is in the table. 0; 1 when some are
-//  not (how many in *missing, the first's id in error); -1 on a
-//  database error.
+//  Every row of the batch (those it did not write, when inserted is not
+//  NULL) is in the table, as sql (SQL_THERE or SQL_COMMITTED) reads it. 0;
+//  1 when some are not (how many in *missing, the first's id in error); -1
+//  on a database error.
 static int
-s_sql_all_there (wa_db_t *db, const outbox_batch_t *batch, const bool *inserted, unsigned int *missing,
-                 char *error, size_t error_size)
+s_sql_all_there (wa_db_t *db, const char *sql, const outbox_batch_t *batch, const bool *inserted,
+                 unsigned int *missing, char *error, size_t error_size)
 {
     char *text = s_ids_text (batch, inserted);
     bool there[OUTBOX_BATCH] = { false };
     there_rows_t found = { batch, inserted, there };
-    int rc = text && wa_db_query (db, SQL_THERE, s_there_row, &found, "s", text) >= 0 ? 0 : -1;
+    int rc = text && wa_db_query (db, sql, s_there_row, &found, "s", text) >= 0 ? 0 : -1;
     free (text);
     if (rc)
         return -1;
     *missing = 0;
     for (unsigned int i = 0; i < batch->count; i++)
-        if (!inserted[i] && !there[i] && (*missing)++ == 0)
+        if ((!inserted || !inserted[i]) && !there[i] && (*missing)++ == 0)
             snprintf (error, error_size, "%s", batch->ids[i]);
     return *missing ? 1 : 0;
 }
@@ -295,7 +301,7 @@ s_sql_insert (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *am
         //  201 for a row that is neither would be a message lost.
         unsigned int missing = 0;
         char first[64] = "";
-        int there = s_sql_all_there (db, batch, inserted, &missing, first, sizeof first);
+        int there = s_sql_all_there (db, SQL_THERE, batch, inserted, &missing, first, sizeof first);
         if (there == -1)
             goto rollback;
         if (there == 1) {
@@ -306,9 +312,30 @@ s_sql_insert (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *am
             return -1;
         }
     }
+    //  Whether the server still held the transaction the rows went into
+    //  (one it ended on its own would make the COMMIT a no-op answered
+    //  OK): said when the rows are not there after it.
+    bool held = wa_db_server_in_transaction (db);
     *ambiguous = true;
     if (wa_db_transaction (db, "COMMIT"))
         goto failed;
+    //  Read back: a 201 stands for a row that is there. One that is not,
+    //  after a COMMIT answered OK, is logged and the batch tried again under
+    //  its id, as after a COMMIT whose outcome is unknown.
+    unsigned int missing = 0;
+    char first[64] = "";
+    int there = s_sql_all_there (db, SQL_COMMITTED, batch, NULL, &missing, first, sizeof first);
+    if (there == -1) {
+        snprintf (error, error_size, "%s (reading the rows back after their COMMIT)", wa_db_error (db));
+        return -1;
+    }
+    if (there == 1) {
+        snprintf (error, error_size, "%u of %u rows are not in the table after their COMMIT (the first: %s; "
+                  "the transaction was %s before it)", missing, batch->count, first,
+                  held ? "open" : "ended by the database");
+        wa_error ("outbox: insert of %u messages: %s; nothing answered 201", batch->count, error);
+        return -1;
+    }
     return 0;
 rollback:
     snprintf (error, error_size, "%s", wa_db_error (db));

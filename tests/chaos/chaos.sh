@@ -5,13 +5,16 @@
 # and after each scenario one line from the independent checker (wacheck).
 #
 #   tests/chaos/chaos.sh [--short] [--only NAME[,NAME...]] [--nemesis MINUTES]
-#                        [--seed N] [--list]
+#                        [--seed N] [--faults KIND,...] [--list]
 #
 #   --short        the handful of scenarios make test runs (about 2 minutes)
 #   --only         these scenarios (see --list)
 #   --nemesis M    then M minutes of randomized faults (0: none; the full suite's
 #                  default is $CHAOS_MINUTES or 10)
 #   --seed N       the nemesis's seed ($CHAOS_SEED; printed, to replay a run)
+#   --faults K,... the nemesis picks only these kinds of fault ($CHAOS_FAULTS;
+#                  a kind named twice is picked twice as often), to hammer a
+#                  suspect mix; every kind by default
 #
 # Needs root. Everything it makes (namespaces wach<pid>-*) is removed at the
 # end, also when a scenario fails or the run is interrupted; a run that was
@@ -20,7 +23,7 @@
 # folder (kept on failure or with WA_KEEP=1).
 . "$(dirname "$0")/lib.sh"
 
-SHORT=0 ONLY= LIST=0 MINUTES=
+SHORT=0 ONLY= LIST=0 MINUTES= FAULTS=${CHAOS_FAULTS:-}
 SEED=${CHAOS_SEED:-$(( $(date +%s) % 100000 ))}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -28,8 +31,10 @@ while [ $# -gt 0 ]; do
         --only) ONLY=$2; shift ;;
         --nemesis) MINUTES=$2; shift ;;
         --seed) SEED=$2; shift ;;
+        --faults) FAULTS=$2; shift ;;
         --list) LIST=1 ;;
-        *) echo "usage: $0 [--short] [--only NAME,...] [--nemesis MINUTES] [--seed N] [--list]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--short] [--only NAME,...] [--nemesis MINUTES] [--seed N] [--faults KIND,...] [--list]" >&2
+           exit 2 ;;
     esac
     shift
 done
@@ -455,11 +460,22 @@ s_reshard() {
 # whole stretch. The seed replays the choices (not the timings).
 NEMESIS_FAULTS=(coreapp-kill9 coreapp-stop master-kill9 master-stop partition oneway loss delay
                 db-restart db-kill9 clock db-clock web-restart hook-fail reshard)
+# --faults: a chosen mix, each kind one of the above.
+if [ -n "$FAULTS" ]; then
+    picked=()
+    for f in ${FAULTS//,/ }; do
+        [[ " ${NEMESIS_FAULTS[*]} " == *" $f "* ]] \
+            || { echo "chaos: --faults: no kind of fault '$f' (kinds: ${NEMESIS_FAULTS[*]})" >&2; exit 2; }
+        picked+=("$f")
+    done
+    [ ${#picked[@]} -gt 0 ] || { echo "chaos: --faults: no kind given" >&2; exit 2; }
+    NEMESIS_FAULTS=("${picked[@]}")
+fi
 nemesis() {
     local minutes=$1 end fault h h2 n hold undo log=$T/scenarios/nemesis/faults.log count=0
     RANDOM=$SEED
     scenario_begin nemesis
-    say "randomized faults for $minutes minutes, seed $SEED (faults in $log)"
+    say "randomized faults for $minutes minutes, seed $SEED, of: ${NEMESIS_FAULTS[*]} (faults in $log)"
     end=$(( $(date +%s) + minutes * 60 ))
     pick() { local a=("$@"); echo "${a[RANDOM % ${#a[@]}]}"; }
     while [ "$(date +%s)" -lt "$end" ]; do

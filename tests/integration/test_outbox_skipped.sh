@@ -10,6 +10,10 @@
 # met 18 requests answered 201 whose rows were never there; this is the
 # check that keeps such a 201 from being given, whatever skipped the row.)
 # The same key sent again when its row is there: 201, as before.
+# And a batch whose COMMIT answered OK is read back before its 201: a row
+# that is not there under its id then (here a trigger writes it under
+# another one) is logged, not answered 201, and the batch tried again under
+# its id until its rows are there; then 201, and the message goes upstream.
 . "$(dirname "$0")/lib.sh"
 
 WEB=$(free_port)
@@ -50,5 +54,22 @@ grep -q "rows were neither written nor found (the first: $id)" "$T"/c[12].log \
 
 note "the outbox goes on: a new key is 201"
 [ "$(send after)" = 201 ] || fail "after: $(cat "$T/body")"
-note "a skipped row answered 201 only when it is there; refused (1023) and named when not"
+
+note "a row committed under another id: not 201 until the row is there under its own"
+key=$(key_of moved); id=$(id_of "$key")
+q "CREATE TRIGGER test_moved BEFORE INSERT ON outbox FOR EACH ROW
+   SET NEW.id = IF(NEW.idem_key = '$key', CONCAT('moved-', NEW.id), NEW.id)"
+send moved > "$T/moved.code" &
+sender=$!
+wait_for 10 grep -q "rows are not in the table after their COMMIT (the first: $id; the transaction was open before it)" "$T"/c1.log "$T"/c2.log \
+    || fail "no Coreapp read the batch back and named $id: $(grep -h 'outbox:' "$T"/c[12].log | tail -n 3)"
+kill -0 "$sender" 2>/dev/null || fail "answered before the row was there: $(cat "$T/moved.code") $(cat "$T/body")"
+[ "$(q "SELECT COUNT(*) FROM outbox WHERE id = '$id'")" = 0 ] || fail "a row of $id is there already"
+q "DROP TRIGGER test_moved; DELETE FROM outbox WHERE id = 'moved-$id'"
+wait "$sender" || true
+[ "$(cat "$T/moved.code")" = 201 ] || fail "not 201 once the row could be written: $(cat "$T/moved.code") $(cat "$T/body")"
+[ "$(jq -r '.messages[0].id' "$T/body")" = "$id" ] || fail "201 with another id: $(cat "$T/body")"
+[ "$(q "SELECT COUNT(*) FROM outbox WHERE id = '$id'")" = 1 ] || fail "the row of $id is not there once"
+wait_for 10 grep -q "\"id\":\"$id\"" "$T/ledger.jsonl" || fail "$id never went upstream"
+note "a skipped row answered 201 only when it is there; refused (1023) and named when not; a committed batch read back"
 echo "ok $TEST"
