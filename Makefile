@@ -30,7 +30,12 @@ MIGRATIONS := $(sort $(wildcard conf/migrations/*.sql))
 .SECONDEXPANSION:
 .PHONY: all deps run start stop install uninstall stage test test-db-rows unit integration compose-test asan memcheck fuzz fuzz-build bench-failover bench-failover-defaults bench-galera bench-switchover bench-reshard chaos chaos-clean chaos-galera galera-selftest clean distclean help
 
-all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN)
+# Programs the integration tests drive (tests/integration/probes/): not
+# unit tests (no test_ prefix), built beside them.
+PROBE_SRC := $(wildcard tests/integration/probes/*.c)
+PROBE_BIN := $(PROBE_SRC:tests/integration/probes/%.c=$(BUILD)/tests/probe_%)
+
+all: $(PROGRAMS:%=$(BIN)/%) $(UNIT_BIN) $(PROBE_BIN)
 
 help:
 	@echo "make run        install what is missing, build, run a local cluster in the foreground"
@@ -99,6 +104,10 @@ $(TOOLS:%=$(BIN)/%): $(BIN)/%: $$(wildcard tools/$$*/*.c) $(LIB) $$(wildcard too
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/probe_%: tests/integration/probes/%.c $(LIB) | $(BUILD)/tests
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/test_wamaster_api: tests/unit/test_wamaster_api.c src/wamaster/api.c src/wamaster/api.h \
 		src/wamaster/gatelink.c src/wamaster/gatelink.h src/wamaster/account_state.c \

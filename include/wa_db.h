@@ -75,7 +75,14 @@ int64_t wa_db_exec_bulk (wa_db_t *self, const char *sql, const char *fmt, unsign
                          const void *const *cols);
 //  "START TRANSACTION", "COMMIT" or "ROLLBACK". 0 / -1. A lost connection
 //  rolls back by itself; after any failure inside a transaction, ROLLBACK.
+//  Once the connection is lost inside a transaction, every statement fails
+//  (and so does a COMMIT) until a ROLLBACK or a START TRANSACTION: none of
+//  the transaction's work runs on the next connection outside of it.
 int wa_db_transaction (wa_db_t *self, const char *verb);
+//  After a unit of work (a DB worker's job; what: its name for the log): a
+//  transaction it left open is rolled back and a lost one forgotten, both
+//  logged (either is its bug), so the next unit starts clean.
+void wa_db_settle (wa_db_t *self, const char *what);
 //  Whether the server, in its last answer on this connection, said that a
 //  transaction is open (SERVER_STATUS_IN_TRANS). A transaction the server
 //  ended on its own after a statement that answered OK makes a COMMIT a

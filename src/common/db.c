@@ -91,6 +91,12 @@ struct wa_db_t {
     bool mariadb;
     bool array_binding;         //  wa_db_exec_bulk binds arrays (else multi-row statements)
     bool in_transaction;
+    //  The connection ended inside a transaction (which the server rolled
+    //  back): every statement fails until the caller ends the transaction
+    //  (ROLLBACK, or START TRANSACTION anew), so that none of it runs on a
+    //  new connection, outside the transaction, and a COMMIT cannot
+    //  answer OK for work that is gone.
+    bool transaction_lost;
     wa_usec_t used_at;          //  the connection's last round trip began
     wa_usec_t statement_at;     //  its last statement (not a ping) began
     wa_db_row_t row;
@@ -145,6 +151,8 @@ wa_db_disconnect (wa_db_t *self)
         mysql_close (self->mysql);
     self->mysql = NULL;
     self->has_schema = false;
+    if (self->in_transaction)
+        self->transaction_lost = true;
     self->in_transaction = false;
     self->host = -1;
     self->node[0] = 0;
@@ -737,6 +745,12 @@ s_ready (wa_db_t *self)
     s_statements++;
     self->last_errno = 0;
     self->last_error[0] = 0;
+    if (self->transaction_lost) {
+        s_errors++;
+        s_set_error (self, CR_SERVER_LOST, "the connection was lost inside the transaction, which the server "
+                     "rolled back: ROLLBACK before the next statement");
+        return -1;
+    }
     if (wa_db_ensure (self) == 0) {
         self->used_at = self->statement_at = wa_clock_mono ();
         return 0;
@@ -1132,10 +1146,16 @@ wa_db_transaction (wa_db_t *self, const char *verb)
 {
     assert (strcmp (verb, "START TRANSACTION") == 0 || strcmp (verb, "COMMIT") == 0
     ||      strcmp (verb, "ROLLBACK") == 0);
-    if (s_ready (self))
-        return -1;
-    //  A COMMIT or ROLLBACK ends the transaction whatever its outcome.
+    //  A ROLLBACK or a new transaction ends one that was lost; a COMMIT
+    //  fails then (what it would commit is gone) and ends it too.
     bool start = strcmp (verb, "START TRANSACTION") == 0;
+    if (self->transaction_lost && strcmp (verb, "COMMIT") != 0)
+        self->transaction_lost = false;
+    if (s_ready (self)) {
+        self->transaction_lost = false;
+        return -1;
+    }
+    //  A COMMIT or ROLLBACK ends the transaction whatever its outcome.
     self->in_transaction = false;
     if (mysql_query (self->mysql, verb)) {
         s_set_error (self, mysql_errno (self->mysql), mysql_error (self->mysql));
@@ -1144,6 +1164,18 @@ wa_db_transaction (wa_db_t *self, const char *verb)
     }
     self->in_transaction = start;
     return 0;
+}
+
+void
+wa_db_settle (wa_db_t *self, const char *what)
+{
+    if (self->in_transaction) {
+        wa_warn ("db: %s ended inside a transaction: rolled back", what);
+        wa_db_transaction (self, "ROLLBACK");
+    }
+    if (self->transaction_lost)
+        wa_warn ("db: %s ended without a ROLLBACK after its connection was lost inside a transaction", what);
+    self->transaction_lost = false;
 }
 
 bool

@@ -51,6 +51,9 @@ s_worker (zsock_t *pipe, void *args)
             zframe_destroy (&frame);
             if (job) {
                 job->run (job, db);
+                char what[32];
+                snprintf (what, sizeof what, "a job of kind %d", job->kind);
+                wa_db_settle (db, what);
                 zsock_send (pipe, "p", job);
             }
         }
