@@ -77,9 +77,10 @@ typedef struct {
     //  Insert a batch in one transaction fenced by the shard_map row: 0
     //  committed (inserted[i]: row i is this batch's, written by this try
     //  or an earlier try of the same batch id, not one a retried request
-    //  finds), 1 the row does not name us (nothing inserted), -1 failed
-    //  (error says why; *ambiguous when the COMMIT failed: it may have
-    //  committed, and the batch is tried again under its id).
+    //  finds; every row read back after the COMMIT), 1 the row does not
+    //  name us (nothing inserted), -1 failed (error says why; *ambiguous
+    //  when the COMMIT failed, or its rows were not all there after it: it
+    //  may have committed, and the batch is tried again under its id).
     int (*insert) (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *ambiguous,
                    char *error, size_t error_size);
     //  Mark ids[i] statuses[i] ("sent" or "refused"): 0 / -1.
