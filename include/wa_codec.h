@@ -103,6 +103,7 @@ typedef struct {
 #define WA_CODEC_EVERSION   (-6)    //  another protocol version
 #define WA_CODEC_EFIELD     (-7)    //  field missing, extra, wrong type or too long
 #define WA_CODEC_ETRAILING  (-8)    //  bytes after the frame
+#define WA_CODEC_ENOMEM     (-9)    //  the decoder could not allocate
 
 //  Set type and clear every field.
 void wa_msg_init (wa_msg_t *self, wa_msg_type_t type);

@@ -13,7 +13,7 @@
 
 static const int s_codes [] = {
     WA_CODEC_EMALFORMED, WA_CODEC_ETRUNCATED, WA_CODEC_ETOOBIG, WA_CODEC_ETYPE,
-    WA_CODEC_EVERSION, WA_CODEC_EFIELD, WA_CODEC_ETRAILING
+    WA_CODEC_EVERSION, WA_CODEC_EFIELD, WA_CODEC_ETRAILING, WA_CODEC_ENOMEM
 };
 
 //  splitmix64: fixed seed, same sequence on every run and platform
