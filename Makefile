@@ -54,7 +54,7 @@ help:
 	@echo "make bench-failover-defaults   the same with every setting at its default (slow)"
 	@echo "make bench-switchover 20 planned switchovers under load: the pause a client sees (docs/BENCHMARKS.md)"
 	@echo "make bench-reshard    the shard count changed live under load (WA_BENCH_COUNTS): how long, the pause a client sees"
-	@echo "make bench-api  POST /v1/messages through the full path, and the bare anchor (docs/BENCHMARKS.md)"
+	@echo "make bench-api  POST /v1/messages through the full path, and the bare anchor: 64 and 256 connections, 2 shards (docs/BENCHMARKS.md)"
 	@echo "make bench-galera  bench-api, bench-failover on one server and on three Galera nodes, a Galera node's loss under load (root)"
 	@echo "make chaos      the multi-host fault-injection suite and a randomized nemesis (docs/RELIABILITY.md; root)"
 	@echo "make chaos-clean  remove what an interrupted make chaos left (its namespaces and processes)"
@@ -389,7 +389,8 @@ uninstall: stage
 
 # --------------------------------------------------------------------------
 # make bench-api: POST /v1/messages through the full path (waweb -> wacore ->
-# outbox -> wagate), then the bare anchor, with wrk (bench/api.sh). The anchor
+# outbox -> wagate), then the bare anchor, with wrk (bench/api.sh): at 64
+# connections, at 256, and with 2 shards (bench/api-runs.sh). The anchor
 # is waweb's HTTP layer plus one API_REQ over a DEALER to a ROUTER echo.
 .PHONY: bench-api anchor
 ANCHOR := $(BUILD)/bench/wa-anchor
@@ -404,7 +405,7 @@ $(BUILD)/bench:
 	mkdir -p $@
 bench-api: deps
 	@$(MAKE) --no-print-directory all $(ANCHOR)
-	@WA_ANCHOR=$(CURDIR)/$(ANCHOR) bench/api.sh
+	@WA_ANCHOR=$(CURDIR)/$(ANCHOR) bench/api-runs.sh
 
 # --------------------------------------------------------------------------
 # make bench-webhooks: a sustained rate of inbound messages from wagate through

@@ -23,6 +23,13 @@
 #   WA_BENCH_DB_FLUSH=2|1  the single server's innodb_flush_log_at_trx_commit:
 #                          2 as make run, 1 a production server's default
 #   WA_ANCHOR              the anchor binary (default build/bench/wa-anchor)
+#   WA_BENCH_CPUS="web=0-1 core=2-3 db=4-5 gate=6 wrk=7"
+#                          each role on CPUs of its own (taskset), as if on
+#                          a host of its own: web = the Webapp, and the anchor
+#                          in its run; core = the Coreapps, the Masters, and
+#                          the anchor's echo; db = the database; gate =
+#                          wagate; wrk = the load. A role not named runs on
+#                          any CPU. Needs a machine with a core or more a role.
 # Exit status 1 when a run cannot start, a request failed, or wagate counted
 # a duplicate or an overlap. The targets are reported, not enforced.
 set -euo pipefail
@@ -41,6 +48,30 @@ case "$ONLY" in ''|full|anchor) ;; *) echo "bench-api: WA_BENCH_ONLY is full or 
 for v in "$DURATION" "$CONNS" "$THREADS" "$SHARDS"; do
     [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "bench-api: WA_BENCH_SECONDS, _CONNECTIONS, _THREADS and _SHARDS are positive integers, not '$v'" >&2; exit 2; }
 done
+# The CPU layout: one taskset prefix a role (env, a no-op, when not pinned).
+declare -A CPUS
+for kv in ${WA_BENCH_CPUS:-}; do
+    role=${kv%%=*} list=${kv#*=}
+    [[ "$kv" == *=* && "$list" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] \
+        || { echo "bench-api: WA_BENCH_CPUS: '$kv' is not ROLE=CPUS (such as web=0-1 or db=2,3)" >&2; exit 2; }
+    case "$role" in web|core|db|gate|wrk) ;;
+        *) echo "bench-api: WA_BENCH_CPUS: '$role' is not a role (web, core, db, gate, wrk)" >&2; exit 2 ;;
+    esac
+    [ -z "${CPUS[$role]:-}" ] || { echo "bench-api: WA_BENCH_CPUS names $role twice" >&2; exit 2; }
+    command -v taskset >/dev/null || { echo "bench-api: WA_BENCH_CPUS needs taskset (util-linux)" >&2; exit 1; }
+    taskset -c "$list" true 2>/dev/null \
+        || { echo "bench-api: WA_BENCH_CPUS: $role=$list names a CPU this process may not use (this machine's: $(taskset -cp $$ | sed 's/.*: //'))" >&2; exit 2; }
+    CPUS[$role]=$list
+done
+# pin ROLE: the command prefix that runs a program on ROLE's CPUs.
+pin() { if [ -n "${CPUS[$1]:-}" ]; then echo "taskset -c ${CPUS[$1]}"; else echo env; fi; }
+# pin_pids ROLE PID...: move running processes, every thread, to ROLE's CPUs.
+pin_pids() {
+    local role=$1 pid; shift
+    [ -n "${CPUS[$role]:-}" ] || return 0
+    for pid in "$@"; do taskset -a -p -c "${CPUS[$role]}" "$pid" >/dev/null || die "could not move process $pid to CPUs ${CPUS[$role]}"; done
+}
+LAYOUT=$(for role in web core db gate wrk; do [ -z "${CPUS[$role]:-}" ] || printf '%s=%s ' "$role" "${CPUS[$role]}"; done)
 command -v wrk >/dev/null || { echo "bench-api: wrk is not installed (make deps, or apt-get install wrk)" >&2; exit 1; }
 [ "$ONLY" = anchor ] || [ -x "$BIN/waweb" ] || { echo "bench-api: $BIN/waweb is missing; run make all" >&2; exit 1; }
 [ "$ONLY" = full ] || [ -x "$ANCHOR" ] || { echo "bench-api: $ANCHOR is missing; run make anchor" >&2; exit 1; }
@@ -162,7 +193,7 @@ declare -A RESULT
 run_wrk() {
     local label=$1 url=$2
     echo "  wrk -t$THREADS -c$CONNS -d${DURATION}s --latency -s bench/messages.lua $url"
-    WA_BENCH_TOKEN=${TOKEN:-} wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
+    WA_BENCH_TOKEN=${TOKEN:-} $(pin wrk) wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
         -s bench/messages.lua "$url" > "$RUN/$label.txt" 2>&1 || die "wrk failed: $(tail -n 3 "$RUN/$label.txt")"
     sed -n '/Latency Distribution/,/requests in/p' "$RUN/$label.txt" | sed 's/^/  /'
     RESULT[$label]=$(grep '^WA_BENCH ' "$RUN/$label.txt") || die "wrk printed no WA_BENCH line (see $RUN/$label.txt)"
@@ -188,6 +219,7 @@ full_path() {
     bench_db_up "$dbport" || die "the database did not start"
     local kv
     for kv in $(bench_db_pids); do DB_PID[${kv%%=*}]=${kv#*=}; done
+    pin_pids db "${DB_PID[@]}"
     mkdir -p "$RUN/media"
     cat > "$CONF" <<CONF
 db_engine = mariadb
@@ -208,14 +240,14 @@ media_dir = $RUN/media
 bus_keys_dir = $RUN/keys/trusted
 bus_cert = $(bus_cert "$RUN/keys" wactl wactl)
 CONF
-    proc_start wagate "$BIN/wagate" -c "$CONF"
+    proc_start wagate $(pin gate) "$BIN/wagate" -c "$CONF"
     wait_for 10 "$BIN/wagate" -c "$CONF" stats --json || die "wagate did not start: $(tail -n 3 "$RUN/logs/wagate.log")"
-    WA_BUS_CERT=$(bus_cert "$RUN/keys" master1 master) proc_start master1 "$BIN/wamaster" -c "$CONF"
-    WA_BUS_CERT=$(bus_cert "$RUN/keys" master2 master) proc_start master2 "$BIN/wamaster" -c "$CONF"
-    WA_BUS_CERT=$(bus_cert "$RUN/keys" coreapp1 coreapp) proc_start coreapp1 "$BIN/wacore" -c "$CONF"
-    WA_BUS_CERT=$(bus_cert "$RUN/keys" coreapp2 coreapp) proc_start coreapp2 "$BIN/wacore" -c "$CONF"
+    WA_BUS_CERT=$(bus_cert "$RUN/keys" master1 master) proc_start master1 $(pin core) "$BIN/wamaster" -c "$CONF"
+    WA_BUS_CERT=$(bus_cert "$RUN/keys" master2 master) proc_start master2 $(pin core) "$BIN/wamaster" -c "$CONF"
+    WA_BUS_CERT=$(bus_cert "$RUN/keys" coreapp1 coreapp) proc_start coreapp1 $(pin core) "$BIN/wacore" -c "$CONF"
+    WA_BUS_CERT=$(bus_cert "$RUN/keys" coreapp2 coreapp) proc_start coreapp2 $(pin core) "$BIN/wacore" -c "$CONF"
     "$BIN/wactl" -c "$CONF" wait --timeout 90 >/dev/null || die "the cluster did not become healthy; logs in $RUN/logs (WA_BENCH_KEEP=1 keeps them)"
-    WA_BUS_CERT=$(bus_cert "$RUN/keys" webapp1 webapp) proc_start webapp1 "$BIN/waweb" -c "$CONF"
+    WA_BUS_CERT=$(bus_cert "$RUN/keys" webapp1 webapp) proc_start webapp1 $(pin web) "$BIN/waweb" -c "$CONF"
     wait_for 30 grep -q 'ready: serving' "$RUN/logs/webapp1.log" \
         || die "waweb did not start: $(tail -n 3 "$RUN/logs/webapp1.log")"
     local url=http://127.0.0.1:$web answer
@@ -272,9 +304,9 @@ anchor() {
     local eport web
     eport=$(free_port); web=$(free_port)
     echo "Starting the anchor on 127.0.0.1:$web, its echo on 127.0.0.1:$eport ..."
-    proc_start echo "$ANCHOR" echo "tcp://127.0.0.1:$eport"
+    proc_start echo $(pin core) "$ANCHOR" echo "tcp://127.0.0.1:$eport"
     wait_for 10 grep -q '^ready' "$RUN/logs/echo.log" || die "the echo did not start: $(tail -n 3 "$RUN/logs/echo.log")"
-    proc_start anchor "$ANCHOR" -p "$web" -e "tcp://127.0.0.1:$eport"
+    proc_start anchor $(pin web) "$ANCHOR" -p "$web" -e "tcp://127.0.0.1:$eport"
     wait_for 10 grep -q '^ready' "$RUN/logs/anchor.log" || die "the anchor did not start: $(tail -n 3 "$RUN/logs/anchor.log")"
     local url=http://127.0.0.1:$web
     local why
@@ -298,6 +330,7 @@ anchor() {
 echo
 echo "bench-api: POST /v1/messages, wrk -t$THREADS -c$CONNS -d${DURATION}s, $SHARDS shard(s); $(nproc) × $(lscpu | sed -n 's/^Model name: *//p'); $(date -u '+%Y-%m-%d %H:%M UTC')"
 [ "$ONLY" = anchor ] || echo "  database ($BENCH_DB): $(bench_db_describe)"
+[ -z "$LAYOUT" ] || echo "  CPUs (WA_BENCH_CPUS): ${LAYOUT% }"
 printf '  %-12s %10s %10s %10s %10s %10s %10s %10s %14s\n' "" "requests" "req/s" "p50" "p90" "p99" "max" "non-2xx" "socket errors"
 for label in full anchor; do
     [ -n "${RESULT[$label]:-}" ] || continue
