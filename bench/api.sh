@@ -207,6 +207,15 @@ gate_stats() { "$BIN/wagate" -c "$CONF" stats --json | tr -d '\n '; }
 gate_count() { gate_stats | grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
 gate_has() { [ "$(gate_count messages)" -ge "$1" ]; }
 
+# Every shard held, and held by the two Coreapps in shares that differ by
+# at most one.
+shards_spread() {
+    "$BIN/wactl" -c "$CONF" status --json 2>/dev/null | jq -e --argjson s "$SHARDS" '
+        [.shards[] | select(.valid) | .node] as $held
+        | ($held | length) == $s
+          and ($held | group_by(.) | map(length) | length == 2 and max - min <= 1)' >/dev/null
+}
+
 FAILED=0
 TOKEN=
 
@@ -247,6 +256,14 @@ CONF
     WA_BUS_CERT=$(bus_cert "$RUN/keys" coreapp1 coreapp) proc_start coreapp1 $(pin core) "$BIN/wacore" -c "$CONF"
     WA_BUS_CERT=$(bus_cert "$RUN/keys" coreapp2 coreapp) proc_start coreapp2 $(pin core) "$BIN/wacore" -c "$CONF"
     "$BIN/wactl" -c "$CONF" wait --timeout 90 >/dev/null || die "the cluster did not become healthy; logs in $RUN/logs (WA_BENCH_KEEP=1 keeps them)"
+    if [ "$SHARDS" -gt 1 ]; then
+        # Both Coreapps primary for their share before the load: the Master
+        # promotes as they come up, and a Coreapp that came up late gets a
+        # shard by a rebalancing switchover three heartbeats later
+        # (ARCHITECTURE.md), which must not fall inside the run.
+        wait_for 90 shards_spread && "$BIN/wactl" -c "$CONF" wait --timeout 30 >/dev/null \
+            || die "the $SHARDS shards did not spread over both Coreapps within 90 s: $("$BIN/wactl" -c "$CONF" status 2>&1 | tail -n "$((SHARDS + 2))")"
+    fi
     WA_BUS_CERT=$(bus_cert "$RUN/keys" webapp1 webapp) proc_start webapp1 $(pin web) "$BIN/waweb" -c "$CONF"
     wait_for 30 grep -q 'ready: serving' "$RUN/logs/webapp1.log" \
         || die "waweb did not start: $(tail -n 3 "$RUN/logs/webapp1.log")"
