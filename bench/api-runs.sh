@@ -14,6 +14,9 @@ if [ -n "${WA_BENCH_CONNECTIONS:-}${WA_BENCH_SHARDS:-}${WA_BENCH_ONLY:-}" ]; the
 fi
 OUT=$(mktemp -d /tmp/wa-bench-runs.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
+# A Ctrl-C stops the run under way (bench/api.sh stops its cluster) and
+# the runs after it.
+trap 'echo "bench-api: interrupted" >&2; exit 130' INT TERM
 rc=0
 run() {
     local n=$1; shift
