@@ -15,6 +15,7 @@
 #define ID_MAX 40               //  the outbox.id column
 #define MEDIA_BATCH 64          //  media ids looked up per job
 #define INSERT_RETRY_USEC (WA_USEC_PER_SEC / 20)        //  an unresolved batch tried again after
+#define INSERT_RETRY_LOG_USEC (10 * WA_USEC_PER_SEC)    //  and said to be still unresolved every
 
 typedef enum { E_UNSENT, E_SENT, E_QUERY, E_QUERIED } estate_t;
 
@@ -64,6 +65,9 @@ typedef struct {
     //  Held in its slot, rows and batch id kept, until tried again: an
     //  earlier try of this batch may have committed (its outcome unknown).
     bool retry;
+    unsigned int tries;         //  of this batch id before this one
+    wa_usec_t retry_since;      //  the first try that left it unresolved
+    wa_usec_t retry_logged;     //  when that was last said
     char error[200];
 } insert_job_t;
 
@@ -308,7 +312,8 @@ s_sql_insert (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *am
             wa_db_transaction (db, "ROLLBACK");
             snprintf (error, error_size, "%u of %u rows were neither written nor found (the first: %s); "
                       "nothing answered 201", missing, batch->count, first);
-            wa_error ("outbox: insert of %u messages: %s", batch->count, error);
+            if (batch->tries == 0)
+                wa_error ("outbox: insert of %u messages: %s", batch->count, error);
             return -1;
         }
     }
@@ -333,7 +338,8 @@ s_sql_insert (wa_db_t *db, const outbox_batch_t *batch, bool *inserted, bool *am
         snprintf (error, error_size, "%u of %u rows are not in the table after their COMMIT (the first: %s; "
                   "the transaction was %s before it)", missing, batch->count, first,
                   held ? "open" : "ended by the database");
-        wa_error ("outbox: insert of %u messages: %s; nothing answered 201", batch->count, error);
+        if (batch->tries == 0)
+            wa_error ("outbox: insert of %u messages: %s; nothing answered 201", batch->count, error);
         return -1;
     }
     return 0;
@@ -424,7 +430,7 @@ s_insert_run (wa_job_t *job, wa_db_t *db)
     self->ambiguous = false;
     self->error[0] = 0;
     outbox_batch_t batch = { self->shard, self->node, self->epoch, self->batch, self->count,
-                             self->ids, self->keys, self->tos, self->payloads };
+                             self->ids, self->keys, self->tos, self->payloads, self->tries };
     self->result = self->ops->insert (db, &batch, self->inserted, &self->ambiguous, self->error,
                                       sizeof self->error);
 }
@@ -652,6 +658,7 @@ s_insert_submit (outbox_t *self)
     job->node = self->node;
     job->epoch = self->epoch;
     randombytes_buf (&job->batch, sizeof job->batch);
+    job->tries = 0;
     job->count = 0;
     accept_t *accept;
     while (job->count < OUTBOX_BATCH && (accept = zlistx_first (self->waiting))) {
@@ -772,16 +779,30 @@ s_insert_done (outbox_t *self)
     //  meet a row that committed behind our back and answer 201 for a
     //  message nobody sends.
     if (job->result == -1 && (job->ambiguous || job->retry) && current) {
-        if (!job->retry)
+        wa_usec_t now = wa_clock_mono ();
+        if (!job->retry) {
             wa_warn ("outbox: the outcome of inserting %u messages is unknown (%s); tried again under the same "
                      "batch id", job->count, job->error);
+            job->retry_since = job->retry_logged = now;
+        }
+        else
+        if (now - job->retry_logged >= INSERT_RETRY_LOG_USEC) {
+            //  Tried every INSERT_RETRY_USEC, said every 10 s: a batch that
+            //  cannot be resolved (the table holds its rows under other
+            //  ids, say) must not fill the log.
+            wa_error ("outbox: inserting %u messages still unresolved after %u tries in %.0f s; the last: %s",
+                      job->count, job->tries + 1, (double) (now - job->retry_since) / WA_USEC_PER_SEC,
+                      job->error);
+            job->retry_logged = now;
+        }
         job->retry = true;
+        job->tries++;
         self->stats.unresolved++;
-        self->insert_retry_at = wa_clock_mono () + INSERT_RETRY_USEC;
+        self->insert_retry_at = now + INSERT_RETRY_USEC;
         return;
     }
     if (job->retry && job->result != -1)
-        wa_info ("outbox: inserting %u messages resolved: %s", job->count,
+        wa_info ("outbox: inserting %u messages resolved after %u tries: %s", job->count, job->tries + 1,
                  job->result == 0 ? "committed" : "the shard_map row no longer names us");
     job->retry = false;
     for (unsigned int i = 0; i < job->count; i++) {

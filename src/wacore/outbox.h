@@ -68,6 +68,10 @@ typedef struct {
     const char *const *keys;
     const char *const *tos;
     const char *const *payloads;
+    //  Earlier tries of this batch id: the insert logs what it finds wrong
+    //  (rows neither written nor found, or not there after their COMMIT)
+    //  on the first try only; the outbox says how the retries go.
+    unsigned int tries;
 } outbox_batch_t;
 
 //  A pending row, as a load reads it.
