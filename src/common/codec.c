@@ -458,9 +458,11 @@ wa_codec_decode (const uint8_t *data, size_t len, wa_msg_t *self)
 
     //  The zone holds only the array's slots (strings point into data):
     //  a chunk of S_ZONE_CHUNK bytes is one small allocation that glibc's
-    //  per-thread cache serves. msgpack_unpack_next's zone of 8 KB was a
-    //  large one, and glibc consolidates every freed small chunk before
-    //  each large allocation: about 1 % of each daemon's time a frame.
+    //  per-thread cache serves. msgpack_unpack_next makes a zone of 8 KB
+    //  a call, a large allocation, before which glibc consolidates every
+    //  freed small chunk: 4 % of a busy Coreapp reactor's time. So the
+    //  call that takes the caller's zone (msgpack-c's header calls it
+    //  obsolete, and keeps it; docs/BENCHMARKS.md, 2026-12-07 03:41).
     msgpack_zone zone;
     if (!msgpack_zone_init (&zone, S_ZONE_CHUNK))
         return WA_CODEC_ENOMEM;
