@@ -16,6 +16,7 @@
 #define MEDIA_BATCH 64          //  media ids looked up per job
 #define INSERT_RETRY_USEC (WA_USEC_PER_SEC / 20)        //  an unresolved batch tried again after
 #define INSERT_RETRY_LOG_USEC (10 * WA_USEC_PER_SEC)    //  and said to be still unresolved every
+#define INSERT_FAIL_LOG_USEC (10 * WA_USEC_PER_SEC)     //  failed inserts counted, said every
 
 typedef enum { E_UNSENT, E_SENT, E_QUERY, E_QUERIED } estate_t;
 
@@ -127,6 +128,12 @@ struct outbox_t {
     bool reconcile_again;       //  start over when this one ends
     uint64_t load_after;
     wa_usec_t insert_retry_at;  //  an unresolved batch is tried again then
+    //  A streak of failed inserts (the database away): its first logged,
+    //  then how many more every INSERT_FAIL_LOG_USEC, then its end.
+    unsigned int fail_total;    //  in the streak; 0 when none
+    unsigned int fail_unlogged; //  since the last line
+    wa_usec_t fail_since;
+    wa_usec_t fail_logged;
     const outbox_db_t *ops;     //  the database side, copied into each job
     //  The jobs, NULL while the worker has them.
     insert_job_t *insert;
@@ -763,6 +770,30 @@ s_media_done (outbox_t *self)
     job->count = 0;
 }
 
+//  A failed insert's requests are answered 500 and tried again by the
+//  Webapp: while the database is away that is one failure a request
+//  attempt, and a line each would grow with the load. The first of a
+//  streak is logged, then how many more every 10 s, then its end.
+static void
+s_insert_failed (outbox_t *self, unsigned int count, const char *error)
+{
+    wa_usec_t now = wa_clock_mono ();
+    if (self->fail_total++ == 0) {
+        self->fail_since = self->fail_logged = now;
+        self->fail_unlogged = 0;
+        wa_warn ("outbox: insert of %u messages failed: %s", count, error);
+    }
+    else
+    if (now - self->fail_logged >= INSERT_FAIL_LOG_USEC) {
+        wa_warn ("outbox: %u more inserts failed in the last %.0f s; the last, of %u messages: %s",
+                 self->fail_unlogged + 1, (double) (now - self->fail_logged) / WA_USEC_PER_SEC, count, error);
+        self->fail_logged = now;
+        self->fail_unlogged = 0;
+    }
+    else
+        self->fail_unlogged++;
+}
+
 static void
 s_insert_done (outbox_t *self)
 {
@@ -840,7 +871,13 @@ s_insert_done (outbox_t *self)
     //  holder's (the fence orders it before the promotion; its reconcile
     //  reads it).
     if (job->result == -1)
-        wa_warn ("outbox: insert of %u messages failed: %s", job->count, job->error);
+        s_insert_failed (self, job->count, job->error);
+    else
+    if (job->result == 0 && self->fail_total) {
+        wa_info ("outbox: inserts succeed again, after %u failed in %.0f s", self->fail_total,
+                 (double) (wa_clock_mono () - self->fail_since) / WA_USEC_PER_SEC);
+        self->fail_total = 0;
+    }
     job->count = 0;
 }
 

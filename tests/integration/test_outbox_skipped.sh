@@ -14,7 +14,9 @@
 # that is not there under its id then (here a trigger writes it under
 # another one) is logged, not answered 201, and the batch tried again under
 # its id until its rows are there; then 201, and the message goes upstream.
-# Those tries (every 50 ms) are logged once and then every 10 s, not each.
+# Those tries (every 50 ms) are logged once and then every 10 s, not each;
+# so are inserts that fail (here a trigger refuses them): the first, how
+# many more every 10 s, and when they succeed again.
 . "$(dirname "$0")/lib.sh"
 
 WEB=$(free_port)
@@ -97,5 +99,26 @@ wait "$sender" || true
 wait_for 10 grep -q "\"id\":\"$id\"" "$T/ledger.jsonl" || fail "$id never went upstream"
 grep -q "inserting 1 messages resolved after [0-9]* tries: committed" "$T"/c1.log "$T"/c2.log \
     || fail "no line said the batch was resolved"
-note "a skipped row answered 201 only when it is there; refused (1023) and named when not; a committed batch read back"
+
+note "inserts the database refuses: the first logged, then how many more every 10 s, then their end"
+q "CREATE TRIGGER test_refuse BEFORE INSERT ON outbox FOR EACH ROW
+   SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'test_refuse: inserts refused'"
+send refused > "$T/refused.code" &
+sender=$!
+wait_for 15 grep -q "outbox: [0-9]* more inserts failed in the last 1[0-9] s; the last, of 1 messages: test_refuse" \
+    "$T"/c1.log "$T"/c2.log || fail "no line counted the failed inserts after 10 s: $(grep -h 'outbox:' "$T"/c[12].log | tail -n 3)"
+more=$(cat "$T"/c1.log "$T"/c2.log | sed -n 's/.*outbox: \([0-9]*\) more inserts failed in the last.*/\1/p' | head -n 1)
+[ "$more" -ge 2 ] || fail "only $more more failed inserts counted: the request was not tried again"
+lines=$(cat "$T"/c1.log "$T"/c2.log | grep -c "outbox: insert of 1 messages failed: test_refuse" || true)
+[ "$lines" = 1 ] || fail "$lines lines for single failed inserts, not 1 (and $more more counted)"
+kill -0 "$sender" 2>/dev/null || fail "answered while every insert was refused: $(cat "$T/refused.code") $(cat "$T/body")"
+# (The first step's refusals were a streak too, ended by its next 201.)
+ends() { cat "$T"/c1.log "$T"/c2.log | grep -c "outbox: inserts succeed again, after [0-9]* failed in [0-9]* s" || true; }
+ended=$(ends)
+q "DROP TRIGGER test_refuse"
+wait "$sender" || true
+[ "$(cat "$T/refused.code")" = 201 ] || fail "not 201 once inserts were taken again: $(cat "$T/refused.code") $(cat "$T/body")"
+ended_more() { [ "$(ends)" -gt "$ended" ]; }
+wait_for 5 ended_more || fail "no line said inserts succeed again"
+note "a skipped row answered 201 only when it is there; refused (1023) and named when not; a committed batch read back; failed inserts logged by the streak"
 echo "ok $TEST"
