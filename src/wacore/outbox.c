@@ -17,6 +17,7 @@
 #define INSERT_RETRY_USEC (WA_USEC_PER_SEC / 20)        //  an unresolved batch tried again after
 #define INSERT_RETRY_LOG_USEC (10 * WA_USEC_PER_SEC)    //  and said to be still unresolved every
 #define INSERT_FAIL_LOG_USEC (10 * WA_USEC_PER_SEC)     //  failed inserts counted, said every
+#define MARK_RETRY_USEC WA_USEC_PER_SEC                 //  marks that failed written again after
 
 typedef enum { E_UNSENT, E_SENT, E_QUERY, E_QUERIED } estate_t;
 
@@ -128,6 +129,7 @@ struct outbox_t {
     bool reconcile_again;       //  start over when this one ends
     uint64_t load_after;
     wa_usec_t insert_retry_at;  //  an unresolved batch is tried again then
+    wa_usec_t mark_retry_at;    //  marks that failed are written again then
     //  A streak of failed inserts (the database away): its first logged,
     //  then how many more every INSERT_FAIL_LOG_USEC, then its end.
     unsigned int fail_total;    //  in the streak; 0 when none
@@ -684,7 +686,9 @@ static void
 s_mark_submit (outbox_t *self)
 {
     mark_job_t *job = self->mark;
-    if (!job || zlistx_size (self->marks) == 0)
+    //  Not at every tick after a failure: while the database is away each
+    //  try fails at once and logs a line (7,644 in a 10-minute nemesis).
+    if (!job || zlistx_size (self->marks) == 0 || wa_clock_mono () < self->mark_retry_at)
         return;
     job->ops = self->ops;
     job->count = 0;
@@ -1000,8 +1004,10 @@ outbox_on_worker (outbox_t *self)
                     free (mark->rows[i]);
             }
             mark->count = 0;
-            if (job->rc)
+            if (job->rc) {
+                self->mark_retry_at = wa_clock_mono () + MARK_RETRY_USEC;
                 return;
+            }
             break;
         }
         case JOB_LOAD:
@@ -1173,7 +1179,9 @@ outbox_drain (outbox_t *self, int timeout_ms)
     zpoller_set_nonstop (poller, true);
     while (zclock_mono () < until && (outbox_busy (self) || zlistx_size (self->marks))) {
         s_mark_submit (self);
-        if (zpoller_wait (poller, (int) (until - zclock_mono ())))
+        //  In steps, for marks that wait out MARK_RETRY_USEC after a failure.
+        int64_t left = until - zclock_mono ();
+        if (zpoller_wait (poller, (int) (left <= 0 ? 0 : left < 100 ? left : 100)))
             outbox_on_worker (self);
     }
     zpoller_destroy (&poller);

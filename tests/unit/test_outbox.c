@@ -39,6 +39,7 @@ static struct {
     int inserts;                //  transactions run
     int committed;              //  rows inserted
     int marks;
+    int marks_failing;          //  the next this many marks fail
     int loads;
     row_t rows[ROWS_MAX];
     int count;
@@ -105,6 +106,10 @@ s_fake_mark (wa_db_t *db, unsigned int count, const char *const *ids, const char
 {
     (void) db;
     s_db.marks++;
+    if (s_db.marks_failing > 0) {
+        s_db.marks_failing--;
+        return -1;
+    }
     for (unsigned int i = 0; i < count; i++) {
         row_t *row = s_row (ids[i]);
         if (row && streq (row->status, "pending"))
@@ -405,6 +410,37 @@ test_ack_frees_and_marks (void **state)
     assert_int_equal (outbox_stats (outbox).acked, 2);
 }
 
+//  A mark that failed is written again, but not at every tick: while the
+//  database is away each try would fail at once.
+static void
+test_mark_retried_after_a_pause (void **state)
+{
+    outbox_t *outbox = *state;
+    s_primary (outbox);
+    s_accept (outbox, 1, "key-1", NULL);
+    s_settle (outbox);
+    s_db.marks_failing = 1;
+    outbox_on_ack (outbox, s_io.send_seqs[0], 0, "");
+    s_settle (outbox);
+    assert_int_equal (s_db.marks, 1);
+    assert_string_equal (s_row (s_io.send_ids[0])->status, "pending");
+    //  Ticks right after the failure do not try again.
+    for (int i = 0; i < 5; i++) {
+        outbox_tick (outbox);
+        s_settle (outbox);
+    }
+    assert_int_equal (s_db.marks, 1);
+    //  Within a few seconds one does, and it writes the mark.
+    int64_t until = zclock_mono () + 5000;
+    while (s_db.marks == 1 && zclock_mono () < until) {
+        zclock_sleep (20);      //  the tick's period, shorter than the outbox's 100 ms
+        outbox_tick (outbox);
+        s_settle (outbox);
+    }
+    assert_int_equal (s_db.marks, 2);
+    assert_string_equal (s_row (s_io.send_ids[0])->status, "sent");
+}
+
 static void
 test_promotion_queries_first (void **state)
 {
@@ -698,6 +734,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_database_error, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_retry_same_key, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_ack_frees_and_marks, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_mark_retried_after_a_pause, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_promotion_queries_first, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_session_lost_queries_first, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_waiting_max, s_setup, s_teardown),
